@@ -1,0 +1,56 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the app maps each to a
+// stable error code for the frontend and the REST API.
+var (
+	// ErrInvalidEvent: an event failed validation. The concrete error is a
+	// *ValidationError naming each field and reason.
+	ErrInvalidEvent = errors.New("invalid event")
+	// ErrConflict: an event id was already recorded with different content.
+	ErrConflict = errors.New("event id already recorded with different content")
+	// ErrNotFound: no such event (or organization) in scope.
+	ErrNotFound = errors.New("not found")
+	// ErrKeychainUnavailable: the OS keychain is missing or locked.
+	ErrKeychainUnavailable = errors.New("keychain unavailable")
+	// ErrKeyNotFound: the keystore holds no secret under that name.
+	ErrKeyNotFound = errors.New("key not found in keystore")
+	// ErrWrongKey: the key in the keystore does not open this database.
+	ErrWrongKey = errors.New("wrong key for this database")
+	// ErrTampered: stored data does not match its hashes or signatures.
+	ErrTampered = errors.New("log tampered")
+	// ErrIntegrityAlert: the log refuses appends until the alert is acknowledged.
+	ErrIntegrityAlert = errors.New("integrity alert: appends refused")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// FieldError is one validation problem: the JSON path of the field and why.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// ValidationError lists every problem found in one event. It matches
+// ErrInvalidEvent with errors.Is.
+type ValidationError struct {
+	Index  int // position of the event in the appended batch
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		parts[i] = fe.Error()
+	}
+	return fmt.Sprintf("invalid event %d: %s", e.Index, strings.Join(parts, "; "))
+}
+
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidEvent }

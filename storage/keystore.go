@@ -1,0 +1,30 @@
+package storage
+
+import "context"
+
+// Keystore holds the secrets of one profile: the master key, the checkpoint
+// signing key, the installation id and the per-organization anchors.
+//
+// Implementations live in storage/keystore (the OS keychain, an opt-in file,
+// and an in-memory one for unit tests).
+//
+//   - Get MUST return an error matching ErrKeyNotFound when name is absent, and
+//     one matching ErrKeychainUnavailable when the backend cannot be reached
+//     or is locked, with a message saying how to fix it.
+//   - Set MUST be durable when it returns nil, and MUST replace any earlier
+//     value under the same name.
+type Keystore interface {
+	Get(ctx context.Context, name string) ([]byte, error)
+	Set(ctx context.Context, name string, secret []byte) error
+}
+
+// Names of the secrets the store keeps in a Keystore.
+const (
+	KeyMaster         = "master-key"
+	KeySigning        = "signing-key"
+	KeyInstallationID = "installation-id"
+)
+
+// KeyAnchor is the keystore name of the newest checkpoint of org, mirrored
+// there so that a rolled-back or truncated database is detected on open.
+func KeyAnchor(org string) string { return "anchor/" + org }
