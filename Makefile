@@ -1,0 +1,79 @@
+# Axiom Audit. Two commands matter: `make run` and `make test` (see README).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+SCRIPTS   := build/scripts
+BIN       := build/bin/axiom-audit
+ARTIFACTS := $(CURDIR)/build/artifacts
+GOFILES   := $(shell find . -name '*.go' -not -path './frontend/*' 2>/dev/null)
+FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package-lock.json 2>/dev/null)
+
+.PHONY: help run test build dist bench demo setup-run setup-test frontend vet go-test frontend-test e2e smoke clean
+
+help:
+	@echo "make run    install what is missing, build, open the desktop app (default profile)"
+	@echo "make test   install what is missing, run every test"
+	@echo "make build  release binary for this platform in $(BIN)"
+	@echo "make dist   linux/amd64 and windows/amd64 binaries in build/bin"
+	@echo "make bench  benchmarks, each compared with raw Badger"
+	@echo "make demo   open the desktop app on a demo profile"
+
+setup-run:
+	@$(SCRIPTS)/setup.sh run
+
+setup-test:
+	@$(SCRIPTS)/setup.sh test
+
+frontend/dist/index.html: $(FRONTEND_SRC)
+	cd frontend && npm run build
+
+frontend: frontend/dist/index.html
+
+$(BIN): frontend/dist/index.html $(GOFILES) go.mod go.sum
+	$(SCRIPTS)/build.sh
+
+build: setup-run $(BIN)
+
+run: build
+	$(BIN)
+
+dist: setup-run frontend/dist/index.html
+	$(SCRIPTS)/build.sh -platform linux/amd64 -o axiom-audit-linux-amd64
+	$(SCRIPTS)/build.sh -platform windows/amd64 -o axiom-audit-windows-amd64.exe
+	@ls -l build/bin
+
+vet: frontend/dist/index.html
+	$(GO) vet ./...
+	$(GO) vet -tags smoke ./build/smoke/
+
+go-test: frontend/dist/index.html
+	$(SCRIPTS)/with-keychain.sh $(GO) test -race -count=1 ./...
+
+frontend-test:
+	cd frontend && npm run typecheck && npm test
+
+e2e: frontend/dist/index.html
+	cd frontend && npx playwright test
+
+smoke: $(BIN)
+	AXIOM_SMOKE_BINARY=$(CURDIR)/$(BIN) AXIOM_ARTIFACTS=$(ARTIFACTS) \
+		$(SCRIPTS)/with-keychain.sh $(GO) test -tags smoke -count=1 -v ./build/smoke/
+
+test: setup-test
+	$(MAKE) --no-print-directory vet
+	$(MAKE) --no-print-directory frontend-test
+	$(MAKE) --no-print-directory go-test
+	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory smoke
+	@echo "make test: all suites passed"
+
+bench: frontend/dist/index.html
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./storage/...
+
+demo:
+	@echo "make demo: the demo profile arrives with the application layer (issue 5)" >&2; exit 2
+
+clean:
+	rm -rf build/bin build/artifacts frontend/dist

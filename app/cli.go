@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/spf13/cobra"
+)
+
+// Globals are the flags every command accepts.
+type Globals struct {
+	Profile  string
+	DataDir  string
+	Keystore string // "keychain" (default) or "file"
+	Verbose  bool
+}
+
+// Opener turns the global flags into an open App and a function that closes
+// it. main.go provides it: paths → keystore → storage.Open → app.New.
+type Opener func(ctx context.Context, g Globals) (*App, func() error, error)
+
+// CLIConfig is what the command line needs from main.
+type CLIConfig struct {
+	Version string
+	Assets  fs.FS // the embedded frontend (frontend/dist inside)
+	Open    Opener
+	Stdout  io.Writer
+	Stderr  io.Writer
+}
+
+// ExitError carries a process exit status chosen by a command.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by the root command to a process exit
+// status: 0 for nil, the chosen code of an *ExitError, 2 for anything else
+// (usage and other errors).
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return 2
+}
+
+// NewRootCommand returns the axiom-audit command. Without a subcommand it
+// opens the desktop window on the chosen profile.
+func NewRootCommand(cfg CLIConfig) *cobra.Command {
+	var g Globals
+	root := &cobra.Command{
+		Use:   "axiom-audit",
+		Short: "Axiom Audit — an immutable, encrypted, verifiable local audit log",
+		Long: "Axiom Audit keeps the Axiom agent's audit log on this machine: append-only,\n" +
+			"encrypted, verifiable without our keys, exportable for auditors.\n\n" +
+			"Run without a command to open the desktop window.",
+		Version:       cfg.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, closeApp, err := cfg.Open(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			runErr := RunDesktop(cmd.Context(), a, cfg.Assets)
+			if err := closeApp(); err != nil && runErr == nil {
+				runErr = err
+			}
+			return runErr
+		},
+	}
+	root.SetOut(cfg.Stdout)
+	root.SetErr(cfg.Stderr)
+	root.SetVersionTemplate("axiom-audit {{.Version}}\n")
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Profile, "profile", DefaultProfile, "profile `NAME`: a separate log with its own keys")
+	pf.StringVar(&g.DataDir, "data-dir", "", "keep the profile's data in `DIR` instead of the XDG data home")
+	pf.StringVar(&g.Keystore, "keystore", "keychain", "where keys live: keychain (the OS keychain) or file (opt-in, less safe)")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "log what happens to stderr")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		switch g.Keystore {
+		case "keychain", "file":
+			return nil
+		default:
+			return fmt.Errorf("--keystore %q: must be keychain or file", g.Keystore)
+		}
+	}
+	return root
+}

@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
+)
+
+// RunDesktop opens the desktop window and blocks until it is closed, the
+// context is cancelled, or the process receives SIGINT or SIGTERM; each of
+// these runs the shutdown hooks and returns nil.
+func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
+	dist, err := fs.Sub(assets, "frontend/dist")
+	if err != nil {
+		return fmt.Errorf("failed to find the built frontend: %w", err)
+	}
+	if _, err := fs.Stat(dist, "index.html"); err != nil {
+		return fmt.Errorf("the built frontend is missing (run 'make build'): %w", err)
+	}
+
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	return wails.Run(&options.App{
+		Title:     Name + " — " + a.opts.Paths.Profile,
+		Width:     1280,
+		Height:    800,
+		MinWidth:  720,
+		MinHeight: 480,
+		AssetServer: &assetserver.Options{
+			Assets: dist,
+		},
+		BackgroundColour: &options.RGBA{R: 20, G: 23, B: 28, A: 255},
+		OnStartup: func(wctx context.Context) {
+			a.startup(wctx)
+			// Quit through the runtime so that OnShutdown runs and the
+			// store is closed cleanly, instead of dying on the signal.
+			go func() {
+				<-sigCtx.Done()
+				runtime.Quit(wctx)
+			}()
+		},
+		OnShutdown: a.shutdown,
+		Bind:       []any{a},
+		Linux: &linux.Options{
+			ProgramName:      "axiom-audit",
+			WebviewGpuPolicy: linux.WebviewGpuPolicyNever,
+		},
+	})
+}
