@@ -11,6 +11,6 @@ tags=()
 if [[ " $* " != *" windows/"* ]] && ! pkg-config --exists webkit2gtk-4.0 2>/dev/null && pkg-config --exists webkit2gtk-4.1 2>/dev/null; then
 	tags=(-tags webkit2_41)
 fi
-# -s: the Makefile has built the frontend; -skipbindings: the frontend's api
+# -m: never run go mod tidy behind the developer's back; -s: the Makefile has built the frontend; -skipbindings: the frontend's api
 # module calls window.go directly, so no generated bindings are needed.
-exec "$gobin/wails" build -s -skipbindings -trimpath -ldflags "-X main.version=$version" "${tags[@]}" "$@"
+exec "$gobin/wails" build -m -s -skipbindings -trimpath -ldflags "-X main.version=$version" "${tags[@]}" "$@"
