@@ -57,11 +57,12 @@ func VerifierKey(skey string) (string, error) {
 	if _, err := NewSigner(skey); err != nil {
 		return "", err
 	}
-	// NewSigner checked the layout PRIVATE+KEY+name+hash+base64(0x01||seed).
-	i := strings.LastIndexByte(skey, '+')
-	name := strings.TrimPrefix(skey[:i], "PRIVATE+KEY+")
-	name = name[:strings.LastIndexByte(name, '+')]
-	raw, err := base64.StdEncoding.DecodeString(skey[i+1:])
+	// NewSigner checked the layout PRIVATE+KEY+<name>+<hash>+<base64 key>;
+	// the name has no '+', the base64 key may.
+	rest := strings.TrimPrefix(skey, "PRIVATE+KEY+")
+	name, rest, _ := strings.Cut(rest, "+")
+	_, key64, _ := strings.Cut(rest, "+")
+	raw, err := base64.StdEncoding.DecodeString(key64)
 	if err != nil || len(raw) != 1+ed25519.SeedSize {
 		return "", fmt.Errorf("%w: signer key is not an Ed25519 seed", ErrInvalidKey)
 	}
