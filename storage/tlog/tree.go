@@ -43,7 +43,7 @@ func ParseNodeKey(key []byte) (NodeID, error) {
 // node that becomes complete is handed to the caller to persist; proofs are
 // then built from those stored nodes (see InclusionProof).
 //
-// A Tree is not safe for concurrent use.
+// The zero value is an empty tree. A Tree is not safe for concurrent use.
 type Tree struct {
 	f *compact.RangeFactory
 	r *compact.Range
@@ -51,8 +51,17 @@ type Tree struct {
 
 // NewTree returns an empty tree.
 func NewTree() *Tree {
-	f := &compact.RangeFactory{Hash: hashChildren}
-	return &Tree{f: f, r: f.NewEmptyRange(0)}
+	t := &Tree{}
+	t.init()
+	return t
+}
+
+// init makes the zero value usable.
+func (t *Tree) init() {
+	if t.r == nil {
+		t.f = &compact.RangeFactory{Hash: hashChildren}
+		t.r = t.f.NewEmptyRange(0)
+	}
 }
 
 // Append adds a leaf hash at index Size() and returns the nodes that became
@@ -60,6 +69,7 @@ func NewTree() *Tree {
 // level first. A store persists them in the same batch as the record, so
 // that the stored nodes always match the stored records.
 func (t *Tree) Append(leafHash Hash) []Node {
+	t.init()
 	nodes := make([]Node, 0, 2)
 	err := t.r.Append(leafHash[:], func(id NodeID, h []byte) {
 		nodes = append(nodes, Node{ID: id, Hash: Hash(h)})
@@ -73,10 +83,14 @@ func (t *Tree) Append(leafHash Hash) []Node {
 }
 
 // Size returns the number of leaves.
-func (t *Tree) Size() uint64 { return t.r.End() }
+func (t *Tree) Size() uint64 {
+	t.init()
+	return t.r.End()
+}
 
 // Root returns the RFC 6962 root hash of the tree; EmptyRoot when empty.
 func (t *Tree) Root() Hash {
+	t.init()
 	root, err := t.r.GetRootHash(nil)
 	if err != nil || root == nil {
 		return EmptyRoot()
@@ -89,6 +103,7 @@ func (t *Tree) Root() Hash {
 // is the number of one bits in size. Persisting them lets Restore resume the
 // tree without reading any leaf.
 func (t *Tree) RangeState() (size uint64, hashes []Hash) {
+	t.init()
 	raw := t.r.Hashes()
 	hashes = make([]Hash, len(raw))
 	for i, h := range raw {
@@ -102,6 +117,7 @@ func (t *Tree) RangeState() (size uint64, hashes []Hash) {
 // The hashes are not checked against the stored nodes; compare Root with the
 // latest signed checkpoint, or RootAt, to do so.
 func (t *Tree) Restore(size uint64, hashes []Hash) error {
+	t.init()
 	raw := make([][]byte, len(hashes))
 	for i := range hashes {
 		h := hashes[i]
@@ -136,9 +152,6 @@ func (t *Tree) UnmarshalBinary(data []byte) error {
 	hashes := make([]Hash, (len(data)-8)/HashSize)
 	for i := range hashes {
 		copy(hashes[i][:], data[8+i*HashSize:])
-	}
-	if t.f == nil {
-		*t = *NewTree()
 	}
 	return t.Restore(size, hashes)
 }

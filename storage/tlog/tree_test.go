@@ -329,3 +329,14 @@ func TestNodeKey(t *testing.T) {
 		t.Error("ParseNodeKey accepted level 64")
 	}
 }
+
+func TestTree_ZeroValue(t *testing.T) {
+	var zero tlog.Tree
+	if zero.Size() != 0 || zero.Root() != tlog.EmptyRoot() {
+		t.Fatal("the zero Tree is not the empty tree")
+	}
+	zero.Append(leafFor(0))
+	if want := tlog.NewTree(); want.Append(leafFor(0)) != nil && zero.Root() != want.Root() {
+		t.Fatal("the zero Tree appends differently from NewTree")
+	}
+}
