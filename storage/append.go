@@ -1,0 +1,606 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+	"github.com/gowebpki/jcs"
+)
+
+// prepared is an event with all the work that does not depend on its seq
+// done by the appending goroutine, so the single writer only assigns seqs,
+// hashes, seals and writes.
+type prepared struct {
+	ev       Event
+	category string
+	ts       uint64
+	parts    publicParts
+	beforePT []byte // salt || JCS(beforeState); nil when absent
+	afterPT  []byte
+	beforeC  []byte // commitments; nil when absent
+	afterC   []byte
+	mac      [32]byte
+	summary  []byte
+	indexes  [][]byte // index key prefixes (without ts, seq)
+	counts   []counterField
+	idKey    []byte
+	dedupKey string // org \x00 id
+	entries  int64  // estimated Badger entries and bytes of this event
+	size     int64
+}
+
+type counterField struct {
+	field byte
+	value string
+}
+
+const fieldTotal byte = 't'
+
+type appendRequest struct {
+	events []prepared
+	size   int64
+	count  int64
+	done   chan appendResult
+}
+
+type appendResult struct {
+	receipts []Receipt
+	err      error
+}
+
+// Append validates events, records them and returns one receipt per event,
+// in order, once they are durable (fsynced).
+//
+// It is all-or-nothing: if any event is invalid, Append returns a
+// *ValidationError (matching ErrInvalidEvent) whose Index names it, and
+// writes nothing. Appends are idempotent by id: an id already recorded with
+// identical content yields its original receipt, with different content an
+// error matching ErrConflict. Events without an id get a UUIDv7.
+//
+// Concurrent calls are group-committed: one writer takes every queued batch
+// (a batch is never split), assigns each organization's next seqs, writes
+// them in one Badger transaction and syncs once. A failing commit fails
+// every caller of that group and writes nothing; a failing sync leaves the
+// store refusing appends until it is reopened (fail closed). A batch larger
+// than one Badger transaction (about 15% of Options.MemTableSize) is refused.
+func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	req := &appendRequest{events: make([]prepared, len(events)), done: make(chan appendResult, 1)}
+	for i := range events {
+		if err := s.prepare(&events[i], i, &req.events[i]); err != nil {
+			return nil, err
+		}
+		req.size += req.events[i].size
+		req.count += req.events[i].entries
+	}
+	if limSize, limCount := s.txnBudget(); req.size > limSize || req.count > limCount {
+		return nil, fmt.Errorf("a batch of %d events is too large for one atomic commit (%d of at most %d bytes): append it in smaller batches", len(events), req.size, limSize)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case s.reqs <- req:
+		s.closeMu.RUnlock()
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-req.done:
+		return r.receipts, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("stopped waiting for the commit, which may still complete (retrying is safe, appends are idempotent): %w", ctx.Err())
+	}
+}
+
+// txnBudget is how much one group may write: Badger's transaction limits,
+// with room for the heads written at the end.
+func (s *Store) txnBudget() (size, count int64) {
+	maxSize := s.opts.MemTableSize * 15 / 100
+	return maxSize * 9 / 10, maxSize / 96 * 9 / 10
+}
+
+func (s *Store) prepare(in *Event, index int, p *prepared) error {
+	p.ev = *in
+	e := &p.ev
+	if e.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("failed to generate an id for event %d: %w", index, err)
+		}
+		e.ID = id.String()
+	}
+	e.Timestamp = e.Timestamp.UTC()
+	if err := s.opts.Catalogue.Validate(e); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			ve.Index = index
+			return ve
+		}
+		return fmt.Errorf("event %d: %w", index, err)
+	}
+	// The validator checks all of this too; the store checks what its key
+	// layout and record format depend on, so a validator bug cannot corrupt
+	// the log.
+	var fe []FieldError
+	bad := func(field, reason string) { fe = append(fe, FieldError{Field: field, Reason: reason}) }
+	if !validOrg(e.OrganizationID) {
+		bad("organizationId", "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+	}
+	if e.Timestamp.IsZero() || e.Timestamp.Year() < 1970 || e.Timestamp.Year() > 2200 {
+		bad("timestamp", "must be a time between 1970 and 2200")
+	}
+	for _, f := range []struct{ name, v string }{{"id", e.ID}, {"userId", e.UserID}, {"provider", e.Provider},
+		{"actionType", e.ActionType}, {"status", e.Status}, {"riskLevel", e.RiskLevel}} {
+		if f.v == "" || !validKeyString(f.v) {
+			bad(f.name, "must be a non-empty UTF-8 string without NUL")
+		}
+	}
+	for i, r := range e.ResourceIDs {
+		if r == "" || !validKeyString(r) {
+			bad(fmt.Sprintf("resourceIds[%d]", i), "must be a non-empty UTF-8 string without NUL")
+		}
+	}
+	canon := func(field string, raw json.RawMessage) []byte {
+		if len(raw) == 0 {
+			return nil
+		}
+		c, err := jcs.Transform(raw)
+		if err != nil {
+			bad(field, "must be valid JSON: "+err.Error())
+			return nil
+		}
+		return c
+	}
+	before := canon("beforeState", e.BeforeState)
+	after := canon("afterState", e.AfterState)
+	meta := canon("metadata", e.Metadata)
+	if meta != nil && meta[0] != '{' {
+		bad("metadata", "must be a JSON object")
+	}
+	if string(meta) == "{}" {
+		meta = nil
+	}
+	if len(fe) > 0 {
+		return &ValidationError{Index: index, Errors: fe}
+	}
+
+	p.category = e.ActionType
+	if i := strings.IndexByte(e.ActionType, '.'); i > 0 {
+		p.category = e.ActionType[:i]
+	}
+	if at, ok := s.opts.Catalogue.Lookup(e.ActionType); ok && at.Category != "" {
+		p.category = at.Category
+	}
+	p.ts = encTime(e.Timestamp)
+	sealIn := func(state []byte) (pt, c []byte) {
+		if state == nil {
+			return nil, nil
+		}
+		pt = make([]byte, 32+len(state))
+		rand.Read(pt[:32])
+		copy(pt[32:], state)
+		sum := stateCommitment(pt[:32], state)
+		return pt, sum[:]
+	}
+	p.beforePT, p.beforeC = sealIn(before)
+	p.afterPT, p.afterC = sealIn(after)
+	p.parts = buildPublicParts(e, p.category, p.beforeC, p.afterC, meta)
+
+	// The content MAC covers the event as appended, states included but
+	// salts excluded, so an identical retry has an identical MAC.
+	var c []byte
+	field := func(present bool, b []byte) {
+		if !present {
+			c = append(c, 0)
+			return
+		}
+		c = append(c, 1)
+		c = binary.AppendUvarint(c, uint64(len(b)))
+		c = append(c, b...)
+	}
+	for _, v := range []string{e.ID, formatTime(e.Timestamp), e.OrganizationID, e.UserID, e.Provider, e.ActionType, e.Status, e.RiskLevel} {
+		field(true, []byte(v))
+	}
+	c = binary.AppendUvarint(c, uint64(len(e.ResourceIDs)))
+	for _, r := range e.ResourceIDs {
+		field(true, []byte(r))
+	}
+	field(meta != nil, meta)
+	field(before != nil, before)
+	field(after != nil, after)
+	p.mac = contentMAC(s.dedup, c)
+
+	org := e.OrganizationID
+	p.summary = summary{provider: e.Provider, status: e.Status, risk: e.RiskLevel,
+		category: p.category, actionType: e.ActionType, userID: e.UserID}.encode()
+	p.indexes = [][]byte{
+		indexPrefix(org, fieldCategory, p.category),
+		indexPrefix(org, fieldActionType, e.ActionType),
+		indexPrefix(org, fieldProvider, e.Provider),
+		indexPrefix(org, fieldUserID, e.UserID),
+		indexPrefix(org, fieldStatus, e.Status),
+		indexPrefix(org, fieldRiskLevel, e.RiskLevel),
+	}
+	seen := map[string]bool{}
+	for _, r := range e.ResourceIDs {
+		if !seen[r] {
+			seen[r] = true
+			p.indexes = append(p.indexes, indexPrefix(org, fieldResourceID, r))
+		}
+	}
+	p.counts = []counterField{{fieldTotal, ""}, {fieldCategory, p.category}, {fieldProvider, e.Provider},
+		{fieldStatus, e.Status}, {fieldRiskLevel, e.RiskLevel}, {fieldUserID, e.UserID}}
+	p.idKey = idKey(org, e.ID)
+	p.dedupKey = org + "\x00" + e.ID
+
+	// Estimate what this event adds to a Badger transaction, the way Badger
+	// counts it (key + inline value + 12 bytes per pointer + 12 overhead).
+	add := func(k, v int) {
+		p.entries++
+		if int64(v) >= s.opts.ValueThreshold {
+			v = 12
+		}
+		p.size += int64(k + v + 12)
+	}
+	recLen := len(p.parts.a) + len(p.parts.b) + len(p.parts.c) + len(p.parts.d) + 160 + 40 +
+		len(p.beforePT) + len(p.afterPT) + 2*(17+16)
+	kl := len(org) + 2
+	add(kl+8, recLen)
+	add(kl+len(e.ID), 48)
+	add(kl+16, len(p.summary))
+	for _, ix := range p.indexes {
+		add(len(ix)+16, len(p.summary))
+	}
+	for _, cf := range p.counts {
+		add(kl+9+len(cf.value), 8)
+	}
+	return nil
+}
+
+// writer is the single goroutine that commits. It takes every queued
+// request up to Options.MaxGroupEvents (a request is never split) and
+// commits them as one group. It exits when the request channel is closed and
+// drained.
+func (s *Store) writer(ctx context.Context) {
+	var carry *appendRequest
+	maxSize, maxCount := s.txnBudget()
+	for {
+		req := carry
+		carry = nil
+		if req == nil {
+			var ok bool
+			if req, ok = <-s.reqs; !ok {
+				return
+			}
+		}
+		group := []*appendRequest{req}
+		n, size, count := len(req.events), req.size, req.count
+	drain:
+		for n < s.opts.MaxGroupEvents {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				if n+len(r.events) > s.opts.MaxGroupEvents || size+r.size > maxSize || count+r.count > maxCount {
+					carry = r
+					break drain
+				}
+				group = append(group, r)
+				n, size, count = n+len(r.events), size+r.size, count+r.count
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(ctx, group)
+	}
+}
+
+type pendingID struct {
+	seq        uint64
+	recordedAt int64
+	mac        [32]byte
+}
+
+// committed is one event written by a group, kept to publish it.
+type committed struct {
+	p      *prepared
+	seq    uint64
+	public []byte
+	leaf   [32]byte
+	prev   [32]byte
+}
+
+func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
+	results := make([]appendResult, len(group))
+	finish := func() {
+		for i, r := range group {
+			r.done <- results[i]
+		}
+	}
+	if s.failed != nil {
+		for i := range results {
+			results[i].err = s.failed
+		}
+		finish()
+		return
+	}
+	now := s.opts.Now().UTC()
+	recAt, recNs := formatTime(now), now.UnixNano()
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+
+	heads := map[string]head{}
+	inGroup := map[string]pendingID{}
+	deltas := map[string]uint64{}
+	var done []committed
+	fail := func(err error) {
+		for i := range results {
+			if results[i].err == nil {
+				results[i] = appendResult{err: err}
+			}
+		}
+		finish()
+	}
+	getHead := func(org string) (head, error) {
+		if h, ok := heads[org]; ok {
+			return h, nil
+		}
+		if h, ok := s.heads[org]; ok {
+			return h, nil
+		}
+		item, err := txn.Get(headKey(org))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return head{}, nil
+		}
+		if err != nil {
+			return head{}, fmt.Errorf("failed to read the head of organization %q: %w", org, err)
+		}
+		var h head
+		err = item.Value(func(v []byte) error { h, err = decodeHead(v); return err })
+		return h, err
+	}
+
+	for gi, req := range group {
+		receipts := make([]Receipt, len(req.events))
+		dupOf := make([]int, len(req.events)) // -1 new, -2 recorded earlier, else index in req
+		local := map[string]int{}
+		var conflict error
+		for i := range req.events {
+			p := &req.events[i]
+			dupOf[i] = -1
+			if pid, ok := inGroup[p.dedupKey]; ok {
+				if pid.mac != p.mac {
+					conflict = conflictErr(i, p)
+					break
+				}
+				receipts[i] = receipt(p, pid.seq, pid.recordedAt)
+				dupOf[i] = -2
+				continue
+			}
+			if j, ok := local[p.dedupKey]; ok {
+				if req.events[j].mac != p.mac {
+					conflict = conflictErr(i, p)
+					break
+				}
+				dupOf[i] = j
+				continue
+			}
+			item, err := txn.Get(p.idKey)
+			if err == nil {
+				var ie idEntry
+				err = item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err })
+				if err != nil {
+					fail(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
+					return
+				}
+				if ie.mac != p.mac {
+					conflict = conflictErr(i, p)
+					break
+				}
+				receipts[i] = receipt(p, ie.seq, ie.recordedAt)
+				dupOf[i] = -2
+				continue
+			}
+			if !errors.Is(err, badger.ErrKeyNotFound) {
+				fail(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
+				return
+			}
+			local[p.dedupKey] = i
+		}
+		if conflict != nil {
+			results[gi].err = conflict
+			continue
+		}
+		for i := range req.events {
+			if dupOf[i] != -1 {
+				continue
+			}
+			p := &req.events[i]
+			org := p.ev.OrganizationID
+			h, err := getHead(org)
+			if err != nil {
+				fail(err)
+				return
+			}
+			dk, err := s.keys.currentKey(ctx, org)
+			if err != nil {
+				fail(fmt.Errorf("failed to get the data key of organization %q: %w", org, err))
+				return
+			}
+			seq := h.seq + 1
+			public := p.parts.assemble(make([]byte, 0, len(p.parts.a)+len(p.parts.c)+len(p.parts.d)+200), h.leaf, recAt, seq)
+			rv := recordValue{public: public, leaf: leafHash(public)}
+			if p.beforePT != nil {
+				rv.sealedBefore = seal(dk, p.beforePT, org, seq, p.ev.ID, 'b', p.beforeC)
+			}
+			if p.afterPT != nil {
+				rv.sealedAfter = seal(dk, p.afterPT, org, seq, p.ev.ID, 'a', p.afterC)
+			}
+			mac := p.mac
+			sets := [][2][]byte{
+				{recordKey(org, seq), rv.encode()},
+				{p.idKey, idEntry{seq: seq, recordedAt: recNs, mac: mac}.encode()},
+				{timeKey(org, p.ts, seq), p.summary},
+			}
+			var suffix [16]byte
+			binary.BigEndian.PutUint64(suffix[:], p.ts)
+			binary.BigEndian.PutUint64(suffix[8:], seq)
+			for _, ix := range p.indexes {
+				k := make([]byte, 0, len(ix)+16)
+				k = append(append(k, ix...), suffix[:]...)
+				sets = append(sets, [2][]byte{k, p.summary})
+			}
+			for _, kv := range sets {
+				if err := txn.Set(kv[0], kv[1]); err != nil {
+					fail(fmt.Errorf("failed to stage seq %d of organization %q: %w", seq, org, err))
+					return
+				}
+			}
+			hour := hourOf(p.ts)
+			for _, cf := range p.counts {
+				deltas[string(counterKey(org, hour, cf.field, cf.value))]++
+			}
+			done = append(done, committed{p: p, seq: seq, public: public, leaf: rv.leaf, prev: h.leaf})
+			heads[org] = head{seq: seq, leaf: rv.leaf, lastRecordedAt: recNs}
+			inGroup[p.dedupKey] = pendingID{seq: seq, recordedAt: recNs, mac: mac}
+			receipts[i] = receipt(p, seq, recNs)
+		}
+		for i, j := range dupOf {
+			if j >= 0 {
+				receipts[i] = receipts[j]
+			}
+		}
+		results[gi].receipts = receipts
+	}
+	if len(done) == 0 {
+		finish()
+		return
+	}
+	for org, h := range heads {
+		if err := txn.Set(headKey(org), h.encode()); err != nil {
+			fail(fmt.Errorf("failed to stage the head of organization %q: %w", org, err))
+			return
+		}
+	}
+	newCounts := make(map[string]uint64, len(deltas))
+	for k, d := range deltas {
+		cur, ok := s.counters[k]
+		if !ok {
+			item, err := txn.Get([]byte(k))
+			switch {
+			case err == nil:
+				err = item.Value(func(v []byte) error {
+					if len(v) != 8 {
+						return fmt.Errorf("counter value has %d bytes: %w", len(v), errCorrupt)
+					}
+					cur = binary.BigEndian.Uint64(v)
+					return nil
+				})
+				if err != nil {
+					fail(err)
+					return
+				}
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				fail(fmt.Errorf("failed to read a counter: %w", err))
+				return
+			}
+		}
+		newCounts[k] = cur + d
+		if err := txn.Set([]byte(k), binary.BigEndian.AppendUint64(nil, cur+d)); err != nil {
+			fail(fmt.Errorf("failed to stage a counter: %w", err))
+			return
+		}
+	}
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(); err != nil {
+			fail(fmt.Errorf("failed to commit %d events: %w", len(done), err))
+			return
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		// Badger may have applied part of the transaction in memory; only a
+		// reopen (which replays complete transactions only) is safe.
+		s.failed = fmt.Errorf("an earlier commit failed, reopen the store: %w", err)
+		fail(fmt.Errorf("failed to commit %d events: %w", len(done), err))
+		return
+	}
+	if err := s.db.Sync(); err != nil {
+		s.failed = fmt.Errorf("an earlier sync failed, reopen the store: %w", err)
+		fail(fmt.Errorf("failed to sync %d events to disk: %w", len(done), err))
+		return
+	}
+	for org, h := range heads {
+		s.heads[org] = h
+	}
+	if len(s.counters)+len(newCounts) > 1<<18 {
+		clear(s.counters)
+	}
+	for k, v := range newCounts {
+		s.counters[k] = v
+	}
+	finish()
+	if s.subs.active() {
+		for _, c := range done {
+			s.subs.publish(c.storedEvent(recNs))
+		}
+	}
+}
+
+func conflictErr(i int, p *prepared) error {
+	return fmt.Errorf("event %d: id %q of organization %q: %w", i, p.ev.ID, p.ev.OrganizationID, ErrConflict)
+}
+
+func receipt(p *prepared, seq uint64, recNs int64) Receipt {
+	return Receipt{ID: p.ev.ID, OrganizationID: p.ev.OrganizationID, Seq: seq, RecordedAt: time.Unix(0, recNs).UTC()}
+}
+
+func (c committed) storedEvent(recNs int64) StoredEvent {
+	e := c.p.ev
+	if c.p.beforePT != nil {
+		e.BeforeState = json.RawMessage(c.p.beforePT[32:])
+	}
+	if c.p.afterPT != nil {
+		e.AfterState = json.RawMessage(c.p.afterPT[32:])
+	}
+	return StoredEvent{
+		Event:                 e,
+		FormatVersion:         FormatVersion,
+		Seq:                   c.seq,
+		RecordedAt:            time.Unix(0, recNs).UTC(),
+		Category:              c.p.category,
+		PrevHash:              hex.EncodeToString(c.prev[:]),
+		LeafHash:              hex.EncodeToString(c.leaf[:]),
+		BeforeStateCommitment: hexOrEmpty(c.p.beforeC),
+		AfterStateCommitment:  hexOrEmpty(c.p.afterC),
+		Public:                c.public,
+	}
+}
+
+func hexOrEmpty(b []byte) string {
+	if b == nil {
+		return ""
+	}
+	return hex.EncodeToString(b)
+}
+
+var _ = bytes.Equal

@@ -1,0 +1,887 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// ErrBadCursor: a cursor that is malformed or belongs to another filter.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// Order is the order of a timeline: by (timestamp, seq).
+type Order int
+
+const (
+	NewestFirst Order = iota // the default
+	OldestFirst
+)
+
+// Default and maximum page sizes of List.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Filter selects events of one organization. Empty fields do not filter;
+// several values of one field match any of them; different fields must all
+// match. Not* fields exclude events with any of the listed values.
+type Filter struct {
+	Org          string    // required: every read is scoped to one organization
+	Since, Until time.Time // timestamp ≥ Since and < Until; zero means open
+
+	Categories, ActionTypes, Providers, UserIDs, Statuses, RiskLevels []string
+
+	NotCategories, NotActionTypes, NotProviders, NotUserIDs, NotStatuses, NotRiskLevels []string
+
+	ResourceID       string // exact match of one of the event's resourceIds
+	ResourceIDPrefix string // prefix of one of the event's resourceIds
+
+	// Text is a case-insensitive substring of a public field (id, user,
+	// provider, actionType, category, status, riskLevel, a resourceId or
+	// the metadata JSON). It never looks inside the sealed states.
+	Text string
+
+	Order  Order
+	Limit  int    // page size: 0 means DefaultLimit; at most MaxLimit
+	Cursor string // from the previous Page; must come from the same filter
+}
+
+// StoredEvent is a recorded event: its public record and, when the data
+// keys are present, its decrypted states.
+type StoredEvent struct {
+	Event
+	FormatVersion         int       `json:"formatVersion"`
+	Seq                   uint64    `json:"seq"`
+	RecordedAt            time.Time `json:"recordedAt"`
+	Category              string    `json:"category"`
+	PrevHash              string    `json:"prevHash"` // hex
+	LeafHash              string    `json:"leafHash"` // hex
+	BeforeStateCommitment string    `json:"beforeStateCommitment,omitempty"`
+	AfterStateCommitment  string    `json:"afterStateCommitment,omitempty"`
+	// StatesSealed is true when the event has states that could not be
+	// decrypted because their data key is not in this database.
+	StatesSealed bool `json:"statesSealed,omitempty"`
+	// Public is the public record exactly as hashed (JCS).
+	Public []byte `json:"-"`
+}
+
+// Page is one page of a timeline.
+type Page struct {
+	Events []StoredEvent `json:"events"`
+	// NextCursor continues after the last event; empty when the page was
+	// not full. A full last page yields a cursor whose next page is empty.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// Get returns the event id of org, its states decrypted when the keys are
+// present.
+func (s *Store) Get(ctx context.Context, org, id string) (StoredEvent, error) {
+	if !validOrg(org) {
+		return StoredEvent{}, fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+	}
+	var out StoredEvent
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		item, err := txn.Get(idKey(org, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("event %q of organization %q: %w", id, org, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("failed to read the id index: %w", err)
+		}
+		var ie idEntry
+		if err := item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err }); err != nil {
+			return err
+		}
+		out, err = s.readRecord(txn, org, ie.seq, true)
+		return err
+	})
+	return out, err
+}
+
+// readRecord reads and decodes the record org/seq.
+func (s *Store) readRecord(txn *badger.Txn, org string, seq uint64, decrypt bool) (StoredEvent, error) {
+	item, err := txn.Get(recordKey(org, seq))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return StoredEvent{}, fmt.Errorf("record seq %d of organization %q is missing: %w", seq, org, ErrTampered)
+	}
+	if err != nil {
+		return StoredEvent{}, fmt.Errorf("failed to read record seq %d: %w", seq, err)
+	}
+	var se StoredEvent
+	err = item.Value(func(v []byte) error {
+		var err error
+		se, err = s.decodeStored(v, org, seq, decrypt)
+		return err
+	})
+	return se, err
+}
+
+// decodeStored turns a record value into a StoredEvent.
+func (s *Store) decodeStored(v []byte, org string, seq uint64, decrypt bool) (StoredEvent, error) {
+	rv, err := decodeRecordValue(v)
+	if err != nil {
+		return StoredEvent{}, fmt.Errorf("record seq %d of organization %q: %w", seq, org, err)
+	}
+	p, err := decodePublic(rv.public)
+	if err != nil {
+		return StoredEvent{}, fmt.Errorf("record seq %d of organization %q: %w", seq, org, err)
+	}
+	if p.Seq != seq || p.OrganizationID != org {
+		return StoredEvent{}, fmt.Errorf("record seq %d of organization %q names seq %d of %q: %w", seq, org, p.Seq, p.OrganizationID, ErrTampered)
+	}
+	se := StoredEvent{
+		Event: Event{ID: p.ID, OrganizationID: p.OrganizationID, UserID: p.UserID, Provider: p.Provider,
+			ActionType: p.ActionType, ResourceIDs: p.ResourceIDs, Status: p.Status, RiskLevel: p.RiskLevel,
+			Metadata: p.Metadata},
+		FormatVersion:         p.FormatVersion,
+		Seq:                   p.Seq,
+		Category:              p.Category,
+		PrevHash:              p.PrevHash,
+		LeafHash:              hex.EncodeToString(rv.leaf[:]),
+		BeforeStateCommitment: p.BeforeStateCommitment,
+		AfterStateCommitment:  p.AfterStateCommitment,
+		Public:                append([]byte(nil), rv.public...),
+	}
+	if se.Timestamp, err = time.Parse(time.RFC3339Nano, p.Timestamp); err != nil {
+		return StoredEvent{}, fmt.Errorf("record seq %d: timestamp: %v: %w", seq, err, errCorrupt)
+	}
+	if se.RecordedAt, err = time.Parse(time.RFC3339Nano, p.RecordedAt); err != nil {
+		return StoredEvent{}, fmt.Errorf("record seq %d: recordedAt: %v: %w", seq, err, errCorrupt)
+	}
+	if !decrypt {
+		return se, nil
+	}
+	open := func(sealed []byte, side byte, commitment string) (json.RawMessage, error) {
+		if len(sealed) == 0 {
+			return nil, nil
+		}
+		c, err := hex.DecodeString(commitment)
+		if err != nil || len(c) != 32 {
+			return nil, fmt.Errorf("record seq %d: state commitment is not 32 bytes of hex: %w", seq, ErrTampered)
+		}
+		_, state, err := s.keys.openSealed(sealed, org, seq, p.ID, side, c)
+		if errors.Is(err, errNoDataKey) {
+			se.StatesSealed = true
+			return nil, nil
+		}
+		return json.RawMessage(state), err
+	}
+	if se.BeforeState, err = open(rv.sealedBefore, 'b', p.BeforeStateCommitment); err != nil {
+		return StoredEvent{}, err
+	}
+	if se.AfterState, err = open(rv.sealedAfter, 'a', p.AfterStateCommitment); err != nil {
+		return StoredEvent{}, err
+	}
+	return se, nil
+}
+
+// compiledFilter is a Filter ready to match index summaries and records.
+type compiledFilter struct {
+	f                                      Filter
+	since, until                           uint64 // encoded; until exclusive
+	cat, act, prov, user, status, risk     map[string]bool
+	ncat, nact, nprov, nuser, nstat, nrisk map[string]bool
+	text                                   string
+	needRecord                             bool // resource or text filters need the record
+}
+
+func set(vs []string) map[string]bool {
+	if len(vs) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		m[v] = true
+	}
+	return m
+}
+
+func compile(f Filter) (*compiledFilter, error) {
+	if !validOrg(f.Org) {
+		return nil, fmt.Errorf("filter: organization id %q is not valid: %w", f.Org, ErrInvalidEvent)
+	}
+	if f.Order != NewestFirst && f.Order != OldestFirst {
+		return nil, fmt.Errorf("filter: unknown order %d: %w", f.Order, ErrInvalidEvent)
+	}
+	c := &compiledFilter{f: f, since: 0, until: math.MaxUint64,
+		cat: set(f.Categories), act: set(f.ActionTypes), prov: set(f.Providers), user: set(f.UserIDs),
+		status: set(f.Statuses), risk: set(f.RiskLevels),
+		ncat: set(f.NotCategories), nact: set(f.NotActionTypes), nprov: set(f.NotProviders),
+		nuser: set(f.NotUserIDs), nstat: set(f.NotStatuses), nrisk: set(f.NotRiskLevels),
+		text: strings.ToLower(f.Text)}
+	if !f.Since.IsZero() {
+		c.since = encTime(f.Since)
+	}
+	if !f.Until.IsZero() {
+		c.until = encTime(f.Until)
+	}
+	c.needRecord = f.ResourceID != "" || f.ResourceIDPrefix != "" || f.Text != ""
+	return c, nil
+}
+
+func in(m map[string]bool, v string) bool    { return m == nil || m[v] }
+func notIn(m map[string]bool, v string) bool { return m == nil || !m[v] }
+
+func (c *compiledFilter) matchSummary(s *summary) bool {
+	return in(c.cat, s.category) && in(c.act, s.actionType) && in(c.prov, s.provider) &&
+		in(c.user, s.userID) && in(c.status, s.status) && in(c.risk, s.risk) &&
+		notIn(c.ncat, s.category) && notIn(c.nact, s.actionType) && notIn(c.nprov, s.provider) &&
+		notIn(c.nuser, s.userID) && notIn(c.nstat, s.status) && notIn(c.nrisk, s.risk)
+}
+
+// matchRecord checks what summaries do not carry: resource ids and text.
+func (c *compiledFilter) matchRecord(e *StoredEvent) bool {
+	if c.f.ResourceID != "" && !slices.Contains(e.ResourceIDs, c.f.ResourceID) {
+		return false
+	}
+	if p := c.f.ResourceIDPrefix; p != "" && !slices.ContainsFunc(e.ResourceIDs, func(r string) bool { return strings.HasPrefix(r, p) }) {
+		return false
+	}
+	if c.text == "" {
+		return true
+	}
+	has := func(v string) bool { return strings.Contains(strings.ToLower(v), c.text) }
+	if has(e.ID) || has(e.UserID) || has(e.Provider) || has(e.ActionType) || has(e.Category) ||
+		has(e.Status) || has(e.RiskLevel) || has(string(e.Metadata)) {
+		return true
+	}
+	return slices.ContainsFunc(e.ResourceIDs, has)
+}
+
+// matchEvent matches a whole event (subscriptions and tests).
+func (c *compiledFilter) matchEvent(e *StoredEvent) bool {
+	if e.OrganizationID != c.f.Org {
+		return false
+	}
+	ts := encTime(e.Timestamp)
+	if ts < c.since || ts >= c.until {
+		return false
+	}
+	s := summary{provider: e.Provider, status: e.Status, risk: e.RiskLevel, category: e.Category,
+		actionType: e.ActionType, userID: e.UserID}
+	return c.matchSummary(&s) && c.matchRecord(e)
+}
+
+// hash identifies the filter (without cursor and limit) in its cursors.
+func (f Filter) hash() uint64 {
+	h := sha256.New()
+	str := func(s string) {
+		var n [binary.MaxVarintLen64]byte
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	list := func(vs []string) {
+		vs = slices.Clone(vs)
+		slices.Sort(vs)
+		str(fmt.Sprint(len(vs)))
+		for _, v := range vs {
+			str(v)
+		}
+	}
+	str(f.Org)
+	str(f.Since.UTC().Format(time.RFC3339Nano))
+	str(f.Until.UTC().Format(time.RFC3339Nano))
+	for _, l := range [][]string{f.Categories, f.ActionTypes, f.Providers, f.UserIDs, f.Statuses, f.RiskLevels,
+		f.NotCategories, f.NotActionTypes, f.NotProviders, f.NotUserIDs, f.NotStatuses, f.NotRiskLevels} {
+		list(l)
+	}
+	str(f.ResourceID)
+	str(f.ResourceIDPrefix)
+	str(f.Text)
+	str(fmt.Sprint(int(f.Order)))
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+// position is a place in a timeline.
+type position struct{ ts, seq uint64 }
+
+func (a position) less(b position) bool { return a.ts < b.ts || a.ts == b.ts && a.seq < b.seq }
+
+// candidate is one index entry.
+type candidate struct {
+	pos position
+	sum []byte
+}
+
+// source yields candidates in timeline order.
+type source interface {
+	next() (candidate, bool, error)
+	close()
+}
+
+// indexSource iterates one key prefix whose keys end in ts || seq.
+type indexSource struct {
+	it      *badger.Iterator
+	prefix  []byte
+	stop    []byte // forward: stop at key ≥ stop; reverse: stop at key < stop
+	reverse bool
+	started bool
+	seek    []byte
+}
+
+func posKey(prefix []byte, p position) []byte {
+	k := append(slices.Clip(prefix), make([]byte, 16)...)
+	binary.BigEndian.PutUint64(k[len(prefix):], p.ts)
+	binary.BigEndian.PutUint64(k[len(prefix)+8:], p.seq)
+	return k
+}
+
+// newIndexSource iterates prefix over [from, to) forward, or from `from`
+// (inclusive) down to `to` (inclusive) in reverse.
+func newIndexSource(txn *badger.Txn, prefix []byte, reverse bool, from, to position) *indexSource {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false, Reverse: reverse})
+	return &indexSource{it: it, prefix: prefix, reverse: reverse, seek: posKey(prefix, from), stop: posKey(prefix, to)}
+}
+
+func (s *indexSource) next() (candidate, bool, error) {
+	if !s.started {
+		s.started = true
+		s.it.Seek(s.seek)
+	} else {
+		s.it.Next()
+	}
+	if !s.it.Valid() {
+		return candidate{}, false, nil
+	}
+	item := s.it.Item()
+	k := item.Key()
+	if len(k) != len(s.prefix)+16 {
+		return candidate{}, false, fmt.Errorf("index key of %d bytes under a %d-byte prefix: %w", len(k), len(s.prefix), ErrTampered)
+	}
+	if c := bytes.Compare(k, s.stop); !s.reverse && c >= 0 || s.reverse && c < 0 {
+		return candidate{}, false, nil
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return candidate{}, false, fmt.Errorf("failed to read an index entry: %w", err)
+	}
+	n := len(s.prefix)
+	return candidate{pos: position{binary.BigEndian.Uint64(k[n:]), binary.BigEndian.Uint64(k[n+8:])}, sum: v}, true, nil
+}
+
+func (s *indexSource) close() { s.it.Close() }
+
+// mergeSource merges sources of one field's values (an OR).
+type mergeSource struct {
+	srcs    []source
+	heads   []candidate
+	ok      []bool
+	reverse bool
+	primed  bool
+	last    position
+	emitted bool
+}
+
+func (m *mergeSource) next() (candidate, bool, error) {
+	if !m.primed {
+		m.primed = true
+		m.heads = make([]candidate, len(m.srcs))
+		m.ok = make([]bool, len(m.srcs))
+		for i, s := range m.srcs {
+			var err error
+			if m.heads[i], m.ok[i], err = s.next(); err != nil {
+				return candidate{}, false, err
+			}
+		}
+	}
+	for {
+		best := -1
+		for i := range m.srcs {
+			if !m.ok[i] {
+				continue
+			}
+			if best < 0 || (!m.reverse && m.heads[i].pos.less(m.heads[best].pos)) || (m.reverse && m.heads[best].pos.less(m.heads[i].pos)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return candidate{}, false, nil
+		}
+		c := m.heads[best]
+		var err error
+		if m.heads[best], m.ok[best], err = m.srcs[best].next(); err != nil {
+			return candidate{}, false, err
+		}
+		if m.emitted && c.pos == m.last {
+			continue // the same event under two values (resource ids)
+		}
+		m.emitted, m.last = true, c.pos
+		return c, true, nil
+	}
+}
+
+func (m *mergeSource) close() {
+	for _, s := range m.srcs {
+		s.close()
+	}
+}
+
+// sliceSource yields collected candidates.
+type sliceSource struct {
+	items []candidate
+	i     int
+}
+
+func (s *sliceSource) next() (candidate, bool, error) {
+	if s.i >= len(s.items) {
+		return candidate{}, false, nil
+	}
+	s.i++
+	return s.items[s.i-1], true, nil
+}
+func (s *sliceSource) close() {}
+
+// maxPrefixCandidates bounds the resourceIdPrefix index scan; past it the
+// query walks the timeline instead.
+const maxPrefixCandidates = 200_000
+
+// plan picks the source that drives a query: the most selective index the
+// filter allows, else the timeline.
+func (s *Store) plan(txn *badger.Txn, c *compiledFilter, from, to position) (source, error) {
+	org, rev := c.f.Org, c.f.Order == NewestFirst
+	one := func(field byte, value string) source {
+		return newIndexSource(txn, indexPrefix(org, field, value), rev, from, to)
+	}
+	many := func(field byte, values []string) source {
+		if len(values) == 1 {
+			return one(field, values[0])
+		}
+		vs := slices.Compact(slices.Sorted(slices.Values(values)))
+		m := &mergeSource{reverse: rev}
+		for _, v := range vs {
+			m.srcs = append(m.srcs, one(field, v))
+		}
+		return m
+	}
+	f := c.f
+	switch {
+	case f.ResourceID != "":
+		return one(fieldResourceID, f.ResourceID), nil
+	case f.ResourceIDPrefix != "":
+		if src, ok, err := s.prefixSource(txn, c, from, to); err != nil || ok {
+			return src, err
+		}
+	}
+	// Pick the most selective field by counting its entries, up to a small
+	// cap, in the queried range; an unfiltered timeline is the fallback.
+	type option struct {
+		field  byte
+		values []string
+	}
+	var opts []option
+	for _, o := range []option{{fieldUserID, f.UserIDs}, {fieldActionType, f.ActionTypes}, {fieldCategory, f.Categories},
+		{fieldStatus, f.Statuses}, {fieldProvider, f.Providers}, {fieldRiskLevel, f.RiskLevels}} {
+		if len(o.values) > 0 {
+			opts = append(opts, o)
+		}
+	}
+	if len(opts) == 0 {
+		return newIndexSource(txn, orgPrefix(tagTime, org), rev, from, to), nil
+	}
+	best, bestN := opts[0], -1
+	if len(opts) > 1 {
+		const probe = 2000
+		for _, o := range opts {
+			src := many(o.field, o.values)
+			n := 0
+			for ; n < probe; n++ {
+				_, ok, err := src.next()
+				if err != nil {
+					src.close()
+					return nil, err
+				}
+				if !ok {
+					break
+				}
+			}
+			src.close()
+			if bestN < 0 || n < bestN {
+				best, bestN = o, n
+			}
+		}
+	}
+	return many(best.field, best.values), nil
+}
+
+// prefixSource collects the resourceIdPrefix index entries in range; false
+// when there are too many to sort in memory.
+func (s *Store) prefixSource(txn *badger.Txn, c *compiledFilter, from, to position) (source, bool, error) {
+	p := append(orgPrefix(tagIndex, c.f.Org), fieldResourceID)
+	p = append(p, c.f.ResourceIDPrefix...)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
+	defer it.Close()
+	rev := c.f.Order == NewestFirst
+	var items []candidate
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) < len(p)+17 {
+			return nil, false, fmt.Errorf("resource index key too short: %w", ErrTampered)
+		}
+		pos := position{binary.BigEndian.Uint64(k[len(k)-16:]), binary.BigEndian.Uint64(k[len(k)-8:])}
+		if !rev && (pos.less(from) || !pos.less(to)) || rev && (from.less(pos) || pos.less(to)) {
+			continue
+		}
+		if len(items) == maxPrefixCandidates {
+			return nil, false, nil
+		}
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return nil, false, fmt.Errorf("failed to read an index entry: %w", err)
+		}
+		items = append(items, candidate{pos: pos, sum: v})
+	}
+	slices.SortFunc(items, func(a, b candidate) int {
+		if a.pos == b.pos {
+			return 0
+		}
+		if a.pos.less(b.pos) != rev {
+			return -1
+		}
+		return 1
+	})
+	items = slices.CompactFunc(items, func(a, b candidate) bool { return a.pos == b.pos })
+	return &sliceSource{items: items}, true, nil
+}
+
+// bounds turns the filter's range and cursor into source bounds.
+func (c *compiledFilter) bounds(cur *cursor) (from, to position) {
+	if c.f.Order == OldestFirst {
+		from, to = position{c.since, 0}, position{c.until, 0}
+		if cur != nil && from.less(position{cur.ts, cur.seq + 1}) {
+			from = position{cur.ts, cur.seq + 1}
+		}
+		return from, to
+	}
+	from, to = position{c.until, 0}, position{c.since, 0}
+	if cur != nil && cur.seq > 0 && (position{cur.ts, cur.seq - 1}).less(from) {
+		from = position{cur.ts, cur.seq - 1}
+	}
+	return from, to
+}
+
+// scan feeds fn every event matching c, in order, up to the seq ceiling. It
+// fetches records only when fetch is true or the filter needs them.
+func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling uint64, fetch bool,
+	fn func(pos position, sum *summary, e *StoredEvent) (more bool, err error)) error {
+	from, to := c.bounds(cur)
+	src, err := s.plan(txn, c, from, to)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	for {
+		cand, ok, err := src.next()
+		if err != nil || !ok {
+			return err
+		}
+		if cand.pos.seq > ceiling {
+			continue
+		}
+		sum, err := decodeSummary(cand.sum)
+		if err != nil {
+			return fmt.Errorf("index entry of seq %d: %w", cand.pos.seq, err)
+		}
+		if !c.matchSummary(&sum) {
+			continue
+		}
+		var e *StoredEvent
+		if fetch || c.needRecord {
+			se, err := s.readRecord(txn, c.f.Org, cand.pos.seq, fetch)
+			if err != nil {
+				return err
+			}
+			if !c.matchRecord(&se) {
+				continue
+			}
+			e = &se
+		}
+		more, err := fn(cand.pos, &sum, e)
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// orgHead reads org's head in txn; zero when the organization is empty.
+func orgHead(txn *badger.Txn, org string) (head, error) {
+	item, err := txn.Get(headKey(org))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return head{}, nil
+	}
+	if err != nil {
+		return head{}, fmt.Errorf("failed to read the head of organization %q: %w", org, err)
+	}
+	var h head
+	err = item.Value(func(v []byte) error { h, err = decodeHead(v); return err })
+	return h, err
+}
+
+// List returns one page of org's timeline matching f. Pages are cut by
+// (timestamp, seq) and the first page fixes the newest seq the following
+// pages may show, so events appended meanwhile never shift or join a
+// paging that has started.
+func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
+	c, err := compile(f)
+	if err != nil {
+		return Page{}, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	var cur *cursor
+	if f.Cursor != "" {
+		cu, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		if cu.filter != f.hash() || cu.order != f.Order {
+			return Page{}, fmt.Errorf("the cursor belongs to another filter: %w", ErrBadCursor)
+		}
+		cur = &cu
+	}
+	var page Page
+	err = s.view(ctx, func(txn *badger.Txn) error {
+		ceiling := uint64(math.MaxUint64)
+		if cur != nil {
+			ceiling = cur.ceiling
+		} else {
+			h, err := orgHead(txn, f.Org)
+			if err != nil {
+				return err
+			}
+			ceiling = h.seq
+		}
+		var last position
+		err := s.scan(txn, c, cur, ceiling, true, func(pos position, _ *summary, e *StoredEvent) (bool, error) {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			page.Events = append(page.Events, *e)
+			last = pos
+			return len(page.Events) < limit, nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(page.Events) == limit {
+			page.NextCursor = cursor{order: f.Order, ts: last.ts, seq: last.seq, ceiling: ceiling, filter: f.hash()}.encode()
+		}
+		return nil
+	})
+	return page, err
+}
+
+// Facet names returned by Facets.
+const (
+	FacetCategory  = "category"
+	FacetProvider  = "provider"
+	FacetStatus    = "status"
+	FacetRiskLevel = "riskLevel"
+	FacetUserID    = "userId"
+)
+
+var facetOfField = map[byte]string{fieldCategory: FacetCategory, fieldProvider: FacetProvider,
+	fieldStatus: FacetStatus, fieldRiskLevel: FacetRiskLevel, fieldUserID: FacetUserID}
+
+// timeOnly reports whether f filters by time alone, so that the hourly
+// counters can answer aggregates.
+func (f Filter) timeOnly() bool {
+	return len(f.Categories)+len(f.ActionTypes)+len(f.Providers)+len(f.UserIDs)+len(f.Statuses)+len(f.RiskLevels)+
+		len(f.NotCategories)+len(f.NotActionTypes)+len(f.NotProviders)+len(f.NotUserIDs)+len(f.NotStatuses)+len(f.NotRiskLevels) == 0 &&
+		f.ResourceID == "" && f.ResourceIDPrefix == "" && f.Text == ""
+}
+
+// aggregate feeds add every matching event's (timestamp, summary fields),
+// grouped: add(ts, field, value, n). For time-only filters it reads the
+// hourly counters for whole hours and scans only the partial hours at the
+// ends; otherwise it scans the best index.
+func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, add func(ts uint64, field byte, value string, n int64)) error {
+	perEvent := func(pos position, sum *summary, _ *StoredEvent) (bool, error) {
+		add(pos.ts, fieldTotal, "", 1)
+		add(pos.ts, fieldCategory, sum.category, 1)
+		add(pos.ts, fieldProvider, sum.provider, 1)
+		add(pos.ts, fieldStatus, sum.status, 1)
+		add(pos.ts, fieldRiskLevel, sum.risk, 1)
+		add(pos.ts, fieldUserID, sum.userID, 1)
+		return true, nil
+	}
+	c2 := *c
+	c2.f.Order = OldestFirst
+	if !useCounters || !c.f.timeOnly() {
+		return s.scan(txn, &c2, nil, math.MaxUint64, false, perEvent)
+	}
+	hourLo := hourOf(c.since)
+	if hourLo < c.since {
+		hourLo = encTime(decTime(hourLo).Add(time.Hour))
+	}
+	if c.since == 0 {
+		hourLo = 0
+	}
+	hourHi := c.until
+	if c.until != math.MaxUint64 {
+		hourHi = hourOf(c.until)
+	}
+	if hourLo >= hourHi {
+		return s.scan(txn, &c2, nil, math.MaxUint64, false, perEvent)
+	}
+	if c.since < hourLo {
+		edge := c2
+		edge.until = hourLo
+		if err := s.scan(txn, &edge, nil, math.MaxUint64, false, perEvent); err != nil {
+			return err
+		}
+	}
+	if hourHi < c.until {
+		edge := c2
+		edge.since = hourHi
+		if err := s.scan(txn, &edge, nil, math.MaxUint64, false, perEvent); err != nil {
+			return err
+		}
+	}
+	p := orgPrefix(tagCounter, c.f.Org)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
+	defer it.Close()
+	stop := binary.BigEndian.AppendUint64(slices.Clip(p), hourHi)
+	for it.Seek(binary.BigEndian.AppendUint64(slices.Clip(p), hourLo)); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if hourHi != math.MaxUint64 && bytes.Compare(k, stop) >= 0 {
+			break
+		}
+		if len(k) < len(p)+9 {
+			return fmt.Errorf("counter key too short: %w", ErrTampered)
+		}
+		var n uint64
+		err := it.Item().Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("counter value has %d bytes: %w", len(v), ErrTampered)
+			}
+			n = binary.BigEndian.Uint64(v)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		add(binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8], string(k[len(p)+9:]), int64(n))
+	}
+	return nil
+}
+
+// Facets counts the events matching f (cursor, limit and order ignored) per
+// category, provider, status, riskLevel and userId.
+func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int64, error) {
+	c, err := compile(f)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]int64{}
+	for _, name := range facetOfField {
+		out[name] = map[string]int64{}
+	}
+	err = s.view(ctx, func(txn *badger.Txn) error {
+		return s.aggregate(txn, c, true, func(_ uint64, field byte, value string, n int64) {
+			if name, ok := facetOfField[field]; ok {
+				out[name][value] += n
+			}
+		})
+	})
+	return out, err
+}
+
+// Bucket is one bar of a histogram.
+type Bucket struct {
+	Start  time.Time        `json:"start"`
+	Count  int64            `json:"count"`
+	ByRisk map[string]int64 `json:"byRisk"`
+}
+
+// bucketSizes are the histogram steps, smallest first.
+var bucketSizes = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour,
+	12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+
+// Histogram counts the events matching f per time bucket, with at most
+// about buckets buckets (default 60) of the smallest step among 1m, 5m, 15m,
+// 1h, 6h, 12h, 1d, 7d, 30d that fits. An open Since starts at the oldest
+// matching event, an open Until ends at the store's clock. Empty buckets are
+// included.
+func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket, error) {
+	c, err := compile(f)
+	if err != nil {
+		return nil, err
+	}
+	if buckets <= 0 {
+		buckets = 60
+	}
+	var out []Bucket
+	err = s.view(ctx, func(txn *badger.Txn) error {
+		since, until := f.Since, f.Until
+		if until.IsZero() {
+			until = s.opts.Now()
+		}
+		if since.IsZero() {
+			first := OldestFirst
+			cf := *c
+			cf.f.Order = first
+			found := false
+			err := s.scan(txn, &cf, nil, math.MaxUint64, false, func(pos position, _ *summary, _ *StoredEvent) (bool, error) {
+				since, found = decTime(pos.ts), true
+				return false, nil
+			})
+			if err != nil {
+				return err
+			}
+			if !found {
+				return nil
+			}
+		}
+		if !since.Before(until) {
+			return nil
+		}
+		step := bucketSizes[len(bucketSizes)-1]
+		for _, b := range bucketSizes {
+			if until.Sub(since)/b < time.Duration(buckets) {
+				step = b
+				break
+			}
+		}
+		start := since.UTC().Truncate(step)
+		n := int(until.Sub(start)/step) + 1
+		out = make([]Bucket, n)
+		for i := range out {
+			out[i] = Bucket{Start: start.Add(time.Duration(i) * step), ByRisk: map[string]int64{}}
+		}
+		cc := *c
+		cc.since, cc.until = encTime(since), encTime(until)
+		// Hourly counters only answer buckets of whole hours.
+		return s.aggregate(txn, &cc, step >= time.Hour, func(ts uint64, field byte, value string, k int64) {
+			s.addBucket(out, start, step, ts, field, value, k)
+		})
+	})
+	return out, err
+}
+
+func (s *Store) addBucket(out []Bucket, start time.Time, step time.Duration, ts uint64, field byte, value string, n int64) {
+	i := int(decTime(ts).Sub(start) / step)
+	if i < 0 || i >= len(out) {
+		return
+	}
+	switch field {
+	case fieldTotal:
+		out[i].Count += n
+	case fieldRiskLevel:
+		out[i].ByRisk[value] += n
+	}
+}

@@ -1,0 +1,303 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// allEvents reads every event of org the slow way, for cross-checks.
+func allEvents(t *testing.T, s *Store, org string) []StoredEvent {
+	t.Helper()
+	var out []StoredEvent
+	f := Filter{Org: org, Order: OldestFirst, Limit: MaxLimit}
+	for {
+		p, err := s.List(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p.Events...)
+		if p.NextCursor == "" {
+			return out
+		}
+		f.Cursor = p.NextCursor
+	}
+}
+
+// bruteForce filters all in timeline order.
+func bruteForce(t *testing.T, all []StoredEvent, f Filter) []StoredEvent {
+	c, err := compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []StoredEvent
+	for i := range all {
+		if c.matchEvent(&all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	slices.SortFunc(out, func(a, b StoredEvent) int {
+		if d := a.Timestamp.Compare(b.Timestamp); d != 0 {
+			return d
+		}
+		return int(a.Seq) - int(b.Seq)
+	})
+	if f.Order == NewestFirst {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+func listAll(t *testing.T, s *Store, f Filter) []StoredEvent {
+	t.Helper()
+	var out []StoredEvent
+	for pages := 0; ; pages++ {
+		p, err := s.List(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p.Events...)
+		if p.NextCursor == "" || pages > 1000 {
+			return out
+		}
+		f.Cursor = p.NextCursor
+	}
+}
+
+func seqs(es []StoredEvent) []uint64 {
+	out := make([]uint64, len(es))
+	for i, e := range es {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+func seedQueryStore(t *testing.T) (*Store, []StoredEvent) {
+	s, _, _ := newTestStore(t)
+	// Timestamps out of append order, and several orgs, so that the
+	// timeline order differs from seq order.
+	for b := 0; b < 6; b++ {
+		evs := make([]Event, 100)
+		for i := range evs {
+			n := b*100 + i
+			evs[i] = testEvent("acme", (n*37)%600)
+			evs[i].Timestamp = baseTime.Add(time.Duration((n*7919)%600) * 17 * time.Minute)
+		}
+		if _, err := s.Append(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendN(t, s, "other", 0, 50)
+	return s, allEvents(t, s, "acme")
+}
+
+func TestQuery_Filters(t *testing.T) {
+	s, all := seedQueryStore(t)
+	if len(all) != 600 {
+		t.Fatalf("%d events", len(all))
+	}
+	mid := baseTime.Add(40 * time.Hour)
+	cases := map[string]Filter{
+		"all newest":          {},
+		"all oldest":          {Order: OldestFirst},
+		"since until":         {Since: mid, Until: mid.Add(50 * time.Hour)},
+		"category":            {Categories: []string{"scan"}},
+		"categories":          {Categories: []string{"scan", "apply"}, Order: OldestFirst},
+		"action":              {ActionTypes: []string{"approval.rejected"}},
+		"provider+status":     {Providers: []string{"aws"}, Statuses: []string{"failed", "applied"}},
+		"user":                {UserIDs: []string{"user-3"}, Since: mid},
+		"risk":                {RiskLevels: []string{"high"}, Until: mid},
+		"not":                 {NotCategories: []string{"scan"}, NotRiskLevels: []string{"low"}},
+		"resource":            {ResourceID: "arn:aws:ec2:us-east-1:123:instance/i-0007"},
+		"resource prefix":     {ResourceIDPrefix: "arn:aws:ec2:us-east-1:123:instance/i-001"},
+		"resource prefix all": {ResourceIDPrefix: "b", Order: OldestFirst},
+		"text":                {Text: "NUMBER 12"},
+		"text in id":          {Text: strings.ToUpper(all[17].ID[4:14])},
+		"combined":            {Categories: []string{"user", "scan"}, UserIDs: []string{"user-1", "user-2"}, RiskLevels: []string{"medium"}},
+		"nothing":             {UserIDs: []string{"nobody"}},
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			f.Org = "acme"
+			for _, limit := range []int{7, 1000} {
+				f.Limit = limit
+				want := bruteForce(t, all, f)
+				got := listAll(t, s, f)
+				if !slices.Equal(seqs(got), seqs(want)) {
+					t.Fatalf("limit %d: got %d events %v…, want %d %v…", limit, len(got), head10(seqs(got)), len(want), head10(seqs(want)))
+				}
+			}
+		})
+	}
+}
+
+func head10(s []uint64) []uint64 { return s[:min(10, len(s))] }
+
+func TestQuery_CursorStableWhileAppending(t *testing.T) {
+	s, all := seedQueryStore(t)
+	f := Filter{Org: "acme", Limit: 50, Categories: []string{"scan", "user"}}
+	want := bruteForce(t, all, f)
+	var got []StoredEvent
+	n := 1000
+	for {
+		p, err := s.List(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.Events...)
+		// New events, some newer and some older than every page so far.
+		evs := []Event{testEvent("acme", n), testEvent("acme", n+5)}
+		evs[0].Timestamp = baseTime.Add(-time.Hour)
+		evs[1].Timestamp = baseTime.Add(5000 * time.Hour)
+		if _, err := s.Append(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+		n += 10
+		if p.NextCursor == "" {
+			break
+		}
+		f.Cursor = p.NextCursor
+	}
+	if !slices.Equal(seqs(got), seqs(want)) {
+		t.Fatalf("pages changed while appending: got %d events, want %d", len(got), len(want))
+	}
+	t.Run("cursor of another filter is rejected", func(t *testing.T) {
+		p, _ := s.List(context.Background(), Filter{Org: "acme", Limit: 5})
+		_, err := s.List(context.Background(), Filter{Org: "acme", Limit: 5, Categories: []string{"scan"}, Cursor: p.NextCursor})
+		if !errors.Is(err, ErrBadCursor) {
+			t.Fatalf("List = %v, want ErrBadCursor", err)
+		}
+		_, err = s.List(context.Background(), Filter{Org: "other", Limit: 5, Cursor: p.NextCursor})
+		if !errors.Is(err, ErrBadCursor) {
+			t.Fatalf("List(other org) = %v, want ErrBadCursor", err)
+		}
+		if _, err := s.List(context.Background(), Filter{Org: "acme", Cursor: "garbage!"}); !errors.Is(err, ErrBadCursor) {
+			t.Fatalf("List(garbage) = %v", err)
+		}
+	})
+}
+
+func TestQuery_FacetsAndHistogram(t *testing.T) {
+	s, all := seedQueryStore(t)
+	ctx := context.Background()
+	cases := map[string]Filter{
+		"everything":     {},
+		"hour aligned":   {Since: baseTime.Add(10 * time.Hour), Until: baseTime.Add(100 * time.Hour)},
+		"unaligned":      {Since: baseTime.Add(10*time.Hour + 7*time.Minute), Until: baseTime.Add(100*time.Hour + 3*time.Second)},
+		"within an hour": {Since: baseTime.Add(10*time.Hour + 7*time.Minute), Until: baseTime.Add(10*time.Hour + 50*time.Minute)},
+		"filtered":       {Categories: []string{"scan"}, Since: baseTime.Add(5 * time.Hour)},
+		"text":           {Text: "number 1"},
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			f.Org = "acme"
+			want := bruteForce(t, all, f)
+			facets, err := s.Facets(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := map[string]map[string]int64{FacetCategory: {}, FacetProvider: {}, FacetStatus: {}, FacetRiskLevel: {}, FacetUserID: {}}
+			for _, e := range want {
+				exp[FacetCategory][e.Category]++
+				exp[FacetProvider][e.Provider]++
+				exp[FacetStatus][e.Status]++
+				exp[FacetRiskLevel][e.RiskLevel]++
+				exp[FacetUserID][e.UserID]++
+			}
+			for k := range exp {
+				for v, n := range exp[k] {
+					if facets[k][v] != n {
+						t.Fatalf("facet %s=%s: %d, want %d", k, v, facets[k][v], n)
+					}
+				}
+				if len(facets[k]) != len(exp[k]) {
+					t.Fatalf("facet %s: %v, want %v", k, facets[k], exp[k])
+				}
+			}
+			for _, nb := range []int{10, 60, 500} {
+				hist, err := s.Histogram(ctx, f, nb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(want) == 0 {
+					continue
+				}
+				var total int64
+				for i, b := range hist {
+					var exp, risk int64
+					end := time.Time{}
+					if i+1 < len(hist) {
+						end = hist[i+1].Start
+					}
+					for _, e := range want {
+						if !e.Timestamp.Before(b.Start) && (end.IsZero() || e.Timestamp.Before(end)) {
+							exp++
+							if e.RiskLevel == "high" {
+								risk++
+							}
+						}
+					}
+					if b.Count != exp || b.ByRisk["high"] != risk {
+						t.Fatalf("%d buckets: bucket %s: %d (high %d), want %d (high %d)", nb, b.Start, b.Count, b.ByRisk["high"], exp, risk)
+					}
+					total += b.Count
+				}
+				if total != int64(len(want)) || len(hist) > nb+2 {
+					t.Fatalf("%d buckets: total %d in %d buckets, want %d", nb, total, len(hist), len(want))
+				}
+			}
+		})
+	}
+}
+
+func TestQuery_Subscribe(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := s.Subscribe(ctx, Filter{Org: "acme", Categories: []string{"scan"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, "other", 0, 10)
+	appendN(t, s, "acme", 0, 20)
+	var got []uint64
+	for len(got) < 4 {
+		select {
+		case e := <-ch:
+			if e.OrganizationID != "acme" || e.Category != "scan" {
+				t.Fatalf("subscription got %s/%s", e.OrganizationID, e.Category)
+			}
+			got = append(got, e.Seq)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %v delivered", got)
+		}
+	}
+	if !slices.IsSorted(got) {
+		t.Fatalf("delivered out of order: %v", got)
+	}
+	cancel()
+	for range ch {
+	}
+	t.Run("slow subscriber is dropped, appends go on", func(t *testing.T) {
+		s2, dir, ks := newTestStore(t)
+		_ = dir
+		_ = ks
+		ch, err := s2.Subscribe(context.Background(), Filter{Org: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			appendN(t, s2, "acme", i*500, 500) // more than the buffer
+		}
+		n := 0
+		for range ch {
+			n++
+		}
+		if n == 0 || n >= 1500 {
+			t.Fatalf("slow subscriber got %d events before being dropped", n)
+		}
+	})
+}

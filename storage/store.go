@@ -1,0 +1,362 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Options tune a Store. The zero value is a sensible default for a desktop
+// with a log of millions of events.
+type Options struct {
+	// Logger receives Badger's and the store's log lines; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock recordedAt comes from; nil means time.Now.
+	Now func() time.Time
+	// Catalogue validates events; nil loads the built-in catalogue.
+	Catalogue *Catalogue
+
+	// MemTableSize is Badger's memtable size (default 32 MiB). It bounds
+	// both memory and the size of one group commit (15% of it).
+	MemTableSize int64
+	// NumMemtables (default 2).
+	NumMemtables int
+	// BlockCacheSize and IndexCacheSize (default 32 MiB and 16 MiB).
+	BlockCacheSize, IndexCacheSize int64
+	// ValueThreshold: values at least this large go to the value log
+	// (default 1 KiB, so records live there and the LSM holds only indexes).
+	ValueThreshold int64
+	// MaxGroupEvents caps the events of one group commit (default 2048);
+	// one caller's batch is never split, so a larger batch commits alone.
+	MaxGroupEvents int
+	// GCInterval is how often value-log GC runs (default 10 minutes;
+	// negative disables it).
+	GCInterval time.Duration
+	// SubscriberBuffer is each subscription's channel capacity (default 1024).
+	SubscriberBuffer int
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Catalogue == nil {
+		c, err := LoadCatalogue()
+		if err != nil {
+			return o, fmt.Errorf("failed to load the action-type catalogue: %w", err)
+		}
+		o.Catalogue = c
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 32 << 20
+	}
+	if o.NumMemtables == 0 {
+		o.NumMemtables = 2
+	}
+	if o.BlockCacheSize == 0 {
+		o.BlockCacheSize = 32 << 20
+	}
+	if o.IndexCacheSize == 0 {
+		o.IndexCacheSize = 16 << 20
+	}
+	if o.ValueThreshold == 0 {
+		o.ValueThreshold = 1 << 10
+	}
+	if o.MaxGroupEvents == 0 {
+		o.MaxGroupEvents = 2048
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = 10 * time.Minute
+	}
+	if o.SubscriberBuffer == 0 {
+		o.SubscriberBuffer = 1024
+	}
+	return o, nil
+}
+
+// Store is one profile's audit log. It is safe for concurrent use. Its
+// methods only add events and read them: there is no way to change or remove
+// a recorded event through this API.
+type Store struct {
+	db    *badger.DB
+	opts  Options
+	log   *slog.Logger
+	keys  *keyring
+	dedup []byte
+	dir   string
+
+	reqs   chan *appendRequest
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeMu sync.RWMutex // held for reading while a request is handed to the writer
+	closed  bool
+
+	subs subscribers
+
+	// Writer-owned state.
+	heads    map[string]head
+	counters map[string]uint64
+	// failed is set when a commit or sync failed after Badger may have
+	// accepted the writes: the store refuses appends until reopened.
+	failed error
+
+	// beforeCommit is a test hook run before each group commit.
+	beforeCommit func() error
+}
+
+// Open opens (or creates) the store in dir with keys from ks.
+//
+// On first start, when dir holds no database, Open creates the master key in
+// ks. When dir already holds a database and ks has no master key, Open fails
+// with an error matching ErrKeyNotFound rather than creating a new key, which
+// would make the existing log unreadable. A master key that does not open the
+// database gives ErrWrongKey.
+func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	master, err := ks.Get(ctx, KeyMaster)
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+		if hasData(dir) {
+			return nil, fmt.Errorf("the master key %q is missing from the keystore, but %s already holds an audit log: "+
+				"restore the key from the keychain backup of this profile, or move the directory aside to start a new log: %w",
+				KeyMaster, dir, err)
+		}
+		master = make([]byte, 32)
+		rand.Read(master)
+		if err := ks.Set(ctx, KeyMaster, master); err != nil {
+			return nil, fmt.Errorf("failed to store the new master key in the keystore: %w", err)
+		}
+		opts.Logger.Info("created a new master key", "dir", dir)
+	case err != nil:
+		return nil, fmt.Errorf("failed to read the master key from the keystore: %w", err)
+	}
+	if len(master) != 32 {
+		return nil, fmt.Errorf("the master key in the keystore has %d bytes, want 32: %w", len(master), ErrWrongKey)
+	}
+	dk, err := deriveKeys(master)
+	if err != nil {
+		return nil, err
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithEncryptionKey(dk.badger).
+		WithIndexCacheSize(opts.IndexCacheSize).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(opts.NumMemtables).
+		WithValueThreshold(opts.ValueThreshold).
+		WithNumCompactors(2).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithValueLogFileSize(256 << 20).
+		WithSyncWrites(false).
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false).
+		WithNumGoroutines(2)
+	db, err := badger.Open(bo)
+	if err != nil {
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) || strings.Contains(err.Error(), badger.ErrEncryptionKeyMismatch.Error()) {
+			return nil, fmt.Errorf("the master key in the keystore does not open the audit log in %s "+
+				"(it belongs to another profile or was replaced): restore the original key: %w", dir, ErrWrongKey)
+		}
+		return nil, fmt.Errorf("failed to open the audit log in %s: %w", dir, err)
+	}
+	if err := checkFormat(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		db:       db,
+		opts:     opts,
+		log:      opts.Logger,
+		keys:     newKeyring(db, dk.kek),
+		dedup:    dk.dedup,
+		dir:      dir,
+		reqs:     make(chan *appendRequest, 256),
+		cancel:   cancel,
+		heads:    map[string]head{},
+		counters: map[string]uint64{},
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.writer(bg) }()
+	if opts.GCInterval > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.gcLoop(bg) }()
+	}
+	return s, nil
+}
+
+// hasData reports whether dir already holds a Badger database.
+func hasData(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if n == "MANIFEST" || n == "KEYREGISTRY" || strings.HasSuffix(n, ".sst") || strings.HasSuffix(n, ".vlog") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkFormat records the format version in a new database and refuses one
+// written in a format this code does not know.
+func checkFormat(db *badger.DB) error {
+	key := append([]byte{tagMeta}, "format"...)
+	return db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(key, binary.BigEndian.AppendUint32(nil, FormatVersion))
+		}
+		if err != nil {
+			return fmt.Errorf("failed to read the format version: %w", err)
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
+				return fmt.Errorf("the audit log has format %x, this program reads format %d: %w", v, FormatVersion, errCorrupt)
+			}
+			return nil
+		})
+	})
+}
+
+// Close stops the writer and background work and closes the database.
+// Appends queued before Close are committed; later ones get ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.closeMu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	s.subs.closeAll()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("failed to close the audit log: %w", err)
+	}
+	return nil
+}
+
+// gcLoop runs Badger's value-log GC until ctx ends. The log is append-only,
+// so GC rarely finds garbage; it reclaims space after compactions of
+// overwritten heads and counters.
+func (s *Store) gcLoop(ctx context.Context) {
+	t := time.NewTicker(s.opts.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for ctx.Err() == nil && s.db.RunValueLogGC(0.5) == nil {
+			}
+		}
+	}
+}
+
+// RotateDataKey starts a new data key for org and returns its id. Later
+// appends seal with it; earlier records keep their own keys, which stay.
+func (s *Store) RotateDataKey(ctx context.Context, org string) (uint32, error) {
+	if !validOrg(org) {
+		return 0, fmt.Errorf("organization id %q is not valid: %w", org, ErrInvalidEvent)
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	id, err := s.keys.rotate(ctx, org)
+	if err != nil {
+		return 0, fmt.Errorf("failed to rotate the data key of organization %q: %w", org, err)
+	}
+	s.log.Info("rotated data key", "org", org, "keyID", id)
+	return id, nil
+}
+
+// OrgInfo describes one organization's log.
+type OrgInfo struct {
+	ID             string    `json:"id"`
+	Size           uint64    `json:"size"` // number of events (the newest seq)
+	LastRecordedAt time.Time `json:"lastRecordedAt"`
+}
+
+// Organizations lists the organizations that have events, sorted by id.
+func (s *Store) Organizations(ctx context.Context) ([]OrgInfo, error) {
+	var out []OrgInfo
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagHead}, PrefetchValues: false})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := it.Item().Key()
+			org := string(k[1 : len(k)-1])
+			var h head
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				h, err = decodeHead(v)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("organization %q: %w", org, err)
+			}
+			out = append(out, OrgInfo{ID: org, Size: h.seq, LastRecordedAt: time.Unix(0, h.lastRecordedAt).UTC()})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// view runs fn in a read transaction unless the store is closed.
+func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}
+
+// badgerLogger sends Badger's log lines to slog; its chatty info lines go
+// to debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Debugf(f string, a ...any) {
+	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}

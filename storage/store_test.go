@@ -1,0 +1,554 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/gowebpki/jcs"
+)
+
+// storeKeystore is an in-memory Keystore for tests.
+type storeKeystore struct {
+	mu      sync.Mutex
+	secrets map[string][]byte
+	err     error // returned by every call when set
+}
+
+func newStoreKeystore() *storeKeystore { return &storeKeystore{secrets: map[string][]byte{}} }
+
+func (m *storeKeystore) Get(_ context.Context, name string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return nil, m.err
+	}
+	v, ok := m.secrets[name]
+	if !ok {
+		return nil, fmt.Errorf("secret %q: %w", name, ErrKeyNotFound)
+	}
+	return bytes.Clone(v), nil
+}
+
+func (m *storeKeystore) Set(_ context.Context, name string, secret []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	m.secrets[name] = bytes.Clone(secret)
+	return nil
+}
+
+// storeClock is a deterministic clock.
+type storeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *storeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond)
+	return c.t
+}
+
+var baseTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func openTest(t testing.TB, dir string, ks Keystore) *Store {
+	t.Helper()
+	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
+	s, err := Open(context.Background(), dir, ks, Options{Now: clk.Now, GCInterval: -1})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func newTestStore(t testing.TB) (*Store, string, *storeKeystore) {
+	t.Helper()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	t.Cleanup(func() { s.Close() })
+	return s, dir, ks
+}
+
+var (
+	testCategories = []string{"scan", "connection", "apply", "workflow", "user"}
+	testActions    = map[string][]string{
+		"scan": {"scan.started", "scan.failed"}, "connection": {"connection.role_assumed"},
+		"apply": {"apply.mutation"}, "workflow": {"workflow.run_started", "workflow.drift_detection"},
+		"user": {"user.signed_in", "user.settings_changed"},
+	}
+)
+
+// testEvent makes the i-th event of a deterministic workload.
+func testEvent(org string, i int) Event {
+	cat := testCategories[i%len(testCategories)]
+	acts := testActions[cat]
+	return Event{
+		Timestamp:      baseTime.Add(time.Duration(i) * time.Minute),
+		OrganizationID: org,
+		UserID:         fmt.Sprintf("user-%d", i%7),
+		Provider:       Providers[i%len(Providers)],
+		ActionType:     acts[i%len(acts)],
+		ResourceIDs:    []string{fmt.Sprintf("arn:aws:ec2:us-east-1:123:instance/i-%04d", i%50), fmt.Sprintf("bucket-%d", i%3)},
+		BeforeState:    json.RawMessage(fmt.Sprintf(`{"size":"t3.micro","n":%d}`, i)),
+		AfterState:     json.RawMessage(fmt.Sprintf(`{"size":"t3.large","n":%d}`, i)),
+		Status:         Statuses[i%len(Statuses)],
+		RiskLevel:      RiskLevels[i%len(RiskLevels)],
+		Metadata:       json.RawMessage(fmt.Sprintf(`{"note":"event number %d","rtoSeconds":30}`, i)),
+	}
+}
+
+func appendN(t testing.TB, s *Store, org string, from, n int) []Receipt {
+	t.Helper()
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = testEvent(org, from+i)
+	}
+	rs, err := s.Append(context.Background(), evs)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return rs
+}
+
+func TestStore_AppendGetRoundTrip(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	e := testEvent("acme", 1)
+	e.ID = "0190d8d2-7d4c-7cc1-8f3e-0a1b2c3d4e5f"
+	rs, err := s.Append(ctx, []Event{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs[0].Seq != 1 || rs[0].ID != e.ID || rs[0].OrganizationID != "acme" {
+		t.Fatalf("receipt = %+v", rs[0])
+	}
+	got, err := s.Get(ctx, "acme", e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UserID != e.UserID || got.ActionType != e.ActionType || !got.Timestamp.Equal(e.Timestamp) ||
+		got.Category != "connection" {
+		t.Fatalf("got %+v", got)
+	}
+	if string(got.BeforeState) != `{"n":1,"size":"t3.micro"}` || string(got.AfterState) != `{"n":1,"size":"t3.large"}` {
+		t.Fatalf("states = %s / %s", got.BeforeState, got.AfterState)
+	}
+	if got.PrevHash != hex.EncodeToString(make([]byte, 32)) {
+		t.Fatalf("genesis prevHash = %s", got.PrevHash)
+	}
+	// The public record is JCS, hashes to the leaf hash and has no states.
+	canon, err := jcs.Transform(got.Public)
+	if err != nil || !bytes.Equal(canon, got.Public) {
+		t.Fatalf("public record is not canonical:\n%s\n%s", got.Public, canon)
+	}
+	leaf := leafHash(got.Public)
+	if hex.EncodeToString(leaf[:]) != got.LeafHash {
+		t.Fatal("leaf hash does not match the public record")
+	}
+	if bytes.Contains(got.Public, []byte("t3.micro")) {
+		t.Fatal("public record contains a state")
+	}
+	rs2 := appendN(t, s, "acme", 2, 1)
+	got2, err := s.Get(ctx, "acme", rs2[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got2.PrevHash != got.LeafHash || got2.Seq != 2 {
+		t.Fatalf("chain: prevHash %s, want %s; seq %d", got2.PrevHash, got.LeafHash, got2.Seq)
+	}
+	if _, err := s.Get(ctx, "acme", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestStore_PublicRecordIsJCSWithAwkwardStrings(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	e := testEvent("acme", 3)
+	e.UserID = "quote\" back\\ tab\t <html>&amp; \u2028 é 😀 \x01"
+	e.Metadata = json.RawMessage(`{"z":1,"a":{"y":"<>","b":[3,2,1]},"é":"\u00e9"}`)
+	rs, err := s.Append(context.Background(), []Event{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(context.Background(), "acme", rs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, err := jcs.Transform(got.Public)
+	if err != nil || !bytes.Equal(canon, got.Public) {
+		t.Fatalf("public record is not canonical:\n%s\n%s", got.Public, canon)
+	}
+	if got.UserID != e.UserID {
+		t.Fatalf("userId = %q", got.UserID)
+	}
+}
+
+func TestStore_Durability(t *testing.T) {
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	rs := appendN(t, s, "acme", 0, 50)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(context.Background(), []Event{testEvent("acme", 1)}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close = %v, want ErrClosed", err)
+	}
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	for _, r := range rs {
+		got, err := s.Get(context.Background(), "acme", r.ID)
+		if err != nil || got.Seq != r.Seq || got.AfterState == nil {
+			t.Fatalf("Get(%s) = %+v, %v", r.ID, got, err)
+		}
+	}
+	rs2 := appendN(t, s, "acme", 50, 1)
+	if rs2[0].Seq != 51 {
+		t.Fatalf("seq after reopen = %d, want 51", rs2[0].Seq)
+	}
+	orgs, err := s.Organizations(context.Background())
+	if err != nil || len(orgs) != 1 || orgs[0].ID != "acme" || orgs[0].Size != 51 {
+		t.Fatalf("Organizations = %+v, %v", orgs, err)
+	}
+}
+
+func TestStore_ConcurrentAppendsHaveNoGaps(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	const producers, per = 16, 40
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seqs := map[string]map[uint64]string{"a": {}, "b": {}}
+	errs := make(chan error, producers)
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				org := []string{"a", "b"}[(p+i)%2]
+				evs := []Event{testEvent(org, p*1000+i), testEvent(org, p*1000+i+500)}
+				rs, err := s.Append(context.Background(), evs)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, r := range rs {
+					if prev, dup := seqs[r.OrganizationID][r.Seq]; dup {
+						errs <- fmt.Errorf("seq %d of %s given to %s and %s", r.Seq, r.OrganizationID, prev, r.ID)
+					}
+					seqs[r.OrganizationID][r.Seq] = r.ID
+				}
+				if rs[1].Seq != rs[0].Seq+1 {
+					errs <- fmt.Errorf("one batch split: seqs %d, %d", rs[0].Seq, rs[1].Seq)
+				}
+				mu.Unlock()
+			}
+		}(p)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for org, m := range seqs {
+		for i := uint64(1); i <= uint64(len(m)); i++ {
+			if _, ok := m[i]; !ok {
+				t.Fatalf("org %s: seq %d missing of %d", org, i, len(m))
+			}
+		}
+		// The chain links every record to the one before.
+		page, err := s.List(context.Background(), Filter{Org: org, Limit: MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySeq := map[uint64]StoredEvent{}
+		for _, e := range page.Events {
+			bySeq[e.Seq] = e
+		}
+		for i := uint64(2); i <= uint64(len(m)); i++ {
+			if bySeq[i].PrevHash != bySeq[i-1].LeafHash {
+				t.Fatalf("org %s: chain broken at seq %d", org, i)
+			}
+		}
+	}
+}
+
+func TestStore_Idempotency(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	e := testEvent("acme", 1)
+	e.ID = "0190d8d2-7d4c-7cc1-8f3e-0a1b2c3d4e5f"
+	first, err := s.Append(ctx, []Event{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("same content returns the original receipt", func(t *testing.T) {
+		again, err := s.Append(ctx, []Event{e})
+		if err != nil || again[0] != first[0] {
+			t.Fatalf("retry = %+v, %v; want %+v", again, err, first)
+		}
+	})
+	t.Run("different content conflicts", func(t *testing.T) {
+		d := e
+		d.Status = "failed"
+		other := testEvent("acme", 2)
+		_, err := s.Append(ctx, []Event{other, d})
+		if !errors.Is(err, ErrConflict) || !regexp.MustCompile(e.ID).MatchString(err.Error()) {
+			t.Fatalf("Append = %v, want ErrConflict naming the id", err)
+		}
+		// Nothing of the batch was written.
+		page, _ := s.List(ctx, Filter{Org: "acme"})
+		if len(page.Events) != 1 {
+			t.Fatalf("%d events after a conflicting batch, want 1", len(page.Events))
+		}
+	})
+	t.Run("duplicates inside one batch", func(t *testing.T) {
+		n := testEvent("acme", 9)
+		n.ID = "0190d8d2-7d4c-7cc1-8f3e-000000000009"
+		rs, err := s.Append(ctx, []Event{n, n})
+		if err != nil || rs[0] != rs[1] || rs[0].Seq != 2 {
+			t.Fatalf("rs = %+v, %v", rs, err)
+		}
+		m := n
+		m.UserID = "someone-else"
+		m.ID = "0190d8d2-7d4c-7cc1-8f3e-00000000000a"
+		n.ID = m.ID
+		if _, err := s.Append(ctx, []Event{n, m}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("Append = %v, want ErrConflict", err)
+		}
+	})
+	t.Run("same id in another organization is another event", func(t *testing.T) {
+		o := e
+		o.OrganizationID = "globex"
+		rs, err := s.Append(ctx, []Event{o})
+		if err != nil || rs[0].Seq != 1 {
+			t.Fatalf("rs = %+v, %v", rs, err)
+		}
+	})
+}
+
+func TestStore_AllOrNothing(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	evs := []Event{testEvent("acme", 1), testEvent("acme", 2), testEvent("acme", 3)}
+	evs[1].OrganizationID = "bad org\x00"
+	_, err := s.Append(ctx, evs)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Index != 1 || !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("Append = %v, want *ValidationError at index 1", err)
+	}
+	evs[1] = testEvent("acme", 2)
+	evs[2].BeforeState = json.RawMessage(`{"unterminated"`)
+	if _, err := s.Append(ctx, evs); !errors.As(err, &ve) || ve.Index != 2 {
+		t.Fatalf("Append = %v, want *ValidationError at index 2", err)
+	}
+	orgs, _ := s.Organizations(ctx)
+	if len(orgs) != 0 {
+		t.Fatalf("organizations after failed appends: %+v", orgs)
+	}
+}
+
+func TestStore_FailClosed(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	appendN(t, s, "acme", 0, 3)
+	boom := errors.New("injected commit failure")
+	s.beforeCommit = func() error { return boom }
+	if _, err := s.Append(ctx, []Event{testEvent("acme", 10)}); !errors.Is(err, boom) {
+		t.Fatalf("Append = %v, want the injected error", err)
+	}
+	s.beforeCommit = nil
+	rs := appendN(t, s, "acme", 11, 1)
+	if rs[0].Seq != 4 {
+		t.Fatalf("seq after a failed commit = %d, want 4 (no gap)", rs[0].Seq)
+	}
+	page, _ := s.List(ctx, Filter{Org: "acme"})
+	if len(page.Events) != 4 {
+		t.Fatalf("%d events, want 4", len(page.Events))
+	}
+
+	t.Run("database closed underneath", func(t *testing.T) {
+		s2, _, _ := newTestStore(t)
+		appendN(t, s2, "acme", 0, 2)
+		s2.db.Close()
+		if _, err := s2.Append(ctx, []Event{testEvent("acme", 5)}); err == nil {
+			t.Fatal("Append on a closed database succeeded")
+		}
+		if _, err := s2.Append(ctx, []Event{testEvent("acme", 6)}); err == nil {
+			t.Fatal("Append after a failed commit succeeded")
+		}
+	})
+}
+
+func TestStore_NoMutatingMethods(t *testing.T) {
+	forbidden := regexp.MustCompile(`(?i)update|delete|remove|put|set|modify|truncate|purge|erase|overwrite|drop|replace`)
+	typ := reflect.TypeOf(&Store{})
+	for i := 0; i < typ.NumMethod(); i++ {
+		if name := typ.Method(i).Name; forbidden.MatchString(name) {
+			t.Errorf("*Store has a method %s that sounds like it changes or removes events", name)
+		}
+	}
+}
+
+func TestStore_NoPlaintextOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	const marker = "ZEBRA-MARKER-5f1d93c2"
+	for i := 0; i < 40; i++ {
+		e := testEvent("acme", i)
+		e.BeforeState = json.RawMessage(fmt.Sprintf(`{"secret":"%s","i":%d,"pad":"%s"}`, marker, i, bytes.Repeat([]byte("x"), 2000)))
+		e.AfterState = json.RawMessage(fmt.Sprintf(`{"secret":"%s-after"}`, marker))
+		if _, err := s.Append(context.Background(), []Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	needles := [][]byte{[]byte(marker), []byte(hex.EncodeToString([]byte(marker))),
+		[]byte(base64.StdEncoding.EncodeToString([]byte(marker))[:20]), []byte("t3.micro"), []byte("user-3"), []byte("acme")}
+	files := 0
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, n := range needles {
+			if bytes.Contains(b, n) {
+				t.Errorf("%s contains %q in plain text", filepath.Base(path), n)
+			}
+		}
+		return nil
+	})
+	if err != nil || files == 0 {
+		t.Fatalf("walk: %v (%d files)", err, files)
+	}
+}
+
+func TestStore_Keys(t *testing.T) {
+	ctx := context.Background()
+	t.Run("missing master key for an existing database", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openTest(t, dir, newStoreKeystore())
+		appendN(t, s, "acme", 0, 1)
+		s.Close()
+		_, err := Open(ctx, dir, newStoreKeystore(), Options{})
+		if !errors.Is(err, ErrKeyNotFound) || !regexp.MustCompile(`missing`).MatchString(err.Error()) {
+			t.Fatalf("Open = %v, want ErrKeyNotFound saying the key is missing", err)
+		}
+	})
+	t.Run("wrong master key", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openTest(t, dir, newStoreKeystore())
+		appendN(t, s, "acme", 0, 1)
+		s.Close()
+		other := newStoreKeystore()
+		other.Set(ctx, KeyMaster, bytes.Repeat([]byte{7}, 32))
+		if _, err := Open(ctx, dir, other, Options{}); !errors.Is(err, ErrWrongKey) {
+			t.Fatalf("Open = %v, want ErrWrongKey", err)
+		}
+	})
+	t.Run("keychain unavailable passes through", func(t *testing.T) {
+		ks := newStoreKeystore()
+		ks.err = fmt.Errorf("the login keyring is locked: %w", ErrKeychainUnavailable)
+		if _, err := Open(ctx, t.TempDir(), ks, Options{}); !errors.Is(err, ErrKeychainUnavailable) {
+			t.Fatalf("Open = %v, want ErrKeychainUnavailable", err)
+		}
+	})
+	t.Run("rotation keeps old records readable", func(t *testing.T) {
+		dir := t.TempDir()
+		ks := newStoreKeystore()
+		s := openTest(t, dir, ks)
+		old := appendN(t, s, "acme", 0, 2)
+		id, err := s.RotateDataKey(ctx, "acme")
+		if err != nil || id != 2 {
+			t.Fatalf("RotateDataKey = %d, %v; want 2", id, err)
+		}
+		fresh := appendN(t, s, "acme", 2, 2)
+		s.Close()
+		s = openTest(t, dir, ks)
+		defer s.Close()
+		for _, r := range append(old, fresh...) {
+			e, err := s.Get(ctx, "acme", r.ID)
+			if err != nil || e.BeforeState == nil || e.StatesSealed {
+				t.Fatalf("Get(%d) = %+v, %v", r.Seq, e, err)
+			}
+		}
+		keyIDOf := func(seq uint64) uint32 {
+			var kid uint32
+			s.db.View(func(txn *badger.Txn) error {
+				item, _ := txn.Get(recordKey("acme", seq))
+				return item.Value(func(v []byte) error {
+					rv, err := decodeRecordValue(v)
+					kid = uint32(rv.sealedBefore[1])<<24 | uint32(rv.sealedBefore[2])<<16 | uint32(rv.sealedBefore[3])<<8 | uint32(rv.sealedBefore[4])
+					return err
+				})
+			})
+			return kid
+		}
+		if keyIDOf(1) != 1 || keyIDOf(3) != 2 {
+			t.Fatalf("key ids: seq 1 → %d, seq 3 → %d; want 1, 2", keyIDOf(1), keyIDOf(3))
+		}
+	})
+}
+
+func TestStore_CrossOrganizationIsolation(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	a := appendN(t, s, "acme", 0, 20)
+	appendN(t, s, "acme-b", 0, 20)
+	appendN(t, s, "acm", 0, 20)
+	if _, err := s.Get(ctx, "acme-b", a[0].ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get across orgs = %v, want ErrNotFound", err)
+	}
+	for _, org := range []string{"acme", "acme-b", "acm"} {
+		page, err := s.List(ctx, Filter{Org: org, Limit: 1000})
+		if err != nil || len(page.Events) != 20 {
+			t.Fatalf("List(%s) = %d events, %v", org, len(page.Events), err)
+		}
+		for _, e := range page.Events {
+			if e.OrganizationID != org {
+				t.Fatalf("List(%s) returned an event of %s", org, e.OrganizationID)
+			}
+		}
+		f, err := s.Facets(ctx, Filter{Org: org})
+		var total int64
+		for _, n := range f[FacetRiskLevel] {
+			total += n
+		}
+		if err != nil || total != 20 {
+			t.Fatalf("Facets(%s) total = %d, %v", org, total, err)
+		}
+		p2, _ := s.List(ctx, Filter{Org: org, ResourceIDPrefix: "arn:"})
+		for _, e := range p2.Events {
+			if e.OrganizationID != org {
+				t.Fatalf("prefix query of %s returned an event of %s", org, e.OrganizationID)
+			}
+		}
+	}
+	if _, err := s.List(ctx, Filter{}); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("List without org = %v", err)
+	}
+}
