@@ -501,8 +501,8 @@ func decodeFieldError(err error) FieldError {
 		case reflect.Slice:
 			want = "an array of strings"
 		}
-		if strings.HasPrefix(field, "resourceIds.") {
-			field = "resourceIds[" + strings.TrimPrefix(field, "resourceIds.") + "]"
+		if field == "resourceIds" && te.Type.Kind() == reflect.String {
+			return FieldError{Field: field, Reason: "items must be strings, not " + te.Value}
 		}
 		if field == "" {
 			field = "event"
