@@ -6,11 +6,15 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/axiomops/axiom-audit/app"
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 //go:embed all:frontend/dist
@@ -29,25 +33,51 @@ func main() {
 	})
 	err := root.ExecuteContext(context.Background())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "axiom-audit:", err)
+		fmt.Fprintln(os.Stderr, "axiom-audit:", app.Explain(err))
 	}
 	os.Exit(app.ExitCode(err))
 }
 
-// open wires one profile: where its files live, then the application.
-func open(_ context.Context, g app.Globals) (*app.App, func() error, error) {
+// open wires one profile: where its files live, its keystore, its store and
+// the application over them.
+func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	paths, err := app.ResolvePaths(g.Profile, g.DataDir)
 	if err != nil {
 		return nil, nil, err
-	}
-	if err := os.MkdirAll(paths.DataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("failed to create the data directory: %w", err)
 	}
 	level := slog.LevelWarn
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	a := app.New(app.Options{Version: version, Paths: paths, Logger: logger, Stdout: os.Stdout})
-	return a, func() error { return nil }, nil
+
+	var ks storage.Keystore
+	switch g.Keystore {
+	case "file":
+		if err := os.MkdirAll(paths.ConfigDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("failed to create the config directory: %w", err)
+		}
+		f, err := keystore.NewFile(filepath.Join(paths.ConfigDir, "keys.json"), logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		ks = f
+	default:
+		ks = keystore.NewKeychain(paths.Profile)
+	}
+
+	dbDir := filepath.Join(paths.DataDir, "log")
+	if err := os.MkdirAll(dbDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("failed to create the data directory: %w", err)
+	}
+	logger.Debug("opening the store", "dir", dbDir, "keystore", g.Keystore)
+	st, err := storage.Open(ctx, dbDir, ks, storage.Options{Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := app.New(app.Options{Version: version, Paths: paths, Logger: logger, Store: st, Stdout: os.Stdout})
+	if err != nil {
+		return nil, nil, errors.Join(err, st.Close())
+	}
+	return a, func() error { return errors.Join(a.Close(), st.Close()) }, nil
 }

@@ -2,11 +2,15 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os/user"
 	"sync"
 	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 // Name is the product name shown to users.
@@ -19,6 +23,13 @@ type Options struct {
 	Paths   Paths
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Store is the open audit log; Catalogue its action types (nil loads
+	// the built-in one).
+	Store     *storage.Store
+	Catalogue *storage.Catalogue
+	// User is who acts through this process (the OS user by default); it is
+	// the userId of the events the log records about itself.
+	User string
 	// Stdout receives the one machine-readable line the desktop app prints
 	// when its first screen has rendered ("axiom-audit: ready"), which the
 	// desktop smoke test waits for.
@@ -29,8 +40,14 @@ type Options struct {
 // bindings of the desktop app; the REST API and the CLI call the same
 // methods.
 type App struct {
-	opts Options
-	log  *slog.Logger
+	opts      Options
+	log       *slog.Logger
+	store     *storage.Store
+	catalogue *storage.Catalogue
+	// base is the context of background work; cancelled by Close.
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu        sync.Mutex
 	ctx       context.Context // the Wails context, set by startup
@@ -38,7 +55,7 @@ type App struct {
 }
 
 // New returns an App.
-func New(opts Options) *App {
+func New(opts Options) (*App, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
@@ -51,7 +68,89 @@ func New(opts Options) *App {
 	if opts.Stdout == nil {
 		opts.Stdout = io.Discard
 	}
-	return &App{opts: opts, log: opts.Logger}
+	if opts.User == "" {
+		opts.User = osUser()
+	}
+	cat := opts.Catalogue
+	if cat == nil {
+		var err error
+		if cat, err = storage.LoadCatalogue(); err != nil {
+			return nil, fmt.Errorf("failed to load the action-type catalogue: %w", err)
+		}
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &App{opts: opts, log: opts.Logger, store: opts.Store, catalogue: cat, base: base, cancel: cancel}, nil
+}
+
+// Close stops the App's background work. It does not close the store,
+// which belongs to whoever opened it.
+func (a *App) Close() error {
+	a.cancel()
+	a.wg.Wait()
+	return nil
+}
+
+// bg is the context of binding calls, which Wails gives no context.
+func (a *App) bg() context.Context { return a.base }
+
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// SystemOrg is the organization that holds the events about the profile
+// itself rather than one organization's log: app start and stop.
+const SystemOrg = "axiom-audit"
+
+// recordSelf records an event of the log about itself (DESIGN.md §7) and
+// returns once it is durable: an action the log cannot audit is reported as
+// failed to its caller.
+func (a *App) recordSelf(ctx context.Context, org, actionType string, metadata map[string]any) error {
+	if a.store == nil {
+		return ErrNoStore
+	}
+	meta, err := json.Marshal(metadata)
+	if err != nil {
+		return fmt.Errorf("failed to encode the metadata of %s: %w", actionType, err)
+	}
+	_, err = a.store.Append(ctx, []storage.Event{{
+		Timestamp:      a.opts.Now().UTC(),
+		OrganizationID: org,
+		UserID:         a.opts.User,
+		Provider:       "system",
+		ActionType:     actionType,
+		ResourceIDs:    []string{},
+		Status:         "applied",
+		RiskLevel:      riskOf(actionType),
+		Metadata:       meta,
+	}})
+	if err != nil {
+		a.log.Error("failed to record the log's own event", "actionType", actionType, "org", org, "err", err)
+		return fmt.Errorf("failed to record %s: %w", actionType, err)
+	}
+	return nil
+}
+
+// recordSelfAsync records an event of the log about itself without making
+// the caller wait (app start and stop run on the UI's lifecycle hooks).
+func (a *App) recordSelfAsync(org, actionType string, metadata map[string]any) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		_ = a.recordSelf(context.WithoutCancel(a.base), org, actionType, metadata)
+	}()
+}
+
+func riskOf(actionType string) string {
+	switch actionType {
+	case "audit.break_glass_granted", "audit.break_glass_used", "audit.integrity_alert_acknowledged":
+		return "high"
+	case "audit.token_created", "audit.key_rotated", "audit.exported":
+		return "medium"
+	}
+	return "low"
 }
 
 // Info describes the running application and the profile it has open.
@@ -92,9 +191,12 @@ func (a *App) startup(ctx context.Context) {
 	a.ctx = ctx
 	a.mu.Unlock()
 	a.log.Info("desktop started", "profile", a.opts.Paths.Profile, "dataDir", a.opts.Paths.DataDir)
+	a.recordSelfAsync(SystemOrg, "audit.app_started", map[string]any{"version": a.opts.Version})
 }
 
 // shutdown is the Wails OnShutdown hook.
-func (a *App) shutdown(context.Context) {
+func (a *App) shutdown(ctx context.Context) {
 	a.log.Info("desktop stopped")
+	// Stopping is recorded before the store closes, so wait for it.
+	_ = a.recordSelf(context.WithoutCancel(ctx), SystemOrg, "audit.app_stopped", map[string]any{"version": a.opts.Version})
 }

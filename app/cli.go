@@ -60,10 +60,22 @@ func ExitCode(err error) int {
 	return 2
 }
 
+// cli holds what the subcommands share.
+type cli struct {
+	cfg CLIConfig
+	g   Globals
+}
+
+// open opens the profile named by the global flags.
+func (c *cli) open(cmd *cobra.Command) (*App, func() error, error) {
+	return c.cfg.Open(cmd.Context(), c.g)
+}
+
 // NewRootCommand returns the axiom-audit command. Without a subcommand it
 // opens the desktop window on the chosen profile.
 func NewRootCommand(cfg CLIConfig) *cobra.Command {
-	var g Globals
+	c := &cli{cfg: cfg}
+	g := &c.g
 	root := &cobra.Command{
 		Use:   "axiom-audit",
 		Short: "Axiom Audit — an immutable, encrypted, verifiable local audit log",
@@ -75,7 +87,7 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, closeApp, err := cfg.Open(cmd.Context(), g)
+			a, closeApp, err := c.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -103,5 +115,6 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 			return fmt.Errorf("--keystore %q: must be keychain or file", g.Keystore)
 		}
 	}
+	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand())
 	return root
 }

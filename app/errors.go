@@ -1,0 +1,91 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// Stable error codes of the REST API and the frontend. They never change
+// meaning; new ones may be added.
+const (
+	CodeInvalidRequest      = "invalid_request"
+	CodeInvalidEvent        = "invalid_event"
+	CodeInvalidCursor       = "invalid_cursor"
+	CodeNotFound            = "not_found"
+	CodeConflict            = "conflict"
+	CodeUnauthorized        = "unauthorized"
+	CodeForbidden           = "forbidden"
+	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeTooLarge            = "request_too_large"
+	CodeKeychainUnavailable = "keychain_unavailable"
+	CodeKeyMissing          = "key_missing"
+	CodeWrongKey            = "wrong_key"
+	CodeIntegrityAlert      = "integrity_alert"
+	CodeTampered            = "tampered"
+	CodeUnavailable         = "unavailable"
+	CodeCancelled           = "cancelled"
+	CodeInternal            = "internal"
+)
+
+// ErrorCode maps an error to its stable code and HTTP status.
+func ErrorCode(err error) (code string, status int) {
+	var re *RequestError
+	switch {
+	case errors.As(err, &re):
+		return CodeInvalidRequest, http.StatusBadRequest
+	case errors.Is(err, storage.ErrInvalidEvent):
+		return CodeInvalidEvent, http.StatusUnprocessableEntity
+	case errors.Is(err, storage.ErrBadCursor):
+		return CodeInvalidCursor, http.StatusBadRequest
+	case errors.Is(err, storage.ErrNotFound):
+		return CodeNotFound, http.StatusNotFound
+	case errors.Is(err, storage.ErrConflict):
+		return CodeConflict, http.StatusConflict
+	case errors.Is(err, storage.ErrKeychainUnavailable):
+		return CodeKeychainUnavailable, http.StatusServiceUnavailable
+	case errors.Is(err, storage.ErrKeyNotFound):
+		return CodeKeyMissing, http.StatusServiceUnavailable
+	case errors.Is(err, storage.ErrWrongKey):
+		return CodeWrongKey, http.StatusServiceUnavailable
+	case errors.Is(err, storage.ErrIntegrityAlert):
+		return CodeIntegrityAlert, http.StatusLocked
+	case errors.Is(err, storage.ErrTampered):
+		return CodeTampered, http.StatusInternalServerError
+	case errors.Is(err, storage.ErrClosed), errors.Is(err, ErrNoStore):
+		return CodeUnavailable, http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return CodeCancelled, http.StatusServiceUnavailable
+	}
+	return CodeInternal, http.StatusInternalServerError
+}
+
+// Explain returns the message a person sees for err on the command line.
+// Store and keystore errors already read as sentences that say what to do.
+func Explain(err error) string {
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Err != nil {
+		return ee.Err.Error()
+	}
+	return err.Error()
+}
+
+// fieldErrors lists the per-field problems of a validation error, for the
+// REST API's error body.
+func fieldErrors(err error) []FieldError {
+	var ve *storage.ValidationError
+	if errors.As(err, &ve) {
+		out := make([]FieldError, 0, len(ve.Errors))
+		for _, fe := range ve.Errors {
+			out = append(out, FieldError{Index: ve.Index, Field: fe.Field, Reason: fe.Reason})
+		}
+		return out
+	}
+	var re *RequestError
+	if errors.As(err, &re) {
+		return []FieldError{{Field: re.Field, Reason: re.Reason}}
+	}
+	return nil
+}

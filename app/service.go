@@ -1,0 +1,325 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// The use cases. Each exported method without a context is a Wails binding
+// and runs on the App's background context; the REST API and the CLI call
+// the context-taking twin so that a cancelled request stops its work.
+
+// Organizations lists the organizations that have a log in this profile.
+func (a *App) Organizations() ([]OrganizationDTO, error) { return a.organizations(a.bg()) }
+
+func (a *App) organizations(ctx context.Context) ([]OrganizationDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	orgs, err := st.Organizations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OrganizationDTO, 0, len(orgs))
+	for _, o := range orgs {
+		d := OrganizationDTO{ID: o.ID, Size: o.Size}
+		if !o.LastRecordedAt.IsZero() {
+			d.LastRecordedAt = formatTime(o.LastRecordedAt)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ListEvents returns one page of the timeline.
+func (a *App) ListEvents(q QueryDTO) (EventPageDTO, error) { return a.listEvents(a.bg(), q) }
+
+func (a *App) listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return EventPageDTO{}, err
+	}
+	f, err := a.filter(q)
+	if err != nil {
+		return EventPageDTO{}, err
+	}
+	page, err := st.List(ctx, f)
+	if err != nil {
+		return EventPageDTO{}, err
+	}
+	out := EventPageDTO{Events: make([]EventDTO, 0, len(page.Events)), NextCursor: page.NextCursor}
+	for i := range page.Events {
+		out.Events = append(out.Events, a.eventDTO(&page.Events[i]))
+	}
+	return out, nil
+}
+
+// GetEvent returns one event with its states when the keys allow.
+func (a *App) GetEvent(org, id string) (EventDTO, error) { return a.getEvent(a.bg(), org, id) }
+
+func (a *App) getEvent(ctx context.Context, org, id string) (EventDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return EventDTO{}, err
+	}
+	if org == "" {
+		return EventDTO{}, &RequestError{Field: "org", Reason: "is required"}
+	}
+	e, err := st.Get(ctx, org, id)
+	if err != nil {
+		return EventDTO{}, err
+	}
+	return a.eventDTO(&e), nil
+}
+
+// Facets counts the events matching the query per category, provider,
+// status, risk and user.
+func (a *App) Facets(q QueryDTO) (FacetsDTO, error) { return a.facets(a.bg(), q) }
+
+func (a *App) facets(ctx context.Context, q QueryDTO) (FacetsDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	f, err := a.filter(q)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := st.Facets(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := FacetsDTO{}
+	for field, values := range counts {
+		list := make([]FacetCountDTO, 0, len(values))
+		for v, n := range values {
+			if n > 0 {
+				list = append(list, FacetCountDTO{Value: v, Count: n})
+			}
+		}
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].Count != list[j].Count {
+				return list[i].Count > list[j].Count
+			}
+			return list[i].Value < list[j].Value
+		})
+		out[field] = list
+	}
+	return out, nil
+}
+
+// Histogram counts the events matching the query over its time range.
+func (a *App) Histogram(q QueryDTO) (HistogramDTO, error) { return a.histogram(a.bg(), q) }
+
+func (a *App) histogram(ctx context.Context, q QueryDTO) (HistogramDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return HistogramDTO{}, err
+	}
+	f, err := a.filter(q)
+	if err != nil {
+		return HistogramDTO{}, err
+	}
+	buckets, err := st.Histogram(ctx, f, 0)
+	if err != nil {
+		return HistogramDTO{}, err
+	}
+	out := HistogramDTO{Buckets: make([]HistogramBucketDTO, 0, len(buckets))}
+	if len(buckets) > 1 {
+		out.BucketSeconds = int64(buckets[1].Start.Sub(buckets[0].Start) / time.Second)
+	} else {
+		out.BucketSeconds = 60
+	}
+	for _, b := range buckets {
+		byRisk := b.ByRisk
+		if byRisk == nil {
+			byRisk = map[string]int64{}
+		}
+		out.Buckets = append(out.Buckets, HistogramBucketDTO{Start: formatTime(b.Start), Count: b.Count, ByRisk: byRisk})
+	}
+	return out, nil
+}
+
+// AppendEvents records events all-or-nothing and returns their receipts
+// once they are durable.
+func (a *App) AppendEvents(events []storage.Event) ([]storage.Receipt, error) {
+	return a.appendEvents(a.bg(), events)
+}
+
+func (a *App) appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	return st.Append(ctx, events)
+}
+
+// RotateDataKey starts a new data key for an organization's states.
+func (a *App) RotateDataKey(org string) (uint32, error) { return a.rotateDataKey(a.bg(), org) }
+
+func (a *App) rotateDataKey(ctx context.Context, org string) (uint32, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return 0, err
+	}
+	if org == "" {
+		return 0, &RequestError{Field: "org", Reason: "is required"}
+	}
+	id, err := st.RotateDataKey(ctx, org)
+	if err != nil {
+		return 0, err
+	}
+	// The key is rotated either way; a failure to audit it is still the
+	// caller's to see, because the log must not be silent about it.
+	if err := a.recordSelf(ctx, org, "audit.key_rotated", map[string]any{"keyId": fmt.Sprint(id)}); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// RequestError is a bad request field outside the event schema (a query
+// parameter, a flag).
+type RequestError struct {
+	Field  string
+	Reason string
+}
+
+func (e *RequestError) Error() string { return e.Field + ": " + e.Reason }
+
+// filter turns a QueryDTO into a storage filter, naming the bad field.
+func (a *App) filter(q QueryDTO) (storage.Filter, error) {
+	if q.Org == "" {
+		return storage.Filter{}, &RequestError{Field: "org", Reason: "is required: every read is scoped to one organization"}
+	}
+	f := storage.Filter{
+		Org:              q.Org,
+		Categories:       q.Categories,
+		ActionTypes:      q.ActionTypes,
+		Providers:        q.Providers,
+		UserIDs:          q.UserIDs,
+		Statuses:         q.Statuses,
+		RiskLevels:       q.RiskLevels,
+		NotCategories:    q.NotCategories,
+		NotActionTypes:   q.NotActionTypes,
+		NotProviders:     q.NotProviders,
+		NotUserIDs:       q.NotUserIDs,
+		NotStatuses:      q.NotStatuses,
+		NotRiskLevels:    q.NotRiskLevels,
+		ResourceID:       q.ResourceID,
+		ResourceIDPrefix: q.ResourceIDPrefix,
+		Text:             q.Text,
+		Limit:            q.Limit,
+		Cursor:           q.Cursor,
+	}
+	var err error
+	if f.Since, err = parseQueryTime("since", q.Since); err != nil {
+		return f, err
+	}
+	if f.Until, err = parseQueryTime("until", q.Until); err != nil {
+		return f, err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return f, &RequestError{Field: "until", Reason: "must be after since"}
+	}
+	switch q.Order {
+	case "", "newest":
+		f.Order = storage.NewestFirst
+	case "oldest":
+		f.Order = storage.OldestFirst
+	default:
+		return f, &RequestError{Field: "order", Reason: fmt.Sprintf("%q is not newest or oldest", q.Order)}
+	}
+	if q.Limit < 0 || q.Limit > storage.MaxLimit {
+		return f, &RequestError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d", storage.MaxLimit)}
+	}
+	for _, check := range []struct {
+		field   string
+		values  []string
+		allowed []string
+	}{
+		{"provider", q.Providers, storage.Providers},
+		{"provider", q.NotProviders, storage.Providers},
+		{"status", q.Statuses, storage.Statuses},
+		{"status", q.NotStatuses, storage.Statuses},
+		{"risk", q.RiskLevels, storage.RiskLevels},
+		{"risk", q.NotRiskLevels, storage.RiskLevels},
+	} {
+		for _, v := range check.values {
+			if !slices.Contains(check.allowed, v) {
+				return f, &RequestError{Field: check.field, Reason: fmt.Sprintf("%q is not one of %s", v, strings.Join(check.allowed, ", "))}
+			}
+		}
+	}
+	return f, nil
+}
+
+// parseQueryTime accepts RFC 3339 times, and durations like "24h" or "90d"
+// meaning that long before now.
+func parseQueryTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, &RequestError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time such as 2026-09-30T12:00:00Z", s)}
+}
+
+func (a *App) eventDTO(e *storage.StoredEvent) EventDTO {
+	d := EventDTO{
+		ID:                    e.ID,
+		Seq:                   e.Seq,
+		Timestamp:             formatTime(e.Timestamp),
+		RecordedAt:            formatTime(e.RecordedAt),
+		OrganizationID:        e.OrganizationID,
+		UserID:                e.UserID,
+		Provider:              e.Provider,
+		ActionType:            e.ActionType,
+		Category:              e.Category,
+		ResourceIDs:           e.ResourceIDs,
+		Status:                e.Status,
+		RiskLevel:             e.RiskLevel,
+		Metadata:              e.Metadata,
+		BeforeState:           e.BeforeState,
+		AfterState:            e.AfterState,
+		BeforeStateCommitment: e.BeforeStateCommitment,
+		AfterStateCommitment:  e.AfterStateCommitment,
+		PrevHash:              e.PrevHash,
+		LeafHash:              e.LeafHash,
+		SOC2:                  []string{},
+		ISO27001:              []string{},
+	}
+	if d.ResourceIDs == nil {
+		d.ResourceIDs = []string{}
+	}
+	if len(d.Metadata) == 0 {
+		d.Metadata = []byte("{}")
+	}
+	if t, ok := a.catalogue.Lookup(e.ActionType); ok {
+		d.Retention = string(t.Retention)
+		d.SOC2 = t.SOC2
+		d.ISO27001 = t.ISO27001
+	}
+	return d
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// ErrNoStore: the App was built without a store (it cannot happen in the
+// shipped binary; it guards tests and half-wired tools).
+var ErrNoStore = errors.New("no audit log is open")
+
+func (a *App) storeOrErr() (*storage.Store, error) {
+	if a.store == nil {
+		return nil, ErrNoStore
+	}
+	return a.store, nil
+}
