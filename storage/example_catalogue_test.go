@@ -47,4 +47,5 @@ func ExampleCatalogue_Validate() {
 	}
 	// Output:
 	// metadata.durationMs: must be an integer; use a string for decimals
+	// metadata.resourceCounts: is required
 }

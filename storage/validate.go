@@ -244,9 +244,9 @@ func (v *validator) metadata(entry *catalogueEntry, e *Event) {
 			wantObject:   true,
 		}
 		doc = s.scanDocument("metadata")
-		if len(s.problems) > 0 {
-			v.errs = append(v.errs, s.problems...)
-			return // a schema verdict on a broken document would only add noise
+		v.errs = append(v.errs, s.problems...)
+		if s.fatal {
+			return // no document to hold against the schema
 		}
 	}
 	if entry == nil || entry.schema == nil {
@@ -255,7 +255,21 @@ func (v *validator) metadata(entry *catalogueEntry, e *Event) {
 	if err := entry.schema.Validate(doc); err != nil {
 		var verr *jsonschema.ValidationError
 		if errors.As(err, &verr) {
+			start := len(v.errs)
 			v.schemaErrors(verr)
+			schemaErrs := v.errs[start:]
+			// jsonschema walks objects in map order; sort for stable output.
+			slices.SortStableFunc(schemaErrs, func(a, b FieldError) int {
+				return strings.Compare(a.Field+"\x00"+a.Reason, b.Field+"\x00"+b.Reason)
+			})
+			// A field the scanner already reported (1.5 where an integer
+			// belongs) needs no second verdict from the schema.
+			v.errs = v.errs[:start]
+			for _, fe := range schemaErrs {
+				if !slices.ContainsFunc(v.errs, func(p FieldError) bool { return p.Field == fe.Field }) {
+					v.errs = append(v.errs, fe)
+				}
+			}
 		} else {
 			v.add("metadata", "failed schema validation: "+err.Error())
 		}
@@ -290,7 +304,7 @@ func (v *validator) schemaErrors(e *jsonschema.ValidationError) {
 			v.add(field+pathKey(m), "is required")
 		}
 	case *kind.Type:
-		v.add(field, fmt.Sprintf("must be %s, not %s", strings.Join(k.Want, " or "), k.Got))
+		v.add(field, fmt.Sprintf("must be of type %s, not %s", strings.Join(k.Want, " or "), k.Got))
 	case *kind.Enum:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
@@ -306,7 +320,11 @@ func (v *validator) schemaErrors(e *jsonschema.ValidationError) {
 	case *kind.MinLength:
 		v.add(field, "must not be empty")
 	case *kind.MinItems:
-		v.add(field, fmt.Sprintf("must have at least %d items", k.Want))
+		if k.Want == 1 {
+			v.add(field, "must not be empty")
+		} else {
+			v.add(field, fmt.Sprintf("must have at least %d items", k.Want))
+		}
 	default:
 		v.add(field, e.ErrorKind.LocalizedString(schemaPrinter))
 	}
@@ -426,7 +444,9 @@ func encodedSizeBound(e *Event) int {
 // It also rejects what encoding/json would silently repair or lose: invalid
 // UTF-8 (replaced by U+FFFD), duplicate keys (last one wins), keys that only
 // match a field case-insensitively. It does not apply [Catalogue.Validate];
-// callers do both.
+// callers do both. When the input is a JSON object but has problems, the
+// returned Event holds what could be decoded, so a caller can validate it
+// too and report everything wrong with the line at once.
 func ParseEvent(data []byte) (Event, error) {
 	var e Event
 	if len(data) > MaxEventBytes {
@@ -434,18 +454,24 @@ func ParseEvent(data []byte) (Event, error) {
 	}
 	s := jsonScanner{data: data, maxDepth: maxStateDepth + 1, wantObject: true, topKeys: true}
 	s.scanDocument("")
-	if len(s.problems) > 0 {
+	if s.fatal {
 		return e, &ValidationError{Errors: s.problems}
 	}
+	problems := s.problems
 
+	// The scanner already proved the input is one JSON object whose keys
+	// are exactly the event's fields. When it found problems the decode is
+	// best effort, so that callers can still report what else is wrong.
 	var w wireEvent
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return e, &ValidationError{Errors: []FieldError{decodeFieldError(err)}}
+	if len(problems) == 0 {
+		dec.DisallowUnknownFields()
 	}
-	// The scanner already proved there is exactly one value.
-
+	if err := dec.Decode(&w); err != nil {
+		// encoding/json goes on decoding after a type error, so w holds
+		// every other field.
+		problems = append(problems, decodeFieldError(err))
+	}
 	e = Event{
 		ID:             w.ID,
 		OrganizationID: w.OrganizationID,
@@ -462,9 +488,12 @@ func ParseEvent(data []byte) (Event, error) {
 	if w.Timestamp != nil {
 		t, reason := parseTimestamp(w.Timestamp)
 		if reason != "" {
-			return e, &ValidationError{Errors: []FieldError{{Field: "timestamp", Reason: reason}}}
+			problems = append(problems, FieldError{Field: "timestamp", Reason: reason})
 		}
 		e.Timestamp = t
+	}
+	if len(problems) > 0 {
+		return e, &ValidationError{Errors: problems}
 	}
 	return e, nil
 }

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/validate")
 
 // validEvent is a typical scan.completed event with about 600 bytes of
 // public fields: the benchmark workload of issue 3.
@@ -162,7 +166,7 @@ func TestValidate_Rules(t *testing.T) {
 		{"metadata depth 16", scanMeta(`,"x":` + string(nest(15))), "", ""},
 		{"metadata depth 17", scanMeta(`,"x":` + string(nest(16))), "metadata.x[0]*", "deeper than 16"},
 		{"metadata missing fields", meta(`{"region":"us-east-1"}`), "metadata.durationMs", "required"},
-		{"metadata wrong type", meta(`{"region":"r","account":"a","durationMs":"1","resourceCounts":{}}`), "metadata.durationMs", "must be integer"},
+		{"metadata wrong type", meta(`{"region":"r","account":"a","durationMs":"1","resourceCounts":{}}`), "metadata.durationMs", "must be of type integer"},
 		{"metadata negative", meta(`{"region":"r","account":"a","durationMs":-1,"resourceCounts":{}}`), "metadata.durationMs", "at least 0"},
 		{"metadata nested schema", meta(`{"region":"r","account":"a","durationMs":1,"resourceCounts":{"ec2":"x"}}`), "metadata.resourceCounts.ec2", "integer"},
 		{"metadata extra allowed", scanMeta(`,"anything":{"else":true}`), "", ""},
@@ -523,5 +527,55 @@ func BenchmarkParseEvent(b *testing.B) {
 		if _, err := ParseEvent(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestInvalid_Golden pins the messages producers see for bad lines, in the
+// form of `axiom-audit append` (line N: field: reason). Regenerate with
+// go test ./storage -run TestInvalid_Golden -update.
+func TestInvalid_Golden(t *testing.T) {
+	c := testCatalogue(t)
+	in, err := os.Open("testdata/validate/invalid.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var out bytes.Buffer
+	err = DecodeJSONLines(in, func(line int, e Event, err error) error {
+		errs := fieldErrors(t, err)
+		seen := map[string]bool{}
+		for _, fe := range errs {
+			seen[fe.Field] = true
+		}
+		if err == nil || e.OrganizationID != "" {
+			for _, fe := range fieldErrors(t, c.Validate(&e)) {
+				if !seen[fe.Field] {
+					errs = append(errs, fe)
+				}
+			}
+		}
+		if len(errs) == 0 {
+			t.Errorf("line %d of invalid.jsonl is valid", line)
+		}
+		for _, fe := range errs {
+			fmt.Fprintf(&out, "line %d: %s: %s\n", line, fe.Field, fe.Reason)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const golden = "testdata/validate/invalid.golden"
+	if *update {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("messages changed; if intended, run with -update.\ngot:\n%s\nwant:\n%s", out.Bytes(), want)
 	}
 }
