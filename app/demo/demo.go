@@ -214,7 +214,13 @@ func (g *orgGen) next() (storage.Event, int64, bool) {
 			g.emitted++
 			return p.ev, p.at, true
 		}
-		g.startStory(g.nextStart)
+		last := g.startStory(g.nextStart)
+		if !g.onboarded {
+			// Nothing happens in an organization before it is
+			// connected: the next story starts after onboarding.
+			g.onboarded = true
+			g.nextStart = last
+		}
 		g.nextStart = g.schedule(g.nextStart)
 	}
 	return storage.Event{}, 0, false
@@ -236,16 +242,21 @@ func (g *orgGen) schedule(from int64) int64 {
 	}
 	// Stories per millisecond at full density.
 	rate := stories / window / avgDensity
+	// Rate and window are for the remaining stories; a draw that passes
+	// the end starts over, so the last stories still land inside the span
+	// rather than piling up on its last millisecond.
 	t := float64(from)
-	for {
+	for tries := 0; tries < 1000; tries++ {
 		t += g.rng.ExpFloat64() / rate
 		if t >= float64(g.endMs) {
-			return g.endMs
+			t = float64(from)
+			continue
 		}
 		if g.rng.Float64() < g.p.density(int64(t)) {
 			return int64(t)
 		}
 	}
+	return from + (g.endMs-from)/2
 }
 
 // uuid returns a UUIDv7 for a time: the milliseconds, then random bits from

@@ -1,0 +1,536 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// MaxRequestBody bounds a request body (an append batch): 32 MiB.
+const MaxRequestBody = 32 << 20
+
+// HandlerOptions configure the REST API.
+type HandlerOptions struct {
+	// Assets, when set, is the built frontend served at / (serve mode).
+	Assets fs.FS
+	// AllowedHosts are extra Host header values accepted besides loopback
+	// names (only with --allow-remote).
+	AllowedHosts []string
+	// CORSOrigin, when set, is the one origin allowed cross-origin access.
+	CORSOrigin string
+	// LoginToken, when set, is the one-time secret of the login URL that
+	// `serve` prints; using it sets a session cookie.
+	LoginToken string
+}
+
+// principal is who makes a request.
+type principal struct {
+	session bool // the local user, logged in through serve's one-time URL
+	token   tokenRecord
+}
+
+func (p principal) canRead(org string) bool {
+	if p.session {
+		return true
+	}
+	return p.token.Org == org && p.token.Scope == ScopeRead
+}
+
+func (p principal) canAppend(org string) bool {
+	if p.session {
+		return true
+	}
+	return p.token.Org == org && p.token.Scope == ScopeAppend
+}
+
+type ctxKey int
+
+const principalKey ctxKey = 0
+
+// api is the REST API over an App.
+type api struct {
+	app  *App
+	opts HandlerOptions
+
+	mu         sync.Mutex
+	loginUsed  bool
+	sessions   map[string]struct{}
+	sessionTTL time.Duration
+}
+
+const sessionCookie = "axiom_audit_session"
+
+// Handler returns the local REST API (and, with Assets, the frontend).
+func (a *App) Handler(opts HandlerOptions) http.Handler {
+	s := &api{app: a, opts: opts, sessions: map[string]struct{}{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/openapi.json", s.openapi)
+	mux.HandleFunc("GET /login", s.login)
+	mux.Handle("GET /api/info", s.auth(s.info))
+	mux.Handle("GET /api/organizations", s.auth(s.organizations))
+	mux.Handle("GET /api/operations/events", s.auth(s.listEvents))
+	mux.Handle("POST /api/operations/events", s.auth(s.appendEvents))
+	mux.Handle("GET /api/operations/events/{id}", s.auth(s.getEvent))
+	mux.Handle("GET /api/operations/facets", s.auth(s.facets))
+	mux.Handle("GET /api/operations/histogram", s.auth(s.histogram))
+	mux.Handle("GET /api/operations/stream", s.auth(s.stream))
+	s.integrityRoutes(mux)
+	var files http.Handler
+	if opts.Assets != nil {
+		files = http.FileServerFS(opts.Assets)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if files == nil || strings.HasPrefix(r.URL.Path, "/api/") {
+			writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: "+r.URL.Path, nil)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed here", nil)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+	return s.guard(mux)
+}
+
+// guard applies what holds for every request: no method modifies an event
+// (PUT, PATCH and DELETE are refused everywhere), the Host header must name
+// this machine (DNS-rebinding defence), CORS only for a configured origin,
+// and no caching of API answers.
+func (s *api) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		switch r.Method {
+		case http.MethodPut, http.MethodPatch, http.MethodDelete:
+			w.Header().Set("Allow", "GET, POST, HEAD, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+				"audit events cannot be modified or deleted: "+r.Method+" is not allowed on any path", nil)
+			return
+		}
+		if !s.hostAllowed(r.Host) {
+			writeError(w, http.StatusForbidden, CodeForbidden, "the Host header must name this machine (localhost, 127.0.0.1 or [::1])", nil)
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && s.opts.CORSOrigin != "" && origin == s.opts.CORSOrigin {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+			w.Header().Set("Vary", "Origin")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *api) hostAllowed(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	if h == "localhost" {
+		return true
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, allowed := range s.opts.AllowedHosts {
+		if strings.EqualFold(host, allowed) || strings.EqualFold(h, allowed) {
+			return true
+		}
+	}
+	return false
+}
+
+// auth resolves the caller from a bearer token or the session cookie.
+func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p principal
+		if c, err := r.Cookie(sessionCookie); err == nil && s.validSession(c.Value) {
+			p.session = true
+		} else if authz := r.Header.Get("Authorization"); authz != "" {
+			token, ok := strings.CutPrefix(authz, "Bearer ")
+			if !ok {
+				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "the Authorization header must be 'Bearer <token>'", nil)
+				return
+			}
+			rec, err := s.app.authenticate(r.Context(), strings.TrimSpace(token))
+			if err != nil {
+				if errors.Is(err, errBadToken) {
+					writeError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error(), nil)
+				} else {
+					s.fail(w, err)
+				}
+				return
+			}
+			p.token = rec
+			if rec.BreakGlass {
+				// Every request under break-glass access is itself audited,
+				// before it is answered: no audit, no access.
+				meta := map[string]any{"grantId": rec.ID, "method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery}
+				if err := s.app.recordSelf(r.Context(), rec.Org, "audit.break_glass_used", meta); err != nil {
+					s.fail(w, err)
+					return
+				}
+			}
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="axiom-audit"`)
+			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a bearer token is required (axiom-audit token create)", nil)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)), p)
+	})
+}
+
+func (s *api) validSession(v string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.sessions[v]
+	return ok
+}
+
+// login exchanges serve's one-time token for a session cookie. The token
+// works once; afterwards the cookie is the credential.
+func (s *api) login(w http.ResponseWriter, r *http.Request) {
+	given := r.URL.Query().Get("token")
+	s.mu.Lock()
+	ok := s.opts.LoginToken != "" && !s.loginUsed &&
+		subtle.ConstantTimeCompare([]byte(given), []byte(s.opts.LoginToken)) == 1
+	var sid string
+	if ok {
+		s.loginUsed = true
+		b := make([]byte, 32)
+		rand.Read(b)
+		sid = base64.RawURLEncoding.EncodeToString(b)
+		s.sessions[sid] = struct{}{}
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized,
+			"this login link is invalid or was already used: restart 'axiom-audit serve' for a new one", nil)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	target := "/"
+	if next := r.URL.Query().Get("next"); strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") {
+		target = next
+	}
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+func (s *api) info(w http.ResponseWriter, _ *http.Request, _ principal) {
+	writeJSON(w, http.StatusOK, s.app.Info())
+}
+
+func (s *api) organizations(w http.ResponseWriter, r *http.Request, p principal) {
+	orgs, err := s.app.organizations(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	visible := orgs[:0]
+	for _, o := range orgs {
+		if p.canRead(o.ID) {
+			visible = append(visible, o)
+		}
+	}
+	writeJSON(w, http.StatusOK, visible)
+}
+
+// queryFromURL reads a QueryDTO from URL parameters.
+func queryFromURL(r *http.Request) (QueryDTO, error) {
+	v := r.URL.Query()
+	q := QueryDTO{
+		Org: v.Get("org"), Since: v.Get("since"), Until: v.Get("until"),
+		Categories: v["category"], ActionTypes: v["action"], Providers: v["provider"], UserIDs: v["user"],
+		Statuses: v["status"], RiskLevels: v["risk"],
+		NotCategories: v["notCategory"], NotActionTypes: v["notAction"], NotProviders: v["notProvider"],
+		NotUserIDs: v["notUser"], NotStatuses: v["notStatus"], NotRiskLevels: v["notRisk"],
+		ResourceID: v.Get("resource"), ResourceIDPrefix: v.Get("resourcePrefix"),
+		Text: v.Get("text"), Order: v.Get("order"), Cursor: v.Get("cursor"),
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return q, &RequestError{Field: "limit", Reason: fmt.Sprintf("%q is not a positive integer", l)}
+		}
+		q.Limit = n
+	}
+	if q.Org == "" {
+		return q, &RequestError{Field: "org", Reason: "is required: every read is scoped to one organization"}
+	}
+	return q, nil
+}
+
+// readableQuery parses the query and checks the caller may read its org.
+// Another organization's data answers 404, as if it did not exist.
+func (s *api) readableQuery(w http.ResponseWriter, r *http.Request, p principal) (QueryDTO, bool) {
+	q, err := queryFromURL(r)
+	if err != nil {
+		s.fail(w, err)
+		return q, false
+	}
+	if !p.canRead(q.Org) {
+		s.notVisible(w, p, q.Org)
+		return q, false
+	}
+	return q, true
+}
+
+func (s *api) notVisible(w http.ResponseWriter, p principal, org string) {
+	if !p.session && p.token.Org == org {
+		writeError(w, http.StatusForbidden, CodeForbidden, "this token may not read; create one with --scope read", nil)
+		return
+	}
+	writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no organization %q", org), nil)
+}
+
+func (s *api) listEvents(w http.ResponseWriter, r *http.Request, p principal) {
+	q, ok := s.readableQuery(w, r, p)
+	if !ok {
+		return
+	}
+	page, err := s.app.listEvents(r.Context(), q)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *api) getEvent(w http.ResponseWriter, r *http.Request, p principal) {
+	org := r.URL.Query().Get("org")
+	if org == "" {
+		s.fail(w, &RequestError{Field: "org", Reason: "is required"})
+		return
+	}
+	if !p.canRead(org) {
+		s.notVisible(w, p, org)
+		return
+	}
+	e, err := s.app.getEvent(r.Context(), org, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (s *api) facets(w http.ResponseWriter, r *http.Request, p principal) {
+	q, ok := s.readableQuery(w, r, p)
+	if !ok {
+		return
+	}
+	f, err := s.app.facets(r.Context(), q)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
+	q, ok := s.readableQuery(w, r, p)
+	if !ok {
+		return
+	}
+	h, err := s.app.histogram(r.Context(), q)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// appendEvents takes a JSON array or JSON Lines, validates everything, and
+// appends all or nothing.
+func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the request body is over %d bytes: split the batch", MaxRequestBody), nil)
+			return
+		}
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "failed to read the request body: "+err.Error(), nil)
+		return
+	}
+	events, problems := decodeEventBatch(body, s.app.catalogue)
+	if len(problems) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, CodeInvalidEvent, fmt.Sprintf("%d problem(s) in the batch; nothing was written", len(problems)), problems)
+		return
+	}
+	if len(events) == 0 {
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "the request holds no events", nil)
+		return
+	}
+	for i := range events {
+		if !p.canAppend(events[i].OrganizationID) {
+			writeError(w, http.StatusForbidden, CodeForbidden,
+				fmt.Sprintf("event %d: this credential may not append to organization %q", i, events[i].OrganizationID), nil)
+			return
+		}
+	}
+	receipts, err := s.app.appendEvents(r.Context(), events)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]ReceiptDTO, len(receipts))
+	for i, rc := range receipts {
+		out[i] = receiptDTO(rc)
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// decodeEventBatch reads a JSON array of events or JSON Lines, and returns
+// every problem found, each naming its index (array) or line (JSON Lines).
+func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []FieldError) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return nil, []FieldError{{Field: "body", Reason: "not a JSON array of events: " + err.Error()}}
+		}
+		var events []storage.Event
+		var problems []FieldError
+		for i, raw := range raws {
+			e, err := storage.ParseEvent(raw)
+			if err == nil {
+				err = cat.Validate(&e)
+			}
+			if err != nil {
+				problems = append(problems, indexProblems(err, i, 0)...)
+				continue
+			}
+			events = append(events, e)
+		}
+		return events, problems
+	}
+	events, lps, err := readEventLines(bytes.NewReader(body), cat)
+	if err != nil {
+		return nil, []FieldError{{Field: "body", Reason: err.Error()}}
+	}
+	var problems []FieldError
+	for _, lp := range lps {
+		problems = append(problems, FieldError{Line: lp.line, Field: lp.field, Reason: lp.reason})
+	}
+	return events, problems
+}
+
+func indexProblems(err error, index, line int) []FieldError {
+	var ve *storage.ValidationError
+	if errors.As(err, &ve) {
+		out := make([]FieldError, 0, len(ve.Errors))
+		for _, fe := range ve.Errors {
+			out = append(out, FieldError{Index: index, Line: line, Field: fe.Field, Reason: fe.Reason})
+		}
+		return out
+	}
+	return []FieldError{{Index: index, Line: line, Field: "event", Reason: err.Error()}}
+}
+
+// stream sends matching events as they are recorded, as Server-Sent Events
+// ("event: event", data: EventDTO JSON, id: seq), in seq order.
+func (s *api) stream(w http.ResponseWriter, r *http.Request, p principal) {
+	q, ok := s.readableQuery(w, r, p)
+	if !ok {
+		return
+	}
+	f, err := s.app.filter(q)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	st, err := s.app.storeOrErr()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ch, err := st.Subscribe(r.Context(), f)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream lives as long as the client wants
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": subscribed\n\n")
+	_ = rc.Flush()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepalive.C:
+			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		case e, ok := <-ch:
+			if !ok {
+				// Dropped for falling behind, or the store closed: tell the
+				// client to reload rather than silently missing events.
+				fmt.Fprint(w, "event: reset\ndata: {}\n\n")
+				_ = rc.Flush()
+				return
+			}
+			b, err := json.Marshal(s.app.eventDTO(&e))
+			if err != nil {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: event\ndata: %s\n\n", e.Seq, b); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+	}
+}
+
+// fail answers with the error's stable code. Internal errors are logged
+// and answered without detail.
+func (s *api) fail(w http.ResponseWriter, err error) {
+	code, status := ErrorCode(err)
+	msg := err.Error()
+	if status >= 500 && code == CodeInternal {
+		s.app.log.Error("request failed", "err", err)
+		msg = "internal error; see the application log"
+	}
+	writeError(w, status, code, msg, fieldErrors(err))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, fields []FieldError) {
+	writeJSON(w, status, ErrorDTO{Code: code, Message: msg, Fields: fields})
+}

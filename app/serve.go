@@ -1,0 +1,160 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// DefaultAddr is where `serve` listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:8787"
+
+// ServeOptions configure the HTTP server of `serve` and the desktop app.
+type ServeOptions struct {
+	Addr        string
+	AllowRemote bool
+	TLSCert     string
+	TLSKey      string
+	CORSOrigin  string
+	Assets      fs.FS // the built frontend, or nil for the API alone
+	LoginToken  string
+}
+
+// checkListenAddr refuses non-loopback addresses unless remote access was
+// asked for explicitly, with TLS.
+func checkListenAddr(o ServeOptions) error {
+	host, _, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return &RequestError{Field: "--addr", Reason: fmt.Sprintf("%q is not host:port", o.Addr)}
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	if loopback {
+		return nil
+	}
+	if !o.AllowRemote {
+		return &RequestError{Field: "--addr", Reason: fmt.Sprintf("%q is not a loopback address; the API listens on this machine only unless --allow-remote is given with --tls-cert and --tls-key", host)}
+	}
+	if o.TLSCert == "" || o.TLSKey == "" {
+		return &RequestError{Field: "--allow-remote", Reason: "needs --tls-cert and --tls-key: the API never travels a network in clear text"}
+	}
+	return nil
+}
+
+// newServer returns an http.Server with timeouts fit for a local API.
+func newServer(h http.Handler, base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+}
+
+func newLoginToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (c *cli) serveCommand() *cobra.Command {
+	o := ServeOptions{Addr: DefaultAddr}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the REST API and the web UI on this machine",
+		Long: "Serves the local REST API and the timeline UI for a browser. It prints a URL\n" +
+			"with a one-time login token: open it on this machine to get in. Other programs\n" +
+			"use bearer tokens from 'axiom-audit token create'.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkListenAddr(o); err != nil {
+				return err
+			}
+			if c.cfg.Assets != nil {
+				if dist, err := fs.Sub(c.cfg.Assets, "frontend/dist"); err == nil {
+					if _, err := fs.Stat(dist, "index.html"); err == nil {
+						o.Assets = dist
+					}
+				}
+			}
+			o.LoginToken = newLoginToken()
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ln, err := net.Listen("tcp", o.Addr)
+			if err != nil {
+				return fmt.Errorf("failed to listen on %s: %w", o.Addr, err)
+			}
+			return a.serve(ctx, ln, o, func(url string) {
+				fmt.Fprintf(cmd.OutOrStdout(), "Axiom Audit is serving profile %q. Open this link on this machine (it works once):\n\n    %s\n\n",
+					a.opts.Paths.Profile, url)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", DefaultAddr, "listen on `HOST:PORT` (loopback only unless --allow-remote)")
+	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a non-loopback --addr (requires --tls-cert and --tls-key)")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM)")
+	f.StringVar(&o.CORSOrigin, "cors-origin", "", "allow cross-origin requests from this one `ORIGIN` (none by default)")
+	return cmd
+}
+
+// serve runs the API on ln until ctx ends. announce receives the login URL
+// once the listener is ready.
+func (a *App) serve(ctx context.Context, ln net.Listener, o ServeOptions, announce func(url string)) error {
+	ho := HandlerOptions{Assets: o.Assets, CORSOrigin: o.CORSOrigin, LoginToken: o.LoginToken}
+	if o.AllowRemote {
+		host, _, _ := net.SplitHostPort(o.Addr)
+		ho.AllowedHosts = []string{host}
+	}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	srv := newServer(a.Handler(ho), base)
+	scheme := "http"
+	if o.TLSCert != "" {
+		scheme = "https"
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if scheme == "https" {
+			errc <- srv.ServeTLS(ln, o.TLSCert, o.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	if announce != nil && o.LoginToken != "" {
+		announce(fmt.Sprintf("%s://%s/login?token=%s", scheme, ln.Addr().String(), o.LoginToken))
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	cancel() // ends live streams, which never finish on their own
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
