@@ -17,7 +17,7 @@ type change struct {
 	risk         string // riskLevel of the mutation
 	title        string // the recommendation, short
 	rationale    string
-	impactCents  int64 // monthly; positive saves money, negative costs it
+	impactCents  int64  // monthly; positive saves money, negative costs it
 	action       string // what the mutation does
 	rollback     string // rollback strategy
 	before       []byte
@@ -217,7 +217,7 @@ func azureStorageTLS(g *orgGen, c *cloudAccount, region string) change {
 			bool("supportsHttpsTrafficOnly", true).bool("allowBlobPublicAccess", false).bytes()
 	}
 	return change{
-		id:       "/subscriptions/" + c.account + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + name,
+		id:           "/subscriptions/" + c.account + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + name,
 		resourceType: "Microsoft.Storage/storageAccounts", category: "encryption-in-transit", severity: "medium", risk: "medium",
 		title:     "Require TLS 1.2 on storage account " + name,
 		rationale: "Storage account " + name + " accepts TLS 1.0 and 1.1, which are deprecated; no client negotiated below TLS 1.2 in the last 30 days of diagnostics.",
@@ -238,7 +238,7 @@ func azureVMRightsize(g *orgGen, c *cloudAccount, region string) change {
 			float("avgCpuPercent14d", cpu, 2).bytes()
 	}
 	return change{
-		id:       "/subscriptions/" + c.account + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name,
+		id:           "/subscriptions/" + c.account + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name,
 		resourceType: "Microsoft.Compute/virtualMachines", category: "cost-optimization", severity: "low", risk: "medium",
 		title:       "Resize " + name + " from " + from.name + " to " + to.name,
 		rationale:   fmt.Sprintf("VM %s averaged %.0f%% CPU over 14 days; %s fits its peak with 40%% headroom.", name, cpu, to.name),
