@@ -734,7 +734,11 @@ func (s *jsonScanner) value(depth int) any {
 	case c == '[':
 		return s.array(depth + 1)
 	case c == '"':
-		return s.str()
+		if !s.build {
+			s.str(false)
+			return nil
+		}
+		return s.str(true)
 	case c == '-' || c >= '0' && c <= '9':
 		return s.number()
 	case c == 't':
@@ -774,6 +778,7 @@ func (s *jsonScanner) object(depth int) any {
 	}
 	keysStart := len(s.keySet)
 	defer func() { s.keySet = s.keySet[:keysStart] }()
+	var seen map[string]struct{} // duplicate detection for large objects
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
@@ -787,13 +792,25 @@ func (s *jsonScanner) object(depth int) any {
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 			s.syntax("expected a string key")
 		}
-		key := s.str()
+		key := s.str(true)
 		dup := false
-		if s.build {
+		switch {
+		case s.build:
 			_, dup = obj[key]
-		} else {
+		case seen != nil:
+			_, dup = seen[key]
+			seen[key] = struct{}{}
+		default:
 			dup = slices.Contains(s.keySet[keysStart:], key)
 			s.keySet = append(s.keySet, key)
+			if len(s.keySet)-keysStart > smallObjectKeys {
+				// A linear search per key is quadratic: switch to a set
+				// before a hostile state with 80,000 keys makes it hurt.
+				seen = make(map[string]struct{}, 2*smallObjectKeys)
+				for _, k := range s.keySet[keysStart:] {
+					seen[k] = struct{}{}
+				}
+			}
 		}
 		s.path = append(s.path, pathSeg{key: key, index: -1})
 		if dup {
@@ -872,18 +889,25 @@ func (s *jsonScanner) array(depth int) any {
 	}
 }
 
-// str scans a string starting at its opening quote and returns its value
-// (always: keys are needed for duplicate detection).
-func (s *jsonScanner) str() string {
+// smallObjectKeys is how many keys an object may have before duplicate
+// detection (when not building) uses a map instead of a linear search.
+const smallObjectKeys = 16
+
+// str scans a string starting at its opening quote and checks it; with
+// keep it also returns its value (keys always need it, values only when
+// building), otherwise it allocates nothing.
+func (s *jsonScanner) str(keep bool) string {
 	s.pos++ // "
 	start := s.pos
 	// Fast path: plain ASCII without escapes.
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		if c == '"' {
-			v := string(s.data[start:s.pos])
 			s.pos++
-			return v
+			if !keep {
+				return ""
+			}
+			return string(s.data[start : s.pos-1])
 		}
 		if c == '\\' || c < 0x20 || c >= 0x80 {
 			break
@@ -908,6 +932,9 @@ func (s *jsonScanner) str() string {
 			}
 			if surrogate {
 				s.problem("must not contain an unpaired UTF-16 surrogate escape")
+			}
+			if !keep {
+				return ""
 			}
 			return string(s.buf)
 		case c < 0x20:

@@ -144,6 +144,8 @@ func TestValidate_Rules(t *testing.T) {
 		{"state lone surrogate", func(e *Event) { e.BeforeState = json.RawMessage(`"\ud800x"`) }, "beforeState", "surrogate"},
 		{"state pair ok", func(e *Event) { e.BeforeState = json.RawMessage(`"\ud83d\ude00"`) }, "", ""},
 		{"state duplicate key", func(e *Event) { e.BeforeState = json.RawMessage(`{"a":1,"b":{"c":1,"c":2}}`) }, "beforeState.b.c", "duplicate"},
+		{"state large object duplicate", func(e *Event) { e.BeforeState = manyKeys(35000, "k17") }, "beforeState.k17", "duplicate"},
+		{"state large object", func(e *Event) { e.BeforeState = manyKeys(35000, "") }, "", ""},
 		{"state too deep", func(e *Event) { e.BeforeState = nest(maxStateDepth + 1) }, "beforeState[0]*", "deeper than 128"},
 		// metadata
 		{"metadata absent for free-form", func(e *Event) { e.ActionType = "scan.started"; e.Metadata = nil }, "", ""},
@@ -273,6 +275,22 @@ func repeat(s string, n int) []string {
 // bigState is a JSON string of exactly n bytes.
 func bigState(n int) json.RawMessage {
 	return json.RawMessage(`"` + strings.Repeat("s", n-2) + `"`)
+}
+
+// manyKeys is an object with n keys k0..k<n-1>, then dup as a key again if
+// it is not empty: a hostile state that a quadratic duplicate check would
+// choke on.
+func manyKeys(n int, dup string) json.RawMessage {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	if dup != "" {
+		fmt.Fprintf(&b, `"%s":0,`, dup)
+	}
+	b.WriteString(`"end":{"nested":[{"a":1,"b":"\u00e9"}]}}`)
+	return json.RawMessage(b.String())
 }
 
 // nest is n nested arrays around 0: depth n.
@@ -448,6 +466,11 @@ func TestRoundTrip_Examples(t *testing.T) {
 func FuzzParseEvent(f *testing.F) {
 	for _, line := range readExamples(f) {
 		f.Add(line)
+	}
+	if invalid, err := os.ReadFile("testdata/validate/invalid.jsonl"); err == nil {
+		for _, line := range bytes.Split(invalid, []byte("\n")) {
+			f.Add(line)
+		}
 	}
 	f.Add([]byte(`{"timestamp":"2026-03-01T12:00:00+00:00"}`))
 	f.Add([]byte(`{"metadata":{"a":"\ud800"},"beforeState":[[[[1e5]]]]}`))
