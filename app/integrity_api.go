@@ -1,6 +1,4 @@
 package app
 
-import "net/http"
-
-// integrityRoutes adds the proof, checkpoint and verification endpoints.
-func (s *api) integrityRoutes(mux *http.ServeMux) {}
+// integrityRoutes are the proof, checkpoint and verification endpoints.
+func (s *api) integrityRoutes() []route { return nil }

@@ -79,17 +79,9 @@ const sessionCookie = "axiom_audit_session"
 func (a *App) Handler(opts HandlerOptions) http.Handler {
 	s := &api{app: a, opts: opts, sessions: map[string]struct{}{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/openapi.json", s.openapi)
-	mux.HandleFunc("GET /login", s.login)
-	mux.Handle("GET /api/info", s.auth(s.info))
-	mux.Handle("GET /api/organizations", s.auth(s.organizations))
-	mux.Handle("GET /api/operations/events", s.auth(s.listEvents))
-	mux.Handle("POST /api/operations/events", s.auth(s.appendEvents))
-	mux.Handle("GET /api/operations/events/{id}", s.auth(s.getEvent))
-	mux.Handle("GET /api/operations/facets", s.auth(s.facets))
-	mux.Handle("GET /api/operations/histogram", s.auth(s.histogram))
-	mux.Handle("GET /api/operations/stream", s.auth(s.stream))
-	s.integrityRoutes(mux)
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.path, rt.handler)
+	}
 	var files http.Handler
 	if opts.Assets != nil {
 		files = http.FileServerFS(opts.Assets)
@@ -106,6 +98,28 @@ func (a *App) Handler(opts HandlerOptions) http.Handler {
 		files.ServeHTTP(w, r)
 	})
 	return s.guard(mux)
+}
+
+// route is one endpoint of the API; the OpenAPI document lists them all
+// (a test keeps the two in step).
+type route struct {
+	method, path string
+	handler      http.Handler
+}
+
+func (s *api) routes() []route {
+	return append([]route{
+		{"GET", "/api/openapi.json", http.HandlerFunc(s.openapi)},
+		{"GET", "/login", http.HandlerFunc(s.login)},
+		{"GET", "/api/info", s.auth(s.info)},
+		{"GET", "/api/organizations", s.auth(s.organizations)},
+		{"GET", "/api/operations/events", s.auth(s.listEvents)},
+		{"POST", "/api/operations/events", s.auth(s.appendEvents)},
+		{"GET", "/api/operations/events/{id}", s.auth(s.getEvent)},
+		{"GET", "/api/operations/facets", s.auth(s.facets)},
+		{"GET", "/api/operations/histogram", s.auth(s.histogram)},
+		{"GET", "/api/operations/stream", s.auth(s.stream)},
+	}, s.integrityRoutes()...)
 }
 
 // guard applies what holds for every request: no method modifies an event

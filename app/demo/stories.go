@@ -185,7 +185,7 @@ func (g *orgGen) assumeRole(s *story, i int) bool {
 // admin, or the agent refreshing its session.
 func (g *orgGen) connectionCheck(s *story) {
 	i, c := g.account()
-	if g.rng.Float64() < 0.25 {
+	if g.rng.Float64() < 0.04 {
 		admin := g.admin()
 		g.externalIDVersion[i]++
 		s.add(storage.Event{UserID: admin, Provider: c.provider, ActionType: "connection.external_id_rotated", ResourceIDs: []string{c.accountResource(), c.role}, Status: "applied", RiskLevel: "medium",
@@ -281,8 +281,10 @@ func (g *orgGen) scan(s *story, scheduled bool) {
 		switch {
 		case d < 0.2:
 			disposition, why = "deferred", "revisit after the quarter-end freeze"
-		case d < 0.32:
+		case d < 0.4:
 			disposition, why = "dismissed", "accepted risk: documented exception for this resource"
+		case d < 0.5:
+			disposition, why = "superseded", "covered by a broader recommendation from a later scan"
 		}
 		s.add(storage.Event{UserID: reviewer, Provider: c.provider, ActionType: "recommendation.dispositioned", ResourceIDs: []string{r.ch.id}, Status: "applied", RiskLevel: r.ch.risk,
 			Metadata: newObj().str("disposition", disposition).str("rationale", why).raw("monthlyImpact", money(r.ch.impactCents)).str("recommendationId", r.recID).msg()})
@@ -292,7 +294,7 @@ func (g *orgGen) scan(s *story, scheduled bool) {
 		}
 		s.waitBetween(20*time.Second, 4*time.Minute)
 	}
-	if len(accepted) > 0 && g.rng.Float64() < 0.85 {
+	if len(accepted) > 0 && g.rng.Float64() < 0.75 {
 		g.remediate(s, c, reviewer, accepted, recIDs)
 	}
 }

@@ -1,0 +1,156 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runCLI runs the command line in-process against a.
+func runCLI(t *testing.T, a *App, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := NewRootCommand(CLIConfig{
+		Version: "test",
+		Open:    func(context.Context, Globals) (*App, func() error, error) { return a, func() error { return nil }, nil },
+		Stdout:  &out,
+		Stderr:  &errb,
+	})
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	if err != nil {
+		errb.WriteString(Explain(err) + "\n")
+	}
+	return out.String(), errb.String(), ExitCode(err)
+}
+
+func TestCLI_AppendInvalidLineWritesNothing(t *testing.T) {
+	a := TestApp(t)
+	good := mustJSON(t, TestEvent("org-a", 1, time.Now().Add(-time.Hour)))
+	bad := `{"timestamp":"2026-01-01T00:00:00+01:00","organizationId":"org-a","userId":"u","provider":"aws","actionType":"user.signed_in","resourceIds":[],"status":"applied","riskLevel":"extreme"}`
+	_, stderr, code := runCLI(t, a, good+"\n"+bad+"\n"+good+"\n", "append", "-")
+	if code != ExitDataErr {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, ExitDataErr, stderr)
+	}
+	for _, want := range []string{"line 2: timestamp: ", "line 2: riskLevel: "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	orgs, _ := a.organizations(context.Background())
+	if len(orgs) != 0 {
+		t.Fatalf("an invalid input wrote events: %+v", orgs)
+	}
+	stdout, stderr, code := runCLI(t, a, good+"\n\n"+mustJSON(t, TestEvent("org-a", 2, time.Now().Add(-time.Hour)))+"\n", "append")
+	if code != 0 {
+		t.Fatalf("valid append: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 receipts, got %q", stdout)
+	}
+	for i, l := range lines {
+		var r ReceiptDTO
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Seq != uint64(i+1) || r.OrganizationID != "org-a" || r.ID == "" || r.RecordedAt == "" {
+			t.Fatalf("receipt %d: %q", i, l)
+		}
+	}
+}
+
+// The same use case through the binding, the REST API and the CLI gives the
+// same answer.
+func TestSameAnswerThroughBindingRESTAndCLI(t *testing.T) {
+	f := newRESTFixture(t)
+	q := QueryDTO{Org: "org-a", Limit: 7, Order: "oldest"}
+	fromBinding, err := f.app.ListEvents(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, b := f.do("GET", "/api/operations/events?org=org-a&limit=7&order=oldest", f.tokens["readA"], nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("REST: %d %s", resp.StatusCode, b)
+	}
+	var fromREST EventPageDTO
+	if err := json.Unmarshal(b, &fromREST); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, f.app, "", "query", "--org", "org-a", "--limit", "7", "--order", "oldest", "--format", "jsonl")
+	if code != 0 {
+		t.Fatalf("CLI: %d %s", code, stderr)
+	}
+	var fromCLI []EventDTO
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var e EventDTO
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		fromCLI = append(fromCLI, e)
+	}
+	want := mustJSON(t, fromBinding.Events)
+	if got := mustJSON(t, fromREST.Events); got != want {
+		t.Errorf("REST differs from the binding:\n%s\n%s", got, want)
+	}
+	if got := mustJSON(t, fromCLI); got != want {
+		t.Errorf("CLI differs from the binding:\n%s\n%s", got, want)
+	}
+	if len(fromBinding.Events) != 7 {
+		t.Fatalf("want 7 events, got %d", len(fromBinding.Events))
+	}
+}
+
+func TestCLI_TokenCreatePrintsTheTokenLast(t *testing.T) {
+	a := TestApp(t)
+	stdout, stderr, code := runCLI(t, a, "", "token", "create", "--org", "org-a", "--scope", "append", "--expires", "30d")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	tok := lines[len(lines)-1]
+	if !strings.HasPrefix(tok, tokenPrefix) || strings.ContainsRune(tok, ' ') {
+		t.Fatalf("last line is not the token alone: %q", tok)
+	}
+	if _, err := a.authenticate(context.Background(), tok); err != nil {
+		t.Fatalf("the printed token does not authenticate: %v", err)
+	}
+	list, _, _ := runCLI(t, a, "", "token", "list")
+	if strings.Contains(list, tok) || strings.Contains(list, tok[len(tokenPrefix)+13:]) {
+		t.Fatal("token list shows the secret")
+	}
+	// Break-glass: needs confirmation, a reason and at most 24h.
+	_, _, code = runCLI(t, a, "no\n", "token", "create", "--org", "org-a", "--break-glass", "--reason", "incident", "--expires", "2h")
+	if code == 0 {
+		t.Fatal("break-glass without confirmation succeeded")
+	}
+	_, stderr, code = runCLI(t, a, "", "token", "create", "--org", "org-a", "--break-glass", "--reason", "incident", "--expires", "48h", "--yes")
+	if code == 0 || !strings.Contains(stderr, "24h") {
+		t.Fatalf("break-glass over 24h: exit %d %s", code, stderr)
+	}
+	_, stderr, code = runCLI(t, a, "yes\n", "token", "create", "--org", "org-a", "--break-glass", "--reason", "incident", "--expires", "2h")
+	if code != 0 {
+		t.Fatalf("confirmed break-glass: %d %s", code, stderr)
+	}
+}
+
+func TestServe_RefusesNonLoopbackWithoutTLS(t *testing.T) {
+	for _, tt := range []struct {
+		o  ServeOptions
+		ok bool
+	}{
+		{ServeOptions{Addr: "127.0.0.1:0"}, true},
+		{ServeOptions{Addr: "localhost:8787"}, true},
+		{ServeOptions{Addr: "[::1]:8787"}, true},
+		{ServeOptions{Addr: "0.0.0.0:8787"}, false},
+		{ServeOptions{Addr: ":8787"}, false},
+		{ServeOptions{Addr: "192.0.2.1:8787", AllowRemote: true}, false},
+		{ServeOptions{Addr: "192.0.2.1:8787", AllowRemote: true, TLSCert: "c", TLSKey: "k"}, true},
+		{ServeOptions{Addr: "nonsense"}, false},
+	} {
+		if err := checkListenAddr(tt.o); (err == nil) != tt.ok {
+			t.Errorf("%+v: err %v, want ok=%v", tt.o, err, tt.ok)
+		}
+	}
+}

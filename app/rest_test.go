@@ -1,0 +1,468 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+type restFixture struct {
+	t      *testing.T
+	app    *App
+	srv    *httptest.Server
+	tokens map[string]string // name → bearer token
+}
+
+func newRESTFixture(t *testing.T) *restFixture {
+	t.Helper()
+	a := TestApp(t)
+	ctx := context.Background()
+	base := time.Now().UTC().Add(-time.Hour)
+	var events []storage.Event
+	for i := range 20 {
+		events = append(events, TestEvent("org-a", i, base.Add(time.Duration(i)*time.Minute)))
+	}
+	for i := range 5 {
+		events = append(events, TestEvent("org-b", i, base.Add(time.Duration(i)*time.Minute)))
+	}
+	if _, err := a.appendEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	f := &restFixture{t: t, app: a, tokens: map[string]string{}}
+	for name, req := range map[string]TokenRequest{
+		"readA":   {Org: "org-a", Scope: ScopeRead},
+		"appendA": {Org: "org-a", Scope: ScopeAppend},
+		"readB":   {Org: "org-b", Scope: ScopeRead},
+		"expired": {Org: "org-a", Scope: ScopeRead, Expires: time.Nanosecond},
+		"revoked": {Org: "org-a", Scope: ScopeRead},
+		"glassA":  {Org: "org-a", Scope: ScopeRead, Expires: time.Hour, BreakGlass: true, Reason: "incident 42"},
+	} {
+		tok, err := a.createToken(ctx, req)
+		if err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+		f.tokens[name] = tok.Token
+		if name == "revoked" {
+			if _, err := a.revokeToken(ctx, tok.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.srv = httptest.NewServer(a.Handler(HandlerOptions{LoginToken: "one-time-secret"}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *restFixture) do(method, path, token string, body io.Reader, hdr ...string) (*http.Response, []byte) {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func errorCode(t *testing.T, b []byte) string {
+	t.Helper()
+	var e ErrorDTO
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("error body is not JSON: %q", b)
+	}
+	if e.Message == "" {
+		t.Fatalf("error without a message: %s", b)
+	}
+	return e.Code
+}
+
+// concrete returns a request path for a route pattern.
+func concrete(pattern string) string {
+	p := strings.ReplaceAll(pattern, "{id}", "00000000-0000-7000-8000-000000000000")
+	if strings.HasPrefix(p, "/api/") && p != "/api/openapi.json" && p != "/api/info" && p != "/api/organizations" {
+		p += "?org=org-a"
+	}
+	return p
+}
+
+func TestREST_EveryRouteIsInTheOpenAPIDocument(t *testing.T) {
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi version %q", doc.OpenAPI)
+	}
+	s := &api{app: TestApp(t)}
+	seen := map[string]bool{}
+	for _, rt := range s.routes() {
+		ops, ok := doc.Paths[rt.path]
+		if !ok {
+			t.Errorf("route %s %s is not in openapi.json", rt.method, rt.path)
+			continue
+		}
+		if _, ok := ops[strings.ToLower(rt.method)]; !ok {
+			t.Errorf("route %s %s: method missing in openapi.json", rt.method, rt.path)
+		}
+		seen[rt.path+" "+strings.ToLower(rt.method)] = true
+	}
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			if !seen[path+" "+m] && m != "parameters" {
+				t.Errorf("openapi.json documents %s %s, which the server does not serve", m, path)
+			}
+		}
+	}
+}
+
+func TestREST_OpenAPIIsServedWithoutAToken(t *testing.T) {
+	f := newRESTFixture(t)
+	resp, b := f.do("GET", "/api/openapi.json", "", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(b, openAPIDocument) {
+		t.Fatalf("GET /api/openapi.json: %d", resp.StatusCode)
+	}
+}
+
+func TestREST_NoMethodModifiesOrDeletes(t *testing.T) {
+	f := newRESTFixture(t)
+	s := &api{app: f.app}
+	paths := []string{"/", "/nope", "/api/", "/api/operations/events/whatever"}
+	for _, rt := range s.routes() {
+		paths = append(paths, concrete(rt.path))
+	}
+	for _, p := range paths {
+		for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+			for _, tok := range []string{"", f.tokens["appendA"]} {
+				resp, b := f.do(m, p, tok, strings.NewReader(`[]`))
+				if resp.StatusCode != http.StatusMethodNotAllowed || errorCode(t, b) != CodeMethodNotAllowed {
+					t.Errorf("%s %s: %d %s, want 405", m, p, resp.StatusCode, b)
+				}
+			}
+		}
+	}
+}
+
+func TestREST_Auth(t *testing.T) {
+	f := newRESTFixture(t)
+	tests := []struct {
+		name, method, path, token string
+		body                      string
+		status                    int
+		code                      string
+	}{
+		{"no token", "GET", "/api/operations/events?org=org-a", "", "", 401, CodeUnauthorized},
+		{"garbage token", "GET", "/api/operations/events?org=org-a", "axa_nope", "", 401, CodeUnauthorized},
+		{"tampered token", "GET", "/api/operations/events?org=org-a", f.tokens["readA"] + "x", "", 401, CodeUnauthorized},
+		{"expired token", "GET", "/api/operations/events?org=org-a", f.tokens["expired"], "", 401, CodeUnauthorized},
+		{"revoked token", "GET", "/api/operations/events?org=org-a", f.tokens["revoked"], "", 401, CodeUnauthorized},
+		{"read own org", "GET", "/api/operations/events?org=org-a", f.tokens["readA"], "", 200, ""},
+		{"read other org list", "GET", "/api/operations/events?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
+		{"read other org facets", "GET", "/api/operations/facets?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
+		{"read other org histogram", "GET", "/api/operations/histogram?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
+		{"read other org stream", "GET", "/api/operations/stream?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
+		{"append token cannot read", "GET", "/api/operations/events?org=org-a", f.tokens["appendA"], "", 403, CodeForbidden},
+		{"read token cannot append", "POST", "/api/operations/events", f.tokens["readA"], eventsJSON(f.t, "org-a", 1), 403, CodeForbidden},
+		{"append to other org", "POST", "/api/operations/events", f.tokens["appendA"], eventsJSON(f.t, "org-b", 1), 403, CodeForbidden},
+		{"append own org", "POST", "/api/operations/events", f.tokens["appendA"], eventsJSON(f.t, "org-a", 2), 201, ""},
+		{"org is required", "GET", "/api/operations/events", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"bad limit", "GET", "/api/operations/events?org=org-a&limit=x", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"bad status", "GET", "/api/operations/events?org=org-a&status=done", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"bad cursor", "GET", "/api/operations/events?org=org-a&cursor=zzz", f.tokens["readA"], "", 400, CodeInvalidCursor},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			resp, b := f.do(tt.method, tt.path, tt.token, body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
+			}
+			if tt.code != "" {
+				if got := errorCode(t, b); got != tt.code {
+					t.Fatalf("code %q, want %q", got, tt.code)
+				}
+			}
+			if tt.status == 404 && strings.Contains(string(b), "alice@example.com") {
+				t.Fatalf("a 404 leaked event data: %s", b)
+			}
+		})
+	}
+	// A token sees only its organization in the list of organizations.
+	_, b := f.do("GET", "/api/organizations", f.tokens["readA"], nil)
+	var orgs []OrganizationDTO
+	json.Unmarshal(b, &orgs)
+	if len(orgs) != 1 || orgs[0].ID != "org-a" {
+		t.Fatalf("organizations for a token of org-a: %s", b)
+	}
+	// Get by id across organizations is a 404 too.
+	page, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-b", Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := page.Events[0].ID
+	if resp, _ := f.do("GET", "/api/operations/events/"+id+"?org=org-b", f.tokens["readA"], nil); resp.StatusCode != 404 {
+		t.Fatalf("get org-b event with org-a token: %d", resp.StatusCode)
+	}
+	if resp, _ := f.do("GET", "/api/operations/events/"+id+"?org=org-a", f.tokens["readA"], nil); resp.StatusCode != 404 {
+		t.Fatalf("get org-b event under org-a: %d", resp.StatusCode)
+	}
+	if resp, _ := f.do("GET", "/api/operations/events/"+id+"?org=org-b", f.tokens["readB"], nil); resp.StatusCode != 200 {
+		t.Fatalf("get org-b event with org-b token: %d", resp.StatusCode)
+	}
+}
+
+func eventsJSON(t *testing.T, org string, n int) string {
+	t.Helper()
+	var es []storage.Event
+	for i := range n {
+		es = append(es, TestEvent(org, 1000+i, time.Now().Add(-time.Minute)))
+	}
+	b, err := json.Marshal(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestREST_LoginLinkWorksOnce(t *testing.T) {
+	f := newRESTFixture(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(f.srv.URL + "/login?token=wrong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("wrong login token: %d", resp.StatusCode)
+	}
+	resp, err = client.Get(f.srv.URL + "/login?token=one-time-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 || len(resp.Cookies()) != 1 {
+		t.Fatalf("login: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	c := resp.Cookies()[0]
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie must be HttpOnly and SameSite=Strict: %+v", c)
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/operations/events?org=org-b", nil)
+	req.AddCookie(c)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("session read: %d", resp.StatusCode)
+	}
+	resp, err = client.Get(f.srv.URL + "/login?token=one-time-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("second use of the login link: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestREST_HostHeaderMustBeLoopback(t *testing.T) {
+	f := newRESTFixture(t)
+	for host, want := range map[string]int{
+		"evil.example.com":       403,
+		"evil.example.com:80":    403,
+		"127.0.0.1.nip.io:8787":  403,
+		"localhost:8787":         200,
+		"127.0.0.1:8787":         200,
+		"[::1]:8787":             200,
+		"127.0.0.2":              200,
+		"attacker.localhost.com": 403,
+	} {
+		resp, b := f.do("GET", "/api/info", f.tokens["readA"], nil, "Host", host)
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d (%s)", host, resp.StatusCode, want, b)
+		}
+	}
+}
+
+func TestREST_BodyLimit(t *testing.T) {
+	f := newRESTFixture(t)
+	big := bytes.Repeat([]byte(" "), MaxRequestBody+1)
+	resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], bytes.NewReader(big))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || errorCode(t, b) != CodeTooLarge {
+		t.Fatalf("oversized body: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestREST_AppendAllOrNothing(t *testing.T) {
+	f := newRESTFixture(t)
+	count := func() int {
+		p, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-a", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Events)
+	}
+	before := count()
+	good := TestEvent("org-a", 5000, time.Now().Add(-time.Minute))
+	bad := TestEvent("org-a", 5001, time.Now().Add(-time.Minute))
+	bad.RiskLevel = "catastrophic"
+	bad.Provider = ""
+	for name, body := range map[string]string{
+		"array":      mustJSON(t, []storage.Event{good, bad}),
+		"json lines": mustJSON(t, good) + "\n" + mustJSON(t, bad) + "\n",
+	} {
+		resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(body))
+		if resp.StatusCode != 422 || errorCode(t, b) != CodeInvalidEvent {
+			t.Fatalf("%s: %d %s", name, resp.StatusCode, b)
+		}
+		var e ErrorDTO
+		json.Unmarshal(b, &e)
+		fields := map[string]bool{}
+		for _, fe := range e.Fields {
+			fields[fe.Field] = true
+			if name == "array" && fe.Index != 1 || name == "json lines" && fe.Line != 2 {
+				t.Errorf("%s: problem located at index %d line %d", name, fe.Index, fe.Line)
+			}
+		}
+		if !fields["riskLevel"] || !fields["provider"] {
+			t.Errorf("%s: problems %+v must name riskLevel and provider", name, e.Fields)
+		}
+	}
+	if got := count(); got != before {
+		t.Fatalf("an invalid batch wrote %d events", got-before)
+	}
+	resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(mustJSON(t, good)+"\n"), "Content-Type", "application/x-ndjson")
+	if resp.StatusCode != 201 {
+		t.Fatalf("valid JSON Lines: %d %s", resp.StatusCode, b)
+	}
+	var receipts []ReceiptDTO
+	if err := json.Unmarshal(b, &receipts); err != nil || len(receipts) != 1 || receipts[0].Seq == 0 {
+		t.Fatalf("receipts: %s", b)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestREST_StreamDeliversInOrder(t *testing.T) {
+	f := newRESTFixture(t)
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/operations/stream?org=org-a", nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["readA"])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Scan() // ": subscribed"
+	const batches, per = 5, 10
+	go func() {
+		for b := range batches {
+			var es []storage.Event
+			for i := range per {
+				es = append(es, TestEvent("org-a", 100+b*per+i, time.Now().Add(-time.Minute)))
+				es = append(es, TestEvent("org-b", 100+b*per+i, time.Now().Add(-time.Minute)))
+			}
+			if _, err := f.app.appendEvents(context.Background(), es); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	var seqs []uint64
+	idLine := regexp.MustCompile(`^id: (\d+)$`)
+	for len(seqs) < batches*per && sc.Scan() {
+		line := sc.Text()
+		if m := idLine.FindStringSubmatch(line); m != nil {
+			var n uint64
+			fmt.Sscan(m[1], &n)
+			seqs = append(seqs, n)
+		}
+		if d, ok := strings.CutPrefix(line, "data: "); ok {
+			var e EventDTO
+			if err := json.Unmarshal([]byte(d), &e); err != nil {
+				t.Fatalf("data is not an event: %v", err)
+			}
+			if e.OrganizationID != "org-a" {
+				t.Fatalf("stream of org-a delivered an event of %s", e.OrganizationID)
+			}
+		}
+	}
+	if len(seqs) != batches*per {
+		t.Fatalf("received %d events, want %d", len(seqs), batches*per)
+	}
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Fatalf("out of order or gap: %v", seqs)
+		}
+	}
+}
+
+func TestREST_BreakGlassRequestsAreAudited(t *testing.T) {
+	f := newRESTFixture(t)
+	q := url.Values{"org": {"org-a"}, "action": {"audit.break_glass_used"}}
+	count := func() int {
+		p, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-a", ActionTypes: []string{"audit.break_glass_used"}, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Events)
+	}
+	before := count()
+	for range 3 {
+		if resp, b := f.do("GET", "/api/operations/events?"+q.Encode(), f.tokens["glassA"], nil); resp.StatusCode != 200 {
+			t.Fatalf("break-glass read: %d %s", resp.StatusCode, b)
+		}
+	}
+	if got := count() - before; got != 3 {
+		t.Fatalf("3 break-glass requests recorded %d audit events", got)
+	}
+	granted, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-a", ActionTypes: []string{"audit.break_glass_granted"}})
+	if err != nil || len(granted.Events) != 1 || granted.Events[0].Retention != "material" {
+		t.Fatalf("break-glass grant must be one material audit event: %+v %v", granted.Events, err)
+	}
+}
