@@ -23,6 +23,15 @@
 //     (external id rotation), recurring workflows (drift detection,
 //     compliance sweeps, verification jobs) and ReleaseOps releases.
 //
+// # Time and organizations
+//
+// Events are spread over Options.Span (90 days by default) ending at
+// Options.End, denser on weekdays and in working hours of each
+// organization's own time zone; at night the scheduled jobs and scans go on.
+// Organizations have different sizes ("acme-prod" is the largest), people
+// with email addresses on their own domain, and the services
+// "svc-axiom-agent", "svc-release-pipeline" and "system".
+//
 // # Determinism
 //
 // [Generate] is a pure function of its [Options]: the same options give the

@@ -360,6 +360,9 @@ func (g *orgGen) remediate(s *story, c *cloudAccount, requester string, changes 
 		// Multi-party approval, people other than the requester.
 		var chain [][]byte
 		approvers := g.approvers(requester, required)
+		if len(approvers) < required {
+			return // nobody left to approve: the plan stays pending
+		}
 		rejected := false
 		for k, approver := range approvers {
 			s.waitForPeople(10*time.Minute, 20*time.Hour)
