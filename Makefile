@@ -72,8 +72,9 @@ test: setup-test
 bench: frontend/dist/index.html
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./storage/...
 
-demo:
-	@echo "make demo: the demo profile arrives with the application layer (issue 5)" >&2; exit 2
+demo: build
+	$(BIN) --profile demo demo --events $${DEMO_EVENTS:-20000} --if-empty
+	$(BIN) --profile demo
 
 clean:
 	rm -rf build/bin build/artifacts frontend/dist
