@@ -26,6 +26,8 @@ var (
 	ErrTampered = errors.New("log tampered")
 	// ErrIntegrityAlert: the log refuses appends until the alert is acknowledged.
 	ErrIntegrityAlert = errors.New("integrity alert: appends refused")
+	// ErrLocked: another process (the desktop app) has the database open.
+	ErrLocked = errors.New("audit log in use by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
 )

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -110,9 +111,13 @@ type Store struct {
 	// Writer-owned state.
 	heads    map[string]head
 	counters map[string]uint64
-	// failed is set when a commit or sync failed after Badger may have
-	// accepted the writes: the store refuses appends until reopened.
-	failed error
+	// failed is set when a commit or sync failed: the store refuses
+	// appends until reopened.
+	failed atomic.Pointer[error]
+	// The append pipeline (append.go).
+	commitc chan *inflight
+	syncc   chan *inflight
+	settled chan *inflight
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error
@@ -176,6 +181,9 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 			return nil, fmt.Errorf("the master key in the keystore does not open the audit log in %s "+
 				"(it belongs to another profile or was replaced): restore the original key: %w", dir, ErrWrongKey)
 		}
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("the audit log in %s is open in another process (the desktop app?): %w", dir, ErrLocked)
+		}
 		return nil, fmt.Errorf("failed to open the audit log in %s: %w", dir, err)
 	}
 	if err := checkFormat(db); err != nil {
@@ -195,8 +203,13 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		heads:    map[string]head{},
 		counters: map[string]uint64{},
 	}
-	s.wg.Add(1)
+	s.commitc = make(chan *inflight, 2)
+	s.syncc = make(chan *inflight, 4)
+	s.settled = make(chan *inflight, 8)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.writer(bg) }()
+	go func() { defer s.wg.Done(); s.committer() }()
+	go func() { defer s.wg.Done(); s.syncer() }()
 	if opts.GCInterval > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.gcLoop(bg) }()
