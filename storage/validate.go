@@ -553,7 +553,7 @@ func parseTimestamp(raw json.RawMessage) (time.Time, string) {
 	if len(raw) < 2 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 		return time.Time{}, reason
 	}
-	if !strings.HasSuffix(s, "Z") || len(s) < len("2006-01-02T15:04:05Z") || s[10] != 'T' {
+	if !strings.HasSuffix(s, "Z") || len(s) < len("2006-01-02T15:04:05Z") || s[10] != 'T' || !validFraction(s[19:len(s)-1]) {
 		return time.Time{}, reason + "; got " + strconv.Quote(s)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -561,6 +561,25 @@ func parseTimestamp(raw json.RawMessage) (time.Time, string) {
 		return time.Time{}, reason + "; got " + strconv.Quote(s)
 	}
 	return t.UTC(), ""
+}
+
+// validFraction accepts what may stand between the seconds and the "Z":
+// nothing, or "." and 1 to 9 digits. time.Parse also takes a comma and
+// silently drops digits past the ninth; both would make the stored time
+// differ from the producer's text.
+func validFraction(f string) bool {
+	if f == "" {
+		return true
+	}
+	if f[0] != '.' || len(f) < 2 || len(f) > 10 {
+		return false
+	}
+	for i := 1; i < len(f); i++ {
+		if f[i] < '0' || f[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeJSONLines reads events as JSON Lines and calls fn for each non-blank
