@@ -28,6 +28,7 @@ func main() {
 		Version: version,
 		Assets:  assets,
 		Open:    open,
+		Remote:  remote,
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,
 	})
@@ -51,19 +52,9 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	var ks storage.Keystore
-	switch g.Keystore {
-	case "file":
-		if err := os.MkdirAll(paths.ConfigDir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("failed to create the config directory: %w", err)
-		}
-		f, err := keystore.NewFile(filepath.Join(paths.ConfigDir, "keys.json"), logger)
-		if err != nil {
-			return nil, nil, err
-		}
-		ks = f
-	default:
-		ks = keystore.NewKeychain(paths.Profile)
+	ks, err := openKeystore(paths, g, logger)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	dbDir := filepath.Join(paths.DataDir, "log")
@@ -75,9 +66,36 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := app.New(app.Options{Version: version, Paths: paths, Logger: logger, Store: st, Stdout: os.Stdout})
+	a, err := app.New(app.Options{Version: version, Paths: paths, Logger: logger, Store: st, Keystore: ks, Stdout: os.Stdout})
 	if err != nil {
 		return nil, nil, errors.Join(err, st.Close())
 	}
 	return a, func() error { return errors.Join(a.Close(), st.Close()) }, nil
+}
+
+// remote reaches the desktop app that holds the profile, through its API.
+func remote(ctx context.Context, g app.Globals) (*app.RemoteClient, error) {
+	paths, err := app.ResolvePaths(g.Profile, g.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := openKeystore(paths, g, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	return app.DialDesktop(ctx, paths, ks)
+}
+
+// openKeystore returns the OS keychain, or the file keystore when the user
+// opted in with --keystore file.
+func openKeystore(paths app.Paths, g app.Globals, logger *slog.Logger) (storage.Keystore, error) {
+	switch g.Keystore {
+	case "file":
+		if err := os.MkdirAll(paths.ConfigDir, 0o700); err != nil {
+			return nil, fmt.Errorf("failed to create the config directory: %w", err)
+		}
+		return keystore.NewFile(filepath.Join(paths.ConfigDir, "keys.json"), logger)
+	default:
+		return keystore.NewKeychain(paths.Profile), nil
+	}
 }

@@ -27,6 +27,9 @@ type Options struct {
 	// the built-in one).
 	Store     *storage.Store
 	Catalogue *storage.Catalogue
+	// Keystore holds the profile's secrets; the desktop app keeps its local
+	// API credential there.
+	Keystore storage.Keystore
 	// User is who acts through this process (the OS user by default); it is
 	// the userId of the events the log records about itself.
 	User string
@@ -48,6 +51,9 @@ type App struct {
 	base   context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	live    liveFeed
+	stopAPI func()
 
 	mu        sync.Mutex
 	ctx       context.Context // the Wails context, set by startup

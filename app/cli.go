@@ -8,6 +8,8 @@ import (
 	"io/fs"
 
 	"github.com/spf13/cobra"
+
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 // Globals are the flags every command accepts.
@@ -27,8 +29,10 @@ type CLIConfig struct {
 	Version string
 	Assets  fs.FS // the embedded frontend (frontend/dist inside)
 	Open    Opener
-	Stdout  io.Writer
-	Stderr  io.Writer
+	// Remote reaches the desktop app's API when it holds the profile.
+	Remote func(ctx context.Context, g Globals) (*RemoteClient, error)
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // ExitError carries a process exit status chosen by a command.
@@ -69,6 +73,31 @@ type cli struct {
 // open opens the profile named by the global flags.
 func (c *cli) open(cmd *cobra.Command) (*App, func() error, error) {
 	return c.cfg.Open(cmd.Context(), c.g)
+}
+
+// events opens the profile for the event commands: directly, or through
+// the desktop app's API when the app holds the profile.
+func (c *cli) events(cmd *cobra.Command) (eventBackend, func() error, error) {
+	a, closeApp, err := c.open(cmd)
+	if err == nil {
+		c.verbosef(cmd, "opened the audit log directly")
+		return a, closeApp, nil
+	}
+	if !errors.Is(err, storage.ErrLocked) || c.cfg.Remote == nil {
+		return nil, nil, err
+	}
+	r, rerr := c.cfg.Remote(cmd.Context(), c.g)
+	if rerr != nil {
+		return nil, nil, fmt.Errorf("%w; and its API cannot be reached: %v", err, rerr)
+	}
+	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
+	return r, func() error { return nil }, nil
+}
+
+func (c *cli) verbosef(cmd *cobra.Command, format string, args ...any) {
+	if c.g.Verbose {
+		fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: "+format+"\n", args...)
+	}
 }
 
 // NewRootCommand returns the axiom-audit command. Without a subcommand it

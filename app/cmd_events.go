@@ -57,12 +57,12 @@ func (c *cli) appendCommand() *cobra.Command {
 			if len(events) == 0 {
 				return nil
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeB, err := c.events(cmd)
 			if err != nil {
 				return err
 			}
-			defer closeApp()
-			receipts, err := a.appendEvents(cmd.Context(), events)
+			defer closeB()
+			receipts, err := b.appendEvents(cmd.Context(), events)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,9 @@ type lineProblem struct {
 	reason string
 }
 
-func (p lineProblem) String() string { return fmt.Sprintf("line %d: %s: %s", p.line, p.field, p.reason) }
+func (p lineProblem) String() string {
+	return fmt.Sprintf("line %d: %s: %s", p.line, p.field, p.reason)
+}
 
 func countLines(ps []lineProblem) int {
 	n, last := 0, -1
@@ -158,7 +160,7 @@ func receiptDTO(r storage.Receipt) ReceiptDTO {
 // report.
 type queryFlags struct {
 	org, since, until, provider, user, status, risk, resource, text, order string
-	categories, actions                                                   []string
+	categories, actions                                                    []string
 }
 
 func (q *queryFlags) register(cmd *cobra.Command) {
@@ -249,11 +251,11 @@ func (c *cli) queryCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeB, err := c.events(cmd)
 			if err != nil {
 				return err
 			}
-			defer closeApp()
+			defer closeB()
 			out := cmd.OutOrStdout()
 			var tw *tabwriter.Writer
 			var enc *json.Encoder
@@ -264,7 +266,7 @@ func (c *cli) queryCommand() *cobra.Command {
 			} else {
 				enc = json.NewEncoder(out)
 			}
-			return a.eachEvent(cmd.Context(), d, limit, func(e EventDTO) error {
+			return eachEvent(cmd.Context(), b, d, limit, func(e EventDTO) error {
 				if enc != nil {
 					return enc.Encode(e)
 				}
@@ -282,7 +284,7 @@ func (c *cli) queryCommand() *cobra.Command {
 
 // eachEvent pages through the timeline, calling fn for at most limit events
 // (0: all). Memory stays at one page.
-func (a *App) eachEvent(ctx context.Context, q QueryDTO, limit int, fn func(EventDTO) error) error {
+func eachEvent(ctx context.Context, a eventBackend, q QueryDTO, limit int, fn func(EventDTO) error) error {
 	n := 0
 	for {
 		q.Limit = storage.MaxLimit

@@ -134,4 +134,3 @@ func tokenState(t TokenDTO, now time.Time) string {
 	}
 	return "active"
 }
-

@@ -42,6 +42,12 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 		BackgroundColour: &options.RGBA{R: 20, G: 23, B: 28, A: 255},
 		OnStartup: func(wctx context.Context) {
 			a.startup(wctx)
+			stopAPI, err := a.startLocalAPI(sigCtx)
+			if err != nil {
+				a.log.Error("the local API is not available; CLI commands cannot reach this profile while the app runs", "err", err)
+			} else {
+				a.stopAPI = stopAPI
+			}
 			// Quit through the runtime so that OnShutdown runs and the
 			// store is closed cleanly, instead of dying on the signal.
 			go func() {
@@ -49,8 +55,13 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 				runtime.Quit(wctx)
 			}()
 		},
-		OnShutdown: a.shutdown,
-		Bind:       []any{a},
+		OnShutdown: func(wctx context.Context) {
+			if a.stopAPI != nil {
+				a.stopAPI()
+			}
+			a.shutdown(wctx)
+		},
+		Bind: []any{a},
 		Linux: &linux.Options{
 			ProgramName:      "axiom-audit",
 			WebviewGpuPolicy: linux.WebviewGpuPolicyNever,

@@ -29,6 +29,7 @@ type ServeOptions struct {
 	CORSOrigin  string
 	Assets      fs.FS // the built frontend, or nil for the API alone
 	LoginToken  string
+	LocalSecret string // the desktop app's credential for the local CLI
 }
 
 // checkListenAddr refuses non-loopback addresses unless remote access was
@@ -122,7 +123,7 @@ func (c *cli) serveCommand() *cobra.Command {
 // serve runs the API on ln until ctx ends. announce receives the login URL
 // once the listener is ready.
 func (a *App) serve(ctx context.Context, ln net.Listener, o ServeOptions, announce func(url string)) error {
-	ho := HandlerOptions{Assets: o.Assets, CORSOrigin: o.CORSOrigin, LoginToken: o.LoginToken}
+	ho := HandlerOptions{Assets: o.Assets, CORSOrigin: o.CORSOrigin, LoginToken: o.LoginToken, LocalSecret: o.LocalSecret}
 	if o.AllowRemote {
 		host, _, _ := net.SplitHostPort(o.Addr)
 		ho.AllowedHosts = []string{host}

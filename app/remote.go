@@ -1,0 +1,236 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// While the desktop app has a profile open, Badger's directory lock keeps
+// other processes out. The desktop app therefore serves the REST API on
+// loopback, writes where it listens to <data dir>/api.json (not secret), and
+// keeps a per-run local credential in the keychain; the CLI finds both and
+// goes through the API instead of failing.
+
+// KeyLocalAPI is the keystore name of the desktop app's local credential.
+const KeyLocalAPI = "local-api-token"
+
+const apiFile = "api.json"
+
+type apiEndpoint struct {
+	Addr string `json:"addr"`
+	PID  int    `json:"pid"`
+}
+
+// eventBackend is what the event commands need: the App itself, or the
+// desktop app's API.
+type eventBackend interface {
+	appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error)
+	listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error)
+}
+
+// RemoteClient talks to a running desktop app's API.
+type RemoteClient struct {
+	base   string
+	secret string
+	client *http.Client
+}
+
+// DialDesktop returns a client for the desktop app that holds the profile
+// in paths, or an error saying why it cannot be reached.
+func DialDesktop(ctx context.Context, paths Paths, ks storage.Keystore) (*RemoteClient, error) {
+	b, err := os.ReadFile(filepath.Join(paths.DataDir, apiFile))
+	if err != nil {
+		return nil, fmt.Errorf("the profile is open in another process that serves no API (%v); close it and retry", err)
+	}
+	var ep apiEndpoint
+	if err := json.Unmarshal(b, &ep); err != nil || ep.Addr == "" {
+		return nil, fmt.Errorf("%s is unreadable; close the desktop app and retry", filepath.Join(paths.DataDir, apiFile))
+	}
+	secret, err := ks.Get(ctx, KeyLocalAPI)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the desktop app's local credential: %w", err)
+	}
+	return &RemoteClient{base: "http://" + ep.Addr, secret: string(secret), client: &http.Client{Timeout: 5 * time.Minute}}, nil
+}
+
+// Addr is where the desktop app listens.
+func (r *RemoteClient) Addr() string { return r.base }
+
+func (r *RemoteClient) do(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("the desktop app's API at %s did not answer: %w", r.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e ErrorDTO
+		if json.Unmarshal(data, &e) != nil || e.Code == "" {
+			return fmt.Errorf("the desktop app answered %s", resp.Status)
+		}
+		return remoteError(e)
+	}
+	return json.Unmarshal(data, out)
+}
+
+// remoteError turns an API error back into the error the local path would
+// have returned, so exit codes and messages match.
+func remoteError(e ErrorDTO) error {
+	sentinel := map[string]error{
+		CodeInvalidEvent: storage.ErrInvalidEvent, CodeInvalidCursor: storage.ErrBadCursor, CodeNotFound: storage.ErrNotFound,
+		CodeConflict: storage.ErrConflict, CodeKeychainUnavailable: storage.ErrKeychainUnavailable,
+		CodeIntegrityAlert: storage.ErrIntegrityAlert, CodeTampered: storage.ErrTampered,
+	}[e.Code]
+	if e.Code == CodeInvalidRequest && len(e.Fields) == 1 {
+		return &RequestError{Field: e.Fields[0].Field, Reason: e.Fields[0].Reason}
+	}
+	if e.Code == CodeInvalidEvent && len(e.Fields) > 0 {
+		ve := &storage.ValidationError{Index: e.Fields[0].Index}
+		for _, f := range e.Fields {
+			ve.Errors = append(ve.Errors, storage.FieldError{Field: f.Field, Reason: f.Reason})
+		}
+		return ve
+	}
+	if sentinel != nil {
+		return fmt.Errorf("%s: %w", e.Message, sentinel)
+	}
+	return errors.New(e.Message)
+}
+
+func (r *RemoteClient) appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error) {
+	body, err := json.Marshal(events)
+	if err != nil {
+		return nil, err
+	}
+	var out []ReceiptDTO
+	if err := r.do(ctx, http.MethodPost, "/api/operations/events", body, &out); err != nil {
+		return nil, err
+	}
+	receipts := make([]storage.Receipt, len(out))
+	for i, o := range out {
+		t, _ := time.Parse(time.RFC3339Nano, o.RecordedAt)
+		receipts[i] = storage.Receipt{ID: o.ID, OrganizationID: o.OrganizationID, Seq: o.Seq, RecordedAt: t}
+	}
+	return receipts, nil
+}
+
+func (r *RemoteClient) listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error) {
+	v := url.Values{}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	set("org", q.Org)
+	set("since", q.Since)
+	set("until", q.Until)
+	set("resource", q.ResourceID)
+	set("resourcePrefix", q.ResourceIDPrefix)
+	set("text", q.Text)
+	set("order", q.Order)
+	set("cursor", q.Cursor)
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	for k, list := range map[string][]string{
+		"category": q.Categories, "action": q.ActionTypes, "provider": q.Providers, "user": q.UserIDs,
+		"status": q.Statuses, "risk": q.RiskLevels, "notCategory": q.NotCategories, "notAction": q.NotActionTypes,
+		"notProvider": q.NotProviders, "notUser": q.NotUserIDs, "notStatus": q.NotStatuses, "notRisk": q.NotRiskLevels,
+	} {
+		for _, x := range list {
+			v.Add(k, x)
+		}
+	}
+	var out EventPageDTO
+	err := r.do(ctx, http.MethodGet, "/api/operations/events?"+v.Encode(), nil, &out)
+	return out, err
+}
+
+// startLocalAPI serves the REST API for other local programs while the
+// desktop app runs: on DefaultAddr when free, else on a free loopback port.
+// It returns a function that stops it and removes api.json.
+func (a *App) startLocalAPI(ctx context.Context) (stop func(), err error) {
+	if a.opts.Keystore == nil || a.store == nil {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", DefaultAddr)
+	if err != nil {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("failed to listen on loopback: %w", err)
+		}
+	}
+	secret := newLoginToken() + newLoginToken()
+	if err := a.opts.Keystore.Set(ctx, KeyLocalAPI, []byte(secret)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("failed to keep the local API credential in the keystore: %w", err)
+	}
+	path := filepath.Join(a.opts.Paths.DataDir, apiFile)
+	b, _ := json.Marshal(apiEndpoint{Addr: ln.Addr().String(), PID: os.Getpid()})
+	if err := writeFileAtomic(path, b, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := a.serve(sctx, ln, ServeOptions{Addr: ln.Addr().String(), LocalSecret: secret}, nil)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("local API stopped", "err", err)
+		}
+	}()
+	a.log.Info("local API listening", "addr", ln.Addr().String())
+	return func() {
+		cancel()
+		<-done
+		os.Remove(path)
+	}, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename,
+// so a reader never sees half a file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
