@@ -1,0 +1,29 @@
+import type {
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
+  OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
+} from './types'
+
+/** Stops a subscription. */
+export type Unsubscribe = () => void
+
+/**
+ * What the UI can ask of the application. Three implementations: Wails
+ * bindings (desktop), REST (browser) and an in-memory fake (tests, demo).
+ * Every method rejects with an ApiError.
+ */
+export interface AuditApi {
+  readonly transport: 'wails' | 'http' | 'fake'
+  info(): Promise<AppInfo>
+  /** Tells the application the first screen has rendered. */
+  ready(): Promise<void>
+  organizations(): Promise<OrganizationDTO[]>
+  listEvents(q: QueryDTO): Promise<EventPageDTO>
+  getEvent(org: string, id: string): Promise<EventDTO>
+  eventProof(org: string, id: string): Promise<InclusionProofDTO>
+  facets(q: QueryDTO): Promise<FacetsDTO>
+  histogram(q: QueryDTO): Promise<HistogramDTO>
+  latestCheckpoint(org: string): Promise<CheckpointDTO>
+  verify(org: string, onProgress?: (p: VerifyProgress) => void): Promise<VerifyResultDTO>
+  /** Streams new events that match q until the returned function is called. */
+  subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void): Unsubscribe
+}

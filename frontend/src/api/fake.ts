@@ -1,0 +1,336 @@
+// The in-memory implementation of the api: filtering, facets, histogram,
+// cursor paging and live events over a Dataset. It backs the Vitest suites
+// and the `?fake=1` / VITE_FAKE_API=1 demo mode, and mirrors what the REST
+// and Wails transports promise (same DTOs, same error codes).
+
+import type { AuditApi } from './client'
+import { ApiError } from './errors'
+import {
+  COLUMN_FIELDS, datasetFromEvents, generateDataset, hashHex, hexToBase64, proofHashes, seqFromId,
+  type ColumnField, type Dataset,
+} from './dataset'
+import type {
+  EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
+} from './types'
+
+export interface FakeOptions {
+  /** Generated events per organization (default: acme-prod 1,000,000 and acme-staging 25,000). */
+  orgs?: { id: string; count: number }[]
+  seed?: number
+  /** Newest generated event time; default now. */
+  end?: number
+  /** Artificial latency per call, in ms. */
+  latencyMs?: number
+  /** Emit a generated live event every this many ms to subscribers (0: never). */
+  liveEveryMs?: number
+  /** Pretend the keychain is locked: every data call fails with keychain_unavailable. */
+  failWith?: { code: string; message: string }
+  now?: () => number
+}
+
+export interface FakeApi extends AuditApi {
+  /** Appends an event to org's log now and delivers it to matching subscribers. */
+  emit(org?: string): EventDTO
+  dataset(org: string): Dataset
+}
+
+const FIELD_OF: Record<string, ColumnField> = {
+  categories: 'category', actionTypes: 'actionType', providers: 'provider', statuses: 'status', riskLevels: 'riskLevel', userIds: 'userId',
+  notCategories: 'category', notActionTypes: 'actionType', notProviders: 'provider', notStatuses: 'status', notRiskLevels: 'riskLevel', notUserIds: 'userId',
+}
+
+interface Compiled {
+  lo: number
+  hi: number
+  /** Per column: codes allowed (undefined: any). */
+  allow: Partial<Record<ColumnField, Uint8Array>>
+  matchOther?: (i: number) => boolean
+}
+
+function lowerBound(ds: Dataset, t: number, hi: number): number {
+  let lo = 0
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ds.time(mid) < t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function parseTime(s: string | undefined, what: string): number | undefined {
+  if (!s) return undefined
+  const t = Date.parse(s)
+  if (Number.isNaN(t)) throw new ApiError({ code: 'invalid_query', message: `${what} is not an RFC 3339 time`, fields: [{ field: what, reason: 'not an RFC 3339 time' }] }, 400)
+  return t
+}
+
+export function compileQuery(ds: Dataset, q: QueryDTO): Compiled {
+  const n = ds.size()
+  const since = parseTime(q.since, 'since')
+  const until = parseTime(q.until, 'until')
+  const lo = since === undefined ? 0 : lowerBound(ds, since, n)
+  const hi = until === undefined ? n : lowerBound(ds, until, n)
+  const allow: Compiled['allow'] = {}
+  for (const key of Object.keys(FIELD_OF)) {
+    const values = q[key as keyof QueryDTO] as string[] | undefined
+    if (!values || values.length === 0) continue
+    const field = FIELD_OF[key] as ColumnField
+    const dict = ds.dict(field)
+    const not = key.startsWith('not')
+    let mask = allow[field]
+    if (!mask) {
+      mask = new Uint8Array(dict.length + 1).fill(1)
+      allow[field] = mask
+    }
+    if (!not) {
+      const want = new Set(values)
+      for (let c = 0; c < dict.length; c++) if (!want.has(dict[c] ?? '')) mask[c] = 0
+    } else {
+      const drop = new Set(values)
+      for (let c = 0; c < dict.length; c++) if (drop.has(dict[c] ?? '')) mask[c] = 0
+    }
+  }
+  const checks: ((i: number) => boolean)[] = []
+  if (q.resourceId) {
+    const r = q.resourceId
+    checks.push((i) => ds.resources(i).includes(r))
+  }
+  if (q.resourceIdPrefix) {
+    const p = q.resourceIdPrefix.replace(/\*$/, '')
+    checks.push((i) => ds.resources(i).some((r) => r.startsWith(p)))
+  }
+  if (q.text && q.text.trim()) {
+    // Every word must occur in one of the public fields.
+    const words = q.text.toLowerCase().split(/\s+/).filter(Boolean)
+    const dictHits = words.map((w) => {
+      const m: Partial<Record<ColumnField, Uint8Array>> = {}
+      for (const f of COLUMN_FIELDS) {
+        const d = ds.dict(f)
+        const a = new Uint8Array(d.length + 1)
+        let any = false
+        for (let c = 0; c < d.length; c++) if ((d[c] ?? '').toLowerCase().includes(w)) {
+            a[c] = 1
+            any = true
+          }
+        if (any) m[f] = a
+      }
+      return m
+    })
+    checks.push((i) => {
+      let resources: string | undefined
+      let plan: string | undefined
+      for (let k = 0; k < words.length; k++) {
+        const w = words[k] ?? ''
+        const hits = dictHits[k] ?? {}
+        let ok = false
+        for (const f of COLUMN_FIELDS) {
+          const m = hits[f]
+          if (m && m[ds.code(f, i)]) {
+            ok = true
+            break
+          }
+        }
+        if (!ok) {
+          resources ??= ds.resources(i).join(' ').toLowerCase()
+          ok = resources.includes(w)
+        }
+        if (!ok && (w.startsWith('pln_') || w.startsWith('evt_'))) {
+          plan ??= (ds.planId(i) ?? '') + ' ' + ds.event(i).id
+          ok = plan.includes(w)
+        }
+        if (!ok) return false
+      }
+      return true
+    })
+  }
+  return { lo, hi, allow, matchOther: checks.length ? (i) => checks.every((c) => c(i)) : undefined }
+}
+
+export function matches(ds: Dataset, c: Compiled, i: number): boolean {
+  for (const f of COLUMN_FIELDS) {
+    const m = c.allow[f]
+    if (m && !m[ds.code(f, i)]) return false
+  }
+  return c.matchOther ? c.matchOther(i) : true
+}
+
+const NICE_BUCKETS = [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800]
+
+export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): FakeApi {
+  const now = opts.now ?? (() => Date.now())
+  const orgSpecs = events
+    ? [...new Set(events.map((e) => e.organizationId))].map((id) => ({ id, count: 0 }))
+    : (opts.orgs ?? [{ id: 'acme-prod', count: 1_000_000 }, { id: 'acme-staging', count: 25_000 }])
+  const datasets = new Map<string, Dataset>()
+  const subscribers = new Set<{ org: string; q: QueryDTO; cb: (e: EventDTO) => void }>()
+  const lastVerified = new Map<string, VerifyResultDTO>()
+
+  function dataset(org: string): Dataset {
+    let ds = datasets.get(org)
+    if (!ds) {
+      const spec = orgSpecs.find((o) => o.id === org)
+      if (!spec) throw new ApiError({ code: 'not_found', message: `organization ${org} has no log on this profile` }, 404)
+      ds = events
+        ? datasetFromEvents(org, events)
+        : generateDataset({ org, count: spec.count, seed: (opts.seed ?? 42) + orgSpecs.indexOf(spec), end: opts.end })
+      datasets.set(org, ds)
+    }
+    return ds
+  }
+
+  async function run<T>(f: () => T, failable = true): Promise<T> {
+    if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs))
+    else await Promise.resolve()
+    if (failable && opts.failWith) throw new ApiError(opts.failWith, 503)
+    return f()
+  }
+
+  function findIndex(ds: Dataset, id: string): number {
+    const seq = seqFromId(id)
+    if (seq !== undefined && seq >= 1 && seq <= ds.size() && ds.event(seq - 1).id === id) return seq - 1
+    if (ds.size() <= 200_000) for (let i = 0; i < ds.size(); i++) if (ds.event(i).id === id) return i
+    throw new ApiError({ code: 'not_found', message: `event ${id} is not in ${ds.org}` }, 404)
+  }
+
+  const api: FakeApi = {
+    transport: 'fake',
+    info: () => run(() => ({ name: 'Axiom Audit', version: 'demo', profile: 'demo', dataDir: '(in-memory demo log)' }), false),
+    ready: () => Promise.resolve(),
+    organizations: () =>
+      run(() => orgSpecs.map((o) => {
+        const ds = dataset(o.id)
+        const n = ds.size()
+        return { id: o.id, size: n, lastRecordedAt: n ? new Date(ds.time(n - 1)).toISOString() : undefined }
+      }), false),
+    listEvents: (q) =>
+      run(() => {
+        const ds = dataset(q.org)
+        const c = compileQuery(ds, q)
+        const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000)
+        const oldest = q.order === 'oldest'
+        let pos: number
+        if (q.cursor) {
+          const m = /^c(\d+)$/.exec(q.cursor)
+          if (!m) throw new ApiError({ code: 'invalid_query', message: 'the cursor is not valid', fields: [{ field: 'cursor', reason: 'not a cursor this server issued' }] }, 400)
+          pos = Number(m[1])
+        } else pos = oldest ? c.lo : c.hi - 1
+        const out: EventDTO[] = []
+        if (oldest) {
+          for (; pos < c.hi && out.length < limit; pos++) if (matches(ds, c, pos)) out.push(ds.event(pos))
+          return { events: out, nextCursor: pos < c.hi ? `c${pos}` : undefined }
+        }
+        for (pos = Math.min(pos, c.hi - 1); pos >= c.lo && out.length < limit; pos--) if (matches(ds, c, pos)) out.push(ds.event(pos))
+        return { events: out, nextCursor: pos >= c.lo ? `c${pos}` : undefined }
+      }),
+    getEvent: (org, id) => run(() => { const ds = dataset(org); return ds.event(findIndex(ds, id)) }),
+    eventProof: (org, id) =>
+      run(() => {
+        const ds = dataset(org)
+        const i = findIndex(ds, id)
+        return { leafIndex: i, treeSize: ds.size(), leafHash: hexToBase64(ds.event(i).leafHash), hashes: proofHashes(i, ds.size()), verified: true }
+      }),
+    facets: (q) =>
+      run(() => {
+        const ds = dataset(q.org)
+        const c = compileQuery(ds, q)
+        const fields: ColumnField[] = ['category', 'provider', 'status', 'riskLevel', 'userId']
+        const counts = fields.map((f) => new Float64Array(ds.dict(f).length + 1))
+        for (let i = c.lo; i < c.hi; i++) {
+          if (!matches(ds, c, i)) continue
+          for (let k = 0; k < fields.length; k++) {
+            const arr = counts[k]
+            if (arr) arr[ds.code(fields[k] as ColumnField, i)]! += 1
+          }
+        }
+        const out: FacetsDTO = {}
+        fields.forEach((f, k) => {
+          const d = ds.dict(f)
+          out[f] = d
+            .map((value, code) => ({ value, count: counts[k]?.[code] ?? 0 }))
+            .filter((x) => x.count > 0)
+            .sort((a, b) => b.count - a.count || a.value.localeCompare(b.value))
+        })
+        return out
+      }),
+    histogram: (q) =>
+      run((): HistogramDTO => {
+        const ds = dataset(q.org)
+        const c = compileQuery(ds, q)
+        const n = ds.size()
+        const from = parseTime(q.since, 'since') ?? (n ? ds.time(0) : now() - 86400_000)
+        const to = parseTime(q.until, 'until') ?? Math.max(now(), n ? ds.time(n - 1) + 1 : 0)
+        const want = (to - from) / 1000 / 90
+        const bucketSeconds = NICE_BUCKETS.find((b) => b >= want) ?? 604800
+        const step = bucketSeconds * 1000
+        const first = Math.floor(from / step) * step
+        const nb = Math.max(1, Math.ceil((to - first) / step))
+        const buckets: HistogramBucketDTO[] = Array.from({ length: nb }, (_, k) => ({
+          start: new Date(first + k * step).toISOString(), count: 0, byRisk: {}, byStatus: {},
+        }))
+        const riskDict = ds.dict('riskLevel')
+        const statusDict = ds.dict('status')
+        for (let i = c.lo; i < c.hi; i++) {
+          if (!matches(ds, c, i)) continue
+          const b = buckets[Math.floor((ds.time(i) - first) / step)]
+          if (!b) continue
+          b.count++
+          const r = riskDict[ds.code('riskLevel', i)] ?? 'low'
+          b.byRisk[r] = (b.byRisk[r] ?? 0) + 1
+          const s = statusDict[ds.code('status', i)] ?? 'applied'
+          b.byStatus![s] = (b.byStatus![s] ?? 0) + 1
+        }
+        return { bucketSeconds, buckets }
+      }),
+    latestCheckpoint: (org) =>
+      run(() => {
+        const ds = dataset(org)
+        const n = ds.size()
+        const root = hexToBase64(hashHex(n, 99))
+        const time = new Date(n ? ds.time(n - 1) : now()).toISOString()
+        return {
+          origin: `axiom-audit/${org}`, size: n, root, time,
+          note: `axiom-audit/${org}\n${n}\n${root}\n\n— axiom-audit ${hexToBase64(hashHex(n, 98)).slice(0, 40)}\n`,
+          publicKey: `axiom-audit+${hashHex(1, 1).slice(0, 8)}+${hexToBase64(hashHex(2, 2)).slice(0, 43)}`,
+        }
+      }),
+    verify: async (org, onProgress) => {
+      const ds = await run(() => dataset(org))
+      const startedAt = new Date(now()).toISOString()
+      const total = ds.size()
+      for (let k = 1; k <= 10; k++) {
+        await new Promise((r) => setTimeout(r, opts.latencyMs ? 120 : 0))
+        onProgress?.({ org, done: Math.round((total * k) / 10), total })
+      }
+      const res: VerifyResultDTO = { org, events: total, problems: [], clean: true, startedAt, finishedAt: new Date(now()).toISOString(), keyless: false }
+      lastVerified.set(org, res)
+      return res
+    },
+    subscribe: (q, cb) => {
+      const sub = { org: q.org, q: { ...q, since: undefined, cursor: undefined }, cb }
+      subscribers.add(sub)
+      return () => {
+        subscribers.delete(sub)
+      }
+    },
+    emit: (org) => {
+      const o = org ?? orgSpecs[0]?.id ?? 'acme-prod'
+      const ds = dataset(o)
+      const e = ds.append(now())
+      const i = ds.size() - 1
+      for (const s of subscribers) {
+        if (s.org !== o) continue
+        const c = compileQuery(ds, s.q)
+        if (i >= c.lo && i < c.hi && matches(ds, c, i)) s.cb(e)
+      }
+      return e
+    },
+    dataset,
+  }
+
+  if (opts.liveEveryMs) {
+    setInterval(() => {
+      if (subscribers.size) api.emit()
+    }, opts.liveEveryMs)
+  }
+  return api
+}

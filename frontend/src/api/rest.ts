@@ -1,0 +1,101 @@
+import type { AuditApi } from './client'
+import { ApiError, parseErrorDTO, toApiError } from './errors'
+import { queryToSearchParams } from './params'
+import type {
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
+  OrganizationDTO, QueryDTO, VerifyResultDTO,
+} from './types'
+
+type FetchFn = typeof fetch
+type EventSourceCtor = new (url: string, init?: EventSourceInit) => EventSource
+
+export interface RestOptions {
+  /** Prefix of every path; '' for the same origin. */
+  base?: string
+  fetch?: FetchFn
+  EventSource?: EventSourceCtor
+}
+
+/**
+ * The browser transport: `axiom-audit serve` at the same origin, signed in
+ * by a cookie, so plain fetch works.
+ */
+export function createRestApi(opts: RestOptions = {}): AuditApi {
+  const base = opts.base ?? ''
+  const doFetch: FetchFn = opts.fetch ?? ((...a) => fetch(...a))
+  const ES: EventSourceCtor | undefined = opts.EventSource ?? (typeof EventSource === 'undefined' ? undefined : EventSource)
+
+  async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+    let res: Response
+    try {
+      res = await doFetch(base + path, { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+    } catch (err) {
+      throw toApiError(err)
+    }
+    const text = await res.text()
+    if (!res.ok) {
+      const dto = parseErrorDTO(text)
+      throw new ApiError(dto ?? { code: res.status === 401 ? 'unauthorized' : 'http_' + res.status, message: `${path}: ${res.status} ${res.statusText}`.trim() }, res.status)
+    }
+    try {
+      return JSON.parse(text) as T
+    } catch {
+      throw new ApiError({ code: 'bad_response', message: `${path}: the response is not JSON` }, res.status)
+    }
+  }
+  const get = <T>(path: string) => call<T>('GET', path)
+  const org = (o: string) => 'org=' + encodeURIComponent(o)
+  const qs = (q: QueryDTO) => queryToSearchParams(q).toString()
+
+  return {
+    transport: 'http',
+    info: () => get<AppInfo>('/api/info'),
+    ready: () => Promise.resolve(),
+    organizations: () => get<OrganizationDTO[]>('/api/organizations'),
+    listEvents: async (q) => {
+      const page = await get<EventPageDTO>('/api/operations/events?' + qs(q))
+      return { events: page.events ?? [], nextCursor: page.nextCursor || undefined }
+    },
+    getEvent: (o, id) => get<EventDTO>(`/api/operations/events/${encodeURIComponent(id)}?${org(o)}`),
+    eventProof: (o, id) => get<InclusionProofDTO>(`/api/operations/events/${encodeURIComponent(id)}/proof?${org(o)}`),
+    facets: (q) => get<FacetsDTO>('/api/operations/facets?' + qs(q)),
+    histogram: (q) => get<HistogramDTO>('/api/operations/histogram?' + qs(q)),
+    latestCheckpoint: (o) => get<CheckpointDTO>('/api/checkpoints/latest?' + org(o)),
+    verify: (o, onProgress) => {
+      // Progress comes over SSE while the POST runs; the POST's answer is the result.
+      let es: EventSource | undefined
+      if (onProgress && ES) {
+        es = new ES(`${base}/api/verify/stream?${org(o)}`, { withCredentials: true })
+        es.addEventListener('progress', (m) => {
+          try {
+            const p = JSON.parse((m as MessageEvent<string>).data) as { done: number; total: number }
+            onProgress({ org: o, done: p.done, total: p.total })
+          } catch {
+            // a malformed progress message is not worth failing verification for
+          }
+        })
+      }
+      return call<VerifyResultDTO>('POST', '/api/verify?' + org(o)).finally(() => es?.close())
+    },
+    subscribe: (q, onEvent, onError) => {
+      if (!ES) {
+        onError?.(new ApiError({ code: 'unsupported', message: 'This browser cannot stream events (no EventSource).' }))
+        return () => {}
+      }
+      const { cursor: _c, limit: _l, ...filter } = q
+      const es = new ES(`${base}/api/operations/stream?${qs(filter)}`, { withCredentials: true })
+      es.addEventListener('event', (m) => {
+        try {
+          onEvent(JSON.parse((m as MessageEvent<string>).data) as EventDTO)
+        } catch (err) {
+          onError?.(toApiError(err))
+        }
+      })
+      es.onerror = () => {
+        // EventSource reconnects by itself; tell the UI only when it gives up.
+        if (es.readyState === 2) onError?.(new ApiError({ code: 'unreachable', message: 'The live stream closed.' }))
+      }
+      return () => es.close()
+    },
+  }
+}

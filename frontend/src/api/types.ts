@@ -1,0 +1,161 @@
+// TypeScript mirrors of the Go DTOs in app/dto.go: the one contract the
+// desktop bindings, the REST API and this frontend share. Times are RFC 3339
+// strings in UTC.
+
+/** One recorded event as the UI and API show it. */
+export interface EventDTO {
+  id: string
+  seq: number
+  timestamp: string
+  recordedAt: string
+  organizationId: string
+  userId: string
+  provider: string
+  actionType: string
+  category: string
+  resourceIds: string[]
+  status: string
+  riskLevel: string
+  metadata: unknown
+  /** Present only when the keys are available and the caller may see them. */
+  beforeState?: unknown
+  afterState?: unknown
+  beforeStateCommitment?: string
+  afterStateCommitment?: string
+  prevHash: string
+  leafHash: string
+  retention: string
+  soc2: string[]
+  iso27001: string[]
+}
+
+/** A timeline filter: OR within a list field, AND across fields; Not* exclude. */
+export interface QueryDTO {
+  org: string
+  since?: string
+  until?: string
+  categories?: string[]
+  actionTypes?: string[]
+  providers?: string[]
+  userIds?: string[]
+  statuses?: string[]
+  riskLevels?: string[]
+  resourceId?: string
+  resourceIdPrefix?: string
+  notCategories?: string[]
+  notActionTypes?: string[]
+  notProviders?: string[]
+  notUserIds?: string[]
+  notStatuses?: string[]
+  notRiskLevels?: string[]
+  text?: string
+  order?: 'newest' | 'oldest'
+  limit?: number
+  cursor?: string
+}
+
+export interface EventPageDTO {
+  events: EventDTO[]
+  /** Empty or absent: no more pages. */
+  nextCursor?: string
+}
+
+export interface FacetCountDTO {
+  value: string
+  count: number
+}
+
+/** Counts per value for category, provider, status, riskLevel and userId, by count descending. */
+export type FacetsDTO = Record<string, FacetCountDTO[]>
+
+export interface HistogramBucketDTO {
+  start: string
+  count: number
+  byRisk: Record<string, number>
+  byStatus?: Record<string, number>
+}
+
+export interface HistogramDTO {
+  bucketSeconds: number
+  buckets: HistogramBucketDTO[]
+}
+
+export interface OrganizationDTO {
+  id: string
+  size: number
+  lastRecordedAt?: string
+}
+
+export interface CheckpointDTO {
+  origin: string
+  size: number
+  root: string
+  time: string
+  note: string
+  publicKey: string
+}
+
+export interface InclusionProofDTO {
+  leafIndex: number
+  treeSize: number
+  leafHash: string
+  hashes: string[]
+  verified: boolean
+}
+
+export interface VerifyProblemDTO {
+  org: string
+  seq?: number
+  id?: string
+  kind: string
+  detail: string
+}
+
+export interface VerifyResultDTO {
+  org: string
+  events: number
+  problems: VerifyProblemDTO[]
+  clean: boolean
+  startedAt: string
+  finishedAt: string
+  keyless: boolean
+}
+
+export interface FieldError {
+  index?: number
+  line?: number
+  field: string
+  reason: string
+}
+
+export interface ErrorDTO {
+  code: string
+  message: string
+  fields?: FieldError[]
+}
+
+export interface AppInfo {
+  name: string
+  version: string
+  profile: string
+  dataDir: string
+}
+
+export interface VerifyProgress {
+  org: string
+  done: number
+  total: number
+}
+
+/** Facet field names as FacetsDTO keys them. */
+export const FACET_FIELDS = ['category', 'provider', 'status', 'riskLevel', 'userId'] as const
+export type FacetField = (typeof FACET_FIELDS)[number]
+
+// Closed vocabularies from storage/event.go and the catalogue.
+export const PROVIDERS = ['aws', 'azure', 'gcp', 'system'] as const
+export const STATUSES = ['pending', 'applied', 'failed', 'rolled_back'] as const
+export const RISK_LEVELS = ['low', 'medium', 'high'] as const
+export const CATEGORIES = [
+  'connection', 'scan', 'finding', 'recommendation', 'plan', 'approval', 'terraform_export',
+  'apply', 'rollback', 'user', 'workflow', 'releaseops', 'audit', 'custom',
+] as const

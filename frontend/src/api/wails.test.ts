@@ -1,0 +1,84 @@
+import { describe, expect, it, vi } from 'vitest'
+import { createWailsApi, type WailsBindings, type WailsRuntime } from './wails'
+
+function bindings(over: Partial<WailsBindings> = {}): WailsBindings {
+  const ok = <T,>(v: T) => vi.fn(() => Promise.resolve(v))
+  return {
+    Info: ok({ name: 'Axiom Audit', version: '1', profile: 'p', dataDir: '/d' }),
+    Ready: ok(undefined),
+    Organizations: ok([{ id: 'acme', size: 3 }]),
+    ListEvents: ok({ events: [], nextCursor: '' }),
+    GetEvent: ok({ id: 'e1' }),
+    EventProof: ok({ verified: true }),
+    Facets: ok({}),
+    Histogram: ok({ bucketSeconds: 60, buckets: [] }),
+    LatestCheckpoint: ok({ size: 3 }),
+    Verify: ok({ clean: true }),
+    Subscribe: ok(undefined),
+    Unsubscribe: ok(undefined),
+    ...over,
+  } as unknown as WailsBindings
+}
+
+function runtime() {
+  const handlers = new Map<string, (...d: unknown[]) => void>()
+  const offs: string[] = []
+  const rt: WailsRuntime = {
+    EventsOn: (name, cb) => {
+      handlers.set(name, cb as (...d: unknown[]) => void)
+      return () => offs.push(name)
+    },
+  }
+  return { rt, handlers, offs }
+}
+
+describe('createWailsApi', () => {
+  it('passes queries straight to the bindings', async () => {
+    const b = bindings()
+    const api = createWailsApi(b, undefined)
+    expect(await api.listEvents({ org: 'acme', statuses: ['failed'] })).toEqual({ events: [], nextCursor: undefined })
+    expect(b.ListEvents).toHaveBeenCalledWith({ org: 'acme', statuses: ['failed'] })
+    await api.getEvent('acme', 'e1')
+    expect(b.GetEvent).toHaveBeenCalledWith('acme', 'e1')
+    await api.eventProof('acme', 'e1')
+    await api.facets({ org: 'acme' })
+    await api.histogram({ org: 'acme' })
+    await api.latestCheckpoint('acme')
+    expect(b.LatestCheckpoint).toHaveBeenCalledWith('acme')
+    expect(await api.organizations()).toEqual([{ id: 'acme', size: 3 }])
+  })
+
+  it('decodes an ErrorDTO from a rejected binding', async () => {
+    const b = bindings({ Organizations: vi.fn(() => Promise.reject(JSON.stringify({ code: 'keychain_unavailable', message: 'locked' }))) })
+    await expect(createWailsApi(b, undefined).organizations()).rejects.toMatchObject({ code: 'keychain_unavailable', message: 'locked' })
+    const c = bindings({ Info: vi.fn(() => Promise.reject('plain failure')) })
+    await expect(createWailsApi(c, undefined).info()).rejects.toMatchObject({ code: 'internal', message: 'plain failure' })
+  })
+
+  it('subscribes, delivers audit:event and unsubscribes', () => {
+    const b = bindings()
+    const { rt, handlers, offs } = runtime()
+    const got: unknown[] = []
+    const stop = createWailsApi(b, rt).subscribe({ org: 'acme', cursor: 'x', limit: 5, riskLevels: ['high'] }, (e) => got.push(e))
+    expect(b.Subscribe).toHaveBeenCalledWith({ org: 'acme', riskLevels: ['high'] })
+    handlers.get('audit:event')?.({ id: 'e1' })
+    expect(got).toEqual([{ id: 'e1' }])
+    stop()
+    expect(offs).toEqual(['audit:event'])
+    expect(b.Unsubscribe).toHaveBeenCalled()
+  })
+
+  it('reports verify progress for its organization only', async () => {
+    let finish!: (v: unknown) => void
+    const b = bindings({ Verify: vi.fn(() => new Promise((r) => (finish = r))) as unknown as WailsBindings['Verify'] })
+    const { rt, handlers, offs } = runtime()
+    const progress: unknown[] = []
+    const done = createWailsApi(b, rt).verify('acme', (p) => progress.push(p))
+    handlers.get('audit:verify-progress')?.({ org: 'other', done: 1, total: 2 })
+    handlers.get('audit:verify-progress')?.({ org: 'acme', done: 1, total: 2 })
+    finish({ clean: true })
+    await done
+    expect(progress).toEqual([{ org: 'acme', done: 1, total: 2 }])
+    expect(offs).toEqual(['audit:verify-progress'])
+  })
+})

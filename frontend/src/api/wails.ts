@@ -1,0 +1,83 @@
+import type { AuditApi } from './client'
+import { toApiError } from './errors'
+import type {
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
+  OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
+} from './types'
+
+/** The methods app.App binds (see app/ in the Go module). */
+export interface WailsBindings {
+  Info(): Promise<AppInfo>
+  Ready(): Promise<void>
+  Organizations(): Promise<OrganizationDTO[]>
+  ListEvents(q: QueryDTO): Promise<EventPageDTO>
+  GetEvent(org: string, id: string): Promise<EventDTO>
+  EventProof(org: string, id: string): Promise<InclusionProofDTO>
+  Facets(q: QueryDTO): Promise<FacetsDTO>
+  Histogram(q: QueryDTO): Promise<HistogramDTO>
+  LatestCheckpoint(org: string): Promise<CheckpointDTO>
+  Verify(org: string): Promise<VerifyResultDTO>
+  Subscribe(q: QueryDTO): Promise<void>
+  Unsubscribe(): Promise<void>
+}
+
+export interface WailsRuntime {
+  EventsOn(name: string, cb: (...data: never[]) => void): () => void
+}
+
+declare global {
+  interface Window {
+    go?: { app?: { App?: Partial<WailsBindings> } }
+    runtime?: WailsRuntime
+  }
+}
+
+/** The bindings, when this page runs inside the desktop window. */
+export function wailsBindings(w: Window = window): WailsBindings | undefined {
+  const app = w.go?.app?.App
+  return app && typeof app.Info === 'function' ? (app as WailsBindings) : undefined
+}
+
+function wrap<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return p().catch((err: unknown) => {
+      throw toApiError(err)
+    })
+  } catch (err) {
+    return Promise.reject(toApiError(err))
+  }
+}
+
+/** The desktop transport: calls into Go through the Wails bindings. */
+export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undefined): AuditApi {
+  return {
+    transport: 'wails',
+    info: () => wrap(() => app.Info()),
+    ready: () => wrap(() => app.Ready()),
+    organizations: () => wrap(() => app.Organizations()),
+    listEvents: (q) => wrap(() => app.ListEvents(q)).then((p) => ({ events: p.events ?? [], nextCursor: p.nextCursor || undefined })),
+    getEvent: (o, id) => wrap(() => app.GetEvent(o, id)),
+    eventProof: (o, id) => wrap(() => app.EventProof(o, id)),
+    facets: (q) => wrap(() => app.Facets(q)),
+    histogram: (q) => wrap(() => app.Histogram(q)),
+    latestCheckpoint: (o) => wrap(() => app.LatestCheckpoint(o)),
+    verify: (o, onProgress) => {
+      const off = onProgress && runtime
+        ? runtime.EventsOn('audit:verify-progress', ((p: VerifyProgress) => {
+            if (p.org === o) onProgress(p)
+          }) as (...d: never[]) => void)
+        : undefined
+      return wrap(() => app.Verify(o)).finally(() => off?.())
+    },
+    subscribe: (q, onEvent, onError) => {
+      // The desktop app keeps one subscription: the newest filter replaces the last.
+      const { cursor: _c, limit: _l, ...filter } = q
+      const off = runtime?.EventsOn('audit:event', ((e: EventDTO) => onEvent(e)) as (...d: never[]) => void)
+      wrap(() => app.Subscribe(filter)).catch((err: Error) => onError?.(err))
+      return () => {
+        off?.()
+        void wrap(() => app.Unsubscribe()).catch(() => {})
+      }
+    },
+  }
+}

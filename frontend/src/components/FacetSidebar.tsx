@@ -1,0 +1,110 @@
+import { ActionIcon, Box, Group, ScrollArea, Skeleton, Stack, Text, Tooltip, UnstyledButton } from '@mantine/core'
+import { IconMinus } from '@tabler/icons-react'
+import type { MouseEvent } from 'react'
+import type { FacetCountDTO } from '../api/types'
+import { parseQuery, toggleTerm, type QueryField } from '../query/parse'
+import { useResults, useStores, useView } from '../store/context'
+import classes from './FacetSidebar.module.css'
+
+const SECTIONS: { key: string; field: QueryField; title: string }[] = [
+  { key: 'category', field: 'category', title: 'Category' },
+  { key: 'provider', field: 'provider', title: 'Provider' },
+  { key: 'status', field: 'status', title: 'Status' },
+  { key: 'riskLevel', field: 'risk', title: 'Risk' },
+  { key: 'userId', field: 'user', title: 'User' },
+]
+
+const INCLUDE_KEY = { category: 'categories', provider: 'providers', status: 'statuses', risk: 'riskLevels', user: 'userIds' } as const
+const EXCLUDE_KEY = { category: 'notCategories', provider: 'notProviders', status: 'notStatuses', risk: 'notRiskLevels', user: 'notUserIds' } as const
+
+/** Counts per value for the current filter; click filters for a value, Alt/⌥-click filters it out. */
+export function FacetSidebar() {
+  const facets = useResults((s) => s.facets)
+  const q = useView((s) => s.q)
+  const { view } = useStores()
+  const { filter } = parseQuery(q)
+
+  const apply = (field: QueryField, value: string, negated: boolean) => view.getState().set({ q: toggleTerm(q, field, value, negated) })
+
+  return (
+    <ScrollArea h="100%" type="hover" offsetScrollbars>
+      <Stack gap="md" p="xs" pr={4} component="nav" aria-label="Facets">
+        {SECTIONS.map((s) => {
+          const inc = filter[INCLUDE_KEY[s.field as keyof typeof INCLUDE_KEY]] ?? []
+          const exc = filter[EXCLUDE_KEY[s.field as keyof typeof EXCLUDE_KEY]] ?? []
+          const values = facets?.[s.key]
+          // Excluded values have no count under the filter; show them anyway so they can be undone.
+          const list: FacetCountDTO[] = [...(values ?? []), ...exc.filter((v) => !values?.some((x) => x.value === v)).map((v) => ({ value: v, count: 0 }))]
+          return (
+            <Box key={s.key} data-testid={`facet-${s.key}`}>
+              <Text size="xs" fw={700} tt="uppercase" c="dimmed" mb={4} className={classes.title}>
+                {s.title}
+              </Text>
+              {!facets ? (
+                <Stack gap={6}>
+                  {[0, 1, 2].map((i) => (
+                    <Skeleton key={i} h={14} />
+                  ))}
+                </Stack>
+              ) : list.length === 0 ? (
+                <Text size="xs" c="dimmed">
+                  none in range
+                </Text>
+              ) : (
+                <FacetValues list={list.slice(0, s.field === 'user' ? 8 : 14)} field={s.field} included={inc} excluded={exc} onApply={apply} />
+              )}
+            </Box>
+          )
+        })}
+        <Text size="xs" c="dimmed" px={4}>
+          Click to filter for a value; Alt/⌥-click or <IconMinus size={10} /> to filter it out.
+        </Text>
+      </Stack>
+    </ScrollArea>
+  )
+}
+
+function FacetValues({
+  list, field, included, excluded, onApply,
+}: {
+  list: FacetCountDTO[]
+  field: QueryField
+  included: string[]
+  excluded: string[]
+  onApply(field: QueryField, value: string, negated: boolean): void
+}) {
+  const max = Math.max(1, ...list.map((x) => x.count))
+  return (
+    <Stack gap={1}>
+      {list.map(({ value, count }) => {
+        const on = included.includes(value)
+        const off = excluded.includes(value)
+        const click = (e: MouseEvent) => onApply(field, value, e.altKey)
+        return (
+          <Group key={value} gap={2} wrap="nowrap" className={classes.item} data-active={on || undefined} data-excluded={off || undefined}>
+            <UnstyledButton
+              className={classes.value}
+              onClick={click}
+              aria-pressed={on}
+              aria-label={`${field} ${value}: ${count.toLocaleString('en-US')} events${on ? ', filtered for' : off ? ', filtered out' : ''}`}
+              data-testid={`facet-value-${field}-${value}`}
+            >
+              <span className={classes.bar} style={{ width: `${(count / max) * 100}%` }} />
+              <Text size="sm" truncate className={classes.label}>
+                {value}
+              </Text>
+              <Text size="xs" c="dimmed" ff="monospace" className={classes.count}>
+                {count.toLocaleString('en-US')}
+              </Text>
+            </UnstyledButton>
+            <Tooltip label={off ? `Stop excluding ${value}` : `Exclude ${value}`} openDelay={400}>
+              <ActionIcon size="sm" variant="subtle" color="gray" className={classes.exclude} aria-label={`Exclude ${field} ${value}`} onClick={() => onApply(field, value, true)}>
+                <IconMinus size={12} />
+              </ActionIcon>
+            </Tooltip>
+          </Group>
+        )
+      })}
+    </Stack>
+  )
+}

@@ -1,0 +1,61 @@
+import { ActionIcon, Badge, Group, Select, Text, Tooltip } from '@mantine/core'
+import { IconKeyboard } from '@tabler/icons-react'
+import { useSession, useStores, useView } from '../store/context'
+import classes from './Header.module.css'
+import { IntegrityBadge } from './IntegrityBadge'
+import { ThemeToggle } from './ThemeToggle'
+
+export function Logo() {
+  return (
+    <Group gap={8} wrap="nowrap">
+      <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">
+        <path d="M12 2 3 7v10l9 5 9-5V7z" fill="var(--mantine-color-indigo-6)" />
+        <path d="m12 7-4.5 2.5v5L12 17l4.5-2.5v-5z" fill="var(--mantine-color-body)" opacity="0.9" />
+      </svg>
+      <Text fw={700} size="md" className={classes.brand}>
+        Axiom Audit
+      </Text>
+    </Group>
+  )
+}
+
+/** Organization, profile, integrity and theme. */
+export function Header({ onShortcuts }: { onShortcuts(): void }) {
+  const { view } = useStores()
+  const org = useView((s) => s.org)
+  const orgs = useSession((s) => s.orgs)
+  const info = useSession((s) => s.info)
+  return (
+    <Group className={classes.header} justify="space-between" wrap="nowrap" component="header">
+      <Group gap="lg" wrap="nowrap">
+        <Logo />
+        <Select
+          size="sm"
+          w={230}
+          aria-label="Organization"
+          data-testid="org-switcher"
+          value={org || null}
+          allowDeselect={false}
+          placeholder={orgs ? 'No organizations yet' : 'Loading…'}
+          data={(orgs ?? []).map((o) => ({ value: o.id, label: `${o.id} · ${o.size.toLocaleString('en-US')}` }))}
+          onChange={(v) => v && view.getState().set({ org: v, event: undefined })}
+          comboboxProps={{ withinPortal: true }}
+        />
+      </Group>
+      <Group gap="md" wrap="nowrap">
+        <IntegrityBadge />
+        <Tooltip label={info ? `${info.dataDir} · ${info.version}` : ''} disabled={!info}>
+          <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500}>
+            profile <span data-testid="profile">{info?.profile ?? '…'}</span>
+          </Badge>
+        </Tooltip>
+        <ThemeToggle />
+        <Tooltip label="Keyboard shortcuts (?)">
+          <ActionIcon variant="default" size="lg" aria-label="Keyboard shortcuts" onClick={onShortcuts}>
+            <IconKeyboard size={18} />
+          </ActionIcon>
+        </Tooltip>
+      </Group>
+    </Group>
+  )
+}

@@ -1,0 +1,139 @@
+import { Box, Group, Paper, SegmentedControl, Skeleton, Text, useComputedColorScheme } from '@mantine/core'
+import { useElementSize } from '@mantine/hooks'
+import { useEffect, useMemo, useRef, useState } from 'react'
+import uPlot from 'uplot'
+import 'uplot/dist/uPlot.min.css'
+import type { HistogramDTO } from '../api/types'
+import { formatShort } from '../lib/time'
+import { useResults, useStores, useView } from '../store/context'
+import { rangeBounds } from '../store/view'
+import { RISK_HEX, STATUS_HEX } from './EventChips'
+
+const RISK_ORDER = ['low', 'medium', 'high']
+const STATUS_ORDER = ['applied', 'pending', 'rolled_back', 'failed']
+
+/** Builds uPlot data: x in seconds, then one cumulative series per key, top of the stack first. */
+export function stackHistogram(h: HistogramDTO, by: 'risk' | 'status'): { keys: string[]; data: number[][] } {
+  const order = by === 'risk' ? RISK_ORDER : STATUS_ORDER
+  const xs = h.buckets.map((b) => Date.parse(b.start) / 1000 + h.bucketSeconds / 2)
+  const cum: number[][] = order.map(() => new Array<number>(h.buckets.length).fill(0))
+  h.buckets.forEach((b, i) => {
+    const parts = by === 'risk' ? b.byRisk : (b.byStatus ?? {})
+    let acc = 0
+    order.forEach((k, j) => {
+      acc += parts[k] ?? 0
+      const row = cum[j]
+      if (row) row[i] = acc
+    })
+  })
+  return { keys: [...order].reverse(), data: [xs, ...cum.reverse()] }
+}
+
+// uPlot needs a canvas; jsdom has none.
+const canDraw = typeof navigator !== 'undefined' && !/jsdom/i.test(navigator.userAgent)
+
+/** Events over the range, stacked by risk or status; drag across it to zoom the time range. */
+export function Histogram() {
+  const histogram = useResults((s) => s.histogram)
+  const loading = useResults((s) => s.histogramLoading)
+  const stackBy = useView((s) => s.stackBy)
+  const tz = useView((s) => s.tz)
+  const range = useView((s) => s.range)
+  const now = useView((s) => s.now)
+  const { view } = useStores()
+  const scheme = useComputedColorScheme('light')
+  const { ref, width } = useElementSize()
+  const plotRef = useRef<HTMLDivElement>(null)
+  const [hover, setHover] = useState<{ i: number; left: number } | undefined>()
+  const stacked = useMemo(() => (histogram ? stackHistogram(histogram, stackBy) : undefined), [histogram, stackBy])
+  const bounds = rangeBounds(range, now)
+
+  useEffect(() => {
+    const el = plotRef.current
+    if (!el || !stacked || !canDraw || width < 50) return
+    const colors = stackBy === 'risk' ? RISK_HEX : STATUS_HEX
+    const axisColor = scheme === 'dark' ? '#909296' : '#868e96'
+    const gridColor = scheme === 'dark' ? 'rgba(255,255,255,0.06)' : 'rgba(0,0,0,0.06)'
+    const bars = uPlot.paths.bars?.({ size: [0.86, 64], gap: 1 })
+    const opts: uPlot.Options = {
+      width,
+      height: 120,
+      padding: [8, 8, 0, 0],
+      legend: { show: false },
+      tzDate: tz === 'utc' ? (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : undefined,
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false },
+      select: { show: true, left: 0, top: 0, width: 0, height: 0 },
+      scales: {
+        x: { time: true, range: () => [bounds.since / 1000, (bounds.until ?? Math.max(now, Date.now())) / 1000] },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] },
+      },
+      axes: [
+        { stroke: axisColor, grid: { show: false }, ticks: { stroke: gridColor }, font: '11px system-ui', size: 24 },
+        { stroke: axisColor, grid: { stroke: gridColor }, ticks: { show: false }, font: '11px system-ui', size: 44, values: (_u, v) => v.map((x) => (x >= 1000 ? `${Math.round(x / 100) / 10}k` : String(x))) },
+      ],
+      series: [{}, ...stacked.keys.map((k) => ({ label: k, fill: colors[k] ?? '#888', stroke: colors[k] ?? '#888', width: 0, paths: bars, points: { show: false } }))],
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 3) return
+            const from = u.posToVal(u.select.left, 'x') * 1000
+            const to = u.posToVal(u.select.left + u.select.width, 'x') * 1000
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false)
+            view.getState().set({ range: { kind: 'absolute', from: new Date(Math.floor(from)).toISOString(), to: new Date(Math.ceil(to)).toISOString() } })
+          },
+        ],
+        setCursor: [
+          (u) => {
+            const i = u.cursor.idx
+            setHover(i === null || i === undefined ? undefined : { i, left: u.cursor.left ?? 0 })
+          },
+        ],
+      },
+    }
+    const plot = new uPlot(opts, stacked.data as uPlot.AlignedData, el)
+    return () => plot.destroy()
+  }, [stacked, width, scheme, tz, stackBy, view, range, now])
+
+  const bucket = hover && histogram?.buckets[hover.i]
+  const keys = stackBy === 'risk' ? RISK_ORDER : STATUS_ORDER
+  const colors = stackBy === 'risk' ? RISK_HEX : STATUS_HEX
+  return (
+    <Paper withBorder radius="md" p="xs" pb={4} data-testid="histogram">
+      <Group justify="space-between" mb={2} px={4} wrap="nowrap">
+        <Group gap="md" wrap="nowrap">
+          <Text size="sm" fw={600}>
+            Activity
+          </Text>
+          {keys.map((k) => (
+            <Group key={k} gap={4} wrap="nowrap">
+              <Box w={9} h={9} style={{ borderRadius: 2, background: colors[k] }} />
+              <Text size="xs" c="dimmed">
+                {k.replace('_', ' ')}
+              </Text>
+            </Group>
+          ))}
+        </Group>
+        <Group gap="sm" wrap="nowrap">
+          <Text size="xs" c="dimmed" visibleFrom="md">
+            {bucket
+              ? `${formatShort(Date.parse(bucket.start), tz)} · ${bucket.count.toLocaleString('en-US')} events`
+              : 'Drag across the chart to zoom'}
+          </Text>
+          <SegmentedControl
+            size="xs"
+            value={stackBy}
+            onChange={(v) => view.getState().set({ stackBy: v as 'risk' | 'status' }, 'replace')}
+            data={[
+              { label: 'Risk', value: 'risk' },
+              { label: 'Status', value: 'status' },
+            ]}
+            aria-label="Stack the histogram by"
+          />
+        </Group>
+      </Group>
+      <div ref={ref} style={{ position: 'relative', height: 120 }}>
+        {!stacked && (loading || !histogram) ? <Skeleton h={112} mt={4} /> : <div ref={plotRef} data-testid="histogram-plot" aria-label="Events over time; drag to zoom" role="img" />}
+      </div>
+    </Paper>
+  )
+}

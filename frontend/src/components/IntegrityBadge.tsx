@@ -1,0 +1,99 @@
+import { Alert, Badge, Button, Code, Group, List, Popover, Progress, Stack, Text, UnstyledButton } from '@mantine/core'
+import { IconShieldCheck, IconShieldExclamation, IconShieldQuestion } from '@tabler/icons-react'
+import { adviceFor } from '../api/errors'
+import { formatDateTime, fromNow } from '../lib/time'
+import { useSession, useStores, useView } from '../store/context'
+import classes from './Header.module.css'
+
+/** The newest checkpoint and the last verification; opens a panel that runs verification with progress. */
+export function IntegrityBadge() {
+  const { session } = useStores()
+  const org = useView((s) => s.org)
+  const tz = useView((s) => s.tz)
+  const checkpoint = useSession((s) => s.checkpoint)
+  const last = useSession((s) => s.lastVerify)
+  const verifying = useSession((s) => s.verifying)
+  const progress = useSession((s) => s.progress)
+  const verifyError = useSession((s) => s.verifyError)
+
+  const state = verifying ? 'running' : verifyError ? 'error' : last ? (last.clean ? 'clean' : 'problems') : 'unverified'
+  const color = state === 'clean' ? 'teal' : state === 'problems' || state === 'error' ? 'red' : state === 'running' ? 'blue' : 'gray'
+  const Icon = state === 'clean' ? IconShieldCheck : state === 'problems' || state === 'error' ? IconShieldExclamation : IconShieldQuestion
+  const pct = progress && progress.total ? Math.round((progress.done / progress.total) * 100) : 0
+
+  return (
+    <Popover position="bottom-end" shadow="md" width={380} withArrow>
+      <Popover.Target>
+        <UnstyledButton className={classes.integrity} data-testid="integrity-badge" aria-label="Log integrity">
+          <Icon size={18} color={`var(--mantine-color-${color}-6)`} />
+          <Stack gap={0}>
+            <Text size="xs" fw={600} lh={1.2}>
+              {checkpoint ? `Checkpoint ${checkpoint.size.toLocaleString('en-US')}` : 'No checkpoint yet'}
+            </Text>
+            <Text size="xs" c="dimmed" lh={1.2}>
+              {state === 'running' ? `Verifying… ${pct}%` : last ? `${last.clean ? 'Verified' : 'Problems found'} ${fromNow(last.finishedAt)}` : verifyError ? 'Verification failed' : 'Not verified yet'}
+            </Text>
+          </Stack>
+        </UnstyledButton>
+      </Popover.Target>
+      <Popover.Dropdown>
+        <Stack gap="sm">
+          <Group justify="space-between">
+            <Text fw={600}>Log integrity</Text>
+            <Badge color={color} variant="light">
+              {state === 'running' ? 'verifying' : state}
+            </Badge>
+          </Group>
+          {checkpoint ? (
+            <Text size="sm">
+              The newest signed checkpoint covers <b>{checkpoint.size.toLocaleString('en-US')}</b> events, made {formatDateTime(checkpoint.time, tz)}.
+              <br />
+              <Text span size="xs" c="dimmed">
+                Root <Code>{checkpoint.root.slice(0, 24)}…</Code>
+              </Text>
+            </Text>
+          ) : (
+            <Text size="sm" c="dimmed">
+              No checkpoint has been signed for {org || 'this organization'} yet.
+            </Text>
+          )}
+          {last && !verifying && (
+            <Text size="sm" data-testid="verify-result">
+              {last.clean ? 'Clean: ' : `${last.problems.length} problem(s): `}
+              {last.events.toLocaleString('en-US')} events checked {fromNow(last.finishedAt)}
+              {last.keyless ? ' (without keys: hashes and signatures only)' : ''}.
+            </Text>
+          )}
+          {last && !last.clean && (
+            <List size="xs" spacing={2}>
+              {last.problems.slice(0, 5).map((p, i) => (
+                <List.Item key={i}>
+                  <b>{p.kind}</b> {p.seq ? `at #${p.seq}` : ''}: {p.detail}
+                </List.Item>
+              ))}
+            </List>
+          )}
+          {verifying && (
+            <Stack gap={4}>
+              <Progress value={pct} animated aria-label="Verification progress" data-testid="verify-progress" />
+              <Text size="xs" c="dimmed">
+                {progress ? `${progress.done.toLocaleString('en-US')} of ${progress.total.toLocaleString('en-US')} events` : 'Starting…'}
+              </Text>
+            </Stack>
+          )}
+          {verifyError && (
+            <Alert color="red" variant="light" title={adviceFor(verifyError).title}>
+              {verifyError.message}
+            </Alert>
+          )}
+          <Button onClick={() => void session.getState().verify(org)} loading={verifying} disabled={!org} data-testid="verify-run">
+            Verify the whole log now
+          </Button>
+          <Text size="xs" c="dimmed">
+            Recomputes every event's hash, the Merkle tree and the checkpoint signatures. It changes nothing.
+          </Text>
+        </Stack>
+      </Popover.Dropdown>
+    </Popover>
+  )
+}

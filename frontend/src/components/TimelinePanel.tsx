@@ -1,0 +1,114 @@
+import { Badge, Button, Group, Paper, Text, Tooltip } from '@mantine/core'
+import { IconArrowUp, IconPlayerPause, IconPlayerPlay } from '@tabler/icons-react'
+import { useRef } from 'react'
+import { useResults, useStores, useView } from '../store/context'
+import { EmptyState, ErrorState, LoadingState } from './StatusStates'
+import { Timeline } from './Timeline'
+import classes from './TimelinePanel.module.css'
+
+/** The timeline with its toolbar (count, live mode) and its empty, loading and error states. */
+export function TimelinePanel() {
+  const { results, view } = useStores()
+  const scrollRef = useRef<HTMLDivElement | null>(null)
+  const loading = useResults((s) => s.loading)
+  const error = useResults((s) => s.error)
+  const rowsCount = useResults((s) => s.rows.length)
+  const hasMore = useResults((s) => !!s.nextCursor)
+  const paused = useResults((s) => s.paused)
+  const pending = useResults((s) => s.pending.length)
+  const total = useResults((s) => s.histogram?.buckets.reduce((n, b) => n + b.count, 0))
+  const range = useView((s) => s.range)
+  const q = useView((s) => s.q)
+  const live = range.kind === 'relative'
+
+  const showNew = () => {
+    results.getState().showPending()
+    scrollRef.current?.scrollTo({ top: 0 })
+    results.getState().setAtTop(true)
+  }
+
+  let body
+  if (error && rowsCount === 0) body = <ErrorState error={error} onRetry={() => view.getState().refresh()} />
+  else if (loading && rowsCount === 0) body = <LoadingState label="Loading events…" />
+  else if (!loading && rowsCount === 0)
+    body = (
+      <EmptyState
+        title="No events match"
+        actions={
+          <Group gap="xs">
+            {q && (
+              <Button size="xs" variant="light" onClick={() => view.getState().set({ q: '' })}>
+                Clear the query
+              </Button>
+            )}
+            {!(range.kind === 'relative' && range.preset === '90d') && (
+              <Button size="xs" variant="default" onClick={() => view.getState().set({ range: { kind: 'relative', preset: '90d' } })}>
+                Search the last 90 days
+              </Button>
+            )}
+          </Group>
+        }
+      >
+        Nothing in this time range matches {q ? <code>{q}</code> : 'the filters'}. Widen the range or remove a term.
+      </EmptyState>
+    )
+  else body = <Timeline scrollRef={scrollRef} />
+
+  return (
+    <Paper withBorder radius="md" className={classes.panel}>
+      <Group className={classes.toolbar} justify="space-between" wrap="nowrap">
+        <Group gap="xs" wrap="nowrap">
+          <Text size="sm" fw={600}>
+            Events
+          </Text>
+          <Text size="sm" c="dimmed" data-testid="event-count">
+            {total !== undefined ? `${total.toLocaleString('en-US')} in range` : rowsCount ? `${rowsCount.toLocaleString('en-US')}${hasMore ? '+' : ''}` : ''}
+            {rowsCount > 0 && ` · ${rowsCount.toLocaleString('en-US')} loaded`}
+          </Text>
+          {loading && rowsCount > 0 && (
+            <Badge size="xs" variant="light" color="gray">
+              updating
+            </Badge>
+          )}
+        </Group>
+        {live ? (
+          <Group gap="xs" wrap="nowrap">
+            <Badge variant="dot" color={paused ? 'gray' : 'teal'} size="md" data-testid="live-badge" className={paused ? undefined : classes.liveDot}>
+              {paused ? 'Paused' : 'Live'}
+            </Badge>
+            <Tooltip label={paused ? 'Resume live updates' : 'Pause live updates; new events are counted, not shown'}>
+              <Button
+                size="compact-sm"
+                variant="default"
+                leftSection={paused ? <IconPlayerPlay size={14} /> : <IconPlayerPause size={14} />}
+                onClick={() => results.getState().setPaused(!paused)}
+                data-testid="live-toggle"
+              >
+                {paused ? 'Resume' : 'Pause'}
+              </Button>
+            </Tooltip>
+          </Group>
+        ) : (
+          <Text size="xs" c="dimmed">
+            Live updates are off for a fixed time range
+          </Text>
+        )}
+      </Group>
+      <div className={classes.body}>
+        {pending > 0 && (
+          <Button
+            className={classes.pill}
+            radius="xl"
+            size="compact-sm"
+            leftSection={<IconArrowUp size={14} />}
+            onClick={showNew}
+            data-testid="new-events-pill"
+          >
+            {pending} new event{pending === 1 ? '' : 's'}
+          </Button>
+        )}
+        {body}
+      </div>
+    </Paper>
+  )
+}

@@ -1,0 +1,32 @@
+import dayjs from 'dayjs'
+import utc from 'dayjs/plugin/utc'
+import relativeTime from 'dayjs/plugin/relativeTime'
+
+dayjs.extend(utc)
+dayjs.extend(relativeTime)
+
+export type TimeZoneMode = 'local' | 'utc'
+
+function at(iso: string | number, tz: TimeZoneMode) {
+  const d = dayjs(iso)
+  return tz === 'utc' ? d.utc() : d
+}
+
+/** "Nov 20 14:03:07.123" in the chosen zone. */
+export function formatTimestamp(iso: string | number, tz: TimeZoneMode): string {
+  return at(iso, tz).format('MMM D HH:mm:ss.SSS')
+}
+
+export function formatDateTime(iso: string | number, tz: TimeZoneMode): string {
+  return at(iso, tz).format('YYYY-MM-DD HH:mm:ss') + (tz === 'utc' ? ' UTC' : '')
+}
+
+export function formatShort(ms: number, tz: TimeZoneMode): string {
+  return at(ms, tz).format('MMM D HH:mm')
+}
+
+export function fromNow(iso: string | number): string {
+  return dayjs(iso).fromNow()
+}
+
+export { dayjs }

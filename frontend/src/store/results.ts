@@ -1,0 +1,181 @@
+// What the current view shows: the timeline's loaded pages, the facet counts,
+// the histogram, and live events. Pages are kept as they load (never the
+// whole log); a newer request makes older answers stale, so a slow page from
+// an earlier filter can never overwrite the current one.
+
+import { createStore, type StoreApi } from 'zustand/vanilla'
+import type { AuditApi } from '../api/client'
+import { toApiError, type ApiError } from '../api/errors'
+import type { EventDTO, FacetsDTO, HistogramDTO, QueryDTO } from '../api/types'
+
+export const PAGE_SIZE = 200
+
+export interface ResultsState {
+  query: QueryDTO | undefined
+  rows: EventDTO[]
+  nextCursor: string | undefined
+  /** The first page of the current query is loading. */
+  loading: boolean
+  loadingMore: boolean
+  error: ApiError | undefined
+  facets: FacetsDTO | undefined
+  histogram: HistogramDTO | undefined
+  histogramLoading: boolean
+  selected: number
+  /** Live mode: new events are shown as they arrive unless paused. */
+  paused: boolean
+  /** The list is scrolled to the top, so new events can be shown in place. */
+  atTop: boolean
+  /** Events that arrived while paused or scrolled away. */
+  pending: EventDTO[]
+  /** Ids of rows that arrived live, for a short highlight. */
+  fresh: Set<string>
+
+  load(query: QueryDTO): Promise<void>
+  loadMore(): Promise<void>
+  select(i: number): void
+  receive(e: EventDTO): void
+  setPaused(p: boolean): void
+  setAtTop(t: boolean): void
+  /** Shows the pending events at the top. */
+  showPending(): void
+}
+
+export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
+  let generation = 0
+  return createStore<ResultsState>((set, get) => ({
+    query: undefined,
+    rows: [],
+    nextCursor: undefined,
+    loading: false,
+    loadingMore: false,
+    error: undefined,
+    facets: undefined,
+    histogram: undefined,
+    histogramLoading: false,
+    selected: -1,
+    paused: false,
+    atTop: true,
+    pending: [],
+    fresh: new Set(),
+
+    load: async (query) => {
+      const gen = ++generation
+      set({ query, loading: true, error: undefined, pending: [], loadingMore: false, histogramLoading: true })
+      const page = api.listEvents({ ...query, limit: PAGE_SIZE })
+      // Facets and histogram arrive on their own; the rows matter most.
+      api.facets(query).then(
+        (facets) => gen === generation && set({ facets }),
+        () => gen === generation && set({ facets: undefined }),
+      )
+      api.histogram(query).then(
+        (histogram) => gen === generation && set({ histogram, histogramLoading: false }),
+        () => gen === generation && set({ histogram: undefined, histogramLoading: false }),
+      )
+      try {
+        const p = await page
+        if (gen !== generation) return
+        set({ rows: p.events, nextCursor: p.nextCursor, loading: false, selected: p.events.length ? Math.min(Math.max(get().selected, 0), p.events.length - 1) : -1, fresh: new Set() })
+      } catch (err) {
+        if (gen !== generation) return
+        set({ rows: [], nextCursor: undefined, loading: false, error: toApiError(err), facets: undefined, histogram: undefined, histogramLoading: false })
+      }
+    },
+
+    loadMore: async () => {
+      const { query, nextCursor, loadingMore, loading } = get()
+      if (!query || !nextCursor || loadingMore || loading) return
+      const gen = generation
+      set({ loadingMore: true })
+      try {
+        const p = await api.listEvents({ ...query, limit: PAGE_SIZE, cursor: nextCursor })
+        if (gen !== generation) return
+        // Live events may have been prepended meanwhile; append after them.
+        const seen = new Set(get().rows.slice(-PAGE_SIZE).map((e) => e.id))
+        set({ rows: get().rows.concat(p.events.filter((e) => !seen.has(e.id))), nextCursor: p.nextCursor, loadingMore: false })
+      } catch (err) {
+        if (gen !== generation) return
+        set({ loadingMore: false, error: toApiError(err) })
+      }
+    },
+
+    select: (i) => {
+      const n = get().rows.length
+      if (n === 0) return set({ selected: -1 })
+      set({ selected: Math.max(0, Math.min(n - 1, i)) })
+    },
+
+    receive: (e) => {
+      const s = get()
+      if (s.loading || s.rows.some((r) => r.id === e.id) || s.pending.some((r) => r.id === e.id)) return
+      if (s.paused || !s.atTop) {
+        set({ pending: [e, ...s.pending] })
+        return
+      }
+      const fresh = new Set(s.fresh)
+      fresh.add(e.id)
+      set({ rows: [e, ...s.rows], selected: s.selected >= 0 ? s.selected + 1 : s.selected, fresh })
+      bumpCounts(set, get, [e])
+    },
+
+    setPaused: (paused) => {
+      set({ paused })
+      if (!paused && get().atTop) get().showPending()
+    },
+
+    setAtTop: (atTop) => {
+      if (atTop === get().atTop) return
+      set({ atTop })
+      if (atTop && !get().paused && get().pending.length) get().showPending()
+    },
+
+    showPending: () => {
+      const s = get()
+      if (!s.pending.length) return
+      const fresh = new Set(s.fresh)
+      for (const e of s.pending) fresh.add(e.id)
+      set({ rows: [...s.pending, ...s.rows], pending: [], selected: s.selected >= 0 ? s.selected + s.pending.length : s.selected, fresh })
+      bumpCounts(set, get, s.pending)
+    },
+  }))
+}
+
+// Live events also count in the facets and the histogram, so the
+// sidebar does not lag behind the list until the next reload.
+function bumpCounts(set: StoreApi<ResultsState>['setState'], get: () => ResultsState, events: EventDTO[]) {
+  const { facets, histogram } = get()
+  let nextFacets = facets
+  if (facets) {
+    nextFacets = { ...facets }
+    for (const e of events) {
+      for (const [key, value] of [['category', e.category], ['provider', e.provider], ['status', e.status], ['riskLevel', e.riskLevel], ['userId', e.userId]] as const) {
+        const list = (nextFacets[key] ?? []).slice()
+        const k = list.findIndex((x) => x.value === value)
+        if (k >= 0) list[k] = { value, count: (list[k]?.count ?? 0) + 1 }
+        else list.push({ value, count: 1 })
+        list.sort((a, b) => b.count - a.count)
+        nextFacets[key] = list
+      }
+    }
+  }
+  let nextHist = histogram
+  if (histogram && histogram.buckets.length) {
+    const step = histogram.bucketSeconds * 1000
+    const buckets = histogram.buckets.slice()
+    for (const e of events) {
+      const t = Date.parse(e.timestamp)
+      const first = Date.parse(buckets[0]?.start ?? '')
+      const k = Math.floor((t - first) / step)
+      const b = buckets[k]
+      if (!b) continue
+      buckets[k] = {
+        ...b,
+        count: b.count + 1,
+        byRisk: { ...b.byRisk, [e.riskLevel]: (b.byRisk[e.riskLevel] ?? 0) + 1 },
+        byStatus: { ...b.byStatus, [e.status]: (b.byStatus?.[e.status] ?? 0) + 1 },
+      }
+    }
+    nextHist = { ...histogram, buckets }
+  }
+  set({ facets: nextFacets, histogram: nextHist })
+}
