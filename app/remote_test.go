@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
+)
+
+// The CLI reaches a profile held by the desktop app through the app's
+// local API, with the credential the app left in the keychain.
+func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	paths := Paths{Profile: "p", DataDir: dir}
+	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	// A second open of the same directory fails with ErrLocked.
+	if _, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{}); !errors.Is(err, storage.ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+
+	stop, err := a.startLocalAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := DialDesktop(ctx, paths, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipts, err := r.appendEvents(ctx, []storage.Event{TestEvent("org-a", 1, time.Now().Add(-time.Minute))})
+	if err != nil || len(receipts) != 1 || receipts[0].Seq != 1 {
+		t.Fatalf("remote append: %+v %v", receipts, err)
+	}
+	bad := TestEvent("org-a", 2, time.Now())
+	bad.Status = "done"
+	if _, err := r.appendEvents(ctx, []storage.Event{bad}); !errors.Is(err, storage.ErrInvalidEvent) {
+		t.Fatalf("remote invalid append: %v, want ErrInvalidEvent", err)
+	}
+	page, err := r.listEvents(ctx, QueryDTO{Org: "org-a", Statuses: []string{"applied"}})
+	if err != nil || len(page.Events) != 1 || page.Events[0].ID != receipts[0].ID {
+		t.Fatalf("remote list: %+v %v", page, err)
+	}
+	// A wrong credential is refused.
+	r.secret = "nope"
+	if _, err := r.listEvents(ctx, QueryDTO{Org: "org-a"}); err == nil {
+		t.Fatal("a wrong local credential was accepted")
+	}
+	stop()
+	if _, err := os.Stat(filepath.Join(dir, apiFile)); !os.IsNotExist(err) {
+		t.Fatalf("api.json left behind after stop: %v", err)
+	}
+}
