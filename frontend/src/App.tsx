@@ -24,10 +24,12 @@ export interface AppProps {
   /** The api to use; by default the transport this page runs in. */
   api?: AuditApi
   stores?: Stores
+  /** Mantine's test mode (no transitions or portals), for component tests. */
+  env?: 'default' | 'test'
 }
 
 /** The whole window: providers, then the timeline explorer once the api is chosen. */
-export function App({ api, stores }: AppProps) {
+export function App({ api, stores, env }: AppProps) {
   const [ready, setReady] = useState<Stores | undefined>(stores ?? (api ? createStores(api) : undefined))
   const [error, setError] = useState<ApiError | undefined>()
   useEffect(() => {
@@ -38,7 +40,7 @@ export function App({ api, stores }: AppProps) {
     )
   }, [ready])
   return (
-    <MantineProvider theme={theme} colorSchemeManager={colorSchemeManager} defaultColorScheme="auto">
+    <MantineProvider theme={theme} colorSchemeManager={colorSchemeManager} defaultColorScheme="auto" env={env}>
       {ready ? (
         <StoresProvider stores={ready}>
           <Explorer />

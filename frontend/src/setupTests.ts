@@ -22,3 +22,9 @@ class ResizeObserverStub {
 if (!('ResizeObserver' in window)) Object.defineProperty(window, 'ResizeObserver', { writable: true, value: ResizeObserverStub })
 window.HTMLElement.prototype.scrollIntoView = function scrollIntoView() {}
 if (!window.HTMLElement.prototype.scrollTo) window.HTMLElement.prototype.scrollTo = function scrollTo() {}
+
+// Give elements a size so the virtualised timeline renders rows in jsdom.
+Object.defineProperty(window.HTMLElement.prototype, 'offsetHeight', { configurable: true, get: () => 800 })
+Object.defineProperty(window.HTMLElement.prototype, 'offsetWidth', { configurable: true, get: () => 1000 })
+Object.defineProperty(window.HTMLElement.prototype, 'clientHeight', { configurable: true, get: () => 800 })
+Object.defineProperty(window.HTMLElement.prototype, 'clientWidth', { configurable: true, get: () => 1000 })

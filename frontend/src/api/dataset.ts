@@ -160,43 +160,98 @@ export interface GenerateOptions {
   spanMs?: number
 }
 
+const BLOCK_BITS = 15
+const BLOCK = 1 << BLOCK_BITS
+
+/** A uniform number in [0, 1) from an integer, without state. */
+function hash01(n: number, salt: number): number {
+  let x = (Math.imul(n ^ 0x27d4eb2d, 0x165667b1) + Math.imul(salt, 0x9e3779b1)) >>> 0
+  x ^= x >>> 15
+  x = Math.imul(x, 0x2c1b3c6d) >>> 0
+  x ^= x >>> 12
+  x = Math.imul(x, 0x297a2d39) >>> 0
+  x ^= x >>> 15
+  return (x >>> 0) / 4294967296
+}
+
+/**
+ * Generates a log of `count` events lazily: an event's time is a closed-form
+ * function of its index (a per-hour activity curve, inverted), and its other
+ * fields are filled in blocks of 32,768 the first time a block is touched. So
+ * opening the newest page of a million-event log costs one block, not a
+ * million events.
+ */
 export function generateDataset(opts: GenerateOptions): Dataset {
   const { org, count } = opts
   const seed = opts.seed ?? 42
   const end = opts.end ?? Date.now()
   const span = opts.spanMs ?? 90 * 86400_000
-  const rnd = mulberry32(seed)
+  const start = end - span
 
   const dicts: Record<ColumnField, Dict> = {
     category: new Dict(), actionType: new Dict(), provider: new Dict(), status: new Dict(), riskLevel: new Dict(), userId: new Dict(),
   }
+  const cap = count + 64
   const cols: Record<ColumnField, Column> = {
-    category: new Column(count + 64), actionType: new Column(count + 64), provider: new Column(count + 64),
-    status: new Column(count + 64), riskLevel: new Column(count + 64), userId: new Column(count + 64),
+    category: new Column(cap), actionType: new Column(cap), provider: new Column(cap),
+    status: new Column(cap), riskLevel: new Column(cap), userId: new Column(cap),
   }
-  let times = new Float64Array(count + 64)
-  let res = new Uint32Array(count + 64)
-  let size = 0
+  let times = new Float64Array(cap)
+  let res = new Uint32Array(cap)
+  const ready = new Uint8Array((count >> BLOCK_BITS) + 1)
+  let size = count
+
+  // Busy on weekday working hours (UTC), quiet at night and at weekends, with the odd burst.
+  const HOUR = 3600_000
+  const hours = Math.max(1, Math.ceil(span / HOUR))
+  const weight = new Float64Array(hours)
+  const cum = new Float64Array(hours + 1)
+  for (let k = 0; k < hours; k++) {
+    const abs = Math.floor((start + k * HOUR) / HOUR)
+    const hod = abs % 24
+    const dow = (Math.floor(abs / 24) + 4) % 7 // 1970-01-01 was a Thursday
+    let w = hod >= 8 && hod < 19 ? 3 : hod >= 6 && hod < 22 ? 1.6 : 0.7
+    if (dow === 0 || dow === 6) w *= 0.35
+    if (hash01(abs, seed) < 0.025) w *= 4
+    weight[k] = w
+    cum[k + 1] = (cum[k] ?? 0) + w
+  }
+  const total = cum[hours] ?? 1
+
+  function timeOf(i: number): number {
+    if (i >= count) return times[i] ?? end
+    if (i === count - 1) return end
+    const u = ((i + hash01(i, seed ^ 0x5bd1e995)) / count) * total
+    let lo = 0
+    let hi = hours
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((cum[mid + 1] ?? total) <= u) lo = mid + 1
+      else hi = mid
+    }
+    const k = Math.min(lo, hours - 1)
+    return Math.floor(start + (k + (u - (cum[k] ?? 0)) / (weight[k] || 1)) * HOUR)
+  }
 
   // Fixed dictionary order keeps codes stable.
   for (const p of ['aws', 'azure', 'gcp', 'system']) dicts.provider.code(p)
   for (const s of ['applied', 'pending', 'failed', 'rolled_back']) dicts.status.code(s)
   for (const r of ['low', 'medium', 'high']) dicts.riskLevel.code(r)
   const actions = ACTION_TYPES.filter((a) => actionWeight(a) > 0)
-  const cum: number[] = []
-  let total = 0
-  for (const a of actions) cum.push((total += actionWeight(a)))
+  const acum: number[] = []
+  let atotal = 0
+  for (const a of actions) acum.push((atotal += actionWeight(a)))
   const actionCodes = actions.map((a) => dicts.actionType.code(a))
   const categoryCodes = actions.map((a) => dicts.category.code(a.slice(0, a.indexOf('.'))))
   const userCodes = USERS.map((u) => dicts.userId.code(u))
 
   function pickAction(r: number): number {
-    const x = r * total
+    const x = r * atotal
     let lo = 0
-    let hi = cum.length - 1
+    let hi = acum.length - 1
     while (lo < hi) {
       const mid = (lo + hi) >> 1
-      if ((cum[mid] ?? 0) < x) lo = mid + 1
+      if ((acum[mid] ?? 0) < x) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -223,7 +278,7 @@ export function generateDataset(opts: GenerateOptions): Dataset {
     else if (cat === 'apply') status = sr < 0.8 ? 0 : sr < 0.93 ? 2 : sr < 0.97 ? 3 : 1
     else if (cat === 'plan' || cat === 'recommendation') status = sr < 0.6 ? 0 : 1
     else if (cat === 'rollback') status = 3
-    else status = sr < 0.97 ? 0 : 2
+    else status = sr < 0.985 ? 0 : 2
     cols.status.data[i] = status
     let risk = 0
     const rr = r()
@@ -236,44 +291,46 @@ export function generateDataset(opts: GenerateOptions): Dataset {
       : cat === 'audit' ? (userCodes[9] ?? 0) : (userCodes[Math.floor(ur * USERS.length)] ?? 0)
   }
 
-  // Busy on weekday working hours, quiet at night and at weekends, with the odd burst.
-  let t = 0
-  for (let i = 0; i < count; i++) {
-    fill(i, rnd)
-    const hour = (t / 3600_000) % 24
-    const day = Math.floor(t / 86400_000) % 7
-    let activity = hour > 8 && hour < 19 ? 3 : 1
-    if (day >= 5) activity *= 0.4
-    if (Math.floor(t / 3600_000) % 53 === 0) activity *= 5
-    t += (0.2 + rnd() * 1.6) * 60_000 / activity
-    times[i] = t
-  }
-  size = count
-  if (count > 0) {
-    const scale = span / (times[count - 1] || 1)
-    const start = end - span
-    for (let i = 0; i < count; i++) times[i] = Math.floor(start + (times[i] ?? 0) * scale)
+  function ensure(i: number): void {
+    if (i >= count) return
+    const b = i >> BLOCK_BITS
+    if (ready[b]) return
+    const r = mulberry32(seed * 1000003 + b)
+    const hi = Math.min(count, (b + 1) * BLOCK)
+    for (let j = b * BLOCK; j < hi; j++) {
+      fill(j, r)
+      times[j] = timeOf(j)
+    }
+    ready[b] = 1
   }
 
   const liveRnd = mulberry32(seed ^ 0x9e3779b9)
   const ds: Dataset = {
     org,
     size: () => size,
-    time: (i) => times[i] ?? 0,
-    code: (f, i) => cols[f].data[i] ?? 0,
+    time: (i) => (i >= count || ready[i >> BLOCK_BITS] ? (times[i] ?? 0) : timeOf(i)),
+    code: (f, i) => {
+      ensure(i)
+      return cols[f].data[i] ?? 0
+    },
     dict: (f) => dicts[f].values,
     resources: (i) => {
+      ensure(i)
       const r = res[i] ?? 0
       const p = Math.floor(r / RESOURCES_PER_PROVIDER)
       return [resourceName(['aws', 'azure', 'gcp', 'system'][p] ?? 'system', r % RESOURCES_PER_PROVIDER)]
     },
     planId: (i) => {
+      ensure(i)
       const cat = dicts.category.values[cols.category.data[i] ?? 0]
       return cat === 'plan' || cat === 'approval' || cat === 'apply' || cat === 'rollback' || cat === 'terraform_export'
         ? `pln_${hashHex(Math.floor(i / PLAN_BLOCK), seed).slice(0, 10)}`
         : undefined
     },
-    event: (i) => buildEvent(ds, i, seed),
+    event: (i) => {
+      ensure(i)
+      return buildEvent(ds, i, seed)
+    },
     append: (at, r = liveRnd) => {
       const i = size
       for (const f of COLUMN_FIELDS) cols[f].ensure(i + 1)
@@ -286,7 +343,7 @@ export function generateDataset(opts: GenerateOptions): Dataset {
         res = nr
       }
       fill(i, r)
-      times[i] = Math.max(at, size > 0 ? (times[size - 1] ?? 0) : 0)
+      times[i] = Math.max(at, size > 0 ? ds.time(size - 1) : 0)
       size++
       return ds.event(i)
     },

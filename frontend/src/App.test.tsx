@@ -1,0 +1,92 @@
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { render } from '@testing-library/react'
+import { describe, expect, it, vi } from 'vitest'
+import { App } from './App'
+import { createFakeApi } from './api/fake'
+import { NOW, sampleEvents, setup } from './test/render'
+
+function renderApp(opts: Parameters<typeof setup>[0] = {}) {
+  const s = setup(opts)
+  render(<App stores={s.stores} env="test" />)
+  return s
+}
+
+const rows = () => screen.queryAllByTestId('timeline-row')
+const press = (key: string, extra: Partial<KeyboardEventInit> = {}) => fireEvent.keyDown(document.documentElement, { key, ...extra })
+
+describe('App', () => {
+  it('shows the profile and the newest events first, then reports ready', async () => {
+    const api = createFakeApi(sampleEvents(), { now: () => NOW })
+    const ready = vi.spyOn(api, 'ready')
+    renderApp({ api })
+    expect(await screen.findByTestId('profile')).toHaveTextContent('demo')
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    expect(rows()[0]).toHaveAttribute('data-id', 'evt_6')
+    await waitFor(() => expect(ready).toHaveBeenCalledTimes(1))
+  })
+
+  it('moves with j/k, opens with Enter, closes with Esc, jumps with e and g/G', async () => {
+    const s = renderApp()
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    press('j')
+    press('j')
+    await waitFor(() => expect(rows()[2]).toHaveAttribute('aria-selected', 'true'))
+    press('k')
+    await waitFor(() => expect(rows()[1]).toHaveAttribute('aria-selected', 'true'))
+    press('e') // next failed or high-risk: evt_2 at row 4
+    await waitFor(() => expect(rows()[4]).toHaveAttribute('aria-selected', 'true'))
+    press('Enter')
+    const drawer = await screen.findByRole('dialog')
+    expect(within(drawer).getByTestId('drawer-action')).toHaveTextContent('apply.mutation')
+    expect(s.mem.loc.search).toContain('event=evt_2')
+    expect(await within(drawer).findAllByTestId('diff-change')).not.toHaveLength(0)
+    expect(await within(drawer).findByTestId('proof-status')).toHaveTextContent('Included in the signed log')
+    expect(await within(drawer).findByTestId('related-events')).toHaveTextContent('plan.generated')
+    press('Escape')
+    await waitFor(() => expect(s.stores.view.getState().event).toBeUndefined())
+    press('G', { shiftKey: true })
+    await waitFor(() => expect(rows()[5]).toHaveAttribute('aria-selected', 'true'))
+    press('g')
+    await waitFor(() => expect(rows()[0]).toHaveAttribute('aria-selected', 'true'))
+    press('?', { shiftKey: true })
+    expect(await screen.findByText('Next failed or high-risk event')).toBeInTheDocument()
+  })
+
+  it('focuses the search with /', async () => {
+    renderApp()
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    press('/')
+    expect(screen.getByTestId('query-input')).toHaveFocus()
+  })
+
+  it('streams live events in, and counts them while paused', async () => {
+    const s = renderApp()
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    const fake = s.api as ReturnType<typeof createFakeApi>
+    act(() => void fake.emit('acme'))
+    await waitFor(() => expect(rows()).toHaveLength(7))
+    fireEvent.click(screen.getByTestId('live-toggle'))
+    act(() => void fake.emit('acme'))
+    act(() => void fake.emit('acme'))
+    expect(await screen.findByTestId('new-events-pill')).toHaveTextContent('2 new events')
+    expect(rows()).toHaveLength(7)
+    fireEvent.click(screen.getByTestId('new-events-pill'))
+    await waitFor(() => expect(rows()).toHaveLength(9))
+  })
+
+  it('explains a locked keychain and how to unlock it', async () => {
+    const api = createFakeApi(sampleEvents(), { now: () => NOW, failWith: { code: 'keychain_unavailable', message: 'the OS keychain is locked' } })
+    renderApp({ api })
+    const state = await screen.findByTestId('error-state')
+    expect(state).toHaveTextContent('The keychain is locked')
+    expect(state).toHaveTextContent('the OS keychain is locked')
+    expect(state).toHaveTextContent(/unlock the "Login" keyring/)
+  })
+
+  it('says when nothing matches and offers a way out', async () => {
+    renderApp({ search: '?org=acme&range=90d&q=user:nobody' })
+    expect(await screen.findByTestId('empty-state')).toHaveTextContent('No events match')
+    fireEvent.click(screen.getByText('Clear the query'))
+    await waitFor(() => expect(rows()).toHaveLength(6))
+  })
+})

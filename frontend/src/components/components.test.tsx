@@ -1,0 +1,145 @@
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { describe, expect, it } from 'vitest'
+import { moveSelection } from '../keyboard'
+import { makeEvent, renderWith, sampleEvents, setup } from '../test/render'
+import { viewQuery } from '../store/view'
+import { FacetSidebar } from './FacetSidebar'
+import { QueryBar } from './QueryBar'
+import { diffStates, StateDiff } from './StateDiff'
+import { TimelineRow } from './TimelineRow'
+import { MantineProvider } from '@mantine/core'
+import { render } from '@testing-library/react'
+
+async function loaded(s: ReturnType<typeof setup>) {
+  await act(() => s.stores.results.getState().load(viewQuery(s.stores.view.getState(), s.stores.view.getState().now)))
+}
+
+describe('QueryBar', () => {
+  it('applies the query on Enter and puts it in the URL', async () => {
+    const s = setup()
+    renderWith(s.stores, <QueryBar />)
+    const input = screen.getByTestId('query-input')
+    await userEvent.type(input, 'risk:high{Escape}')
+    await userEvent.type(input, '{Enter}')
+    expect(s.stores.view.getState().q).toBe('risk:high')
+    expect(s.mem.loc.search).toContain('q=risk%3Ahigh')
+  })
+
+  it('shows a syntax error inline, at its place, and does not apply it', async () => {
+    const s = setup()
+    renderWith(s.stores, <QueryBar />)
+    const input = screen.getByTestId('query-input')
+    await userEvent.type(input, 'status:done bucket{Enter}')
+    const err = await screen.findByTestId('query-error')
+    expect(err).toHaveTextContent('Unknown status "done"')
+    expect(within(err).getByText('status:done').tagName).toBe('MARK')
+    expect(input).toHaveAttribute('aria-invalid', 'true')
+    expect(s.stores.view.getState().q).toBe('')
+  })
+
+  it('autocompletes fields and then values', async () => {
+    const s = setup()
+    await loaded(s)
+    renderWith(s.stores, <QueryBar />)
+    const input = screen.getByTestId('query-input') as HTMLInputElement
+    await userEvent.type(input, 'prov')
+    const opt = await screen.findByRole('option', { name: /provider:/ })
+    fireEvent.click(opt)
+    await waitFor(() => expect(input.value).toBe('provider:'))
+    const values = await screen.findAllByTestId('query-suggestion')
+    expect(values.map((v) => v.textContent)).toEqual(expect.arrayContaining([expect.stringContaining('provider:aws')]))
+  })
+})
+
+describe('FacetSidebar', () => {
+  it('shows counts and filters for a value on click, out with Alt-click', async () => {
+    const s = setup()
+    await loaded(s)
+    renderWith(s.stores, <FacetSidebar />)
+    const failed = screen.getByTestId('facet-value-status-failed')
+    expect(failed).toHaveTextContent('failed1')
+    fireEvent.click(failed)
+    expect(s.stores.view.getState().q).toBe('status:failed')
+    fireEvent.click(screen.getByTestId('facet-value-provider-gcp'), { altKey: true })
+    expect(s.stores.view.getState().q).toBe('-provider:gcp status:failed')
+    // clicking an included value again removes it
+    fireEvent.click(screen.getByTestId('facet-value-status-failed'))
+    expect(s.stores.view.getState().q).toBe('-provider:gcp')
+  })
+})
+
+describe('TimelineRow', () => {
+  it('shows time, action, user, provider, resource, status and risk', () => {
+    const e = makeEvent(7, { status: 'failed', riskLevel: 'high', resourceIds: ['arn:aws:ec2:us-east-1:1:instance/i-123', 'x'] })
+    render(
+      <MantineProvider env="test">
+        <TimelineRow event={e} index={0} selected fresh={false} tz="utc" onOpen={() => {}} />
+      </MantineProvider>,
+    )
+    const row = screen.getByTestId('timeline-row')
+    expect(row).toHaveAttribute('aria-selected', 'true')
+    expect(row).toHaveAttribute('data-attention', 'true')
+    expect(row).toHaveTextContent('Nov 19 19:27:00.000')
+    expect(row).toHaveTextContent('scan.completed')
+    expect(row).toHaveTextContent('alice@acme.io')
+    expect(row).toHaveTextContent('i-123 +1')
+    expect(within(row).getByText('failed')).toBeInTheDocument()
+    expect(within(row).getByText('high')).toBeInTheDocument()
+  })
+})
+
+describe('StateDiff', () => {
+  const before = { size: 'm5.2xlarge', tags: { env: 'prod' }, ports: [22, 443], gone: true }
+  const after = { size: 'm5.xlarge', tags: { env: 'prod', owner: 'axiom' }, ports: [443] }
+
+  it('lists added, removed and changed paths', () => {
+    const { changes } = diffStates(before, after)
+    expect(changes).toEqual(
+      expect.arrayContaining([
+        { path: 'size', kind: 'changed', before: 'm5.2xlarge', after: 'm5.xlarge' },
+        { path: 'tags.owner', kind: 'added', after: 'axiom' },
+        { path: 'ports[0]', kind: 'removed', before: 22 },
+        { path: 'gone', kind: 'removed', before: true },
+      ]),
+    )
+    expect(changes).toHaveLength(4)
+  })
+
+  it('highlights each change', () => {
+    render(
+      <MantineProvider env="test">
+        <StateDiff before={before} after={after} />
+      </MantineProvider>,
+    )
+    const items = screen.getAllByTestId('diff-change')
+    expect(items.map((i) => i.getAttribute('data-kind')).sort()).toEqual(['added', 'changed', 'removed', 'removed'])
+    expect(screen.getByText('1 added')).toBeInTheDocument()
+    expect(screen.getByText('2 removed')).toBeInTheDocument()
+    expect(document.querySelector('.jsondiffpatch-modified')).not.toBeNull()
+  })
+
+  it('says when nothing changed', () => {
+    render(
+      <MantineProvider env="test">
+        <StateDiff before={{ a: 1 }} after={{ a: 1 }} />
+      </MantineProvider>,
+    )
+    expect(screen.getByText(/identical/)).toBeInTheDocument()
+  })
+})
+
+describe('moveSelection', () => {
+  const rows = sampleEvents().reverse() // newest first: 6 5 4 3 2 1
+  it('moves by one, to the ends, and to the next failed or high-risk event', () => {
+    expect(moveSelection(rows, 0, 'next')).toBe(1)
+    expect(moveSelection(rows, 0, 'prev')).toBe(0)
+    expect(moveSelection(rows, 2, 'bottom')).toBe(5)
+    expect(moveSelection(rows, 4, 'top')).toBe(0)
+    // row 0 is seq 6 (high), row 4 is seq 2 (failed, high)
+    expect(moveSelection(rows, 0, 'nextAttention')).toBe(4)
+    expect(moveSelection(rows, 4, 'nextAttention')).toBeUndefined()
+    expect(moveSelection(rows, 4, 'prevAttention')).toBe(0)
+    expect(moveSelection([], 0, 'next')).toBeUndefined()
+  })
+})
