@@ -85,6 +85,9 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 		req.size += req.events[i].size
 		req.count += req.events[i].entries
 	}
+	if err := s.alertGate(ctx, events); err != nil {
+		return nil, err
+	}
 	if limSize, limCount := s.txnBudget(); req.size > limSize || req.count > limCount {
 		return nil, fmt.Errorf("a batch of %d events is too large for one atomic commit (%d of at most %d bytes): append it in smaller batches", len(events), req.size, limSize)
 	}
@@ -265,6 +268,11 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 		len(p.beforePT) + len(p.afterPT) + 2*(17+16)
 	kl := len(org) + 2
 	add(kl+8, recLen)
+	if !s.opts.disableIntegrity {
+		// Tree nodes: two per event on average (the leaf and one parent).
+		add(kl+9, 32)
+		add(kl+9, 32)
+	}
 	add(kl+len(e.ID), 48)
 	add(kl+16, len(p.summary))
 	for _, ix := range p.indexes {
@@ -350,6 +358,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 	defer txn.Discard()
 
 	heads := map[string]head{}
+	trees := s.beginTrees()
 	inGroup := map[string]pendingID{}
 	deltas := map[string]uint64{}
 	var done []committed
@@ -476,6 +485,10 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 					return
 				}
 			}
+			if err := trees.leaf(txn, org, rv.leaf); err != nil {
+				fail(err)
+				return
+			}
 			hour := hourOf(p.ts)
 			for _, cf := range p.counts {
 				deltas[string(counterKey(org, hour, cf.field, cf.value))]++
@@ -531,6 +544,10 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 			return
 		}
 	}
+	if err := trees.finish(txn); err != nil {
+		fail(err)
+		return
+	}
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(); err != nil {
 			fail(fmt.Errorf("failed to commit %d events: %w", len(done), err))
@@ -549,6 +566,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 		fail(fmt.Errorf("failed to sync %d events to disk: %w", len(done), err))
 		return
 	}
+	trees.commit()
 	for org, h := range heads {
 		s.heads[org] = h
 	}
@@ -559,6 +577,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 		s.counters[k] = v
 	}
 	finish()
+	s.durable(done)
 	if s.subs.active() {
 		for _, c := range done {
 			s.subs.publish(c.storedEvent(recNs))

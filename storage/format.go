@@ -21,8 +21,13 @@ package storage
 //	0x15 0x15 || org || 0x00 || keyID u32                 wrapped data key: 0x01 || nonce [12] || AES-GCM(KEK, key)
 //	0x16 0x16 || org || 0x00 || hour u64 || field || value
 //	                                                      count u64: events per UTC hour per field value
-//	0x20–0x2f                                             reserved for the integrity layer (issue 4):
-//	                                                      0x20 tree nodes, 0x21 compact range, 0x22 checkpoints
+//	0x01 0x01 || "verifier-key"                           checkpoint verifier key, note format (text)
+//	0x01 0x01 || "installation-id"                        installation id, the middle of every origin (text)
+//	0x20 0x20 || org || 0x00 || level u8 || index u64     tree node: hash [32] (see Integrity below)
+//	0x21 0x21 || org || 0x00                              compact range: size u64 || hash [32] × popcount(size)
+//	0x22 0x22 || org || 0x00 || n u64                     checkpoint n (from 1): 0x01 || time i64 (unix ns) || signed note
+//	0x23 0x23 || org || 0x00                              active integrity alert: JSON IntegrityAlert
+//	0x24–0x2f                                             reserved for the integrity layer
 //
 // ts is the event timestamp in Unix nanoseconds with the sign bit flipped
 // (uint64(ns) ^ 1<<63), so that byte order is time order, also before 1970.
@@ -36,6 +41,20 @@ package storage
 // canonical (JCS) form of the event as appended, states included. It lets a
 // retried append be recognised as identical without keeping anything derived
 // from the plaintext states that could be guessed offline.
+//
+// # Integrity
+//
+// Record seq of an organization is leaf seq−1 of its RFC 6962 Merkle tree
+// (storage/tlog's doc.go is the specification). Every perfect node — the
+// leaf hashes at level 0 and each interior node once all its leaves exist —
+// is stored under 0x20 when it becomes complete, in the same Badger
+// transaction as the records it covers, together with the organization's
+// compact range (0x21): the perfect subtrees covering [0, size), largest
+// first, from which the tree resumes on open without reading any leaf.
+// Nodes are never rewritten. Proofs and roots for any size read O(log n)
+// nodes. Checkpoints (0x22) are C2SP signed notes; a heartbeat stores the
+// same note again with a later time. The newest checkpoint of each
+// organization is also mirrored into the keystore (KeyAnchor).
 //
 // # Record value
 //
@@ -109,9 +128,10 @@ const (
 	tagIndex     byte = 0x14
 	tagDataKey   byte = 0x15
 	tagCounter   byte = 0x16
-	tagTreeNode  byte = 0x20 // reserved: issue 4
-	tagCompact   byte = 0x21 // reserved: issue 4
-	tagCheckpt   byte = 0x22 // reserved: issue 4
+	tagTreeNode  byte = 0x20 // integrity.go
+	tagCompact   byte = 0x21 // integrity.go
+	tagCheckpt   byte = 0x22 // checkpoint.go
+	tagAlert     byte = 0x23 // alert.go
 	recordValueV byte = 0x01
 	sealedV      byte = 0x01
 	summaryV     byte = 0x01

@@ -45,6 +45,19 @@ type Options struct {
 	GCInterval time.Duration
 	// SubscriberBuffer is each subscription's channel capacity (default 1024).
 	SubscriberBuffer int
+
+	// CheckpointEvery: an organization gets a signed checkpoint at least
+	// every this many events (default 1000).
+	CheckpointEvery int
+	// CheckpointInterval: and at most this long after a change (default 60s).
+	CheckpointInterval time.Duration
+	// HeartbeatInterval: and at least this often even with no events, as a
+	// re-signed checkpoint of the same tree (default 24h).
+	HeartbeatInterval time.Duration
+
+	// disableIntegrity turns the Merkle tree and checkpoints off; only the
+	// benchmark that measures their cost sets it.
+	disableIntegrity bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -85,6 +98,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SubscriberBuffer == 0 {
 		o.SubscriberBuffer = 1024
 	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 1000
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 60 * time.Second
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 24 * time.Hour
+	}
 	return o, nil
 }
 
@@ -107,6 +129,9 @@ type Store struct {
 	closed  bool
 
 	subs subscribers
+
+	// integ is the Merkle tree, checkpoint and anchor state (integrity.go).
+	integ *integrity
 
 	// Writer-owned state.
 	heads    map[string]head
@@ -159,6 +184,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 	if err != nil {
 		return nil, err
 	}
+	existing := hasData(dir)
 	bo := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{opts.Logger}).
 		WithEncryptionKey(dk.badger).
@@ -203,6 +229,11 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		heads:    map[string]head{},
 		counters: map[string]uint64{},
 	}
+	if err := s.openIntegrity(ctx, ks, existing); err != nil {
+		cancel()
+		db.Close()
+		return nil, err
+	}
 	s.commitc = make(chan *inflight, 2)
 	s.syncc = make(chan *inflight, 4)
 	s.settled = make(chan *inflight, 8)
@@ -213,6 +244,10 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 	if opts.GCInterval > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.gcLoop(bg) }()
+	}
+	if !opts.disableIntegrity {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.checkpointLoop(bg) }()
 	}
 	return s, nil
 }
@@ -266,6 +301,7 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.finalCheckpoints()
 	s.subs.closeAll()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("failed to close the audit log: %w", err)

@@ -1,0 +1,270 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// AlertKind says what an integrity alert detected.
+type AlertKind string
+
+const (
+	// AlertRollback: the database's tree is smaller than the anchored
+	// checkpoint: an older copy was restored, or the log was truncated.
+	AlertRollback AlertKind = "rollback"
+	// AlertInconsistent: the database's tree does not extend the anchored
+	// checkpoint (a different root at the anchor's size), or the log's own
+	// structures disagree.
+	AlertInconsistent AlertKind = "inconsistent"
+	// AlertMissing: the keychain has an anchor for an organization the
+	// database has no log for.
+	AlertMissing AlertKind = "missing_org"
+)
+
+// IntegrityAlert is an organization whose log failed the anchor check on
+// open (or whose next checkpoint would not extend the previous one). While
+// it is active, appends to the organization fail with ErrIntegrityAlert and
+// no checkpoint moves its anchor. It persists across restarts until
+// acknowledged with AcknowledgeIntegrityAlert.
+type IntegrityAlert struct {
+	Org        string    `json:"org"`
+	Kind       AlertKind `json:"kind"`
+	DetectedAt time.Time `json:"detectedAt"`
+	AnchorSize uint64    `json:"anchorSize"`
+	AnchorRoot tlog.Hash `json:"anchorRoot"`
+	DBSize     uint64    `json:"dbSize"`
+	DBRoot     tlog.Hash `json:"dbRoot"`
+	Detail     string    `json:"detail"`
+}
+
+// Message explains the alert and what to do about it.
+func (a IntegrityAlert) Message() string {
+	var what string
+	switch a.Kind {
+	case AlertRollback:
+		what = fmt.Sprintf("the audit log of organization %q was rolled back or truncated: the keychain anchor is a checkpoint of %d events, the database has only %d",
+			a.Org, a.AnchorSize, a.DBSize)
+	case AlertMissing:
+		what = fmt.Sprintf("the audit log of organization %q is missing from the database, but the keychain anchor is a checkpoint of %d events", a.Org, a.AnchorSize)
+	default:
+		what = fmt.Sprintf("the audit log of organization %q is inconsistent with its keychain anchor (anchor: %d events, root %s; database: %d events, root %s)",
+			a.Org, a.AnchorSize, a.AnchorRoot, a.DBSize, a.DBRoot)
+	}
+	if a.Detail != "" {
+		what += " (" + a.Detail + ")"
+	}
+	return what + "; appends are refused: run `axiom-audit recover --acknowledge` to accept this database, or restore the right one"
+}
+
+// IntegrityAlertError is returned by appends to an organization with an
+// active alert. It matches ErrIntegrityAlert.
+type IntegrityAlertError struct{ Alert IntegrityAlert }
+
+func (e *IntegrityAlertError) Error() string         { return e.Alert.Message() }
+func (e *IntegrityAlertError) Is(target error) bool { return target == ErrIntegrityAlert }
+
+// tagAlert holds persisted alerts: 0x23 || org || 0x00 → JSON IntegrityAlert.
+func alertKey(org string) []byte { return orgPrefix(tagAlert, org) }
+
+// bypassAlert marks the context of the acknowledgement's own append.
+type bypassAlert struct{}
+
+// alertGate refuses events of organizations with an active alert.
+func (s *Store) alertGate(ctx context.Context, events []Event) error {
+	in := s.integ
+	if in == nil || in.disabled || ctx.Value(bypassAlert{}) != nil {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.alerts) == 0 {
+		return nil
+	}
+	for _, e := range events {
+		if a, ok := in.alerts[e.OrganizationID]; ok {
+			return &IntegrityAlertError{Alert: a}
+		}
+	}
+	return nil
+}
+
+// raiseAlert records an alert (the first one of an organization wins) in
+// memory and in the log.
+func (s *Store) raiseAlert(a IntegrityAlert) {
+	in := s.integ
+	a.DetectedAt = s.opts.Now().UTC()
+	in.mu.Lock()
+	if _, ok := in.alerts[a.Org]; ok {
+		in.mu.Unlock()
+		return
+	}
+	in.alerts[a.Org] = a
+	in.mu.Unlock()
+	s.log.Error("integrity alert", "org", a.Org, "kind", a.Kind, "msg", a.Message())
+	b, _ := json.Marshal(a)
+	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(alertKey(a.Org), b) })
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil {
+		// The alert stays in memory; the anchor check raises it again on
+		// the next open.
+		s.log.Error("failed to persist the integrity alert", "org", a.Org, "err", err)
+	}
+}
+
+func (s *Store) loadAlerts() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAlert}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var a IntegrityAlert
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &a) }); err != nil {
+				return fmt.Errorf("a stored integrity alert is corrupt: %v: %w", err, ErrTampered)
+			}
+			s.integ.alerts[a.Org] = a
+		}
+		return nil
+	})
+}
+
+// checkAnchors compares each organization's tree with its keychain anchor.
+func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
+	in := s.integ
+	all := slices.Clone(orgs)
+	for _, o := range in.anchors {
+		if !slices.Contains(all, o) {
+			all = append(all, o)
+		}
+	}
+	for _, org := range all {
+		raw, err := in.ks.Get(ctx, KeyAnchor(org))
+		if errors.Is(err, ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("failed to read the anchor of organization %q from the keystore: %w", org, err)
+		}
+		cp, err := tlog.OpenCheckpoint(raw, in.vkey, tlog.Origin(in.instID, org))
+		if err != nil {
+			s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertInconsistent,
+				Detail: "the keychain anchor does not verify with this log's key: " + err.Error()})
+			continue
+		}
+		t := in.trees[org]
+		a := IntegrityAlert{Org: org, AnchorSize: cp.Size, AnchorRoot: cp.Root}
+		if t == nil || t.Size() == 0 {
+			a.Kind, a.DBRoot = AlertMissing, tlog.EmptyRoot()
+			s.raiseAlert(a)
+			continue
+		}
+		a.DBSize, a.DBRoot = t.Size(), t.Root()
+		if t.Size() < cp.Size {
+			a.Kind = AlertRollback
+			s.raiseAlert(a)
+			continue
+		}
+		var root tlog.Hash
+		err = s.db.View(func(txn *badger.Txn) error {
+			root, err = tlog.RootAt(ctx, badgerNodes{txn, org}, cp.Size)
+			return err
+		})
+		if err != nil || root != cp.Root {
+			a.Kind = AlertInconsistent
+			if err != nil {
+				a.Detail = err.Error()
+			} else {
+				a.Detail = fmt.Sprintf("the database's root at the anchor's size %d is %s", cp.Size, root)
+			}
+			s.raiseAlert(a)
+		}
+	}
+	return nil
+}
+
+// IntegrityAlerts lists the active integrity alerts, by organization.
+func (s *Store) IntegrityAlerts(ctx context.Context) []IntegrityAlert {
+	in := s.integ
+	if in == nil || ctx.Err() != nil {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]IntegrityAlert, 0, len(in.alerts))
+	for _, a := range in.alerts {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b IntegrityAlert) int {
+		if a.Org < b.Org {
+			return -1
+		}
+		if a.Org > b.Org {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// AcknowledgeIntegrityAlert accepts org's database as it is: it records an
+// audit.integrity_alert_acknowledged event with the evidence (kind, anchor
+// and database sizes and roots) in its metadata, clears the alert, and
+// re-anchors org on a new checkpoint of the current tree. acknowledgedBy is
+// the userId of the event; reason goes into its metadata.
+func (s *Store) AcknowledgeIntegrityAlert(ctx context.Context, org, acknowledgedBy, reason string) (Receipt, error) {
+	if err := s.integrityReady(ctx); err != nil {
+		return Receipt{}, err
+	}
+	in := s.integ
+	in.mu.Lock()
+	a, ok := in.alerts[org]
+	in.mu.Unlock()
+	if !ok {
+		return Receipt{}, fmt.Errorf("organization %q has no integrity alert to acknowledge: %w", org, ErrNotFound)
+	}
+	if acknowledgedBy == "" || reason == "" {
+		return Receipt{}, fmt.Errorf("acknowledging an integrity alert needs who acknowledges it and why: %w", ErrInvalidEvent)
+	}
+	meta, _ := json.Marshal(map[string]any{
+		"alertId":        fmt.Sprintf("%s/%s/%d", a.Org, a.Kind, a.DetectedAt.UnixNano()),
+		"note":           reason,
+		"kind":           string(a.Kind),
+		"detail":         a.Detail,
+		"detectedAt":     a.DetectedAt.Format(time.RFC3339Nano),
+		"anchorSize":     a.AnchorSize,
+		"anchorRoot":     a.AnchorRoot.String(),
+		"dbSize":         a.DBSize,
+		"dbRoot":         a.DBRoot.String(),
+		"acknowledgedBy": acknowledgedBy,
+	})
+	ev := Event{Timestamp: s.opts.Now().UTC(), OrganizationID: org, UserID: acknowledgedBy, Provider: "system",
+		ActionType: "audit.integrity_alert_acknowledged", ResourceIDs: []string{}, Status: "applied",
+		RiskLevel: "high", Metadata: meta}
+	rs, err := s.Append(context.WithValue(ctx, bypassAlert{}, true), []Event{ev})
+	if err != nil {
+		return Receipt{}, fmt.Errorf("failed to record the acknowledgement of the integrity alert of organization %q: %w", org, err)
+	}
+	err = s.db.Update(func(txn *badger.Txn) error { return txn.Delete(alertKey(org)) })
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil {
+		return rs[0], fmt.Errorf("failed to clear the integrity alert of organization %q: %w", org, err)
+	}
+	if _, err := s.checkpoint(ctx, org, true); err != nil {
+		return rs[0], fmt.Errorf("the integrity alert of organization %q is acknowledged, but re-anchoring failed: %w", org, err)
+	}
+	in.mu.Lock()
+	delete(in.alerts, org)
+	in.mu.Unlock()
+	s.log.Warn("integrity alert acknowledged", "org", org, "by", acknowledgedBy, "kind", a.Kind)
+	return rs[0], nil
+}

@@ -1,0 +1,353 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// SignedCheckpoint is one stored checkpoint of an organization: the C2SP
+// checkpoint, its signed note exactly as stored, when the store wrote it,
+// and its number (1 for an organization's first checkpoint). A heartbeat
+// re-signs an unchanged tree: same note, later Time, next Number.
+type SignedCheckpoint struct {
+	Checkpoint tlog.Checkpoint
+	Note       []byte
+	Time       time.Time
+	Number     uint64
+}
+
+const checkpointV byte = 0x01
+
+func checkpointKey(org string, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(orgPrefix(tagCheckpt, org), n)
+}
+
+func encodeCheckpoint(sc SignedCheckpoint) []byte {
+	b := make([]byte, 0, 9+len(sc.Note))
+	b = append(b, checkpointV)
+	b = binary.BigEndian.AppendUint64(b, uint64(sc.Time.UnixNano()))
+	return append(b, sc.Note...)
+}
+
+// decodeCheckpoint decodes a stored checkpoint without verifying its
+// signature; the body is parsed from the note text.
+func decodeCheckpoint(v []byte, n uint64) (SignedCheckpoint, error) {
+	if len(v) < 9 || v[0] != checkpointV {
+		return SignedCheckpoint{}, fmt.Errorf("checkpoint %d: unknown version or truncated: %w", n, errCorrupt)
+	}
+	sc := SignedCheckpoint{Time: time.Unix(0, int64(binary.BigEndian.Uint64(v[1:]))).UTC(), Note: slices.Clone(v[9:]), Number: n}
+	body, _, ok := strings.Cut(string(sc.Note), "\n\n")
+	if !ok {
+		return sc, fmt.Errorf("checkpoint %d: the note has no signature block: %w", n, errCorrupt)
+	}
+	cp, err := tlog.ParseCheckpoint([]byte(body + "\n"))
+	if err != nil {
+		return sc, fmt.Errorf("checkpoint %d: %v: %w", n, err, errCorrupt)
+	}
+	sc.Checkpoint = cp
+	return sc, nil
+}
+
+// newestCheckpoint returns org's newest stored checkpoint (zero when none).
+func (s *Store) newestCheckpoint(txn *badger.Txn, org string) (SignedCheckpoint, uint64, error) {
+	p := orgPrefix(tagCheckpt, org)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, Reverse: true})
+	defer it.Close()
+	it.Seek(append(slices.Clip(p), 0xff))
+	if !it.Valid() {
+		return SignedCheckpoint{}, 0, nil
+	}
+	k := it.Item().Key()
+	if len(k) != len(p)+8 {
+		return SignedCheckpoint{}, 0, fmt.Errorf("checkpoint key of organization %q is malformed: %w", org, ErrTampered)
+	}
+	n := binary.BigEndian.Uint64(k[len(p):])
+	var sc SignedCheckpoint
+	err := it.Item().Value(func(v []byte) error {
+		var err error
+		sc, err = decodeCheckpoint(v, n)
+		return err
+	})
+	if err != nil {
+		return SignedCheckpoint{}, 0, fmt.Errorf("organization %q: %w", org, err)
+	}
+	return sc, n, nil
+}
+
+// Checkpoint writes a signed checkpoint of org's current tree now and
+// returns it, even when nothing changed since the last one (then it is a
+// heartbeat). The new checkpoint is first checked consistent with the
+// previous one; it is stored in the log and mirrored into the keystore as
+// org's anchor. It fails with ErrIntegrityAlert while org has an
+// unacknowledged alert, and with ErrNotFound when org has no events.
+func (s *Store) Checkpoint(ctx context.Context, org string) (SignedCheckpoint, error) {
+	if !validOrg(org) {
+		return SignedCheckpoint{}, fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return SignedCheckpoint{}, ErrClosed
+	}
+	return s.checkpoint(ctx, org, false)
+}
+
+var errIntegrityDisabled = errors.New("the integrity layer is disabled")
+
+// checkpoint signs org's committed tree. ack is set by an acknowledgement,
+// which re-anchors an organization that has an alert.
+func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedCheckpoint, error) {
+	in := s.integ
+	if in == nil || in.disabled {
+		return SignedCheckpoint{}, errIntegrityDisabled
+	}
+	if err := ctx.Err(); err != nil {
+		return SignedCheckpoint{}, err
+	}
+	in.cpMu.Lock()
+	defer in.cpMu.Unlock()
+	in.mu.Lock()
+	alert, alerted := in.alerts[org]
+	o := in.org(org)
+	prev, prevN := o.last, o.lastN
+	in.mu.Unlock()
+	if alerted && !ack {
+		return SignedCheckpoint{}, &IntegrityAlertError{Alert: alert}
+	}
+	origin := tlog.Origin(in.instID, org)
+	var next tlog.Checkpoint
+	err := s.db.View(func(txn *badger.Txn) error {
+		t, _, err := readTree(txn, org)
+		if err != nil {
+			return err
+		}
+		if t.Size() == 0 {
+			return fmt.Errorf("organization %q has no events to checkpoint: %w", org, ErrNotFound)
+		}
+		next = tlog.Checkpoint{Origin: origin, Size: t.Size(), Root: t.Root()}
+		// The compact range and the stored nodes must agree: a proof built
+		// from the nodes is checked against the root of the range.
+		if root, err := tlog.RootAt(ctx, badgerNodes{txn, org}, next.Size); err != nil || root != next.Root {
+			return fmt.Errorf("refusing to sign: organization %q's stored tree nodes do not give the root of its compact range at size %d (%v): %w",
+				org, next.Size, err, ErrTampered)
+		}
+		if prev.Note == nil {
+			return nil
+		}
+		if err := tlog.CheckConsistent(ctx, badgerNodes{txn, org}, prev.Checkpoint, next); err != nil {
+			return fmt.Errorf("refusing to sign a checkpoint of organization %q at size %d that does not extend checkpoint %d (size %d): %w: %w",
+				org, next.Size, prevN, prev.Checkpoint.Size, ErrTampered, err)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrTampered) && !ack {
+			s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertInconsistent, AnchorSize: prev.Checkpoint.Size,
+				AnchorRoot: prev.Checkpoint.Root, DBSize: next.Size, DBRoot: next.Root, Detail: err.Error()})
+		}
+		return SignedCheckpoint{}, err
+	}
+	// What is signed must be durable before the anchor moves past it, or a
+	// crash would look like a rollback.
+	if err := s.db.Sync(); err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("failed to sync before signing a checkpoint: %w", err)
+	}
+	noteText, err := tlog.Sign(next, in.signer)
+	if err != nil {
+		return SignedCheckpoint{}, err
+	}
+	sc := SignedCheckpoint{Checkpoint: next, Note: noteText, Time: s.opts.Now().UTC(), Number: prevN + 1}
+	err = s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(checkpointKey(org, sc.Number), encodeCheckpoint(sc))
+	})
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("failed to store checkpoint %d of organization %q: %w", sc.Number, org, err)
+	}
+	in.mu.Lock()
+	o.last, o.lastN = sc, sc.Number
+	o.pending, o.dirtyAt = 0, 0
+	if o.durable > next.Size {
+		o.pending, o.dirtyAt = o.durable-next.Size, sc.Time.UnixNano()
+	}
+	anchored := slices.Contains(in.anchors, org)
+	if !anchored {
+		in.anchors = append(in.anchors, org)
+	}
+	list := strings.Join(in.anchors, "\n")
+	in.mu.Unlock()
+	if !anchored {
+		if err := in.ks.Set(ctx, keyAnchorOrgs, []byte(list)); err != nil {
+			return sc, fmt.Errorf("checkpoint %d of organization %q is stored, but the keystore refused the anchor list: %w", sc.Number, org, err)
+		}
+	}
+	if err := in.ks.Set(ctx, KeyAnchor(org), noteText); err != nil {
+		return sc, fmt.Errorf("checkpoint %d of organization %q is stored, but the keystore refused its anchor: %w", sc.Number, org, err)
+	}
+	return sc, nil
+}
+
+// checkpointLoop writes checkpoints when CheckpointEvery events or
+// CheckpointInterval after a change have passed, and heartbeats every
+// HeartbeatInterval, until ctx ends. Time comes from Options.Now.
+func (s *Store) checkpointLoop(ctx context.Context) {
+	in := s.integ
+	period := min(time.Second, s.opts.CheckpointInterval/4, s.opts.HeartbeatInterval/4)
+	period = max(period, 10*time.Millisecond)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	retryAt := map[string]time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-in.wake:
+		}
+		now := s.opts.Now()
+		var due []string
+		in.mu.Lock()
+		for org, o := range in.orgs {
+			if _, alerted := in.alerts[org]; alerted || o.durable == 0 {
+				continue
+			}
+			if !retryAt[org].IsZero() && now.Before(retryAt[org]) {
+				continue
+			}
+			switch {
+			case o.pending >= uint64(s.opts.CheckpointEvery),
+				o.pending > 0 && now.Sub(time.Unix(0, o.dirtyAt)) >= s.opts.CheckpointInterval,
+				o.last.Note != nil && now.Sub(o.last.Time) >= s.opts.HeartbeatInterval:
+				due = append(due, org)
+			}
+		}
+		in.mu.Unlock()
+		for _, org := range due {
+			if ctx.Err() != nil {
+				return
+			}
+			if _, err := s.checkpoint(ctx, org, false); err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("failed to write a checkpoint", "org", org, "err", err)
+				}
+				retryAt[org] = now.Add(time.Minute)
+				continue
+			}
+			delete(retryAt, org)
+		}
+	}
+}
+
+// finalCheckpoints checkpoints every organization changed since its last
+// checkpoint; Close calls it once the writer has stopped.
+func (s *Store) finalCheckpoints() {
+	in := s.integ
+	if in == nil || in.disabled {
+		return
+	}
+	var due []string
+	in.mu.Lock()
+	for org, o := range in.orgs {
+		if _, alerted := in.alerts[org]; !alerted && o.pending > 0 {
+			due = append(due, org)
+		}
+	}
+	in.mu.Unlock()
+	for _, org := range due {
+		if _, err := s.checkpoint(context.Background(), org, false); err != nil {
+			s.log.Error("failed to write the closing checkpoint", "org", org, "err", err)
+		}
+	}
+}
+
+// LatestCheckpoint returns org's newest stored checkpoint. It fails with
+// ErrNotFound before org's first checkpoint.
+func (s *Store) LatestCheckpoint(ctx context.Context, org string) (SignedCheckpoint, error) {
+	if err := s.integrityReady(ctx); err != nil {
+		return SignedCheckpoint{}, err
+	}
+	s.integ.mu.Lock()
+	var last SignedCheckpoint
+	if o := s.integ.orgs[org]; o != nil {
+		last = o.last
+	}
+	s.integ.mu.Unlock()
+	if last.Note == nil {
+		return SignedCheckpoint{}, fmt.Errorf("organization %q has no checkpoint yet: %w", org, ErrNotFound)
+	}
+	return last, nil
+}
+
+// Checkpoints calls fn with each stored checkpoint of org, oldest first,
+// until fn returns an error (which Checkpoints returns). Signatures are not
+// checked here; Verify does that.
+func (s *Store) Checkpoints(ctx context.Context, org string, fn func(SignedCheckpoint) error) error {
+	if !validOrg(org) {
+		return fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+	}
+	return s.view(ctx, func(txn *badger.Txn) error {
+		p := orgPrefix(tagCheckpt, org)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := it.Item().Key()
+			if len(k) != len(p)+8 {
+				return fmt.Errorf("checkpoint key of organization %q is malformed: %w", org, ErrTampered)
+			}
+			var sc SignedCheckpoint
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				sc, err = decodeCheckpoint(v, binary.BigEndian.Uint64(k[len(p):]))
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("organization %q: %w", org, err)
+			}
+			if err := fn(sc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PublicKey returns the checkpoint verifier key in the note verifier format
+// ("<name>+<hash>+<key>"), as stored in the log.
+func (s *Store) PublicKey(ctx context.Context) (string, error) {
+	if err := s.integrityReady(ctx); err != nil {
+		return "", err
+	}
+	return s.integ.vkey, nil
+}
+
+// InstallationID returns the installation id that names this log's origins.
+func (s *Store) InstallationID(ctx context.Context) (string, error) {
+	if err := s.integrityReady(ctx); err != nil {
+		return "", err
+	}
+	return s.integ.instID, nil
+}
+
+func (s *Store) integrityReady(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.integ == nil || s.integ.disabled {
+		return errIntegrityDisabled
+	}
+	return nil
+}

@@ -1,0 +1,495 @@
+package storage
+
+// The integrity layer (DESIGN.md §5, issue 4): each organization's RFC 6962
+// Merkle tree over its leaf hashes, kept as stored perfect nodes plus the
+// compact range, written in the same Badger transaction as the records they
+// cover, so a crash never separates records from their tree.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// Store metadata names (under tagMeta) kept by the integrity layer. They are
+// public: an auditor with the database and its master key needs no keychain
+// to check the checkpoints.
+const (
+	metaVerifierKey    = "verifier-key"
+	metaInstallationID = "installation-id"
+)
+
+// keyAnchorOrgs is the keystore name of the list of organizations that have
+// an anchor, one per line, so that Open notices an organization whose log
+// vanished from the database altogether. (Keystores cannot list names.)
+const keyAnchorOrgs = "anchor-orgs"
+
+func metaKey(name string) []byte { return append([]byte{tagMeta}, name...) }
+
+// nodeKey is the key of a stored perfect tree node of org.
+func nodeKey(org string, id tlog.NodeID) []byte {
+	return tlog.AppendNodeKey(orgPrefix(tagTreeNode, org), id)
+}
+
+func compactKey(org string) []byte { return orgPrefix(tagCompact, org) }
+
+// integrity is the store's integrity state. trees is owned by the writer
+// goroutine (like Store.heads); the rest is guarded by mu.
+type integrity struct {
+	disabled bool
+	ks       Keystore
+	instID   string
+	vkey     string
+	signer   note.Signer
+
+	trees map[string]*tlog.Tree // writer-owned, optimistic like heads
+
+	// cpMu serializes checkpoints; it is held across the Badger and
+	// keystore writes of one checkpoint.
+	cpMu sync.Mutex
+
+	mu      sync.Mutex
+	orgs    map[string]*orgIntegrity
+	alerts  map[string]IntegrityAlert
+	anchors []string // organizations listed under keyAnchorOrgs
+	wake    chan struct{}
+}
+
+// orgIntegrity is what the checkpointer knows of one organization.
+type orgIntegrity struct {
+	last     SignedCheckpoint // newest stored checkpoint (zero when none)
+	lastN    uint64           // its number
+	pending  uint64           // durable events not yet in a checkpoint
+	dirtyAt  int64            // unix ns of the first such event's durability, 0 when clean
+	durable  uint64           // newest durable size seen
+}
+
+func (in *integrity) org(org string) *orgIntegrity {
+	o := in.orgs[org]
+	if o == nil {
+		o = &orgIntegrity{}
+		in.orgs[org] = o
+	}
+	return o
+}
+
+// badgerNodes is a tlog.NodeReader over a Badger read transaction.
+type badgerNodes struct {
+	txn *badger.Txn
+	org string
+}
+
+// GetNodes implements tlog.NodeReader.
+func (r badgerNodes) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	key := orgPrefix(tagTreeNode, r.org)
+	n := len(key)
+	for i, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		key = tlog.AppendNodeKey(key[:n], id)
+		item, err := r.txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil, fmt.Errorf("organization %q: node (level %d, index %d): %w", r.org, id.Level, id.Index, tlog.ErrNodeNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, r.org, err)
+		}
+		if out[i], err = item.ValueCopy(nil); err != nil {
+			return nil, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, r.org, err)
+		}
+	}
+	return out, nil
+}
+
+// readTree reads org's compact range in txn; an empty tree when none.
+func readTree(txn *badger.Txn, org string) (*tlog.Tree, bool, error) {
+	t := tlog.NewTree()
+	item, err := txn.Get(compactKey(org))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return t, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("failed to read the tree of organization %q: %w", org, err)
+	}
+	err = item.Value(func(v []byte) error { return t.UnmarshalBinary(v) })
+	if err != nil {
+		return nil, false, fmt.Errorf("the stored tree of organization %q is corrupt: %v: %w", org, err, ErrTampered)
+	}
+	return t, true, nil
+}
+
+// groupTrees stages one group's tree changes: trees are cloned on first use
+// so that a failed build leaves the writer's trees untouched.
+type groupTrees struct {
+	s     *Store
+	trees map[string]*tlog.Tree
+}
+
+func (s *Store) beginTrees() *groupTrees {
+	if s.integ == nil || s.integ.disabled {
+		return nil
+	}
+	return &groupTrees{s: s, trees: map[string]*tlog.Tree{}}
+}
+
+// leaf appends a record's leaf hash to org's tree and stages the nodes that
+// became complete.
+func (g *groupTrees) leaf(txn *badger.Txn, org string, leaf [32]byte) error {
+	if g == nil {
+		return nil
+	}
+	t, ok := g.trees[org]
+	if !ok {
+		base := g.s.integ.trees[org]
+		if base == nil {
+			var err error
+			if base, _, err = readTree(txn, org); err != nil {
+				return err
+			}
+		}
+		b, _ := base.MarshalBinary()
+		t = tlog.NewTree()
+		if err := t.UnmarshalBinary(b); err != nil {
+			return err
+		}
+		g.trees[org] = t
+	}
+	key := orgPrefix(tagTreeNode, org)
+	n := len(key)
+	for _, nd := range t.Append(tlog.Hash(leaf)) {
+		k := tlog.AppendNodeKey(slices.Clip(key[:n]), nd.ID)
+		if err := txn.Set(k, nd.Hash[:]); err != nil {
+			return fmt.Errorf("failed to stage tree node (level %d, index %d) of organization %q: %w", nd.ID.Level, nd.ID.Index, org, err)
+		}
+	}
+	return nil
+}
+
+// finish stages each touched organization's compact range.
+func (g *groupTrees) finish(txn *badger.Txn) error {
+	if g == nil {
+		return nil
+	}
+	for org, t := range g.trees {
+		b, _ := t.MarshalBinary()
+		if err := txn.Set(compactKey(org), b); err != nil {
+			return fmt.Errorf("failed to stage the tree of organization %q: %w", org, err)
+		}
+	}
+	return nil
+}
+
+// commit makes the group's trees the writer's (optimistically, like heads).
+func (g *groupTrees) commit() {
+	if g == nil {
+		return
+	}
+	for org, t := range g.trees {
+		g.s.integ.trees[org] = t
+	}
+}
+
+// durable tells the checkpointer that a group's events are on disk.
+func (s *Store) durable(done []committed) {
+	in := s.integ
+	if in == nil || in.disabled || len(done) == 0 {
+		return
+	}
+	now := s.opts.Now().UnixNano()
+	wake := false
+	in.mu.Lock()
+	for _, c := range done {
+		o := in.org(c.p.ev.OrganizationID)
+		o.pending++
+		if o.dirtyAt == 0 {
+			o.dirtyAt = now
+		}
+		if c.seq > o.durable {
+			o.durable = c.seq
+		}
+		if o.pending >= uint64(s.opts.CheckpointEvery) {
+			wake = true
+		}
+	}
+	in.mu.Unlock()
+	if wake {
+		select {
+		case in.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// openIntegrity loads the integrity state: the installation id and signing
+// key (created on first start), every organization's tree and newest
+// checkpoint, the persisted alerts, and checks the keychain anchors.
+func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) error {
+	in := &integrity{disabled: s.opts.disableIntegrity, ks: ks, trees: map[string]*tlog.Tree{},
+		orgs: map[string]*orgIntegrity{}, alerts: map[string]IntegrityAlert{}, wake: make(chan struct{}, 1)}
+	s.integ = in
+	if in.disabled {
+		return nil
+	}
+	if err := s.loadKeys(ctx, ks, existing); err != nil {
+		return err
+	}
+	// Trees, migrating organizations written before the integrity layer.
+	var orgs []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		orgs, err = listOrgs(txn)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, org := range orgs {
+		if err := s.loadOrg(ctx, org); err != nil {
+			return err
+		}
+	}
+	if err := s.loadAlerts(); err != nil {
+		return err
+	}
+	return s.checkAnchors(ctx, orgs)
+}
+
+// listOrgs lists the organizations that have a head, a tree or checkpoints.
+func listOrgs(txn *badger.Txn) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, tag := range []byte{tagHead, tagCompact, tagCheckpt} {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}})
+		it.Rewind()
+		for it.Valid() {
+			k := it.Item().Key()
+			i := bytes.IndexByte(k, 0)
+			if i < 1 {
+				it.Next()
+				continue
+			}
+			org := string(k[1:i])
+			if !seen[org] {
+				seen[org] = true
+				out = append(out, org)
+			}
+			// Skip the rest of this organization's keys.
+			it.Seek(append(append([]byte{tag}, org...), 1))
+		}
+		it.Close()
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// loadKeys ensures the installation id and the signing key.
+func (s *Store) loadKeys(ctx context.Context, ks Keystore, existing bool) error {
+	in := s.integ
+	var dbVkey, dbInst []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		for name, dst := range map[string]*[]byte{metaVerifierKey: &dbVkey, metaInstallationID: &dbInst} {
+			item, err := txn.Get(metaKey(name))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("failed to read %s: %w", name, err)
+			}
+			if *dst, err = item.ValueCopy(nil); err != nil {
+				return fmt.Errorf("failed to read %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	inst, err := ks.Get(ctx, KeyInstallationID)
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+		inst = dbInst
+		if inst == nil {
+			b := make([]byte, 16)
+			rand.Read(b)
+			inst = []byte(hex.EncodeToString(b))
+		}
+		if err := ks.Set(ctx, KeyInstallationID, inst); err != nil {
+			return fmt.Errorf("failed to store the installation id in the keystore: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("failed to read the installation id from the keystore: %w", err)
+	}
+	if dbInst != nil && string(dbInst) != string(inst) {
+		return fmt.Errorf("the keystore's installation id %q is not this audit log's %q "+
+			"(the keychain belongs to another installation): restore this profile's keychain entries: %w", inst, dbInst, ErrWrongKey)
+	}
+	in.instID = string(inst)
+	skey, err := ks.Get(ctx, KeySigning)
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+		if dbVkey != nil {
+			return fmt.Errorf("the checkpoint signing key %q is missing from the keystore, but this audit log's checkpoints "+
+				"are signed with %s: restore the key from the keychain backup of this profile: %w", KeySigning, dbVkey, err)
+		}
+		sk, _, err := tlog.GenerateSigningKey(tlog.KeyName(in.instID))
+		if err != nil {
+			return err
+		}
+		if err := ks.Set(ctx, KeySigning, []byte(sk)); err != nil {
+			return fmt.Errorf("failed to store the new signing key in the keystore: %w", err)
+		}
+		skey = []byte(sk)
+		s.log.Info("created a new checkpoint signing key", "name", tlog.KeyName(in.instID))
+	case err != nil:
+		return fmt.Errorf("failed to read the signing key from the keystore: %w", err)
+	}
+	if in.signer, err = tlog.NewSigner(string(skey)); err != nil {
+		return fmt.Errorf("the signing key in the keystore is unusable: %v: %w", err, ErrWrongKey)
+	}
+	if in.vkey, err = tlog.VerifierKey(string(skey)); err != nil {
+		return fmt.Errorf("the signing key in the keystore is unusable: %v: %w", err, ErrWrongKey)
+	}
+	if in.signer.Name() != tlog.KeyName(in.instID) {
+		return fmt.Errorf("the signing key in the keystore is named %q, not %q: %w", in.signer.Name(), tlog.KeyName(in.instID), ErrWrongKey)
+	}
+	if dbVkey != nil && string(dbVkey) != in.vkey {
+		return fmt.Errorf("the signing key in the keystore (%s) is not the one this audit log's checkpoints are signed with (%s): "+
+			"restore the original key: %w", in.vkey, dbVkey, ErrWrongKey)
+	}
+	if dbVkey == nil || dbInst == nil {
+		err := s.db.Update(func(txn *badger.Txn) error {
+			if err := txn.Set(metaKey(metaVerifierKey), []byte(in.vkey)); err != nil {
+				return err
+			}
+			return txn.Set(metaKey(metaInstallationID), []byte(in.instID))
+		})
+		if err == nil {
+			err = s.db.Sync()
+		}
+		if err != nil {
+			return fmt.Errorf("failed to store the verifier key in the audit log: %w", err)
+		}
+	}
+	list, err := ks.Get(ctx, keyAnchorOrgs)
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+	case err != nil:
+		return fmt.Errorf("failed to read the anchored organizations from the keystore: %w", err)
+	default:
+		for _, o := range strings.Split(string(list), "\n") {
+			if o != "" {
+				in.anchors = append(in.anchors, o)
+			}
+		}
+	}
+	return nil
+}
+
+// loadOrg restores org's tree from its compact range (or rebuilds it from
+// the records of a log written before the integrity layer) and its newest
+// checkpoint.
+func (s *Store) loadOrg(ctx context.Context, org string) error {
+	in := s.integ
+	var t *tlog.Tree
+	var found bool
+	var h head
+	var hasHead bool
+	var last SignedCheckpoint
+	var lastN uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if t, found, err = readTree(txn, org); err != nil {
+			return err
+		}
+		item, err := txn.Get(headKey(org))
+		if err == nil {
+			hasHead = true
+			if err = item.Value(func(v []byte) error { h, err = decodeHead(v); return err }); err != nil {
+				return fmt.Errorf("organization %q: %w", org, err)
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("failed to read the head of organization %q: %w", org, err)
+		}
+		last, lastN, err = s.newestCheckpoint(txn, org)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !found && hasHead && h.seq > 0 {
+		s.log.Info("building the Merkle tree of a log written before integrity checks", "org", org, "events", h.seq)
+		if t, err = s.rebuildTree(ctx, org); err != nil {
+			return err
+		}
+	}
+	in.trees[org] = t
+	o := in.org(org)
+	o.last, o.lastN = last, lastN
+	o.durable = t.Size()
+	if t.Size() > last.Checkpoint.Size {
+		o.pending = t.Size() - last.Checkpoint.Size
+		o.dirtyAt = s.opts.Now().UnixNano()
+	}
+	if hasHead && h.seq != t.Size() {
+		s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertInconsistent, DBSize: t.Size(), DBRoot: t.Root(),
+			Detail: fmt.Sprintf("the log's head is at seq %d but its Merkle tree has %d leaves", h.seq, t.Size())})
+	}
+	return nil
+}
+
+// rebuildTree computes org's tree from its records and stores its nodes and
+// compact range.
+func (s *Store) rebuildTree(ctx context.Context, org string) (*tlog.Tree, error) {
+	t := tlog.NewTree()
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	err := s.db.View(func(txn *badger.Txn) error {
+		p := orgPrefix(tagRecord, org)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var leaf [32]byte
+			err := it.Item().Value(func(v []byte) error {
+				rv, err := decodeRecordValue(v)
+				leaf = rv.leaf
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("organization %q: %w", org, err)
+			}
+			for _, nd := range t.Append(leaf) {
+				if err := wb.Set(nodeKey(org, nd.ID), nd.Hash[:]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, _ := t.MarshalBinary()
+	if err := wb.Set(compactKey(org), b); err != nil {
+		return nil, err
+	}
+	if err := wb.Flush(); err != nil {
+		return nil, fmt.Errorf("failed to store the tree of organization %q: %w", org, err)
+	}
+	return t, s.db.Sync()
+}
