@@ -1,0 +1,458 @@
+package export
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// Source is what an export reads: the audit store in the application, a
+// fake built on tlog in tests.
+type Source interface {
+	// List pages through the events of a filter (storage.Store.List).
+	List(ctx context.Context, f storage.Filter) (storage.Page, error)
+	// Checkpoint signs a checkpoint of org's log now; it covers every event
+	// appended before the call.
+	Checkpoint(ctx context.Context, org string) (SignedCheckpoint, error)
+	// PublicKey is the note verifier key checkpoints are signed with.
+	PublicKey(ctx context.Context) (string, error)
+	// InclusionProof proves event id of org in the tree of treeSize.
+	InclusionProof(ctx context.Context, org, id string, treeSize uint64) (Proof, error)
+	// RevealStates returns the salts and plaintexts of an event's states.
+	RevealStates(ctx context.Context, org, id string) (storage.RevealedState, error)
+}
+
+// Counter is implemented by sources that can count a filter's events
+// cheaply; an export uses it for its progress ETA.
+type Counter interface {
+	Count(ctx context.Context, f storage.Filter) (int64, error)
+}
+
+// SignedCheckpoint is a checkpoint and its signed note.
+type SignedCheckpoint struct {
+	Checkpoint tlog.Checkpoint
+	Note       []byte
+}
+
+// Proof is an inclusion proof of one leaf.
+type Proof struct {
+	LeafIndex, TreeSize uint64
+	LeafHash            tlog.Hash
+	Hashes              [][]byte
+}
+
+// Options configure Write.
+type Options struct {
+	Org    string         // required
+	Filter storage.Filter // Org, Limit and Cursor are set by Write
+	Format Format         // required
+	OutDir string         // an existing directory; the bundle is created inside
+	// IncludeSensitive reveals the states (salt and plaintext); otherwise
+	// only their commitments leave the log.
+	IncludeSensitive bool
+	Exporter         string // who exports, for the manifest
+	ToolVersion      string
+	Host             string // for Splunk HEC; os.Hostname() when empty
+	Catalogue        *storage.Catalogue
+	Now              func() time.Time
+	// Progress, when set, is called at most ten times a second.
+	Progress func(Progress)
+
+	// create makes a bundle file; tests replace it to simulate a full disk.
+	create func(path string) (io.WriteCloser, error)
+}
+
+// Progress reports how far an export has come. Total and ETA are zero when
+// the source cannot count.
+type Progress struct {
+	Events int64
+	Total  int64
+	Bytes  int64
+	ETA    time.Duration
+}
+
+// Result describes a written bundle.
+type Result struct {
+	Dir      string // absolute path of the bundle
+	Files    []File // every file, manifest.json last
+	Count    int64
+	FirstSeq uint64 // smallest and largest exported seq; 0 when empty
+	LastSeq  uint64
+	Manifest Manifest
+	// Bytes is the size of all files together.
+	Bytes int64
+}
+
+// progressInterval spaces progress callbacks (at most 10 per second).
+const progressInterval = 100 * time.Millisecond
+
+// BundleName is the folder name of an export of org created at t.
+func BundleName(org string, t time.Time) string {
+	return "axiom-audit-export-" + org + "-" + t.UTC().Format("20060102T150405Z")
+}
+
+// Write exports the events of opts.Filter to a new evidence bundle inside
+// opts.OutDir and returns it. The bundle is written to a hidden temporary
+// folder, synced, and renamed into place only when complete; on any error,
+// including a cancelled ctx, the temporary folder is removed and no bundle
+// exists. An existing folder of the same name is never overwritten
+// (ErrExists). Memory does not grow with the number of events.
+func Write(ctx context.Context, src Source, opts Options) (res Result, err error) {
+	if opts.Org == "" {
+		return res, fmt.Errorf("%w: the organization is required", ErrUsage)
+	}
+	if _, err := ParseFormat(string(opts.Format)); err != nil {
+		return res, err
+	}
+	if opts.OutDir == "" {
+		return res, fmt.Errorf("%w: the output folder is required", ErrUsage)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Catalogue == nil {
+		if opts.Catalogue, err = storage.LoadCatalogue(); err != nil {
+			return res, err
+		}
+	}
+	if opts.Host == "" {
+		opts.Host, _ = os.Hostname()
+	}
+	if opts.create == nil {
+		opts.create = func(path string) (io.WriteCloser, error) {
+			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		}
+	}
+	outDir, err := filepath.Abs(opts.OutDir)
+	if err != nil {
+		return res, fmt.Errorf("%w: output folder %s: %v", ErrUsage, opts.OutDir, err)
+	}
+	if fi, err := os.Stat(outDir); err != nil {
+		return res, fmt.Errorf("cannot export to %s: %w", outDir, err)
+	} else if !fi.IsDir() {
+		return res, fmt.Errorf("%w: %s is not a folder", ErrUsage, outDir)
+	}
+	created := opts.Now().UTC()
+	target := filepath.Join(outDir, BundleName(opts.Org, created))
+	if _, err := os.Lstat(target); err == nil {
+		return res, fmt.Errorf("%s: %w", target, ErrExists)
+	}
+	tmp, err := os.MkdirTemp(outDir, ".axiom-audit-export-*.partial")
+	if err != nil {
+		return res, fmt.Errorf("cannot create a folder in %s: %w", outDir, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	w := &bundleWriter{src: src, opts: opts, tmp: tmp, info: newCatalogueInfo(opts.Catalogue)}
+	m, files, err := w.write(ctx, created)
+	if err != nil {
+		return res, err
+	}
+	if err := syncDir(tmp); err != nil {
+		return res, fmt.Errorf("failed to sync %s: %w", tmp, err)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		return res, fmt.Errorf("%s: %w", target, ErrExists)
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return res, fmt.Errorf("failed to move the export into place at %s: %w", target, err)
+	}
+	if err := syncDir(outDir); err != nil {
+		os.RemoveAll(target)
+		return res, fmt.Errorf("failed to sync %s: %w", outDir, err)
+	}
+	res = Result{Dir: target, Files: files, Count: m.Count, FirstSeq: m.FirstSeq, LastSeq: m.LastSeq, Manifest: m}
+	for _, f := range files {
+		res.Bytes += f.Bytes
+	}
+	return res, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// bundleWriter writes the files of one bundle into tmp.
+type bundleWriter struct {
+	src  Source
+	opts Options
+	tmp  string
+	info *catalogueInfo
+}
+
+// file is one bundle file being written: buffered, counted and hashed.
+type file struct {
+	name string
+	path string
+	wc   io.WriteCloser
+	bw   *bufio.Writer
+	hw   *hashingWriter
+}
+
+func (w *bundleWriter) create(name string) (*file, error) {
+	path := filepath.Join(w.tmp, name)
+	wc, err := w.opts.create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create %s: %w", path, err)
+	}
+	f := &file{name: name, path: path, wc: wc}
+	f.hw = newHashingWriter(wc)
+	f.bw = bufio.NewWriterSize(f.hw, 256<<10)
+	return f, nil
+}
+
+// close flushes, syncs and closes the file and returns its entry.
+func (f *file) close() (File, error) {
+	err := f.bw.Flush()
+	if s, ok := f.wc.(interface{ Sync() error }); ok && err == nil {
+		err = s.Sync()
+	}
+	if cerr := f.wc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("failed to write %s: %w", f.path, err)
+	}
+	return f.hw.file(f.name), nil
+}
+
+func (f *file) abort() { f.wc.Close() }
+
+func (w *bundleWriter) writeWhole(name string, data []byte) (File, error) {
+	f, err := w.create(name)
+	if err != nil {
+		return File{}, err
+	}
+	if _, err := f.bw.Write(data); err != nil {
+		f.abort()
+		return File{}, fmt.Errorf("failed to write %s: %w", f.path, err)
+	}
+	return f.close()
+}
+
+func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, []File, error) {
+	o := w.opts
+	m := Manifest{Version: BundleVersion, Tool: Tool{Name: "axiom-audit", Version: o.ToolVersion},
+		CreatedAt: formatTime(created), Exporter: o.Exporter, OrganizationID: o.Org, Format: o.Format,
+		IncludeSensitive: o.IncludeSensitive}
+	f := o.Filter
+	f.Org, f.Cursor, f.Limit = o.Org, "", storage.MaxLimit
+	m.Filter = DescribeFilter(f)
+
+	enc, err := NewEncoder(o.Format, Product{Version: o.ToolVersion, Host: o.Host})
+	if err != nil {
+		return m, nil, err
+	}
+	events, err := w.create(o.Format.EventsFile())
+	if err != nil {
+		return m, nil, err
+	}
+	defer events.abort()
+	proofs, err := w.create(ProofsFile)
+	if err != nil {
+		return m, nil, err
+	}
+	defer proofs.abort()
+
+	var total int64
+	if c, ok := w.src.(Counter); ok && o.Progress != nil {
+		total, _ = c.Count(ctx, f)
+	}
+	start, lastReport := time.Now(), time.Time{}
+	report := func(final bool) {
+		if o.Progress == nil {
+			return
+		}
+		now := time.Now()
+		if now.Sub(lastReport) < progressInterval {
+			return
+		}
+		_ = final
+		lastReport = now
+		p := Progress{Events: m.Count, Total: total, Bytes: events.hw.n + int64(events.bw.Buffered()) + proofs.hw.n + int64(proofs.bw.Buffered())}
+		if total > 0 && m.Count > 0 && total > m.Count {
+			p.ETA = time.Duration(float64(now.Sub(start)) / float64(m.Count) * float64(total-m.Count)).Round(time.Second)
+		}
+		o.Progress(p)
+	}
+
+	if err := enc.Begin(events.bw); err != nil {
+		return m, nil, fmt.Errorf("failed to write %s: %w", events.path, err)
+	}
+	// The first page fixes the newest seq the paging shows; the checkpoint
+	// signed after it covers every event the paging can return.
+	var cp SignedCheckpoint
+	var rec Record
+	var line []byte
+	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return m, nil, fmt.Errorf("export cancelled: %w", err)
+		}
+		page, err := w.src.List(ctx, f)
+		if err != nil {
+			return m, nil, fmt.Errorf("failed to read events: %w", err)
+		}
+		if first {
+			if cp, err = w.src.Checkpoint(ctx, o.Org); err != nil {
+				return m, nil, fmt.Errorf("failed to sign a checkpoint for the export: %w", err)
+			}
+		}
+		for i := range page.Events {
+			e := &page.Events[i]
+			if e.Seq > cp.Checkpoint.Size {
+				return m, nil, fmt.Errorf("event seq %d is not covered by the checkpoint of size %d", e.Seq, cp.Checkpoint.Size)
+			}
+			var revealed storage.RevealedState
+			if o.IncludeSensitive && (e.BeforeStateCommitment != "" || e.AfterStateCommitment != "") {
+				if revealed, err = w.src.RevealStates(ctx, o.Org, e.ID); err != nil {
+					return m, nil, fmt.Errorf("failed to reveal the states of event %s: %w", e.ID, err)
+				}
+				e.BeforeState, e.AfterState = stateOf(revealed.Before), stateOf(revealed.After)
+			} else {
+				e.BeforeState, e.AfterState = nil, nil
+			}
+			w.info.record(&rec, e)
+			if err := enc.Encode(events.bw, &rec); err != nil {
+				return m, nil, fmt.Errorf("failed to write %s: %w", events.path, err)
+			}
+			p, err := w.src.InclusionProof(ctx, o.Org, e.ID, cp.Checkpoint.Size)
+			if err != nil {
+				return m, nil, fmt.Errorf("failed to prove event %s (seq %d): %w", e.ID, e.Seq, err)
+			}
+			line = appendProofLine(line[:0], e, &p, revealed)
+			if _, err := proofs.bw.Write(line); err != nil {
+				return m, nil, fmt.Errorf("failed to write %s: %w", proofs.path, err)
+			}
+			if m.Count == 0 || e.Seq < m.FirstSeq {
+				m.FirstSeq = e.Seq
+			}
+			m.LastSeq = max(m.LastSeq, e.Seq)
+			m.Count++
+		}
+		report(false)
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	if err := enc.End(events.bw); err != nil {
+		return m, nil, fmt.Errorf("failed to write %s: %w", events.path, err)
+	}
+	var files []File
+	for _, fl := range []*file{events, proofs} {
+		entry, err := fl.close()
+		if err != nil {
+			return m, nil, err
+		}
+		files = append(files, entry)
+	}
+	vkey, err := w.src.PublicKey(ctx)
+	if err != nil {
+		return m, nil, fmt.Errorf("failed to read the log's public key: %w", err)
+	}
+	for _, whole := range []struct {
+		name string
+		data []byte
+	}{{CheckpointFile, cp.Note}, {PublicKeyFile, []byte(vkey + "\n")}} {
+		entry, err := w.writeWhole(whole.name, whole.data)
+		if err != nil {
+			return m, nil, err
+		}
+		files = append(files, entry)
+	}
+	m.Checkpoint = CheckpointRef{Origin: cp.Checkpoint.Origin, TreeSize: cp.Checkpoint.Size, Root: cp.Checkpoint.Root.String()}
+	m.Files = files
+	data, err := encodeManifest(m)
+	if err != nil {
+		return m, nil, err
+	}
+	entry, err := w.writeWhole(ManifestFile, data)
+	if err != nil {
+		return m, nil, err
+	}
+	m.ManifestSHA256 = entry.SHA256
+	if err := ctx.Err(); err != nil {
+		return m, nil, fmt.Errorf("export cancelled: %w", err)
+	}
+	return m, append(files, entry), nil
+}
+
+func stateOf(o *storage.StateOpening) []byte {
+	if o == nil {
+		return nil
+	}
+	return o.JCS
+}
+
+// appendProofLine appends the proofs.jsonl line of e, hand-encoded: it is
+// written once per exported event.
+func appendProofLine(b []byte, e *storage.StoredEvent, p *Proof, rs storage.RevealedState) []byte {
+	b64 := base64.StdEncoding
+	b = append(b, `{"id":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"seq":`...)
+	b = fmt.Appendf(b, "%d", e.Seq)
+	b = fmt.Appendf(b, `,"leafIndex":%d,"treeSize":%d,"leafHash":"`, p.LeafIndex, p.TreeSize)
+	b = b64.AppendEncode(b, p.LeafHash[:])
+	b = append(b, `","hashes":[`...)
+	for i, h := range p.Hashes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = b64.AppendEncode(b, h)
+		b = append(b, '"')
+	}
+	b = append(b, `],"record":"`...)
+	b = b64.AppendEncode(b, e.Public)
+	b = append(b, '"')
+	for _, s := range []struct {
+		name string
+		o    *storage.StateOpening
+	}{{"beforeState", rs.Before}, {"afterState", rs.After}} {
+		if s.o == nil {
+			continue
+		}
+		b = append(b, `,"`...)
+		b = append(b, s.name...)
+		b = append(b, `":{"salt":"`...)
+		b = b64.AppendEncode(b, s.o.Salt[:])
+		b = append(b, `","state":"`...)
+		b = b64.AppendEncode(b, s.o.JCS)
+		b = append(b, `"}`...)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	q, _ := marshal(s)
+	return append(b, q...)
+}
+
+var (
+	_ = hex.EncodeToString
+	_ = strings.Contains
+)

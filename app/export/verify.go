@@ -1,0 +1,651 @@
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// Problem is one thing wrong with a bundle, named by file, line and event
+// where it has them.
+type Problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Seq     uint64 `json:"seq,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	if p.ID != "" {
+		fmt.Fprintf(&b, ": event %s", p.ID)
+		if p.Seq > 0 {
+			fmt.Fprintf(&b, " (seq %d)", p.Seq)
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	// TrustedKey, when set, is the verifier key the auditor obtained from
+	// the log's owner; public-key.txt must equal it. Without it the bundle
+	// is checked against its own key, which proves integrity but not origin.
+	TrustedKey string
+	// OnProblem, when set, receives each problem as it is found.
+	OnProblem func(Problem)
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Dir        string        `json:"dir"`
+	OK         bool          `json:"ok"`
+	Format     Format        `json:"format,omitempty"`
+	Org        string        `json:"organizationId,omitempty"`
+	Events     int64         `json:"events"`
+	Revealed   int64         `json:"revealedStates"`
+	Checkpoint CheckpointRef `json:"checkpoint"`
+	PublicKey  string        `json:"publicKey,omitempty"`
+	// Problems holds the first maxKeptProblems problems; ProblemCount all.
+	Problems     []Problem `json:"problems"`
+	ProblemCount int64     `json:"problemCount"`
+}
+
+const maxKeptProblems = 1000
+
+// Size limits of the small files, so a hostile bundle cannot make the
+// verifier allocate without bound.
+const (
+	maxManifestBytes  = 16 << 20
+	maxSmallFileBytes = 64 << 10
+	maxProofLineBytes = 8 << 20
+)
+
+// Verify checks an evidence bundle offline, with no key store and no
+// database: the manifest's seal and every file's size and SHA-256; the
+// checkpoint's signature with public-key.txt; for each proof line, the leaf
+// hash recomputed from the public record, the inclusion proof against the
+// checkpoint root and every revealed state's commitment; and that the
+// events file holds the same events, in order. It returns an error only
+// when the bundle cannot be read at all; problems are in the Report.
+func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error) {
+	v := &verifier{dir: dir, opts: opts, rep: &Report{Dir: dir, Problems: []Problem{}}}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a folder", dir)
+	}
+	if err := v.run(ctx); err != nil {
+		return v.rep, err
+	}
+	v.rep.OK = v.rep.ProblemCount == 0
+	return v.rep, nil
+}
+
+type verifier struct {
+	dir  string
+	opts VerifyOptions
+	rep  *Report
+	m    Manifest
+	cp   tlog.Checkpoint
+	cpOK bool
+}
+
+func (v *verifier) problem(p Problem) {
+	v.rep.ProblemCount++
+	if len(v.rep.Problems) < maxKeptProblems {
+		v.rep.Problems = append(v.rep.Problems, p)
+	}
+	if v.opts.OnProblem != nil {
+		v.opts.OnProblem(p)
+	}
+}
+
+func (v *verifier) readSmall(name string, limit int64) ([]byte, bool) {
+	f, err := os.Open(filepath.Join(v.dir, name))
+	if err != nil {
+		v.problem(Problem{File: name, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
+		return nil, false
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		v.problem(Problem{File: name, Message: fmt.Sprintf("cannot be read: %v", err)})
+		return nil, false
+	}
+	if int64(len(data)) > limit {
+		v.problem(Problem{File: name, Message: fmt.Sprintf("is larger than %d bytes", limit)})
+		return nil, false
+	}
+	return data, true
+}
+
+func (v *verifier) run(ctx context.Context) error {
+	data, ok := v.readSmall(ManifestFile, maxManifestBytes)
+	if !ok {
+		return nil
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		v.problem(Problem{File: ManifestFile, Message: err.Error()})
+		return nil
+	}
+	v.m = m
+	v.rep.Format, v.rep.Org = m.Format, m.OrganizationID
+	if sum, err := manifestDigest(data, m.ManifestSHA256); err != nil {
+		v.problem(Problem{File: ManifestFile, Message: err.Error()})
+	} else if sum != m.ManifestSHA256 {
+		v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("has been modified: its SHA-256 (with manifestSha256 zeroed) is %s, the manifest says %s", sum, m.ManifestSHA256)})
+	}
+	if err := v.checkFiles(ctx); err != nil {
+		return err
+	}
+	v.checkCheckpoint()
+	return v.checkEvents(ctx)
+}
+
+// checkFiles compares every file with the manifest.
+func (v *verifier) checkFiles(ctx context.Context) error {
+	listed := map[string]bool{}
+	for _, f := range v.m.Files {
+		if listed[f.Name] {
+			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("lists %s twice", f.Name)})
+			continue
+		}
+		listed[f.Name] = true
+		if f.Name != filepath.Base(f.Name) || f.Name == ManifestFile || strings.HasPrefix(f.Name, ".") {
+			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("lists %q, which is not a file of a bundle", f.Name)})
+			continue
+		}
+		n, sum, err := hashFile(ctx, filepath.Join(v.dir, f.Name))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			v.problem(Problem{File: f.Name, Message: fmt.Sprintf("cannot be read: %v", err)})
+			continue
+		}
+		if n != f.Bytes {
+			v.problem(Problem{File: f.Name, Message: fmt.Sprintf("has %d bytes, the manifest says %d", n, f.Bytes)})
+		}
+		if sum != f.SHA256 {
+			v.problem(Problem{File: f.Name, Message: fmt.Sprintf("has SHA-256 %s, the manifest says %s", sum, f.SHA256)})
+		}
+	}
+	for _, name := range []string{v.m.Format.EventsFile(), ProofsFile, CheckpointFile, PublicKeyFile} {
+		if !listed[name] {
+			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("does not list %s", name)})
+		}
+	}
+	entries, err := os.ReadDir(v.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != ManifestFile && !listed[e.Name()] {
+			v.problem(Problem{File: e.Name(), Message: "is not listed in the manifest"})
+		}
+	}
+	return nil
+}
+
+func hashFile(ctx context.Context, path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", errors.Unwrap(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, "", err
+		}
+		k, err := f.Read(buf)
+		h.Write(buf[:k])
+		n += int64(k)
+		if err == io.EOF {
+			return n, hex.EncodeToString(h.Sum(nil)), nil
+		}
+		if err != nil {
+			return n, "", err
+		}
+	}
+}
+
+// checkCheckpoint opens checkpoint.txt with public-key.txt.
+func (v *verifier) checkCheckpoint() {
+	keyData, ok := v.readSmall(PublicKeyFile, maxSmallFileBytes)
+	if !ok {
+		return
+	}
+	vkey := strings.TrimSuffix(string(keyData), "\n")
+	v.rep.PublicKey = vkey
+	if v.opts.TrustedKey != "" && vkey != v.opts.TrustedKey {
+		v.problem(Problem{File: PublicKeyFile, Message: "is not the trusted key given to the verifier"})
+	}
+	note, ok := v.readSmall(CheckpointFile, maxSmallFileBytes)
+	if !ok {
+		return
+	}
+	origin, _, _ := strings.Cut(string(note), "\n")
+	if !strings.HasSuffix(origin, "/"+v.m.OrganizationID) || !strings.HasPrefix(origin, "axiom-audit/") {
+		v.problem(Problem{File: CheckpointFile, Message: fmt.Sprintf("origin %.100q is not a log of organization %q", origin, v.m.OrganizationID)})
+	}
+	cp, err := tlog.OpenCheckpoint(note, vkey, origin)
+	if err != nil {
+		v.problem(Problem{File: CheckpointFile, Message: fmt.Sprintf("does not verify with %s: %v", PublicKeyFile, err)})
+		return
+	}
+	v.cp, v.cpOK = cp, true
+	v.rep.Checkpoint = CheckpointRef{Origin: cp.Origin, TreeSize: cp.Size, Root: cp.Root.String()}
+	if v.m.Checkpoint != v.rep.Checkpoint {
+		v.problem(Problem{File: ManifestFile, Message: "its checkpoint differs from checkpoint.txt"})
+	}
+}
+
+// checkEvents walks proofs.jsonl and the events file together.
+func (v *verifier) checkEvents(ctx context.Context) error {
+	pf, err := os.Open(filepath.Join(v.dir, ProofsFile))
+	if err != nil {
+		v.problem(Problem{File: ProofsFile, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
+		return nil
+	}
+	defer pf.Close()
+	eventsName := v.m.Format.EventsFile()
+	ef, err := os.Open(filepath.Join(v.dir, eventsName))
+	if err != nil {
+		v.problem(Problem{File: eventsName, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
+		return nil
+	}
+	defer ef.Close()
+	er, err := newEventReader(v.m.Format, ef)
+	if err != nil {
+		v.problem(Problem{File: eventsName, Message: err.Error()})
+		return nil
+	}
+	proofs := newLineReader(pf)
+	var count int64
+	var first, last uint64
+	eventsDone := false
+	for {
+		if count%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		line, err := proofs.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			v.problem(Problem{File: ProofsFile, Line: proofs.line + 1, Message: fmt.Sprintf("cannot be read: %v", err)})
+			break
+		}
+		count++
+		pl, pub, ok := v.checkProof(proofs.line, line)
+		if ok {
+			if count == 1 || pl.Seq < first {
+				first = pl.Seq
+			}
+			last = max(last, pl.Seq)
+		}
+		if eventsDone {
+			continue
+		}
+		ev, evLine, err := er.next()
+		if err == io.EOF {
+			v.problem(Problem{File: eventsName, Message: fmt.Sprintf("ends before event %d of %s", count, ProofsFile)})
+			eventsDone = true
+			continue
+		}
+		if err != nil {
+			v.problem(Problem{File: eventsName, Line: evLine, Message: err.Error()})
+			eventsDone = true // a broken stream cannot be realigned
+			continue
+		}
+		if ok {
+			v.compare(eventsName, evLine, ev, pl, pub)
+		}
+	}
+	if !eventsDone {
+		if _, evLine, err := er.next(); err != io.EOF {
+			v.problem(Problem{File: eventsName, Line: evLine, Message: fmt.Sprintf("has more events than the %d of %s", count, ProofsFile)})
+		}
+	}
+	v.rep.Events = count
+	if count != v.m.Count {
+		v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("says %d events, %s has %d", v.m.Count, ProofsFile, count)})
+	}
+	if count > 0 && (first != v.m.FirstSeq || last != v.m.LastSeq) {
+		v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("says seqs %d to %d, %s has %d to %d", v.m.FirstSeq, v.m.LastSeq, ProofsFile, first, last)})
+	}
+	return nil
+}
+
+// checkProof checks one proof line; ok is false when it cannot be parsed.
+func (v *verifier) checkProof(n int, line []byte) (ProofLine, *publicRecord, bool) {
+	if len(line) > maxProofLineBytes {
+		v.problem(Problem{File: ProofsFile, Line: n, Message: "line too long"})
+		return ProofLine{}, nil, false
+	}
+	pl, err := ParseProofLine(line)
+	if err != nil {
+		v.problem(Problem{File: ProofsFile, Line: n, Message: err.Error()})
+		return pl, nil, false
+	}
+	bad := func(format string, args ...any) {
+		v.problem(Problem{File: ProofsFile, Line: n, ID: pl.ID, Seq: pl.Seq, Message: fmt.Sprintf(format, args...)})
+	}
+	var pub publicRecord
+	if err := json.Unmarshal(pl.Record, &pub); err != nil {
+		bad("the public record is not JSON: %v", err)
+		return pl, nil, false
+	}
+	if pub.ID != pl.ID || pub.Seq != pl.Seq {
+		bad("the public record is event %s seq %d", pub.ID, pub.Seq)
+	}
+	if pub.OrganizationID != v.m.OrganizationID {
+		bad("the public record belongs to organization %q", pub.OrganizationID)
+	}
+	leaf := tlog.LeafHash(pl.Record)
+	if leaf != pl.LeafHash {
+		bad("leaf hash %s recomputed from the record differs from %s", leaf, pl.LeafHash)
+	}
+	if pl.Seq == 0 || pl.LeafIndex != pl.Seq-1 {
+		bad("leaf index %d is not seq−1", pl.LeafIndex)
+	}
+	if v.cpOK {
+		if pl.TreeSize != v.cp.Size {
+			bad("proved against tree size %d, the checkpoint has %d", pl.TreeSize, v.cp.Size)
+		} else {
+			hashes := make([][]byte, len(pl.Hashes))
+			for i := range pl.Hashes {
+				hashes[i] = pl.Hashes[i][:]
+			}
+			if err := tlog.VerifyInclusion(leaf, pl.LeafIndex, pl.TreeSize, hashes, v.cp.Root); err != nil {
+				bad("inclusion proof does not verify against the checkpoint: %v", err)
+			}
+		}
+	}
+	for _, s := range []struct {
+		name       string
+		r          *RevealedJSON
+		commitment string
+	}{{"beforeState", pl.BeforeState, pub.BeforeStateCommitment}, {"afterState", pl.AfterState, pub.AfterStateCommitment}} {
+		if s.r == nil {
+			continue
+		}
+		v.rep.Revealed++
+		var salt [32]byte
+		copy(salt[:], s.r.Salt)
+		c := tlog.StateCommitment(salt, s.r.State)
+		if hex.EncodeToString(c[:]) != s.commitment {
+			bad("revealed %s does not match its commitment in the public record", s.name)
+		}
+	}
+	return pl, &pub, true
+}
+
+// compare checks an exported event against its proof line.
+func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub *publicRecord) {
+	bad := func(msg string) {
+		v.problem(Problem{File: file, Line: line, ID: ev.id(), Seq: ev.seq(), Message: msg})
+	}
+	if ev.full == nil {
+		if ev.ID != pl.ID || ev.Seq != pl.Seq {
+			bad(fmt.Sprintf("is not event %s (seq %d) of %s line %d", pl.ID, pl.Seq, ProofsFile, line))
+		}
+		for _, msg := range ev.diffs {
+			bad(msg)
+		}
+		return
+	}
+	for _, msg := range compareEvent(ev.full, pub) {
+		bad(msg)
+	}
+	for _, s := range []struct {
+		name string
+		got  json.RawMessage
+		r    *RevealedJSON
+	}{{"beforeState", ev.full.BeforeState, pl.BeforeState}, {"afterState", ev.full.AfterState, pl.AfterState}} {
+		switch {
+		case len(s.got) == 0 && s.r == nil:
+		case s.r == nil:
+			bad(s.name + " is not revealed in " + ProofsFile + ", so it is not proved")
+		case len(s.got) == 0:
+			if !ev.statesElsewhere {
+				bad(s.name + " is revealed in " + ProofsFile + " but missing from the events file")
+			}
+		case !sameJSON(s.got, s.r.State):
+			bad(s.name + " differs from the revealed state in " + ProofsFile)
+		}
+	}
+}
+
+// exported is an event read back from an events file: the whole event
+// where the format carries it, else its id and seq (and field problems).
+type exported struct {
+	ID    string
+	Seq   uint64
+	full  *EventJSON
+	diffs []string
+	// statesElsewhere: the format keeps states outside the event.
+	statesElsewhere bool
+}
+
+func (e exported) id() string {
+	if e.full != nil {
+		return e.full.ID
+	}
+	return e.ID
+}
+
+func (e exported) seq() uint64 {
+	if e.full != nil {
+		return e.full.Seq
+	}
+	return e.Seq
+}
+
+// eventReader reads the events of an events file one at a time.
+type eventReader interface {
+	next() (exported, int, error)
+}
+
+func newEventReader(f Format, r io.Reader) (eventReader, error) {
+	switch f {
+	case CSV:
+		cr := csv.NewReader(bytesReader(r))
+		cr.ReuseRecord = true
+		cr.FieldsPerRecord = len(CSVHeader)
+		head, err := cr.Read()
+		if err != nil {
+			return nil, fmt.Errorf("header row: %v", err)
+		}
+		if !slices.Equal(head, CSVHeader) {
+			return nil, fmt.Errorf("header row is not %s", strings.Join(CSVHeader, ","))
+		}
+		return &csvReader{r: cr}, nil
+	case JSON:
+		d := json.NewDecoder(bytesReader(r))
+		t, err := d.Token()
+		if err != nil || t != json.Delim('[') {
+			return nil, fmt.Errorf("does not start with a JSON array")
+		}
+		return &jsonArrayReader{d: d}, nil
+	case CEF:
+		return &lineEventReader{lr: newLineReader(r), parse: parseCEFEvent}, nil
+	}
+	return &lineEventReader{lr: newLineReader(r), parse: func(line []byte) (exported, error) { return parseJSONEvent(f, line) }}, nil
+}
+
+func bytesReader(r io.Reader) io.Reader { return newLineReader(r).r }
+
+type csvReader struct{ r *csv.Reader }
+
+func (c *csvReader) next() (exported, int, error) {
+	row, err := c.r.Read()
+	line, _ := c.r.FieldPos(0)
+	if err != nil {
+		if err == io.EOF {
+			return exported{}, line, err
+		}
+		return exported{}, line, fmt.Errorf("row cannot be read: %v", err)
+	}
+	e, err := csvEvent(row)
+	if err != nil {
+		return exported{}, line, err
+	}
+	return exported{full: &e}, line, nil
+}
+
+type jsonArrayReader struct {
+	d    *json.Decoder
+	n    int
+	done bool
+}
+
+func (j *jsonArrayReader) next() (exported, int, error) {
+	if j.done || !j.d.More() {
+		if !j.done {
+			j.done = true
+			if t, err := j.d.Token(); err != nil || t != json.Delim(']') {
+				return exported{}, j.n + 2, fmt.Errorf("the JSON array is not closed")
+			}
+			if _, err := j.d.Token(); err != io.EOF {
+				return exported{}, j.n + 2, fmt.Errorf("data after the JSON array")
+			}
+		}
+		return exported{}, 0, io.EOF
+	}
+	j.n++
+	var e EventJSON
+	if err := j.d.Decode(&e); err != nil {
+		j.done = true
+		return exported{}, j.n + 1, fmt.Errorf("element %d is not an event: %v", j.n, err)
+	}
+	return exported{full: &e}, j.n + 1, nil
+}
+
+type lineEventReader struct {
+	lr    *lineReader
+	parse func([]byte) (exported, error)
+}
+
+func (l *lineEventReader) next() (exported, int, error) {
+	line, err := l.lr.next()
+	if err != nil {
+		return exported{}, l.lr.line + 1, err
+	}
+	e, err := l.parse(line)
+	return e, l.lr.line, err
+}
+
+func parseJSONEvent(f Format, line []byte) (exported, error) {
+	switch f {
+	case JSONLines:
+		var e EventJSON
+		if err := json.Unmarshal(line, &e); err != nil {
+			return exported{}, fmt.Errorf("line is not an event: %v", err)
+		}
+		return exported{full: &e}, nil
+	case SplunkHEC:
+		var env struct {
+			Event EventJSON `json:"event"`
+		}
+		if err := json.Unmarshal(line, &env); err != nil {
+			return exported{}, fmt.Errorf("line is not a HEC envelope: %v", err)
+		}
+		return exported{full: &env.Event}, nil
+	case ECS:
+		var doc struct {
+			Event struct {
+				ID       string `json:"id"`
+				Sequence uint64 `json:"sequence"`
+			} `json:"event"`
+			Axiom EventJSON `json:"axiom"`
+		}
+		if err := json.Unmarshal(line, &doc); err != nil {
+			return exported{}, fmt.Errorf("line is not an ECS document: %v", err)
+		}
+		if doc.Event.ID != doc.Axiom.ID || doc.Event.Sequence != doc.Axiom.Seq {
+			return exported{}, fmt.Errorf("event.id/event.sequence differ from axiom.id/axiom.seq")
+		}
+		return exported{full: &doc.Axiom}, nil
+	case OCSF:
+		var doc struct {
+			Metadata struct {
+				UID      string `json:"uid"`
+				Sequence uint64 `json:"sequence"`
+			} `json:"metadata"`
+			Entity *struct {
+				Data json.RawMessage `json:"data"`
+			} `json:"entity"`
+			EntityResult *struct {
+				Data json.RawMessage `json:"data"`
+			} `json:"entity_result"`
+			Unmapped struct {
+				Axiom EventJSON `json:"axiom"`
+			} `json:"unmapped"`
+		}
+		if err := json.Unmarshal(line, &doc); err != nil {
+			return exported{}, fmt.Errorf("line is not an OCSF event: %v", err)
+		}
+		e := doc.Unmapped.Axiom
+		if doc.Metadata.UID != e.ID || doc.Metadata.Sequence != e.Seq {
+			return exported{}, fmt.Errorf("metadata.uid/metadata.sequence differ from unmapped.axiom.id/seq")
+		}
+		if doc.Entity != nil && len(doc.Entity.Data) > 0 {
+			e.BeforeState = doc.Entity.Data
+		}
+		if doc.EntityResult != nil && len(doc.EntityResult.Data) > 0 {
+			e.AfterState = doc.EntityResult.Data
+		}
+		return exported{full: &e}, nil
+	}
+	return exported{}, fmt.Errorf("unknown format %q", f)
+}
+
+// parseCEFEvent reads id and seq (externalId, cn1) from a CEF line and
+// checks the header and the extensions that repeat public fields.
+func parseCEFEvent(line []byte) (exported, error) {
+	s := string(line)
+	if !strings.HasPrefix(s, "CEF:0|") {
+		return exported{}, fmt.Errorf("line is not CEF:0")
+	}
+	head, ext, ok := cefHeaderFields(s)
+	if !ok {
+		return exported{}, fmt.Errorf("CEF header does not have 7 fields")
+	}
+	x := cefExtensions(ext)
+	seq, err := strconv.ParseUint(x["cn1"], 10, 64)
+	if err != nil || x["externalId"] == "" {
+		return exported{}, fmt.Errorf("CEF line has no externalId and cn1 (seq)")
+	}
+	e := exported{ID: x["externalId"], Seq: seq}
+	if x["act"] != head[4] {
+		e.diffs = append(e.diffs, "act differs from the signature id")
+	}
+	return e, nil
+}
