@@ -198,19 +198,20 @@ func manifestDigest(data []byte, digest string) (string, error) {
 }
 
 // encodeManifest writes the manifest indented, with its seal.
-func encodeManifest(m Manifest) ([]byte, error) {
+func encodeManifest(m Manifest) ([]byte, string, error) {
 	m.ManifestSHA256 = zeroDigest
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(m); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	data := b.Bytes()
 	sum := sha256.Sum256(data)
+	seal := hex.EncodeToString(sum[:])
 	return bytes.Replace(data, []byte(`"manifestSha256": "`+zeroDigest+`"`),
-		[]byte(`"manifestSha256": "`+hex.EncodeToString(sum[:])+`"`), 1), nil
+		[]byte(`"manifestSha256": "`+seal+`"`), 1), seal, nil
 }
 
 // hashingWriter counts and hashes what goes to its file.

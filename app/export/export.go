@@ -92,6 +92,9 @@ type Result struct {
 	Manifest Manifest
 	// Bytes is the size of all files together.
 	Bytes int64
+	// ManifestSHA256 is the SHA-256 of manifest.json's bytes (which seal
+	// every other file): what the audit event records.
+	ManifestSHA256 string
 }
 
 // progressInterval spaces progress callbacks (at most 10 per second).
@@ -178,6 +181,9 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 	res = Result{Dir: target, Files: files, Count: m.Count, FirstSeq: m.FirstSeq, LastSeq: m.LastSeq, Manifest: m}
 	for _, f := range files {
 		res.Bytes += f.Bytes
+		if f.Name == ManifestFile {
+			res.ManifestSHA256 = f.SHA256
+		}
 	}
 	return res, nil
 }
@@ -384,15 +390,15 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	}
 	m.Checkpoint = CheckpointRef{Origin: cp.Checkpoint.Origin, TreeSize: cp.Checkpoint.Size, Root: cp.Checkpoint.Root.String()}
 	m.Files = files
-	data, err := encodeManifest(m)
+	data, seal, err := encodeManifest(m)
 	if err != nil {
 		return m, nil, err
 	}
+	m.ManifestSHA256 = seal
 	entry, err := w.writeWhole(ManifestFile, data)
 	if err != nil {
 		return m, nil, err
 	}
-	m.ManifestSHA256 = entry.SHA256
 	if err := ctx.Err(); err != nil {
 		return m, nil, fmt.Errorf("export cancelled: %w", err)
 	}

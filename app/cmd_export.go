@@ -1,0 +1,316 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/axiomops/axiom-audit/app/export"
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// ExportRequest is an export as the CLI and the Export dialog ask for it:
+// the current filter, a format, a folder and whether states leave the log.
+type ExportRequest struct {
+	Query            QueryDTO `json:"query"`
+	Format           string   `json:"format"`
+	OutDir           string   `json:"outDir"`
+	IncludeSensitive bool     `json:"includeSensitive"`
+}
+
+// ExportProgressDTO is one progress report of a running export (at most ten
+// a second).
+type ExportProgressDTO struct {
+	Events     int64 `json:"events"`
+	Total      int64 `json:"total"`
+	Bytes      int64 `json:"bytes"`
+	ETASeconds int64 `json:"etaSeconds"`
+}
+
+// ExportResultDTO describes a written evidence bundle.
+type ExportResultDTO struct {
+	Dir              string        `json:"dir"`
+	Format           string        `json:"format"`
+	Count            int64         `json:"count"`
+	FirstSeq         uint64        `json:"firstSeq"`
+	LastSeq          uint64        `json:"lastSeq"`
+	Bytes            int64         `json:"bytes"`
+	IncludeSensitive bool          `json:"includeSensitive"`
+	Files            []export.File `json:"files"`
+}
+
+// exportEvidence writes an evidence bundle of the events matching
+// req.Query and records audit.exported (who, when, filter, format, files,
+// bytes, SHA-256, and whether states were revealed). Cancelling ctx stops
+// it and leaves no bundle; progress, when set, is called at most ten times a
+// second. If the export cannot be audited its bundle is removed: the log
+// never lets data out silently. The Export dialog's binding wraps this.
+func (a *App) exportEvidence(ctx context.Context, req ExportRequest, progress func(ExportProgressDTO)) (ExportResultDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return ExportResultDTO{}, err
+	}
+	format, err := export.ParseFormat(req.Format)
+	if err != nil {
+		return ExportResultDTO{}, &RequestError{Field: "format", Reason: err.Error()}
+	}
+	if req.OutDir == "" {
+		return ExportResultDTO{}, &RequestError{Field: "outDir", Reason: "is required: the folder the bundle is written in"}
+	}
+	f, err := a.filter(req.Query)
+	if err != nil {
+		return ExportResultDTO{}, err
+	}
+	opts := export.Options{Org: f.Org, Filter: f, Format: format, OutDir: req.OutDir,
+		IncludeSensitive: req.IncludeSensitive, Exporter: a.opts.User, ToolVersion: a.opts.Version,
+		Catalogue: a.catalogue, Now: a.opts.Now}
+	if progress != nil {
+		opts.Progress = func(p export.Progress) {
+			progress(ExportProgressDTO{Events: p.Events, Total: p.Total, Bytes: p.Bytes, ETASeconds: int64(p.ETA / time.Second)})
+		}
+	}
+	res, err := export.Write(ctx, StoreExportSource(st), opts)
+	if err != nil {
+		return ExportResultDTO{}, err
+	}
+	files := make([]map[string]any, 0, len(res.Files))
+	for _, fl := range res.Files {
+		files = append(files, map[string]any{"name": fl.Name, "bytes": fl.Bytes, "sha256": fl.SHA256})
+	}
+	var filter map[string]any
+	if b, err := json.Marshal(res.Manifest.Filter); err == nil {
+		_ = json.Unmarshal(b, &filter)
+	}
+	meta := map[string]any{
+		"filter": filter, "format": string(format), "files": files, "bytes": res.Bytes,
+		"sha256": res.ManifestSHA256, "revealStates": req.IncludeSensitive,
+		"count": res.Count, "firstSeq": res.FirstSeq, "lastSeq": res.LastSeq,
+		"bundle": filepath.Base(res.Dir),
+	}
+	// recordSelf must run even when the caller has just cancelled: the
+	// bundle exists and its export must be in the log.
+	if err := a.recordSelf(context.WithoutCancel(ctx), f.Org, "audit.exported", meta); err != nil {
+		if rmErr := os.RemoveAll(res.Dir); rmErr != nil {
+			return ExportResultDTO{}, fmt.Errorf("%w; and the unaudited bundle %s could not be removed: %v", err, res.Dir, rmErr)
+		}
+		return ExportResultDTO{}, fmt.Errorf("%w; the bundle was removed because its export could not be audited", err)
+	}
+	return ExportResultDTO{Dir: res.Dir, Format: string(format), Count: res.Count, FirstSeq: res.FirstSeq,
+		LastSeq: res.LastSeq, Bytes: res.Bytes, IncludeSensitive: req.IncludeSensitive, Files: res.Files}, nil
+}
+
+// StoreExportSource adapts the audit store to export.Source.
+func StoreExportSource(st *storage.Store) export.Source { return storeSource{st} }
+
+type storeSource struct{ st *storage.Store }
+
+func (s storeSource) List(ctx context.Context, f storage.Filter) (storage.Page, error) {
+	return s.st.List(ctx, f)
+}
+
+func (s storeSource) Checkpoint(ctx context.Context, org string) (export.SignedCheckpoint, error) {
+	sc, err := s.st.Checkpoint(ctx, org)
+	if errors.Is(err, storage.ErrNotFound) {
+		return export.SignedCheckpoint{}, fmt.Errorf("organization %q has no events to export: %w", org, err)
+	}
+	return export.SignedCheckpoint{Checkpoint: sc.Checkpoint, Note: sc.Note}, err
+}
+
+func (s storeSource) PublicKey(ctx context.Context) (string, error) { return s.st.PublicKey(ctx) }
+
+func (s storeSource) InclusionProof(ctx context.Context, org, id string, treeSize uint64) (export.Proof, error) {
+	p, err := s.st.InclusionProof(ctx, org, id, treeSize)
+	return export.Proof{LeafIndex: p.LeafIndex, TreeSize: p.TreeSize, LeafHash: p.LeafHash, Hashes: p.Hashes}, err
+}
+
+func (s storeSource) RevealStates(ctx context.Context, org, id string) (storage.RevealedState, error) {
+	return s.st.RevealStates(ctx, org, id)
+}
+
+// Count sums the category facet, which the hourly counters answer for
+// time-only filters.
+func (s storeSource) Count(ctx context.Context, f storage.Filter) (int64, error) {
+	facets, err := s.st.Facets(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range facets[storage.FacetCategory] {
+		n += c
+	}
+	return n, nil
+}
+
+func (c *cli) exportCommand() *cobra.Command {
+	var q queryFlags
+	var format, out string
+	var sensitive, showProgress bool
+	cmd := &cobra.Command{
+		Use:   "export --org ORG --format FORMAT --out DIR [filters]",
+		Short: "Write an evidence bundle an auditor can verify offline",
+		Long: "Writes the events matching the filters to a new folder\n" +
+			"axiom-audit-export-<org>-<UTC time> inside DIR: the events file, manifest.json,\n" +
+			"checkpoint.txt, public-key.txt and proofs.jsonl (one inclusion proof per event).\n" +
+			"The folder appears only when complete. States are withheld (only their\n" +
+			"commitments are exported) unless --include-sensitive is given. The export is\n" +
+			"recorded in the log as audit.exported. Check a bundle with verify-export.\n\n" +
+			"Formats: csv, jsonl, json, ocsf, cef, splunk-hec, ecs.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format == "" {
+				return &RequestError{Field: "--format", Reason: "is required: csv, jsonl, json, ocsf, cef, splunk-hec or ecs"}
+			}
+			if out == "" {
+				return &RequestError{Field: "--out", Reason: "is required: the folder to write the bundle in"}
+			}
+			d, err := q.dto(time.Now())
+			if err != nil {
+				return err
+			}
+			a, closeApp, err := c.open(cmd)
+			if errors.Is(err, storage.ErrLocked) {
+				return fmt.Errorf("%w; close the desktop app, or export from its Export dialog", err)
+			}
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			stderr := cmd.ErrOrStderr()
+			var progress func(ExportProgressDTO)
+			if showProgress || isTerminal(stderr) {
+				progress = func(p ExportProgressDTO) {
+					msg := fmt.Sprintf("\rexporting: %d", p.Events)
+					if p.Total > 0 {
+						msg += fmt.Sprintf(" of %d events", p.Total)
+					} else {
+						msg += " events"
+					}
+					msg += fmt.Sprintf(", %s", humanBytes(p.Bytes))
+					if p.ETASeconds > 0 {
+						msg += fmt.Sprintf(", about %s left", time.Duration(p.ETASeconds)*time.Second)
+					}
+					fmt.Fprint(stderr, msg+"   ")
+				}
+			}
+			res, err := a.exportEvidence(cmd.Context(), ExportRequest{Query: d, Format: format, OutDir: out, IncludeSensitive: sensitive}, progress)
+			if progress != nil {
+				fmt.Fprintln(stderr)
+			}
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintln(w, res.Dir)
+			states := "withheld (commitments only)"
+			if res.IncludeSensitive {
+				states = "REVEALED (salts and plaintexts included)"
+			}
+			seqs := "none"
+			if res.Count > 0 {
+				seqs = fmt.Sprintf("%d to %d", res.FirstSeq, res.LastSeq)
+			}
+			fmt.Fprintf(w, "  %d events of %s (seq %s), format %s, states %s\n", res.Count, d.Org, seqs, res.Format, states)
+			for _, f := range res.Files {
+				fmt.Fprintf(w, "  %-16s %12d bytes  sha256 %s\n", f.Name, f.Bytes, f.SHA256)
+			}
+			fmt.Fprintf(w, "check it with: axiom-audit verify-export %s\n", shellQuote(res.Dir))
+			return nil
+		},
+	}
+	q.register(cmd)
+	// Evidence reads oldest first; --order newest still works.
+	if o := cmd.Flags().Lookup("order"); o != nil {
+		o.DefValue = "oldest"
+		_ = o.Value.Set("oldest")
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "", "csv, jsonl, json, ocsf, cef, splunk-hec or ecs")
+	fl.StringVar(&out, "out", "", "write the bundle inside `DIR`")
+	fl.BoolVar(&sensitive, "include-sensitive", false, "reveal before/after states (salt and plaintext); recorded in the audit event")
+	fl.BoolVar(&showProgress, "progress", false, "print progress to stderr even when it is not a terminal")
+	return cmd
+}
+
+func (c *cli) verifyExportCommand() *cobra.Command {
+	var asJSON bool
+	var key string
+	cmd := &cobra.Command{
+		Use:   "verify-export DIR",
+		Short: "Verify an evidence bundle offline (no keychain, no database)",
+		Long: "Checks an evidence bundle written by export: the size and SHA-256 of every file,\n" +
+			"every event's leaf hash and inclusion proof against the signed checkpoint, the\n" +
+			"checkpoint's signature, every revealed state's commitment, and that the events\n" +
+			"file holds the proved events. Exit status 0: it verifies; 1: problems, one per\n" +
+			"line; 2: the command was used wrongly. With --public-key the bundle must be\n" +
+			"signed by that key (obtained from the log's owner), not just by its own.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := cmd.OutOrStdout()
+			opts := export.VerifyOptions{TrustedKey: key}
+			if !asJSON {
+				opts.OnProblem = func(p export.Problem) { fmt.Fprintln(w, p.String()) }
+			}
+			rep, err := export.Verify(cmd.Context(), args[0], opts)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			}
+			if !rep.OK {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%s does not verify: %d problem(s)", args[0], rep.ProblemCount)}
+			}
+			if !asJSON {
+				fmt.Fprintf(w, "OK: %d events of %s verified against checkpoint %d of %s (%d revealed states checked)\n",
+					rep.Events, rep.Org, rep.Checkpoint.TreeSize, rep.Checkpoint.Origin, rep.Revealed)
+				if key == "" {
+					fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", rep.PublicKey)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&key, "public-key", "", "the verifier `KEY` the bundle must be signed with")
+	return cmd
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func shellQuote(s string) string {
+	if !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/axiomops/axiom-audit/app/export"
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// exportTestEvents appends events with states to org and returns them.
+func exportTestEvents(t *testing.T, a *App, org string, n int) {
+	t.Helper()
+	var evs []storage.Event
+	at := time.Now().Add(-time.Hour)
+	for i := range n {
+		e := TestEvent(org, i, at.Add(time.Duration(i)*time.Second))
+		if i%3 == 0 {
+			e.ActionType = "apply.mutation"
+			e.Metadata = json.RawMessage(`{"plan":"p,1|x=y\\z","note":"=SUM(A1)\nline"}`)
+			e.BeforeState = json.RawMessage(`{"size":"m5.large","tags":{"a|b":"c=d"}}`)
+			e.AfterState = json.RawMessage(`{"size":"m5.xlarge","tags":{"a|b":"c=d"}}`)
+			e.RiskLevel = "medium"
+		}
+		evs = append(evs, e)
+		if len(evs) == 500 || i == n-1 {
+			if _, err := a.appendEvents(context.Background(), evs); err != nil {
+				t.Fatal(err)
+			}
+			evs = evs[:0]
+		}
+	}
+}
+
+// TestCLI_ExportVerify exports from a real store through the CLI in every
+// format, verifies the bundle with verify-export, checks the audit event and
+// that tampering is named.
+func TestCLI_ExportVerify(t *testing.T) {
+	for _, format := range export.Formats {
+		t.Run(string(format), func(t *testing.T) {
+			a := TestApp(t)
+			exportTestEvents(t, a, "org-x", 40)
+			out := t.TempDir()
+			args := []string{"export", "--org", "org-x", "--format", string(format), "--out", out}
+			if format == export.JSONLines {
+				args = append(args, "--include-sensitive")
+			}
+			stdout, stderr, code := runCLI(t, a, "", args...)
+			if code != 0 {
+				t.Fatalf("export: exit %d: %s", code, stderr)
+			}
+			dir := strings.SplitN(stdout, "\n", 2)[0]
+			if filepath.Dir(dir) != out || !strings.HasPrefix(filepath.Base(dir), "axiom-audit-export-org-x-") {
+				t.Fatalf("bundle path %q is not inside %s", dir, out)
+			}
+			if !strings.Contains(stdout, "40 events of org-x") {
+				t.Errorf("summary:\n%s", stdout)
+			}
+			stdout, stderr, code = runCLI(t, a, "", "verify-export", dir)
+			if code != 0 || !strings.HasPrefix(stdout, "OK: 40 events of org-x") {
+				t.Fatalf("verify-export: exit %d\n%s%s", code, stdout, stderr)
+			}
+			m, err := os.ReadFile(filepath.Join(dir, export.ManifestFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			manifestSum := sha256.Sum256(m)
+
+			// The export is in the log, after the events it exported.
+			page, err := a.listEvents(context.Background(), QueryDTO{Org: "org-x", ActionTypes: []string{"audit.exported"}})
+			if err != nil || len(page.Events) == 0 {
+				t.Fatalf("no audit.exported event: %v", err)
+			}
+			var meta struct {
+				Format       string        `json:"format"`
+				SHA256       string        `json:"sha256"`
+				RevealStates bool          `json:"revealStates"`
+				Files        []export.File `json:"files"`
+				Bytes        int64         `json:"bytes"`
+				Count        int64         `json:"count"`
+				Filter       map[string]any
+			}
+			last := page.Events[0]
+			if err := json.Unmarshal(last.Metadata, &meta); err != nil {
+				t.Fatal(err)
+			}
+			if meta.Format != string(format) || meta.SHA256 != hex.EncodeToString(manifestSum[:]) || meta.RevealStates != (format == export.JSONLines) ||
+				len(meta.Files) != 5 || meta.Count != 40 || meta.Filter["org"] != "org-x" || last.UserID != "tester" {
+				t.Errorf("audit.exported: %s by %s", last.Metadata, last.UserID)
+			}
+
+			// One changed byte in the events file is named.
+			events := filepath.Join(dir, format.EventsFile())
+			data, _ := os.ReadFile(events)
+			data[len(data)/2] ^= 1
+			os.WriteFile(events, data, 0o644)
+			stdout, _, code = runCLI(t, a, "", "verify-export", dir)
+			if code != 1 || !strings.Contains(stdout, format.EventsFile()+": has SHA-256") {
+				t.Errorf("tampered: exit %d\n%s", code, stdout)
+			}
+		})
+	}
+}
+
+func TestCLI_ExportUsage(t *testing.T) {
+	a := TestApp(t)
+	exportTestEvents(t, a, "org-x", 3)
+	for _, args := range [][]string{
+		{"export", "--org", "org-x", "--out", t.TempDir()},
+		{"export", "--org", "org-x", "--format", "xml", "--out", t.TempDir()},
+		{"export", "--org", "org-x", "--format", "csv"},
+		{"export", "--format", "csv", "--out", t.TempDir()},
+		{"verify-export"},
+		{"verify-export", filepath.Join(t.TempDir(), "missing")},
+	} {
+		if _, stderr, code := runCLI(t, a, "", args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, stderr)
+		}
+	}
+}
+
+func TestCLI_VerifyExportJSON(t *testing.T) {
+	a := TestApp(t)
+	exportTestEvents(t, a, "org-x", 5)
+	res, err := a.exportEvidence(context.Background(), ExportRequest{Query: QueryDTO{Org: "org-x", ActionTypes: []string{"apply.mutation"}},
+		Format: "csv", OutDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count != 2 {
+		t.Errorf("exported %d apply.mutation events, want 2", res.Count)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "verify-export", "--json", res.Dir)
+	var rep export.Report
+	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil || !rep.OK || rep.Events != 2 {
+		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+	}
+	key := rep.PublicKey
+	if _, _, code := runCLI(t, a, "", "verify-export", "--public-key", key, res.Dir); code != 0 {
+		t.Errorf("--public-key with the right key: exit %d", code)
+	}
+	other := strings.Replace(key, "axiom-audit/", "axiom-audit/x", 1)
+	if stdout, _, code := runCLI(t, a, "", "verify-export", "--public-key", other, res.Dir); code != 1 || !strings.Contains(stdout, export.PublicKeyFile) {
+		t.Errorf("--public-key with another key: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestExportEvidence_progressAndCancel drives the API the Export dialog
+// uses: progress reports and cancel through ctx, leaving no bundle.
+func TestExportEvidence_progressAndCancel(t *testing.T) {
+	a := TestApp(t)
+	exportTestEvents(t, a, "org-x", 3000)
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var n int
+	_, err := a.exportEvidence(ctx, ExportRequest{Query: QueryDTO{Org: "org-x"}, Format: "json", OutDir: out}, func(p ExportProgressDTO) {
+		n++
+		if p.Total != 3000 {
+			t.Errorf("total %d", p.Total)
+		}
+		cancel()
+	})
+	if err == nil {
+		t.Fatal("a cancelled export succeeded")
+	}
+	if code, _ := ErrorCode(err); code != CodeCancelled {
+		t.Errorf("code %s for %v", code, err)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 0 {
+		t.Errorf("a cancelled export left %v", es)
+	}
+	page, _ := a.listEvents(context.Background(), QueryDTO{Org: "org-x", ActionTypes: []string{"audit.exported"}})
+	if len(page.Events) != 0 {
+		t.Errorf("a cancelled export was audited as done")
+	}
+}
