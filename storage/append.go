@@ -14,7 +14,6 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
-	"github.com/gowebpki/jcs"
 )
 
 // prepared is an event with all the work that does not depend on its seq
@@ -166,7 +165,7 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 		if len(raw) == 0 {
 			return nil
 		}
-		c, err := jcs.Transform(raw)
+		c, err := canonicalJSON(raw)
 		if err != nil {
 			bad(field, "must be valid JSON: "+err.Error())
 			return nil
@@ -186,13 +185,7 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 		return &ValidationError{Index: index, Errors: fe}
 	}
 
-	p.category = e.ActionType
-	if i := strings.IndexByte(e.ActionType, '.'); i > 0 {
-		p.category = e.ActionType[:i]
-	}
-	if at, ok := s.opts.Catalogue.Lookup(e.ActionType); ok && at.Category != "" {
-		p.category = at.Category
-	}
+	p.category = s.categoryOf(e.ActionType)
 	p.ts = encTime(e.Timestamp)
 	sealIn := func(state []byte) (pt, c []byte) {
 		if state == nil {
@@ -235,13 +228,13 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 	org := e.OrganizationID
 	p.summary = summary{provider: e.Provider, status: e.Status, risk: e.RiskLevel,
 		category: p.category, actionType: e.ActionType, userID: e.UserID}.encode()
+	// Only selective fields are indexed: each index entry costs a Badger
+	// write per event. actionType filters use the category index, and
+	// provider/status/riskLevel (three or four values each) are filtered
+	// from the summaries of the timeline index.
 	p.indexes = [][]byte{
 		indexPrefix(org, fieldCategory, p.category),
-		indexPrefix(org, fieldActionType, e.ActionType),
-		indexPrefix(org, fieldProvider, e.Provider),
 		indexPrefix(org, fieldUserID, e.UserID),
-		indexPrefix(org, fieldStatus, e.Status),
-		indexPrefix(org, fieldRiskLevel, e.RiskLevel),
 	}
 	seen := map[string]bool{}
 	for _, r := range e.ResourceIDs {
@@ -284,13 +277,28 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 	return nil
 }
 
-// writer is the single goroutine that commits. It takes every queued
-// request up to Options.MaxGroupEvents (a request is never split) and
-// commits them as one group. It exits when the request channel is closed and
-// drained.
+// The append pipeline has three stages, each one goroutine:
+//
+//   - writer: takes every queued request up to Options.MaxGroupEvents (a
+//     request is never split), assigns seqs and builds the group's Badger
+//     transaction;
+//   - committer: commits the groups one after another, in seq order;
+//   - syncer: syncs once for every group committed so far, then answers
+//     their callers.
+//
+// So building a group overlaps committing the previous one, which overlaps
+// syncing the one before. A group is committed only after the previous
+// commit succeeded, so the log on disk is always a prefix of the seqs handed
+// out: a crash or failure never leaves a gap. Any failing commit or sync
+// fails its callers and every later one: the store refuses appends (fail
+// closed) until it is reopened, which replays only complete transactions.
 func (s *Store) writer(ctx context.Context) {
 	var carry *appendRequest
 	maxSize, maxCount := s.txnBudget()
+	// unsettled holds the ids of groups handed on but possibly not yet
+	// visible to a new transaction; settled tells when they are.
+	unsettled := map[*inflight]map[string]pendingID{}
+	defer close(s.commitc)
 	for {
 		req := carry
 		carry = nil
@@ -319,9 +327,117 @@ func (s *Store) writer(ctx context.Context) {
 				break drain
 			}
 		}
-		s.commitGroup(ctx, group)
+		// Drop the ids of committed groups before the new transaction is
+		// created: its snapshot sees them.
+	settle:
+		for {
+			select {
+			case g := <-s.settled:
+				delete(unsettled, g)
+			default:
+				break settle
+			}
+		}
+		g := s.build(ctx, group, unsettled)
+		// Even a group that writes nothing (only retries of recorded
+		// events) goes through the pipeline: its receipts may name events
+		// of groups not yet synced, so it is answered after the next sync.
+		if g.ids != nil {
+			unsettled[g] = g.ids
+		}
+		s.commitc <- g
 	}
 }
+
+// committer commits built groups in order.
+func (s *Store) committer() {
+	defer close(s.syncc)
+	for g := range s.commitc {
+		err := s.failure()
+		if err == nil && s.beforeCommit != nil {
+			if err = s.beforeCommit(); err != nil {
+				err = fmt.Errorf("failed to commit %d events: %w", len(g.done), err)
+				s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
+			}
+		}
+		if err == nil && g.txn != nil {
+			if err = g.txn.Commit(); err != nil {
+				err = fmt.Errorf("failed to commit %d events: %w", len(g.done), err)
+				s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
+			}
+		}
+		if g.txn != nil {
+			g.txn.Discard()
+		}
+		g.err = err
+		s.settled <- g
+		s.syncc <- g
+	}
+}
+
+// syncer makes committed groups durable, one sync for all that are ready,
+// and answers their callers.
+func (s *Store) syncer() {
+	for g := range s.syncc {
+		batch := []*inflight{g}
+	more:
+		for {
+			select {
+			case g, ok := <-s.syncc:
+				if !ok {
+					break more
+				}
+				batch = append(batch, g)
+			default:
+				break more
+			}
+		}
+		// Groups that wrote nothing need no sync of their own: the groups
+		// their receipts may name were committed before them, so they are
+		// synced by an earlier sync or by this one.
+		needSync := false
+		for _, g := range batch {
+			needSync = needSync || g.txn != nil && g.err == nil
+		}
+		var err error
+		if needSync && s.failure() == nil {
+			if err = s.db.Sync(); err != nil {
+				err = fmt.Errorf("failed to sync to disk: %w", err)
+				s.setFailed(fmt.Errorf("an earlier sync failed, reopen the store: %w", err))
+			}
+		}
+		for _, g := range batch {
+			if g.err == nil {
+				g.err = err
+			}
+			if g.err == nil {
+				// A group committed after a failure is not durable-safe.
+				g.err = s.failure()
+			}
+			if g.err != nil {
+				s.fail(g, g.err)
+				continue
+			}
+			// Subscribers are offered the events before Append returns.
+			if s.subs.active() {
+				for _, c := range g.done {
+					s.subs.publish(c.storedEvent(g.recNs))
+				}
+			}
+			s.answer(g)
+			s.durable(g.done)
+		}
+	}
+}
+
+func (s *Store) failure() error {
+	if e := s.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (s *Store) setFailed(err error) { s.failed.CompareAndSwap(nil, &err) }
 
 type pendingID struct {
 	seq        uint64
@@ -338,38 +454,47 @@ type committed struct {
 	prev   [32]byte
 }
 
-func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
-	results := make([]appendResult, len(group))
-	finish := func() {
-		for i, r := range group {
-			r.done <- results[i]
+// inflight is a built group on its way to disk.
+type inflight struct {
+	group   []*appendRequest
+	results []appendResult
+	txn     *badger.Txn // nil when the group writes nothing
+	done    []committed
+	ids     map[string]pendingID
+	recNs   int64
+	err     error // set by the committer
+}
+
+// build stages a group's writes in a new transaction. It updates the head
+// and counter caches as if the group had committed, so the next group can be
+// built before this one is durable (if it fails, the store fails closed and
+// the caches no longer matter). unsettled holds the ids of the groups still
+// in flight, which the new transaction's snapshot may not see.
+func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map[*inflight]map[string]pendingID) *inflight {
+	g := &inflight{group: group, results: make([]appendResult, len(group))}
+	if err := s.failure(); err != nil {
+		for i := range g.results {
+			g.results[i].err = err
 		}
-	}
-	if s.failed != nil {
-		for i := range results {
-			results[i].err = s.failed
-		}
-		finish()
-		return
+		return g
 	}
 	now := s.opts.Now().UTC()
 	recAt, recNs := formatTime(now), now.UnixNano()
+	g.recNs = recNs
 	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	abort := func(err error) *inflight {
+		txn.Discard()
+		g.ids, g.done = nil, nil
+		for i := range g.results {
+			g.results[i] = appendResult{err: err}
+		}
+		return g
+	}
 
 	heads := map[string]head{}
 	trees := s.beginTrees()
-	inGroup := map[string]pendingID{}
+	g.ids = map[string]pendingID{}
 	deltas := map[string]uint64{}
-	var done []committed
-	fail := func(err error) {
-		for i := range results {
-			if results[i].err == nil {
-				results[i] = appendResult{err: err}
-			}
-		}
-		finish()
-	}
 	getHead := func(org string) (head, error) {
 		if h, ok := heads[org]; ok {
 			return h, nil
@@ -397,7 +522,14 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 		for i := range req.events {
 			p := &req.events[i]
 			dupOf[i] = -1
-			if pid, ok := inGroup[p.dedupKey]; ok {
+			pid, ok := g.ids[p.dedupKey]
+			for _, ids := range unsettled {
+				if ok {
+					break
+				}
+				pid, ok = ids[p.dedupKey]
+			}
+			if ok {
 				if pid.mac != p.mac {
 					conflict = conflictErr(i, p)
 					break
@@ -419,8 +551,7 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 				var ie idEntry
 				err = item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err })
 				if err != nil {
-					fail(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
-					return
+					return abort(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
 				}
 				if ie.mac != p.mac {
 					conflict = conflictErr(i, p)
@@ -431,13 +562,12 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 				continue
 			}
 			if !errors.Is(err, badger.ErrKeyNotFound) {
-				fail(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
-				return
+				return abort(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
 			}
 			local[p.dedupKey] = i
 		}
 		if conflict != nil {
-			results[gi].err = conflict
+			g.results[gi].err = conflict
 			continue
 		}
 		for i := range req.events {
@@ -448,13 +578,11 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 			org := p.ev.OrganizationID
 			h, err := getHead(org)
 			if err != nil {
-				fail(err)
-				return
+				return abort(err)
 			}
 			dk, err := s.keys.currentKey(ctx, org)
 			if err != nil {
-				fail(fmt.Errorf("failed to get the data key of organization %q: %w", org, err))
-				return
+				return abort(fmt.Errorf("failed to get the data key of organization %q: %w", org, err))
 			}
 			seq := h.seq + 1
 			public := p.parts.assemble(make([]byte, 0, len(p.parts.a)+len(p.parts.c)+len(p.parts.d)+200), h.leaf, recAt, seq)
@@ -465,10 +593,9 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 			if p.afterPT != nil {
 				rv.sealedAfter = seal(dk, p.afterPT, org, seq, p.ev.ID, 'a', p.afterC)
 			}
-			mac := p.mac
 			sets := [][2][]byte{
 				{recordKey(org, seq), rv.encode()},
-				{p.idKey, idEntry{seq: seq, recordedAt: recNs, mac: mac}.encode()},
+				{p.idKey, idEntry{seq: seq, recordedAt: recNs, mac: p.mac}.encode()},
 				{timeKey(org, p.ts, seq), p.summary},
 			}
 			var suffix [16]byte
@@ -481,21 +608,19 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 			}
 			for _, kv := range sets {
 				if err := txn.Set(kv[0], kv[1]); err != nil {
-					fail(fmt.Errorf("failed to stage seq %d of organization %q: %w", seq, org, err))
-					return
+					return abort(fmt.Errorf("failed to stage seq %d of organization %q: %w", seq, org, err))
 				}
 			}
 			if err := trees.leaf(txn, org, rv.leaf); err != nil {
-				fail(err)
-				return
+				return abort(err)
 			}
 			hour := hourOf(p.ts)
 			for _, cf := range p.counts {
 				deltas[string(counterKey(org, hour, cf.field, cf.value))]++
 			}
-			done = append(done, committed{p: p, seq: seq, public: public, leaf: rv.leaf, prev: h.leaf})
+			g.done = append(g.done, committed{p: p, seq: seq, public: public, leaf: rv.leaf, prev: h.leaf})
 			heads[org] = head{seq: seq, leaf: rv.leaf, lastRecordedAt: recNs}
-			inGroup[p.dedupKey] = pendingID{seq: seq, recordedAt: recNs, mac: mac}
+			g.ids[p.dedupKey] = pendingID{seq: seq, recordedAt: recNs, mac: p.mac}
 			receipts[i] = receipt(p, seq, recNs)
 		}
 		for i, j := range dupOf {
@@ -503,16 +628,16 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 				receipts[i] = receipts[j]
 			}
 		}
-		results[gi].receipts = receipts
+		g.results[gi].receipts = receipts
 	}
-	if len(done) == 0 {
-		finish()
-		return
+	if len(g.done) == 0 {
+		txn.Discard()
+		g.ids = nil
+		return g
 	}
 	for org, h := range heads {
 		if err := txn.Set(headKey(org), h.encode()); err != nil {
-			fail(fmt.Errorf("failed to stage the head of organization %q: %w", org, err))
-			return
+			return abort(fmt.Errorf("failed to stage the head of organization %q: %w", org, err))
 		}
 	}
 	newCounts := make(map[string]uint64, len(deltas))
@@ -530,43 +655,22 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 					return nil
 				})
 				if err != nil {
-					fail(err)
-					return
+					return abort(err)
 				}
 			case !errors.Is(err, badger.ErrKeyNotFound):
-				fail(fmt.Errorf("failed to read a counter: %w", err))
-				return
+				return abort(fmt.Errorf("failed to read a counter: %w", err))
 			}
 		}
 		newCounts[k] = cur + d
 		if err := txn.Set([]byte(k), binary.BigEndian.AppendUint64(nil, cur+d)); err != nil {
-			fail(fmt.Errorf("failed to stage a counter: %w", err))
-			return
+			return abort(fmt.Errorf("failed to stage a counter: %w", err))
 		}
 	}
 	if err := trees.finish(txn); err != nil {
-		fail(err)
-		return
-	}
-	if s.beforeCommit != nil {
-		if err := s.beforeCommit(); err != nil {
-			fail(fmt.Errorf("failed to commit %d events: %w", len(done), err))
-			return
-		}
-	}
-	if err := txn.Commit(); err != nil {
-		// Badger may have applied part of the transaction in memory; only a
-		// reopen (which replays complete transactions only) is safe.
-		s.failed = fmt.Errorf("an earlier commit failed, reopen the store: %w", err)
-		fail(fmt.Errorf("failed to commit %d events: %w", len(done), err))
-		return
-	}
-	if err := s.db.Sync(); err != nil {
-		s.failed = fmt.Errorf("an earlier sync failed, reopen the store: %w", err)
-		fail(fmt.Errorf("failed to sync %d events to disk: %w", len(done), err))
-		return
+		return abort(err)
 	}
 	trees.commit()
+	// Optimistic: the next group builds on these.
 	for org, h := range heads {
 		s.heads[org] = h
 	}
@@ -576,13 +680,35 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendRequest) {
 	for k, v := range newCounts {
 		s.counters[k] = v
 	}
-	finish()
-	s.durable(done)
-	if s.subs.active() {
-		for _, c := range done {
-			s.subs.publish(c.storedEvent(recNs))
+	g.txn = txn
+	return g
+}
+
+func (s *Store) fail(g *inflight, err error) {
+	for i := range g.results {
+		if g.results[i].err == nil {
+			g.results[i] = appendResult{err: err}
 		}
 	}
+	s.answer(g)
+}
+
+func (s *Store) answer(g *inflight) {
+	for i, r := range g.group {
+		r.done <- g.results[i]
+	}
+}
+
+// categoryOf is the category of an action type: the catalogue's, else the
+// part before the first dot.
+func (s *Store) categoryOf(actionType string) string {
+	if at, ok := s.opts.Catalogue.Lookup(actionType); ok && at.Category != "" {
+		return at.Category
+	}
+	if i := strings.IndexByte(actionType, '.'); i > 0 {
+		return actionType[:i]
+	}
+	return actionType
 }
 
 func conflictErr(i int, p *prepared) error {
@@ -623,3 +749,5 @@ func hexOrEmpty(b []byte) string {
 }
 
 var _ = bytes.Equal
+
+var debugPhases = false

@@ -31,9 +31,12 @@ package storage
 //
 // ts is the event timestamp in Unix nanoseconds with the sign bit flipped
 // (uint64(ns) ^ 1<<63), so that byte order is time order, also before 1970.
-// hour is ts truncated to the UTC hour, encoded the same way. field is one
-// byte: 'c' category, 'a' actionType, 'p' provider, 'u' userId, 's' status,
-// 'r' riskLevel, 'i' resourceId. Indexed values never contain 0x00 (the
+// hour is ts truncated to the UTC hour, encoded the same way. In the index
+// (0x14) field is one byte: 'c' category, 'u' userId, 'i' resourceId; only
+// these selective fields are indexed, because each entry is a write per
+// event. In the counters (0x16) field is 't' (total, empty value),
+// 'c' category, 'p' provider, 's' status, 'r' riskLevel or 'u' userId.
+// Indexed values never contain 0x00 (the
 // validator rejects NUL in strings), so 0x00 ends the value unambiguously
 // and a resourceId prefix is a key prefix.
 //

@@ -481,8 +481,13 @@ func (s *Store) plan(txn *badger.Txn, c *compiledFilter, from, to position) (sou
 		values []string
 	}
 	var opts []option
-	for _, o := range []option{{fieldUserID, f.UserIDs}, {fieldActionType, f.ActionTypes}, {fieldCategory, f.Categories},
-		{fieldStatus, f.Statuses}, {fieldProvider, f.Providers}, {fieldRiskLevel, f.RiskLevels}} {
+	cats := f.Categories
+	if len(cats) == 0 && len(f.ActionTypes) > 0 {
+		for _, a := range f.ActionTypes {
+			cats = append(cats, s.categoryOf(a))
+		}
+	}
+	for _, o := range []option{{fieldUserID, f.UserIDs}, {fieldCategory, cats}} {
 		if len(o.values) > 0 {
 			opts = append(opts, o)
 		}

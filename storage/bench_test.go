@@ -1,0 +1,406 @@
+package storage
+
+// Benchmarks of the store against raw Badger doing the same work in the
+// same run (`make bench`):
+//
+//	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./storage/
+//
+// BenchmarkQuery1M builds a 1,000,000-event store once under os.TempDir(),
+// keyed by FormatVersion, and reuses it on later runs.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+const (
+	benchUsers = 100 // so one user is a 1%-selective filter
+)
+
+var benchActions = []string{"scan.started", "scan.failed", "connection.role_assumed", "apply.mutation",
+	"workflow.run_started", "workflow.drift_detection", "user.signed_in", "user.settings_changed",
+	"releaseops.deployed", "releaseops.assessed"}
+
+var benchState = func() json.RawMessage {
+	return json.RawMessage(`{"instanceType":"m5.large","tags":{"team":"platform","env":"prod"},"blob":"` +
+		strings.Repeat("abcdefghij", 93) + `"}`)
+}()
+
+func benchID(i int) string { return fmt.Sprintf("01900000-0000-7000-8000-%012x", i) }
+
+// benchEvent is the i-th event of the workload: about 600 bytes of public
+// fields and a 1 KiB state.
+func benchEvent(org string, i int, ts time.Time) Event {
+	return Event{
+		ID:             benchID(i),
+		Timestamp:      ts,
+		OrganizationID: org,
+		UserID:         fmt.Sprintf("user-%03d@example.com", (i*7)%benchUsers),
+		Provider:       Providers[i%3],
+		ActionType:     benchActions[i%len(benchActions)],
+		ResourceIDs: []string{
+			fmt.Sprintf("arn:aws:ec2:eu-west-1:123456789012:instance/i-%017x", i%5000),
+			fmt.Sprintf("arn:aws:s3:::bucket-%05d", i%997),
+		},
+		AfterState: benchState,
+		Status:     Statuses[i%3],
+		RiskLevel:  RiskLevels[i%3],
+		Metadata: json.RawMessage(fmt.Sprintf(`{"region":"eu-west-1","account":"123456789012","requestId":"req-%08d",`+
+			`"source":"axiom-agent/1.4.2","sessionId":"sess-%06d","durationMs":%d,"rtoSeconds":60,"note":"routine change applied by the scheduled workflow"}`,
+			i, i%100000, i%5000)),
+	}
+}
+
+func benchOpen(b *testing.B, dir string) *Store {
+	b.Helper()
+	ks := newStoreKeystore()
+	// A fixed master key so a cached benchmark database can be reopened.
+	ks.Set(context.Background(), KeyMaster, bytes.Repeat([]byte{0x42}, 32))
+	s, err := Open(context.Background(), dir, ks, Options{GCInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// rawOpen opens Badger with the store's own tuning and encryption, so that
+// the comparison measures the store's work, not different settings.
+func rawOpen(b *testing.B, dir string) *badger.DB {
+	b.Helper()
+	o, _ := Options{}.withDefaults()
+	key := make([]byte, 32)
+	rand.Read(key)
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).WithEncryptionKey(key).
+		WithIndexCacheSize(o.IndexCacheSize).WithBlockCacheSize(o.BlockCacheSize).
+		WithMemTableSize(o.MemTableSize).WithNumMemtables(o.NumMemtables).WithValueThreshold(o.ValueThreshold).
+		WithNumCompactors(2).WithNumLevelZeroTables(3).WithNumLevelZeroTablesStall(8).
+		WithValueLogFileSize(256 << 20).WithDetectConflicts(false).WithMetricsEnabled(false).WithNumGoroutines(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// recordSize is the size of one stored record value of the workload.
+func recordSize(b *testing.B) int {
+	s := benchOpen(b, b.TempDir())
+	defer s.Close()
+	e := benchEvent("acme", 1, time.Now().Add(-time.Hour))
+	if _, err := s.Append(context.Background(), []Event{e}); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(recordKey("acme", 1))
+		if err == nil {
+			n = int(item.ValueSize())
+		}
+		return err
+	})
+	return n
+}
+
+// BenchmarkDurableAppend compares (a) the store with 16 producers appending
+// batches of 16 events (so groups of up to 256), everything on, with (b) raw
+// Badger committing 256-event transactions of same-size values, each
+// followed by a sync. One op is 4096 events each way.
+func BenchmarkDurableAppend(b *testing.B) {
+	debugPhases = os.Getenv("PHASES") != ""
+	const producers, batch, perOp = 16, 16, 4096
+	s := benchOpen(b, b.TempDir())
+	defer s.Close()
+	db := rawOpen(b, b.TempDir())
+	defer db.Close()
+	value := make([]byte, recordSize(b))
+	rand.Read(value)
+	ts0 := time.Now().Add(-24 * time.Hour)
+	var storeTime, rawTime time.Duration
+	next := 0
+	b.ResetTimer()
+	for op := 0; op < b.N; op++ {
+		evs := make([]Event, perOp)
+		for i := range evs {
+			evs[i] = benchEvent("acme", next+i, ts0.Add(time.Duration(next+i)*time.Millisecond))
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for p := 0; p < producers; p++ {
+			wg.Add(1)
+			go func(p int) {
+				defer wg.Done()
+				for j := p * batch; j < perOp; j += producers * batch {
+					if _, err := s.Append(context.Background(), evs[j:j+batch]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}(p)
+		}
+		wg.Wait()
+		storeTime += time.Since(start)
+
+		start = time.Now()
+		for g := 0; g < perOp; g += 256 {
+			txn := db.NewTransaction(true)
+			for i := g; i < g+256; i++ {
+				if err := txn.Set([]byte(fmt.Sprintf("k%015d", next+i)), value); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := txn.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rawTime += time.Since(start)
+		next += perOp
+	}
+	b.StopTimer()
+	n := float64(b.N * perOp)
+	storeRate, rawRate := n/storeTime.Seconds(), n/rawTime.Seconds()
+	b.ReportMetric(storeRate, "store-events/s")
+	b.ReportMetric(rawRate, "raw-events/s")
+	b.ReportMetric(storeRate/rawRate, "ratio")
+	b.ReportMetric(float64(len(value)), "record-bytes")
+}
+
+// BenchmarkSingleAppendLatency compares the p50 of one durable one-event
+// Append with one durable one-value Badger transaction.
+func BenchmarkSingleAppendLatency(b *testing.B) {
+	s := benchOpen(b, b.TempDir())
+	defer s.Close()
+	db := rawOpen(b, b.TempDir())
+	defer db.Close()
+	value := make([]byte, recordSize(b))
+	rand.Read(value)
+	ts0 := time.Now().Add(-24 * time.Hour)
+	const perOp = 200
+	var st, rt []time.Duration
+	b.ResetTimer()
+	for op := 0; op < b.N; op++ {
+		for i := 0; i < perOp; i++ {
+			k := op*perOp + i
+			e := benchEvent("acme", k, ts0.Add(time.Duration(k)*time.Millisecond))
+			start := time.Now()
+			if _, err := s.Append(context.Background(), []Event{e}); err != nil {
+				b.Fatal(err)
+			}
+			st = append(st, time.Since(start))
+			start = time.Now()
+			err := db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(fmt.Sprintf("k%015d", k)), value) })
+			if err == nil {
+				err = db.Sync()
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt = append(rt, time.Since(start))
+		}
+	}
+	b.StopTimer()
+	sp, rp := p50(st), p50(rt)
+	b.ReportMetric(float64(sp.Microseconds())/1000, "store-p50-ms")
+	b.ReportMetric(float64(rp.Microseconds())/1000, "raw-p50-ms")
+	b.ReportMetric(float64(sp)/float64(rp), "ratio")
+}
+
+func p50(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// bench1M describes the cached million-event database.
+type bench1M struct {
+	dir        string
+	n          int
+	start, end time.Time
+}
+
+func buildBench1M(b *testing.B, n int) bench1M {
+	b.Helper()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("axiom-audit-bench-v%d-%d", FormatVersion, n))
+	meta := filepath.Join(dir, "bench-complete")
+	if raw, err := os.ReadFile(meta); err == nil {
+		f := strings.Fields(string(raw))
+		if len(f) == 2 {
+			s, _ := strconv.ParseInt(f[0], 10, 64)
+			e, _ := strconv.ParseInt(f[1], 10, 64)
+			return bench1M{dir: dir, n: n, start: time.Unix(0, s).UTC(), end: time.Unix(0, e).UTC()}
+		}
+	}
+	os.RemoveAll(dir)
+	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	start := end.Add(-91 * 24 * time.Hour)
+	step := end.Sub(start) / time.Duration(n)
+	s := benchOpen(b, dir)
+	t0 := time.Now()
+	const batch, producers = 1000, 2
+	var wg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			evs := make([]Event, 0, batch)
+			for g := p * batch; g < n; g += producers * batch {
+				evs = evs[:0]
+				for i := g; i < min(g+batch, n); i++ {
+					evs = append(evs, benchEvent("acme", i, start.Add(time.Duration(i)*step)))
+				}
+				if _, err := s.Append(context.Background(), evs); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}(p)
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(t0)
+	b.Logf("built %d events in %s (%.0f events/s), peak RSS %d MB", n, el.Round(time.Second), float64(n)/el.Seconds(), rssMB("VmHWM"))
+	os.WriteFile(meta, []byte(fmt.Sprintf("%d %d", start.UnixNano(), end.UnixNano())), 0o600)
+	return bench1M{dir: dir, n: n, start: start, end: end}
+}
+
+// rssMB reads a memory figure (VmRSS, VmHWM) of this process in MB.
+func rssMB(field string) int {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// median runs fn k times and returns the median duration.
+func median(b *testing.B, k int, fn func(i int) error) time.Duration {
+	d := make([]time.Duration, k)
+	for i := range d {
+		start := time.Now()
+		if err := fn(i); err != nil {
+			b.Fatal(err)
+		}
+		d[i] = time.Since(start)
+	}
+	return p50(d)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkQuery1M measures queries over 1,000,000 events against raw
+// Badger doing the equivalent raw reads on the same database.
+func BenchmarkQuery1M(b *testing.B) {
+	n := 1_000_000
+	if v := os.Getenv("AXIOM_BENCH_EVENTS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	bm := buildBench1M(b, n)
+	s := benchOpen(b, bm.dir)
+	defer s.Close()
+	ctx := context.Background()
+	const k = 21
+	b.ResetTimer()
+	for op := 0; op < b.N; op++ {
+		newest := median(b, k, func(int) error {
+			p, err := s.List(ctx, Filter{Org: "acme", Limit: 100})
+			if err == nil && len(p.Events) != 100 {
+				err = fmt.Errorf("newest page has %d events", len(p.Events))
+			}
+			return err
+		})
+		selective := median(b, k, func(i int) error {
+			p, err := s.List(ctx, Filter{Org: "acme", Limit: 100, UserIDs: []string{fmt.Sprintf("user-%03d@example.com", (i*13)%benchUsers)}})
+			if err == nil && len(p.Events) != 100 {
+				err = fmt.Errorf("selective page has %d events", len(p.Events))
+			}
+			return err
+		})
+		f90 := Filter{Org: "acme", Since: bm.end.Add(-90 * 24 * time.Hour), Until: bm.end}
+		aggregates := median(b, k, func(int) error {
+			if _, err := s.Facets(ctx, f90); err != nil {
+				return err
+			}
+			_, err := s.Histogram(ctx, f90, 90)
+			return err
+		})
+		get := median(b, 201, func(i int) error {
+			_, err := s.Get(ctx, "acme", benchID((i*7919)%bm.n))
+			return err
+		})
+
+		// Raw Badger equivalents on the same database: read 100 timeline
+		// keys and their 100 records; a single Get of one record.
+		rawPage := median(b, k, func(int) error {
+			return s.db.View(func(txn *badger.Txn) error {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(tagTime, "acme"), Reverse: true})
+				defer it.Close()
+				it.Seek(append(orgPrefix(tagTime, "acme"), 0xff))
+				for j := 0; j < 100 && it.Valid(); j++ {
+					key := it.Item().Key()
+					seq := uint64(0)
+					for _, c := range key[len(key)-8:] {
+						seq = seq<<8 | uint64(c)
+					}
+					item, err := txn.Get(recordKey("acme", seq))
+					if err != nil {
+						return err
+					}
+					if _, err := item.ValueCopy(nil); err != nil {
+						return err
+					}
+					it.Next()
+				}
+				return nil
+			})
+		})
+		rawGet := median(b, 201, func(i int) error {
+			return s.db.View(func(txn *badger.Txn) error {
+				item, err := txn.Get(recordKey("acme", uint64((i*7919)%bm.n)+1))
+				if err != nil {
+					return err
+				}
+				_, err = item.ValueCopy(nil)
+				return err
+			})
+		})
+		b.ReportMetric(ms(newest), "newest100-ms")
+		b.ReportMetric(ms(selective), "selective1pct-ms")
+		b.ReportMetric(ms(aggregates), "facets+hist90d-ms")
+		b.ReportMetric(ms(get), "get-ms")
+		b.ReportMetric(ms(rawPage), "raw-page100-ms")
+		b.ReportMetric(ms(rawGet), "raw-get-ms")
+		b.ReportMetric(float64(newest)/float64(rawPage), "newest/raw")
+		b.ReportMetric(float64(selective)/float64(rawPage), "selective/raw")
+		b.ReportMetric(float64(get)/float64(rawGet), "get/raw")
+	}
+	b.StopTimer()
+	runtime.GC()
+	b.ReportMetric(float64(rssMB("VmHWM")), "peak-RSS-MB")
+	b.ReportMetric(float64(rssMB("VmRSS")), "RSS-MB")
+}
