@@ -144,6 +144,6 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 			return fmt.Errorf("--keystore %q: must be keychain or file", g.Keystore)
 		}
 	}
-	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand())
+	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand(), c.reportCommand())
 	return root
 }

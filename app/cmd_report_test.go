@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/axiomops/axiom-audit/app/demo"
+	"github.com/axiomops/axiom-audit/app/report"
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// TestCLI_Report writes a report of a demo history through the CLI and
+// checks the folder, report.json and the audit event that records it.
+func TestCLI_Report(t *testing.T) {
+	a := TestApp(t)
+	ctx := context.Background()
+	end := time.Now().UTC().Truncate(time.Hour)
+	var batch []storage.Event
+	err := demo.Generate(demo.Options{Events: 600, Orgs: 1, Seed: 7, End: end, Span: 20 * 24 * time.Hour}, func(e storage.Event) error {
+		batch = append(batch, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.appendEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	org := batch[0].OrganizationID
+	period := end.AddDate(0, 0, -30).Format("2006-01-02") + ".." + end.Format("2006-01-02")
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, a, "", "report", "--org", org, "--period", period, "--out", out, "--no-pdf")
+	if code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	dir := strings.SplitN(stdout, "\n", 2)[0]
+	if filepath.Dir(dir) != out || !strings.HasPrefix(filepath.Base(dir), "axiom-audit-report-"+org+"-") {
+		t.Fatalf("report folder %q is not inside %s:\n%s", dir, out, stdout)
+	}
+	if !strings.Contains(stdout, "600 events in the period") || !strings.Contains(stdout, "integrity: verified") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	var r report.Report
+	b, err := os.ReadFile(filepath.Join(dir, report.FileJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Events != 600 || r.Integrity.Status != "verified" || r.Evidence.Events != r.Summary.MaterialEvents ||
+		r.Retention.Policy != "default policy (operational 90 days, material indefinite)" || r.Generated.By != "tester" {
+		t.Errorf("report.json: events %d, integrity %q, evidence %d of %d material, retention %q, by %q",
+			r.Summary.Events, r.Integrity.Status, r.Evidence.Events, r.Summary.MaterialEvents, r.Retention.Policy, r.Generated.By)
+	}
+	sums, err := os.ReadFile(filepath.Join(dir, report.FileSums))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(sums)
+
+	// The report is in the log: audit.exported, kind report, with the hash
+	// of SHA256SUMS.
+	page, err := a.listEvents(ctx, QueryDTO{Org: org, ActionTypes: []string{"audit.exported"}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("audit.exported events: %v %d", err, len(page.Events))
+	}
+	var meta struct {
+		Kind   string `json:"kind"`
+		Period string `json:"period"`
+		SHA256 string `json:"sha256"`
+		Files  []any  `json:"files"`
+	}
+	if err := json.Unmarshal(page.Events[0].Metadata, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta.Kind != "report" || meta.Period != period || meta.SHA256 != hex.EncodeToString(sum[:]) || len(meta.Files) < 4 {
+		t.Errorf("audit event metadata: %s", page.Events[0].Metadata)
+	}
+	if page.Events[0].UserID != "tester" {
+		t.Errorf("audit event by %q", page.Events[0].UserID)
+	}
+}
+
+func TestCLI_ReportUsage(t *testing.T) {
+	a := TestApp(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "--org", "o", "--out", "x"}, "--period: is required"},
+		{[]string{"report", "--org", "o", "--period", "2026-Q5", "--out", "x"}, `--period: "2026-Q5" is not a quarter`},
+		{[]string{"report", "--org", "o", "--period", "2026-13", "--out", "x"}, "--period"},
+		{[]string{"report", "--org", "o", "--period", "2026-09-30..2026-07-01", "--out", "x"}, "ends before it starts"},
+		{[]string{"report", "--period", "2026-Q3", "--out", "x"}, "--org: is required"},
+		{[]string{"report", "--org", "o", "--period", "2026-Q3"}, "--out: is required"},
+	} {
+		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
+			_, stderr, code := runCLI(t, a, "", tc.args...)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want it to say %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
