@@ -41,7 +41,7 @@ if command -v dpkg-query >/dev/null; then
 	fi
 	pkgs=(libgtk-3-dev pkg-config)
 	if [ "$mode" = test ]; then
-		pkgs+=(xvfb xauth imagemagick gnome-keyring dbus dbus-x11 libsecret-tools chromium)
+		pkgs+=(xvfb xauth imagemagick gnome-keyring dbus dbus-x11 libsecret-tools chromium poppler-utils)
 	fi
 	for p in "${pkgs[@]}"; do have_pkg "$p" || need+=("$p"); done
 else
