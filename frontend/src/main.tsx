@@ -1,12 +1,17 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import { App } from './App'
+import { createApi } from './api'
 import './styles.css'
+
+// Choose the transport (and load the demo log, if asked for) while React
+// renders the first frame, not after it.
+const api = createApi()
 
 const root = document.getElementById('root')
 if (!root) throw new Error('missing #root element')
 createRoot(root).render(
   <StrictMode>
-    <App />
+    <App api={api} />
   </StrictMode>,
 )

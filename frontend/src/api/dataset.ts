@@ -22,7 +22,13 @@ export interface Dataset {
   /** The dictionary of a field (grows when events are appended). */
   dict(field: ColumnField): readonly string[]
   resources(i: number): string[]
+  /** A test for "some resource of event i satisfies pred", precomputed where the data allows. */
+  resourceMatcher(pred: (r: string) => boolean): (i: number) => boolean
   planId(i: number): string | undefined
+  /** A test for "event i belongs to a plan whose id satisfies pred". */
+  planMatcher(pred: (planId: string) => boolean): (i: number) => boolean
+  /** The id of event i, without building the event. */
+  id(i: number): string
   event(i: number): EventDTO
   /** Appends an event stamped `at` and returns it. */
   append(at: number, rnd?: () => number): EventDTO
@@ -327,6 +333,23 @@ export function generateDataset(opts: GenerateOptions): Dataset {
         ? `pln_${hashHex(Math.floor(i / PLAN_BLOCK), seed).slice(0, 10)}`
         : undefined
     },
+    resourceMatcher: (pred) => {
+      const pool = RESOURCES_PER_PROVIDER * 4
+      const hit = new Uint8Array(pool)
+      for (let r = 0; r < pool; r++) hit[r] = pred(resourceName(['aws', 'azure', 'gcp', 'system'][Math.floor(r / RESOURCES_PER_PROVIDER)] ?? 'system', r % RESOURCES_PER_PROVIDER)) ? 1 : 0
+      return (i) => {
+        ensure(i)
+        return hit[res[i] ?? 0] === 1
+      }
+    },
+    planMatcher: (pred) => {
+      // A plan id is a function of the event's block; test each block once.
+      const blocks = Math.ceil(Math.max(size, 1) / PLAN_BLOCK)
+      const hit = new Uint8Array(blocks + 1)
+      for (let b = 0; b <= blocks; b++) hit[b] = pred(`pln_${hashHex(b, seed).slice(0, 10)}`) ? 1 : 0
+      return (i) => hit[Math.floor(i / PLAN_BLOCK)] === 1 && ds.planId(i) !== undefined
+    },
+    id: (i) => eventId(org, i + 1),
     event: (i) => {
       ensure(i)
       return buildEvent(ds, i, seed)
@@ -533,6 +556,12 @@ export function datasetFromEvents(org: string, events: EventDTO[]): Dataset {
       const m = list[i]?.metadata
       return m && typeof m === 'object' && 'planId' in m ? String((m as { planId: unknown }).planId) : undefined
     },
+    resourceMatcher: (pred) => (i) => (list[i]?.resourceIds ?? []).some(pred),
+    planMatcher: (pred) => (i) => {
+      const p = ds.planId(i)
+      return p !== undefined && pred(p)
+    },
+    id: (i) => list[i]?.id ?? '',
     event: (i) => {
       const e = list[i]
       if (!e) throw new Error(`no event ${i}`)

@@ -92,12 +92,12 @@ export function compileQuery(ds: Dataset, q: QueryDTO): Compiled {
   }
   const checks: ((i: number) => boolean)[] = []
   if (q.resourceId) {
-    const r = q.resourceId
-    checks.push((i) => ds.resources(i).includes(r))
+    const want = q.resourceId
+    checks.push(ds.resourceMatcher((r) => r === want))
   }
   if (q.resourceIdPrefix) {
     const p = q.resourceIdPrefix.replace(/\*$/, '')
-    checks.push((i) => ds.resources(i).some((r) => r.startsWith(p)))
+    checks.push(ds.resourceMatcher((r) => r.startsWith(p)))
   }
   if (q.text && q.text.trim()) {
     // Every word must occur in one of the public fields.
@@ -108,17 +108,19 @@ export function compileQuery(ds: Dataset, q: QueryDTO): Compiled {
         const d = ds.dict(f)
         const a = new Uint8Array(d.length + 1)
         let any = false
-        for (let c = 0; c < d.length; c++) if ((d[c] ?? '').toLowerCase().includes(w)) {
+        for (let c = 0; c < d.length; c++) {
+          if ((d[c] ?? '').toLowerCase().includes(w)) {
             a[c] = 1
             any = true
           }
+        }
         if (any) m[f] = a
       }
       return m
     })
+    const resourceHits = words.map((w) => ds.resourceMatcher((r) => r.toLowerCase().includes(w)))
+    const planHits = words.map((w) => (w.startsWith('pln_') ? ds.planMatcher((p) => p.includes(w)) : undefined))
     checks.push((i) => {
-      let resources: string | undefined
-      let plan: string | undefined
       for (let k = 0; k < words.length; k++) {
         const w = words[k] ?? ''
         const hits = dictHits[k] ?? {}
@@ -130,14 +132,9 @@ export function compileQuery(ds: Dataset, q: QueryDTO): Compiled {
             break
           }
         }
-        if (!ok) {
-          resources ??= ds.resources(i).join(' ').toLowerCase()
-          ok = resources.includes(w)
-        }
-        if (!ok && (w.startsWith('pln_') || w.startsWith('evt_'))) {
-          plan ??= (ds.planId(i) ?? '') + ' ' + ds.event(i).id
-          ok = plan.includes(w)
-        }
+        if (!ok) ok = resourceHits[k]?.(i) ?? false
+        if (!ok) ok = planHits[k]?.(i) ?? false
+        if (!ok && w.startsWith('evt_')) ok = ds.id(i).includes(w)
         if (!ok) return false
       }
       return true
@@ -187,8 +184,8 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
 
   function findIndex(ds: Dataset, id: string): number {
     const seq = seqFromId(id)
-    if (seq !== undefined && seq >= 1 && seq <= ds.size() && ds.event(seq - 1).id === id) return seq - 1
-    if (ds.size() <= 200_000) for (let i = 0; i < ds.size(); i++) if (ds.event(i).id === id) return i
+    if (seq !== undefined && seq >= 1 && seq <= ds.size() && ds.id(seq - 1) === id) return seq - 1
+    for (let i = 0; i < ds.size(); i++) if (ds.id(i) === id) return i
     throw new ApiError({ code: 'not_found', message: `event ${id} is not in ${ds.org}` }, 404)
   }
 

@@ -47,6 +47,10 @@ export function Histogram() {
   const [hover, setHover] = useState<{ i: number; left: number } | undefined>()
   const stacked = useMemo(() => (histogram ? stackHistogram(histogram, stackBy) : undefined), [histogram, stackBy])
   const bounds = rangeBounds(range, now)
+  // Read when the plot is (re)built, which happens when new data arrives: a
+  // filter change must not rebuild the old plot on its way to the new one.
+  const boundsRef = useRef(bounds)
+  boundsRef.current = bounds
 
   useEffect(() => {
     const el = plotRef.current
@@ -64,7 +68,7 @@ export function Histogram() {
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
       scales: {
-        x: { time: true, range: () => [bounds.since / 1000, (bounds.until ?? Math.max(now, Date.now())) / 1000] },
+        x: { time: true, range: () => [boundsRef.current.since / 1000, (boundsRef.current.until ?? Date.now()) / 1000] },
         y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] },
       },
       axes: [
@@ -92,7 +96,7 @@ export function Histogram() {
     }
     const plot = new uPlot(opts, stacked.data as uPlot.AlignedData, el)
     return () => plot.destroy()
-  }, [stacked, width, scheme, tz, stackBy, view, range, now])
+  }, [stacked, width, scheme, tz, stackBy, view])
 
   const bucket = hover && histogram?.buckets[hover.i]
   const keys = stackBy === 'risk' ? RISK_ORDER : STATUS_ORDER

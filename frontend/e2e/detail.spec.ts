@@ -1,0 +1,26 @@
+import { expect, test } from '@playwright/test'
+import { open, rows, shot } from './helpers'
+
+for (const scheme of ['light', 'dark'] as const) {
+  test(`an event opens in a drawer with its before/after diff (${scheme})`, async ({ page }) => {
+    await page.emulateMedia({ colorScheme: scheme })
+    await open(page, { q: 'category:apply', range: '7d' })
+    await rows(page).first().click()
+    const drawer = page.getByRole('dialog')
+    await expect(drawer.getByTestId('drawer-action')).toHaveText('apply.mutation')
+    await expect(page).toHaveURL(/event=/)
+    const diff = drawer.getByTestId('state-diff')
+    await expect(diff).toBeVisible()
+    await expect(diff.getByTestId('diff-change').first()).toBeVisible()
+    expect(await diff.getByTestId('diff-change').count()).toBeGreaterThan(0)
+    await expect(diff.locator('.jsondiffpatch-modified').first()).toBeVisible()
+    await expect(drawer.getByTestId('proof-status')).toContainText('Included in the signed log')
+    await expect(drawer.getByTestId('metadata-tree')).toContainText('planId')
+    await expect(drawer.getByTestId('related-events')).toBeVisible()
+    await shot(page, `detail-diff-${scheme}`)
+
+    await page.keyboard.press('Escape')
+    await expect(drawer).toBeHidden()
+    await expect(page).not.toHaveURL(/event=/)
+  })
+}

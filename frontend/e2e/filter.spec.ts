@@ -1,0 +1,46 @@
+import { expect, test } from '@playwright/test'
+import { open, rowAttr, rows, shot } from './helpers'
+
+test('filter by a facet, out with Alt-click, and by a typed query', async ({ page }) => {
+  await open(page, { range: '7d' })
+  await shot(page, 'timeline-light')
+
+  await page.getByTestId('facet-value-status-failed').click()
+  await expect(page).toHaveURL(/q=status%3Afailed/)
+  await expect(page.getByTestId('query-input')).toHaveValue('status:failed')
+  await expect.poll(async () => new Set(await rowAttr(page, 'status'))).toEqual(new Set(['failed']))
+
+  await page.getByTestId('facet-value-provider-aws').click({ modifiers: ['Alt'] })
+  await expect(page.getByTestId('query-input')).toHaveValue('-provider:aws status:failed')
+  await expect.poll(async () => (await rows(page).allTextContents()).some((t) => t.includes('AWS'))).toBe(false)
+  await expect(rows(page).first()).toBeVisible()
+  await shot(page, 'filter-facets')
+
+  const input = page.getByTestId('query-input')
+  await input.fill('')
+  await input.pressSequentially('risk:high -category:finding')
+  await input.press('Escape')
+  await input.press('Enter')
+  await expect(page).toHaveURL(/q=risk%3Ahigh\+-category%3Afinding/)
+  await expect.poll(async () => new Set(await rowAttr(page, 'risk'))).toEqual(new Set(['high']))
+  await expect.poll(async () => (await rows(page).allTextContents()).some((t) => t.includes('finding.created'))).toBe(false)
+
+  await input.fill('status:done')
+  await input.press('Enter')
+  await expect(page.getByTestId('query-error')).toContainText('Unknown status "done"')
+  await shot(page, 'query-error')
+})
+
+test('autocomplete offers fields, then values with counts', async ({ page }) => {
+  await open(page)
+  const input = page.getByTestId('query-input')
+  await input.click()
+  await input.pressSequentially('pro')
+  await page.getByRole('option', { name: /provider:/ }).click()
+  await expect(input).toHaveValue('provider:')
+  await expect(page.getByTestId('query-suggestion').first()).toContainText('provider:')
+  await shot(page, 'autocomplete')
+  await page.getByTestId('query-suggestion').first().click()
+  await input.press('Enter')
+  await expect(page).toHaveURL(/q=provider%3A/)
+})

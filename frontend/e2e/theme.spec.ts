@@ -1,0 +1,27 @@
+import { expect, test } from '@playwright/test'
+import { open, shot } from './helpers'
+
+test('dark mode is chosen, remembered and readable', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'light' })
+  await open(page, { range: '7d' })
+  const html = page.locator('html')
+  await expect(html).toHaveAttribute('data-mantine-color-scheme', 'light')
+  await page.getByTestId('theme-toggle').getByText('Dark').click({ force: true })
+  await expect(html).toHaveAttribute('data-mantine-color-scheme', 'dark')
+  const bg = await page.evaluate(() => getComputedStyle(document.querySelector('[data-testid=timeline]')!.closest('div[class*=panel]') ?? document.body).backgroundColor)
+  const fg = await page.evaluate(() => getComputedStyle(document.querySelector('[data-testid=timeline-row]')!).color)
+  expect(bg).not.toBe('rgb(255, 255, 255)')
+  expect(fg).not.toBe('rgb(0, 0, 0)')
+  await shot(page, 'timeline-dark')
+
+  await page.reload()
+  await expect(html).toHaveAttribute('data-mantine-color-scheme', 'dark')
+  await page.getByTestId('integrity-badge').click()
+  await page.getByTestId('verify-run').click()
+  await expect(page.getByTestId('verify-result')).toContainText('Clean', { timeout: 20_000 })
+  await shot(page, 'integrity-dark')
+
+  await page.getByTestId('theme-toggle').getByText('System').click({ force: true })
+  await page.emulateMedia({ colorScheme: 'light' })
+  await expect(html).toHaveAttribute('data-mantine-color-scheme', 'light')
+})
