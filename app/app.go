@@ -54,6 +54,7 @@ type App struct {
 
 	live    liveFeed
 	stopAPI func()
+	syncs   syncHolder // opt-in sync loops (sync.go)
 
 	mu        sync.Mutex
 	ctx       context.Context // the Wails context, set by startup
@@ -92,6 +93,7 @@ func New(opts Options) (*App, error) {
 // which belongs to whoever opened it.
 func (a *App) Close() error {
 	a.cancel()
+	a.closeSync()
 	a.wg.Wait()
 	return nil
 }

@@ -42,6 +42,7 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 		BackgroundColour: &options.RGBA{R: 20, G: 23, B: 28, A: 255},
 		OnStartup: func(wctx context.Context) {
 			a.startup(wctx)
+			a.startSync()
 			stopAPI, err := a.startLocalAPI(sigCtx)
 			if err != nil {
 				a.log.Error("the local API is not available; CLI commands cannot reach this profile while the app runs", "err", err)

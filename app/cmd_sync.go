@@ -1,0 +1,272 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	axsync "github.com/axiomops/axiom-audit/app/sync"
+)
+
+// syncCommand is `axiom-audit sync enable|disable|run-now|status`.
+func (c *cli) syncCommand() *cobra.Command {
+	syncCmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Opt-in sync to the cloud tenant, S3-compatible storage or a SIEM webhook",
+		Long: "Sync is off by default. Each organization opts in per destination; only that\n" +
+			"organization's events leave, with state commitments only unless\n" +
+			"--include-sensitive. Enabling, disabling, failures and recoveries are audited.\n" +
+			"The desktop app delivers in the background while it is open; run-now delivers\n" +
+			"what is pending and returns.",
+	}
+
+	var cfg axsync.Config
+	var to, secretFile, tokenFile, credsFile string
+	enable := &cobra.Command{
+		Use:   "enable --org ORG --to webhook|s3|tenant ...",
+		Short: "Opt an organization in to a destination",
+		Long: "  --to webhook --url URL --format jsonl|ocsf|ecs|splunk-hec --secret-file FILE [--include-sensitive]\n" +
+			"  --to s3 --bucket B [--prefix P] [--endpoint URL] [--region R] [--credentials-file FILE]\n" +
+			"        [--object-lock-mode GOVERNANCE|COMPLIANCE --object-lock-days N]\n" +
+			"  --to tenant --url URL --token-file FILE\n\n" +
+			"Secrets (the webhook secret, the tenant token, S3 keys) go to the keychain,\n" +
+			"never to the configuration. S3 without --credentials-file uses the standard\n" +
+			"AWS chain (environment, shared config, SSO, instance role).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Org == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			kind, err := axsync.ParseKind(to)
+			if err != nil {
+				return &RequestError{Field: "--to", Reason: err.Error()}
+			}
+			cfg.Kind = kind
+			allowed := map[axsync.Kind][]string{
+				axsync.KindWebhook: {"url", "format", "secret-file", "include-sensitive"},
+				axsync.KindS3:      {"bucket", "prefix", "endpoint", "region", "credentials-file", "object-lock-mode", "object-lock-days", "include-sensitive"},
+				axsync.KindTenant:  {"url", "token-file"},
+			}[kind]
+			var bad error
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				switch f.Name {
+				case "org", "to":
+					return
+				}
+				for _, a := range allowed {
+					if a == f.Name {
+						return
+					}
+				}
+				if bad == nil {
+					bad = &RequestError{Field: "--" + f.Name, Reason: "does not apply to --to " + to}
+				}
+			})
+			if bad != nil {
+				return bad
+			}
+			var secret []byte
+			switch kind {
+			case axsync.KindWebhook:
+				if secretFile == "" {
+					return &RequestError{Field: "--secret-file", Reason: "is required for a webhook"}
+				}
+				if secret, err = readSecretFile("--secret-file", secretFile); err != nil {
+					return err
+				}
+			case axsync.KindTenant:
+				if tokenFile == "" {
+					return &RequestError{Field: "--token-file", Reason: "is required for the tenant"}
+				}
+				if secret, err = readSecretFile("--token-file", tokenFile); err != nil {
+					return err
+				}
+			case axsync.KindS3:
+				if credsFile != "" {
+					if secret, err = readSecretFile("--credentials-file", credsFile); err != nil {
+						return err
+					}
+				}
+			}
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			if err := a.syncEnable(cmd.Context(), cfg, secret); err != nil {
+				return err
+			}
+			what := "state commitments only"
+			if cfg.IncludeSensitive {
+				what = "decrypted states included"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s enabled (%s); run 'axiom-audit sync run-now --org %s' or open the app to deliver\n",
+				cfg.Org, string(kind)+" "+cfg.Target(), what, cfg.Org)
+			return nil
+		},
+	}
+	ef := enable.Flags()
+	ef.StringVar(&cfg.Org, "org", "", "organization `ID`")
+	ef.StringVar(&to, "to", "", "destination: webhook, s3 or tenant")
+	ef.StringVar(&cfg.URL, "url", "", "webhook or tenant `URL` (https)")
+	ef.StringVar(&cfg.Format, "format", "", "webhook body format: jsonl, ocsf, ecs or splunk-hec")
+	ef.StringVar(&secretFile, "secret-file", "", "`FILE` holding the webhook's HMAC secret (kept in the keychain)")
+	ef.BoolVar(&cfg.IncludeSensitive, "include-sensitive", false, "send decrypted beforeState/afterState (default: commitments only)")
+	ef.StringVar(&cfg.Bucket, "bucket", "", "S3 `BUCKET`")
+	ef.StringVar(&cfg.Prefix, "prefix", "", "S3 key `PREFIX`")
+	ef.StringVar(&cfg.Endpoint, "endpoint", "", "S3-compatible endpoint `URL` (MinIO, R2, GCS); default AWS")
+	ef.StringVar(&cfg.Region, "region", "", "S3 `REGION`")
+	ef.StringVar(&credsFile, "credentials-file", "", "`FILE` with S3 keys ({\"accessKeyId\":…,\"secretAccessKey\":…} or ID:SECRET), kept in the keychain")
+	ef.StringVar(&cfg.ObjectLockMode, "object-lock-mode", "", "S3 Object Lock retention mode: GOVERNANCE or COMPLIANCE")
+	ef.IntVar(&cfg.ObjectLockDays, "object-lock-days", 0, "S3 Object Lock retention in `DAYS`")
+	ef.StringVar(&tokenFile, "token-file", "", "`FILE` holding the tenant's bearer token (kept in the keychain)")
+
+	var dOrg, dTo string
+	disable := &cobra.Command{
+		Use:   "disable --org ORG --to KIND",
+		Short: "Opt an organization out of a destination",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dOrg == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			if dTo == "" {
+				return &RequestError{Field: "--to", Reason: "is required"}
+			}
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			if err := a.syncDisable(cmd.Context(), dOrg, dTo); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s disabled; its secret was erased from the keychain\n", dOrg, dTo)
+			return nil
+		},
+	}
+	disable.Flags().StringVar(&dOrg, "org", "", "organization `ID`")
+	disable.Flags().StringVar(&dTo, "to", "", "destination: webhook, s3 or tenant")
+
+	var rOrg string
+	var rJSON bool
+	runNow := &cobra.Command{
+		Use:   "run-now --org ORG",
+		Short: "Deliver what is pending to the organization's destinations and return",
+		Long: "Delivers every pending event to each enabled destination of the organization,\n" +
+			"then prints their status. Exits 1 if a destination failed. A destination\n" +
+			"stopped by a rejection is tried again; one stopped by an integrity alert is not.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rOrg == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			st, runErr := a.syncRunNow(cmd.Context(), rOrg)
+			if st == nil && runErr != nil {
+				return runErr
+			}
+			if err := printSyncStatus(cmd, st, rJSON); err != nil {
+				return err
+			}
+			if runErr != nil {
+				return &ExitError{Code: 1, Err: runErr}
+			}
+			return nil
+		},
+	}
+	runNow.Flags().StringVar(&rOrg, "org", "", "organization `ID`")
+	runNow.Flags().BoolVar(&rJSON, "json", false, "print the status as JSON")
+
+	var sOrg string
+	var sJSON bool
+	status := &cobra.Command{
+		Use:   "status --org ORG [--json]",
+		Short: "Show each destination's lag, last success and last error",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sOrg == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			st, err := a.syncStatus(cmd.Context(), sOrg)
+			if err != nil {
+				return err
+			}
+			return printSyncStatus(cmd, st, sJSON)
+		},
+	}
+	status.Flags().StringVar(&sOrg, "org", "", "organization `ID`")
+	status.Flags().BoolVar(&sJSON, "json", false, "print JSON: one object per destination with lagEvents, lagSeconds, lastSuccess, lastError")
+
+	syncCmd.AddCommand(enable, disable, runNow, status)
+	return syncCmd
+}
+
+func readSecretFile(flag, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &RequestError{Field: flag, Reason: err.Error()}
+	}
+	b = []byte(strings.TrimRight(string(b), "\r\n"))
+	if len(b) == 0 {
+		return nil, &RequestError{Field: flag, Reason: "the file is empty"}
+	}
+	return b, nil
+}
+
+func printSyncStatus(cmd *cobra.Command, st []SyncStatus, asJSON bool) error {
+	out := cmd.OutOrStdout()
+	if asJSON {
+		if st == nil {
+			st = []SyncStatus{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	if len(st) == 0 {
+		fmt.Fprintln(out, "no destination: sync is off for this organization")
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TO\tTARGET\tSTATE\tLAG EVENTS\tLAG\tLAST SUCCESS\tLAST ERROR")
+	for _, s := range st {
+		last := "never"
+		if s.LastSuccess != nil {
+			last = s.LastSuccess.Local().Format(time.DateTime)
+		}
+		lastErr := s.LastError
+		if s.Stopped != "" {
+			lastErr = s.Stopped
+		}
+		if lastErr == "" {
+			lastErr = "-"
+		}
+		lag := (time.Duration(s.LagSeconds) * time.Second).String()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.To, s.Target, s.State, s.LagEvents, lag, last, truncateLine(lastErr, 100))
+	}
+	return tw.Flush()
+}
+
+func truncateLine(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

@@ -1,0 +1,276 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	axsync "github.com/axiomops/axiom-audit/app/sync"
+	"github.com/axiomops/axiom-audit/app/sync/tenant"
+	"github.com/axiomops/axiom-audit/app/sync/webhook"
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// syncTestApp is an App over a real store with a keystore for secrets.
+func syncTestApp(t *testing.T) (*App, *storage.Store, storage.Keystore) {
+	t.Helper()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(context.Background(), t.TempDir(), ks, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Store: st, Keystore: ks, User: "tester", Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Close()
+		st.Close()
+	})
+	return a, st, ks
+}
+
+// siem is a webhook receiver that verifies signatures and keeps bodies.
+type siem struct {
+	secret []byte
+	mu     gosync.Mutex
+	bodies [][]byte
+	types  []string
+}
+
+func (s *siem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	if err := webhook.Verify(s.secret, r.Header.Get(webhook.SignatureHeader), raw, time.Now(), 0); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	body, _ := io.ReadAll(zr)
+	s.mu.Lock()
+	s.bodies = append(s.bodies, body)
+	s.types = append(s.types, r.Header.Get("Content-Type"))
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *siem) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, b := range s.bodies {
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func appendN(t *testing.T, a *App, org string, n int) {
+	t.Helper()
+	evs := make([]storage.Event, n)
+	for i := range evs {
+		evs[i] = TestEvent(org, i, time.Now().Add(-time.Minute))
+	}
+	if _, err := a.appendEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func actionTypes(t *testing.T, st *storage.Store, org string) []string {
+	t.Helper()
+	evs, err := st.ReadFrom(context.Background(), org, 0, 10000, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		if strings.HasPrefix(e.ActionType, "audit.") {
+			out = append(out, e.ActionType)
+		}
+	}
+	return out
+}
+
+func TestCLI_SyncWebhook(t *testing.T) {
+	a, st, ks := syncTestApp(t)
+	rc := &siem{secret: []byte("whsec_123")}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	appendN(t, a, "acme", 30)
+	appendN(t, a, "globex", 10)
+
+	secretFile := writeFile(t, "secret", "whsec_123\n")
+	_, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL, "--format", "jsonl", "--secret-file", secretFile)
+	if code != 0 {
+		t.Fatalf("enable: exit %d: %s", code, stderr)
+	}
+	if got, err := ks.Get(context.Background(), axsync.SecretName("acme", axsync.KindWebhook)); err != nil || string(got) != "whsec_123" {
+		t.Fatalf("keychain holds %q, %v", got, err)
+	}
+	_ = st.ScanSettings(context.Background(), "", func(name string, v []byte) error {
+		if bytes.Contains(v, []byte("whsec_123")) {
+			t.Errorf("setting %s holds the secret", name)
+		}
+		return nil
+	})
+
+	stdout, stderr, code := runCLI(t, a, "", "sync", "status", "--org", "acme", "--json")
+	var before []map[string]any
+	if code != 0 || json.Unmarshal([]byte(stdout), &before) != nil || len(before) != 1 {
+		t.Fatalf("status: exit %d %s %s", code, stdout, stderr)
+	}
+	if before[0]["lagEvents"].(float64) != 31 || before[0]["lastSuccess"] != nil { // 30 + audit.sync_enabled
+		t.Fatalf("status before: %v", before[0])
+	}
+
+	_, stderr, code = runCLI(t, a, "", "sync", "run-now", "--org", "acme")
+	if code != 0 {
+		t.Fatalf("run-now: exit %d: %s", code, stderr)
+	}
+	lines := rc.lines()
+	if len(lines) != 31 {
+		t.Fatalf("receiver got %d lines, want 31", len(lines))
+	}
+	for i, l := range lines {
+		var ln axsync.Line
+		if err := json.Unmarshal([]byte(l), &ln); err != nil || ln.Org != "acme" || ln.Seq != uint64(i+1) {
+			t.Fatalf("line %d: %s", i, l)
+		}
+	}
+	stdout, _, _ = runCLI(t, a, "", "sync", "status", "--org", "acme", "--json")
+	var after []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &after); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"lagEvents", "lagSeconds", "lastSuccess", "lastError"} {
+		if _, ok := after[0][k]; !ok {
+			t.Errorf("status --json lacks %s: %s", k, stdout)
+		}
+	}
+	if after[0]["lagEvents"].(float64) != 0 || after[0]["lastSuccess"] == nil || after[0]["lastError"] != "" {
+		t.Fatalf("status after: %v", after[0])
+	}
+	stdout, _, code = runCLI(t, a, "", "sync", "status", "--org", "acme")
+	if code != 0 || !strings.Contains(stdout, "LAG EVENTS") || !strings.Contains(stdout, "webhook") {
+		t.Fatalf("status table:\n%s", stdout)
+	}
+
+	_, stderr, code = runCLI(t, a, "", "sync", "disable", "--org", "acme", "--to", "webhook")
+	if code != 0 {
+		t.Fatalf("disable: exit %d: %s", code, stderr)
+	}
+	if got, _ := ks.Get(context.Background(), axsync.SecretName("acme", axsync.KindWebhook)); len(got) != 0 {
+		t.Fatal("the secret stayed in the keychain after disable")
+	}
+	if got := strings.Join(actionTypes(t, st, "acme"), ","); got != "audit.sync_enabled,audit.sync_disabled" {
+		t.Fatalf("audit events of acme: %s", got)
+	}
+	if got := actionTypes(t, st, "globex"); len(got) != 0 {
+		t.Fatalf("audit events in globex: %v", got)
+	}
+}
+
+func TestCLI_SyncWebhookOCSF(t *testing.T) {
+	a, _, _ := syncTestApp(t)
+	rc := &siem{secret: []byte("k")}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	appendN(t, a, "acme", 5)
+	if _, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL, "--format", "ocsf", "--secret-file", writeFile(t, "s", "k")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, stderr, code := runCLI(t, a, "", "sync", "run-now", "--org", "acme"); code != 0 {
+		t.Fatal(stderr)
+	}
+	lines := rc.lines()
+	if len(lines) != 6 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev["class_uid"] == nil {
+		t.Fatalf("not OCSF: %s", lines[0])
+	}
+}
+
+func TestCLI_SyncFlagErrors(t *testing.T) {
+	a, _, _ := syncTestApp(t)
+	for _, args := range [][]string{
+		{"sync", "enable", "--to", "webhook"},
+		{"sync", "enable", "--org", "acme", "--to", "ftp"},
+		{"sync", "enable", "--org", "acme", "--to", "webhook", "--url", "https://x", "--format", "xml", "--secret-file", writeFile(t, "s", "k")},
+		{"sync", "enable", "--org", "acme", "--to", "webhook", "--url", "https://x", "--format", "jsonl"},
+		{"sync", "enable", "--org", "acme", "--to", "s3", "--bucket", "b", "--url", "https://x"},
+		{"sync", "enable", "--org", "acme", "--to", "tenant", "--url", "https://x"},
+		{"sync", "disable", "--org", "acme", "--to", "s3"},
+		{"sync", "run-now", "--org", "acme"},
+		{"sync", "status"},
+	} {
+		_, stderr, code := runCLI(t, a, "", args...)
+		if code == 0 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestCLI_SyncTenantWitness(t *testing.T) {
+	a, st, _ := syncTestApp(t)
+	ctx := context.Background()
+	vkey, err := st.PublicKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, _ := st.InstallationID(ctx)
+	ts := tenant.NewServer("tok")
+	ts.VerifierKey = vkey
+	ts.Origin = func(org string) string { return tlog.Origin(inst, org) }
+	srv := httptest.NewServer(ts)
+	defer srv.Close()
+	if _, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "tenant", "--url", srv.URL, "--token-file", writeFile(t, "tok", "tok")); code != 0 {
+		t.Fatal(stderr)
+	}
+	for round := 0; round < 3; round++ {
+		appendN(t, a, "acme", 40)
+		if _, err := st.Checkpoint(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if stdout, stderr, code := runCLI(t, a, "", "sync", "run-now", "--org", "acme"); code != 0 {
+			t.Fatalf("round %d: %s %s", round, stdout, stderr)
+		}
+	}
+	head, _, _ := st.Head(ctx, "acme")
+	if got := ts.HighestSeq("acme"); got != head {
+		t.Fatalf("tenant holds %d, log has %d", got, head)
+	}
+	sts, _ := a.syncStatus(ctx, "acme")
+	if sts[0].State != axsync.StateHealthy {
+		t.Fatalf("status %+v", sts[0])
+	}
+}

@@ -1,0 +1,285 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	gosync "sync"
+
+	"github.com/axiomops/axiom-audit/app/export"
+	axsync "github.com/axiomops/axiom-audit/app/sync"
+	"github.com/axiomops/axiom-audit/app/sync/s3"
+	"github.com/axiomops/axiom-audit/app/sync/tenant"
+	"github.com/axiomops/axiom-audit/app/sync/webhook"
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// syncHolder is the App's Syncer, made on first use (the zero value is
+// ready) and closed by App.Close.
+type syncHolder struct {
+	mu     gosync.Mutex
+	syncer *axsync.Syncer
+}
+
+// syncer returns the App's Syncer.
+func (a *App) syncer() (*axsync.Syncer, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	h := &a.syncs
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.syncer == nil {
+		h.syncer = axsync.New(axsync.Options{
+			Store:     st,
+			Keystore:  a.opts.Keystore,
+			Open:      a.openDestination,
+			Integrity: storeIntegrity{st},
+			Record:    a.recordSelf,
+			Alert:     a.syncAlert,
+			User:      a.opts.User,
+			Logger:    a.log.With("component", "sync"),
+			Now:       a.opts.Now,
+		})
+	}
+	return h.syncer, nil
+}
+
+// startSync runs the delivery loops of the enabled destinations until the
+// App closes: the desktop app calls it on startup (desktop.go).
+func (a *App) startSync() {
+	s, err := a.syncer()
+	if err != nil {
+		return
+	}
+	if err := s.Start(a.base); err != nil {
+		a.log.Error("sync: failed to start", "err", err)
+	}
+}
+
+// closeSync stops the delivery loops (App.Close).
+func (a *App) closeSync() {
+	h := &a.syncs
+	h.mu.Lock()
+	s := h.syncer
+	h.mu.Unlock()
+	if s != nil {
+		_ = s.Close()
+	}
+}
+
+// SyncConfig is what the user chooses when enabling a destination.
+type SyncConfig = axsync.Config
+
+// SyncStatus is one destination's status.
+type SyncStatus = axsync.Status
+
+// SyncEnable opts org in to a destination and keeps secret (the webhook
+// secret, the tenant token or S3 keys; empty: none) in the keychain.
+func (a *App) SyncEnable(cfg SyncConfig, secret string) error {
+	var b []byte
+	if secret != "" {
+		b = []byte(secret)
+	}
+	return a.syncEnable(a.bg(), cfg, b)
+}
+
+func (a *App) syncEnable(ctx context.Context, cfg SyncConfig, secret []byte) error {
+	if cfg.Kind == axsync.KindWebhook && len(secret) == 0 {
+		return &RequestError{Field: "secret", Reason: "the webhook needs a signing secret"}
+	}
+	if cfg.Kind == axsync.KindTenant && len(secret) == 0 {
+		return &RequestError{Field: "token", Reason: "the tenant needs a token"}
+	}
+	if cfg.Kind == axsync.KindS3 && secret != nil {
+		if _, err := s3.ParseCredentials(secret); err != nil {
+			return &RequestError{Field: "credentials", Reason: err.Error()}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return &RequestError{Field: "destination", Reason: err.Error()}
+	}
+	s, err := a.syncer()
+	if err != nil {
+		return err
+	}
+	return s.Enable(ctx, cfg, secret)
+}
+
+// SyncDisable opts org out of the destination kind.
+func (a *App) SyncDisable(org, kind string) error { return a.syncDisable(a.bg(), org, kind) }
+
+func (a *App) syncDisable(ctx context.Context, org, kind string) error {
+	k, err := axsync.ParseKind(kind)
+	if err != nil {
+		return &RequestError{Field: "to", Reason: err.Error()}
+	}
+	s, err := a.syncer()
+	if err != nil {
+		return err
+	}
+	return s.Disable(ctx, org, k)
+}
+
+// SyncRunNow delivers what is pending for org's destinations and returns
+// their status.
+func (a *App) SyncRunNow(org string) ([]SyncStatus, error) { return a.syncRunNow(a.bg(), org) }
+
+func (a *App) syncRunNow(ctx context.Context, org string) ([]SyncStatus, error) {
+	s, err := a.syncer()
+	if err != nil {
+		return nil, err
+	}
+	return s.RunNow(ctx, org)
+}
+
+// SyncStatus returns the status of org's destinations (for the UI's sync
+// panel): lag in events and seconds, last success, last error.
+func (a *App) SyncStatus(org string) ([]SyncStatus, error) { return a.syncStatus(a.bg(), org) }
+
+func (a *App) syncStatus(ctx context.Context, org string) ([]SyncStatus, error) {
+	s, err := a.syncer()
+	if err != nil {
+		return nil, err
+	}
+	return s.Status(ctx, org)
+}
+
+// openDestination builds the Destination of cfg.
+func (a *App) openDestination(ctx context.Context, cfg axsync.Config, secret []byte) (axsync.Destination, error) {
+	switch cfg.Kind {
+	case axsync.KindTenant:
+		if len(secret) == 0 {
+			return nil, errors.New("the tenant token is missing from the keychain: enable the tenant again with --token-file")
+		}
+		return tenant.NewClient(cfg.URL, secret), nil
+	case axsync.KindWebhook:
+		if len(secret) == 0 {
+			return nil, errors.New("the webhook secret is missing from the keychain: enable the webhook again with --secret-file")
+		}
+		enc, err := a.webhookEncoder(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return webhook.NewClient(cfg.URL, secret, enc), nil
+	case axsync.KindS3:
+		c := s3.Config{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Endpoint: cfg.Endpoint, Region: cfg.Region,
+			ObjectLockMode: cfg.ObjectLockMode, ObjectLockDays: cfg.ObjectLockDays, Now: a.opts.Now}
+		if len(secret) > 0 {
+			creds, err := s3.ParseCredentials(secret)
+			if err != nil {
+				return nil, err
+			}
+			c.Credentials = creds
+		}
+		return s3.NewClient(ctx, c)
+	}
+	return nil, fmt.Errorf("unknown destination %q", cfg.Kind)
+}
+
+// webhookEncoder returns the body format of a webhook. jsonl is the sync
+// wire format (each line carries the exact public record, so a SIEM can
+// check leaf hashes); ocsf, ecs and splunk-hec are the export encoders.
+func (a *App) webhookEncoder(cfg axsync.Config) (webhook.Encoder, error) {
+	if cfg.Format == "jsonl" {
+		return webhook.JSONLines{WithStates: cfg.IncludeSensitive}, nil
+	}
+	f, err := export.ParseFormat(cfg.Format)
+	if err != nil {
+		return nil, err
+	}
+	ct := "application/x-ndjson"
+	if f == export.SplunkHEC {
+		ct = "application/json"
+	}
+	host, _ := os.Hostname()
+	return &exportEncoder{format: f, product: export.Product{Version: a.opts.Version, Host: host}, cat: a.catalogue, contentType: ct, withStates: cfg.IncludeSensitive}, nil
+}
+
+// exportEncoder writes a batch with one of the export encoders.
+type exportEncoder struct {
+	format      export.Format
+	product     export.Product
+	cat         *storage.Catalogue
+	contentType string
+	withStates  bool
+}
+
+func (x *exportEncoder) ContentType() string { return x.contentType }
+
+func (x *exportEncoder) Encode(w io.Writer, events []storage.StoredEvent) error {
+	enc, err := export.NewEncoder(x.format, x.product)
+	if err != nil {
+		return err
+	}
+	if err := enc.Begin(w); err != nil {
+		return err
+	}
+	for i := range events {
+		e := events[i]
+		if !x.withStates {
+			e.BeforeState, e.AfterState = nil, nil
+		}
+		r := export.Record{StoredEvent: &e}
+		if at, ok := x.cat.Lookup(e.ActionType); ok {
+			r.Controls = export.Controls{SOC2: at.SOC2, ISO27001: at.ISO27001}
+			r.OCSF, r.Retention, r.Description = at.OCSF, string(at.Retention), at.Description
+		} else {
+			r.OCSF = storage.OCSFClass{ClassUID: 6003, ClassName: "API Activity", CategoryUID: 6, ActivityID: 99}
+		}
+		if r.Controls.SOC2 == nil {
+			r.Controls.SOC2 = []string{}
+		}
+		if r.Controls.ISO27001 == nil {
+			r.Controls.ISO27001 = []string{}
+		}
+		if err := enc.Encode(w, &r); err != nil {
+			return err
+		}
+	}
+	return enc.End(w)
+}
+
+// syncAlert raises the integrity alert when a destination witnessed a
+// checkpoint inconsistent with the local log. The store raises alerts
+// itself only from its own checks, so the alert is recorded as an
+// audit.integrity_alert event of org (and the destination stops).
+func (a *App) syncAlert(ctx context.Context, org, reason string, seq uint64) error {
+	return a.recordSelf(ctx, org, "audit.integrity_alert", map[string]any{"reason": "sync witness: " + reason, "seq": seq})
+}
+
+// storeIntegrity is the integrity layer of the store as the Syncer needs
+// it.
+type storeIntegrity struct{ st *storage.Store }
+
+func (s storeIntegrity) LatestCheckpoint(ctx context.Context, org string) (axsync.Checkpoint, error) {
+	sc, err := s.st.LatestCheckpoint(ctx, org)
+	if err != nil {
+		return axsync.Checkpoint{}, err
+	}
+	return axsync.Checkpoint{Size: sc.Checkpoint.Size, Root: sc.Checkpoint.Root, Note: sc.Note}, nil
+}
+
+func (s storeIntegrity) ConsistencyProof(ctx context.Context, org string, size1, size2 uint64) ([][]byte, error) {
+	return s.st.ConsistencyProof(ctx, org, size1, size2)
+}
+
+func (s storeIntegrity) OpenCheckpoint(ctx context.Context, org string, note []byte) (axsync.Checkpoint, error) {
+	vkey, err := s.st.PublicKey(ctx)
+	if err != nil {
+		return axsync.Checkpoint{}, err
+	}
+	inst, err := s.st.InstallationID(ctx)
+	if err != nil {
+		return axsync.Checkpoint{}, err
+	}
+	cp, err := tlog.OpenCheckpoint(note, vkey, tlog.Origin(inst, org))
+	if err != nil {
+		return axsync.Checkpoint{}, err
+	}
+	return axsync.Checkpoint{Size: cp.Size, Root: cp.Root, Note: note}, nil
+}

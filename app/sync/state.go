@@ -1,0 +1,184 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// Config is one organization's opt-in to one destination. It holds no
+// secret: the webhook secret, the tenant token and S3 keys are in the
+// keystore under SecretName.
+type Config struct {
+	Org  string `json:"org"`
+	Kind Kind   `json:"kind"`
+	// URL of the tenant or the webhook.
+	URL string `json:"url,omitempty"`
+	// Format of the webhook body: jsonl, ocsf, ecs or splunk-hec.
+	Format string `json:"format,omitempty"`
+	// IncludeSensitive sends decrypted beforeState/afterState; off by
+	// default (commitments only).
+	IncludeSensitive bool `json:"includeSensitive,omitempty"`
+	// S3.
+	Bucket   string `json:"bucket,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
+	// ObjectLockMode (GOVERNANCE or COMPLIANCE) and ObjectLockDays set
+	// Object Lock retention on every object written; empty: none.
+	ObjectLockMode string `json:"objectLockMode,omitempty"`
+	ObjectLockDays int    `json:"objectLockDays,omitempty"`
+	// HasSecret says whether a secret was stored in the keystore.
+	HasSecret bool      `json:"hasSecret,omitempty"`
+	EnabledAt time.Time `json:"enabledAt"`
+	EnabledBy string    `json:"enabledBy,omitempty"`
+}
+
+// Target describes where the destination delivers, for status lines.
+func (c Config) Target() string {
+	if c.Kind == KindS3 {
+		t := "s3://" + c.Bucket + "/" + strings.TrimPrefix(c.Prefix, "/")
+		if c.Endpoint != "" {
+			t += " at " + c.Endpoint
+		}
+		return t
+	}
+	return c.URL
+}
+
+// Validate checks that c names what its kind needs.
+func (c Config) Validate() error {
+	if c.Org == "" {
+		return errors.New("an organization is required")
+	}
+	switch c.Kind {
+	case KindTenant:
+		if c.URL == "" {
+			return errors.New("the tenant needs a URL")
+		}
+	case KindWebhook:
+		if c.URL == "" {
+			return errors.New("the webhook needs a URL")
+		}
+		switch c.Format {
+		case "jsonl", "ocsf", "ecs", "splunk-hec":
+		default:
+			return fmt.Errorf("webhook format %q: must be jsonl, ocsf, ecs or splunk-hec", c.Format)
+		}
+	case KindS3:
+		if c.Bucket == "" {
+			return errors.New("s3 needs a bucket")
+		}
+		switch c.ObjectLockMode {
+		case "", "GOVERNANCE", "COMPLIANCE":
+		default:
+			return fmt.Errorf("object lock mode %q: must be GOVERNANCE or COMPLIANCE", c.ObjectLockMode)
+		}
+		if c.ObjectLockMode != "" && c.ObjectLockDays <= 0 {
+			return errors.New("object lock needs a retention of at least one day")
+		}
+	default:
+		_, err := ParseKind(string(c.Kind))
+		return err
+	}
+	return nil
+}
+
+// State names of a destination.
+const (
+	StateHealthy  = "healthy"  // delivering or caught up
+	StateRetrying = "retrying" // failing, retried with backoff
+	StateStopped  = "stopped"  // rejected or integrity alert: needs the user
+	StateDisabled = "disabled"
+)
+
+// progress is what survives restarts about one destination: the cursor and
+// the status, kept in one setting so one durable write records both.
+type progress struct {
+	// Seq is the highest seq the destination acknowledged: the cursor.
+	Seq uint64 `json:"seq"`
+	// AckedSize/AckedRoot: the checkpoint the destination acknowledged
+	// last, the base of the next consistency proof.
+	AckedSize   uint64    `json:"ackedSize,omitempty"`
+	State       string    `json:"state"`
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
+	LastError   string    `json:"lastError,omitempty"`
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	Failures    int       `json:"failures,omitempty"`
+	// Stopped is why the destination stopped (state stopped).
+	Stopped string `json:"stopped,omitempty"`
+	// Alert marks a stop by integrity alert, which run-now does not lift.
+	Alert bool `json:"alert,omitempty"`
+	// Audited says the current failure was recorded as audit.sync_failed,
+	// so the recovery is recorded too.
+	Audited bool `json:"audited,omitempty"`
+}
+
+const settingPrefix = "sync/"
+
+func configSetting(org string, k Kind) string {
+	return settingPrefix + org + "/" + string(k) + "/config"
+}
+func progressSetting(org string, k Kind) string {
+	return settingPrefix + org + "/" + string(k) + "/progress"
+}
+
+// SecretName is the keystore name of a destination's secret.
+func SecretName(org string, k Kind) string { return "sync/" + org + "/" + string(k) }
+
+func readJSON(ctx context.Context, st *storage.Store, name string, v any) (bool, error) {
+	b, err := st.ReadSetting(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("setting %s is not valid: %w", name, err)
+	}
+	return true, nil
+}
+
+func writeJSON(ctx context.Context, st *storage.Store, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return st.WriteSetting(ctx, name, b)
+}
+
+// Status is one destination's state, as `sync status` and the UI show it.
+type Status struct {
+	Org      string `json:"org"`
+	To       Kind   `json:"to"`
+	Target   string `json:"target"`
+	Enabled  bool   `json:"enabled"`
+	State    string `json:"state"`
+	Format   string `json:"format,omitempty"`
+	Includes string `json:"includes"` // "commitments" or "states"
+	// DeliveredSeq is the cursor; HeadSeq the newest seq of the log.
+	DeliveredSeq uint64 `json:"deliveredSeq"`
+	HeadSeq      uint64 `json:"headSeq"`
+	LagEvents    uint64 `json:"lagEvents"`
+	// LagSeconds is how long the oldest undelivered event has waited.
+	LagSeconds  float64    `json:"lagSeconds"`
+	LastSuccess *time.Time `json:"lastSuccess"`
+	LastError   string     `json:"lastError"`
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+	Failures    int        `json:"failures,omitempty"`
+	Stopped     string     `json:"stopped,omitempty"`
+	EnabledAt   time.Time  `json:"enabledAt"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
