@@ -118,10 +118,10 @@ func recordSize(b *testing.B) int {
 // BenchmarkDurableAppend compares (a) the store with 16 producers appending
 // batches of 16 events (so groups of up to 256), everything on, with (b) raw
 // Badger committing 256-event transactions of same-size values, each
-// followed by a sync. One op is 4096 events each way.
+// followed by a sync. One op is 16384 events each way.
 func BenchmarkDurableAppend(b *testing.B) {
 	debugPhases = os.Getenv("PHASES") != ""
-	const producers, batch, perOp = 16, 16, 4096
+	const producers, batch, perOp = 16, 16, 16384
 	s := benchOpen(b, b.TempDir())
 	defer s.Close()
 	db := rawOpen(b, b.TempDir())
