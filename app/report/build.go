@@ -562,6 +562,7 @@ func (b *builder) finish() *Report {
 	for _, p := range b.planOrder {
 		p.chain.Outcome = p.outcome()
 		p.chain.MultiParty = len(p.approvedBy) >= 2
+		p.chain.Approved = len(p.approvedBy)
 		r.Changes.Outcomes[p.chain.Outcome]++
 		if p.chain.MultiParty {
 			r.Changes.MultiParty++

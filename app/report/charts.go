@@ -61,7 +61,7 @@ func niceMax(v int64) (top, step int64) {
 	if v <= 0 {
 		return 4, 1
 	}
-	raw := float64(v) / 4
+	raw := float64(v) / 5
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
 		if s := m * mag; s >= raw {
@@ -159,14 +159,22 @@ type bar struct {
 
 // barChart is one horizontal bar per value, with its count and share.
 func barChart(id, title, desc string, bars []bar) template.HTML {
-	const w, left, right, rowH, top = 420, 132, 70, 34, 8
+	return barChartSized(id, title, desc, bars, 0, 420, 132)
+}
+
+// barChartSized draws bars whose shares are of total (0: of the bars' sum).
+func barChartSized(id, title, desc string, bars []bar, total int64, w, left int) template.HTML {
+	const right, rowH, top = 70, 34, 8
 	h := top*2 + rowH*len(bars)
 	var b svgBuf
 	b.open(id, w, h, title, desc)
-	var maxV, total int64
+	var maxV, sum int64
 	for _, x := range bars {
 		maxV = max(maxV, x.value)
-		total += x.value
+		sum += x.value
+	}
+	if total == 0 {
+		total = sum
 	}
 	plotW := float64(w - left - right)
 	for i, x := range bars {
@@ -224,7 +232,7 @@ func riskChart(r *Report) template.HTML {
 }
 
 // funnelChart shows how far plans got: generated, approved, applied, and
-// how many needed a rollback.
+// how many needed a rollback, each as a share of the plans.
 func funnelChart(r *Report) template.HTML {
 	o := r.Changes.Outcomes
 	plans := int64(r.Changes.Plans)
@@ -232,10 +240,23 @@ func funnelChart(r *Report) template.HTML {
 	applied := int64(o["applied"] + o["applied_externally"] + o["failed"] + o["rolled_back"])
 	rolled := int64(o["failed"] + o["rolled_back"])
 	desc := fmt.Sprintf("%d plans, %d fully approved, %d went to apply, %d needed a rollback.", plans, approved, applied, rolled)
-	return barChart("chart-funnel", "From plan to apply", desc, []bar{
+	return barChartSized("chart-funnel", "From plan to apply", desc, []bar{
 		{"Plans", plans, "#6a51a3"},
 		{"Approved", approved, "#2e7d32"},
 		{"Applied", applied, "#1f4e79"},
 		{"Rolled back", rolled, "#c62828"},
-	})
+	}, max(plans, 1), 420, 132)
+}
+
+// highRiskChart ranks the action types of the high-risk events.
+func highRiskChart(r *Report) template.HTML {
+	var bars []bar
+	for i, c := range r.HighRisk.ByActionType {
+		if i == 12 {
+			break
+		}
+		bars = append(bars, bar{c.Name, c.Count, riskColors["high"]})
+	}
+	desc := fmt.Sprintf("%d high-risk events across %d action types.", r.HighRisk.Count, len(r.HighRisk.ByActionType))
+	return barChartSized("chart-highrisk", "High-risk events by action type", desc, bars, r.HighRisk.Count, 860, 250)
 }

@@ -12,30 +12,27 @@ import (
 //go:embed report.html.tmpl
 var reportTemplate string
 
+// printListed is how many high-risk actions the HTML lists.
+const printListed = 60
+
 var funcs = template.FuncMap{
-	"when":    humanTime,
-	"day":     humanDay,
-	"num":     num,
-	"pct":     pct,
-	"title":   func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-	"outcome": outcomeLabel,
-	"dur":     duration,
-	"join":    strings.Join,
-	"add":     func(a, b int) int { return a + b },
+	"firstRefs": func(l []EventRef, n int) []EventRef { return l[:min(n, len(l))] },
+	"len64":     func(l []EventRef) int64 { return int64(len(l)) },
+	"when":      humanTime,
+	"short":     shortTime,
+	"day":       humanDay,
+	"num":       num,
+	"pct":       pct,
+	"title":     func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"outcome":   outcomeLabel,
+	"dur":       duration,
+	"join":      strings.Join,
+	"add":       func(a, b int) int { return a + b },
 	"retention": func(c RetentionClass) string {
 		if c.Indefinite {
 			return "indefinite"
 		}
 		return fmt.Sprintf("%d days", c.Days)
-	},
-	"approvedCount": func(c PlanChain) int {
-		n := 0
-		for _, a := range c.Approvals {
-			if a.Decision == "approved" {
-				n++
-			}
-		}
-		return n
 	},
 	"statusClass": func(s string) string { return "st-" + strings.ReplaceAll(s, "_", "-") },
 }
@@ -46,20 +43,24 @@ var tmpl = template.Must(template.New("report").Funcs(funcs).Parse(reportTemplat
 type view struct {
 	*Report
 	Charts struct {
-		Weekly, Applies, Risk, Funnel template.HTML
+		Weekly, Applies, Risk, Funnel, HighRisk template.HTML
 	}
 	Timeline  string // "1 Jul 2026 – 30 Sep 2026"
 	MaxListed int
+	// PrintListed caps the long event lists in print; report.json has
+	// MaxListed of each.
+	PrintListed int
 }
 
 // WriteHTML renders the report as one self-contained HTML document: inline
 // CSS and SVG, no script, no external request.
 func WriteHTML(w io.Writer, r *Report) error {
-	v := view{Report: r, MaxListed: MaxListed}
+	v := view{Report: r, MaxListed: MaxListed, PrintListed: printListed}
 	v.Charts.Weekly = weeklyChart(r)
 	v.Charts.Applies = applyChart(r)
 	v.Charts.Risk = riskChart(r)
 	v.Charts.Funnel = funnelChart(r)
+	v.Charts.HighRisk = highRiskChart(r)
 	since, _ := time.Parse(time.RFC3339Nano, r.Period.Since)
 	until, _ := time.Parse(time.RFC3339Nano, r.Period.Until)
 	last := until.Add(-time.Nanosecond)
@@ -80,6 +81,14 @@ func humanTime(s string) string {
 		return s
 	}
 	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+func shortTime(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || s == "" {
+		return s
+	}
+	return t.UTC().Format("2 Jan 15:04")
 }
 
 func humanDay(s string) string {

@@ -202,6 +202,7 @@ type PlanChain struct {
 	Versions          int           `json:"versions"`
 	Resources         int           `json:"resources"`
 	RequiredApprovals int           `json:"requiredApprovals"`
+	Approved          int           `json:"approved"` // distinct approvers of the newest version
 	Approvals         []Approval    `json:"approvals"`
 	MultiParty        bool          `json:"multiParty"`
 	TerraformExported bool          `json:"terraformExported"`
