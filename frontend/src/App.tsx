@@ -13,12 +13,14 @@ import { TimelinePanel } from './components/TimelinePanel'
 import { TimeRangePicker } from './components/TimeRangePicker'
 import { moveSelection, type Move } from './keyboard'
 import { createStores, StoresProvider, useResults, useSession, useStores, type Stores } from './store/context'
-import { viewQuery } from './store/view'
+import { connectStores, isConnected } from './store/sync'
 import { colorSchemeManager, theme } from './theme'
 
 const EventDrawer = lazy(() => import('./components/EventDrawer').then((m) => ({ default: m.EventDrawer })))
 const ShortcutsDialog = lazy(() => import('./components/ShortcutsDialog').then((m) => ({ default: m.ShortcutsDialog })))
-const Histogram = lazy(() => import('./components/Histogram').then((m) => ({ default: m.Histogram })))
+// Fetched at once (it is on the first screen) but parsed apart from the main chunk.
+const histogramModule = import('./components/Histogram')
+const Histogram = lazy(() => histogramModule.then((m) => ({ default: m.Histogram })))
 
 export interface AppProps {
   /** The api to use (or its promise); by default the transport this page runs in. */
@@ -35,7 +37,12 @@ export function App({ api, stores, env }: AppProps) {
   useEffect(() => {
     if (ready) return
     ;(api instanceof Promise ? api : createApi()).then(
-      (a) => setReady(createStores(a)),
+      (a) => {
+        const s = createStores(a)
+        // Ask for the organizations and the first page while React renders the first screen.
+        connectStores(s)
+        setReady(s)
+      },
       (err: unknown) => setError(toApiError(err)),
     )
   }, [ready, api])
@@ -63,52 +70,8 @@ function Explorer() {
   const [shortcuts, setShortcuts] = useState(false)
   const searchRef = useRef<HTMLInputElement>(null)
 
-  // Data follows the view store directly (not React effects), so a filter
-  // change starts its request before React re-renders anything.
-  useEffect(() => {
-    let stopLive: (() => void) | undefined
-    let lastKey = ''
-    let lastOrg = ''
-    const reload = () => {
-      const v = view.getState()
-      if (!v.org) return
-      const key = JSON.stringify([v.org, v.q, v.range, v.now])
-      if (key === lastKey) return
-      lastKey = key
-      const query = viewQuery(v, v.now)
-      void results.getState().load(query)
-      stopLive?.()
-      stopLive = undefined
-      // Stream new events while the range is open-ended.
-      if (v.range.kind === 'relative') {
-        const { since: _s, ...live } = query
-        stopLive = api.subscribe(live, (e) => results.getState().receive(e))
-      }
-      if (v.org !== lastOrg) {
-        lastOrg = v.org
-        void session.getState().loadCheckpoint(v.org)
-      }
-    }
-    // Pick the first organization when the URL names none (or one that is gone).
-    const pickOrg = () => {
-      const list = session.getState().orgs
-      const v = view.getState()
-      if (list && list.length && (!v.org || !list.some((o) => o.id === v.org))) v.set({ org: list[0]?.id ?? '' }, 'replace')
-    }
-    const stopView = view.subscribe(reload)
-    // Synchronously on the store change, before React renders the header.
-    const stopSession = session.subscribe((s, prev) => s.orgs !== prev.orgs && pickOrg())
-    reload()
-    void session.getState().start()
-    const onPop = () => view.getState().syncFromUrl()
-    window.addEventListener('popstate', onPop)
-    return () => {
-      stopView()
-      stopSession()
-      stopLive?.()
-      window.removeEventListener('popstate', onPop)
-    }
-  }, [api, view, results, session])
+  // Stores made by App are connected as soon as they exist; ones handed in (tests) here.
+  useEffect(() => (isConnected(stores) ? undefined : connectStores(stores)), [stores])
 
   // The desktop smoke test waits for this: the first screen has rendered.
   const reported = useRef(false)

@@ -1,0 +1,62 @@
+// Wires the stores together: data follows the view (directly on store
+// changes, not React effects, so a filter change starts its request before
+// React re-renders anything), live events follow open-ended ranges, and the
+// URL's back/forward move the view.
+
+import { viewQuery } from './view'
+import type { Stores } from './context'
+
+const connected = new WeakSet<Stores>()
+
+/** Starts the session and keeps results in step with the view; returns a function that stops it. */
+export function connectStores(stores: Stores, win: Pick<Window, 'addEventListener' | 'removeEventListener'> = window): () => void {
+  const { api, view, results, session } = stores
+  connected.add(stores)
+  let stopLive: (() => void) | undefined
+  let lastKey = ''
+  let lastOrg = ''
+  const reload = () => {
+    const v = view.getState()
+    if (!v.org) return
+    const key = JSON.stringify([v.org, v.q, v.range, v.now])
+    if (key === lastKey) return
+    lastKey = key
+    const query = viewQuery(v, v.now)
+    void results.getState().load(query)
+    stopLive?.()
+    stopLive = undefined
+    if (v.range.kind === 'relative') {
+      const { since: _s, ...live } = query
+      stopLive = api.subscribe(live, (e) => results.getState().receive(e))
+    }
+    if (v.org !== lastOrg) {
+      lastOrg = v.org
+      void session.getState().loadCheckpoint(v.org)
+    }
+  }
+  // Pick the first organization when the URL names none (or one that is gone).
+  const pickOrg = () => {
+    const list = session.getState().orgs
+    const v = view.getState()
+    if (list && list.length && (!v.org || !list.some((o) => o.id === v.org))) v.set({ org: list[0]?.id ?? '' }, 'replace')
+  }
+  const stopView = view.subscribe(reload)
+  const stopSession = session.subscribe((s, prev) => {
+    if (s.orgs !== prev.orgs) pickOrg()
+  })
+  reload()
+  void session.getState().start()
+  const onPop = () => view.getState().syncFromUrl()
+  win.addEventListener('popstate', onPop)
+  return () => {
+    connected.delete(stores)
+    stopView()
+    stopSession()
+    stopLive?.()
+    win.removeEventListener('popstate', onPop)
+  }
+}
+
+export function isConnected(stores: Stores): boolean {
+  return connected.has(stores)
+}
