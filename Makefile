@@ -70,7 +70,7 @@ test: setup-test
 	@echo "make test: all suites passed"
 
 bench: frontend/dist/index.html
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./storage/...
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./storage/... ./app/...
 
 demo: build
 	$(BIN) --profile demo demo --events $${DEMO_EVENTS:-20000} --if-empty

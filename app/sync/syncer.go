@@ -91,7 +91,16 @@ type worker struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	loaded bool
+	// dirty: the cursor advanced since it was last made durable, at
+	// savedAt (guarded by mu).
+	dirty   bool
+	savedAt time.Time
 }
+
+// saveEvery is how often a cursor advancing through a backlog is made
+// durable (one fsync). In between a crash only means the batches since
+// are sent again, which at-least-once allows.
+const saveEvery = time.Second
 
 // New returns a Syncer. It runs nothing until Start.
 func New(opts Options) *Syncer {
@@ -445,7 +454,11 @@ func (s *Syncer) save(ctx context.Context, w *worker) error {
 	w.snap, w.loaded = w.p, true
 	w.smu.Unlock()
 	// A cancelled delivery still records what was acknowledged.
-	return writeJSON(context.WithoutCancel(ctx), s.opts.Store, progressSetting(w.cfg.Org, w.cfg.Kind), w.p)
+	if err := writeJSON(context.WithoutCancel(ctx), s.opts.Store, progressSetting(w.cfg.Org, w.cfg.Kind), w.p); err != nil {
+		return err
+	}
+	w.dirty, w.savedAt = false, time.Now()
+	return nil
 }
 
 func (s *Syncer) startLoop(w *worker) {
@@ -560,6 +573,11 @@ func (s *Syncer) drain(ctx context.Context, w *worker) error {
 	for {
 		n, err := s.deliverOnce(ctx, w)
 		if err != nil || n == 0 {
+			if w.dirty {
+				if serr := s.save(ctx, w); serr != nil && err == nil {
+					err = fmt.Errorf("failed to save the cursor: %w", serr)
+				}
+			}
 			return err
 		}
 	}
@@ -640,12 +658,20 @@ func (s *Syncer) deliverOnce(ctx context.Context, w *worker) (int, error) {
 	}
 	w.p.Seq = next
 	w.p.LastSuccess = s.opts.Now().UTC()
-	if w.p.Failures > 0 || w.p.State != StateHealthy {
+	changed := w.p.Failures > 0 || w.p.State != StateHealthy
+	if changed {
 		failures, audited := w.p.Failures, w.p.Audited
 		w.p.State, w.p.Failures, w.p.Stopped, w.p.Alert, w.p.Audited = StateHealthy, 0, "", false, false
 		if audited {
 			_ = s.record(ctx, org, "audit.sync_recovered", map[string]any{"destination": describe(w.cfg), "failures": failures})
 		}
+	}
+	if !changed && time.Since(w.savedAt) < saveEvery {
+		w.dirty = true
+		w.smu.Lock()
+		w.snap = w.p
+		w.smu.Unlock()
+		return len(events), nil
 	}
 	if err := s.save(ctx, w); err != nil {
 		return 0, fmt.Errorf("failed to save the cursor: %w", err)

@@ -3,9 +3,12 @@ package s3_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -116,5 +119,65 @@ func TestClient_MissingBucketStops(t *testing.T) {
 	_, err := c.Deliver(context.Background(), axsync.Batch{Org: "acme", Events: synctest.Read(t, st, "acme", 0, 1)})
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("err = %v, want a 404", err)
+	}
+}
+
+func TestClient_ObjectLockRetention(t *testing.T) {
+	be := s3mem.New()
+	if err := be.CreateBucket("worm"); err != nil {
+		t.Fatal(err)
+	}
+	fake := gofakes3.New(be).Server()
+	var mu gosync.Mutex
+	var modes, until []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			mu.Lock()
+			modes = append(modes, r.Header.Get("X-Amz-Object-Lock-Mode"))
+			until = append(until, r.Header.Get("X-Amz-Object-Lock-Retain-Until-Date"))
+			mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	c, err := s3.NewClient(context.Background(), s3.Config{
+		Bucket: "worm", Endpoint: srv.URL, Region: "us-east-1", ObjectLockMode: "COMPLIANCE", ObjectLockDays: 30,
+		Credentials: &s3.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"},
+		Now:         func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := synctest.NewStore(t)
+	synctest.Append(t, st, "acme", 2)
+	cp := &axsync.Checkpoint{Size: 2, Note: []byte("note\n")}
+	if _, err := c.Deliver(context.Background(), axsync.Batch{Org: "acme", Events: synctest.Read(t, st, "acme", 0, 2), Checkpoint: cp}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(modes) != 2 {
+		t.Fatalf("%d PUTs, want the batch and the checkpoint", len(modes))
+	}
+	for i := range modes {
+		if modes[i] != "COMPLIANCE" || !strings.HasPrefix(until[i], "2026-12-27T00:00:00") {
+			t.Errorf("PUT %d: mode %q until %q", i, modes[i], until[i])
+		}
+	}
+}
+
+func TestParseCredentials(t *testing.T) {
+	for in, ok := range map[string]bool{
+		`{"accessKeyId":"AKID","secretAccessKey":"s"}`: true,
+		"AKID:secret\n":          true,
+		"AKID":                   false,
+		`{"accessKeyId":"AKID"}`: false,
+		"":                       false,
+	} {
+		c, err := s3.ParseCredentials([]byte(in))
+		if (err == nil) != ok || ok && (c.AccessKeyID != "AKID") {
+			t.Errorf("%q: %+v, %v", in, c, err)
+		}
 	}
 }
