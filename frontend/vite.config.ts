@@ -8,6 +8,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.{ts,tsx}'],
     globals: true,
+    testTimeout: 20_000,
     setupFiles: ['src/setupTests.ts'],
   },
 })

@@ -90,3 +90,13 @@ describe('App', () => {
     await waitFor(() => expect(rows()).toHaveLength(6))
   })
 })
+
+describe('App on an empty profile', () => {
+  it('says the log is empty and still reports ready', async () => {
+    const api = createFakeApi(undefined, { orgs: [], now: () => NOW })
+    const ready = vi.spyOn(api, 'ready')
+    renderApp({ api, search: '' })
+    expect(await screen.findByText('No events recorded yet')).toBeInTheDocument()
+    await waitFor(() => expect(ready).toHaveBeenCalledTimes(1))
+  })
+})

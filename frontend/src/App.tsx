@@ -8,7 +8,7 @@ import classes from './App.module.css'
 import { FacetSidebar } from './components/FacetSidebar'
 import { Header } from './components/Header'
 import { QueryBar } from './components/QueryBar'
-import { ErrorState, LoadingState } from './components/StatusStates'
+import { EmptyState, ErrorState, LoadingState } from './components/StatusStates'
 import { TimelinePanel } from './components/TimelinePanel'
 import { TimeRangePicker } from './components/TimeRangePicker'
 import { moveSelection, type Move } from './keyboard'
@@ -67,6 +67,7 @@ function Explorer() {
   const orgs = useSession((s) => s.orgs)
   const sessionError = useSession((s) => s.error)
   const firstLoadDone = useResults((s) => s.query !== undefined && !s.loading)
+  const noOrgs = orgs !== undefined && orgs.length === 0
   const [shortcuts, setShortcuts] = useState(false)
   const searchRef = useRef<HTMLInputElement>(null)
 
@@ -76,10 +77,10 @@ function Explorer() {
   // The desktop smoke test waits for this: the first screen has rendered.
   const reported = useRef(false)
   useEffect(() => {
-    if (reported.current || !(firstLoadDone || sessionError)) return
+    if (reported.current || !(firstLoadDone || sessionError || noOrgs)) return
     reported.current = true
     requestAnimationFrame(() => void api.ready().catch(() => {}))
-  }, [firstLoadDone, sessionError, api])
+  }, [firstLoadDone, sessionError, noOrgs, api])
 
   const move = (m: Move) => {
     const s = results.getState()
@@ -113,6 +114,11 @@ function Explorer() {
       <Header onShortcuts={() => setShortcuts(true)} />
       {sessionError && !orgs ? (
         <ErrorState error={sessionError} onRetry={() => void session.getState().start()} />
+      ) : noOrgs ? (
+        <EmptyState title="No events recorded yet">
+          This profile's log is empty. Events appear here as soon as the Axiom agent (or anything with an append token) records them. To look
+          around first, run <code>axiom-audit demo</code> and open the <code>demo</code> profile.
+        </EmptyState>
       ) : (
         <>
           <Group className={classes.toolbar} gap="sm" wrap="nowrap" align="flex-start">
@@ -133,7 +139,7 @@ function Explorer() {
         </>
       )}
       {/* Loaded after the first screen, so they do not delay the first rows. */}
-      {(firstLoadDone || sessionError) && (
+      {(firstLoadDone || sessionError || noOrgs) && (
         <Suspense fallback={null}>
           <EventDrawer />
           <ShortcutsDialog opened={shortcuts} onClose={() => setShortcuts(false)} />

@@ -1,8 +1,11 @@
 import '@testing-library/jest-dom/vitest'
-import { cleanup } from '@testing-library/react'
+import { cleanup, configure } from '@testing-library/react'
 import { afterEach } from 'vitest'
 
 afterEach(() => cleanup())
+
+// The machine running the suite may be busy; give async UI more than a second.
+configure({ asyncUtilTimeout: 5000 })
 
 // jsdom lacks what Mantine and TanStack Virtual use for layout.
 if (!window.matchMedia) {

@@ -20,6 +20,7 @@ const EXCLUDE_KEY = { category: 'notCategories', provider: 'notProviders', statu
 /** Counts per value for the current filter; click filters for a value, Alt/⌥-click filters it out. */
 export function FacetSidebar() {
   const facets = useResults((s) => s.facets)
+  const failed = useResults((s) => s.error !== undefined && s.rows.length === 0)
   const q = useView((s) => s.q)
   const { view } = useStores()
   const { filter } = parseQuery(q)
@@ -40,7 +41,11 @@ export function FacetSidebar() {
               <Text size="xs" fw={700} tt="uppercase" c="dimmed" mb={4} className={classes.title}>
                 {s.title}
               </Text>
-              {!facets ? (
+              {failed ? (
+                <Text size="xs" c="dimmed" px={6}>
+                  unavailable
+                </Text>
+              ) : !facets ? (
                 <Stack gap={6}>
                   {[0, 1, 2].map((i) => (
                     <Skeleton key={i} h={14} />

@@ -36,6 +36,7 @@ const canDraw = typeof navigator !== 'undefined' && !/jsdom/i.test(navigator.use
 export function Histogram() {
   const histogram = useResults((s) => s.histogram)
   const loading = useResults((s) => s.histogramLoading)
+  const failed = useResults((s) => s.error !== undefined && s.rows.length === 0)
   const stackBy = useView((s) => s.stackBy)
   const tz = useView((s) => s.tz)
   const range = useView((s) => s.range)
@@ -136,7 +137,11 @@ export function Histogram() {
         </Group>
       </Group>
       <div ref={ref} style={{ position: 'relative', height: 120 }}>
-        {!stacked && (loading || !histogram) ? <Skeleton h={112} mt={4} /> : <div ref={plotRef} data-testid="histogram-plot" aria-label="Events over time; drag to zoom" role="img" />}
+        {failed ? (
+          <Text size="sm" c="dimmed" ta="center" pt={44}>
+            No counts while the log cannot be read.
+          </Text>
+        ) : !stacked && (loading || !histogram) ? <Skeleton h={112} mt={4} /> : <div ref={plotRef} data-testid="histogram-plot" aria-label="Events over time; drag to zoom" role="img" />}
       </div>
     </Paper>
   )
