@@ -44,6 +44,7 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     start: async () => {
       try {
         const [info, orgs] = await Promise.all([api.info(), api.organizations()])
+        if (typeof performance !== 'undefined') performance.mark('axiom:orgs')
         set({ info, orgs, error: undefined })
       } catch (err) {
         set({ error: toApiError(err) })
