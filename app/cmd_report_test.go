@@ -96,7 +96,7 @@ func TestCLI_ReportUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"report", "--org", "o", "--out", "x"}, "--period: is required"},
-		{[]string{"report", "--org", "o", "--period", "2026-Q5", "--out", "x"}, `--period: "2026-Q5" is not a quarter`},
+		{[]string{"report", "--org", "o", "--period", "2026-Q5", "--out", "x"}, `--period: invalid period: "2026-Q5" is not a quarter`},
 		{[]string{"report", "--org", "o", "--period", "2026-13", "--out", "x"}, "--period"},
 		{[]string{"report", "--org", "o", "--period", "2026-09-30..2026-07-01", "--out", "x"}, "ends before it starts"},
 		{[]string{"report", "--period", "2026-Q3", "--out", "x"}, "--org: is required"},

@@ -18,6 +18,7 @@ const printListed = 60
 var funcs = template.FuncMap{
 	"firstRefs": func(l []EventRef, n int) []EventRef { return l[:min(n, len(l))] },
 	"len64":     func(l []EventRef) int64 { return int64(len(l)) },
+	"add64":     func(a, b int64) int64 { return a + b },
 	"when":      humanTime,
 	"short":     shortTime,
 	"day":       humanDay,

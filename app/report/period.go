@@ -32,7 +32,7 @@ var (
 // which forms are accepted.
 func ParsePeriod(s string) (Period, error) {
 	bad := func(reason string) (Period, error) {
-		return Period{}, fmt.Errorf("%q %s (use 2026-Q3, 2026-09, or FROM..TO with dates such as 2026-07-01..2026-09-30 or RFC 3339 times): %w", s, reason, ErrPeriod)
+		return Period{}, fmt.Errorf("%w: %q %s (use 2026-Q3, 2026-09, or FROM..TO with dates such as 2026-07-01..2026-09-30 or RFC 3339 times)", ErrPeriod, s, reason)
 	}
 
 	s = strings.TrimSpace(s)
