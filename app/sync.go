@@ -137,8 +137,9 @@ func (a *App) syncRunNow(ctx context.Context, org string) ([]SyncStatus, error) 
 	return s.RunNow(ctx, org)
 }
 
-// SyncStatus returns the status of org's destinations (for the UI's sync
-// panel): lag in events and seconds, last success, last error.
+// SyncStatus returns the status of org's destinations, or of every
+// organization's when org is "" (for the UI's sync panel): state, lag in
+// events and seconds, last success, last error.
 func (a *App) SyncStatus(org string) ([]SyncStatus, error) { return a.syncStatus(a.bg(), org) }
 
 func (a *App) syncStatus(ctx context.Context, org string) ([]SyncStatus, error) {

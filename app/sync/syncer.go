@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -96,6 +97,11 @@ type worker struct {
 	dirty   bool
 	savedAt time.Time
 }
+
+// errNoProgress: an acknowledgement that does not advance the cursor (a
+// stale or replayed one, or a destination that lost data and wants it
+// again). Retried with backoff like a transient failure.
+var errNoProgress = errors.New("the destination acknowledged nothing new")
 
 // saveEvery is how often a cursor advancing through a backlog is made
 // durable (one fsync). In between a crash only means the batches since
@@ -337,20 +343,25 @@ func (s *Syncer) runNow(ctx context.Context, w *worker) error {
 	return err
 }
 
-// Status returns the status of every destination org was ever enabled
-// for, enabled ones first in Kinds order.
+// Status returns the status of every destination org ("" for every
+// organization) was ever enabled for, enabled ones first in Kinds order.
 func (s *Syncer) Status(ctx context.Context, org string) ([]Status, error) {
 	cfgs, err := s.configs(ctx, org)
 	if err != nil {
 		return nil, err
 	}
-	head, _, err := s.opts.Store.Head(ctx, org)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return nil, err
-	}
 	now := s.opts.Now()
 	out := make([]Status, 0, len(cfgs))
+	heads := map[string]uint64{}
 	for _, c := range cfgs {
+		head, ok := heads[c.Org]
+		if !ok {
+			h, _, err := s.opts.Store.Head(ctx, c.Org)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, err
+			}
+			head, heads[c.Org] = h, h
+		}
 		var p progress
 		s.mu.Lock()
 		w := s.workers[wkey{c.Org, c.Kind}]
@@ -376,7 +387,7 @@ func (s *Syncer) Status(ctx context.Context, org string) ([]Status, error) {
 		}
 		if head > p.Seq {
 			st.LagEvents = head - p.Seq
-			if next, err := s.opts.Store.ReadFrom(ctx, org, p.Seq, 1, false); err == nil && len(next) == 1 {
+			if next, err := s.opts.Store.ReadFrom(ctx, c.Org, p.Seq, 1, false); err == nil && len(next) == 1 {
 				st.LagSeconds = max(0, now.Sub(next[0].RecordedAt).Seconds())
 			}
 		}
@@ -388,22 +399,18 @@ func (s *Syncer) Status(ctx context.Context, org string) ([]Status, error) {
 
 func sortStatus(st []Status) {
 	rank := func(s Status) int {
-		r := 0
+		r := slices.Index(Kinds, s.To)
 		if !s.Enabled {
-			r = 10
+			r += 10
 		}
-		for i, k := range Kinds {
-			if k == s.To {
-				return r + i
-			}
-		}
-		return r + 9
+		return r
 	}
-	for i := 1; i < len(st); i++ {
-		for j := i; j > 0 && rank(st[j]) < rank(st[j-1]); j-- {
-			st[j], st[j-1] = st[j-1], st[j]
+	slices.SortStableFunc(st, func(a, b Status) int {
+		if c := strings.Compare(a.Org, b.Org); c != 0 {
+			return c
 		}
-	}
+		return rank(a) - rank(b)
+	})
 }
 
 func (w *worker) snapshot() progress {
@@ -654,7 +661,7 @@ func (s *Syncer) deliverOnce(ctx context.Context, w *worker) (int, error) {
 				return 0, err
 			}
 		}
-		return 0, fmt.Errorf("%w: it stored nothing of seq %d–%d (acknowledged seq %d)", ErrProtocol, b.First(), b.Last(), ack.Seq)
+		return 0, fmt.Errorf("%w: it stored nothing of seq %d–%d (acknowledged seq %d)", errNoProgress, b.First(), b.Last(), ack.Seq)
 	}
 	w.p.Seq = next
 	w.p.LastSuccess = s.opts.Now().UTC()
@@ -747,7 +754,7 @@ func (s *Syncer) failed(ctx context.Context, w *worker, err error) time.Duration
 				s.log.Error("sync: failed to raise the integrity alert", "org", org, "err", aerr)
 			}
 		}
-	case errors.Is(err, ErrRejected) || errors.Is(err, ErrProtocol) && !strings.Contains(err.Error(), "stored nothing"):
+	case errors.Is(err, ErrRejected) || errors.Is(err, ErrProtocol):
 		w.p.State, w.p.Stopped = StateStopped, "rejected: "+err.Error()
 	default:
 		w.p.State = StateRetrying

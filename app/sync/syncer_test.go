@@ -509,3 +509,20 @@ func TestSyncer_DisableStopsAndIsAudited(t *testing.T) {
 		t.Fatalf("second disable: %v", err)
 	}
 }
+
+func TestSyncer_StatusOfEveryOrganization(t *testing.T) {
+	st := synctest.NewStore(t)
+	synctest.Append(t, st, "acme", 3)
+	synctest.Append(t, st, "globex", 4)
+	f := newFixture(t, st, nil)
+	if err := f.s.Enable(context.Background(), axsync.Config{Org: "globex", Kind: axsync.KindWebhook, URL: "http://127.0.0.1:1/", Format: "jsonl"}, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	all, err := f.s.Status(context.Background(), "")
+	if err != nil || len(all) != 2 {
+		t.Fatalf("%+v, %v", all, err)
+	}
+	if all[0].Org != "acme" || all[0].LagEvents != 3 || all[1].Org != "globex" || all[1].LagEvents != 4 || all[1].To != axsync.KindWebhook {
+		t.Fatalf("status of every organization: %+v", all)
+	}
+}
