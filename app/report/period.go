@@ -26,6 +26,10 @@ var (
 	datePattern    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 )
 
+// maxYears bounds a range: longer ones are typos, and durations overflow
+// at about 292 years.
+const maxYears = 100
+
 // ParsePeriod reads a quarter ("2026-Q3"), a month ("2026-09") or a range
 // "FROM..TO" whose ends are dates (TO inclusive: the whole day) or RFC 3339
 // times (TO exclusive). Times are UTC. The error wraps ErrPeriod and says
@@ -68,6 +72,9 @@ func ParsePeriod(s string) (Period, error) {
 	}
 	if !until.After(since) {
 		return bad("ends before it starts")
+	}
+	if until.After(since.AddDate(maxYears, 0, 0)) {
+		return bad(fmt.Sprintf("is longer than %d years", maxYears))
 	}
 
 	return Period{Label: s, Since: since, Until: until}, nil

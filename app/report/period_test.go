@@ -66,6 +66,7 @@ func TestParsePeriod_Errors(t *testing.T) {
 		{"2026-07-01T00:00:00Z..2026-07-01T00:00:00Z", "ends before it starts"},
 		{"yesterday..today", "neither a date"},
 		{"2026-07-01 00:00..2026-07-02", "neither a date"},
+		{"0000-01-01..1000-01-01", "longer than 100 years"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			_, err := ParsePeriod(tc.in)
@@ -80,4 +81,27 @@ func TestParsePeriod_Errors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParsePeriod: any input either fails with ErrPeriod or gives a
+// non-empty UTC range whose label is the input.
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range []string{"2026-Q3", "2026-09", "2026-07-01..2026-09-30", "2026-07-01T08:00:00Z..2026-07-02T08:00:00+02:00", "..", "2026-Q", "9999-12"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePeriod(s)
+		if err != nil {
+			if !errors.Is(err, ErrPeriod) {
+				t.Fatalf("%q: error %v does not wrap ErrPeriod", s, err)
+			}
+			return
+		}
+		if !p.Until.After(p.Since) || p.Since.Location() != time.UTC || p.Until.Location() != time.UTC {
+			t.Fatalf("%q: [%s, %s)", s, p.Since, p.Until)
+		}
+		if p.Label != strings.TrimSpace(s) || p.Days() < 1 {
+			t.Fatalf("%q: label %q, %d days", s, p.Label, p.Days())
+		}
+	})
 }
