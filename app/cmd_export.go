@@ -15,6 +15,7 @@ import (
 
 	"github.com/axiomops/axiom-audit/app/export"
 	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/tlog"
 )
 
 // ExportRequest is an export as the CLI and the Export dialog ask for it:
@@ -123,6 +124,12 @@ func (s storeSource) Checkpoint(ctx context.Context, org string) (export.SignedC
 	}
 	return export.SignedCheckpoint{Checkpoint: sc.Checkpoint, Note: sc.Note}, err
 }
+
+func (s storeSource) ScanRecords(ctx context.Context, f storage.Filter, maxSeq uint64, decryptStates bool, fn func(*storage.StoredEvent) error) error {
+	return s.st.ScanRecords(ctx, f, maxSeq, decryptStates, fn)
+}
+
+func (s storeSource) TreeNodes(org string) tlog.NodeReader { return s.st.TreeNodes(org) }
 
 func (s storeSource) PublicKey(ctx context.Context) (string, error) { return s.st.PublicKey(ctx) }
 

@@ -307,33 +307,43 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	if err := enc.Begin(events.bw); err != nil {
 		return m, nil, fmt.Errorf("failed to write %s: %w", events.path, err)
 	}
-	// The first page fixes the newest seq the paging shows; the checkpoint
-	// signed after it covers every event the paging can return.
-	var cp SignedCheckpoint
+	// The checkpoint is signed first; the export holds the events it covers
+	// (seq ≤ its size), so every exported event has a proof against it.
+	cp, err := w.src.Checkpoint(ctx, o.Org)
+	if err != nil {
+		return m, nil, fmt.Errorf("failed to sign a checkpoint for the export: %w", err)
+	}
+	var bp *batchProver
+	if ns, ok := w.src.(NodeSource); ok {
+		bp = newBatchProver(ns.TreeNodes(o.Org), cp.Checkpoint.Size)
+	}
+	// Reading runs ahead of encoding by up to two batches.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	batches := make(chan []storage.StoredEvent, 2)
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = w.read(pctx, f, cp.Checkpoint.Size, batches)
+	}()
+	fail := func(err error) (Manifest, []File, error) {
+		stop()
+		for range batches {
+		}
+		return m, nil, err
+	}
 	var rec Record
 	var line []byte
-	for first := true; ; first = false {
-		if err := ctx.Err(); err != nil {
-			return m, nil, fmt.Errorf("export cancelled: %w", err)
+	for batch := range batches {
+		if bp != nil {
+			bp.setBatch(batch)
 		}
-		page, err := w.src.List(ctx, f)
-		if err != nil {
-			return m, nil, fmt.Errorf("failed to read events: %w", err)
-		}
-		if first {
-			if cp, err = w.src.Checkpoint(ctx, o.Org); err != nil {
-				return m, nil, fmt.Errorf("failed to sign a checkpoint for the export: %w", err)
-			}
-		}
-		for i := range page.Events {
-			e := &page.Events[i]
-			if e.Seq > cp.Checkpoint.Size {
-				return m, nil, fmt.Errorf("event seq %d is not covered by the checkpoint of size %d", e.Seq, cp.Checkpoint.Size)
-			}
+		for i := range batch {
+			e := &batch[i]
 			var revealed storage.RevealedState
 			if o.IncludeSensitive && (e.BeforeStateCommitment != "" || e.AfterStateCommitment != "") {
 				if revealed, err = w.src.RevealStates(ctx, o.Org, e.ID); err != nil {
-					return m, nil, fmt.Errorf("failed to reveal the states of event %s: %w", e.ID, err)
+					return fail(fmt.Errorf("failed to reveal the states of event %s: %w", e.ID, err))
 				}
 				e.BeforeState, e.AfterState = stateOf(revealed.Before), stateOf(revealed.After)
 			} else {
@@ -341,15 +351,20 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 			}
 			w.info.record(&rec, e)
 			if err := enc.Encode(events.bw, &rec); err != nil {
-				return m, nil, fmt.Errorf("failed to write %s: %w", events.path, err)
+				return fail(fmt.Errorf("failed to write %s: %w", events.path, err))
 			}
-			p, err := w.src.InclusionProof(ctx, o.Org, e.ID, cp.Checkpoint.Size)
+			var p Proof
+			if bp != nil {
+				p, err = bp.prove(ctx, e)
+			} else {
+				p, err = w.src.InclusionProof(ctx, o.Org, e.ID, cp.Checkpoint.Size)
+			}
 			if err != nil {
-				return m, nil, fmt.Errorf("failed to prove event %s (seq %d): %w", e.ID, e.Seq, err)
+				return fail(fmt.Errorf("failed to prove event %s (seq %d): %w", e.ID, e.Seq, err))
 			}
 			line = appendProofLine(line[:0], e, &p, revealed)
 			if _, err := proofs.bw.Write(line); err != nil {
-				return m, nil, fmt.Errorf("failed to write %s: %w", proofs.path, err)
+				return fail(fmt.Errorf("failed to write %s: %w", proofs.path, err))
 			}
 			if m.Count == 0 || e.Seq < m.FirstSeq {
 				m.FirstSeq = e.Seq
@@ -358,10 +373,12 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 			m.Count++
 		}
 		report(false)
-		if page.NextCursor == "" {
-			break
-		}
-		f.Cursor = page.NextCursor
+	}
+	if readErr != nil {
+		return m, nil, fmt.Errorf("failed to read events: %w", readErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return m, nil, fmt.Errorf("export cancelled: %w", err)
 	}
 	if err := enc.End(events.bw); err != nil {
 		return m, nil, fmt.Errorf("failed to write %s: %w", events.path, err)
@@ -403,6 +420,61 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 		return m, nil, fmt.Errorf("export cancelled: %w", err)
 	}
 	return m, append(files, entry), nil
+}
+
+// batchSize is how many events the reader hands over at a time.
+const batchSize = 512
+
+// read sends the events of f with seq ≤ maxSeq in batches, through the
+// source's Scanner when it has one, else page by page.
+func (w *bundleWriter) read(ctx context.Context, f storage.Filter, maxSeq uint64, out chan<- []storage.StoredEvent) error {
+	batch := make([]storage.StoredEvent, 0, batchSize)
+	send := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch = make([]storage.StoredEvent, 0, batchSize)
+		return nil
+	}
+	if sc, ok := w.src.(Scanner); ok {
+		err := sc.ScanRecords(ctx, f, maxSeq, false, func(e *storage.StoredEvent) error {
+			batch = append(batch, *e)
+			if len(batch) == batchSize {
+				return send()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return send()
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		page, err := w.src.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Events {
+			if e.Seq <= maxSeq {
+				batch = append(batch, e)
+			}
+		}
+		if err := send(); err != nil {
+			return err
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		f.Cursor = page.NextCursor
+	}
 }
 
 func stateOf(o *storage.StateOpening) []byte {

@@ -241,3 +241,6 @@ func (m *MemSource) Count(ctx context.Context, f storage.Filter) (int64, error) 
 	}
 	return n, nil
 }
+
+// TreeNodes implements NodeSource.
+func (m *MemSource) TreeNodes(org string) tlog.NodeReader { return m.org(org).nodes }

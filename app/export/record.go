@@ -184,6 +184,9 @@ func orEmpty(s []string) []string {
 // sameJSON compares two JSON texts by their canonical forms; an absent
 // value equals the empty object (metadata).
 func sameJSON(a, b json.RawMessage) bool {
+	if len(a) > 0 && string(a) == string(b) {
+		return true // the usual case: both written canonically
+	}
 	ca, err1 := canonical(a)
 	cb, err2 := canonical(b)
 	return err1 == nil && err2 == nil && string(ca) == string(cb)

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -11,9 +12,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/axiomops/axiom-audit/storage/tlog"
 )
@@ -102,12 +105,13 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 }
 
 type verifier struct {
-	dir  string
-	opts VerifyOptions
-	rep  *Report
-	m    Manifest
-	cp   tlog.Checkpoint
-	cpOK bool
+	proofsReader io.Reader
+	dir          string
+	opts         VerifyOptions
+	rep          *Report
+	m            Manifest
+	cp           tlog.Checkpoint
+	cpOK         bool
 }
 
 func (v *verifier) problem(p Problem) {
@@ -264,6 +268,34 @@ func (v *verifier) checkCheckpoint() {
 	}
 }
 
+// verifyItem is one event to check: its proof line and its events-file
+// entry (raw for line formats, which workers parse in parallel).
+type verifyItem struct {
+	proofLine int
+	proof     []byte
+	evLine    int
+	evRaw     []byte
+	ev        exported
+	evErr     error
+	hasEvent  bool
+	// results, filled by a worker
+	problems []Problem
+	seq      uint64
+	ok       bool
+	revealed int64
+}
+
+type verifyChunk struct {
+	items []verifyItem
+	done  chan struct{}
+}
+
+// verifyWorkers check chunks of events in parallel; results are reported
+// in file order.
+var verifyWorkers = max(2, runtime.GOMAXPROCS(0))
+
+const verifyChunkSize = 256
+
 // checkEvents walks proofs.jsonl and the events file together.
 func (v *verifier) checkEvents(ctx context.Context) error {
 	pf, err := os.Open(filepath.Join(v.dir, ProofsFile))
@@ -272,6 +304,7 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 		return nil
 	}
 	defer pf.Close()
+	v.proofsReader = pf
 	eventsName := v.m.Format.EventsFile()
 	ef, err := os.Open(filepath.Join(v.dir, eventsName))
 	if err != nil {
@@ -284,54 +317,56 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 		v.problem(Problem{File: eventsName, Message: err.Error()})
 		return nil
 	}
-	proofs := newLineReader(pf)
+	raw, _ := er.(*lineEventReader) // line formats are parsed by the workers
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *verifyChunk, verifyWorkers)
+	ordered := make(chan *verifyChunk, 2*verifyWorkers)
+	var wg sync.WaitGroup
+	for range verifyWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				for i := range c.items {
+					v.checkItem(eventsName, raw, &c.items[i])
+				}
+				close(c.done)
+			}
+		}()
+	}
+	var readErr error
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		readErr = v.readItems(ctx, er, raw, eventsName, work, ordered)
+	}()
+
 	var count int64
 	var first, last uint64
-	eventsDone := false
-	for {
-		if count%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+	for c := range ordered {
+		<-c.done
+		for i := range c.items {
+			it := &c.items[i]
+			if it.proof != nil {
+				count++
+				if it.ok {
+					if count == 1 || it.seq < first {
+						first = it.seq
+					}
+					last = max(last, it.seq)
+				}
 			}
-		}
-		line, err := proofs.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			v.problem(Problem{File: ProofsFile, Line: proofs.line + 1, Message: fmt.Sprintf("cannot be read: %v", err)})
-			break
-		}
-		count++
-		pl, pub, ok := v.checkProof(proofs.line, line)
-		if ok {
-			if count == 1 || pl.Seq < first {
-				first = pl.Seq
+			v.rep.Revealed += it.revealed
+			for _, p := range it.problems {
+				v.problem(p)
 			}
-			last = max(last, pl.Seq)
-		}
-		if eventsDone {
-			continue
-		}
-		ev, evLine, err := er.next()
-		if err == io.EOF {
-			v.problem(Problem{File: eventsName, Message: fmt.Sprintf("ends before event %d of %s", count, ProofsFile)})
-			eventsDone = true
-			continue
-		}
-		if err != nil {
-			v.problem(Problem{File: eventsName, Line: evLine, Message: err.Error()})
-			eventsDone = true // a broken stream cannot be realigned
-			continue
-		}
-		if ok {
-			v.compare(eventsName, evLine, ev, pl, pub)
 		}
 	}
-	if !eventsDone {
-		if _, evLine, err := er.next(); err != io.EOF {
-			v.problem(Problem{File: eventsName, Line: evLine, Message: fmt.Sprintf("has more events than the %d of %s", count, ProofsFile)})
-		}
+	wg.Wait()
+	if readErr != nil {
+		return readErr
 	}
 	v.rep.Events = count
 	if count != v.m.Count {
@@ -343,19 +378,132 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 	return nil
 }
 
+// readItems reads both files in step and hands out chunks.
+func (v *verifier) readItems(ctx context.Context, er eventReader, raw *lineEventReader, eventsName string,
+	work, ordered chan<- *verifyChunk) error {
+	proofs := newLineReader(v.proofsReader)
+	chunk := &verifyChunk{done: make(chan struct{})}
+	flush := func() error {
+		if len(chunk.items) == 0 {
+			return nil
+		}
+		select {
+		case ordered <- chunk:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case work <- chunk:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		chunk = &verifyChunk{done: make(chan struct{})}
+		return nil
+	}
+	var n int
+	eventsDone := false
+	for {
+		line, err := proofs.next()
+		if err == io.EOF {
+			break
+		}
+		it := verifyItem{proofLine: proofs.line}
+		if err != nil {
+			it.problems = append(it.problems, Problem{File: ProofsFile, Line: proofs.line + 1, Message: fmt.Sprintf("cannot be read: %v", err)})
+			chunk.items = append(chunk.items, it)
+			break
+		}
+		n++
+		it.proof = bytes.Clone(line)
+		if !eventsDone {
+			if raw != nil {
+				l, err := raw.lr.next()
+				it.evLine = raw.lr.line
+				switch {
+				case err == io.EOF:
+					it.problems = append(it.problems, Problem{File: eventsName, Message: fmt.Sprintf("ends before event %d of %s", n, ProofsFile)})
+					eventsDone = true
+				case err != nil:
+					it.problems = append(it.problems, Problem{File: eventsName, Line: it.evLine + 1, Message: err.Error()})
+					eventsDone = true
+				default:
+					it.evRaw, it.hasEvent = bytes.Clone(l), true
+				}
+			} else {
+				ev, evLine, err := er.next()
+				it.evLine = evLine
+				switch {
+				case err == io.EOF:
+					it.problems = append(it.problems, Problem{File: eventsName, Message: fmt.Sprintf("ends before event %d of %s", n, ProofsFile)})
+					eventsDone = true
+				case err != nil:
+					it.problems = append(it.problems, Problem{File: eventsName, Line: evLine, Message: err.Error()})
+					eventsDone = true // a broken stream cannot be realigned
+				default:
+					it.ev, it.hasEvent = ev, true
+				}
+			}
+		}
+		chunk.items = append(chunk.items, it)
+		if len(chunk.items) == verifyChunkSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if !eventsDone {
+		var more bool
+		var line int
+		if raw != nil {
+			_, err := raw.lr.next()
+			more, line = err != io.EOF, raw.lr.line
+		} else {
+			_, l, err := er.next()
+			more, line = err != io.EOF, l
+		}
+		if more {
+			chunk.items = append(chunk.items, verifyItem{problems: []Problem{{File: eventsName, Line: line,
+				Message: fmt.Sprintf("has more events than the %d of %s", n, ProofsFile)}}})
+		}
+	}
+	return flush()
+}
+
+// checkItem checks one event: its proof line, then its events-file entry.
+func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verifyItem) {
+	if it.proof == nil {
+		return
+	}
+	emit := func(p Problem) { it.problems = append(it.problems, p) }
+	pl, pub, ok := v.checkProof(it.proofLine, it.proof, emit, &it.revealed)
+	it.ok, it.seq = ok, pl.Seq
+	if !it.hasEvent || !ok {
+		return
+	}
+	ev := it.ev
+	if raw != nil {
+		var err error
+		if ev, err = raw.parse(it.evRaw); err != nil {
+			emit(Problem{File: eventsName, Line: it.evLine, Message: err.Error()})
+			return
+		}
+	}
+	v.compare(eventsName, it.evLine, ev, pl, pub, emit)
+}
+
 // checkProof checks one proof line; ok is false when it cannot be parsed.
-func (v *verifier) checkProof(n int, line []byte) (ProofLine, *publicRecord, bool) {
+func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *int64) (ProofLine, *publicRecord, bool) {
 	if len(line) > maxProofLineBytes {
-		v.problem(Problem{File: ProofsFile, Line: n, Message: "line too long"})
+		emit(Problem{File: ProofsFile, Line: n, Message: "line too long"})
 		return ProofLine{}, nil, false
 	}
 	pl, err := ParseProofLine(line)
 	if err != nil {
-		v.problem(Problem{File: ProofsFile, Line: n, Message: err.Error()})
+		emit(Problem{File: ProofsFile, Line: n, Message: err.Error()})
 		return pl, nil, false
 	}
 	bad := func(format string, args ...any) {
-		v.problem(Problem{File: ProofsFile, Line: n, ID: pl.ID, Seq: pl.Seq, Message: fmt.Sprintf(format, args...)})
+		emit(Problem{File: ProofsFile, Line: n, ID: pl.ID, Seq: pl.Seq, Message: fmt.Sprintf(format, args...)})
 	}
 	var pub publicRecord
 	if err := json.Unmarshal(pl.Record, &pub); err != nil {
@@ -396,7 +544,7 @@ func (v *verifier) checkProof(n int, line []byte) (ProofLine, *publicRecord, boo
 		if s.r == nil {
 			continue
 		}
-		v.rep.Revealed++
+		*revealed++
 		var salt [32]byte
 		copy(salt[:], s.r.Salt)
 		c := tlog.StateCommitment(salt, s.r.State)
@@ -408,13 +556,13 @@ func (v *verifier) checkProof(n int, line []byte) (ProofLine, *publicRecord, boo
 }
 
 // compare checks an exported event against its proof line.
-func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub *publicRecord) {
+func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub *publicRecord, emit func(Problem)) {
 	bad := func(msg string) {
-		v.problem(Problem{File: file, Line: line, ID: ev.id(), Seq: ev.seq(), Message: msg})
+		emit(Problem{File: file, Line: line, ID: ev.id(), Seq: ev.seq(), Message: msg})
 	}
 	if ev.full == nil {
 		if ev.ID != pl.ID || ev.Seq != pl.Seq {
-			bad(fmt.Sprintf("is not event %s (seq %d) of %s line %d", pl.ID, pl.Seq, ProofsFile, line))
+			bad(fmt.Sprintf("is not event %s (seq %d) of %s", pl.ID, pl.Seq, ProofsFile))
 		}
 		for _, msg := range ev.diffs {
 			bad(msg)
