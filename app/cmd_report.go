@@ -37,6 +37,12 @@ type ReportResultDTO struct {
 	SumsSHA256 string                `json:"sha256"`
 }
 
+// WriteReport writes a compliance report folder: the binding of the
+// desktop app's Reports view (the CLI's report command calls writeReport).
+func (a *App) WriteReport(req ReportRequest) (ReportResultDTO, error) {
+	return a.writeReport(a.bg(), req)
+}
+
 // writeReport writes a compliance report folder and records it in the
 // organization's log. The catalogue has no action type for reports, and a
 // report does take the log's events out (the evidence bundle), so it is an
