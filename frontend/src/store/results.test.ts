@@ -1,0 +1,88 @@
+import { describe, expect, it, vi } from 'vitest'
+import type { AuditApi } from '../api/client'
+import { createFakeApi } from '../api/fake'
+import type { EventPageDTO, QueryDTO } from '../api/types'
+import { makeEvent, NOW } from '../test/render'
+import { createResultsStore, PAGE_SIZE } from './results'
+
+const many = Array.from({ length: 450 }, (_, i) => makeEvent(i + 1, { status: i % 10 === 0 ? 'failed' : 'applied' }))
+
+describe('the results store', () => {
+  it('loads the first page, then appends pages by cursor until the end', async () => {
+    const store = createResultsStore(createFakeApi(many, { now: () => NOW }))
+    await store.getState().load({ org: 'acme' })
+    expect(store.getState().rows).toHaveLength(PAGE_SIZE)
+    expect(store.getState().rows[0]?.seq).toBe(450)
+    await store.getState().loadMore()
+    await store.getState().loadMore()
+    expect(store.getState().rows.map((e) => e.seq)).toEqual(Array.from({ length: 450 }, (_, i) => 450 - i))
+    expect(store.getState().nextCursor).toBeUndefined()
+    await store.getState().loadMore() // no more pages: nothing happens
+    expect(store.getState().rows).toHaveLength(450)
+  })
+
+  it('ignores an answer to a filter that has since changed', async () => {
+    const fake = createFakeApi(many, { now: () => NOW })
+    let release!: () => void
+    const slow = new Promise<void>((r) => (release = r))
+    const api: AuditApi = {
+      ...fake,
+      listEvents: async (q: QueryDTO): Promise<EventPageDTO> => {
+        if (!q.statuses) await slow
+        return fake.listEvents(q)
+      },
+    }
+    const store = createResultsStore(api)
+    const first = store.getState().load({ org: 'acme' })
+    await store.getState().load({ org: 'acme', statuses: ['failed'] })
+    release()
+    await first
+    expect(store.getState().rows.every((e) => e.status === 'failed')).toBe(true)
+    expect(store.getState().query?.statuses).toEqual(['failed'])
+  })
+
+  it('keeps the error and no rows when the first page fails', async () => {
+    const api = createFakeApi(many, { now: () => NOW, failWith: { code: 'integrity_alert', message: 'leaf 7 does not match' } })
+    const store = createResultsStore(api)
+    await store.getState().load({ org: 'acme' })
+    expect(store.getState()).toMatchObject({ rows: [], loading: false, error: { code: 'integrity_alert' } })
+  })
+
+  it('shows live events at the top, holds them while paused or scrolled away, and counts them in the facets', async () => {
+    const fake = createFakeApi(many.slice(0, 5), { now: () => NOW })
+    const store = createResultsStore(fake)
+    await store.getState().load({ org: 'acme' })
+    await vi.waitFor(() => expect(store.getState().facets).toBeDefined())
+    const before = store.getState().facets?.status?.find((f) => f.value === 'applied')?.count ?? 0
+    const e1 = makeEvent(100)
+    store.getState().receive(e1)
+    expect(store.getState().rows[0]?.id).toBe(e1.id)
+    expect(store.getState().fresh.has(e1.id)).toBe(true)
+    expect(store.getState().facets?.status?.find((f) => f.value === 'applied')?.count).toBe(before + 1)
+    store.getState().receive(e1) // a duplicate is dropped
+    expect(store.getState().rows.filter((r) => r.id === e1.id)).toHaveLength(1)
+
+    store.getState().setAtTop(false)
+    store.getState().receive(makeEvent(101))
+    expect(store.getState().pending).toHaveLength(1)
+    store.getState().setAtTop(true) // back at the top: shown
+    expect(store.getState().pending).toHaveLength(0)
+    expect(store.getState().rows[0]?.seq).toBe(101)
+
+    store.getState().setPaused(true)
+    store.getState().receive(makeEvent(102))
+    store.getState().receive(makeEvent(103))
+    expect(store.getState().pending.map((e) => e.seq)).toEqual([103, 102])
+    store.getState().setPaused(false)
+    expect(store.getState().rows.slice(0, 2).map((e) => e.seq)).toEqual([103, 102])
+  })
+
+  it('keeps the selection on the same event when live events arrive above it', async () => {
+    const store = createResultsStore(createFakeApi(many.slice(0, 5), { now: () => NOW }))
+    await store.getState().load({ org: 'acme' })
+    store.getState().select(2)
+    const id = store.getState().rows[2]?.id
+    store.getState().receive(makeEvent(200))
+    expect(store.getState().rows[store.getState().selected]?.id).toBe(id)
+  })
+})
