@@ -91,7 +91,19 @@ func (a *App) writeReport(ctx context.Context, req ReportRequest) (ReportResultD
 		"files":  files, "bytes": res.Bytes, "sha256": res.SumsSHA256, "revealStates": false,
 		"count": res.Report.Evidence.Events, "report": filepath.Base(res.Dir),
 	}
-	if err := a.recordSelf(context.WithoutCancel(ctx), req.Org, "audit.exported", meta); err != nil {
+	if v := res.Report.Integrity.Verification; v != nil {
+		// The report ran a verification: like every verification run, it
+		// is in the log (DESIGN.md §7).
+		vmeta := map[string]any{"result": v.Result, "records": v.Records, "problems": v.Problems, "trigger": "report"}
+		if cp := res.Report.Integrity.Checkpoint; cp != nil {
+			vmeta["treeSize"] = cp.Size
+		}
+		err = a.recordSelf(context.WithoutCancel(ctx), req.Org, "audit.verified", vmeta)
+	}
+	if err == nil {
+		err = a.recordSelf(context.WithoutCancel(ctx), req.Org, "audit.exported", meta)
+	}
+	if err != nil {
 		if rmErr := os.RemoveAll(res.Dir); rmErr != nil {
 			return ReportResultDTO{}, fmt.Errorf("%w; and the unaudited report %s could not be removed: %v", err, res.Dir, rmErr)
 		}

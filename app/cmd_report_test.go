@@ -87,6 +87,11 @@ func TestCLI_Report(t *testing.T) {
 	if page.Events[0].UserID != "tester" {
 		t.Errorf("audit event by %q", page.Events[0].UserID)
 	}
+	// So is the verification it ran.
+	page, err = a.listEvents(ctx, QueryDTO{Org: org, ActionTypes: []string{"audit.verified"}})
+	if err != nil || len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Metadata), `"result":"ok"`) {
+		t.Errorf("audit.verified events: %v %+v", err, page.Events)
+	}
 }
 
 func TestCLI_ReportUsage(t *testing.T) {
