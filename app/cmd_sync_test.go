@@ -274,3 +274,35 @@ func TestCLI_SyncTenantWitness(t *testing.T) {
 		t.Fatalf("status %+v", sts[0])
 	}
 }
+
+func TestCLI_SyncSensitiveStatesOnlyWhenEnabled(t *testing.T) {
+	a, _, _ := syncTestApp(t)
+	for _, org := range []string{"plain", "revealing"} {
+		e := TestEvent(org, 1, time.Now().Add(-time.Minute))
+		e.AfterState = json.RawMessage(`{"password":"hunter2"}`)
+		if _, err := a.appendEvents(context.Background(), []storage.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, revealing := &siem{secret: []byte("k")}, &siem{secret: []byte("k")}
+	for org, rc := range map[string]*siem{"plain": plain, "revealing": revealing} {
+		srv := httptest.NewServer(rc)
+		defer srv.Close()
+		args := []string{"sync", "enable", "--org", org, "--to", "webhook", "--url", srv.URL, "--format", "jsonl", "--secret-file", writeFile(t, "s", "k")}
+		if org == "revealing" {
+			args = append(args, "--include-sensitive")
+		}
+		if _, stderr, code := runCLI(t, a, "", args...); code != 0 {
+			t.Fatal(stderr)
+		}
+		if _, stderr, code := runCLI(t, a, "", "sync", "run-now", "--org", org); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	if got := strings.Join(plain.lines(), "\n"); strings.Contains(got, "hunter2") || !strings.Contains(got, "afterStateCommitment") {
+		t.Fatalf("default sync sent the state (or no commitment):\n%s", got)
+	}
+	if got := strings.Join(revealing.lines(), "\n"); !strings.Contains(got, "hunter2") {
+		t.Fatalf("--include-sensitive did not send the state:\n%s", got)
+	}
+}

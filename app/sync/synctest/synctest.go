@@ -111,10 +111,31 @@ func Dedup(t testing.TB, lines []axsync.Line) []axsync.Line {
 	return out
 }
 
-// CheckComplete fails the test unless lines (deduplicated) are exactly
-// org's events 1..n of st, byte for byte, with correct leaf hashes.
+// CheckOrder fails the test unless org's lines, in the order the receiver
+// got them, first show each event in seq order: a resend may repeat
+// earlier events, but no event arrives before one with a lower seq that
+// has not arrived yet.
+func CheckOrder(t testing.TB, org string, lines []axsync.Line) {
+	t.Helper()
+	seen := map[uint64]bool{}
+	var next uint64 = 1
+	for _, l := range lines {
+		if l.Org != org || seen[l.Seq] {
+			continue
+		}
+		if l.Seq != next {
+			t.Fatalf("seq %d of %s arrived before seq %d (reordered or lost)", l.Seq, org, next)
+		}
+		seen[l.Seq] = true
+		next++
+	}
+}
+
+// CheckComplete fails the test unless lines arrived in order (CheckOrder)
+// and, deduplicated, are exactly org's events 1..n of st, byte for byte, with correct leaf hashes.
 func CheckComplete(t testing.TB, st *storage.Store, org string, lines []axsync.Line, n int) {
 	t.Helper()
+	CheckOrder(t, org, lines)
 	got := Dedup(t, lines)
 	if len(got) != n {
 		t.Fatalf("receiver holds %d distinct events of %s, want %d", len(got), org, n)

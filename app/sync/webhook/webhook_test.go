@@ -3,17 +3,20 @@ package webhook_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 	"github.com/axiomops/axiom-audit/app/sync/synctest"
 	"github.com/axiomops/axiom-audit/app/sync/webhook"
+	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 // receiver is a SIEM endpoint that verifies signatures as the README
@@ -91,3 +94,51 @@ func TestClient_WrongSecretIsRejected(t *testing.T) {
 }
 
 func asStatus(err error, se **axsync.StatusError) bool { return errors.As(err, se) }
+
+// TestSyncer_WebhookFaults: the SIEM stores some batches but the
+// connection dies before its 200, or answers 503: every event arrives, in
+// order, and the duplicates are exactly the batches resent.
+func TestSyncer_WebhookFaults(t *testing.T) {
+	rc := &receiver{secret: []byte("k")}
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) % 4 {
+		case 1:
+			rc.ServeHTTP(httptest.NewRecorder(), r) // stored …
+			conn, _, _ := http.NewResponseController(w).Hijack()
+			conn.Close() // … but the acknowledgement is lost
+		case 2:
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		default:
+			rc.ServeHTTP(w, r)
+		}
+	}))
+	defer srv.Close()
+	st := synctest.NewStore(t)
+	synctest.Append(t, st, "acme", 1000)
+	s := axsync.New(axsync.Options{Store: st, Keystore: keystore.NewMemory(), BatchSize: 100,
+		Backoff: axsync.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond},
+		Open: func(_ context.Context, c axsync.Config, secret []byte) (axsync.Destination, error) {
+			return webhook.NewClient(c.URL, secret, nil), nil
+		}})
+	defer s.Close()
+	if err := s.Enable(context.Background(), axsync.Config{Org: "acme", Kind: axsync.KindWebhook, URL: srv.URL, Format: "jsonl"}, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(synctest.Dedup(t, rc.stored(t, "acme"))) < 1000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events arrived", len(synctest.Dedup(t, rc.stored(t, "acme"))))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	lines := rc.stored(t, "acme")
+	synctest.CheckComplete(t, st, "acme", lines, 1000)
+	if dups := len(lines) - 1000; dups%100 != 0 || dups == 0 {
+		t.Fatalf("%d duplicates: want whole resent batches", dups)
+	}
+}
