@@ -52,6 +52,31 @@ describe('App', () => {
     expect(await screen.findByText('Next failed or high-risk event')).toBeInTheDocument()
   })
 
+  it('pages through events with j/k while the drawer is open, and arrows move in the focused list', async () => {
+    const s = renderApp()
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    press('Enter')
+    await waitFor(() => expect(s.stores.view.getState().event).toBe('evt_6'))
+    press('j')
+    await waitFor(() => expect(s.stores.view.getState().event).toBe('evt_5'))
+    press('Escape')
+    await waitFor(() => expect(s.stores.view.getState().event).toBeUndefined())
+    const list = screen.getByTestId('timeline')
+    fireEvent.keyDown(list, { key: 'ArrowDown' })
+    fireEvent.keyDown(list, { key: 'ArrowDown' })
+    await waitFor(() => expect(rows()[3]).toHaveAttribute('aria-selected', 'true'))
+    fireEvent.keyDown(list, { key: 'Home' })
+    await waitFor(() => expect(rows()[0]).toHaveAttribute('aria-selected', 'true'))
+  })
+
+  it('leaves Enter on a focused button to the button', async () => {
+    const s = renderApp()
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    const button = screen.getByTestId('live-toggle')
+    fireEvent.keyDown(button, { key: 'Enter' })
+    expect(s.stores.view.getState().event).toBeUndefined()
+  })
+
   it('focuses the search with /', async () => {
     renderApp()
     await waitFor(() => expect(rows()).toHaveLength(6))

@@ -85,10 +85,17 @@ function Explorer() {
   const move = (m: Move) => {
     const s = results.getState()
     const i = moveSelection(s.rows, s.selected, m)
-    if (i !== undefined) s.select(i)
-    else if ((m === 'nextAttention' || m === 'bottom') && s.nextCursor) void s.loadMore()
+    if (i !== undefined) {
+      s.select(i)
+      // With the drawer open, j/k page through events in it.
+      const e = s.rows[i]
+      if (e && view.getState().event) view.getState().set({ event: e.id }, 'replace')
+    } else if ((m === 'nextAttention' || m === 'bottom') && s.nextCursor) void s.loadMore()
   }
-  const openSelected = () => {
+  const openSelected = (ev: KeyboardEvent) => {
+    // Enter on a focused button or link is that control's, not the timeline's.
+    const t = ev.target as HTMLElement | null
+    if (t && t !== document.body && t !== document.documentElement && !t.closest('[role=listbox]')) return
     const s = results.getState()
     const e = s.rows[s.selected]
     if (e) view.getState().set({ event: e.id })
@@ -96,9 +103,7 @@ function Explorer() {
   useHotkeys([
     ['/', () => searchRef.current?.focus()],
     ['j', () => move('next')],
-    ['ArrowDown', () => move('next')],
     ['k', () => move('prev')],
-    ['ArrowUp', () => move('prev')],
     ['g', () => move('top')],
     ['shift+G', () => move('bottom')],
     ['e', () => move('nextAttention')],

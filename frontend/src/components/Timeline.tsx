@@ -77,6 +77,14 @@ export function Timeline({ scrollRef }: { scrollRef: React.RefObject<HTMLDivElem
         tabIndex={0}
         aria-activedescendant={selected >= 0 ? `row-${selected}` : undefined}
         onScroll={onScroll}
+        onKeyDown={(ev) => {
+          // Arrow keys move the selection while the list has focus (j/k work anywhere).
+          const s = results.getState()
+          const to = ev.key === 'ArrowDown' ? s.selected + 1 : ev.key === 'ArrowUp' ? s.selected - 1 : ev.key === 'Home' ? 0 : ev.key === 'End' ? s.rows.length - 1 : undefined
+          if (to === undefined) return
+          ev.preventDefault()
+          s.select(to)
+        }}
         data-testid="timeline"
       >
         <div style={{ height: virtualizer.getTotalSize(), position: 'relative', width: '100%' }}>
