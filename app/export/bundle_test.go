@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -360,4 +361,44 @@ func TestWrite_usage(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrUsage", name, err)
 		}
 	}
+}
+
+// plainSource hides the optional interfaces (Scanner, NodeSource, Counter),
+// so that an export asks the source for each proof and pages with List.
+type plainSource struct{ Source }
+
+func TestWrite_plainSource(t *testing.T) {
+	src := newSource(t)
+	for _, f := range []Format{CSV, OCSF} {
+		res := writeBundle(t, plainSource{src}, f, true)
+		if res.Count != 11 {
+			t.Errorf("count %d", res.Count)
+		}
+		verifyOK(t, res.Dir)
+		// The same bytes as through the batch prover.
+		fast := writeBundle(t, src, f, true)
+		if a, b := readFile(t, res.Dir, ProofsFile), readFile(t, fast.Dir, ProofsFile); !bytes.Equal(a, b) {
+			t.Errorf("%s: proofs differ between the per-event and the batch prover", f)
+		}
+	}
+}
+
+// Events appended after the export's checkpoint are not exported: every
+// exported event is covered by it.
+func TestWrite_eventsAfterCheckpointLeftOut(t *testing.T) {
+	src := newSource(t)
+	late := hostileEvents(testOrg)[0]
+	late.ID = "01936b2e-0000-7000-8000-999999999999"
+	src.FailList(testOrg, func(page int) error {
+		if page == 0 {
+			_, err := src.Append(late)
+			return err
+		}
+		return nil
+	})
+	res := writeBundle(t, src, JSONLines, false)
+	if res.Count != 11 || res.LastSeq != 11 {
+		t.Errorf("exported %d events up to seq %d, want the 11 the checkpoint covers", res.Count, res.LastSeq)
+	}
+	verifyOK(t, res.Dir)
 }
