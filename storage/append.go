@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -747,7 +746,3 @@ func hexOrEmpty(b []byte) string {
 	}
 	return hex.EncodeToString(b)
 }
-
-var _ = bytes.Equal
-
-var debugPhases = false

@@ -27,12 +27,12 @@ type Options struct {
 	// Catalogue validates events; nil loads the built-in catalogue.
 	Catalogue *Catalogue
 
-	// MemTableSize is Badger's memtable size (default 32 MiB). It bounds
+	// MemTableSize is Badger's memtable size (default 16 MiB). It bounds
 	// both memory and the size of one group commit (15% of it).
 	MemTableSize int64
 	// NumMemtables (default 2).
 	NumMemtables int
-	// BlockCacheSize and IndexCacheSize (default 32 MiB and 16 MiB).
+	// BlockCacheSize and IndexCacheSize (default 16 MiB each).
 	BlockCacheSize, IndexCacheSize int64
 	// ValueThreshold: values at least this large go to the value log
 	// (default 1 KiB, so records live there and the LSM holds only indexes).
@@ -75,13 +75,13 @@ func (o Options) withDefaults() (Options, error) {
 		o.Catalogue = c
 	}
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 32 << 20
+		o.MemTableSize = 16 << 20
 	}
 	if o.NumMemtables == 0 {
 		o.NumMemtables = 2
 	}
 	if o.BlockCacheSize == 0 {
-		o.BlockCacheSize = 32 << 20
+		o.BlockCacheSize = 16 << 20
 	}
 	if o.IndexCacheSize == 0 {
 		o.IndexCacheSize = 16 << 20
