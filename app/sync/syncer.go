@@ -199,8 +199,9 @@ func (s *Syncer) configs(ctx context.Context, org string) ([]storedConfig, error
 
 // Enable opts org in to the destination cfg names, keeping secret (when
 // not nil) in the keystore. It is recorded as audit.sync_enabled. Enabling
-// again replaces the config and lifts a stop but keeps the cursor: delivery
-// resumes where it was.
+// again replaces the config and lifts a stop; the cursor is kept (delivery
+// resumes where it was) unless the target changed (another URL, bucket or
+// prefix), which then receives the whole log.
 func (s *Syncer) Enable(ctx context.Context, cfg Config, secret []byte) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -220,6 +221,11 @@ func (s *Syncer) Enable(ctx context.Context, cfg Config, secret []byte) error {
 		return err
 	}
 	s.stopLoop(wkey{cfg.Org, cfg.Kind})
+	var prev storedConfig
+	hadPrev, err := readJSON(ctx, s.opts.Store, configSetting(cfg.Org, cfg.Kind), &prev)
+	if err != nil {
+		return err
+	}
 	if err := writeJSON(ctx, s.opts.Store, configSetting(cfg.Org, cfg.Kind), storedConfig{Config: cfg}); err != nil {
 		return fmt.Errorf("failed to save the destination: %w", err)
 	}
@@ -230,10 +236,15 @@ func (s *Syncer) Enable(ctx context.Context, cfg Config, secret []byte) error {
 		w.mu.Unlock()
 		return err
 	}
+	if hadPrev && prev.Target() != cfg.Target() {
+		// Another receiver (a new bucket, tenant or SIEM) gets the whole
+		// log, and has witnessed no checkpoint yet.
+		w.p = progress{}
+	}
 	if w.p.State == StateStopped || w.p.State == StateDisabled || w.p.State == "" {
 		w.p.State, w.p.Stopped, w.p.Alert, w.p.Failures, w.p.Audited = StateHealthy, "", false, 0, false
 	}
-	err := s.save(ctx, w)
+	err = s.save(ctx, w)
 	w.mu.Unlock()
 	if err != nil {
 		return err

@@ -526,3 +526,29 @@ func TestSyncer_StatusOfEveryOrganization(t *testing.T) {
 		t.Fatalf("status of every organization: %+v", all)
 	}
 }
+
+func TestSyncer_NewTargetGetsTheWholeLog(t *testing.T) {
+	st := synctest.NewStore(t)
+	synctest.Append(t, st, "acme", 50)
+	f := newFixture(t, st, nil)
+	if _, err := f.s.RunNow(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	// Same target again (a new token): the cursor stays.
+	if err := f.s.Enable(context.Background(), axsync.Config{Org: "acme", Kind: axsync.KindTenant, URL: f.srv.URL}, []byte("tok")); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.status(); s.DeliveredSeq != 50 {
+		t.Fatalf("cursor %d after enabling the same target again", s.DeliveredSeq)
+	}
+	other := tenant.NewServer("tok")
+	srv := httptest.NewServer(other)
+	defer srv.Close()
+	if err := f.s.Enable(context.Background(), axsync.Config{Org: "acme", Kind: axsync.KindTenant, URL: srv.URL}, []byte("tok")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.RunNow(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	synctest.CheckComplete(t, st, "acme", other.Lines("acme"), 50)
+}
