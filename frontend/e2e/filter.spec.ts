@@ -2,7 +2,10 @@ import { expect, test } from '@playwright/test'
 import { open, rowAttr, rows, shot } from './helpers'
 
 test('filter by a facet, out with Alt-click, and by a typed query', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'light' })
   await open(page, { range: '7d' })
+  await expect(page.getByTestId('histogram-plot')).toBeVisible()
+  await expect(page.getByTestId('facet-value-status-failed')).toBeVisible()
   await shot(page, 'timeline-light')
 
   await page.getByTestId('facet-value-status-failed').click()

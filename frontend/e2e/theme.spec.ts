@@ -12,6 +12,8 @@ test('dark mode is chosen, remembered and readable', async ({ page }) => {
   const fg = await page.evaluate(() => getComputedStyle(document.querySelector('[data-testid=timeline-row]')!).color)
   expect(bg).not.toBe('rgb(255, 255, 255)')
   expect(fg).not.toBe('rgb(0, 0, 0)')
+  await page.mouse.move(700, 600)
+  await expect(page.getByTestId('histogram-plot')).toBeVisible()
   await shot(page, 'timeline-dark')
 
   await page.reload()

@@ -68,6 +68,21 @@ describe('createWailsApi', () => {
     expect(b.Unsubscribe).toHaveBeenCalled()
   })
 
+  it('lets only the newest subscription unsubscribe, so a replaced one cannot cancel its successor', () => {
+    const b = bindings()
+    const { rt, handlers } = runtime()
+    const api = createWailsApi(b, rt)
+    const old: unknown[] = []
+    const stopOld = api.subscribe({ org: 'a' }, (e) => old.push(e))
+    const stopNew = api.subscribe({ org: 'b' }, () => {})
+    stopOld()
+    expect(b.Unsubscribe).not.toHaveBeenCalled()
+    handlers.get('audit:event')?.({ id: 'x' })
+    expect(old).toEqual([])
+    stopNew()
+    expect(b.Unsubscribe).toHaveBeenCalledTimes(1)
+  })
+
   it('reports verify progress for its organization only', async () => {
     let finish!: (v: unknown) => void
     const b = bindings({ Verify: vi.fn(() => new Promise((r) => (finish = r))) as unknown as WailsBindings['Verify'] })

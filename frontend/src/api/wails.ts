@@ -50,6 +50,10 @@ function wrap<T>(p: () => Promise<T>): Promise<T> {
 
 /** The desktop transport: calls into Go through the Wails bindings. */
 export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undefined): AuditApi {
+  // The app keeps one subscription and a new Subscribe replaces it, so only
+  // the newest subscription may Unsubscribe: Go runs bound calls
+  // concurrently, and an old Unsubscribe could otherwise land after the new Subscribe.
+  let newest = 0
   return {
     transport: 'wails',
     info: () => wrap(() => app.Info()),
@@ -72,11 +76,12 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
     subscribe: (q, onEvent, onError) => {
       // The desktop app keeps one subscription: the newest filter replaces the last.
       const { cursor: _c, limit: _l, ...filter } = q
-      const off = runtime?.EventsOn('audit:event', ((e: EventDTO) => onEvent(e)) as (...d: never[]) => void)
+      const mine = ++newest
+      const off = runtime?.EventsOn('audit:event', ((e: EventDTO) => mine === newest && onEvent(e)) as (...d: never[]) => void)
       wrap(() => app.Subscribe(filter)).catch((err: Error) => onError?.(err))
       return () => {
         off?.()
-        void wrap(() => app.Unsubscribe()).catch(() => {})
+        if (mine === newest) void wrap(() => app.Unsubscribe()).catch(() => {})
       }
     },
   }
