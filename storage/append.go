@@ -370,6 +370,15 @@ func (s *Store) committer() {
 		}
 		g.err = err
 		s.settled <- g
+		// When nothing else is queued or being synced, sync here: one
+		// goroutine hand-off less for a lone append. Otherwise the syncer
+		// overlaps this group's sync with the next commit. Either way
+		// groups are answered and published in order.
+		if len(s.commitc) == 0 && s.syncing.Load() == 0 {
+			s.syncAndAnswer([]*inflight{g})
+			continue
+		}
+		s.syncing.Add(1)
 		s.syncc <- g
 	}
 }
@@ -391,41 +400,47 @@ func (s *Store) syncer() {
 				break more
 			}
 		}
-		// Groups that wrote nothing need no sync of their own: the groups
-		// their receipts may name were committed before them, so they are
-		// synced by an earlier sync or by this one.
-		needSync := false
-		for _, g := range batch {
-			needSync = needSync || g.txn != nil && g.err == nil
+		s.syncAndAnswer(batch)
+		s.syncing.Add(-int32(len(batch)))
+	}
+}
+
+// syncAndAnswer makes batch durable with one sync and answers its callers.
+func (s *Store) syncAndAnswer(batch []*inflight) {
+	// Groups that wrote nothing need no sync of their own: the groups
+	// their receipts may name were committed before them, so they are
+	// synced by an earlier sync or by this one.
+	needSync := false
+	for _, g := range batch {
+		needSync = needSync || g.txn != nil && g.err == nil
+	}
+	var err error
+	if needSync && s.failure() == nil {
+		if err = s.db.Sync(); err != nil {
+			err = fmt.Errorf("failed to sync to disk: %w", err)
+			s.setFailed(fmt.Errorf("an earlier sync failed, reopen the store: %w", err))
 		}
-		var err error
-		if needSync && s.failure() == nil {
-			if err = s.db.Sync(); err != nil {
-				err = fmt.Errorf("failed to sync to disk: %w", err)
-				s.setFailed(fmt.Errorf("an earlier sync failed, reopen the store: %w", err))
+	}
+	for _, g := range batch {
+		if g.err == nil {
+			g.err = err
+		}
+		if g.err == nil {
+			// A group committed after a failure is not durable-safe.
+			g.err = s.failure()
+		}
+		if g.err != nil {
+			s.fail(g, g.err)
+			continue
+		}
+		// Subscribers are offered the events before Append returns.
+		if s.subs.active() {
+			for _, c := range g.done {
+				s.subs.publish(c.storedEvent(g.recNs))
 			}
 		}
-		for _, g := range batch {
-			if g.err == nil {
-				g.err = err
-			}
-			if g.err == nil {
-				// A group committed after a failure is not durable-safe.
-				g.err = s.failure()
-			}
-			if g.err != nil {
-				s.fail(g, g.err)
-				continue
-			}
-			// Subscribers are offered the events before Append returns.
-			if s.subs.active() {
-				for _, c := range g.done {
-					s.subs.publish(c.storedEvent(g.recNs))
-				}
-			}
-			s.answer(g)
-			s.durable(g.done)
-		}
+		s.answer(g)
+		s.durable(g.done)
 	}
 }
 

@@ -143,6 +143,7 @@ type Store struct {
 	commitc chan *inflight
 	syncc   chan *inflight
 	settled chan *inflight
+	syncing atomic.Int32 // groups handed to the syncer and not yet answered
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error
