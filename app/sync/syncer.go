@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -96,6 +97,9 @@ type worker struct {
 	// savedAt (guarded by mu).
 	dirty   bool
 	savedAt time.Time
+	// batch is the batch size, halved after a 413 (guarded by mu; 0 means
+	// Options.BatchSize).
+	batch int
 }
 
 // errNoProgress: an acknowledgement that does not advance the cursor (a
@@ -424,6 +428,13 @@ func sortStatus(st []Status) {
 	})
 }
 
+func (w *worker) batchSize(s *Syncer) int {
+	if w.batch > 0 {
+		return w.batch
+	}
+	return s.opts.BatchSize
+}
+
 func (w *worker) snapshot() progress {
 	w.smu.Lock()
 	defer w.smu.Unlock()
@@ -604,7 +615,11 @@ func (s *Syncer) drain(ctx context.Context, w *worker) error {
 // deliverOnce delivers the next batch and returns how many events it held.
 func (s *Syncer) deliverOnce(ctx context.Context, w *worker) (int, error) {
 	org := w.cfg.Org
-	events, err := s.opts.Store.ReadFrom(ctx, org, w.p.Seq, s.opts.BatchSize, w.cfg.IncludeSensitive)
+	limit := s.opts.BatchSize
+	if w.batch > 0 {
+		limit = w.batch
+	}
+	events, err := s.opts.Store.ReadFrom(ctx, org, w.p.Seq, limit, w.cfg.IncludeSensitive)
 	if err != nil {
 		return 0, fmt.Errorf("failed to read the log: %w", err)
 	}
@@ -765,6 +780,10 @@ func (s *Syncer) failed(ctx context.Context, w *worker, err error) time.Duration
 				s.log.Error("sync: failed to raise the integrity alert", "org", org, "err", aerr)
 			}
 		}
+	case errors.As(err, &se) && se.Code == http.StatusRequestEntityTooLarge && w.batchSize(s) > 1:
+		// Too large for the receiver: retry with half as many events.
+		w.batch = w.batchSize(s) / 2
+		w.p.State = StateRetrying
 	case errors.Is(err, ErrRejected) || errors.Is(err, ErrProtocol):
 		w.p.State, w.p.Stopped = StateStopped, "rejected: "+err.Error()
 	default:

@@ -552,3 +552,20 @@ func TestSyncer_NewTargetGetsTheWholeLog(t *testing.T) {
 	}
 	synctest.CheckComplete(t, st, "acme", other.Lines("acme"), 50)
 }
+
+func TestSyncer_TooLargeHalvesTheBatch(t *testing.T) {
+	st := synctest.NewStore(t)
+	synctest.Append(t, st, "acme", 100)
+	f := newFixture(t, st, nil)
+	f.ts.MaxBodyBytes = 2500 // a few events per request
+	if _, err := f.s.RunNow(context.Background(), "acme"); err == nil {
+		t.Fatal("the first, too large batch was accepted")
+	}
+	for i := 0; i < 20 && f.ts.HighestSeq("acme") < 100; i++ {
+		_, _ = f.s.RunNow(context.Background(), "acme")
+	}
+	synctest.CheckComplete(t, st, "acme", f.ts.Lines("acme"), 100)
+	if s := f.status(); s.State != axsync.StateHealthy {
+		t.Fatalf("status %+v", s)
+	}
+}
