@@ -140,6 +140,14 @@ type RevealedJSON struct {
 // ParseProofLine decodes one line of proofs.jsonl strictly: unknown fields,
 // a salt that is not 32 bytes or a missing record are errors.
 func ParseProofLine(line []byte) (ProofLine, error) {
+	if p, ok := parseProofLineFast(line); ok {
+		return p, nil
+	}
+	return parseProofLineJSON(line)
+}
+
+// parseProofLineJSON is ParseProofLine with encoding/json.
+func parseProofLineJSON(line []byte) (ProofLine, error) {
 	var p ProofLine
 	d := json.NewDecoder(bytes.NewReader(line))
 	d.DisallowUnknownFields()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -82,6 +83,13 @@ func FuzzParseProofLine(f *testing.F) {
 	f.Add([]byte(`{"id":"x","seq":1,"leafIndex":0,"treeSize":1,"leafHash":"AAAA","hashes":[],"record":"e30="}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
+		// The fast path must agree with encoding/json on what it accepts.
+		if fast, ok := parseProofLineFast(line); ok {
+			slow, err := parseProofLineJSON(line)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fast parser accepts %q as %+v; encoding/json: %+v, %v", line, fast, slow, err)
+			}
+		}
 		p, err := ParseProofLine(line)
 		if err != nil {
 			return
