@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 )
@@ -53,23 +53,11 @@ func (c *cli) syncCommand() *cobra.Command {
 				axsync.KindS3:      {"bucket", "prefix", "endpoint", "region", "credentials-file", "object-lock-mode", "object-lock-days", "include-sensitive"},
 				axsync.KindTenant:  {"url", "token-file"},
 			}[kind]
-			var bad error
-			cmd.Flags().Visit(func(f *pflag.Flag) {
-				switch f.Name {
-				case "org", "to":
-					return
+			for _, name := range []string{"url", "format", "secret-file", "include-sensitive", "bucket", "prefix", "endpoint", "region",
+				"credentials-file", "object-lock-mode", "object-lock-days", "token-file"} {
+				if cmd.Flags().Changed(name) && !slices.Contains(allowed, name) {
+					return &RequestError{Field: "--" + name, Reason: "does not apply to --to " + to}
 				}
-				for _, a := range allowed {
-					if a == f.Name {
-						return
-					}
-				}
-				if bad == nil {
-					bad = &RequestError{Field: "--" + f.Name, Reason: "does not apply to --to " + to}
-				}
-			})
-			if bad != nil {
-				return bad
 			}
 			var secret []byte
 			switch kind {

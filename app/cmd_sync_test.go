@@ -128,7 +128,7 @@ func TestCLI_SyncWebhook(t *testing.T) {
 	appendN(t, a, "globex", 10)
 
 	secretFile := writeFile(t, "secret", "whsec_123\n")
-	_, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL, "--format", "jsonl", "--secret-file", secretFile)
+	_, stderr, code := runCLI(t, a, "", "--profile", "test", "--keystore", "file", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL, "--format", "jsonl", "--secret-file", secretFile)
 	if code != 0 {
 		t.Fatalf("enable: exit %d: %s", code, stderr)
 	}
@@ -228,6 +228,7 @@ func TestCLI_SyncFlagErrors(t *testing.T) {
 		{"sync", "enable", "--org", "acme", "--to", "webhook", "--url", "https://x", "--format", "xml", "--secret-file", writeFile(t, "s", "k")},
 		{"sync", "enable", "--org", "acme", "--to", "webhook", "--url", "https://x", "--format", "jsonl"},
 		{"sync", "enable", "--org", "acme", "--to", "s3", "--bucket", "b", "--url", "https://x"},
+		{"sync", "enable", "--org", "acme", "--to", "tenant", "--url", "https://x", "--token-file", writeFile(t, "t", "tok"), "--include-sensitive"},
 		{"sync", "enable", "--org", "acme", "--to", "tenant", "--url", "https://x"},
 		{"sync", "disable", "--org", "acme", "--to", "s3"},
 		{"sync", "run-now", "--org", "acme"},
