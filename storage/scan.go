@@ -1,9 +1,15 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -54,6 +60,12 @@ func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryp
 			}
 			var e StoredEvent
 			err := it.Item().Value(func(v []byte) error {
+				if !decryptStates {
+					var ok bool
+					if e, ok = decodeStoredFast(v, f.Org, seq); ok {
+						return nil
+					}
+				}
 				var err error
 				e, err = s.decodeStored(v, f.Org, seq, decryptStates)
 				return err
@@ -91,4 +103,208 @@ func (t treeNodes) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte, e
 		return err
 	})
 	return out, err
+}
+
+// decodeStoredFast is decodeStored without decryption for a public record
+// in the exact form the store writes (RFC 8785: members in key order, no
+// whitespace) with no escaped string: most records. It reports false for
+// anything else, and the caller uses decodeStored, so both accept the same
+// records with the same result (FuzzDecodePublicFast).
+func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
+	rv, err := decodeRecordValue(v)
+	if err != nil {
+		return StoredEvent{}, false
+	}
+	p, ok := decodePublicFast(rv.public)
+	if !ok || p.Seq != seq || p.OrganizationID != org {
+		return StoredEvent{}, false
+	}
+	se := StoredEvent{
+		Event: Event{ID: p.ID, OrganizationID: p.OrganizationID, UserID: p.UserID, Provider: p.Provider,
+			ActionType: p.ActionType, ResourceIDs: p.ResourceIDs, Status: p.Status, RiskLevel: p.RiskLevel,
+			Metadata: p.Metadata},
+		FormatVersion:         p.FormatVersion,
+		Seq:                   p.Seq,
+		Category:              p.Category,
+		PrevHash:              p.PrevHash,
+		LeafHash:              hex.EncodeToString(rv.leaf[:]),
+		BeforeStateCommitment: p.BeforeStateCommitment,
+		AfterStateCommitment:  p.AfterStateCommitment,
+		Public:                append([]byte(nil), rv.public...),
+	}
+	if se.Timestamp, err = time.Parse(time.RFC3339Nano, p.Timestamp); err != nil {
+		return StoredEvent{}, false
+	}
+	if se.RecordedAt, err = time.Parse(time.RFC3339Nano, p.RecordedAt); err != nil {
+		return StoredEvent{}, false
+	}
+	return se, true
+}
+
+// decodePublicFast parses a public record in canonical form without
+// escapes; false means "use decodePublic".
+func decodePublicFast(b []byte) (publicRecord, bool) {
+	var p publicRecord
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return p, false
+	}
+	i := 1
+	str := func() (string, bool) {
+		if i >= len(b) || b[i] != '"' {
+			return "", false
+		}
+		j := bytes.IndexByte(b[i+1:], '"')
+		if j < 0 {
+			return "", false
+		}
+		s := b[i+1 : i+1+j]
+		if bytes.IndexByte(s, '\\') >= 0 {
+			return "", false
+		}
+		for _, c := range s {
+			if c < 0x20 {
+				return "", false
+			}
+		}
+		if !utf8.Valid(s) {
+			return "", false
+		}
+		i += j + 2
+		return string(s), true
+	}
+	var last string
+	seen := map[string]bool{}
+	for first := true; ; first = false {
+		if i >= len(b) {
+			return p, false
+		}
+		if b[i] == '}' && i == len(b)-1 {
+			break
+		}
+		if !first {
+			if b[i] != ',' {
+				return p, false
+			}
+			i++
+		}
+		key, ok := str()
+		if !ok || i >= len(b) || b[i] != ':' || (!first && key <= last) || seen[key] {
+			return p, false
+		}
+		seen[key], last = true, key
+		i++
+		var dst *string
+		switch key {
+		case "actionType":
+			dst = &p.ActionType
+		case "afterStateCommitment":
+			dst = &p.AfterStateCommitment
+		case "beforeStateCommitment":
+			dst = &p.BeforeStateCommitment
+		case "category":
+			dst = &p.Category
+		case "id":
+			dst = &p.ID
+		case "organizationId":
+			dst = &p.OrganizationID
+		case "prevHash":
+			dst = &p.PrevHash
+		case "provider":
+			dst = &p.Provider
+		case "recordedAt":
+			dst = &p.RecordedAt
+		case "riskLevel":
+			dst = &p.RiskLevel
+		case "status":
+			dst = &p.Status
+		case "timestamp":
+			dst = &p.Timestamp
+		case "userId":
+			dst = &p.UserID
+		case "formatVersion", "seq":
+			j := i
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+				j++
+			}
+			if j == i || (b[i] == '0' && j-i > 1) {
+				return p, false
+			}
+			n, err := strconv.ParseUint(string(b[i:j]), 10, 64)
+			if err != nil {
+				return p, false
+			}
+			if key == "seq" {
+				p.Seq = n
+			} else if n > 1<<31 {
+				return p, false
+			} else {
+				p.FormatVersion = int(n)
+			}
+			i = j
+			continue
+		case "resourceIds":
+			if i >= len(b) || b[i] != '[' {
+				return p, false
+			}
+			i++
+			p.ResourceIDs = []string{}
+			for k := 0; ; k++ {
+				if i < len(b) && b[i] == ']' {
+					i++
+					break
+				}
+				if k > 0 {
+					if i >= len(b) || b[i] != ',' {
+						return p, false
+					}
+					i++
+				}
+				s, ok := str()
+				if !ok {
+					return p, false
+				}
+				p.ResourceIDs = append(p.ResourceIDs, s)
+			}
+			continue
+		case "metadata":
+			// An object: find its end, skipping strings; validity is
+			// checked by json.Valid (the record was written canonical).
+			if i >= len(b) || b[i] != '{' {
+				return p, false
+			}
+			depth, j := 0, i
+			for ; j < len(b); j++ {
+				switch b[j] {
+				case '"':
+					for j++; j < len(b) && b[j] != '"'; j++ {
+						if b[j] == '\\' {
+							j++
+						}
+					}
+				case '{', '[':
+					depth++
+				case '}', ']':
+					depth--
+				}
+				if depth == 0 {
+					break
+				}
+			}
+			if j >= len(b) || !json.Valid(b[i:j+1]) {
+				return p, false
+			}
+			p.Metadata = append(json.RawMessage(nil), b[i:j+1]...)
+			i = j + 1
+			continue
+		default:
+			return p, false
+		}
+		if *dst, ok = str(); !ok {
+			return p, false
+		}
+	}
+	if p.FormatVersion != FormatVersion || !seen["id"] || !seen["seq"] || !seen["resourceIds"] {
+		return p, false
+	}
+	return p, true
 }
