@@ -49,6 +49,7 @@ type siem struct {
 	mu     gosync.Mutex
 	bodies [][]byte
 	types  []string
+	auth   []string
 }
 
 func (s *siem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +67,7 @@ func (s *siem) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.bodies = append(s.bodies, body)
 	s.types = append(s.types, r.Header.Get("Content-Type"))
+	s.auth = append(s.auth, r.Header.Get("Authorization"))
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 }
@@ -305,5 +307,34 @@ func TestCLI_SyncSensitiveStatesOnlyWhenEnabled(t *testing.T) {
 	}
 	if got := strings.Join(revealing.lines(), "\n"); !strings.Contains(got, "hunter2") {
 		t.Fatalf("--include-sensitive did not send the state:\n%s", got)
+	}
+}
+
+func TestCLI_SyncWebhookSplunkHEC(t *testing.T) {
+	a, _, _ := syncTestApp(t)
+	rc := &siem{secret: []byte("hec-token")}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	appendN(t, a, "acme", 3)
+	if _, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL+"/services/collector/event", "--format", "splunk-hec", "--secret-file", writeFile(t, "s", "hec-token")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, stderr, code := runCLI(t, a, "", "sync", "run-now", "--org", "acme"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if len(rc.auth) != 1 || rc.auth[0] != "Splunk hec-token" || rc.types[0] != "application/json" {
+		t.Fatalf("auth %q, content types %q", rc.auth, rc.types)
+	}
+	dec := json.NewDecoder(bytes.NewReader(rc.bodies[0]))
+	n := 0
+	for dec.More() {
+		var env map[string]any
+		if err := dec.Decode(&env); err != nil || env["event"] == nil {
+			t.Fatalf("HEC envelope %d: %v %v", n, env, err)
+		}
+		n++
+	}
+	if n != 4 {
+		t.Fatalf("%d HEC envelopes, want 4", n)
 	}
 }

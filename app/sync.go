@@ -166,7 +166,13 @@ func (a *App) openDestination(ctx context.Context, cfg axsync.Config, secret []b
 		if err != nil {
 			return nil, err
 		}
-		return webhook.NewClient(cfg.URL, secret, enc), nil
+		c := webhook.NewClient(cfg.URL, secret, enc)
+		if cfg.Format == "splunk-hec" {
+			// Splunk's HTTP Event Collector authenticates with its token in
+			// this header; the same secret signs the body.
+			c.Authorization = "Splunk " + string(secret)
+		}
+		return c, nil
 	case axsync.KindS3:
 		c := s3.Config{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Endpoint: cfg.Endpoint, Region: cfg.Region,
 			ObjectLockMode: cfg.ObjectLockMode, ObjectLockDays: cfg.ObjectLockDays, Now: a.opts.Now}

@@ -59,6 +59,9 @@ type Client struct {
 	Encoder Encoder
 	// Uncompressed sends the body as is instead of gzip.
 	Uncompressed bool
+	// Authorization, when set, is sent as the Authorization header (a
+	// Splunk HEC endpoint wants "Splunk <token>").
+	Authorization string
 	// HTTPClient defaults to one with a 30-second timeout.
 	HTTPClient *http.Client
 	Now        func() time.Time
@@ -102,6 +105,9 @@ func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error
 		req.Header.Set("Content-Encoding", "gzip")
 	}
 	req.Header.Set("User-Agent", "axiom-audit-sync/1")
+	if c.Authorization != "" {
+		req.Header.Set("Authorization", c.Authorization)
+	}
 	req.Header.Set(SignatureHeader, Sign(c.Secret, now(), body.Bytes()))
 	req.Header.Set("X-Axiom-Org", b.Org)
 	req.Header.Set("X-Axiom-Seq", seqs)
