@@ -46,6 +46,12 @@ func (s *Store) ReadFrom(ctx context.Context, org string, afterSeq uint64, limit
 			}
 			var se StoredEvent
 			err := item.Value(func(v []byte) error {
+				if !withStates {
+					var ok bool
+					if se, ok = decodeStoredFast(v, org, seq); ok {
+						return nil
+					}
+				}
 				var err error
 				se, err = s.decodeStored(v, org, seq, withStates)
 				return err
