@@ -173,7 +173,7 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 		return string(s), true
 	}
 	var last string
-	seen := map[string]bool{}
+	var seenID, seenSeq, seenRes bool
 	for first := true; ; first = false {
 		if i >= len(b) {
 			return p, false
@@ -188,10 +188,18 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 			i++
 		}
 		key, ok := str()
-		if !ok || i >= len(b) || b[i] != ':' || (!first && key <= last) || seen[key] {
+		if !ok || i >= len(b) || b[i] != ':' || (!first && key <= last) {
 			return p, false
 		}
-		seen[key], last = true, key
+		last = key
+		switch key {
+		case "id":
+			seenID = true
+		case "seq":
+			seenSeq = true
+		case "resourceIds":
+			seenRes = true
+		}
 		i++
 		var dst *string
 		switch key {
@@ -303,7 +311,7 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 			return p, false
 		}
 	}
-	if p.FormatVersion != FormatVersion || !seen["id"] || !seen["seq"] || !seen["resourceIds"] {
+	if p.FormatVersion != FormatVersion || !seenID || !seenSeq || !seenRes {
 		return p, false
 	}
 	return p, true

@@ -44,8 +44,10 @@ func (c *csvEncoder) Begin(w io.Writer) error {
 func (c *csvEncoder) Encode(w io.Writer, r *Record) error {
 	e := r.eventJSON()
 	list := func(v []string) string {
-		b, _ := json.Marshal(v)
-		return string(b)
+		if v == nil {
+			return "null"
+		}
+		return string(appendStrings(nil, v))
 	}
 	raw := func(v json.RawMessage) string { return string(v) }
 	c.row = append(c.row[:0], e.ID, strconv.FormatUint(e.Seq, 10), e.Timestamp, e.RecordedAt, e.OrganizationID,

@@ -106,17 +106,26 @@ func writeJSONLine(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-type jsonlEncoder struct{}
+type jsonlEncoder struct{ buf []byte }
 
 func (*jsonlEncoder) Begin(io.Writer) error { return nil }
-func (*jsonlEncoder) Encode(w io.Writer, r *Record) error {
+func (j *jsonlEncoder) Encode(w io.Writer, r *Record) error {
 	e := r.eventJSON()
-	return writeJSONLine(w, &e)
+	b, err := appendEventJSON(j.buf[:0], &e)
+	if err != nil {
+		return err
+	}
+	j.buf = append(b, '\n')
+	_, err = w.Write(j.buf)
+	return err
 }
 func (*jsonlEncoder) End(io.Writer) error { return nil }
 
 // jsonArrayEncoder streams one JSON array, one element per line.
-type jsonArrayEncoder struct{ n int }
+type jsonArrayEncoder struct {
+	n   int
+	buf []byte
+}
 
 func (*jsonArrayEncoder) Begin(w io.Writer) error {
 	_, err := io.WriteString(w, "[\n")
@@ -131,10 +140,11 @@ func (j *jsonArrayEncoder) Encode(w io.Writer, r *Record) error {
 	}
 	j.n++
 	e := r.eventJSON()
-	b, err := marshal(&e)
+	b, err := appendEventJSON(j.buf[:0], &e)
 	if err != nil {
 		return err
 	}
+	j.buf = b
 	_, err = w.Write(b)
 	return err
 }
