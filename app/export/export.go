@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
@@ -287,7 +285,7 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 		total, _ = c.Count(ctx, f)
 	}
 	start, lastReport := time.Now(), time.Time{}
-	report := func(final bool) {
+	report := func() {
 		if o.Progress == nil {
 			return
 		}
@@ -295,7 +293,6 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 		if now.Sub(lastReport) < progressInterval {
 			return
 		}
-		_ = final
 		lastReport = now
 		p := Progress{Events: m.Count, Total: total, Bytes: events.hw.n + int64(events.bw.Buffered()) + proofs.hw.n + int64(proofs.bw.Buffered())}
 		if total > 0 && m.Count > 0 && total > m.Count {
@@ -372,7 +369,7 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 			m.LastSeq = max(m.LastSeq, e.Seq)
 			m.Count++
 		}
-		report(false)
+		report()
 	}
 	if readErr != nil {
 		return m, nil, fmt.Errorf("failed to read events: %w", readErr)
@@ -529,8 +526,3 @@ func appendString(b []byte, s string) []byte {
 	q, _ := marshal(s)
 	return append(b, q...)
 }
-
-var (
-	_ = hex.EncodeToString
-	_ = strings.Contains
-)
