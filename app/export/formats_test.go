@@ -22,7 +22,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // encodeAll encodes the hostile events (states revealed) in format f.
-func encodeAll(t *testing.T, f Format) ([]byte, []storage.StoredEvent) {
+func encodeAll(t *testing.T, f Format) ([]byte, []storage.StoredEvent) { return encodeAllF(t, f) }
+
+func encodeAllF(t testing.TB, f Format) ([]byte, []storage.StoredEvent) {
 	t.Helper()
 	src := newSource(t)
 	page, err := src.List(context.Background(), storage.Filter{Org: testOrg, Order: storage.OldestFirst, Limit: 100})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 // FuzzCEFEscape: any value survives escaping, a line of extensions, and
@@ -157,6 +159,35 @@ func FuzzAppendEventJSON(f *testing.F) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("\ngot  %s\nwant %s", got, want)
+		}
+	})
+}
+
+// FuzzFastDecoders: the verifier's scanners give what encoding/json gives.
+func FuzzFastDecoders(f *testing.F) {
+	src := newSource(f)
+	page, _ := src.List(context.Background(), storage.Filter{Org: testOrg, Order: storage.OldestFirst, Limit: 100})
+	for _, e := range page.Events {
+		f.Add(e.Public)
+	}
+	data, _ := encodeAllF(f, JSONLines)
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"seq":1,"seq":2,"id":"a","ID":"b"}`))
+	f.Add([]byte(`{"metadata":null,"resourceIds":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, slow publicRecord
+		errFast := parsePublicRecord(b, &fast)
+		errSlow := json.Unmarshal(b, &slow)
+		if (errFast == nil) != (errSlow == nil) || errFast == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("public record %q:\nfast %+v %v\nslow %+v %v", b, fast, errFast, slow, errSlow)
+		}
+		var fe, se EventJSON
+		errFast = parseEventJSON(b, &fe)
+		errSlow = json.Unmarshal(b, &se)
+		if (errFast == nil) != (errSlow == nil) || errFast == nil && !reflect.DeepEqual(fe, se) {
+			t.Fatalf("event %q:\nfast %+v %v\nslow %+v %v", b, fe, errFast, se, errSlow)
 		}
 	})
 }

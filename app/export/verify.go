@@ -506,7 +506,7 @@ func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *
 		emit(Problem{File: ProofsFile, Line: n, ID: pl.ID, Seq: pl.Seq, Message: fmt.Sprintf(format, args...)})
 	}
 	var pub publicRecord
-	if err := json.Unmarshal(pl.Record, &pub); err != nil {
+	if err := parsePublicRecord(pl.Record, &pub); err != nil {
 		bad("the public record is not JSON: %v", err)
 		return pl, nil, false
 	}
@@ -714,7 +714,7 @@ func parseJSONEvent(f Format, line []byte) (exported, error) {
 	switch f {
 	case JSONLines:
 		var e EventJSON
-		if err := json.Unmarshal(line, &e); err != nil {
+		if err := parseEventJSON(line, &e); err != nil {
 			return exported{}, fmt.Errorf("line is not an event: %v", err)
 		}
 		return exported{full: &e}, nil
