@@ -160,15 +160,41 @@ func (v *verifier) run(ctx context.Context) error {
 	} else if sum != m.ManifestSHA256 {
 		v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("has been modified: its SHA-256 (with manifestSha256 zeroed) is %s, the manifest says %s", sum, m.ManifestSHA256)})
 	}
-	if err := v.checkFiles(ctx); err != nil {
+	// Hashing the files runs beside the event checks; its problems are
+	// reported after theirs.
+	hashes := v.hashFiles(ctx)
+	v.checkCheckpoint()
+	if err := v.checkEvents(ctx); err != nil {
 		return err
 	}
-	v.checkCheckpoint()
-	return v.checkEvents(ctx)
+	return v.checkFiles(ctx, <-hashes)
+}
+
+type fileHash struct {
+	n   int64
+	sum string
+	err error
+}
+
+// hashFiles hashes every file the manifest lists, in the background.
+func (v *verifier) hashFiles(ctx context.Context) <-chan map[string]fileHash {
+	out := make(chan map[string]fileHash, 1)
+	go func() {
+		res := map[string]fileHash{}
+		for _, f := range v.m.Files {
+			if _, done := res[f.Name]; done || f.Name != filepath.Base(f.Name) || f.Name == ManifestFile || strings.HasPrefix(f.Name, ".") {
+				continue
+			}
+			n, sum, err := hashFile(ctx, filepath.Join(v.dir, f.Name))
+			res[f.Name] = fileHash{n, sum, err}
+		}
+		out <- res
+	}()
+	return out
 }
 
 // checkFiles compares every file with the manifest.
-func (v *verifier) checkFiles(ctx context.Context) error {
+func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) error {
 	listed := map[string]bool{}
 	for _, f := range v.m.Files {
 		if listed[f.Name] {
@@ -180,7 +206,8 @@ func (v *verifier) checkFiles(ctx context.Context) error {
 			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("lists %q, which is not a file of a bundle", f.Name)})
 			continue
 		}
-		n, sum, err := hashFile(ctx, filepath.Join(v.dir, f.Name))
+		h := hashes[f.Name]
+		n, sum, err := h.n, h.sum, h.err
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
