@@ -4,11 +4,15 @@ package export_test
 //
 //	go test -run '^$' -bench . -benchtime 1x ./app/export/
 //
-// The store of BenchExportN events (default 1,000,000; AXIOM_EXPORT_BENCH_N
-// overrides it) is built once under os.TempDir() with a file keystore, and
-// reused by later runs. Each export is compared in the same run with a
-// baseline that does no store work: a plain loop encoding the same events
-// with encoding/json to io.Discard. Peak RSS is read from VmHWM after
+// The store of 1,000,000 events (AXIOM_EXPORT_BENCH_N overrides the number)
+// is built once under os.TempDir() with a file keystore, and reused by later
+// runs; bundles go to a test temporary folder (AXIOM_EXPORT_BENCH_OUT, e.g.
+// /dev/shm, picks another place). Each export is compared in the same run
+// with a baseline that does no store, proof or file work: a plain loop
+// encoding the same events with encoding/json to io.Discard; x-baseline is
+// the export's events/s divided by the baseline's. events/s is wall clock,
+// events/cpu-s uses the process's CPU time (both goroutines of the
+// pipeline), and the log line gives the load average to read them with. Peak RSS is read from VmHWM after
 // resetting it (/proc/self/clear_refs), so it is the export's own peak; it
 // includes the value-log pages Badger maps while reading, so peak-anon-MB
 // (RssAnon sampled every 50 ms: heap and stacks) is what shows memory
