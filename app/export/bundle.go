@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -247,7 +248,11 @@ func (h *hashingWriter) file(name string) File {
 	return File{Name: name, Bytes: h.n, SHA256: hex.EncodeToString(h.sum.Sum(nil))}
 }
 
-// lineReader yields lines of any length without holding more than one.
+// maxLineBytes bounds a line of an events or proofs file: an event is at
+// most 1 MiB and each state 512 KiB, which base64 and escaping enlarge.
+const maxLineBytes = 16 << 20
+
+// lineReader yields lines without holding more than one.
 type lineReader struct {
 	r    *bufio.Reader
 	buf  []byte
@@ -263,6 +268,15 @@ func (l *lineReader) next() ([]byte, error) {
 	l.buf = l.buf[:0]
 	for {
 		chunk, err := l.r.ReadSlice('\n')
+		if len(l.buf)+len(chunk) > maxLineBytes+1 {
+			// Skip the rest of the line, so a hostile file cannot make
+			// the reader hold it.
+			for err == bufio.ErrBufferFull {
+				_, err = l.r.ReadSlice('\n')
+			}
+			l.line++
+			return nil, fmt.Errorf("line %d is longer than %d bytes", l.line, maxLineBytes)
+		}
 		l.buf = append(l.buf, chunk...)
 		if err == bufio.ErrBufferFull {
 			continue

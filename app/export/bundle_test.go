@@ -402,3 +402,23 @@ func TestWrite_eventsAfterCheckpointLeftOut(t *testing.T) {
 	}
 	verifyOK(t, res.Dir)
 }
+
+func TestLineReader_longLine(t *testing.T) {
+	data := "short\n" + strings.Repeat("x", maxLineBytes+10) + "\nafter\nlast"
+	lr := newLineReader(strings.NewReader(data))
+	for i, want := range []string{"short", "", "after", "last"} {
+		got, err := lr.next()
+		if i == 1 {
+			if err == nil {
+				t.Fatalf("a %d-byte line was read", maxLineBytes+10)
+			}
+			continue
+		}
+		if err != nil || string(got) != want {
+			t.Fatalf("line %d: %q, %v; want %q", i+1, got, err, want)
+		}
+	}
+	if _, err := lr.next(); err != io.EOF {
+		t.Fatalf("after the end: %v", err)
+	}
+}
