@@ -31,12 +31,13 @@ func TestWrite_everyFormatVerifies(t *testing.T) {
 				if got := entries(t, res.Dir); !slices.Equal(got, want) {
 					t.Errorf("files %v, want %v", got, want)
 				}
-				if res.Count != 11 || res.FirstSeq != 1 || res.LastSeq != 11 {
-					t.Errorf("count %d seqs %d..%d, want 11 events 1..11", res.Count, res.FirstSeq, res.LastSeq)
+				n := int64(len(hostileEvents(testOrg)))
+				if res.Count != n || res.FirstSeq != 1 || res.LastSeq != uint64(n) {
+					t.Errorf("count %d seqs %d..%d, want %d events 1..%d", res.Count, res.FirstSeq, res.LastSeq, n, n)
 				}
 				rep := verifyOK(t, res.Dir)
-				if rep.Events != 11 {
-					t.Errorf("verified %d events, want 11", rep.Events)
+				if rep.Events != n {
+					t.Errorf("verified %d events, want %d", rep.Events, n)
 				}
 				wantRevealed := int64(0)
 				if sensitive {
@@ -194,7 +195,7 @@ func TestWrite_cancelLeavesNothing(t *testing.T) {
 	src, _ := NewMemSource("i")
 	var evs []storage.Event
 	for i := range 5000 {
-		e := hostileEvents(testOrg)[i%11]
+		e := hostileEvents(testOrg)[i%len(hostileEvents(testOrg))]
 		e.ID = fmt.Sprintf("01936b2e-0000-7000-8000-%012d", i)
 		evs = append(evs, e)
 	}
@@ -302,7 +303,7 @@ func TestWrite_progressThrottled(t *testing.T) {
 	src, _ := NewMemSource("i")
 	var evs []storage.Event
 	for i := range 20000 {
-		e := hostileEvents(testOrg)[i%11]
+		e := hostileEvents(testOrg)[i%len(hostileEvents(testOrg))]
 		e.ID = fmt.Sprintf("01936b2e-0000-7000-8000-%012d", i)
 		evs = append(evs, e)
 	}
@@ -371,7 +372,7 @@ func TestWrite_plainSource(t *testing.T) {
 	src := newSource(t)
 	for _, f := range []Format{CSV, OCSF} {
 		res := writeBundle(t, plainSource{src}, f, true)
-		if res.Count != 11 {
+		if res.Count != int64(len(hostileEvents(testOrg))) {
 			t.Errorf("count %d", res.Count)
 		}
 		verifyOK(t, res.Dir)
@@ -397,8 +398,9 @@ func TestWrite_eventsAfterCheckpointLeftOut(t *testing.T) {
 		return nil
 	})
 	res := writeBundle(t, src, JSONLines, false)
-	if res.Count != 11 || res.LastSeq != 11 {
-		t.Errorf("exported %d events up to seq %d, want the 11 the checkpoint covers", res.Count, res.LastSeq)
+	n := int64(len(hostileEvents(testOrg)))
+	if res.Count != n || res.LastSeq != uint64(n) {
+		t.Errorf("exported %d events up to seq %d, want the %d the checkpoint covers", res.Count, res.LastSeq, n)
 	}
 	verifyOK(t, res.Dir)
 }

@@ -1,10 +1,11 @@
 package export
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 )
 
 // CSVHeader is the header row of the csv format.
@@ -12,34 +13,60 @@ var CSVHeader = []string{"id", "seq", "timestamp", "recordedAt", "organizationId
 	"actionType", "category", "resourceIds", "status", "riskLevel", "metadata", "soc2", "iso27001",
 	"beforeStateCommitment", "afterStateCommitment", "beforeState", "afterState", "prevHash", "leafHash", "retention"}
 
-// csvEncoder writes RFC 4180 CSV (CRLF line ends, quoted where needed) in
-// UTF-8 with a header row. Lists and objects are JSON in one cell. A cell
-// starting with = + - @ tab, CR or ' gets a ' in front so that a spreadsheet
-// shows it as text instead of running it as a formula; readers drop one
-// leading ' (UnescapeCSVCell).
+// csvEncoder writes RFC 4180 CSV (CRLF row ends, fields with , " CR LF or
+// a leading space quoted, quotes doubled) in UTF-8 with a header row. Data
+// is kept exactly: a CR or LF inside a quoted field is written as is
+// (encoding/csv's writer would drop a CR and turn LF into CRLF). Lists and
+// objects are JSON in one cell. A cell starting with = + - @ tab, CR or '
+// gets a ' in front so that a spreadsheet shows it as text instead of
+// running it as a formula; readers drop one leading ' (UnescapeCSVCell).
 type csvEncoder struct {
-	cw  *csv.Writer
-	w   io.Writer
 	row []string
+	buf []byte
 }
 
-func (c *csvEncoder) writer(w io.Writer) *csv.Writer {
-	if c.cw == nil || c.w != w {
-		c.cw = csv.NewWriter(w)
-		c.cw.UseCRLF = true
-		c.w = w
+func (c *csvEncoder) writeRow(w io.Writer, row []string) error {
+	b := c.buf[:0]
+	for i, f := range row {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVField(b, f)
 	}
-	return c.cw
+	b = append(b, '\r', '\n')
+	c.buf = b
+	_, err := w.Write(b)
+	return err
 }
 
-func (c *csvEncoder) Begin(w io.Writer) error {
-	cw := c.writer(w)
-	if err := cw.Write(CSVHeader); err != nil {
-		return err
+// appendCSVField quotes a field when RFC 4180 (or a leading space, which
+// some readers trim) requires it.
+func appendCSVField(b []byte, f string) []byte {
+	quote := f == `\.`
+	for i := 0; i < len(f) && !quote; i++ {
+		switch f[i] {
+		case ',', '"', '\r', '\n':
+			quote = true
+		}
 	}
-	cw.Flush()
-	return cw.Error()
+	if !quote && f != "" {
+		r, _ := utf8.DecodeRuneInString(f)
+		quote = unicode.IsSpace(r)
+	}
+	if !quote {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
 }
+
+func (c *csvEncoder) Begin(w io.Writer) error { return c.writeRow(w, CSVHeader) }
 
 func (c *csvEncoder) Encode(w io.Writer, r *Record) error {
 	e := r.eventJSON()
@@ -57,12 +84,7 @@ func (c *csvEncoder) Encode(w io.Writer, r *Record) error {
 	for i, v := range c.row {
 		c.row[i] = EscapeCSVCell(v)
 	}
-	cw := c.writer(w)
-	if err := cw.Write(c.row); err != nil {
-		return err
-	}
-	cw.Flush()
-	return cw.Error()
+	return c.writeRow(w, c.row)
 }
 
 func (c *csvEncoder) End(io.Writer) error { return nil }

@@ -56,6 +56,7 @@ func hostileEvents(org string) []storage.Event {
 		mk(9, "audit.settings_changed", "frank", "system", "applied", "low", nil, `{"setting":"x"}`, "", ""),
 		mk(10, "workflow.run_started", "scheduler", "system", "applied", "low", nil, `{"workflow":"nightly"}`, "", ""),
 		mk(11, "custom.my_tool.did_thing", "grace", "aws", "applied", "low", nil, `{"a":"b"}`, "", ""),
+		mk(12, "user.signed_out", "cr\rlone, crlf\r\nend \"q\"", "aws", "applied", "low", []string{"\r\n"}, `{"k":"\r"}`, "", ""),
 	}
 }
 

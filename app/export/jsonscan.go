@@ -238,13 +238,23 @@ func parseEventJSON(b []byte, e *EventJSON) error {
 		case "seq":
 			e.Seq = n
 			return kind == 'n'
-		case "resourceIds", "soc2", "iso27001":
-			t := map[string]*[]string{"resourceIds": &e.ResourceIDs, "soc2": &e.SOC2, "iso27001": &e.ISO27001}[key]
-			*t = l
+		case "resourceIds":
+			e.ResourceIDs = l
 			return kind == 'l'
-		case "metadata", "beforeState", "afterState":
-			t := map[string]*json.RawMessage{"metadata": &e.Metadata, "beforeState": &e.BeforeState, "afterState": &e.AfterState}[key]
-			*t = append(json.RawMessage(nil), raw...)
+		case "soc2":
+			e.SOC2 = l
+			return kind == 'l'
+		case "iso27001":
+			e.ISO27001 = l
+			return kind == 'l'
+		case "metadata":
+			e.Metadata = append(json.RawMessage(nil), raw...)
+			return kind == 'o'
+		case "beforeState":
+			e.BeforeState = append(json.RawMessage(nil), raw...)
+			return kind == 'o'
+		case "afterState":
+			e.AfterState = append(json.RawMessage(nil), raw...)
 			return kind == 'o'
 		default:
 			return false

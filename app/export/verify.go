@@ -596,6 +596,11 @@ func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub
 		}
 		return
 	}
+	if v.m.Format == CSV {
+		// CSV readers such as Go's encoding/csv turn CRLF inside a quoted
+		// field into LF; compare what such a reader can see.
+		pub = crlfToLF(pub)
+	}
 	for _, msg := range compareEvent(ev.full, pub) {
 		bad(msg)
 	}
@@ -616,6 +621,16 @@ func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub
 			bad(s.name + " differs from the revealed state in " + ProofsFile)
 		}
 	}
+}
+
+// crlfToLF returns a copy of p with CRLF as LF in its text fields.
+func crlfToLF(p *publicRecord) *publicRecord {
+	q := *p
+	for _, f := range []*string{&q.ID, &q.OrganizationID, &q.UserID, &q.Provider, &q.ActionType, &q.Category,
+		&q.Status, &q.RiskLevel, &q.Timestamp, &q.RecordedAt, &q.PrevHash, &q.BeforeStateCommitment, &q.AfterStateCommitment} {
+		*f = strings.ReplaceAll(*f, "\r\n", "\n")
+	}
+	return &q
 }
 
 // exported is an event read back from an events file: the whole event
