@@ -250,7 +250,7 @@ func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) e
 	var orgs []string
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		orgs, err = listOrgs(txn)
+		orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt)
 		return err
 	})
 	if err != nil {
@@ -267,11 +267,11 @@ func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) e
 	return s.checkAnchors(ctx, orgs)
 }
 
-// listOrgs lists the organizations that have a head, a tree or checkpoints.
-func listOrgs(txn *badger.Txn) ([]string, error) {
+// listOrgs lists the organizations that have keys under any of tags.
+func listOrgs(txn *badger.Txn, tags ...byte) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
-	for _, tag := range []byte{tagHead, tagCompact, tagCheckpt} {
+	for _, tag := range tags {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}})
 		it.Rewind()
 		for it.Valid() {

@@ -1,0 +1,1083 @@
+package storage
+
+// Verify: the store's fsck. It changes nothing. It recomputes every leaf
+// from the stored public bytes, the hash chain, the Merkle tree (compared
+// node by node with the stored nodes, the compact range and every stored
+// checkpoint), checks the checkpoints' signatures with the verifier key
+// stored in the log, and that the indexes and the records agree. With the
+// keys it also decrypts every state and checks its commitment.
+//
+// Memory is flat: records are streamed in seq order through a bounded
+// pipeline (a reader, GOMAXPROCS workers that decode and hash, and one
+// consumer that checks the order-dependent parts); the tree is a compact
+// range; stored nodes are read by one cursor per tree level; and the
+// indexes are compared with the records through order-independent
+// fingerprints (a sum of keyed hashes per table), with a second, pinpointing
+// pass over the records only when a fingerprint differs.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// Problem kinds reported by Verify. They are stable: the CLI prints them and
+// scripts match them.
+const (
+	ProblemRecordCorrupt           = "record_corrupt"            // a record value or public record does not decode, or is not canonical JCS
+	ProblemSeqMismatch             = "seq_mismatch"              // a record names another seq or organization than its key
+	ProblemSeqGap                  = "seq_gap"                   // a seq is missing (deleted record)
+	ProblemLeafMismatch            = "leaf_mismatch"             // the stored leaf hash is not the hash of the public record
+	ProblemChainBroken             = "chain_broken"              // prevHash is not the previous record's leaf hash
+	ProblemNodeMismatch            = "node_mismatch"             // a stored tree node is missing, extra, or differs from the recomputed tree
+	ProblemRangeMismatch           = "range_mismatch"            // the stored compact range or head differs from the recomputed tree
+	ProblemBadSignature            = "bad_signature"             // a stored checkpoint does not verify with the log's key
+	ProblemCheckpointMismatch      = "checkpoint_mismatch"       // a checkpoint's root is not the recomputed tree's root at its size
+	ProblemInconsistentCheckpoints = "inconsistent_checkpoints"  // consecutive checkpoints do not extend each other
+	ProblemRollback                = "rollback"                  // the log is smaller than a checkpoint or the keychain anchor
+	ProblemIndexDangling           = "index_dangling"            // an index entry points at no record, or disagrees with it
+	ProblemIndexMissing            = "index_missing"             // a record lacks one of its index entries
+	ProblemStateDecryptFailed      = "state_decrypt_failed"      // a sealed state does not decrypt
+	ProblemStateCommitmentMismatch = "state_commitment_mismatch" // a decrypted state does not match its commitment
+)
+
+// Problem is one thing Verify found wrong: the organization, the seq and id
+// of the record concerned (when there is one), what kind of problem, and a
+// sentence saying what exactly. Checkpoint is the checkpoint's number for
+// checkpoint problems; for a tree node Seq is the first leaf it covers.
+type Problem struct {
+	Org        string `json:"org"`
+	Seq        uint64 `json:"seq,omitempty"`
+	ID         string `json:"id,omitempty"`
+	Kind       string `json:"kind"`
+	Detail     string `json:"detail"`
+	Checkpoint uint64 `json:"checkpoint,omitempty"`
+}
+
+func (p Problem) String() string {
+	s := "org " + p.Org
+	if p.Seq != 0 {
+		s += fmt.Sprintf(" seq %d", p.Seq)
+	}
+	if p.ID != "" {
+		s += " id " + p.ID
+	}
+	if p.Checkpoint != 0 {
+		s += fmt.Sprintf(" checkpoint %d", p.Checkpoint)
+	}
+	return s + ": " + p.Kind + ": " + p.Detail
+}
+
+// VerifyOptions select what Verify checks.
+type VerifyOptions struct {
+	// Org limits verification to one organization; empty means all.
+	Org string
+	// Keyless uses no key beyond the one that opened the database: no data
+	// keys (states are not decrypted), no signing key and no keychain
+	// anchor; checkpoint signatures are checked with the verifier key stored
+	// in the log. Badger is encrypted at rest with a key derived from the
+	// master key, so opening the store always needs it; an auditor's fully
+	// keyless path is an export bundle, verified offline.
+	Keyless bool
+	// Progress, when set, is called now and then with the records checked
+	// of the organization being verified and its size.
+	Progress func(org string, done, total uint64)
+}
+
+// VerifySummary counts what Verify checked and found.
+type VerifySummary struct {
+	Orgs        int    `json:"orgs"`
+	Events      uint64 `json:"events"`
+	Checkpoints uint64 `json:"checkpoints"`
+	Nodes       uint64 `json:"nodes"`
+	States      uint64 `json:"states"` // decrypted and checked (0 when keyless)
+	Problems    uint64 `json:"problems"`
+	Keyless     bool   `json:"keyless"`
+}
+
+// errStopVerify ends verification when report returns an error.
+type stopVerify struct{ err error }
+
+// Verify checks the log and calls report for each problem, in the order
+// found (per organization, mostly by seq). It returns an error only when it
+// could not check (I/O, a closed store, ctx, or report's own error); a
+// tampered log gives a nil error and problems. It changes nothing.
+func (s *Store) Verify(ctx context.Context, opts VerifyOptions, report func(Problem) error) (VerifySummary, error) {
+	sum := VerifySummary{Keyless: opts.Keyless}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	if opts.Org != "" && !validOrg(opts.Org) {
+		return sum, fmt.Errorf("organization id %q is not valid: %w", opts.Org, ErrNotFound)
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return sum, ErrClosed
+	}
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	v := &verifier{s: s, txn: txn, opts: opts, sum: &sum, seed: maphash.MakeSeed()}
+	v.report = func(p Problem) error {
+		sum.Problems++
+		if err := report(p); err != nil {
+			return stopVerify{err}
+		}
+		return nil
+	}
+	var err error
+	if v.vkey, v.inst, err = readVerifierMeta(txn); err != nil {
+		return sum, err
+	}
+	orgs := []string{opts.Org}
+	if opts.Org == "" {
+		if orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID); err != nil {
+			return sum, err
+		}
+	}
+	for _, org := range orgs {
+		sum.Orgs++
+		if err := v.org(ctx, org); err != nil {
+			var st stopVerify
+			if errors.As(err, &st) {
+				return sum, st.err
+			}
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+func (e stopVerify) Error() string { return e.err.Error() }
+
+func readVerifierMeta(txn *badger.Txn) (vkey, inst string, err error) {
+	get := func(name string) (string, error) {
+		item, err := txn.Get(metaKey(name))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("failed to read %s: %w", name, err)
+		}
+		b, err := item.ValueCopy(nil)
+		return string(b), err
+	}
+	if vkey, err = get(metaVerifierKey); err != nil {
+		return
+	}
+	inst, err = get(metaInstallationID)
+	return
+}
+
+type verifier struct {
+	s      *Store
+	txn    *badger.Txn
+	opts   VerifyOptions
+	sum    *VerifySummary
+	seed   maphash.Seed
+	vkey   string
+	inst   string
+	report func(Problem) error
+}
+
+// Index tables compared through fingerprints.
+const (
+	ixID = iota
+	ixTime
+	ixSecondary
+	ixTables
+)
+
+type fingerprint struct {
+	sum, n uint64
+}
+
+func (f *fingerprint) add(h uint64) { f.sum += h; f.n++ }
+
+// vrec is one record on its way through the pipeline.
+type vrec struct {
+	seq    uint64
+	keyLen bool // the key has the right length
+	val    []byte
+
+	// Set by a worker.
+	ok       bool // decoded: the fields below are meaningful
+	id       string
+	leaf     [32]byte // recomputed
+	prev     [32]byte // prevHash of the public record
+	prevOK   bool
+	problems []Problem
+	fp       [ixTables]fingerprint
+	states   uint64
+}
+
+type vbatch struct {
+	recs []vrec
+	done chan struct{}
+}
+
+const verifyBatch = 256
+
+// org verifies one organization.
+func (v *verifier) org(ctx context.Context, org string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	txn := v.txn
+	storedTree, hasTree, err := readTree(txn, org)
+	if err != nil {
+		if err := v.report(Problem{Org: org, Kind: ProblemRangeMismatch, Detail: err.Error()}); err != nil {
+			return err
+		}
+		storedTree = tlog.NewTree()
+	}
+	var h head
+	var hasHead bool
+	if item, err := txn.Get(headKey(org)); err == nil {
+		hasHead = true
+		if err := item.Value(func(b []byte) error { h, err = decodeHead(b); return err }); err != nil {
+			if err := v.report(Problem{Org: org, Kind: ProblemRangeMismatch, Detail: "the head does not decode: " + err.Error()}); err != nil {
+				return err
+			}
+		}
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("failed to read the head of organization %q: %w", org, err)
+	}
+	total := max(h.seq, storedTree.Size())
+
+	// Index fingerprints, computed from the index tables concurrently.
+	var ixFP [ixTables]fingerprint
+	var ixErr error
+	var ixWG sync.WaitGroup
+	ixWG.Add(1)
+	go func() {
+		defer ixWG.Done()
+		ixFP, ixErr = v.indexFingerprints(ctx, org)
+	}()
+
+	// The record pipeline.
+	workers := max(1, runtime.GOMAXPROCS(0))
+	work := make(chan *vbatch, workers*2)
+	order := make(chan *vbatch, workers*3)
+	var readErr error
+	go func() {
+		defer close(work)
+		defer close(order)
+		p := orgPrefix(tagRecord, org)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		b := &vbatch{done: make(chan struct{})}
+		send := func() bool {
+			select {
+			case work <- b:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case order <- b:
+			case <-ctx.Done():
+				return false
+			}
+			b = &vbatch{recs: make([]vrec, 0, verifyBatch), done: make(chan struct{})}
+			return true
+		}
+		for it.Rewind(); it.Valid(); it.Next() {
+			if ctx.Err() != nil {
+				return
+			}
+			item := it.Item()
+			k := item.Key()
+			r := vrec{keyLen: len(k) == len(p)+8}
+			if r.keyLen {
+				r.seq = binary.BigEndian.Uint64(k[len(p):])
+			}
+			var err error
+			if r.val, err = item.ValueCopy(nil); err != nil {
+				readErr = fmt.Errorf("failed to read record %x of organization %q: %w", k, org, err)
+				cancel()
+				return
+			}
+			b.recs = append(b.recs, r)
+			if len(b.recs) == verifyBatch && !send() {
+				return
+			}
+		}
+		if len(b.recs) > 0 {
+			send()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				for i := range b.recs {
+					v.checkRecord(org, &b.recs[i])
+				}
+				close(b.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+
+	c := newTreeChecker(v, txn, org)
+	defer c.close()
+	var recFP [ixTables]fingerprint
+	var prevLeaf [32]byte // recomputed leaf of the previous seq (zero before seq 1)
+	var last uint64       // last seq seen
+	var done uint64
+	consume := func(r *vrec) error {
+		if !r.keyLen {
+			return v.report(Problem{Org: org, Kind: ProblemRecordCorrupt, Detail: "a record key has the wrong length"})
+		}
+		if r.seq <= last {
+			return v.report(Problem{Org: org, Seq: r.seq, Kind: ProblemSeqGap, Detail: "record out of order"})
+		}
+		// Missing seqs: report, and keep the tree aligned with the stored
+		// leaf nodes so that the records after the gap are still checked.
+		for missing := last + 1; missing < r.seq; missing++ {
+			if err := v.report(Problem{Org: org, Seq: missing, Kind: ProblemSeqGap,
+				Detail: fmt.Sprintf("record seq %d is missing (deleted); the next record is seq %d", missing, r.seq)}); err != nil {
+				return err
+			}
+			l, _ := c.storedLeaf(missing)
+			if err := c.leaf(l, missing, ""); err != nil {
+				return err
+			}
+			prevLeaf = l
+		}
+		last = r.seq
+		for _, p := range r.problems {
+			if err := v.report(p); err != nil {
+				return err
+			}
+		}
+		leaf := r.leaf
+		if !r.ok {
+			// Undecodable: keep the tree aligned with its stored leaf node.
+			leaf, _ = c.storedLeaf(r.seq)
+		} else {
+			if r.prevOK && r.prev != prevLeaf {
+				if err := v.report(Problem{Org: org, Seq: r.seq, ID: r.id, Kind: ProblemChainBroken,
+					Detail: fmt.Sprintf("prevHash %x is not the leaf hash %x of seq %d", r.prev, prevLeaf, r.seq-1)}); err != nil {
+					return err
+				}
+			}
+			for t := range recFP {
+				recFP[t].sum += r.fp[t].sum
+				recFP[t].n += r.fp[t].n
+			}
+			v.sum.States += r.states
+		}
+		prevLeaf = leaf
+		v.sum.Events++
+		if err := c.leaf(leaf, r.seq, r.id); err != nil {
+			return err
+		}
+		done++
+		if v.opts.Progress != nil && done%8192 == 0 {
+			v.opts.Progress(org, done, total)
+		}
+		return nil
+	}
+	var consumeErr error
+	for b := range order {
+		<-b.done
+		if consumeErr != nil {
+			continue
+		}
+		for i := range b.recs {
+			if consumeErr = consume(&b.recs[i]); consumeErr != nil {
+				cancel()
+				break
+			}
+		}
+	}
+	wg.Wait()
+	ixWG.Wait()
+	if consumeErr != nil {
+		return consumeErr
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Seqs missing at the end (truncation) are caught by the head, the
+	// compact range and the checkpoints below.
+	if v.opts.Progress != nil {
+		v.opts.Progress(org, done, total)
+	}
+	if err := c.finish(); err != nil {
+		return err
+	}
+	tree := c.tree
+	// The head and the compact range.
+	if hasHead && (h.seq != last || h.leaf != prevLeaf) {
+		if err := v.report(Problem{Org: org, Seq: h.seq, Kind: ProblemRangeMismatch,
+			Detail: fmt.Sprintf("the head names seq %d with leaf %x, the records end at seq %d with leaf %x", h.seq, h.leaf, last, prevLeaf)}); err != nil {
+			return err
+		}
+	}
+	if hasTree || tree.Size() > 0 {
+		ss, sh := storedTree.RangeState()
+		rs, rh := tree.RangeState()
+		if ss != rs || !slices.Equal(sh, rh) {
+			if err := v.report(Problem{Org: org, Seq: ss, Kind: ProblemRangeMismatch,
+				Detail: fmt.Sprintf("the stored compact range (size %d, root %s) is not the recomputed tree's (size %d, root %s)",
+					ss, storedTree.Root(), rs, tree.Root())}); err != nil {
+				return err
+			}
+		}
+	}
+	if err := c.restCheckpoints(); err != nil {
+		return err
+	}
+	if err := v.anchor(ctx, org, tree); err != nil {
+		return err
+	}
+	// The indexes.
+	if ixErr != nil {
+		return ixErr
+	}
+	for t := range ixTables {
+		if ixFP[t] != recFP[t] {
+			if err := v.pinpointIndex(ctx, org, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkRecord decodes and hashes one record (a worker's part).
+func (v *verifier) checkRecord(org string, r *vrec) {
+	if !r.keyLen {
+		return
+	}
+	bad := func(kind, detail string) {
+		r.problems = append(r.problems, Problem{Org: org, Seq: r.seq, ID: r.id, Kind: kind, Detail: detail})
+	}
+	rv, err := decodeRecordValue(r.val)
+	if err != nil {
+		bad(ProblemRecordCorrupt, err.Error())
+		return
+	}
+	r.leaf = leafHash(rv.public)
+	p, err := decodePublic(rv.public)
+	if err != nil {
+		bad(ProblemRecordCorrupt, err.Error())
+		return
+	}
+	r.id = p.ID
+	if rv.leaf != r.leaf {
+		bad(ProblemLeafMismatch, fmt.Sprintf("the stored leaf hash %x is not SHA-256(0x00 || public record) = %x", rv.leaf, r.leaf))
+	}
+	if c, err := canonicalJSON(rv.public); err != nil || !bytes.Equal(c, rv.public) {
+		bad(ProblemRecordCorrupt, "the public record is not in RFC 8785 canonical form")
+	}
+	if p.Seq != r.seq || p.OrganizationID != org {
+		bad(ProblemSeqMismatch, fmt.Sprintf("the record under seq %d of %q names seq %d of %q (moved or swapped)", r.seq, org, p.Seq, p.OrganizationID))
+	}
+	prev, err := hex.DecodeString(p.PrevHash)
+	if err != nil || len(prev) != 32 || hex.EncodeToString(prev) != p.PrevHash {
+		bad(ProblemRecordCorrupt, "prevHash is not 64 lowercase hex digits")
+	} else {
+		copy(r.prev[:], prev)
+		r.prevOK = true
+	}
+	ts, err1 := time.Parse(time.RFC3339Nano, p.Timestamp)
+	rec, err2 := time.Parse(time.RFC3339Nano, p.RecordedAt)
+	if err1 != nil || err2 != nil {
+		bad(ProblemRecordCorrupt, "timestamp or recordedAt is not an RFC 3339 time")
+	} else {
+		for _, e := range expectedIndexEntries(org, &p, r.seq, encTime(ts), rec.UnixNano()) {
+			r.fp[e.table].add(v.entryHash(e.key, e.val))
+		}
+	}
+	// States: the commitments are public; the ciphertexts only with keys.
+	for _, st := range []struct {
+		sealed     []byte
+		commitment string
+		side       byte
+		name       string
+	}{{rv.sealedBefore, p.BeforeStateCommitment, 'b', "beforeState"}, {rv.sealedAfter, p.AfterStateCommitment, 'a', "afterState"}} {
+		if (len(st.sealed) == 0) != (st.commitment == "") {
+			bad(ProblemStateCommitmentMismatch, st.name+": a commitment without a sealed state, or a sealed state without a commitment")
+			continue
+		}
+		if len(st.sealed) == 0 {
+			continue
+		}
+		c, err := hex.DecodeString(st.commitment)
+		if err != nil || len(c) != 32 {
+			bad(ProblemRecordCorrupt, st.name+": the commitment is not 32 bytes of hex")
+			continue
+		}
+		if v.opts.Keyless {
+			continue
+		}
+		salt, state, err := v.s.keys.openSealed(st.sealed, org, r.seq, p.ID, st.side, c)
+		if err != nil {
+			bad(ProblemStateDecryptFailed, st.name+": "+err.Error())
+			continue
+		}
+		r.states++
+		if sum := stateCommitment(salt, state); !bytes.Equal(sum[:], c) {
+			bad(ProblemStateCommitmentMismatch, fmt.Sprintf("%s: the decrypted state hashes to %x, not the commitment %s", st.name, sum, st.commitment))
+		}
+	}
+	r.ok = true
+	r.val = nil
+}
+
+// indexEntry is one index entry a record implies.
+type indexEntry struct {
+	table    int
+	key, val []byte
+}
+
+// expectedIndexEntries are the id, timeline and secondary index entries of
+// a record, as Append writes them (append.go: prepare and build). The id
+// entry's value is compared without its content MAC, which needs a key.
+func expectedIndexEntries(org string, p *publicRecord, seq, ts uint64, recNs int64) []indexEntry {
+	sum := summary{provider: p.Provider, status: p.Status, risk: p.RiskLevel, category: p.Category,
+		actionType: p.ActionType, userID: p.UserID}.encode()
+	idVal := binary.BigEndian.AppendUint64(nil, seq)
+	idVal = binary.BigEndian.AppendUint64(idVal, uint64(recNs))
+	out := []indexEntry{
+		{ixID, idKey(org, p.ID), idVal},
+		{ixTime, timeKey(org, ts, seq), sum},
+	}
+	var suffix [16]byte
+	binary.BigEndian.PutUint64(suffix[:], ts)
+	binary.BigEndian.PutUint64(suffix[8:], seq)
+	add := func(field byte, value string) {
+		out = append(out, indexEntry{ixSecondary, append(indexPrefix(org, field, value), suffix[:]...), sum})
+	}
+	add(fieldCategory, p.Category)
+	add(fieldUserID, p.UserID)
+	seen := map[string]bool{}
+	for _, r := range p.ResourceIDs {
+		if !seen[r] {
+			seen[r] = true
+			add(fieldResourceID, r)
+		}
+	}
+	return out
+}
+
+func (v *verifier) entryHash(key, val []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(v.seed)
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(key)))])
+	h.Write(key)
+	h.Write(val)
+	return h.Sum64()
+}
+
+// indexFingerprints sums the entry hashes of org's index tables.
+func (v *verifier) indexFingerprints(ctx context.Context, org string) ([ixTables]fingerprint, error) {
+	var fp [ixTables]fingerprint
+	for t, tag := range map[int]byte{ixID: tagID, ixTime: tagTime, ixSecondary: tagIndex} {
+		it := v.txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(tag, org), PrefetchValues: true, PrefetchSize: 512})
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				it.Close()
+				return fp, err
+			}
+			item := it.Item()
+			err := item.Value(func(val []byte) error {
+				if t == ixID && len(val) >= 16 {
+					val = val[:16] // without the content MAC
+				}
+				fp[t].add(v.entryHash(item.Key(), val))
+				return nil
+			})
+			if err != nil {
+				it.Close()
+				return fp, fmt.Errorf("failed to read an index entry of organization %q: %w", org, err)
+			}
+		}
+		it.Close()
+	}
+	return fp, nil
+}
+
+// pinpointIndex runs when an index table's fingerprint differs from the
+// records': it names each dangling entry and each record missing an entry.
+func (v *verifier) pinpointIndex(ctx context.Context, org string, table int) error {
+	txn := v.txn
+	tag := map[int]byte{ixID: tagID, ixTime: tagTime, ixSecondary: tagIndex}[table]
+	name := map[int]string{ixID: "id index", ixTime: "timeline index", ixSecondary: "secondary index"}[table]
+	expected := func(seq uint64) (string, []indexEntry, bool) {
+		item, err := txn.Get(recordKey(org, seq))
+		if err != nil {
+			return "", nil, false
+		}
+		var id string
+		var out []indexEntry
+		ok := item.Value(func(val []byte) error {
+			rv, err := decodeRecordValue(val)
+			if err != nil {
+				return err
+			}
+			p, err := decodePublic(rv.public)
+			if err != nil {
+				return err
+			}
+			ts, err := time.Parse(time.RFC3339Nano, p.Timestamp)
+			if err != nil {
+				return err
+			}
+			rec, err := time.Parse(time.RFC3339Nano, p.RecordedAt)
+			if err != nil {
+				return err
+			}
+			id = p.ID
+			out = expectedIndexEntries(org, &p, seq, encTime(ts), rec.UnixNano())
+			return nil
+		}) == nil
+		return id, out, ok
+	}
+	// Entries that point at nothing or disagree with their record.
+	p := orgPrefix(tag, org)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		item := it.Item()
+		key := item.KeyCopy(nil)
+		val, err := item.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("failed to read an index entry of organization %q: %w", org, err)
+		}
+		var seq uint64
+		var entryID string
+		if table == ixID {
+			entryID = string(key[len(p):])
+			if len(val) >= 16 {
+				seq = binary.BigEndian.Uint64(val)
+				val = val[:16]
+			}
+		} else if len(key) >= len(p)+16 {
+			seq = binary.BigEndian.Uint64(key[len(key)-8:])
+		}
+		id, want, ok := expected(seq)
+		if entryID == "" {
+			entryID = id
+		}
+		match := false
+		for _, e := range want {
+			if e.table == table && bytes.Equal(e.key, key) && bytes.Equal(e.val, val) {
+				match = true
+				break
+			}
+		}
+		if !match {
+			detail := fmt.Sprintf("a %s entry points at seq %d, which does not hold a record with this entry", name, seq)
+			if !ok {
+				detail = fmt.Sprintf("a %s entry points at seq %d, which holds no readable record", name, seq)
+			}
+			if err := v.report(Problem{Org: org, Seq: seq, ID: entryID, Kind: ProblemIndexDangling, Detail: detail}); err != nil {
+				return err
+			}
+		}
+	}
+	// Records missing an entry.
+	rp := orgPrefix(tagRecord, org)
+	rit := txn.NewIterator(badger.IteratorOptions{Prefix: rp, PrefetchValues: false})
+	defer rit.Close()
+	for rit.Rewind(); rit.Valid(); rit.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k := rit.Item().Key()
+		if len(k) != len(rp)+8 {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(k[len(rp):])
+		id, want, ok := expected(seq)
+		if !ok {
+			continue // reported as record_corrupt
+		}
+		for _, e := range want {
+			if e.table != table {
+				continue
+			}
+			item, err := txn.Get(e.key)
+			missing := err != nil
+			if !missing {
+				err = item.Value(func(val []byte) error {
+					if table == ixID && len(val) >= 16 {
+						val = val[:16]
+					}
+					missing = !bytes.Equal(val, e.val)
+					return nil
+				})
+			}
+			if missing {
+				if err := v.report(Problem{Org: org, Seq: seq, ID: id, Kind: ProblemIndexMissing,
+					Detail: fmt.Sprintf("the record's %s entry is missing or wrong", name)}); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// anchor compares the tree with the keychain anchor and reports active
+// alerts (not when keyless: the anchor lives in the keychain).
+func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) error {
+	in := v.s.integ
+	if in == nil || in.disabled || v.opts.Keyless {
+		return nil
+	}
+	in.mu.Lock()
+	a, alerted := in.alerts[org]
+	in.mu.Unlock()
+	if alerted {
+		kind := ProblemRollback
+		if a.Kind == AlertInconsistent {
+			kind = ProblemInconsistentCheckpoints
+		}
+		return v.report(Problem{Org: org, Kind: kind, Detail: a.Message()})
+	}
+	raw, err := in.ks.Get(ctx, KeyAnchor(org))
+	if errors.Is(err, ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("failed to read the anchor of organization %q: %w", org, err)
+	}
+	cp, err := tlog.OpenCheckpoint(raw, in.vkey, tlog.Origin(in.instID, org))
+	if err != nil {
+		return v.report(Problem{Org: org, Kind: ProblemBadSignature, Detail: "the keychain anchor does not verify: " + err.Error()})
+	}
+	if cp.Size > tree.Size() {
+		return v.report(Problem{Org: org, Seq: tree.Size() + 1, Kind: ProblemRollback,
+			Detail: fmt.Sprintf("the keychain anchor is a checkpoint of %d events, the log has %d (rolled back or truncated)", cp.Size, tree.Size())})
+	}
+	root, err := tlog.RootAt(ctx, badgerNodes{v.txn, org}, cp.Size)
+	if err == nil && root != cp.Root {
+		return v.report(Problem{Org: org, Kind: ProblemInconsistentCheckpoints,
+			Detail: fmt.Sprintf("the keychain anchor signs root %s for size %d, the log's is %s", cp.Root, cp.Size, root)})
+	}
+	return nil
+}
+
+// treeChecker rebuilds an organization's tree from the recomputed leaves
+// and compares it, node by node, with the stored nodes (one cursor per
+// level, so reads are sequential), and with the stored checkpoints as the
+// tree reaches their sizes.
+type treeChecker struct {
+	v       *verifier
+	txn     *badger.Txn
+	org     string
+	origin  string
+	tree    *tlog.Tree
+	cursors []*nodeCursor
+	bad     []int64 // per level, the index of the last mismatching node
+
+	cpIt     *badger.Iterator
+	cpPrefix []byte
+	next     *SignedCheckpoint // the next checkpoint whose size the tree has not reached
+	nextOK   bool              // its signature verified
+	prev     *SignedCheckpoint // the last checkpoint whose signature verified
+	lastNum  uint64
+}
+
+type nodeCursor struct {
+	it     *badger.Iterator
+	prefix []byte
+}
+
+func newTreeChecker(v *verifier, txn *badger.Txn, org string) *treeChecker {
+	c := &treeChecker{v: v, txn: txn, org: org, origin: tlog.Origin(v.inst, org), tree: tlog.NewTree(),
+		cpPrefix: orgPrefix(tagCheckpt, org)}
+	c.cpIt = txn.NewIterator(badger.IteratorOptions{Prefix: c.cpPrefix})
+	c.cpIt.Rewind()
+	return c
+}
+
+func (c *treeChecker) close() {
+	for _, cur := range c.cursors {
+		cur.it.Close()
+	}
+	c.cursors = nil
+	if c.cpIt != nil {
+		c.cpIt.Close()
+		c.cpIt = nil
+	}
+}
+
+func (c *treeChecker) cursor(level uint) *nodeCursor {
+	for uint(len(c.cursors)) <= level {
+		l := len(c.cursors)
+		p := append(orgPrefix(tagTreeNode, c.org), byte(l))
+		it := c.txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 256})
+		it.Rewind()
+		c.cursors = append(c.cursors, &nodeCursor{it: it, prefix: p})
+		c.bad = append(c.bad, -1)
+	}
+	return c.cursors[level]
+}
+
+// storedLeaf is the stored level-0 node of seq.
+func (c *treeChecker) storedLeaf(seq uint64) ([32]byte, bool) {
+	var l [32]byte
+	h, err := badgerNodes{c.txn, c.org}.GetNodes(context.Background(), []tlog.NodeID{{Level: 0, Index: seq - 1}})
+	if err != nil || len(h[0]) != 32 {
+		return l, false
+	}
+	copy(l[:], h[0])
+	return l, true
+}
+
+func nodeSeq(id tlog.NodeID) uint64 { return id.Index<<id.Level + 1 }
+
+// leaf appends the recomputed leaf of seq and checks the nodes it completes
+// and the checkpoints of the new size.
+func (c *treeChecker) leaf(l [32]byte, seq uint64, id string) error {
+	for _, nd := range c.tree.Append(l) {
+		if err := c.node(nd, id); err != nil {
+			return err
+		}
+	}
+	return c.checkpointsAt(c.tree.Size())
+}
+
+func (c *treeChecker) node(nd tlog.Node, id string) error {
+	c.v.sum.Nodes++
+	lvl, idx := nd.ID.Level, nd.ID.Index
+	cur := c.cursor(lvl)
+	report := func(detail string) error {
+		c.bad[lvl] = int64(idx)
+		// Report where the difference starts: a parent of a bad node
+		// differs because its child does.
+		if lvl > 0 && (c.bad[lvl-1] == int64(2*idx) || c.bad[lvl-1] == int64(2*idx+1)) {
+			return nil
+		}
+		p := Problem{Org: c.org, Seq: nodeSeq(nd.ID), Kind: ProblemNodeMismatch, Detail: detail}
+		if lvl == 0 {
+			p.ID = id
+		}
+		return c.v.report(p)
+	}
+	for cur.it.Valid() {
+		k := cur.it.Item().Key()
+		if len(k) != len(cur.prefix)+8 {
+			if err := c.v.report(Problem{Org: c.org, Kind: ProblemNodeMismatch, Detail: fmt.Sprintf("a tree node key at level %d is malformed", lvl)}); err != nil {
+				return err
+			}
+			cur.it.Next()
+			continue
+		}
+		si := binary.BigEndian.Uint64(k[len(cur.prefix):])
+		if si >= idx {
+			break
+		}
+		// Cannot happen in a log written by Append: nodes are stored in
+		// index order with no gap, and this one was already passed.
+		if err := c.v.report(Problem{Org: c.org, Seq: nodeSeq(tlog.NodeID{Level: lvl, Index: si}), Kind: ProblemNodeMismatch,
+			Detail: fmt.Sprintf("an unexpected stored node (level %d, index %d)", lvl, si)}); err != nil {
+			return err
+		}
+		cur.it.Next()
+	}
+	if !cur.it.Valid() || binary.BigEndian.Uint64(cur.it.Item().Key()[len(cur.prefix):]) != idx {
+		return report(fmt.Sprintf("tree node (level %d, index %d) is not stored", lvl, idx))
+	}
+	var stored []byte
+	err := cur.it.Item().Value(func(val []byte) error { stored = slices.Clone(val); return nil })
+	cur.it.Next()
+	if err != nil {
+		return fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", lvl, idx, c.org, err)
+	}
+	if !bytes.Equal(stored, nd.Hash[:]) {
+		return report(fmt.Sprintf("stored tree node (level %d, index %d) is %x, the records give %x", lvl, idx, stored, nd.Hash))
+	}
+	return nil
+}
+
+// finish reports stored nodes beyond the recomputed tree.
+func (c *treeChecker) finish() error {
+	for lvl, cur := range c.cursors {
+		for ; cur.it.Valid(); cur.it.Next() {
+			k := cur.it.Item().Key()
+			var idx uint64
+			if len(k) == len(cur.prefix)+8 {
+				idx = binary.BigEndian.Uint64(k[len(cur.prefix):])
+			}
+			if err := c.v.report(Problem{Org: c.org, Seq: nodeSeq(tlog.NodeID{Level: uint(lvl), Index: idx}), Kind: ProblemNodeMismatch,
+				Detail: fmt.Sprintf("stored tree node (level %d, index %d) is beyond the %d records", lvl, idx, c.tree.Size())}); err != nil {
+				return err
+			}
+		}
+	}
+	p := orgPrefix(tagTreeNode, c.org)
+	it := c.txn.NewIterator(badger.IteratorOptions{Prefix: p})
+	defer it.Close()
+	it.Seek(append(slices.Clip(p), byte(len(c.cursors))))
+	if it.Valid() {
+		k := it.Item().Key()
+		return c.v.report(Problem{Org: c.org, Kind: ProblemNodeMismatch,
+			Detail: fmt.Sprintf("stored tree node %x is above the top of the %d-record tree", k[len(p):], c.tree.Size())})
+	}
+	return nil
+}
+
+// loadNext reads the next stored checkpoint and checks its signature, its
+// number and that it extends the previous one.
+func (c *treeChecker) loadNext() error {
+	c.next = nil
+	for c.cpIt.Valid() {
+		item := c.cpIt.Item()
+		k := item.Key()
+		if len(k) != len(c.cpPrefix)+8 {
+			c.cpIt.Next()
+			if err := c.v.report(Problem{Org: c.org, Kind: ProblemInconsistentCheckpoints, Detail: "a checkpoint key is malformed"}); err != nil {
+				return err
+			}
+			continue
+		}
+		n := binary.BigEndian.Uint64(k[len(c.cpPrefix):])
+		var raw []byte
+		err := item.Value(func(val []byte) error { raw = slices.Clone(val); return nil })
+		c.cpIt.Next()
+		if err != nil {
+			return fmt.Errorf("failed to read checkpoint %d of organization %q: %w", n, c.org, err)
+		}
+		c.v.sum.Checkpoints++
+		if n != c.lastNum+1 {
+			if err := c.v.report(Problem{Org: c.org, Checkpoint: n, Kind: ProblemInconsistentCheckpoints,
+				Detail: fmt.Sprintf("checkpoint %d follows checkpoint %d (checkpoints deleted)", n, c.lastNum)}); err != nil {
+				return err
+			}
+		}
+		c.lastNum = n
+		sc, err := decodeCheckpoint(raw, n)
+		if err != nil {
+			if err := c.v.report(Problem{Org: c.org, Checkpoint: n, Kind: ProblemBadSignature, Detail: err.Error()}); err != nil {
+				return err
+			}
+			continue
+		}
+		if c.v.vkey == "" {
+			if err := c.v.report(Problem{Org: c.org, Checkpoint: n, Kind: ProblemBadSignature,
+				Detail: "the log stores no verifier key to check checkpoints with"}); err != nil {
+				return err
+			}
+			continue
+		}
+		cp, err := tlog.OpenCheckpoint(sc.Note, c.v.vkey, c.origin)
+		if err != nil {
+			if err := c.v.report(Problem{Org: c.org, Checkpoint: n, Kind: ProblemBadSignature,
+				Detail: fmt.Sprintf("checkpoint %d (size %d) does not verify: %v", n, sc.Checkpoint.Size, err)}); err != nil {
+				return err
+			}
+			continue
+		}
+		sc.Checkpoint = cp
+		if c.prev != nil {
+			if err := c.consistent(*c.prev, sc); err != nil {
+				return err
+			}
+		}
+		c.prev = &sc
+		c.next = &sc
+		return nil
+	}
+	return nil
+}
+
+// consistent checks that cur extends prev with a proof from the stored nodes.
+func (c *treeChecker) consistent(prev, cur SignedCheckpoint) error {
+	bad := func(detail string) error {
+		return c.v.report(Problem{Org: c.org, Checkpoint: cur.Number, Kind: ProblemInconsistentCheckpoints, Detail: detail})
+	}
+	if cur.Checkpoint.Size < prev.Checkpoint.Size {
+		return bad(fmt.Sprintf("checkpoint %d has size %d, smaller than checkpoint %d's %d", cur.Number, cur.Checkpoint.Size, prev.Number, prev.Checkpoint.Size))
+	}
+	p, err := tlog.ConsistencyProof(context.Background(), badgerNodes{c.txn, c.org}, prev.Checkpoint.Size, cur.Checkpoint.Size)
+	if err != nil {
+		return nil // nodes missing: reported as node or rollback problems
+	}
+	if err := tlog.VerifyConsistency(prev.Checkpoint.Size, cur.Checkpoint.Size, p, prev.Checkpoint.Root, cur.Checkpoint.Root); err != nil {
+		return bad(fmt.Sprintf("checkpoint %d (size %d) does not extend checkpoint %d (size %d): %v",
+			cur.Number, cur.Checkpoint.Size, prev.Number, prev.Checkpoint.Size, err))
+	}
+	return nil
+}
+
+// checkpointsAt compares the checkpoints of the tree's current size with
+// its root.
+func (c *treeChecker) checkpointsAt(size uint64) error {
+	if c.next == nil {
+		if !c.cpIt.Valid() {
+			return nil
+		}
+		if err := c.loadNext(); err != nil {
+			return err
+		}
+	}
+	for c.next != nil && c.next.Checkpoint.Size <= size {
+		if c.next.Checkpoint.Size == size {
+			if root := c.tree.Root(); root != c.next.Checkpoint.Root {
+				if err := c.v.report(Problem{Org: c.org, Checkpoint: c.next.Number, Kind: ProblemCheckpointMismatch,
+					Detail: fmt.Sprintf("checkpoint %d signs root %s for size %d, the records give %s", c.next.Number, c.next.Checkpoint.Root, size, root)}); err != nil {
+					return err
+				}
+			}
+		}
+		if err := c.loadNext(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restCheckpoints reports checkpoints larger than the log (truncation).
+func (c *treeChecker) restCheckpoints() error {
+	if c.next == nil && c.cpIt.Valid() {
+		if err := c.loadNext(); err != nil {
+			return err
+		}
+	}
+	if c.tree.Size() == 0 {
+		// An empty log: checkpoints of size 0 never exist.
+		for c.next != nil && c.next.Checkpoint.Size == 0 {
+			if err := c.loadNext(); err != nil {
+				return err
+			}
+		}
+	}
+	for c.next != nil {
+		if err := c.v.report(Problem{Org: c.org, Seq: c.tree.Size() + 1, Checkpoint: c.next.Number, Kind: ProblemRollback,
+			Detail: fmt.Sprintf("checkpoint %d covers %d events, the log has %d (truncated or rolled back)", c.next.Number, c.next.Checkpoint.Size, c.tree.Size())}); err != nil {
+			return err
+		}
+		if err := c.loadNext(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
