@@ -175,11 +175,23 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
     return ds
   }
 
-  async function run<T>(f: () => T, failable = true): Promise<T> {
+  async function run<T>(f: () => T | Promise<T>, failable = true): Promise<T> {
     if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs))
     else await Promise.resolve()
     if (failable && opts.failWith) throw new ApiError(opts.failWith, 503)
     return f()
+  }
+
+  // Whole-range scans (facets, histogram) run in slices and, in the browser
+  // demo, yield between them: a server does this work off the UI thread, so
+  // the demo should not freeze rendering while it counts a million events.
+  async function scan(lo: number, hi: number, body: (i: number) => void): Promise<void> {
+    const SLICE = 1 << 15
+    for (let start = lo; start < hi; start += SLICE) {
+      const end = Math.min(hi, start + SLICE)
+      for (let i = start; i < end; i++) body(i)
+      if (opts.latencyMs && end < hi) await new Promise((r) => setTimeout(r, 0))
+    }
   }
 
   function findIndex(ds: Dataset, id: string): number {
@@ -227,18 +239,18 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         return { leafIndex: i, treeSize: ds.size(), leafHash: hexToBase64(ds.event(i).leafHash), hashes: proofHashes(i, ds.size()), verified: true }
       }),
     facets: (q) =>
-      run(() => {
+      run(async () => {
         const ds = dataset(q.org)
         const c = compileQuery(ds, q)
         const fields: ColumnField[] = ['category', 'provider', 'status', 'riskLevel', 'userId']
-        const counts = fields.map((f) => new Float64Array(ds.dict(f).length + 1))
-        for (let i = c.lo; i < c.hi; i++) {
-          if (!matches(ds, c, i)) continue
+        const counts = fields.map((f) => new Float64Array(ds.dict(f).length + 64))
+        await scan(c.lo, c.hi, (i) => {
+          if (!matches(ds, c, i)) return
           for (let k = 0; k < fields.length; k++) {
             const arr = counts[k]
             if (arr) arr[ds.code(fields[k] as ColumnField, i)]! += 1
           }
-        }
+        })
         const out: FacetsDTO = {}
         fields.forEach((f, k) => {
           const d = ds.dict(f)
@@ -250,7 +262,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         return out
       }),
     histogram: (q) =>
-      run((): HistogramDTO => {
+      run(async (): Promise<HistogramDTO> => {
         const ds = dataset(q.org)
         const c = compileQuery(ds, q)
         const n = ds.size()
@@ -266,16 +278,16 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         }))
         const riskDict = ds.dict('riskLevel')
         const statusDict = ds.dict('status')
-        for (let i = c.lo; i < c.hi; i++) {
-          if (!matches(ds, c, i)) continue
+        await scan(c.lo, c.hi, (i) => {
+          if (!matches(ds, c, i)) return
           const b = buckets[Math.floor((ds.time(i) - first) / step)]
-          if (!b) continue
+          if (!b) return
           b.count++
           const r = riskDict[ds.code('riskLevel', i)] ?? 'low'
           b.byRisk[r] = (b.byRisk[r] ?? 0) + 1
           const s = statusDict[ds.code('status', i)] ?? 'applied'
           b.byStatus![s] = (b.byStatus![s] ?? 0) + 1
-        }
+        })
         return { bucketSeconds, buckets }
       }),
     latestCheckpoint: (org) =>
