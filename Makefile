@@ -49,7 +49,7 @@ vet: frontend/dist/index.html
 	$(GO) vet -tags smoke ./build/smoke/
 
 go-test: frontend/dist/index.html
-	$(SCRIPTS)/with-keychain.sh $(GO) test -race -count=1 ./...
+	$(SCRIPTS)/with-keychain.sh $(GO) test -race -count=1 -timeout 20m ./...
 
 frontend-test:
 	cd frontend && npm run typecheck && npm test
