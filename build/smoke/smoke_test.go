@@ -43,7 +43,9 @@ func TestDesktopSmoke(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 
 	cmd := exec.CommandContext(ctx, bin, "--data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	// LANG=C is what a CI machine has; the webview then reports the
+	// language "C", which Intl rejects. The frontend must still render.
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "LANG=C", "LC_ALL=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

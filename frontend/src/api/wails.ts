@@ -23,6 +23,7 @@ export interface WailsBindings {
 
 export interface WailsRuntime {
   EventsOn(name: string, cb: (...data: never[]) => void): () => void
+  LogError?(message: string): void
 }
 
 declare global {
