@@ -1,6 +1,7 @@
 package app
 
 import (
+	"slices"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -122,7 +123,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/operations/facets", s.auth(s.facets)},
 		{"GET", "/api/operations/histogram", s.auth(s.histogram)},
 		{"GET", "/api/operations/stream", s.auth(s.stream)},
-	}, s.integrityRoutes()...)
+	}, slices.Concat(s.integrityRoutes(), s.exportRoutes(), s.syncRoutes())...)
 }
 
 // guard applies what holds for every request: no method modifies an event
