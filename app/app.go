@@ -59,6 +59,8 @@ type App struct {
 	mu        sync.Mutex
 	ctx       context.Context // the Wails context, set by startup
 	readyOnce bool
+	// verifyProgress fans verification progress out to REST streams.
+	verifyProgress progressHub
 }
 
 // New returns an App.

@@ -125,17 +125,25 @@ type VerifyProblemDTO struct {
 	ID     string `json:"id,omitempty"`
 	Kind   string `json:"kind"`
 	Detail string `json:"detail"`
+	// Checkpoint is the checkpoint's number for checkpoint problems.
+	Checkpoint uint64 `json:"checkpoint,omitempty"`
 }
 
 // VerifyResultDTO summarises a verification run.
 type VerifyResultDTO struct {
-	Org        string             `json:"org"`
-	Events     uint64             `json:"events"`
-	Problems   []VerifyProblemDTO `json:"problems"`
-	Clean      bool               `json:"clean"`
-	StartedAt  string             `json:"startedAt"`
-	FinishedAt string             `json:"finishedAt"`
-	Keyless    bool               `json:"keyless"`
+	Org         string `json:"org"` // empty: every organization
+	Events      uint64 `json:"events"`
+	Checkpoints uint64 `json:"checkpoints"`
+	States      uint64 `json:"states"` // decrypted and checked against their commitments (0 when keyless)
+	// Problems lists the first 1,000 problems; ProblemCount counts all of
+	// them and Truncated says the list is shorter.
+	Problems     []VerifyProblemDTO `json:"problems"`
+	ProblemCount uint64             `json:"problemCount"`
+	Truncated    bool               `json:"truncated,omitempty"`
+	Clean        bool               `json:"clean"`
+	StartedAt    string             `json:"startedAt"`
+	FinishedAt   string             `json:"finishedAt"`
+	Keyless      bool               `json:"keyless"`
 }
 
 // ErrorDTO is the body of every error response; Code is stable.
