@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -27,6 +28,9 @@ const (
 	// AlertMissing: the keychain has an anchor for an organization the
 	// database has no log for.
 	AlertMissing AlertKind = "missing_org"
+	// AlertExternal: something outside the store, such as a remote witness
+	// of the checkpoints, disagrees with the log (RaiseIntegrityAlert).
+	AlertExternal AlertKind = "external"
 )
 
 // IntegrityAlert is an organization whose log failed the anchor check on
@@ -43,6 +47,9 @@ type IntegrityAlert struct {
 	DBSize     uint64    `json:"dbSize"`
 	DBRoot     tlog.Hash `json:"dbRoot"`
 	Detail     string    `json:"detail"`
+	// Evidence is what the raiser of an external alert gave as evidence
+	// (say, the witness's checkpoint); it goes into the acknowledgement.
+	Evidence map[string]string `json:"evidence,omitempty"`
 }
 
 // Message explains the alert and what to do about it.
@@ -54,6 +61,8 @@ func (a IntegrityAlert) Message() string {
 			a.Org, a.AnchorSize, a.DBSize)
 	case AlertMissing:
 		what = fmt.Sprintf("the audit log of organization %q is missing from the database, but the keychain anchor is a checkpoint of %d events", a.Org, a.AnchorSize)
+	case AlertExternal:
+		what = fmt.Sprintf("the audit log of organization %q was reported inconsistent from outside the store", a.Org)
 	default:
 		what = fmt.Sprintf("the audit log of organization %q is inconsistent with its keychain anchor (anchor: %d events, root %s; database: %d events, root %s)",
 			a.Org, a.AnchorSize, a.AnchorRoot, a.DBSize, a.DBRoot)
@@ -68,7 +77,7 @@ func (a IntegrityAlert) Message() string {
 // active alert. It matches ErrIntegrityAlert.
 type IntegrityAlertError struct{ Alert IntegrityAlert }
 
-func (e *IntegrityAlertError) Error() string         { return e.Alert.Message() }
+func (e *IntegrityAlertError) Error() string        { return e.Alert.Message() }
 func (e *IntegrityAlertError) Is(target error) bool { return target == ErrIntegrityAlert }
 
 // tagAlert holds persisted alerts: 0x23 || org || 0x00 → JSON IntegrityAlert.
@@ -97,14 +106,15 @@ func (s *Store) alertGate(ctx context.Context, events []Event) error {
 }
 
 // raiseAlert records an alert (the first one of an organization wins) in
-// memory and in the log.
-func (s *Store) raiseAlert(a IntegrityAlert) {
+// memory and in the log. It reports whether it persisted the alert (true
+// as well when org already had one); the alert stays in memory either way.
+func (s *Store) raiseAlert(a IntegrityAlert) error {
 	in := s.integ
 	a.DetectedAt = s.opts.Now().UTC()
 	in.mu.Lock()
 	if _, ok := in.alerts[a.Org]; ok {
 		in.mu.Unlock()
-		return
+		return nil
 	}
 	in.alerts[a.Org] = a
 	in.mu.Unlock()
@@ -118,7 +128,42 @@ func (s *Store) raiseAlert(a IntegrityAlert) {
 		// The alert stays in memory; the anchor check raises it again on
 		// the next open.
 		s.log.Error("failed to persist the integrity alert", "org", a.Org, "err", err)
+		return fmt.Errorf("failed to persist the integrity alert of organization %q: %w", a.Org, err)
 	}
+	return nil
+}
+
+// RaiseIntegrityAlert raises an integrity alert on org from outside the
+// store: the sync layer calls it when a remote witness disagrees with org's
+// checkpoints. Like an alert the store raises itself (a rollback), it is
+// persisted in the log, appends to org fail with ErrIntegrityAlert and no
+// checkpoint moves org's anchor until AcknowledgeIntegrityAlert, whose
+// event records reason and evidence. If org already has an alert, that one
+// stays and this call changes nothing. An error means the alert could not
+// be persisted; it is still active until the store is closed.
+func (s *Store) RaiseIntegrityAlert(ctx context.Context, org, reason string, evidence map[string]string) error {
+	if err := s.integrityReady(ctx); err != nil {
+		return err
+	}
+	if !validOrg(org) {
+		return fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+	}
+	if reason == "" {
+		return fmt.Errorf("an integrity alert needs a reason: %w", ErrInvalidEvent)
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	a := IntegrityAlert{Org: org, Kind: AlertExternal, Detail: reason, Evidence: maps.Clone(evidence)}
+	s.integ.mu.Lock()
+	if o := s.integ.orgs[org]; o != nil {
+		a.AnchorSize, a.AnchorRoot = o.last.Checkpoint.Size, o.last.Checkpoint.Root
+		a.DBSize = o.durable
+	}
+	s.integ.mu.Unlock()
+	return s.raiseAlert(a)
 }
 
 func (s *Store) loadAlerts() error {
@@ -177,6 +222,10 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 			root, err = tlog.RootAt(ctx, badgerNodes{txn, org}, cp.Size)
 			return err
 		})
+		if err != nil && !treeDamage(err) {
+			// Cancelled, or the read failed: no evidence either way.
+			return fmt.Errorf("failed to compare organization %q's tree with its keychain anchor: %w", org, err)
+		}
 		if err != nil || root != cp.Root {
 			a.Kind = AlertInconsistent
 			if err != nil {
@@ -233,7 +282,7 @@ func (s *Store) AcknowledgeIntegrityAlert(ctx context.Context, org, acknowledged
 	if acknowledgedBy == "" || reason == "" {
 		return Receipt{}, fmt.Errorf("acknowledging an integrity alert needs who acknowledges it and why: %w", ErrInvalidEvent)
 	}
-	meta, _ := json.Marshal(map[string]any{
+	evidence := map[string]any{
 		"alertId":        fmt.Sprintf("%s/%s/%d", a.Org, a.Kind, a.DetectedAt.UnixNano()),
 		"note":           reason,
 		"kind":           string(a.Kind),
@@ -244,7 +293,11 @@ func (s *Store) AcknowledgeIntegrityAlert(ctx context.Context, org, acknowledged
 		"dbSize":         a.DBSize,
 		"dbRoot":         a.DBRoot.String(),
 		"acknowledgedBy": acknowledgedBy,
-	})
+	}
+	if len(a.Evidence) > 0 {
+		evidence["evidence"] = a.Evidence
+	}
+	meta, _ := json.Marshal(evidence)
 	ev := Event{Timestamp: s.opts.Now().UTC(), OrganizationID: org, UserID: acknowledgedBy, Provider: "system",
 		ActionType: "audit.integrity_alert_acknowledged", ResourceIDs: []string{}, Status: "applied",
 		RiskLevel: "high", Metadata: meta}

@@ -103,6 +103,21 @@ func (s *Store) Checkpoint(ctx context.Context, org string) (SignedCheckpoint, e
 
 var errIntegrityDisabled = errors.New("the integrity layer is disabled")
 
+// treeDamage reports whether err, from reading or checking stored tree
+// nodes, says the stored tree is wrong (a node missing or malformed, or
+// not consistent) rather than that the reading stopped: a cancelled
+// context or an I/O error says nothing about the log's integrity.
+func treeDamage(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return errors.Is(err, tlog.ErrNodeNotFound) || errors.Is(err, tlog.ErrInconsistent) ||
+		errors.Is(err, tlog.ErrInvalidProof) || errors.Is(err, tlog.ErrWrongOrigin)
+}
+
 // checkpoint signs org's committed tree. ack is set by an acknowledgement,
 // which re-anchors an organization that has an alert.
 func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedCheckpoint, error) {
@@ -136,20 +151,34 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 		next = tlog.Checkpoint{Origin: origin, Size: t.Size(), Root: t.Root()}
 		// The compact range and the stored nodes must agree: a proof built
 		// from the nodes is checked against the root of the range.
-		if root, err := tlog.RootAt(ctx, badgerNodes{txn, org}, next.Size); err != nil || root != next.Root {
+		root, err := tlog.RootAt(ctx, badgerNodes{txn, org}, next.Size)
+		if err != nil && !treeDamage(err) {
+			return fmt.Errorf("failed to read the tree of organization %q at size %d: %w", org, next.Size, err)
+		}
+		if err != nil || root != next.Root {
 			return fmt.Errorf("refusing to sign: organization %q's stored tree nodes do not give the root of its compact range at size %d (%v): %w",
 				org, next.Size, err, ErrTampered)
 		}
 		if prev.Note == nil {
 			return nil
 		}
-		if err := tlog.CheckConsistent(ctx, badgerNodes{txn, org}, prev.Checkpoint, next); err != nil {
+		err = tlog.CheckConsistent(ctx, badgerNodes{txn, org}, prev.Checkpoint, next)
+		if err != nil && !treeDamage(err) {
+			return fmt.Errorf("failed to check that organization %q's tree at size %d extends checkpoint %d (size %d): %w",
+				org, next.Size, prevN, prev.Checkpoint.Size, err)
+		}
+		if err != nil {
 			return fmt.Errorf("refusing to sign a checkpoint of organization %q at size %d that does not extend checkpoint %d (size %d): %w: %w",
 				org, next.Size, prevN, prev.Checkpoint.Size, ErrTampered, err)
 		}
 		return nil
 	})
 	if err != nil {
+		// A cancelled or expired ctx is the caller's doing, never evidence
+		// of tampering, even when it interrupted a read of the tree.
+		if cerr := ctx.Err(); cerr != nil {
+			return SignedCheckpoint{}, fmt.Errorf("checkpoint of organization %q interrupted: %w", org, cerr)
+		}
 		if errors.Is(err, ErrTampered) && !ack {
 			s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertInconsistent, AnchorSize: prev.Checkpoint.Size,
 				AnchorRoot: prev.Checkpoint.Root, DBSize: next.Size, DBRoot: next.Root, Detail: err.Error()})

@@ -68,11 +68,11 @@ type integrity struct {
 
 // orgIntegrity is what the checkpointer knows of one organization.
 type orgIntegrity struct {
-	last     SignedCheckpoint // newest stored checkpoint (zero when none)
-	lastN    uint64           // its number
-	pending  uint64           // durable events not yet in a checkpoint
-	dirtyAt  int64            // unix ns of the first such event's durability, 0 when clean
-	durable  uint64           // newest durable size seen
+	last    SignedCheckpoint // newest stored checkpoint (zero when none)
+	lastN   uint64           // its number
+	pending uint64           // durable events not yet in a checkpoint
+	dirtyAt int64            // unix ns of the first such event's durability, 0 when clean
+	durable uint64           // newest durable size seen
 }
 
 func (in *integrity) org(org string) *orgIntegrity {

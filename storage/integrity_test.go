@@ -2,11 +2,14 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/axiomops/axiom-audit/storage/tlog"
@@ -242,5 +245,189 @@ func TestIntegrity_MissingSigningKey(t *testing.T) {
 	ks.secrets[KeySigning] = []byte(sk)
 	if _, err := Open(ctx, dir, ks, Options{Now: clk.Now, GCInterval: -1}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("Open with another signing key: %v", err)
+	}
+}
+
+// cancelAfter is a context that cancels itself on the n-th call of Err, so
+// a test can interrupt an operation at each point where it checks ctx.
+type cancelAfter struct {
+	context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	left   int
+}
+
+func newCancelAfter(n int) *cancelAfter {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &cancelAfter{Context: ctx, cancel: cancel, left: n}
+}
+
+func (c *cancelAfter) Err() error {
+	c.mu.Lock()
+	c.left--
+	if c.left <= 0 {
+		c.cancel()
+	}
+	c.mu.Unlock()
+	return c.Context.Err()
+}
+
+// A checkpoint cancelled while it reads the tree returns the context's
+// error and raises no integrity alert: cancelling is not tampering.
+func TestIntegrity_CheckpointCancelledIsNotTampering(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
+	defer s.Close()
+	appendN(t, s, "acme", 0, 37)
+	if _, err := s.Checkpoint(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, "acme", 37, 22) // the next checkpoint also proves consistency with size 37
+	cancelled := 0
+	for n := 1; ; n++ {
+		c := newCancelAfter(n)
+		cp, err := s.Checkpoint(c, "acme")
+		if err == nil {
+			if cp.Checkpoint.Size != 59 {
+				t.Fatalf("checkpoint of size %d, want 59", cp.Checkpoint.Size)
+			}
+			break
+		}
+		cancelled++
+		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTampered) || errors.Is(err, ErrIntegrityAlert) {
+			t.Fatalf("cancelled at check %d: %v", n, err)
+		}
+		if a := s.IntegrityAlerts(ctx); len(a) != 0 {
+			t.Fatalf("cancelled at check %d: integrity alert raised: %+v", n, a)
+		}
+		if n > 100 {
+			t.Fatal("the checkpoint never completes")
+		}
+	}
+	// Cancelled inside the tree reads, not only before them.
+	if cancelled < 3 {
+		t.Fatalf("only %d cancellation points", cancelled)
+	}
+	// A deadline is the same.
+	dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := s.Checkpoint(dctx, "acme"); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTampered) {
+		t.Fatalf("expired deadline: %v", err)
+	}
+	if _, err := s.Append(ctx, []Event{testEvent("acme", 900)}); err != nil {
+		t.Fatalf("append after cancelled checkpoints: %v", err)
+	}
+	if a := s.IntegrityAlerts(ctx); len(a) != 0 {
+		t.Fatalf("integrity alert raised: %+v", a)
+	}
+}
+
+// A checkpoint over a damaged tree is refused with ErrTampered and raises
+// an alert.
+func TestIntegrity_CheckpointRefusesDamagedTree(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
+	defer s.Close()
+	appendN(t, s, "acme", 0, 12)
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Delete(nodeKey("acme", tlog.NodeID{Level: 2, Index: 2}))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Checkpoint(ctx, "acme"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("checkpoint over a missing node: %v", err)
+	}
+	if a := s.IntegrityAlerts(ctx); len(a) != 1 || a[0].Kind != AlertInconsistent {
+		t.Fatalf("alerts %+v", a)
+	}
+	if _, err := s.Append(ctx, []Event{testEvent("acme", 900)}); !errors.Is(err, ErrIntegrityAlert) {
+		t.Fatalf("append after the alert: %v", err)
+	}
+}
+
+// An alert raised from outside (a witness that disagrees) fails appends
+// closed exactly like a rollback, persists, and is cleared only by an
+// acknowledgement that records its evidence.
+func TestIntegrity_RaiseIntegrityAlert(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, dir, ks, clk, Options{})
+	appendN(t, s, "acme", 0, 5)
+	appendN(t, s, "other", 0, 3)
+	cp, err := s.Checkpoint(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RaiseIntegrityAlert(ctx, "acme", "", nil); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("alert without a reason: %v", err)
+	}
+	if err := s.RaiseIntegrityAlert(ctx, "no such org!", "x", nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("alert on an invalid organization: %v", err)
+	}
+	evidence := map[string]string{"witness": "https://witness.example/", "witnessCheckpoint": "other root at size 5"}
+	if err := s.RaiseIntegrityAlert(ctx, "acme", "the witness signed another root for size 5", evidence); err != nil {
+		t.Fatal(err)
+	}
+	evidence["witness"] = "changed after the call" // the store keeps its own copy
+	// A second alert does not replace the first.
+	if err := s.RaiseIntegrityAlert(ctx, "acme", "second", nil); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(s *Store) {
+		t.Helper()
+		a := s.IntegrityAlerts(ctx)
+		if len(a) != 1 || a[0].Org != "acme" || a[0].Kind != AlertExternal || a[0].Detail != "the witness signed another root for size 5" ||
+			a[0].Evidence["witness"] != "https://witness.example/" || a[0].AnchorSize != 5 || a[0].AnchorRoot != cp.Checkpoint.Root {
+			t.Fatalf("alerts %+v", a)
+		}
+		_, err := s.Append(ctx, []Event{testEvent("acme", 100)})
+		var ae *IntegrityAlertError
+		if !errors.Is(err, ErrIntegrityAlert) || !errors.As(err, &ae) || ae.Alert.Kind != AlertExternal ||
+			!strings.Contains(err.Error(), "recover --acknowledge") {
+			t.Fatalf("append during the alert: %v", err)
+		}
+		if _, err := s.Checkpoint(ctx, "acme"); !errors.Is(err, ErrIntegrityAlert) {
+			t.Fatalf("checkpoint during the alert: %v", err)
+		}
+	}
+	refused(s)
+	if _, err := s.Append(ctx, []Event{testEvent("other", 100)}); err != nil {
+		t.Fatalf("another organization is not affected: %v", err)
+	}
+	ps := verifyAll(t, s, VerifyOptions{Org: "acme"})
+	wantProblem(t, ps, "acme", 0, "", ProblemInconsistentCheckpoints)
+	// Persisted: still refused after a restart.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openIntegrityTest(t, dir, ks, clk, Options{})
+	defer s.Close()
+	refused(s)
+	r, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice@example.com", "the witness was misconfigured")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Get(ctx, "acme", r.ID)
+	if err != nil || e.ActionType != "audit.integrity_alert_acknowledged" {
+		t.Fatalf("acknowledgement event %+v %v", e, err)
+	}
+	var meta struct {
+		Kind     string            `json:"kind"`
+		Detail   string            `json:"detail"`
+		Evidence map[string]string `json:"evidence"`
+	}
+	if err := json.Unmarshal(e.Metadata, &meta); err != nil || meta.Kind != "external" ||
+		meta.Detail != "the witness signed another root for size 5" || meta.Evidence["witnessCheckpoint"] != "other root at size 5" {
+		t.Fatalf("acknowledgement metadata %s (%v)", e.Metadata, err)
+	}
+	if _, err := s.Append(ctx, []Event{testEvent("acme", 101)}); err != nil {
+		t.Fatalf("append after acknowledgement: %v", err)
+	}
+	if a := s.IntegrityAlerts(ctx); len(a) != 0 {
+		t.Fatalf("alerts after acknowledgement: %+v", a)
 	}
 }

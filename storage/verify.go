@@ -756,7 +756,7 @@ func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) erro
 	in.mu.Unlock()
 	if alerted {
 		kind := ProblemRollback
-		if a.Kind == AlertInconsistent {
+		if a.Kind == AlertInconsistent || a.Kind == AlertExternal {
 			kind = ProblemInconsistentCheckpoints
 		}
 		return v.report(Problem{Org: org, Kind: kind, Detail: a.Message()})

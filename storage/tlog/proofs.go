@@ -34,12 +34,12 @@ func getNodes(ctx context.Context, r NodeReader, ids []NodeID) ([][]byte, error)
 		return nil, fmt.Errorf("failed to read %d tree nodes: %w", len(ids), err)
 	}
 	if len(hashes) != len(ids) {
-		return nil, fmt.Errorf("node reader returned %d hashes for %d nodes", len(hashes), len(ids))
+		return nil, fmt.Errorf("node reader returned %d hashes for %d nodes: %w", len(hashes), len(ids), ErrInvalidProof)
 	}
 	for i, h := range hashes {
 		if len(h) != HashSize {
-			return nil, fmt.Errorf("stored tree node (level %d, index %d) is %d bytes, want %d",
-				ids[i].Level, ids[i].Index, len(h), HashSize)
+			return nil, fmt.Errorf("stored tree node (level %d, index %d) is %d bytes, want %d: %w",
+				ids[i].Level, ids[i].Index, len(h), HashSize, ErrInvalidProof)
 		}
 	}
 	return hashes, nil
