@@ -144,6 +144,7 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 			return fmt.Errorf("--keystore %q: must be keychain or file", g.Keystore)
 		}
 	}
-	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand(), c.reportCommand())
+	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand(), c.reportCommand(),
+		c.verifyCommand(), c.checkpointCommand(), c.proveCommand(), c.recoverCommand())
 	return root
 }

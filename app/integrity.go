@@ -78,6 +78,11 @@ func (a *App) publicKey(ctx context.Context) (string, error) {
 	return st.PublicKey(ctx)
 }
 
+// PublicKeyDTO is the verifier key of this installation's checkpoints.
+type PublicKeyDTO struct {
+	PublicKey string `json:"publicKey"` // golang.org/x/mod/sumdb/note verifier format
+}
+
 // EventProof returns the inclusion proof of event id of org against org's
 // newest signed checkpoint, checked against that checkpoint's root.
 func (a *App) EventProof(org, id string) (InclusionProofDTO, error) {
@@ -206,6 +211,11 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 	if err != nil {
 		return VerifyResultDTO{}, err
 	}
+	if req.Org != "" {
+		if err := a.requireOrg(ctx, req.Org); err != nil {
+			return VerifyResultDTO{}, err
+		}
+	}
 	res := VerifyResultDTO{Org: req.Org, Keyless: req.Keyless, StartedAt: formatTime(a.opts.Now()), Problems: []VerifyProblemDTO{}}
 	perOrg := map[string]uint64{}
 	var checked []string
@@ -270,6 +280,20 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 		}
 	}
 	return res, nil
+}
+
+// requireOrg fails with storage.ErrNotFound when org has no log here.
+func (a *App) requireOrg(ctx context.Context, org string) error {
+	orgs, err := a.store.Organizations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range orgs {
+		if o.ID == org {
+			return nil
+		}
+	}
+	return fmt.Errorf("no organization %q in this profile: %w", org, storage.ErrNotFound)
 }
 
 func containsString(xs []string, s string) bool {

@@ -14,6 +14,7 @@ func (s *api) integrityRoutes() []route {
 		{"GET", "/api/operations/events/{id}/proof", s.auth(s.eventProof)},
 		{"GET", "/api/checkpoints/latest", s.auth(s.latestCheckpoint)},
 		{"GET", "/api/checkpoints/consistency", s.auth(s.consistencyProof)},
+		{"GET", "/api/checkpoints/public-key", s.auth(s.publicKey)},
 		{"POST", "/api/verify", s.auth(s.verify)},
 		{"GET", "/api/verify/stream", s.auth(s.verifyStream)},
 	}
@@ -76,6 +77,15 @@ func (s *api) latestCheckpoint(w http.ResponseWriter, r *http.Request, p princip
 		return
 	}
 	writeJSON(w, http.StatusOK, cp)
+}
+
+func (s *api) publicKey(w http.ResponseWriter, r *http.Request, _ principal) {
+	key, err := s.app.publicKey(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PublicKeyDTO{PublicKey: key})
 }
 
 func (s *api) consistencyProof(w http.ResponseWriter, r *http.Request, p principal) {

@@ -39,6 +39,7 @@ type apiEndpoint struct {
 type eventBackend interface {
 	appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error)
 	listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error)
+	integrityBackend
 }
 
 // RemoteClient talks to a running desktop app's API.
@@ -166,6 +167,63 @@ func (r *RemoteClient) listEvents(ctx context.Context, q QueryDTO) (EventPageDTO
 	var out EventPageDTO
 	err := r.do(ctx, http.MethodGet, "/api/operations/events?"+v.Encode(), nil, &out)
 	return out, err
+}
+
+func (r *RemoteClient) latestCheckpoint(ctx context.Context, org string) (CheckpointDTO, error) {
+	var out CheckpointDTO
+	err := r.do(ctx, http.MethodGet, "/api/checkpoints/latest?"+url.Values{"org": {org}}.Encode(), nil, &out)
+	return out, err
+}
+
+func (r *RemoteClient) publicKey(ctx context.Context) (string, error) {
+	var out PublicKeyDTO
+	err := r.do(ctx, http.MethodGet, "/api/checkpoints/public-key", nil, &out)
+	return out.PublicKey, err
+}
+
+func (r *RemoteClient) eventProof(ctx context.Context, org, id string, treeSize uint64) (InclusionProofDTO, error) {
+	v := url.Values{"org": {org}}
+	if treeSize > 0 {
+		v.Set("treeSize", strconv.FormatUint(treeSize, 10))
+	}
+	var out InclusionProofDTO
+	err := r.do(ctx, http.MethodGet, "/api/operations/events/"+url.PathEscape(id)+"/proof?"+v.Encode(), nil, &out)
+	return out, err
+}
+
+func (r *RemoteClient) consistencyProof(ctx context.Context, org string, size1, size2 uint64) (ConsistencyProofDTO, error) {
+	v := url.Values{"org": {org}, "from": {strconv.FormatUint(size1, 10)}, "to": {strconv.FormatUint(size2, 10)}}
+	var out ConsistencyProofDTO
+	err := r.do(ctx, http.MethodGet, "/api/checkpoints/consistency?"+v.Encode(), nil, &out)
+	return out, err
+}
+
+// verify runs the verification in the desktop app. Its answer lists the
+// first 1,000 problems; when there were more, the last problem passed on
+// says how many are missing and how to see them all.
+func (r *RemoteClient) verify(ctx context.Context, req VerifyRequest, _ func(VerifyProgressDTO), problem func(VerifyProblemDTO)) (VerifyResultDTO, error) {
+	v := url.Values{}
+	if req.Org != "" {
+		v.Set("org", req.Org)
+	}
+	if req.Keyless {
+		v.Set("keyless", "true")
+	}
+	var out VerifyResultDTO
+	if err := r.do(ctx, http.MethodPost, "/api/verify?"+v.Encode(), nil, &out); err != nil {
+		return out, err
+	}
+	if problem != nil {
+		for _, p := range out.Problems {
+			problem(p)
+		}
+		if out.Truncated {
+			problem(VerifyProblemDTO{Org: req.Org, Kind: "truncated", Detail: fmt.Sprintf(
+				"%d more problems not listed by the desktop app's API; close the app and run verify again to list them all",
+				out.ProblemCount-uint64(len(out.Problems)))})
+		}
+	}
+	return out, nil
 }
 
 // startLocalAPI serves the REST API for other local programs while the

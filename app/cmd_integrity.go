@@ -1,0 +1,371 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// integrityBackend is what verify, checkpoint and prove need: the App when
+// the CLI opens the profile itself, the desktop app's API when it holds it.
+type integrityBackend interface {
+	latestCheckpoint(ctx context.Context, org string) (CheckpointDTO, error)
+	publicKey(ctx context.Context) (string, error)
+	eventProof(ctx context.Context, org, id string, treeSize uint64) (InclusionProofDTO, error)
+	consistencyProof(ctx context.Context, org string, size1, size2 uint64) (ConsistencyProofDTO, error)
+	verify(ctx context.Context, req VerifyRequest, progress func(VerifyProgressDTO), problem func(VerifyProblemDTO)) (VerifyResultDTO, error)
+}
+
+// verifySummaryLine is the last line of `verify --json`.
+type verifySummaryLine struct {
+	Summary verifySummary `json:"summary"`
+}
+
+// verifySummary is the result without the problems, printed before it.
+type verifySummary struct {
+	VerifyResultDTO
+	Problems []VerifyProblemDTO `json:"problems,omitempty"`
+}
+
+func (c *cli) verifyCommand() *cobra.Command {
+	var org string
+	var asJSON, keyless bool
+	cmd := &cobra.Command{
+		Use:   "verify [--org ORG] [--json] [--keyless]",
+		Short: "Check the log's integrity and name every tampered record",
+		Long: "verify recomputes every leaf hash from its record, the hash chain, every stored\n" +
+			"tree node and root, every checkpoint signature and the consistency between\n" +
+			"consecutive checkpoints, and checks that the indexes point at real records. With\n" +
+			"the keys (the default) it also decrypts each state and checks its commitment.\n\n" +
+			"Each problem is printed on its own line (with --json, as one JSON object per line,\n" +
+			"followed by a line {\"summary\": …}). Exit status: 0 clean, 1 problems found,\n" +
+			"2 the log could not be checked (or bad usage).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, closeB, err := c.integrity(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeB()
+			out := bufio.NewWriter(cmd.OutOrStdout())
+			defer out.Flush()
+			enc := json.NewEncoder(out)
+			var progress func(VerifyProgressDTO)
+			if c.g.Verbose {
+				var last time.Time
+				progress = func(p VerifyProgressDTO) {
+					if now := time.Now(); now.Sub(last) >= time.Second || p.Done == p.Total {
+						last = now
+						fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: verifying %s: %d of %d records\n", p.Org, p.Done, p.Total)
+					}
+				}
+			}
+			var writeErr error
+			res, err := b.verify(cmd.Context(), VerifyRequest{Org: org, Keyless: keyless}, progress, func(p VerifyProblemDTO) {
+				if writeErr != nil {
+					return
+				}
+				if asJSON {
+					writeErr = enc.Encode(p)
+				} else {
+					_, writeErr = fmt.Fprintln(out, problemLine(p))
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if writeErr != nil {
+				return fmt.Errorf("failed to write the problems: %w", writeErr)
+			}
+			if asJSON {
+				if err := enc.Encode(verifySummaryLine{Summary: verifySummary{VerifyResultDTO: res}}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(out, summaryLine(res))
+			}
+			if err := out.Flush(); err != nil {
+				return err
+			}
+			if !res.Clean {
+				return &ExitError{Code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "verify only this organization `ID` (default: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print problems and the summary as JSON lines")
+	cmd.Flags().BoolVar(&keyless, "keyless", false, "use no key from the keychain beyond the database's: states are not decrypted, signatures are checked with the stored verifier key")
+	return cmd
+}
+
+func problemLine(p VerifyProblemDTO) string {
+	var b strings.Builder
+	b.WriteString("org " + p.Org)
+	if p.Seq != 0 {
+		fmt.Fprintf(&b, " seq %d", p.Seq)
+	}
+	if p.ID != "" {
+		b.WriteString(" id " + p.ID)
+	}
+	if p.Checkpoint != 0 {
+		fmt.Fprintf(&b, " checkpoint %d", p.Checkpoint)
+	}
+	b.WriteString(": " + p.Kind + ": " + p.Detail)
+	return b.String()
+}
+
+func summaryLine(r VerifyResultDTO) string {
+	scope := "every organization"
+	if r.Org != "" {
+		scope = "organization " + r.Org
+	}
+	how := fmt.Sprintf("%d events, %d checkpoints, %d states", r.Events, r.Checkpoints, r.States)
+	if r.Keyless {
+		how = fmt.Sprintf("%d events, %d checkpoints, keyless (states not decrypted)", r.Events, r.Checkpoints)
+	}
+	if r.Clean {
+		return fmt.Sprintf("verified %s: %s: clean", scope, how)
+	}
+	return fmt.Sprintf("verified %s: %s: %d problems found", scope, how, r.ProblemCount)
+}
+
+func (c *cli) checkpointCommand() *cobra.Command {
+	var org string
+	var publicKey bool
+	cmd := &cobra.Command{
+		Use:   "checkpoint --org ORG [--public-key]",
+		Short: "Print the newest signed checkpoint (C2SP signed note) or the verifier key",
+		Long: "checkpoint prints ORG's newest signed checkpoint exactly as signed: a C2SP\n" +
+			"tlog-checkpoint in the signed-note format, which golang.org/x/mod/sumdb/note\n" +
+			"verifies with the key that --public-key prints (note verifier format).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if org == "" && !publicKey {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			b, closeB, err := c.integrity(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeB()
+			if publicKey {
+				key, err := b.publicKey(cmd.Context())
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), key)
+				return err
+			}
+			cp, err := b.latestCheckpoint(cmd.Context(), org)
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("organization %q has no events, so no checkpoint: %w", org, err)
+			}
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(cmd.OutOrStdout(), cp.Note)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "organization `ID`")
+	cmd.Flags().BoolVar(&publicKey, "public-key", false, "print the checkpoints' verifier key instead")
+	return cmd
+}
+
+func (c *cli) proveCommand() *cobra.Command {
+	var org, checkpointFile string
+	var from, to uint64
+	cmd := &cobra.Command{
+		Use:   "prove --org ORG (ID [--checkpoint FILE] | --from SIZE1 --to SIZE2)",
+		Short: "Print an inclusion proof of an event, or a consistency proof between two tree sizes",
+		Long: "With an event ID, prove prints the RFC 6962 inclusion proof of the event as JSON\n" +
+			"(leafIndex, treeSize, leafHash and hashes in base64, and whether it leads to the\n" +
+			"checkpoint's root) against ORG's newest signed checkpoint, or against the signed\n" +
+			"checkpoint in FILE (its signature and origin are checked first).\n\n" +
+			"With --from and --to, it prints the consistency proof that the tree of SIZE2\n" +
+			"events extends the tree of SIZE1 events.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if org == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			consistency := cmd.Flags().Changed("from") || cmd.Flags().Changed("to")
+			switch {
+			case consistency && len(args) == 1:
+				return &RequestError{Field: "ID", Reason: "cannot be combined with --from/--to: prove either an event or consistency"}
+			case consistency && !cmd.Flags().Changed("to"):
+				return &RequestError{Field: "--to", Reason: "is required with --from"}
+			case consistency && checkpointFile != "":
+				return &RequestError{Field: "--checkpoint", Reason: "applies to inclusion proofs only"}
+			case !consistency && len(args) == 0:
+				return &RequestError{Field: "ID", Reason: "is required: the id of the event to prove (or --from and --to)"}
+			}
+			b, closeB, err := c.integrity(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeB()
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			if consistency {
+				p, err := b.consistencyProof(cmd.Context(), org, from, to)
+				if err != nil {
+					return err
+				}
+				return enc.Encode(p)
+			}
+			var size uint64
+			var root *tlog.Hash
+			if checkpointFile != "" {
+				cp, err := c.readCheckpointFile(cmd.Context(), b, org, checkpointFile)
+				if err != nil {
+					return err
+				}
+				size, root = cp.Size, &cp.Root
+			}
+			p, err := b.eventProof(cmd.Context(), org, args[0], size)
+			if err != nil {
+				return err
+			}
+			if root != nil {
+				p.Verified = verifyInclusionDTO(p, *root) == nil
+			}
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+			if !p.Verified {
+				return &ExitError{Code: 1, Err: fmt.Errorf("the proof of event %s does not lead to the checkpoint's root: the log or the checkpoint was changed", args[0])}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "organization `ID`")
+	cmd.Flags().StringVar(&checkpointFile, "checkpoint", "", "prove against the signed checkpoint in `FILE` instead of the newest")
+	cmd.Flags().Uint64Var(&from, "from", 0, "consistency proof from tree `SIZE1`")
+	cmd.Flags().Uint64Var(&to, "to", 0, "consistency proof to tree `SIZE2`")
+	return cmd
+}
+
+// readCheckpointFile opens a signed checkpoint of org from a file: the
+// signature must verify with this installation's key and the origin must
+// be org's log.
+func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, path string) (tlog.Checkpoint, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: err.Error()}
+	}
+	key, err := b.publicKey(ctx)
+	if err != nil {
+		return tlog.Checkpoint{}, err
+	}
+	latest, err := b.latestCheckpoint(ctx, org)
+	if err != nil {
+		return tlog.Checkpoint{}, err
+	}
+	cp, err := tlog.OpenCheckpoint(text, key, latest.Origin)
+	if err != nil {
+		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: fmt.Sprintf("%s is not a valid checkpoint of organization %s: %v", path, org, err)}
+	}
+	return cp, nil
+}
+
+func verifyInclusionDTO(p InclusionProofDTO, root tlog.Hash) error {
+	leaf, err := tlog.ParseHash(p.LeafHash)
+	if err != nil {
+		return err
+	}
+	hashes := make([][]byte, len(p.Hashes))
+	for i, h := range p.Hashes {
+		x, err := tlog.ParseHash(h)
+		if err != nil {
+			return err
+		}
+		hashes[i] = x[:]
+	}
+	return tlog.VerifyInclusion(leaf, p.LeafIndex, p.TreeSize, hashes, root)
+}
+
+func (c *cli) recoverCommand() *cobra.Command {
+	var org, reason string
+	var acknowledge bool
+	cmd := &cobra.Command{
+		Use:   "recover --acknowledge [--org ORG] [--reason TEXT]",
+		Short: "Accept the database as it is after an integrity alert, and record that you did",
+		Long: "When the database is older than, or inconsistent with, the newest checkpoint kept\n" +
+			"in the keychain (a rollback or truncation), the log refuses appends. Either restore\n" +
+			"the right database, or run recover --acknowledge: it records an\n" +
+			"audit.integrity_alert_acknowledged event with the evidence (both tree sizes and\n" +
+			"roots), clears the alert and re-anchors the log on its current tree.\n" +
+			"Without --org it acknowledges every organization's alert.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, closeApp, err := c.open(cmd)
+			if errors.Is(err, storage.ErrLocked) {
+				return fmt.Errorf("%w: close the desktop app (or serve) first; recovery needs the database to itself", err)
+			}
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			alerts, err := a.integrityAlerts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var mine []storage.IntegrityAlert
+			for _, al := range alerts {
+				if org == "" || al.Org == org {
+					mine = append(mine, al)
+				}
+			}
+			out := cmd.OutOrStdout()
+			if len(mine) == 0 {
+				if org != "" {
+					fmt.Fprintf(out, "organization %s has no integrity alert; nothing to recover\n", org)
+				} else {
+					fmt.Fprintln(out, "no organization has an integrity alert; nothing to recover")
+				}
+				return nil
+			}
+			for _, al := range mine {
+				fmt.Fprintf(out, "organization %s: %s\n", al.Org, al.Message())
+			}
+			if !acknowledge {
+				return &RequestError{Field: "--acknowledge", Reason: "is required: it records that you accept the database as it is"}
+			}
+			why := reason
+			if why == "" {
+				why = "acknowledged with axiom-audit recover"
+			}
+			for _, al := range mine {
+				rec, err := a.acknowledgeIntegrityAlert(cmd.Context(), al.Org, why)
+				if err != nil {
+					return fmt.Errorf("failed to acknowledge the alert of organization %s: %w", al.Org, err)
+				}
+				fmt.Fprintf(out, "organization %s: alert acknowledged (event %s, seq %d); appends are accepted again\n", al.Org, rec.ID, rec.Seq)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&acknowledge, "acknowledge", false, "accept the database as it is (recorded in the log with the evidence)")
+	cmd.Flags().StringVar(&org, "org", "", "only this organization `ID`")
+	cmd.Flags().StringVar(&reason, "reason", "", "why you accept it (recorded in the event)")
+	return cmd
+}
+
+// integrity opens the profile for the integrity commands: directly, or
+// through the desktop app's API when the app holds the profile.
+func (c *cli) integrity(cmd *cobra.Command) (integrityBackend, func() error, error) {
+	return c.events(cmd)
+}

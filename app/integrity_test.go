@@ -1,0 +1,479 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// appendEventsN appends n events of org and returns their ids.
+func appendEventsN(t *testing.T, a *App, org string, n, from int) []string {
+	t.Helper()
+	var events []storage.Event
+	base := time.Now().UTC().Add(-time.Hour)
+	for i := range n {
+		events = append(events, TestEvent(org, from+i, base.Add(time.Duration(from+i)*time.Second)))
+	}
+	rs, err := a.appendEvents(context.Background(), events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// A checkpoint printed by the CLI verifies with note.Open and the key the
+// CLI prints, and its tree is the organization's.
+func TestCLI_CheckpointVerifiesWithNoteOpen(t *testing.T) {
+	a := TestApp(t)
+	appendEventsN(t, a, "org-a", 12, 0)
+	text, stderr, code := runCLI(t, a, "", "checkpoint", "--org", "org-a")
+	if code != 0 {
+		t.Fatalf("checkpoint: exit %d: %s", code, stderr)
+	}
+	key, stderr, code := runCLI(t, a, "", "checkpoint", "--org", "org-a", "--public-key")
+	if code != 0 {
+		t.Fatalf("checkpoint --public-key: exit %d: %s", code, stderr)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(key))
+	if err != nil {
+		t.Fatalf("the printed key is not a note verifier key: %v\n%s", err, key)
+	}
+	n, err := note.Open([]byte(text), note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("note.Open: %v\n%s", err, text)
+	}
+	cp, err := tlog.ParseCheckpoint([]byte(n.Text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Size != 12 || !strings.HasSuffix(cp.Origin, "/org-a") {
+		t.Fatalf("checkpoint %+v, want 12 events of org-a", cp)
+	}
+	// Byte-exact: what the API serves is what the CLI prints.
+	dto, err := a.LatestCheckpoint("org-a")
+	if err != nil || dto.Note != text {
+		t.Fatalf("binding note differs from the CLI's (%v):\n%q\n%q", err, dto.Note, text)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"checkpoint"}, "--org: is required"},
+		{[]string{"checkpoint", "--org", "org-zz"}, "org-zz"},
+	} {
+		_, stderr, code := runCLI(t, a, "", tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// prove prints inclusion proofs that lead to the checkpoint's root (the
+// newest, or one kept in a file) and consistency proofs between sizes.
+func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
+	a := TestApp(t)
+	ids := appendEventsN(t, a, "org-a", 10, 0)
+	old, _, code := runCLI(t, a, "", "checkpoint", "--org", "org-a")
+	if code != 0 {
+		t.Fatal("checkpoint failed")
+	}
+	oldFile := filepath.Join(t.TempDir(), "checkpoint.txt")
+	if err := os.WriteFile(oldFile, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	appendEventsN(t, a, "org-a", 23, 10)
+
+	// Against the newest checkpoint (made for the purpose: 33 events).
+	out, stderr, code := runCLI(t, a, "", "prove", "--org", "org-a", ids[3])
+	if code != 0 {
+		t.Fatalf("prove: exit %d: %s", code, stderr)
+	}
+	var p InclusionProofDTO
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("prove output is not JSON: %v\n%s", err, out)
+	}
+	latest, err := a.LatestCheckpoint("org-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := tlog.ParseHash(latest.Root)
+	if p.LeafIndex != 3 || p.TreeSize != 33 || !p.Verified || verifyInclusionDTO(p, root) != nil {
+		t.Fatalf("proof %+v against checkpoint %d does not verify", p, latest.Size)
+	}
+	// ⌈log2 n⌉ hashes at most.
+	if len(p.Hashes) > 6 {
+		t.Fatalf("%d hashes for a tree of 33", len(p.Hashes))
+	}
+
+	// Against the older checkpoint in a file.
+	out, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", ids[3], "--checkpoint", oldFile)
+	if code != 0 {
+		t.Fatalf("prove --checkpoint: exit %d: %s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.TreeSize != 10 || !p.Verified {
+		t.Fatalf("proof against the old checkpoint: %+v %v", p, err)
+	}
+
+	// Consistency from 10 to 33 verifies against the two roots.
+	out, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", "--from", "10", "--to", "33")
+	if code != 0 {
+		t.Fatalf("prove --from --to: exit %d: %s", code, stderr)
+	}
+	var cp ConsistencyProofDTO
+	if err := json.Unmarshal([]byte(out), &cp); err != nil {
+		t.Fatal(err)
+	}
+	hashes := make([][]byte, len(cp.Hashes))
+	for i, h := range cp.Hashes {
+		hashes[i], _ = base64.StdEncoding.DecodeString(h)
+	}
+	oldCP, err := tlog.OpenCheckpoint([]byte(old), latest.PublicKey, latest.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.VerifyConsistency(10, 33, hashes, oldCP.Root, root); err != nil {
+		t.Fatalf("consistency proof does not verify: %v", err)
+	}
+
+	// A checkpoint file that was changed is refused, naming the flag.
+	forged := strings.Replace(old, "\n10\n", "\n9\n", 1)
+	forgedFile := filepath.Join(t.TempDir(), "forged.txt")
+	if err := os.WriteFile(forgedFile, []byte(forged), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"prove", "--org", "org-a", ids[3], "--checkpoint", forgedFile}, "--checkpoint: "},
+		{[]string{"prove", "--org", "org-a"}, "ID: is required"},
+		{[]string{"prove", ids[3]}, "--org: is required"},
+		{[]string{"prove", "--org", "org-a", ids[3], "--from", "1", "--to", "2"}, "ID: cannot be combined"},
+		{[]string{"prove", "--org", "org-a", "--from", "1"}, "--to: is required"},
+		{[]string{"prove", "--org", "org-a", "--from", "20", "--to", "10"}, "from"},
+		{[]string{"prove", "--org", "org-a", "--from", "1", "--to", "99"}, "99"},
+		{[]string{"prove", "--org", "org-a", "00000000-0000-7000-8000-000000000000"}, "not found"},
+	} {
+		_, stderr, code := runCLI(t, a, "", tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// The rollback scenario end to end through the CLI: a database replaced by
+// an older copy is detected through the keychain anchor, verify exits 1
+// naming it, appends are refused, and recover --acknowledge records the
+// acknowledgement and lets appends through again.
+func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
+	ctx := context.Background()
+	ks := keystore.NewMemory()
+	dir := filepath.Join(t.TempDir(), "log")
+	open := func() (*App, *storage.Store) {
+		st, err := storage.Open(ctx, dir, ks, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(Options{Store: st, User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, st
+	}
+	closeBoth := func(a *App, st *storage.Store) {
+		a.Close()
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a, st := open()
+	appendEventsN(t, a, "org-a", 5, 0)
+	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	closeBoth(a, st)
+	backup := filepath.Join(t.TempDir(), "backup")
+	copyDir(t, dir, backup)
+
+	a, st = open()
+	appendEventsN(t, a, "org-a", 7, 5)
+	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	closeBoth(a, st)
+
+	// Restore the older copy.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, backup, dir)
+	a, st = open()
+	defer closeBoth(a, st)
+
+	out, stderr, code := runCLI(t, a, "", "verify", "--org", "org-a")
+	if code != 1 || !strings.Contains(out, "rollback") || !strings.Contains(out, "org org-a") {
+		t.Fatalf("verify after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	ev := mustJSON(t, TestEvent("org-a", 99, time.Now().Add(-time.Minute)))
+	_, stderr, code = runCLI(t, a, ev+"\n", "append")
+	if code == 0 || !strings.Contains(stderr, "integrity") {
+		t.Fatalf("append after rollback: exit %d, stderr %q; want a refusal naming the integrity alert", code, stderr)
+	}
+	out, stderr, code = runCLI(t, a, "", "recover")
+	if code != 2 || !strings.Contains(stderr, "--acknowledge") || !strings.Contains(out, "org-a") {
+		t.Fatalf("recover without --acknowledge: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, a, "", "recover", "--acknowledge", "--reason", "restored from backup on purpose")
+	if code != 0 || !strings.Contains(out, "alert acknowledged") {
+		t.Fatalf("recover --acknowledge: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	page, err := a.listEvents(ctx, QueryDTO{Org: "org-a", ActionTypes: []string{"audit.integrity_alert_acknowledged"}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("acknowledgement event: %+v %v", page, err)
+	}
+	if m := string(page.Events[0].Metadata); !strings.Contains(m, "restored from backup on purpose") {
+		t.Fatalf("the acknowledgement does not carry the reason: %s", m)
+	}
+	if _, stderr, code = runCLI(t, a, ev+"\n", "append"); code != 0 {
+		t.Fatalf("append after acknowledgement: exit %d: %s", code, stderr)
+	}
+	if out, stderr, code = runCLI(t, a, "", "verify", "--org", "org-a"); code != 0 {
+		t.Fatalf("verify after acknowledgement: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verify's contract: exit 0 and a summary when clean, JSON lines with
+// --json, exit 2 for an unknown organization, and each run recorded.
+func TestCLI_VerifyCleanJSONAndErrors(t *testing.T) {
+	a := TestApp(t)
+	appendEventsN(t, a, "org-a", 8, 0)
+	appendEventsN(t, a, "org-b", 3, 0)
+	out, stderr, code := runCLI(t, a, "", "verify")
+	if code != 0 || !strings.Contains(out, "clean") || !strings.Contains(out, "11 events") {
+		t.Fatalf("verify: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	out, _, code = runCLI(t, a, "", "verify", "--org", "org-a", "--json", "--keyless")
+	if code != 0 {
+		t.Fatalf("verify --json: exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var last verifySummaryLine
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &last) != nil || !last.Summary.Clean || !last.Summary.Keyless || last.Summary.Org != "org-a" {
+		t.Fatalf("verify --json: %q", out)
+	}
+	_, stderr, code = runCLI(t, a, "", "verify", "--org", "org-zz")
+	if code != 2 || !strings.Contains(stderr, `"org-zz"`) {
+		t.Fatalf("verify of an unknown org: exit %d, %q", code, stderr)
+	}
+	orgs, _ := a.organizations(context.Background())
+	if len(orgs) != 2 {
+		t.Fatalf("verifying an unknown organization created it: %+v", orgs)
+	}
+	// Each run is in the log: two of org-a (all orgs, then org-a), one of org-b.
+	for org, want := range map[string]int{"org-a": 2, "org-b": 1} {
+		page, err := a.listEvents(context.Background(), QueryDTO{Org: org, ActionTypes: []string{"audit.verified"}})
+		if err != nil || len(page.Events) != want {
+			t.Errorf("%s: %d audit.verified events (%v), want %d", org, len(page.Events), err, want)
+		}
+	}
+}
+
+// The integrity endpoints: scoped like every read, answers that verify.
+func TestREST_IntegrityEndpoints(t *testing.T) {
+	f := newRESTFixture(t)
+	page, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-a", Limit: 1, Order: "oldest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := page.Events[0].ID
+
+	resp, b := f.do("GET", "/api/operations/events/"+id+"/proof?org=org-a", f.tokens["readA"], nil)
+	var p InclusionProofDTO
+	if resp.StatusCode != 200 || json.Unmarshal(b, &p) != nil || !p.Verified || p.LeafIndex != 0 {
+		t.Fatalf("proof: %d %s", resp.StatusCode, b)
+	}
+	resp, b = f.do("GET", "/api/checkpoints/latest?org=org-a", f.tokens["readA"], nil)
+	var cp CheckpointDTO
+	if resp.StatusCode != 200 || json.Unmarshal(b, &cp) != nil || cp.Size != p.TreeSize {
+		t.Fatalf("latest checkpoint: %d %s (proof tree %d)", resp.StatusCode, b, p.TreeSize)
+	}
+	root, _ := tlog.ParseHash(cp.Root)
+	if err := verifyInclusionDTO(p, root); err != nil {
+		t.Fatalf("the REST proof does not verify against the REST checkpoint: %v", err)
+	}
+	resp, b = f.do("GET", "/api/checkpoints/public-key", f.tokens["readA"], nil)
+	var pk PublicKeyDTO
+	if resp.StatusCode != 200 || json.Unmarshal(b, &pk) != nil || pk.PublicKey != cp.PublicKey {
+		t.Fatalf("public key: %d %s", resp.StatusCode, b)
+	}
+	resp, b = f.do("GET", fmt.Sprintf("/api/checkpoints/consistency?org=org-a&from=3&to=%d", cp.Size), f.tokens["readA"], nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("consistency: %d %s", resp.StatusCode, b)
+	}
+	resp, b = f.do("POST", "/api/verify?org=org-a&keyless=true", f.tokens["readA"], nil)
+	var vr VerifyResultDTO
+	if resp.StatusCode != 200 || json.Unmarshal(b, &vr) != nil || !vr.Clean || vr.Events == 0 || !vr.Keyless {
+		t.Fatalf("verify: %d %s", resp.StatusCode, b)
+	}
+
+	for _, tc := range []struct {
+		method, path, token string
+		status             int
+		code               string
+	}{
+		{"GET", "/api/operations/events/" + id + "/proof?org=org-a", "readB", 404, CodeNotFound},
+		{"GET", "/api/operations/events/" + id + "/proof?org=org-a", "", 401, CodeUnauthorized},
+		{"GET", "/api/operations/events/" + id + "/proof?org=org-a&treeSize=x", "readA", 400, CodeInvalidRequest},
+		{"GET", "/api/operations/events/" + id + "/proof", "readA", 400, CodeInvalidRequest},
+		{"GET", "/api/checkpoints/latest?org=org-a", "readB", 404, CodeNotFound},
+		{"GET", "/api/checkpoints/latest?org=org-a", "appendA", 403, CodeForbidden},
+		{"GET", "/api/checkpoints/consistency?org=org-a&from=1", "readA", 400, CodeInvalidRequest},
+		{"POST", "/api/verify?org=org-a", "readB", 404, CodeNotFound},
+		{"POST", "/api/verify", "readA", 400, CodeInvalidRequest},
+		{"POST", "/api/verify?org=org-a&keyless=maybe", "readA", 400, CodeInvalidRequest},
+		{"GET", "/api/verify/stream?org=org-a", "readB", 404, CodeNotFound},
+	} {
+		resp, b := f.do(tc.method, tc.path, f.tokens[tc.token], nil)
+		if resp.StatusCode != tc.status || errorCode(t, b) != tc.code {
+			t.Errorf("%s %s as %q: %d %s, want %d %s", tc.method, tc.path, tc.token, resp.StatusCode, b, tc.status, tc.code)
+		}
+	}
+}
+
+// GET /api/verify/stream delivers the progress of a verification started
+// with POST /api/verify, ending with a finished message.
+func TestREST_VerifyStreamProgress(t *testing.T) {
+	f := newRESTFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/verify/stream?org=org-a", nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["readA"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Scan() // ": subscribed": the subscription exists from here on
+	go f.do("POST", "/api/verify?org=org-a", f.tokens["readA"], nil)
+	var got []VerifyProgressDTO
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var p VerifyProgressDTO
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			t.Fatalf("progress %q: %v", line, err)
+		}
+		got = append(got, p)
+		if p.Finished {
+			break
+		}
+	}
+	if len(got) < 2 || !got[len(got)-1].Finished {
+		t.Fatalf("progress messages %+v: want progress then finished", got)
+	}
+	if p := got[len(got)-2]; p.Org != "org-a" || p.Done != p.Total || p.Total < 20 {
+		t.Fatalf("last progress before finished: %+v", p)
+	}
+}
+
+// The CLI's integrity commands work through the desktop app's API when the
+// app holds the profile, with the same answers.
+func TestRemote_IntegrityThroughTheDesktopAPI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	paths := Paths{Profile: "p", DataDir: dir}
+	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ids := appendEventsN(t, a, "org-a", 9, 0)
+	stop, err := a.startLocalAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	r, err := DialDesktop(ctx, paths, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ eventBackend = r
+	local, err := a.eventProof(ctx, "org-a", ids[4], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := r.eventProof(ctx, "org-a", ids[4], 0)
+	if err != nil || fmt.Sprint(local) != fmt.Sprint(remote) {
+		t.Fatalf("proofs differ (%v):\n%+v\n%+v", err, local, remote)
+	}
+	lcp, _ := a.latestCheckpoint(ctx, "org-a")
+	rcp, err := r.latestCheckpoint(ctx, "org-a")
+	if err != nil || lcp != rcp {
+		t.Fatalf("checkpoints differ (%v)", err)
+	}
+	key, err := r.publicKey(ctx)
+	if err != nil || key != lcp.PublicKey {
+		t.Fatalf("public key %q %v", key, err)
+	}
+	if _, err := r.consistencyProof(ctx, "org-a", 2, 9); err != nil {
+		t.Fatal(err)
+	}
+	var problems int
+	res, err := r.verify(ctx, VerifyRequest{}, nil, func(VerifyProblemDTO) { problems++ })
+	if err != nil || !res.Clean || problems != 0 || res.Events < 9 {
+		t.Fatalf("remote verify: %+v %v", res, err)
+	}
+}
