@@ -109,12 +109,19 @@ export interface VerifyProblemDTO {
   id?: string
   kind: string
   detail: string
+  checkpoint?: number
 }
 
 export interface VerifyResultDTO {
   org: string
   events: number
+  checkpoints?: number
+  /** States decrypted and checked against their commitments (0 when keyless). */
+  states?: number
+  /** The first 1,000 problems; problemCount counts them all. */
   problems: VerifyProblemDTO[]
+  problemCount?: number
+  truncated?: boolean
   clean: boolean
   startedAt: string
   finishedAt: string

@@ -59,7 +59,7 @@ export function IntegrityBadge() {
           )}
           {last && !verifying && (
             <Text size="sm" data-testid="verify-result">
-              {last.clean ? 'Clean: ' : `${last.problems.length} problem(s): `}
+              {last.clean ? 'Clean: ' : `${(last.problemCount ?? last.problems.length).toLocaleString('en-US')} problem(s): `}
               {last.events.toLocaleString('en-US')} events checked {fromNow(last.finishedAt)}
               {last.keyless ? ' (without keys: hashes and signatures only)' : ''}.
             </Text>
