@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test'
-import { open, rows } from './helpers'
+import { expect, open, rows, test } from './helpers'
 
 test('a view survives a bookmark round trip, and back/forward walk earlier views', async ({ page, context }) => {
   await open(page, { range: '24h' })

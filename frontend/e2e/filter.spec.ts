@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test'
-import { open, rowAttr, rows, shot } from './helpers'
+import { expect, open, rowAttr, rows, shot, test } from './helpers'
 
 test('filter by a facet, out with Alt-click, and by a typed query', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'light' })

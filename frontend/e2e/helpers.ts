@@ -1,22 +1,22 @@
-import { execSync } from 'node:child_process'
-import { expect, type Page } from '@playwright/test'
+import { spawnSync } from 'node:child_process'
+import { test as base, expect, type Page } from '@playwright/test'
+import { ARTIFACTS, BINARY, server } from './server'
+
+export { expect }
+export { ARTIFACTS }
 
 /**
- * Whether the page runs on the in-memory demo log. Against a real server
- * (AXIOM_E2E_BASE_URL) the data is the demo profile's.
+ * The tests run against the `axiom-audit serve` that global-setup.ts started
+ * over a demo profile; its port is known only once it runs, so baseURL comes
+ * from there rather than from the config.
  */
-export const FAKE = !process.env.AXIOM_E2E_BASE_URL || process.env.AXIOM_E2E_FAKE === '1'
+export const test = base.extend({
+  baseURL: async ({}, use) => use(server().baseURL),
+})
 
-export const ARTIFACTS = '../build/artifacts/e2e'
-
-/** The app URL with view params; on the fake, without timed live events so tests control them. */
+/** The app URL with view params. */
 export function appUrl(params: Record<string, string> = {}): string {
-  const p = new URLSearchParams(params)
-  if (FAKE) {
-    p.set('fake', '1')
-    if (!p.has('live')) p.set('live', '0')
-  }
-  const s = p.toString()
+  const s = new URLSearchParams(params).toString()
   return '/' + (s ? '?' + s : '')
 }
 
@@ -36,18 +36,58 @@ export async function rowAttr(page: Page, attr: string): Promise<string[]> {
   return rows(page).evaluateAll((els, a) => els.map((e) => e.querySelector(`[data-${a}]`)?.getAttribute(`data-${a}`) ?? ''), attr)
 }
 
-/**
- * Appends one event to the log being watched. On the fake it calls the demo
- * log directly; against a real server, AXIOM_E2E_APPEND_CMD must append one
- * (e.g. through the CLI on the demo profile).
- */
-export async function appendEvent(page: Page): Promise<boolean> {
-  if (FAKE) {
-    await page.evaluate(() => (window as unknown as { __axiomFake: { emit(): unknown } }).__axiomFake.emit())
-    return true
+/** Whether the server under test serves an API path (as its OpenAPI document says). */
+export async function serves(page: Page, method: 'get' | 'post', apiPath: string): Promise<boolean> {
+  const res = await page.request.get('/api/openapi.json')
+  const doc = (await res.json()) as { paths?: Record<string, Record<string, unknown>> }
+  return doc.paths?.[apiPath]?.[method] !== undefined
+}
+
+/** Records, and prints, why part of a test did not run as written. */
+export function note(description: string) {
+  const info = test.info()
+  if (info.annotations.some((a) => a.description === description)) return
+  info.annotations.push({ type: 'note', description })
+  console.log(`note: ${info.title}: ${description}`)
+}
+
+/** One event as an agent would append it: now, in organization acme-prod. */
+export function newEvent(n: number) {
+  return {
+    organizationId: 'acme-prod',
+    userId: 'e2e-watcher@acme.example',
+    provider: 'aws',
+    actionType: 'scan.started',
+    resourceIds: [`arn:aws:s3:::e2e-live-${n}`],
+    status: 'applied',
+    riskLevel: 'low',
+    timestamp: new Date().toISOString(),
+    metadata: { scanId: `scan-e2e-${n}`, region: 'eu-west-1' },
   }
-  const cmd = process.env.AXIOM_E2E_APPEND_CMD
-  if (!cmd) return false
-  execSync(cmd, { stdio: 'inherit' })
-  return true
+}
+
+let appended = 0
+
+/**
+ * Appends one event to the served profile with `axiom-audit append`, the way
+ * an agent on this machine would.
+ *
+ * `serve` holds the profile's lock but, unlike the desktop app, publishes no
+ * api.json and local credential for the CLI to go through, so `append` cannot
+ * reach it yet. Until it does, the event goes to the same server's
+ * POST /api/operations/events with an append-scoped token (what the CLI would
+ * send), and the test is annotated with why.
+ */
+export async function appendEvent(page: Page): Promise<void> {
+  const s = server()
+  const line = JSON.stringify(newEvent(++appended)) + '\n'
+  const cli = spawnSync(BINARY, ['--data-dir', s.dataDir, '--keystore', s.keystore, 'append', '-'], { input: line, encoding: 'utf8' })
+  if (cli.status === 0) return
+  if (!/serves no API/.test(cli.stderr)) throw new Error(`axiom-audit append failed (${cli.status}): ${cli.stderr}`)
+  note('axiom-audit append cannot reach serve (it writes no api.json): appended through POST /api/operations/events instead')
+  const res = await page.request.post('/api/operations/events', {
+    headers: { Authorization: `Bearer ${s.appendToken}`, 'Content-Type': 'application/x-ndjson' },
+    data: line,
+  })
+  expect(res.status(), await res.text()).toBeLessThan(300)
 }

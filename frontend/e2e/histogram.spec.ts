@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test'
-import { open, rows, shot } from './helpers'
+import { expect, open, rows, shot, test } from './helpers'
 
 test('dragging across the histogram zooms the time range', async ({ page }) => {
   await open(page, { range: '7d' })
