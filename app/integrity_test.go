@@ -101,8 +101,11 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendEventsN(t, a, "org-a", 23, 10)
+	if _, err := a.store.Checkpoint(context.Background(), "org-a"); err != nil {
+		t.Fatal(err)
+	}
 
-	// Against the newest checkpoint (made for the purpose: 33 events).
+	// Against the newest checkpoint, of 33 events.
 	out, stderr, code := runCLI(t, a, "", "prove", "--org", "org-a", ids[3])
 	if code != 0 {
 		t.Fatalf("prove: exit %d: %s", code, stderr)
@@ -236,8 +239,8 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	}
 	ev := mustJSON(t, TestEvent("org-a", 99, time.Now().Add(-time.Minute)))
 	_, stderr, code = runCLI(t, a, ev+"\n", "append")
-	if code == 0 || !strings.Contains(stderr, "integrity") {
-		t.Fatalf("append after rollback: exit %d, stderr %q; want a refusal naming the integrity alert", code, stderr)
+	if code == 0 || !strings.Contains(stderr, "rolled back") || !strings.Contains(stderr, "recover --acknowledge") {
+		t.Fatalf("append after rollback: exit %d, stderr %q; want a refusal that says what happened and what to do", code, stderr)
 	}
 	out, stderr, code = runCLI(t, a, "", "recover")
 	if code != 2 || !strings.Contains(stderr, "--acknowledge") || !strings.Contains(out, "org-a") {
