@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strconv"
 	gosync "sync"
 
 	"github.com/axiomops/axiom-audit/app/export"
@@ -125,9 +127,101 @@ func (a *App) syncDisable(ctx context.Context, org, kind string) error {
 	return s.Disable(ctx, org, k)
 }
 
+// SyncStatusDTO is one organization's sync, as the UI's sync panel and
+// the REST API show it: its destinations, none when sync is off.
+type SyncStatusDTO struct {
+	Org          string               `json:"org"`
+	Destinations []SyncDestinationDTO `json:"destinations"`
+	// Error says what failed in a run-now, destination by destination
+	// (each one's status has the details); empty otherwise.
+	Error string `json:"error,omitempty"`
+}
+
+// SyncDestinationDTO is one destination's status. Times are RFC 3339 in
+// UTC; lastSuccess is null when nothing was delivered yet.
+type SyncDestinationDTO struct {
+	Kind string `json:"kind"` // tenant, s3 or webhook
+	// Target is where it delivers, without credentials or query string.
+	Target  string `json:"target"`
+	Enabled bool   `json:"enabled"`
+	// State is healthy, retrying, stopped (needs the user: Stopped says
+	// why) or disabled.
+	State string `json:"state"`
+	// Format of a webhook's body (jsonl, ocsf, ecs, splunk-hec).
+	Format string `json:"format,omitempty"`
+	// Includes is "commitments" (the default) or "states".
+	Includes     string  `json:"includes"`
+	DeliveredSeq uint64  `json:"deliveredSeq"`
+	HeadSeq      uint64  `json:"headSeq"`
+	LagEvents    uint64  `json:"lagEvents"`
+	LagSeconds   float64 `json:"lagSeconds"`
+	LastSuccess  *string `json:"lastSuccess"`
+	LastError    string  `json:"lastError"`
+	LastErrorAt  *string `json:"lastErrorAt"`
+	// Failures in a row since the last success.
+	Failures  int    `json:"failures"`
+	Stopped   string `json:"stopped,omitempty"`
+	EnabledAt string `json:"enabledAt"`
+}
+
+func syncStatusDTO(org string, sts []SyncStatus) SyncStatusDTO {
+	out := SyncStatusDTO{Org: org, Destinations: make([]SyncDestinationDTO, 0, len(sts))}
+	for _, s := range sts {
+		d := SyncDestinationDTO{
+			Kind: string(s.To), Target: safeTarget(s), Enabled: s.Enabled, State: s.State, Format: s.Format,
+			Includes: s.Includes, DeliveredSeq: s.DeliveredSeq, HeadSeq: s.HeadSeq, LagEvents: s.LagEvents,
+			LagSeconds: s.LagSeconds, LastError: s.LastError, Failures: s.Failures, Stopped: s.Stopped,
+			EnabledAt: formatTime(s.EnabledAt),
+		}
+		if s.LastSuccess != nil {
+			t := formatTime(*s.LastSuccess)
+			d.LastSuccess = &t
+		}
+		if s.LastErrorAt != nil {
+			t := formatTime(*s.LastErrorAt)
+			d.LastErrorAt = &t
+		}
+		out.Destinations = append(out.Destinations, d)
+	}
+	return out
+}
+
+// safeTarget is a destination's URL without user info, query or fragment,
+// where a receiver's credentials sometimes hide.
+func safeTarget(s SyncStatus) string {
+	if s.To == axsync.KindS3 {
+		return s.Target
+	}
+	u, err := url.Parse(s.Target)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
 // SyncRunNow delivers what is pending for org's destinations and returns
-// their status.
-func (a *App) SyncRunNow(org string) ([]SyncStatus, error) { return a.syncRunNow(a.bg(), org) }
+// their status; what failed is in the result's error and each
+// destination's status, not in the returned error, which means nothing was
+// tried (no destination is enabled, or the log cannot be read).
+func (a *App) SyncRunNow(org string) (SyncStatusDTO, error) {
+	if org == "" {
+		return SyncStatusDTO{}, &RequestError{Field: "org", Reason: "is required"}
+	}
+	return a.syncRunNowDTO(a.bg(), org)
+}
+
+func (a *App) syncRunNowDTO(ctx context.Context, org string) (SyncStatusDTO, error) {
+	sts, err := a.syncRunNow(ctx, org)
+	if sts == nil && err != nil {
+		return SyncStatusDTO{}, err
+	}
+	dto := syncStatusDTO(org, sts)
+	if err != nil {
+		dto.Error = err.Error()
+	}
+	return dto, nil
+}
 
 func (a *App) syncRunNow(ctx context.Context, org string) ([]SyncStatus, error) {
 	s, err := a.syncer()
@@ -137,10 +231,19 @@ func (a *App) syncRunNow(ctx context.Context, org string) ([]SyncStatus, error) 
 	return s.RunNow(ctx, org)
 }
 
-// SyncStatus returns the status of org's destinations, or of every
-// organization's when org is "" (for the UI's sync panel): state, lag in
-// events and seconds, last success, last error.
-func (a *App) SyncStatus(org string) ([]SyncStatus, error) { return a.syncStatus(a.bg(), org) }
+// SyncStatus returns the status of org's destinations for the UI's sync
+// panel: state, lag in events and seconds, last success, last error. No
+// destination means sync is off for org.
+func (a *App) SyncStatus(org string) (SyncStatusDTO, error) {
+	if org == "" {
+		return SyncStatusDTO{}, &RequestError{Field: "org", Reason: "is required"}
+	}
+	sts, err := a.syncStatus(a.bg(), org)
+	if err != nil {
+		return SyncStatusDTO{}, err
+	}
+	return syncStatusDTO(org, sts), nil
+}
 
 func (a *App) syncStatus(ctx context.Context, org string) ([]SyncStatus, error) {
 	s, err := a.syncer()
@@ -251,12 +354,27 @@ func (x *exportEncoder) Encode(w io.Writer, events []storage.StoredEvent) error 
 	return enc.End(w)
 }
 
-// syncAlert raises the integrity alert when a destination witnessed a
-// checkpoint inconsistent with the local log. The store raises alerts
-// itself only from its own checks, so the alert is recorded as an
-// audit.integrity_alert event of org (and the destination stops).
-func (a *App) syncAlert(ctx context.Context, org, reason string, seq uint64) error {
-	return a.recordSelf(ctx, org, "audit.integrity_alert", map[string]any{"reason": "sync witness: " + reason, "seq": seq})
+// syncAlert raises the integrity alert of org (DESIGN.md §5) when a
+// destination witnessed a checkpoint inconsistent with the local log: the
+// local log was rewritten, rolled back or truncated, or the tenant lies.
+// The alert is persisted by the store and, like one the store raises
+// itself, refuses appends to org until `axiom-audit recover --acknowledge`,
+// whose event keeps the evidence given here. The Syncer records
+// audit.sync_failed before calling it, so the log holds the failure too.
+func (a *App) syncAlert(ctx context.Context, org, destination string, e *axsync.InconsistencyError) error {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return err
+	}
+	evidence := map[string]string{
+		"source":        "sync witness",
+		"destination":   destination,
+		"witnessedSize": strconv.FormatUint(e.Size, 10),
+	}
+	if len(e.Note) > 0 {
+		evidence["witnessedCheckpoint"] = string(e.Note)
+	}
+	return st.RaiseIntegrityAlert(ctx, org, "sync witness: "+e.Reason, evidence)
 }
 
 // storeIntegrity is the integrity layer of the store as the Syncer needs

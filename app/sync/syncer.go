@@ -42,9 +42,12 @@ type Options struct {
 	// Record records an event of the log about itself (audit.sync_*); nil
 	// records nothing.
 	Record func(ctx context.Context, org, actionType string, metadata map[string]any) error
-	// Alert raises the integrity alert of org; nil records nothing beyond
+	// Alert raises the integrity alert of org: the destination (kind and
+	// target, as in audit events) witnessed the inconsistency e. It is
+	// called after the failure is recorded (Record), because the alert
+	// refuses every later append to org. nil records nothing beyond
 	// stopping the destination.
-	Alert func(ctx context.Context, org, reason string, seq uint64) error
+	Alert func(ctx context.Context, org, destination string, e *InconsistencyError) error
 	// User is who enables and disables (the config's enabledBy).
 	User   string
 	Logger *slog.Logger
@@ -718,6 +721,9 @@ func (s *Syncer) deliverOnce(ctx context.Context, w *worker) (int, error) {
 type InconsistencyError struct {
 	Size   uint64 // the size of the witnessed checkpoint
 	Reason string
+	// Note is the witnessed checkpoint, verbatim (a signed note of this
+	// installation), when the destination returned one.
+	Note []byte
 }
 
 func (e *InconsistencyError) Error() string { return ErrInconsistent.Error() + ": " + e.Reason }
@@ -741,10 +747,10 @@ func (s *Syncer) witness(ctx context.Context, org string, note []byte, sent *Che
 	}
 	switch {
 	case acked.Size > local.Size:
-		return 0, &InconsistencyError{acked.Size, fmt.Sprintf("the destination holds a checkpoint of size %d signed by this installation, but the local log has only %d", acked.Size, local.Size)}
+		return 0, &InconsistencyError{acked.Size, fmt.Sprintf("the destination holds a checkpoint of size %d signed by this installation, but the local log has only %d", acked.Size, local.Size), note}
 	case acked.Size == local.Size:
 		if acked.Root != local.Root {
-			return 0, &InconsistencyError{acked.Size, fmt.Sprintf("the destination's checkpoint of size %d has another root than the local log", acked.Size)}
+			return 0, &InconsistencyError{acked.Size, fmt.Sprintf("the destination's checkpoint of size %d has another root than the local log", acked.Size), note}
 		}
 	case acked.Size > 0:
 		proof, err := in.ConsistencyProof(ctx, org, acked.Size, local.Size)
@@ -752,7 +758,7 @@ func (s *Syncer) witness(ctx context.Context, org string, note []byte, sent *Che
 			return 0, fmt.Errorf("failed to prove consistency from size %d: %w", acked.Size, err)
 		}
 		if err := tlog.VerifyConsistency(acked.Size, local.Size, proof, acked.Root, local.Root); err != nil {
-			return 0, &InconsistencyError{acked.Size, fmt.Sprintf("the destination's checkpoint of size %d is not consistent with the local checkpoint of size %d: %v", acked.Size, local.Size, err)}
+			return 0, &InconsistencyError{acked.Size, fmt.Sprintf("the destination's checkpoint of size %d is not consistent with the local checkpoint of size %d: %v", acked.Size, local.Size, err), note}
 		}
 	}
 	return acked.Size, nil
@@ -775,11 +781,6 @@ func (s *Syncer) failed(ctx context.Context, w *worker, err error) time.Duration
 	switch {
 	case errors.As(err, &we):
 		w.p.State, w.p.Stopped, w.p.Alert = StateStopped, "integrity alert: "+we.Reason, true
-		if s.opts.Alert != nil {
-			if aerr := s.opts.Alert(context.WithoutCancel(ctx), org, we.Reason, we.Size); aerr != nil {
-				s.log.Error("sync: failed to raise the integrity alert", "org", org, "err", aerr)
-			}
-		}
 	case errors.As(err, &se) && se.Code == http.StatusRequestEntityTooLarge && w.batchSize(s) > 1:
 		// Too large for the receiver: retry with half as many events.
 		w.batch = w.batchSize(s) / 2
@@ -796,6 +797,12 @@ func (s *Syncer) failed(ctx context.Context, w *worker, err error) time.Duration
 		w.p.State == StateRetrying && !w.p.Audited && w.p.Failures >= auditFailuresAfter {
 		w.p.Audited = true
 		_ = s.record(ctx, org, "audit.sync_failed", map[string]any{"destination": describe(w.cfg), "error": truncate(w.p.State+": "+err.Error(), 1000)})
+	}
+	if we != nil && s.opts.Alert != nil {
+		// After the record: the alert refuses every later append to org.
+		if aerr := s.opts.Alert(context.WithoutCancel(ctx), org, describe(w.cfg), we); aerr != nil {
+			s.log.Error("sync: failed to raise the integrity alert", "org", org, "err", aerr)
+		}
 	}
 	s.log.Warn("sync: delivery failed", "org", org, "to", w.cfg.Kind, "state", w.p.State, "failures", w.p.Failures, "err", err)
 	if serr := s.save(ctx, w); serr != nil {

@@ -33,10 +33,10 @@ func (r *recorder) record(_ context.Context, org, actionType string, meta map[st
 	return nil
 }
 
-func (r *recorder) alert(_ context.Context, org, reason string, seq uint64) error {
+func (r *recorder) alert(_ context.Context, org, destination string, e *axsync.InconsistencyError) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.alerts = append(r.alerts, reason)
+	r.alerts = append(r.alerts, e.Reason)
 	return nil
 }
 
