@@ -99,6 +99,10 @@ func (c *cli) serveCommand() *cobra.Command {
 				return err
 			}
 			defer closeApp()
+			// Like the desktop app, serve delivers to the sync destinations
+			// while it runs; the loops stop before the store closes.
+			a.startSync()
+			defer a.closeSync()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ln, err := net.Listen("tcp", o.Addr)
