@@ -61,6 +61,8 @@ type App struct {
 	readyOnce bool
 	// verifyProgress fans verification progress out to REST streams.
 	verifyProgress progressHub
+	// exports are the Export dialog's running and recent jobs.
+	exports exportJobs
 }
 
 // New returns an App.
