@@ -129,7 +129,8 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 		}
 		e.ID = id.String()
 	}
-	e.Timestamp = e.Timestamp.UTC()
+	// A timestamp with a zone offset is refused by the validator, not
+	// converted: the producer must say what it means in UTC.
 	if err := s.opts.Catalogue.Validate(e); err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
@@ -138,6 +139,12 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 		}
 		return fmt.Errorf("event %d: %w", index, err)
 	}
+	if _, off := e.Timestamp.Zone(); off != 0 {
+		return &ValidationError{Index: index, Errors: []FieldError{{Field: "timestamp", Reason: "must be UTC (zone offset 0)"}}}
+	}
+	// Offset 0 in another Location (time.Local on a UTC machine) is the
+	// same instant; the record holds it as UTC.
+	e.Timestamp = e.Timestamp.UTC()
 	// The validator checks all of this too; the store checks what its key
 	// layout and record format depend on, so a validator bug cannot corrupt
 	// the log.
@@ -279,24 +286,29 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 // The append pipeline has three stages, each one goroutine:
 //
 //   - writer: takes every queued request up to Options.MaxGroupEvents (a
-//     request is never split), assigns seqs and builds the group's Badger
-//     transaction;
-//   - committer: commits the groups one after another, in seq order;
+//     request is never split), assigns seqs and stages the group's writes;
+//   - committer: writes each staged group as one Badger transaction, one
+//     after another, in seq order;
 //   - syncer: syncs once for every group committed so far, then answers
 //     their callers.
 //
 // So building a group overlaps committing the previous one, which overlaps
-// syncing the one before. A group is committed only after the previous
-// commit succeeded, so the log on disk is always a prefix of the seqs handed
-// out: a crash or failure never leaves a gap. Any failing commit or sync
-// fails its callers and every later one: the store refuses appends (fail
-// closed) until it is reopened, which replays only complete transactions.
+// syncing the one before. The writer reads (the id index, for retries)
+// through a snapshot it keeps across groups, because a new Badger
+// transaction waits until every commit in progress is applied, which would
+// stop the writer while the committer works; the ids of groups the snapshot
+// does not show are kept in memory until a newer snapshot does.
+//
+// A group is committed only after the previous commit succeeded, so the log
+// on disk is always a prefix of the seqs handed out: a crash or failure
+// never leaves a gap. Any failing commit or sync fails its callers and every
+// later one: the store refuses appends (fail closed) until it is reopened,
+// which replays only complete transactions.
 func (s *Store) writer(ctx context.Context) {
 	var carry *appendRequest
 	maxSize, maxCount := s.txnBudget()
-	// unsettled holds the ids of groups handed on but possibly not yet
-	// visible to a new transaction; settled tells when they are.
-	unsettled := map[*inflight]map[string]pendingID{}
+	w := &writerView{s: s, pending: map[string]pendingID{}}
+	defer w.close()
 	defer close(s.commitc)
 	for {
 		req := carry
@@ -326,25 +338,95 @@ func (s *Store) writer(ctx context.Context) {
 				break drain
 			}
 		}
-		// Drop the ids of committed groups before the new transaction is
-		// created: its snapshot sees them.
-	settle:
-		for {
-			select {
-			case g := <-s.settled:
-				delete(unsettled, g)
-			default:
-				break settle
-			}
-		}
-		g := s.build(ctx, group, unsettled)
+		w.refresh()
+		g := s.build(ctx, group, w)
 		// Even a group that writes nothing (only retries of recorded
 		// events) goes through the pipeline: its receipts may name events
 		// of groups not yet synced, so it is answered after the next sync.
-		if g.ids != nil {
-			unsettled[g] = g.ids
-		}
+		w.handed(g)
 		s.commitc <- g
+	}
+}
+
+// writerView is what the writer reads through: a Badger snapshot plus the
+// ids of the groups handed on since, which the snapshot may not show.
+type writerView struct {
+	s    *Store
+	snap *badger.Txn
+	// pending: ids of the groups in groups, which snap may not show.
+	pending map[string]pendingID
+	// the ids of each group handed on and not yet known to be in snap,
+	// oldest first (not the groups, which hold their events); the first
+	// settled of them have been committed.
+	groups  []map[string]pendingID
+	settled int
+}
+
+// Bounds on what the writer keeps in memory beyond its snapshot; past them
+// it waits for the commits in flight and takes a new snapshot.
+const (
+	maxPendingIDs    = 1 << 16
+	maxCounterCache  = 1 << 17
+	maxSettledGroups = 64
+)
+
+// refresh notes the groups committed since the last call and, when that is
+// free (nothing in flight, so a new transaction does not wait) or needed
+// (too much kept in memory), takes a new snapshot that shows them.
+func (w *writerView) refresh() {
+	for {
+		select {
+		case <-w.s.settled:
+			w.settled++
+			continue
+		default:
+		}
+		break
+	}
+	idle := w.settled == len(w.groups)
+	full := len(w.pending) > maxPendingIDs || w.settled > maxSettledGroups || len(w.s.counters) > maxCounterCache
+	switch {
+	case w.snap == nil:
+	case idle && w.settled > 0:
+	case full:
+		if len(w.s.counters) > maxCounterCache {
+			// The counter cache is only dropped when the snapshot shows
+			// every group: counters missing from the cache are read from it.
+			for w.settled < len(w.groups) {
+				<-w.s.settled
+				w.settled++
+			}
+			clear(w.s.counters)
+		}
+	default:
+		return
+	}
+	if w.snap != nil {
+		w.snap.Discard()
+	}
+	w.snap = w.s.db.NewTransaction(false)
+	for _, ids := range w.groups[:w.settled] {
+		for k := range ids {
+			delete(w.pending, k)
+		}
+	}
+	n := copy(w.groups, w.groups[w.settled:])
+	clear(w.groups[n:])
+	w.groups = w.groups[:n]
+	w.settled = 0
+}
+
+// handed records a group given to the committer.
+func (w *writerView) handed(g *inflight) {
+	for k, v := range g.ids {
+		w.pending[k] = v
+	}
+	w.groups = append(w.groups, g.ids)
+}
+
+func (w *writerView) close() {
+	if w.snap != nil {
+		w.snap.Discard()
 	}
 }
 
@@ -359,14 +441,11 @@ func (s *Store) committer() {
 				s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
 			}
 		}
-		if err == nil && g.txn != nil {
-			if err = g.txn.Commit(); err != nil {
+		if err == nil && g.writes != nil {
+			if err = s.commitGroup(g.writes); err != nil {
 				err = fmt.Errorf("failed to commit %d events: %w", len(g.done), err)
 				s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
 			}
-		}
-		if g.txn != nil {
-			g.txn.Discard()
 		}
 		g.err = err
 		s.settled <- g
@@ -381,6 +460,20 @@ func (s *Store) committer() {
 		s.syncing.Add(1)
 		s.syncc <- g
 	}
+}
+
+// commitGroup writes a staged group as one Badger transaction. The
+// committer is the only appender, so the transaction does not wait for
+// another commit to be applied.
+func (s *Store) commitGroup(w *groupWrites) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, kv := range w.kvs {
+		if err := txn.Set(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
 }
 
 // syncer makes committed groups durable, one sync for all that are ready,
@@ -412,7 +505,7 @@ func (s *Store) syncAndAnswer(batch []*inflight) {
 	// synced by an earlier sync or by this one.
 	needSync := false
 	for _, g := range batch {
-		needSync = needSync || g.txn != nil && g.err == nil
+		needSync = needSync || g.writes != nil && g.err == nil
 	}
 	var err error
 	if needSync && s.failure() == nil {
@@ -472,19 +565,56 @@ type committed struct {
 type inflight struct {
 	group   []*appendRequest
 	results []appendResult
-	txn     *badger.Txn // nil when the group writes nothing
+	writes  *groupWrites // nil when the group writes nothing
 	done    []committed
 	ids     map[string]pendingID
 	recNs   int64
 	err     error // set by the committer
 }
 
-// build stages a group's writes in a new transaction. It updates the head
-// and counter caches as if the group had committed, so the next group can be
-// built before this one is durable (if it fails, the store fails closed and
-// the caches no longer matter). unsettled holds the ids of the groups still
-// in flight, which the new transaction's snapshot may not see.
-func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map[*inflight]map[string]pendingID) *inflight {
+// groupWrites are a group's staged writes, counted the way Badger counts a
+// transaction so that a group too large for one is refused here, before
+// the writer's caches move on, rather than by the committer.
+type groupWrites struct {
+	kvs               []kv
+	size, count       int64
+	maxSize, maxCount int64
+	threshold         int64
+}
+
+type kv struct{ k, v []byte }
+
+// kvSetter stages writes (groupWrites, or a Badger transaction).
+type kvSetter interface{ Set(k, v []byte) error }
+
+func (s *Store) newGroupWrites(events int) *groupWrites {
+	return &groupWrites{kvs: make([]kv, 0, events*10+16),
+		maxSize: s.db.MaxBatchSize(), maxCount: s.db.MaxBatchCount(), threshold: s.opts.ValueThreshold}
+}
+
+// Set stages one write; it fails as Badger's Txn.Set would.
+func (w *groupWrites) Set(k, v []byte) error {
+	e := int64(len(k)) + 2 + 10 // metas and the version Badger appends
+	if int64(len(v)) < w.threshold {
+		e += int64(len(v))
+	} else {
+		e += 12
+	}
+	if w.count+1 >= w.maxCount || w.size+e >= w.maxSize {
+		return badger.ErrTxnTooBig
+	}
+	w.count++
+	w.size += e
+	w.kvs = append(w.kvs, kv{k, v})
+	return nil
+}
+
+// build stages a group's writes. It updates the head and counter caches as
+// if the group had committed, so the next group can be built before this
+// one is durable (if it fails, the store fails closed and the caches no
+// longer matter). It reads through w: the writer's snapshot and the ids of
+// the groups it may not show.
+func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView) *inflight {
 	g := &inflight{group: group, results: make([]appendResult, len(group))}
 	if err := s.failure(); err != nil {
 		for i := range g.results {
@@ -495,9 +625,13 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map
 	now := s.opts.Now().UTC()
 	recAt, recNs := formatTime(now), now.UnixNano()
 	g.recNs = recNs
-	txn := s.db.NewTransaction(true)
+	txn := w.snap
+	var nEvents int
+	for _, r := range group {
+		nEvents += len(r.events)
+	}
+	wr := s.newGroupWrites(nEvents)
 	abort := func(err error) *inflight {
-		txn.Discard()
 		g.ids, g.done = nil, nil
 		for i := range g.results {
 			g.results[i] = appendResult{err: err}
@@ -537,11 +671,8 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map
 			p := &req.events[i]
 			dupOf[i] = -1
 			pid, ok := g.ids[p.dedupKey]
-			for _, ids := range unsettled {
-				if ok {
-					break
-				}
-				pid, ok = ids[p.dedupKey]
+			if !ok {
+				pid, ok = w.pending[p.dedupKey]
 			}
 			if ok {
 				if pid.mac != p.mac {
@@ -621,11 +752,11 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map
 				sets = append(sets, [2][]byte{k, p.summary})
 			}
 			for _, kv := range sets {
-				if err := txn.Set(kv[0], kv[1]); err != nil {
+				if err := wr.Set(kv[0], kv[1]); err != nil {
 					return abort(fmt.Errorf("failed to stage seq %d of organization %q: %w", seq, org, err))
 				}
 			}
-			if err := trees.leaf(txn, org, rv.leaf); err != nil {
+			if err := trees.leaf(txn, wr, org, rv.leaf); err != nil {
 				return abort(err)
 			}
 			hour := hourOf(p.ts)
@@ -645,12 +776,11 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map
 		g.results[gi].receipts = receipts
 	}
 	if len(g.done) == 0 {
-		txn.Discard()
 		g.ids = nil
 		return g
 	}
 	for org, h := range heads {
-		if err := txn.Set(headKey(org), h.encode()); err != nil {
+		if err := wr.Set(headKey(org), h.encode()); err != nil {
 			return abort(fmt.Errorf("failed to stage the head of organization %q: %w", org, err))
 		}
 	}
@@ -676,11 +806,11 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map
 			}
 		}
 		newCounts[k] = cur + d
-		if err := txn.Set([]byte(k), binary.BigEndian.AppendUint64(nil, cur+d)); err != nil {
+		if err := wr.Set([]byte(k), binary.BigEndian.AppendUint64(nil, cur+d)); err != nil {
 			return abort(fmt.Errorf("failed to stage a counter: %w", err))
 		}
 	}
-	if err := trees.finish(txn); err != nil {
+	if err := trees.finish(wr); err != nil {
 		return abort(err)
 	}
 	trees.commit()
@@ -688,13 +818,10 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, unsettled map
 	for org, h := range heads {
 		s.heads[org] = h
 	}
-	if len(s.counters)+len(newCounts) > 1<<18 {
-		clear(s.counters)
-	}
 	for k, v := range newCounts {
 		s.counters[k] = v
 	}
-	g.txn = txn
+	g.writes = wr
 	return g
 }
 

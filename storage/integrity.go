@@ -146,8 +146,8 @@ func (s *Store) beginTrees() *groupTrees {
 }
 
 // leaf appends a record's leaf hash to org's tree and stages the nodes that
-// became complete.
-func (g *groupTrees) leaf(txn *badger.Txn, org string, leaf [32]byte) error {
+// became complete in w; txn is read when org's tree is not loaded yet.
+func (g *groupTrees) leaf(txn *badger.Txn, w kvSetter, org string, leaf [32]byte) error {
 	if g == nil {
 		return nil
 	}
@@ -171,7 +171,7 @@ func (g *groupTrees) leaf(txn *badger.Txn, org string, leaf [32]byte) error {
 	n := len(key)
 	for _, nd := range t.Append(tlog.Hash(leaf)) {
 		k := tlog.AppendNodeKey(slices.Clip(key[:n]), nd.ID)
-		if err := txn.Set(k, nd.Hash[:]); err != nil {
+		if err := w.Set(k, nd.Hash[:]); err != nil {
 			return fmt.Errorf("failed to stage tree node (level %d, index %d) of organization %q: %w", nd.ID.Level, nd.ID.Index, org, err)
 		}
 	}
@@ -179,13 +179,13 @@ func (g *groupTrees) leaf(txn *badger.Txn, org string, leaf [32]byte) error {
 }
 
 // finish stages each touched organization's compact range.
-func (g *groupTrees) finish(txn *badger.Txn) error {
+func (g *groupTrees) finish(w kvSetter) error {
 	if g == nil {
 		return nil
 	}
 	for org, t := range g.trees {
 		b, _ := t.MarshalBinary()
-		if err := txn.Set(compactKey(org), b); err != nil {
+		if err := w.Set(compactKey(org), b); err != nil {
 			return fmt.Errorf("failed to stage the tree of organization %q: %w", org, err)
 		}
 	}

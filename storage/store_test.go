@@ -366,6 +366,54 @@ func TestStore_AllOrNothing(t *testing.T) {
 	}
 }
 
+// A timestamp that is not UTC is refused with an error naming the field,
+// never silently converted; the same instant in UTC is accepted.
+func TestStore_TimestampMustBeUTC(t *testing.T) {
+	ts := baseTime.Add(90 * time.Minute)
+	for _, tc := range []struct {
+		name string
+		ts   time.Time
+		ok   bool
+	}{
+		{"utc", ts, true},
+		{"offset 0 in a named zone", ts.In(time.FixedZone("GMT", 0)), true},
+		{"plus two hours", ts.In(time.FixedZone("CEST", 2*3600)), false},
+		{"minus five hours", ts.In(time.FixedZone("EST", -5*3600)), false},
+		{"plus 30 minutes", ts.In(time.FixedZone("", 30*60)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, _ := newTestStore(t)
+			ctx := context.Background()
+			e := testEvent("acme", 1)
+			e.Timestamp = tc.ts
+			rs, err := s.Append(ctx, []Event{testEvent("acme", 0), e})
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Append: %v", err)
+				}
+				got, err := s.Get(ctx, "acme", rs[1].ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Timestamp.Equal(ts) || got.Timestamp.Location() != time.UTC {
+					t.Fatalf("stored timestamp %v, want %v in UTC", got.Timestamp, ts)
+				}
+				return
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidEvent) || ve.Index != 1 {
+				t.Fatalf("Append = %v, want a *ValidationError for event 1", err)
+			}
+			if len(ve.Errors) != 1 || ve.Errors[0].Field != "timestamp" || !strings.Contains(ve.Errors[0].Reason, "UTC") {
+				t.Fatalf("errors = %+v, want one naming timestamp and UTC", ve.Errors)
+			}
+			if orgs, _ := s.Organizations(ctx); len(orgs) != 0 {
+				t.Fatalf("an invalid timestamp wrote events: %+v", orgs)
+			}
+		})
+	}
+}
+
 func TestStore_FailClosed(t *testing.T) {
 	dir := t.TempDir()
 	ks := newStoreKeystore()
