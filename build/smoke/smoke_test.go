@@ -23,10 +23,15 @@ import (
 	"time"
 )
 
+// TestDesktopSmoke writes a demo profile with the binary's own `demo`
+// command, opens it in the desktop window once in the light and once in the
+// dark system theme, and requires each screenshot to show the timeline with
+// rows in that theme. An empty profile must not pass the same check, so the
+// check is known to be able to fail.
 func TestDesktopSmoke(t *testing.T) {
 	bin := os.Getenv("AXIOM_SMOKE_BINARY")
 	if bin == "" {
-		t.Fatal("AXIOM_SMOKE_BINARY is not set: run this test through 'make test'")
+		t.Fatal("AXIOM_SMOKE_BINARY is not set: run this test through 'make smoke' or 'make test'")
 	}
 	artifacts := os.Getenv("AXIOM_ARTIFACTS")
 	if artifacts == "" {
@@ -36,16 +41,60 @@ func TestDesktopSmoke(t *testing.T) {
 	if err := os.MkdirAll(shotDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-
 	display := startXvfb(t, ctx)
-	dataDir := filepath.Join(t.TempDir(), "data")
 
+	// The demo profile `make demo` opens: 20,000 events (a second to write)
+	// put rows in the window's default range, the last 24 hours; a few
+	// thousand spread over 90 days may leave that day empty.
+	demoDir := filepath.Join(t.TempDir(), "demo")
+	out, err := exec.CommandContext(ctx, bin, "--data-dir", demoDir, "demo", "--events", "20000").CombinedOutput()
+	if err != nil {
+		t.Fatalf("axiom-audit demo: %v\n%s", err, out)
+	}
+	t.Logf("demo: %s", strings.TrimSpace(string(out)))
+
+	// The app follows the system theme until the user picks one, and
+	// WebKitGTK reports the GTK theme's variant as prefers-color-scheme.
+	for _, tc := range []struct{ theme, gtkTheme string }{
+		{"light", "Adwaita"},
+		{"dark", "Adwaita:dark"},
+	} {
+		t.Run(tc.theme, func(t *testing.T) {
+			shot := filepath.Join(shotDir, "desktop-"+tc.theme+".png")
+			list := runDesktop(t, ctx, bin, demoDir, display, []string{"GTK_THEME=" + tc.gtkTheme}, shot, func(l listArea) bool { return l.rows() })
+			t.Logf("%s: %s", shot, list)
+			if !list.rows() {
+				t.Fatalf("the timeline shows no rows (see %s): %s", shot, list)
+			}
+			if dark := list.luminance < 0.35; dark != (tc.theme == "dark") {
+				t.Fatalf("the timeline is not %s: its background has luminance %.2f (see %s)", tc.theme, list.luminance, shot)
+			}
+		})
+	}
+
+	t.Run("empty profile", func(t *testing.T) {
+		shot := filepath.Join(shotDir, "desktop-empty.png")
+		emptyDir := filepath.Join(t.TempDir(), "empty")
+		// Settled once the window shows more than a spinner on a blank page.
+		list := runDesktop(t, ctx, bin, emptyDir, display, nil, shot, func(l listArea) bool { return l.colours > 200 })
+		t.Logf("%s: %s", shot, list)
+		if list.rows() {
+			t.Fatalf("an empty profile passes for a timeline with rows (see %s): %s", shot, list)
+		}
+	})
+}
+
+// runDesktop starts the desktop app on dataDir, waits for "axiom-audit:
+// ready", takes screenshots until settled says the window is drawn (or 15 s
+// pass), then stops the app with SIGTERM and requires a clean exit.
+func runDesktop(t *testing.T, ctx context.Context, bin, dataDir, display string, env []string, shot string, settled func(listArea) bool) listArea {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, "--data-dir", dataDir)
 	// LANG=C is what a CI machine has; the webview then reports the
 	// language "C", which Intl rejects. The frontend must still render.
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "LANG=C", "LC_ALL=")
+	cmd.Env = append(append(os.Environ(), "DISPLAY="+display, "LANG=C", "LC_ALL="), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -67,34 +116,43 @@ func TestDesktopSmoke(t *testing.T) {
 		}
 		exited <- cmd.Wait()
 	}()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
 
 	select {
 	case <-ready:
 	case err := <-exited:
 		t.Fatalf("the app exited before it was ready: %v\nstderr:\n%s", err, stderr.String())
 	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
 		t.Fatalf("the app did not report ready within 60s\nstderr:\n%s", stderr.String())
 	}
 
 	// The frontend reports ready after its first render; the compositor may
-	// need a moment more, so poll until the screen shows more than one colour.
-	shot := filepath.Join(shotDir, "desktop.png")
-	var colours int
-	deadline := time.Now().Add(15 * time.Second)
+	// need a moment more. Wait until the window is drawn and has not changed
+	// for a second (fonts, the histogram), or 20 s.
+	var list listArea
+	var prev string
+	var same int
+	deadline := time.Now().Add(20 * time.Second)
 	for {
-		colours, err = screenshot(ctx, display, shot)
+		img, err := screenshot(ctx, display, shot)
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
 		}
-		if colours > 16 || time.Now().After(deadline) {
+		list = measureList(img)
+		if s := list.String(); s == prev {
+			same++
+		} else {
+			prev, same = s, 0
+		}
+		if (settled(list) && same >= 4) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
-	}
-	t.Logf("screenshot %s: %d distinct colours", shot, colours)
-	if colours <= 16 {
-		t.Fatalf("the window did not render: the screenshot has only %d colours (see %s)", colours, shot)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -105,10 +163,10 @@ func TestDesktopSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the app did not exit cleanly on SIGTERM: %v\nstderr:\n%s", err, stderr.String())
 		}
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("the app did not exit within 5s of SIGTERM")
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the app did not exit within 10s of SIGTERM")
 	}
+	return list
 }
 
 // startXvfb starts a virtual X server on a free display and returns its name.
@@ -136,33 +194,20 @@ func startXvfb(t *testing.T, ctx context.Context) string {
 	return ":" + strings.TrimSpace(line)
 }
 
-// screenshot saves the whole screen as a PNG and counts its distinct colours.
-func screenshot(ctx context.Context, display, path string) (int, error) {
+// screenshot saves the whole screen as a PNG and decodes it.
+func screenshot(ctx context.Context, display, path string) (image.Image, error) {
 	out, err := exec.CommandContext(ctx, "import", "-display", display, "-window", "root", path).CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("import: %v: %s", err, out)
+		return nil, fmt.Errorf("import: %v: %s", err, out)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer f.Close()
 	img, err := png.Decode(f)
 	if err != nil {
-		return 0, fmt.Errorf("decode %s: %w", path, err)
+		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
-	return countColours(img), nil
+	return img, nil
 }
-
-func countColours(img image.Image) int {
-	seen := map[uint32]struct{}{}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 2 {
-		for x := b.Min.X; x < b.Max.X; x += 2 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			seen[(r>>8)<<16|(g>>8)<<8|bl>>8] = struct{}{}
-		}
-	}
-	return len(seen)
-}
-
