@@ -466,6 +466,11 @@ func (s *Store) rebuildTree(ctx context.Context, org string) (*tlog.Tree, error)
 			}
 			var leaf [32]byte
 			err := it.Item().Value(func(v []byte) error {
+				if isTombstone(v) { // retention kept the leaf hash (tombstone.go)
+					t, err := decodeTombstone(v)
+					leaf = t.leaf
+					return err
+				}
 				rv, err := decodeRecordValue(v)
 				leaf = rv.leaf
 				return err

@@ -130,6 +130,9 @@ func (s *Store) readRecord(txn *badger.Txn, org string, seq uint64, decrypt bool
 
 // decodeStored turns a record value into a StoredEvent.
 func (s *Store) decodeStored(v []byte, org string, seq uint64, decrypt bool) (StoredEvent, error) {
+	if isTombstone(v) {
+		return StoredEvent{}, prunedError(org, seq, v) // retention removed it (tombstone.go)
+	}
 	rv, err := decodeRecordValue(v)
 	if err != nil {
 		return StoredEvent{}, fmt.Errorf("record seq %d of organization %q: %w", seq, org, err)
@@ -782,7 +785,8 @@ func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, 
 		}
 		add(binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8], string(k[len(p)+9:]), int64(n))
 	}
-	return nil
+	// Less the events retention pruned (retention.go).
+	return addPrunedCounters(txn, c.f.Org, hourLo, hourHi, add)
 }
 
 // Facets counts the events matching f (cursor, limit and order ignored) per
@@ -803,6 +807,13 @@ func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int
 			}
 		})
 	})
+	for _, m := range out {
+		for v, n := range m {
+			if n == 0 {
+				delete(m, v) // every event of the value was pruned by retention
+			}
+		}
+	}
 	return out, err
 }
 

@@ -55,6 +55,9 @@ func (s *Store) RevealStates(ctx context.Context, org, id string) (RevealedState
 			return fmt.Errorf("failed to read record seq %d: %w", ie.seq, err)
 		}
 		return rec.Value(func(v []byte) error {
+			if isTombstone(v) {
+				return prunedError(org, ie.seq, v)
+			}
 			rv, err := decodeRecordValue(v)
 			if err != nil {
 				return fmt.Errorf("record seq %d of organization %q: %w", ie.seq, org, err)

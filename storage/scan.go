@@ -59,7 +59,11 @@ func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryp
 				return nil
 			}
 			var e StoredEvent
+			pruned := false
 			err := it.Item().Value(func(v []byte) error {
+				if pruned = isTombstone(v); pruned {
+					return nil // retention removed it; exports carry what remains
+				}
 				if !decryptStates {
 					var ok bool
 					if e, ok = decodeStoredFast(v, f.Org, seq); ok {
@@ -73,7 +77,7 @@ func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryp
 			if err != nil {
 				return err
 			}
-			if !c.matchEvent(&e) {
+			if pruned || !c.matchEvent(&e) {
 				continue
 			}
 			if err := fn(&e); err != nil {

@@ -12,7 +12,8 @@ import (
 // ReadFrom returns up to limit events of org with seq > afterSeq, in seq
 // order, reading the records directly (tag 0x11, keyed by org and
 // big-endian seq). It is the read path of consumers that treat the log as
-// a queue, such as sync: no filter, no index, nothing skipped. States are
+// a queue, such as sync: no filter, no index, nothing skipped but the records
+// retention pruned (tombstone.go), whose seqs are absent. States are
 // decrypted only when withStates is true; otherwise only the public record
 // and its commitments are returned.
 //
@@ -45,7 +46,11 @@ func (s *Store) ReadFrom(ctx context.Context, org string, afterSeq uint64, limit
 				return fmt.Errorf("record seq %d of organization %q is missing (found %d): %w", want, org, seq, ErrTampered)
 			}
 			var se StoredEvent
+			pruned := false
 			err := item.Value(func(v []byte) error {
+				if pruned = isTombstone(v); pruned {
+					return nil
+				}
 				if !withStates {
 					var ok bool
 					if se, ok = decodeStoredFast(v, org, seq); ok {
@@ -59,8 +64,11 @@ func (s *Store) ReadFrom(ctx context.Context, org string, afterSeq uint64, limit
 			if err != nil {
 				return err
 			}
-			out = append(out, se)
 			want++
+			if pruned {
+				continue // retention removed it: consumers skip its seq
+			}
+			out = append(out, se)
 		}
 		return nil
 	})

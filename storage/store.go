@@ -147,6 +147,9 @@ type Store struct {
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error
+
+	// ret is the retention policy and sweep machinery (retention.go).
+	ret retentionState
 }
 
 // Open opens (or creates) the store in dir with keys from ks.
