@@ -145,6 +145,6 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 		}
 	}
 	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand(), c.reportCommand(),
-		c.verifyCommand(), c.checkpointCommand(), c.proveCommand(), c.recoverCommand())
+		c.verifyCommand(), c.checkpointCommand(), c.proveCommand(), c.recoverCommand(), c.retentionCommand())
 	return root
 }

@@ -28,6 +28,7 @@ const (
 	CodeUnavailable         = "unavailable"
 	CodeCancelled           = "cancelled"
 	CodeInternal            = "internal"
+	CodePruned              = "pruned" // retention removed the event; its tombstone remains
 )
 
 // ErrorCode maps an error to its stable code and HTTP status.
@@ -40,6 +41,10 @@ func ErrorCode(err error) (code string, status int) {
 		return CodeInvalidEvent, http.StatusUnprocessableEntity
 	case errors.Is(err, storage.ErrBadCursor):
 		return CodeInvalidCursor, http.StatusBadRequest
+	case errors.Is(err, storage.ErrInvalidPolicy):
+		return CodeInvalidRequest, http.StatusBadRequest
+	case errors.Is(err, storage.ErrPruned):
+		return CodePruned, http.StatusGone
 	case errors.Is(err, storage.ErrNotFound):
 		return CodeNotFound, http.StatusNotFound
 	case errors.Is(err, storage.ErrConflict):

@@ -1,0 +1,244 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+func (c *cli) retentionCommand() *cobra.Command {
+	ret := &cobra.Command{
+		Use:   "retention",
+		Short: "Show and change how long events are kept, and sweep expired ones",
+		Long: "Operational events are kept 90 days and material ones indefinitely unless the\n" +
+			"organization's policy says otherwise (1 day to 7 years, per class or category).\n" +
+			"Expired events are pruned to tombstones that keep the log verifiable; the\n" +
+			"desktop app and serve sweep hourly.",
+	}
+
+	var org string
+	var asJSON bool
+	show := &cobra.Command{
+		Use:   "show --org ORG [--json]",
+		Short: "Show the organization's retention policy, what expires soon and what was pruned",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if org == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			dto, err := a.retentionShow(cmd.Context(), org)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSONLine(cmd.OutOrStdout(), dto)
+			}
+			printRetention(cmd.OutOrStdout(), dto)
+			return nil
+		},
+	}
+	show.Flags().StringVar(&org, "org", "", "organization `ID`")
+	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	var req RetentionSetRequest
+	set := &cobra.Command{
+		Use:   "set --org ORG --class operational|material [--category C] --days N|--indefinite",
+		Short: "Change a retention window (recorded as user.settings_changed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if req.Org == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			if req.Class == "" {
+				return &RequestError{Field: "--class", Reason: "is required: operational or material"}
+			}
+			daysSet := cmd.Flags().Changed("days")
+			if daysSet == req.Indefinite {
+				return &RequestError{Field: "--days", Reason: "give either --days N (1 to 2557, 7 years) or --indefinite"}
+			}
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			before, err := a.retentionShow(cmd.Context(), req.Org)
+			if err != nil {
+				return err
+			}
+			after, err := a.setRetention(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			what := req.Class
+			if req.Category != "" {
+				what = "category " + req.Category + " (" + req.Class + ")"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "retention of %s for %s: %s → %s (policy version %d → %d)\n",
+				req.Org, what, windowOf(before, req), windowOf(after, req), before.Version, after.Version)
+			return nil
+		},
+	}
+	sf := set.Flags()
+	sf.StringVar(&req.Org, "org", "", "organization `ID`")
+	sf.StringVar(&req.Class, "class", "", "retention class: operational or material")
+	sf.StringVar(&req.Category, "category", "", "give this `CATEGORY` of the class its own window")
+	sf.IntVar(&req.Days, "days", 0, "keep events `N` days (1 to 2557)")
+	sf.BoolVar(&req.Indefinite, "indefinite", false, "keep events forever")
+
+	var dryRun, now bool
+	var sweepJSON bool
+	sweep := &cobra.Command{
+		Use:   "sweep --org ORG --dry-run|--now",
+		Short: "Prune expired events now, or show what would be pruned",
+		Long: "--dry-run prints what a sweep now would prune, per retention class with seq\n" +
+			"ranges, and writes nothing. --now prunes them to tombstones, records\n" +
+			"audit.retention_swept, and reclaims the disk space.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if org == "" {
+				return &RequestError{Field: "--org", Reason: "is required"}
+			}
+			if dryRun == now {
+				return &RequestError{Field: "--dry-run", Reason: "give either --dry-run or --now"}
+			}
+			a, closeApp, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeApp()
+			res, err := a.sweepRetention(cmd.Context(), org, dryRun)
+			if err != nil {
+				return err
+			}
+			if sweepJSON {
+				return writeJSONLine(cmd.OutOrStdout(), res)
+			}
+			printSweep(cmd.OutOrStdout(), res)
+			return nil
+		},
+	}
+	sweep.Flags().StringVar(&org, "org", "", "organization `ID`")
+	sweep.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be pruned; write nothing")
+	sweep.Flags().BoolVar(&now, "now", false, "prune now")
+	sweep.Flags().BoolVar(&sweepJSON, "json", false, "print JSON")
+
+	ret.AddCommand(show, set, sweep)
+	return ret
+}
+
+func writeJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// windowOf is the window a change touched, as the policy dto shows it.
+func windowOf(d RetentionDTO, req RetentionSetRequest) string {
+	for _, r := range d.Rules {
+		if r.Category == req.Category && (r.Category != "" || r.Class == req.Class) {
+			return ruleWindow(r)
+		}
+	}
+	for _, r := range d.Rules {
+		if r.Category == "" && r.Class == req.Class {
+			return ruleWindow(r) + " (the class's)"
+		}
+	}
+	return "?"
+}
+
+func ruleWindow(r RetentionRuleDTO) string {
+	return storage.RetentionWindow{Days: r.Days, Indefinite: r.Indefinite}.String()
+}
+
+func printRetention(w io.Writer, d RetentionDTO) {
+	if d.Version == 0 {
+		fmt.Fprintf(w, "Retention policy of %s: the default (version 0)\n\n", d.Org)
+	} else {
+		fmt.Fprintf(w, "Retention policy of %s: version %d, since %s", d.Org, d.Version, d.EffectiveFrom)
+		if d.ChangedBy != "" {
+			fmt.Fprintf(w, " by %s", d.ChangedBy)
+		}
+		fmt.Fprint(w, "\n\n")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLASS\tCATEGORY\tKEPT")
+	for _, r := range d.Rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Class, orDash(r.Category), ruleWindow(r))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	if e := d.Expiring; e.Count > 0 {
+		fmt.Fprintf(w, "Expiring within %d days: %d events from %s to %s", ExpiringWarningDays, e.Count,
+			e.Oldest.Format(time.RFC3339), e.Newest.Format(time.RFC3339))
+		fmt.Fprintln(w, " — export them first if you need them (axiom-audit export).")
+	} else {
+		fmt.Fprintf(w, "Nothing expires within %d days.\n", ExpiringWarningDays)
+	}
+	var pruned uint64
+	for _, r := range d.Pruned {
+		pruned += r.Count
+	}
+	if pruned == 0 {
+		fmt.Fprintln(w, "Nothing was pruned.")
+		return
+	}
+	fmt.Fprintf(w, "Pruned: %d events in %d runs; the newest:\n", pruned, len(d.Pruned))
+	from := max(0, len(d.Pruned)-5)
+	for _, r := range d.Pruned[from:] {
+		fmt.Fprintf(w, "  %s\n", prunedRunText(r))
+	}
+}
+
+func prunedRunText(r storage.PrunedRun) string {
+	seqs := fmt.Sprintf("seq %d", r.FromSeq)
+	if r.ToSeq != r.FromSeq {
+		seqs = fmt.Sprintf("seqs %d–%d", r.FromSeq, r.ToSeq)
+	}
+	return fmt.Sprintf("%s (%d events): pruned by policy %s at %s", seqs, r.Count, r.Policy, r.PrunedAt.Format(time.RFC3339))
+}
+
+func printSweep(w io.Writer, r storage.SweepResult) {
+	verb := "Pruned"
+	if r.DryRun {
+		verb = "Would prune"
+	}
+	fmt.Fprintf(w, "%s %d events of %s (policy version %d, as of %s)", verb, r.Pruned, r.Org, r.Policy, r.At.Format(time.RFC3339))
+	if r.Resumed {
+		fmt.Fprint(w, ", finishing an interrupted sweep")
+	}
+	fmt.Fprintln(w)
+	for _, c := range r.Classes {
+		parts := make([]string, len(c.Ranges))
+		for i, s := range c.Ranges {
+			if s.From == s.To {
+				parts[i] = fmt.Sprint(s.From)
+			} else {
+				parts[i] = fmt.Sprintf("%d–%d", s.From, s.To)
+			}
+		}
+		within := ""
+		if !c.Exact {
+			within = " within"
+		}
+		fmt.Fprintf(w, "  %s: %d events,%s seqs %s\n", c.Class, c.Pruned, within, strings.Join(parts, ", "))
+	}
+	if r.Event != nil {
+		fmt.Fprintf(w, "Recorded as audit.retention_swept, seq %d.\n", r.Event.Seq)
+	}
+	if r.Reclaimed > 0 {
+		fmt.Fprintf(w, "Reclaimed %d bytes of disk.\n", r.Reclaimed)
+	}
+}

@@ -1,0 +1,258 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+// Retention (DESIGN.md §6): the policy, its changes (audited as
+// user.settings_changed), sweeps (audited by the store as
+// audit.retention_swept) and the background sweeper of the desktop app and
+// serve.
+
+// RetentionRuleDTO is one window of a policy.
+type RetentionRuleDTO struct {
+	Class      string `json:"class"`
+	Category   string `json:"category,omitempty"`
+	Days       int    `json:"days,omitempty"`
+	Indefinite bool   `json:"indefinite"`
+	Name       string `json:"name"`
+}
+
+// RetentionDTO is what `retention show` and GET /api/retention answer.
+type RetentionDTO struct {
+	Org           string                    `json:"org"`
+	Version       uint32                    `json:"version"`
+	EffectiveFrom string                    `json:"effectiveFrom,omitempty"`
+	ChangedBy     string                    `json:"changedBy,omitempty"`
+	Rules         []RetentionRuleDTO        `json:"rules"`
+	History       []storage.RetentionPolicy `json:"history"`
+	// Expiring is what the policy prunes within the next 7 days.
+	Expiring storage.Expiring `json:"expiring"`
+	// Pruned counts the tombstones by run (consecutive seqs, one rule, one sweep).
+	Pruned []storage.PrunedRun `json:"pruned"`
+}
+
+// RetentionSetRequest changes one window of an organization's policy.
+type RetentionSetRequest struct {
+	Org        string `json:"org"`
+	Class      string `json:"class"`
+	Category   string `json:"category,omitempty"`
+	Days       int    `json:"days,omitempty"`
+	Indefinite bool   `json:"indefinite,omitempty"`
+}
+
+// ExpiringWarningDays is how far ahead the UI warns about expiring events.
+const ExpiringWarningDays = 7
+
+func rulesOf(p storage.RetentionPolicy) []RetentionRuleDTO {
+	rule := func(class storage.RetentionClass, cat string) RetentionRuleDTO {
+		w := p.Window(class, cat)
+		return RetentionRuleDTO{Class: string(class), Category: cat, Days: w.Days, Indefinite: w.Indefinite, Name: p.RuleName(class, cat)}
+	}
+	out := []RetentionRuleDTO{rule(storage.RetentionOperational, ""), rule(storage.RetentionMaterial, "")}
+	cats := make([]string, 0, len(p.Categories))
+	for c := range p.Categories {
+		cats = append(cats, c)
+	}
+	slices.Sort(cats)
+	for _, c := range cats {
+		w := p.Categories[c]
+		out = append(out, RetentionRuleDTO{Category: c, Days: w.Days, Indefinite: w.Indefinite})
+	}
+	return out
+}
+
+// RetentionPolicy is the binding of the retention settings view.
+func (a *App) RetentionPolicy(org string) (RetentionDTO, error) { return a.retentionShow(a.bg(), org) }
+
+func (a *App) retentionShow(ctx context.Context, org string) (RetentionDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return RetentionDTO{}, err
+	}
+	h, err := st.RetentionHistory(ctx, org)
+	if err != nil {
+		return RetentionDTO{}, err
+	}
+	cur := h[len(h)-1]
+	dto := RetentionDTO{Org: org, Version: cur.Version, ChangedBy: cur.ChangedBy, Rules: a.rules(cur), History: h}
+	if !cur.EffectiveFrom.IsZero() {
+		dto.EffectiveFrom = cur.EffectiveFrom.UTC().Format(time.RFC3339)
+	}
+	if dto.Expiring, err = st.ExpiringEvents(ctx, org, ExpiringWarningDays*24*time.Hour); err != nil {
+		return RetentionDTO{}, err
+	}
+	if dto.Pruned, err = st.PrunedRuns(ctx, org, time.Time{}, time.Time{}, 0); err != nil {
+		return RetentionDTO{}, err
+	}
+	if dto.Pruned == nil {
+		dto.Pruned = []storage.PrunedRun{}
+	}
+	return dto, nil
+}
+
+// rules lists the policy's windows: the two classes, then each category
+// with its own window (with the class the catalogue gives it).
+func (a *App) rules(p storage.RetentionPolicy) []RetentionRuleDTO {
+	out := rulesOf(p)
+	classOf := map[string]storage.RetentionClass{}
+	for _, t := range a.catalogue.Types() {
+		classOf[t.Category] = t.Retention
+	}
+	classOf["custom"] = storage.RetentionOperational
+	for i := 2; i < len(out); i++ {
+		if c, ok := classOf[out[i].Category]; ok {
+			out[i].Class = string(c)
+			out[i].Name = p.RuleName(c, out[i].Category)
+		}
+	}
+	return out
+}
+
+// SetRetention is the binding of the retention settings view.
+func (a *App) SetRetention(req RetentionSetRequest) (RetentionDTO, error) {
+	return a.setRetention(a.bg(), req)
+}
+
+// setRetention changes the policy and records the change as
+// user.settings_changed with the versions before and after. The store
+// validates before it writes, so what can fail after the change is only
+// recording it, which is reported.
+func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (RetentionDTO, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return RetentionDTO{}, err
+	}
+	before, after, err := st.SetRetention(ctx, req.Org, storage.RetentionChange{
+		Class: storage.RetentionClass(req.Class), Category: req.Category,
+		Window:    storage.RetentionWindow{Days: req.Days, Indefinite: req.Indefinite},
+		ChangedBy: a.opts.User,
+	})
+	if err != nil {
+		return RetentionDTO{}, err
+	}
+	setting := "retention." + req.Class
+	if req.Category != "" {
+		setting = "retention.category." + req.Category
+	}
+	if err := a.recordSelf(ctx, req.Org, "user.settings_changed", map[string]any{
+		"settings": []string{setting},
+		"before":   policyMeta(before),
+		"after":    policyMeta(after),
+	}); err != nil {
+		return RetentionDTO{}, fmt.Errorf("the retention policy of %q changed to version %d, but recording the change failed: %w", req.Org, after.Version, err)
+	}
+	return a.retentionShow(ctx, req.Org)
+}
+
+// policyMeta is a policy as audit metadata (no floats, times as text).
+func policyMeta(p storage.RetentionPolicy) map[string]any {
+	win := func(w storage.RetentionWindow) map[string]any {
+		if w.Indefinite {
+			return map[string]any{"indefinite": true}
+		}
+		return map[string]any{"days": w.Days}
+	}
+	m := map[string]any{"version": p.Version, "operational": win(p.Operational), "material": win(p.Material)}
+	if len(p.Categories) > 0 {
+		cats := map[string]any{}
+		for c, w := range p.Categories {
+			cats[c] = win(w)
+		}
+		m["categories"] = cats
+	}
+	if !p.EffectiveFrom.IsZero() {
+		m["effectiveFrom"] = p.EffectiveFrom.UTC().Format(time.RFC3339Nano)
+	}
+	return m
+}
+
+// SweepRetention is the binding of the "sweep now" action.
+func (a *App) SweepRetention(org string, dryRun bool) (storage.SweepResult, error) {
+	return a.sweepRetention(a.bg(), org, dryRun)
+}
+
+// sweepRetention runs a sweep of org now (or a dry run). An explicit sweep
+// is recorded even when it prunes nothing.
+func (a *App) sweepRetention(ctx context.Context, org string, dryRun bool) (storage.SweepResult, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return storage.SweepResult{}, err
+	}
+	return st.SweepRetention(ctx, org, storage.SweepOptions{DryRun: dryRun, Actor: a.opts.User, Record: !dryRun})
+}
+
+// ExpiringEvents is the binding of the expiry warning: what retention
+// prunes of org within days days, per category, so the UI can offer an
+// archive export of exactly those first.
+func (a *App) ExpiringEvents(org string, days int) (storage.Expiring, error) {
+	return a.expiringEvents(a.bg(), org, days)
+}
+
+func (a *App) expiringEvents(ctx context.Context, org string, days int) (storage.Expiring, error) {
+	if days < 0 || days > storage.MaxRetentionDays {
+		return storage.Expiring{}, &RequestError{Field: "days", Reason: fmt.Sprintf("must be 0 to %d", storage.MaxRetentionDays)}
+	}
+	st, err := a.storeOrErr()
+	if err != nil {
+		return storage.Expiring{}, err
+	}
+	return st.ExpiringEvents(ctx, org, time.Duration(days)*24*time.Hour)
+}
+
+// RetentionInterval is how often the desktop app and serve sweep.
+const RetentionInterval = time.Hour
+
+// startRetention sweeps every organization now and then every interval,
+// in the background, until the App closes (desktop.go, serve.go). A sweep
+// that prunes nothing is not recorded; one that fails is logged and tried
+// again next time (an interrupted sweep resumes).
+func (a *App) startRetention(interval time.Duration) {
+	st := a.store
+	if st == nil || interval <= 0 {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		// The first sweep waits a little, so that start-up is not slowed.
+		t := time.NewTimer(min(interval, time.Minute))
+		defer t.Stop()
+		for {
+			select {
+			case <-a.base.Done():
+				return
+			case <-t.C:
+			}
+			a.sweepAll(a.base, st)
+			t.Reset(interval)
+		}
+	}()
+}
+
+// sweepAll sweeps each organization once.
+func (a *App) sweepAll(ctx context.Context, st *storage.Store) {
+	orgs, err := st.Organizations(ctx)
+	if err != nil {
+		a.log.Error("retention: failed to list organizations", "err", err)
+		return
+	}
+	for _, o := range orgs {
+		if ctx.Err() != nil {
+			return
+		}
+		res, err := st.SweepRetention(ctx, o.ID, storage.SweepOptions{})
+		if err != nil {
+			a.log.Error("retention: sweep failed", "org", o.ID, "err", err)
+			continue
+		}
+		if res.Pruned > 0 {
+			a.log.Info("retention: swept", "org", o.ID, "pruned", res.Pruned, "reclaimed", res.Reclaimed)
+		}
+	}
+}
