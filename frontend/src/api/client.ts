@@ -1,6 +1,6 @@
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
-  OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportHandle, ExportProgress, ExportRequest, FacetsDTO,
+  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
 /** Stops a subscription. */
@@ -24,6 +24,15 @@ export interface AuditApi {
   histogram(q: QueryDTO): Promise<HistogramDTO>
   latestCheckpoint(org: string): Promise<CheckpointDTO>
   verify(org: string, onProgress?: (p: VerifyProgress) => void): Promise<VerifyResultDTO>
+  /**
+   * Whether chooseExportFolder opens a native folder picker (the desktop
+   * app); otherwise the folder is typed as a path on the serving machine.
+   */
+  readonly canPickFolder: boolean
+  /** Opens the native folder picker; undefined when closed without choosing. */
+  chooseExportFolder(): Promise<string | undefined>
+  /** Starts writing an evidence bundle; progress comes at most ten times a second. */
+  startExport(req: ExportRequest, onProgress?: (p: ExportProgress) => void): ExportHandle
   /** Streams new events that match q until the returned function is called. */
   subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void): Unsubscribe
 }

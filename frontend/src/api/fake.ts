@@ -5,6 +5,7 @@
 
 import type { AuditApi } from './client'
 import { ApiError } from './errors'
+import { exportId } from './exports'
 import {
   COLUMN_FIELDS, datasetFromEvents, generateDataset, hashHex, hexToBase64, proofHashes, seqFromId,
   type ColumnField, type Dataset,
@@ -313,6 +314,51 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
       const res: VerifyResultDTO = { org, events: total, problems: [], clean: true, startedAt, finishedAt: new Date(now()).toISOString(), keyless: false }
       lastVerified.set(org, res)
       return res
+    },
+    canPickFolder: false,
+    chooseExportFolder: () => Promise.resolve(undefined),
+    startExport: (req, onProgress) => {
+      // Pretends to write: ten progress steps over the matching events. A
+      // folder that is not absolute, or under /read-only, fails as the app would.
+      const id = exportId()
+      let cancelled = false
+      const result = run(async () => {
+        const ds = dataset(req.query.org)
+        const c = compileQuery(ds, req.query)
+        if (!/^(\/|~|[A-Za-z]:\\)/.test(req.outDir.trim())) {
+          throw new ApiError({ code: 'invalid_request', message: `outDir: "${req.outDir}" is not an absolute path`, fields: [{ field: 'outDir', reason: 'is not an absolute path' }] }, 400)
+        }
+        if (req.outDir.startsWith('/read-only')) {
+          throw new ApiError({ code: 'folder_not_writable', message: `cannot write in ${req.outDir}: permission denied` }, 403)
+        }
+        let total = 0
+        let first = 0
+        let last = 0
+        await scan(c.lo, c.hi, (i) => {
+          if (!matches(ds, c, i)) return
+          if (!total) first = i + 1
+          last = i + 1
+          total++
+        })
+        for (let k = 1; k <= 10; k++) {
+          await new Promise((r) => setTimeout(r, opts.latencyMs ? 100 : 0))
+          if (cancelled) throw new ApiError({ code: 'cancelled', message: 'export cancelled: context canceled' }, 409)
+          const events = Math.round((total * k) / 10)
+          onProgress?.({ events, total, bytes: events * 1800, etaSeconds: Math.ceil((10 - k) / 10) })
+        }
+        const stamp = new Date(now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
+        const dir = `${req.outDir.replace(/\/+$/, '')}/axiom-audit-export-${req.query.org}-${stamp}`
+        const events = req.format === 'csv' ? 'events.csv' : req.format === 'json' ? 'events.json' : req.format === 'cef' ? 'events.cef' : 'events.jsonl'
+        const files = [events, 'proofs.jsonl', 'checkpoint.txt', 'public-key.txt', 'manifest.json'].map((name, i) => ({ name, bytes: i < 2 ? total * 900 : 400, sha256: hashHex(i + 1, 7) }))
+        return { dir, format: req.format, count: total, firstSeq: first, lastSeq: last, bytes: files.reduce((n, f) => n + f.bytes, 0), includeSensitive: req.includeSensitive, files }
+      })
+      return {
+        id,
+        result,
+        cancel: async () => {
+          cancelled = true
+        },
+      }
     },
     subscribe: (q, cb) => {
       const sub = { org: q.org, q: { ...q, since: undefined, cursor: undefined }, cb }

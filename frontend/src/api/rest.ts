@@ -1,8 +1,9 @@
 import type { AuditApi } from './client'
 import { ApiError, parseErrorDTO, toApiError } from './errors'
 import { queryToSearchParams } from './params'
+import { exportId, pollExport } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportJobDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
   OrganizationDTO, QueryDTO, VerifyResultDTO,
 } from './types'
 
@@ -25,10 +26,15 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
   const doFetch: FetchFn = opts.fetch ?? ((...a) => fetch(...a))
   const ES: EventSourceCtor | undefined = opts.EventSource ?? (typeof EventSource === 'undefined' ? undefined : EventSource)
 
-  async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res: Response
     try {
-      res = await doFetch(base + path, { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+      res = await doFetch(base + path, {
+        method,
+        headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+        credentials: 'same-origin',
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
     } catch (err) {
       throw toApiError(err)
     }
@@ -76,6 +82,20 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
         })
       }
       return call<VerifyResultDTO>('POST', '/api/verify?' + org(o)).finally(() => es?.close())
+    },
+    canPickFolder: false,
+    chooseExportFolder: () => Promise.resolve(undefined),
+    startExport: (req, onProgress) => {
+      // An export is a job resource: started by POST, polled for progress and its end.
+      const id = exportId()
+      const path = '/api/exports/' + encodeURIComponent(id)
+      return pollExport(
+        id,
+        call<ExportJobDTO>('POST', '/api/exports', { ...req, id }),
+        () => get<ExportJobDTO>(path),
+        () => call<ExportJobDTO>('POST', path + '/cancel').then(() => {}),
+        onProgress,
+      )
     },
     subscribe: (q, onEvent, onError) => {
       if (!ES) {

@@ -166,3 +166,66 @@ export const CATEGORIES = [
   'connection', 'scan', 'finding', 'recommendation', 'plan', 'approval', 'terraform_export',
   'apply', 'rollback', 'user', 'workflow', 'releaseops', 'audit', 'custom',
 ] as const
+
+/** Evidence bundle formats (app/export). */
+export const EXPORT_FORMATS = ['csv', 'jsonl', 'json', 'ocsf', 'cef', 'splunk-hec', 'ecs'] as const
+export type ExportFormat = (typeof EXPORT_FORMATS)[number]
+
+/** An export as the Export dialog asks for it (app.ExportRequest). */
+export interface ExportRequest {
+  /** The timeline's filter: what is exported. */
+  query: QueryDTO
+  format: ExportFormat
+  /** The folder the bundle folder is created in, on the machine running the app. */
+  outDir: string
+  /** Reveal before/after states (salt and plaintext). */
+  includeSensitive: boolean
+}
+
+/** How far a running export got; total and etaSeconds are 0 when unknown. */
+export interface ExportProgress {
+  events: number
+  total: number
+  bytes: number
+  etaSeconds: number
+}
+
+export interface ExportFileDTO {
+  name: string
+  bytes: number
+  sha256: string
+}
+
+/** A written evidence bundle (app.ExportResultDTO). */
+export interface ExportResultDTO {
+  dir: string
+  format: string
+  count: number
+  firstSeq: number
+  lastSeq: number
+  bytes: number
+  includeSensitive: boolean
+  files: ExportFileDTO[]
+}
+
+/** A running export: result settles when it ends (rejecting with code 'cancelled' after cancel). */
+export interface ExportHandle {
+  readonly id: string
+  readonly result: Promise<ExportResultDTO>
+  cancel(): Promise<void>
+}
+
+/** The REST API's export job (GET /api/exports/{id}). */
+export interface ExportJobDTO {
+  id: string
+  state: 'running' | 'done' | 'failed' | 'cancelled'
+  org: string
+  format: string
+  outDir: string
+  includeSensitive: boolean
+  startedAt: string
+  finishedAt?: string
+  progress: ExportProgress
+  result?: ExportResultDTO
+  error?: ErrorDTO
+}

@@ -1,8 +1,9 @@
 import type { AuditApi } from './client'
 import { toApiError } from './errors'
+import { exportId } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
-  OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportProgress, ExportRequest, ExportResultDTO, FacetsDTO,
+  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
 /** The methods app.App binds (see app/ in the Go module). */
@@ -19,6 +20,9 @@ export interface WailsBindings {
   Verify(org: string): Promise<VerifyResultDTO>
   Subscribe(q: QueryDTO): Promise<void>
   Unsubscribe(): Promise<void>
+  ChooseExportFolder(): Promise<string>
+  Export(req: ExportRequest & { id: string }): Promise<ExportResultDTO>
+  CancelExport(id: string): Promise<void>
 }
 
 export interface WailsRuntime {
@@ -73,6 +77,19 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
           }) as (...d: never[]) => void)
         : undefined
       return wrap(() => app.Verify(o)).finally(() => off?.())
+    },
+    canPickFolder: true,
+    chooseExportFolder: () => wrap(() => app.ChooseExportFolder()).then((d) => d || undefined),
+    startExport: (req, onProgress) => {
+      // The id is ours, so that Cancel works before Export returns.
+      const id = exportId()
+      const off = onProgress && runtime
+        ? runtime.EventsOn('audit:export-progress', ((p: ExportProgress & { id: string }) => {
+            if (p.id === id) onProgress({ events: p.events, total: p.total, bytes: p.bytes, etaSeconds: p.etaSeconds })
+          }) as (...d: never[]) => void)
+        : undefined
+      const result = wrap(() => app.Export({ ...req, id })).then((r) => ({ ...r, files: r.files ?? [] })).finally(() => off?.())
+      return { id, result, cancel: () => wrap(() => app.CancelExport(id)) }
     },
     subscribe: (q, onEvent, onError) => {
       // The desktop app keeps one subscription: the newest filter replaces the last.

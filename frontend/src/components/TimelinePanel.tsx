@@ -3,6 +3,7 @@ import { IconArrowUp, IconPlayerPause, IconPlayerPlay } from '@tabler/icons-reac
 import { useRef } from 'react'
 import { useResults, useStores, useView } from '../store/context'
 import { EmptyState, ErrorState, LoadingState } from './StatusStates'
+import { ExportButton } from './ExportDialog'
 import { Timeline } from './Timeline'
 import classes from './TimelinePanel.module.css'
 
@@ -71,28 +72,31 @@ export function TimelinePanel() {
             </Badge>
           )}
         </Group>
-        {live ? (
-          <Group gap="xs" wrap="nowrap">
-            <Badge variant="dot" color={paused ? 'gray' : 'teal'} size="md" data-testid="live-badge" className={paused ? undefined : classes.liveDot}>
-              {paused ? 'Paused' : 'Live'}
-            </Badge>
-            <Tooltip label={paused ? 'Resume live updates' : 'Pause live updates; new events are counted, not shown'}>
-              <Button
-                size="compact-sm"
-                variant="default"
-                leftSection={paused ? <IconPlayerPlay size={14} /> : <IconPlayerPause size={14} />}
-                onClick={() => results.getState().setPaused(!paused)}
-                data-testid="live-toggle"
-              >
-                {paused ? 'Resume' : 'Pause'}
-              </Button>
-            </Tooltip>
-          </Group>
-        ) : (
-          <Text size="xs" c="dimmed">
-            Live updates are off for a fixed time range
-          </Text>
-        )}
+        <Group gap="sm" wrap="nowrap">
+          <ExportButton />
+          {live ? (
+            <Group gap="xs" wrap="nowrap">
+              <Badge variant="dot" color={paused ? 'gray' : 'teal'} size="md" data-testid="live-badge" className={paused ? undefined : classes.liveDot}>
+                {paused ? 'Paused' : 'Live'}
+              </Badge>
+              <Tooltip label={paused ? 'Resume live updates' : 'Pause live updates; new events are counted, not shown'}>
+                <Button
+                  size="compact-sm"
+                  variant="default"
+                  leftSection={paused ? <IconPlayerPlay size={14} /> : <IconPlayerPause size={14} />}
+                  onClick={() => results.getState().setPaused(!paused)}
+                  data-testid="live-toggle"
+                >
+                  {paused ? 'Resume' : 'Pause'}
+                </Button>
+              </Tooltip>
+            </Group>
+          ) : (
+            <Text size="xs" c="dimmed">
+              Live updates are off for a fixed time range
+            </Text>
+          )}
+        </Group>
       </Group>
       <div className={classes.body}>
         {pending > 0 && (
