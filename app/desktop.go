@@ -43,6 +43,7 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 		OnStartup: func(wctx context.Context) {
 			a.startup(wctx)
 			a.startSync()
+			a.startRetention(RetentionInterval)
 			stopAPI, err := a.startLocalAPI(sigCtx)
 			if err != nil {
 				a.log.Error("the local API is not available; CLI commands cannot reach this profile while the app runs", "err", err)

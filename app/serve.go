@@ -103,6 +103,7 @@ func (c *cli) serveCommand() *cobra.Command {
 			// while it runs; the loops stop before the store closes.
 			a.startSync()
 			defer a.closeSync()
+			a.startRetention(RetentionInterval) // stopped by closeApp, before the store closes
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ln, err := net.Listen("tcp", o.Addr)

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+)
+
+func TestCLI_Retention(t *testing.T) {
+	a := TestApp(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	rs, err := a.appendEvents(ctx, []storage.Event{
+		TestEvent("org-a", 1, now.Add(-100*24*time.Hour)), // past the default 90 days
+		TestEvent("org-a", 2, now.Add(-40*24*time.Hour)),  // past 30 days
+		TestEvent("org-a", 3, now.Add(-24*time.Hour)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, stderr, code := runCLI(t, a, "", "retention", "show", "--org", "org-a")
+	if code != 0 || !strings.Contains(out, "operational") || !strings.Contains(out, "90 days") || !strings.Contains(out, "indefinite") {
+		t.Fatalf("show: exit %d\n%s%s", code, out, stderr)
+	}
+
+	for _, args := range [][]string{
+		{"--days", "2558"},
+		{"--days", "0"},
+		{"--days", "30", "--indefinite"},
+		{},
+	} {
+		_, stderr, code := runCLI(t, a, "", append([]string{"retention", "set", "--org", "org-a", "--class", "operational"}, args...)...)
+		if code == 0 || !strings.Contains(stderr, "days") {
+			t.Errorf("set %v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	_, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-a", "--class", "material", "--category", "scan", "--days", "5")
+	if code == 0 || !strings.Contains(stderr, "category") {
+		t.Errorf("a category of the other class: exit %d, %q", code, stderr)
+	}
+
+	out, stderr, code = runCLI(t, a, "", "retention", "sweep", "--org", "org-a", "--dry-run")
+	if code != 0 || !strings.Contains(out, "Would prune 1 events") || !strings.Contains(out, "operational: 1 events, seqs 1") {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, err := a.store.Get(ctx, "org-a", rs[0].ID); err != nil {
+		t.Fatalf("a dry run pruned: %v", err)
+	}
+
+	out, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-a", "--class", "operational", "--days", "30")
+	if code != 0 || !strings.Contains(out, "90 days → 30 days") {
+		t.Fatalf("set: exit %d\n%s%s", code, out, stderr)
+	}
+	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"user.settings_changed"}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("settings_changed events: %+v, %v", page.Events, err)
+	}
+	var meta struct {
+		Settings []string `json:"settings"`
+		Before   struct {
+			Version     int `json:"version"`
+			Operational struct {
+				Days int `json:"days"`
+			} `json:"operational"`
+		} `json:"before"`
+		After struct {
+			Version     int `json:"version"`
+			Operational struct {
+				Days int `json:"days"`
+			} `json:"operational"`
+		} `json:"after"`
+	}
+	if err := json.Unmarshal(page.Events[0].Metadata, &meta); err != nil || meta.Before.Operational.Days != 90 || meta.After.Operational.Days != 30 ||
+		meta.After.Version != 1 || len(meta.Settings) != 1 {
+		t.Fatalf("metadata %s: %v", page.Events[0].Metadata, err)
+	}
+
+	out, stderr, code = runCLI(t, a, "", "retention", "sweep", "--org", "org-a", "--now")
+	if code != 0 || !strings.Contains(out, "Pruned 2 events") || !strings.Contains(out, "audit.retention_swept") {
+		t.Fatalf("sweep: exit %d\n%s%s", code, out, stderr)
+	}
+	for i, r := range rs {
+		_, err := a.store.Get(ctx, "org-a", r.ID)
+		if pruned := errors.Is(err, storage.ErrPruned); pruned != (i < 2) {
+			t.Errorf("event %d: Get = %v", i, err)
+		}
+	}
+	if code, _ := ErrorCode(&storage.PrunedError{}); code != CodePruned {
+		t.Errorf("ErrorCode(PrunedError) = %s", code)
+	}
+
+	out, stderr, code = runCLI(t, a, "", "retention", "show", "--org", "org-a", "--json")
+	var dto RetentionDTO
+	if code != 0 || json.Unmarshal([]byte(out), &dto) != nil || dto.Version != 1 || len(dto.Pruned) == 0 || dto.Pruned[0].Count != 2 {
+		t.Fatalf("show --json: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+func TestREST_Retention(t *testing.T) {
+	f := newRESTFixture(t)
+	resp, b := f.do("GET", "/api/retention?org=org-a", f.tokens["readA"], nil)
+	var dto RetentionDTO
+	if resp.StatusCode != 200 || json.Unmarshal(b, &dto) != nil || dto.Org != "org-a" || len(dto.Rules) != 2 {
+		t.Fatalf("GET /api/retention: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := f.do("GET", "/api/retention?org=org-a", f.tokens["readB"], nil); resp.StatusCode != 404 {
+		t.Fatalf("another organization's token: %d %s", resp.StatusCode, b)
+	}
+	resp, b = f.do("GET", "/api/retention/expiring?org=org-a&days=90", f.tokens["readA"], nil)
+	var ex storage.Expiring
+	if resp.StatusCode != 200 || json.Unmarshal(b, &ex) != nil || ex.Count != 20 || len(ex.Groups) != 1 || ex.Groups[0].Category != "user" {
+		t.Fatalf("GET /api/retention/expiring: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := f.do("GET", "/api/retention/expiring?org=org-a&days=x", f.tokens["readA"], nil); resp.StatusCode != 400 {
+		t.Fatalf("days=x: %d %s", resp.StatusCode, b)
+	}
+}
