@@ -1,0 +1,44 @@
+package report
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
+)
+
+func TestStoreRetention_PrunedRanges(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	var evs []storage.Event
+	for i := 0; i < 4; i++ {
+		evs = append(evs, storage.Event{Timestamp: now.Add(-time.Duration(100+i) * 24 * time.Hour), OrganizationID: "acme",
+			UserID: "alice", Provider: "aws", ActionType: "user.signed_in", ResourceIDs: []string{}, Status: "applied", RiskLevel: "low"})
+	}
+	if _, err := st.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	p := Period{Label: "all", Since: now.Add(-365 * 24 * time.Hour), Until: now.Add(time.Hour)}
+	r, err := StoreRetention{Store: st}.Retention(ctx, "acme", p)
+	if err != nil || len(r.Pruned) != 0 || r.Policy != "default policy (operational 90 days, material indefinite)" {
+		t.Fatalf("before the sweep: %+v, %v", r, err)
+	}
+	if _, _, err := st.SetRetention(ctx, "acme", storage.RetentionChange{Class: storage.RetentionOperational, Category: "user", Window: storage.RetentionWindow{Days: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SweepRetention(ctx, "acme", storage.SweepOptions{NoReclaim: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = StoreRetention{Store: st}.Retention(ctx, "acme", p)
+	if err != nil || len(r.Pruned) != 1 || r.Pruned[0].Count != 4 || r.Pruned[0].FromSeq != 1 || r.Pruned[0].ToSeq != 4 ||
+		r.Pruned[0].Class != "operational" || len(r.Classes) != 3 || r.Classes[2].Category != "user" || r.Classes[2].Days != 30 {
+		t.Fatalf("after the sweep: %+v, %v", r, err)
+	}
+}
