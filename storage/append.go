@@ -313,10 +313,15 @@ func (s *Store) writer(ctx context.Context) {
 	for {
 		req := carry
 		carry = nil
-		if req == nil {
+		for req == nil {
 			var ok bool
-			if req, ok = <-s.reqs; !ok {
-				return
+			select {
+			case req, ok = <-s.reqs:
+				if !ok {
+					return
+				}
+			case <-s.settled:
+				w.settled++
 			}
 		}
 		group := []*appendRequest{req}
@@ -339,12 +344,28 @@ func (s *Store) writer(ctx context.Context) {
 			}
 		}
 		w.refresh()
+		idle := w.settled == len(w.groups)
 		g := s.build(ctx, group, w)
+		w.handed(g)
+		if idle {
+			// Every earlier group is answered: commit, sync and answer
+			// here, two goroutine hand-offs less for a lone append.
+			s.commit(g)
+			s.syncAndAnswer([]*inflight{g}, false)
+			w.settled++
+			continue
+		}
 		// Even a group that writes nothing (only retries of recorded
 		// events) goes through the pipeline: its receipts may name events
 		// of groups not yet synced, so it is answered after the next sync.
-		w.handed(g)
-		s.commitc <- g
+		for sent := false; !sent; {
+			select {
+			case s.commitc <- g:
+				sent = true
+			case <-s.settled:
+				w.settled++
+			}
+		}
 	}
 }
 
@@ -357,7 +378,7 @@ type writerView struct {
 	pending map[string]pendingID
 	// the ids of each group handed on and not yet known to be in snap,
 	// oldest first (not the groups, which hold their events); the first
-	// settled of them have been committed.
+	// settled of them have been committed, synced and answered.
 	groups  []map[string]pendingID
 	settled int
 }
@@ -424,7 +445,13 @@ func (w *writerView) handed(g *inflight) {
 	w.groups = append(w.groups, g.ids)
 }
 
+// close waits until every group handed on is answered (each sends on
+// settled exactly once) and drops the snapshot.
 func (w *writerView) close() {
+	for w.settled < len(w.groups) {
+		<-w.s.settled
+		w.settled++
+	}
 	if w.snap != nil {
 		w.snap.Discard()
 	}
@@ -434,27 +461,13 @@ func (w *writerView) close() {
 func (s *Store) committer() {
 	defer close(s.syncc)
 	for g := range s.commitc {
-		err := s.failure()
-		if err == nil && s.beforeCommit != nil {
-			if err = s.beforeCommit(); err != nil {
-				err = fmt.Errorf("failed to commit %d events: %w", len(g.done), err)
-				s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
-			}
-		}
-		if err == nil && g.writes != nil {
-			if err = s.commitGroup(g.writes); err != nil {
-				err = fmt.Errorf("failed to commit %d events: %w", len(g.done), err)
-				s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
-			}
-		}
-		g.err = err
-		s.settled <- g
+		s.commit(g)
 		// When nothing else is queued or being synced, sync here: one
-		// goroutine hand-off less for a lone append. Otherwise the syncer
-		// overlaps this group's sync with the next commit. Either way
-		// groups are answered and published in order.
+		// goroutine hand-off less. Otherwise the syncer overlaps this
+		// group's sync with the next commit. Either way groups are
+		// answered and published in order.
 		if len(s.commitc) == 0 && s.syncing.Load() == 0 {
-			s.syncAndAnswer([]*inflight{g})
+			s.syncAndAnswer([]*inflight{g}, true)
 			continue
 		}
 		s.syncing.Add(1)
@@ -462,9 +475,28 @@ func (s *Store) committer() {
 	}
 }
 
-// commitGroup writes a staged group as one Badger transaction. The
-// committer is the only appender, so the transaction does not wait for
-// another commit to be applied.
+// commit writes g (unless the store has failed) and sets g.err; a failure
+// makes the store refuse appends until it is reopened.
+func (s *Store) commit(g *inflight) {
+	err := s.failure()
+	if err == nil && s.beforeCommit != nil {
+		if err = s.beforeCommit(); err != nil {
+			err = fmt.Errorf("failed to commit %d events: %w", len(g.done), err)
+			s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
+		}
+	}
+	if err == nil && g.writes != nil {
+		if err = s.commitGroup(g.writes); err != nil {
+			err = fmt.Errorf("failed to commit %d events: %w", len(g.done), err)
+			s.setFailed(fmt.Errorf("an earlier commit failed, reopen the store: %w", err))
+		}
+	}
+	g.err = err
+}
+
+// commitGroup writes a staged group as one Badger transaction. Groups are
+// committed one at a time, so the transaction does not wait for another
+// commit to be applied.
 func (s *Store) commitGroup(w *groupWrites) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
@@ -493,13 +525,21 @@ func (s *Store) syncer() {
 				break more
 			}
 		}
-		s.syncAndAnswer(batch)
+		s.syncAndAnswer(batch, true)
 		s.syncing.Add(-int32(len(batch)))
 	}
 }
 
-// syncAndAnswer makes batch durable with one sync and answers its callers.
-func (s *Store) syncAndAnswer(batch []*inflight) {
+// syncAndAnswer makes batch durable with one sync and answers its callers;
+// with notify, it then tells the writer (settled) of each group.
+func (s *Store) syncAndAnswer(batch []*inflight, notify bool) {
+	if notify {
+		defer func() {
+			for _, g := range batch {
+				s.settled <- g
+			}
+		}()
+	}
 	// Groups that wrote nothing need no sync of their own: the groups
 	// their receipts may name were committed before them, so they are
 	// synced by an earlier sync or by this one.
