@@ -183,7 +183,11 @@ func printRetention(w io.Writer, d RetentionDTO) {
 	if e := d.Expiring; e.Count > 0 {
 		fmt.Fprintf(w, "Expiring within %d days: %d events from %s to %s", ExpiringWarningDays, e.Count,
 			e.Oldest.Format(time.RFC3339), e.Newest.Format(time.RFC3339))
-		fmt.Fprintln(w, " — export them first if you need them (axiom-audit export).")
+		fmt.Fprintln(w, "; to keep them, export them first:")
+		for _, g := range e.Groups {
+			fmt.Fprintf(w, "  axiom-audit export --org %s --category %s --until %s --format jsonl --out DIR   # %d events\n",
+				d.Org, g.Category, g.Until.Format(time.RFC3339Nano), g.Count)
+		}
 	} else {
 		fmt.Fprintf(w, "Nothing expires within %d days.\n", ExpiringWarningDays)
 	}
