@@ -355,7 +355,7 @@ function ExportDone({ result }: { result: ExportResultDTO }) {
         {result.includeSensitive ? 'revealed' : 'withheld (commitments only)'}.
       </Alert>
       <Group gap="xs" wrap="nowrap" align="center">
-        <Code block style={{ flex: 1, wordBreak: 'break-all' }} data-testid="export-result-dir">
+        <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="export-result-dir">
           {result.dir}
         </Code>
         <CopyButton value={result.dir}>
