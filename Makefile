@@ -60,12 +60,18 @@ frontend-test:
 e2e: $(BIN)
 	cd frontend && ../$(SCRIPTS)/with-keychain.sh npx playwright test
 
-# The timeline over 1,000,000 demo events (writing them takes ~3 min on 2 cores,
+# The timeline over 1,000,000 demo events (writing them takes ~4 min on 2 cores,
 # so `make test` leaves this out): first rows, filter change and scrolling
-# timings in build/artifacts/e2e/perf.json.
+# timings in build/artifacts/e2e/perf.json. To measure again without writing
+# them again, keep a profile made with `axiom-audit --data-dir DIR --keystore
+# file demo --events 1000000 --orgs 1` and run `make bench-ui BENCH_UI_DATA_DIR=DIR`.
 bench-ui: $(BIN)
+ifdef BENCH_UI_DATA_DIR
+	cd frontend && AXIOM_E2E_PERF=1 AXIOM_E2E_DATA_DIR=$(abspath $(BENCH_UI_DATA_DIR)) AXIOM_E2E_KEYSTORE=file npx playwright test
+else
 	cd frontend && AXIOM_E2E_PERF=1 AXIOM_E2E_EVENTS=$${BENCH_UI_EVENTS:-1000000} AXIOM_E2E_ORGS=1 \
 		../$(SCRIPTS)/with-keychain.sh npx playwright test
+endif
 
 smoke: $(BIN)
 	AXIOM_SMOKE_BINARY=$(CURDIR)/$(BIN) AXIOM_ARTIFACTS=$(ARTIFACTS) \

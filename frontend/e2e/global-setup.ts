@@ -17,6 +17,7 @@ import { ARTIFACTS, AUTH_STATE, BINARY, SERVER_FILE, type Server } from './serve
  *   AXIOM_E2E_ORGS      organizations they are spread over (default 3)
  *   AXIOM_E2E_DATA_DIR  serve this existing data directory instead (no demo run,
  *                       kept afterwards), e.g. a 1,000,000-event profile for perf
+ *   AXIOM_E2E_KEYSTORE  keychain or file: where that directory's keys are
  *   AXIOM_E2E_BINARY    the binary (default ../build/bin/axiom-audit)
  *
  * Keys live in the OS keychain when run under build/scripts/with-keychain.sh
@@ -26,7 +27,7 @@ import { ARTIFACTS, AUTH_STATE, BINARY, SERVER_FILE, type Server } from './serve
 export default async function globalSetup(): Promise<() => Promise<void>> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} does not exist: build it first (make e2e does)`)
   mkdirSync(ARTIFACTS, { recursive: true })
-  const keystore = process.env.AXIOM_TEST_KEYCHAIN === '1' ? 'keychain' : 'file'
+  const keystore = (process.env.AXIOM_E2E_KEYSTORE ?? (process.env.AXIOM_TEST_KEYCHAIN === '1' ? 'keychain' : 'file')) as Server['keystore']
   const given = process.env.AXIOM_E2E_DATA_DIR
   const tmp = given ? undefined : mkdtempSync(path.join(tmpdir(), 'axiom-e2e-'))
   const dataDir = given ?? path.join(tmp!, 'data')
