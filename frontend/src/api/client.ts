@@ -1,6 +1,6 @@
 import type {
   AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportHandle, ExportProgress, ExportRequest, FacetsDTO,
-  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
+  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
 /** Stops a subscription. */
@@ -33,6 +33,10 @@ export interface AuditApi {
   chooseExportFolder(): Promise<string | undefined>
   /** Starts writing an evidence bundle; progress comes at most ten times a second. */
   startExport(req: ExportRequest, onProgress?: (p: ExportProgress) => void): ExportHandle
+  /** The organization's sync destinations; none means sync is off. */
+  syncStatus(org: string): Promise<SyncStatusDTO>
+  /** Delivers what is pending now; a destination that failed is in the answer's error and its status. */
+  syncRunNow(org: string): Promise<SyncStatusDTO>
   /** Streams new events that match q until the returned function is called. */
   subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void): Unsubscribe
 }

@@ -11,6 +11,7 @@ import {
   type ColumnField, type Dataset,
 } from './dataset'
 import type {
+  SyncDestinationDTO, SyncStatusDTO,
   EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
 } from './types'
 
@@ -27,6 +28,8 @@ export interface FakeOptions {
   /** Pretend the keychain is locked: every data call fails with keychain_unavailable. */
   failWith?: { code: string; message: string }
   now?: () => number
+  /** Sync destinations per organization (default: none, sync is off). */
+  sync?: Record<string, SyncDestinationDTO[]>
 }
 
 export interface FakeApi extends AuditApi {
@@ -162,6 +165,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
   const datasets = new Map<string, Dataset>()
   const subscribers = new Set<{ org: string; q: QueryDTO; cb: (e: EventDTO) => void }>()
   const lastVerified = new Map<string, VerifyResultDTO>()
+  const syncs = new Map(Object.entries(opts.sync ?? {}).map(([o, d]) => [o, d.map((x) => ({ ...x }))]))
 
   function dataset(org: string): Dataset {
     let ds = datasets.get(org)
@@ -360,6 +364,23 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         },
       }
     },
+    syncStatus: (org) => run((): SyncStatusDTO => ({ org, destinations: (syncs.get(org) ?? []).map((d) => ({ ...d })) })),
+    syncRunNow: (org) =>
+      run((): SyncStatusDTO => {
+        // Like the app: delivers to every enabled destination but one stopped by an integrity alert.
+        const ds = syncs.get(org) ?? []
+        if (!ds.some((d) => d.enabled)) throw new ApiError({ code: 'conflict', message: `sync is off for organization "${org}"` }, 409)
+        const errors: string[] = []
+        for (const d of ds) {
+          if (!d.enabled) continue
+          if (d.state === 'stopped' && d.stopped?.startsWith('integrity alert')) {
+            errors.push(`${d.kind}: stopped by an integrity alert: ${d.stopped}`)
+            continue
+          }
+          Object.assign(d, { state: 'healthy', stopped: undefined, failures: 0, lagEvents: 0, lagSeconds: 0, deliveredSeq: d.headSeq, lastSuccess: new Date(now()).toISOString() })
+        }
+        return { org, destinations: ds.map((d) => ({ ...d })), ...(errors.length ? { error: errors.join('\n') } : {}) }
+      }),
     subscribe: (q, cb) => {
       const sub = { org: q.org, q: { ...q, since: undefined, cursor: undefined }, cb }
       subscribers.add(sub)

@@ -4,7 +4,7 @@ import { queryToSearchParams } from './params'
 import { exportId, pollExport } from './exports'
 import type {
   AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportJobDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
-  OrganizationDTO, QueryDTO, VerifyResultDTO,
+  OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyResultDTO,
 } from './types'
 
 type FetchFn = typeof fetch
@@ -97,6 +97,8 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
         onProgress,
       )
     },
+    syncStatus: (o) => get<SyncStatusDTO>('/api/sync/status?' + org(o)),
+    syncRunNow: (o) => call<SyncStatusDTO>('POST', '/api/sync/run-now?' + org(o)),
     subscribe: (q, onEvent, onError) => {
       if (!ES) {
         onError?.(new ApiError({ code: 'unsupported', message: 'This browser cannot stream events (no EventSource).' }))

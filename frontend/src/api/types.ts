@@ -229,3 +229,35 @@ export interface ExportJobDTO {
   result?: ExportResultDTO
   error?: ErrorDTO
 }
+
+/** One sync destination's status (app.SyncDestinationDTO). */
+export interface SyncDestinationDTO {
+  kind: 'tenant' | 's3' | 'webhook'
+  /** Where it delivers: a URL without credentials or query, or s3://bucket/prefix. */
+  target: string
+  enabled: boolean
+  /** stopped needs the user: `stopped` says why. */
+  state: 'healthy' | 'retrying' | 'stopped' | 'disabled'
+  format?: string
+  includes: 'commitments' | 'states'
+  deliveredSeq: number
+  headSeq: number
+  lagEvents: number
+  lagSeconds: number
+  /** null: nothing delivered yet. */
+  lastSuccess: string | null
+  /** '': none. */
+  lastError: string
+  lastErrorAt?: string | null
+  failures: number
+  stopped?: string
+  enabledAt: string
+}
+
+/** One organization's sync (app.SyncStatusDTO); no destinations: sync is off. */
+export interface SyncStatusDTO {
+  org: string
+  destinations: SyncDestinationDTO[]
+  /** run-now only: what failed, destination by destination. */
+  error?: string
+}

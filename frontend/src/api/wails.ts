@@ -3,7 +3,7 @@ import { toApiError } from './errors'
 import { exportId } from './exports'
 import type {
   AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportProgress, ExportRequest, ExportResultDTO, FacetsDTO,
-  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, VerifyProgress, VerifyResultDTO,
+  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
 /** The methods app.App binds (see app/ in the Go module). */
@@ -23,6 +23,8 @@ export interface WailsBindings {
   ChooseExportFolder(): Promise<string>
   Export(req: ExportRequest & { id: string }): Promise<ExportResultDTO>
   CancelExport(id: string): Promise<void>
+  SyncStatus(org: string): Promise<SyncStatusDTO>
+  SyncRunNow(org: string): Promise<SyncStatusDTO>
 }
 
 export interface WailsRuntime {
@@ -91,6 +93,8 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
       const result = wrap(() => app.Export({ ...req, id })).then((r) => ({ ...r, files: r.files ?? [] })).finally(() => off?.())
       return { id, result, cancel: () => wrap(() => app.CancelExport(id)) }
     },
+    syncStatus: (o) => wrap(() => app.SyncStatus(o)).then(syncStatus),
+    syncRunNow: (o) => wrap(() => app.SyncRunNow(o)).then(syncStatus),
     subscribe: (q, onEvent, onError) => {
       // The desktop app keeps one subscription: the newest filter replaces the last.
       const { cursor: _c, limit: _l, ...filter } = q
@@ -103,4 +107,9 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
       }
     },
   }
+}
+
+/** Go encodes a nil slice as null. */
+function syncStatus(s: SyncStatusDTO): SyncStatusDTO {
+  return { ...s, destinations: s.destinations ?? [] }
 }

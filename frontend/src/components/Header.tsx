@@ -3,6 +3,7 @@ import { IconKeyboard } from '@tabler/icons-react'
 import { useSession, useStores, useView } from '../store/context'
 import classes from './Header.module.css'
 import { IntegrityBadge } from './IntegrityBadge'
+import { SyncIndicator } from './SyncIndicator'
 import { ThemeToggle } from './ThemeToggle'
 
 export function Logo() {
@@ -19,7 +20,7 @@ export function Logo() {
   )
 }
 
-/** Organization, profile, integrity and theme. */
+/** Organization, profile, integrity, sync and theme. */
 export function Header({ onShortcuts }: { onShortcuts(): void }) {
   const { view } = useStores()
   const org = useView((s) => s.org)
@@ -44,6 +45,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
       </Group>
       <Group gap="md" wrap="nowrap">
         <IntegrityBadge />
+        <SyncIndicator />
         <Tooltip label={info ? `${info.dataDir} · ${info.version}` : ''} disabled={!info}>
           <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500}>
             profile <span data-testid="profile">{info?.profile ?? '…'}</span>
