@@ -607,15 +607,29 @@ func (s *Store) sweepCategory(ctx context.Context, org, cat string, class Retent
 		for i, c := range batch {
 			seqs[i] = c.seq
 		}
-		if err := s.pruneBatch(ctx, org, class, seqs, rule, prog, days); err != nil {
+		if err := s.pruneSplitting(ctx, org, class, seqs, rule, prog, days); err != nil {
 			return err
 		}
-		if hook := s.ret.afterBatch; hook != nil {
-			if err := hook(prog.Batches); err != nil {
-				return err
-			}
-		}
 	}
+}
+
+// pruneSplitting prunes seqs in one batch, or in halves when they do not
+// fit in one Badger transaction (a small Options.MemTableSize).
+func (s *Store) pruneSplitting(ctx context.Context, org string, class RetentionClass, seqs []uint64, rule string, prog *sweepProgress, days uint32) error {
+	err := s.pruneBatch(ctx, org, class, seqs, rule, prog, days)
+	if errors.Is(err, badger.ErrTxnTooBig) && len(seqs) > 1 {
+		if err := s.pruneSplitting(ctx, org, class, seqs[:len(seqs)/2], rule, prog, days); err != nil {
+			return err
+		}
+		return s.pruneSplitting(ctx, org, class, seqs[len(seqs)/2:], rule, prog, days)
+	}
+	if err != nil {
+		return err
+	}
+	if hook := s.ret.afterBatch; hook != nil {
+		return hook(prog.Batches)
+	}
+	return nil
 }
 
 // pruneBatch replaces the records seqs of org with tombstones, deletes
