@@ -97,6 +97,14 @@ describe('SyncIndicator', () => {
     expect(within(panel).getByTestId('sync-error')).toHaveTextContent('the keychain is locked')
   })
 
+  it('is off while there is no organization', async () => {
+    const s = setup({ search: '?range=90d' })
+    const status = vi.spyOn(s.api, 'syncStatus')
+    renderWith(s.stores, <SyncIndicator />)
+    await waitFor(() => expect(screen.getByTestId('sync-line')).toHaveTextContent('Off'))
+    expect(status).not.toHaveBeenCalled()
+  })
+
   it('follows the organization', async () => {
     const api = createFakeApi([...sampleEvents(), ...sampleEvents().map((e) => ({ ...e, id: 'b' + e.id, organizationId: 'beta' }))], {
       now: () => NOW, sync: { beta: [dest()] },

@@ -40,7 +40,8 @@ function useSyncStatus(org: string, pollMs: number) {
   }, [api, org])
 
   useEffect(() => {
-    setState({ running: false })
+    // No organization yet (an empty log): nothing can be synced.
+    setState(org ? { running: false } : { running: false, status: { org, destinations: [] } })
     refresh()
     if (!pollMs) return
     const t = setInterval(refresh, pollMs)
