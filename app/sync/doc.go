@@ -30,7 +30,12 @@
 // The tenant acknowledges batches with the newest checkpoint it holds. A
 // checkpoint signed by this installation that is not consistent with the
 // local log means the local log was rewritten, rolled back or truncated:
-// the Syncer raises the integrity alert and stops the destination.
+// the Syncer records audit.sync_failed, then raises the integrity alert
+// through [Options].Alert (the app raises the store's persisted alert, which
+// refuses appends to the organization until it is acknowledged), and stops
+// the destination; run-now does not restart it. A tenant that lost data
+// acknowledges less, with an older checkpoint the local log still extends:
+// that is no inconsistency, and the Syncer sends the missing events again.
 //
 // # Destinations
 //
