@@ -223,36 +223,50 @@ func (a *App) startRetention(interval time.Duration) {
 		// The first sweep waits a little, so that start-up is not slowed.
 		t := time.NewTimer(min(interval, time.Minute))
 		defer t.Stop()
+		var lastReclaim time.Time
 		for {
 			select {
 			case <-a.base.Done():
 				return
 			case <-t.C:
 			}
-			a.sweepAll(a.base, st)
+			if a.sweepAll(a.base, st) > 0 && time.Since(lastReclaim) >= 24*time.Hour {
+				// Compacting to reclaim the value log is heavy on a large
+				// log: once a day is enough (Badger's own GC runs too).
+				lastReclaim = time.Now()
+				if n, err := st.ReclaimSpace(a.base); err != nil {
+					a.log.Warn("retention: reclaiming disk space failed", "err", err)
+				} else {
+					a.log.Info("retention: reclaimed disk space", "bytes", n)
+				}
+			}
 			t.Reset(interval)
 		}
 	}()
 }
 
-// sweepAll sweeps each organization once.
-func (a *App) sweepAll(ctx context.Context, st *storage.Store) {
+// sweepAll sweeps each organization once and returns how many events it
+// pruned.
+func (a *App) sweepAll(ctx context.Context, st *storage.Store) uint64 {
 	orgs, err := st.Organizations(ctx)
 	if err != nil {
 		a.log.Error("retention: failed to list organizations", "err", err)
-		return
+		return 0
 	}
+	var pruned uint64
 	for _, o := range orgs {
 		if ctx.Err() != nil {
-			return
+			return pruned
 		}
-		res, err := st.SweepRetention(ctx, o.ID, storage.SweepOptions{})
+		res, err := st.SweepRetention(ctx, o.ID, storage.SweepOptions{NoReclaim: true})
 		if err != nil {
 			a.log.Error("retention: sweep failed", "org", o.ID, "err", err)
 			continue
 		}
 		if res.Pruned > 0 {
-			a.log.Info("retention: swept", "org", o.ID, "pruned", res.Pruned, "reclaimed", res.Reclaimed)
+			a.log.Info("retention: swept", "org", o.ID, "pruned", res.Pruned)
 		}
+		pruned += res.Pruned
 	}
+	return pruned
 }

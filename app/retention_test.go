@@ -121,3 +121,30 @@ func TestREST_Retention(t *testing.T) {
 		t.Fatalf("days=x: %d %s", resp.StatusCode, b)
 	}
 }
+
+// The background sweeper prunes without being asked and stops with the App.
+func TestRetention_BackgroundSweeper(t *testing.T) {
+	a := TestApp(t)
+	ctx := context.Background()
+	rs, err := a.appendEvents(ctx, []storage.Event{TestEvent("org-a", 1, time.Now().Add(-100*24*time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.startRetention(20 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := a.store.Get(ctx, "org-a", rs[0].ID)
+		page, _ := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.retention_swept"}})
+		if errors.Is(err, storage.ErrPruned) && len(page.Events) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not pruned in the background: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.retention_swept"}})
+	if err != nil || len(page.Events) != 1 || page.Events[0].UserID != "system" {
+		t.Fatalf("sweep events: %+v, %v", page.Events, err)
+	}
+}
