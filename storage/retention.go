@@ -456,6 +456,13 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 	if opts.Actor == "" {
 		opts.Actor = "system"
 	}
+	if !opts.DryRun {
+		// A log under an integrity alert refuses appends, so it could not
+		// record the sweep: it prunes nothing either (fail closed).
+		if err := s.alertGate(ctx, []Event{{OrganizationID: org}}); err != nil {
+			return res, err
+		}
+	}
 	s.ret.mu.Lock()
 	defer s.ret.mu.Unlock()
 
