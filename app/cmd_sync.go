@@ -22,8 +22,9 @@ func (c *cli) syncCommand() *cobra.Command {
 		Long: "Sync is off by default. Each organization opts in per destination; only that\n" +
 			"organization's events leave, with state commitments only unless\n" +
 			"--include-sensitive. Enabling, disabling, failures and recoveries are audited.\n" +
-			"The desktop app delivers in the background while it is open; run-now delivers\n" +
-			"what is pending and returns.",
+			"The desktop app (and serve) delivers in the background while it is open, and\n" +
+			"these commands go through its local API then; run-now delivers what is pending\n" +
+			"and returns.",
 	}
 
 	var cfg axsync.Config
@@ -82,12 +83,12 @@ func (c *cli) syncCommand() *cobra.Command {
 					}
 				}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeApp, err := c.syncs(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeApp()
-			if err := a.syncEnable(cmd.Context(), cfg, secret); err != nil {
+			if err := b.syncEnable(cmd.Context(), cfg, secret); err != nil {
 				return err
 			}
 			what := "state commitments only"
@@ -127,12 +128,12 @@ func (c *cli) syncCommand() *cobra.Command {
 			if dTo == "" {
 				return &RequestError{Field: "--to", Reason: "is required"}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeApp, err := c.syncs(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeApp()
-			if err := a.syncDisable(cmd.Context(), dOrg, dTo); err != nil {
+			if err := b.syncDisable(cmd.Context(), dOrg, dTo); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s disabled; its secret was erased from the keychain\n", dOrg, dTo)
@@ -155,12 +156,12 @@ func (c *cli) syncCommand() *cobra.Command {
 			if rOrg == "" {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeApp, err := c.syncs(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeApp()
-			st, runErr := a.syncRunNow(cmd.Context(), rOrg)
+			st, runErr := b.syncRunNow(cmd.Context(), rOrg)
 			if st == nil && runErr != nil {
 				return runErr
 			}
@@ -186,12 +187,12 @@ func (c *cli) syncCommand() *cobra.Command {
 			if sOrg == "" {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeApp, err := c.syncs(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeApp()
-			st, err := a.syncStatus(cmd.Context(), sOrg)
+			st, err := b.syncStatus(cmd.Context(), sOrg)
 			if err != nil {
 				return err
 			}

@@ -1,22 +1,32 @@
 package app
 
 import (
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 )
 
 // syncRoutes are the sync status and control endpoints (see sync.go).
-// Enabling and disabling a destination stay with the CLI and the desktop
-// app: they take secrets (a webhook secret, a tenant token, S3 keys) and
-// send the organization's log elsewhere, which a bearer token must not be
-// able to arrange.
+//
+// Status and run-now serve any credential that may read the organization.
+// Enabling and disabling take secrets (a webhook secret, a tenant token, S3
+// keys) and send the organization's log elsewhere, which neither a bearer
+// token nor a browser session may arrange: they answer only the desktop
+// app's local credential, which the CLI on the same machine reads from the
+// keychain, so `axiom-audit sync enable` works while the app holds the
+// profile, and is as safe as running it with the app closed.
 func (s *api) syncRoutes() []route {
 	return []route{
 		{"GET", "/api/sync/status", s.auth(s.syncStatus)},
 		{"POST", "/api/sync/run-now", s.auth(s.syncRunNow)},
+		{"POST", "/api/sync/enable", s.auth(s.syncEnable)},
+		{"POST", "/api/sync/disable", s.auth(s.syncDisable)},
 	}
 }
 
@@ -47,8 +57,7 @@ func (s *api) syncRunNow(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	dto, err := s.app.syncRunNowDTO(r.Context(), org)
 	if errors.Is(err, axsync.ErrNotEnabled) {
-		writeError(w, http.StatusConflict, CodeConflict,
-			fmt.Sprintf("sync is off for organization %q: enable a destination first (axiom-audit sync enable --org %s --to tenant|s3|webhook ...)", org, org), nil)
+		s.syncOff(w, org)
 		return
 	}
 	if err != nil {
@@ -56,4 +65,76 @@ func (s *api) syncRunNow(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	writeJSON(w, http.StatusOK, dto)
+}
+
+func (s *api) syncOff(w http.ResponseWriter, org string) {
+	writeError(w, http.StatusConflict, CodeConflict,
+		fmt.Sprintf("sync is off for organization %q: enable a destination first (axiom-audit sync enable --org %s --to tenant|s3|webhook ...)", org, org), nil)
+}
+
+// localCLI reports whether the request carries the desktop app's local
+// credential (not a browser session, not a token), and answers 403 when
+// it does not.
+func (s *api) localCLI(w http.ResponseWriter, r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && s.opts.LocalSecret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.LocalSecret)) == 1 {
+		return true
+	}
+	writeError(w, http.StatusForbidden, CodeForbidden,
+		"enabling and disabling sync take secrets and send the log elsewhere: only the axiom-audit CLI on this machine may, with 'axiom-audit sync enable|disable'", nil)
+	return false
+}
+
+// syncEnable opts an organization in to a destination (body:
+// {"config": SyncConfig, "secret": base64}).
+func (s *api) syncEnable(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.localCLI(w, r) {
+		return
+	}
+	var req syncEnableRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		s.fail(w, &RequestError{Field: "body", Reason: "not a sync enable request: " + err.Error()})
+		return
+	}
+	if err := s.app.syncEnable(r.Context(), req.Config, req.Secret); err != nil {
+		s.fail(w, err)
+		return
+	}
+	sts, err := s.app.syncStatus(r.Context(), req.Config.Org)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, syncStatusDTO(req.Config.Org, sts))
+}
+
+// syncDisable opts an organization out of a destination (?org=&to=).
+func (s *api) syncDisable(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.localCLI(w, r) {
+		return
+	}
+	org, to := r.URL.Query().Get("org"), r.URL.Query().Get("to")
+	if org == "" {
+		s.fail(w, &RequestError{Field: "org", Reason: "is required"})
+		return
+	}
+	err := s.app.syncDisable(r.Context(), org, to)
+	if errors.Is(err, axsync.ErrNotEnabled) {
+		writeError(w, http.StatusConflict, CodeConflict, err.Error(), nil)
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	sts, err := s.app.syncStatus(r.Context(), org)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, syncStatusDTO(org, sts))
 }

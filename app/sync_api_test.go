@@ -180,11 +180,4 @@ func TestREST_SyncRunNow(t *testing.T) {
 			}
 		})
 	}
-
-	// Enabling and disabling are not in the API.
-	for _, p := range []string{"/api/sync/enable?org=acme", "/api/sync/disable?org=acme"} {
-		if resp, _ := rf.do("POST", p, rf.tokens["local"], strings.NewReader(`{"kind":"webhook"}`)); resp.StatusCode != 404 {
-			t.Errorf("POST %s: %d", p, resp.StatusCode)
-		}
-	}
 }
