@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/axiomops/axiom-audit/app"
 	"github.com/axiomops/axiom-audit/storage"
@@ -24,6 +25,11 @@ var assets embed.FS
 var version = "dev"
 
 func main() {
+	// The store's memory budget (storage.SuggestedMemoryLimit) unless the
+	// user set GOMEMLIMIT.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(storage.SuggestedMemoryLimit)
+	}
 	root := app.NewRootCommand(app.CLIConfig{
 		Version: version,
 		Assets:  assets,

@@ -6,7 +6,12 @@ package storage
 //	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./storage/
 //
 // BenchmarkQuery1M builds a 1,000,000-event store once under os.TempDir(),
-// keyed by FormatVersion, and reuses it on later runs.
+// keyed by FormatVersion, and reuses it on later runs. BenchmarkAppendRSS
+// appends 1,000,000 events (AXIOM_BENCH_EVENTS overrides) to a new store
+// and reports the peak resident memory while it does.
+//
+// Every benchmark runs under the Go memory limit the app sets
+// (SuggestedMemoryLimit), the store's and raw Badger's side alike.
 
 import (
 	"bufio"
@@ -17,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +71,12 @@ func benchEvent(org string, i int, ts time.Time) Event {
 	}
 }
 
+// benchMemoryLimit applies the app's Go memory limit until b ends.
+func benchMemoryLimit(b *testing.B) {
+	old := debug.SetMemoryLimit(SuggestedMemoryLimit)
+	b.Cleanup(func() { debug.SetMemoryLimit(old) })
+}
+
 func benchOpen(b *testing.B, dir string) *Store {
 	b.Helper()
 	// The keystore of a cached benchmark database is kept next to it, so
@@ -89,7 +101,7 @@ func benchOpen(b *testing.B, dir string) *Store {
 
 // rawOpen opens Badger with the store's own tuning and encryption, so that
 // the comparison measures the store's work, not different settings.
-func rawOpen(b *testing.B, dir string) *badger.DB {
+func rawOpen(b testing.TB, dir string) *badger.DB {
 	b.Helper()
 	o, _ := Options{}.withDefaults()
 	key := make([]byte, 32)
@@ -126,10 +138,11 @@ func recordSize(b *testing.B) int {
 
 // BenchmarkDurableAppend compares (a) the store with 16 producers appending
 // batches of 16 events (so groups of up to 256), everything on, with (b) raw
-// Badger committing 256-event transactions of same-size values, each
-// followed by a sync. One op is 16384 events each way.
+// Badger committing 256-event transactions of values the size of the
+// store's records, each followed by a sync, as the store syncs each group.
+// One op is 16384 events each way; the two sides take turns going first.
 func BenchmarkDurableAppend(b *testing.B) {
-
+	benchMemoryLimit(b)
 	const producers, batch, perOp = 16, 16, 16384
 	s := benchOpen(b, b.TempDir())
 	defer s.Close()
@@ -146,39 +159,53 @@ func BenchmarkDurableAppend(b *testing.B) {
 		for i := range evs {
 			evs[i] = benchEvent("acme", next+i, ts0.Add(time.Duration(next+i)*time.Millisecond))
 		}
-		start := time.Now()
-		var wg sync.WaitGroup
-		for p := 0; p < producers; p++ {
-			wg.Add(1)
-			go func(p int) {
-				defer wg.Done()
-				for j := p * batch; j < perOp; j += producers * batch {
-					if _, err := s.Append(context.Background(), evs[j:j+batch]); err != nil {
-						b.Error(err)
-						return
+		keys := make([][]byte, perOp)
+		for i := range keys {
+			keys[i] = []byte(fmt.Sprintf("k%015d", next+i))
+		}
+		store := func() {
+			start := time.Now()
+			var wg sync.WaitGroup
+			for p := 0; p < producers; p++ {
+				wg.Add(1)
+				go func(p int) {
+					defer wg.Done()
+					for j := p * batch; j < perOp; j += producers * batch {
+						if _, err := s.Append(context.Background(), evs[j:j+batch]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}(p)
+			}
+			wg.Wait()
+			storeTime += time.Since(start)
+		}
+		raw := func() {
+			start := time.Now()
+			for g := 0; g < perOp; g += 256 {
+				txn := db.NewTransaction(true)
+				for i := g; i < g+256; i++ {
+					if err := txn.Set(keys[i], value); err != nil {
+						b.Fatal(err)
 					}
 				}
-			}(p)
-		}
-		wg.Wait()
-		storeTime += time.Since(start)
-
-		start = time.Now()
-		for g := 0; g < perOp; g += 256 {
-			txn := db.NewTransaction(true)
-			for i := g; i < g+256; i++ {
-				if err := txn.Set([]byte(fmt.Sprintf("k%015d", next+i)), value); err != nil {
+				if err := txn.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.Sync(); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if err := txn.Commit(); err != nil {
-				b.Fatal(err)
-			}
-			if err := db.Sync(); err != nil {
-				b.Fatal(err)
-			}
+			rawTime += time.Since(start)
 		}
-		rawTime += time.Since(start)
+		if op%2 == 0 {
+			store()
+			raw()
+		} else {
+			raw()
+			store()
+		}
 		next += perOp
 	}
 	b.StopTimer()
@@ -193,6 +220,7 @@ func BenchmarkDurableAppend(b *testing.B) {
 // BenchmarkSingleAppendLatency compares the p50 of one durable one-event
 // Append with one durable one-value Badger transaction.
 func BenchmarkSingleAppendLatency(b *testing.B) {
+	benchMemoryLimit(b)
 	s := benchOpen(b, b.TempDir())
 	defer s.Close()
 	db := rawOpen(b, b.TempDir())
@@ -262,7 +290,43 @@ func buildBench1M(b *testing.B, n int) bench1M {
 	step := end.Sub(start) / time.Duration(n)
 	s := benchOpen(b, dir)
 	t0 := time.Now()
+	peak := appendWorkload(b, s, n, start, step)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(t0)
+	b.Logf("built %d events in %s (%.0f events/s), peak RSS %d MB (RssAnon %d MB, RssFile %d MB)", n, el.Round(time.Second),
+		float64(n)/el.Seconds(), peak.rss, peak.anon, peak.file)
+	os.WriteFile(meta, []byte(fmt.Sprintf("%d %d", start.UnixNano(), end.UnixNano())), 0o600)
+	return bench1M{dir: dir, n: n, start: start, end: end}
+}
+
+// rssPeak is the highest resident memory seen, in MB: in total and each
+// part at its own peak.
+type rssPeak struct{ rss, anon, file int }
+
+// appendWorkload appends events 0..n-1 of the workload, timestamps from
+// start by step, with 8 producers of 256-event batches, and returns the
+// peak resident memory sampled every 50 ms meanwhile.
+func appendWorkload(b *testing.B, s *Store, n int, start time.Time, step time.Duration) rssPeak {
 	const batch, producers = 256, 8
+	var peak rssPeak
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak.rss = max(peak.rss, rssMB("VmRSS"))
+			peak.anon = max(peak.anon, rssMB("RssAnon"))
+			peak.file = max(peak.file, rssMB("RssFile"))
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for p := 0; p < producers; p++ {
 		wg.Add(1)
@@ -282,14 +346,34 @@ func buildBench1M(b *testing.B, n int) bench1M {
 		}(p)
 	}
 	wg.Wait()
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
+	close(stop)
+	<-sampled
+	return peak
+}
+
+// BenchmarkAppendRSS appends the 1M-event workload to a new store and
+// reports the peak resident memory meanwhile (target: under 300 MB).
+func BenchmarkAppendRSS(b *testing.B) {
+	benchMemoryLimit(b)
+	n := 1_000_000
+	if v := os.Getenv("AXIOM_BENCH_EVENTS"); v != "" {
+		n, _ = strconv.Atoi(v)
 	}
-	el := time.Since(t0)
-	b.Logf("built %d events in %s (%.0f events/s), peak RSS %d MB (now RssAnon %d MB, RssFile %d MB)", n, el.Round(time.Second),
-		float64(n)/el.Seconds(), rssMB("VmHWM"), rssMB("RssAnon"), rssMB("RssFile"))
-	os.WriteFile(meta, []byte(fmt.Sprintf("%d %d", start.UnixNano(), end.UnixNano())), 0o600)
-	return bench1M{dir: dir, n: n, start: start, end: end}
+	for op := 0; op < b.N; op++ {
+		s := benchOpen(b, b.TempDir())
+		end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+		start := end.Add(-91 * 24 * time.Hour)
+		t0 := time.Now()
+		peak := appendWorkload(b, s, n, start, end.Sub(start)/time.Duration(n))
+		el := time.Since(t0)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/el.Seconds(), "events/s")
+		b.ReportMetric(float64(peak.rss), "peak-RSS-MB")
+		b.ReportMetric(float64(peak.anon), "peak-RssAnon-MB")
+		b.ReportMetric(float64(peak.file), "peak-RssFile-MB")
+	}
 }
 
 // rssMB reads a memory figure (VmRSS, VmHWM) of this process in MB.
@@ -331,6 +415,7 @@ func BenchmarkQuery1M(b *testing.B) {
 	if v := os.Getenv("AXIOM_BENCH_EVENTS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
+	benchMemoryLimit(b)
 	bm := buildBench1M(b, n)
 	s := benchOpen(b, bm.dir)
 	defer s.Close()
