@@ -3,6 +3,9 @@ package export
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/proof"
 
 	"github.com/axiomops/axiom-audit/storage"
 	"github.com/axiomops/axiom-audit/storage/tlog"
@@ -36,11 +39,21 @@ type batchProver struct {
 	run0, run1 uint64               // contiguous leaves [run0, run1) of the batch
 	memo       map[tlog.NodeID]tlog.Hash
 	kept       map[tlog.NodeID]tlog.Hash
+	// ephem holds the ephemeral nodes of proofs (the root of the tree's
+	// imperfect right part, folded from stored nodes): the same few for
+	// every leaf, so each is folded once per export.
+	ephem map[tlog.NodeID]tlog.Hash
+	// Buffers of prove, reused: a Proof's Hashes are valid until the next
+	// call.
+	hashes  []tlog.Hash
+	out     [][]byte
+	missing []tlog.NodeID
+	at      []int
 }
 
 func newBatchProver(store tlog.NodeReader, size uint64) *batchProver {
 	return &batchProver{store: store, size: size, leaves: map[uint64]tlog.Hash{},
-		memo: map[tlog.NodeID]tlog.Hash{}, kept: map[tlog.NodeID]tlog.Hash{}}
+		memo: map[tlog.NodeID]tlog.Hash{}, kept: map[tlog.NodeID]tlog.Hash{}, ephem: map[tlog.NodeID]tlog.Hash{}}
 }
 
 // setBatch makes the leaves of events known.
@@ -126,11 +139,74 @@ func (p *batchProver) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte
 	return out, nil
 }
 
-// prove returns the inclusion proof of e.
-func (p *batchProver) prove(ctx context.Context, e *storage.StoredEvent) (Proof, error) {
-	hashes, err := tlog.InclusionProof(ctx, p, e.Seq-1, p.size)
-	if err != nil {
-		return Proof{}, err
+// node returns a node that is computed from the batch or was read before.
+func (p *batchProver) node(id tlog.NodeID) (tlog.Hash, bool) {
+	if h, ok := p.kept[id]; ok {
+		return h, true
 	}
-	return Proof{LeafIndex: e.Seq - 1, TreeSize: p.size, LeafHash: p.leaves[e.Seq-1], Hashes: hashes}, nil
+	return p.compute(id)
+}
+
+// prove returns the inclusion proof of e (as tlog.InclusionProof would).
+// Its Hashes are valid until the next call.
+func (p *batchProver) prove(ctx context.Context, e *storage.StoredEvent) (Proof, error) {
+	index := e.Seq - 1
+	nodes, err := proof.Inclusion(index, p.size)
+	if err != nil {
+		return Proof{}, fmt.Errorf("cannot prove inclusion of leaf %d in a tree of size %d: %w", index, p.size, err)
+	}
+	ids := nodes.IDs
+	ephem, begin, end := nodes.Ephem()
+	p.hashes, p.missing, p.at = p.hashes[:0], p.missing[:0], p.at[:0]
+	for i := 0; i < len(ids); i++ {
+		if i == begin && end-begin > 1 {
+			h, ok := p.ephem[ephem]
+			if !ok {
+				hs, err := p.GetNodes(ctx, ids[begin:end])
+				if err != nil {
+					return Proof{}, err
+				}
+				// As proof.Nodes.Rehash folds them.
+				copy(h[:], hs[0])
+				for _, x := range hs[1:] {
+					var l tlog.Hash
+					copy(l[:], x)
+					h = nodeHash(&l, &h)
+				}
+				p.ephem[ephem] = h
+			}
+			p.hashes = append(p.hashes, h)
+			i = end - 1
+			continue
+		}
+		h, ok := p.node(ids[i])
+		if !ok {
+			p.missing = append(p.missing, ids[i])
+			p.at = append(p.at, len(p.hashes))
+		}
+		p.hashes = append(p.hashes, h)
+	}
+	if len(p.missing) > 0 {
+		got, err := p.store.GetNodes(ctx, p.missing)
+		if err != nil {
+			return Proof{}, err
+		}
+		if len(got) != len(p.missing) {
+			return Proof{}, fmt.Errorf("the store returned %d of %d tree nodes", len(got), len(p.missing))
+		}
+		for k, id := range p.missing {
+			var h tlog.Hash
+			if len(got[k]) != len(h) {
+				return Proof{}, fmt.Errorf("tree node %v has %d bytes", id, len(got[k]))
+			}
+			copy(h[:], got[k])
+			p.kept[id] = h
+			p.hashes[p.at[k]] = h
+		}
+	}
+	p.out = p.out[:0]
+	for i := range p.hashes {
+		p.out = append(p.out, p.hashes[i][:])
+	}
+	return Proof{LeafIndex: index, TreeSize: p.size, LeafHash: p.leaves[index], Hashes: p.out}, nil
 }

@@ -355,9 +355,10 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ic := newInclusionChecker(v.cp.Size, v.cp.Root)
 			for c := range work {
 				for i := range c.items {
-					v.checkItem(eventsName, raw, &c.items[i])
+					v.checkItem(eventsName, raw, &c.items[i], ic)
 				}
 				close(c.done)
 			}
@@ -497,12 +498,12 @@ func (v *verifier) readItems(ctx context.Context, er eventReader, raw *lineEvent
 }
 
 // checkItem checks one event: its proof line, then its events-file entry.
-func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verifyItem) {
+func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verifyItem, ic *inclusionChecker) {
 	if it.proof == nil {
 		return
 	}
 	emit := func(p Problem) { it.problems = append(it.problems, p) }
-	pl, pub, ok := v.checkProof(it.proofLine, it.proof, emit, &it.revealed)
+	pl, pub, ok := v.checkProof(it.proofLine, it.proof, emit, &it.revealed, ic)
 	it.ok, it.seq = ok, pl.Seq
 	if !it.hasEvent || !ok {
 		return
@@ -519,7 +520,7 @@ func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verify
 }
 
 // checkProof checks one proof line; ok is false when it cannot be parsed.
-func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *int64) (ProofLine, *publicRecord, bool) {
+func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *int64, ic *inclusionChecker) (ProofLine, *publicRecord, bool) {
 	if len(line) > maxProofLineBytes {
 		emit(Problem{File: ProofsFile, Line: n, Message: "line too long"})
 		return ProofLine{}, nil, false
@@ -553,7 +554,8 @@ func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *
 	if v.cpOK {
 		if pl.TreeSize != v.cp.Size {
 			bad("proved against tree size %d, the checkpoint has %d", pl.TreeSize, v.cp.Size)
-		} else {
+		} else if !ic.verify(leaf, pl.LeafIndex, pl.Hashes) {
+			// The checker says only yes or no; the full check says why.
 			hashes := make([][]byte, len(pl.Hashes))
 			for i := range pl.Hashes {
 				hashes[i] = pl.Hashes[i][:]
