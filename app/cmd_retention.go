@@ -1,9 +1,13 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,12 +37,12 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if org == "" {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeB, err := c.retention(cmd)
 			if err != nil {
 				return err
 			}
-			defer closeApp()
-			dto, err := a.retentionShow(cmd.Context(), org)
+			defer closeB()
+			dto, err := b.retentionShow(cmd.Context(), org)
 			if err != nil {
 				return err
 			}
@@ -68,16 +72,16 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if daysSet == req.Indefinite {
 				return &RequestError{Field: "--days", Reason: "give either --days N (1 to 2557, 7 years) or --indefinite"}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeB, err := c.retention(cmd)
 			if err != nil {
 				return err
 			}
-			defer closeApp()
-			before, err := a.retentionShow(cmd.Context(), req.Org)
+			defer closeB()
+			before, err := b.retentionShow(cmd.Context(), req.Org)
 			if err != nil {
 				return err
 			}
-			after, err := a.setRetention(cmd.Context(), req)
+			after, err := b.setRetention(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -113,12 +117,12 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if dryRun == now {
 				return &RequestError{Field: "--dry-run", Reason: "give either --dry-run or --now"}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeB, err := c.retention(cmd)
 			if err != nil {
 				return err
 			}
-			defer closeApp()
-			res, err := a.sweepRetention(cmd.Context(), org, dryRun)
+			defer closeB()
+			res, err := b.sweepRetention(cmd.Context(), org, dryRun)
 			if err != nil {
 				return err
 			}
@@ -136,6 +140,56 @@ func (c *cli) retentionCommand() *cobra.Command {
 
 	ret.AddCommand(show, set, sweep)
 	return ret
+}
+
+// retentionBackend is where the retention commands act: the profile
+// itself, or the desktop app (or serve) holding it, through its local API.
+type retentionBackend interface {
+	retentionShow(ctx context.Context, org string) (RetentionDTO, error)
+	setRetention(ctx context.Context, req RetentionSetRequest) (RetentionDTO, error)
+	sweepRetention(ctx context.Context, org string, dryRun bool) (storage.SweepResult, error)
+}
+
+func (c *cli) retention(cmd *cobra.Command) (retentionBackend, func() error, error) {
+	a, closeApp, err := c.open(cmd)
+	if err == nil {
+		return a, closeApp, nil
+	}
+	if !errors.Is(err, storage.ErrLocked) || c.cfg.Remote == nil {
+		return nil, nil, err
+	}
+	r, rerr := c.cfg.Remote(cmd.Context(), c.g)
+	if rerr != nil {
+		return nil, nil, fmt.Errorf("%w; and its API cannot be reached: %v", err, rerr)
+	}
+	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
+	return r, func() error { return nil }, nil
+}
+
+func (r *RemoteClient) retentionShow(ctx context.Context, org string) (RetentionDTO, error) {
+	var out RetentionDTO
+	err := r.do(ctx, http.MethodGet, "/api/retention?"+url.Values{"org": {org}}.Encode(), nil, &out)
+	return out, err
+}
+
+func (r *RemoteClient) setRetention(ctx context.Context, req RetentionSetRequest) (RetentionDTO, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return RetentionDTO{}, err
+	}
+	var out RetentionDTO
+	err = r.do(ctx, http.MethodPost, "/api/retention/policy", body, &out)
+	return out, err
+}
+
+func (r *RemoteClient) sweepRetention(ctx context.Context, org string, dryRun bool) (storage.SweepResult, error) {
+	var out storage.SweepResult
+	q := url.Values{"org": {org}}
+	if dryRun {
+		q.Set("dryRun", "true")
+	}
+	err := r.do(ctx, http.MethodPost, "/api/retention/sweep?"+q.Encode(), nil, &out)
+	return out, err
 }
 
 func writeJSONLine(w io.Writer, v any) error {

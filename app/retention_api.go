@@ -1,18 +1,80 @@
 package app
 
 import (
+	"crypto/subtle"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
-// retentionRoutes are the read-only retention endpoints (retention.go).
-// Changing the policy and sweeping stay with the CLI and the desktop app:
-// both remove data, which a bearer token must not be able to arrange.
+// retentionRoutes are the retention endpoints (retention.go). Reading is
+// for any credential of the organization; changing the policy and sweeping
+// remove data, so they answer only the desktop app's local CLI credential
+// (the CLI while the app holds the profile), never a token or a browser
+// session.
 func (s *api) retentionRoutes() []route {
 	return []route{
 		{"GET", "/api/retention", s.auth(s.retention)},
 		{"GET", "/api/retention/expiring", s.auth(s.retentionExpiring)},
+		{"POST", "/api/retention/policy", s.auth(s.retentionSet)},
+		{"POST", "/api/retention/sweep", s.auth(s.retentionSweep)},
 	}
+}
+
+// retentionCLI reports whether the request carries the local CLI
+// credential, and answers 403 when it does not.
+func (s *api) retentionCLI(w http.ResponseWriter, r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && s.opts.LocalSecret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.LocalSecret)) == 1 {
+		return true
+	}
+	writeError(w, http.StatusForbidden, CodeForbidden,
+		"changing retention and sweeping remove events: only the axiom-audit CLI on this machine may, with 'axiom-audit retention set|sweep'", nil)
+	return false
+}
+
+// retentionSet changes one window of a policy (body: RetentionSetRequest)
+// and answers the policy.
+func (s *api) retentionSet(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.retentionCLI(w, r) {
+		return
+	}
+	var req RetentionSetRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		s.fail(w, &RequestError{Field: "body", Reason: "not a retention change: " + err.Error()})
+		return
+	}
+	dto, err := s.app.setRetention(r.Context(), req)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, dto)
+}
+
+// retentionSweep sweeps ?org= now, or with dryRun=true says what a sweep
+// would prune.
+func (s *api) retentionSweep(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.retentionCLI(w, r) {
+		return
+	}
+	org := r.URL.Query().Get("org")
+	if org == "" {
+		s.fail(w, &RequestError{Field: "org", Reason: "is required"})
+		return
+	}
+	res, err := s.app.sweepRetention(r.Context(), org, r.URL.Query().Get("dryRun") == "true")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // retention answers the organization's policy, its history, what expires

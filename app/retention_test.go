@@ -1,14 +1,18 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 func TestCLI_Retention(t *testing.T) {
@@ -120,6 +124,11 @@ func TestREST_Retention(t *testing.T) {
 	if resp, b := f.do("GET", "/api/retention/expiring?org=org-a&days=x", f.tokens["readA"], nil); resp.StatusCode != 400 {
 		t.Fatalf("days=x: %d %s", resp.StatusCode, b)
 	}
+	for _, path := range []string{"/api/retention/sweep?org=org-a", "/api/retention/policy"} {
+		if resp, b := f.do("POST", path, f.tokens["appendA"], nil); resp.StatusCode != 403 {
+			t.Fatalf("POST %s with a token: %d %s", path, resp.StatusCode, b)
+		}
+	}
 }
 
 // The background sweeper prunes without being asked and stops with the App.
@@ -146,5 +155,63 @@ func TestRetention_BackgroundSweeper(t *testing.T) {
 	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.retention_swept"}})
 	if err != nil || len(page.Events) != 1 || page.Events[0].UserID != "system" {
 		t.Fatalf("sweep events: %+v, %v", page.Events, err)
+	}
+}
+
+// `axiom-audit retention ...` works while the desktop app holds the
+// profile, through its local API; tokens may read retention but not change it.
+func TestCLI_RetentionThroughTheDesktopAPI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	paths := Paths{Profile: "p", DataDir: dir}
+	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	stop, err := a.startLocalAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if _, err := a.appendEvents(ctx, []storage.Event{TestEvent("acme", 1, time.Now().Add(-40*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, int) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		root := NewRootCommand(CLIConfig{
+			Version: "test",
+			Open: func(context.Context, Globals) (*App, func() error, error) {
+				return nil, nil, fmt.Errorf("the audit log is open in another process: %w", storage.ErrLocked)
+			},
+			Remote: func(ctx context.Context, _ Globals) (*RemoteClient, error) { return DialDesktop(ctx, paths, ks) },
+			Stdout: &out,
+			Stderr: &errb,
+		})
+		root.SetArgs(args)
+		err := root.ExecuteContext(ctx)
+		if err != nil {
+			errb.WriteString(Explain(err) + "\n")
+		}
+		return out.String(), errb.String(), ExitCode(err)
+	}
+	if out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", "9000"); code == 0 || !strings.Contains(stderr, "2557") {
+		t.Fatalf("set 9000 days: exit %d, %s %s", code, out, stderr)
+	}
+	if out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", "30"); code != 0 || !strings.Contains(out, "90 days → 30 days") {
+		t.Fatalf("set: exit %d, %s %s", code, out, stderr)
+	}
+	if out, stderr, code := run("retention", "sweep", "--org", "acme", "--now"); code != 0 || !strings.Contains(out, "Pruned 1 events") {
+		t.Fatalf("sweep: exit %d, %s %s", code, out, stderr)
+	}
+	if out, stderr, code := run("retention", "show", "--org", "acme"); code != 0 || !strings.Contains(out, "Pruned: 1 events") {
+		t.Fatalf("show: exit %d, %s %s", code, out, stderr)
 	}
 }
