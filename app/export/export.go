@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
@@ -486,10 +487,14 @@ func stateOf(o *storage.StateOpening) []byte {
 func appendProofLine(b []byte, e *storage.StoredEvent, p *Proof, rs storage.RevealedState) []byte {
 	b64 := base64.StdEncoding
 	b = append(b, `{"id":`...)
-	b = appendString(b, e.ID)
+	b = appendJSONString(b, e.ID)
 	b = append(b, `,"seq":`...)
-	b = fmt.Appendf(b, "%d", e.Seq)
-	b = fmt.Appendf(b, `,"leafIndex":%d,"treeSize":%d,"leafHash":"`, p.LeafIndex, p.TreeSize)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(b, `,"leafIndex":`...)
+	b = strconv.AppendUint(b, p.LeafIndex, 10)
+	b = append(b, `,"treeSize":`...)
+	b = strconv.AppendUint(b, p.TreeSize, 10)
+	b = append(b, `,"leafHash":"`...)
 	b = b64.AppendEncode(b, p.LeafHash[:])
 	b = append(b, `","hashes":[`...)
 	for i, h := range p.Hashes {

@@ -29,16 +29,18 @@ type NodeSource interface {
 
 // batchProver builds inclusion proofs for one batch of events at a time.
 // It is a tlog.NodeReader: nodes covering only leaves of the batch's
-// contiguous run are computed from the leaf hashes; others come from the
-// store once and are kept (a node of level L serves 2^L neighbouring
-// leaves).
+// contiguous run are computed from the leaf hashes, bottom-up, once per
+// batch; others come from the store once and are kept (a node of level L
+// serves 2^L neighbouring leaves).
 type batchProver struct {
 	store      tlog.NodeReader
 	size       uint64
 	leaves     map[uint64]tlog.Hash // level 0, this batch
 	run0, run1 uint64               // contiguous leaves [run0, run1) of the batch
-	memo       map[tlog.NodeID]tlog.Hash
-	kept       map[tlog.NodeID]tlog.Hash
+	// levels[L][x-bases[L]] is node (L, x) for the nodes within the run.
+	levels [][]tlog.Hash
+	bases  []uint64
+	kept   map[tlog.NodeID]tlog.Hash
 	// ephem holds the ephemeral nodes of proofs (the root of the tree's
 	// imperfect right part, folded from stored nodes): the same few for
 	// every leaf, so each is folded once per export.
@@ -53,17 +55,20 @@ type batchProver struct {
 
 func newBatchProver(store tlog.NodeReader, size uint64) *batchProver {
 	return &batchProver{store: store, size: size, leaves: map[uint64]tlog.Hash{},
-		memo: map[tlog.NodeID]tlog.Hash{}, kept: map[tlog.NodeID]tlog.Hash{}, ephem: map[tlog.NodeID]tlog.Hash{}}
+		kept: map[tlog.NodeID]tlog.Hash{}, ephem: map[tlog.NodeID]tlog.Hash{}}
 }
 
-// setBatch makes the leaves of events known.
+// setBatch makes the leaves of events known and, when they are a
+// contiguous run, computes every node within it.
 func (p *batchProver) setBatch(events []storage.StoredEvent) {
 	clear(p.leaves)
-	clear(p.memo)
 	if len(p.kept) > 1<<14 {
 		clear(p.kept)
 	}
 	p.run0, p.run1 = 0, 0
+	for l := range p.levels {
+		p.levels[l] = p.levels[l][:0]
+	}
 	if len(events) == 0 {
 		return
 	}
@@ -71,39 +76,51 @@ func (p *batchProver) setBatch(events []storage.StoredEvent) {
 	for i := range events {
 		e := &events[i]
 		var h tlog.Hash
-		if b, err := hex.DecodeString(e.LeafHash); err == nil && len(b) == len(h) {
-			copy(h[:], b)
-			p.leaves[e.Seq-1] = h
+		if len(e.LeafHash) == 2*len(h) {
+			if _, err := hex.Decode(h[:], []byte(e.LeafHash)); err == nil {
+				p.leaves[e.Seq-1] = h
+			}
 		}
 		lo, hi = min(lo, e.Seq), max(hi, e.Seq)
 	}
-	if hi-lo+1 == uint64(len(p.leaves)) && len(p.leaves) == len(events) {
-		p.run0, p.run1 = lo-1, hi
+	if hi-lo+1 != uint64(len(p.leaves)) || len(p.leaves) != len(events) {
+		return
+	}
+	p.run0, p.run1 = lo-1, hi
+	if len(p.levels) == 0 {
+		p.levels, p.bases = make([][]tlog.Hash, 1), make([]uint64, 1)
+	}
+	p.bases[0] = p.run0
+	for x := p.run0; x < p.run1; x++ {
+		p.levels[0] = append(p.levels[0], p.leaves[x])
+	}
+	for l := 1; ; l++ {
+		base := (p.run0 + 1<<l - 1) >> l // the first node wholly in the run
+		end := p.run1 >> l
+		if end <= base {
+			break
+		}
+		if l == len(p.levels) {
+			p.levels, p.bases = append(p.levels, nil), append(p.bases, 0)
+		}
+		p.bases[l] = base
+		below, bb := p.levels[l-1], p.bases[l-1]
+		for x := base; x < end; x++ {
+			p.levels[l] = append(p.levels[l], nodeHash(&below[2*x-bb], &below[2*x+1-bb]))
+		}
 	}
 }
 
-// compute returns node id when all its leaves are in the run.
+// compute returns node id when all its leaves are in the batch.
 func (p *batchProver) compute(id tlog.NodeID) (tlog.Hash, bool) {
-	first := id.Index << id.Level
-	last := first + 1<<id.Level
+	if l := int(id.Level); l < len(p.levels) && id.Index >= p.bases[l] && id.Index-p.bases[l] < uint64(len(p.levels[l])) {
+		return p.levels[l][id.Index-p.bases[l]], true
+	}
 	if id.Level == 0 {
 		h, ok := p.leaves[id.Index]
 		return h, ok
 	}
-	if first < p.run0 || last > p.run1 || last < first {
-		return tlog.Hash{}, false
-	}
-	if h, ok := p.memo[id]; ok {
-		return h, true
-	}
-	l, ok1 := p.compute(tlog.NodeID{Level: id.Level - 1, Index: id.Index * 2})
-	r, ok2 := p.compute(tlog.NodeID{Level: id.Level - 1, Index: id.Index*2 + 1})
-	if !ok1 || !ok2 {
-		return tlog.Hash{}, false
-	}
-	h := tlog.NodeHash(l, r)
-	p.memo[id] = h
-	return h, true
+	return tlog.Hash{}, false
 }
 
 // GetNodes implements tlog.NodeReader.
