@@ -83,6 +83,7 @@ describe('SyncIndicator', () => {
     const panel = await open()
     expect(within(panel).getByTestId('sync-stopped')).toHaveTextContent('integrity alert: the destination holds a checkpoint')
     expect(within(panel).getByTestId('sync-state')).toHaveTextContent('stopped')
+    expect(within(panel).getByTestId('sync-witness-advice')).toHaveTextContent('axiom-audit recover --acknowledge --org acme')
     await userEvent.click(within(panel).getByTestId('sync-run-now'))
     expect(await within(panel).findByTestId('sync-run-error')).toHaveTextContent('stopped by an integrity alert')
     expect(screen.getByTestId('sync-line')).toHaveTextContent('Stopped')

@@ -54,7 +54,7 @@ function lagLine(d: SyncDestinationDTO): string {
   return d.lagSeconds >= 1 ? `${n}, oldest waiting ${formatWait(d.lagSeconds)}` : n
 }
 
-function Destination({ d, tz }: { d: SyncDestinationDTO; tz: TimeZoneMode }) {
+function Destination({ d, tz, org }: { d: SyncDestinationDTO; tz: TimeZoneMode; org: string }) {
   return (
     <Paper withBorder radius="sm" p="xs" data-testid={`sync-destination-${d.kind}`}>
       <Stack gap={4}>
@@ -101,8 +101,23 @@ function Destination({ d, tz }: { d: SyncDestinationDTO; tz: TimeZoneMode }) {
             {d.failures > 1 ? ` (${d.failures} in a row)` : ''}: {d.lastError}
           </Text>
         ) : null}
+        {d.stopped?.startsWith('integrity alert') && <WitnessAdvice org={org} />}
       </Stack>
     </Paper>
+  )
+}
+
+/** What to do when a destination witnessed a checkpoint the local log does not extend. */
+function WitnessAdvice({ org }: { org: string }) {
+  return (
+    <Alert color="red" variant="light" p="xs" title="Integrity alert" data-testid="sync-witness-advice">
+      <Text size="xs">
+        The destination holds a checkpoint of this log that the log on this machine does not extend: it may have been rolled back,
+        truncated or rewritten. New events for {org || 'this organization'} are refused until the alert is acknowledged. Run{' '}
+        <Code fz="xs">axiom-audit verify --org {org || 'ORG'}</Code>; if this database is the right one, close the app and run{' '}
+        <Code fz="xs">axiom-audit recover --acknowledge --org {org || 'ORG'}</Code>, then enable the destination again.
+      </Text>
+    </Alert>
   )
 }
 
@@ -162,7 +177,7 @@ export function SyncPanel({ org, tz, status, error, running, runError, onRunNow 
         </Alert>
       )}
       {status && !enabled && <SyncOff org={org} />}
-      {status?.destinations.map((d) => <Destination key={d.kind} d={d} tz={tz} />)}
+      {status?.destinations.map((d) => <Destination key={d.kind} d={d} tz={tz} org={org} />)}
       {runError && (
         <Alert color="red" variant="light" title="Some deliveries failed" data-testid="sync-run-error">
           <Text size="xs" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
