@@ -498,7 +498,10 @@ func enumValue(list []string, i byte) string {
 }
 
 func (s summary) encode() []byte {
-	b := make([]byte, 0, 8+len(s.category)+len(s.actionType)+len(s.userID))
+	return s.appendTo(make([]byte, 0, 8+len(s.category)+len(s.actionType)+len(s.userID)))
+}
+
+func (s summary) appendTo(b []byte) []byte {
 	b = append(b, summaryV, enumIndex(Providers, s.provider), enumIndex(Statuses, s.status), enumIndex(RiskLevels, s.risk))
 	b = binary.AppendUvarint(b, uint64(len(s.category)))
 	b = append(b, s.category...)
