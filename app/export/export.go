@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
@@ -205,6 +206,8 @@ type bundleWriter struct {
 	opts Options
 	tmp  string
 	info *catalogueInfo
+	// proofBytes is how much of proofs.jsonl is written, for progress.
+	proofBytes atomic.Int64
 }
 
 // file is one bundle file being written: buffered, counted and hashed.
@@ -295,7 +298,7 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 			return
 		}
 		lastReport = now
-		p := Progress{Events: m.Count, Total: total, Bytes: events.hw.n + int64(events.bw.Buffered()) + proofs.hw.n + int64(proofs.bw.Buffered())}
+		p := Progress{Events: m.Count, Total: total, Bytes: events.hw.n + int64(events.bw.Buffered()) + w.proofBytes.Load()}
 		if total > 0 && m.Count > 0 && total > m.Count {
 			p.ETA = time.Duration(float64(now.Sub(start)) / float64(m.Count) * float64(total-m.Count)).Round(time.Second)
 		}
@@ -324,26 +327,46 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 		defer close(batches)
 		readErr = w.read(pctx, f, cp.Checkpoint.Size, batches)
 	}()
+	// Proofs are built and written by a goroutine of their own, a batch
+	// behind the events file, so that the two halves of the work run in
+	// parallel. It owns bp and the proofs file until proofsDone.
+	jobs := make(chan proofJob, 2)
+	proofsDone := make(chan struct{})
+	var proofErr error
+	go func() {
+		defer close(proofsDone)
+		proofErr = w.writeProofs(pctx, stop, jobs, bp, proofs, cp.Checkpoint.Size)
+	}()
+	jobsClosed := false
+	finishProofs := func() error {
+		if !jobsClosed {
+			jobsClosed = true
+			close(jobs)
+		}
+		<-proofsDone
+		return proofErr
+	}
+	defer finishProofs()
 	fail := func(err error) (Manifest, []File, error) {
 		stop()
 		for range batches {
 		}
+		finishProofs()
 		return m, nil, err
 	}
 	var rec Record
-	var line []byte
 	for batch := range batches {
-		if bp != nil {
-			bp.setBatch(batch)
+		var revealed []storage.RevealedState
+		if o.IncludeSensitive {
+			revealed = make([]storage.RevealedState, len(batch))
 		}
 		for i := range batch {
 			e := &batch[i]
-			var revealed storage.RevealedState
 			if o.IncludeSensitive && (e.BeforeStateCommitment != "" || e.AfterStateCommitment != "") {
-				if revealed, err = w.src.RevealStates(ctx, o.Org, e.ID); err != nil {
+				if revealed[i], err = w.src.RevealStates(ctx, o.Org, e.ID); err != nil {
 					return fail(fmt.Errorf("failed to reveal the states of event %s: %w", e.ID, err))
 				}
-				e.BeforeState, e.AfterState = stateOf(revealed.Before), stateOf(revealed.After)
+				e.BeforeState, e.AfterState = stateOf(revealed[i].Before), stateOf(revealed[i].After)
 			} else {
 				e.BeforeState, e.AfterState = nil, nil
 			}
@@ -351,26 +374,17 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 			if err := enc.Encode(events.bw, &rec); err != nil {
 				return fail(fmt.Errorf("failed to write %s: %w", events.path, err))
 			}
-			var p Proof
-			if bp != nil {
-				p, err = bp.prove(ctx, e)
-			} else {
-				p, err = w.src.InclusionProof(ctx, o.Org, e.ID, cp.Checkpoint.Size)
-			}
-			if err != nil {
-				return fail(fmt.Errorf("failed to prove event %s (seq %d): %w", e.ID, e.Seq, err))
-			}
-			line = appendProofLine(line[:0], e, &p, revealed)
-			if _, err := proofs.bw.Write(line); err != nil {
-				return fail(fmt.Errorf("failed to write %s: %w", proofs.path, err))
-			}
 			if m.Count == 0 || e.Seq < m.FirstSeq {
 				m.FirstSeq = e.Seq
 			}
 			m.LastSeq = max(m.LastSeq, e.Seq)
 			m.Count++
 		}
+		jobs <- proofJob{batch: batch, revealed: revealed}
 		report()
+	}
+	if err := finishProofs(); err != nil {
+		return m, nil, err
 	}
 	if readErr != nil {
 		return m, nil, fmt.Errorf("failed to read events: %w", readErr)
@@ -418,6 +432,58 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 		return m, nil, fmt.Errorf("export cancelled: %w", err)
 	}
 	return m, append(files, entry), nil
+}
+
+// proofJob is a batch whose events are in the events file, for the
+// proofs writer: revealed holds the states revealed for it, by index.
+type proofJob struct {
+	batch    []storage.StoredEvent
+	revealed []storage.RevealedState
+}
+
+// writeProofs writes the proofs.jsonl line of every event of jobs until
+// jobs is closed. On an error it calls stop, so that the export ends, and
+// keeps draining jobs.
+func (w *bundleWriter) writeProofs(ctx context.Context, stop func(), jobs <-chan proofJob, bp *batchProver, proofs *file, treeSize uint64) error {
+	var line []byte
+	var failed error
+	for j := range jobs {
+		if failed != nil {
+			continue
+		}
+		if bp != nil {
+			bp.setBatch(j.batch)
+		}
+		for i := range j.batch {
+			e := &j.batch[i]
+			var p Proof
+			var err error
+			if bp != nil {
+				p, err = bp.prove(ctx, e)
+			} else {
+				p, err = w.src.InclusionProof(ctx, w.opts.Org, e.ID, treeSize)
+			}
+			if err != nil {
+				failed = fmt.Errorf("failed to prove event %s (seq %d): %w", e.ID, e.Seq, err)
+				break
+			}
+			var rs storage.RevealedState
+			if j.revealed != nil {
+				rs = j.revealed[i]
+			}
+			line = appendProofLine(line[:0], e, &p, rs)
+			if _, err := proofs.bw.Write(line); err != nil {
+				failed = fmt.Errorf("failed to write %s: %w", proofs.path, err)
+				break
+			}
+		}
+		if failed != nil {
+			stop()
+			continue
+		}
+		w.proofBytes.Store(proofs.hw.n + int64(proofs.bw.Buffered()))
+	}
+	return failed
 }
 
 // batchSize is how many events the reader hands over at a time.
