@@ -572,8 +572,10 @@ func (s *Store) syncAndAnswer(batch []*inflight, notify bool) {
 				s.subs.publish(c.storedEvent(g.recNs))
 			}
 		}
-		s.answer(g)
+		// The checkpointer learns of the events before their callers, so
+		// nothing of the group is touched after Append returns.
 		s.durable(g.done)
+		s.answer(g)
 	}
 }
 
