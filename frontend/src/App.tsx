@@ -8,6 +8,7 @@ import classes from './App.module.css'
 import { FacetSidebar } from './components/FacetSidebar'
 import { Header } from './components/Header'
 import { QueryBar } from './components/QueryBar'
+import { RetentionBanner } from './components/RetentionBanner'
 import { EmptyState, ErrorState, LoadingState } from './components/StatusStates'
 import { TimelinePanel } from './components/TimelinePanel'
 import { TimeRangePicker } from './components/TimeRangePicker'
@@ -126,6 +127,7 @@ function Explorer() {
         </EmptyState>
       ) : (
         <>
+          <RetentionBanner />
           <Group className={classes.toolbar} gap="sm" wrap="nowrap" align="flex-start">
             <QueryBar ref={searchRef} />
             <TimeRangePicker />

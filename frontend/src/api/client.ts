@@ -1,5 +1,5 @@
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportHandle, ExportProgress, ExportRequest, FacetsDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, ExportProgress, ExportRequest, FacetsDTO,
   HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
@@ -37,6 +37,8 @@ export interface AuditApi {
   syncStatus(org: string): Promise<SyncStatusDTO>
   /** Delivers what is pending now; a destination that failed is in the answer's error and its status. */
   syncRunNow(org: string): Promise<SyncStatusDTO>
+  /** The events retention prunes within `days` days, per category, so the UI can warn and offer an export first. */
+  expiringEvents(org: string, days: number): Promise<ExpiringDTO>
   /** Streams new events that match q until the returned function is called. */
   subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void): Unsubscribe
 }

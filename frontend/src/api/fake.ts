@@ -11,7 +11,7 @@ import {
   type ColumnField, type Dataset,
 } from './dataset'
 import type {
-  SyncDestinationDTO, SyncStatusDTO,
+  ExpiringDTO, ExpiringGroupDTO, SyncDestinationDTO, SyncStatusDTO,
   EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
 } from './types'
 
@@ -154,6 +154,9 @@ export function matches(ds: Dataset, c: Compiled, i: number): boolean {
   }
   return c.matchOther ? c.matchOther(i) : true
 }
+
+/** The categories the catalogue keeps 90 days by default (storage/catalogue.json). */
+const OPERATIONAL_CATEGORIES = new Set(['scan', 'finding', 'recommendation', 'user', 'workflow', 'custom'])
 
 const NICE_BUCKETS = [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800]
 
@@ -364,6 +367,29 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         },
       }
     },
+    expiringEvents: (org, days) =>
+      run((): ExpiringDTO => {
+        // The default policy: operational categories 90 days, material ones indefinitely.
+        const ds = dataset(org)
+        const horizon = now() + days * 86_400_000
+        const until = horizon - 90 * 86_400_000
+        const groups = new Map<string, ExpiringGroupDTO>()
+        const cats = ds.dict('category')
+        for (let i = 0; i < ds.size() && ds.time(i) < until; i++) {
+          const category = cats[ds.code('category', i)] ?? ''
+          if (!OPERATIONAL_CATEGORIES.has(category)) continue
+          const at = new Date(ds.time(i)).toISOString()
+          const g = groups.get(category) ?? { category, class: 'operational' as const, window: { days: 90 }, until: new Date(until).toISOString(), count: 0, oldest: at, newest: at }
+          g.count++
+          g.newest = at
+          groups.set(category, g)
+        }
+        const list = [...groups.values()].sort((a, b) => a.category.localeCompare(b.category))
+        const count = list.reduce((n, g) => n + g.count, 0)
+        const oldest = list.map((g) => g.oldest).sort()[0]
+        const newest = list.map((g) => g.newest).sort().at(-1)
+        return { org, horizon: new Date(horizon).toISOString(), count, oldest, newest, groups: list }
+      }),
     syncStatus: (org) => run((): SyncStatusDTO => ({ org, destinations: (syncs.get(org) ?? []).map((d) => ({ ...d })) })),
     syncRunNow: (org) =>
       run((): SyncStatusDTO => {

@@ -3,7 +3,7 @@ import { ApiError, parseErrorDTO, toApiError } from './errors'
 import { queryToSearchParams } from './params'
 import { exportId, pollExport } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportJobDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
   OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyResultDTO,
 } from './types'
 
@@ -99,6 +99,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
     },
     syncStatus: (o) => get<SyncStatusDTO>('/api/sync/status?' + org(o)),
     syncRunNow: (o) => call<SyncStatusDTO>('POST', '/api/sync/run-now?' + org(o)),
+    expiringEvents: (o, days) => get<ExpiringDTO>('/api/retention/expiring?' + org(o) + '&days=' + encodeURIComponent(String(days))),
     subscribe: (q, onEvent, onError) => {
       if (!ES) {
         onError?.(new ApiError({ code: 'unsupported', message: 'This browser cannot stream events (no EventSource).' }))

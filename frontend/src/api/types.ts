@@ -261,3 +261,31 @@ export interface SyncStatusDTO {
   /** run-now only: what failed, destination by destination. */
   error?: string
 }
+
+/** A retention window: days, or indefinitely. */
+export interface RetentionWindowDTO {
+  days?: number
+  indefinite?: boolean
+}
+
+/** The events of one category that retention prunes before `until` (app: storage.ExpiringGroup). */
+export interface ExpiringGroupDTO {
+  category: string
+  class: 'operational' | 'material'
+  window: RetentionWindowDTO
+  /** The category's events with a timestamp before this expire within the horizon. */
+  until: string
+  count: number
+  oldest: string
+  newest: string
+}
+
+/** What retention prunes of an organization before `horizon` (GET /api/retention/expiring). */
+export interface ExpiringDTO {
+  org: string
+  horizon: string
+  count: number
+  oldest?: string
+  newest?: string
+  groups: ExpiringGroupDTO[]
+}

@@ -2,7 +2,7 @@ import type { AuditApi } from './client'
 import { toApiError } from './errors'
 import { exportId } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExportProgress, ExportRequest, ExportResultDTO, FacetsDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, ExportRequest, ExportResultDTO, FacetsDTO,
   HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
@@ -25,6 +25,7 @@ export interface WailsBindings {
   CancelExport(id: string): Promise<void>
   SyncStatus(org: string): Promise<SyncStatusDTO>
   SyncRunNow(org: string): Promise<SyncStatusDTO>
+  ExpiringEvents(org: string, days: number): Promise<ExpiringDTO>
 }
 
 export interface WailsRuntime {
@@ -95,6 +96,7 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
     },
     syncStatus: (o) => wrap(() => app.SyncStatus(o)).then(syncStatus),
     syncRunNow: (o) => wrap(() => app.SyncRunNow(o)).then(syncStatus),
+    expiringEvents: (o, days) => wrap(() => app.ExpiringEvents(o, days)).then((e) => ({ ...e, groups: e.groups ?? [] })),
     subscribe: (q, onEvent, onError) => {
       // The desktop app keeps one subscription: the newest filter replaces the last.
       const { cursor: _c, limit: _l, ...filter } = q

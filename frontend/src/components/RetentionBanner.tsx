@@ -1,0 +1,88 @@
+import { Alert, Button, Group, Text } from '@mantine/core'
+import { IconHourglassLow } from '@tabler/icons-react'
+import { useEffect, useState } from 'react'
+import type { ExpiringDTO } from '../api/types'
+import { formatDateTime } from '../lib/time'
+import { useStores, useView } from '../store/context'
+import { ExportDialog } from './ExportDialog'
+
+/** How far ahead the banner warns (the app's ExpiringWarningDays). */
+export const EXPIRING_WARNING_DAYS = 7
+
+/**
+ * The view (query and absolute range) that selects the expiring events:
+ * their categories, from the oldest to the latest cutoff. With one window
+ * for all of them (the usual case) that is exactly those events; with
+ * different windows per category it is a superset, never less.
+ */
+export function expiringView(e: ExpiringDTO): { q: string; range: { kind: 'absolute'; from: string; to: string } } | undefined {
+  if (!e.count || !e.oldest || e.groups.length === 0) return undefined
+  const to = e.groups.map((g) => g.until).sort().at(-1) ?? e.horizon
+  return { q: e.groups.map((g) => `category:${g.category}`).join(' '), range: { kind: 'absolute', from: e.oldest, to } }
+}
+
+/**
+ * Warns when retention will prune events of the organization within the
+ * next week, and offers an archive export of exactly those first.
+ */
+export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60_000 }: { days?: number; pollMs?: number }) {
+  const { api, view } = useStores()
+  const org = useView((s) => s.org)
+  const tz = useView((s) => s.tz)
+  const [expiring, setExpiring] = useState<ExpiringDTO>()
+  const [dismissed, setDismissed] = useState<string>()
+  const [exporting, setExporting] = useState(false)
+
+  useEffect(() => {
+    if (!org) return
+    let live = true
+    // A failure only hides the warning: it must never get in the way of the log.
+    const load = () => api.expiringEvents(org, days).then((e) => live && setExpiring(e), () => live && setExpiring(undefined))
+    load()
+    const t = pollMs ? setInterval(load, pollMs) : undefined
+    return () => {
+      live = false
+      if (t) clearInterval(t)
+    }
+  }, [api, org, days, pollMs])
+
+  const target = expiring && expiring.org === org ? expiringView(expiring) : undefined
+  const show = expiring && target && dismissed !== org
+  return (
+    <>
+      {show && (
+        <Alert
+          color="yellow"
+          variant="light"
+          radius={0}
+          icon={<IconHourglassLow size={18} />}
+          title={`${expiring.count.toLocaleString()} ${expiring.count === 1 ? 'event expires' : 'events expire'} within ${days} days`}
+          withCloseButton
+          closeButtonLabel="Dismiss"
+          onClose={() => setDismissed(org)}
+          data-testid="retention-banner"
+        >
+          <Group justify="space-between" wrap="nowrap" gap="sm">
+            <Text size="sm" data-testid="retention-banner-detail">
+              The retention policy removes the {expiring.groups.map((g) => g.category).join(', ')} events recorded from{' '}
+              {formatDateTime(expiring.oldest ?? expiring.horizon, tz)} to {formatDateTime(expiring.newest ?? expiring.horizon, tz)}. Their
+              tombstones keep the log verifiable; export them first to keep their content.
+            </Text>
+            <Button
+              size="compact-sm"
+              variant="default"
+              data-testid="retention-export"
+              onClick={() => {
+                view.getState().set(target)
+                setExporting(true)
+              }}
+            >
+              Export them…
+            </Button>
+          </Group>
+        </Alert>
+      )}
+      <ExportDialog opened={exporting} onClose={() => setExporting(false)} />
+    </>
+  )
+}
