@@ -21,6 +21,8 @@ package storage
 //	0x15 0x15 || org || 0x00 || keyID u32                 wrapped data key: 0x01 || nonce [12] || AES-GCM(KEK, key)
 //	0x16 0x16 || org || 0x00 || hour u64 || field || value
 //	                                                      count u64: events per UTC hour per field value
+//	0x17 0x17 || org || 0x00 || hour u64 || field || value
+//	                                                      count u64: of those, pruned by retention (retention.go)
 //	0x01 0x01 || "verifier-key"                           checkpoint verifier key, note format (text)
 //	0x01 0x01 || "installation-id"                        installation id, the middle of every origin (text)
 //	0x20 0x20 || org || 0x00 || level u8 || index u64     tree node: hash [32] (see Integrity below)
@@ -60,6 +62,9 @@ package storage
 // organization is also mirrored into the keystore (KeyAnchor).
 //
 // # Record value
+//
+// A record retention pruned holds a tombstone instead, record value
+// version 0x02 (tombstone.go).
 //
 //	0x01 (record value version)
 //	uvarint len || public record (JCS bytes, verbatim; the leaf preimage)
