@@ -107,6 +107,17 @@ type CheckpointDTO struct {
 	Time      string `json:"time"`
 	Note      string `json:"note"` // the signed note, byte-exact
 	PublicKey string `json:"publicKey"`
+	// Alert is the organization's active integrity alert, when it has one:
+	// its appends are refused until it is acknowledged.
+	Alert *IntegrityAlertDTO `json:"alert,omitempty"`
+}
+
+// IntegrityAlertDTO is an active integrity alert (a rollback, truncation or
+// an inconsistency found by a witness).
+type IntegrityAlertDTO struct {
+	Kind       string `json:"kind"`
+	DetectedAt string `json:"detectedAt"`
+	Message    string `json:"message"` // what happened and what to do
 }
 
 // InclusionProofDTO proves an event is in the tree of a checkpoint.

@@ -58,14 +58,20 @@ func (a *App) latestCheckpoint(ctx context.Context, org string) (CheckpointDTO, 
 	if err != nil {
 		return CheckpointDTO{}, err
 	}
-	return CheckpointDTO{
+	out := CheckpointDTO{
 		Origin:    cp.Checkpoint.Origin,
 		Size:      cp.Checkpoint.Size,
 		Root:      cp.Checkpoint.Root.String(),
 		Time:      formatTime(cp.Time),
 		Note:      string(cp.Note),
 		PublicKey: key,
-	}, nil
+	}
+	for _, al := range st.IntegrityAlerts(ctx) {
+		if al.Org == org {
+			out.Alert = &IntegrityAlertDTO{Kind: string(al.Kind), DetectedAt: formatTime(al.DetectedAt), Message: al.Message()}
+		}
+	}
+	return out, nil
 }
 
 // publicKey returns the verifier key of this installation's checkpoints in

@@ -242,6 +242,9 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "rolled back") || !strings.Contains(stderr, "recover --acknowledge") {
 		t.Fatalf("append after rollback: exit %d, stderr %q; want a refusal that says what happened and what to do", code, stderr)
 	}
+	if cp, err := a.LatestCheckpoint("org-a"); err != nil || cp.Alert == nil || !strings.Contains(cp.Alert.Message, "recover --acknowledge") {
+		t.Fatalf("the checkpoint the window shows does not carry the alert: %+v %v", cp.Alert, err)
+	}
 	out, stderr, code = runCLI(t, a, "", "recover")
 	if code != 2 || !strings.Contains(stderr, "--acknowledge") || !strings.Contains(out, "org-a") {
 		t.Fatalf("recover without --acknowledge: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
@@ -256,6 +259,9 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	}
 	if m := string(page.Events[0].Metadata); !strings.Contains(m, "restored from backup on purpose") {
 		t.Fatalf("the acknowledgement does not carry the reason: %s", m)
+	}
+	if cp, err := a.LatestCheckpoint("org-a"); err != nil || cp.Alert != nil {
+		t.Fatalf("the alert outlived its acknowledgement: %+v %v", cp.Alert, err)
 	}
 	if _, stderr, code = runCLI(t, a, ev+"\n", "append"); code != 0 {
 		t.Fatalf("append after acknowledgement: exit %d: %s", code, stderr)
@@ -362,8 +368,8 @@ func TestREST_IntegrityEndpoints(t *testing.T) {
 
 	for _, tc := range []struct {
 		method, path, token string
-		status             int
-		code               string
+		status              int
+		code                string
 	}{
 		{"GET", "/api/operations/events/" + id + "/proof?org=org-a", "readB", 404, CodeNotFound},
 		{"GET", "/api/operations/events/" + id + "/proof?org=org-a", "", 401, CodeUnauthorized},

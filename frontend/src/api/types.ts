@@ -93,6 +93,15 @@ export interface CheckpointDTO {
   time: string
   note: string
   publicKey: string
+  /** The organization's active integrity alert: appends are refused until it is acknowledged. */
+  alert?: IntegrityAlertDTO
+}
+
+export interface IntegrityAlertDTO {
+  kind: string
+  detectedAt: string
+  /** What happened and what to do. */
+  message: string
 }
 
 export interface InclusionProofDTO {

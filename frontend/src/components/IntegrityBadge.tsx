@@ -16,9 +16,11 @@ export function IntegrityBadge() {
   const progress = useSession((s) => s.progress)
   const verifyError = useSession((s) => s.verifyError)
 
-  const state = verifying ? 'running' : verifyError ? 'error' : last ? (last.clean ? 'clean' : 'problems') : 'unverified'
-  const color = state === 'clean' ? 'teal' : state === 'problems' || state === 'error' ? 'red' : state === 'running' ? 'blue' : 'gray'
-  const Icon = state === 'clean' ? IconShieldCheck : state === 'problems' || state === 'error' ? IconShieldExclamation : IconShieldQuestion
+  const alert = checkpoint?.alert
+  const state = verifying ? 'running' : alert ? 'alert' : verifyError ? 'error' : last ? (last.clean ? 'clean' : 'problems') : 'unverified'
+  const bad = state === 'problems' || state === 'error' || state === 'alert'
+  const color = state === 'clean' ? 'teal' : bad ? 'red' : state === 'running' ? 'blue' : 'gray'
+  const Icon = state === 'clean' ? IconShieldCheck : bad ? IconShieldExclamation : IconShieldQuestion
   const pct = progress && progress.total ? Math.round((progress.done / progress.total) * 100) : 0
 
   return (
@@ -31,7 +33,7 @@ export function IntegrityBadge() {
               {checkpoint ? `Checkpoint ${checkpoint.size.toLocaleString('en-US')}` : 'No checkpoint yet'}
             </Text>
             <Text size="xs" c="dimmed" lh={1.2}>
-              {state === 'running' ? `Verifying… ${pct}%` : last ? `${last.clean ? 'Verified' : 'Problems found'} ${fromNow(last.finishedAt)}` : verifyError ? 'Verification failed' : 'Not verified yet'}
+              {state === 'running' ? `Verifying… ${pct}%` : alert ? 'Integrity alert: appends refused' : last ? `${last.clean ? 'Verified' : 'Problems found'} ${fromNow(last.finishedAt)}` : verifyError ? 'Verification failed' : 'Not verified yet'}
             </Text>
           </Stack>
         </UnstyledButton>
@@ -44,6 +46,14 @@ export function IntegrityBadge() {
               {state === 'running' ? 'verifying' : state}
             </Badge>
           </Group>
+          {alert && (
+            <Alert color="red" variant="light" title="Integrity alert" data-testid="integrity-alert">
+              <Text size="sm">{alert.message}</Text>
+              <Text size="xs" c="dimmed" mt={4}>
+                Detected {formatDateTime(alert.detectedAt, tz)}. New events for {org} are refused until then.
+              </Text>
+            </Alert>
+          )}
           {checkpoint ? (
             <Text size="sm">
               The newest signed checkpoint covers <b>{checkpoint.size.toLocaleString('en-US')}</b> events, made {formatDateTime(checkpoint.time, tz)}.
