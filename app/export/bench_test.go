@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,6 +278,8 @@ func readRate(b *testing.B, st *storage.Store) float64 {
 // ScanRecords rate, measured in the same run: 1.0 would be an export as
 // fast as reading), x-baseline (over encoding/json alone), and peak RSS.
 func BenchmarkExport(b *testing.B) {
+	// As the app runs (main.go): under the store's suggested Go memory limit.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(storage.SuggestedMemoryLimit))
 	bs := buildBenchStore(b, benchN())
 	st := openBenchStore(b, bs.dir)
 	defer st.Close()
