@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"hash/maphash"
 	"testing"
@@ -202,4 +203,27 @@ func fuzzSigner(f *testing.F) (note.Signer, string) {
 		f.Fatal(err)
 	}
 	return s, vk
+}
+
+// FuzzCanonicalSimple: when the quick canonical-form check is sure, it
+// agrees with canonicalJSON, and the input is valid JSON.
+func FuzzCanonicalSimple(f *testing.F) {
+	for _, s := range []string{`{"a":[1,"b",true,null],"n":-5}`, `{"b":1,"a":2}`, `{"a":1,"a":1}`, `{}`, `[]`, `[[],{}]`,
+		`-0`, `0`, `01`, `123456789012345`, `1234567890123456`, `1.5`, `1e3`, `"\u0041"`, `"é"`, `{"é":1}`, `{ "a":1}`,
+		`{"a":"x\ty"}`, `nul`, `[1,]`, `{"a":1,}`, `{"a"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		canonical, sure := canonicalSimple(b)
+		if !sure {
+			return
+		}
+		c, err := canonicalJSON(b)
+		if err != nil || !json.Valid(b) {
+			t.Fatalf("sure about %q, which is not JSON (%v)", b, err)
+		}
+		if canonical != bytes.Equal(c, b) {
+			t.Fatalf("canonicalSimple(%q) = %v, canonicalJSON gives %q", b, canonical, c)
+		}
+	})
 }

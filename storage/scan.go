@@ -302,7 +302,10 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 					break
 				}
 			}
-			if j >= len(b) || !json.Valid(b[i:j+1]) {
+			if j >= len(b) {
+				return p, false
+			}
+			if _, sure := canonicalSimple(b[i : j+1]); !sure && !json.Valid(b[i:j+1]) {
 				return p, false
 			}
 			p.Metadata = append(json.RawMessage(nil), b[i:j+1]...)
@@ -319,4 +322,134 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 		return p, false
 	}
 	return p, true
+}
+
+// canonicalSimple reports whether b is a JSON value in RFC 8785 canonical
+// form, for the common case only: objects whose keys are ASCII, arrays,
+// strings without escapes, integers of at most 15 digits, true, false and
+// null, no whitespace. sure is false when b falls outside that case (or is
+// not JSON at all); then canonicalJSON must decide. When sure, b is valid
+// JSON and canonical is exact.
+func canonicalSimple(b []byte) (canonical, sure bool) {
+	i, ok := simpleValue(b, 0, 0)
+	return ok && i == len(b), ok && i == len(b)
+}
+
+// simpleValue checks the value at b[i:] and returns where it ends; false
+// means "not sure".
+func simpleValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > 64 {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '{':
+		i++
+		if i < len(b) && b[i] == '}' {
+			return i + 1, true
+		}
+		var last []byte
+		for first := true; ; first = false {
+			if !first {
+				if i >= len(b) || b[i] != ',' {
+					return i, false
+				}
+				i++
+			}
+			start := i
+			end, ok := simpleString(b, i)
+			if !ok {
+				return i, false
+			}
+			key := b[start+1 : end-1]
+			for _, k := range key {
+				if k >= 0x80 {
+					return i, false // UTF-16 order is not byte order beyond ASCII
+				}
+			}
+			if !first && string(key) <= string(last) {
+				return i, false
+			}
+			last = key
+			i = end
+			if i >= len(b) || b[i] != ':' {
+				return i, false
+			}
+			if i, ok = simpleValue(b, i+1, depth+1); !ok {
+				return i, false
+			}
+			if i < len(b) && b[i] == '}' {
+				return i + 1, true
+			}
+		}
+	case c == '[':
+		i++
+		if i < len(b) && b[i] == ']' {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if i, ok = simpleValue(b, i, depth+1); !ok {
+				return i, false
+			}
+			if i >= len(b) {
+				return i, false
+			}
+			if b[i] == ']' {
+				return i + 1, true
+			}
+			if b[i] != ',' {
+				return i, false
+			}
+			i++
+		}
+	case c == '"':
+		return simpleString(b, i)
+	case c == '-' || c >= '0' && c <= '9':
+		j := i
+		if c == '-' {
+			j++
+		}
+		d := j
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		n := j - d
+		// No fraction or exponent, no leading zero, no -0, and exact in a
+		// double (JCS writes numbers as ECMAScript does).
+		if n == 0 || n > 15 || (b[d] == '0' && (n > 1 || c == '-')) {
+			return i, false
+		}
+		if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+			return i, false
+		}
+		return j, true
+	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+			return i + len(lit), true
+		}
+	}
+	return i, false
+}
+
+// simpleString checks a string without escapes or control characters at
+// b[i:] and returns the index after its closing quote.
+func simpleString(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	j := bytes.IndexByte(b[i+1:], '"')
+	if j < 0 {
+		return i, false
+	}
+	s := b[i+1 : i+1+j]
+	for _, c := range s {
+		if c < 0x20 || c == '\\' {
+			return i, false
+		}
+	}
+	if !utf8.Valid(s) {
+		return i, false
+	}
+	return i + j + 2, true
 }

@@ -233,6 +233,22 @@ func TestVerify_Tamper(t *testing.T) {
 			wantProblem(t, ps, "acme", 8, l.ids[7], ProblemNodeMismatch)
 			wantProblem(t, ps, "acme", 9, l.ids[8], ProblemChainBroken)
 		}},
+		{"record re-inserted at the end with a recomputed leaf hash but the old chain", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
+			// Seq 12 removed from the middle and appended again as seq 21,
+			// its seq and leaf recomputed, its prevHash still seq 11's.
+			rv, _ := decodeRecordValue(rawGet(t, txn, recordKey("acme", 12)))
+			if err := txn.Delete(recordKey("acme", 12)); err != nil {
+				t.Fatal(err)
+			}
+			rv.public = bytes.Replace(rv.public, []byte(`"seq":12,`), []byte(`"seq":21,`), 1)
+			rv.leaf = leafHash(rv.public)
+			rawSet(t, txn, recordKey("acme", 21), rv.encode())
+		}, func(t *testing.T, l *tamperLog, ps []Problem) {
+			wantProblem(t, ps, "acme", 12, "", ProblemSeqGap)
+			wantProblem(t, ps, "acme", 21, l.ids[11], ProblemChainBroken)
+			wantProblem(t, ps, "acme", 21, l.ids[11], ProblemNodeMismatch)
+			wantProblem(t, ps, "acme", 20, "", ProblemRangeMismatch) // head and tree end at 20
+		}},
 		{"record and its whole chain recomputed (a rewritten history)", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
 			prev := [32]byte{}
 			for seq := uint64(1); seq <= 20; seq++ {
@@ -364,7 +380,7 @@ func TestVerify_RollbackAndTruncation(t *testing.T) {
 				t.Fatalf("checkpoint during the alert: %v", err)
 			}
 			ps := verifyAll(t, s, VerifyOptions{Org: "acme"})
-			wantProblem(t, ps, "acme", 0, "", ProblemRollback)
+			wantProblem(t, ps, "acme", 11, "", ProblemRollback) // seqs 11–17 are gone
 			// The alert survives a restart.
 			s.Close()
 			s = l.open(t)

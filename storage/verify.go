@@ -533,7 +533,7 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 	// on its own; anything else the strict decoder and a full comparison.
 	p, fast := decodePublicFast(rv.public)
 	if fast && p.Seq <= 1<<53 {
-		if len(p.Metadata) > 0 {
+		if _, sure := canonicalSimple(p.Metadata); len(p.Metadata) > 0 && !sure {
 			if c, err := canonicalJSON(p.Metadata); err != nil || !bytes.Equal(c, p.Metadata) {
 				bad(ProblemRecordCorrupt, "the public record is not in RFC 8785 canonical form")
 			}
@@ -933,11 +933,14 @@ func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) erro
 	a, alerted := in.alerts[org]
 	in.mu.Unlock()
 	if alerted {
-		kind := ProblemRollback
-		if a.Kind == AlertInconsistent || a.Kind == AlertExternal {
-			kind = ProblemInconsistentCheckpoints
+		p := Problem{Org: org, Kind: ProblemRollback, Detail: a.Message()}
+		switch a.Kind {
+		case AlertInconsistent, AlertExternal:
+			p.Kind = ProblemInconsistentCheckpoints
+		case AlertRollback:
+			p.Seq = a.DBSize + 1 // the first event the anchor has and the log lacks
 		}
-		return v.report(Problem{Org: org, Kind: kind, Detail: a.Message()})
+		return v.report(p)
 	}
 	raw, err := in.ks.Get(ctx, KeyAnchor(org))
 	if errors.Is(err, ErrKeyNotFound) {
