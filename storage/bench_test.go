@@ -280,31 +280,74 @@ type bench1M struct {
 func buildBench1M(b *testing.B, n int) bench1M {
 	b.Helper()
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("axiom-audit-bench-v%d-%d", FormatVersion, n))
-	meta := filepath.Join(dir, "bench-complete")
-	if raw, err := os.ReadFile(meta); err == nil {
-		f := strings.Fields(string(raw))
-		if len(f) == 2 {
-			s, _ := strconv.ParseInt(f[0], 10, 64)
-			e, _ := strconv.ParseInt(f[1], 10, 64)
-			return bench1M{dir: dir, n: n, start: time.Unix(0, s).UTC(), end: time.Unix(0, e).UTC()}
+	if bm, ok := cachedBench1M(dir, n); ok {
+		// A database marked complete that lacks events (written by a
+		// build that did not check) is built again.
+		s := benchOpen(b, dir)
+		orgs, err := s.Organizations(context.Background())
+		s.Close()
+		if err == nil && len(orgs) == 1 && orgs[0].Size == uint64(n) {
+			return bm
 		}
+		b.Logf("the cached database in %s is incomplete (%+v, %v): building it again", dir, orgs, err)
 	}
-	os.RemoveAll(dir)
-	os.Remove(dir + ".keys.json")
+	// Built in a directory of its own and renamed into place, so that a
+	// benchmark in another process never opens a half-built database, and
+	// marked complete only when it holds all n events.
+	tmp, err := os.MkdirTemp(os.TempDir(), filepath.Base(dir)+".building-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	defer os.Remove(tmp + ".keys.json")
 	end := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	start := end.Add(-91 * 24 * time.Hour)
 	step := end.Sub(start) / time.Duration(n)
-	s := benchOpen(b, dir)
+	s := benchOpen(b, tmp)
 	t0 := time.Now()
 	peak := appendWorkload(b, s, n, start, step)
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
+	orgs, err := s.Organizations(context.Background())
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || len(orgs) != 1 || orgs[0].Size != uint64(n) || b.Failed() {
+		b.Fatalf("building the %d-event database failed (organizations %+v, %v)", n, orgs, err)
 	}
 	el := time.Since(t0)
 	b.Logf("built %d events in %s (%.0f events/s), peak RSS %d MB (RssAnon %d MB, RssFile %d MB)", n, el.Round(time.Second),
 		float64(n)/el.Seconds(), peak.rss, peak.anon, peak.file)
-	os.WriteFile(meta, []byte(fmt.Sprintf("%d %d", start.UnixNano(), end.UnixNano())), 0o600)
+	meta := fmt.Sprintf("%d %d", start.UnixNano(), end.UnixNano())
+	if err := os.WriteFile(filepath.Join(tmp, "bench-complete"), []byte(meta), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another process renamed its build into place first.
+		if bm, ok := cachedBench1M(dir, n); ok {
+			return bm
+		}
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp+".keys.json", dir+".keys.json"); err != nil {
+		b.Fatal(err)
+	}
 	return bench1M{dir: dir, n: n, start: start, end: end}
+}
+
+// cachedBench1M returns the database built earlier in dir, if it is marked
+// complete.
+func cachedBench1M(dir string, n int) (bench1M, bool) {
+	raw, err := os.ReadFile(filepath.Join(dir, "bench-complete"))
+	if err != nil {
+		return bench1M{}, false
+	}
+	f := strings.Fields(string(raw))
+	if len(f) != 2 {
+		return bench1M{}, false
+	}
+	s, _ := strconv.ParseInt(f[0], 10, 64)
+	e, _ := strconv.ParseInt(f[1], 10, 64)
+	return bench1M{dir: dir, n: n, start: time.Unix(0, s).UTC(), end: time.Unix(0, e).UTC()}, true
 }
 
 // rssPeak is the highest resident memory seen, in MB: in total and each
