@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -147,7 +148,12 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 
 // decodePublicFast parses a public record in canonical form without
 // escapes; false means "use decodePublic".
-func decodePublicFast(b []byte) (publicRecord, bool) {
+func decodePublicFast(b []byte) (publicRecord, bool) { return decodePublicView(b, false, nil) }
+
+// decodePublicView is decodePublicFast; with alias, the strings and the
+// metadata of the result share b's memory (valid only while b is: Verify
+// reads records in place) and resourceIds are appended to res[:0].
+func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 	var p publicRecord
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return p, false
@@ -174,6 +180,9 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 			return "", false
 		}
 		i += j + 2
+		if alias {
+			return unsafe.String(unsafe.SliceData(s), len(s)), true
+		}
 		return string(s), true
 	}
 	var last string
@@ -259,7 +268,11 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 				return p, false
 			}
 			i++
-			p.ResourceIDs = []string{}
+			if alias {
+				p.ResourceIDs = res[:0]
+			} else {
+				p.ResourceIDs = []string{}
+			}
 			for k := 0; ; k++ {
 				if i < len(b) && b[i] == ']' {
 					i++
@@ -308,7 +321,11 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 			if _, sure := canonicalSimple(b[i : j+1]); !sure && !json.Valid(b[i:j+1]) {
 				return p, false
 			}
-			p.Metadata = append(json.RawMessage(nil), b[i:j+1]...)
+			if alias {
+				p.Metadata = b[i : j+1 : j+1]
+			} else {
+				p.Metadata = append(json.RawMessage(nil), b[i:j+1]...)
+			}
 			i = j + 1
 			continue
 		default:

@@ -26,6 +26,7 @@ import (
 	"hash/maphash"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,6 +254,7 @@ type vscratch struct {
 	val  []byte
 	sum  []byte
 	seen []string
+	res  []string // resourceIds of the record being checked
 }
 
 // org verifies one organization.
@@ -531,7 +533,9 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 	// Records in the exact form Append writes take the fast decoder, which
 	// accepts only canonical JCS but for the metadata object, canonicalized
 	// on its own; anything else the strict decoder and a full comparison.
-	p, fast := decodePublicFast(rv.public)
+	// The view's strings alias val: only r.id, cloned, outlives this call.
+	p, fast := decodePublicView(rv.public, true, sc.res)
+	sc.res = p.ResourceIDs
 	if fast && p.Seq <= 1<<53 {
 		if _, sure := canonicalSimple(p.Metadata); len(p.Metadata) > 0 && !sure {
 			if c, err := canonicalJSON(p.Metadata); err != nil || !bytes.Equal(c, p.Metadata) {
@@ -547,9 +551,9 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 			bad(ProblemRecordCorrupt, "the public record is not in RFC 8785 canonical form")
 		}
 	}
-	r.id = p.ID
+	r.id = strings.Clone(p.ID)
 	for i := range r.problems {
-		r.problems[i].ID = p.ID
+		r.problems[i].ID = r.id
 	}
 	if rv.leaf != r.leaf {
 		bad(ProblemLeafMismatch, fmt.Sprintf("the stored leaf hash %x is not SHA-256(0x00 || public record) = %x", rv.leaf, r.leaf))
