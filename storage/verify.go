@@ -7,13 +7,16 @@ package storage
 // stored in the log, and that the indexes and the records agree. With the
 // keys it also decrypts every state and checks its commitment.
 //
-// Memory is flat: records are streamed in seq order through a bounded
-// pipeline (a reader, GOMAXPROCS workers that decode and hash, and one
-// consumer that checks the order-dependent parts); the tree is a compact
-// range; stored nodes are read by one cursor per tree level; and the
-// indexes are compared with the records through order-independent
-// fingerprints (a sum of keyed hashes per table), with a second, pinpointing
-// pass over the records only when a fingerprint differs.
+// Memory is flat: records are streamed through a bounded pipeline of
+// chunks of 4096 seqs; each of GOMAXPROCS workers reads a chunk with its own
+// iterator (Badger decrypting values is much of the work, so reading is
+// parallel too) and decodes, hashes and decrypts its records in place, and
+// one consumer takes the chunks in seq order and checks the order-dependent
+// parts. The tree is a compact range; stored nodes are read by one cursor
+// per tree level, so node reads are sequential; and the indexes are
+// compared with the records through order-independent fingerprints (a sum
+// of keyed hashes per table), with a second, pinpointing pass over the
+// records only when a fingerprint differs.
 
 import (
 	"bytes"
