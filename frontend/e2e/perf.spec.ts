@@ -32,6 +32,8 @@ test('timeline performance over 1,000,000 events @perf', async ({ page }) => {
       return {
         firstRowsMs: Math.round((window as unknown as { __firstRowAt: number }).__firstRowAt),
         breakdownMs: {
+          // The page itself: when its request went out and its first byte came back.
+          requestStart: Math.round(nav.requestStart), responseStart: Math.round(nav.responseStart),
           domContentLoaded: Math.round(nav.domContentLoadedEventEnd), scriptStart: at('axiom:start'), apiReady: at('axiom:api'),
           organizations: at('axiom:orgs'), firstPage: at('axiom:first-page'),
         },
