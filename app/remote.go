@@ -239,14 +239,8 @@ func (a *App) startLocalAPI(ctx context.Context) (stop func(), err error) {
 			return nil, fmt.Errorf("failed to listen on loopback: %w", err)
 		}
 	}
-	secret := newLoginToken() + newLoginToken()
-	if err := a.opts.Keystore.Set(ctx, KeyLocalAPI, []byte(secret)); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("failed to keep the local API credential in the keystore: %w", err)
-	}
-	path := filepath.Join(a.opts.Paths.DataDir, apiFile)
-	b, _ := json.Marshal(apiEndpoint{Addr: ln.Addr().String(), PID: os.Getpid()})
-	if err := writeFileAtomic(path, b, 0o600); err != nil {
+	secret, withdraw, err := a.advertiseLocalAPI(ctx, ln.Addr().String())
+	if err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -263,8 +257,24 @@ func (a *App) startLocalAPI(ctx context.Context) (stop func(), err error) {
 	return func() {
 		cancel()
 		<-done
-		os.Remove(path)
+		withdraw()
 	}, nil
+}
+
+// advertiseLocalAPI tells the CLI of this profile where the API that holds
+// it listens: a fresh credential in the keystore and <dataDir>/api.json
+// with the address. withdraw removes api.json again.
+func (a *App) advertiseLocalAPI(ctx context.Context, addr string) (secret string, withdraw func(), err error) {
+	secret = newLoginToken() + newLoginToken()
+	if err := a.opts.Keystore.Set(ctx, KeyLocalAPI, []byte(secret)); err != nil {
+		return "", nil, fmt.Errorf("failed to keep the local API credential in the keystore: %w", err)
+	}
+	path := filepath.Join(a.opts.Paths.DataDir, apiFile)
+	b, _ := json.Marshal(apiEndpoint{Addr: addr, PID: os.Getpid()})
+	if err := writeFileAtomic(path, b, 0o600); err != nil {
+		return "", nil, err
+	}
+	return secret, func() { os.Remove(path) }, nil
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +65,61 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	stop()
 	if _, err := os.Stat(filepath.Join(dir, apiFile)); !os.IsNotExist(err) {
 		t.Fatalf("api.json left behind after stop: %v", err)
+	}
+}
+
+// While `serve` holds the profile, the CLI goes through it as it does
+// through the desktop app; api.json is gone once serve returns.
+func TestServe_CLIGoesThroughServe(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	paths := Paths{Profile: "p", DataDir: dir}
+	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var out, errb lockedBuffer
+	root := NewRootCommand(CLIConfig{
+		Version: "test",
+		Open:    func(context.Context, Globals) (*App, func() error, error) { return a, func() error { return nil }, nil },
+		Stdout:  &out,
+		Stderr:  &errb,
+	})
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0"})
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(sctx) }()
+	waitFor(t, 5*time.Second, "serve to announce its URL", func() bool { return strings.Contains(out.String(), "/login?token=") })
+
+	r, err := DialDesktop(ctx, paths, ks)
+	if err != nil {
+		t.Fatalf("the CLI cannot find serve: %v", err)
+	}
+	if !strings.Contains(out.String(), strings.TrimPrefix(r.Addr(), "http://")) {
+		t.Fatalf("api.json names %s, serve announced:\n%s", r.Addr(), out.String())
+	}
+	receipts, err := r.appendEvents(ctx, []storage.Event{TestEvent("org-a", 1, time.Now().Add(-time.Minute))})
+	if err != nil || len(receipts) != 1 {
+		t.Fatalf("append through serve: %+v %v", receipts, err)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v (stderr %s)", err, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return after its context ended")
+	}
+	if _, err := os.Stat(filepath.Join(dir, apiFile)); !os.IsNotExist(err) {
+		t.Fatalf("api.json left behind after serve: %v", err)
 	}
 }

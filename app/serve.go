@@ -110,6 +110,18 @@ func (c *cli) serveCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("failed to listen on %s: %w", o.Addr, err)
 			}
+			// While serve holds the profile, the CLI goes through it, as it
+			// does through the desktop app (plain loopback only: that is
+			// what the CLI dials).
+			if !o.AllowRemote && o.TLSCert == "" && a.opts.Keystore != nil && a.opts.Paths.DataDir != "" {
+				secret, withdraw, err := a.advertiseLocalAPI(ctx, ln.Addr().String())
+				if err != nil {
+					ln.Close()
+					return err
+				}
+				defer withdraw()
+				o.LocalSecret = secret
+			}
 			return a.serve(ctx, ln, o, func(url string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "Axiom Audit is serving profile %q. Open this link on this machine (it works once):\n\n    %s\n\n",
 					a.opts.Paths.Profile, url)
