@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The verifier reads two kinds of flat JSON objects per event: the public
@@ -19,7 +20,9 @@ import (
 // ('l'), an object ('o', raw, validated) or null ('z').
 func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool) bool {
 	i := 0
-	str := func() (string, bool) {
+	// str reads a string; alias makes it share b's bytes, for keys, which
+	// fn only compares and never keeps.
+	str := func(alias bool) (string, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return "", false
 		}
@@ -37,6 +40,9 @@ func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []s
 			return "", false
 		}
 		i += j + 2
+		if alias && len(s) > 0 {
+			return unsafe.String(&s[0], len(s)), true
+		}
 		return string(s), true
 	}
 	if len(b) < 2 || b[0] != '{' {
@@ -54,7 +60,7 @@ func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []s
 			}
 			i++
 		}
-		key, ok := str()
+		key, ok := str(true)
 		if !ok || i >= len(b) || b[i] != ':' {
 			return false
 		}
@@ -64,7 +70,7 @@ func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []s
 		}
 		switch c := b[i]; {
 		case c == '"':
-			s, ok := str()
+			s, ok := str(false)
 			if !ok || !fn(key, 's', s, 0, nil, nil) {
 				return false
 			}
@@ -95,7 +101,7 @@ func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []s
 					}
 					i++
 				}
-				s, ok := str()
+				s, ok := str(false)
 				if !ok {
 					return false
 				}
