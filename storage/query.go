@@ -193,7 +193,8 @@ func (s *Store) decodeStored(v []byte, org string, seq uint64, decrypt bool) (St
 // compiledFilter is a Filter ready to match index summaries and records.
 type compiledFilter struct {
 	f                                      Filter
-	since, until                           uint64 // encoded; until exclusive
+	ctx                                    context.Context // scans stop when it ends (a client that gave up)
+	since, until                           uint64          // encoded; until exclusive
 	cat, act, prov, user, status, risk     map[string]bool
 	ncat, nact, nprov, nuser, nstat, nrisk map[string]bool
 	text                                   string
@@ -589,7 +590,14 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 		return err
 	}
 	defer src.close()
-	for {
+	for n := 0; ; n++ {
+		// A scan over a large log takes a while: stop when the caller
+		// has gone (checked every 4096 candidates, which costs nothing).
+		if n&4095 == 4095 && c.ctx != nil {
+			if err := c.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		cand, ok, err := src.next()
 		if err != nil || !ok {
 			return err
@@ -645,6 +653,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	c.ctx = ctx
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -796,6 +805,7 @@ func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int
 	if err != nil {
 		return nil, err
 	}
+	c.ctx = ctx
 	out := map[string]map[string]int64{}
 	for _, name := range facetOfField {
 		out[name] = map[string]int64{}
@@ -838,6 +848,7 @@ func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket,
 	if err != nil {
 		return nil, err
 	}
+	c.ctx = ctx
 	if buckets <= 0 {
 		buckets = 60
 	}
