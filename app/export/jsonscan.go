@@ -17,8 +17,9 @@ import (
 
 // flatScan calls fn for each member of a JSON object; a value is a string
 // (unescaped, kind 's'), an unsigned integer ('n'), a list of strings
-// ('l'), an object ('o', raw, validated) or null ('z').
-func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool) bool {
+// ('l'), an object ('o', raw, validated) or null ('z'). With owned, the
+// caller promises never to change b, and the strings share its bytes.
+func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool) bool {
 	i := 0
 	// str reads a string; alias makes it share b's bytes, for keys, which
 	// fn only compares and never keeps.
@@ -70,7 +71,7 @@ func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []s
 		}
 		switch c := b[i]; {
 		case c == '"':
-			s, ok := str(false)
+			s, ok := str(owned)
 			if !ok || !fn(key, 's', s, 0, nil, nil) {
 				return false
 			}
@@ -101,7 +102,7 @@ func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []s
 					}
 					i++
 				}
-				s, ok := str(false)
+				s, ok := str(owned)
 				if !ok {
 					return false
 				}
@@ -149,10 +150,11 @@ func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []s
 	return i == len(b)
 }
 
-// parsePublicRecord decodes a public record as json.Unmarshal would.
+// parsePublicRecord decodes a public record as json.Unmarshal would. The
+// record's strings and metadata share b, which must not change afterwards.
 func parsePublicRecord(b []byte, p *publicRecord) error {
 	*p = publicRecord{}
-	ok := flatScan(b, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
+	ok := flatScan(b, true, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
 		var dst *string
 		switch key {
 		case "actionType":
@@ -190,7 +192,7 @@ func parsePublicRecord(b []byte, p *publicRecord) error {
 			p.ResourceIDs = l
 			return kind == 'l'
 		case "metadata":
-			p.Metadata = append(json.RawMessage(nil), raw...)
+			p.Metadata = raw
 			return kind == 'o'
 		default:
 			return false
@@ -208,7 +210,7 @@ func parsePublicRecord(b []byte, p *publicRecord) error {
 // parseEventJSON decodes an exported event as json.Unmarshal would.
 func parseEventJSON(b []byte, e *EventJSON) error {
 	*e = EventJSON{}
-	ok := flatScan(b, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
+	ok := flatScan(b, false, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
 		var dst *string
 		switch key {
 		case "id":
