@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -292,6 +293,10 @@ func BenchmarkExport(b *testing.B) {
 	baseRate := float64(bs.n) / (cpuTime() - c0).Seconds() // CPU-bound: compare on CPU time
 	b.Logf("baseline: encoding/json of %d events to io.Discard: %s (%.0f events/s)", bs.n, base.Round(time.Millisecond), baseRate)
 	read := readRate(b, st)
+	// What the process holds before any export: the store's own memory
+	// (Badger's memtables and caches), against which peak-anon-MB is read.
+	runtime.GC()
+	b.Logf("before exporting: RssAnon %.0f MB, VmRSS %.0f MB", memMB("RssAnon"), memMB("VmRSS"))
 	// Bundles live until the end, so that verify can read the jsonl one.
 	root := b.TempDir()
 	if d := os.Getenv("AXIOM_EXPORT_BENCH_OUT"); d != "" {
