@@ -148,38 +148,46 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 
 // decodePublicFast parses a public record in canonical form without
 // escapes; false means "use decodePublic".
-func decodePublicFast(b []byte) (publicRecord, bool) { return decodePublicView(b, false, nil) }
+func decodePublicFast(b []byte) (publicRecord, bool) {
+	p, ok, _ := decodePublicView(b, false, nil)
+	return p, ok
+}
 
 // decodePublicView is decodePublicFast; with alias, the strings and the
 // metadata of the result share b's memory (valid only while b is: Verify
 // reads records in place) and resourceIds are appended to res[:0].
-func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
-	var p publicRecord
+// metaCanonical reports that the metadata, if any, is known to be in
+// canonical form (canonicalSimple was sure of it).
+func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, metaCanonical bool) {
+	metaCanonical = true
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return p, false
+		return p, false, false
 	}
 	i := 1
 	str := func() (string, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return "", false
 		}
-		j := bytes.IndexByte(b[i+1:], '"')
-		if j < 0 {
-			return "", false
-		}
-		s := b[i+1 : i+1+j]
-		if bytes.IndexByte(s, '\\') >= 0 {
-			return "", false
-		}
-		for _, c := range s {
-			if c < 0x20 {
+		// One pass: find the closing quote, refuse escapes and control
+		// characters, and check UTF-8 only when there is non-ASCII.
+		j, ascii := i+1, true
+		for ; j < len(b) && b[j] != '"'; j++ {
+			c := b[j]
+			if c < 0x20 || c == '\\' {
 				return "", false
 			}
+			if c >= 0x80 {
+				ascii = false
+			}
 		}
-		if !utf8.Valid(s) {
+		if j >= len(b) {
 			return "", false
 		}
-		i += j + 2
+		s := b[i+1 : j]
+		if !ascii && !utf8.Valid(s) {
+			return "", false
+		}
+		i = j + 1
 		if alias {
 			return unsafe.String(unsafe.SliceData(s), len(s)), true
 		}
@@ -189,20 +197,20 @@ func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 	var seenID, seenSeq, seenRes bool
 	for first := true; ; first = false {
 		if i >= len(b) {
-			return p, false
+			return p, false, false
 		}
 		if b[i] == '}' && i == len(b)-1 {
 			break
 		}
 		if !first {
 			if b[i] != ',' {
-				return p, false
+				return p, false, false
 			}
 			i++
 		}
 		key, ok := str()
 		if !ok || i >= len(b) || b[i] != ':' || (!first && key <= last) {
-			return p, false
+			return p, false, false
 		}
 		last = key
 		switch key {
@@ -248,16 +256,16 @@ func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 				j++
 			}
 			if j == i || (b[i] == '0' && j-i > 1) {
-				return p, false
+				return p, false, false
 			}
 			n, err := strconv.ParseUint(string(b[i:j]), 10, 64)
 			if err != nil {
-				return p, false
+				return p, false, false
 			}
 			if key == "seq" {
 				p.Seq = n
 			} else if n > 1<<31 {
-				return p, false
+				return p, false, false
 			} else {
 				p.FormatVersion = int(n)
 			}
@@ -265,7 +273,7 @@ func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 			continue
 		case "resourceIds":
 			if i >= len(b) || b[i] != '[' {
-				return p, false
+				return p, false, false
 			}
 			i++
 			if alias {
@@ -280,13 +288,13 @@ func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 				}
 				if k > 0 {
 					if i >= len(b) || b[i] != ',' {
-						return p, false
+						return p, false, false
 					}
 					i++
 				}
 				s, ok := str()
 				if !ok {
-					return p, false
+					return p, false, false
 				}
 				p.ResourceIDs = append(p.ResourceIDs, s)
 			}
@@ -295,7 +303,7 @@ func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 			// An object: find its end, skipping strings; validity is
 			// checked by json.Valid (the record was written canonical).
 			if i >= len(b) || b[i] != '{' {
-				return p, false
+				return p, false, false
 			}
 			depth, j := 0, i
 			for ; j < len(b); j++ {
@@ -316,10 +324,12 @@ func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 				}
 			}
 			if j >= len(b) {
-				return p, false
+				return p, false, false
 			}
-			if _, sure := canonicalSimple(b[i : j+1]); !sure && !json.Valid(b[i:j+1]) {
-				return p, false
+			_, sure := canonicalSimple(b[i : j+1])
+			metaCanonical = sure
+			if !sure && !json.Valid(b[i:j+1]) {
+				return p, false, false
 			}
 			if alias {
 				p.Metadata = b[i : j+1 : j+1]
@@ -329,16 +339,16 @@ func decodePublicView(b []byte, alias bool, res []string) (publicRecord, bool) {
 			i = j + 1
 			continue
 		default:
-			return p, false
+			return p, false, false
 		}
 		if *dst, ok = str(); !ok {
-			return p, false
+			return p, false, false
 		}
 	}
 	if p.FormatVersion != FormatVersion || !seenID || !seenSeq || !seenRes {
-		return p, false
+		return p, false, false
 	}
-	return p, true
+	return p, true, metaCanonical
 }
 
 // canonicalSimple reports whether b is a JSON value in RFC 8785 canonical

@@ -537,10 +537,10 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 	// accepts only canonical JCS but for the metadata object, canonicalized
 	// on its own; anything else the strict decoder and a full comparison.
 	// The view's strings alias val: only r.id, cloned, outlives this call.
-	p, fast := decodePublicView(rv.public, true, sc.res)
+	p, fast, metaCanonical := decodePublicView(rv.public, true, sc.res)
 	sc.res = p.ResourceIDs
 	if fast && p.Seq <= 1<<53 {
-		if _, sure := canonicalSimple(p.Metadata); len(p.Metadata) > 0 && !sure {
+		if !metaCanonical {
 			if c, err := canonicalJSON(p.Metadata); err != nil || !bytes.Equal(c, p.Metadata) {
 				bad(ProblemRecordCorrupt, "the public record is not in RFC 8785 canonical form")
 			}
