@@ -85,8 +85,8 @@ func BenchmarkVerify1M(b *testing.B) {
 			b.ReportMetric(rate, "verify-"+name+"-events/s")
 			b.ReportMetric(rate/raw.rate, name+"/raw")
 			b.ReportMetric(cpuUS, name+"-cpu-us/event")
-			b.Logf("%s: %d events in %s (%.0f events/s, %.2f× raw Badger), %.1f µs CPU per event (%.2f× raw Badger's), peak RSS while verifying %d MB",
-				name, sum.Events, time.Since(start).Round(time.Millisecond), rate, rate/raw.rate, cpuUS, cpuUS/raw.cpuUS, rssMB("VmHWM"))
+			b.Logf("%s: %d events in %s (%.0f events/s, %.2f× raw Badger), %.1f µs CPU per event (%.2f× raw Badger's), peak RSS while verifying %d MB (RssAnon after %d MB, RssFile %d MB: Badger's mapped files)",
+				name, sum.Events, time.Since(start).Round(time.Millisecond), rate, rate/raw.rate, cpuUS, cpuUS/raw.cpuUS, rssMB("VmHWM"), rssMB("RssAnon"), rssMB("RssFile"))
 		}
 		cp, err := s.Checkpoint(ctx, "acme")
 		if err != nil {
