@@ -488,7 +488,11 @@ func (v *verifier) readChunk(ctx context.Context, org string, c *vchunk, sc *vsc
 	} else {
 		it.Seek(recordKey(org, c.lo))
 	}
-	c.recs = make([]vrec, 0, 256)
+	n := uint64(256) // the last chunk: usually short
+	if c.hi != 0 {
+		n = c.hi - c.lo
+	}
+	c.recs = make([]vrec, 0, n)
 	for ; it.Valid(); it.Next() {
 		item := it.Item()
 		k := item.Key()
