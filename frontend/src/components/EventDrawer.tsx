@@ -78,12 +78,13 @@ function EventDetail({ event: e, tz, onClose }: { event: EventDTO; tz: TimeZoneM
             <Title order={4} ff="monospace" fz={16} data-testid="drawer-action">
               {e.actionType}
             </Title>
-            <Text size="xs" c="dimmed">
+            <Text size="xs" c="dimmed" style={{ overflowWrap: 'anywhere' }}>
               {formatDateTime(e.timestamp, tz)} · #{e.seq.toLocaleString('en-US')} · {e.id}
             </Text>
           </Stack>
         </Group>
-        <Group gap="xs" wrap="nowrap">
+        {/* The chips and buttons keep their size; the title and the long id beside them wrap. */}
+        <Group gap="xs" wrap="nowrap" style={{ flexShrink: 0 }}>
           <StatusChip status={e.status} />
           <RiskChip risk={e.riskLevel} />
           <CopyButton value={JSON.stringify(e, null, 2)}>
