@@ -99,18 +99,15 @@ func benchOpen(b *testing.B, dir string) *Store {
 	return s
 }
 
-// rawOpen opens Badger with the store's own tuning and encryption, so that
-// the comparison measures the store's work, not different settings.
+// rawOpen opens Badger with the store's own options (badgerOptions) and
+// encryption, so that the comparison measures the store's work, not
+// different settings.
 func rawOpen(b testing.TB, dir string) *badger.DB {
 	b.Helper()
 	o, _ := Options{}.withDefaults()
 	key := make([]byte, 32)
 	rand.Read(key)
-	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).WithEncryptionKey(key).
-		WithIndexCacheSize(o.IndexCacheSize).WithBlockCacheSize(o.BlockCacheSize).
-		WithMemTableSize(o.MemTableSize).WithNumMemtables(o.NumMemtables).WithValueThreshold(o.ValueThreshold).
-		WithNumCompactors(2).WithNumLevelZeroTables(3).WithNumLevelZeroTablesStall(8).
-		WithValueLogFileSize(256 << 20).WithDetectConflicts(false).WithMetricsEnabled(false).WithNumGoroutines(2))
+	db, err := badger.Open(badgerOptions(dir, o, key).WithLogger(nil))
 	if err != nil {
 		b.Fatal(err)
 	}

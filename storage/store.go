@@ -120,10 +120,11 @@ func (o Options) withDefaults() (Options, error) {
 // SuggestedMemoryLimit is the Go memory limit (runtime/debug.SetMemoryLimit)
 // the app runs the store under, and the benchmarks with it. With the
 // default Options the store's heap is mostly Badger's: two 16 MiB memtables,
-// the block and index caches (16 MiB each) and compaction buffers, about
-// 120 MiB at its peaks; past the limit the collector runs more often
-// instead of letting the heap double. With MappedResident (64 MiB) that
-// keeps the resident set under 300 MB while a million events are appended.
+// the block and index caches (16 MiB each) and compaction buffers; past the
+// limit the collector runs more often instead of letting the heap double.
+// The limit is soft: a compaction of a large log holds its table builders'
+// buffers live (over 100 MiB while 1M events are appended), and those it
+// cannot collect.
 const SuggestedMemoryLimit = 192 << 20
 
 // Store is one profile's audit log. It is safe for concurrent use. Its
@@ -205,22 +206,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		return nil, err
 	}
 	existing := hasData(dir)
-	bo := badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{opts.Logger}).
-		WithEncryptionKey(dk.badger).
-		WithIndexCacheSize(opts.IndexCacheSize).
-		WithBlockCacheSize(opts.BlockCacheSize).
-		WithMemTableSize(opts.MemTableSize).
-		WithNumMemtables(opts.NumMemtables).
-		WithValueThreshold(opts.ValueThreshold).
-		WithNumCompactors(2).
-		WithNumLevelZeroTables(3).
-		WithNumLevelZeroTablesStall(8).
-		WithValueLogFileSize(256 << 20).
-		WithSyncWrites(false).
-		WithDetectConflicts(false).
-		WithMetricsEnabled(false).
-		WithNumGoroutines(2)
+	bo := badgerOptions(dir, opts, dk.badger)
 	db, err := badger.Open(bo)
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) || strings.Contains(err.Error(), badger.ErrEncryptionKeyMismatch.Error()) {
@@ -274,6 +260,36 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		go func() { defer s.wg.Done(); s.checkpointLoop(bg) }()
 	}
 	return s, nil
+}
+
+// badgerOptions is how the store opens Badger (the benchmarks open raw
+// Badger the same way).
+func badgerOptions(dir string, opts Options, key []byte) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{opts.Logger}).
+		// Encryption at rest; Badger then needs an index cache.
+		WithEncryptionKey(key).
+		WithIndexCacheSize(opts.IndexCacheSize).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		// Small memtables (Badger's default is 64 MiB, five of them):
+		// each is a Go-heap arena, and one group commit may use 15% of one.
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(opts.NumMemtables).
+		// Records (about 2 KB) go to the value log, so the LSM tree that
+		// compactions rewrite holds only keys, index entries and pointers.
+		WithValueThreshold(opts.ValueThreshold).
+		// Two compactors keep level 0 from stalling writes on two cores;
+		// each compaction holds a dozen table builders, the heap's peaks.
+		WithNumCompactors(2).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithValueLogFileSize(256 << 20).
+		// The store syncs once per group commit itself (append.go).
+		WithSyncWrites(false).
+		// One writer: there are no conflicting transactions to detect.
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false).
+		WithNumGoroutines(2)
 }
 
 // hasData reports whether dir already holds a Badger database.
