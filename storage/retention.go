@@ -1102,7 +1102,9 @@ func checkTombstone(t tombstone, history []RetentionPolicy, classes map[string]R
 	for i, p := range history {
 		if p.Version == t.policyVersion {
 			pol, found = p, true
-			if p.EffectiveFrom.After(at) || (i+1 < len(history) && !history[i+1].EffectiveFrom.After(at)) {
+			// At the instant of a change both versions are in force: a
+			// sweep and a change can share a clock reading.
+			if p.EffectiveFrom.After(at) || (i+1 < len(history) && history[i+1].EffectiveFrom.Before(at)) {
 				return fmt.Sprintf("policy version %d was not in force at %s", t.policyVersion, at.Format(time.RFC3339))
 			}
 		}

@@ -93,25 +93,48 @@ func (rc *retentionCheck) check(seq uint64, v []byte) tombstoneCheck {
 	return out
 }
 
-// prunedRuns accumulates the runs of tombstones, in seq order, for the
-// summary.
-type prunedRuns struct {
-	n    uint64
-	runs []PrunedRange
-	more bool // runs past maxPrunedRanges were not listed
+// checkTombstone is checkRecord for a tombstone: its stored leaf hash and
+// prevHash stand for the removed record's (the tree checker and the chain
+// check compare them as for any record), its id entry is fingerprinted, and
+// it must match a policy in force.
+func (v *verifier) checkTombstone(org string, r *vrec, val []byte) {
+	tc := v.ret.check(r.seq, val)
+	r.problems = append(r.problems, tc.problems...)
+	if !tc.ok {
+		return
+	}
+	r.id, r.leaf, r.prev, r.prevOK = tc.t.id, tc.t.leaf, tc.t.prev, true
+	r.fp[ixID].add(v.entryHash(tc.idKey, tc.idVal))
+	t := tc.t
+	r.tomb = &t
+	r.ok = true
 }
 
-func (p *prunedRuns) add(org string, t *tombstone) {
-	p.n++
+// notePruned adds a tombstone to the summary's pruned runs.
+func (v *verifier) notePruned(org string, t *tombstone) {
+	s := v.sum
+	s.Pruned++
 	at := time.Unix(0, t.prunedAt).UTC()
-	if l := len(p.runs) - 1; l >= 0 && p.runs[l].Org == org && p.runs[l].ToSeq+1 == t.seq && p.runs[l].Policy == t.policy && p.runs[l].PrunedAt.Equal(at) {
-		p.runs[l].ToSeq = t.seq
-		p.runs[l].Count++
+	if l := len(s.PrunedRanges) - 1; l >= 0 && s.PrunedRanges[l].Org == org && s.PrunedRanges[l].ToSeq+1 == t.seq &&
+		s.PrunedRanges[l].Policy == t.policy && s.PrunedRanges[l].PrunedAt.Equal(at) {
+		s.PrunedRanges[l].ToSeq = t.seq
+		s.PrunedRanges[l].Count++
 		return
 	}
-	if len(p.runs) >= maxPrunedRanges {
-		p.more = true
+	if len(s.PrunedRanges) >= maxPrunedRanges {
+		s.PrunedRangesTruncated = true
 		return
 	}
-	p.runs = append(p.runs, PrunedRange{Org: org, FromSeq: t.seq, ToSeq: t.seq, Count: 1, Policy: t.policy, PrunedAt: at})
+	s.PrunedRanges = append(s.PrunedRanges, PrunedRange{Org: org, FromSeq: t.seq, ToSeq: t.seq, Count: 1, Policy: t.policy, PrunedAt: at})
+}
+
+// tombstoneIndexEntries is expectedIndexEntries for a tombstone: only its
+// id entry remains.
+func tombstoneIndexEntries(org string, seq uint64, val []byte) (string, []indexEntry, bool) {
+	t, err := decodeTombstone(val)
+	if err != nil {
+		return "", nil, false
+	}
+	idVal := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, seq), uint64(t.recordedAt))
+	return t.id, []indexEntry{{ixID, idKey(org, t.id), idVal}}, true
 }

@@ -110,6 +110,12 @@ type VerifySummary struct {
 	States      uint64 `json:"states"` // decrypted and checked (0 when keyless)
 	Problems    uint64 `json:"problems"`
 	Keyless     bool   `json:"keyless"`
+	// Pruned counts the records retention replaced with tombstones under a
+	// policy in force; PrunedRanges lists them as runs (the first 10,000).
+	// They are not problems (retention_verify.go).
+	Pruned                uint64        `json:"pruned"`
+	PrunedRanges          []PrunedRange `json:"prunedRanges,omitempty"`
+	PrunedRangesTruncated bool          `json:"prunedRangesTruncated,omitempty"`
 }
 
 // errStopVerify ends verification when report returns an error.
@@ -203,6 +209,7 @@ type verifier struct {
 	vkey   string
 	inst   string
 	report func(Problem) error
+	ret    *retentionCheck // the organization's retention policies, for tombstones
 }
 
 // Index tables compared through fingerprints.
@@ -232,6 +239,7 @@ type vrec struct {
 	problems []Problem
 	fp       [ixTables]fingerprint
 	states   uint64
+	tomb     *tombstone // a record retention pruned (retention_verify.go)
 }
 
 // vchunk is a range of seqs [lo, hi) (hi 0: to the end of the records)
@@ -265,6 +273,7 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	txn := v.txn
+	v.ret = v.s.newRetentionCheck(txn, org)
 	storedTree, hasTree, err := readTree(txn, org)
 	if err != nil {
 		if err := v.report(Problem{Org: org, Kind: ProblemRangeMismatch, Detail: err.Error()}); err != nil {
@@ -391,6 +400,9 @@ func (v *verifier) org(ctx context.Context, org string) error {
 		}
 		prevLeaf = leaf
 		v.sum.Events++
+		if r.tomb != nil {
+			v.notePruned(org, r.tomb)
+		}
 		if err := c.leaf(leaf, r.seq, r.id); err != nil {
 			return err
 		}
@@ -525,6 +537,10 @@ func (v *verifier) readChunk(ctx context.Context, org string, c *vchunk, sc *vsc
 // checkRecord decodes and hashes one record value.
 func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 	if !r.keyLen {
+		return
+	}
+	if isTombstone(val) {
+		v.checkTombstone(org, r, val)
 		return
 	}
 	bad := func(kind, detail string) {
@@ -822,6 +838,13 @@ func (v *verifier) pinpointIndex(ctx context.Context, org string, table int) err
 		var id string
 		var out []indexEntry
 		ok := item.Value(func(val []byte) error {
+			if isTombstone(val) {
+				var ok bool
+				if id, out, ok = tombstoneIndexEntries(org, seq, val); !ok {
+					return errCorrupt
+				}
+				return nil
+			}
 			rv, err := decodeRecordValue(val)
 			if err != nil {
 				return err

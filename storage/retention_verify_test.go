@@ -1,0 +1,387 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// TestRetention_TwoYearsSweptDaily simulates two years of a log, a few
+// events a day, swept every day with an injected clock, with a custom
+// window for one category and a change of the operational window midway.
+func TestRetention_TwoYearsSweptDaily(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime}
+	s := openRetentionTest(t, t.TempDir(), newStoreKeystore(), clk)
+	defer s.Close()
+	const org = "acme"
+	const days, perDay = 730, 5
+	type kept struct {
+		id, actionType string
+		ts             time.Time
+	}
+	var all []kept
+	var oldCP SignedCheckpoint
+	var swept uint64
+	for day := 0; day < days; day++ {
+		evs := make([]Event, perDay)
+		for j := range evs {
+			i := day*perDay + j
+			evs[j] = retentionEvent(org, i, clk.Now().Add(time.Duration(j)*time.Minute), 0)
+		}
+		rs, err := s.Append(ctx, evs)
+		if err != nil {
+			t.Fatalf("day %d: Append: %v", day, err)
+		}
+		for j, r := range rs {
+			all = append(all, kept{r.ID, evs[j].ActionType, evs[j].Timestamp})
+		}
+		switch day {
+		case 20:
+			if oldCP, err = s.Checkpoint(ctx, org); err != nil {
+				t.Fatal(err)
+			}
+		case 100:
+			if _, _, err := s.SetRetention(ctx, org, RetentionChange{Class: RetentionOperational, Category: "scan", Window: RetentionWindow{Days: 30}}); err != nil {
+				t.Fatal(err)
+			}
+		case 400:
+			if _, _, err := s.SetRetention(ctx, org, RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 60}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Add(24 * time.Hour)
+		res, err := s.SweepRetention(ctx, org, SweepOptions{NoReclaim: true, BatchSize: 64})
+		if err != nil {
+			t.Fatalf("day %d: sweep: %v", day, err)
+		}
+		swept += res.Pruned
+		if day%180 == 0 {
+			verifyClean(t, s, org)
+		}
+	}
+	now := clk.Now()
+	sum := verifyClean(t, s, org)
+	if sum.Pruned != swept || swept == 0 {
+		t.Errorf("verify counted %d pruned, the sweeps pruned %d", sum.Pruned, swept)
+	}
+	var pruned, material int
+	for _, k := range all {
+		_, err := s.Get(ctx, org, k.id)
+		age := now.Sub(k.ts)
+		window := 60 * 24 * time.Hour
+		if strings.HasPrefix(k.actionType, "scan.") {
+			window = 30 * 24 * time.Hour
+		}
+		switch {
+		case isMaterial(k.actionType):
+			material++
+			if err != nil {
+				t.Fatalf("material event %s (%s) is gone: %v", k.id, k.actionType, err)
+			}
+		case age > window+24*time.Hour:
+			var pe *PrunedError
+			if !errors.As(err, &pe) || !errors.Is(err, ErrPruned) || pe.Policy == "" {
+				t.Fatalf("%s of %s (age %s) should be pruned, Get = %v", k.actionType, k.ts, age, err)
+			}
+			pruned++
+		case age < window:
+			if err != nil {
+				t.Fatalf("%s of %s (age %s) should be kept: %v", k.actionType, k.ts, age, err)
+			}
+		}
+	}
+	if material == 0 || pruned == 0 {
+		t.Fatalf("material %d, pruned %d", material, pruned)
+	}
+
+	// Facets agree with what is left.
+	facets, err := s.Facets(ctx, Filter{Org: org})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed int64
+	f := Filter{Org: org, Limit: 1000}
+	for {
+		page, err := s.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed += int64(len(page.Events))
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	var faceted int64
+	for _, n := range facets[FacetCategory] {
+		faceted += n
+	}
+	if faceted != listed {
+		t.Errorf("facets count %d events, List returns %d", faceted, listed)
+	}
+
+	// Proofs of surviving events verify against the old checkpoint and a new one.
+	newCP, err := s.Checkpoint(ctx, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cp := range []SignedCheckpoint{oldCP, newCP} {
+		for _, k := range all[:100] {
+			if !isMaterial(k.actionType) {
+				continue
+			}
+			p, err := s.InclusionProof(ctx, org, k.id, cp.Checkpoint.Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.VerifyInclusion(p.LeafHash, p.LeafIndex, p.TreeSize, p.Hashes, cp.Checkpoint.Root); err != nil {
+				t.Fatalf("inclusion of %s in checkpoint of size %d: %v", k.id, cp.Checkpoint.Size, err)
+			}
+		}
+	}
+	cons, err := s.ConsistencyProof(ctx, org, oldCP.Checkpoint.Size, newCP.Checkpoint.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.VerifyConsistency(oldCP.Checkpoint.Size, newCP.Checkpoint.Size, cons, oldCP.Checkpoint.Root, newCP.Checkpoint.Root); err != nil {
+		t.Fatalf("consistency: %v", err)
+	}
+	runs, err := s.PrunedRuns(ctx, org, time.Time{}, time.Time{}, 0)
+	if err != nil || len(runs) == 0 || !strings.Contains(runs[0].Policy, "(v") {
+		t.Fatalf("PrunedRuns = %+v, %v", runs, err)
+	}
+}
+
+// tombstoneFor builds the tombstone a sweep would write for org/seq.
+func tombstoneFor(t *testing.T, s *Store, org string, seq uint64, policy string, version, days uint32, at time.Time) []byte {
+	t.Helper()
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(recordKey(org, seq))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			rv, err := decodeRecordValue(v)
+			if err != nil {
+				return err
+			}
+			p, err := decodePublic(rv.public)
+			if err != nil {
+				return err
+			}
+			ts, _ := time.Parse(time.RFC3339Nano, p.Timestamp)
+			rec, _ := time.Parse(time.RFC3339Nano, p.RecordedAt)
+			prev, _ := decodeHash(p.PrevHash)
+			out = tombstone{seq: seq, id: p.ID, timestamp: ts.UnixNano(), recordedAt: rec.UnixNano(), actionType: p.ActionType,
+				category: p.Category, leaf: rv.leaf, prev: prev, policy: policy, policyVersion: version, windowDays: days,
+				prunedAt: at.UnixNano()}.encode()
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRetention_ForgedTombstoneIsTampering writes tombstones directly, as
+// someone with the database would to remove an event quietly: a material
+// event, and an operational event before its window ended. Verify reports
+// both as tampering, and a genuine sweep's tombstones not at all.
+func TestRetention_ForgedTombstoneIsTampering(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime}
+	s := openRetentionTest(t, t.TempDir(), newStoreKeystore(), clk)
+	defer s.Close()
+	const org = "acme"
+	var evs []Event
+	for i := 0; i < 20; i++ {
+		evs = append(evs, retentionEvent(org, i, baseTime.Add(time.Duration(i)*time.Minute), 0))
+	}
+	if _, err := s.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(100 * 24 * time.Hour)
+	if _, err := s.SweepRetention(ctx, org, SweepOptions{NoReclaim: true}); err != nil {
+		t.Fatal(err)
+	}
+	sum := verifyClean(t, s, org)
+	if sum.Pruned == 0 || len(sum.PrunedRanges) == 0 || !strings.Contains(sum.PrunedRanges[0].String(), "pruned by policy operational 90 days (v0) at") {
+		t.Fatalf("summary = %+v", sum)
+	}
+	// seq 2 is connection (material), seq 6 a scan recorded 5 minutes later.
+	if !isMaterial(evs[1].ActionType) || isMaterial(evs[5].ActionType) {
+		t.Fatalf("workload changed: %s %s", evs[1].ActionType, evs[5].ActionType)
+	}
+	recent, err := s.Append(ctx, []Event{retentionEvent(org, 20, clk.Now().Add(-time.Hour), 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forge := map[uint64][]byte{
+		2:             tombstoneFor(t, s, org, 2, "operational 90 days (v0)", 0, 90, clk.Now()),
+		recent[0].Seq: tombstoneFor(t, s, org, recent[0].Seq, "operational 90 days (v0)", 0, 90, clk.Now()),
+	}
+	for seq, v := range forge {
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(recordKey(org, seq), v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []Problem
+	if _, err := s.Verify(ctx, VerifyOptions{Org: org}, func(p Problem) error { got = append(got, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	flagged := map[uint64]bool{}
+	for _, p := range got {
+		if p.Kind == ProblemPrunedOutsidePolicy {
+			flagged[p.Seq] = true
+		}
+	}
+	if !flagged[2] || !flagged[recent[0].Seq] {
+		t.Fatalf("problems = %v, want %s at seqs 2 and %d", got, ProblemPrunedOutsidePolicy, recent[0].Seq)
+	}
+}
+
+// TestRetention_CrashMidSweep stops a sweep after its second batch, as a
+// crash would, reopens the store and checks that the log verifies and that
+// the next sweep finishes the job with the first one's time and records it
+// once.
+func TestRetention_CrashMidSweep(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	clk := &manualClock{t: baseTime}
+	s := openRetentionTest(t, dir, ks, clk)
+	const org = "acme"
+	var evs []Event
+	for i := 0; i < 200; i++ {
+		evs = append(evs, retentionEvent(org, i, baseTime.Add(time.Duration(i)*time.Minute), 0))
+	}
+	if _, err := s.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	var want uint64
+	for _, e := range evs {
+		if !isMaterial(e.ActionType) {
+			want++
+		}
+	}
+	clk.Add(91 * 24 * time.Hour)
+	dry, err := s.SweepRetention(ctx, org, SweepOptions{DryRun: true, BatchSize: 10})
+	if err != nil || dry.Pruned != want || dry.Batches != 0 {
+		t.Fatalf("dry run = %+v, %v; want %d", dry, err, want)
+	}
+	if _, err := s.ReadSetting(ctx, sweepSettingName(org)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a dry run wrote progress: %v", err)
+	}
+	crash := errors.New("simulated crash")
+	s.ret.afterBatch = func(batch int) error {
+		if batch == 2 {
+			return crash
+		}
+		return nil
+	}
+	first, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
+	if !errors.Is(err, crash) || first.Pruned != 20 {
+		t.Fatalf("sweep = %+v, %v", first, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour)
+	s = openRetentionTest(t, dir, ks, clk)
+	defer s.Close()
+	if sum := verifyClean(t, s, org); sum.Pruned != 20 {
+		t.Fatalf("after the crash: %d pruned", sum.Pruned)
+	}
+	res, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
+	if err != nil || !res.Resumed || res.Pruned != want || !res.At.Equal(first.At) || res.SweepID != first.SweepID || res.Event == nil {
+		t.Fatalf("resumed sweep = %+v, %v; want %d pruned", res, err, want)
+	}
+	sum := verifyClean(t, s, org)
+	if sum.Pruned != want {
+		t.Fatalf("verify counted %d pruned, want %d", sum.Pruned, want)
+	}
+	ev, err := s.Get(ctx, org, first.SweepID)
+	if err != nil || ev.ActionType != "audit.retention_swept" {
+		t.Fatalf("sweep event: %+v, %v", ev, err)
+	}
+	var meta sweepMetadata
+	if err := json.Unmarshal(ev.Metadata, &meta); err != nil || meta.Pruned != want || len(meta.Classes) != 1 ||
+		meta.Classes[0].Class != RetentionOperational || len(meta.Classes[0].Ranges) == 0 {
+		t.Fatalf("metadata %s: %v", ev.Metadata, err)
+	}
+	// Nothing left to do.
+	again, err := s.SweepRetention(ctx, org, SweepOptions{})
+	if err != nil || again.Pruned != 0 || again.Event != nil || again.Resumed {
+		t.Fatalf("third sweep = %+v, %v", again, err)
+	}
+}
+
+// TestRetention_ReclaimsValueLog shows that a sweep frees disk space:
+// events with large states fill the value log; the sweep replaces them with
+// tombstones, and once compaction has met the old and new versions (small
+// memtables here, so that it happens within the test as it does over time
+// in a large log), value-log GC rewrites the file without them.
+func TestRetention_ReclaimsValueLog(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	clk := &manualClock{t: baseTime}
+	cat, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Catalogue: cat.WithClock(clk.Now), MemTableSize: 128 << 10}
+	s := openIntegrityTest(t, dir, ks, clk, opts)
+	const org = "acme"
+	for b := 0; b < 40; b++ {
+		var evs []Event
+		for i := 0; i < 10; i++ {
+			n := b*10 + i
+			e := retentionEvent(org, n, baseTime.Add(time.Duration(n)*time.Minute), 16<<10)
+			if isMaterial(e.ActionType) {
+				e.ActionType, e.Metadata = "scan.started", nil
+			}
+			evs = append(evs, e)
+		}
+		if _, err := s.Append(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reopen, so that the records' value-log file is no longer the one
+	// being written (GC never rewrites that one).
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := vlogBytes(t, dir)
+	s = openIntegrityTest(t, dir, ks, clk, opts)
+	defer s.Close()
+	clk.Add(91 * 24 * time.Hour)
+	res, err := s.SweepRetention(ctx, org, SweepOptions{})
+	if err != nil || res.Pruned != 400 {
+		t.Fatalf("sweep = %+v, %v", res, err)
+	}
+	verifyClean(t, s, org)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := vlogBytes(t, dir)
+	t.Logf("value log: %d bytes before the sweep, %d after (the sweep reported %d reclaimed)", before, after, res.Reclaimed)
+	if before < 6<<20 || after > before/2 {
+		t.Fatalf("value log went from %d to %d bytes", before, after)
+	}
+}
+
+func vlogBytes(t *testing.T, dir string) int64 {
+	s := &Store{dir: dir}
+	return s.valueLogBytes()
+}
