@@ -17,11 +17,15 @@ export interface AuditApi {
   /** Tells the application the first screen has rendered. */
   ready(): Promise<void>
   organizations(): Promise<OrganizationDTO[]>
-  listEvents(q: QueryDTO): Promise<EventPageDTO>
+  /**
+   * Queries take an optional AbortSignal: the timeline aborts the answers it
+   * no longer wants (a newer filter), so the server stops scanning for them.
+   */
+  listEvents(q: QueryDTO, signal?: AbortSignal): Promise<EventPageDTO>
   getEvent(org: string, id: string): Promise<EventDTO>
   eventProof(org: string, id: string): Promise<InclusionProofDTO>
-  facets(q: QueryDTO): Promise<FacetsDTO>
-  histogram(q: QueryDTO): Promise<HistogramDTO>
+  facets(q: QueryDTO, signal?: AbortSignal): Promise<FacetsDTO>
+  histogram(q: QueryDTO, signal?: AbortSignal): Promise<HistogramDTO>
   latestCheckpoint(org: string): Promise<CheckpointDTO>
   verify(org: string, onProgress?: (p: VerifyProgress) => void): Promise<VerifyResultDTO>
   /**

@@ -46,6 +46,16 @@ describe('createRestApi', () => {
     expect(fetch).toHaveBeenCalledWith('/api/operations/events?org=acme&limit=50&user=a&user=b&status=failed', expect.objectContaining({ method: 'GET' }))
   })
 
+  it('hands the caller\'s AbortSignal to fetch for the timeline\'s queries', async () => {
+    const fetch = vi.fn((_url: RequestInfo | URL, _init?: RequestInit) => Promise.resolve(jsonResponse({ events: [], buckets: [] })))
+    const api = createRestApi({ fetch })
+    const ctl = new AbortController()
+    await api.listEvents({ org: 'acme' }, ctl.signal)
+    await api.facets({ org: 'acme' }, ctl.signal)
+    await api.histogram({ org: 'acme' }, ctl.signal)
+    expect(fetch.mock.calls.map((c) => c[1]?.signal)).toEqual([ctl.signal, ctl.signal, ctl.signal])
+  })
+
   it('treats an empty nextCursor and null events as the last page', async () => {
     const api = createRestApi({ fetch: () => Promise.resolve(jsonResponse({ events: null, nextCursor: '' })) })
     expect(await api.listEvents({ org: 'a' })).toEqual({ events: [], nextCursor: undefined })

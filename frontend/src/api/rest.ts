@@ -26,11 +26,12 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
   const doFetch: FetchFn = opts.fetch ?? ((...a) => fetch(...a))
   const ES: EventSourceCtor | undefined = opts.EventSource ?? (typeof EventSource === 'undefined' ? undefined : EventSource)
 
-  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     let res: Response
     try {
       res = await doFetch(base + path, {
         method,
+        ...(signal ? { signal } : {}),
         headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
         credentials: 'same-origin',
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -49,7 +50,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
       throw new ApiError({ code: 'bad_response', message: `${path}: the response is not JSON` }, res.status)
     }
   }
-  const get = <T>(path: string) => call<T>('GET', path)
+  const get = <T>(path: string, signal?: AbortSignal) => call<T>('GET', path, undefined, signal)
   const org = (o: string) => 'org=' + encodeURIComponent(o)
   const qs = (q: QueryDTO) => queryToSearchParams(q).toString()
 
@@ -58,14 +59,14 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
     info: () => get<AppInfo>('/api/info'),
     ready: () => Promise.resolve(),
     organizations: () => get<OrganizationDTO[]>('/api/organizations'),
-    listEvents: async (q) => {
-      const page = await get<EventPageDTO>('/api/operations/events?' + qs(q))
+    listEvents: async (q, signal) => {
+      const page = await get<EventPageDTO>('/api/operations/events?' + qs(q), signal)
       return { events: page.events ?? [], nextCursor: page.nextCursor || undefined }
     },
     getEvent: (o, id) => get<EventDTO>(`/api/operations/events/${encodeURIComponent(id)}?${org(o)}`),
     eventProof: (o, id) => get<InclusionProofDTO>(`/api/operations/events/${encodeURIComponent(id)}/proof?${org(o)}`),
-    facets: (q) => get<FacetsDTO>('/api/operations/facets?' + qs(q)),
-    histogram: (q) => get<HistogramDTO>('/api/operations/histogram?' + qs(q)),
+    facets: (q, signal) => get<FacetsDTO>('/api/operations/facets?' + qs(q), signal),
+    histogram: (q, signal) => get<HistogramDTO>('/api/operations/histogram?' + qs(q), signal),
     latestCheckpoint: (o) => get<CheckpointDTO>('/api/checkpoints/latest?' + org(o)),
     verify: (o, onProgress) => {
       // Progress comes over SSE while the POST runs; the POST's answer is the result.

@@ -21,6 +21,28 @@ describe('the results store', () => {
     expect(store.getState().rows).toHaveLength(450)
   })
 
+  it('aborts the requests of a filter that has since changed, so the server stops scanning for them', async () => {
+    const fake = createFakeApi(many, { now: () => NOW })
+    const signals: Record<string, AbortSignal[]> = { list: [], facets: [], histogram: [] }
+    const api: AuditApi = {
+      ...fake,
+      listEvents: (q, signal) => (signals.list!.push(signal!), fake.listEvents(q)),
+      facets: (q, signal) => (signals.facets!.push(signal!), fake.facets(q)),
+      histogram: (q, signal) => (signals.histogram!.push(signal!), fake.histogram(q)),
+    }
+    const store = createResultsStore(api)
+    const first = store.getState().load({ org: 'acme' })
+    const second = store.getState().load({ org: 'acme', statuses: ['failed'] })
+    await Promise.all([first, second])
+    for (const kind of ['list', 'facets', 'histogram']) {
+      const [old, current] = signals[kind]!
+      expect(old?.aborted, kind).toBe(true)
+      expect(current?.aborted, kind).toBe(false)
+    }
+    expect(store.getState().error).toBeUndefined()
+    expect(store.getState().rows.every((e) => e.status === 'failed')).toBe(true)
+  })
+
   it('ignores an answer to a filter that has since changed', async () => {
     const fake = createFakeApi(many, { now: () => NOW })
     let release!: () => void

@@ -43,6 +43,7 @@ export interface ResultsState {
 
 export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
   let generation = 0
+  let inFlight = new AbortController()
   return createStore<ResultsState>((set, get) => ({
     query: undefined,
     rows: [],
@@ -61,14 +62,19 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
 
     load: async (query) => {
       const gen = ++generation
+      // The answers for the previous filter are not wanted any more: abort
+      // them, so the server stops scanning (their rejections are ignored).
+      inFlight.abort()
+      inFlight = new AbortController()
+      const { signal } = inFlight
       set({ query, loading: true, error: undefined, pending: [], loadingMore: false, histogramLoading: true })
-      const page = api.listEvents({ ...query, limit: PAGE_SIZE })
+      const page = api.listEvents({ ...query, limit: PAGE_SIZE }, signal)
       // Facets and histogram arrive on their own; the rows matter most.
-      api.facets(query).then(
+      api.facets(query, signal).then(
         (facets) => gen === generation && set({ facets }),
         () => gen === generation && set({ facets: undefined }),
       )
-      api.histogram(query).then(
+      api.histogram(query, signal).then(
         (histogram) => gen === generation && set({ histogram, histogramLoading: false }),
         () => gen === generation && set({ histogram: undefined, histogramLoading: false }),
       )
@@ -90,7 +96,7 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
       const gen = generation
       set({ loadingMore: true })
       try {
-        const p = await api.listEvents({ ...query, limit: PAGE_SIZE, cursor: nextCursor })
+        const p = await api.listEvents({ ...query, limit: PAGE_SIZE, cursor: nextCursor }, inFlight.signal)
         if (gen !== generation) return
         // Live events may have been prepended meanwhile; append after them.
         const seen = new Set(get().rows.slice(-PAGE_SIZE).map((e) => e.id))
