@@ -93,6 +93,13 @@ func (c *cli) verifyCommand() *cobra.Command {
 					return err
 				}
 			} else {
+				for i, r := range res.PrunedRanges {
+					if i == 20 {
+						fmt.Fprintf(out, "… and %d more pruned ranges (--json lists them)\n", len(res.PrunedRanges)-i)
+						break
+					}
+					fmt.Fprintln(out, r.text())
+				}
 				fmt.Fprintln(out, summaryLine(res))
 			}
 			if err := out.Flush(); err != nil {
@@ -134,6 +141,9 @@ func summaryLine(r VerifyResultDTO) string {
 	how := fmt.Sprintf("%d events, %d checkpoints, %d states", r.Events, r.Checkpoints, r.States)
 	if r.Keyless {
 		how = fmt.Sprintf("%d events, %d checkpoints, keyless (states not decrypted)", r.Events, r.Checkpoints)
+	}
+	if r.Pruned > 0 {
+		how += fmt.Sprintf(", %d pruned by retention policy", r.Pruned)
 	}
 	if r.Clean {
 		return fmt.Sprintf("verified %s: %s: clean", scope, how)

@@ -151,10 +151,14 @@ type VerifyResultDTO struct {
 	Problems     []VerifyProblemDTO `json:"problems"`
 	ProblemCount uint64             `json:"problemCount"`
 	Truncated    bool               `json:"truncated,omitempty"`
-	Clean        bool               `json:"clean"`
-	StartedAt    string             `json:"startedAt"`
-	FinishedAt   string             `json:"finishedAt"`
-	Keyless      bool               `json:"keyless"`
+	// Pruned counts the events retention pruned under a policy in force
+	// (not problems); PrunedRanges lists them as runs.
+	Pruned       uint64           `json:"pruned"`
+	PrunedRanges []PrunedRangeDTO `json:"prunedRanges,omitempty"`
+	Clean        bool             `json:"clean"`
+	StartedAt    string           `json:"startedAt"`
+	FinishedAt   string           `json:"finishedAt"`
+	Keyless      bool             `json:"keyless"`
 }
 
 // ErrorDTO is the body of every error response; Code is stable.

@@ -256,6 +256,7 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 	res.Events = sum.Events
 	res.Checkpoints = sum.Checkpoints
 	res.States = sum.States
+	res.Pruned, res.PrunedRanges = sum.Pruned, prunedRangeDTOs(sum.PrunedRanges)
 	if err != nil {
 		return res, err
 	}

@@ -270,3 +270,33 @@ func (a *App) sweepAll(ctx context.Context, st *storage.Store) uint64 {
 	}
 	return pruned
 }
+
+// PrunedRangeDTO is a run of consecutive seqs one sweep pruned by one rule,
+// as verification reports it (not a problem).
+type PrunedRangeDTO struct {
+	Org      string `json:"org"`
+	FromSeq  uint64 `json:"fromSeq"`
+	ToSeq    uint64 `json:"toSeq"`
+	Count    uint64 `json:"count"`
+	Policy   string `json:"policy"`
+	PrunedAt string `json:"prunedAt"`
+}
+
+func prunedRangeDTOs(rs []storage.PrunedRange) []PrunedRangeDTO {
+	var out []PrunedRangeDTO
+	for _, r := range rs {
+		out = append(out, PrunedRangeDTO{Org: r.Org, FromSeq: r.FromSeq, ToSeq: r.ToSeq, Count: r.Count, Policy: r.Policy,
+			PrunedAt: r.PrunedAt.UTC().Format(time.RFC3339)})
+	}
+	return out
+}
+
+// text is the range as verify prints it: "org ORG seqs A–B: pruned by
+// policy NAME at TIME".
+func (r PrunedRangeDTO) text() string {
+	seqs := fmt.Sprintf("seq %d", r.FromSeq)
+	if r.ToSeq != r.FromSeq {
+		seqs = fmt.Sprintf("seqs %d–%d", r.FromSeq, r.ToSeq)
+	}
+	return fmt.Sprintf("org %s %s: pruned by policy %s at %s", r.Org, seqs, r.Policy, r.PrunedAt)
+}

@@ -104,6 +104,13 @@ func TestCLI_Retention(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &dto) != nil || dto.Version != 1 || len(dto.Pruned) == 0 || dto.Pruned[0].Count != 2 {
 		t.Fatalf("show --json: exit %d\n%s%s", code, out, stderr)
 	}
+
+	// verify: clean, with the pruned range said as such.
+	out, stderr, code = runCLI(t, a, "", "verify", "--org", "org-a")
+	if code != 0 || !strings.Contains(out, "org org-a seqs 1–2: pruned by policy operational 30 days (v1) at ") ||
+		!strings.Contains(out, "2 pruned by retention policy: clean") {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, stderr)
+	}
 }
 
 func TestREST_Retention(t *testing.T) {
