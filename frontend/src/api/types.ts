@@ -131,6 +131,10 @@ export interface VerifyResultDTO {
   problems: VerifyProblemDTO[]
   problemCount?: number
   truncated?: boolean
+  /** Events retention pruned under a policy in force: not problems. */
+  pruned?: number
+  /** The pruned events as runs: "pruned by policy NAME at TIME". */
+  prunedRanges?: { org: string; fromSeq: number; toSeq: number; count: number; policy: string; prunedAt: string }[]
   clean: boolean
   startedAt: string
   finishedAt: string

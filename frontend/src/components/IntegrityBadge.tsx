@@ -74,6 +74,13 @@ export function IntegrityBadge() {
               {last.keyless ? ' (without keys: hashes and signatures only)' : ''}.
             </Text>
           )}
+          {last && !verifying && (last.pruned ?? 0) > 0 && (
+            <Text size="xs" c="dimmed" data-testid="verify-pruned">
+              {(last.pruned ?? 0).toLocaleString('en-US')} events pruned by retention policy
+              {last.prunedRanges?.length ? ` (newest: ${last.prunedRanges[last.prunedRanges.length - 1]?.policy} at ${last.prunedRanges[last.prunedRanges.length - 1]?.prunedAt})` : ''}
+              ; their tombstones verify.
+            </Text>
+          )}
           {last && !last.clean && (
             <List size="xs" spacing={2}>
               {last.problems.slice(0, 5).map((p, i) => (
