@@ -8,6 +8,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -49,12 +50,112 @@ type retentionCheck struct {
 	classes    map[string]RetentionClass
 	categoryOf func(string) string
 	now        time.Time
+	// covered: the seqs recorded sweeps pruned, per class (nil: not
+	// checked, because the log's own events may have been pruned).
+	covered map[RetentionClass][]SeqRange
+	covErr  error
 }
 
 func (s *Store) newRetentionCheck(txn *badger.Txn, org string) *retentionCheck {
 	h, err := readRetentionHistory(txn, org)
-	return &retentionCheck{org: org, history: h, histErr: err, classes: categoryClasses(s.opts.Catalogue),
+	rc := &retentionCheck{org: org, history: h, histErr: err, classes: categoryClasses(s.opts.Catalogue),
 		categoryOf: s.categoryOf, now: s.opts.Now()}
+	if err == nil && !auditEverFinite(h) {
+		rc.covered, rc.covErr = s.sweepCoverage(txn, org)
+	}
+	return rc
+}
+
+// auditEverFinite reports whether some policy version gave the log's own
+// events (category audit) a finite window: then the sweeps' records may be
+// pruned themselves, and tombstones cannot be matched with them.
+func auditEverFinite(h []RetentionPolicy) bool {
+	for _, p := range h {
+		if !p.Window(RetentionMaterial, "audit").Indefinite {
+			return true
+		}
+	}
+	return false
+}
+
+// sweepCoverage collects the seq ranges that org's recorded sweeps
+// (audit.retention_swept events, which the chain and the checkpoints
+// protect) say they pruned, per class, and those of an unfinished sweep
+// (its progress setting). A tombstone outside them was not written by a
+// sweep: the check that catches a forged tombstone whose action type was
+// rewritten to look operational.
+func (s *Store) sweepCoverage(txn *badger.Txn, org string) (map[RetentionClass][]SeqRange, error) {
+	out := map[RetentionClass][]SeqRange{}
+	add := func(classes []*ClassSweep) {
+		for _, c := range classes {
+			if c != nil {
+				out[c.Class] = append(out[c.Class], c.Ranges...)
+			}
+		}
+	}
+	prefix := indexPrefix(org, fieldCategory, "audit")
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) != len(prefix)+16 {
+			continue
+		}
+		var sweep bool
+		if err := it.Item().Value(func(v []byte) error {
+			sm, err := decodeSummary(v)
+			sweep = err == nil && sm.actionType == "audit.retention_swept"
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if !sweep {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(k[len(prefix)+8:])
+		item, err := txn.Get(recordKey(org, seq))
+		if err != nil {
+			continue // reported by the record checks
+		}
+		err = item.Value(func(v []byte) error {
+			if isTombstone(v) {
+				return nil
+			}
+			rv, err := decodeRecordValue(v)
+			if err != nil {
+				return nil
+			}
+			p, err := decodePublic(rv.public)
+			if err != nil || len(p.Metadata) == 0 {
+				return nil
+			}
+			var m sweepMetadata
+			if json.Unmarshal(p.Metadata, &m) == nil {
+				add(m.Classes)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if item, err := txn.Get(settingKey(sweepSettingName(org))); err == nil {
+		var prog sweepProgress
+		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &prog) }); err == nil {
+			add(prog.Classes)
+		}
+	}
+	return out, nil
+}
+
+// coveredBy reports whether seq lies in one of ranges.
+func coveredBy(ranges []SeqRange, seq uint64) bool {
+	for _, r := range ranges {
+		if r.From <= seq && seq <= r.To {
+			return true
+		}
+	}
+	return false
 }
 
 // tombstoneCheck is what checking one tombstone found.
@@ -89,6 +190,14 @@ func (rc *retentionCheck) check(seq uint64, v []byte) tombstoneCheck {
 	}
 	if why := checkTombstone(t, rc.history, rc.classes, rc.categoryOf, rc.now); why != "" {
 		bad(ProblemPrunedOutsidePolicy, fmt.Sprintf("the record was removed (tombstone naming policy %s), but no policy in force allowed it: %s", t.policy, why))
+		return out
+	}
+	if rc.covErr != nil {
+		bad(ProblemPrunedOutsidePolicy, "the organization's retention sweeps cannot be read: "+rc.covErr.Error())
+	} else if rc.covered != nil {
+		if class := rc.classes[t.category]; !coveredBy(rc.covered[class], seq) {
+			bad(ProblemPrunedOutsidePolicy, fmt.Sprintf("the record was removed (tombstone naming policy %s), but no recorded retention sweep pruned %s seq %d", t.policy, class, seq))
+		}
 	}
 	return out
 }

@@ -230,6 +230,17 @@ func TestRetention_ForgedTombstoneIsTampering(t *testing.T) {
 		2:             tombstoneFor(t, s, org, 2, "operational 90 days (v0)", 0, 90, clk.Now()),
 		recent[0].Seq: tombstoneFor(t, s, org, recent[0].Seq, "operational 90 days (v0)", 0, 90, clk.Now()),
 	}
+	// seq 3 is an apply (material) forged to look like an expired scan: the
+	// policy allows that; no recorded sweep pruned it.
+	if !isMaterial(evs[2].ActionType) {
+		t.Fatalf("workload changed: %s", evs[2].ActionType)
+	}
+	disguised, err := decodeTombstone(tombstoneFor(t, s, org, 3, "operational 90 days (v0)", 0, 90, clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	disguised.actionType, disguised.category = "scan.started", "scan"
+	forge[3] = disguised.encode()
 	for seq, v := range forge {
 		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(recordKey(org, seq), v) }); err != nil {
 			t.Fatal(err)
@@ -245,8 +256,8 @@ func TestRetention_ForgedTombstoneIsTampering(t *testing.T) {
 			flagged[p.Seq] = true
 		}
 	}
-	if !flagged[2] || !flagged[recent[0].Seq] {
-		t.Fatalf("problems = %v, want %s at seqs 2 and %d", got, ProblemPrunedOutsidePolicy, recent[0].Seq)
+	if !flagged[2] || !flagged[3] || !flagged[recent[0].Seq] || len(flagged) != 3 {
+		t.Fatalf("problems = %v, want %s at seqs 2, 3 and %d", got, ProblemPrunedOutsidePolicy, recent[0].Seq)
 	}
 }
 
