@@ -335,7 +335,7 @@ type SeqRange struct {
 // maxSweepRanges bounds the seq ranges a sweep remembers per class; past it
 // the closest ranges merge, so a range may then also span surviving events
 // (Exact turns false).
-const maxSweepRanges = 64
+const maxSweepRanges = 1024
 
 // ClassSweep is what a sweep pruned of one retention class.
 type ClassSweep struct {
