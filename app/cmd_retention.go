@@ -291,6 +291,9 @@ func printSweep(w io.Writer, r storage.SweepResult) {
 		if !c.Exact {
 			within = " within"
 		}
+		if len(parts) > 20 {
+			parts = append(parts[:20], fmt.Sprintf("… (%d ranges; --json lists them)", len(c.Ranges)))
+		}
 		fmt.Fprintf(w, "  %s: %d events,%s seqs %s\n", c.Class, c.Pruned, within, strings.Join(parts, ", "))
 	}
 	if r.Event != nil {

@@ -160,3 +160,27 @@ func FuzzDecodeTombstone(f *testing.F) {
 		}
 	})
 }
+
+func TestClassSweep_Ranges(t *testing.T) {
+	c := ClassSweep{Exact: true}
+	for _, seq := range []uint64{5, 3, 4, 10, 1, 11, 9, 4} {
+		c.add(seq)
+	}
+	want := []SeqRange{{1, 1}, {3, 5}, {9, 11}}
+	if c.Pruned != 8 || !c.Exact || len(c.Ranges) != len(want) {
+		t.Fatalf("ranges %+v", c)
+	}
+	for i := range want {
+		if c.Ranges[i] != want[i] {
+			t.Fatalf("ranges %+v, want %+v", c.Ranges, want)
+		}
+	}
+	// Past the bound, the closest ranges merge and the ranges say so.
+	c = ClassSweep{Exact: true}
+	for i := uint64(0); i <= maxSweepRanges; i++ {
+		c.add(i * 3)
+	}
+	if len(c.Ranges) != maxSweepRanges || c.Exact || c.Ranges[0].From != 0 || c.Ranges[len(c.Ranges)-1].To != maxSweepRanges*3 {
+		t.Fatalf("%d ranges, exact %v, %v … %v", len(c.Ranges), c.Exact, c.Ranges[0], c.Ranges[len(c.Ranges)-1])
+	}
+}
