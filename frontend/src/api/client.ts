@@ -1,5 +1,5 @@
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, ExportProgress, ExportRequest, FacetsDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, RetentionDTO, RetentionSetRequest, ExportProgress, ExportRequest, FacetsDTO,
   HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
@@ -43,6 +43,12 @@ export interface AuditApi {
   syncRunNow(org: string): Promise<SyncStatusDTO>
   /** The events retention prunes within `days` days, per category, so the UI can warn and offer an export first. */
   expiringEvents(org: string, days: number): Promise<ExpiringDTO>
+  /** The organization's retention policy, what expires soon and what was pruned. */
+  retention(org: string): Promise<RetentionDTO>
+  /** Whether setRetention may succeed here: the desktop app; a browser session may only read. */
+  readonly canSetRetention: boolean
+  /** Changes one window (recorded as user.settings_changed) and answers the policy after. */
+  setRetention(req: RetentionSetRequest): Promise<RetentionDTO>
   /** Streams new events that match q until the returned function is called. */
   subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void): Unsubscribe
 }

@@ -11,7 +11,7 @@ import {
   type ColumnField, type Dataset,
 } from './dataset'
 import type {
-  ExpiringDTO, ExpiringGroupDTO, SyncDestinationDTO, SyncStatusDTO,
+  ExpiringDTO, ExpiringGroupDTO, RetentionDTO, RetentionRuleDTO, SyncDestinationDTO, SyncStatusDTO,
   EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
 } from './types'
 
@@ -168,6 +168,17 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
   const datasets = new Map<string, Dataset>()
   const subscribers = new Set<{ org: string; q: QueryDTO; cb: (e: EventDTO) => void }>()
   const lastVerified = new Map<string, VerifyResultDTO>()
+  const policies = new Map<string, { version: number; rules: RetentionRuleDTO[]; effectiveFrom?: string }>()
+  const defaultRules = (): RetentionRuleDTO[] => [
+    { class: 'operational', days: 90, indefinite: false, name: 'operational 90 days (v0)' },
+    { class: 'material', indefinite: true, name: 'material indefinite (v0)' },
+  ]
+  function retentionOf(org: string): Promise<RetentionDTO> {
+    const p = policies.get(org) ?? { version: 0, rules: defaultRules() }
+    return api.expiringEvents(org, 7).then((expiring) => ({
+      org, version: p.version, effectiveFrom: p.effectiveFrom, rules: p.rules.map((r) => ({ ...r })), expiring, pruned: [],
+    }))
+  }
   const syncs = new Map(Object.entries(opts.sync ?? {}).map(([o, d]) => [o, d.map((x) => ({ ...x }))]))
 
   function dataset(org: string): Dataset {
@@ -367,6 +378,23 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         },
       }
     },
+    retention: (org) => run(() => retentionOf(org)),
+    canSetRetention: true,
+    setRetention: (req) =>
+      run((): Promise<RetentionDTO> => {
+        // The app's rules: 1 to 2557 days (7 years), or indefinite; not both.
+        if (req.indefinite ? req.days !== undefined && req.days !== 0 : !Number.isInteger(req.days) || (req.days ?? 0) < 1 || (req.days ?? 0) > 2557) {
+          throw new ApiError({ code: 'invalid_request', message: 'invalid retention policy: days: give 1 to 2557 days (7 years), or indefinite', fields: [{ field: 'days', reason: '1 to 2557 days, or indefinite' }] }, 400)
+        }
+        const p = policies.get(req.org) ?? { version: 0, rules: defaultRules() }
+        const rule: RetentionRuleDTO = { class: req.class, category: req.category || undefined, days: req.indefinite ? undefined : req.days, indefinite: !!req.indefinite, name: '' }
+        const rules = p.rules.filter((r) => !(r.class === rule.class && (r.category ?? '') === (rule.category ?? '')))
+        rules.push(rule)
+        const version = p.version + 1
+        for (const r of rules) r.name = `${r.category ? 'category ' + r.category : r.class} ${r.indefinite ? 'indefinite' : `${r.days} days`} (v${version})`
+        policies.set(req.org, { version, rules, effectiveFrom: new Date(now()).toISOString() })
+        return retentionOf(req.org)
+      }),
     expiringEvents: (org, days) =>
       run((): ExpiringDTO => {
         // The default policy: operational categories 90 days, material ones indefinitely.

@@ -3,7 +3,7 @@ import { ApiError, parseErrorDTO, toApiError } from './errors'
 import { queryToSearchParams } from './params'
 import { exportId, pollExport } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, RetentionDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
   OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyResultDTO,
 } from './types'
 
@@ -100,6 +100,10 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
     },
     syncStatus: (o) => get<SyncStatusDTO>('/api/sync/status?' + org(o)),
     syncRunNow: (o) => call<SyncStatusDTO>('POST', '/api/sync/run-now?' + org(o)),
+    retention: (o) => get<RetentionDTO>('/api/retention?' + org(o)),
+    // The server answers changes only to the CLI on its machine.
+    canSetRetention: false,
+    setRetention: (req) => call<RetentionDTO>('POST', '/api/retention/policy', req),
     expiringEvents: (o, days) => get<ExpiringDTO>('/api/retention/expiring?' + org(o) + '&days=' + encodeURIComponent(String(days))),
     subscribe: (q, onEvent, onError) => {
       if (!ES) {

@@ -302,3 +302,44 @@ export interface ExpiringDTO {
   newest?: string
   groups: ExpiringGroupDTO[]
 }
+
+/** One window of a retention policy (app.RetentionRuleDTO). */
+export interface RetentionRuleDTO {
+  class: 'operational' | 'material'
+  category?: string
+  days?: number
+  indefinite: boolean
+  /** As tombstones and verification name the rule: "operational 90 days (v2)". */
+  name: string
+}
+
+/** A run of pruned seqs (storage.PrunedRun). */
+export interface PrunedRunDTO {
+  org: string
+  fromSeq: number
+  toSeq: number
+  count: number
+  class: string
+  policy: string
+  prunedAt: string
+}
+
+/** An organization's retention policy (GET /api/retention). */
+export interface RetentionDTO {
+  org: string
+  version: number
+  effectiveFrom?: string
+  changedBy?: string
+  rules: RetentionRuleDTO[]
+  expiring: ExpiringDTO
+  pruned: PrunedRunDTO[]
+}
+
+/** A change of one retention window: days, or indefinite. */
+export interface RetentionSetRequest {
+  org: string
+  class: 'operational' | 'material'
+  category?: string
+  days?: number
+  indefinite?: boolean
+}

@@ -2,7 +2,7 @@ import type { AuditApi } from './client'
 import { toApiError } from './errors'
 import { exportId } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, ExportRequest, ExportResultDTO, FacetsDTO,
+  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, RetentionDTO, RetentionSetRequest, ExportRequest, ExportResultDTO, FacetsDTO,
   HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
 } from './types'
 
@@ -26,6 +26,8 @@ export interface WailsBindings {
   SyncStatus(org: string): Promise<SyncStatusDTO>
   SyncRunNow(org: string): Promise<SyncStatusDTO>
   ExpiringEvents(org: string, days: number): Promise<ExpiringDTO>
+  RetentionPolicy(org: string): Promise<RetentionDTO>
+  SetRetention(req: RetentionSetRequest): Promise<RetentionDTO>
 }
 
 export interface WailsRuntime {
@@ -96,6 +98,9 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
     },
     syncStatus: (o) => wrap(() => app.SyncStatus(o)).then(syncStatus),
     syncRunNow: (o) => wrap(() => app.SyncRunNow(o)).then(syncStatus),
+    retention: (o) => wrap(() => app.RetentionPolicy(o)),
+    canSetRetention: true,
+    setRetention: (req) => wrap(() => app.SetRetention(req)),
     expiringEvents: (o, days) => wrap(() => app.ExpiringEvents(o, days)).then((e) => ({ ...e, groups: e.groups ?? [] })),
     subscribe: (q, onEvent, onError) => {
       // The desktop app keeps one subscription: the newest filter replaces the last.

@@ -3,6 +3,7 @@ import { IconKeyboard } from '@tabler/icons-react'
 import { useSession, useStores, useView } from '../store/context'
 import classes from './Header.module.css'
 import { IntegrityBadge } from './IntegrityBadge'
+import { RetentionIndicator } from './RetentionPanel'
 import { SyncIndicator } from './SyncIndicator'
 import { ThemeToggle } from './ThemeToggle'
 
@@ -46,6 +47,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
       <Group gap="md" wrap="nowrap">
         <IntegrityBadge />
         <SyncIndicator />
+        <RetentionIndicator />
         <Tooltip label={info ? `${info.dataDir} · ${info.version}` : ''} disabled={!info}>
           <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500}>
             profile <span data-testid="profile">{info?.profile ?? '…'}</span>

@@ -1,0 +1,33 @@
+import { screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { describe, expect, it } from 'vitest'
+import { createFakeApi } from '../api/fake'
+import { NOW, renderWith, sampleEvents, setup } from '../test/render'
+import { RetentionIndicator } from './RetentionPanel'
+
+describe('RetentionIndicator', () => {
+  it('shows the policy and, in the desktop app, changes a window', async () => {
+    const s = setup()
+    renderWith(s.stores, <RetentionIndicator />)
+    await userEvent.click(screen.getByTestId('retention-indicator'))
+    const panel = await screen.findByTestId('retention-panel')
+    expect(within(panel).getByTestId('retention-rules')).toHaveTextContent('operationalkept 90 days')
+    expect(within(panel).getByTestId('retention-rules')).toHaveTextContent('materialkept indefinitely')
+    const days = within(panel).getByTestId('retention-days')
+    await userEvent.clear(days)
+    await userEvent.type(days, '30')
+    await userEvent.click(within(panel).getByTestId('retention-save'))
+    await waitFor(() => expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 30 days'))
+    expect(screen.getByTestId('retention-panel')).toHaveTextContent('policy version 1')
+  })
+
+  it('in a browser says how to change it on the machine', async () => {
+    const fake = createFakeApi(sampleEvents(), { now: () => NOW })
+    const s = setup({ api: { ...fake, canSetRetention: false } })
+    renderWith(s.stores, <RetentionIndicator />)
+    await userEvent.click(screen.getByTestId('retention-indicator'))
+    const panel = await screen.findByTestId('retention-panel')
+    expect(panel).toHaveTextContent('axiom-audit retention set --org acme')
+    expect(within(panel).queryByTestId('retention-save')).toBeNull()
+  })
+})

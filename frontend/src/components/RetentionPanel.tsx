@@ -1,0 +1,121 @@
+import { Alert, Button, Code, Group, NumberInput, Popover, Select, Stack, Switch, Table, Text, UnstyledButton } from '@mantine/core'
+import { IconHourglass } from '@tabler/icons-react'
+import { useCallback, useEffect, useState } from 'react'
+import { toApiError } from '../api/errors'
+import type { RetentionDTO, RetentionRuleDTO, RetentionSetRequest } from '../api/types'
+import { useStores, useView } from '../store/context'
+import classes from './Header.module.css'
+
+function windowText(r: Pick<RetentionRuleDTO, 'days' | 'indefinite'>): string {
+  if (r.indefinite) return 'indefinitely'
+  return r.days === 1 ? '1 day' : `${r.days} days`
+}
+
+/** The operational categories and the material ones (storage/catalogue.json). */
+export const RETENTION_CATEGORIES: Record<'operational' | 'material', string[]> = {
+  operational: ['scan', 'finding', 'recommendation', 'user', 'workflow', 'custom'],
+  material: ['connection', 'plan', 'approval', 'terraform_export', 'apply', 'rollback', 'releaseops', 'audit'],
+}
+
+/** The organization's retention policy; in the desktop app, a form changes one window. */
+export function RetentionPanel({ org, policy, onChanged }: { org: string; policy: RetentionDTO; onChanged(p: RetentionDTO): void }) {
+  const { api } = useStores()
+  const [cls, setCls] = useState<'operational' | 'material'>('operational')
+  const [category, setCategory] = useState<string | null>(null)
+  const [days, setDays] = useState<number | string>(90)
+  const [indefinite, setIndefinite] = useState(false)
+  const [saving, setSaving] = useState(false)
+  const [error, setError] = useState<string>()
+  const save = () => {
+    const req: RetentionSetRequest = { org, class: cls, category: category ?? undefined, ...(indefinite ? { indefinite: true } : { days: Number(days) }) }
+    setSaving(true)
+    setError(undefined)
+    api.setRetention(req).then(
+      (p) => {
+        setSaving(false)
+        onChanged(p)
+      },
+      (err: unknown) => {
+        setSaving(false)
+        setError(toApiError(err).message)
+      },
+    )
+  }
+  return (
+    <Stack gap="xs" data-testid="retention-panel">
+      <Text size="sm" fw={600}>
+        Retention of {org} · policy version {policy.version}
+      </Text>
+      <Table withRowBorders={false} verticalSpacing={2} fz="sm" data-testid="retention-rules">
+        <Table.Tbody>
+          {policy.rules.map((r) => (
+            <Table.Tr key={r.class + (r.category ?? '')}>
+              <Table.Td>{r.category ? `${r.category} (${r.class})` : r.class}</Table.Td>
+              <Table.Td>kept {windowText(r)}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+      <Text size="xs" c="dimmed">
+        Expired events keep a tombstone, so the log and every proof still verify. Each change is recorded as user.settings_changed.
+      </Text>
+      {api.canSetRetention ? (
+        <Stack gap={6}>
+          <Group gap="xs" grow>
+            <Select size="xs" label="Class" value={cls} allowDeselect={false} data={['operational', 'material']} comboboxProps={{ withinPortal: false }}
+              onChange={(v) => { setCls((v as 'operational' | 'material') ?? 'operational'); setCategory(null) }} data-testid="retention-class" />
+            <Select size="xs" label="Category (optional)" value={category} clearable data={RETENTION_CATEGORIES[cls]} comboboxProps={{ withinPortal: false }}
+              onChange={setCategory} data-testid="retention-category" />
+          </Group>
+          <Group gap="xs" align="flex-end">
+            <NumberInput size="xs" label="Days (1 to 2557)" min={1} max={2557} value={days} onChange={setDays} disabled={indefinite} w={140} data-testid="retention-days" />
+            <Switch size="xs" label="Indefinitely" checked={indefinite} onChange={(e) => setIndefinite(e.currentTarget.checked)} data-testid="retention-indefinite" />
+            <Button size="compact-sm" onClick={save} loading={saving} data-testid="retention-save">
+              Save
+            </Button>
+          </Group>
+          {error && (
+            <Alert color="red" variant="light" p="xs" data-testid="retention-error">
+              {error}
+            </Alert>
+          )}
+        </Stack>
+      ) : (
+        <Text size="xs">
+          Change it on this machine with <Code>axiom-audit retention set --org {org} --class operational --days N</Code>.
+        </Text>
+      )}
+    </Stack>
+  )
+}
+
+/** A small "Retention" entry in the header; opens the policy. */
+export function RetentionIndicator() {
+  const { api } = useStores()
+  const org = useView((s) => s.org)
+  const [policy, setPolicy] = useState<RetentionDTO>()
+  const load = useCallback(() => {
+    if (!org) return
+    api.retention(org).then(setPolicy, () => setPolicy(undefined))
+  }, [api, org])
+  useEffect(() => setPolicy(undefined), [org])
+  const line = policy ? policy.rules.filter((r) => !r.category).map((r) => `${r.class === 'operational' ? 'ops' : 'material'} ${r.indefinite ? '∞' : r.days + 'd'}`).join(' · ') : 'Policy'
+  return (
+    <Popover position="bottom-end" shadow="md" width={420} withArrow onOpen={load}>
+      <Popover.Target>
+        <UnstyledButton className={classes.integrity} data-testid="retention-indicator" aria-label="Retention policy" disabled={!org}>
+          <IconHourglass size={18} />
+          <Stack gap={0}>
+            <Text size="xs" fw={600} lh={1.2}>
+              Retention
+            </Text>
+            <Text size="xs" c="dimmed" lh={1.2}>
+              {line}
+            </Text>
+          </Stack>
+        </UnstyledButton>
+      </Popover.Target>
+      <Popover.Dropdown>{policy ? <RetentionPanel org={org} policy={policy} onChanged={setPolicy} /> : <Text size="sm">Loading…</Text>}</Popover.Dropdown>
+    </Popover>
+  )
+}
