@@ -39,8 +39,10 @@ type ReportResultDTO struct {
 
 // WriteReport writes a compliance report folder: the binding of the
 // desktop app's Reports view (the CLI's report command calls writeReport).
+// Errors are ErrorDTO JSON with the codes of POST /api/reports.
 func (a *App) WriteReport(req ReportRequest) (ReportResultDTO, error) {
-	return a.writeReport(a.bg(), req)
+	res, err := a.writeCheckedReport(a.bg(), req)
+	return res, reportBindingError(err)
 }
 
 // writeReport writes a compliance report folder and records it in the

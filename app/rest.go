@@ -123,7 +123,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/operations/facets", s.auth(s.facets)},
 		{"GET", "/api/operations/histogram", s.auth(s.histogram)},
 		{"GET", "/api/operations/stream", s.auth(s.stream)},
-	}, slices.Concat(s.integrityRoutes(), s.exportRoutes(), s.syncRoutes(), s.retentionRoutes())...)
+	}, slices.Concat(s.integrityRoutes(), s.exportRoutes(), s.syncRoutes(), s.retentionRoutes(), s.reportRoutes())...)
 }
 
 // guard applies what holds for every request: no method modifies an event
