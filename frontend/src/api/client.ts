@@ -1,6 +1,6 @@
 import type {
   AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, RetentionDTO, RetentionSetRequest, ExportProgress, ExportRequest, FacetsDTO,
-  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
+  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
 /** Stops a subscription. */
@@ -37,6 +37,8 @@ export interface AuditApi {
   chooseExportFolder(): Promise<string | undefined>
   /** Starts writing an evidence bundle; progress comes at most ten times a second. */
   startExport(req: ExportRequest, onProgress?: (p: ExportProgress) => void): ExportHandle
+  /** Verifies the log and writes a compliance report folder; settles when it is complete. */
+  writeReport(req: ReportRequest): Promise<ReportResultDTO>
   /** The organization's sync destinations; none means sync is off. */
   syncStatus(org: string): Promise<SyncStatusDTO>
   /** Delivers what is pending now; a destination that failed is in the answer's error and its status. */

@@ -14,6 +14,7 @@ import type {
   ExpiringDTO, ExpiringGroupDTO, RetentionDTO, RetentionRuleDTO, SyncDestinationDTO, SyncStatusDTO,
   EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
 } from './types'
+import { periodRange } from '../lib/period'
 
 export interface FakeOptions {
   /** Generated events per organization (default: acme-prod 1,000,000 and acme-staging 25,000). */
@@ -378,6 +379,38 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         },
       }
     },
+    writeReport: (req) =>
+      run(async () => {
+        // Pretends to verify and write: the period and folder are checked
+        // as the app checks them; /read-only fails as a folder it may not write in.
+        const range = periodRange(req.period)
+        if (!range) {
+          throw new ApiError({ code: 'invalid_request', message: `period: invalid period: "${req.period}" (use 2026-Q3, 2026-09, or FROM..TO)`, fields: [{ field: 'period', reason: 'use 2026-Q3, 2026-09, or FROM..TO' }] }, 400)
+        }
+        if (!/^(\/|~|[A-Za-z]:\\)/.test(req.outDir.trim())) {
+          throw new ApiError({ code: 'invalid_request', message: `outDir: "${req.outDir}" is not an absolute path`, fields: [{ field: 'outDir', reason: 'is not an absolute path' }] }, 400)
+        }
+        if (req.outDir.startsWith('/read-only')) {
+          throw new ApiError({ code: 'folder_not_writable', message: `cannot write in ${req.outDir}: permission denied` }, 403)
+        }
+        const ds = dataset(req.org)
+        const c = compileQuery(ds, { org: req.org, since: new Date(range.since).toISOString(), until: new Date(range.until).toISOString() })
+        let events = 0
+        await scan(c.lo, c.hi, (i) => {
+          if (matches(ds, c, i)) events++
+        })
+        await new Promise((r) => setTimeout(r, opts.latencyMs ? 600 : 0))
+        const stamp = new Date(now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
+        const slug = req.period.trim().replace(/\.\./g, '_').replace(/[:+ ]/g, '')
+        const dir = `${req.outDir.trim().replace(/\/+$/, '')}/axiom-audit-report-${req.org}-${slug}-${stamp}`
+        const evidenceEvents = Math.round(events / 3)
+        const files = ['evidence/checkpoint.txt', 'evidence/events.jsonl', 'evidence/manifest.json', 'evidence/proofs.jsonl', 'evidence/public-key.txt', 'report.html', 'report.json']
+          .map((name, i) => ({ name, bytes: name.includes('events') || name.includes('proofs') ? evidenceEvents * 900 : 2000 + i * 700, sha256: hashHex(i + 1, 11) }))
+        return {
+          dir, pdf: false, note: 'report.pdf was not produced: Chromium is not installed. Open report.html in a browser and print it to PDF.',
+          integrity: 'verified', events, evidenceEvents, files, bytes: files.reduce((n, f) => n + f.bytes, 0), sha256: hashHex(99, 11),
+        }
+      }),
     retention: (org) => run(() => retentionOf(org)),
     canSetRetention: true,
     setRetention: (req) =>

@@ -4,7 +4,7 @@ import { queryToSearchParams } from './params'
 import { exportId, pollExport } from './exports'
 import type {
   AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, RetentionDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
-  OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyResultDTO,
+  OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyResultDTO, ReportResultDTO,
 } from './types'
 
 type FetchFn = typeof fetch
@@ -98,6 +98,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
         onProgress,
       )
     },
+    writeReport: (req) => call<ReportResultDTO>('POST', '/api/reports', req).then((r) => ({ ...r, files: r.files ?? [] })),
     syncStatus: (o) => get<SyncStatusDTO>('/api/sync/status?' + org(o)),
     syncRunNow: (o) => call<SyncStatusDTO>('POST', '/api/sync/run-now?' + org(o)),
     retention: (o) => get<RetentionDTO>('/api/retention?' + org(o)),

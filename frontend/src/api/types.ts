@@ -243,6 +243,32 @@ export interface ExportJobDTO {
   error?: ErrorDTO
 }
 
+/** A compliance report of one organization and period (app.ReportRequest). */
+export interface ReportRequest {
+  org: string
+  /** 2026-Q3, 2026-09 or FROM..TO (dates, TO included), in UTC. */
+  period: string
+  /** An absolute path: the report folder is created inside. */
+  outDir: string
+}
+
+/** A written report folder (app.ReportResultDTO). */
+export interface ReportResultDTO {
+  dir: string
+  /** Whether report.pdf was printed; when not, note says why. */
+  pdf: boolean
+  note?: string
+  /** verified | problems | checkpoint-only | unavailable */
+  integrity: string
+  events: number
+  evidenceEvents: number
+  /** Every file with its size and SHA-256, evidence/… included (SHA256SUMS is not listed). */
+  files: ExportFileDTO[]
+  bytes: number
+  /** The SHA-256 of SHA256SUMS: one hash for the whole folder. */
+  sha256: string
+}
+
 /** One sync destination's status (app.SyncDestinationDTO). */
 export interface SyncDestinationDTO {
   kind: 'tenant' | 's3' | 'webhook'

@@ -3,7 +3,7 @@ import { toApiError } from './errors'
 import { exportId } from './exports'
 import type {
   AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, RetentionDTO, RetentionSetRequest, ExportRequest, ExportResultDTO, FacetsDTO,
-  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO,
+  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
 /** The methods app.App binds (see app/ in the Go module). */
@@ -23,6 +23,7 @@ export interface WailsBindings {
   ChooseExportFolder(): Promise<string>
   Export(req: ExportRequest & { id: string }): Promise<ExportResultDTO>
   CancelExport(id: string): Promise<void>
+  WriteReport(req: ReportRequest): Promise<ReportResultDTO>
   SyncStatus(org: string): Promise<SyncStatusDTO>
   SyncRunNow(org: string): Promise<SyncStatusDTO>
   ExpiringEvents(org: string, days: number): Promise<ExpiringDTO>
@@ -96,6 +97,7 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
       const result = wrap(() => app.Export({ ...req, id })).then((r) => ({ ...r, files: r.files ?? [] })).finally(() => off?.())
       return { id, result, cancel: () => wrap(() => app.CancelExport(id)) }
     },
+    writeReport: (req) => wrap(() => app.WriteReport(req)).then((r) => ({ ...r, files: r.files ?? [] })),
     syncStatus: (o) => wrap(() => app.SyncStatus(o)).then(syncStatus),
     syncRunNow: (o) => wrap(() => app.SyncRunNow(o)).then(syncStatus),
     retention: (o) => wrap(() => app.RetentionPolicy(o)),

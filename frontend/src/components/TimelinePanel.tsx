@@ -4,6 +4,7 @@ import { useRef } from 'react'
 import { useResults, useStores, useView } from '../store/context'
 import { EmptyState, ErrorState, LoadingState } from './StatusStates'
 import { ExportButton } from './ExportDialog'
+import { ReportButton } from './ReportDialog'
 import { Timeline } from './Timeline'
 import classes from './TimelinePanel.module.css'
 
@@ -74,6 +75,7 @@ export function TimelinePanel() {
         </Group>
         <Group gap="sm" wrap="nowrap">
           <ExportButton />
+          <ReportButton />
           {live ? (
             <Group gap="xs" wrap="nowrap">
               <Badge variant="dot" color={paused ? 'gray' : 'teal'} size="md" data-testid="live-badge" className={paused ? undefined : classes.liveDot}>
