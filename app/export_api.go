@@ -275,10 +275,16 @@ var (
 // "~/" stands for the home folder; a relative path is refused, as the
 // server's working directory means nothing to the person typing it.
 func checkExportFolder(dir string) (string, error) {
-	dir = strings.TrimSpace(dir)
-	if dir == "" {
+	if strings.TrimSpace(dir) == "" {
 		return "", &RequestError{Field: "outDir", Reason: "is required: the folder the bundle is written in"}
 	}
+	return checkOutFolder(dir, "export to", "exports")
+}
+
+// checkOutFolder is checkExportFolder for any writer: doing says what
+// failed ("export to"), example names the folder of the example path.
+func checkOutFolder(dir, doing, example string) (string, error) {
+	dir = strings.TrimSpace(dir)
 	if dir == "~" || strings.HasPrefix(dir, "~/") || strings.HasPrefix(dir, `~\`) {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -287,12 +293,12 @@ func checkExportFolder(dir string) (string, error) {
 		dir = filepath.Join(home, dir[1:])
 	}
 	if !filepath.IsAbs(dir) {
-		return "", &RequestError{Field: "outDir", Reason: fmt.Sprintf("%q is not an absolute path: give the whole path, e.g. /home/you/exports", dir)}
+		return "", &RequestError{Field: "outDir", Reason: fmt.Sprintf("%q is not an absolute path: give the whole path, e.g. /home/you/%s", dir, example)}
 	}
 	dir = filepath.Clean(dir)
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return "", fmt.Errorf("cannot export to %s: %w", dir, err)
+		return "", fmt.Errorf("cannot %s %s: %w", doing, dir, err)
 	}
 	if !fi.IsDir() {
 		return "", &RequestError{Field: "outDir", Reason: dir + " is a file, not a folder"}

@@ -45,7 +45,7 @@ func checkReportRequest(req ReportRequest) (ReportRequest, error) {
 	if strings.TrimSpace(req.OutDir) == "" {
 		return req, &RequestError{Field: "outDir", Reason: "is required: the folder the report folder is created in"}
 	}
-	dir, err := checkExportFolder(req.OutDir)
+	dir, err := checkOutFolder(req.OutDir, "write a report in", "reports")
 	if err != nil {
 		return req, err
 	}

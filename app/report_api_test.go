@@ -195,7 +195,7 @@ func TestReportBinding(t *testing.T) {
 	}{
 		{ReportRequest{Org: org, Period: "2026-Q9", OutDir: out}, CodeInvalidRequest, `"field":"period"`},
 		{ReportRequest{Org: org, Period: "2026-Q3", OutDir: "rel"}, CodeInvalidRequest, `"field":"outDir"`},
-		{ReportRequest{Org: org, Period: "2026-Q3", OutDir: filepath.Join(out, "nope")}, CodeFolderNotFound, "nope"},
+		{ReportRequest{Org: org, Period: "2026-Q3", OutDir: filepath.Join(out, "nope")}, CodeFolderNotFound, "cannot write a report in " + filepath.Join(out, "nope")},
 	} {
 		_, err := f.app.WriteReport(tc.req)
 		if bindingCode(t, err) != tc.code || !strings.Contains(err.Error(), tc.text) {

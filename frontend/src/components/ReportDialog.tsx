@@ -369,14 +369,14 @@ function ReportDone({ result }: { result: ReportResultDTO }) {
           <Table.Tr>
             <Table.Td ff="monospace">report.html</Table.Td>
             <Table.Td>The report: self-contained and printable, with charts. Open it in a browser.</Table.Td>
-            <Table.Td ta="right">{html ? formatBytes(html.bytes) : ''}</Table.Td>
+            <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>{html ? formatBytes(html.bytes) : ''}</Table.Td>
           </Table.Tr>
           <Table.Tr>
             <Table.Td ff="monospace">report.pdf</Table.Td>
             {result.pdf && pdf ? (
               <>
                 <Table.Td>The same, printed to PDF.</Table.Td>
-                <Table.Td ta="right">{formatBytes(pdf.bytes)}</Table.Td>
+                <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>{formatBytes(pdf.bytes)}</Table.Td>
               </>
             ) : (
               <Table.Td colSpan={2} data-testid="report-pdf-note">
@@ -392,14 +392,14 @@ function ReportDone({ result }: { result: ReportResultDTO }) {
           <Table.Tr>
             <Table.Td ff="monospace">report.json</Table.Td>
             <Table.Td>The same figures, for tools.</Table.Td>
-            <Table.Td ta="right">{json ? formatBytes(json.bytes) : ''}</Table.Td>
+            <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>{json ? formatBytes(json.bytes) : ''}</Table.Td>
           </Table.Tr>
           <Table.Tr>
             <Table.Td ff="monospace">evidence/</Table.Td>
             <Table.Td>
               The evidence bundle of the period’s material events ({evidence.length} files).
             </Table.Td>
-            <Table.Td ta="right">{formatBytes(evidence.reduce((n, f) => n + f.bytes, 0))}</Table.Td>
+            <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>{formatBytes(evidence.reduce((n, f) => n + f.bytes, 0))}</Table.Td>
           </Table.Tr>
           <Table.Tr>
             <Table.Td ff="monospace">SHA256SUMS</Table.Td>

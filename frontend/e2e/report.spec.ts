@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { Page } from '@playwright/test'
+import { BINARY } from './server'
+import { expect, open, shot, test } from './helpers'
+
+// The Reports dialog in serve mode: the folder is typed, the report is
+// written by the real application (POST /api/reports), its evidence bundle
+// must pass `axiom-audit verify-export`, and the dialog must say what the
+// folder holds.
+
+let outDir = ''
+test.beforeEach(() => {
+  outDir = mkdtempSync(path.join(tmpdir(), 'axiom-e2e-report-'))
+})
+test.afterEach(() => {
+  rmSync(outDir, { recursive: true, force: true })
+})
+
+async function openDialog(page: Page) {
+  await open(page, { org: 'acme-prod', range: '90d' })
+  await page.getByTestId('report-button').click()
+  await expect(page.getByRole('dialog', { name: 'Compliance report' })).toBeVisible()
+}
+
+test('writes this month’s report to a typed folder; the evidence verifies offline', async ({ page }) => {
+  test.setTimeout(180_000)
+  await openDialog(page)
+  await expect(page.getByTestId('report-org')).toHaveText('acme-prod')
+  await page.getByText('This month', { exact: true }).click()
+  await expect(page.getByTestId('report-period-text')).toContainText('(UTC)')
+  await page.getByRole('textbox', { name: /Destination folder/ }).fill(outDir)
+  await shot(page, 'report-dialog')
+  await page.getByTestId('report-generate').click()
+  await expect(page.getByTestId('report-busy')).toBeVisible()
+
+  await expect(page.getByTestId('report-done')).toBeVisible({ timeout: 150_000 })
+  await shot(page, 'report-done')
+  const dir = (await page.getByTestId('report-result-dir').textContent())!.trim()
+  expect(path.dirname(dir)).toBe(outDir)
+  expect(path.basename(dir)).toMatch(/^axiom-audit-report-acme-prod-\d{4}-\d{2}-\d{8}T\d{6}Z$/)
+  const files = readdirSync(dir)
+  for (const f of ['report.html', 'report.json', 'SHA256SUMS', 'evidence']) expect(files).toContain(f)
+  const pdf = existsSync(path.join(dir, 'report.pdf'))
+  if (!pdf) await expect(page.getByTestId('report-pdf-note')).toContainText('report.pdf was not produced')
+
+  const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as { summary: { events: number }; integrity: { status: string } }
+  expect(report.integrity.status).toBe('verified')
+  await expect(page.getByTestId('report-integrity')).toContainText('Integrity verified')
+  await expect(page.getByTestId('report-done')).toContainText(`${report.summary.events.toLocaleString('en-US')} events in the period`)
+
+  await expect(page.getByTestId('report-verify-command')).toHaveText(`axiom-audit verify-export ${dir}/evidence`)
+  const v = spawnSync(BINARY, ['verify-export', path.join(dir, 'evidence')], { encoding: 'utf8', timeout: 120_000 })
+  expect(v.status, v.stdout + v.stderr).toBe(0)
+  expect(v.stdout).toMatch(/^OK: \d+ events of acme-prod verified/)
+})
+
+test('says what is wrong with the folder, inline or with what to do', async ({ page }) => {
+  await openDialog(page)
+  const folder = page.getByRole('textbox', { name: /Destination folder/ })
+  await folder.fill('reports')
+  await page.getByTestId('report-generate').click()
+  await expect(page.getByText(/Give the whole path, starting with \//)).toBeVisible()
+
+  await folder.fill(path.join(outDir, 'missing'))
+  await page.getByTestId('report-generate').click()
+  const alert = page.getByTestId('report-error')
+  await expect(alert).toContainText('The folder does not exist')
+  await expect(alert).toContainText('Create the folder first')
+  await shot(page, 'report-error')
+  expect(readdirSync(outDir)).toEqual([])
+})
