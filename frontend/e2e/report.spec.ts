@@ -38,6 +38,11 @@ test('writes this month’s report to a typed folder; the evidence verifies offl
 
   await expect(page.getByTestId('report-done')).toBeVisible({ timeout: 150_000 })
   await shot(page, 'report-done')
+  // Readable in the dark too (the app follows the system's scheme by default).
+  await page.emulateMedia({ colorScheme: 'dark' })
+  await expect(page.locator('html')).toHaveAttribute('data-mantine-color-scheme', 'dark')
+  await shot(page, 'report-done-dark')
+  await page.emulateMedia({ colorScheme: 'light' })
   const dir = (await page.getByTestId('report-result-dir').textContent())!.trim()
   expect(path.dirname(dir)).toBe(outDir)
   expect(path.basename(dir)).toMatch(/^axiom-audit-report-acme-prod-\d{4}-\d{2}-\d{8}T\d{6}Z$/)
@@ -71,4 +76,14 @@ test('says what is wrong with the folder, inline or with what to do', async ({ p
   await expect(alert).toContainText('Create the folder first')
   await shot(page, 'report-error')
   expect(readdirSync(outDir)).toEqual([])
+
+  // A custom range is checked before anything is asked of the app.
+  await page.getByRole('dialog').getByText('Custom', { exact: true }).click()
+  await page.getByRole('textbox', { name: /From/ }).fill('2026-09-30')
+  await page.getByRole('textbox', { name: /To \(UTC/ }).fill('2026-07-01')
+  await page.getByTestId('report-generate').click()
+  await expect(page.getByText('The last day is before the first: the period would be empty.')).toBeVisible()
+  await expect(alert).toBeHidden()
+  await page.waitForTimeout(300) // the calendar's closing transition, for the screenshot
+  await shot(page, 'report-custom-error')
 })

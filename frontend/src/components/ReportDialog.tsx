@@ -100,6 +100,8 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
   }
 
   const generate = () => {
+    // An alert from the last attempt no longer applies to this one.
+    setError(undefined)
     let period = quick
     if (choice === 'custom') {
       const c = customPeriod(from, to, now())
