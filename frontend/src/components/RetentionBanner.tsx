@@ -63,7 +63,7 @@ export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60
           data-testid="retention-banner"
         >
           <Group justify="space-between" wrap="nowrap" gap="sm">
-            <Text size="sm" data-testid="retention-banner-detail">
+            <Text size="sm" data-testid="retention-banner-detail" style={{ minWidth: 0 }}>
               The retention policy removes the {expiring.groups.map((g) => g.category).join(', ')} events recorded from{' '}
               {formatDateTime(expiring.oldest ?? expiring.horizon, tz)} to {formatDateTime(expiring.newest ?? expiring.horizon, tz)}. Their
               tombstones keep the log verifiable; export them first to keep their content.
@@ -71,6 +71,7 @@ export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60
             <Button
               size="compact-sm"
               variant="default"
+              style={{ flexShrink: 0 }}
               data-testid="retention-export"
               onClick={() => {
                 view.getState().set(target)
