@@ -20,21 +20,6 @@ func (s *api) integrityRoutes() []route {
 	}
 }
 
-// readableOrg reads the required org parameter and checks the caller may
-// read it; another organization answers 404, as if it did not exist.
-func (s *api) readableOrg(w http.ResponseWriter, r *http.Request, p principal) (string, bool) {
-	org := r.URL.Query().Get("org")
-	if org == "" {
-		s.fail(w, &RequestError{Field: "org", Reason: "is required"})
-		return "", false
-	}
-	if !p.canRead(org) {
-		s.notVisible(w, p, org)
-		return "", false
-	}
-	return org, true
-}
-
 // uintParam reads an optional non-negative integer query parameter.
 func uintParam(r *http.Request, name string) (uint64, error) {
 	v := r.URL.Query().Get(name)

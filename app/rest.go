@@ -322,6 +322,21 @@ func (s *api) readableQuery(w http.ResponseWriter, r *http.Request, p principal)
 	return q, true
 }
 
+// readableOrg reads the required org parameter and checks the caller may
+// read it; another organization answers 404, as if it did not exist.
+func (s *api) readableOrg(w http.ResponseWriter, r *http.Request, p principal) (string, bool) {
+	org := r.URL.Query().Get("org")
+	if org == "" {
+		s.fail(w, &RequestError{Field: "org", Reason: "is required"})
+		return "", false
+	}
+	if !p.canRead(org) {
+		s.notVisible(w, p, org)
+		return "", false
+	}
+	return org, true
+}
+
 func (s *api) notVisible(w http.ResponseWriter, p principal, org string) {
 	if !p.session && p.token.Org == org {
 		writeError(w, http.StatusForbidden, CodeForbidden, "this token may not read; create one with --scope read", nil)
@@ -344,13 +359,8 @@ func (s *api) listEvents(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 func (s *api) getEvent(w http.ResponseWriter, r *http.Request, p principal) {
-	org := r.URL.Query().Get("org")
-	if org == "" {
-		s.fail(w, &RequestError{Field: "org", Reason: "is required"})
-		return
-	}
-	if !p.canRead(org) {
-		s.notVisible(w, p, org)
+	org, ok := s.readableOrg(w, r, p)
+	if !ok {
 		return
 	}
 	e, err := s.app.getEvent(r.Context(), org, r.PathValue("id"))
