@@ -769,7 +769,19 @@ func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, 
 			return err
 		}
 	}
-	p := orgPrefix(tagCounter, c.f.Org)
+	if err := scanHourCounters(txn, tagCounter, c.f.Org, hourLo, hourHi, 1, add); err != nil {
+		return err
+	}
+	// Less the events retention pruned (retention.go).
+	return scanHourCounters(txn, tagPrunedCounter, c.f.Org, hourLo, hourHi, -1, add)
+}
+
+// scanHourCounters feeds add the hourly counters of table tag (0x16 the
+// appended events, 0x17 the pruned ones) for whole hours in [hourLo,
+// hourHi), each count multiplied by sign.
+func scanHourCounters(txn *badger.Txn, tag byte, org string, hourLo, hourHi uint64, sign int64,
+	add func(ts uint64, field byte, value string, n int64)) error {
+	p := orgPrefix(tag, org)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
 	defer it.Close()
 	stop := binary.BigEndian.AppendUint64(slices.Clip(p), hourHi)
@@ -779,12 +791,12 @@ func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, 
 			break
 		}
 		if len(k) < len(p)+9 {
-			return fmt.Errorf("counter key too short: %w", ErrTampered)
+			return fmt.Errorf("counter key (table 0x%02x) too short: %w", tag, ErrTampered)
 		}
 		var n uint64
 		err := it.Item().Value(func(v []byte) error {
 			if len(v) != 8 {
-				return fmt.Errorf("counter value has %d bytes: %w", len(v), ErrTampered)
+				return fmt.Errorf("counter value (table 0x%02x) has %d bytes: %w", tag, len(v), ErrTampered)
 			}
 			n = binary.BigEndian.Uint64(v)
 			return nil
@@ -792,10 +804,9 @@ func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, 
 		if err != nil {
 			return err
 		}
-		add(binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8], string(k[len(p)+9:]), int64(n))
+		add(binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8], string(k[len(p)+9:]), sign*int64(n))
 	}
-	// Less the events retention pruned (retention.go).
-	return addPrunedCounters(txn, c.f.Org, hourLo, hourHi, add)
+	return nil
 }
 
 // Facets counts the events matching f (cursor, limit and order ignored) per

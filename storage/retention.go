@@ -23,7 +23,6 @@ package storage
 // idempotent retry.
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -776,38 +775,6 @@ func prunedCounterKey(org string, hour uint64, field byte, value string) []byte 
 	k := binary.BigEndian.AppendUint64(orgPrefix(tagPrunedCounter, org), hour)
 	k = append(k, field)
 	return append(k, value...)
-}
-
-// addPrunedCounters feeds aggregate the pruned counts of whole hours in
-// [hourLo, hourHi) as negative counts, so that the hourly counters minus
-// them count the events that still have records.
-func addPrunedCounters(txn *badger.Txn, org string, hourLo, hourHi uint64, add func(ts uint64, field byte, value string, n int64)) error {
-	p := orgPrefix(tagPrunedCounter, org)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
-	defer it.Close()
-	stop := binary.BigEndian.AppendUint64(slices.Clip(p), hourHi)
-	for it.Seek(binary.BigEndian.AppendUint64(slices.Clip(p), hourLo)); it.Valid(); it.Next() {
-		k := it.Item().Key()
-		if hourHi != math.MaxUint64 && bytes.Compare(k, stop) >= 0 {
-			break
-		}
-		if len(k) < len(p)+9 {
-			return fmt.Errorf("pruned counter key too short: %w", ErrTampered)
-		}
-		var n uint64
-		err := it.Item().Value(func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("pruned counter value has %d bytes: %w", len(v), ErrTampered)
-			}
-			n = binary.BigEndian.Uint64(v)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		add(binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8], string(k[len(p)+9:]), -int64(n))
-	}
-	return nil
 }
 
 // sweepMetadata is the metadata of audit.retention_swept.
