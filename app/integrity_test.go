@@ -436,19 +436,7 @@ func TestREST_VerifyStreamProgress(t *testing.T) {
 // app holds the profile, with the same answers.
 func TestRemote_IntegrityThroughTheDesktopAPI(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	ks := keystore.NewMemory()
-	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	paths := Paths{Profile: "p", DataDir: dir}
-	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, ks, paths := profileApp(t)
 	ids := appendEventsN(t, a, "org-a", 9, 0)
 	stop, err := a.startLocalAPI(ctx)
 	if err != nil {

@@ -17,22 +17,10 @@ import (
 // local API, with the credential the app left in the keychain.
 func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	ks := keystore.NewMemory()
-	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	paths := Paths{Profile: "p", DataDir: dir}
-	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, ks, paths := profileApp(t)
 
 	// A second open of the same directory fails with ErrLocked.
-	if _, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{}); !errors.Is(err, storage.ErrLocked) {
+	if _, err := storage.Open(ctx, filepath.Join(paths.DataDir, "log"), ks, storage.Options{}); !errors.Is(err, storage.ErrLocked) {
 		t.Fatalf("second open: %v, want ErrLocked", err)
 	}
 
@@ -63,7 +51,7 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 		t.Fatal("a wrong local credential was accepted")
 	}
 	stop()
-	if _, err := os.Stat(filepath.Join(dir, apiFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(paths.DataDir, apiFile)); !os.IsNotExist(err) {
 		t.Fatalf("api.json left behind after stop: %v", err)
 	}
 }
@@ -72,19 +60,7 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 // through the desktop app; api.json is gone once serve returns.
 func TestServe_CLIGoesThroughServe(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	ks := keystore.NewMemory()
-	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	paths := Paths{Profile: "p", DataDir: dir}
-	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, ks, paths := profileApp(t)
 	var out, errb lockedBuffer
 	root := NewRootCommand(CLIConfig{
 		Version: "test",
@@ -119,7 +95,32 @@ func TestServe_CLIGoesThroughServe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not return after its context ended")
 	}
-	if _, err := os.Stat(filepath.Join(dir, apiFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(paths.DataDir, apiFile)); !os.IsNotExist(err) {
 		t.Fatalf("api.json left behind after serve: %v", err)
 	}
+}
+
+// profileApp returns an App over a real store in a profile directory
+// (<dataDir>/log) with an in-memory keystore, as the desktop app and serve
+// have it, so that it can advertise its local API to the CLI. Closed when
+// the test ends.
+func profileApp(t *testing.T) (*App, storage.Keystore, Paths) {
+	t.Helper()
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(context.Background(), filepath.Join(dir, "log"), ks, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := Paths{Profile: "p", DataDir: dir}
+	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Close()
+		st.Close()
+	})
+	return a, ks, paths
 }

@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
-	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 func TestCLI_Retention(t *testing.T) {
@@ -181,19 +179,7 @@ func TestRetention_BackgroundSweeper(t *testing.T) {
 // profile, through its local API; tokens may read retention but not change it.
 func TestCLI_RetentionThroughTheDesktopAPI(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	ks := keystore.NewMemory()
-	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	paths := Paths{Profile: "p", DataDir: dir}
-	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, ks, paths := profileApp(t)
 	stop, err := a.startLocalAPI(ctx)
 	if err != nil {
 		t.Fatal(err)

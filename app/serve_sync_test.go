@@ -69,6 +69,8 @@ func TestServe_RunsTheSyncLoopsUntilShutdown(t *testing.T) {
 	}
 	got := len(rx.lines())
 	appendN(t, a, "acme", 3)
+	// An absence has no condition to wait for: give a live loop (it
+	// delivers in milliseconds here) half a second to show itself.
 	time.Sleep(500 * time.Millisecond)
 	if n := len(rx.lines()); n != got {
 		t.Fatalf("a sync loop still delivers after serve returned: %d lines, then %d", got, n)

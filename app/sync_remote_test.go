@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 	"github.com/axiomops/axiom-audit/storage"
-	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 // `axiom-audit sync ...` works while the desktop app holds the profile: it
@@ -22,19 +20,7 @@ import (
 // keychain, and the app's Syncer does the work.
 func TestCLI_SyncThroughTheDesktopAPI(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	ks := keystore.NewMemory()
-	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	paths := Paths{Profile: "p", DataDir: dir}
-	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, ks, paths := profileApp(t)
 	stop, err := a.startLocalAPI(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +61,7 @@ func TestCLI_SyncThroughTheDesktopAPI(t *testing.T) {
 	if out, stderr, code := run("sync", "run-now", "--org", "acme"); code != 0 {
 		t.Fatalf("run-now: exit %d, %s %s", code, out, stderr)
 	}
-	head, _, _ := st.Head(ctx, "acme")
+	head, _, _ := a.store.Head(ctx, "acme")
 	if n := countSeqLines(rx.lines()); uint64(n) != head {
 		t.Fatalf("the receiver has %d events, the log %d", n, head)
 	}
@@ -96,7 +82,7 @@ func TestCLI_SyncThroughTheDesktopAPI(t *testing.T) {
 	if _, stderr, code := run("sync", "run-now", "--org", "acme"); code == 0 || !strings.Contains(stderr, "sync is off") {
 		t.Fatalf("run-now after disable: exit %d, %s", code, stderr)
 	}
-	got := actionTypes(t, st, "acme")
+	got := actionTypes(t, a.store, "acme")
 	if strings.Join(got, " ") != "audit.sync_enabled audit.sync_disabled" {
 		t.Fatalf("the log's own events: %v", got)
 	}
@@ -109,7 +95,7 @@ func TestCLI_SyncThroughTheDesktopAPI(t *testing.T) {
 	}
 	appendN(t, a, "acme", 2)
 	waitFor(t, 5*time.Second, "the app's loop to deliver", func() bool {
-		h, _, _ := st.Head(ctx, "acme")
+		h, _, _ := a.store.Head(ctx, "acme")
 		return uint64(countSeqLines(rx.lines())) >= h
 	})
 }

@@ -158,7 +158,10 @@ func TestSyncer_ServerErrorsAreRetriedAndAuditedOnce(t *testing.T) {
 	}
 	f.waitDelivered(250, 10*time.Second)
 	synctest.CheckComplete(t, st, "acme", f.ts.Lines("acme"), 250)
-	time.Sleep(20 * time.Millisecond)
+	// The recovery is recorded after the delivery that ends the outage.
+	for deadline := time.Now().Add(10 * time.Second); f.rec.count("audit.sync_recovered") == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := f.rec.count("audit.sync_failed"); got != 1 {
 		t.Errorf("%d sync_failed events for 5 failures in a row, want 1", got)
 	}
