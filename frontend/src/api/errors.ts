@@ -56,6 +56,22 @@ export interface ErrorAdvice {
   steps: string[]
 }
 
+/**
+ * Advice for the errors of writing into a chosen folder, shared by the
+ * Export and Reports dialogs; `again` ends a step ("export again").
+ */
+export function folderAdvice(err: ApiError, again: string): ErrorAdvice | undefined {
+  switch (err.code) {
+    case 'folder_not_writable':
+      return { title: 'Cannot write in this folder', steps: ['Axiom Audit may not create files there (permission denied or a read-only disk).', `Choose another folder, or change the folder’s permissions, and ${again}.`] }
+    case 'folder_not_found':
+      return { title: 'The folder does not exist', steps: ['Create the folder first, or choose one that exists.'] }
+    case 'disk_full':
+      return { title: 'The disk is full', steps: [`Nothing was left behind. Free some space or choose a folder on another disk, then ${again}.`] }
+  }
+  return undefined
+}
+
 export function adviceFor(err: ApiError): ErrorAdvice {
   switch (err.code) {
     case 'keychain_unavailable':

@@ -3,7 +3,7 @@ import {
 } from '@mantine/core'
 import { IconAlertTriangle, IconCheck, IconCopy, IconDownload, IconFolder, IconLock, IconShieldCheck } from '@tabler/icons-react'
 import { useEffect, useRef, useState } from 'react'
-import { ApiError, adviceFor, toApiError } from '../api/errors'
+import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
 import type { ExportFormat, ExportHandle, ExportProgress, ExportResultDTO, QueryDTO } from '../api/types'
 import { formatDateTime, type TimeZoneMode } from '../lib/time'
 import { parseQuery, type QueryFilter } from '../query/parse'
@@ -72,13 +72,9 @@ function formatETA(s: number): string {
 
 /** What the person sees for an export that failed, and what they can do. */
 export function exportAdvice(err: ApiError): { title: string; steps: string[] } {
+  const folder = folderAdvice(err, 'export again')
+  if (folder) return folder
   switch (err.code) {
-    case 'folder_not_writable':
-      return { title: 'Cannot write in this folder', steps: ['Axiom Audit may not create files there (permission denied or a read-only disk).', 'Choose another folder, or change the folder’s permissions, and export again.'] }
-    case 'folder_not_found':
-      return { title: 'The folder does not exist', steps: ['Create the folder first, or choose one that exists.'] }
-    case 'disk_full':
-      return { title: 'The disk is full', steps: ['Nothing was left behind. Free some space or choose a folder on another disk, then export again.'] }
     case 'conflict':
       return { title: 'A bundle of that name exists', steps: ['An export of this organization was written in the same second; nothing was overwritten. Export again in a moment.'] }
     case 'too_many_exports':

@@ -5,7 +5,7 @@ import { DateInput } from '@mantine/dates'
 import '@mantine/dates/styles.css'
 import { IconAlertTriangle, IconCheck, IconCopy, IconFileAnalytics, IconFolder, IconShieldCheck, IconShieldX } from '@tabler/icons-react'
 import { useEffect, useState } from 'react'
-import { ApiError, adviceFor, toApiError } from '../api/errors'
+import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
 import type { ReportResultDTO } from '../api/types'
 import { customPeriod, describePeriod, quickPeriod, type CustomPeriodError, type PeriodChoice } from '../lib/period'
 import { useStores, useView } from '../store/context'
@@ -21,13 +21,9 @@ const CHOICES: { value: PeriodChoice; label: string }[] = [
 
 /** What the person sees for a report that failed, and what they can do. */
 export function reportAdvice(err: ApiError): { title: string; steps: string[] } {
+  const folder = folderAdvice(err, 'generate again')
+  if (folder) return folder
   switch (err.code) {
-    case 'folder_not_writable':
-      return { title: 'Cannot write in this folder', steps: ['Axiom Audit may not create files there (permission denied or a read-only disk).', 'Choose another folder, or change the folder’s permissions, and generate again.'] }
-    case 'folder_not_found':
-      return { title: 'The folder does not exist', steps: ['Create the folder first, or choose one that exists.'] }
-    case 'disk_full':
-      return { title: 'The disk is full', steps: ['Nothing was left behind. Free some space or choose a folder on another disk, then generate again.'] }
     case 'conflict':
       return { title: 'A report of that name exists', steps: ['A report of this organization and period was written in the same second; nothing was overwritten. Generate again in a moment.'] }
     case 'invalid_request':
