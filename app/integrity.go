@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -262,11 +263,11 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 	}
 	res.Clean = res.ProblemCount == 0
 	for org := range perOrg {
-		if !containsString(checked, org) {
+		if !slices.Contains(checked, org) {
 			checked = append(checked, org)
 		}
 	}
-	if req.Org != "" && !containsString(checked, req.Org) {
+	if req.Org != "" && !slices.Contains(checked, req.Org) {
 		checked = append(checked, req.Org)
 	}
 	// The log records that it was verified. A log under an integrity alert
@@ -301,15 +302,6 @@ func (a *App) requireOrg(ctx context.Context, org string) error {
 		}
 	}
 	return fmt.Errorf("no organization %q in this profile: %w", org, storage.ErrNotFound)
-}
-
-func containsString(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // emit sends a Wails event to the window, when there is one.
