@@ -3,7 +3,8 @@ import { expect, note, open, rows, serves, shot, test } from './helpers'
 for (const scheme of ['light', 'dark'] as const) {
   test(`an event opens in a drawer with its before/after diff (${scheme})`, async ({ page }) => {
     await page.emulateMedia({ colorScheme: scheme })
-    await open(page, { q: 'category:apply', range: '7d' })
+    // Only an applied mutation changes its resource: a failed or rolled-back one records the same state before and after.
+    await open(page, { q: 'category:apply status:applied', range: '7d' })
     await rows(page).first().click()
     const drawer = page.getByRole('dialog')
     await expect(drawer.getByTestId('drawer-action')).toHaveText('apply.mutation')
