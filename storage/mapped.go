@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,9 +17,36 @@ import (
 // kernel reads back from disk if they are needed again (mapped_linux.go;
 // elsewhere the operating system's own policy applies).
 
+// A long scan (an export, a verify) reads the value log at hundreds of MB/s,
+// far faster than the loop's tick, so it reports what it reads through
+// readMapped and the budget is enforced every mappedChunk bytes as it goes:
+// the resident set of a scan over any number of events stays within the
+// budget plus one chunk.
+const mappedChunk = 8 << 20
+
+// mappedState is what readMapped and the loop share.
+type mappedState struct {
+	read atomic.Int64  // bytes read through the mappings since the last release
+	wake chan struct{} // readMapped's request for a release now (capacity 1)
+}
+
+// readMapped notes n bytes read through Badger's mappings and, past every
+// mappedChunk of them, wakes the loop to release resident pages beyond the
+// budget. The scan goes on meanwhile: the release runs on another core.
+func (s *Store) readMapped(n int) {
+	if s.mapped.wake == nil || s.mapped.read.Add(int64(n)) < mappedChunk {
+		return
+	}
+	s.mapped.read.Store(0)
+	select {
+	case s.mapped.wake <- struct{}{}:
+	default: // a release is already due
+	}
+}
+
 // mappedLoop keeps the resident pages of the store's files within budget
 // until ctx ends.
-func (s *Store) mappedLoop(ctx context.Context, budget int64) {
+func (s *Store) mappedLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -26,9 +54,10 @@ func (s *Store) mappedLoop(ctx context.Context, budget int64) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := releaseMapped(s.dir, budget); err != nil {
-				s.log.Debug("could not release mapped pages", "err", err)
-			}
+		case <-s.mapped.wake:
+		}
+		if err := releaseMapped(s.dir, s.opts.MappedResident); err != nil {
+			s.log.Debug("could not release mapped pages", "err", err)
 		}
 	}
 }

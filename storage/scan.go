@@ -61,6 +61,7 @@ func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryp
 			}
 			var e StoredEvent
 			pruned := false
+			s.readMapped(int(it.Item().ValueSize()))
 			err := it.Item().Value(func(v []byte) error {
 				if pruned = isTombstone(v); pruned {
 					return nil // retention removed it; exports carry what remains

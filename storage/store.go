@@ -167,6 +167,9 @@ type Store struct {
 
 	// ret is the retention policy and sweep machinery (retention.go).
 	ret retentionState
+
+	// mapped bounds the resident pages of Badger's files (mapped.go).
+	mapped mappedState
 }
 
 // Open opens (or creates) the store in dir with keys from ks.
@@ -252,8 +255,9 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		go func() { defer s.wg.Done(); s.gcLoop(bg) }()
 	}
 	if opts.MappedResident > 0 {
+		s.mapped.wake = make(chan struct{}, 1)
 		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.mappedLoop(bg, opts.MappedResident) }()
+		go func() { defer s.wg.Done(); s.mappedLoop(bg) }()
 	}
 	if !opts.disableIntegrity {
 		s.wg.Add(1)

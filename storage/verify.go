@@ -520,6 +520,7 @@ func (v *verifier) readChunk(ctx context.Context, org string, c *vchunk, sc *vsc
 		if r.keyLen {
 			r.seq = binary.BigEndian.Uint64(k[len(p):])
 		}
+		v.s.readMapped(int(item.ValueSize()))
 		// The value is only valid in the callback; checkRecord keeps
 		// nothing of it.
 		err := item.Value(func(val []byte) error {
