@@ -54,6 +54,8 @@ test('writes this month’s report to a typed folder; the evidence verifies offl
   const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as { summary: { events: number }; integrity: { status: string } }
   expect(report.integrity.status).toBe('verified')
   await expect(page.getByTestId('report-integrity')).toContainText('Integrity verified')
+  // The report's verification is in the log, and the header's integrity badge shows it.
+  await expect(page.getByTestId('integrity-badge')).toContainText(/Verified .* ago/)
   await expect(page.getByTestId('report-done')).toContainText(`${report.summary.events.toLocaleString('en-US')} events in the period`)
 
   await expect(page.getByTestId('report-verify-command')).toHaveText(`axiom-audit verify-export ${dir}/evidence`)

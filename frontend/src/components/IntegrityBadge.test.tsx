@@ -2,6 +2,7 @@ import { screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { setup, renderWith } from '../test/render'
+import type { EventDTO } from '../api/types'
 import { IntegrityBadge } from './IntegrityBadge'
 
 describe('IntegrityBadge', () => {
@@ -27,5 +28,49 @@ describe('IntegrityBadge', () => {
     const alert = await screen.findByTestId('integrity-alert')
     expect(alert).toHaveTextContent('recover --acknowledge')
     expect(alert).toHaveTextContent('New events for acme are refused')
+  })
+})
+
+describe('IntegrityBadge and verifications run elsewhere', () => {
+  const verified = (at: string, result: 'ok' | 'tampered', problems = 0): EventDTO => ({
+    id: `v-${at}`, seq: 1, timestamp: at, recordedAt: at, organizationId: 'acme', userId: 'auditor@acme.example', provider: 'internal',
+    actionType: 'audit.verified', category: 'audit', resourceIds: [], status: 'completed', riskLevel: 'low',
+    metadata: { result, problems, records: 1234, treeSize: 1234, trigger: 'report' },
+    prevHash: '', leafHash: '', retention: 'material', soc2: [], iso27001: [],
+  })
+
+  it('shows the newest verification the log records, such as a report’s', async () => {
+    const s = setup()
+    const real = s.api.listEvents
+    let logged: EventDTO[] = []
+    s.api.listEvents = async (q, signal) => (q.actionTypes?.includes('audit.verified') ? { events: logged } : real(q, signal))
+    renderWith(s.stores, <IntegrityBadge />)
+    await s.stores.session.getState().loadCheckpoint('acme')
+    await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Not verified yet'))
+
+    logged = [verified(new Date(Date.now() - 60_000).toISOString(), 'tampered', 3)]
+    await s.stores.session.getState().loadCheckpoint('acme')
+    await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Problems found'))
+    await userEvent.click(screen.getByTestId('integrity-badge'))
+    expect(await screen.findByTestId('verify-result')).toHaveTextContent('3 problem(s): 1,234 events checked')
+  })
+
+  it('keeps this window’s own result, with its details, over the log’s record of the same run', async () => {
+    const s = setup()
+    const real = s.api.listEvents
+    let logged: EventDTO[] = []
+    s.api.listEvents = async (q, signal) => (q.actionTypes?.includes('audit.verified') ? { events: logged } : real(q, signal))
+    renderWith(s.stores, <IntegrityBadge />)
+    await s.stores.session.getState().verify('acme')
+    const mine = s.stores.session.getState().lastVerify
+    expect(mine?.clean).toBe(true)
+    // The log records the run a moment after it finished.
+    logged = [verified(new Date(Date.parse(mine!.finishedAt) + 20).toISOString(), 'ok')]
+    await s.stores.session.getState().loadCheckpoint('acme')
+    expect(s.stores.session.getState().lastVerify).toBe(mine)
+    // A later run elsewhere (a report, the CLI) replaces it.
+    logged = [verified(new Date(Date.parse(mine!.finishedAt) + 60_000).toISOString(), 'tampered', 1)]
+    await s.stores.session.getState().loadCheckpoint('acme')
+    await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Problems found'))
   })
 })

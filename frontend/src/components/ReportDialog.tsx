@@ -57,7 +57,7 @@ export function joinPath(dir: string, name: string): string {
  * auditor checks the evidence.
  */
 export function ReportDialog({ opened, onClose, now = Date.now }: { opened: boolean; onClose(): void; now?: () => number }) {
-  const { api } = useStores()
+  const { api, session } = useStores()
   const org = useView((s) => s.org)
   const [choice, setChoice] = useState<PeriodChoice>('last-quarter')
   const [from, setFrom] = useState<string | null>(null)
@@ -128,7 +128,11 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
     setError(undefined)
     setBusy(true)
     api.writeReport({ org, period: period!, outDir }).then(
-      (r) => setResult(r),
+      (r) => {
+        setResult(r)
+        // The report verified the log: the integrity badge shows it.
+        void session.getState().loadCheckpoint(org)
+      },
       (err: unknown) => {
         const e = toApiError(err)
         // A field the form shows gets its error there; anything else is an alert.

@@ -4,7 +4,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla'
 import type { AuditApi } from '../api/client'
 import { toApiError, type ApiError } from '../api/errors'
-import type { AppInfo, CheckpointDTO, OrganizationDTO, VerifyProgress, VerifyResultDTO } from '../api/types'
+import type { AppInfo, CheckpointDTO, EventDTO, OrganizationDTO, VerifyProgress, VerifyResultDTO } from '../api/types'
 
 export interface SessionState {
   info: AppInfo | undefined
@@ -17,6 +17,7 @@ export interface SessionState {
   verifyError: ApiError | undefined
 
   start(): Promise<void>
+  /** The newest checkpoint and the newest verification of org, whoever ran it. */
   loadCheckpoint(org: string): Promise<void>
   verify(org: string): Promise<void>
 }
@@ -54,12 +55,19 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     },
 
     loadCheckpoint: async (org) => {
-      set({ lastVerify: remembered(org) })
-      try {
-        set({ checkpoint: await api.latestCheckpoint(org) })
-      } catch {
-        set({ checkpoint: undefined })
-      }
+      const current = get().lastVerify
+      const mine = current?.org === org ? current : remembered(org)
+      if (current !== mine) set({ lastVerify: mine })
+      const [checkpoint, logged] = await Promise.all([
+        api.latestCheckpoint(org).catch(() => undefined),
+        // Every verification is in the log (audit.verified): a report's, the
+        // CLI's, another window's. This window's own result has the details.
+        api.listEvents({ org, actionTypes: ['audit.verified'], order: 'newest', limit: 1 }).then(
+          (p) => (p.events[0] ? verifiedFromEvent(p.events[0]) : undefined),
+          () => undefined,
+        ),
+      ])
+      set({ checkpoint, lastVerify: newer(mine, logged) })
     },
 
     verify: async (org) => {
@@ -78,4 +86,29 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       }
     },
   }))
+}
+
+/** A verification as the log records it (the audit.verified event's metadata). */
+export function verifiedFromEvent(e: EventDTO): VerifyResultDTO {
+  const m = (e.metadata ?? {}) as { result?: string; problems?: number; keyless?: boolean; records?: number; treeSize?: number }
+  return {
+    org: e.organizationId,
+    events: m.records ?? m.treeSize ?? 0,
+    problems: [],
+    problemCount: m.problems ?? 0,
+    clean: m.result === 'ok',
+    startedAt: e.timestamp,
+    finishedAt: e.timestamp,
+    keyless: m.keyless ?? false,
+  }
+}
+
+/**
+ * The newer of this window's remembered verification and the log's newest:
+ * the log records this window's own a moment after it finishes, so the log's
+ * counts as newer only when it is more than a few seconds newer.
+ */
+function newer(mine: VerifyResultDTO | undefined, logged: VerifyResultDTO | undefined): VerifyResultDTO | undefined {
+  if (!mine || !logged) return mine ?? logged
+  return Date.parse(logged.finishedAt) - Date.parse(mine.finishedAt) > 5000 ? logged : mine
 }

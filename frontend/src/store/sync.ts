@@ -8,6 +8,9 @@ import type { Stores } from './context'
 
 const connected = new WeakSet<Stores>()
 
+/** How often the newest checkpoint and verification are read again. */
+export const INTEGRITY_REFRESH_MS = 30_000
+
 /** Starts the session and keeps results in step with the view; returns a function that stops it. */
 export function connectStores(stores: Stores, win: Pick<Window, 'addEventListener' | 'removeEventListener'> = window): () => void {
   const { api, view, results, session } = stores
@@ -48,8 +51,15 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
   void session.getState().start()
   const onPop = () => view.getState().syncFromUrl()
   win.addEventListener('popstate', onPop)
+  // Checkpoints are signed and verifications run (by reports, the CLI, other
+  // windows) without this window asking: the integrity badge follows them.
+  const refresh = setInterval(() => {
+    const org = view.getState().org
+    if (org && !session.getState().verifying) void session.getState().loadCheckpoint(org)
+  }, INTEGRITY_REFRESH_MS)
   return () => {
     connected.delete(stores)
+    clearInterval(refresh)
     stopView()
     stopSession()
     stopLive?.()
