@@ -63,6 +63,8 @@ type App struct {
 	verifyProgress progressHub
 	// exports are the Export dialog's running and recent jobs.
 	exports exportJobs
+	// reports are the reports the window is writing, by id, to cancel.
+	reports runningReports
 }
 
 // New returns an App.

@@ -15,6 +15,9 @@ import (
 
 // ReportRequest asks for a compliance report of one organization and period.
 type ReportRequest struct {
+	// ID names a report the desktop window may cancel (CancelReport);
+	// optional.
+	ID     string `json:"id,omitempty"`
 	Org    string `json:"org"`
 	Period string `json:"period"` // 2026-Q3, 2026-09 or FROM..TO
 	OutDir string `json:"outDir"`
@@ -41,8 +44,19 @@ type ReportResultDTO struct {
 // desktop app's Reports view (the CLI's report command calls writeReport).
 // Errors are ErrorDTO JSON with the codes of POST /api/reports.
 func (a *App) WriteReport(req ReportRequest) (ReportResultDTO, error) {
-	res, err := a.writeCheckedReport(a.bg(), req)
+	ctx, done, err := a.reports.start(a.bg(), req.ID)
+	if err != nil {
+		return ReportResultDTO{}, reportBindingError(err)
+	}
+	defer done()
+	res, err := a.writeCheckedReport(ctx, req)
 	return res, reportBindingError(err)
+}
+
+// CancelReport stops the report WriteReport is writing under id: it then
+// fails with code "cancelled" and leaves no folder.
+func (a *App) CancelReport(id string) error {
+	return reportBindingError(a.reports.cancel(id))
 }
 
 // writeReport writes a compliance report folder and records it in the

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/axiomops/axiom-audit/app/report"
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 // The Reports view's use case: write a compliance report folder of one
@@ -67,6 +70,52 @@ func (a *App) writeCheckedReport(ctx context.Context, req ReportRequest) (Report
 		res.Files = []report.EvidenceFile{}
 	}
 	return res, nil
+}
+
+// runningReports are the reports the desktop window is writing, by the id
+// it gave them, so that it can cancel one. (The browser cancels a report by
+// abandoning its request.)
+type runningReports struct {
+	mu     sync.Mutex
+	byID   map[string]context.CancelFunc
+}
+
+// start returns the context to write report id in, and the function to call
+// when it is written. An empty id cannot be cancelled.
+func (r *runningReports) start(parent context.Context, id string) (context.Context, func(), error) {
+	ctx, cancel := context.WithCancel(parent)
+	if id == "" {
+		return ctx, cancel, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byID[id]; ok {
+		cancel()
+		return nil, nil, &RequestError{Field: "id", Reason: fmt.Sprintf("report %q is already being written", id)}
+	}
+	if r.byID == nil {
+		r.byID = map[string]context.CancelFunc{}
+	}
+	r.byID[id] = cancel
+	return ctx, func() {
+		r.mu.Lock()
+		delete(r.byID, id)
+		r.mu.Unlock()
+		cancel()
+	}, nil
+}
+
+// cancel stops report id; not_found when no report of that id is running
+// (it may have just finished).
+func (r *runningReports) cancel(id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.byID[id]
+	if !ok {
+		return fmt.Errorf("no report %q is being written: %w", id, storage.ErrNotFound)
+	}
+	c()
+	return nil
 }
 
 // reportErrorCode maps a report's error to its stable code and status: an

@@ -203,3 +203,51 @@ func TestReportBinding(t *testing.T) {
 		}
 	}
 }
+
+// TestReportBinding_Cancel: CancelReport stops the report WriteReport is
+// writing under that id; it fails with code cancelled and leaves nothing in
+// the folder. An id no report runs under is not_found, and one already
+// running cannot be started twice.
+func TestReportBinding_Cancel(t *testing.T) {
+	f, org, _, end := reportFixture(t)
+	out := t.TempDir()
+	req := ReportRequest{ID: "r1", Org: org, Period: end.Format("2006-01"), OutDir: out, NoPDF: true}
+	if err := f.app.CancelReport("r1"); bindingCode(t, err) != CodeNotFound {
+		t.Fatalf("CancelReport with none running: %v, want not_found", err)
+	}
+	running := func() bool {
+		f.app.reports.mu.Lock()
+		defer f.app.reports.mu.Unlock()
+		_, ok := f.app.reports.byID["r1"]
+		return ok
+	}
+	errc := make(chan error, 1)
+	go func() { _, err := f.app.WriteReport(req); errc <- err }()
+	for !running() {
+		select {
+		case err := <-errc:
+			t.Fatalf("the report ended before it could be cancelled: %v", err)
+		default:
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	if _, err := f.app.WriteReport(req); bindingCode(t, err) != CodeInvalidRequest || !strings.Contains(err.Error(), "already being written") {
+		t.Errorf("a second report under a running id: %v", err)
+	}
+	if err := f.app.CancelReport("r1"); err != nil {
+		t.Fatalf("CancelReport: %v", err)
+	}
+	if err := <-errc; bindingCode(t, err) != CodeCancelled {
+		t.Fatalf("the cancelled report: %v, want code cancelled", err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("a cancelled report left %v in the folder", ents)
+	}
+	if running() {
+		t.Error("the cancelled report is still registered")
+	}
+	// The id is free again.
+	if _, err := f.app.WriteReport(req); err != nil {
+		t.Fatalf("a report under the id again: %v", err)
+	}
+}

@@ -64,6 +64,25 @@ test('writes this month’s report to a typed folder; the evidence verifies offl
   expect(v.stdout).toMatch(/^OK: \d+ events of acme-prod verified/)
 })
 
+test('cancels a report being written: nothing is left in the folder', async ({ page }) => {
+  test.setTimeout(60_000)
+  await openDialog(page)
+  await page.getByText('This month', { exact: true }).click()
+  await page.getByRole('textbox', { name: /Destination folder/ }).fill(outDir)
+  await page.getByTestId('report-generate').click()
+  await expect(page.getByTestId('report-busy')).toBeVisible()
+  await page.getByTestId('report-cancel').click()
+  await expect(page.getByTestId('report-error')).toContainText('Report cancelled')
+  await expect(page.getByTestId('report-busy')).toBeHidden()
+  await shot(page, 'report-cancelled')
+  // The server notices the abandoned request, stops and removes its partial folder.
+  await expect.poll(() => readdirSync(outDir), { timeout: 20_000 }).toEqual([])
+  // And it stays empty for longer than a whole report of this log takes
+  // (about 4 s): the report did not go on to completion.
+  await page.waitForTimeout(10_000)
+  expect(readdirSync(outDir)).toEqual([])
+})
+
 test('says what is wrong with the folder, inline or with what to do', async ({ page }) => {
   await openDialog(page)
   const folder = page.getByRole('textbox', { name: /Destination folder/ })

@@ -37,8 +37,12 @@ export interface AuditApi {
   chooseExportFolder(): Promise<string | undefined>
   /** Starts writing an evidence bundle; progress comes at most ten times a second. */
   startExport(req: ExportRequest, onProgress?: (p: ExportProgress) => void): ExportHandle
-  /** Verifies the log and writes a compliance report folder; settles when it is complete. */
-  writeReport(req: ReportRequest): Promise<ReportResultDTO>
+  /**
+   * Verifies the log and writes a compliance report folder; settles when it
+   * is complete. Aborting signal cancels it: it rejects with code
+   * "cancelled" and nothing is left in the folder.
+   */
+  writeReport(req: ReportRequest, signal?: AbortSignal): Promise<ReportResultDTO>
   /** The organization's sync destinations; none means sync is off. */
   syncStatus(org: string): Promise<SyncStatusDTO>
   /** Delivers what is pending now; a destination that failed is in the answer's error and its status. */

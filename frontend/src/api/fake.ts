@@ -379,8 +379,9 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         },
       }
     },
-    writeReport: (req) =>
+    writeReport: (req, signal) =>
       run(async () => {
+        const cancelled = () => new ApiError({ code: 'cancelled', message: 'the report was cancelled; nothing was written' }, 409)
         // Pretends to verify and write: the period and folder are checked
         // as the app checks them; /read-only fails as a folder it may not write in.
         const range = periodRange(req.period)
@@ -399,7 +400,9 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         await scan(c.lo, c.hi, (i) => {
           if (matches(ds, c, i)) events++
         })
+        if (signal?.aborted) throw cancelled()
         await new Promise((r) => setTimeout(r, opts.latencyMs ? 600 : 0))
+        if (signal?.aborted) throw cancelled()
         const stamp = new Date(now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
         const slug = req.period.trim().replace(/\.\./g, '_').replace(/[:+ ]/g, '')
         const dir = `${req.outDir.trim().replace(/\/+$/, '')}/axiom-audit-report-${req.org}-${slug}-${stamp}`

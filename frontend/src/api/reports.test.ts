@@ -24,6 +24,16 @@ describe('writeReport over REST', () => {
     const api = createRestApi({ fetch: () => Promise.resolve(new Response(JSON.stringify(body), { status: 400 })) })
     await expect(api.writeReport({ ...req, outDir: 'x' })).rejects.toMatchObject({ code: 'invalid_request', status: 400, fields: body.fields })
   })
+  it('abandons the request when cancelled (the server then cancels the report), rejecting with code cancelled', async () => {
+    const fetch = vi.fn((_u: RequestInfo | URL, init?: RequestInit) =>
+      new Promise<Response>((_res, rej) => init?.signal?.addEventListener('abort', () => rej(new DOMException('aborted', 'AbortError')))))
+    const api = createRestApi({ fetch })
+    const ac = new AbortController()
+    const p = api.writeReport(req, ac.signal)
+    ac.abort()
+    await expect(p).rejects.toMatchObject({ code: 'cancelled' })
+    expect(fetch.mock.calls[0]![1]!.signal).toBe(ac.signal)
+  })
 })
 
 describe('writeReport over Wails', () => {
@@ -31,8 +41,28 @@ describe('writeReport over Wails', () => {
     const WriteReport = vi.fn(() => Promise.resolve(result))
     const api = createWailsApi({ WriteReport } as unknown as WailsBindings, undefined)
     await expect(api.writeReport(req)).resolves.toMatchObject({ files: [] })
-    expect(WriteReport).toHaveBeenCalledWith(req)
+    expect(WriteReport).toHaveBeenCalledWith({ ...req, id: expect.any(String) })
     const failing = createWailsApi({ WriteReport: () => Promise.reject('{"code":"folder_not_found","message":"cannot export to /nope: no such file"}') } as unknown as WailsBindings, undefined)
     await expect(failing.writeReport(req)).rejects.toMatchObject({ code: 'folder_not_found' })
+  })
+})
+
+describe('cancelling a report over Wails', () => {
+  it('calls CancelReport with the id WriteReport was given; WriteReport then fails with code cancelled', async () => {
+    let fail!: (e: unknown) => void
+    const WriteReport = vi.fn((_r: unknown) => new Promise((_res, rej) => { fail = rej }))
+    const CancelReport = vi.fn((_id: string) => {
+      fail('{"code":"cancelled","message":"context canceled"}')
+      return Promise.resolve()
+    })
+    const api = createWailsApi({ WriteReport, CancelReport } as unknown as WailsBindings, undefined)
+    const ac = new AbortController()
+    const p = api.writeReport(req, ac.signal)
+    await Promise.resolve()
+    expect(CancelReport).not.toHaveBeenCalled()
+    ac.abort()
+    await expect(p).rejects.toMatchObject({ code: 'cancelled' })
+    const { id } = WriteReport.mock.calls[0]![0] as { id: string }
+    expect(CancelReport).toHaveBeenCalledWith(id)
   })
 })

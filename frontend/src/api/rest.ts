@@ -37,6 +37,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       })
     } catch (err) {
+      if (signal?.aborted) throw new ApiError({ code: 'cancelled', message: `${path}: cancelled` })
       throw toApiError(err)
     }
     const text = await res.text()
@@ -98,7 +99,8 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
         onProgress,
       )
     },
-    writeReport: (req) => call<ReportResultDTO>('POST', '/api/reports', req).then((r) => ({ ...r, files: r.files ?? [] })),
+    // The server cancels the report when its request is abandoned.
+    writeReport: (req, signal) => call<ReportResultDTO>('POST', '/api/reports', req, signal).then((r) => ({ ...r, files: r.files ?? [] })),
     syncStatus: (o) => get<SyncStatusDTO>('/api/sync/status?' + org(o)),
     syncRunNow: (o) => call<SyncStatusDTO>('POST', '/api/sync/run-now?' + org(o)),
     retention: (o) => get<RetentionDTO>('/api/retention?' + org(o)),

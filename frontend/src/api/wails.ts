@@ -23,7 +23,8 @@ export interface WailsBindings {
   ChooseExportFolder(): Promise<string>
   Export(req: ExportRequest & { id: string }): Promise<ExportResultDTO>
   CancelExport(id: string): Promise<void>
-  WriteReport(req: ReportRequest): Promise<ReportResultDTO>
+  WriteReport(req: ReportRequest & { id: string }): Promise<ReportResultDTO>
+  CancelReport(id: string): Promise<void>
   SyncStatus(org: string): Promise<SyncStatusDTO>
   SyncRunNow(org: string): Promise<SyncStatusDTO>
   ExpiringEvents(org: string, days: number): Promise<ExpiringDTO>
@@ -97,7 +98,15 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
       const result = wrap(() => app.Export({ ...req, id })).then((r) => ({ ...r, files: r.files ?? [] })).finally(() => off?.())
       return { id, result, cancel: () => wrap(() => app.CancelExport(id)) }
     },
-    writeReport: (req) => wrap(() => app.WriteReport(req)).then((r) => ({ ...r, files: r.files ?? [] })),
+    writeReport: (req, signal) => {
+      // The id is ours, so that the report can be cancelled while WriteReport runs.
+      const id = exportId()
+      const cancel = () => void wrap(() => app.CancelReport(id)).catch(() => {}) // it may have just finished
+      signal?.addEventListener('abort', cancel, { once: true })
+      return wrap(() => app.WriteReport({ ...req, id }))
+        .then((r) => ({ ...r, files: r.files ?? [] }))
+        .finally(() => signal?.removeEventListener('abort', cancel))
+    },
     syncStatus: (o) => wrap(() => app.SyncStatus(o)).then(syncStatus),
     syncRunNow: (o) => wrap(() => app.SyncRunNow(o)).then(syncStatus),
     retention: (o) => wrap(() => app.RetentionPolicy(o)),

@@ -65,6 +65,7 @@ describe('ReportDialog', () => {
     await userEvent.type(folderBox(), '/home/alice/reports')
     await userEvent.click(screen.getByTestId('report-generate'))
     expect(c.calls).toEqual([{ org: 'acme', period: '2026-Q3', outDir: '/home/alice/reports' }])
+    expect(screen.getByTestId('report-cancel')).toBeEnabled()
     expect(screen.getByTestId('report-busy')).toHaveTextContent('Verifying the log and writing the report')
     expect(screen.getByTestId('report-generate')).toHaveAttribute('data-loading', 'true')
     expect(folderBox()).toBeDisabled()
@@ -85,6 +86,23 @@ describe('ReportDialog', () => {
     expect(within(done).getByRole('button', { name: 'Copy the verify command' })).toBeInTheDocument()
     // The typed folder is remembered for the next report.
     expect(localStorage.getItem('axiom-audit.report-folder')).toBe('/home/alice/reports')
+  })
+
+  it('cancels a report being written: the folder holds nothing, and the form is back', async () => {
+    // The fake app pretends to write for 600 ms and honours the cancel.
+    const api = createFakeApi(sampleEvents(), { now: () => NOW, latencyMs: 1 })
+    openDialog(api)
+    await userEvent.type(folderBox(), '/home/alice/reports')
+    await userEvent.click(screen.getByTestId('report-generate'))
+    expect(await screen.findByTestId('report-busy')).toBeInTheDocument()
+    await userEvent.click(screen.getByTestId('report-cancel'))
+    const alert = await screen.findByTestId('report-error')
+    expect(alert).toHaveTextContent('Report cancelled')
+    expect(alert).toHaveTextContent('Nothing was written')
+    expect(screen.queryByTestId('report-busy')).toBeNull()
+    expect(screen.queryByTestId('report-done')).toBeNull()
+    expect(screen.getByTestId('report-generate')).not.toHaveAttribute('data-loading', 'true')
+    expect(screen.queryByTestId('report-cancel')).toBeNull()
   })
 
   it('offers this and last quarter and month, in UTC', async () => {

@@ -4,7 +4,7 @@ import {
 import { DateInput } from '@mantine/dates'
 import '@mantine/dates/styles.css'
 import { IconAlertTriangle, IconCheck, IconCopy, IconFileAnalytics, IconFolder, IconShieldCheck, IconShieldX } from '@tabler/icons-react'
-import { useEffect, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
 import type { ReportResultDTO } from '../api/types'
 import { customPeriod, describePeriod, quickPeriod, type CustomPeriodError, type PeriodChoice } from '../lib/period'
@@ -24,6 +24,8 @@ export function reportAdvice(err: ApiError): { title: string; steps: string[] } 
   const folder = folderAdvice(err, 'generate again')
   if (folder) return folder
   switch (err.code) {
+    case 'cancelled':
+      return { title: 'Report cancelled', steps: ['Nothing was written: the folder holds no part of the report.'] }
     case 'conflict':
       return { title: 'A report of that name exists', steps: ['A report of this organization and period was written in the same second; nothing was overwritten. Generate again in a moment.'] }
     case 'invalid_request':
@@ -69,6 +71,7 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
   const [picking, setPicking] = useState(false)
   const [busy, setBusy] = useState(false)
   const [result, setResult] = useState<ReportResultDTO>()
+  const abort = useRef<AbortController>(undefined)
 
   // A new opening starts from the form (a report being written keeps going).
   useEffect(() => {
@@ -127,7 +130,9 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
     }
     setError(undefined)
     setBusy(true)
-    api.writeReport({ org, period: period!, outDir }).then(
+    const ac = new AbortController()
+    abort.current = ac
+    api.writeReport({ org, period: period!, outDir }, ac.signal).then(
       (r) => {
         setResult(r)
         // The report verified the log: the integrity badge shows it.
@@ -271,9 +276,9 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
               </Group>
             )}
             {error && advice && (
-              <Alert color="red" variant="light" title={advice.title} role="alert" data-testid="report-error">
+              <Alert color={error.code === 'cancelled' ? 'gray' : 'red'} variant="light" title={advice.title} role="alert" data-testid="report-error">
                 <Stack gap={4}>
-                  {error.message && !advice.steps.includes(error.message) && (
+                  {error.code !== 'cancelled' && error.message && !advice.steps.includes(error.message) && (
                     <Text size="sm" ff="monospace" style={{ wordBreak: 'break-word' }}>
                       {error.message}
                     </Text>
@@ -301,9 +306,15 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
             </>
           ) : (
             <>
-              <Button variant="default" onClick={onClose} disabled={busy}>
-                Close
-              </Button>
+              {busy ? (
+                <Button color="red" variant="light" onClick={() => abort.current?.abort()} data-testid="report-cancel">
+                  Cancel
+                </Button>
+              ) : (
+                <Button variant="default" onClick={onClose}>
+                  Close
+                </Button>
+              )}
               <Button leftSection={<IconFileAnalytics size={16} />} onClick={generate} loading={busy} disabled={!org} data-testid="report-generate">
                 Generate
               </Button>
