@@ -60,7 +60,7 @@ func (a *App) generateDemo(ctx context.Context, opts demo.Options, ifEmpty bool,
 	if err := st.WriteSetting(ctx, demoMarker, []byte("true")); err != nil {
 		return DemoResult{}, err
 	}
-	const batch = 1000
+	const batch = 250
 	buf := make([]storage.Event, 0, batch)
 	n := 0
 	flush := func() error {

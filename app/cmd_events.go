@@ -28,7 +28,9 @@ func (c *cli) appendCommand() *cobra.Command {
 		Long: "Reads events as JSON Lines from FILE or standard input. Every line is validated\n" +
 			"first; if any line is invalid nothing is written, each problem is printed to\n" +
 			"stderr as 'line N: field: reason' and the exit status is 65. Otherwise the events\n" +
-			"are appended durably and one receipt per line is printed as JSON.",
+			"are appended durably and one receipt per line is printed as JSON. The events are\n" +
+			"one atomic commit, which holds a few hundred typical events (about 1 MB): a larger\n" +
+			"file is refused with nothing written; split it (e.g. split -l 200).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var in io.Reader = cmd.InOrStdin()

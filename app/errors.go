@@ -59,6 +59,8 @@ func ErrorCode(err error) (code string, status int) {
 		return CodeIntegrityAlert, http.StatusLocked
 	case errors.Is(err, storage.ErrTampered):
 		return CodeTampered, http.StatusInternalServerError
+	case errors.Is(err, storage.ErrBatchTooLarge):
+		return CodeTooLarge, http.StatusRequestEntityTooLarge
 	case errors.Is(err, storage.ErrClosed), errors.Is(err, ErrNoStore):
 		return CodeUnavailable, http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

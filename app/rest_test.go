@@ -326,6 +326,35 @@ func TestREST_BodyLimit(t *testing.T) {
 	}
 }
 
+// A batch over one atomic commit answers 413 request_too_large, as an
+// oversized body does, so that a sender splits it; nothing is written.
+func TestREST_BatchOverOneCommit(t *testing.T) {
+	f := newRESTFixture(t)
+	orgs := func() uint64 {
+		o, err := f.app.store.Organizations(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, x := range o {
+			n += x.Size
+		}
+		return n
+	}
+	before := orgs()
+	var body strings.Builder
+	for i := range 3000 {
+		body.WriteString(mustJSON(t, TestEvent("org-a", 10000+i, time.Now().Add(-time.Minute))) + "\n")
+	}
+	resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(body.String()))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || errorCode(t, b) != CodeTooLarge || !strings.Contains(string(b), "smaller batches") {
+		t.Fatalf("3,000 events: %d %s", resp.StatusCode, b)
+	}
+	if n := orgs(); n != before {
+		t.Fatalf("the refused batch wrote %d events", n-before)
+	}
+}
+
 func TestREST_AppendAllOrNothing(t *testing.T) {
 	f := newRESTFixture(t)
 	count := func() int {

@@ -87,7 +87,8 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 		return nil, err
 	}
 	if limSize, limCount := s.txnBudget(); req.size > limSize || req.count > limCount {
-		return nil, fmt.Errorf("a batch of %d events is too large for one atomic commit (%d of at most %d bytes): append it in smaller batches", len(events), req.size, limSize)
+		return nil, fmt.Errorf("a batch of %d events needs %d bytes and %d writes, over the %d and %d of one atomic commit: append it in smaller batches: %w",
+			len(events), req.size, req.count, limSize, limCount, ErrBatchTooLarge)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

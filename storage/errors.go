@@ -30,6 +30,9 @@ var (
 	ErrLocked = errors.New("audit log in use by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrBatchTooLarge: one Append's events do not fit in one atomic
+	// commit; nothing was written, and smaller batches will be.
+	ErrBatchTooLarge = errors.New("batch too large for one atomic commit")
 )
 
 // FieldError is one validation problem: the JSON path of the field and why.

@@ -24,6 +24,11 @@ import (
 // budget plus one chunk.
 const mappedChunk = 8 << 20
 
+// mappedTick is how often the loop checks the resident pages: appends
+// write the value log and compactions write tables through the mappings at
+// tens of MB/s, and each tick's check costs one read of /proc/self/status.
+const mappedTick = 250 * time.Millisecond
+
 // mappedState is what readMapped and the loop share.
 type mappedState struct {
 	read atomic.Int64  // bytes read through the mappings since the last release
@@ -47,7 +52,7 @@ func (s *Store) readMapped(n int) {
 // mappedLoop keeps the resident pages of the store's files within budget
 // until ctx ends.
 func (s *Store) mappedLoop(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(mappedTick)
 	defer t.Stop()
 	for {
 		select {

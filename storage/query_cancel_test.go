@@ -32,8 +32,8 @@ func TestQuery_ScansStopWhenTheCallerIsGone(t *testing.T) {
 	for i := range n {
 		events = append(events, testEvent("org-a", i))
 	}
-	for i := 0; i < n; i += 1000 {
-		if _, err := st.Append(ctx, events[i:i+1000]); err != nil {
+	for i := 0; i < n; i += 500 {
+		if _, err := st.Append(ctx, events[i:i+500]); err != nil {
 			t.Fatal(err)
 		}
 	}

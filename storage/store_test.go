@@ -366,6 +366,35 @@ func TestStore_AllOrNothing(t *testing.T) {
 	}
 }
 
+// A batch too large for one atomic commit is refused whole with
+// ErrBatchTooLarge, saying how much it needs and what fits; nothing is
+// written, and the same events in smaller batches are.
+func TestStore_BatchTooLargeIsRefusedWhole(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	// Each event writes a dozen index, counter and tree entries; 3,000 of
+	// them are over the 1 MB commit of the default 8 MiB memtable.
+	evs := make([]Event, 3000)
+	for i := range evs {
+		evs[i] = testEvent("acme", i)
+	}
+	_, err := s.Append(ctx, evs)
+	if !errors.Is(err, ErrBatchTooLarge) || !strings.Contains(err.Error(), "a batch of 3000 events needs") || !strings.Contains(err.Error(), "smaller batches") {
+		t.Fatalf("Append = %v, want ErrBatchTooLarge saying what it needs", err)
+	}
+	if orgs, _ := s.Organizations(ctx); len(orgs) != 0 {
+		t.Fatalf("organizations after the refused batch: %+v", orgs)
+	}
+	for i := 0; i < len(evs); i += 250 {
+		if _, err := s.Append(ctx, evs[i:i+250]); err != nil {
+			t.Fatalf("events %d to %d: %v", i, i+249, err)
+		}
+	}
+	if size, _, err := s.Head(ctx, "acme"); err != nil || size != 3000 {
+		t.Fatalf("Head = %d, %v; want 3000", size, err)
+	}
+}
+
 // A timestamp that is not UTC is refused with an error naming the field,
 // never silently converted; the same instant in UTC is accepted.
 func TestStore_TimestampMustBeUTC(t *testing.T) {

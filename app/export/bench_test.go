@@ -125,7 +125,7 @@ func buildBenchStore(b *testing.B, n int) benchStore {
 		CheckpointInterval: 24 * time.Hour, HeartbeatInterval: 48 * time.Hour})
 	step := end.Sub(start) / time.Duration(n)
 	t0 := time.Now()
-	const batch, producers = 1000, 2
+	const batch, producers = 250, 2
 	var wg sync.WaitGroup
 	for p := range producers {
 		wg.Add(1)

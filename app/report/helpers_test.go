@@ -55,7 +55,7 @@ func demoStore(t testing.TB) *storage.Store {
 		t.Fatalf("storage.Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	batch := make([]storage.Event, 0, 1000)
+	batch := make([]storage.Event, 0, 250)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
