@@ -76,8 +76,8 @@ func (a *App) writeCheckedReport(ctx context.Context, req ReportRequest) (Report
 // it gave them, so that it can cancel one. (The browser cancels a report by
 // abandoning its request.)
 type runningReports struct {
-	mu     sync.Mutex
-	byID   map[string]context.CancelFunc
+	mu   sync.Mutex
+	byID map[string]context.CancelFunc
 }
 
 // start returns the context to write report id in, and the function to call
