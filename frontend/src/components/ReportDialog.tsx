@@ -300,7 +300,8 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
               <Button variant="default" onClick={() => setResult(undefined)}>
                 Another report
               </Button>
-              <Button onClick={onClose} data-testid="report-close">
+              {/* Keyed: not the Generate button re-rendered, whose loader would still be fading out. */}
+              <Button key="done" onClick={onClose} data-testid="report-close">
                 Done
               </Button>
             </>
@@ -315,7 +316,7 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
                   Close
                 </Button>
               )}
-              <Button leftSection={<IconFileAnalytics size={16} />} onClick={generate} loading={busy} disabled={!org} data-testid="report-generate">
+              <Button key="generate" leftSection={<IconFileAnalytics size={16} />} onClick={generate} loading={busy} disabled={!org} data-testid="report-generate">
                 Generate
               </Button>
             </>
