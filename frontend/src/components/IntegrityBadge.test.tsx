@@ -74,3 +74,21 @@ describe('IntegrityBadge and verifications run elsewhere', () => {
     await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Problems found'))
   })
 })
+
+describe('loading the checkpoint while things change', () => {
+  it('keeps the organization chosen last when an earlier load answers after it', async () => {
+    const s = setup()
+    const real = s.api.latestCheckpoint
+    let releaseSlow!: () => void
+    const slow = new Promise<void>((r) => { releaseSlow = r })
+    s.api.latestCheckpoint = async (org) => {
+      if (org === 'acme') await slow
+      return { ...(await real('acme')), origin: `origin of ${org}` }
+    }
+    const first = s.stores.session.getState().loadCheckpoint('acme')
+    await s.stores.session.getState().loadCheckpoint('other')
+    releaseSlow()
+    await first
+    expect(s.stores.session.getState().checkpoint?.origin).toBe('origin of other')
+  })
+})

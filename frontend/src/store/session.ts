@@ -32,6 +32,7 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       return undefined
     }
   }
+  let loads = 0 // loadCheckpoint calls so far
   return createStore<SessionState>((set, get) => ({
     info: undefined,
     orgs: undefined,
@@ -55,6 +56,7 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     },
 
     loadCheckpoint: async (org) => {
+      const call = ++loads
       const current = get().lastVerify
       const mine = current?.org === org ? current : remembered(org)
       if (current !== mine) set({ lastVerify: mine })
@@ -67,7 +69,11 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
           () => undefined,
         ),
       ])
-      set({ checkpoint, lastVerify: newer(mine, logged) })
+      // A later call (another organization chosen meanwhile) has the last word.
+      if (call !== loads) return
+      // So does a verification this window finished meanwhile.
+      const now = get().lastVerify
+      set({ checkpoint, lastVerify: newer(now?.org === org ? now : mine, logged) })
     },
 
     verify: async (org) => {
