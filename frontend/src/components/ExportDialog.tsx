@@ -9,6 +9,7 @@ import { formatDateTime, type TimeZoneMode } from '../lib/time'
 import { parseQuery, type QueryFilter } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
 import { viewQuery, type View } from '../store/view'
+import { AdviceAlert } from './StatusStates'
 
 export const FORMAT_OPTIONS: { value: ExportFormat; label: string; description: string }[] = [
   { value: 'csv', label: 'CSV', description: 'A spreadsheet: one row per event, JSON in cells, formula prefixes escaped.' },
@@ -265,22 +266,7 @@ export function ExportDialog({ opened, onClose }: { opened: boolean; onClose(): 
               />
             )}
             {running && <ExportProgressBar progress={phase.progress} />}
-            {error && advice && (
-              <Alert color={error.code === 'cancelled' ? 'gray' : 'red'} variant="light" title={advice.title} role="alert" data-testid="export-error">
-                <Stack gap={4}>
-                  {error.code !== 'cancelled' && error.message && !advice.steps.includes(error.message) && (
-                    <Text size="sm" ff="monospace" style={{ wordBreak: 'break-word' }}>
-                      {error.message}
-                    </Text>
-                  )}
-                  {advice.steps.map((s) => (
-                    <Text size="sm" key={s}>
-                      {s}
-                    </Text>
-                  ))}
-                </Stack>
-              </Alert>
-            )}
+            {error && advice && <AdviceAlert error={error} advice={advice} testId="export-error" />}
           </>
         )}
 

@@ -10,6 +10,7 @@ import type { ReportResultDTO } from '../api/types'
 import { customPeriod, describePeriod, quickPeriod, type CustomPeriodError, type PeriodChoice } from '../lib/period'
 import { useStores, useView } from '../store/context'
 import { formatBytes } from './ExportDialog'
+import { AdviceAlert } from './StatusStates'
 
 const CHOICES: { value: PeriodChoice; label: string }[] = [
   { value: 'this-quarter', label: 'This quarter' },
@@ -275,22 +276,7 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
                 <Text size="sm">Verifying the log and writing the report… a large log takes a minute or two.</Text>
               </Group>
             )}
-            {error && advice && (
-              <Alert color={error.code === 'cancelled' ? 'gray' : 'red'} variant="light" title={advice.title} role="alert" data-testid="report-error">
-                <Stack gap={4}>
-                  {error.code !== 'cancelled' && error.message && !advice.steps.includes(error.message) && (
-                    <Text size="sm" ff="monospace" style={{ wordBreak: 'break-word' }}>
-                      {error.message}
-                    </Text>
-                  )}
-                  {advice.steps.map((s) => (
-                    <Text size="sm" key={s}>
-                      {s}
-                    </Text>
-                  ))}
-                </Stack>
-              </Alert>
-            )}
+            {error && advice && <AdviceAlert error={error} advice={advice} testId="report-error" />}
           </>
         )}
 

@@ -3,6 +3,31 @@ import { IconFilterOff, IconLock, IconPlugConnectedX, IconShieldX, IconAlertCirc
 import type { ReactNode } from 'react'
 import { adviceFor, type ApiError } from '../api/errors'
 
+/**
+ * A dialog's failed request: the advice's title, the app's message when the
+ * steps do not already say it, and the steps. A cancellation the person
+ * asked for is grey news, not a red error.
+ */
+export function AdviceAlert({ error, advice, testId }: { error: ApiError; advice: { title: string; steps: string[] }; testId: string }) {
+  const cancelled = error.code === 'cancelled'
+  return (
+    <Alert color={cancelled ? 'gray' : 'red'} variant="light" title={advice.title} role="alert" data-testid={testId}>
+      <Stack gap={4}>
+        {!cancelled && error.message && !advice.steps.includes(error.message) && (
+          <Text size="sm" ff="monospace" style={{ wordBreak: 'break-word' }}>
+            {error.message}
+          </Text>
+        )}
+        {advice.steps.map((s) => (
+          <Text size="sm" key={s}>
+            {s}
+          </Text>
+        ))}
+      </Stack>
+    </Alert>
+  )
+}
+
 /** Says what failed and what the user can do about it. */
 export function ErrorState({ error, onRetry, compact }: { error: ApiError; onRetry?: () => void; compact?: boolean }) {
   const advice = adviceFor(error)
