@@ -164,24 +164,19 @@ func TestExportBinding_Errors(t *testing.T) {
 
 func pollExport(t *testing.T, f *restFixture, id, token string) ExportJobDTO {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var j ExportJobDTO
+	waitFor(t, 30*time.Second, "export "+id+" to end", func() bool {
 		resp, b := f.do("GET", "/api/exports/"+id, token, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("GET /api/exports/%s: %d %s", id, resp.StatusCode, b)
 		}
-		var j ExportJobDTO
+		j = ExportJobDTO{}
 		if err := json.Unmarshal(b, &j); err != nil {
 			t.Fatal(err)
 		}
-		if j.State != ExportRunning {
-			return j
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("export %s still running: %s", id, b)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return j.State != ExportRunning
+	})
+	return j
 }
 
 // TestREST_Exports drives the job resource over a loopback listener: start

@@ -223,14 +223,14 @@ func TestReportBinding_Cancel(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { _, err := f.app.WriteReport(req); errc <- err }()
-	for !running() {
+	waitFor(t, 10*time.Second, "the report to start", func() bool {
 		select {
 		case err := <-errc:
 			t.Fatalf("the report ended before it could be cancelled: %v", err)
 		default:
-			time.Sleep(50 * time.Microsecond)
 		}
-	}
+		return running()
+	})
 	if _, err := f.app.WriteReport(req); bindingCode(t, err) != CodeInvalidRequest || !strings.Contains(err.Error(), "already being written") {
 		t.Errorf("a second report under a running id: %v", err)
 	}

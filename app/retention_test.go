@@ -157,18 +157,11 @@ func TestRetention_BackgroundSweeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.startRetention(20 * time.Millisecond)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, 10*time.Second, "the background sweep", func() bool {
 		_, err := a.store.Get(ctx, "org-a", rs[0].ID)
 		page, _ := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.retention_swept"}})
-		if errors.Is(err, storage.ErrPruned) && len(page.Events) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not pruned in the background: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.Is(err, storage.ErrPruned) && len(page.Events) > 0
+	})
 	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.retention_swept"}})
 	if err != nil || len(page.Events) != 1 || page.Events[0].UserID != "system" {
 		t.Fatalf("sweep events: %+v, %v", page.Events, err)
