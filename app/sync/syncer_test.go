@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -113,14 +114,10 @@ func (f *fixture) setFault(fn func(w http.ResponseWriter, r *http.Request) bool)
 // waitDelivered waits until the tenant holds n events of acme.
 func (f *fixture) waitDelivered(n uint64, within time.Duration) {
 	f.t.Helper()
-	deadline := time.Now().Add(within)
-	for f.ts.HighestSeq("acme") < n {
-		if time.Now().After(deadline) {
-			st, _ := f.s.Status(context.Background(), "acme")
-			f.t.Fatalf("tenant holds %d events, want %d; status %+v", f.ts.HighestSeq("acme"), n, st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	synctest.WaitFor(f.t, within, func() bool { return f.ts.HighestSeq("acme") >= n }, func() string {
+		st, _ := f.s.Status(context.Background(), "acme")
+		return fmt.Sprintf("tenant holds %d events, want %d; status %+v", f.ts.HighestSeq("acme"), n, st)
+	})
 }
 
 func (f *fixture) status() axsync.Status {
@@ -159,9 +156,8 @@ func TestSyncer_ServerErrorsAreRetriedAndAuditedOnce(t *testing.T) {
 	f.waitDelivered(250, 10*time.Second)
 	synctest.CheckComplete(t, st, "acme", f.ts.Lines("acme"), 250)
 	// The recovery is recorded after the delivery that ends the outage.
-	for deadline := time.Now().Add(10 * time.Second); f.rec.count("audit.sync_recovered") == 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	synctest.WaitFor(t, 10*time.Second, func() bool { return f.rec.count("audit.sync_recovered") > 0 },
+		func() string { return "no audit.sync_recovered event" })
 	if got := f.rec.count("audit.sync_failed"); got != 1 {
 		t.Errorf("%d sync_failed events for 5 failures in a row, want 1", got)
 	}
@@ -279,13 +275,8 @@ func TestSyncer_DuplicateAcknowledgements(t *testing.T) {
 	if err := f.s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for f.status().DeliveredSeq < 400 {
-		if time.Now().After(deadline) {
-			t.Fatalf("status %+v", f.status())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	synctest.WaitFor(t, 10*time.Second, func() bool { return f.status().DeliveredSeq >= 400 },
+		func() string { return fmt.Sprintf("status %+v", f.status()) })
 	synctest.CheckComplete(t, st, "acme", f.ts.Lines("acme"), 400)
 }
 
@@ -324,13 +315,8 @@ func TestSyncer_PoisonBatchStops(t *testing.T) {
 	if err := f.s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for f.status().State != axsync.StateStopped {
-		if time.Now().After(deadline) {
-			t.Fatalf("status %+v", f.status())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	synctest.WaitFor(t, 5*time.Second, func() bool { return f.status().State == axsync.StateStopped },
+		func() string { return fmt.Sprintf("status %+v", f.status()) })
 	posts := f.posts.Load()
 	synctest.Append(t, st, "acme", 5) // would wake a running loop
 	time.Sleep(300 * time.Millisecond)

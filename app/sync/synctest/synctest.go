@@ -259,3 +259,16 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		CheckComplete(t, st, "acme", h.Stored(t, "acme"), 301)
 	})
 }
+
+// WaitFor polls ok until it holds, failing t after d with what (called
+// then, so it can describe the state it found).
+func WaitFor(t testing.TB, d time.Duration, ok func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: %s", d, what())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -129,13 +130,8 @@ func TestSyncer_WebhookFaults(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(synctest.Dedup(t, rc.stored(t, "acme"))) < 1000 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events arrived", len(synctest.Dedup(t, rc.stored(t, "acme"))))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	synctest.WaitFor(t, 10*time.Second, func() bool { return len(synctest.Dedup(t, rc.stored(t, "acme"))) >= 1000 },
+		func() string { return fmt.Sprintf("%d events arrived", len(synctest.Dedup(t, rc.stored(t, "acme")))) })
 	lines := rc.stored(t, "acme")
 	synctest.CheckComplete(t, st, "acme", lines, 1000)
 	if dups := len(lines) - 1000; dups%100 != 0 || dups == 0 {
