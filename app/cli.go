@@ -75,9 +75,17 @@ func (c *cli) open(cmd *cobra.Command) (*App, func() error, error) {
 	return c.cfg.Open(cmd.Context(), c.g)
 }
 
-// events opens the profile for the event commands: directly, or through
-// the desktop app's API when the app holds the profile.
-func (c *cli) events(cmd *cobra.Command) (eventBackend, func() error, error) {
+// profileBackend is what the commands act on: the profile itself, or the
+// desktop app (or serve) holding it, through its local API.
+type profileBackend interface {
+	eventBackend
+	retentionBackend
+	syncBackend
+}
+
+// backend opens the profile for a command: directly, or through the
+// desktop app's API when the app holds the profile.
+func (c *cli) backend(cmd *cobra.Command) (profileBackend, func() error, error) {
 	a, closeApp, err := c.open(cmd)
 	if err == nil {
 		c.verbosef(cmd, "opened the audit log directly")

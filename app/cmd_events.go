@@ -59,7 +59,7 @@ func (c *cli) appendCommand() *cobra.Command {
 			if len(events) == 0 {
 				return nil
 			}
-			b, closeB, err := c.events(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -253,7 +253,7 @@ func (c *cli) queryCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, closeB, err := c.events(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}

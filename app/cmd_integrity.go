@@ -53,7 +53,7 @@ func (c *cli) verifyCommand() *cobra.Command {
 			"2 the log could not be checked (or bad usage).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, closeB, err := c.integrity(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -165,7 +165,7 @@ func (c *cli) checkpointCommand() *cobra.Command {
 			if org == "" && !publicKey {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			b, closeB, err := c.integrity(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -222,7 +222,7 @@ func (c *cli) proveCommand() *cobra.Command {
 			case !consistency && len(args) == 0:
 				return &RequestError{Field: "ID", Reason: "is required: the id of the event to prove (or --from and --to)"}
 			}
-			b, closeB, err := c.integrity(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -372,10 +372,4 @@ func (c *cli) recoverCommand() *cobra.Command {
 	cmd.Flags().StringVar(&org, "org", "", "only this organization `ID`")
 	cmd.Flags().StringVar(&reason, "reason", "", "why you accept it (recorded in the event)")
 	return cmd
-}
-
-// integrity opens the profile for the integrity commands: directly, or
-// through the desktop app's API when the app holds the profile.
-func (c *cli) integrity(cmd *cobra.Command) (integrityBackend, func() error, error) {
-	return c.events(cmd)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,7 +36,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if org == "" {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			b, closeB, err := c.retention(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -72,7 +71,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if daysSet == req.Indefinite {
 				return &RequestError{Field: "--days", Reason: "give either --days N (1 to 2557, 7 years) or --indefinite"}
 			}
-			b, closeB, err := c.retention(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -117,7 +116,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if dryRun == now {
 				return &RequestError{Field: "--dry-run", Reason: "give either --dry-run or --now"}
 			}
-			b, closeB, err := c.retention(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -148,22 +147,6 @@ type retentionBackend interface {
 	retentionShow(ctx context.Context, org string) (RetentionDTO, error)
 	setRetention(ctx context.Context, req RetentionSetRequest) (RetentionDTO, error)
 	sweepRetention(ctx context.Context, org string, dryRun bool) (storage.SweepResult, error)
-}
-
-func (c *cli) retention(cmd *cobra.Command) (retentionBackend, func() error, error) {
-	a, closeApp, err := c.open(cmd)
-	if err == nil {
-		return a, closeApp, nil
-	}
-	if !errors.Is(err, storage.ErrLocked) || c.cfg.Remote == nil {
-		return nil, nil, err
-	}
-	r, rerr := c.cfg.Remote(cmd.Context(), c.g)
-	if rerr != nil {
-		return nil, nil, fmt.Errorf("%w; and its API cannot be reached: %v", err, rerr)
-	}
-	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
-	return r, func() error { return nil }, nil
 }
 
 func (r *RemoteClient) retentionShow(ctx context.Context, org string) (RetentionDTO, error) {

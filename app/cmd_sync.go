@@ -83,7 +83,7 @@ func (c *cli) syncCommand() *cobra.Command {
 					}
 				}
 			}
-			b, closeApp, err := c.syncs(cmd)
+			b, closeApp, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ func (c *cli) syncCommand() *cobra.Command {
 			if dTo == "" {
 				return &RequestError{Field: "--to", Reason: "is required"}
 			}
-			b, closeApp, err := c.syncs(cmd)
+			b, closeApp, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -156,7 +156,7 @@ func (c *cli) syncCommand() *cobra.Command {
 			if rOrg == "" {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			b, closeApp, err := c.syncs(cmd)
+			b, closeApp, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
@@ -187,7 +187,7 @@ func (c *cli) syncCommand() *cobra.Command {
 			if sOrg == "" {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			b, closeApp, err := c.syncs(cmd)
+			b, closeApp, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}

@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	axsync "github.com/axiomops/axiom-audit/app/sync"
-	"github.com/axiomops/axiom-audit/storage"
 )
 
 // syncBackend is what the sync commands need: the App itself, or the
@@ -23,24 +19,6 @@ type syncBackend interface {
 	syncDisable(ctx context.Context, org, kind string) error
 	syncRunNow(ctx context.Context, org string) ([]SyncStatus, error)
 	syncStatus(ctx context.Context, org string) ([]SyncStatus, error)
-}
-
-// syncs opens the profile for the sync commands: directly, or through the
-// desktop app's API when the app holds the profile.
-func (c *cli) syncs(cmd *cobra.Command) (syncBackend, func() error, error) {
-	a, closeApp, err := c.open(cmd)
-	if err == nil {
-		return a, closeApp, nil
-	}
-	if !errors.Is(err, storage.ErrLocked) || c.cfg.Remote == nil {
-		return nil, nil, err
-	}
-	r, rerr := c.cfg.Remote(cmd.Context(), c.g)
-	if rerr != nil {
-		return nil, nil, fmt.Errorf("%w; and its API cannot be reached: %v", err, rerr)
-	}
-	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
-	return r, func() error { return nil }, nil
 }
 
 // syncEnableRequest is the body of POST /api/sync/enable, which only the
