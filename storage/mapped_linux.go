@@ -3,13 +3,13 @@ package storage
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
 )
 
 // madvPageout is MADV_PAGEOUT (Linux 5.4): reclaim these pages now. Unlike
@@ -69,34 +69,82 @@ func releaseMapped(dir string, budget int64) error {
 	}
 	page := uintptr(os.Getpagesize())
 	var vec []byte
-	for _, m := range maps {
-		n := int((uintptr(m.end) - uintptr(m.start) + page - 1) / page)
-		if cap(vec) < n {
-			vec = make([]byte, n)
-		}
-		vec = vec[:n]
-		if _, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(m.start), uintptr(m.end-m.start), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
-			continue // unmapped since the read of maps
-		}
-		hi := -1
-		for i := n - 1; i >= 0; i-- {
-			if vec[i]&1 != 0 {
-				hi = i
-				break
+	pagemap, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return err
+	}
+	defer pagemap.Close()
+	// Adjacent mappings of the store's files (mmap places consecutive
+	// mappings next to each other) are reclaimed with one call: each
+	// madvise(MADV_PAGEOUT) has a fixed cost, and there is a mapping per
+	// table, hundreds of them.
+	var run mapping
+	flush := func() error {
+		if run.end > run.start {
+			if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(run.start), uintptr(run.end-run.start), madvPageout); e != 0 && e != syscall.ENOMEM {
+				// ENOMEM: part of the range was unmapped since the read of maps.
+				return fmt.Errorf("madvise(MADV_PAGEOUT) of %s: %w", run.path, e)
 			}
 		}
-		resident := uintptr(hi+1) * page
-		if newest[filepath.Ext(m.path)] == m.path {
-			resident = max(resident, mappedTail) - mappedTail
-		}
-		if resident == 0 {
+		run = mapping{}
+		return nil
+	}
+	for _, m := range maps {
+		if newest[filepath.Ext(m.path)] != m.path {
+			// Reclaimed whole: madvise skips the pages that are not
+			// resident cheaply, where finding the resident ones first
+			// would list every page of every file.
+			if run.end != m.start {
+				if err := flush(); err != nil {
+					return err
+				}
+				run = m
+			}
+			run.end = m.end
 			continue
 		}
-		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.start), resident, madvPageout); e != 0 {
-			return fmt.Errorf("madvise(MADV_PAGEOUT) of %s: %w", m.path, e)
+		// Of a file Badger appends to, the tail below the highest page
+		// this process has mapped (Badger's write position) is kept.
+		if err := flush(); err != nil {
+			return err
+		}
+		hi, err := highestPresent(pagemap, m, page, &vec)
+		if err != nil {
+			continue // unmapped since the read of maps
+		}
+		if keep := max(hi, mappedTail) - mappedTail; keep > 0 {
+			run = mapping{m.start, m.start + uint64(keep), m.path}
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
+	if err := flush(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// highestPresent is the end of m's highest page present in this process's
+// page tables, from /proc/self/pagemap (bit 63 of each page's entry, which
+// needs no privilege). mincore would not do: it reports the page cache,
+// which holds pages of the file this process never touched (readahead,
+// preallocation), far past where Badger writes.
+func highestPresent(pagemap *os.File, m mapping, page uintptr, buf *[]byte) (uintptr, error) {
+	n := int((uintptr(m.end-m.start) + page - 1) / page)
+	if cap(*buf) < 8*n {
+		*buf = make([]byte, 8*n)
+	}
+	b := (*buf)[:8*n]
+	if _, err := pagemap.ReadAt(b, int64(uintptr(m.start)/page)*8); err != nil {
+		return 0, err
+	}
+	for i := n - 1; i >= 0; i-- {
+		if binary.LittleEndian.Uint64(b[8*i:])&(1<<63) != 0 {
+			return uintptr(i+1) * page, nil
+		}
+	}
+	return 0, nil
 }
 
 // fileNumber is the number Badger names a value log or memtable log file

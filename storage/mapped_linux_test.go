@@ -82,3 +82,95 @@ func TestMapped_ScanStaysWithinBudget(t *testing.T) {
 	}
 	t.Logf("peak resident during the scan: %.1f MB", float64(peak)/(1<<20))
 }
+
+// residentByFile is the Rss of each of dir's mapped files, by base name.
+func residentByFile(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	dir, _ = filepath.Abs(dir)
+	raw, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	cur := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			cur = ""
+			if len(f) >= 6 && filepath.Dir(f[5]) == dir {
+				cur = filepath.Base(f[5])
+			}
+		case cur != "" && len(f) == 3 && f[0] == "Rss:":
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			out[cur] += kb << 10
+		}
+	}
+	return out
+}
+
+// A release drops every resident page of the files Badger only reads (the
+// tables and older value logs, many of them at adjacent addresses, which
+// one call covers), and keeps the tail of the newest value log and
+// memtable log, which the next append writes.
+func TestMapped_ReleaseKeepsOnlyTheAppendTails(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir, newStoreKeystore(), Options{GCInterval: -1, MappedResident: -1,
+		MemTableSize: 1 << 20, valueLogFileSize: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	state := json.RawMessage(`{"blob":"` + strings.Repeat("0123456789abcdef", 1024) + `"}`)
+	for g := 0; g < 3000; g += 30 {
+		evs := make([]Event, 30)
+		for i := range evs {
+			evs[i] = testEvent("acme", g+i)
+			evs[i].BeforeState, evs[i].AfterState = nil, state
+		}
+		if _, err := s.Append(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read everything back so that the tables are resident too.
+	if err := s.ScanRecords(context.Background(), Filter{Org: "acme", Order: OldestFirst}, 1<<62, false, func(*StoredEvent) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := residentByFile(t, dir)
+	if err := releaseMapped(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	after := residentByFile(t, dir)
+	newest := map[string]string{}
+	for name := range before {
+		ext := filepath.Ext(name)
+		if cur, ok := newest[ext]; !ok || fileNumber(name) > fileNumber(cur) {
+			newest[ext] = name
+		}
+	}
+	var olderVlogs, tables int
+	for name, rss := range before {
+		switch {
+		case name == newest[".vlog"] || name == newest[".mem"]:
+			if rss > 0 && after[name] == 0 {
+				t.Errorf("%s, which Badger appends to, lost all %d resident bytes; its tail should stay", name, rss)
+			}
+			if after[name] > mappedTail+int64(os.Getpagesize()) {
+				t.Errorf("%s keeps %d resident bytes; want at most its %d-byte tail", name, after[name], mappedTail)
+			}
+		case rss > 0:
+			if filepath.Ext(name) == ".vlog" {
+				olderVlogs++
+			} else {
+				tables++
+			}
+			if after[name] != 0 {
+				t.Errorf("%s keeps %d of its %d resident bytes after the release", name, after[name], rss)
+			}
+		}
+	}
+	if olderVlogs == 0 {
+		t.Fatalf("no older value log was resident before the release (%v): the test does not exercise it", before)
+	}
+	t.Logf("released %d older value logs and %d other mappings", olderVlogs, tables)
+}

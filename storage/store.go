@@ -64,6 +64,9 @@ type Options struct {
 	// disableIntegrity turns the Merkle tree and checkpoints off; only the
 	// benchmark that measures their cost sets it.
 	disableIntegrity bool
+	// valueLogFileSize overrides the value log files' 256 MiB, for tests
+	// that need several files without writing gigabytes.
+	valueLogFileSize int64
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -305,6 +308,9 @@ func badgerOptions(dir string, opts Options, key []byte) badger.Options {
 	// copy. Appending 1M events peaked at 654 MB RSS with Badger's table
 	// defaults and 16 MiB memtables, and at 263 MB with these
 	// (BenchmarkAppendRSS), appending a third faster.
+	if opts.valueLogFileSize > 0 {
+		o.ValueLogFileSize = opts.valueLogFileSize
+	}
 	o.TableSizeMultiplier = 1
 	o.BaseTableSize = 1 << 20
 	o.Compression = options.None
