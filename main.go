@@ -25,10 +25,13 @@ var assets embed.FS
 var version = "dev"
 
 func main() {
-	// The store's memory budget (storage.SuggestedMemoryLimit) unless the
-	// user set GOMEMLIMIT.
+	// The store's memory budget (storage.SuggestedMemoryLimit and
+	// SuggestedGCPercent) unless the user set GOMEMLIMIT or GOGC.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(storage.SuggestedMemoryLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(storage.SuggestedGCPercent)
 	}
 	root := app.NewRootCommand(app.CLIConfig{
 		Version: version,

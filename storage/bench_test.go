@@ -10,8 +10,9 @@ package storage
 // appends 1,000,000 events (AXIOM_BENCH_EVENTS overrides) to a new store
 // and reports the peak resident memory while it does.
 //
-// Every benchmark runs under the Go memory limit the app sets
-// (SuggestedMemoryLimit), the store's and raw Badger's side alike.
+// Every benchmark runs under the Go memory limit and collector target the
+// app sets (SuggestedMemoryLimit, SuggestedGCPercent), the store's and raw
+// Badger's side alike.
 
 import (
 	"bufio"
@@ -71,10 +72,12 @@ func benchEvent(org string, i int, ts time.Time) Event {
 	}
 }
 
-// benchMemoryLimit applies the app's Go memory limit until b ends.
+// benchMemoryLimit applies the app's Go memory limit and collector target
+// until b ends.
 func benchMemoryLimit(b *testing.B) {
 	old := debug.SetMemoryLimit(SuggestedMemoryLimit)
-	b.Cleanup(func() { debug.SetMemoryLimit(old) })
+	oldGC := debug.SetGCPercent(SuggestedGCPercent)
+	b.Cleanup(func() { debug.SetMemoryLimit(old); debug.SetGCPercent(oldGC) })
 }
 
 func benchOpen(b *testing.B, dir string) *Store {

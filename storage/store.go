@@ -46,7 +46,7 @@ type Options struct {
 	// negative disables it).
 	GCInterval time.Duration
 	// MappedResident bounds the resident pages of the store's
-	// memory-mapped files (default 64 MiB; negative leaves them to the
+	// memory-mapped files (default 32 MiB; negative leaves them to the
 	// kernel). See mapped.go.
 	MappedResident int64
 	// SubscriberBuffer is each subscription's channel capacity (default 1024).
@@ -105,7 +105,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.GCInterval = 10 * time.Minute
 	}
 	if o.MappedResident == 0 {
-		o.MappedResident = 64 << 20
+		o.MappedResident = 32 << 20
 	}
 	if o.SubscriberBuffer == 0 {
 		o.SubscriberBuffer = 1024
@@ -131,6 +131,14 @@ func (o Options) withDefaults() (Options, error) {
 // buffers live (tens of MiB while 1M events are appended), and those it
 // cannot collect.
 const SuggestedMemoryLimit = 192 << 20
+
+// SuggestedGCPercent is the collector's target (runtime/debug.SetGCPercent)
+// the app runs the store under, and the benchmarks with it: the heap grows
+// to 1.5 times what is live between collections instead of Go's default 2
+// times. An export of 1M events holds about 55 MB live (most of it Badger's
+// caches and memtables); at 100 its resident heap peaked at 118 MB, at 50
+// at 85 MB, for under 2% more of its CPU in the collector.
+const SuggestedGCPercent = 50
 
 // Store is one profile's audit log. It is safe for concurrent use. Its
 // methods only add events and read them: there is no way to change or remove

@@ -283,8 +283,10 @@ func readRate(b *testing.B, st *storage.Store) float64 {
 // ScanRecords rate, measured in the same run: 1.0 would be an export as
 // fast as reading), x-baseline (over encoding/json alone), and peak RSS.
 func BenchmarkExport(b *testing.B) {
-	// As the app runs (main.go): under the store's suggested Go memory limit.
+	// As the app runs (main.go): under the store's suggested Go memory limit
+	// and collector target.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(storage.SuggestedMemoryLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(storage.SuggestedGCPercent))
 	bs := buildBenchStore(b, benchN())
 	st := openBenchStore(b, bs.dir)
 	defer st.Close()
