@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -278,9 +279,18 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 	for _, ix := range p.indexes {
 		add(len(ix)+16, len(p.summary))
 	}
+	// The user's counter, and the hour's pack with this event's pairs (a
+	// pack also holds the hour's earlier pairs, a few hundred bytes at most,
+	// which the budget's margin covers).
+	pack := 0
 	for _, cf := range p.counts {
-		add(kl+9+len(cf.value), 8)
+		if cf.field == fieldUserID {
+			add(kl+9+len(cf.value), 8)
+		} else {
+			pack += 2 + len(cf.value) + binary.MaxVarintLen64
+		}
 	}
+	add(kl+9, pack)
 	return nil
 }
 
@@ -406,12 +416,13 @@ func (w *writerView) refresh() {
 		break
 	}
 	idle := w.settled == len(w.groups)
-	full := len(w.pending) > maxPendingIDs || w.settled > maxSettledGroups || len(w.s.counters) > maxCounterCache
+	cached := len(w.s.counters) + len(w.s.packs)
+	full := len(w.pending) > maxPendingIDs || w.settled > maxSettledGroups || cached > maxCounterCache
 	switch {
 	case w.snap == nil:
 	case idle && w.settled > 0:
 	case full:
-		if len(w.s.counters) > maxCounterCache {
+		if cached > maxCounterCache {
 			// The counter cache is only dropped when the snapshot shows
 			// every group: counters missing from the cache are read from it.
 			for w.settled < len(w.groups) {
@@ -419,6 +430,7 @@ func (w *writerView) refresh() {
 				w.settled++
 			}
 			clear(w.s.counters)
+			clear(w.s.packs)
 		}
 	default:
 		return
@@ -685,7 +697,8 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	heads := map[string]head{}
 	trees := s.beginTrees()
 	g.ids = map[string]pendingID{}
-	deltas := map[string]uint64{}
+	deltas := map[string]uint64{}                // user counters
+	packDeltas := map[string]map[string]uint64{} // hourly packs
 	getHead := func(org string) (head, error) {
 		if h, ok := heads[org]; ok {
 			return h, nil
@@ -804,7 +817,15 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			}
 			hour := hourOf(p.ts)
 			for _, cf := range p.counts {
-				deltas[string(counterKey(org, hour, cf.field, cf.value))]++
+				if cf.field == fieldUserID {
+					deltas[string(counterKey(org, hour, cf.field, cf.value))]++
+					continue
+				}
+				pk := string(counterKey(org, hour, fieldPack, ""))
+				if packDeltas[pk] == nil {
+					packDeltas[pk] = map[string]uint64{}
+				}
+				packDeltas[pk][packKeyOf(cf.field, cf.value)]++
 			}
 			g.done = append(g.done, committed{p: p, seq: seq, public: public, leaf: rv.leaf, prev: h.leaf})
 			heads[org] = head{seq: seq, leaf: rv.leaf, lastRecordedAt: recNs}
@@ -853,6 +874,36 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			return abort(fmt.Errorf("failed to stage a counter: %w", err))
 		}
 	}
+	newPacks := make(map[string]map[string]uint64, len(packDeltas))
+	for k, d := range packDeltas {
+		cur, ok := s.packs[k]
+		if !ok {
+			item, err := txn.Get([]byte(k))
+			switch {
+			case err == nil:
+				cur = map[string]uint64{}
+				err = item.Value(func(v []byte) error {
+					return decodePack(v, func(field byte, value string, n uint64) { cur[packKeyOf(field, value)] += n })
+				})
+				if err != nil {
+					return abort(err)
+				}
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return abort(fmt.Errorf("failed to read a counter: %w", err))
+			}
+		}
+		next := maps.Clone(cur)
+		if next == nil {
+			next = make(map[string]uint64, len(d))
+		}
+		for f, n := range d {
+			next[f] += n
+		}
+		newPacks[k] = next
+		if err := wr.Set([]byte(k), encodePack(next)); err != nil {
+			return abort(fmt.Errorf("failed to stage a counter: %w", err))
+		}
+	}
 	if err := trees.finish(wr); err != nil {
 		return abort(err)
 	}
@@ -863,6 +914,9 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	}
 	for k, v := range newCounts {
 		s.counters[k] = v
+	}
+	for k, v := range newPacks {
+		s.packs[k] = v
 	}
 	g.writes = wr
 	return g

@@ -21,6 +21,7 @@ package storage
 //	0x15 0x15 || org || 0x00 || keyID u32                 wrapped data key: 0x01 || nonce [12] || AES-GCM(KEK, key)
 //	0x16 0x16 || org || 0x00 || hour u64 || field || value
 //	                                                      count u64: events per UTC hour per field value
+//	0x16 0x16 || org || 0x00 || hour u64 || '*'           pack: the hour's counts of the bounded fields
 //	0x17 0x17 || org || 0x00 || hour u64 || field || value
 //	                                                      count u64: of those, pruned by retention (retention.go)
 //	0x01 0x01 || "verifier-key"                           checkpoint verifier key, note format (text)
@@ -38,6 +39,14 @@ package storage
 // these selective fields are indexed, because each entry is a write per
 // event. In the counters (0x16) field is 't' (total, empty value),
 // 'c' category, 'p' provider, 's' status, 'r' riskLevel or 'u' userId.
+// The fields with few values (t, c, p, s, r) of one hour are kept in a
+// single pack entry (field '*'), so that an append rewrites one counter for
+// them instead of five: a sequence, sorted by field and value, of
+//
+//	field u8 || uvarint len || value || uvarint count
+//
+// Stores written before packs keep separate entries for those fields too;
+// an hour's count is the sum of its pack and its separate entries.
 // Indexed values never contain 0x00 (the
 // validator rejects NUL in strings), so 0x00 ends the value unambiguously
 // and a resourceId prefix is a key prefix.
@@ -117,6 +126,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -198,6 +208,49 @@ func counterKey(org string, hour uint64, field byte, value string) []byte {
 	k := binary.BigEndian.AppendUint64(orgPrefix(tagCounter, org), hour)
 	k = append(k, field)
 	return append(k, value...)
+}
+
+// fieldPack is the field of an hour's pack of counters.
+const fieldPack byte = '*'
+
+// packKeyOf is a pack's map key for field and value.
+func packKeyOf(field byte, value string) string { return string([]byte{field}) + value }
+
+// encodePack encodes an hour's pack of counters (field||value → count).
+func encodePack(m map[string]uint64) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b []byte
+	for _, k := range keys {
+		b = append(b, k[0])
+		b = binary.AppendUvarint(b, uint64(len(k)-1))
+		b = append(b, k[1:]...)
+		b = binary.AppendUvarint(b, m[k])
+	}
+	return b
+}
+
+// decodePack calls add for each counter of a pack, in order.
+func decodePack(b []byte, add func(field byte, value string, n uint64)) error {
+	for len(b) > 0 {
+		field := b[0]
+		l, k := binary.Uvarint(b[1:])
+		if k <= 0 || l > uint64(len(b)-1-k) {
+			return fmt.Errorf("a counter pack's value length is out of range: %w", errCorrupt)
+		}
+		value := string(b[1+k : 1+k+int(l)])
+		b = b[1+k+int(l):]
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			return fmt.Errorf("a counter pack's count does not decode: %w", errCorrupt)
+		}
+		b = b[k:]
+		add(field, value, n)
+	}
+	return nil
 }
 
 // hourOf truncates an encoded timestamp to its UTC hour.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/maphash"
+	"reflect"
 	"testing"
 	"time"
 
@@ -224,6 +225,26 @@ func FuzzCanonicalSimple(f *testing.F) {
 		}
 		if canonical != bytes.Equal(c, b) {
 			t.Fatalf("canonicalSimple(%q) = %v, canonicalJSON gives %q", b, canonical, c)
+		}
+	})
+}
+
+func FuzzDecodePack(f *testing.F) {
+	f.Add(encodePack(map[string]uint64{"t": 3, "cscan": 2, "capply": 1, "paws": 3}))
+	f.Add([]byte{'c', 4, 's', 'c', 'a', 'n'})
+	f.Add([]byte{'c', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := map[string]uint64{}
+		if err := decodePack(b, func(field byte, value string, n uint64) { m[packKeyOf(field, value)] += n }); err != nil {
+			return
+		}
+		// What decodes encodes to a pack that decodes to the same counts.
+		again := map[string]uint64{}
+		if err := decodePack(encodePack(m), func(field byte, value string, n uint64) { again[packKeyOf(field, value)] += n }); err != nil {
+			t.Fatalf("re-encoded pack does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(m, again) {
+			t.Fatalf("round trip: %v, then %v", m, again)
 		}
 	})
 }

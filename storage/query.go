@@ -793,6 +793,19 @@ func scanHourCounters(txn *badger.Txn, tag byte, org string, hourLo, hourHi uint
 		if len(k) < len(p)+9 {
 			return fmt.Errorf("counter key (table 0x%02x) too short: %w", tag, ErrTampered)
 		}
+		hour, field := binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8]
+		if field == fieldPack && tag == tagCounter {
+			if len(k) != len(p)+9 {
+				return fmt.Errorf("counter pack key (table 0x%02x) has %d bytes: %w", tag, len(k), ErrTampered)
+			}
+			err := it.Item().Value(func(v []byte) error {
+				return decodePack(v, func(f byte, value string, n uint64) { add(hour, f, value, sign*int64(n)) })
+			})
+			if err != nil {
+				return fmt.Errorf("counter pack (table 0x%02x): %w: %w", tag, err, ErrTampered)
+			}
+			continue
+		}
 		var n uint64
 		err := it.Item().Value(func(v []byte) error {
 			if len(v) != 8 {
@@ -804,7 +817,7 @@ func scanHourCounters(txn *badger.Txn, tag byte, org string, hourLo, hourHi uint
 		if err != nil {
 			return err
 		}
-		add(binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8], string(k[len(p)+9:]), sign*int64(n))
+		add(hour, field, string(k[len(p)+9:]), sign*int64(n))
 	}
 	return nil
 }

@@ -2,11 +2,15 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // allEvents reads every event of org the slow way, for cross-checks.
@@ -300,4 +304,137 @@ func TestQuery_Subscribe(t *testing.T) {
 			t.Fatalf("slow subscriber got %d events before being dropped", n)
 		}
 	})
+}
+
+// expectedFacets counts events the way Facets should.
+func expectedFacets(evs []StoredEvent) map[string]map[string]int64 {
+	exp := map[string]map[string]int64{FacetCategory: {}, FacetProvider: {}, FacetStatus: {}, FacetRiskLevel: {}, FacetUserID: {}}
+	for _, e := range evs {
+		exp[FacetCategory][e.Category]++
+		exp[FacetProvider][e.Provider]++
+		exp[FacetStatus][e.Status]++
+		exp[FacetRiskLevel][e.RiskLevel]++
+		exp[FacetUserID][e.UserID]++
+	}
+	return exp
+}
+
+// counterKeys lists org's 0x16 keys (the hourly counters) by field.
+func counterKeys(t *testing.T, s *Store, org string) map[byte]int {
+	t.Helper()
+	out := map[byte]int{}
+	p := orgPrefix(tagCounter, org)
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			out[it.Item().Key()[len(p)+8]]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// One append rewrites two hourly counters: the hour's pack of the fields
+// with few values, and the user's.
+func TestQuery_OneAppendWritesTwoCounters(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	appendN(t, s, "acme", 0, 1)
+	if got := counterKeys(t, s, "acme"); len(got) != 2 || got[fieldPack] != 1 || got[fieldUserID] != 1 {
+		t.Fatalf("counter keys by field after one append: %v; want one pack and one user counter", got)
+	}
+}
+
+// A store written before packs holds separate counters for every field.
+// Its aggregates stay right, before and after new events join the same
+// hours under packs.
+func TestQuery_CountersOfStoresWrittenBeforePacks(t *testing.T) {
+	dir, ks := t.TempDir(), newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 150) // 150 minutes: three hours
+	// Rewrite every pack as the separate counters of the earlier layout.
+	p := orgPrefix(tagCounter, "acme")
+	err := s.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		type kv struct{ k, v []byte }
+		var packs []kv
+		for it.Rewind(); it.Valid(); it.Next() {
+			if k := it.Item().KeyCopy(nil); k[len(p)+8] == fieldPack {
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				packs = append(packs, kv{k, v})
+			}
+		}
+		for _, pk := range packs {
+			hour := binary.BigEndian.Uint64(pk.k[len(p):])
+			err := decodePack(pk.v, func(field byte, value string, n uint64) {
+				if err := txn.Set(counterKey("acme", hour, field, value), binary.BigEndian.AppendUint64(nil, n)); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if err := txn.Delete(pk.k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	if got := counterKeys(t, s, "acme"); got[fieldPack] != 0 || got[fieldTotal] != 3 || got[fieldCategory] == 0 {
+		t.Fatalf("counter keys by field after the rewrite: %v; want the earlier layout", got)
+	}
+	check := func(when string) {
+		t.Helper()
+		all := allEvents(t, s, "acme")
+		facets, err := s.Facets(context.Background(), Filter{Org: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp := expectedFacets(all); !reflect.DeepEqual(facets, exp) {
+			t.Fatalf("%s: facets %v, want %v", when, facets, exp)
+		}
+		hist, err := s.Histogram(context.Background(), Filter{Org: "acme", Since: baseTime, Until: baseTime.Add(4 * time.Hour)}, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, b := range hist {
+			total += b.Count
+		}
+		if total != int64(len(all)) {
+			t.Fatalf("%s: histogram counts %d events, want %d", when, total, len(all))
+		}
+	}
+	check("the earlier layout")
+	appendN(t, s, "acme", 150, 60) // into the third hour, and a fourth
+	if got := counterKeys(t, s, "acme"); got[fieldPack] != 2 || got[fieldTotal] != 3 {
+		t.Fatalf("counter keys by field after new appends: %v; want packs beside the earlier counters", got)
+	}
+	check("both layouts in one hour")
+}
+
+// A pack that does not decode is reported as tampering, not miscounted.
+func TestQuery_CorruptCounterPack(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	appendN(t, s, "acme", 0, 10)
+	key := counterKey("acme", hourOf(encTime(baseTime)), fieldPack, "")
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, []byte{'c', 200, 'x'}) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Facets(context.Background(), Filter{Org: "acme"}); !errors.Is(err, ErrTampered) {
+		t.Fatalf("Facets over a corrupt pack: %v; want ErrTampered", err)
+	}
 }

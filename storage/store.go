@@ -165,7 +165,8 @@ type Store struct {
 
 	// Writer-owned state.
 	heads    map[string]head
-	counters map[string]uint64
+	counters map[string]uint64            // user counters, by key
+	packs    map[string]map[string]uint64 // hourly packs, by key (format.go)
 	// failed is set when a commit or sync failed: the store refuses
 	// appends until reopened.
 	failed atomic.Pointer[error]
@@ -250,6 +251,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		cancel:   cancel,
 		heads:    map[string]head{},
 		counters: map[string]uint64{},
+		packs:    map[string]map[string]uint64{},
 	}
 	if err := s.openIntegrity(ctx, ks, existing); err != nil {
 		cancel()
