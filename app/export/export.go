@@ -2,6 +2,7 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -446,6 +447,7 @@ type proofJob struct {
 // keeps draining jobs.
 func (w *bundleWriter) writeProofs(ctx context.Context, stop func(), jobs <-chan proofJob, bp *batchProver, proofs *file, treeSize uint64) error {
 	var line []byte
+	var hashText hashB64
 	var failed error
 	for j := range jobs {
 		if failed != nil {
@@ -471,7 +473,7 @@ func (w *bundleWriter) writeProofs(ctx context.Context, stop func(), jobs <-chan
 			if j.revealed != nil {
 				rs = j.revealed[i]
 			}
-			line = appendProofLine(line[:0], e, &p, rs)
+			line = appendProofLine(line[:0], e, &p, rs, &hashText)
 			if _, err := proofs.bw.Write(line); err != nil {
 				failed = fmt.Errorf("failed to write %s: %w", proofs.path, err)
 				break
@@ -548,9 +550,30 @@ func stateOf(o *storage.StateOpening) []byte {
 	return o.JCS
 }
 
+// hashB64 keeps the base64 text of the previous proof's hashes. The proofs
+// of consecutive events share most of their path, so most hashes of a line
+// are the previous line's at the same position, and their text is copied
+// instead of encoded again.
+type hashB64 struct {
+	raw, text [][]byte
+}
+
+// append appends the base64 of h, the i-th hash of a proof.
+func (c *hashB64) append(b []byte, i int, h []byte) []byte {
+	if i < len(c.raw) && bytes.Equal(c.raw[i], h) {
+		return append(b, c.text[i]...)
+	}
+	for len(c.raw) <= i {
+		c.raw, c.text = append(c.raw, nil), append(c.text, nil)
+	}
+	c.raw[i] = append(c.raw[i][:0], h...)
+	c.text[i] = base64.StdEncoding.AppendEncode(c.text[i][:0], h)
+	return append(b, c.text[i]...)
+}
+
 // appendProofLine appends the proofs.jsonl line of e, hand-encoded: it is
 // written once per exported event.
-func appendProofLine(b []byte, e *storage.StoredEvent, p *Proof, rs storage.RevealedState) []byte {
+func appendProofLine(b []byte, e *storage.StoredEvent, p *Proof, rs storage.RevealedState, hashText *hashB64) []byte {
 	b64 := base64.StdEncoding
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, e.ID)
@@ -568,7 +591,7 @@ func appendProofLine(b []byte, e *storage.StoredEvent, p *Proof, rs storage.Reve
 			b = append(b, ',')
 		}
 		b = append(b, '"')
-		b = b64.AppendEncode(b, h)
+		b = hashText.append(b, i, h)
 		b = append(b, '"')
 	}
 	b = append(b, `],"record":"`...)
