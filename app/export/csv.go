@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -42,13 +43,10 @@ func (c *csvEncoder) writeRow(w io.Writer, row []string) error {
 // appendCSVField quotes a field when RFC 4180 (or a leading space, which
 // some readers trim) requires it.
 func appendCSVField(b []byte, f string) []byte {
-	quote := f == `\.`
-	for i := 0; i < len(f) && !quote; i++ {
-		switch f[i] {
-		case ',', '"', '\r', '\n':
-			quote = true
-		}
-	}
+	// strings.IndexByte is vectorised; a cell is mostly JSON, and any of
+	// the four bytes may be anywhere in it.
+	quote := f == `\.` || strings.IndexByte(f, '"') >= 0 || strings.IndexByte(f, ',') >= 0 ||
+		strings.IndexByte(f, '\n') >= 0 || strings.IndexByte(f, '\r') >= 0
 	if !quote && f != "" {
 		r, _ := utf8.DecodeRuneInString(f)
 		quote = unicode.IsSpace(r)
@@ -57,12 +55,16 @@ func appendCSVField(b []byte, f string) []byte {
 		return append(b, f...)
 	}
 	b = append(b, '"')
-	for i := 0; i < len(f); i++ {
-		if f[i] == '"' {
-			b = append(b, '"')
+	for {
+		i := strings.IndexByte(f, '"')
+		if i < 0 {
+			break
 		}
-		b = append(b, f[i])
+		b = append(b, f[:i+1]...)
+		b = append(b, '"')
+		f = f[i+1:]
 	}
+	b = append(b, f...)
 	return append(b, '"')
 }
 

@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -69,6 +70,24 @@ func FuzzCSVCell(f *testing.F) {
 		}
 		if got := UnescapeCSVCell(e); got != v {
 			t.Fatalf("%q -> %q -> %q", v, e, got)
+		}
+	})
+}
+
+// FuzzCSVField: a field as the CSV encoder writes it reads back unchanged
+// with encoding/csv (which reads a quoted CR LF as LF, as RFC 4180 allows).
+func FuzzCSVField(f *testing.F) {
+	for _, s := range []string{"", "plain", `a,b`, `say "hi"`, "two\nlines", "cr\rlf\r\n", " lead", `\.`, `"`, `""`, "ü,\"ß\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		line := string(appendCSVField(nil, v)) + ",end\n"
+		rec, err := csv.NewReader(strings.NewReader(line)).Read()
+		if err != nil {
+			t.Fatalf("%q encoded as %q: %v", v, line, err)
+		}
+		if want := strings.ReplaceAll(v, "\r\n", "\n"); len(rec) != 2 || rec[0] != want || rec[1] != "end" {
+			t.Fatalf("%q encoded as %q read back as %q", v, line, rec)
 		}
 	})
 }
