@@ -7,12 +7,15 @@ afterEach(() => cleanup())
 // The machine running the suite may be busy; give async UI more than a second.
 configure({ asyncUtilTimeout: 5000 })
 
-// jsdom lacks what Mantine and TanStack Virtual use for layout.
+// jsdom lacks what Mantine and TanStack Virtual use for layout. The suite
+// asks for reduced motion, which the theme respects: Mantine's transitions
+// then complete at once instead of leaving timers that could fire after a
+// test file's environment is gone.
 if (!window.matchMedia) {
   Object.defineProperty(window, 'matchMedia', {
     writable: true,
     value: (query: string) => ({
-      matches: false, media: query, onchange: null,
+      matches: query.includes('prefers-reduced-motion: reduce'), media: query, onchange: null,
       addListener: () => {}, removeListener: () => {}, addEventListener: () => {}, removeEventListener: () => {}, dispatchEvent: () => false,
     }),
   })

@@ -6,6 +6,9 @@ export const theme = createTheme({
   fontFamily: 'Inter, "Segoe UI", system-ui, -apple-system, Roboto, "Helvetica Neue", Arial, sans-serif',
   fontFamilyMonospace: '"JetBrains Mono", "SFMono-Regular", ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace',
   headings: { fontWeight: '650' },
+  // No animated transitions (popovers, menus, drawers) for users who ask
+  // their system for reduced motion.
+  respectReducedMotion: true,
   colors: {
     dark: ['#C9CDD4', '#A6ABB5', '#7C828D', '#5C616B', '#3A3E46', '#2C3038', '#22252C', '#1A1C22', '#141519', '#0E0F12'],
   },

@@ -10,6 +10,7 @@ import { diffStates, StateDiff } from './StateDiff'
 import { TimelineRow } from './TimelineRow'
 import { MantineProvider } from '@mantine/core'
 import { render } from '@testing-library/react'
+import { theme } from '../theme'
 
 async function loaded(s: ReturnType<typeof setup>) {
   await act(() => s.stores.results.getState().load(viewQuery(s.stores.view.getState(), s.stores.view.getState().now)))
@@ -73,7 +74,7 @@ describe('TimelineRow', () => {
   it('shows time, action, user, provider, resource, status and risk', () => {
     const e = makeEvent(7, { status: 'failed', riskLevel: 'high', resourceIds: ['arn:aws:ec2:us-east-1:1:instance/i-123', 'x'] })
     render(
-      <MantineProvider env="test">
+      <MantineProvider env="test" theme={theme}>
         <TimelineRow event={e} index={0} selected fresh={false} tz="utc" onOpen={() => {}} />
       </MantineProvider>,
     )
@@ -108,7 +109,7 @@ describe('StateDiff', () => {
 
   it('highlights each change', () => {
     render(
-      <MantineProvider env="test">
+      <MantineProvider env="test" theme={theme}>
         <StateDiff before={before} after={after} />
       </MantineProvider>,
     )
@@ -121,7 +122,7 @@ describe('StateDiff', () => {
 
   it('says when nothing changed', () => {
     render(
-      <MantineProvider env="test">
+      <MantineProvider env="test" theme={theme}>
         <StateDiff before={{ a: 1 }} after={{ a: 1 }} />
       </MantineProvider>,
     )

@@ -9,6 +9,7 @@ import { createFakeApi } from '../api/fake'
 import type { EventDTO } from '../api/types'
 import { createStores, StoresProvider, type Stores } from '../store/context'
 import { createViewStore } from '../store/view'
+import { theme } from '../theme'
 
 export const NOW = Date.parse('2026-11-20T12:00:00Z')
 
@@ -58,7 +59,7 @@ export function setup(opts: { api?: AuditApi; search?: string; events?: EventDTO
 
 export function renderWith(stores: Stores, ui: ReactNode) {
   return render(
-    <MantineProvider env="test">
+    <MantineProvider env="test" theme={theme}>
       <StoresProvider stores={stores}>{ui}</StoresProvider>
     </MantineProvider>,
   )
