@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -21,73 +20,160 @@ import (
 // most maxSeq, in log order (seq ascending; descending when f.Order is
 // NewestFirst), its states decrypted as List does when decryptStates is
 // set (an export that withholds them leaves them sealed). It reads in one transaction,
-// iterating the records themselves with value prefetch: the fast path of
-// exports, which read everything a filter selects, not a page. Limit and
-// Cursor are ignored. The event passed to fn is valid only during the
-// call. Memory does not grow with the number of events.
+// iterating the records themselves: the fast path of exports, which read
+// everything a filter selects, not a page. Limit and Cursor are ignored.
+// The event passed to fn is valid only during the call; fn is called on
+// the caller's goroutine, one event at a time. Memory does not grow with
+// the number of events.
+//
+// Two stages overlap: a goroutine iterates and reads the values (which
+// Badger decrypts) in batches, while the caller's goroutine decodes them
+// and calls fn. One goroutine doing both was what limited an export.
 func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryptStates bool, fn func(*StoredEvent) error) error {
 	c, err := compile(f)
 	if err != nil {
 		return err
 	}
 	return s.view(ctx, func(txn *badger.Txn) error {
-		prefix := orgPrefix(tagRecord, f.Org)
-		rev := f.Order == NewestFirst
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false, Reverse: rev})
-		defer it.Close()
-		var seek []byte
-		if rev {
-			seek = recordKey(f.Org, maxSeq)
-		} else {
-			seek = recordKey(f.Org, 0)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		// Three batches circulate: one being read, one being decoded and
+		// one in between.
+		full, free := make(chan *scanBatch, 1), make(chan *scanBatch, 3)
+		for range 3 {
+			free <- &scanBatch{}
 		}
-		var n int
-		for it.Seek(seek); it.Valid(); it.Next() {
-			if n++; n%256 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+		var readErr error
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			defer close(full)
+			readErr = s.readRecords(ctx, txn, f, maxSeq, full, free)
+		}()
+		var err error
+		for b := range full {
+			for i := 0; i < len(b.recs) && err == nil; i++ {
+				err = s.decodeScanned(b, i, f.Org, decryptStates, c, fn)
 			}
-			k := it.Item().Key()
-			if len(k) != len(prefix)+8 {
-				return fmt.Errorf("record key of %d bytes under a %d-byte prefix: %w", len(k), len(prefix), ErrTampered)
-			}
-			seq := binary.BigEndian.Uint64(k[len(prefix):])
-			if seq > maxSeq {
-				if rev {
-					continue
-				}
-				return nil
-			}
-			var e StoredEvent
-			pruned := false
-			s.readMapped(int(it.Item().ValueSize()))
-			err := it.Item().Value(func(v []byte) error {
-				if pruned = isTombstone(v); pruned {
-					return nil // retention removed it; exports carry what remains
-				}
-				if !decryptStates {
-					var ok bool
-					if e, ok = decodeStoredFast(v, f.Org, seq); ok {
-						return nil
-					}
-				}
-				var err error
-				e, err = s.decodeStored(v, f.Org, seq, decryptStates)
-				return err
-			})
 			if err != nil {
-				return err
+				cancel() // the reader stops; the loop drains what it sent
 			}
-			if pruned || !c.matchEvent(&e) {
+			b.recs, b.buf = b.recs[:0], b.buf[:0]
+			free <- b
+		}
+		<-read
+		if err != nil {
+			return err
+		}
+		return readErr
+	})
+}
+
+// scanBatch is a batch of record values read by ScanRecords' reader:
+// recs[i] is the seq of a record and the end of its value in buf.
+type scanBatch struct {
+	recs []struct{ seq, end uint64 }
+	buf  []byte
+}
+
+// scanBatchSize is how many records the reader hands over at a time.
+const scanBatchSize = 256
+
+// readRecords iterates f.Org's records up to maxSeq in f's order, copying
+// each value into a batch from free and sending full batches to full.
+func (s *Store) readRecords(ctx context.Context, txn *badger.Txn, f Filter, maxSeq uint64, full, free chan *scanBatch) error {
+	prefix := orgPrefix(tagRecord, f.Org)
+	rev := f.Order == NewestFirst
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false, Reverse: rev})
+	defer it.Close()
+	seek := recordKey(f.Org, 0)
+	if rev {
+		seek = recordKey(f.Org, maxSeq)
+	}
+	var b *scanBatch
+	take := func() error {
+		select {
+		case b = <-free:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	send := func() error {
+		select {
+		case full <- b:
+			b = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := take(); err != nil {
+		return err
+	}
+	for it.Seek(seek); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) != len(prefix)+8 {
+			return fmt.Errorf("record key of %d bytes under a %d-byte prefix: %w", len(k), len(prefix), ErrTampered)
+		}
+		seq := binary.BigEndian.Uint64(k[len(prefix):])
+		if seq > maxSeq {
+			if rev {
 				continue
 			}
-			if err := fn(&e); err != nil {
+			break
+		}
+		s.readMapped(int(it.Item().ValueSize()))
+		err := it.Item().Value(func(v []byte) error {
+			b.buf = append(b.buf, v...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		b.recs = append(b.recs, struct{ seq, end uint64 }{seq, uint64(len(b.buf))})
+		if len(b.recs) == scanBatchSize {
+			if err := send(); err != nil {
+				return err
+			}
+			if err := take(); err != nil {
 				return err
 			}
 		}
+	}
+	if len(b.recs) > 0 {
+		return send()
+	}
+	return nil
+}
+
+// decodeScanned decodes the i-th record of b and calls fn with it when it
+// matches c (a record retention pruned is skipped: exports carry what
+// remains).
+func (s *Store) decodeScanned(b *scanBatch, i int, org string, decryptStates bool, c *compiledFilter, fn func(*StoredEvent) error) error {
+	var start uint64
+	if i > 0 {
+		start = b.recs[i-1].end
+	}
+	v, seq := b.buf[start:b.recs[i].end], b.recs[i].seq
+	if isTombstone(v) {
 		return nil
-	})
+	}
+	var e StoredEvent
+	ok := false
+	if !decryptStates {
+		e, ok = decodeStoredFast(v, org, seq)
+	}
+	if !ok {
+		var err error
+		if e, err = s.decodeStored(v, org, seq, decryptStates); err != nil {
+			return err
+		}
+	}
+	if !c.matchEvent(&e) {
+		return nil
+	}
+	return fn(&e)
 }
 
 // TreeNodes returns a reader of org's stored Merkle tree nodes, so that a
@@ -138,10 +224,10 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 		AfterStateCommitment:  p.AfterStateCommitment,
 		Public:                append([]byte(nil), rv.public...),
 	}
-	if se.Timestamp, err = time.Parse(time.RFC3339Nano, p.Timestamp); err != nil {
+	if se.Timestamp, ok = parseRecordTime(p.Timestamp); !ok {
 		return StoredEvent{}, false
 	}
-	if se.RecordedAt, err = time.Parse(time.RFC3339Nano, p.RecordedAt); err != nil {
+	if se.RecordedAt, ok = parseRecordTime(p.RecordedAt); !ok {
 		return StoredEvent{}, false
 	}
 	return se, true

@@ -3,8 +3,12 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,4 +86,75 @@ func TestScanRecords_matchesList(t *testing.T) {
 	if n != 1 {
 		t.Errorf("filtered scan up to seq 4 gave %d events, want 1", n)
 	}
+}
+
+// Over several of the reader's batches: every event once, in order both
+// ways, up to maxSeq; an error from fn, or the caller giving up, stops the
+// scan with that error and no further calls.
+func TestScanRecords_ManyBatches(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newTestStore(t)
+	const n = 3*scanBatchSize + 17
+	for from := 0; from < n; from += 200 {
+		appendN(t, s, "acme", from, min(200, n-from))
+	}
+	appendN(t, s, "other", 0, 10)
+	for _, tc := range []struct {
+		order  Order
+		maxSeq uint64
+		want   []uint64
+	}{
+		{OldestFirst, math.MaxUint64, seqRange(1, n)},
+		{NewestFirst, math.MaxUint64, reversed(seqRange(1, n))},
+		{OldestFirst, 600, seqRange(1, 600)},
+		{NewestFirst, 600, reversed(seqRange(1, 600))},
+	} {
+		var got []uint64
+		err := s.ScanRecords(ctx, Filter{Org: "acme", Order: tc.order}, tc.maxSeq, false, func(e *StoredEvent) error {
+			if note := fmt.Sprintf(`"event number %d"`, e.Seq-1); e.OrganizationID != "acme" || !strings.Contains(string(e.Metadata), note) {
+				t.Fatalf("seq %d of %s: metadata %s, want the event appended as number %d", e.Seq, e.OrganizationID, e.Metadata, e.Seq-1)
+			}
+			got = append(got, e.Seq)
+			return nil
+		})
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Fatalf("order %v up to %d: %d events (%v), want %d", tc.order, tc.maxSeq, len(got), err, len(tc.want))
+		}
+	}
+	stop := errors.New("enough")
+	calls := 0
+	err := s.ScanRecords(ctx, Filter{Org: "acme", Order: OldestFirst}, math.MaxUint64, false, func(*StoredEvent) error {
+		if calls++; calls == scanBatchSize+5 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != scanBatchSize+5 {
+		t.Fatalf("fn's error: %v after %d calls; want %v after %d", err, calls, stop, scanBatchSize+5)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	calls = 0
+	err = s.ScanRecords(cctx, Filter{Org: "acme", Order: OldestFirst}, math.MaxUint64, false, func(*StoredEvent) error {
+		if calls++; calls == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || calls >= n {
+		t.Fatalf("cancelled scan: %v after %d calls; want context.Canceled before the end", err, calls)
+	}
+}
+
+func seqRange(lo, hi int) []uint64 {
+	var out []uint64
+	for i := lo; i <= hi; i++ {
+		out = append(out, uint64(i))
+	}
+	return out
+}
+
+func reversed(s []uint64) []uint64 {
+	s = slices.Clone(s)
+	slices.Reverse(s)
+	return s
 }
