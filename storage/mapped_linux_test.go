@@ -16,23 +16,9 @@ import (
 // would count the page cache, whoever maps it).
 func residentMapped(t *testing.T, dir string) int64 {
 	t.Helper()
-	dir, _ = filepath.Abs(dir)
-	raw, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var total int64
-	ours := false
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
-			// A mapping's header: start-end perms offset dev inode [path].
-			ours = len(f) >= 6 && filepath.Dir(f[5]) == dir
-		case ours && len(f) == 3 && f[0] == "Rss:":
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			total += kb << 10
-		}
+	for _, rss := range residentByFile(t, dir) {
+		total += rss
 	}
 	return total
 }
