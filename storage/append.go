@@ -852,21 +852,15 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	for k, d := range deltas {
 		cur, ok := s.counters[k]
 		if !ok {
-			item, err := txn.Get([]byte(k))
-			switch {
-			case err == nil:
-				err = item.Value(func(v []byte) error {
-					if len(v) != 8 {
-						return fmt.Errorf("counter value has %d bytes: %w", len(v), errCorrupt)
-					}
-					cur = binary.BigEndian.Uint64(v)
-					return nil
-				})
-				if err != nil {
-					return abort(err)
+			err := readCounter(txn, k, func(v []byte) error {
+				if len(v) != 8 {
+					return fmt.Errorf("counter value has %d bytes: %w", len(v), errCorrupt)
 				}
-			case !errors.Is(err, badger.ErrKeyNotFound):
-				return abort(fmt.Errorf("failed to read a counter: %w", err))
+				cur = binary.BigEndian.Uint64(v)
+				return nil
+			})
+			if err != nil {
+				return abort(err)
 			}
 		}
 		newCounts[k] = cur + d
@@ -878,18 +872,12 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	for k, d := range packDeltas {
 		cur, ok := s.packs[k]
 		if !ok {
-			item, err := txn.Get([]byte(k))
-			switch {
-			case err == nil:
+			err := readCounter(txn, k, func(v []byte) error {
 				cur = map[string]uint64{}
-				err = item.Value(func(v []byte) error {
-					return decodePack(v, func(field byte, value string, n uint64) { cur[packKeyOf(field, value)] += n })
-				})
-				if err != nil {
-					return abort(err)
-				}
-			case !errors.Is(err, badger.ErrKeyNotFound):
-				return abort(fmt.Errorf("failed to read a counter: %w", err))
+				return decodePack(v, func(field byte, value string, n uint64) { cur[packKeyOf(field, value)] += n })
+			})
+			if err != nil {
+				return abort(err)
 			}
 		}
 		next := maps.Clone(cur)
@@ -920,6 +908,20 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	}
 	g.writes = wr
 	return g
+}
+
+// readCounter calls decode with the stored value of counter key k, if
+// there is one.
+func readCounter(txn *badger.Txn, k string, decode func(v []byte) error) error {
+	item, err := txn.Get([]byte(k))
+	switch {
+	case err == nil:
+		return item.Value(decode)
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return nil
+	default:
+		return fmt.Errorf("failed to read a counter: %w", err)
+	}
 }
 
 func (s *Store) fail(g *inflight, err error) {

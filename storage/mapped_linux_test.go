@@ -23,22 +23,18 @@ func residentMapped(t *testing.T, dir string) int64 {
 	return total
 }
 
-// A scan of the whole log keeps the resident pages of the store's files
-// near the budget while it reads, not only at the loop's next tick: the
-// scan reads the 96 MB value log in far less than the tick's second.
-func TestMapped_ScanStaysWithinBudget(t *testing.T) {
-	const budget = 8 << 20
-	dir := t.TempDir()
-	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
-	s, err := Open(context.Background(), dir, newStoreKeystore(), Options{Now: clk.Now, GCInterval: -1, MappedResident: budget})
+// bigStateStore opens a store in dir with opts (closed when t ends) and
+// appends 3,000 events with stateKiB-KiB states, batch at a time.
+func bigStateStore(t *testing.T, dir string, opts Options, stateKiB, batch int) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, newStoreKeystore(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	// 3,000 events with 32 KiB states: 96 MB of value log.
-	state := json.RawMessage(`{"blob":"` + strings.Repeat("0123456789abcdef", 2048) + `"}`)
-	for g := 0; g < 3000; g += 100 {
-		evs := make([]Event, 100)
+	t.Cleanup(func() { s.Close() })
+	state := json.RawMessage(`{"blob":"` + strings.Repeat("0123456789abcdef", 64*stateKiB) + `"}`)
+	for g := 0; g < 3000; g += batch {
+		evs := make([]Event, batch)
 		for i := range evs {
 			evs[i] = testEvent("acme", g+i)
 			evs[i].BeforeState, evs[i].AfterState = nil, state
@@ -47,12 +43,24 @@ func TestMapped_ScanStaysWithinBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return s
+}
+
+// A scan of the whole log keeps the resident pages of the store's files
+// near the budget while it reads, not only at the loop's next tick: the
+// scan reads the 96 MB value log in far less than the tick's second.
+func TestMapped_ScanStaysWithinBudget(t *testing.T) {
+	const budget = 8 << 20
+	dir := t.TempDir()
+	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
+	// 3,000 events with 32 KiB states: 96 MB of value log.
+	s := bigStateStore(t, dir, Options{Now: clk.Now, GCInterval: -1, MappedResident: budget}, 32, 100)
 	if err := releaseMapped(dir, budget); err != nil {
 		t.Fatal(err)
 	}
 	var n int
 	var peak int64
-	err = s.ScanRecords(context.Background(), Filter{Org: "acme", Order: OldestFirst}, 1<<62, false, func(*StoredEvent) error {
+	err := s.ScanRecords(context.Background(), Filter{Org: "acme", Order: OldestFirst}, 1<<62, false, func(*StoredEvent) error {
 		if n++; n%50 == 0 {
 			peak = max(peak, residentMapped(t, dir))
 		}
@@ -101,23 +109,8 @@ func residentByFile(t *testing.T, dir string) map[string]int64 {
 // memtable log, which the next append writes.
 func TestMapped_ReleaseKeepsOnlyTheAppendTails(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(context.Background(), dir, newStoreKeystore(), Options{GCInterval: -1, MappedResident: -1,
-		MemTableSize: 1 << 20, valueLogFileSize: 16 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	state := json.RawMessage(`{"blob":"` + strings.Repeat("0123456789abcdef", 1024) + `"}`)
-	for g := 0; g < 3000; g += 30 {
-		evs := make([]Event, 30)
-		for i := range evs {
-			evs[i] = testEvent("acme", g+i)
-			evs[i].BeforeState, evs[i].AfterState = nil, state
-		}
-		if _, err := s.Append(context.Background(), evs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// 3,000 events with 16 KiB states: 48 MB over several value logs.
+	s := bigStateStore(t, dir, Options{GCInterval: -1, MappedResident: -1, MemTableSize: 1 << 20, valueLogFileSize: 16 << 20}, 16, 30)
 	// Read everything back so that the tables are resident too.
 	if err := s.ScanRecords(context.Background(), Filter{Org: "acme", Order: OldestFirst}, 1<<62, false, func(*StoredEvent) error { return nil }); err != nil {
 		t.Fatal(err)

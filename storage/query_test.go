@@ -203,14 +203,7 @@ func TestQuery_FacetsAndHistogram(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exp := map[string]map[string]int64{FacetCategory: {}, FacetProvider: {}, FacetStatus: {}, FacetRiskLevel: {}, FacetUserID: {}}
-			for _, e := range want {
-				exp[FacetCategory][e.Category]++
-				exp[FacetProvider][e.Provider]++
-				exp[FacetStatus][e.Status]++
-				exp[FacetRiskLevel][e.RiskLevel]++
-				exp[FacetUserID][e.UserID]++
-			}
+			exp := expectedFacets(want)
 			for k := range exp {
 				for v, n := range exp[k] {
 					if facets[k][v] != n {
