@@ -78,11 +78,14 @@ func appendStrings(b []byte, list []string) []byte {
 // appendRaw appends a JSON value compacted, as encoding/json writes a
 // json.RawMessage.
 func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
+	// Compacted straight after b, in b's spare capacity when it has room,
+	// instead of into a buffer of its own that is then copied; on error
+	// json.Compact leaves the buffer as it was.
+	buf := bytes.NewBuffer(b)
+	if err := json.Compact(buf, raw); err != nil {
 		return b, err
 	}
-	return append(b, buf.Bytes()...), nil
+	return buf.Bytes(), nil
 }
 
 // appendEventJSON appends e exactly as encoding/json marshals EventJSON
