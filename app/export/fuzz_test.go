@@ -92,6 +92,30 @@ func FuzzCSVField(f *testing.F) {
 	})
 }
 
+// FuzzAppendRaw: appendRaw writes what json.Compact writes, and fails where
+// it fails, whether or not its fast path for plain values takes the input.
+func FuzzAppendRaw(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `{"a":1,"b":[true,false,null,-0,12],"c":{"d":"x y"}}`, `{"a" : 1}`, `{"a":1.5}`,
+		`{"a":01}`, `{"a":"\n"}`, "{\"a\":\"\x01\"}", `[1,]`, `{"a"}`, `truex`, `-`, `"\xff"`, `[[[[[[[[[[]]]]]]]]]]`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, gotErr := appendRaw([]byte("pre"), raw)
+		var want bytes.Buffer
+		want.WriteString("pre")
+		wantErr := json.Compact(&want, raw)
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("%q: appendRaw error %v, json.Compact error %v", raw, gotErr, wantErr)
+		}
+		if wantErr == nil && !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%q: appendRaw wrote %q, json.Compact %q", raw, got, want.Bytes())
+		}
+		if gotErr != nil && string(got) != "pre" {
+			t.Fatalf("%q: appendRaw failed but changed the line to %q", raw, got)
+		}
+	})
+}
+
 // FuzzParseProofLine: the strict proofs.jsonl parser never panics, and what
 // it accepts re-encodes to a line it accepts again with the same content.
 func FuzzParseProofLine(f *testing.F) {
