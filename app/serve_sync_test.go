@@ -10,6 +10,7 @@ import (
 	"time"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
+	"github.com/axiomops/axiom-audit/app/sync/synctest"
 )
 
 // lockedBuffer is a bytes.Buffer safe to read while a command writes it.
@@ -77,15 +78,10 @@ func TestServe_RunsTheSyncLoopsUntilShutdown(t *testing.T) {
 	}
 }
 
+// waitFor is synctest.WaitFor with a fixed description.
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	synctest.WaitFor(t, d, ok, func() string { return "waiting for " + what })
 }
 
 // countSeqLines counts JSON Lines that carry an event (a seq).
