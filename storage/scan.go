@@ -449,6 +449,17 @@ func canonicalSimple(b []byte) (canonical, sure bool) {
 	return ok && i == len(b), ok && i == len(b)
 }
 
+// IsPlainCanonicalJSON reports that b is, for sure, a JSON value in RFC
+// 8785 canonical form of the common kind canonicalSimple knows (no
+// whitespace, strings without escapes, small integers, ASCII keys in
+// order): then it is valid and compact, and json.Compact would write it
+// unchanged. false means "not sure". The store's metadata is of this kind,
+// so an encoder can copy it instead of compacting it again.
+func IsPlainCanonicalJSON(b []byte) bool {
+	_, sure := canonicalSimple(b)
+	return sure
+}
+
 // simpleValue checks the value at b[i:] and returns where it ends; false
 // means "not sure".
 func simpleValue(b []byte, i, depth int) (int, bool) {
@@ -557,12 +568,14 @@ func simpleString(b []byte, i int) (int, bool) {
 		return i, false
 	}
 	s := b[i+1 : i+1+j]
+	ascii := true
 	for _, c := range s {
 		if c < 0x20 || c == '\\' {
 			return i, false
 		}
+		ascii = ascii && c < 0x80
 	}
-	if !utf8.Valid(s) {
+	if !ascii && !utf8.Valid(s) {
 		return i, false
 	}
 	return i + j + 2, true

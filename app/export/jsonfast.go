@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 // appendJSONString appends s as encoding/json does without HTML escaping:
@@ -78,7 +80,7 @@ func appendStrings(b []byte, list []string) []byte {
 // appendRaw appends a JSON value compacted, as encoding/json writes a
 // json.RawMessage.
 func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
-	if end, ok := plainValue(raw, 0, 0); ok && end == len(raw) {
+	if storage.IsPlainCanonicalJSON(raw) {
 		// Valid and already compact, as the store's canonical metadata
 		// is: what json.Compact would write is raw itself.
 		return append(b, raw...), nil
@@ -165,90 +167,4 @@ func appendStringsOrNull(b []byte, l []string) []byte {
 		return append(b, "null"...)
 	}
 	return appendStrings(b, l)
-}
-
-// plainValue reports where the JSON value at b[i:] ends, for the plain
-// case only: no whitespace, strings without escapes or control bytes,
-// integers, true, false, null, at most 64 levels deep. false means "not
-// sure" (the value may still be valid JSON): the caller asks
-// encoding/json. When sure, the value is valid and compact.
-func plainValue(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth > 64 {
-		return i, false
-	}
-	switch c := b[i]; {
-	case c == '{' || c == '[':
-		closing := byte('}')
-		if c == '[' {
-			closing = ']'
-		}
-		i++
-		if i < len(b) && b[i] == closing {
-			return i + 1, true
-		}
-		for {
-			var ok bool
-			if c == '{' {
-				if i, ok = plainString(b, i); !ok || i >= len(b) || b[i] != ':' {
-					return i, false
-				}
-				i++
-			}
-			if i, ok = plainValue(b, i, depth+1); !ok || i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i++
-			case closing:
-				return i + 1, true
-			default:
-				return i, false
-			}
-		}
-	case c == '"':
-		return plainString(b, i)
-	case c == '-' || c >= '0' && c <= '9':
-		if c == '-' {
-			i++
-		}
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			return i, false
-		}
-		if b[i] == '0' {
-			i++
-		} else {
-			for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-				i++
-			}
-		}
-		if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] >= '0' && b[i] <= '9') {
-			return i, false // a fraction, an exponent, or a leading zero
-		}
-		return i, true
-	default:
-		for _, lit := range []string{"true", "false", "null"} {
-			if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
-				return i + len(lit), true
-			}
-		}
-		return i, false
-	}
-}
-
-// plainString reports where the string at b[i:] ends, for strings without
-// escapes or control bytes (any other byte, as encoding/json takes it).
-func plainString(b []byte, i int) (int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return i, false
-	}
-	for i++; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, true
-		case c == '\\' || c < 0x20:
-			return i, false
-		}
-	}
-	return i, false
 }
