@@ -39,16 +39,22 @@ describe('IntegrityBadge and verifications run elsewhere', () => {
     prevHash: '', leafHash: '', retention: 'material', soc2: [], iso27001: [],
   })
 
-  it('shows the newest verification the log records, such as a report’s', async () => {
+  // The badge over a log whose audit.verified events are what log() set last.
+  const withVerificationLog = () => {
     const s = setup()
     const real = s.api.listEvents
     let logged: EventDTO[] = []
     s.api.listEvents = async (q, signal) => (q.actionTypes?.includes('audit.verified') ? { events: logged } : real(q, signal))
     renderWith(s.stores, <IntegrityBadge />)
+    return { s, log: (events: EventDTO[]) => { logged = events } }
+  }
+
+  it('shows the newest verification the log records, such as a report’s', async () => {
+    const { s, log } = withVerificationLog()
     await s.stores.session.getState().loadCheckpoint('acme')
     await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Not verified yet'))
 
-    logged = [verified(new Date(Date.now() - 60_000).toISOString(), 'tampered', 3)]
+    log([verified(new Date(Date.now() - 60_000).toISOString(), 'tampered', 3)])
     await s.stores.session.getState().loadCheckpoint('acme')
     await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Problems found'))
     await userEvent.click(screen.getByTestId('integrity-badge'))
@@ -56,20 +62,16 @@ describe('IntegrityBadge and verifications run elsewhere', () => {
   })
 
   it('keeps this window’s own result, with its details, over the log’s record of the same run', async () => {
-    const s = setup()
-    const real = s.api.listEvents
-    let logged: EventDTO[] = []
-    s.api.listEvents = async (q, signal) => (q.actionTypes?.includes('audit.verified') ? { events: logged } : real(q, signal))
-    renderWith(s.stores, <IntegrityBadge />)
+    const { s, log } = withVerificationLog()
     await s.stores.session.getState().verify('acme')
     const mine = s.stores.session.getState().lastVerify
     expect(mine?.clean).toBe(true)
     // The log records the run a moment after it finished.
-    logged = [verified(new Date(Date.parse(mine!.finishedAt) + 20).toISOString(), 'ok')]
+    log([verified(new Date(Date.parse(mine!.finishedAt) + 20).toISOString(), 'ok')])
     await s.stores.session.getState().loadCheckpoint('acme')
     expect(s.stores.session.getState().lastVerify).toBe(mine)
     // A later run elsewhere (a report, the CLI) replaces it.
-    logged = [verified(new Date(Date.parse(mine!.finishedAt) + 60_000).toISOString(), 'tampered', 1)]
+    log([verified(new Date(Date.parse(mine!.finishedAt) + 60_000).toISOString(), 'tampered', 1)])
     await s.stores.session.getState().loadCheckpoint('acme')
     await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Problems found'))
   })
