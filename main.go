@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/axiomops/axiom-audit/app"
 	"github.com/axiomops/axiom-audit/storage"
@@ -25,14 +24,8 @@ var assets embed.FS
 var version = "dev"
 
 func main() {
-	// The store's memory budget (storage.SuggestedMemoryLimit and
-	// SuggestedGCPercent) unless the user set GOMEMLIMIT or GOGC.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(storage.SuggestedMemoryLimit)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(storage.SuggestedGCPercent)
-	}
+	// The store's memory budget, unless the user set GOMEMLIMIT or GOGC.
+	storage.UseSuggestedRuntime()
 	root := app.NewRootCommand(app.CLIConfig{
 		Version: version,
 		Assets:  assets,

@@ -75,9 +75,7 @@ func benchEvent(org string, i int, ts time.Time) Event {
 // benchMemoryLimit applies the app's Go memory limit and collector target
 // until b ends.
 func benchMemoryLimit(b *testing.B) {
-	old := debug.SetMemoryLimit(SuggestedMemoryLimit)
-	oldGC := debug.SetGCPercent(SuggestedGCPercent)
-	b.Cleanup(func() { debug.SetMemoryLimit(old); debug.SetGCPercent(oldGC) })
+	b.Cleanup(UseSuggestedRuntime())
 }
 
 func benchOpen(b *testing.B, dir string) *Store {

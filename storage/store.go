@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,6 +140,27 @@ const SuggestedMemoryLimit = 192 << 20
 // caches and memtables); at 100 its resident heap peaked at 118 MB, at 50
 // at 85 MB, for under 2% more of its CPU in the collector.
 const SuggestedGCPercent = 50
+
+// UseSuggestedRuntime applies SuggestedMemoryLimit and SuggestedGCPercent,
+// each unless the user chose their own with GOMEMLIMIT or GOGC, and returns
+// a function that restores the settings found. The app calls it at start,
+// the benchmarks for their duration.
+func UseSuggestedRuntime() (restore func()) {
+	var undo []func()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		old := debug.SetMemoryLimit(SuggestedMemoryLimit)
+		undo = append(undo, func() { debug.SetMemoryLimit(old) })
+	}
+	if os.Getenv("GOGC") == "" {
+		old := debug.SetGCPercent(SuggestedGCPercent)
+		undo = append(undo, func() { debug.SetGCPercent(old) })
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
+}
 
 // Store is one profile's audit log. It is safe for concurrent use. Its
 // methods only add events and read them: there is no way to change or remove

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -654,5 +655,33 @@ func TestStore_CrossOrganizationIsolation(t *testing.T) {
 	}
 	if _, err := s.List(ctx, Filter{}); !errors.Is(err, ErrInvalidEvent) {
 		t.Fatalf("List without org = %v", err)
+	}
+}
+
+// UseSuggestedRuntime sets the memory limit and GC target, each unless the
+// user chose one, and its restore puts back what it found.
+func TestUseSuggestedRuntime(t *testing.T) {
+	gcPercent := func() int { p := debug.SetGCPercent(100); debug.SetGCPercent(p); return p }
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 40))
+	defer debug.SetGCPercent(debug.SetGCPercent(123))
+	for _, tc := range []struct {
+		gomemlimit, gogc string
+		limit            int64
+		percent          int
+	}{
+		{"", "", SuggestedMemoryLimit, SuggestedGCPercent},
+		{"1GiB", "", 1 << 40, SuggestedGCPercent},
+		{"", "200", SuggestedMemoryLimit, 123},
+	} {
+		t.Setenv("GOMEMLIMIT", tc.gomemlimit)
+		t.Setenv("GOGC", tc.gogc)
+		restore := UseSuggestedRuntime()
+		if l, p := debug.SetMemoryLimit(-1), gcPercent(); l != tc.limit || p != tc.percent {
+			t.Errorf("GOMEMLIMIT=%q GOGC=%q: limit %d, GC %d%%; want %d, %d%%", tc.gomemlimit, tc.gogc, l, p, tc.limit, tc.percent)
+		}
+		restore()
+		if l, p := debug.SetMemoryLimit(-1), gcPercent(); l != 1<<40 || p != 123 {
+			t.Errorf("GOMEMLIMIT=%q GOGC=%q: restored limit %d, GC %d%%; want what was set before", tc.gomemlimit, tc.gogc, l, p)
+		}
 	}
 }

@@ -31,7 +31,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,8 +284,7 @@ func readRate(b *testing.B, st *storage.Store) float64 {
 func BenchmarkExport(b *testing.B) {
 	// As the app runs (main.go): under the store's suggested Go memory limit
 	// and collector target.
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(storage.SuggestedMemoryLimit))
-	defer debug.SetGCPercent(debug.SetGCPercent(storage.SuggestedGCPercent))
+	defer storage.UseSuggestedRuntime()()
 	bs := buildBenchStore(b, benchN())
 	st := openBenchStore(b, bs.dir)
 	defer st.Close()
