@@ -73,7 +73,9 @@ type StoredEvent struct {
 	// StatesSealed is true when the event has states that could not be
 	// decrypted because their data key is not in this database.
 	StatesSealed bool `json:"statesSealed,omitempty"`
-	// Public is the public record exactly as hashed (JCS).
+	// Public is the public record exactly as hashed (JCS). Read only: the
+	// string fields and Metadata of an event read from the store may be
+	// views of it.
 	Public []byte `json:"-"`
 }
 

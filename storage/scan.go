@@ -51,9 +51,10 @@ func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryp
 			readErr = s.readRecords(ctx, txn, f, maxSeq, full, free)
 		}()
 		var err error
+		var e StoredEvent // passed to fn, valid only during the call
 		for b := range full {
 			for i := 0; i < len(b.recs) && err == nil; i++ {
-				err = s.decodeScanned(b, i, f.Org, decryptStates, c, fn)
+				err = s.decodeScanned(b, i, f.Org, decryptStates, c, &e, fn)
 			}
 			if err != nil {
 				cancel() // the reader stops; the loop drains what it sent
@@ -150,7 +151,7 @@ func (s *Store) readRecords(ctx context.Context, txn *badger.Txn, f Filter, maxS
 // decodeScanned decodes the i-th record of b and calls fn with it when it
 // matches c (a record retention pruned is skipped: exports carry what
 // remains).
-func (s *Store) decodeScanned(b *scanBatch, i int, org string, decryptStates bool, c *compiledFilter, fn func(*StoredEvent) error) error {
+func (s *Store) decodeScanned(b *scanBatch, i int, org string, decryptStates bool, c *compiledFilter, e *StoredEvent, fn func(*StoredEvent) error) error {
 	var start uint64
 	if i > 0 {
 		start = b.recs[i-1].end
@@ -159,21 +160,20 @@ func (s *Store) decodeScanned(b *scanBatch, i int, org string, decryptStates boo
 	if isTombstone(v) {
 		return nil
 	}
-	var e StoredEvent
 	ok := false
 	if !decryptStates {
-		e, ok = decodeStoredFast(v, org, seq)
+		*e, ok = decodeStoredFast(v, org, seq)
 	}
 	if !ok {
 		var err error
-		if e, err = s.decodeStored(v, org, seq, decryptStates); err != nil {
+		if *e, err = s.decodeStored(v, org, seq, decryptStates); err != nil {
 			return err
 		}
 	}
-	if !c.matchEvent(&e) {
+	if !c.matchEvent(e) {
 		return nil
 	}
-	return fn(&e)
+	return fn(e)
 }
 
 // TreeNodes returns a reader of org's stored Merkle tree nodes, so that a
@@ -207,7 +207,10 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 	if err != nil {
 		return StoredEvent{}, false
 	}
-	p, ok := decodePublicFast(rv.public)
+	// One copy of the public record is the event's Public, and its string
+	// fields and metadata are views of it, instead of a copy each.
+	pub := append([]byte(nil), rv.public...)
+	p, ok, _ := decodePublicView(pub, true, nil)
 	if !ok || p.Seq != seq || p.OrganizationID != org {
 		return StoredEvent{}, false
 	}
@@ -222,7 +225,7 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 		LeafHash:              hex.EncodeToString(rv.leaf[:]),
 		BeforeStateCommitment: p.BeforeStateCommitment,
 		AfterStateCommitment:  p.AfterStateCommitment,
-		Public:                append([]byte(nil), rv.public...),
+		Public:                pub,
 	}
 	if se.Timestamp, ok = parseRecordTime(p.Timestamp); !ok {
 		return StoredEvent{}, false
@@ -242,7 +245,8 @@ func decodePublicFast(b []byte) (publicRecord, bool) {
 
 // decodePublicView is decodePublicFast; with alias, the strings and the
 // metadata of the result share b's memory (valid only while b is: Verify
-// reads records in place) and resourceIds are appended to res[:0].
+// reads records in place) and resourceIds are appended to res[:0] (to a
+// new slice when res is nil).
 // metaCanonical reports that the metadata, if any, is known to be in
 // canonical form (canonicalSimple was sure of it).
 func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, metaCanonical bool) {
@@ -250,8 +254,17 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return p, false, false
 	}
+	// Without alias, the string fields of a record of ordinary size share
+	// one copy of it, rather than one allocation each; a field kept alone
+	// keeps at most that much alive.
+	var owner string
+	if !alias && len(b) <= 4<<10 {
+		owner = string(b)
+	}
 	i := 1
-	str := func() (string, bool) {
+	// str reads the string at i; view returns it as a view of b, valid
+	// only during this call (keys, which are only compared).
+	str := func(view bool) (string, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return "", false
 		}
@@ -274,9 +287,13 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 		if !ascii && !utf8.Valid(s) {
 			return "", false
 		}
+		start := i + 1
 		i = j + 1
-		if alias {
+		switch {
+		case alias || view:
 			return unsafe.String(unsafe.SliceData(s), len(s)), true
+		case owner != "":
+			return owner[start:j], true
 		}
 		return string(s), true
 	}
@@ -295,7 +312,7 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 			}
 			i++
 		}
-		key, ok := str()
+		key, ok := str(true)
 		if !ok || i >= len(b) || b[i] != ':' || (!first && key <= last) {
 			return p, false, false
 		}
@@ -363,7 +380,7 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 				return p, false, false
 			}
 			i++
-			if alias {
+			if alias && res != nil {
 				p.ResourceIDs = res[:0]
 			} else {
 				p.ResourceIDs = []string{}
@@ -379,7 +396,7 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 					}
 					i++
 				}
-				s, ok := str()
+				s, ok := str(false)
 				if !ok {
 					return p, false, false
 				}
@@ -428,7 +445,7 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 		default:
 			return p, false, false
 		}
-		if *dst, ok = str(); !ok {
+		if *dst, ok = str(false); !ok {
 			return p, false, false
 		}
 	}
