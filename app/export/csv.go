@@ -5,8 +5,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // CSVHeader is the header row of the csv format.
@@ -22,71 +24,121 @@ var CSVHeader = []string{"id", "seq", "timestamp", "recordedAt", "organizationId
 // gets a ' in front so that a spreadsheet shows it as text instead of
 // running it as a formula; readers drop one leading ' (UnescapeCSVCell).
 type csvEncoder struct {
-	row []string
-	buf []byte
+	buf []byte // the row being written
+	tmp []byte // a cell being built (a list, a time)
 }
 
-func (c *csvEncoder) writeRow(w io.Writer, row []string) error {
+func (c *csvEncoder) Begin(w io.Writer) error {
 	b := c.buf[:0]
-	for i, f := range row {
+	for i, h := range CSVHeader {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendCSVField(b, f)
+		b = appendCell(b, h)
 	}
+	c.buf = append(b, '\r', '\n')
+	_, err := w.Write(c.buf)
+	return err
+}
+
+// Encode appends each cell of r's row straight to the row buffer, so that
+// no cell is built as a string of its own, then writes the row.
+func (c *csvEncoder) Encode(w io.Writer, r *Record) error {
+	b := c.buf[:0]
+	next := func() { b = append(b, ',') }
+	str := func(v string) { b = appendCell(b, v); next() }
+	built := func(v []byte) { b = appendCell(b, unsafe.String(unsafe.SliceData(v), len(v))); next() }
+	list := func(v []string, null bool) {
+		if v == nil && null {
+			built(append(c.tmp[:0], "null"...))
+			return
+		}
+		c.tmp = appendStrings(c.tmp[:0], v)
+		built(c.tmp)
+	}
+	ts := func(t time.Time) {
+		c.tmp = t.UTC().AppendFormat(c.tmp[:0], time.RFC3339Nano)
+		built(c.tmp)
+	}
+	str(r.ID)
+	b = strconv.AppendUint(b, r.Seq, 10) // digits: never quoted or guarded
+	next()
+	ts(r.Timestamp)
+	ts(r.RecordedAt)
+	str(r.OrganizationID)
+	str(r.UserID)
+	str(r.Provider)
+	str(r.ActionType)
+	str(r.Category)
+	list(r.ResourceIDs, false)
+	str(r.Status)
+	str(r.RiskLevel)
+	if len(r.Metadata) == 0 {
+		str("{}")
+	} else {
+		built(r.Metadata)
+	}
+	list(r.Controls.SOC2, true)
+	list(r.Controls.ISO27001, true)
+	str(r.BeforeStateCommitment)
+	str(r.AfterStateCommitment)
+	built(r.BeforeState)
+	built(r.AfterState)
+	str(r.PrevHash)
+	str(r.LeafHash)
+	b = appendCell(b, r.Retention)
 	b = append(b, '\r', '\n')
 	c.buf = b
 	_, err := w.Write(b)
 	return err
 }
 
-// appendCSVField quotes a field when RFC 4180 (or a leading space, which
+// appendCell appends v as one CSV cell: guarded against formula injection
+// (EscapeCSVCell), then quoted when RFC 4180 (or a leading space, which
 // some readers trim) requires it.
-func appendCSVField(b []byte, f string) []byte {
+func appendCell(b []byte, v string) []byte {
+	guard := formulaStart(v)
 	// strings.IndexByte is vectorised; a cell is mostly JSON, and any of
 	// the four bytes may be anywhere in it.
-	quote := f == `\.` || strings.IndexByte(f, '"') >= 0 || strings.IndexByte(f, ',') >= 0 ||
-		strings.IndexByte(f, '\n') >= 0 || strings.IndexByte(f, '\r') >= 0
-	if !quote && f != "" {
-		r, _ := utf8.DecodeRuneInString(f)
+	quote := v == `\.` || strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, ',') >= 0 ||
+		strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0
+	if !quote && !guard && v != "" {
+		r, _ := utf8.DecodeRuneInString(v)
 		quote = unicode.IsSpace(r)
 	}
-	if !quote {
-		return append(b, f...)
+	if quote {
+		b = append(b, '"')
 	}
-	b = append(b, '"')
+	if guard {
+		b = append(b, '\'')
+	}
+	if !quote {
+		return append(b, v...)
+	}
 	for {
-		i := strings.IndexByte(f, '"')
+		i := strings.IndexByte(v, '"')
 		if i < 0 {
 			break
 		}
-		b = append(b, f[:i+1]...)
+		b = append(b, v[:i+1]...)
 		b = append(b, '"')
-		f = f[i+1:]
+		v = v[i+1:]
 	}
-	b = append(b, f...)
+	b = append(b, v...)
 	return append(b, '"')
 }
 
-func (c *csvEncoder) Begin(w io.Writer) error { return c.writeRow(w, CSVHeader) }
-
-func (c *csvEncoder) Encode(w io.Writer, r *Record) error {
-	e := r.eventJSON()
-	list := func(v []string) string {
-		if v == nil {
-			return "null"
-		}
-		return string(appendStrings(nil, v))
+// formulaStart reports whether a spreadsheet could take v for a formula
+// (or v starts with the ' that marks a guarded cell).
+func formulaStart(v string) bool {
+	if v == "" {
+		return false
 	}
-	raw := func(v json.RawMessage) string { return string(v) }
-	c.row = append(c.row[:0], e.ID, strconv.FormatUint(e.Seq, 10), e.Timestamp, e.RecordedAt, e.OrganizationID,
-		e.UserID, e.Provider, e.ActionType, e.Category, list(e.ResourceIDs), e.Status, e.RiskLevel, raw(e.Metadata),
-		list(e.SOC2), list(e.ISO27001), e.BeforeStateCommitment, e.AfterStateCommitment, raw(e.BeforeState),
-		raw(e.AfterState), e.PrevHash, e.LeafHash, e.Retention)
-	for i, v := range c.row {
-		c.row[i] = EscapeCSVCell(v)
+	switch v[0] {
+	case '=', '+', '-', '@', '\t', '\r', '\'':
+		return true
 	}
-	return c.writeRow(w, c.row)
+	return false
 }
 
 func (c *csvEncoder) End(io.Writer) error { return nil }
@@ -94,11 +146,8 @@ func (c *csvEncoder) End(io.Writer) error { return nil }
 // EscapeCSVCell protects a cell from formula injection: a cell starting
 // with = + - @, tab, carriage return or ' is prefixed with '.
 func EscapeCSVCell(v string) string {
-	if v != "" {
-		switch v[0] {
-		case '=', '+', '-', '@', '\t', '\r', '\'':
-			return "'" + v
-		}
+	if formulaStart(v) {
+		return "'" + v
 	}
 	return v
 }

@@ -209,6 +209,8 @@ type bundleWriter struct {
 	info *catalogueInfo
 	// proofBytes is how much of proofs.jsonl is written, for progress.
 	proofBytes atomic.Int64
+	// free holds batches for the reader to reuse.
+	free chan []storage.StoredEvent
 }
 
 // file is one bundle file being written: buffered, counted and hashed.
@@ -323,6 +325,8 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	batches := make(chan []storage.StoredEvent, 2)
+	// Batches the proofs writer is done with go back to the reader.
+	w.free = make(chan []storage.StoredEvent, 8)
 	var readErr error
 	go func() {
 		defer close(batches)
@@ -484,6 +488,7 @@ func (w *bundleWriter) writeProofs(ctx context.Context, stop func(), jobs <-chan
 			continue
 		}
 		w.proofBytes.Store(proofs.hw.n + int64(proofs.bw.Buffered()))
+		w.recycle(j.batch)
 	}
 	return failed
 }
@@ -491,10 +496,33 @@ func (w *bundleWriter) writeProofs(ctx context.Context, stop func(), jobs <-chan
 // batchSize is how many events the reader hands over at a time.
 const batchSize = 512
 
+// newBatch returns an empty batch, one the proofs writer is done with
+// when there is one.
+func (w *bundleWriter) newBatch() []storage.StoredEvent {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		return make([]storage.StoredEvent, 0, batchSize)
+	}
+}
+
+// recycle hands a batch whose events are written back to the reader.
+func (w *bundleWriter) recycle(b []storage.StoredEvent) {
+	if cap(b) != batchSize || w.free == nil {
+		return
+	}
+	clear(b) // what its events refer to can be collected meanwhile
+	select {
+	case w.free <- b[:0]:
+	default:
+	}
+}
+
 // read sends the events of f with seq ≤ maxSeq in batches, through the
 // source's Scanner when it has one, else page by page.
 func (w *bundleWriter) read(ctx context.Context, f storage.Filter, maxSeq uint64, out chan<- []storage.StoredEvent) error {
-	batch := make([]storage.StoredEvent, 0, batchSize)
+	batch := w.newBatch()
 	send := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -504,7 +532,7 @@ func (w *bundleWriter) read(ctx context.Context, f storage.Filter, maxSeq uint64
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		batch = make([]storage.StoredEvent, 0, batchSize)
+		batch = w.newBatch()
 		return nil
 	}
 	if sc, ok := w.src.(Scanner); ok {

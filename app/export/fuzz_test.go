@@ -74,20 +74,26 @@ func FuzzCSVCell(f *testing.F) {
 	})
 }
 
-// FuzzCSVField: a field as the CSV encoder writes it reads back unchanged
-// with encoding/csv (which reads a quoted CR LF as LF, as RFC 4180 allows).
+// FuzzCSVField: a cell as the CSV encoder writes it reads back with
+// encoding/csv (which reads a quoted CR LF as LF, as RFC 4180 allows) as
+// EscapeCSVCell's form of it, which UnescapeCSVCell turns back into it.
 func FuzzCSVField(f *testing.F) {
-	for _, s := range []string{"", "plain", `a,b`, `say "hi"`, "two\nlines", "cr\rlf\r\n", " lead", `\.`, `"`, `""`, "ü,\"ß\""} {
+	for _, s := range []string{"", "plain", `a,b`, `say "hi"`, "two\nlines", "cr\rlf\r\n", " lead", `\.`, `"`, `""`, "ü,\"ß\"",
+		"=1,2", "'", "-\n", "\r\n", "@\"x\""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		line := string(appendCSVField(nil, v)) + ",end\n"
+		line := string(appendCell(nil, v)) + ",end\n"
 		rec, err := csv.NewReader(strings.NewReader(line)).Read()
 		if err != nil {
 			t.Fatalf("%q encoded as %q: %v", v, line, err)
 		}
-		if want := strings.ReplaceAll(v, "\r\n", "\n"); len(rec) != 2 || rec[0] != want || rec[1] != "end" {
-			t.Fatalf("%q encoded as %q read back as %q", v, line, rec)
+		want := strings.ReplaceAll(EscapeCSVCell(v), "\r\n", "\n")
+		if len(rec) != 2 || rec[0] != want || rec[1] != "end" {
+			t.Fatalf("%q encoded as %q read back as %q, want %q", v, line, rec, want)
+		}
+		if v[:min(len(v), 1)] != "\r" && UnescapeCSVCell(rec[0]) != strings.ReplaceAll(v, "\r\n", "\n") {
+			t.Fatalf("%q read back as %q, which does not unescape to it", v, rec[0])
 		}
 	})
 }
