@@ -140,8 +140,12 @@ type RevealedJSON struct {
 
 // ParseProofLine decodes one line of proofs.jsonl strictly: unknown fields,
 // a salt that is not 32 bytes or a missing record are errors.
-func ParseProofLine(line []byte) (ProofLine, error) {
-	if p, ok := parseProofLineFast(line); ok {
+func ParseProofLine(line []byte) (ProofLine, error) { return parseProofLine(line, nil) }
+
+// parseProofLine is ParseProofLine; hashes, when not nil, carries the
+// audit path of the previous line read with it.
+func parseProofLine(line []byte, hashes *hashTextCache) (ProofLine, error) {
+	if p, ok := parseProofLineFast(line, hashes); ok {
 		return p, nil
 	}
 	return parseProofLineJSON(line)

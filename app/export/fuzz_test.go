@@ -134,13 +134,21 @@ func FuzzParseProofLine(f *testing.F) {
 	}
 	f.Add([]byte(`{"id":"x","seq":1,"leafIndex":0,"treeSize":1,"leafHash":"AAAA","hashes":[],"record":"e30="}`))
 	f.Add([]byte(`{}`))
+	// One cache for every input, as a verifier keeps one for every line:
+	// whatever line came before, a line parses the same with it. The seeds
+	// are consecutive proofs, which share most of their path.
+	var cache hashTextCache
 	f.Fuzz(func(t *testing.T, line []byte) {
 		// The fast path must agree with encoding/json on what it accepts.
-		if fast, ok := parseProofLineFast(line); ok {
+		fast, ok := parseProofLineFast(line, nil)
+		if ok {
 			slow, err := parseProofLineJSON(line)
 			if err != nil || !reflect.DeepEqual(fast, slow) {
 				t.Fatalf("fast parser accepts %q as %+v; encoding/json: %+v, %v", line, fast, slow, err)
 			}
+		}
+		if cached, cok := parseProofLineFast(line, &cache); cok != ok || ok && !reflect.DeepEqual(cached, fast) {
+			t.Fatalf("with the previous line's hashes, %q parses as %+v (%v), without as %+v (%v)", line, cached, cok, fast, ok)
 		}
 		p, err := ParseProofLine(line)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 // The verifier reads two kinds of flat JSON objects per event: the public
@@ -32,12 +34,16 @@ func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n u
 			return "", false
 		}
 		s := b[i+1 : i+1+j]
+		ascii := true
 		for _, c := range s {
 			if c < 0x20 || c == '\\' {
 				return "", false
 			}
+			if c >= 0x80 {
+				ascii = false
+			}
 		}
-		if !utf8.Valid(s) {
+		if !ascii && !utf8.Valid(s) {
 			return "", false
 		}
 		i += j + 2
@@ -130,7 +136,9 @@ func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n u
 					break
 				}
 			}
-			if j >= len(b) || !json.Valid(b[i:j+1]) {
+			// The plain canonical JSON the store keeps is known valid
+			// without the slower general check.
+			if j >= len(b) || !(storage.IsPlainCanonicalJSON(b[i:j+1]) || json.Valid(b[i:j+1])) {
 				return false
 			}
 			raw := b[i : j+1]
@@ -207,10 +215,11 @@ func parsePublicRecord(b []byte, p *publicRecord) error {
 	return json.Unmarshal(b, p)
 }
 
-// parseEventJSON decodes an exported event as json.Unmarshal would.
+// parseEventJSON decodes an exported event as json.Unmarshal would. e
+// shares b's bytes: b must not change while e is in use.
 func parseEventJSON(b []byte, e *EventJSON) error {
 	*e = EventJSON{}
-	ok := flatScan(b, false, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
+	ok := flatScan(b, true, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
 		var dst *string
 		switch key {
 		case "id":
@@ -256,13 +265,13 @@ func parseEventJSON(b []byte, e *EventJSON) error {
 			e.ISO27001 = l
 			return kind == 'l'
 		case "metadata":
-			e.Metadata = append(json.RawMessage(nil), raw...)
+			e.Metadata = raw[:len(raw):len(raw)]
 			return kind == 'o'
 		case "beforeState":
-			e.BeforeState = append(json.RawMessage(nil), raw...)
+			e.BeforeState = raw[:len(raw):len(raw)]
 			return kind == 'o'
 		case "afterState":
-			e.AfterState = append(json.RawMessage(nil), raw...)
+			e.AfterState = raw[:len(raw):len(raw)]
 			return kind == 'o'
 		default:
 			return false

@@ -13,7 +13,7 @@ import (
 // bundle. Anything else — other member order, spaces, escapes — returns
 // false, and ParseProofLine falls back to encoding/json, so both accept the
 // same lines.
-func parseProofLineFast(line []byte) (ProofLine, bool) {
+func parseProofLineFast(line []byte, hashes *hashTextCache) (ProofLine, bool) {
 	var p ProofLine
 	c := cursor{b: line}
 	ok := c.lit(`{"id":"`)
@@ -43,7 +43,7 @@ func parseProofLineFast(line []byte) (ProofLine, bool) {
 			return p, false
 		}
 		var h tlog.Hash
-		if !c.lit(`"`) || !c.hash(&h) || !c.lit(`"`) || len(p.Hashes) == 64 {
+		if !c.lit(`"`) || !c.pathHash(&h, len(p.Hashes), hashes) || !c.lit(`"`) || len(p.Hashes) == 64 {
 			return p, false
 		}
 		p.Hashes = append(p.Hashes, h)
@@ -129,6 +129,39 @@ func (c *cursor) hash(h *tlog.Hash) bool {
 	}
 	copy(h[:], buf[:k])
 	c.i += n
+	return true
+}
+
+// hashTextCache keeps the base64 text and value of the audit path last
+// read. The proofs of consecutive events share most of their path, at the
+// same positions, so most hashes of a line are found here by comparing
+// their text, without decoding it again.
+type hashTextCache struct {
+	text [][44]byte
+	hash []tlog.Hash
+}
+
+// pathHash reads the k-th hash of an audit path, through cache when it is
+// not nil.
+func (c *cursor) pathHash(h *tlog.Hash, k int, cache *hashTextCache) bool {
+	const n = 44
+	if cache == nil || len(c.b)-c.i < n {
+		return c.hash(h)
+	}
+	text := c.b[c.i : c.i+n]
+	if k < len(cache.text) && string(text) == string(cache.text[k][:]) {
+		*h = cache.hash[k]
+		c.i += n
+		return true
+	}
+	if !c.hash(h) {
+		return false
+	}
+	for len(cache.text) <= k {
+		cache.text, cache.hash = append(cache.text, [n]byte{}), append(cache.hash, tlog.Hash{})
+	}
+	copy(cache.text[k][:], text)
+	cache.hash[k] = *h
 	return true
 }
 

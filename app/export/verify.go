@@ -355,10 +355,10 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ic := newInclusionChecker(v.cp.Size, v.cp.Root)
+			w := &verifyWorker{ic: newInclusionChecker(v.cp.Size, v.cp.Root)}
 			for c := range work {
 				for i := range c.items {
-					v.checkItem(eventsName, raw, &c.items[i], ic)
+					v.checkItem(eventsName, raw, &c.items[i], w)
 				}
 				close(c.done)
 			}
@@ -498,12 +498,19 @@ func (v *verifier) readItems(ctx context.Context, er eventReader, raw *lineEvent
 }
 
 // checkItem checks one event: its proof line, then its events-file entry.
-func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verifyItem, ic *inclusionChecker) {
+// verifyWorker is what one verifying goroutine keeps from an event to the
+// next: consecutive proofs share most of their work.
+type verifyWorker struct {
+	ic     *inclusionChecker
+	hashes hashTextCache
+}
+
+func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verifyItem, w *verifyWorker) {
 	if it.proof == nil {
 		return
 	}
 	emit := func(p Problem) { it.problems = append(it.problems, p) }
-	pl, pub, ok := v.checkProof(it.proofLine, it.proof, emit, &it.revealed, ic)
+	pl, pub, ok := v.checkProof(it.proofLine, it.proof, emit, &it.revealed, w)
 	it.ok, it.seq = ok, pl.Seq
 	if !it.hasEvent || !ok {
 		return
@@ -520,12 +527,12 @@ func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verify
 }
 
 // checkProof checks one proof line; ok is false when it cannot be parsed.
-func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *int64, ic *inclusionChecker) (ProofLine, *publicRecord, bool) {
+func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *int64, w *verifyWorker) (ProofLine, *publicRecord, bool) {
 	if len(line) > maxProofLineBytes {
 		emit(Problem{File: ProofsFile, Line: n, Message: "line too long"})
 		return ProofLine{}, nil, false
 	}
-	pl, err := ParseProofLine(line)
+	pl, err := parseProofLine(line, &w.hashes)
 	if err != nil {
 		emit(Problem{File: ProofsFile, Line: n, Message: err.Error()})
 		return pl, nil, false
@@ -554,7 +561,7 @@ func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *
 	if v.cpOK {
 		if pl.TreeSize != v.cp.Size {
 			bad("proved against tree size %d, the checkpoint has %d", pl.TreeSize, v.cp.Size)
-		} else if !ic.verify(leaf, pl.LeafIndex, pl.Hashes) {
+		} else if !w.ic.verify(leaf, pl.LeafIndex, pl.Hashes) {
 			// The checker says only yes or no; the full check says why.
 			hashes := make([][]byte, len(pl.Hashes))
 			for i := range pl.Hashes {
@@ -750,7 +757,7 @@ func (l *lineEventReader) next() (exported, int, error) {
 	if err != nil {
 		return exported{}, l.lr.line + 1, err
 	}
-	e, err := l.parse(line)
+	e, err := l.parse(bytes.Clone(line)) // parse may keep views of its input
 	return e, l.lr.line, err
 }
 
