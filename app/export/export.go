@@ -228,6 +228,7 @@ func (w *bundleWriter) create(name string) (*file, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create %s: %w", path, err)
 	}
+	wc = withWriteBehind(wc)
 	f := &file{name: name, path: path, wc: wc}
 	f.hw = newHashingWriter(wc)
 	f.bw = bufio.NewWriterSize(f.hw, 256<<10)
