@@ -97,15 +97,7 @@ type directWriter struct {
 }
 
 func newDirectWriter(f *os.File) (*directWriter, error) {
-	err := control(f, func(fd int) error {
-		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-		if err != nil {
-			return err
-		}
-		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_DIRECT)
-		return err
-	})
-	if err != nil {
+	if err := setDirect(f, true); err != nil {
 		return nil, err // this file system has no O_DIRECT
 	}
 	d := &directWriter{f: f, full: make(chan []byte, 1), free: make(chan []byte, 2), done: make(chan struct{})}
@@ -113,6 +105,23 @@ func newDirectWriter(f *os.File) (*directWriter, error) {
 	d.free <- alignedBuffer()
 	go d.writer()
 	return d, nil
+}
+
+// setDirect turns O_DIRECT on or off for f.
+func setDirect(f *os.File, on bool) error {
+	return control(f, func(fd int) error {
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil {
+			return err
+		}
+		if on {
+			fl |= unix.O_DIRECT
+		} else {
+			fl &^= unix.O_DIRECT
+		}
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
+		return err
+	})
 }
 
 // alignedBuffer returns an empty buffer of directBuffer bytes' capacity
@@ -128,7 +137,15 @@ func (d *directWriter) writer() {
 	var err error
 	for b := range d.full {
 		if err == nil {
-			if _, err = d.f.Write(b); err != nil {
+			_, err = d.f.Write(b)
+			if errors.Is(err, syscall.EINVAL) {
+				// A file system that accepted O_DIRECT but wants another
+				// alignment: the rest goes through the page cache.
+				if err = setDirect(d.f, false); err == nil {
+					_, err = d.f.Write(b)
+				}
+			}
+			if err != nil {
 				d.werr.Store(&err)
 			}
 		}
@@ -187,14 +204,7 @@ func (d *directWriter) flush() error {
 		return d.err
 	}
 	if len(d.cur) > 0 {
-		d.err = control(d.f, func(fd int) error {
-			fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-			if err == nil {
-				_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^syscall.O_DIRECT)
-			}
-			return err
-		})
-		if d.err == nil {
+		if d.err = setDirect(d.f, false); d.err == nil {
 			_, d.err = d.f.Write(d.cur)
 		}
 	}
