@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -106,12 +107,15 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 
 type verifier struct {
 	proofsReader io.Reader
-	dir          string
-	opts         VerifyOptions
-	rep          *Report
-	m            Manifest
-	cp           tlog.Checkpoint
-	cpOK         bool
+	// streamed holds the hashes of the files checkEvents read, computed
+	// as it read them, so that they are read once.
+	streamed map[string]fileHash
+	dir      string
+	opts     VerifyOptions
+	rep      *Report
+	m        Manifest
+	cp       tlog.Checkpoint
+	cpOK     bool
 }
 
 func (v *verifier) problem(p Problem) {
@@ -167,7 +171,53 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.checkEvents(ctx); err != nil {
 		return err
 	}
-	return v.checkFiles(ctx, <-hashes)
+	h := <-hashes
+	for _, name := range v.streamedFiles() {
+		fh, ok := v.streamed[name]
+		if !ok { // checkEvents could not read it
+			fh.n, fh.sum, fh.err = hashFile(ctx, filepath.Join(v.dir, name))
+		}
+		h[name] = fh
+	}
+	return v.checkFiles(ctx, h)
+}
+
+// streamedFiles are the files checkEvents hashes as it reads them: the
+// events file and proofs.jsonl, nearly all of a bundle's bytes.
+func (v *verifier) streamedFiles() []string { return []string{v.m.Format.EventsFile(), ProofsFile} }
+
+// hashingReader hashes what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func newHashingReader(r io.Reader) *hashingReader { return &hashingReader{r: r, h: sha256.New()} }
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// finish reads the rest of the file, which checking did not need, and
+// returns the hash of all of it.
+func (h *hashingReader) finish(ctx context.Context) fileHash {
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return fileHash{h.n, "", err}
+		}
+		_, err := h.Read(buf)
+		if err == io.EOF {
+			return fileHash{h.n, hex.EncodeToString(h.h.Sum(nil)), nil}
+		}
+		if err != nil {
+			return fileHash{h.n, "", err}
+		}
+	}
 }
 
 type fileHash struct {
@@ -182,7 +232,8 @@ func (v *verifier) hashFiles(ctx context.Context) <-chan map[string]fileHash {
 	go func() {
 		res := map[string]fileHash{}
 		for _, f := range v.m.Files {
-			if _, done := res[f.Name]; done || f.Name != filepath.Base(f.Name) || f.Name == ManifestFile || strings.HasPrefix(f.Name, ".") {
+			if _, done := res[f.Name]; done || f.Name != filepath.Base(f.Name) || f.Name == ManifestFile || strings.HasPrefix(f.Name, ".") ||
+				slices.Contains(v.streamedFiles(), f.Name) {
 				continue
 			}
 			n, sum, err := hashFile(ctx, filepath.Join(v.dir, f.Name))
@@ -331,15 +382,25 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 		return nil
 	}
 	defer pf.Close()
-	v.proofsReader = pf
+	pr := withReadAhead(pf)
+	defer pr.Close()
+	ph := newHashingReader(pr)
+	v.proofsReader = ph
 	eventsName := v.m.Format.EventsFile()
-	ef, err := os.Open(filepath.Join(v.dir, eventsName))
+	f, err := os.Open(filepath.Join(v.dir, eventsName))
 	if err != nil {
 		v.problem(Problem{File: eventsName, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
 		return nil
 	}
-	defer ef.Close()
-	er, err := newEventReader(v.m.Format, ef)
+	defer f.Close()
+	fr := withReadAhead(f)
+	defer fr.Close()
+	eh := newHashingReader(fr)
+	octx := ctx // ctx is replaced by one cancelled when the checks end
+	defer func() {
+		v.streamed = map[string]fileHash{ProofsFile: ph.finish(octx), eventsName: eh.finish(octx)}
+	}()
+	er, err := newEventReader(v.m.Format, eh)
 	if err != nil {
 		v.problem(Problem{File: eventsName, Message: err.Error()})
 		return nil

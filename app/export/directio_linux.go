@@ -126,10 +126,12 @@ func setDirect(f *os.File, on bool) error {
 
 // alignedBuffer returns an empty buffer of directBuffer bytes' capacity
 // whose first byte is directBlock-aligned.
-func alignedBuffer() []byte {
-	b := make([]byte, directBuffer+directBlock)
+func alignedBuffer() []byte { return alignedBufferOf(directBuffer) }
+
+func alignedBufferOf(size int) []byte {
+	b := make([]byte, size+directBlock)
 	skip := (directBlock - int(uintptr(unsafe.Pointer(&b[0]))%directBlock)) % directBlock
-	return b[skip : skip : skip+directBuffer]
+	return b[skip : skip : skip+size]
 }
 
 func (d *directWriter) writer() {
@@ -240,4 +242,102 @@ func (d *directWriter) Close() error {
 	d.flushed = true
 	d.stop()
 	return d.f.Close()
+}
+
+// directReadBuffer is the size of each of a directReader's buffers.
+const directReadBuffer = 1 << 20
+
+// withReadAhead returns a reader of f, which is read once from its start
+// to its end; its Close stops the reading (f is closed by its owner). Where
+// the file system allows it, the file is read with O_DIRECT, 1 MiB at a
+// time, by a goroutine that reads the next buffer while the caller
+// consumes the last. A bundle being verified was most likely copied from
+// elsewhere, so its pages are not in memory; reading it through the page
+// cache cost this VM's kernel 0.7 s of CPU per GB, and O_DIRECT 0.08 s.
+func withReadAhead(f *os.File) io.ReadCloser {
+	if err := setDirect(f, true); err != nil {
+		return io.NopCloser(f)
+	}
+	r := &directReader{full: make(chan directChunk, 1), free: make(chan []byte, 2), stop: make(chan struct{})}
+	for range 2 {
+		r.free <- alignedBufferOf(directReadBuffer)
+	}
+	go r.reader(f)
+	return r
+}
+
+type directChunk struct {
+	b   []byte
+	err error // after b: io.EOF at the end
+}
+
+// directReader hands out what its goroutine reads, in order.
+type directReader struct {
+	full chan directChunk
+	free chan []byte
+	stop chan struct{}
+	cur  directChunk
+	off  int
+	done bool
+}
+
+func (r *directReader) reader(f *os.File) {
+	defer close(r.full)
+	retried := false
+	for {
+		var b []byte
+		select {
+		case b = <-r.free:
+		case <-r.stop:
+			return
+		}
+		n, err := io.ReadFull(f, b[:cap(b)])
+		if errors.Is(err, syscall.EINVAL) && !retried && n == 0 {
+			// O_DIRECT accepted but this alignment refused: read on
+			// through the page cache (the offset has not moved).
+			retried = true
+			if err = setDirect(f, false); err == nil {
+				n, err = io.ReadFull(f, b[:cap(b)])
+			}
+		}
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		select {
+		case r.full <- directChunk{b[:n], err}:
+		case <-r.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *directReader) Read(p []byte) (int, error) {
+	for r.off == len(r.cur.b) {
+		if r.cur.err != nil {
+			return 0, r.cur.err
+		}
+		if r.cur.b != nil {
+			r.free <- r.cur.b[:0]
+		}
+		c, ok := <-r.full
+		if !ok {
+			return 0, io.EOF
+		}
+		r.cur, r.off = c, 0
+	}
+	n := copy(p, r.cur.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// Close stops the reading goroutine.
+func (r *directReader) Close() error {
+	if !r.done {
+		r.done = true
+		close(r.stop)
+	}
+	return nil
 }

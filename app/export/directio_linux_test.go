@@ -2,10 +2,12 @@ package export
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestDirectWriter: whatever the sizes of the writes, a file written with
@@ -103,4 +105,86 @@ func TestWriteBehind(t *testing.T) {
 	if got, _ := os.ReadFile(f.Name()); !bytes.Equal(got, want) {
 		t.Fatalf("read back %d bytes, not the %d written", len(got), len(want))
 	}
+}
+
+// TestReadAhead: reads of any size through withReadAhead return the file's
+// bytes in order and then io.EOF, whatever the file's size.
+func TestReadAhead(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, directBlock, directBlock + 1, directReadBuffer - 1, directReadBuffer,
+		directReadBuffer + 1, 2*directReadBuffer + 4097} {
+		want := make([]byte, size)
+		rng := rand.New(rand.NewPCG(uint64(size), 2))
+		for i := range want {
+			want[i] = byte(rng.Uint32())
+		}
+		path := filepath.Join(dir, "f")
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := withReadAhead(f)
+		if _, ok := r.(*directReader); !ok {
+			t.Logf("%s has no O_DIRECT: testing the fallback", dir)
+		}
+		var got []byte
+		buf := make([]byte, 300<<10)
+		for {
+			n, err := r.Read(buf[:1+rng.IntN(len(buf))])
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("size %d: %v after %d bytes", size, err, len(got))
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("size %d: read %d bytes, not the file's", size, len(got))
+		}
+		r.Close()
+		f.Close()
+	}
+}
+
+// TestReadAhead_StopEarly: closing a reader that was not read to the end
+// stops its goroutine (the race detector and the leak would show).
+func TestReadAhead_StopEarly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, make([]byte, 3*directReadBuffer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := withReadAhead(f)
+	if _, err := r.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := r.(*directReader)
+	if !ok {
+		t.Skip("no O_DIRECT")
+	}
+	r.Close()
+	select {
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reading goroutine did not stop")
+	case <-drained(d.full):
+	}
+}
+
+// drained is closed once c is closed, whatever it still held.
+func drained(c chan directChunk) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		for range c {
+		}
+		close(done)
+	}()
+	return done
 }
