@@ -44,11 +44,7 @@ func (s *api) eventProof(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	proof, err := s.app.eventProof(r.Context(), org, r.PathValue("id"), size)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, proof)
+	s.reply(w, proof, err)
 }
 
 func (s *api) latestCheckpoint(w http.ResponseWriter, r *http.Request, p principal) {
@@ -57,11 +53,7 @@ func (s *api) latestCheckpoint(w http.ResponseWriter, r *http.Request, p princip
 		return
 	}
 	cp, err := s.app.latestCheckpoint(r.Context(), org)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, cp)
+	s.reply(w, cp, err)
 }
 
 func (s *api) publicKey(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -93,11 +85,7 @@ func (s *api) consistencyProof(w http.ResponseWriter, r *http.Request, p princip
 		return
 	}
 	proof, err := s.app.consistencyProof(r.Context(), org, from, to)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, proof)
+	s.reply(w, proof, err)
 }
 
 // verify runs a verification of one organization (a token's) or, for the
@@ -120,11 +108,7 @@ func (s *api) verify(w http.ResponseWriter, r *http.Request, p principal) {
 	// Verification of a large log outlives the server's write timeout.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	res, err := s.app.verify(r.Context(), VerifyRequest{Org: org, Keyless: keyless}, nil, nil)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	s.reply(w, res, err)
 }
 
 func boolParam(r *http.Request, name string) (bool, error) {

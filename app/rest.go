@@ -351,11 +351,7 @@ func (s *api) listEvents(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	page, err := s.app.listEvents(r.Context(), q)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	s.reply(w, page, err)
 }
 
 func (s *api) getEvent(w http.ResponseWriter, r *http.Request, p principal) {
@@ -364,11 +360,7 @@ func (s *api) getEvent(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	e, err := s.app.getEvent(r.Context(), org, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, e)
+	s.reply(w, e, err)
 }
 
 func (s *api) facets(w http.ResponseWriter, r *http.Request, p principal) {
@@ -377,11 +369,7 @@ func (s *api) facets(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	f, err := s.app.facets(r.Context(), q)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, f)
+	s.reply(w, f, err)
 }
 
 func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
@@ -390,11 +378,7 @@ func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	h, err := s.app.histogram(r.Context(), q)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, h)
+	s.reply(w, h, err)
 }
 
 // appendEvents takes a JSON array or JSON Lines, validates everything, and
@@ -556,6 +540,15 @@ func (s *api) fail(w http.ResponseWriter, err error) {
 		msg = "internal error; see the application log"
 	}
 	writeError(w, status, code, msg, fieldErrors(err))
+}
+
+// reply answers a request with v, or with err when there is one.
+func (s *api) reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

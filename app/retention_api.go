@@ -51,11 +51,7 @@ func (s *api) retentionSet(w http.ResponseWriter, r *http.Request, _ principal) 
 		return
 	}
 	dto, err := s.app.setRetention(r.Context(), req)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, dto)
+	s.reply(w, dto, err)
 }
 
 // retentionSweep sweeps ?org= now, or with dryRun=true says what a sweep
@@ -70,11 +66,7 @@ func (s *api) retentionSweep(w http.ResponseWriter, r *http.Request, _ principal
 		return
 	}
 	res, err := s.app.sweepRetention(r.Context(), org, r.URL.Query().Get("dryRun") == "true")
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	s.reply(w, res, err)
 }
 
 // retention answers the organization's policy, its history, what expires
@@ -85,11 +77,7 @@ func (s *api) retention(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	dto, err := s.app.retentionShow(r.Context(), org)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, dto)
+	s.reply(w, dto, err)
 }
 
 // retentionExpiring answers what retention prunes within ?days= (default 7)
@@ -110,9 +98,5 @@ func (s *api) retentionExpiring(w http.ResponseWriter, r *http.Request, p princi
 		days = n
 	}
 	ex, err := s.app.expiringEvents(r.Context(), org, days)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ex)
+	s.reply(w, ex, err)
 }

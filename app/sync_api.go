@@ -60,11 +60,7 @@ func (s *api) syncRunNow(w http.ResponseWriter, r *http.Request, p principal) {
 		s.syncOff(w, org)
 		return
 	}
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, dto)
+	s.reply(w, dto, err)
 }
 
 func (s *api) syncOff(w http.ResponseWriter, org string) {
