@@ -139,12 +139,14 @@ func (d *directWriter) writer() {
 	var err error
 	for b := range d.full {
 		if err == nil {
-			_, err = d.f.Write(b)
+			var n int
+			n, err = d.f.Write(b)
 			if errors.Is(err, syscall.EINVAL) {
 				// A file system that accepted O_DIRECT but wants another
-				// alignment: the rest goes through the page cache.
+				// alignment: the rest goes through the page cache, after
+				// what was written.
 				if err = setDirect(d.f, false); err == nil {
-					_, err = d.f.Write(b)
+					_, err = d.f.Write(b[n:])
 				}
 			}
 			if err != nil {
@@ -292,12 +294,16 @@ func (r *directReader) reader(f *os.File) {
 			return
 		}
 		n, err := io.ReadFull(f, b[:cap(b)])
-		if errors.Is(err, syscall.EINVAL) && !retried && n == 0 {
-			// O_DIRECT accepted but this alignment refused: read on
-			// through the page cache (the offset has not moved).
+		if errors.Is(err, syscall.EINVAL) && !retried {
+			// O_DIRECT accepted but this alignment refused (the read
+			// after a short one, at the end of the file, is unaligned on
+			// some file systems): the rest goes through the page cache,
+			// from where the refused read would have started.
 			retried = true
 			if err = setDirect(f, false); err == nil {
-				n, err = io.ReadFull(f, b[:cap(b)])
+				var k int
+				k, err = io.ReadFull(f, b[n:cap(b)])
+				n += k
 			}
 		}
 		if err == io.ErrUnexpectedEOF {
