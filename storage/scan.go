@@ -53,6 +53,11 @@ func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryp
 		var err error
 		var e StoredEvent // passed to fn, valid only during the call
 		for b := range full {
+			if err == nil {
+				// The reader may have sent everything before it saw a
+				// cancellation; the caller's must still end the scan.
+				err = ctx.Err()
+			}
 			for i := 0; i < len(b.recs) && err == nil; i++ {
 				err = s.decodeScanned(b, i, f.Org, decryptStates, c, &e, fn)
 			}
