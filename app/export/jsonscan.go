@@ -19,13 +19,12 @@ import (
 
 // flatScan calls fn for each member of a JSON object; a value is a string
 // (unescaped, kind 's'), an unsigned integer ('n'), a list of strings
-// ('l'), an object ('o', raw, validated) or null ('z'). With owned, the
-// caller promises never to change b, and the strings share its bytes.
-func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool) bool {
+// ('l'), an object ('o', raw, validated) or null ('z'). The strings and
+// objects share b's bytes: b must not change while they are in use.
+func flatScan(b []byte, fn func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool) bool {
 	i := 0
-	// str reads a string; alias makes it share b's bytes, for keys, which
-	// fn only compares and never keeps.
-	str := func(alias bool) (string, bool) {
+	// str reads a string, as a view of b.
+	str := func() (string, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return "", false
 		}
@@ -47,10 +46,7 @@ func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n u
 			return "", false
 		}
 		i += j + 2
-		if alias && len(s) > 0 {
-			return unsafe.String(&s[0], len(s)), true
-		}
-		return string(s), true
+		return unsafe.String(unsafe.SliceData(s), len(s)), true
 	}
 	if len(b) < 2 || b[0] != '{' {
 		return false
@@ -67,7 +63,7 @@ func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n u
 			}
 			i++
 		}
-		key, ok := str(true)
+		key, ok := str()
 		if !ok || i >= len(b) || b[i] != ':' {
 			return false
 		}
@@ -77,7 +73,7 @@ func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n u
 		}
 		switch c := b[i]; {
 		case c == '"':
-			s, ok := str(owned)
+			s, ok := str()
 			if !ok || !fn(key, 's', s, 0, nil, nil) {
 				return false
 			}
@@ -108,7 +104,7 @@ func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n u
 					}
 					i++
 				}
-				s, ok := str(owned)
+				s, ok := str()
 				if !ok {
 					return false
 				}
@@ -162,7 +158,7 @@ func flatScan(b []byte, owned bool, fn func(key string, kind byte, s string, n u
 // record's strings and metadata share b, which must not change afterwards.
 func parsePublicRecord(b []byte, p *publicRecord) error {
 	*p = publicRecord{}
-	ok := flatScan(b, true, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
+	ok := flatScan(b, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
 		var dst *string
 		switch key {
 		case "actionType":
@@ -219,7 +215,7 @@ func parsePublicRecord(b []byte, p *publicRecord) error {
 // shares b's bytes: b must not change while e is in use.
 func parseEventJSON(b []byte, e *EventJSON) error {
 	*e = EventJSON{}
-	ok := flatScan(b, true, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
+	ok := flatScan(b, func(key string, kind byte, s string, n uint64, l []string, raw []byte) bool {
 		var dst *string
 		switch key {
 		case "id":
