@@ -215,7 +215,7 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 	// One copy of the public record is the event's Public, and its string
 	// fields and metadata are views of it, instead of a copy each.
 	pub := append([]byte(nil), rv.public...)
-	p, ok, _ := decodePublicView(pub, true, nil)
+	p, ok, _ := decodePublicView(pub, nil)
 	if !ok || p.Seq != seq || p.OrganizationID != org {
 		return StoredEvent{}, false
 	}
@@ -242,34 +242,27 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 }
 
 // decodePublicFast parses a public record in canonical form without
-// escapes; false means "use decodePublic".
+// escapes; false means "use decodePublic". The result's strings are views
+// of one copy of b.
 func decodePublicFast(b []byte) (publicRecord, bool) {
-	p, ok, _ := decodePublicView(b, false, nil)
+	p, ok, _ := decodePublicView(bytes.Clone(b), nil)
 	return p, ok
 }
 
-// decodePublicView is decodePublicFast; with alias, the strings and the
-// metadata of the result share b's memory (valid only while b is: Verify
-// reads records in place) and resourceIds are appended to res[:0] (to a
-// new slice when res is nil).
-// metaCanonical reports that the metadata, if any, is known to be in
-// canonical form (canonicalSimple was sure of it).
-func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, metaCanonical bool) {
+// decodePublicView is decodePublicFast without the copy: the strings and
+// the metadata of the result share b's memory (valid only while b is:
+// Verify reads records in place), and resourceIds are appended to res[:0]
+// (to a new slice when res is nil). metaCanonical reports that the
+// metadata, if any, is known to be in canonical form (canonicalSimple was
+// sure of it).
+func decodePublicView(b []byte, res []string) (p publicRecord, ok, metaCanonical bool) {
 	metaCanonical = true
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return p, false, false
 	}
-	// Without alias, the string fields of a record of ordinary size share
-	// one copy of it, rather than one allocation each; a field kept alone
-	// keeps at most that much alive.
-	var owner string
-	if !alias && len(b) <= 4<<10 {
-		owner = string(b)
-	}
 	i := 1
-	// str reads the string at i; view returns it as a view of b, valid
-	// only during this call (keys, which are only compared).
-	str := func(view bool) (string, bool) {
+	// str reads the string at i, as a view of b.
+	str := func() (string, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return "", false
 		}
@@ -292,15 +285,8 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 		if !ascii && !utf8.Valid(s) {
 			return "", false
 		}
-		start := i + 1
 		i = j + 1
-		switch {
-		case alias || view:
-			return unsafe.String(unsafe.SliceData(s), len(s)), true
-		case owner != "":
-			return owner[start:j], true
-		}
-		return string(s), true
+		return unsafe.String(unsafe.SliceData(s), len(s)), true
 	}
 	var last string
 	var seenID, seenSeq, seenRes bool
@@ -317,7 +303,7 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 			}
 			i++
 		}
-		key, ok := str(true)
+		key, ok := str()
 		if !ok || i >= len(b) || b[i] != ':' || (!first && key <= last) {
 			return p, false, false
 		}
@@ -385,7 +371,7 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 				return p, false, false
 			}
 			i++
-			if alias && res != nil {
+			if res != nil {
 				p.ResourceIDs = res[:0]
 			} else {
 				p.ResourceIDs = []string{}
@@ -401,7 +387,7 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 					}
 					i++
 				}
-				s, ok := str(false)
+				s, ok := str()
 				if !ok {
 					return p, false, false
 				}
@@ -440,17 +426,13 @@ func decodePublicView(b []byte, alias bool, res []string) (p publicRecord, ok, m
 			if !sure && !json.Valid(b[i:j+1]) {
 				return p, false, false
 			}
-			if alias {
-				p.Metadata = b[i : j+1 : j+1]
-			} else {
-				p.Metadata = append(json.RawMessage(nil), b[i:j+1]...)
-			}
+			p.Metadata = b[i : j+1 : j+1]
 			i = j + 1
 			continue
 		default:
 			return p, false, false
 		}
-		if *dst, ok = str(false); !ok {
+		if *dst, ok = str(); !ok {
 			return p, false, false
 		}
 	}

@@ -558,7 +558,7 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 	// accepts only canonical JCS but for the metadata object, canonicalized
 	// on its own; anything else the strict decoder and a full comparison.
 	// The view's strings alias val: only r.id, cloned, outlives this call.
-	p, fast, metaCanonical := decodePublicView(rv.public, true, sc.res)
+	p, fast, metaCanonical := decodePublicView(rv.public, sc.res)
 	sc.res = p.ResourceIDs
 	if fast && p.Seq <= 1<<53 {
 		if !metaCanonical {
