@@ -296,23 +296,8 @@ func hashFile(ctx context.Context, path string) (int64, string, error) {
 		return 0, "", errors.Unwrap(err)
 	}
 	defer f.Close()
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, "", err
-		}
-		k, err := f.Read(buf)
-		h.Write(buf[:k])
-		n += int64(k)
-		if err == io.EOF {
-			return n, hex.EncodeToString(h.Sum(nil)), nil
-		}
-		if err != nil {
-			return n, "", err
-		}
-	}
+	h := newHashingReader(f).finish(ctx)
+	return h.n, h.sum, h.err
 }
 
 // checkCheckpoint opens checkpoint.txt with public-key.txt.
@@ -558,7 +543,6 @@ func (v *verifier) readItems(ctx context.Context, er eventReader, raw *lineEvent
 	return flush()
 }
 
-// checkItem checks one event: its proof line, then its events-file entry.
 // verifyWorker is what one verifying goroutine keeps from an event to the
 // next: consecutive proofs share most of their work.
 type verifyWorker struct {
@@ -566,6 +550,7 @@ type verifyWorker struct {
 	hashes hashTextCache
 }
 
+// checkItem checks one event: its proof line, then its events-file entry.
 func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verifyItem, w *verifyWorker) {
 	if it.proof == nil {
 		return
