@@ -20,8 +20,8 @@ import (
 // (writeBehind). On the machine the benchmarks run on, writing 3 GB took
 // 7.1 s of kernel CPU through the page cache and 0.7 s with O_DIRECT.
 
-// withWriteBehind wraps a bundle file being written.
-func withWriteBehind(wc io.WriteCloser) io.WriteCloser {
+// streamingWriter wraps a bundle file written in one long stream.
+func streamingWriter(wc io.WriteCloser) io.WriteCloser {
 	f, ok := wc.(*os.File)
 	if !ok {
 		return wc
@@ -77,7 +77,8 @@ const (
 	// directBlock is the alignment O_DIRECT needs of buffers, offsets and
 	// lengths: a multiple of any device's logical block size.
 	directBlock = 4096
-	// directBuffer is the size of each of a directWriter's two buffers.
+	// directBuffer is the size of each of the two buffers of a
+	// directWriter or a directReader.
 	directBuffer = 1 << 20
 )
 
@@ -101,8 +102,8 @@ func newDirectWriter(f *os.File) (*directWriter, error) {
 		return nil, err // this file system has no O_DIRECT
 	}
 	d := &directWriter{f: f, full: make(chan []byte, 1), free: make(chan []byte, 2), done: make(chan struct{})}
-	d.cur = alignedBuffer()
-	d.free <- alignedBuffer()
+	d.cur = alignedBuffer(directBuffer)
+	d.free <- alignedBuffer(directBuffer)
 	go d.writer()
 	return d, nil
 }
@@ -124,11 +125,9 @@ func setDirect(f *os.File, on bool) error {
 	})
 }
 
-// alignedBuffer returns an empty buffer of directBuffer bytes' capacity
-// whose first byte is directBlock-aligned.
-func alignedBuffer() []byte { return alignedBufferOf(directBuffer) }
-
-func alignedBufferOf(size int) []byte {
+// alignedBuffer returns an empty buffer of size bytes' capacity whose
+// first byte is directBlock-aligned.
+func alignedBuffer(size int) []byte {
 	b := make([]byte, size+directBlock)
 	skip := (directBlock - int(uintptr(unsafe.Pointer(&b[0]))%directBlock)) % directBlock
 	return b[skip : skip : skip+size]
@@ -246,9 +245,6 @@ func (d *directWriter) Close() error {
 	return d.f.Close()
 }
 
-// directReadBuffer is the size of each of a directReader's buffers.
-const directReadBuffer = 1 << 20
-
 // withReadAhead returns a reader of f, which is read once from its start
 // to its end; its Close stops the reading (f is closed by its owner). Where
 // the file system allows it, the file is read with O_DIRECT, 1 MiB at a
@@ -262,7 +258,7 @@ func withReadAhead(f *os.File) io.ReadCloser {
 	}
 	r := &directReader{full: make(chan directChunk, 1), free: make(chan []byte, 2), stop: make(chan struct{})}
 	for range 2 {
-		r.free <- alignedBufferOf(directReadBuffer)
+		r.free <- alignedBuffer(directBuffer)
 	}
 	go r.reader(f)
 	return r

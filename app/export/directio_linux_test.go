@@ -111,8 +111,8 @@ func TestWriteBehind(t *testing.T) {
 // bytes in order and then io.EOF, whatever the file's size.
 func TestReadAhead(t *testing.T) {
 	dir := t.TempDir()
-	for _, size := range []int{0, 1, directBlock, directBlock + 1, directReadBuffer - 1, directReadBuffer,
-		directReadBuffer + 1, 2*directReadBuffer + 4097} {
+	for _, size := range []int{0, 1, directBlock, directBlock + 1, directBuffer - 1, directBuffer,
+		directBuffer + 1, 2*directBuffer + 4097} {
 		want := make([]byte, size)
 		rng := rand.New(rand.NewPCG(uint64(size), 2))
 		for i := range want {
@@ -154,7 +154,7 @@ func TestReadAhead(t *testing.T) {
 // stops its goroutine (the race detector and the leak would show).
 func TestReadAhead_StopEarly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, make([]byte, 3*directReadBuffer), 0o644); err != nil {
+	if err := os.WriteFile(path, make([]byte, 3*directBuffer), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)

@@ -7,9 +7,9 @@ import (
 	"os"
 )
 
-// withWriteBehind is a no-op where sync_file_range does not exist: the
+// streamingWriter is a no-op where sync_file_range does not exist: the
 // fsync at the end of each file writes all of it.
-func withWriteBehind(wc io.WriteCloser) io.WriteCloser { return wc }
+func streamingWriter(wc io.WriteCloser) io.WriteCloser { return wc }
 
 // withReadAhead returns f: where O_DIRECT is not known, the page cache's
 // own read-ahead does.

@@ -222,13 +222,17 @@ type file struct {
 	hw   *hashingWriter
 }
 
-func (w *bundleWriter) create(name string) (*file, error) {
+// create creates a bundle file; a streamed one (the events and proofs,
+// gigabytes for a large export) is written around the page cache.
+func (w *bundleWriter) create(name string, streamed bool) (*file, error) {
 	path := filepath.Join(w.tmp, name)
 	wc, err := w.opts.create(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create %s: %w", path, err)
 	}
-	wc = withWriteBehind(wc)
+	if streamed {
+		wc = streamingWriter(wc)
+	}
 	f := &file{name: name, path: path, wc: wc}
 	f.hw = newHashingWriter(wc)
 	f.bw = bufio.NewWriterSize(f.hw, 256<<10)
@@ -253,7 +257,7 @@ func (f *file) close() (File, error) {
 func (f *file) abort() { f.wc.Close() }
 
 func (w *bundleWriter) writeWhole(name string, data []byte) (File, error) {
-	f, err := w.create(name)
+	f, err := w.create(name, false)
 	if err != nil {
 		return File{}, err
 	}
@@ -277,12 +281,12 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	if err != nil {
 		return m, nil, err
 	}
-	events, err := w.create(o.Format.EventsFile())
+	events, err := w.create(o.Format.EventsFile(), true)
 	if err != nil {
 		return m, nil, err
 	}
 	defer events.abort()
-	proofs, err := w.create(ProofsFile)
+	proofs, err := w.create(ProofsFile, true)
 	if err != nil {
 		return m, nil, err
 	}
