@@ -816,16 +816,18 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 				return abort(err)
 			}
 			hour := hourOf(p.ts)
+			pk := string(counterKey(org, hour, fieldPack, ""))
+			pack := packDeltas[pk]
+			if pack == nil {
+				pack = map[string]uint64{}
+				packDeltas[pk] = pack
+			}
 			for _, cf := range p.counts {
 				if cf.field == fieldUserID {
 					deltas[string(counterKey(org, hour, cf.field, cf.value))]++
 					continue
 				}
-				pk := string(counterKey(org, hour, fieldPack, ""))
-				if packDeltas[pk] == nil {
-					packDeltas[pk] = map[string]uint64{}
-				}
-				packDeltas[pk][packKeyOf(cf.field, cf.value)]++
+				pack[packKeyOf(cf.field, cf.value)]++
 			}
 			g.done = append(g.done, committed{p: p, seq: seq, public: public, leaf: rv.leaf, prev: h.leaf})
 			heads[org] = head{seq: seq, leaf: rv.leaf, lastRecordedAt: recNs}
