@@ -219,7 +219,7 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 		}
 		var root tlog.Hash
 		err = s.db.View(func(txn *badger.Txn) error {
-			root, err = tlog.RootAt(ctx, badgerNodes{txn, org}, cp.Size)
+			root, err = tlog.RootAt(ctx, s.nodes(txn, org), cp.Size)
 			return err
 		})
 		if err != nil && !treeDamage(err) {

@@ -151,7 +151,7 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 		next = tlog.Checkpoint{Origin: origin, Size: t.Size(), Root: t.Root()}
 		// The compact range and the stored nodes must agree: a proof built
 		// from the nodes is checked against the root of the range.
-		root, err := tlog.RootAt(ctx, badgerNodes{txn, org}, next.Size)
+		root, err := tlog.RootAt(ctx, s.nodes(txn, org), next.Size)
 		if err != nil && !treeDamage(err) {
 			return fmt.Errorf("failed to read the tree of organization %q at size %d: %w", org, next.Size, err)
 		}
@@ -162,7 +162,7 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 		if prev.Note == nil {
 			return nil
 		}
-		err = tlog.CheckConsistent(ctx, badgerNodes{txn, org}, prev.Checkpoint, next)
+		err = tlog.CheckConsistent(ctx, s.nodes(txn, org), prev.Checkpoint, next)
 		if err != nil && !treeDamage(err) {
 			return fmt.Errorf("failed to check that organization %q's tree at size %d extends checkpoint %d (size %d): %w",
 				org, next.Size, prevN, prev.Checkpoint.Size, err)

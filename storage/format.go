@@ -11,7 +11,8 @@ package storage
 // the key layout, not of a filter.
 //
 //	tag  key                                              value
-//	0x01 0x01 || name                                     store metadata ("format" → uint32 format version)
+//	0x01 0x01 || name                                     store metadata ("format" → uint32 format version,
+//	                                                      "tree-stride" → uint32 tree layout, below)
 //	0x10 0x10 || org || 0x00                              head: seq u64 || leafHash [32] || lastRecordedAt i64 (unix ns)
 //	0x11 0x11 || org || 0x00 || seq u64                   record (see below)
 //	0x12 0x12 || org || 0x00 || id (UTF-8)                seq u64 || recordedAt i64 || contentMAC [32]
@@ -59,14 +60,25 @@ package storage
 // # Integrity
 //
 // Record seq of an organization is leaf seq−1 of its RFC 6962 Merkle tree
-// (storage/tlog's doc.go is the specification). Every perfect node — the
-// leaf hashes at level 0 and each interior node once all its leaves exist —
-// is stored under 0x20 when it becomes complete, in the same Badger
-// transaction as the records it covers, together with the organization's
-// compact range (0x21): the perfect subtrees covering [0, size), largest
-// first, from which the tree resumes on open without reading any leaf.
+// (storage/tlog's doc.go is the specification). The perfect nodes of the
+// levels the database stores are stored under 0x20 when they become
+// complete, in the same Badger transaction as the records they cover,
+// together with the organization's compact range (0x21): the perfect
+// subtrees covering [0, size), largest first, from which the tree resumes
+// on open without reading any leaf. Which levels are stored is the
+// database's tree stride ("tree-stride" metadata, fixed when the database
+// is created):
+//
+//   - stride 4 (new databases): levels 4, 8, 12, ... A leaf hash (level 0)
+//     is the one in its record (or tombstone); a node of another level is
+//     computed from the nodes or leaves below it down to the next stored
+//     level (at most 2 + 4 + 8 values). An append stores about one node
+//     per 16 events instead of two per event.
+//   - stride 1 (databases written before the stride was recorded, which
+//     have no "tree-stride" entry): every level, leaves included.
+//
 // Nodes are never rewritten. Proofs and roots for any size read O(log n)
-// nodes. Checkpoints (0x22) are C2SP signed notes; a heartbeat stores the
+// nodes and leaf hashes. Checkpoints (0x22) are C2SP signed notes; a heartbeat stores the
 // same note again with a later time. The newest checkpoint of each
 // organization is also mirrored into the keystore (KeyAnchor).
 //

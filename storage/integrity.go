@@ -28,7 +28,27 @@ import (
 const (
 	metaVerifierKey    = "verifier-key"
 	metaInstallationID = "installation-id"
+	metaFormat         = "format"
+	metaTreeStride     = "tree-stride"
 )
+
+// TreeStride is the tree layout of new databases: perfect nodes are
+// stored at the levels that are positive multiples of the stride (4, 8,
+// ...). The leaf hashes (level 0) are those in the records, and a node of
+// another level is computed from the at most 2^(stride-1)·2 nodes or leaves
+// below it at the next stored level down. So an append stores about one
+// node per 2^stride events instead of two per event, and an inclusion
+// proof still reads O(log n) values. Databases written before the stride
+// was recorded store every level, leaves included (stride 1).
+const TreeStride = 4
+
+func validStride(stride uint) bool { return stride == 1 || stride == TreeStride }
+
+// storesLevel reports whether a database of stride stores the perfect
+// nodes of level.
+func storesLevel(stride, level uint) bool {
+	return stride == 1 || level > 0 && level%stride == 0
+}
 
 // keyAnchorOrgs is the keystore name of the list of organizations that have
 // an anchor, one per line, so that Open notices an organization whose log
@@ -84,34 +104,108 @@ func (in *integrity) org(org string) *orgIntegrity {
 	return o
 }
 
-// badgerNodes is a tlog.NodeReader over a Badger read transaction.
+// badgerNodes is a tlog.NodeReader over a Badger read transaction, for a
+// database of the given stride.
 type badgerNodes struct {
-	txn *badger.Txn
-	org string
+	txn    *badger.Txn
+	org    string
+	stride uint
 }
 
-// GetNodes implements tlog.NodeReader.
+// nodes returns the tlog.NodeReader of org's tree in txn.
+func (s *Store) nodes(txn *badger.Txn, org string) badgerNodes {
+	return badgerNodes{txn: txn, org: org, stride: s.stride}
+}
+
+// GetNodes implements tlog.NodeReader. A node of a level the database does
+// not store is computed from the stored nodes, or the records' leaf hashes,
+// below it.
 func (r badgerNodes) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	key := orgPrefix(tagTreeNode, r.org)
-	n := len(key)
 	for i, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		key = tlog.AppendNodeKey(key[:n], id)
-		item, err := r.txn.Get(key)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil, fmt.Errorf("organization %q: node (level %d, index %d): %w", r.org, id.Level, id.Index, tlog.ErrNodeNotFound)
-		}
+		h, err := r.node(id, &key)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, r.org, err)
+			return nil, err
 		}
-		if out[i], err = item.ValueCopy(nil); err != nil {
-			return nil, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, r.org, err)
-		}
+		out[i] = h[:]
 	}
 	return out, nil
+}
+
+// node reads or computes one node; *key is a buffer that starts with the
+// organization's node prefix.
+func (r badgerNodes) node(id tlog.NodeID, key *[]byte) (tlog.Hash, error) {
+	var h tlog.Hash
+	switch {
+	case storesLevel(r.stride, id.Level):
+		n := len(orgPrefix(tagTreeNode, r.org))
+		*key = tlog.AppendNodeKey((*key)[:n], id)
+		err := r.value(*key, func(v []byte) error {
+			if len(v) != len(h) {
+				return fmt.Errorf("has %d bytes: %w", len(v), ErrTampered)
+			}
+			copy(h[:], v)
+			return nil
+		})
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return h, fmt.Errorf("organization %q: node (level %d, index %d): %w", r.org, id.Level, id.Index, tlog.ErrNodeNotFound)
+		}
+		if err != nil {
+			return h, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, r.org, err)
+		}
+	case id.Level == 0:
+		l, err := r.leaf(id.Index + 1)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return h, fmt.Errorf("organization %q: node (level 0, index %d): no record: %w", r.org, id.Index, tlog.ErrNodeNotFound)
+		}
+		if err != nil {
+			return h, err
+		}
+		h = l
+	default:
+		left, err := r.node(tlog.NodeID{Level: id.Level - 1, Index: 2 * id.Index}, key)
+		if err != nil {
+			return h, err
+		}
+		right, err := r.node(tlog.NodeID{Level: id.Level - 1, Index: 2*id.Index + 1}, key)
+		if err != nil {
+			return h, err
+		}
+		h = tlog.NodeHash(left, right)
+	}
+	return h, nil
+}
+
+// leaf is the leaf hash stored in record seq (or in its tombstone, when
+// retention pruned it); badger.ErrKeyNotFound when there is no record.
+func (r badgerNodes) leaf(seq uint64) (tlog.Hash, error) {
+	var l tlog.Hash
+	err := r.value(recordKey(r.org, seq), func(v []byte) error {
+		if isTombstone(v) {
+			t, err := decodeTombstone(v)
+			l = t.leaf
+			return err
+		}
+		rv, err := decodeRecordValue(v)
+		l = rv.leaf
+		return err
+	})
+	if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+		return l, fmt.Errorf("failed to read the leaf hash of seq %d of organization %q: %w", seq, r.org, err)
+	}
+	return l, err
+}
+
+func (r badgerNodes) value(key []byte, fn func(v []byte) error) error {
+	item, err := r.txn.Get(key)
+	if err != nil {
+		return err
+	}
+	return item.Value(fn)
 }
 
 // readTree reads org's compact range in txn; an empty tree when none.
@@ -170,6 +264,9 @@ func (g *groupTrees) leaf(txn *badger.Txn, w kvSetter, org string, leaf [32]byte
 	key := orgPrefix(tagTreeNode, org)
 	n := len(key)
 	for _, nd := range t.Append(tlog.Hash(leaf)) {
+		if !storesLevel(g.s.stride, nd.ID.Level) {
+			continue
+		}
 		k := tlog.AppendNodeKey(slices.Clip(key[:n]), nd.ID)
 		if err := w.Set(k, nd.Hash[:]); err != nil {
 			return fmt.Errorf("failed to stage tree node (level %d, index %d) of organization %q: %w", nd.ID.Level, nd.ID.Index, org, err)
@@ -479,6 +576,9 @@ func (s *Store) rebuildTree(ctx context.Context, org string) (*tlog.Tree, error)
 				return fmt.Errorf("organization %q: %w", org, err)
 			}
 			for _, nd := range t.Append(leaf) {
+				if !storesLevel(s.stride, nd.ID.Level) {
+					continue
+				}
 				if err := wb.Set(nodeKey(org, nd.ID), nd.Hash[:]); err != nil {
 					return err
 				}

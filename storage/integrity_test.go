@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,12 +59,22 @@ func recomputedTree(t *testing.T, s *Store, org string) (*tlog.Tree, []tlog.Hash
 	return tree, leaves
 }
 
+// TestIntegrity_CheckpointsAndProofs runs on both tree layouts: every
+// level stored (stride 1, databases written before the stride was
+// recorded) and every fourth (new databases), whose other nodes are
+// computed from the ones below and the records' leaf hashes.
 func TestIntegrity_CheckpointsAndProofs(t *testing.T) {
+	for _, stride := range []uint{1, TreeStride} {
+		t.Run(fmt.Sprintf("stride %d", stride), func(t *testing.T) { testCheckpointsAndProofs(t, stride) })
+	}
+}
+
+func testCheckpointsAndProofs(t *testing.T, stride uint) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	ks := newStoreKeystore()
 	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
-	s := openIntegrityTest(t, dir, ks, clk, Options{})
+	s := openIntegrityTest(t, dir, ks, clk, Options{treeStride: stride})
 	appendN(t, s, "acme", 0, 37)
 	appendN(t, s, "other", 0, 5)
 
@@ -157,8 +169,38 @@ func TestIntegrity_CheckpointsAndProofs(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Reopened without a stride, the database keeps its own.
 	s = openIntegrityTest(t, dir, ks, clk, Options{})
 	defer s.Close()
+	if s.stride != stride {
+		t.Fatalf("reopened with stride %d, written with %d", s.stride, stride)
+	}
+	// Exactly the perfect nodes of the stored levels are stored.
+	var stored []tlog.NodeID
+	s.db.View(func(txn *badger.Txn) error {
+		p := orgPrefix(tagTreeNode, "acme")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			id, err := tlog.ParseNodeKey(it.Item().KeyCopy(nil)[len(p):])
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored = append(stored, id)
+		}
+		return nil
+	})
+	var want []tlog.NodeID
+	for l := uint(0); 1<<l <= 57; l++ {
+		for i := uint64(0); (i+1)<<l <= 57; i++ {
+			if storesLevel(stride, l) {
+				want = append(want, tlog.NodeID{Level: l, Index: i})
+			}
+		}
+	}
+	if !slices.Equal(stored, want) {
+		t.Fatalf("stored nodes %v, want %v", stored, want)
+	}
 	if cp, err := s.LatestCheckpoint(ctx, "other"); err != nil || cp.Checkpoint.Size != 5 {
 		t.Fatalf("final checkpoint of other: %+v %v", cp.Checkpoint, err)
 	}
@@ -330,9 +372,9 @@ func TestIntegrity_CheckpointRefusesDamagedTree(t *testing.T) {
 	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
 	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
 	defer s.Close()
-	appendN(t, s, "acme", 0, 12)
+	appendN(t, s, "acme", 0, 20)
 	if err := s.db.Update(func(txn *badger.Txn) error {
-		return txn.Delete(nodeKey("acme", tlog.NodeID{Level: 2, Index: 2}))
+		return txn.Delete(nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}))
 	}); err != nil {
 		t.Fatal(err)
 	}

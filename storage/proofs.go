@@ -51,9 +51,10 @@ func (s *Store) InclusionProof(ctx context.Context, org, id string, treeSize uin
 			return err
 		}
 		seq = ie.seq
-		// The leaf hash is the stored level-0 node: what the tree and its
+		// The leaf hash is the tree's level-0 node (the stored node in a
+		// stride-1 database, else the record's): what the tree and its
 		// checkpoints commit to.
-		h, err := badgerNodes{txn, org}.GetNodes(ctx, []tlog.NodeID{{Level: 0, Index: seq - 1}})
+		h, err := s.nodes(txn, org).GetNodes(ctx, []tlog.NodeID{{Level: 0, Index: seq - 1}})
 		if err != nil {
 			return err
 		}
@@ -84,7 +85,7 @@ func (s *Store) InclusionProof(ctx context.Context, org, id string, treeSize uin
 			return err
 		}
 		var err error
-		p.Hashes, err = tlog.InclusionProof(ctx, badgerNodes{txn, org}, seq-1, treeSize)
+		p.Hashes, err = tlog.InclusionProof(ctx, s.nodes(txn, org), seq-1, treeSize)
 		return err
 	})
 	if err != nil {
@@ -124,7 +125,7 @@ func (s *Store) ConsistencyProof(ctx context.Context, org string, size1, size2 u
 			return err
 		}
 		var err error
-		p, err = tlog.ConsistencyProof(ctx, badgerNodes{txn, org}, size1, size2)
+		p, err = tlog.ConsistencyProof(ctx, s.nodes(txn, org), size1, size2)
 		return err
 	})
 	if err != nil {

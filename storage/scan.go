@@ -196,7 +196,7 @@ func (t treeNodes) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte, e
 	var out [][]byte
 	err := t.s.view(ctx, func(txn *badger.Txn) error {
 		var err error
-		out, err = badgerNodes{txn, t.org}.GetNodes(ctx, ids)
+		out, err = t.s.nodes(txn, t.org).GetNodes(ctx, ids)
 		return err
 	})
 	return out, err

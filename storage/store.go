@@ -65,6 +65,9 @@ type Options struct {
 	// disableIntegrity turns the Merkle tree and checkpoints off; only the
 	// benchmark that measures their cost sets it.
 	disableIntegrity bool
+	// treeStride is the tree layout of a new database (TreeStride
+	// when 0); tests set 1 to write the first layout.
+	treeStride uint
 	// valueLogFileSize overrides the value log files' 256 MiB, for tests
 	// that need several files without writing gigabytes.
 	valueLogFileSize int64
@@ -172,6 +175,9 @@ type Store struct {
 	keys  *keyring
 	dedup []byte
 	dir   string
+	// stride is the database's tree layout: which levels of the Merkle
+	// tree it stores (integrity.go).
+	stride uint
 
 	reqs   chan *appendRequest
 	cancel context.CancelFunc
@@ -257,7 +263,8 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		}
 		return nil, fmt.Errorf("failed to open the audit log in %s: %w", dir, err)
 	}
-	if err := checkFormat(db); err != nil {
+	stride, err := checkFormat(db, opts.treeStride)
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -268,6 +275,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		log:      opts.Logger,
 		keys:     newKeyring(db, dk.kek),
 		dedup:    dk.dedup,
+		stride:   stride,
 		dir:      dir,
 		reqs:     make(chan *appendRequest, 256),
 		cancel:   cancel,
@@ -364,25 +372,54 @@ func hasData(dir string) bool {
 	return false
 }
 
-// checkFormat records the format version in a new database and refuses one
-// written in a format this code does not know.
-func checkFormat(db *badger.DB) error {
-	key := append([]byte{tagMeta}, "format"...)
-	return db.Update(func(txn *badger.Txn) error {
+// checkFormat records the format version and the tree layout (stride) in a
+// new database and refuses one written in a format this code does not know.
+// It returns the database's stride: a database written before strides were
+// recorded stores every level (stride 1).
+func checkFormat(db *badger.DB, newStride uint) (uint, error) {
+	if newStride == 0 {
+		newStride = TreeStride
+	}
+	key := metaKey(metaFormat)
+	strideKey := metaKey(metaTreeStride)
+	stride := uint(1)
+	err := db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set(key, binary.BigEndian.AppendUint32(nil, FormatVersion))
+			stride = newStride
+			if err := txn.Set(key, binary.BigEndian.AppendUint32(nil, FormatVersion)); err != nil {
+				return err
+			}
+			return txn.Set(strideKey, binary.BigEndian.AppendUint32(nil, uint32(stride)))
 		}
 		if err != nil {
 			return fmt.Errorf("failed to read the format version: %w", err)
 		}
-		return item.Value(func(v []byte) error {
+		err = item.Value(func(v []byte) error {
 			if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
 				return fmt.Errorf("the audit log has format %x, this program reads format %d: %w", v, FormatVersion, errCorrupt)
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		item, err = txn.Get(strideKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("failed to read the tree layout: %w", err)
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 4 || !validStride(uint(binary.BigEndian.Uint32(v))) {
+				return fmt.Errorf("the audit log has tree layout %x, this program reads strides 1 and %d: %w", v, TreeStride, errCorrupt)
+			}
+			stride = uint(binary.BigEndian.Uint32(v))
+			return nil
+		})
 	})
+	return stride, err
 }
 
 // Close stops the writer and background work and closes the database.

@@ -29,6 +29,7 @@ import (
 	"hash/maphash"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -355,6 +356,35 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	var prevLeaf [32]byte // recomputed leaf of the previous seq (zero before seq 1)
 	var last uint64       // last seq seen
 	var done uint64
+	// In a database that stores no leaf nodes (stride > 1), the leaf of a
+	// record that is missing or does not decode is taken from the next
+	// record's prevHash, so the tree stays aligned and the records after it
+	// are still checked; the leaf of an undecodable record waits (deferred)
+	// until the next record is read. (A stride-1 database stores the leaf.)
+	var deferred uint64 // seq whose leaf waits for the next record, 0 when none
+	var deferredID string
+	knownLeaf := func(seq uint64, next *vrec) [32]byte {
+		if c.v.s.stride == 1 {
+			l, _ := c.storedLeaf(seq)
+			return l
+		}
+		if next != nil && next.seq == seq+1 && next.ok && next.prevOK {
+			return next.prev
+		}
+		if next == nil && hasHead && h.seq == seq {
+			return h.leaf
+		}
+		return [32]byte{}
+	}
+	flushDeferred := func(next *vrec) error {
+		if deferred == 0 {
+			return nil
+		}
+		seq := deferred
+		deferred = 0
+		prevLeaf = knownLeaf(seq, next)
+		return c.leaf(prevLeaf, seq, deferredID)
+	}
 	consume := func(r *vrec) error {
 		if !r.keyLen {
 			return v.report(Problem{Org: org, Kind: ProblemRecordCorrupt, Detail: "a record key has the wrong length"})
@@ -362,14 +392,18 @@ func (v *verifier) org(ctx context.Context, org string) error {
 		if r.seq <= last {
 			return v.report(Problem{Org: org, Seq: r.seq, Kind: ProblemSeqGap, Detail: "record out of order"})
 		}
-		// Missing seqs: report, and keep the tree aligned with the stored
-		// leaf nodes so that the records after the gap are still checked.
+		if err := flushDeferred(r); err != nil {
+			return err
+		}
+		// Missing seqs: report, and keep the tree aligned with the leaves
+		// known otherwise so that the records after the gap are still
+		// checked.
 		for missing := last + 1; missing < r.seq; missing++ {
 			if err := v.report(Problem{Org: org, Seq: missing, Kind: ProblemSeqGap,
 				Detail: fmt.Sprintf("record seq %d is missing (deleted); the next record is seq %d", missing, r.seq)}); err != nil {
 				return err
 			}
-			l, _ := c.storedLeaf(missing)
+			l := knownLeaf(missing, r)
 			if err := c.leaf(l, missing, ""); err != nil {
 				return err
 			}
@@ -383,8 +417,13 @@ func (v *verifier) org(ctx context.Context, org string) error {
 		}
 		leaf := r.leaf
 		if !r.ok {
-			// Undecodable: keep the tree aligned with its stored leaf node.
-			leaf, _ = c.storedLeaf(r.seq)
+			// Undecodable: keep the tree aligned with the leaf known
+			// otherwise.
+			if c.v.s.stride != 1 {
+				deferred, deferredID = r.seq, r.id
+			} else {
+				leaf = knownLeaf(r.seq, nil)
+			}
 		} else {
 			if r.prevOK && r.prev != prevLeaf {
 				if err := v.report(Problem{Org: org, Seq: r.seq, ID: r.id, Kind: ProblemChainBroken,
@@ -403,8 +442,10 @@ func (v *verifier) org(ctx context.Context, org string) error {
 		if r.tomb != nil {
 			v.notePruned(org, r.tomb)
 		}
-		if err := c.leaf(leaf, r.seq, r.id); err != nil {
-			return err
+		if deferred == 0 {
+			if err := c.leaf(leaf, r.seq, r.id); err != nil {
+				return err
+			}
 		}
 		done++
 		if v.opts.Progress != nil && done%8192 == 0 {
@@ -433,6 +474,9 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	}
 	wg.Wait()
 	ixWG.Wait()
+	if consumeErr == nil {
+		consumeErr = flushDeferred(nil)
+	}
 	if consumeErr != nil {
 		return consumeErr
 	}
@@ -992,7 +1036,7 @@ func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) erro
 		return v.report(Problem{Org: org, Seq: tree.Size() + 1, Kind: ProblemRollback,
 			Detail: fmt.Sprintf("the keychain anchor is a checkpoint of %d events, the log has %d (rolled back or truncated)", cp.Size, tree.Size())})
 	}
-	root, err := tlog.RootAt(ctx, badgerNodes{v.txn, org}, cp.Size)
+	root, err := tlog.RootAt(ctx, v.s.nodes(v.txn, org), cp.Size)
 	if err == nil && root != cp.Root {
 		return v.report(Problem{Org: org, Kind: ProblemInconsistentCheckpoints,
 			Detail: fmt.Sprintf("the keychain anchor signs root %s for size %d, the log's is %s", cp.Root, cp.Size, root)})
@@ -1057,10 +1101,10 @@ func (c *treeChecker) cursor(level uint) *nodeCursor {
 	return c.cursors[level]
 }
 
-// storedLeaf is the stored level-0 node of seq.
+// storedLeaf is the stored level-0 node of seq (stride 1 only).
 func (c *treeChecker) storedLeaf(seq uint64) ([32]byte, bool) {
 	var l [32]byte
-	h, err := badgerNodes{c.txn, c.org}.GetNodes(context.Background(), []tlog.NodeID{{Level: 0, Index: seq - 1}})
+	h, err := c.v.s.nodes(c.txn, c.org).GetNodes(context.Background(), []tlog.NodeID{{Level: 0, Index: seq - 1}})
 	if err != nil || len(h[0]) != 32 {
 		return l, false
 	}
@@ -1069,6 +1113,14 @@ func (c *treeChecker) storedLeaf(seq uint64) ([32]byte, bool) {
 }
 
 func nodeSeq(id tlog.NodeID) uint64 { return id.Index<<id.Level + 1 }
+
+// nodeSeqs is the range of seqs a node covers, as text.
+func nodeSeqs(id tlog.NodeID) string {
+	if id.Level == 0 {
+		return strconv.FormatUint(nodeSeq(id), 10)
+	}
+	return fmt.Sprintf("%d–%d", nodeSeq(id), (id.Index+1)<<id.Level)
+}
 
 // leaf appends the recomputed leaf of seq and checks the nodes it completes
 // and the checkpoints of the new size.
@@ -1082,15 +1134,21 @@ func (c *treeChecker) leaf(l [32]byte, seq uint64, id string) error {
 }
 
 func (c *treeChecker) node(nd tlog.Node, id string) error {
-	c.v.sum.Nodes++
+	stride := c.v.s.stride
 	lvl, idx := nd.ID.Level, nd.ID.Index
+	if !storesLevel(stride, lvl) {
+		return nil
+	}
+	c.v.sum.Nodes++
 	cur := c.cursor(lvl)
 	report := func(detail string) error {
 		c.bad[lvl] = int64(idx)
-		// Report where the difference starts: a parent of a bad node
-		// differs because its child does.
-		if lvl > 0 && (c.bad[lvl-1] == int64(2*idx) || c.bad[lvl-1] == int64(2*idx+1)) {
-			return nil
+		// Report where the difference starts: an ancestor of a bad node
+		// at the stored level below differs because it does.
+		if lvl >= stride && storesLevel(stride, lvl-stride) {
+			if b := c.bad[lvl-stride]; b >= 0 && uint64(b)>>stride == idx {
+				return nil
+			}
 		}
 		p := Problem{Org: c.org, Seq: nodeSeq(nd.ID), Kind: ProblemNodeMismatch, Detail: detail}
 		if lvl == 0 {
@@ -1120,7 +1178,7 @@ func (c *treeChecker) node(nd tlog.Node, id string) error {
 		cur.it.Next()
 	}
 	if !cur.it.Valid() || binary.BigEndian.Uint64(cur.it.Item().Key()[len(cur.prefix):]) != idx {
-		return report(fmt.Sprintf("tree node (level %d, index %d) is not stored", lvl, idx))
+		return report(fmt.Sprintf("tree node (level %d, index %d) over seqs %s is not stored", lvl, idx, nodeSeqs(nd.ID)))
 	}
 	var stored []byte
 	err := cur.it.Item().Value(func(val []byte) error {
@@ -1134,7 +1192,7 @@ func (c *treeChecker) node(nd tlog.Node, id string) error {
 		return fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", lvl, idx, c.org, err)
 	}
 	if stored != nil {
-		return report(fmt.Sprintf("stored tree node (level %d, index %d) is %x, the records give %x", lvl, idx, stored, nd.Hash))
+		return report(fmt.Sprintf("stored tree node (level %d, index %d) over seqs %s is %x, the records give %x", lvl, idx, nodeSeqs(nd.ID), stored, nd.Hash[:]))
 	}
 	return nil
 }
@@ -1148,8 +1206,12 @@ func (c *treeChecker) finish() error {
 			if len(k) == len(cur.prefix)+8 {
 				idx = binary.BigEndian.Uint64(k[len(cur.prefix):])
 			}
+			detail := fmt.Sprintf("stored tree node (level %d, index %d) is beyond the %d records", lvl, idx, c.tree.Size())
+			if !storesLevel(c.v.s.stride, uint(lvl)) {
+				detail = fmt.Sprintf("tree node (level %d, index %d) is stored, but this log does not store level %d", lvl, idx, lvl)
+			}
 			if err := c.v.report(Problem{Org: c.org, Seq: nodeSeq(tlog.NodeID{Level: uint(lvl), Index: idx}), Kind: ProblemNodeMismatch,
-				Detail: fmt.Sprintf("stored tree node (level %d, index %d) is beyond the %d records", lvl, idx, c.tree.Size())}); err != nil {
+				Detail: detail}); err != nil {
 				return err
 			}
 		}
@@ -1238,7 +1300,7 @@ func (c *treeChecker) consistent(prev, cur SignedCheckpoint) error {
 	if cur.Checkpoint.Size < prev.Checkpoint.Size {
 		return bad(fmt.Sprintf("checkpoint %d has size %d, smaller than checkpoint %d's %d", cur.Number, cur.Checkpoint.Size, prev.Number, prev.Checkpoint.Size))
 	}
-	p, err := tlog.ConsistencyProof(context.Background(), badgerNodes{c.txn, c.org}, prev.Checkpoint.Size, cur.Checkpoint.Size)
+	p, err := tlog.ConsistencyProof(context.Background(), c.v.s.nodes(c.txn, c.org), prev.Checkpoint.Size, cur.Checkpoint.Size)
 	if err != nil {
 		return nil // nodes missing: reported as node or rollback problems
 	}

@@ -51,9 +51,11 @@
 //
 // A node is addressed as (level, index): level 0 holds the leaves, and node
 // (L, i) covers leaves [i·2^L, (i+1)·2^L). A node is perfect once all its
-// leaves exist; its hash never changes after that. The store persists every
-// perfect node when it becomes complete ([Tree.Append]), keyed by
-// [AppendNodeKey] (level as one byte, index as 8 bytes big-endian). A tree of
+// leaves exist; its hash never changes after that. [Tree.Append] hands each
+// perfect node to the caller when it becomes complete; the store persists
+// those of the levels it keeps, keyed by [AppendNodeKey] (level as one byte,
+// index as 8 bytes big-endian), and computes the others from the nodes
+// below them (storage/format.go: the tree stride). A tree of
 // any size n is covered by one perfect node per one bit of n, largest first
 // (the compact range, [Tree.RangeState]); the root of size n folds them from
 // the right ([RootAt]). Nodes that are not perfect in a
