@@ -27,7 +27,7 @@ package storage
 //	                                                      count u64: of those, pruned by retention (retention.go)
 //	0x01 0x01 || "verifier-key"                           checkpoint verifier key, note format (text)
 //	0x01 0x01 || "installation-id"                        installation id, the middle of every origin (text)
-//	0x20 0x20 || org || 0x00 || level u8 || index u64     tree node: hash [32] (see Integrity below)
+//	0x20 0x20 || org || 0x00 || level u8 || index u64     tree tile: hash [32] × 16, or node: hash [32] (see Integrity below)
 //	0x21 0x21 || org || 0x00                              compact range: size u64 || hash [32] × popcount(size)
 //	0x22 0x22 || org || 0x00 || n u64                     checkpoint n (from 1): 0x01 || time i64 (unix ns) || signed note
 //	0x23 0x23 || org || 0x00                              active integrity alert: JSON IntegrityAlert
@@ -60,25 +60,27 @@ package storage
 // # Integrity
 //
 // Record seq of an organization is leaf seq−1 of its RFC 6962 Merkle tree
-// (storage/tlog's doc.go is the specification). The perfect nodes of the
-// levels the database stores are stored under 0x20 when they become
-// complete, in the same Badger transaction as the records they cover,
-// together with the organization's compact range (0x21): the perfect
-// subtrees covering [0, size), largest first, from which the tree resumes
-// on open without reading any leaf. Which levels are stored is the
-// database's tree stride ("tree-stride" metadata, fixed when the database
-// is created):
+// (storage/tlog's doc.go is the specification). The tree's perfect nodes
+// are stored under 0x20 as they become complete, in the same Badger
+// transaction as the records they cover, together with the organization's
+// compact range (0x21): the perfect subtrees covering [0, size), largest
+// first, from which the tree resumes on open without reading any leaf. How
+// they are stored is the database's tree stride ("tree-stride" metadata,
+// fixed when the database is created):
 //
-//   - stride 4 (new databases): levels 4, 8, 12, ... A leaf hash (level 0)
-//     is the one in its record (or tombstone); a node of another level is
-//     computed from the nodes or leaves below it down to the next stored
-//     level (at most 2 + 4 + 8 values). An append stores about one node
-//     per 16 events instead of two per event.
+//   - stride 4 (new databases): tiles of height 4 (tiles.go). The value
+//     under node key (level T, index j), T = 4, 8, ..., is the 16 hashes
+//     of the nodes (T−4, 16j) … (T−4, 16j+15), 512 bytes, whose root is
+//     node (T, j); tile (4, j) is the leaf hashes of seqs 16j+1 … 16j+16.
+//     An append stores about one tile per 16 events instead of two nodes
+//     per event. Nodes of the incomplete right edge are computed from the
+//     records' leaf hashes and the tiles below.
 //   - stride 1 (databases written before the stride was recorded, which
-//     have no "tree-stride" entry): every level, leaves included.
+//     have no "tree-stride" entry): every perfect node on its own (32
+//     bytes), leaves included.
 //
-// Nodes are never rewritten. Proofs and roots for any size read O(log n)
-// nodes and leaf hashes. Checkpoints (0x22) are C2SP signed notes; a heartbeat stores the
+// Nodes and tiles are never rewritten. Proofs and roots for any size read
+// O(log n) values. Checkpoints (0x22) are C2SP signed notes; a heartbeat stores the
 // same note again with a later time. The newest checkpoint of each
 // organization is also mirrored into the keystore (KeyAnchor).
 //

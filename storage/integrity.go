@@ -32,23 +32,12 @@ const (
 	metaTreeStride     = "tree-stride"
 )
 
-// TreeStride is the tree layout of new databases: perfect nodes are
-// stored at the levels that are positive multiples of the stride (4, 8,
-// ...). The leaf hashes (level 0) are those in the records, and a node of
-// another level is computed from the at most 2^(stride-1)·2 nodes or leaves
-// below it at the next stored level down. So an append stores about one
-// node per 2^stride events instead of two per event, and an inclusion
-// proof still reads O(log n) values. Databases written before the stride
-// was recorded store every level, leaves included (stride 1).
-const TreeStride = 4
+// TreeStride is the tree layout of new databases: tiles of height 4
+// (tiles.go). Databases written before the stride was recorded store every
+// perfect node on its own, leaves included (stride 1).
+const TreeStride = tileHeight
 
 func validStride(stride uint) bool { return stride == 1 || stride == TreeStride }
-
-// storesLevel reports whether a database of stride stores the perfect
-// nodes of level.
-func storesLevel(stride, level uint) bool {
-	return stride == 1 || level > 0 && level%stride == 0
-}
 
 // keyAnchorOrgs is the keystore name of the list of organizations that have
 // an anchor, one per line, so that Open notices an organization whose log
@@ -74,6 +63,7 @@ type integrity struct {
 	signer   note.Signer
 
 	trees map[string]*tlog.Tree // writer-owned, optimistic like heads
+	rows  map[string]*tileRows  // writer-owned: the trees' incomplete tiles (stride 4), loaded on first append
 
 	// cpMu serializes checkpoints; it is held across the Badger and
 	// keystore writes of one checkpoint.
@@ -139,43 +129,24 @@ func (r badgerNodes) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte,
 // node reads or computes one node; *key is a buffer that starts with the
 // organization's node prefix.
 func (r badgerNodes) node(id tlog.NodeID, key *[]byte) (tlog.Hash, error) {
+	if r.stride != 1 {
+		return r.tileNode(id)
+	}
 	var h tlog.Hash
-	switch {
-	case storesLevel(r.stride, id.Level):
-		n := len(orgPrefix(tagTreeNode, r.org))
-		*key = tlog.AppendNodeKey((*key)[:n], id)
-		err := r.value(*key, func(v []byte) error {
-			if len(v) != len(h) {
-				return fmt.Errorf("has %d bytes: %w", len(v), ErrTampered)
-			}
-			copy(h[:], v)
-			return nil
-		})
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return h, fmt.Errorf("organization %q: node (level %d, index %d): %w", r.org, id.Level, id.Index, tlog.ErrNodeNotFound)
+	n := len(orgPrefix(tagTreeNode, r.org))
+	*key = tlog.AppendNodeKey((*key)[:n], id)
+	err := r.value(*key, func(v []byte) error {
+		if len(v) != len(h) {
+			return fmt.Errorf("has %d bytes: %w", len(v), ErrTampered)
 		}
-		if err != nil {
-			return h, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, r.org, err)
-		}
-	case id.Level == 0:
-		l, err := r.leaf(id.Index + 1)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return h, fmt.Errorf("organization %q: node (level 0, index %d): no record: %w", r.org, id.Index, tlog.ErrNodeNotFound)
-		}
-		if err != nil {
-			return h, err
-		}
-		h = l
-	default:
-		left, err := r.node(tlog.NodeID{Level: id.Level - 1, Index: 2 * id.Index}, key)
-		if err != nil {
-			return h, err
-		}
-		right, err := r.node(tlog.NodeID{Level: id.Level - 1, Index: 2*id.Index + 1}, key)
-		if err != nil {
-			return h, err
-		}
-		h = tlog.NodeHash(left, right)
+		copy(h[:], v)
+		return nil
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return h, fmt.Errorf("organization %q: node (level %d, index %d): %w", r.org, id.Level, id.Index, tlog.ErrNodeNotFound)
+	}
+	if err != nil {
+		return h, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, r.org, err)
 	}
 	return h, nil
 }
@@ -230,13 +201,14 @@ func readTree(txn *badger.Txn, org string) (*tlog.Tree, bool, error) {
 type groupTrees struct {
 	s     *Store
 	trees map[string]*tlog.Tree
+	rows  map[string]*tileRows // stride 4: the incomplete tiles (tiles.go)
 }
 
 func (s *Store) beginTrees() *groupTrees {
 	if s.integ == nil || s.integ.disabled {
 		return nil
 	}
-	return &groupTrees{s: s, trees: map[string]*tlog.Tree{}}
+	return &groupTrees{s: s, trees: map[string]*tlog.Tree{}, rows: map[string]*tileRows{}}
 }
 
 // leaf appends a record's leaf hash to org's tree and stages the nodes that
@@ -260,16 +232,41 @@ func (g *groupTrees) leaf(txn *badger.Txn, w kvSetter, org string, leaf [32]byte
 			return err
 		}
 		g.trees[org] = t
+		if g.s.stride != 1 {
+			base := g.s.integ.rows[org]
+			if base == nil {
+				rows, err := loadTileRows(g.s.nodes(txn, org), t.Size())
+				if err != nil {
+					return fmt.Errorf("failed to read the incomplete tree tiles of organization %q: %w", org, err)
+				}
+				base = &rows
+			}
+			rows := base.clone()
+			g.rows[org] = &rows
+		}
 	}
+	return storeNodes(g.s.stride, w, org, g.rows[org], t.Append(tlog.Hash(leaf)))
+}
+
+// storeNodes stages the nodes a leaf completed: each one (stride 1) or the
+// tiles they complete (stride 4).
+func storeNodes(stride uint, w kvSetter, org string, rows *tileRows, nodes []tlog.Node) error {
 	key := orgPrefix(tagTreeNode, org)
 	n := len(key)
-	for _, nd := range t.Append(tlog.Hash(leaf)) {
-		if !storesLevel(g.s.stride, nd.ID.Level) {
-			continue
+	for _, nd := range nodes {
+		id, v := nd.ID, nd.Hash[:]
+		if stride != 1 {
+			var ok bool
+			var err error
+			if id, v, ok, err = rows.add(nd); err != nil {
+				return fmt.Errorf("organization %q: %w", org, err)
+			} else if !ok {
+				continue
+			}
 		}
-		k := tlog.AppendNodeKey(slices.Clip(key[:n]), nd.ID)
-		if err := w.Set(k, nd.Hash[:]); err != nil {
-			return fmt.Errorf("failed to stage tree node (level %d, index %d) of organization %q: %w", nd.ID.Level, nd.ID.Index, org, err)
+		k := tlog.AppendNodeKey(slices.Clip(key[:n]), id)
+		if err := w.Set(k, v); err != nil {
+			return fmt.Errorf("failed to stage tree node (level %d, index %d) of organization %q: %w", id.Level, id.Index, org, err)
 		}
 	}
 	return nil
@@ -296,6 +293,9 @@ func (g *groupTrees) commit() {
 	}
 	for org, t := range g.trees {
 		g.s.integ.trees[org] = t
+	}
+	for org, r := range g.rows {
+		g.s.integ.rows[org] = r
 	}
 }
 
@@ -334,7 +334,7 @@ func (s *Store) durable(done []committed) {
 // key (created on first start), every organization's tree and newest
 // checkpoint, the persisted alerts, and checks the keychain anchors.
 func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) error {
-	in := &integrity{disabled: s.opts.disableIntegrity, ks: ks, trees: map[string]*tlog.Tree{},
+	in := &integrity{disabled: s.opts.disableIntegrity, ks: ks, trees: map[string]*tlog.Tree{}, rows: map[string]*tileRows{},
 		orgs: map[string]*orgIntegrity{}, alerts: map[string]IntegrityAlert{}, wake: make(chan struct{}, 1)}
 	s.integ = in
 	if in.disabled {
@@ -551,6 +551,7 @@ func (s *Store) loadOrg(ctx context.Context, org string) error {
 // compact range.
 func (s *Store) rebuildTree(ctx context.Context, org string) (*tlog.Tree, error) {
 	t := tlog.NewTree()
+	var rows tileRows
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -575,13 +576,8 @@ func (s *Store) rebuildTree(ctx context.Context, org string) (*tlog.Tree, error)
 			if err != nil {
 				return fmt.Errorf("organization %q: %w", org, err)
 			}
-			for _, nd := range t.Append(leaf) {
-				if !storesLevel(s.stride, nd.ID.Level) {
-					continue
-				}
-				if err := wb.Set(nodeKey(org, nd.ID), nd.Hash[:]); err != nil {
-					return err
-				}
+			if err := storeNodes(s.stride, wb, org, &rows, t.Append(leaf)); err != nil {
+				return err
 			}
 		}
 		return nil

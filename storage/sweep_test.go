@@ -12,7 +12,7 @@ import (
 )
 
 // TestVerify_BitFlipSweep flips, in the style of systemd's journal tests,
-// every bit of the first 8 stored record values and of every tree node of a
+// every bit of the first 8 stored record values and of every tree tile of a
 // small log (two organizations of 16 events with both states), one at a time, and checks
 // that Verify reports each flip at the right organization and seq (no
 // false negatives), and that the untouched log verifies clean before and
@@ -48,6 +48,7 @@ func TestVerify_BitFlipSweep(t *testing.T) {
 		key  []byte
 		val  []byte
 		what string
+		tile tlog.NodeID // for a tile, its key
 	}
 	var targets []target
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -58,10 +59,10 @@ func TestVerify_BitFlipSweep(t *testing.T) {
 					return err
 				}
 				v, _ := item.ValueCopy(nil)
-				targets = append(targets, target{org, seq, recordKey(org, seq), v, "record"})
+				targets = append(targets, target{org, seq, recordKey(org, seq), v, "record", tlog.NodeID{}})
 			}
-			// Every stored node: the store keeps levels 4, 8, ..., so
-			// the 16 events give one, over seqs 1–16.
+			// Every stored tile (tiles.go): the 16 events give one, their
+			// leaf hashes.
 			p := orgPrefix(tagTreeNode, org)
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 			nodes := 0
@@ -72,7 +73,7 @@ func TestVerify_BitFlipSweep(t *testing.T) {
 					return err
 				}
 				v, _ := it.Item().ValueCopy(nil)
-				targets = append(targets, target{org, nodeSeq(id), nodeKey(org, id), v, "tree node"})
+				targets = append(targets, target{org, nodeSeq(id), nodeKey(org, id), v, "tree tile", id})
 				nodes++
 			}
 			it.Close()
@@ -124,15 +125,19 @@ func TestVerify_BitFlipSweep(t *testing.T) {
 				v := bytes.Clone(tg.val)
 				v[i] ^= 1 << bit
 				ps := verify(tg.org, tg.key, v)
+				seq := tg.seq
+				if tg.what == "tree tile" { // the node whose hash the byte is in
+					seq = nodeSeq(tlog.NodeID{Level: tg.tile.Level - tileHeight, Index: tg.tile.Index*tileWidth + uint64(i/tlog.HashSize)})
+				}
 				found := false
 				for _, p := range ps {
 					if p.Org != tg.org {
 						t.Fatalf("%s %s seq %d byte %d bit %d: problem outside the organization: %v", tg.org, tg.what, tg.seq, i, bit, p)
 					}
-					found = found || p.Seq == tg.seq
+					found = found || p.Seq == seq
 				}
 				if !found {
-					t.Fatalf("%s %s seq %d byte %d bit %d: not detected at seq %d:\n%s", tg.org, tg.what, tg.seq, i, bit, tg.seq, problemList(ps))
+					t.Fatalf("%s %s seq %d byte %d bit %d: not detected at seq %d:\n%s", tg.org, tg.what, tg.seq, i, bit, seq, problemList(ps))
 				}
 			}
 		}

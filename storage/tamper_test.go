@@ -206,11 +206,10 @@ func TestVerify_Tamper(t *testing.T) {
 			wantProblem(t, ps, "acme", 4, l.ids[3], ProblemLeafMismatch)
 		}},
 		{"bit in a tree node", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
-			// The store keeps the nodes of levels 4, 8, ... (the leaves
-			// are the records'); this one covers seqs 1–16.
-			flip(t, txn, nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}), 0, 0)
+			// The tile of seqs 1–16 (tiles.go): the sixth hash, seq 6's leaf.
+			flip(t, txn, nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}), 5*32+3, 0)
 		}, func(t *testing.T, l *tamperLog, ps []Problem) {
-			wantProblem(t, ps, "acme", 1, "", ProblemNodeMismatch)
+			wantProblem(t, ps, "acme", 6, l.ids[5], ProblemNodeMismatch)
 		}},
 		{"tree node stored at a level the log does not store", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
 			rawSet(t, txn, nodeKey("acme", tlog.NodeID{Level: 1, Index: 2}), make([]byte, 32))
@@ -253,8 +252,8 @@ func TestVerify_Tamper(t *testing.T) {
 			rv.leaf = leafHash(pub)
 			rawSet(t, txn, recordKey("acme", 8), rv.encode())
 		}, func(t *testing.T, l *tamperLog, ps []Problem) {
+			wantProblem(t, ps, "acme", 8, l.ids[7], ProblemNodeMismatch)
 			wantProblem(t, ps, "acme", 9, l.ids[8], ProblemChainBroken)
-			wantProblem(t, ps, "acme", 1, "", ProblemNodeMismatch) // the node over seqs 1–16
 		}},
 		{"record re-inserted at the end with a recomputed leaf hash but the old chain", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
 			// Seq 12 removed from the middle and appended again as seq 21,
@@ -289,9 +288,7 @@ func TestVerify_Tamper(t *testing.T) {
 				rawSet(t, txn, recordKey("acme", seq), rv.encode())
 			}
 		}, func(t *testing.T, l *tamperLog, ps []Problem) {
-			// The records agree with each other; the stored node over
-			// seqs 1–16 and the signed checkpoint do not.
-			wantProblem(t, ps, "acme", 1, "", ProblemNodeMismatch)
+			wantProblem(t, ps, "acme", 15, l.ids[14], ProblemNodeMismatch)
 			found := false
 			for _, p := range ps {
 				found = found || p.Kind == ProblemCheckpointMismatch && p.Checkpoint == 2

@@ -1055,7 +1055,10 @@ type treeChecker struct {
 	origin  string
 	tree    *tlog.Tree
 	cursors []*nodeCursor
-	bad     []int64 // per level, the index of the last mismatching node
+	bad     []int64           // per level, the index of the last mismatching node (stride 4: tile)
+	rows    tileRows          // stride 4: the recomputed tree's incomplete tiles
+	ids     [tileWidth]string // stride 4: the records of the leaves of the incomplete level-4 tile
+	buf     []byte
 
 	cpIt     *badger.Iterator
 	cpPrefix []byte
@@ -1133,22 +1136,33 @@ func (c *treeChecker) leaf(l [32]byte, seq uint64, id string) error {
 	return c.checkpointsAt(c.tree.Size())
 }
 
+// node checks a node the recomputed tree completed against the store: the
+// node itself (stride 1), or the tile it completes (stride 4, tiles.go).
+// id is the record of the leaf just appended.
 func (c *treeChecker) node(nd tlog.Node, id string) error {
-	stride := c.v.s.stride
-	lvl, idx := nd.ID.Level, nd.ID.Index
-	if !storesLevel(stride, lvl) {
-		return nil
+	if c.v.s.stride == 1 {
+		return c.checkNode(nd, id)
 	}
+	if nd.ID.Level == 0 {
+		c.ids[nd.ID.Index%tileWidth] = id
+	}
+	tid, tile, ok, err := c.rows.add(nd)
+	if err != nil || !ok {
+		return err
+	}
+	return c.checkTile(tid, tile)
+}
+
+// checkNode compares a node with the stored one (stride 1).
+func (c *treeChecker) checkNode(nd tlog.Node, id string) error {
+	lvl, idx := nd.ID.Level, nd.ID.Index
 	c.v.sum.Nodes++
-	cur := c.cursor(lvl)
 	report := func(detail string) error {
 		c.bad[lvl] = int64(idx)
-		// Report where the difference starts: an ancestor of a bad node
-		// at the stored level below differs because it does.
-		if lvl >= stride && storesLevel(stride, lvl-stride) {
-			if b := c.bad[lvl-stride]; b >= 0 && uint64(b)>>stride == idx {
-				return nil
-			}
+		// Report where the difference starts: a parent of a bad node
+		// differs because its child does.
+		if lvl > 0 && (c.bad[lvl-1] == int64(2*idx) || c.bad[lvl-1] == int64(2*idx+1)) {
+			return nil
 		}
 		p := Problem{Org: c.org, Seq: nodeSeq(nd.ID), Kind: ProblemNodeMismatch, Detail: detail}
 		if lvl == 0 {
@@ -1156,11 +1170,70 @@ func (c *treeChecker) node(nd tlog.Node, id string) error {
 		}
 		return c.v.report(p)
 	}
+	stored, found, err := c.stored(nd.ID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return report(fmt.Sprintf("tree node (level %d, index %d) over seqs %s is not stored", lvl, idx, nodeSeqs(nd.ID)))
+	}
+	if !bytes.Equal(stored, nd.Hash[:]) {
+		return report(fmt.Sprintf("stored tree node (level %d, index %d) over seqs %s is %x, the records give %x", lvl, idx, nodeSeqs(nd.ID), stored, nd.Hash[:]))
+	}
+	return nil
+}
+
+// checkTile compares a tile (stride 4) with the stored one and reports the
+// first node of it that differs. A node that differs because the stored
+// tile below it did (c.bad) is not reported again.
+func (c *treeChecker) checkTile(tid tlog.NodeID, tile []byte) error {
+	c.v.sum.Nodes += tileWidth
+	bottom := tid.Level - tileHeight
+	first := tid.Index * tileWidth
+	stored, found, err := c.stored(tid)
+	if err != nil {
+		return err
+	}
+	problem := func(k int, detail string) error {
+		c.bad[tid.Level] = int64(tid.Index)
+		nid := tlog.NodeID{Level: bottom, Index: first + uint64(k)}
+		p := Problem{Org: c.org, Seq: nodeSeq(nid), Kind: ProblemNodeMismatch, Detail: detail}
+		if bottom == 0 {
+			p.ID = c.ids[k]
+		}
+		return c.v.report(p)
+	}
+	if !found {
+		return problem(0, fmt.Sprintf("tree tile (level %d, index %d) over seqs %s is not stored", tid.Level, tid.Index, nodeSeqs(tid)))
+	}
+	if len(stored) != tileSize {
+		return problem(0, fmt.Sprintf("stored tree tile (level %d, index %d) over seqs %s has %d bytes, not %d", tid.Level, tid.Index, nodeSeqs(tid), len(stored), tileSize))
+	}
+	for k := range tileWidth {
+		s, r := stored[k*tlog.HashSize:(k+1)*tlog.HashSize], tile[k*tlog.HashSize:(k+1)*tlog.HashSize]
+		if bytes.Equal(s, r) {
+			continue
+		}
+		nid := tlog.NodeID{Level: bottom, Index: first + uint64(k)}
+		if bottom > 0 && c.bad[bottom] == int64(nid.Index) {
+			continue // the tile under this node differs already
+		}
+		return problem(k, fmt.Sprintf("stored tree tile (level %d, index %d) holds %x for node (level %d, index %d) over seqs %s, the records give %x",
+			tid.Level, tid.Index, s, bottom, nid.Index, nodeSeqs(nid), r))
+	}
+	return nil
+}
+
+// stored reads the stored value under node key id, in key order through
+// the level's cursor; found is false when it is not stored.
+func (c *treeChecker) stored(id tlog.NodeID) (v []byte, found bool, err error) {
+	lvl, idx := id.Level, id.Index
+	cur := c.cursor(lvl)
 	for cur.it.Valid() {
 		k := cur.it.Item().Key()
 		if len(k) != len(cur.prefix)+8 {
 			if err := c.v.report(Problem{Org: c.org, Kind: ProblemNodeMismatch, Detail: fmt.Sprintf("a tree node key at level %d is malformed", lvl)}); err != nil {
-				return err
+				return nil, false, err
 			}
 			cur.it.Next()
 			continue
@@ -1173,28 +1246,25 @@ func (c *treeChecker) node(nd tlog.Node, id string) error {
 		// index order with no gap, and this one was already passed.
 		if err := c.v.report(Problem{Org: c.org, Seq: nodeSeq(tlog.NodeID{Level: lvl, Index: si}), Kind: ProblemNodeMismatch,
 			Detail: fmt.Sprintf("an unexpected stored node (level %d, index %d)", lvl, si)}); err != nil {
-			return err
+			return nil, false, err
 		}
 		cur.it.Next()
 	}
 	if !cur.it.Valid() || binary.BigEndian.Uint64(cur.it.Item().Key()[len(cur.prefix):]) != idx {
-		return report(fmt.Sprintf("tree node (level %d, index %d) over seqs %s is not stored", lvl, idx, nodeSeqs(nd.ID)))
+		return nil, false, nil
 	}
-	var stored []byte
-	err := cur.it.Item().Value(func(val []byte) error {
-		if !bytes.Equal(val, nd.Hash[:]) {
-			stored = slices.Clone(val)
-		}
-		return nil
-	})
+	v, err = cur.it.Item().ValueCopy(c.buf[:0])
+	c.buf = v
 	cur.it.Next()
 	if err != nil {
-		return fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", lvl, idx, c.org, err)
+		return nil, false, fmt.Errorf("failed to read tree node (level %d, index %d) of organization %q: %w", lvl, idx, c.org, err)
 	}
-	if stored != nil {
-		return report(fmt.Sprintf("stored tree node (level %d, index %d) over seqs %s is %x, the records give %x", lvl, idx, nodeSeqs(nd.ID), stored, nd.Hash[:]))
-	}
-	return nil
+	return v, true, nil
+}
+
+// storesLevel reports whether the database keeps keys of level.
+func (c *treeChecker) storesLevel(level uint) bool {
+	return c.v.s.stride == 1 || level > 0 && level%tileHeight == 0
 }
 
 // finish reports stored nodes beyond the recomputed tree.
@@ -1207,7 +1277,7 @@ func (c *treeChecker) finish() error {
 				idx = binary.BigEndian.Uint64(k[len(cur.prefix):])
 			}
 			detail := fmt.Sprintf("stored tree node (level %d, index %d) is beyond the %d records", lvl, idx, c.tree.Size())
-			if !storesLevel(c.v.s.stride, uint(lvl)) {
+			if !c.storesLevel(uint(lvl)) {
 				detail = fmt.Sprintf("tree node (level %d, index %d) is stored, but this log does not store level %d", lvl, idx, lvl)
 			}
 			if err := c.v.report(Problem{Org: c.org, Seq: nodeSeq(tlog.NodeID{Level: uint(lvl), Index: idx}), Kind: ProblemNodeMismatch,
