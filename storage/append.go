@@ -697,27 +697,8 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	heads := map[string]head{}
 	trees := s.beginTrees()
 	g.ids = map[string]pendingID{}
-	deltas := map[string]uint64{}                // user counters beyond a pack's room
+	deltas := map[string]uint64{}                // user counters
 	packDeltas := map[string]map[string]uint64{} // hourly packs
-	packCur := map[string]map[string]uint64{}    // their values before the group
-	packUsers := map[string]int{}                // users in each pack with the group's
-	packOf := func(pk string) (map[string]uint64, error) {
-		if cur, ok := packCur[pk]; ok {
-			return cur, nil
-		}
-		cur, ok := s.packs[pk]
-		if !ok {
-			err := readCounter(txn, pk, func(v []byte) error {
-				cur = map[string]uint64{}
-				return decodePack(v, func(field byte, value string, n uint64) { cur[packKeyOf(field, value)] += n })
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
-		packCur[pk] = cur
-		return cur, nil
-	}
 	getHead := func(org string) (head, error) {
 		if h, ok := heads[org]; ok {
 			return h, nil
@@ -838,30 +819,15 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			pk := string(counterKey(org, hour, fieldPack, ""))
 			pack := packDeltas[pk]
 			if pack == nil {
-				cur, err := packOf(pk)
-				if err != nil {
-					return abort(err)
-				}
 				pack = map[string]uint64{}
 				packDeltas[pk] = pack
-				for f := range cur {
-					if f[0] == fieldUserID {
-						packUsers[pk]++
-					}
-				}
 			}
 			for _, cf := range p.counts {
-				f := packKeyOf(cf.field, cf.value)
-				if cf.field == fieldUserID && pack[f] == 0 && packCur[pk][f] == 0 {
-					// A user new to the hour's pack joins it while it
-					// has room; later ones get counters of their own.
-					if packUsers[pk] >= maxPackUsers {
-						deltas[string(counterKey(org, hour, cf.field, cf.value))]++
-						continue
-					}
-					packUsers[pk]++
+				if cf.field == fieldUserID {
+					deltas[string(counterKey(org, hour, cf.field, cf.value))]++
+					continue
 				}
-				pack[f]++
+				pack[packKeyOf(cf.field, cf.value)]++
 			}
 			g.done = append(g.done, committed{p: p, seq: seq, public: public, leaf: rv.leaf, prev: h.leaf})
 			heads[org] = head{seq: seq, leaf: rv.leaf, lastRecordedAt: recNs}
@@ -906,7 +872,17 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	}
 	newPacks := make(map[string]map[string]uint64, len(packDeltas))
 	for k, d := range packDeltas {
-		next := maps.Clone(packCur[k])
+		cur, ok := s.packs[k]
+		if !ok {
+			err := readCounter(txn, k, func(v []byte) error {
+				cur = map[string]uint64{}
+				return decodePack(v, func(field byte, value string, n uint64) { cur[packKeyOf(field, value)] += n })
+			})
+			if err != nil {
+				return abort(err)
+			}
+		}
+		next := maps.Clone(cur)
 		if next == nil {
 			next = make(map[string]uint64, len(d))
 		}

@@ -40,17 +40,14 @@ package storage
 // these selective fields are indexed, because each entry is a write per
 // event. In the counters (0x16) field is 't' (total, empty value),
 // 'c' category, 'p' provider, 's' status, 'r' riskLevel or 'u' userId.
-// The fields with few values (t, c, p, s, r) of one hour, and its first 128
-// users (maxPackUsers), are kept in a single pack entry (field '*'), so that
-// an append rewrites one counter for them instead of six; the hour's further
-// users have entries of their own. A pack is a sequence, sorted by field
-// and value, of
+// The fields with few values (t, c, p, s, r) of one hour are kept in a
+// single pack entry (field '*'), so that an append rewrites one counter for
+// them instead of five: a sequence, sorted by field and value, of
 //
 //	field u8 || uvarint len || value || uvarint count
 //
-// Stores written before packs, or before packs held users, keep separate
-// entries for those fields too; an hour's count is always the sum of its
-// pack and its separate entries.
+// Stores written before packs keep separate entries for those fields too;
+// an hour's count is the sum of its pack and its separate entries.
 // Indexed values never contain 0x00 (the
 // validator rejects NUL in strings), so 0x00 ends the value unambiguously
 // and a resourceId prefix is a key prefix.
@@ -229,11 +226,6 @@ func counterKey(org string, hour uint64, field byte, value string) []byte {
 
 // fieldPack is the field of an hour's pack of counters.
 const fieldPack byte = '*'
-
-// maxPackUsers bounds the users an hour's pack holds, so that the pack a
-// group rewrites stays a few kilobytes; more users of the hour get counters
-// of their own.
-const maxPackUsers = 128
 
 // packKeyOf is a pack's map key for field and value.
 func packKeyOf(field byte, value string) string { return string([]byte{field}) + value }

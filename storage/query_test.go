@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -332,54 +331,13 @@ func counterKeys(t *testing.T, s *Store, org string) map[byte]int {
 	return out
 }
 
-// One append rewrites one hourly counter: the hour's pack, which holds the
-// fields with few values and the user.
-func TestQuery_OneAppendWritesOneCounter(t *testing.T) {
+// One append rewrites two hourly counters: the hour's pack of the fields
+// with few values, and the user's.
+func TestQuery_OneAppendWritesTwoCounters(t *testing.T) {
 	s, _, _ := newTestStore(t)
 	appendN(t, s, "acme", 0, 1)
-	if got := counterKeys(t, s, "acme"); len(got) != 1 || got[fieldPack] != 1 {
-		t.Fatalf("counter keys by field after one append: %v; want one pack", got)
-	}
-}
-
-// An hour's pack holds its first maxPackUsers users; the hour's further
-// users get counters of their own, and the facets count both, across
-// groups and a reopen.
-func TestQuery_PackUserLimit(t *testing.T) {
-	dir, ks := t.TempDir(), newStoreKeystore()
-	s := openTest(t, dir, ks)
-	users := maxPackUsers + 30
-	evs := func(from, n int) []Event {
-		out := make([]Event, n)
-		for i := range out {
-			e := testEvent("acme", 0)
-			e.Timestamp = baseTime.Add(time.Duration(from+i) * time.Second) // one hour
-			e.UserID = fmt.Sprintf("user-%03d", (from+i)%users)
-			out[i] = e
-		}
-		return out
-	}
-	mustAppend := func(s *Store, e []Event) {
-		t.Helper()
-		if _, err := s.Append(context.Background(), e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustAppend(s, evs(0, 100))
-	s.Close()
-	s = openTest(t, dir, ks)
-	defer s.Close()
-	mustAppend(s, evs(100, users+40)) // every user again, and the first 140 twice
-	got := counterKeys(t, s, "acme")
-	if got[fieldPack] != 1 || got[fieldUserID] != users-maxPackUsers {
-		t.Fatalf("counter keys by field: %v; want one pack and %d user counters", got, users-maxPackUsers)
-	}
-	facets, err := s.Facets(context.Background(), Filter{Org: "acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if exp := expectedFacets(allEvents(t, s, "acme")); !reflect.DeepEqual(facets, exp) {
-		t.Fatalf("facets %v, want %v", facets, exp)
+	if got := counterKeys(t, s, "acme"); len(got) != 2 || got[fieldPack] != 1 || got[fieldUserID] != 1 {
+		t.Fatalf("counter keys by field after one append: %v; want one pack and one user counter", got)
 	}
 }
 
