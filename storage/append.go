@@ -99,6 +99,11 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 		s.closeMu.RUnlock()
 		return nil, ErrClosed
 	}
+	if s.appendDirect(req) {
+		s.closeMu.RUnlock()
+		r := <-req.done
+		return r.receipts, r.err
+	}
 	select {
 	case s.reqs <- req:
 		s.closeMu.RUnlock()
@@ -315,12 +320,24 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 // never leaves a gap. Any failing commit or sync fails its callers and every
 // later one: the store refuses appends (fail closed) until it is reopened,
 // which replays only complete transactions.
+//
+// What the writer reads and changes is guarded by s.wmu, so that a lone
+// Append can do the writer's work itself (appendDirect).
 func (s *Store) writer(ctx context.Context) {
 	var carry *appendRequest
 	maxSize, maxCount := s.txnBudget()
-	w := &writerView{s: s, pending: map[string]pendingID{}}
-	defer w.close()
+	w := s.wv
+	defer func() {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		w.close()
+	}()
 	defer close(s.commitc)
+	settle := func() {
+		s.wmu.Lock()
+		w.settled++
+		s.wmu.Unlock()
+	}
 	for {
 		req := carry
 		carry = nil
@@ -332,9 +349,13 @@ func (s *Store) writer(ctx context.Context) {
 					return
 				}
 			case <-s.settled:
-				w.settled++
+				settle()
 			}
 		}
+		// A waiting writer keeps lone Appends from overtaking it.
+		s.writerWaits.Add(1)
+		s.wmu.Lock()
+		s.writerWaits.Add(-1)
 		group := []*appendRequest{req}
 		n, size, count := len(req.events), req.size, req.count
 	drain:
@@ -354,30 +375,62 @@ func (s *Store) writer(ctx context.Context) {
 				break drain
 			}
 		}
+		s.writerGroups.Add(1)
 		w.refresh()
-		idle := w.settled == len(w.groups)
-		g := s.build(ctx, group, w)
-		w.handed(g)
-		if idle {
+		if w.settled == len(w.groups) {
 			// Every earlier group is answered: commit, sync and answer
 			// here, two goroutine hand-offs less for a lone append.
-			s.commit(g)
-			s.syncAndAnswer([]*inflight{g}, false)
-			w.settled++
+			s.buildCommitAndSync(ctx, group, w)
+			s.wmu.Unlock()
 			continue
 		}
+		g := s.build(ctx, group, w)
+		w.handed(g)
+		s.wmu.Unlock()
 		// Even a group that writes nothing (only retries of recorded
 		// events) goes through the pipeline: its receipts may name events
 		// of groups not yet synced, so it is answered after the next sync.
+		// Only this goroutine hands groups to the committer, so they reach
+		// it in seq order.
 		for sent := false; !sent; {
 			select {
 			case s.commitc <- g:
 				sent = true
 			case <-s.settled:
-				w.settled++
+				settle()
 			}
 		}
 	}
+}
+
+// buildCommitAndSync builds group, commits and syncs it and answers its
+// callers, with every earlier group answered (w idle) and s.wmu held.
+func (s *Store) buildCommitAndSync(ctx context.Context, group []*appendRequest, w *writerView) {
+	g := s.build(ctx, group, w)
+	w.handed(g)
+	s.commit(g)
+	s.syncAndAnswer([]*inflight{g}, false)
+	w.settled++
+}
+
+// appendDirect does the writer's work for req on the caller's goroutine
+// when the writer has nothing queued or in flight, and reports whether it
+// did (req is then answered). A lone Append so skips the two goroutine
+// hand-offs of the pipeline; under load, requests queue for the writer and
+// are group-committed as before.
+func (s *Store) appendDirect(req *appendRequest) bool {
+	if len(s.reqs) > 0 || s.writerWaits.Load() > 0 || !s.wmu.TryLock() {
+		return false
+	}
+	defer s.wmu.Unlock()
+	w := s.wv
+	w.refresh()
+	if w.settled != len(w.groups) || len(s.reqs) > 0 || s.writerWaits.Load() > 0 {
+		return false
+	}
+	s.buildCommitAndSync(s.bgCtx, []*appendRequest{req}, w)
+	s.directGroups.Add(1)
+	return true
 }
 
 // writerView is what the writer reads through: a Badger snapshot plus the

@@ -198,11 +198,19 @@ type Store struct {
 	// failed is set when a commit or sync failed: the store refuses
 	// appends until reopened.
 	failed atomic.Pointer[error]
-	// The append pipeline (append.go).
-	commitc chan *inflight
-	syncc   chan *inflight
-	settled chan *inflight
-	syncing atomic.Int32 // groups handed to the syncer and not yet answered
+	// The append pipeline (append.go). wmu guards wv and what the writer
+	// reads and changes (heads, counters, packs, integ.trees and rows)
+	// while it builds a group.
+	wmu         sync.Mutex
+	wv          *writerView
+	writerWaits atomic.Int32 // the writer goroutine waits for wmu
+	// Groups built by the writer goroutine and by lone Appends (tests).
+	writerGroups, directGroups atomic.Int64
+	bgCtx                      context.Context
+	commitc                    chan *inflight
+	syncc                      chan *inflight
+	settled                    chan *inflight
+	syncing                    atomic.Int32 // groups handed to the syncer and not yet answered
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error
@@ -288,6 +296,8 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		db.Close()
 		return nil, err
 	}
+	s.bgCtx = bg
+	s.wv = &writerView{s: s, pending: map[string]pendingID{}}
 	s.commitc = make(chan *inflight, 2)
 	s.syncc = make(chan *inflight, 4)
 	s.settled = make(chan *inflight, 8)

@@ -231,8 +231,12 @@ func TestStore_Durability(t *testing.T) {
 	}
 }
 
+// Concurrent appends are group-committed by the writer goroutine, and an
+// Append that finds the writer idle commits on its own goroutine; mixed,
+// the seqs have no gaps and the chain holds.
 func TestStore_ConcurrentAppendsHaveNoGaps(t *testing.T) {
 	s, _, _ := newTestStore(t)
+	appendN(t, s, "a", 0, 1) // alone: on the caller's goroutine
 	const producers, per = 16, 40
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -269,6 +273,10 @@ func TestStore_ConcurrentAppendsHaveNoGaps(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	if s.directGroups.Load() == 0 || s.writerGroups.Load() == 0 {
+		t.Fatalf("groups built by lone appends %d, by the writer %d: want both", s.directGroups.Load(), s.writerGroups.Load())
+	}
+	seqs["a"][1] = "first"
 	for org, m := range seqs {
 		for i := uint64(1); i <= uint64(len(m)); i++ {
 			if _, ok := m[i]; !ok {
