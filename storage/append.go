@@ -216,7 +216,16 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 
 	// The content MAC covers the event as appended, states included but
 	// salts excluded, so an identical retry has an identical MAC.
-	var c []byte
+	n := 64 + len(meta) + len(before) + len(after)
+	for _, r := range e.ResourceIDs {
+		n += len(r) + 4
+	}
+	c := make([]byte, 0, n+len(e.ID)+len(e.OrganizationID)+len(e.UserID)+len(e.ActionType)+len(tsLayout)+64)
+	str := func(v string) {
+		c = append(c, 1)
+		c = binary.AppendUvarint(c, uint64(len(v)))
+		c = append(c, v...)
+	}
 	field := func(present bool, b []byte) {
 		if !present {
 			c = append(c, 0)
@@ -226,12 +235,12 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 		c = binary.AppendUvarint(c, uint64(len(b)))
 		c = append(c, b...)
 	}
-	for _, v := range []string{e.ID, formatTime(e.Timestamp), e.OrganizationID, e.UserID, e.Provider, e.ActionType, e.Status, e.RiskLevel} {
-		field(true, []byte(v))
+	for _, v := range [...]string{e.ID, formatTime(e.Timestamp), e.OrganizationID, e.UserID, e.Provider, e.ActionType, e.Status, e.RiskLevel} {
+		str(v)
 	}
 	c = binary.AppendUvarint(c, uint64(len(e.ResourceIDs)))
 	for _, r := range e.ResourceIDs {
-		field(true, []byte(r))
+		str(r)
 	}
 	field(meta != nil, meta)
 	field(before != nil, before)

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gowebpki/jcs"
 )
@@ -16,7 +18,12 @@ import (
 // that) several times faster, because appending canonicalises every state
 // and metadata object and, with two cores, that work bounds throughput.
 func canonicalJSON(in []byte) ([]byte, error) {
-	p := jsonCanon{in: in}
+	p := canonPool.Get().(*jsonCanon)
+	p.in, p.i = in, 0
+	defer func() {
+		p.in = nil
+		canonPool.Put(p)
+	}()
 	p.ws()
 	out, err := p.value(make([]byte, 0, len(in)), 0)
 	if err != nil {
@@ -29,9 +36,46 @@ func canonicalJSON(in []byte) ([]byte, error) {
 	return out, nil
 }
 
+// jsonCanon is a canonicalizer's state. The buffers of object members are
+// reused across objects and calls (canonPool), so canonicalizing allocates
+// little beyond its result.
 type jsonCanon struct {
 	in []byte
 	i  int
+	// free value buffers and member lists, for object
+	bufs    [][]byte
+	members [][]member
+}
+
+var canonPool = sync.Pool{New: func() any { return new(jsonCanon) }}
+
+func (p *jsonCanon) buf() []byte {
+	if n := len(p.bufs); n > 0 {
+		b := p.bufs[n-1]
+		p.bufs = p.bufs[:n-1]
+		return b[:0]
+	}
+	return nil
+}
+
+func (p *jsonCanon) memberList() []member {
+	if n := len(p.members); n > 0 {
+		ms := p.members[n-1]
+		p.members = p.members[:n-1]
+		return ms[:0]
+	}
+	return nil
+}
+
+// release gives an object's member list and value buffers back.
+func (p *jsonCanon) release(ms []member) {
+	for i := range ms {
+		if cap(ms[i].value) <= 64<<10 {
+			p.bufs = append(p.bufs, ms[i].value)
+		}
+		ms[i] = member{}
+	}
+	p.members = append(p.members, ms[:0])
 }
 
 const maxJSONDepth = 512
@@ -125,7 +169,8 @@ type member struct {
 
 func (p *jsonCanon) object(out []byte, depth int) ([]byte, error) {
 	p.i++ // {
-	var ms []member
+	ms := p.memberList()
+	defer func() { p.release(ms) }()
 	p.ws()
 	if p.i < len(p.in) && p.in[p.i] == '}' {
 		p.i++
@@ -146,7 +191,7 @@ func (p *jsonCanon) object(out []byte, depth int) ([]byte, error) {
 		}
 		p.i++
 		p.ws()
-		v, err := p.value(nil, depth+1)
+		v, err := p.value(p.buf(), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +265,9 @@ func (p *jsonCanon) str() (string, error) {
 			if !utf8.Valid(s) {
 				return "", p.fail("invalid UTF-8 in a string")
 			}
-			return string(s), nil
+			// A view of the input, which outlives every use of it
+			// (sorting and copying into the result).
+			return unsafe.String(unsafe.SliceData(s), len(s)), nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
