@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -923,10 +924,12 @@ func (s *jsonScanner) str(keep bool) string {
 		c := s.data[s.pos]
 		if c == '"' {
 			s.pos++
-			if !keep {
+			if !keep || s.pos-1 == start {
 				return ""
 			}
-			return string(s.data[start : s.pos-1])
+			// A view of the input: what the scan builds lives only as
+			// long as the validation (messages copy what they quote).
+			return unsafe.String(&s.data[start], s.pos-1-start)
 		}
 		if c == '\\' || c < 0x20 || c >= 0x80 {
 			break
