@@ -169,6 +169,15 @@ func testCheckpointsAndProofs(t *testing.T, stride uint) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if stride == 1 {
+		// A database written before the stride was recorded has no
+		// entry, and is read as stride 1.
+		rawTamper(t, dir, ks, func(txn *badger.Txn) {
+			if err := txn.Delete(metaKey(metaTreeStride)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 	// Reopened without a stride, the database keeps its own.
 	s = openIntegrityTest(t, dir, ks, clk, Options{})
 	defer s.Close()
@@ -215,6 +224,27 @@ func testCheckpointsAndProofs(t *testing.T, stride uint) {
 	}
 	if len(s.IntegrityAlerts(ctx)) != 0 {
 		t.Fatalf("alerts on a clean log: %+v", s.IntegrityAlerts(ctx))
+	}
+	// Past the tile the reopened store completed from what it read back
+	// (leaves 48-56 of tile (4, 3)), and across a group: Verify checks
+	// every stored tile against the records.
+	appendN(t, s, "acme", 60, 3)
+	appendN(t, s, "acme", 63, 5)
+	if ps := verifyAll(t, s, VerifyOptions{}); len(ps) != 0 {
+		t.Fatalf("problems after reopen:\n%s", problemList(ps))
+	}
+	if stride != 1 {
+		var n int
+		s.db.View(func(txn *badger.Txn) error {
+			_, err := txn.Get(nodeKey("acme", tlog.NodeID{Level: 4, Index: 3}))
+			if err == nil {
+				n++
+			}
+			return nil
+		})
+		if n != 1 {
+			t.Fatal("tile (4, 3) was not stored")
+		}
 	}
 }
 
