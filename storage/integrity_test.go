@@ -505,3 +505,48 @@ func TestIntegrity_RaiseIntegrityAlert(t *testing.T) {
 		t.Fatalf("alerts after acknowledgement: %+v", a)
 	}
 }
+
+// A log whose tree is missing (written before the integrity layer) gets
+// its tree rebuilt from the records on open, in the database's layout.
+func TestIntegrity_RebuildTree(t *testing.T) {
+	for _, stride := range []uint{1, TreeStride} {
+		t.Run(fmt.Sprintf("stride %d", stride), func(t *testing.T) {
+			ctx := context.Background()
+			dir, ks := t.TempDir(), newStoreKeystore()
+			clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+			s := openIntegrityTest(t, dir, ks, clk, Options{treeStride: stride})
+			appendN(t, s, "acme", 0, 40)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rawTamper(t, dir, ks, func(txn *badger.Txn) {
+				p := orgPrefix(tagTreeNode, "acme")
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+				var keys [][]byte
+				for it.Rewind(); it.Valid(); it.Next() {
+					keys = append(keys, it.Item().KeyCopy(nil))
+				}
+				it.Close()
+				for _, k := range append(keys, compactKey("acme")) {
+					if err := txn.Delete(k); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			s = openIntegrityTest(t, dir, ks, clk, Options{})
+			defer s.Close()
+			if a := s.IntegrityAlerts(ctx); len(a) != 0 {
+				t.Fatalf("alerts after rebuilding: %+v", a)
+			}
+			appendN(t, s, "acme", 40, 10)
+			if ps := verifyAll(t, s, VerifyOptions{}); len(ps) != 0 {
+				t.Fatalf("problems after rebuilding:\n%s", problemList(ps))
+			}
+			tree, _ := recomputedTree(t, s, "acme")
+			cp, err := s.Checkpoint(ctx, "acme")
+			if err != nil || cp.Checkpoint.Root != tree.Root() {
+				t.Fatalf("checkpoint %+v, %v; want root %s", cp.Checkpoint, err, tree.Root())
+			}
+		})
+	}
+}
