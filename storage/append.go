@@ -318,7 +318,11 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 //     their callers.
 //
 // So building a group overlaps committing the previous one, which overlaps
-// syncing the one before. The writer reads (the id index, for retries)
+// syncing the one before. A group with nothing before it in flight and no
+// request waiting behind it is committed, synced and answered by the
+// writer itself, and a lone Append with the writer idle does all that on
+// its own goroutine (appendDirect): no hand-off when there is nothing to
+// overlap. The writer reads (the id index, for retries)
 // through a snapshot it keeps across groups, because a new Badger
 // transaction waits until every commit in progress is applied, which would
 // stop the writer while the committer works; the ids of groups the snapshot
@@ -386,9 +390,11 @@ func (s *Store) writer(ctx context.Context) {
 		}
 		s.writerGroups.Add(1)
 		w.refresh()
-		if w.settled == len(w.groups) {
-			// Every earlier group is answered: commit, sync and answer
-			// here, two goroutine hand-offs less for a lone append.
+		if w.settled == len(w.groups) && carry == nil && len(s.reqs) == 0 {
+			// Every earlier group is answered and no other request
+			// waits: commit, sync and answer here, two goroutine
+			// hand-offs less. When requests wait, the group goes to the
+			// committer so that the next one is built meanwhile.
 			s.buildCommitAndSync(ctx, group, w)
 			s.wmu.Unlock()
 			continue
@@ -401,6 +407,7 @@ func (s *Store) writer(ctx context.Context) {
 		// of groups not yet synced, so it is answered after the next sync.
 		// Only this goroutine hands groups to the committer, so they reach
 		// it in seq order.
+		s.pipelinedGroups.Add(1)
 		for sent := false; !sent; {
 			select {
 			case s.commitc <- g:
@@ -426,17 +433,29 @@ func (s *Store) buildCommitAndSync(ctx context.Context, group []*appendRequest, 
 // when the writer has nothing queued or in flight, and reports whether it
 // did (req is then answered). A lone Append so skips the two goroutine
 // hand-offs of the pipeline; under load, requests queue for the writer and
-// are group-committed as before.
+// are group-committed as before. Once started it finishes: like a request
+// handed to the writer, it does not heed the caller's context.
 func (s *Store) appendDirect(req *appendRequest) bool {
 	if len(s.reqs) > 0 || s.writerWaits.Load() > 0 || !s.wmu.TryLock() {
 		return false
 	}
 	defer s.wmu.Unlock()
 	w := s.wv
-	w.refresh()
+	// Count the groups answered so far without waiting, and go on only
+	// when none is in flight: refresh then never waits for one (it would
+	// wait holding wmu, which the writer needs to count them).
+	for drained := false; !drained; {
+		select {
+		case <-s.settled:
+			w.settled++
+		default:
+			drained = true
+		}
+	}
 	if w.settled != len(w.groups) || len(s.reqs) > 0 || s.writerWaits.Load() > 0 {
 		return false
 	}
+	w.refresh()
 	s.buildCommitAndSync(s.bgCtx, []*appendRequest{req}, w)
 	s.directGroups.Add(1)
 	return true

@@ -6,7 +6,7 @@ package storage
 //	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./storage/
 //
 // BenchmarkQuery1M builds a 1,000,000-event store once under os.TempDir(),
-// keyed by FormatVersion and TreeStride, and reuses it on later runs. BenchmarkAppendRSS
+// keyed by FormatVersion and the tree layout, and reuses it on later runs. BenchmarkAppendRSS
 // appends 1,000,000 events (AXIOM_BENCH_EVENTS overrides) to a new store
 // and reports the peak resident memory while it does.
 //
@@ -277,7 +277,7 @@ type bench1M struct {
 
 func buildBench1M(b *testing.B, n int) bench1M {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("axiom-audit-bench-v%d-s%d-%d", FormatVersion, TreeStride, n))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("axiom-audit-bench-v%d-tiles%d-%d", FormatVersion, TreeStride, n))
 	if bm, ok := cachedBench1M(dir, n); ok {
 		// A database marked complete that lacks events (written by a
 		// build that did not check) is built again.

@@ -104,8 +104,9 @@ func (s *Store) Checkpoint(ctx context.Context, org string) (SignedCheckpoint, e
 var errIntegrityDisabled = errors.New("the integrity layer is disabled")
 
 // treeDamage reports whether err, from reading or checking stored tree
-// nodes, says the stored tree is wrong (a node missing or malformed, or
-// not consistent) rather than that the reading stopped: a cancelled
+// nodes, tiles or the records' leaf hashes, says the stored tree is wrong
+// (a node missing or malformed, a record that does not decode, or not
+// consistent) rather than that the reading stopped: a cancelled
 // context or an I/O error says nothing about the log's integrity.
 func treeDamage(err error) bool {
 	if err == nil {
@@ -115,7 +116,8 @@ func treeDamage(err error) bool {
 		return false
 	}
 	return errors.Is(err, tlog.ErrNodeNotFound) || errors.Is(err, tlog.ErrInconsistent) ||
-		errors.Is(err, tlog.ErrInvalidProof) || errors.Is(err, tlog.ErrWrongOrigin)
+		errors.Is(err, tlog.ErrInvalidProof) || errors.Is(err, tlog.ErrWrongOrigin) ||
+		errors.Is(err, ErrTampered) || errors.Is(err, errCorrupt)
 }
 
 // checkpoint signs org's committed tree. ack is set by an acknowledgement,

@@ -1,6 +1,6 @@
 package storage
 
-// # On-disk format (format version 1)
+// # On-disk format (layout 2; layout 1 differs only in the tree)
 //
 // Everything lives in one Badger v4 database opened with encryption at rest.
 // Keys are binary and big-endian so that Badger's byte order is the order the
@@ -11,8 +11,8 @@ package storage
 // the key layout, not of a filter.
 //
 //	tag  key                                              value
-//	0x01 0x01 || name                                     store metadata ("format" → uint32 format version,
-//	                                                      "tree-stride" → uint32 tree layout, below)
+//	0x01 0x01 || name                                     store metadata ("format" → uint32 layout version,
+//	                                                      1 or 2: the tree's layout, below)
 //	0x10 0x10 || org || 0x00                              head: seq u64 || leafHash [32] || lastRecordedAt i64 (unix ns)
 //	0x11 0x11 || org || 0x00 || seq u64                   record (see below)
 //	0x12 0x12 || org || 0x00 || id (UTF-8)                seq u64 || recordedAt i64 || contentMAC [32]
@@ -65,19 +65,19 @@ package storage
 // transaction as the records they cover, together with the organization's
 // compact range (0x21): the perfect subtrees covering [0, size), largest
 // first, from which the tree resumes on open without reading any leaf. How
-// they are stored is the database's tree stride ("tree-stride" metadata,
-// fixed when the database is created):
+// they are stored is fixed when the database is created, by its layout
+// version ("format" metadata):
 //
-//   - stride 4 (new databases): tiles of height 4 (tiles.go). The value
+//   - layout 2 (new databases; tree stride 4): tiles of height 4 (tiles.go). The value
 //     under node key (level T, index j), T = 4, 8, ..., is the 16 hashes
 //     of the nodes (T−4, 16j) … (T−4, 16j+15), 512 bytes, whose root is
 //     node (T, j); tile (4, j) is the leaf hashes of seqs 16j+1 … 16j+16.
 //     An append stores about one tile per 16 events instead of two nodes
 //     per event. Nodes of the incomplete right edge are computed from the
 //     records' leaf hashes and the tiles below.
-//   - stride 1 (databases written before the stride was recorded, which
-//     have no "tree-stride" entry): every perfect node on its own (32
-//     bytes), leaves included.
+//   - layout 1 (databases written before tiles; stride 1): every perfect
+//     node on its own (32 bytes), leaves included. A program that reads
+//     only layout 1 refuses a layout-2 database.
 //
 // Nodes and tiles are never rewritten. Proofs and roots for any size read
 // O(log n) values. Checkpoints (0x22) are C2SP signed notes; a heartbeat stores the
@@ -146,8 +146,9 @@ import (
 	"unicode/utf8"
 )
 
-// FormatVersion is the version of the public record and of the on-disk
-// layout described above.
+// FormatVersion is the version of the public record (its formatVersion
+// member). The version of the database's layout is its "format" metadata
+// (layoutNodes, layoutTiles).
 const FormatVersion = 1
 
 // Table tags.

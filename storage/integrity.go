@@ -29,12 +29,18 @@ const (
 	metaVerifierKey    = "verifier-key"
 	metaInstallationID = "installation-id"
 	metaFormat         = "format"
-	metaTreeStride     = "tree-stride"
 )
 
-// TreeStride is the tree layout of new databases: tiles of height 4
-// (tiles.go). Databases written before the stride was recorded store every
-// perfect node on its own, leaves included (stride 1).
+// Layout versions of the database ("format" metadata), also the tree
+// stride they imply.
+const (
+	layoutNodes uint32 = 1 // every perfect tree node on its own: stride 1
+	layoutTiles uint32 = 2 // tree tiles (tiles.go): stride 4
+)
+
+// TreeStride is the tree layout of new databases (layout 2): tiles of
+// height 4 (tiles.go). Databases of layout 1 store every perfect node on
+// its own, leaves included (stride 1).
 const TreeStride = tileHeight
 
 func validStride(stride uint) bool { return stride == 1 || stride == TreeStride }
@@ -53,8 +59,9 @@ func nodeKey(org string, id tlog.NodeID) []byte {
 
 func compactKey(org string) []byte { return orgPrefix(tagCompact, org) }
 
-// integrity is the store's integrity state. trees is owned by the writer
-// goroutine (like Store.heads); the rest is guarded by mu.
+// integrity is the store's integrity state. trees and rows are the
+// writer's, guarded by Store.wmu (like Store.heads); the rest is guarded by
+// mu.
 type integrity struct {
 	disabled bool
 	ks       Keystore
@@ -62,8 +69,8 @@ type integrity struct {
 	vkey     string
 	signer   note.Signer
 
-	trees map[string]*tlog.Tree // writer-owned, optimistic like heads
-	rows  map[string]*tileRows  // writer-owned: the trees' incomplete tiles (stride 4), loaded on first append
+	trees map[string]*tlog.Tree // the writer's (s.wmu), optimistic like heads
+	rows  map[string]*tileRows  // the writer's (s.wmu): the trees' incomplete tiles (stride 4), loaded on first append
 
 	// cpMu serializes checkpoints; it is held across the Badger and
 	// keystore writes of one checkpoint.
@@ -237,7 +244,13 @@ func (g *groupTrees) leaf(txn *badger.Txn, w kvSetter, org string, leaf [32]byte
 			if base == nil {
 				rows, err := loadTileRows(g.s.nodes(txn, org), t.Size())
 				if err != nil {
-					return fmt.Errorf("failed to read the incomplete tree tiles of organization %q: %w", org, err)
+					err = fmt.Errorf("failed to read the incomplete tree tiles of organization %q: %w", org, err)
+					if treeDamage(err) {
+						// The tree cannot grow: fail closed until the
+						// user restores or acknowledges.
+						g.s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertInconsistent, DBSize: t.Size(), DBRoot: t.Root(), Detail: err.Error()})
+					}
+					return err
 				}
 				base = &rows
 			}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,21 +170,21 @@ func testCheckpointsAndProofs(t *testing.T, stride uint) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if stride == 1 {
-		// A database written before the stride was recorded has no
-		// entry, and is read as stride 1.
-		rawTamper(t, dir, ks, func(txn *badger.Txn) {
-			if err := txn.Delete(metaKey(metaTreeStride)); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
 	// Reopened without a stride, the database keeps its own.
 	s = openIntegrityTest(t, dir, ks, clk, Options{})
 	defer s.Close()
 	if s.stride != stride {
 		t.Fatalf("reopened with stride %d, written with %d", s.stride, stride)
 	}
+	// Its layout version is what earlier programs check: 1 for stride 1,
+	// 2 (which they refuse) for tiles.
+	s.db.View(func(txn *badger.Txn) error {
+		v := rawGet(t, txn, metaKey(metaFormat))
+		if want := map[uint]uint32{1: layoutNodes, TreeStride: layoutTiles}[stride]; binary.BigEndian.Uint32(v) != want {
+			t.Fatalf("layout %x, want %d", v, want)
+		}
+		return nil
+	})
 	// Exactly the perfect nodes of the stored levels are stored.
 	var stored []tlog.NodeID
 	s.db.View(func(txn *badger.Txn) error {

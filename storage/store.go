@@ -183,7 +183,7 @@ type Store struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	closeMu sync.RWMutex // held for reading while a request is handed to the writer
+	closeMu sync.RWMutex // held for reading while a request is handed to the writer, or appended directly
 	closed  bool
 
 	subs subscribers
@@ -204,13 +204,14 @@ type Store struct {
 	wmu         sync.Mutex
 	wv          *writerView
 	writerWaits atomic.Int32 // the writer goroutine waits for wmu
-	// Groups built by the writer goroutine and by lone Appends (tests).
-	writerGroups, directGroups atomic.Int64
-	bgCtx                      context.Context
-	commitc                    chan *inflight
-	syncc                      chan *inflight
-	settled                    chan *inflight
-	syncing                    atomic.Int32 // groups handed to the syncer and not yet answered
+	// Groups built by the writer goroutine, of them handed to the
+	// committer, and built by lone Appends (tests).
+	writerGroups, pipelinedGroups, directGroups atomic.Int64
+	bgCtx                                       context.Context
+	commitc                                     chan *inflight
+	syncc                                       chan *inflight
+	settled                                     chan *inflight
+	syncing                                     atomic.Int32 // groups handed to the syncer and not yet answered
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error
@@ -382,54 +383,44 @@ func hasData(dir string) bool {
 	return false
 }
 
-// checkFormat records the format version and the tree layout (stride) in a
-// new database and refuses one written in a format this code does not know.
-// It returns the database's stride: a database written before strides were
-// recorded stores every level (stride 1).
+// checkFormat records the layout version in a new database and refuses one
+// written in a layout this code does not know. It returns the database's
+// tree stride: layout 1 (every tree node stored on its own) is stride 1,
+// layout 2 (tree tiles) stride 4. An earlier program, which reads only
+// layout 1, refuses a layout-2 database rather than writing nodes where
+// the tiles are.
 func checkFormat(db *badger.DB, newStride uint) (uint, error) {
 	if newStride == 0 {
 		newStride = TreeStride
 	}
 	key := metaKey(metaFormat)
-	strideKey := metaKey(metaTreeStride)
-	stride := uint(1)
+	var layout uint32
 	err := db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			stride = newStride
-			if err := txn.Set(key, binary.BigEndian.AppendUint32(nil, FormatVersion)); err != nil {
-				return err
+			layout = layoutNodes
+			if newStride == TreeStride {
+				layout = layoutTiles
 			}
-			return txn.Set(strideKey, binary.BigEndian.AppendUint32(nil, uint32(stride)))
+			return txn.Set(key, binary.BigEndian.AppendUint32(nil, layout))
 		}
 		if err != nil {
 			return fmt.Errorf("failed to read the format version: %w", err)
 		}
-		err = item.Value(func(v []byte) error {
-			if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
-				return fmt.Errorf("the audit log has format %x, this program reads format %d: %w", v, FormatVersion, errCorrupt)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		item, err = txn.Get(strideKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("failed to read the tree layout: %w", err)
-		}
 		return item.Value(func(v []byte) error {
-			if len(v) != 4 || !validStride(uint(binary.BigEndian.Uint32(v))) {
-				return fmt.Errorf("the audit log has tree layout %x, this program reads strides 1 and %d: %w", v, TreeStride, errCorrupt)
+			if len(v) == 4 {
+				layout = binary.BigEndian.Uint32(v)
 			}
-			stride = uint(binary.BigEndian.Uint32(v))
+			if len(v) != 4 || layout != layoutNodes && layout != layoutTiles {
+				return fmt.Errorf("the audit log has format %x, this program reads formats %d and %d: %w", v, layoutNodes, layoutTiles, errCorrupt)
+			}
 			return nil
 		})
 	})
-	return stride, err
+	if layout == layoutTiles {
+		return TreeStride, err
+	}
+	return 1, err
 }
 
 // Close stops the writer and background work and closes the database.

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -691,5 +692,75 @@ func TestUseSuggestedRuntime(t *testing.T) {
 		if l, p := debug.SetMemoryLimit(-1), gcPercent(); l != 1<<40 || p != 123 {
 			t.Errorf("GOMEMLIMIT=%q GOGC=%q: restored limit %d, GC %d%%; want what was set before", tc.gomemlimit, tc.gogc, l, p)
 		}
+	}
+}
+
+// While a group commits, the writer builds the next: requests that queue
+// behind a slow commit go through the committer and syncer, in seq order.
+func TestStore_PipelinedGroups(t *testing.T) {
+	dir, ks := t.TempDir(), newStoreKeystore()
+	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
+	s, err := Open(context.Background(), dir, ks, Options{Now: clk.Now, GCInterval: -1, MaxGroupEvents: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	release := make(chan struct{})
+	var first atomic.Bool
+	s.beforeCommit = func() error {
+		if first.CompareAndSwap(false, true) {
+			<-release // the first commit waits until the others queue
+		}
+		return nil
+	}
+	ctx := context.Background()
+	type result struct {
+		rs  []Receipt
+		err error
+	}
+	results := make(chan result, 7)
+	appendAsync := func(evs ...Event) {
+		go func() {
+			rs, err := s.Append(ctx, evs)
+			results <- result{rs, err}
+		}()
+	}
+	appendAsync(testEvent("acme", 0))
+	for !first.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < 13; i += 2 {
+		appendAsync(testEvent("acme", i), testEvent("acme", i+1))
+	}
+	// Six requests of two events wait: one taken by the writer, which
+	// waits for the commit in progress, five queued.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.reqs) < 5 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	seqs := map[uint64]bool{}
+	for range 7 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for _, rc := range r.rs {
+			seqs[rc.Seq] = true
+		}
+		if len(r.rs) == 2 && r.rs[1].Seq != r.rs[0].Seq+1 {
+			t.Fatalf("a request split: %+v", r.rs)
+		}
+	}
+	for seq := uint64(1); seq <= 13; seq++ {
+		if !seqs[seq] {
+			t.Fatalf("seq %d missing: %v", seq, seqs)
+		}
+	}
+	if s.pipelinedGroups.Load() == 0 {
+		t.Fatalf("no group went through the committer (writer groups %d, direct %d)", s.writerGroups.Load(), s.directGroups.Load())
+	}
+	if ps := verifyAll(t, s, VerifyOptions{}); len(ps) != 0 {
+		t.Fatalf("problems:\n%s", problemList(ps))
 	}
 }

@@ -441,3 +441,91 @@ func TestVerify_RollbackAndTruncation(t *testing.T) {
 		})
 	}
 }
+
+// Two records missing in a row: their leaves are in the stored tile, so
+// the tree stays aligned and nothing but the gap is reported.
+func TestVerify_TwoRecordsMissing(t *testing.T) {
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		for _, seq := range []uint64{11, 12} {
+			if err := txn.Delete(recordKey("acme", seq)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	s := l.open(t)
+	defer s.Close()
+	ps := verifyAll(t, s, VerifyOptions{Org: "acme"})
+	wantProblem(t, ps, "acme", 11, "", ProblemSeqGap)
+	wantProblem(t, ps, "acme", 12, "", ProblemSeqGap)
+	for _, p := range ps {
+		switch p.Kind {
+		case ProblemNodeMismatch, ProblemCheckpointMismatch, ProblemRangeMismatch, ProblemInconsistentCheckpoints:
+			t.Errorf("the tree and checkpoints are intact, yet: %v", p)
+		}
+	}
+}
+
+// Records rewritten in two leaf tiles under one level-8 tile: each is
+// named once, at its seq, and not again through the parent tile.
+func TestVerify_TwoBadTilesOneParent(t *testing.T) {
+	dir, ks := t.TempDir(), newStoreKeystore()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, dir, ks, clk, Options{})
+	rs := appendN(t, s, "acme", 0, 300)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawTamper(t, dir, ks, func(txn *badger.Txn) {
+		for _, seq := range []uint64{3, 20} {
+			rv, _ := decodeRecordValue(rawGet(t, txn, recordKey("acme", seq)))
+			rv.public = bytes.Replace(rv.public, []byte(`"status":"`), []byte(`"status":"x`), 1)
+			rv.leaf = leafHash(rv.public)
+			rawSet(t, txn, recordKey("acme", seq), rv.encode())
+		}
+	})
+	s = openIntegrityTest(t, dir, ks, clk, Options{})
+	defer s.Close()
+	ps := verifyAll(t, s, VerifyOptions{Org: "acme"})
+	wantProblem(t, ps, "acme", 3, rs[2].ID, ProblemNodeMismatch)
+	wantProblem(t, ps, "acme", 20, rs[19].ID, ProblemNodeMismatch)
+	n := 0
+	for _, p := range ps {
+		if p.Kind == ProblemNodeMismatch {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d node mismatches, want 2:\n%s", n, problemList(ps))
+	}
+}
+
+// A damaged tile or an undecodable record under the anchored tree is an
+// integrity alert on open, not a store that will not open.
+func TestIntegrity_DamagedTreeOnOpenIsAnAlert(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		tamper func(t *testing.T, txn *badger.Txn)
+	}{
+		{"a tile of the wrong size", func(t *testing.T, txn *badger.Txn) {
+			rawSet(t, txn, nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}), make([]byte, 100))
+		}},
+		{"an undecodable record in the incomplete tile", func(t *testing.T, txn *badger.Txn) {
+			rawSet(t, txn, recordKey("acme", 18), []byte{0x01, 0xff})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newTamperLog(t)
+			rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) { c.tamper(t, txn) })
+			s := l.open(t)
+			defer s.Close()
+			a := s.IntegrityAlerts(context.Background())
+			if len(a) != 1 || a[0].Org != "acme" || a[0].Kind != AlertInconsistent {
+				t.Fatalf("alerts %+v", a)
+			}
+			if _, err := s.Append(context.Background(), []Event{testEvent("acme", 99)}); !errors.Is(err, ErrIntegrityAlert) {
+				t.Fatalf("append: %v, want ErrIntegrityAlert", err)
+			}
+		})
+	}
+}

@@ -19,9 +19,11 @@ import (
 // their Merkle root. A tile is stored in the transaction that completes
 // node (T, j), and never rewritten. So the leaf hashes of seqs 16j+1 …
 // 16j+16 are tile (4, j), the level-4 nodes are in the level-8 tiles, and
-// so on: an append stores about one tile per 16 events, and any node is
-// one tile read and at most 15 hashes away — or, in the incomplete right
-// edge of the tree, up to 8 leaf hashes from the records or 8 tiles below.
+// so on: an append stores about one tile per 16 events. A node under a
+// complete tile is one tile read and at most 7 hashes away (it folds at
+// most 8 of the tile's 16); in the incomplete right edge of the tree it
+// folds up to 8 leaf hashes read from the records, or the roots of up to 8
+// tiles below (up to 127 hashes).
 
 const (
 	tileHeight = 4

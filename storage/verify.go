@@ -356,16 +356,18 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	var prevLeaf [32]byte // recomputed leaf of the previous seq (zero before seq 1)
 	var last uint64       // last seq seen
 	var done uint64
-	// In a database that stores no leaf nodes (stride > 1), the leaf of a
-	// record that is missing or does not decode is taken from the next
-	// record's prevHash, so the tree stays aligned and the records after it
-	// are still checked; the leaf of an undecodable record waits (deferred)
-	// until the next record is read. (A stride-1 database stores the leaf.)
+	// The leaf of a record that is missing or does not decode is taken from
+	// the stored tree (its leaf node, or its tile when complete), else from
+	// the next record's prevHash (stride 4, the tree's incomplete right
+	// edge), so the tree stays aligned and the records after it are still
+	// checked; the leaf of an undecodable record then waits (deferred)
+	// until the next record is read.
 	var deferred uint64 // seq whose leaf waits for the next record, 0 when none
 	var deferredID string
 	knownLeaf := func(seq uint64, next *vrec) [32]byte {
-		if c.v.s.stride == 1 {
-			l, _ := c.storedLeaf(seq)
+		// The stored leaf node (stride 1) or the leaf in its complete
+		// tile (stride 4).
+		if l, ok := c.storedLeaf(seq); ok || c.v.s.stride == 1 {
 			return l
 		}
 		if next != nil && next.seq == seq+1 && next.ok && next.prevOK {
@@ -1055,10 +1057,13 @@ type treeChecker struct {
 	origin  string
 	tree    *tlog.Tree
 	cursors []*nodeCursor
-	bad     []int64           // per level, the index of the last mismatching node (stride 4: tile)
-	rows    tileRows          // stride 4: the recomputed tree's incomplete tiles
-	ids     [tileWidth]string // stride 4: the records of the leaves of the incomplete level-4 tile
-	buf     []byte
+	bad     []int64 // per level, the index of the last mismatching node (stride 1)
+	// stride 4: per level, the mismatching tiles whose parent tile is not
+	// checked yet
+	badTiles [][]uint64
+	rows     tileRows          // stride 4: the recomputed tree's incomplete tiles
+	ids      [tileWidth]string // stride 4: the records of the leaves of the incomplete level-4 tile
+	buf      []byte
 
 	cpIt     *badger.Iterator
 	cpPrefix []byte
@@ -1104,7 +1109,8 @@ func (c *treeChecker) cursor(level uint) *nodeCursor {
 	return c.cursors[level]
 }
 
-// storedLeaf is the stored level-0 node of seq (stride 1 only).
+// storedLeaf is the leaf of seq in the stored tree: its level-0 node
+// (stride 1), or the hash in its tile, else its record's (stride 4).
 func (c *treeChecker) storedLeaf(seq uint64) ([32]byte, bool) {
 	var l [32]byte
 	h, err := c.v.s.nodes(c.txn, c.org).GetNodes(context.Background(), []tlog.NodeID{{Level: 0, Index: seq - 1}})
@@ -1194,8 +1200,19 @@ func (c *treeChecker) checkTile(tid tlog.NodeID, tile []byte) error {
 	if err != nil {
 		return err
 	}
+	for uint(len(c.badTiles)) <= tid.Level {
+		c.badTiles = append(c.badTiles, nil)
+	}
+	var below []uint64 // the bad tiles under this one
+	if bottom > 0 {
+		below = c.badTiles[bottom]
+		// The tiles under this one are all checked now.
+		defer func() {
+			c.badTiles[bottom] = slices.DeleteFunc(c.badTiles[bottom], func(i uint64) bool { return i < first+tileWidth })
+		}()
+	}
 	problem := func(k int, detail string) error {
-		c.bad[tid.Level] = int64(tid.Index)
+		c.badTiles[tid.Level] = append(c.badTiles[tid.Level], tid.Index)
 		nid := tlog.NodeID{Level: bottom, Index: first + uint64(k)}
 		p := Problem{Org: c.org, Seq: nodeSeq(nid), Kind: ProblemNodeMismatch, Detail: detail}
 		if bottom == 0 {
@@ -1215,7 +1232,7 @@ func (c *treeChecker) checkTile(tid tlog.NodeID, tile []byte) error {
 			continue
 		}
 		nid := tlog.NodeID{Level: bottom, Index: first + uint64(k)}
-		if bottom > 0 && c.bad[bottom] == int64(nid.Index) {
+		if slices.Contains(below, nid.Index) {
 			continue // the tile under this node differs already
 		}
 		return problem(k, fmt.Sprintf("stored tree tile (level %d, index %d) holds %x for node (level %d, index %d) over seqs %s, the records give %x",

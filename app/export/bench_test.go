@@ -107,7 +107,7 @@ func openBenchStoreWith(b *testing.B, dir string, opts storage.Options) *storage
 // buildBenchStore returns the cached store of n events, building it once.
 func buildBenchStore(b *testing.B, n int) benchStore {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("axiom-audit-export-bench-v%d-s%d-%d", storage.FormatVersion, storage.TreeStride, n))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("axiom-audit-export-bench-v%d-tiles%d-%d", storage.FormatVersion, storage.TreeStride, n))
 	meta := filepath.Join(dir, "bench-complete")
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	start := end.Add(-91 * 24 * time.Hour)
