@@ -764,3 +764,75 @@ func TestStore_PipelinedGroups(t *testing.T) {
 		t.Fatalf("problems:\n%s", problemList(ps))
 	}
 }
+
+// A commit that fails while later groups are in the pipeline fails them
+// all, and the log on disk has no gap: after a reopen, appends go on from
+// the last durable seq.
+func TestStore_PipelinedFailure(t *testing.T) {
+	dir, ks := t.TempDir(), newStoreKeystore()
+	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
+	open := func() *Store {
+		s, err := Open(context.Background(), dir, ks, Options{Now: clk.Now, GCInterval: -1, MaxGroupEvents: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	appendN(t, s, "acme", 0, 3)
+	release := make(chan struct{})
+	var commits atomic.Int32
+	boom := errors.New("injected commit failure")
+	s.beforeCommit = func() error {
+		switch commits.Add(1) {
+		case 1:
+			<-release
+			return nil
+		case 2:
+			return boom
+		}
+		return nil
+	}
+	ctx := context.Background()
+	errs := make(chan error, 7)
+	go func() {
+		_, err := s.Append(ctx, []Event{testEvent("acme", 10)})
+		errs <- err
+	}()
+	for commits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 11; i < 23; i += 2 {
+		go func(i int) {
+			_, err := s.Append(ctx, []Event{testEvent("acme", i), testEvent("acme", i+1)})
+			errs <- err
+		}(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.reqs) < 5 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	failed := 0
+	for range 7 {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if failed != 6 {
+		t.Fatalf("%d appends failed, want the 6 from the failed commit on", failed)
+	}
+	if s.pipelinedGroups.Load() == 0 {
+		t.Fatal("no group went through the committer")
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	rs := appendN(t, s, "acme", 30, 1)
+	if rs[0].Seq != 5 {
+		t.Fatalf("seq after the failure = %d, want 5 (seqs 1-4 durable, no gap)", rs[0].Seq)
+	}
+	if ps := verifyAll(t, s, VerifyOptions{}); len(ps) != 0 {
+		t.Fatalf("problems:\n%s", problemList(ps))
+	}
+}
