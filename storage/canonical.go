@@ -49,22 +49,19 @@ type jsonCanon struct {
 
 var canonPool = sync.Pool{New: func() any { return new(jsonCanon) }}
 
-func (p *jsonCanon) buf() []byte {
-	if n := len(p.bufs); n > 0 {
-		b := p.bufs[n-1]
-		p.bufs = p.bufs[:n-1]
-		return b[:0]
-	}
-	return nil
-}
+func (p *jsonCanon) buf() []byte { return pop(&p.bufs)[:0] }
 
-func (p *jsonCanon) memberList() []member {
-	if n := len(p.members); n > 0 {
-		ms := p.members[n-1]
-		p.members = p.members[:n-1]
-		return ms[:0]
+func (p *jsonCanon) memberList() []member { return pop(&p.members)[:0] }
+
+// pop takes the last slice off a stack of free ones (nil when empty).
+func pop[T any](stack *[][]T) []T {
+	n := len(*stack)
+	if n == 0 {
+		return nil
 	}
-	return nil
+	s := (*stack)[n-1]
+	*stack = (*stack)[:n-1]
+	return s
 }
 
 // release gives an object's member list and value buffers back.

@@ -163,19 +163,25 @@ func (r badgerNodes) node(id tlog.NodeID, key *[]byte) (tlog.Hash, error) {
 func (r badgerNodes) leaf(seq uint64) (tlog.Hash, error) {
 	var l tlog.Hash
 	err := r.value(recordKey(r.org, seq), func(v []byte) error {
-		if isTombstone(v) {
-			t, err := decodeTombstone(v)
-			l = t.leaf
-			return err
-		}
-		rv, err := decodeRecordValue(v)
-		l = rv.leaf
+		var err error
+		l, err = recordLeaf(v)
 		return err
 	})
 	if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 		return l, fmt.Errorf("failed to read the leaf hash of seq %d of organization %q: %w", seq, r.org, err)
 	}
 	return l, err
+}
+
+// recordLeaf is the leaf hash a record value holds, or its tombstone
+// (retention keeps the leaf hash, tombstone.go).
+func recordLeaf(v []byte) ([32]byte, error) {
+	if isTombstone(v) {
+		t, err := decodeTombstone(v)
+		return t.leaf, err
+	}
+	rv, err := decodeRecordValue(v)
+	return rv.leaf, err
 }
 
 func (r badgerNodes) value(key []byte, fn func(v []byte) error) error {
@@ -577,13 +583,8 @@ func (s *Store) rebuildTree(ctx context.Context, org string) (*tlog.Tree, error)
 			}
 			var leaf [32]byte
 			err := it.Item().Value(func(v []byte) error {
-				if isTombstone(v) { // retention kept the leaf hash (tombstone.go)
-					t, err := decodeTombstone(v)
-					leaf = t.leaf
-					return err
-				}
-				rv, err := decodeRecordValue(v)
-				leaf = rv.leaf
+				var err error
+				leaf, err = recordLeaf(v)
 				return err
 			})
 			if err != nil {
