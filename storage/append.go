@@ -216,11 +216,11 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 
 	// The content MAC covers the event as appended, states included but
 	// salts excluded, so an identical retry has an identical MAC.
-	n := 64 + len(meta) + len(before) + len(after)
+	n := len(e.ID) + len(tsLayout) + len(e.OrganizationID) + len(e.UserID) + len(e.ActionType) + len(meta) + len(before) + len(after) + 128
 	for _, r := range e.ResourceIDs {
 		n += len(r) + 4
 	}
-	c := make([]byte, 0, n+len(e.ID)+len(e.OrganizationID)+len(e.UserID)+len(e.ActionType)+len(tsLayout)+64)
+	c := make([]byte, 0, n)
 	str := func(v string) {
 		c = append(c, 1)
 		c = binary.AppendUvarint(c, uint64(len(v)))
@@ -441,17 +441,10 @@ func (s *Store) appendDirect(req *appendRequest) bool {
 	}
 	defer s.wmu.Unlock()
 	w := s.wv
-	// Count the groups answered so far without waiting, and go on only
-	// when none is in flight: refresh then never waits for one (it would
-	// wait holding wmu, which the writer needs to count them).
-	for drained := false; !drained; {
-		select {
-		case <-s.settled:
-			w.settled++
-		default:
-			drained = true
-		}
-	}
+	// Go on only when no group is in flight: refresh then never waits for
+	// one (it would wait holding wmu, which the writer needs to count
+	// them).
+	w.countSettled()
 	if w.settled != len(w.groups) || len(s.reqs) > 0 || s.writerWaits.Load() > 0 {
 		return false
 	}
@@ -459,6 +452,18 @@ func (s *Store) appendDirect(req *appendRequest) bool {
 	s.buildCommitAndSync(s.bgCtx, []*appendRequest{req}, w)
 	s.directGroups.Add(1)
 	return true
+}
+
+// countSettled counts the groups answered so far, without waiting.
+func (w *writerView) countSettled() {
+	for {
+		select {
+		case <-w.s.settled:
+			w.settled++
+		default:
+			return
+		}
+	}
 }
 
 // writerView is what the writer reads through: a Badger snapshot plus the
@@ -487,15 +492,7 @@ const (
 // free (nothing in flight, so a new transaction does not wait) or needed
 // (too much kept in memory), takes a new snapshot that shows them.
 func (w *writerView) refresh() {
-	for {
-		select {
-		case <-w.s.settled:
-			w.settled++
-			continue
-		default:
-		}
-		break
-	}
+	w.countSettled()
 	idle := w.settled == len(w.groups)
 	cached := len(w.s.counters) + len(w.s.packs)
 	full := len(w.pending) > maxPendingIDs || w.settled > maxSettledGroups || cached > maxCounterCache

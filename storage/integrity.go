@@ -119,12 +119,11 @@ func (s *Store) nodes(txn *badger.Txn, org string) badgerNodes {
 // below it.
 func (r badgerNodes) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
-	key := orgPrefix(tagTreeNode, r.org)
 	for i, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		h, err := r.node(id, &key)
+		h, err := r.node(id)
 		if err != nil {
 			return nil, err
 		}
@@ -133,16 +132,14 @@ func (r badgerNodes) GetNodes(ctx context.Context, ids []tlog.NodeID) ([][]byte,
 	return out, nil
 }
 
-// node reads or computes one node; *key is a buffer that starts with the
-// organization's node prefix.
-func (r badgerNodes) node(id tlog.NodeID, key *[]byte) (tlog.Hash, error) {
+// node reads one stored node (stride 1) or computes it from its tile
+// (stride 4).
+func (r badgerNodes) node(id tlog.NodeID) (tlog.Hash, error) {
 	if r.stride != 1 {
 		return r.tileNode(id)
 	}
 	var h tlog.Hash
-	n := len(orgPrefix(tagTreeNode, r.org))
-	*key = tlog.AppendNodeKey((*key)[:n], id)
-	err := r.value(*key, func(v []byte) error {
+	err := r.value(nodeKey(r.org, id), func(v []byte) error {
 		if len(v) != len(h) {
 			return fmt.Errorf("has %d bytes: %w", len(v), ErrTampered)
 		}

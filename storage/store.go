@@ -175,8 +175,8 @@ type Store struct {
 	keys  *keyring
 	dedup []byte
 	dir   string
-	// stride is the database's tree layout: which levels of the Merkle
-	// tree it stores (integrity.go).
+	// stride is the database's tree layout: 1, every tree node on its
+	// own, or TreeStride, tiles (integrity.go, tiles.go).
 	stride uint
 
 	reqs   chan *appendRequest
@@ -204,14 +204,14 @@ type Store struct {
 	wmu         sync.Mutex
 	wv          *writerView
 	writerWaits atomic.Int32 // the writer goroutine waits for wmu
+	bgCtx       context.Context
+	commitc     chan *inflight
+	syncc       chan *inflight
+	settled     chan *inflight
+	syncing     atomic.Int32 // groups handed to the syncer and not yet answered
 	// Groups built by the writer goroutine, of them handed to the
 	// committer, and built by lone Appends (tests).
 	writerGroups, pipelinedGroups, directGroups atomic.Int64
-	bgCtx                                       context.Context
-	commitc                                     chan *inflight
-	syncc                                       chan *inflight
-	settled                                     chan *inflight
-	syncing                                     atomic.Int32 // groups handed to the syncer and not yet answered
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error

@@ -695,64 +695,89 @@ func TestUseSuggestedRuntime(t *testing.T) {
 	}
 }
 
-// While a group commits, the writer builds the next: requests that queue
-// behind a slow commit go through the committer and syncer, in seq order.
-func TestStore_PipelinedGroups(t *testing.T) {
-	dir, ks := t.TempDir(), newStoreKeystore()
+// waitFor polls cond until it holds, and fails the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// queueBehindCommit opens a store whose groups hold at most 2 events,
+// appends one event and, while its commit waits in the beforeCommit hook,
+// six requests of two events: the writer takes one and waits for the
+// commit in progress, five queue. Then it lets the commit go on; later
+// commits (n from 2) run hook(n). It returns the store and the seven
+// results, in the order they were answered.
+func queueBehindCommit(t *testing.T, dir string, ks Keystore, hook func(n int32) error) (*Store, []appendResult) {
+	t.Helper()
+	s := openGroupsOf2(t, dir, ks)
+	appendN(t, s, "acme", 0, 3)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var commits atomic.Int32
+	s.beforeCommit = func() error {
+		n := commits.Add(1)
+		if n == 1 {
+			close(entered)
+			<-release
+			return nil
+		}
+		return hook(n)
+	}
+	ctx := context.Background()
+	results := make(chan appendResult, 7)
+	appendAsync := func(evs ...Event) {
+		go func() {
+			rs, err := s.Append(ctx, evs)
+			results <- appendResult{rs, err}
+		}()
+	}
+	appendAsync(testEvent("acme", 10))
+	<-entered
+	for i := 11; i < 23; i += 2 {
+		appendAsync(testEvent("acme", i), testEvent("acme", i+1))
+	}
+	waitFor(t, "five requests queued behind the commit", func() bool { return len(s.reqs) >= 5 })
+	close(release)
+	out := make([]appendResult, 7)
+	for i := range out {
+		out[i] = <-results
+	}
+	return s, out
+}
+
+func openGroupsOf2(t *testing.T, dir string, ks Keystore) *Store {
+	t.Helper()
 	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
 	s, err := Open(context.Background(), dir, ks, Options{Now: clk.Now, GCInterval: -1, MaxGroupEvents: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// While a group commits, the writer builds the next: requests that queue
+// behind a slow commit go through the committer and syncer, in seq order.
+func TestStore_PipelinedGroups(t *testing.T) {
+	s, results := queueBehindCommit(t, t.TempDir(), newStoreKeystore(), func(int32) error { return nil })
 	defer s.Close()
-	release := make(chan struct{})
-	var first atomic.Bool
-	s.beforeCommit = func() error {
-		if first.CompareAndSwap(false, true) {
-			<-release // the first commit waits until the others queue
-		}
-		return nil
-	}
-	ctx := context.Background()
-	type result struct {
-		rs  []Receipt
-		err error
-	}
-	results := make(chan result, 7)
-	appendAsync := func(evs ...Event) {
-		go func() {
-			rs, err := s.Append(ctx, evs)
-			results <- result{rs, err}
-		}()
-	}
-	appendAsync(testEvent("acme", 0))
-	for !first.Load() {
-		time.Sleep(time.Millisecond)
-	}
-	for i := 1; i < 13; i += 2 {
-		appendAsync(testEvent("acme", i), testEvent("acme", i+1))
-	}
-	// Six requests of two events wait: one taken by the writer, which
-	// waits for the commit in progress, five queued.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.reqs) < 5 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
 	seqs := map[uint64]bool{}
-	for range 7 {
-		r := <-results
+	for _, r := range results {
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
-		for _, rc := range r.rs {
+		for _, rc := range r.receipts {
 			seqs[rc.Seq] = true
 		}
-		if len(r.rs) == 2 && r.rs[1].Seq != r.rs[0].Seq+1 {
-			t.Fatalf("a request split: %+v", r.rs)
+		if len(r.receipts) == 2 && r.receipts[1].Seq != r.receipts[0].Seq+1 {
+			t.Fatalf("a request split: %+v", r.receipts)
 		}
 	}
-	for seq := uint64(1); seq <= 13; seq++ {
+	for seq := uint64(4); seq <= 16; seq++ { // after the 3 appended first
 		if !seqs[seq] {
 			t.Fatalf("seq %d missing: %v", seq, seqs)
 		}
@@ -770,52 +795,16 @@ func TestStore_PipelinedGroups(t *testing.T) {
 // the last durable seq.
 func TestStore_PipelinedFailure(t *testing.T) {
 	dir, ks := t.TempDir(), newStoreKeystore()
-	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
-	open := func() *Store {
-		s, err := Open(context.Background(), dir, ks, Options{Now: clk.Now, GCInterval: -1, MaxGroupEvents: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	s := open()
-	appendN(t, s, "acme", 0, 3)
-	release := make(chan struct{})
-	var commits atomic.Int32
 	boom := errors.New("injected commit failure")
-	s.beforeCommit = func() error {
-		switch commits.Add(1) {
-		case 1:
-			<-release
-			return nil
-		case 2:
+	s, results := queueBehindCommit(t, dir, ks, func(n int32) error {
+		if n == 2 {
 			return boom
 		}
 		return nil
-	}
-	ctx := context.Background()
-	errs := make(chan error, 7)
-	go func() {
-		_, err := s.Append(ctx, []Event{testEvent("acme", 10)})
-		errs <- err
-	}()
-	for commits.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	for i := 11; i < 23; i += 2 {
-		go func(i int) {
-			_, err := s.Append(ctx, []Event{testEvent("acme", i), testEvent("acme", i+1)})
-			errs <- err
-		}(i)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.reqs) < 5 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
+	})
 	failed := 0
-	for range 7 {
-		if err := <-errs; err != nil {
+	for _, r := range results {
+		if r.err != nil {
 			failed++
 		}
 	}
@@ -826,7 +815,7 @@ func TestStore_PipelinedFailure(t *testing.T) {
 		t.Fatal("no group went through the committer")
 	}
 	s.Close()
-	s = open()
+	s = openGroupsOf2(t, dir, ks)
 	defer s.Close()
 	rs := appendN(t, s, "acme", 30, 1)
 	if rs[0].Seq != 5 {

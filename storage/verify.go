@@ -1191,7 +1191,7 @@ func (c *treeChecker) checkNode(nd tlog.Node, id string) error {
 
 // checkTile compares a tile (stride 4) with the stored one and reports the
 // first node of it that differs. A node that differs because the stored
-// tile below it did (c.bad) is not reported again.
+// tile below it did (c.badTiles) is not reported again.
 func (c *treeChecker) checkTile(tid tlog.NodeID, tile []byte) error {
 	c.v.sum.Nodes += tileWidth
 	bottom := tid.Level - tileHeight
