@@ -2,8 +2,15 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // Badger memory-maps its value log, tables and memtable logs. Every page the
@@ -33,6 +40,7 @@ const mappedTick = 250 * time.Millisecond
 type mappedState struct {
 	read atomic.Int64  // bytes read through the mappings since the last release
 	wake chan struct{} // readMapped's request for a release now (capacity 1)
+	gc   vlogDeletes
 }
 
 // readMapped notes n bytes read through Badger's mappings and, past every
@@ -61,8 +69,112 @@ func (s *Store) mappedLoop(ctx context.Context) {
 		case <-t.C:
 		case <-s.mapped.wake:
 		}
-		if err := releaseMapped(s.dir, s.opts.MappedResident); err != nil {
+		if err := releaseMapped(s.dir, s.opts.MappedResident, s.pinValueLogs); err != nil {
 			s.log.Debug("could not release mapped pages", "err", err)
 		}
 	}
+}
+
+// pinValueLogs keeps Badger from deleting (and so unmapping) any value log
+// until the returned unpin is called, or returns nil when it cannot
+// promise that: while a value-log GC runs or a file it rewrote may not be
+// deleted yet. Badger defers the deletion of a rewritten value log until
+// no iterator is open, so an open iterator is the pin; a deletion that
+// started before the pin would still be running, which the GC state rules
+// out.
+func (s *Store) pinValueLogs() (unpin func()) {
+	txn := s.db.NewTransaction(false)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagPin}})
+	unpin = func() {
+		it.Close()
+		txn.Discard()
+	}
+	if !s.mapped.gc.settled(s.dir) {
+		unpin()
+		return nil
+	}
+	return unpin
+}
+
+// runValueLogGC runs one Badger value-log GC, noting it for pinValueLogs.
+func (s *Store) runValueLogGC(discardRatio float64) error {
+	s.mapped.gc.start(s.dir)
+	err := s.db.RunValueLogGC(discardRatio)
+	s.mapped.gc.done(err)
+	return err
+}
+
+// vlogDeletes is what the store knows of the value logs Badger's GC may be
+// deleting: the GCs running, the files they rewrote whose deletion has not
+// been seen yet, and the value logs there were when they started. Value
+// logs are deleted only by GC, so once as many of those files are gone as
+// were rewritten, every rewritten file has been deleted (removing the file
+// is the last step of a deletion, after the unmapping).
+type vlogDeletes struct {
+	mu       sync.Mutex
+	running  int
+	rewrites int
+	files    map[string]bool
+}
+
+func (d *vlogDeletes) start(dir string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running++
+	if d.files == nil {
+		d.files = map[string]bool{}
+	}
+	for _, name := range valueLogNames(dir) {
+		d.files[name] = true
+	}
+}
+
+// done ends a GC that returned err: nil when it rewrote a file, ErrNoRewrite
+// or ErrRejected when it rewrote none; after any other error it may have,
+// and the deletion of one more file is waited for.
+func (d *vlogDeletes) done(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running--
+	if err == nil || !(errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected)) {
+		d.rewrites++
+	}
+}
+
+// settled reports whether no GC runs and every file a GC rewrote is gone.
+func (d *vlogDeletes) settled(dir string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running > 0 {
+		return false
+	}
+	if d.rewrites > 0 {
+		present := map[string]bool{}
+		for _, name := range valueLogNames(dir) {
+			present[name] = true
+		}
+		gone := 0
+		for name := range d.files {
+			if !present[name] {
+				gone++
+			}
+		}
+		if gone < d.rewrites {
+			return false
+		}
+	}
+	d.rewrites, d.files = 0, nil
+	return true
+}
+
+// valueLogNames lists dir's value logs.
+func valueLogNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".vlog") {
+			names = append(names, filepath.Join(dir, e.Name()))
+		}
+	}
+	return names
 }

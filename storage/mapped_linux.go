@@ -16,8 +16,17 @@ import (
 // MADV_DONTNEED it never discards data (a dirty page is written back or
 // left alone, a page of another mapping that reused the range is at worst
 // paged out), so a mapping Badger replaced since /proc/self/maps was read
-// cannot be harmed.
+// cannot be harmed. It also drops the pages from the page cache, so the
+// next read of them goes to the disk.
 const madvPageout = 21
+
+// The older value logs, where nearly all of a store's bytes are, are
+// released with MADV_DONTNEED instead: it only unmaps the pages from this
+// process (they are MAP_SHARED, so nothing is lost; the page cache keeps
+// them for the next read, and the kernel evicts them when it needs the
+// memory), and costs a fraction of a page-out. It would zero memory that
+// reused a range unmapped since /proc/self/maps was read, so it is used
+// only where that cannot happen (safeToDrop).
 
 // mappedTail is how much of a mapping Badger appends to (the newest value
 // log and memtable log) is kept below its highest resident page, so the
@@ -28,19 +37,27 @@ const mappedTail = 1 << 20
 // mapping is one line of /proc/self/maps for a file of the store.
 type mapping struct {
 	start, end uint64
+	offset     uint64 // into the file
 	path       string
 }
 
 // releaseMapped reclaims the resident pages of dir's memory-mapped files,
 // except the tails of those Badger appends to, when the process's resident
-// file pages exceed budget bytes.
-func releaseMapped(dir string, budget int64) error {
+// file pages exceed budget bytes. pin, when not nil, keeps Badger from
+// deleting (unmapping) a value log until the unpin it returns is called
+// (an open iterator does: Badger defers the deletion of a value log its
+// GC rewrote until no iterator is open); only then are value logs dropped
+// with MADV_DONTNEED.
+func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 	if rssFileBytes() <= budget {
 		return nil
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
+	}
+	if pin != nil {
+		defer pin()()
 	}
 	raw, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
@@ -57,10 +74,11 @@ func releaseMapped(dir string, budget int64) error {
 		span := strings.SplitN(f[0], "-", 2)
 		start, err1 := strconv.ParseUint(span[0], 16, 64)
 		end, err2 := strconv.ParseUint(span[1], 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
+		off, err3 := strconv.ParseUint(f[2], 16, 64)
+		if err1 != nil || err2 != nil || err3 != nil || end <= start {
 			continue
 		}
-		maps = append(maps, mapping{start, end, f[5]})
+		maps = append(maps, mapping{start, end, off, f[5]})
 		if ext := filepath.Ext(f[5]); ext == ".vlog" || ext == ".mem" {
 			if cur, ok := newest[ext]; !ok || fileNumber(f[5]) > fileNumber(cur) {
 				newest[ext] = f[5]
@@ -76,14 +94,15 @@ func releaseMapped(dir string, budget int64) error {
 	defer pagemap.Close()
 	// Adjacent mappings of the store's files (mmap places consecutive
 	// mappings next to each other) are reclaimed with one call: each
-	// madvise(MADV_PAGEOUT) has a fixed cost, and there is a mapping per
-	// table, hundreds of them.
+	// madvise has a fixed cost, and there is a mapping per table, hundreds
+	// of them.
 	var run mapping
+	var runAdvice uintptr
 	flush := func() error {
 		if run.end > run.start {
-			if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(run.start), uintptr(run.end-run.start), madvPageout); e != 0 && e != syscall.ENOMEM {
+			if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(run.start), uintptr(run.end-run.start), runAdvice); e != 0 && e != syscall.ENOMEM {
 				// ENOMEM: part of the range was unmapped since the read of maps.
-				return fmt.Errorf("madvise(MADV_PAGEOUT) of %s: %w", run.path, e)
+				return fmt.Errorf("madvise(%d) of %s: %w", runAdvice, run.path, e)
 			}
 		}
 		run = mapping{}
@@ -94,11 +113,15 @@ func releaseMapped(dir string, budget int64) error {
 			// Reclaimed whole: madvise skips the pages that are not
 			// resident cheaply, where finding the resident ones first
 			// would list every page of every file.
-			if run.end != m.start {
+			advice := uintptr(madvPageout)
+			if pin != nil && safeToDrop(m, newest[".vlog"], page) {
+				advice = syscall.MADV_DONTNEED
+			}
+			if run.end != m.start || runAdvice != advice {
 				if err := flush(); err != nil {
 					return err
 				}
-				run = m
+				run, runAdvice = m, advice
 			}
 			run.end = m.end
 			continue
@@ -113,7 +136,7 @@ func releaseMapped(dir string, budget int64) error {
 			continue // unmapped since the read of maps
 		}
 		if keep := max(hi, mappedTail) - mappedTail; keep > 0 {
-			run = mapping{m.start, m.start + uint64(keep), m.path}
+			run, runAdvice = mapping{m.start, m.start + uint64(keep), 0, m.path}, madvPageout
 			if err := flush(); err != nil {
 				return err
 			}
@@ -123,6 +146,28 @@ func releaseMapped(dir string, budget int64) error {
 		return err
 	}
 	return nil
+}
+
+// safeToDrop reports whether m, a mapping of a value log other than the
+// newest one seen (newestVlog), can be released with MADV_DONTNEED: whether
+// it is still the file's mapping when madvise runs. With the value logs
+// pinned, Badger unmaps or moves a value log's mapping only when it stops
+// writing it, truncating it to its length (and remapping it), and it does
+// that to the newest file before it creates the next one. So a value log
+// mapped from its start, at exactly its length on disk (rounded up to a
+// page), that is not the newest seen, has its final mapping. A line of maps
+// read while the file was remapped shows the old, longer range: its length
+// is then not the file's, and it is paged out instead.
+func safeToDrop(m mapping, newestVlog string, page uintptr) bool {
+	if filepath.Ext(m.path) != ".vlog" || m.path == newestVlog || m.offset != 0 {
+		return false
+	}
+	fi, err := os.Stat(m.path)
+	if err != nil {
+		return false
+	}
+	size := uint64(fi.Size())
+	return size > 0 && (size+uint64(page)-1)&^(uint64(page)-1) == m.end-m.start
 }
 
 // highestPresent is the end of m's highest page present in this process's

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // residentMapped is how many bytes of dir's files are resident in this
@@ -55,7 +57,7 @@ func TestMapped_ScanStaysWithinBudget(t *testing.T) {
 	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
 	// 3,000 events with 32 KiB states: 96 MB of value log.
 	s := bigStateStore(t, dir, Options{Now: clk.Now, GCInterval: -1, MappedResident: budget}, 32, 100)
-	if err := releaseMapped(dir, budget); err != nil {
+	if err := releaseMapped(dir, budget, s.pinValueLogs); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -106,50 +108,181 @@ func residentByFile(t *testing.T, dir string) map[string]int64 {
 // A release drops every resident page of the files Badger only reads (the
 // tables and older value logs, many of them at adjacent addresses, which
 // one call covers), and keeps the tail of the newest value log and
-// memtable log, which the next append writes.
+// memtable log, which the next append writes: with the value logs pinned
+// (older value logs dropped, the rest paged out) and without (all paged
+// out).
 func TestMapped_ReleaseKeepsOnlyTheAppendTails(t *testing.T) {
-	dir := t.TempDir()
-	// 3,000 events with 16 KiB states: 48 MB over several value logs.
+	for _, pinned := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pinned", false: "unpinned"}[pinned], func(t *testing.T) {
+			dir := t.TempDir()
+			s := olderValueLogs(t, dir)
+			var pin func() func()
+			if pinned {
+				pin = s.pinValueLogs
+			}
+			before := residentByFile(t, dir)
+			if err := releaseMapped(dir, 0, pin); err != nil {
+				t.Fatal(err)
+			}
+			after := residentByFile(t, dir)
+			newest := newestByExt(before)
+			var olderVlogs, tables int
+			for name, rss := range before {
+				switch {
+				case name == newest[".vlog"] || name == newest[".mem"]:
+					if rss > 0 && after[name] == 0 {
+						t.Errorf("%s, which Badger appends to, lost all %d resident bytes; its tail should stay", name, rss)
+					}
+					if after[name] > mappedTail+int64(os.Getpagesize()) {
+						t.Errorf("%s keeps %d resident bytes; want at most its %d-byte tail", name, after[name], mappedTail)
+					}
+				case rss > 0:
+					if filepath.Ext(name) == ".vlog" {
+						olderVlogs++
+					} else {
+						tables++
+					}
+					if after[name] != 0 {
+						t.Errorf("%s keeps %d of its %d resident bytes after the release", name, after[name], rss)
+					}
+				}
+			}
+			if olderVlogs == 0 {
+				t.Fatalf("no older value log was resident before the release (%v): the test does not exercise it", before)
+			}
+			t.Logf("released %d older value logs and %d other mappings", olderVlogs, tables)
+		})
+	}
+}
+
+// olderValueLogs opens a store in dir with 48 MB of events over several
+// value logs and reads them all back, so that the tables and the older
+// value logs are resident.
+func olderValueLogs(t *testing.T, dir string) *Store {
+	t.Helper()
+	// 3,000 events with 16 KiB states.
 	s := bigStateStore(t, dir, Options{GCInterval: -1, MappedResident: -1, MemTableSize: 1 << 20, valueLogFileSize: 16 << 20}, 16, 30)
-	// Read everything back so that the tables are resident too.
 	if err := s.ScanRecords(context.Background(), Filter{Org: "acme", Order: OldestFirst}, 1<<62, false, func(*StoredEvent) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	before := residentByFile(t, dir)
-	if err := releaseMapped(dir, 0); err != nil {
-		t.Fatal(err)
-	}
-	after := residentByFile(t, dir)
+	return s
+}
+
+// newestByExt is the highest-numbered of names by extension.
+func newestByExt(names map[string]int64) map[string]string {
 	newest := map[string]string{}
-	for name := range before {
+	for name := range names {
 		ext := filepath.Ext(name)
 		if cur, ok := newest[ext]; !ok || fileNumber(name) > fileNumber(cur) {
 			newest[ext] = name
 		}
 	}
-	var olderVlogs, tables int
-	for name, rss := range before {
-		switch {
-		case name == newest[".vlog"] || name == newest[".mem"]:
-			if rss > 0 && after[name] == 0 {
-				t.Errorf("%s, which Badger appends to, lost all %d resident bytes; its tail should stay", name, rss)
+	return newest
+}
+
+// cachedFraction is the fraction of path's pages in the page cache
+// (mincore of a mapping of its own, which faults nothing in).
+func cachedFraction(t *testing.T, path string) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		t.Fatalf("stat %s: %v (size %d)", path, err, fi.Size())
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(data)
+	page := os.Getpagesize()
+	vec := make([]byte, (len(data)+page-1)/page)
+	if _, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatal(e)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return float64(n) / float64(len(vec))
+}
+
+// With the value logs pinned, the older value logs leave the process's
+// resident set but stay in the page cache, so the next scan reads them
+// from memory; paged out, they leave the page cache too.
+func TestMapped_DroppedValueLogsStayCached(t *testing.T) {
+	for _, pinned := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pinned", false: "unpinned"}[pinned], func(t *testing.T) {
+			dir := t.TempDir()
+			s := olderValueLogs(t, dir)
+			var pin func() func()
+			if pinned {
+				pin = s.pinValueLogs
 			}
-			if after[name] > mappedTail+int64(os.Getpagesize()) {
-				t.Errorf("%s keeps %d resident bytes; want at most its %d-byte tail", name, after[name], mappedTail)
+			before := residentByFile(t, dir)
+			newest := newestByExt(before)
+			if err := releaseMapped(dir, 0, pin); err != nil {
+				t.Fatal(err)
 			}
-		case rss > 0:
-			if filepath.Ext(name) == ".vlog" {
-				olderVlogs++
-			} else {
-				tables++
+			checked := 0
+			for name, rss := range before {
+				if filepath.Ext(name) != ".vlog" || name == newest[".vlog"] || rss == 0 {
+					continue
+				}
+				checked++
+				c := cachedFraction(t, filepath.Join(dir, name))
+				if pinned && c < 0.9 {
+					t.Errorf("%s: %.0f%% of its pages are cached after the release; want them kept", name, 100*c)
+				}
+				if !pinned && c > 0.1 {
+					t.Errorf("%s: %.0f%% of its pages are cached after a page-out; want them reclaimed", name, 100*c)
+				}
 			}
-			if after[name] != 0 {
-				t.Errorf("%s keeps %d of its %d resident bytes after the release", name, after[name], rss)
+			if checked == 0 {
+				t.Fatal("no older value log was resident: the test does not exercise it")
 			}
+		})
+	}
+}
+
+// Which mappings are dropped rather than paged out: only older value logs
+// mapped whole at their length on disk.
+func TestSafeToDrop(t *testing.T) {
+	dir := t.TempDir()
+	page := uintptr(os.Getpagesize())
+	file := func(name string, size int) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, make([]byte, size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old := file("000001.vlog", 10000)
+	aligned := file("000002.vlog", 3*int(page))
+	newest := file("000003.vlog", 8*int(page))
+	table := file("000004.sst", 10000)
+	empty := file("000005.vlog", 0)
+	pages := func(n uint64) uint64 { return n * uint64(page) }
+	for _, tc := range []struct {
+		name string
+		m    mapping
+		want bool
+	}{
+		{"older value log, mapped at its length", mapping{start: pages(10), end: pages(10) + pages(3), path: old}, true},
+		{"older value log, page-aligned length", mapping{start: pages(10), end: pages(13), path: aligned}, true},
+		{"mapped longer than the file (being truncated)", mapping{start: pages(10), end: pages(18), path: old}, false},
+		{"mapped shorter than the file", mapping{start: pages(10), end: pages(12), path: old}, false},
+		{"mapped from an offset", mapping{start: pages(10), end: pages(13), offset: pages(1), path: old}, false},
+		{"the newest value log", mapping{start: pages(10), end: pages(18), path: newest}, false},
+		{"a table", mapping{start: pages(10), end: pages(13), path: table}, false},
+		{"an empty value log", mapping{start: pages(10), end: pages(11), path: empty}, false},
+		{"a value log deleted since", mapping{start: pages(10), end: pages(13), path: filepath.Join(dir, "000009.vlog")}, false},
+	} {
+		if got := safeToDrop(tc.m, newest, page); got != tc.want {
+			t.Errorf("%s: safeToDrop = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if olderVlogs == 0 {
-		t.Fatalf("no older value log was resident before the release (%v): the test does not exercise it", before)
-	}
-	t.Logf("released %d older value logs and %d other mappings", olderVlogs, tables)
 }

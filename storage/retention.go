@@ -843,7 +843,7 @@ func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("failed to compact the database: %w", err)
 	}
 	for ctx.Err() == nil {
-		err := s.db.RunValueLogGC(0.5)
+		err := s.runValueLogGC(0.5)
 		if err != nil {
 			if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
 				break

@@ -377,10 +377,32 @@ func TestRetention_ReclaimsValueLog(t *testing.T) {
 	s = openIntegrityTest(t, dir, ks, clk, opts)
 	defer s.Close()
 	clk.Add(91 * 24 * time.Hour)
-	res, err := s.SweepRetention(ctx, org, SweepOptions{})
+	res, err := s.SweepRetention(ctx, org, SweepOptions{NoReclaim: true})
 	if err != nil || res.Pruned != 400 {
 		t.Fatalf("sweep = %+v, %v", res, err)
 	}
+	// A reader is open during the value-log GC, so Badger defers deleting
+	// the value log it rewrote until the reader ends; meanwhile the value
+	// logs must not be pinned for a release (mapped.go).
+	txn := s.db.NewTransaction(false)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagHead}})
+	if res.Reclaimed, err = s.ReclaimSpace(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.mapped.gc.rewrites == 0 {
+		t.Fatal("the sweep's GC rewrote no value log: the test does not exercise a deferred deletion")
+	}
+	if unpin := s.pinValueLogs(); unpin != nil {
+		unpin()
+		t.Fatal("the value logs were pinned while the deletion of a rewritten one was pending")
+	}
+	it.Close()
+	txn.Discard()
+	unpin := s.pinValueLogs()
+	if unpin == nil {
+		t.Fatal("the value logs cannot be pinned after the rewritten one was deleted")
+	}
+	unpin()
 	verifyClean(t, s, org)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -455,7 +455,7 @@ func (s *Store) gcLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for ctx.Err() == nil && s.db.RunValueLogGC(0.5) == nil {
+			for ctx.Err() == nil && s.runValueLogGC(0.5) == nil {
 			}
 		}
 	}
