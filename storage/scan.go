@@ -263,29 +263,12 @@ func decodePublicView(b []byte, res []string) (p publicRecord, ok, metaCanonical
 	i := 1
 	// str reads the string at i, as a view of b.
 	str := func() (string, bool) {
-		if i >= len(b) || b[i] != '"' {
+		j, ok := plainString(b, i)
+		if !ok {
 			return "", false
 		}
-		// One pass: find the closing quote, refuse escapes and control
-		// characters, and check UTF-8 only when there is non-ASCII.
-		j, ascii := i+1, true
-		for ; j < len(b) && b[j] != '"'; j++ {
-			c := b[j]
-			if c < 0x20 || c == '\\' {
-				return "", false
-			}
-			if c >= 0x80 {
-				ascii = false
-			}
-		}
-		if j >= len(b) {
-			return "", false
-		}
-		s := b[i+1 : j]
-		if !ascii && !utf8.Valid(s) {
-			return "", false
-		}
-		i = j + 1
+		s := b[i+1 : j-1]
+		i = j
 		return unsafe.String(unsafe.SliceData(s), len(s)), true
 	}
 	var last string
@@ -395,11 +378,18 @@ func decodePublicView(b []byte, res []string) (p publicRecord, ok, metaCanonical
 			}
 			continue
 		case "metadata":
-			// An object: find its end, skipping strings; validity is
-			// checked by json.Valid (the record was written canonical).
+			// An object: the common, canonical kind is checked and
+			// delimited in one pass (simpleValue); otherwise find its end,
+			// skipping strings, and check it with json.Valid.
 			if i >= len(b) || b[i] != '{' {
 				return p, false, false
 			}
+			if end, sure := simpleValue(b, i, 0); sure {
+				p.Metadata = b[i:end:end]
+				i = end
+				continue
+			}
+			metaCanonical = false
 			depth, j := 0, i
 			for ; j < len(b); j++ {
 				switch b[j] {
@@ -418,12 +408,7 @@ func decodePublicView(b []byte, res []string) (p publicRecord, ok, metaCanonical
 					break
 				}
 			}
-			if j >= len(b) {
-				return p, false, false
-			}
-			_, sure := canonicalSimple(b[i : j+1])
-			metaCanonical = sure
-			if !sure && !json.Valid(b[i:j+1]) {
+			if j >= len(b) || !json.Valid(b[i:j+1]) {
 				return p, false, false
 			}
 			p.Metadata = b[i : j+1 : j+1]
@@ -563,24 +548,41 @@ func simpleValue(b []byte, i, depth int) (int, bool) {
 
 // simpleString checks a string without escapes or control characters at
 // b[i:] and returns the index after its closing quote.
-func simpleString(b []byte, i int) (int, bool) {
+func simpleString(b []byte, i int) (int, bool) { return plainString(b, i) }
+
+// plainString checks the JSON string that starts at b[i]: it has no escapes
+// and no control characters and is valid UTF-8. It returns the index after
+// the closing quote; false (and i) when the string is not of that kind or
+// does not end. Eight bytes at a time: a word with none of '"', '\\' or a
+// byte below 0x20 is skipped whole, its high bits noted for the UTF-8 check.
+func plainString(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
-	j := bytes.IndexByte(b[i+1:], '"')
-	if j < 0 {
-		return i, false
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	j, high := i+1, uint64(0)
+	for ; j+8 <= len(b); j += 8 {
+		w := binary.LittleEndian.Uint64(b[j:])
+		q, e := w^(lo*'"'), w^(lo*'\\')
+		// Has a zero byte (haszero), twice, and a byte below 0x20
+		// (hasless): exact about whether there is one, not where.
+		if ((q-lo)&^q|(e-lo)&^e|(w-lo*0x20)&^w)&hi != 0 {
+			break
+		}
+		high |= w
 	}
-	s := b[i+1 : i+1+j]
-	ascii := true
-	for _, c := range s {
+	for ; j < len(b) && b[j] != '"'; j++ {
+		c := b[j]
 		if c < 0x20 || c == '\\' {
 			return i, false
 		}
-		ascii = ascii && c < 0x80
+		high |= uint64(c)
 	}
-	if !ascii && !utf8.Valid(s) {
+	if j >= len(b) {
 		return i, false
 	}
-	return i + j + 2, true
+	if high&hi != 0 && !utf8.Valid(b[i+1:j]) {
+		return i, false
+	}
+	return j + 1, true
 }

@@ -1,16 +1,19 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func FuzzDecodePublicFast(f *testing.F) {
@@ -28,6 +31,47 @@ func FuzzDecodePublicFast(f *testing.F) {
 		}
 		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("%q:\nfast %+v\nslow %+v", b, fast, slow)
+		}
+		// The metadata is reported canonical exactly when canonicalSimple
+		// is sure of it.
+		_, _, metaCanonical := decodePublicView(bytes.Clone(b), nil)
+		if _, sure := canonicalSimple(fast.Metadata); fast.Metadata != nil && metaCanonical != sure {
+			t.Fatalf("%q: metaCanonical %v, canonicalSimple sure %v", b, metaCanonical, sure)
+		}
+	})
+}
+
+// plainStringRef is plainString one byte at a time.
+func plainStringRef(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			if !utf8.Valid(b[i+1 : j]) {
+				return i, false
+			}
+			return j + 1, true
+		case c < 0x20 || c == '\\':
+			return i, false
+		}
+	}
+	return i, false
+}
+
+func FuzzPlainString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"0123456789abcdef0123456789abcdef"x`, `"01234567\"`, `"0123456\n89"`, `"é0123456789"`, "\"01234567\x1f\"", "\"0123456789\xff\"", `"0123456789`, `x"`, `""`, "\"\x7f\x80\x80\x80\x80\x80\x80\x80\x80\""} {
+		f.Add([]byte(s), 0)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, i int) {
+		if i < 0 || i > len(b) {
+			return
+		}
+		gotEnd, gotOK := plainString(b, i)
+		wantEnd, wantOK := plainStringRef(b, i)
+		if gotEnd != wantEnd || gotOK != wantOK {
+			t.Fatalf("plainString(%q, %d) = %d, %v; want %d, %v", b, i, gotEnd, gotOK, wantEnd, wantOK)
 		}
 	})
 }
@@ -157,4 +201,28 @@ func reversed(s []uint64) []uint64 {
 	s = slices.Clone(s)
 	slices.Reverse(s)
 	return s
+}
+
+// plainString agrees with the byte-wise reference on strings made mostly
+// of the bytes its word-at-a-time test is about, at every alignment.
+func TestPlainString_Random(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{'a', 'z', '"', '\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xa9, 0xff, 0x01, 0x22 ^ 0x80}
+	for n := 0; n < 200_000; n++ {
+		b := make([]byte, 1+rng.IntN(40))
+		for k := range b {
+			if rng.IntN(3) == 0 {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[k] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		i := rng.IntN(len(b))
+		b[i] = '"'
+		gotEnd, gotOK := plainString(b, i)
+		wantEnd, wantOK := plainStringRef(b, i)
+		if gotEnd != wantEnd || gotOK != wantOK {
+			t.Fatalf("plainString(%q, %d) = %d, %v; want %d, %v", b, i, gotEnd, gotOK, wantEnd, wantOK)
+		}
+	}
 }
