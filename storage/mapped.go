@@ -83,6 +83,16 @@ func (s *Store) mappedLoop(ctx context.Context) {
 // started before the pin would still be running, which the GC state rules
 // out.
 func (s *Store) pinValueLogs() (unpin func()) {
+	if s.db.IsClosed() {
+		return nil
+	}
+	// Badger panics on a database closed since (the store stops this
+	// loop before it closes Badger; a test may close Badger underneath).
+	defer func() {
+		if recover() != nil {
+			unpin = nil
+		}
+	}()
 	txn := s.db.NewTransaction(false)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagPin}})
 	unpin = func() {
@@ -124,7 +134,9 @@ func (d *vlogDeletes) start(dir string) {
 	if d.files == nil {
 		d.files = map[string]bool{}
 	}
-	for _, name := range valueLogNames(dir) {
+	// A file a failed listing leaves out is never counted as gone.
+	names, _ := valueLogNames(dir)
+	for _, name := range names {
 		d.files[name] = true
 	}
 }
@@ -149,8 +161,12 @@ func (d *vlogDeletes) settled(dir string) bool {
 		return false
 	}
 	if d.rewrites > 0 {
+		names, err := valueLogNames(dir)
+		if err != nil {
+			return false // a file not listed is not known to be gone
+		}
 		present := map[string]bool{}
-		for _, name := range valueLogNames(dir) {
+		for _, name := range names {
 			present[name] = true
 		}
 		gone := 0
@@ -168,13 +184,13 @@ func (d *vlogDeletes) settled(dir string) bool {
 }
 
 // valueLogNames lists dir's value logs.
-func valueLogNames(dir string) []string {
-	ents, _ := os.ReadDir(dir)
+func valueLogNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
 	var names []string
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".vlog") {
 			names = append(names, filepath.Join(dir, e.Name()))
 		}
 	}
-	return names
+	return names, err
 }

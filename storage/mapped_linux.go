@@ -46,8 +46,8 @@ type mapping struct {
 // file pages exceed budget bytes. pin, when not nil, keeps Badger from
 // deleting (unmapping) a value log until the unpin it returns is called
 // (an open iterator does: Badger defers the deletion of a value log its
-// GC rewrote until no iterator is open); only then are value logs dropped
-// with MADV_DONTNEED.
+// GC rewrote until no iterator is open), or returns nil when it cannot;
+// only while pinned are value logs dropped with MADV_DONTNEED.
 func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 	if rssFileBytes() <= budget {
 		return nil
@@ -56,8 +56,12 @@ func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 	if err != nil {
 		return err
 	}
+	pinned := false
 	if pin != nil {
-		defer pin()()
+		if unpin := pin(); unpin != nil {
+			pinned = true
+			defer unpin()
+		}
 	}
 	raw, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
@@ -114,7 +118,7 @@ func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 			// resident cheaply, where finding the resident ones first
 			// would list every page of every file.
 			advice := uintptr(madvPageout)
-			if pin != nil && safeToDrop(m, newest[".vlog"], page) {
+			if pinned && safeToDrop(m, newest[".vlog"], page) {
 				advice = syscall.MADV_DONTNEED
 			}
 			if run.end != m.start || runAdvice != advice {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // residentMapped is how many bytes of dir's files are resident in this
@@ -284,5 +286,33 @@ func TestSafeToDrop(t *testing.T) {
 		if got := safeToDrop(tc.m, newest, page); got != tc.want {
 			t.Errorf("%s: safeToDrop = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// While a value-log GC runs the value logs cannot be pinned: a release
+// then pages everything out (nothing is dropped with MADV_DONTNEED, which
+// the page cache would show) and goes on without a pin to undo.
+func TestMapped_ReleaseDuringGCPagesOut(t *testing.T) {
+	dir := t.TempDir()
+	s := olderValueLogs(t, dir)
+	before := residentByFile(t, dir)
+	newest := newestByExt(before)
+	s.mapped.gc.start(dir)
+	defer s.mapped.gc.done(badger.ErrNoRewrite)
+	if err := releaseMapped(dir, 0, s.pinValueLogs); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for name, rss := range before {
+		if filepath.Ext(name) != ".vlog" || name == newest[".vlog"] || rss == 0 {
+			continue
+		}
+		checked++
+		if c := cachedFraction(t, filepath.Join(dir, name)); c > 0.1 {
+			t.Errorf("%s: %.0f%% of its pages are cached after a release during a GC; want them paged out, not dropped", name, 100*c)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no older value log was resident: the test does not exercise it")
 	}
 }

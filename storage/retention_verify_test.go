@@ -351,7 +351,9 @@ func TestRetention_ReclaimsValueLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Catalogue: cat.WithClock(clk.Now), MemTableSize: 128 << 10}
+	// A small budget for resident file pages, so that the store's loop
+	// releases them while the GC runs and its deletion waits (mapped.go).
+	opts := Options{Catalogue: cat.WithClock(clk.Now), MemTableSize: 128 << 10, MappedResident: 1 << 20}
 	s := openIntegrityTest(t, dir, ks, clk, opts)
 	const org = "acme"
 	for b := 0; b < 40; b++ {
@@ -395,6 +397,11 @@ func TestRetention_ReclaimsValueLog(t *testing.T) {
 	if unpin := s.pinValueLogs(); unpin != nil {
 		unpin()
 		t.Fatal("the value logs were pinned while the deletion of a rewritten one was pending")
+	}
+	// A release now pages out instead, and the reader's end still deletes
+	// the file.
+	if err := releaseMapped(dir, 0, s.pinValueLogs); err != nil {
+		t.Fatal(err)
 	}
 	it.Close()
 	txn.Discard()
