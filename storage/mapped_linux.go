@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -90,7 +91,8 @@ func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 		}
 	}
 	page := uintptr(os.Getpagesize())
-	var vec []byte
+	vec := pagemapBufs.Get().(*[]byte)
+	defer pagemapBufs.Put(vec)
 	pagemap, err := os.Open("/proc/self/pagemap")
 	if err != nil {
 		return err
@@ -135,7 +137,7 @@ func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 		if err := flush(); err != nil {
 			return err
 		}
-		hi, err := highestPresent(pagemap, m, page, &vec)
+		hi, err := highestPresent(pagemap, m, page, vec)
 		if err != nil {
 			continue // unmapped since the read of maps
 		}
@@ -173,6 +175,10 @@ func safeToDrop(m mapping, newestVlog string, page uintptr) bool {
 	size := uint64(fi.Size())
 	return size > 0 && (size+uint64(page)-1)&^(uint64(page)-1) == m.end-m.start
 }
+
+// pagemapBufs keeps highestPresent's buffer between releases: for the
+// newest value log, mapped at twice its size, it is megabytes.
+var pagemapBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // highestPresent is the end of m's highest page present in this process's
 // page tables, from /proc/self/pagemap (bit 63 of each page's entry, which
