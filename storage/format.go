@@ -165,7 +165,6 @@ const (
 	tagCompact   byte = 0x21 // integrity.go
 	tagCheckpt   byte = 0x22 // checkpoint.go
 	tagAlert     byte = 0x23 // alert.go
-	tagPin       byte = 0xfe // never stored: the prefix of the iterator that pins the value logs (mapped.go)
 	recordValueV byte = 0x01
 	sealedV      byte = 0x01
 	summaryV     byte = 0x01

@@ -69,20 +69,33 @@ func (s *Store) mappedLoop(ctx context.Context) {
 		case <-t.C:
 		case <-s.mapped.wake:
 		}
-		if err := releaseMapped(s.dir, s.opts.MappedResident, s.pinValueLogs); err != nil {
+		if err := releaseMapped(s.dir, s.opts.MappedResident, s.pinFiles); err != nil {
 			s.log.Debug("could not release mapped pages", "err", err)
 		}
 	}
 }
 
-// pinValueLogs keeps Badger from deleting (and so unmapping) any value log
-// until the returned unpin is called, or returns nil when it cannot
+// pinned is what a pin holds until unpin: every value log, and the tables
+// whose ids are in tables.
+type pinned struct {
+	unpin  func()
+	tables map[uint64]bool
+}
+
+// pinFiles keeps Badger from deleting (and so unmapping) any value log and
+// the tables it lists until unpin is called, or returns nil when it cannot
 // promise that: while a value-log GC runs or a file it rewrote may not be
-// deleted yet. Badger defers the deletion of a rewritten value log until
-// no iterator is open, so an open iterator is the pin; a deletion that
-// started before the pin would still be running, which the GC state rules
-// out.
-func (s *Store) pinValueLogs() (unpin func()) {
+// deleted yet. One open iterator over the whole database is the pin:
+// Badger defers the deletion of a rewritten value log until no iterator is
+// open (a deletion that started before the pin would still be running,
+// which the GC state rules out), and the iterator holds a reference to
+// every table in the levels when it was made, which a compaction's deletion
+// waits for. The tables listed are those in the levels both before and
+// after the iterator was made: a table leaves the levels only once, and
+// Badger adds a compaction's new tables to the lower level before it
+// removes the old ones from the upper, while an iterator collects the
+// levels from the top down, so such a table is among those it holds.
+func (s *Store) pinFiles() (p *pinned) {
 	if s.db.IsClosed() {
 		return nil
 	}
@@ -90,12 +103,13 @@ func (s *Store) pinValueLogs() (unpin func()) {
 	// loop before it closes Badger; a test may close Badger underneath).
 	defer func() {
 		if recover() != nil {
-			unpin = nil
+			p = nil
 		}
 	}()
+	before := s.db.Tables()
 	txn := s.db.NewTransaction(false)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagPin}})
-	unpin = func() {
+	it := txn.NewIterator(badger.IteratorOptions{})
+	unpin := func() {
 		it.Close()
 		txn.Discard()
 	}
@@ -103,10 +117,20 @@ func (s *Store) pinValueLogs() (unpin func()) {
 		unpin()
 		return nil
 	}
-	return unpin
+	present := make(map[uint64]bool, len(before))
+	for _, t := range before {
+		present[t.ID] = true
+	}
+	p = &pinned{unpin: unpin, tables: make(map[uint64]bool, len(before))}
+	for _, t := range s.db.Tables() {
+		if present[t.ID] {
+			p.tables[t.ID] = true
+		}
+	}
+	return p
 }
 
-// runValueLogGC runs one Badger value-log GC, noting it for pinValueLogs.
+// runValueLogGC runs one Badger value-log GC, noting it for pinFiles.
 func (s *Store) runValueLogGC(discardRatio float64) error {
 	s.mapped.gc.start(s.dir)
 	err := s.db.RunValueLogGC(discardRatio)

@@ -21,13 +21,14 @@ import (
 // next read of them goes to the disk.
 const madvPageout = 21
 
-// The older value logs, where nearly all of a store's bytes are, are
-// released with MADV_DONTNEED instead: it only unmaps the pages from this
-// process (they are MAP_SHARED, so nothing is lost; the page cache keeps
-// them for the next read, and the kernel evicts them when it needs the
-// memory), and costs a fraction of a page-out. It would zero memory that
-// reused a range unmapped since /proc/self/maps was read, so it is used
-// only where that cannot happen (safeToDrop).
+// The files Badger only reads (older value logs, where nearly all of a
+// store's bytes are, and tables) are released with MADV_DONTNEED instead:
+// it only unmaps the pages from this process (they are MAP_SHARED, so
+// nothing is lost; the page cache keeps them for the next read, such as a
+// compaction's, and the kernel evicts them when it needs the memory), and
+// costs a fraction of a page-out. It would zero memory that reused a range
+// unmapped since /proc/self/maps was read, so it is used only where that
+// cannot happen (safeToDrop).
 
 // mappedTail is how much of a mapping Badger appends to (the newest value
 // log and memtable log) is kept below its highest resident page, so the
@@ -45,11 +46,10 @@ type mapping struct {
 // releaseMapped reclaims the resident pages of dir's memory-mapped files,
 // except the tails of those Badger appends to, when the process's resident
 // file pages exceed budget bytes. pin, when not nil, keeps Badger from
-// deleting (unmapping) a value log until the unpin it returns is called
-// (an open iterator does: Badger defers the deletion of a value log its
-// GC rewrote until no iterator is open), or returns nil when it cannot;
-// only while pinned are value logs dropped with MADV_DONTNEED.
-func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
+// deleting (unmapping) the value logs and the tables it lists until the
+// unpin it returns is called, or returns nil when it cannot (Store.pinFiles);
+// only while pinned are files dropped with MADV_DONTNEED.
+func releaseMapped(dir string, budget int64, pin func() *pinned) error {
 	if rssFileBytes() <= budget {
 		return nil
 	}
@@ -57,11 +57,10 @@ func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 	if err != nil {
 		return err
 	}
-	pinned := false
+	var p *pinned
 	if pin != nil {
-		if unpin := pin(); unpin != nil {
-			pinned = true
-			defer unpin()
+		if p = pin(); p != nil {
+			defer p.unpin()
 		}
 	}
 	raw, err := os.ReadFile("/proc/self/maps")
@@ -120,7 +119,7 @@ func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 			// resident cheaply, where finding the resident ones first
 			// would list every page of every file.
 			advice := uintptr(madvPageout)
-			if pinned && safeToDrop(m, newest[".vlog"], page) {
+			if safeToDrop(m, newest[".vlog"], page, p) {
 				advice = syscall.MADV_DONTNEED
 			}
 			if run.end != m.start || runAdvice != advice {
@@ -154,18 +153,33 @@ func releaseMapped(dir string, budget int64, pin func() (unpin func())) error {
 	return nil
 }
 
-// safeToDrop reports whether m, a mapping of a value log other than the
-// newest one seen (newestVlog), can be released with MADV_DONTNEED: whether
-// it is still the file's mapping when madvise runs. With the value logs
-// pinned, Badger unmaps or moves a value log's mapping only when it stops
-// writing it, truncating it to its length (and remapping it), and it does
-// that to the newest file before it creates the next one. So a value log
-// mapped from its start, at exactly its length on disk (rounded up to a
-// page), that is not the newest seen, has its final mapping. A line of maps
-// read while the file was remapped shows the old, longer range: its length
-// is then not the file's, and it is paged out instead.
-func safeToDrop(m mapping, newestVlog string, page uintptr) bool {
-	if filepath.Ext(m.path) != ".vlog" || m.path == newestVlog || m.offset != 0 {
+// safeToDrop reports whether m can be released with MADV_DONTNEED, while
+// p is held: whether it is still the file's mapping when madvise runs.
+//   - A value log other than the newest one seen (newestVlog): with the
+//     value logs pinned, Badger unmaps or moves a value log's mapping only
+//     when it stops writing it, truncating it to its length (and
+//     remapping it), and it does that to the newest file before it creates
+//     the next one.
+//   - A table p holds: Badger maps a table once, whole, and unmaps it when
+//     it deletes it.
+//
+// Either must be mapped from its start at exactly its length on disk
+// (rounded up to a page): a line of maps read while a file was remapped
+// shows the old, longer range, and is paged out instead.
+func safeToDrop(m mapping, newestVlog string, page uintptr, p *pinned) bool {
+	if p == nil || m.offset != 0 {
+		return false
+	}
+	switch filepath.Ext(m.path) {
+	case ".vlog":
+		if m.path == newestVlog {
+			return false
+		}
+	case ".sst":
+		if id := fileNumber(m.path); id < 0 || !p.tables[uint64(id)] {
+			return false
+		}
+	default:
 		return false
 	}
 	fi, err := os.Stat(m.path)

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -59,7 +60,7 @@ func TestMapped_ScanStaysWithinBudget(t *testing.T) {
 	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
 	// 3,000 events with 32 KiB states: 96 MB of value log.
 	s := bigStateStore(t, dir, Options{Now: clk.Now, GCInterval: -1, MappedResident: budget}, 32, 100)
-	if err := releaseMapped(dir, budget, s.pinValueLogs); err != nil {
+	if err := releaseMapped(dir, budget, s.pinFiles); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -117,9 +118,9 @@ func residentByFile(t *testing.T, dir string) map[string]int64 {
 // paged out and leaves the page cache too.
 func TestMapped_Release(t *testing.T) {
 	for _, tc := range []struct {
-		name         string
-		pin, gc      bool
-		wantVlogKept bool // older value logs still in the page cache
+		name     string
+		pin, gc  bool
+		wantKept bool // older value logs and tables still in the page cache
 	}{
 		{"pinned", true, false, true},
 		{"unpinned", false, false, false},
@@ -128,9 +129,9 @@ func TestMapped_Release(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := olderValueLogs(t, dir)
-			var pin func() func()
+			var pin func() *pinned
 			if tc.pin {
-				pin = s.pinValueLogs
+				pin = s.pinFiles
 			}
 			if tc.gc {
 				s.mapped.gc.start(dir)
@@ -156,24 +157,27 @@ func TestMapped_Release(t *testing.T) {
 					if after[name] != 0 {
 						t.Errorf("%s keeps %d of its %d resident bytes after the release", name, after[name], rss)
 					}
-					if filepath.Ext(name) != ".vlog" {
+					switch filepath.Ext(name) {
+					case ".vlog":
+						olderVlogs++
+					case ".sst":
 						tables++
+					default:
 						continue
 					}
-					olderVlogs++
 					c := cachedFraction(t, filepath.Join(dir, name))
-					if tc.wantVlogKept && c < 0.9 {
+					if tc.wantKept && c < 0.9 {
 						t.Errorf("%s: %.0f%% of its pages are cached after the release; want them kept", name, 100*c)
 					}
-					if !tc.wantVlogKept && c > 0.1 {
+					if !tc.wantKept && c > 0.1 {
 						t.Errorf("%s: %.0f%% of its pages are cached after the release; want them paged out", name, 100*c)
 					}
 				}
 			}
-			if olderVlogs == 0 {
-				t.Fatalf("no older value log was resident before the release (%v): the test does not exercise it", before)
+			if olderVlogs == 0 || tables == 0 {
+				t.Fatalf("no older value log or no table was resident before the release (%v): the test does not exercise it", before)
 			}
-			t.Logf("released %d older value logs and %d other mappings", olderVlogs, tables)
+			t.Logf("released %d older value logs and %d tables", olderVlogs, tables)
 		})
 	}
 }
@@ -234,7 +238,7 @@ func cachedFraction(t *testing.T, path string) float64 {
 }
 
 // Which mappings are dropped rather than paged out: only older value logs
-// mapped whole at their length on disk.
+// and the pinned tables, mapped whole at their length on disk, while pinned.
 func TestSafeToDrop(t *testing.T) {
 	dir := t.TempDir()
 	page := uintptr(os.Getpagesize())
@@ -249,25 +253,90 @@ func TestSafeToDrop(t *testing.T) {
 	aligned := file("000002.vlog", 3*int(page))
 	newest := file("000003.vlog", 8*int(page))
 	table := file("000004.sst", 10000)
+	newTable := file("000006.sst", 10000)
 	empty := file("000005.vlog", 0)
+	mem := file("00007.mem", 10000)
+	p := &pinned{tables: map[uint64]bool{4: true}}
 	pages := func(n uint64) uint64 { return n * uint64(page) }
 	for _, tc := range []struct {
 		name string
 		m    mapping
+		p    *pinned
 		want bool
 	}{
-		{"older value log, mapped at its length", mapping{start: pages(10), end: pages(10) + pages(3), path: old}, true},
-		{"older value log, page-aligned length", mapping{start: pages(10), end: pages(13), path: aligned}, true},
-		{"mapped longer than the file (being truncated)", mapping{start: pages(10), end: pages(18), path: old}, false},
-		{"mapped shorter than the file", mapping{start: pages(10), end: pages(12), path: old}, false},
-		{"mapped from an offset", mapping{start: pages(10), end: pages(13), offset: pages(1), path: old}, false},
-		{"the newest value log", mapping{start: pages(10), end: pages(18), path: newest}, false},
-		{"a table", mapping{start: pages(10), end: pages(13), path: table}, false},
-		{"an empty value log", mapping{start: pages(10), end: pages(11), path: empty}, false},
-		{"a value log deleted since", mapping{start: pages(10), end: pages(13), path: filepath.Join(dir, "000009.vlog")}, false},
+		{"older value log, mapped at its length", mapping{start: pages(10), end: pages(13), path: old}, p, true},
+		{"older value log, page-aligned length", mapping{start: pages(10), end: pages(13), path: aligned}, p, true},
+		{"older value log, not pinned", mapping{start: pages(10), end: pages(13), path: old}, nil, false},
+		{"mapped longer than the file (being truncated)", mapping{start: pages(10), end: pages(18), path: old}, p, false},
+		{"mapped shorter than the file", mapping{start: pages(10), end: pages(12), path: old}, p, false},
+		{"mapped from an offset", mapping{start: pages(10), end: pages(13), offset: pages(1), path: old}, p, false},
+		{"the newest value log", mapping{start: pages(10), end: pages(18), path: newest}, p, false},
+		{"a pinned table", mapping{start: pages(10), end: pages(13), path: table}, p, true},
+		{"a pinned table, mapped longer", mapping{start: pages(10), end: pages(14), path: table}, p, false},
+		{"a table the pin does not hold", mapping{start: pages(10), end: pages(13), path: newTable}, p, false},
+		{"a table, not pinned", mapping{start: pages(10), end: pages(13), path: table}, nil, false},
+		{"a memtable log", mapping{start: pages(10), end: pages(13), path: mem}, p, false},
+		{"an empty value log", mapping{start: pages(10), end: pages(11), path: empty}, p, false},
+		{"a value log deleted since", mapping{start: pages(10), end: pages(13), path: filepath.Join(dir, "000009.vlog")}, p, false},
 	} {
-		if got := safeToDrop(tc.m, newest, page); got != tc.want {
+		if got := safeToDrop(tc.m, newest, page, tc.p); got != tc.want {
 			t.Errorf("%s: safeToDrop = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The tables a pin lists are held: compactions that replace them while
+// the pin is held leave their files (and mappings) in place, and Badger
+// deletes them once the pin is released.
+func TestStore_PinFilesHoldsTables(t *testing.T) {
+	dir := t.TempDir()
+	s := olderValueLogs(t, dir)
+	p := s.pinFiles()
+	if p == nil || len(p.tables) == 0 {
+		t.Fatalf("pin = %+v: no tables pinned", p)
+	}
+	inLevels := func() map[uint64]bool {
+		in := map[uint64]bool{}
+		for _, ti := range s.db.Tables() {
+			in[ti.ID] = true
+		}
+		return in
+	}
+	// Level 0 fills with new tables until a compaction moves the pinned
+	// ones down into new tables.
+	next := 3000
+	waitFor(t, "a compaction to replace a pinned table", func() bool {
+		in := inLevels()
+		for id := range p.tables {
+			if !in[id] {
+				return true
+			}
+		}
+		evs := make([]Event, 30) // the most one commit of this store's 1 MiB memtables takes
+		for i := range evs {
+			evs[i] = testEvent("acme", next)
+			next++
+		}
+		if _, err := s.Append(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+		return false
+	})
+	in := inLevels()
+	tablePath := func(id uint64) string { return filepath.Join(dir, fmt.Sprintf("%06d.sst", id)) }
+	var replaced []uint64
+	for id := range p.tables {
+		if _, err := os.Stat(tablePath(id)); err != nil {
+			t.Errorf("pinned table %d was deleted while pinned: %v", id, err)
+		}
+		if !in[id] {
+			replaced = append(replaced, id)
+		}
+	}
+	p.unpin()
+	for _, id := range replaced {
+		if _, err := os.Stat(tablePath(id)); !os.IsNotExist(err) {
+			t.Errorf("table %d, replaced by a compaction, is still there after the unpin (%v)", id, err)
 		}
 	}
 }

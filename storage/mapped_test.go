@@ -13,7 +13,7 @@ import (
 // The value logs can be pinned only when no GC runs and every file a GC
 // rewrote has been deleted: a deletion under way would unmap a file the
 // release is about to drop.
-func TestStore_PinValueLogsWaitsForGCDeletions(t *testing.T) {
+func TestStore_PinFilesWaitsForGCDeletions(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(context.Background(), dir, newStoreKeystore(), Options{GCInterval: -1, MappedResident: -1})
 	if err != nil {
@@ -31,12 +31,12 @@ func TestStore_PinValueLogsWaitsForGCDeletions(t *testing.T) {
 	}
 	pinnable := func(want bool, when string) {
 		t.Helper()
-		unpin := s.pinValueLogs()
-		if (unpin != nil) != want {
-			t.Fatalf("%s: pinned = %v, want %v", when, unpin != nil, want)
+		p := s.pinFiles()
+		if (p != nil) != want {
+			t.Fatalf("%s: pinned = %v, want %v", when, p != nil, want)
 		}
-		if unpin != nil {
-			unpin()
+		if p != nil {
+			p.unpin()
 		}
 	}
 	pinnable(true, "no GC yet")

@@ -394,22 +394,22 @@ func TestRetention_ReclaimsValueLog(t *testing.T) {
 	if s.mapped.gc.rewrites == 0 {
 		t.Fatal("the sweep's GC rewrote no value log: the test does not exercise a deferred deletion")
 	}
-	if unpin := s.pinValueLogs(); unpin != nil {
-		unpin()
+	if p := s.pinFiles(); p != nil {
+		p.unpin()
 		t.Fatal("the value logs were pinned while the deletion of a rewritten one was pending")
 	}
 	// A release now pages out instead, and the reader's end still deletes
 	// the file.
-	if err := releaseMapped(dir, 0, s.pinValueLogs); err != nil {
+	if err := releaseMapped(dir, 0, s.pinFiles); err != nil {
 		t.Fatal(err)
 	}
 	it.Close()
 	txn.Discard()
-	unpin := s.pinValueLogs()
-	if unpin == nil {
+	p := s.pinFiles()
+	if p == nil {
 		t.Fatal("the value logs cannot be pinned after the rewritten one was deleted")
 	}
-	unpin()
+	p.unpin()
 	verifyClean(t, s, org)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
