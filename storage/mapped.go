@@ -41,6 +41,11 @@ type mappedState struct {
 	read atomic.Int64  // bytes read through the mappings since the last release
 	wake chan struct{} // readMapped's request for a release now (capacity 1)
 	gc   vlogDeletes
+
+	// pinMu serializes pinFiles; lastTables is the tables in the levels
+	// when the last pin was made (after its iterator).
+	pinMu      sync.Mutex
+	lastTables map[uint64]bool
 }
 
 // readMapped notes n bytes read through Badger's mappings and, past every
@@ -94,40 +99,65 @@ type pinned struct {
 // after the iterator was made: a table leaves the levels only once, and
 // Badger adds a compaction's new tables to the lower level before it
 // removes the old ones from the upper, while an iterator collects the
-// levels from the top down, so such a table is among those it holds.
+// levels from the top down, so such a table is among those it holds. The
+// tables listed after the last pin's iterator serve as this one's list
+// before (listing the tables reads each one's index, decrypting it when the
+// index cache does not hold it).
 func (s *Store) pinFiles() (p *pinned) {
+	s.mapped.pinMu.Lock()
+	defer s.mapped.pinMu.Unlock()
 	if s.db.IsClosed() {
 		return nil
 	}
 	// Badger panics on a database closed since (the store stops this
-	// loop before it closes Badger; a test may close Badger underneath).
+	// loop before it closes Badger; a test may close Badger underneath):
+	// then nothing is pinned, and what was opened is closed.
+	var unpin func()
 	defer func() {
-		if recover() != nil {
+		if r := recover(); r != nil {
+			s.log.Debug("could not pin the store's files", "panic", r)
+			if unpin != nil {
+				func() {
+					defer func() { _ = recover() }()
+					unpin()
+				}()
+			}
 			p = nil
 		}
 	}()
-	before := s.db.Tables()
+	before := s.mapped.lastTables
+	if before == nil {
+		before = tableIDs(s.db.Tables())
+	}
 	txn := s.db.NewTransaction(false)
+	unpin = txn.Discard
 	it := txn.NewIterator(badger.IteratorOptions{})
-	unpin := func() {
+	unpin = func() {
 		it.Close()
 		txn.Discard()
 	}
+	after := tableIDs(s.db.Tables())
+	s.mapped.lastTables = after
 	if !s.mapped.gc.settled(s.dir) {
 		unpin()
 		return nil
 	}
-	present := make(map[uint64]bool, len(before))
-	for _, t := range before {
-		present[t.ID] = true
-	}
-	p = &pinned{unpin: unpin, tables: make(map[uint64]bool, len(before))}
-	for _, t := range s.db.Tables() {
-		if present[t.ID] {
-			p.tables[t.ID] = true
+	p = &pinned{unpin: unpin, tables: make(map[uint64]bool, len(after))}
+	for id := range after {
+		if before[id] {
+			p.tables[id] = true
 		}
 	}
 	return p
+}
+
+// tableIDs is the set of ids of tables.
+func tableIDs(tables []badger.TableInfo) map[uint64]bool {
+	ids := make(map[uint64]bool, len(tables))
+	for _, t := range tables {
+		ids[t.ID] = true
+	}
+	return ids
 }
 
 // runValueLogGC runs one Badger value-log GC, noting it for pinFiles.

@@ -216,8 +216,9 @@ func highestPresent(pagemap *os.File, m mapping, page uintptr, buf *[]byte) (uin
 	return 0, nil
 }
 
-// fileNumber is the number Badger names a value log or memtable log file
-// by ("000042.vlog" is 42); -1 when it has none.
+// fileNumber is the number Badger names a value log, memtable log or table
+// file by ("000042.vlog" is 42, "000007.sst" is table 7); -1 when it has
+// none.
 func fileNumber(path string) int64 {
 	base := filepath.Base(path)
 	n, err := strconv.ParseInt(strings.TrimSuffix(base, filepath.Ext(base)), 10, 64)
