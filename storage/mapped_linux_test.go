@@ -322,9 +322,12 @@ func TestStore_PinFilesHoldsTables(t *testing.T) {
 		}
 		return false
 	})
-	// A pin that held nothing would let Badger delete them as soon as
-	// the compaction released them: give it that time.
-	time.Sleep(200 * time.Millisecond)
+	// A pin that held nothing would let Badger delete them as soon as the
+	// compaction released them. Flatten stops the compactors first, which
+	// waits for the running compaction to finish, its release included.
+	if err := s.db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
 	in := inLevels()
 	tablePath := func(id uint64) string { return filepath.Join(dir, fmt.Sprintf("%06d.sst", id)) }
 	var replaced []uint64
@@ -337,8 +340,6 @@ func TestStore_PinFilesHoldsTables(t *testing.T) {
 		}
 	}
 	p.unpin()
-	// The compaction's own reference may be released a moment after the
-	// table left the levels.
 	waitFor(t, "the replaced tables to be deleted after the unpin", func() bool {
 		for _, id := range replaced {
 			if _, err := os.Stat(tablePath(id)); !os.IsNotExist(err) {
