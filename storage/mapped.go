@@ -11,6 +11,7 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
 )
 
 // Badger memory-maps its value log, tables and memtable logs. Every page the
@@ -43,9 +44,12 @@ type mappedState struct {
 	gc   vlogDeletes
 
 	// pinMu serializes pinFiles; lastTables is the tables in the levels
-	// when the last pin was made (after its iterator).
+	// when the last pin was made (after its iterator), and tableSizes the
+	// file sizes of the tables it held (a table's file never changes
+	// size).
 	pinMu      sync.Mutex
 	lastTables map[uint64]bool
+	tableSizes map[uint64]int64
 }
 
 // readMapped notes n bytes read through Badger's mappings and, past every
@@ -81,10 +85,10 @@ func (s *Store) mappedLoop(ctx context.Context) {
 }
 
 // pinned is what a pin holds until unpin: every value log, and the tables
-// whose ids are in tables.
+// whose ids are in tables (with their files' sizes).
 type pinned struct {
 	unpin  func()
-	tables map[uint64]bool
+	tables map[uint64]int64
 }
 
 // pinFiles keeps Badger from deleting (and so unmapping) any value log and
@@ -142,12 +146,22 @@ func (s *Store) pinFiles() (p *pinned) {
 		unpin()
 		return nil
 	}
-	p = &pinned{unpin: unpin, tables: make(map[uint64]bool, len(after))}
+	p = &pinned{unpin: unpin, tables: make(map[uint64]int64, len(after))}
 	for id := range after {
-		if before[id] {
-			p.tables[id] = true
+		if !before[id] {
+			continue
 		}
+		size, ok := s.mapped.tableSizes[id]
+		if !ok {
+			fi, err := os.Stat(filepath.Join(s.dir, table.IDToFilename(id)))
+			if err != nil {
+				continue
+			}
+			size = fi.Size()
+		}
+		p.tables[id] = size
 	}
+	s.mapped.tableSizes = p.tables
 	return p
 }
 

@@ -170,24 +170,24 @@ func safeToDrop(m mapping, newestVlog string, page uintptr, p *pinned) bool {
 	if p == nil || m.offset != 0 {
 		return false
 	}
+	var size int64
 	switch filepath.Ext(m.path) {
 	case ".vlog":
 		if m.path == newestVlog {
 			return false
 		}
-	case ".sst":
-		if id := fileNumber(m.path); id < 0 || !p.tables[uint64(id)] {
+		fi, err := os.Stat(m.path)
+		if err != nil {
 			return false
 		}
-	default:
-		return false
+		size = fi.Size()
+	case ".sst":
+		// Its size was read when the pin was made (pinFiles).
+		if id := fileNumber(m.path); id >= 0 {
+			size = p.tables[uint64(id)]
+		}
 	}
-	fi, err := os.Stat(m.path)
-	if err != nil {
-		return false
-	}
-	size := uint64(fi.Size())
-	return size > 0 && (size+uint64(page)-1)&^(uint64(page)-1) == m.end-m.start
+	return size > 0 && (uint64(size)+uint64(page)-1)&^(uint64(page)-1) == m.end-m.start
 }
 
 // pagemapBufs keeps highestPresent's buffer between releases: for the

@@ -256,7 +256,7 @@ func TestSafeToDrop(t *testing.T) {
 	newTable := file("000006.sst", 10000)
 	empty := file("000005.vlog", 0)
 	mem := file("00007.mem", 10000)
-	p := &pinned{tables: map[uint64]bool{4: true}}
+	p := &pinned{tables: map[uint64]int64{4: 10000}}
 	pages := func(n uint64) uint64 { return n * uint64(page) }
 	for _, tc := range []struct {
 		name string
