@@ -53,6 +53,9 @@ func (c *cli) verifyCommand() *cobra.Command {
 			"2 the log could not be checked (or bad usage).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// One scan of the whole log, then the process ends: the
+			// collector target for that (storage.SuggestedScanGCPercent).
+			defer storage.UseScanRuntime()()
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err

@@ -12,7 +12,8 @@ package storage
 //
 // Every benchmark runs under the Go memory limit and collector target the
 // app sets (SuggestedMemoryLimit, SuggestedGCPercent), the store's and raw
-// Badger's side alike.
+// Badger's side alike; BenchmarkVerify1M under those of the `verify`
+// command (UseScanRuntime).
 
 import (
 	"bufio"

@@ -667,30 +667,39 @@ func TestStore_CrossOrganizationIsolation(t *testing.T) {
 	}
 }
 
-// UseSuggestedRuntime sets the memory limit and GC target, each unless the
-// user chose one, and its restore puts back what it found.
+// UseSuggestedRuntime and UseScanRuntime set the memory limit and GC
+// target, each unless the user chose one, and their restore puts back what
+// they found.
 func TestUseSuggestedRuntime(t *testing.T) {
 	gcPercent := func() int { p := debug.SetGCPercent(100); debug.SetGCPercent(p); return p }
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 40))
 	defer debug.SetGCPercent(debug.SetGCPercent(123))
 	for _, tc := range []struct {
+		use              string
 		gomemlimit, gogc string
 		limit            int64
 		percent          int
 	}{
-		{"", "", SuggestedMemoryLimit, SuggestedGCPercent},
-		{"1GiB", "", 1 << 40, SuggestedGCPercent},
-		{"", "200", SuggestedMemoryLimit, 123},
+		{"suggested", "", "", SuggestedMemoryLimit, SuggestedGCPercent},
+		{"suggested", "1GiB", "", 1 << 40, SuggestedGCPercent},
+		{"suggested", "", "200", SuggestedMemoryLimit, 123},
+		{"scan", "", "", SuggestedMemoryLimit, SuggestedScanGCPercent},
+		{"scan", "1GiB", "", 1 << 40, SuggestedScanGCPercent},
+		{"scan", "", "80", SuggestedMemoryLimit, 123},
 	} {
 		t.Setenv("GOMEMLIMIT", tc.gomemlimit)
 		t.Setenv("GOGC", tc.gogc)
-		restore := UseSuggestedRuntime()
+		use := UseSuggestedRuntime
+		if tc.use == "scan" {
+			use = UseScanRuntime
+		}
+		restore := use()
 		if l, p := debug.SetMemoryLimit(-1), gcPercent(); l != tc.limit || p != tc.percent {
-			t.Errorf("GOMEMLIMIT=%q GOGC=%q: limit %d, GC %d%%; want %d, %d%%", tc.gomemlimit, tc.gogc, l, p, tc.limit, tc.percent)
+			t.Errorf("%s, GOMEMLIMIT=%q GOGC=%q: limit %d, GC %d%%; want %d, %d%%", tc.use, tc.gomemlimit, tc.gogc, l, p, tc.limit, tc.percent)
 		}
 		restore()
 		if l, p := debug.SetMemoryLimit(-1), gcPercent(); l != 1<<40 || p != 123 {
-			t.Errorf("GOMEMLIMIT=%q GOGC=%q: restored limit %d, GC %d%%; want what was set before", tc.gomemlimit, tc.gogc, l, p)
+			t.Errorf("%s, GOMEMLIMIT=%q GOGC=%q: restored limit %d, GC %d%%; want what was set before", tc.use, tc.gomemlimit, tc.gogc, l, p)
 		}
 	}
 }
