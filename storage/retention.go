@@ -467,6 +467,7 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 
 	var prog *sweepProgress
 	var history []RetentionPolicy
+	recorded := false // prog's sweep is already recorded
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		if history, err = readRetentionHistory(txn, org); err != nil {
@@ -480,18 +481,37 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 			return err
 		}
 		prog = &sweepProgress{}
-		return item.Value(func(v []byte) error {
+		err = item.Value(func(v []byte) error {
 			if err := json.Unmarshal(v, prog); err != nil {
 				return fmt.Errorf("the progress of an interrupted retention sweep of %q does not decode: %v: %w", org, err, errCorrupt)
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		_, err = txn.Get(idKey(org, prog.SweepID))
+		if recorded = err == nil; errors.Is(err, badger.ErrKeyNotFound) {
+			err = nil
+		}
+		return err
 	})
 	if err != nil {
 		return res, err
 	}
-	if prog != nil && opts.DryRun {
-		prog = nil // a dry run says what a sweep now would do
+	if recorded && !opts.DryRun {
+		// The sweep finished and was recorded, but its progress was not
+		// cleared (the process ended between the two). Resuming it would
+		// prune what expired since under the old sweep's id, whose event
+		// is already written: the record would conflict for ever.
+		if err := s.deleteSetting(ctx, sweepSettingName(org)); err != nil {
+			return res, err
+		}
+	}
+	if prog != nil && (opts.DryRun || recorded) {
+		// A dry run says what a sweep now would do; a recorded sweep is
+		// over.
+		prog = nil
 	}
 	if prog != nil {
 		res.Resumed = true
@@ -823,6 +843,9 @@ func (s *Store) deleteSetting(ctx context.Context, name string) error {
 	}
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(settingKey(name)) }); err != nil {
 		return fmt.Errorf("failed to delete setting %q: %w", name, err)
+	}
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("failed to sync the deletion of setting %q: %w", name, err)
 	}
 	return nil
 }

@@ -337,6 +337,64 @@ func TestRetention_CrashMidSweep(t *testing.T) {
 	}
 }
 
+// TestRetention_RecordedSweepIsNotResumed: a sweep whose event is recorded
+// but whose progress was not cleared (the process ended between the two)
+// is over. The next sweep starts anew, also when events that expired since
+// were appended (a backfill): resuming the old one would prune them under
+// its id, whose record is already written, and fail on every sweep after.
+func TestRetention_RecordedSweepIsNotResumed(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime}
+	s := openRetentionTest(t, t.TempDir(), newStoreKeystore(), clk)
+	defer s.Close()
+	const org = "acme"
+	appendOld := func(from, n int) (operational uint64) {
+		var evs []Event
+		for i := from; i < from+n; i++ {
+			e := retentionEvent(org, i, baseTime.Add(time.Duration(i)*time.Minute), 0)
+			if !isMaterial(e.ActionType) {
+				operational++
+			}
+			evs = append(evs, e)
+		}
+		if _, err := s.Append(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		return operational
+	}
+	want := appendOld(0, 60)
+	clk.Add(91 * 24 * time.Hour)
+	// The progress as the sweep last wrote it, before it was cleared.
+	var progress []byte
+	s.ret.afterBatch = func(int) error {
+		var err error
+		progress, err = s.ReadSetting(ctx, sweepSettingName(org))
+		return err
+	}
+	first, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
+	if err != nil || first.Pruned != want || first.Event == nil {
+		t.Fatalf("first sweep = %+v, %v", first, err)
+	}
+	s.ret.afterBatch = nil
+	if err := s.WriteSetting(ctx, sweepSettingName(org), progress); err != nil {
+		t.Fatal(err)
+	}
+	backfill := appendOld(1000, 30)
+	clk.Add(time.Hour)
+	for i, want := range []uint64{backfill, 0} {
+		res, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
+		if err != nil || res.Resumed || res.SweepID == first.SweepID || res.Pruned != want || (want > 0) != (res.Event != nil) {
+			t.Fatalf("sweep %d after the first = %+v, %v; want a new sweep pruning %d", i+1, res, err, want)
+		}
+	}
+	if _, err := s.ReadSetting(ctx, sweepSettingName(org)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the recorded sweep's progress is still there: %v", err)
+	}
+	if sum := verifyClean(t, s, org); sum.Pruned != want+backfill {
+		t.Fatalf("verify counted %d pruned, want %d", sum.Pruned, want+backfill)
+	}
+}
+
 // TestRetention_ReclaimsValueLog shows that a sweep frees disk space:
 // events with large states fill the value log; the sweep replaces them with
 // tombstones, and once compaction has met the old and new versions (small
