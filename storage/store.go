@@ -240,6 +240,9 @@ type Store struct {
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error
+	// afterVerifySnapshot is a test hook run by Verify once its snapshot
+	// is taken.
+	afterVerifySnapshot func()
 
 	// ret is the retention policy and sweep machinery (retention.go).
 	ret retentionState

@@ -139,17 +139,74 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, report func(Prob
 	if s.closed {
 		return sum, ErrClosed
 	}
+	// The anchors are read before the snapshot: the checkpoint an anchor
+	// holds was stored, and the events it covers appended, before the
+	// anchor was written, so the snapshot has them all. An anchor read
+	// after it could be of a checkpoint written since, larger than the
+	// snapshot's tree: a rollback that is not there.
+	anchors, err := s.readAnchors(ctx, opts)
+	if err != nil {
+		return sum, err
+	}
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
-	return s.verifyTxn(ctx, txn, opts, report)
+	if s.afterVerifySnapshot != nil {
+		s.afterVerifySnapshot()
+	}
+	return s.verifyAt(ctx, txn, opts, anchors, report)
 }
 
-// verifyTxn is Verify over the state txn sees. Tests pass a read-write
-// transaction holding uncommitted damage, so that flipping a bit and
-// restoring it costs no commit (TestVerify_BitFlipSweep).
+// readAnchors reads the keychain anchor of opts.Org, or of every
+// organization of the log, by organization (none when keyless).
+func (s *Store) readAnchors(ctx context.Context, opts VerifyOptions) (map[string][]byte, error) {
+	anchors := map[string][]byte{}
+	in := s.integ
+	if in == nil || in.disabled || opts.Keyless {
+		return anchors, nil
+	}
+	orgs := []string{opts.Org}
+	if opts.Org == "" {
+		in.mu.Lock()
+		orgs = slices.Clone(in.anchors)
+		in.mu.Unlock()
+		err := s.db.View(func(txn *badger.Txn) error {
+			logOrgs, err := listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID)
+			orgs = append(orgs, logOrgs...)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, org := range orgs {
+		if _, done := anchors[org]; done {
+			continue
+		}
+		raw, err := in.ks.Get(ctx, KeyAnchor(org))
+		if errors.Is(err, ErrKeyNotFound) {
+			raw, err = nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the anchor of organization %q: %w", org, err)
+		}
+		anchors[org] = raw
+	}
+	return anchors, nil
+}
+
+// verifyTxn is Verify over the state txn sees, reading the anchors as it
+// goes. Tests pass a read-write transaction holding uncommitted damage, so
+// that flipping a bit and restoring it costs no commit
+// (TestVerify_BitFlipSweep).
 func (s *Store) verifyTxn(ctx context.Context, txn *badger.Txn, opts VerifyOptions, report func(Problem) error) (VerifySummary, error) {
+	return s.verifyAt(ctx, txn, opts, nil, report)
+}
+
+// verifyAt is Verify over the state txn sees, with the anchors read before
+// it (nil: read each when it is checked).
+func (s *Store) verifyAt(ctx context.Context, txn *badger.Txn, opts VerifyOptions, anchors map[string][]byte, report func(Problem) error) (VerifySummary, error) {
 	sum := VerifySummary{Keyless: opts.Keyless}
-	v := &verifier{s: s, txn: txn, opts: opts, sum: &sum, seed: maphash.MakeSeed()}
+	v := &verifier{s: s, txn: txn, opts: opts, sum: &sum, seed: maphash.MakeSeed(), anchors: anchors}
 	v.report = func(p Problem) error {
 		sum.Problems++
 		if err := report(p); err != nil {
@@ -211,6 +268,9 @@ type verifier struct {
 	inst   string
 	report func(Problem) error
 	ret    *retentionCheck // the organization's retention policies, for tombstones
+	// anchors are the keychain anchors read before txn, by organization
+	// (nil value: none); nil: read each when it is checked.
+	anchors map[string][]byte
 }
 
 // Index tables compared through fingerprints.
@@ -1023,12 +1083,19 @@ func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) erro
 		}
 		return v.report(p)
 	}
-	raw, err := in.ks.Get(ctx, KeyAnchor(org))
-	if errors.Is(err, ErrKeyNotFound) {
-		return nil
+	var raw []byte
+	if v.anchors != nil {
+		// An organization anchored since the snapshot has none in it.
+		raw = v.anchors[org]
+	} else {
+		var err error
+		raw, err = in.ks.Get(ctx, KeyAnchor(org))
+		if err != nil && !errors.Is(err, ErrKeyNotFound) {
+			return fmt.Errorf("failed to read the anchor of organization %q: %w", org, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("failed to read the anchor of organization %q: %w", org, err)
+	if raw == nil {
+		return nil
 	}
 	cp, err := tlog.OpenCheckpoint(raw, in.vkey, tlog.Origin(in.instID, org))
 	if err != nil {
