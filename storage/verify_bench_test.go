@@ -76,6 +76,7 @@ func BenchmarkVerify1M(b *testing.B) {
 		n, _ = strconv.Atoi(v)
 	}
 	bm := buildBench1M(b, n)
+	settleDisk() // as in BenchmarkQuery1M
 	s := benchOpen(b, bm.dir)
 	defer s.Close()
 	ctx := context.Background()
