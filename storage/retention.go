@@ -467,7 +467,10 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 
 	var prog *sweepProgress
 	var history []RetentionPolicy
-	recorded := false // prog's sweep is already recorded
+	// An event already holds prog's sweep id: the ranges its record
+	// holds, when it is the sweep's record (recordedSweep).
+	recorded := false
+	var recordedClasses []*ClassSweep
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
 		if history, err = readRetentionHistory(txn, org); err != nil {
@@ -490,39 +493,53 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 		if err != nil {
 			return err
 		}
-		_, err = txn.Get(idKey(org, prog.SweepID))
-		if recorded = err == nil; errors.Is(err, badger.ErrKeyNotFound) {
-			err = nil
-		}
+		recorded, recordedClasses, err = recordedSweep(txn, org, prog.SweepID)
 		return err
 	})
 	if err != nil {
 		return res, err
 	}
+	// Whether a progress setting is written (it is cleared once the sweep
+	// is recorded).
+	progressWritten := false
 	if recorded && !opts.DryRun {
-		// The sweep finished and was recorded, but its progress was not
-		// cleared (the process ended between the two). Resuming it would
-		// prune what expired since under the old sweep's id, whose event
-		// is already written: the record would conflict for ever.
-		if err := s.deleteSetting(ctx, sweepSettingName(org)); err != nil {
-			return res, err
-		}
-	}
-	if prog != nil && (opts.DryRun || recorded) {
-		// A dry run says what a sweep now would do; a recorded sweep is
-		// over.
-		prog = nil
-	}
-	if prog != nil {
-		res.Resumed = true
-	} else {
-		id, err := uuid.NewV7()
+		// An event already has this sweep's id: the sweep was recorded
+		// and its progress not cleared (the process ended between the
+		// two, or the progress was lost and came back), or a producer
+		// used the id. Resuming it would prune what expired since under
+		// an id whose event is written: the record would conflict for
+		// ever. A new sweep takes over instead, with whatever the
+		// progress holds that no record does, so that every tombstone
+		// stays covered by a recorded sweep (verify checks it); the
+		// progress is replaced in one synced write.
+		next, err := s.newSweep(history)
 		if err != nil {
 			return res, err
 		}
-		prog = &sweepProgress{SweepID: id.String(), StartedAt: s.opts.Now().UTC()}
-		pol, _ := policyAt(history, prog.StartedAt)
-		prog.Policy = pol.Version
+		if next.Classes = unrecordedClasses(prog.Classes, recordedClasses); len(next.Classes) > 0 {
+			raw, err := json.Marshal(next)
+			if err == nil {
+				err = s.WriteSetting(ctx, sweepSettingName(org), raw)
+			}
+			if err != nil {
+				return res, err
+			}
+			progressWritten = true
+			prog = next
+		} else {
+			if err := s.deleteSetting(ctx, sweepSettingName(org)); err != nil {
+				return res, err
+			}
+			prog = nil
+		}
+	}
+	if prog != nil && opts.DryRun {
+		prog = nil // a dry run says what a sweep now would do
+	}
+	if prog != nil {
+		res.Resumed = !progressWritten
+	} else if prog, err = s.newSweep(history); err != nil {
+		return res, err
 	}
 	var pol RetentionPolicy
 	for _, p := range history {
@@ -564,7 +581,7 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 		}
 		res.Event = &rc
 	}
-	if prog.Batches > 0 {
+	if prog.Batches > 0 || progressWritten {
 		if err := s.deleteSetting(ctx, sweepSettingName(org)); err != nil {
 			return res, err
 		}
@@ -577,6 +594,130 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 		res.Reclaimed = n
 	}
 	return res, nil
+}
+
+// newSweep starts a sweep now, under the policy in force.
+func (s *Store) newSweep(history []RetentionPolicy) (*sweepProgress, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	p := &sweepProgress{SweepID: id.String(), StartedAt: s.opts.Now().UTC()}
+	pol, _ := policyAt(history, p.StartedAt)
+	p.Policy = pol.Version
+	return p, nil
+}
+
+// recordedSweep reports whether org has an event with id sweepID and, when
+// it is a retention sweep's record, the ranges it records. A record pruned
+// since (the log's own events had a finite window) records none that can
+// be read; verify does not match tombstones with sweeps then.
+func recordedSweep(txn *badger.Txn, org, sweepID string) (bool, []*ClassSweep, error) {
+	item, err := txn.Get(idKey(org, sweepID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil, nil
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	var seq uint64
+	if err := item.Value(func(v []byte) error {
+		if len(v) < 8 {
+			return fmt.Errorf("the id index entry of %q is %d bytes: %w", sweepID, len(v), errCorrupt)
+		}
+		seq = binary.BigEndian.Uint64(v)
+		return nil
+	}); err != nil {
+		return false, nil, err
+	}
+	item, err = txn.Get(recordKey(org, seq))
+	if err != nil {
+		return false, nil, fmt.Errorf("the record of event %q (seq %d): %w", sweepID, seq, err)
+	}
+	var classes []*ClassSweep
+	err = item.Value(func(v []byte) error {
+		if isTombstone(v) {
+			return nil
+		}
+		rv, err := decodeRecordValue(v)
+		if err != nil {
+			return err
+		}
+		p, err := decodePublic(rv.public)
+		if err != nil {
+			return err
+		}
+		var m sweepMetadata
+		if p.ActionType == "audit.retention_swept" && json.Unmarshal(p.Metadata, &m) == nil && m.SweepID == sweepID {
+			classes = m.Classes
+		}
+		return nil
+	})
+	return true, classes, err
+}
+
+// unrecordedClasses is what progress holds that recorded does not: per
+// class, its seq ranges less those recorded, and the count pruned beyond
+// the recorded one; nil when every range is recorded.
+func unrecordedClasses(progress, recorded []*ClassSweep) []*ClassSweep {
+	var out []*ClassSweep
+	for _, c := range progress {
+		if c == nil {
+			continue
+		}
+		var rec *ClassSweep
+		for _, r := range recorded {
+			if r != nil && r.Class == c.Class {
+				rec = r
+			}
+		}
+		left := slices.Clone(c.Ranges)
+		pruned := c.Pruned
+		exact := c.Exact
+		if rec != nil {
+			left = subtractRanges(left, rec.Ranges)
+			pruned -= min(pruned, rec.Pruned)
+			exact = exact && rec.Exact
+		}
+		if len(left) == 0 {
+			continue
+		}
+		if exact {
+			pruned = 0
+			for _, r := range left {
+				pruned += r.To - r.From + 1
+			}
+		}
+		out = append(out, &ClassSweep{Class: c.Class, Pruned: pruned, Ranges: left, Exact: exact})
+	}
+	return out
+}
+
+// subtractRanges is the seqs of a not in b, as sorted disjoint ranges; a
+// and b are sorted and disjoint.
+func subtractRanges(a, b []SeqRange) []SeqRange {
+	var out []SeqRange
+	j := 0
+	for _, r := range a {
+		from := r.From
+		for j < len(b) && b[j].To < from {
+			j++
+		}
+		for k := j; k < len(b) && b[k].From <= r.To && from <= r.To; k++ {
+			if b[k].From > from {
+				out = append(out, SeqRange{From: from, To: b[k].From - 1})
+			}
+			if b[k].To >= r.To {
+				from = r.To + 1
+				break
+			}
+			from = b[k].To + 1
+		}
+		if from <= r.To {
+			out = append(out, SeqRange{From: from, To: r.To})
+		}
+	}
+	return out
 }
 
 func (s *Store) sweepResult(res SweepResult, p *sweepProgress) SweepResult {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -392,6 +394,118 @@ func TestRetention_RecordedSweepIsNotResumed(t *testing.T) {
 	}
 	if sum := verifyClean(t, s, org); sum.Pruned != want+backfill {
 		t.Fatalf("verify counted %d pruned, want %d", sum.Pruned, want+backfill)
+	}
+}
+
+// TestRetention_StaleProgressKeepsItsPrunings: progress under a recorded
+// sweep's id that holds prunings its record does not (what the loop fixed
+// above left behind: it pruned under the recorded id and could not record
+// it) is carried into a new sweep, which records them: every tombstone
+// stays covered by a recorded sweep, and verify stays clean.
+func TestRetention_StaleProgressKeepsItsPrunings(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime}
+	s := openRetentionTest(t, t.TempDir(), newStoreKeystore(), clk)
+	defer s.Close()
+	const org = "acme"
+	appendOld := func(from, n int) (operational uint64) {
+		var evs []Event
+		for i := from; i < from+n; i++ {
+			e := retentionEvent(org, i, baseTime.Add(time.Duration(i)*time.Minute), 0)
+			if !isMaterial(e.ActionType) {
+				operational++
+			}
+			evs = append(evs, e)
+		}
+		if _, err := s.Append(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		return operational
+	}
+	want := appendOld(0, 60)
+	clk.Add(91 * 24 * time.Hour)
+	first, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
+	if err != nil || first.Pruned != want || first.Event == nil {
+		t.Fatalf("first sweep = %+v, %v", first, err)
+	}
+	// A sweep of a backfill that ends after its first batch: its
+	// progress then holds the only account of what it pruned.
+	backfill := appendOld(1000, 30)
+	crash := errors.New("simulated crash")
+	s.ret.afterBatch = func(int) error { return crash }
+	if res, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 100}); !errors.Is(err, crash) || res.Pruned == 0 {
+		t.Fatalf("interrupted sweep = %+v, %v", res, err)
+	}
+	s.ret.afterBatch = nil
+	// As the loop left it: that account under the first sweep's id.
+	raw, err := s.ReadSetting(ctx, sweepSettingName(org))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale sweepProgress
+	if err := json.Unmarshal(raw, &stale); err != nil {
+		t.Fatal(err)
+	}
+	stale.SweepID = first.SweepID
+	if raw, err = json.Marshal(stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteSetting(ctx, sweepSettingName(org), raw); err != nil {
+		t.Fatal(err)
+	}
+	verifyClean(t, s, org)
+	res, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
+	if err != nil || res.Resumed || res.SweepID == first.SweepID || res.Pruned != backfill || res.Event == nil {
+		t.Fatalf("sweep after the stale progress = %+v, %v; want a new sweep recording the %d pruned", res, err, backfill)
+	}
+	if _, err := s.ReadSetting(ctx, sweepSettingName(org)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("progress left after the sweep was recorded: %v", err)
+	}
+	if sum := verifyClean(t, s, org); sum.Pruned != want+backfill {
+		t.Fatalf("verify counted %d pruned, want %d", sum.Pruned, want+backfill)
+	}
+}
+
+// subtractRanges against a seq-by-seq difference.
+func TestSubtractRanges(t *testing.T) {
+	for _, tc := range []struct{ a, b, want []SeqRange }{
+		{nil, nil, nil},
+		{[]SeqRange{{1, 10}}, nil, []SeqRange{{1, 10}}},
+		{[]SeqRange{{1, 10}}, []SeqRange{{1, 10}}, nil},
+		{[]SeqRange{{1, 10}}, []SeqRange{{3, 4}, {7, 7}}, []SeqRange{{1, 2}, {5, 6}, {8, 10}}},
+		{[]SeqRange{{1, 3}, {5, 9}}, []SeqRange{{2, 6}}, []SeqRange{{1, 1}, {7, 9}}},
+		{[]SeqRange{{5, 9}}, []SeqRange{{1, 2}, {11, 20}}, []SeqRange{{5, 9}}},
+		{[]SeqRange{{5, 9}, {20, 30}}, []SeqRange{{1, 100}}, nil},
+	} {
+		if got := subtractRanges(tc.a, tc.b); !slices.Equal(got, tc.want) {
+			t.Errorf("%v - %v = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	ranges := func() []SeqRange {
+		var out []SeqRange
+		for seq := uint64(1) + rng.Uint64N(3); seq < 60; {
+			to := seq + rng.Uint64N(5)
+			out = append(out, SeqRange{seq, to})
+			seq = to + 2 + rng.Uint64N(4)
+		}
+		return out
+	}
+	for range 2000 {
+		a, b := ranges(), ranges()
+		var want []SeqRange
+		for seq := uint64(0); seq < 80; seq++ {
+			if coveredBy(a, seq) && !coveredBy(b, seq) {
+				if n := len(want); n > 0 && want[n-1].To+1 == seq {
+					want[n-1].To = seq
+				} else {
+					want = append(want, SeqRange{seq, seq})
+				}
+			}
+		}
+		if got := subtractRanges(a, b); !slices.Equal(got, want) {
+			t.Fatalf("%v - %v = %v, want %v", a, b, got, want)
+		}
 	}
 }
 
