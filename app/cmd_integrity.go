@@ -55,6 +55,8 @@ func (c *cli) verifyCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// One scan of the whole log, then the process ends: the
 			// collector target for that (storage.SuggestedScanGCPercent).
+			// Through the desktop app's API the scan runs in the app,
+			// under its own settings.
 			defer storage.UseScanRuntime()()
 			b, closeB, err := c.backend(cmd)
 			if err != nil {

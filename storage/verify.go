@@ -166,12 +166,12 @@ func (s *Store) readAnchors(ctx context.Context, opts VerifyOptions) (map[string
 	}
 	orgs := []string{opts.Org}
 	if opts.Org == "" {
-		in.mu.Lock()
-		orgs = slices.Clone(in.anchors)
-		in.mu.Unlock()
+		// The organizations now: one that appears between this and the
+		// snapshot had no anchor when it was read (its events come
+		// before its first checkpoint).
 		err := s.db.View(func(txn *badger.Txn) error {
-			logOrgs, err := listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID)
-			orgs = append(orgs, logOrgs...)
+			var err error
+			orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID)
 			return err
 		})
 		if err != nil {
@@ -179,9 +179,6 @@ func (s *Store) readAnchors(ctx context.Context, opts VerifyOptions) (map[string
 		}
 	}
 	for _, org := range orgs {
-		if _, done := anchors[org]; done {
-			continue
-		}
 		raw, err := in.ks.Get(ctx, KeyAnchor(org))
 		if errors.Is(err, ErrKeyNotFound) {
 			raw, err = nil, nil
