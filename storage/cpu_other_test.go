@@ -6,6 +6,3 @@ import "time"
 
 // processCPU is not measured outside Unix; CPU figures read 0.
 func processCPU() time.Duration { return 0 }
-
-// settleDisk is a no-op outside Unix.
-func settleDisk() {}

@@ -17,8 +17,3 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
-
-// settleDisk waits until the kernel has written back every dirty page
-// (sync(2)), so that a benchmark's reads do not queue behind the writeback
-// of the gigabytes an earlier benchmark wrote.
-func settleDisk() { syscall.Sync() }

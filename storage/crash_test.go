@@ -107,9 +107,14 @@ func TestStore_KilledWhileAppending(t *testing.T) {
 // printed.
 func runCrashChild(t *testing.T, dir string, kills int) []crashReceipt {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	// A child stuck inside Append is killed after two minutes, and never
+	// outlives the test.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
 	cmd.Stderr = os.Stderr
+	cmd.WaitDelay = time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +128,8 @@ func runCrashChild(t *testing.T, dir string, kills int) []crashReceipt {
 	for sc.Scan() {
 		var r crashReceipt
 		if json.Unmarshal(sc.Bytes(), &r) != nil || r.ID == "" {
-			continue // the test framework's own lines
+			t.Logf("child: %s", sc.Bytes()) // the testing package's lines
+			continue
 		}
 		receipts = append(receipts, r)
 		if !killed && len(receipts) >= kills {
@@ -135,9 +141,13 @@ func runCrashChild(t *testing.T, dir string, kills int) []crashReceipt {
 			// acknowledged before the kill.
 		}
 	}
+	scanErr := sc.Err()
 	err = cmd.Wait()
 	if !killed {
 		t.Fatalf("the crash child ended before it was killed (%d receipts): %v", len(receipts), err)
+	}
+	if scanErr != nil {
+		t.Fatalf("reading the crash child's receipts: %v", scanErr)
 	}
 	return receipts
 }
