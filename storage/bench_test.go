@@ -117,9 +117,8 @@ func rawOpen(b testing.TB, dir string) *badger.DB {
 	return db
 }
 
-// loadCache reads each of dir's files once, so that it is in the page
-// cache.
-func loadCache(b testing.TB, dir string) {
+// eachFile calls fn with each of dir's files, open for reading.
+func eachFile(b testing.TB, dir string, fn func(*os.File) error) {
 	b.Helper()
 	paths, err := filepath.Glob(filepath.Join(dir, "*"))
 	if err != nil {
@@ -130,12 +129,22 @@ func loadCache(b testing.TB, dir string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, err = io.Copy(io.Discard, f)
+		err = fn(f)
 		f.Close()
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// loadCache reads each of dir's files once, so that it is in the page
+// cache.
+func loadCache(b testing.TB, dir string) {
+	b.Helper()
+	eachFile(b, dir, func(f *os.File) error {
+		_, err := io.Copy(io.Discard, f)
+		return err
+	})
 }
 
 // recordSize is the size of one stored record value of the workload.
@@ -195,6 +204,26 @@ func storeEntries(b *testing.B, n int) []kv {
 	return kvs
 }
 
+// commitSynced commits kvs to db in groups transactions of equal size,
+// each followed by a sync.
+func commitSynced(b *testing.B, db *badger.DB, kvs []kv, groups int) {
+	per := (len(kvs) + groups - 1) / groups
+	for g := 0; g < len(kvs); g += per {
+		txn := db.NewTransaction(true)
+		for _, e := range kvs[g:min(g+per, len(kvs))] {
+			if err := txn.Set(e.k, e.v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := txn.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkDurableAppend compares (a) the store with 16 producers appending
 // batches of 16 events (so groups of up to 256), everything on, with (b) raw
 // Badger committing 256-event transactions of values the size of the
@@ -238,8 +267,25 @@ func BenchmarkDurableAppend(b *testing.B) {
 		for i := range keys {
 			keys[i] = []byte(fmt.Sprintf("k%015d", next+i))
 		}
-		store := func() {
-			start, cpu := time.Now(), processCPU()
+		rawKVs := make([]kv, perOp)
+		for i := range rawKVs {
+			rawKVs[i] = kv{keys[i], value}
+		}
+		// Each op's keys are new: a prefix of the op number before the
+		// store's key.
+		prefixed := make([]kv, len(entries))
+		for i, e := range entries {
+			prefixed[i] = kv{append(fmt.Appendf(nil, "%08d/", op), e.k...), e.v}
+		}
+		timed := func(wall, cpu *time.Duration, f func()) func() {
+			return func() {
+				start, c := time.Now(), processCPU()
+				f()
+				*wall += time.Since(start)
+				*cpu += processCPU() - c
+			}
+		}
+		store := timed(&storeTime, &storeCPU, func() {
 			var wg sync.WaitGroup
 			for p := 0; p < producers; p++ {
 				wg.Add(1)
@@ -254,51 +300,9 @@ func BenchmarkDurableAppend(b *testing.B) {
 				}(p)
 			}
 			wg.Wait()
-			storeTime += time.Since(start)
-			storeCPU += processCPU() - cpu
-		}
-		raw := func() {
-			start, cpu := time.Now(), processCPU()
-			for g := 0; g < perOp; g += 256 {
-				txn := db.NewTransaction(true)
-				for i := g; i < g+256; i++ {
-					if err := txn.Set(keys[i], value); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := txn.Commit(); err != nil {
-					b.Fatal(err)
-				}
-				if err := db.Sync(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			rawTime += time.Since(start)
-			rawCPU += processCPU() - cpu
-		}
-		storeWrites := func() {
-			start, cpu := time.Now(), processCPU()
-			// Each op's keys are new: a prefix of the op number
-			// before the store's key.
-			prefix := fmt.Appendf(nil, "%08d/", op)
-			per := (len(entries) + perOp/256 - 1) / (perOp / 256)
-			for g := 0; g < len(entries); g += per {
-				txn := edb.NewTransaction(true)
-				for _, e := range entries[g:min(g+per, len(entries))] {
-					if err := txn.Set(append(prefix[:len(prefix):len(prefix)], e.k...), e.v); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := txn.Commit(); err != nil {
-					b.Fatal(err)
-				}
-				if err := edb.Sync(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			entriesTime += time.Since(start)
-			entriesCPU += processCPU() - cpu
-		}
+		})
+		raw := timed(&rawTime, &rawCPU, func() { commitSynced(b, db, rawKVs, perOp/256) })
+		storeWrites := timed(&entriesTime, &entriesCPU, func() { commitSynced(b, edb, prefixed, perOp/256) })
 		orders := [][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}}
 		sides := []func(){store, raw, storeWrites}
 		for _, i := range orders[op%len(orders)] {

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -19,19 +18,5 @@ func settleDisk() { syscall.Sync() }
 // of a store after a reboot.
 func dropCache(b testing.TB, dir string) {
 	b.Helper()
-	paths, err := filepath.Glob(filepath.Join(dir, "*"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		err = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-		f.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	eachFile(b, dir, func(f *os.File) error { return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED) })
 }

@@ -620,40 +620,41 @@ func recordedSweep(txn *badger.Txn, org, sweepID string) (bool, []*ClassSweep, e
 	if err != nil {
 		return false, nil, err
 	}
-	var seq uint64
-	if err := item.Value(func(v []byte) error {
-		if len(v) < 8 {
-			return fmt.Errorf("the id index entry of %q is %d bytes: %w", sweepID, len(v), errCorrupt)
-		}
-		seq = binary.BigEndian.Uint64(v)
-		return nil
-	}); err != nil {
+	var ie idEntry
+	if err := item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err }); err != nil {
 		return false, nil, err
 	}
-	item, err = txn.Get(recordKey(org, seq))
+	item, err = txn.Get(recordKey(org, ie.seq))
 	if err != nil {
-		return false, nil, fmt.Errorf("the record of event %q (seq %d): %w", sweepID, seq, err)
+		return false, nil, fmt.Errorf("the record of event %q (seq %d): %w", sweepID, ie.seq, err)
 	}
 	var classes []*ClassSweep
 	err = item.Value(func(v []byte) error {
-		if isTombstone(v) {
-			return nil
-		}
-		rv, err := decodeRecordValue(v)
-		if err != nil {
-			return err
-		}
-		p, err := decodePublic(rv.public)
-		if err != nil {
-			return err
-		}
-		var m sweepMetadata
-		if p.ActionType == "audit.retention_swept" && json.Unmarshal(p.Metadata, &m) == nil && m.SweepID == sweepID {
+		if m, ok := sweepRecord(v); ok && m.SweepID == sweepID {
 			classes = m.Classes
 		}
 		return nil
 	})
 	return true, classes, err
+}
+
+// sweepRecord decodes record value v as a retention sweep's record, and
+// reports whether it is one: an audit.retention_swept event, not pruned,
+// whose metadata decodes.
+func sweepRecord(v []byte) (sweepMetadata, bool) {
+	var m sweepMetadata
+	if isTombstone(v) {
+		return m, false
+	}
+	rv, err := decodeRecordValue(v)
+	if err != nil {
+		return m, false
+	}
+	p, err := decodePublic(rv.public)
+	if err != nil || p.ActionType != "audit.retention_swept" {
+		return m, false
+	}
+	return m, json.Unmarshal(p.Metadata, &m) == nil
 }
 
 // unrecordedClasses is what progress holds that recorded does not: per

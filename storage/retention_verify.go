@@ -118,19 +118,7 @@ func (s *Store) sweepCoverage(txn *badger.Txn, org string) (map[RetentionClass][
 			continue // reported by the record checks
 		}
 		err = item.Value(func(v []byte) error {
-			if isTombstone(v) {
-				return nil
-			}
-			rv, err := decodeRecordValue(v)
-			if err != nil {
-				return nil
-			}
-			p, err := decodePublic(rv.public)
-			if err != nil || len(p.Metadata) == 0 {
-				return nil
-			}
-			var m sweepMetadata
-			if json.Unmarshal(p.Metadata, &m) == nil {
+			if m, ok := sweepRecord(v); ok {
 				add(m.Classes)
 			}
 			return nil

@@ -339,6 +339,25 @@ func TestRetention_CrashMidSweep(t *testing.T) {
 	}
 }
 
+// appendRetentionEvents appends events from to from+n-1 of the retention
+// workload, one minute apart from baseTime, and returns how many are
+// operational (pruned at 90 days).
+func appendRetentionEvents(t *testing.T, s *Store, org string, from, n int) (operational uint64) {
+	t.Helper()
+	var evs []Event
+	for i := from; i < from+n; i++ {
+		e := retentionEvent(org, i, baseTime.Add(time.Duration(i)*time.Minute), 0)
+		if !isMaterial(e.ActionType) {
+			operational++
+		}
+		evs = append(evs, e)
+	}
+	if _, err := s.Append(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	return operational
+}
+
 // TestRetention_RecordedSweepIsNotResumed: a sweep whose event is recorded
 // but whose progress was not cleared (the process ended between the two)
 // is over. The next sweep starts anew, also when events that expired since
@@ -350,21 +369,7 @@ func TestRetention_RecordedSweepIsNotResumed(t *testing.T) {
 	s := openRetentionTest(t, t.TempDir(), newStoreKeystore(), clk)
 	defer s.Close()
 	const org = "acme"
-	appendOld := func(from, n int) (operational uint64) {
-		var evs []Event
-		for i := from; i < from+n; i++ {
-			e := retentionEvent(org, i, baseTime.Add(time.Duration(i)*time.Minute), 0)
-			if !isMaterial(e.ActionType) {
-				operational++
-			}
-			evs = append(evs, e)
-		}
-		if _, err := s.Append(ctx, evs); err != nil {
-			t.Fatal(err)
-		}
-		return operational
-	}
-	want := appendOld(0, 60)
+	want := appendRetentionEvents(t, s, org, 0, 60)
 	clk.Add(91 * 24 * time.Hour)
 	// The progress as the sweep last wrote it, before it was cleared.
 	var progress []byte
@@ -381,7 +386,7 @@ func TestRetention_RecordedSweepIsNotResumed(t *testing.T) {
 	if err := s.WriteSetting(ctx, sweepSettingName(org), progress); err != nil {
 		t.Fatal(err)
 	}
-	backfill := appendOld(1000, 30)
+	backfill := appendRetentionEvents(t, s, org, 1000, 30)
 	clk.Add(time.Hour)
 	for i, want := range []uint64{backfill, 0} {
 		res, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
@@ -408,21 +413,7 @@ func TestRetention_StaleProgressKeepsItsPrunings(t *testing.T) {
 	s := openRetentionTest(t, t.TempDir(), newStoreKeystore(), clk)
 	defer s.Close()
 	const org = "acme"
-	appendOld := func(from, n int) (operational uint64) {
-		var evs []Event
-		for i := from; i < from+n; i++ {
-			e := retentionEvent(org, i, baseTime.Add(time.Duration(i)*time.Minute), 0)
-			if !isMaterial(e.ActionType) {
-				operational++
-			}
-			evs = append(evs, e)
-		}
-		if _, err := s.Append(ctx, evs); err != nil {
-			t.Fatal(err)
-		}
-		return operational
-	}
-	want := appendOld(0, 60)
+	want := appendRetentionEvents(t, s, org, 0, 60)
 	clk.Add(91 * 24 * time.Hour)
 	first, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 10})
 	if err != nil || first.Pruned != want || first.Event == nil {
@@ -430,7 +421,7 @@ func TestRetention_StaleProgressKeepsItsPrunings(t *testing.T) {
 	}
 	// A sweep of a backfill that ends after its first batch: its
 	// progress then holds the only account of what it pruned.
-	backfill := appendOld(1000, 30)
+	backfill := appendRetentionEvents(t, s, org, 1000, 30)
 	crash := errors.New("simulated crash")
 	s.ret.afterBatch = func(int) error { return crash }
 	if res, err := s.SweepRetention(ctx, org, SweepOptions{BatchSize: 100}); !errors.Is(err, crash) || res.Pruned == 0 {
