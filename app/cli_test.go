@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 // runCLI runs the command line in-process against a.
@@ -58,6 +60,57 @@ func TestCLI_AppendInvalidLineWritesNothing(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Seq != uint64(i+1) || r.OrganizationID != "org-a" || r.ID == "" || r.RecordedAt == "" {
 			t.Fatalf("receipt %d: %q", i, l)
 		}
+	}
+}
+
+// A line that is not an event at all gets one problem, its own, and not
+// one per field; a byte order mark before the first line is no problem.
+func TestCLI_AppendUnreadableLine(t *testing.T) {
+	a := TestApp(t)
+	good := mustJSON(t, TestEvent("org-a", 1, time.Now().Add(-time.Hour)))
+	for _, tt := range []struct{ name, line, want string }{
+		{"truncated", good[:len(good)-1], "line 1: event: is not valid JSON"},
+		{"not an object", `["x"]`, "line 1: event: must be a JSON object"},
+		{"too long", `{"userId":"` + strings.Repeat("a", storage.MaxInputBytes) + `"}`, "line 1: event: line is longer than"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, a, tt.line+"\n", "append")
+			if code != ExitDataErr {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, ExitDataErr, stderr)
+			}
+			if !strings.HasPrefix(stderr, tt.want) || strings.Count(stderr, "line 1:") != 1 {
+				t.Errorf("want one problem %q..., got:\n%s", tt.want, stderr)
+			}
+		})
+	}
+	stdout, stderr, code := runCLI(t, a, "\ufeff"+good+"\n", "append")
+	if code != 0 || strings.Count(stdout, "\n") != 1 {
+		t.Fatalf("a BOM before the first line: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// An id already recorded with other content names its line, and the
+// batch is refused whole.
+func TestCLI_AppendConflictNamesTheLine(t *testing.T) {
+	a := TestApp(t)
+	first := TestEvent("org-a", 1, time.Now().Add(-time.Hour))
+	first.ID = "01900000-0000-7000-8000-000000000001"
+	if _, _, code := runCLI(t, a, mustJSON(t, first)+"\n", "append"); code != 0 {
+		t.Fatal("first append failed")
+	}
+	changed := first
+	changed.UserID = "someone-else@example.com"
+	input := mustJSON(t, TestEvent("org-a", 2, time.Now().Add(-time.Hour))) + "\n\n" + mustJSON(t, changed) + "\n"
+	stdout, stderr, code := runCLI(t, a, input, "append")
+	if code != ExitDataErr || stdout != "" {
+		t.Fatalf("exit %d, stdout %q; want %d and nothing", code, stdout, ExitDataErr)
+	}
+	if !strings.HasPrefix(stderr, "line 3: id: is already recorded with different content\n") || !strings.Contains(stderr, "nothing was written") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	page, err := a.ListEvents(QueryDTO{Org: "org-a", Limit: 10})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("after a refused batch: %d events, %v", len(page.Events), err)
 	}
 }
 

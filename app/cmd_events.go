@@ -46,7 +46,7 @@ func (c *cli) appendCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			events, problems, err := readEventLines(in, cat)
+			events, lines, problems, err := readEventLines(in, cat)
 			if err != nil {
 				return err
 			}
@@ -65,6 +65,12 @@ func (c *cli) appendCommand() *cobra.Command {
 			}
 			defer closeB()
 			receipts, err := b.appendEvents(cmd.Context(), events)
+			if i, ok := conflictIndex(err); ok && i < len(lines) {
+				// The batch was refused whole: name the line, as for an
+				// invalid one.
+				fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{lines[i], "id", conflictReason})
+				return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%w; nothing was written", err)}
+			}
 			if err != nil {
 				return err
 			}
@@ -101,10 +107,9 @@ func countLines(ps []lineProblem) int {
 }
 
 // readEventLines decodes and validates every line, collecting every
-// problem rather than stopping at the first.
-func readEventLines(r io.Reader, cat *storage.Catalogue) ([]storage.Event, []lineProblem, error) {
-	var events []storage.Event
-	var problems []lineProblem
+// problem rather than stopping at the first. lines are the events' line
+// numbers.
+func readEventLines(r io.Reader, cat *storage.Catalogue) (events []storage.Event, lines []int, problems []lineProblem, err error) {
 	add := func(line int, err error) {
 		var ve *storage.ValidationError
 		if errors.As(err, &ve) {
@@ -115,13 +120,14 @@ func readEventLines(r io.Reader, cat *storage.Catalogue) ([]storage.Event, []lin
 		}
 		problems = append(problems, lineProblem{line, "event", err.Error()})
 	}
-	err := storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
+	err = storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
 		if err != nil {
 			add(line, err)
 			// Report what else is wrong with the line too, except for the
-			// fields the decoder already named.
+			// fields the decoder already named; a line that could not be
+			// read as an event has nothing else to check.
 			var ve *storage.ValidationError
-			if errors.As(err, &ve) {
+			if errors.As(err, &ve) && !ve.Unreadable {
 				seen := map[string]bool{}
 				for _, fe := range ve.Errors {
 					seen[fe.Field] = true
@@ -140,10 +146,10 @@ func readEventLines(r io.Reader, cat *storage.Catalogue) ([]storage.Event, []lin
 			add(line, err)
 			return nil
 		}
-		events = append(events, e)
+		events, lines = append(events, e), append(lines, line)
 		return nil
 	})
-	return events, problems, err
+	return events, lines, problems, err
 }
 
 // ReceiptDTO is what `append` prints per event.

@@ -94,5 +94,35 @@ func fieldErrors(err error) []FieldError {
 	if errors.As(err, &re) {
 		return []FieldError{{Field: re.Field, Reason: re.Reason}}
 	}
+	if i, ok := conflictIndex(err); ok {
+		return []FieldError{{Index: i, Field: "id", Reason: conflictReason}}
+	}
 	return nil
 }
+
+const conflictReason = "is already recorded with different content"
+
+// conflictIndex is the position in its batch of the event a conflict error
+// names, whether the store or the desktop app's API returned it.
+func conflictIndex(err error) (int, bool) {
+	var ce *storage.ConflictError
+	if errors.As(err, &ce) {
+		return ce.Index, true
+	}
+	var ae *apiError
+	if errors.As(err, &ae) && ae.sentinel == storage.ErrConflict && ae.index >= 0 {
+		return ae.index, true
+	}
+	return 0, false
+}
+
+// apiError is an error of the desktop app's API read back: its message as
+// the API wrote it, matching the sentinel of its code.
+type apiError struct {
+	msg      string
+	sentinel error
+	index    int // of a conflict's event, or -1
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.sentinel }

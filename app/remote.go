@@ -115,7 +115,11 @@ func remoteError(e ErrorDTO) error {
 		return ve
 	}
 	if sentinel != nil {
-		return fmt.Errorf("%s: %w", e.Message, sentinel)
+		ae := &apiError{msg: e.Message, sentinel: sentinel, index: -1}
+		if e.Code == CodeConflict && len(e.Fields) == 1 {
+			ae.index = e.Fields[0].Index
+		}
+		return ae
 	}
 	return errors.New(e.Message)
 }

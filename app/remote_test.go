@@ -41,8 +41,22 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	if _, err := r.appendEvents(ctx, []storage.Event{bad}); !errors.Is(err, storage.ErrInvalidEvent) {
 		t.Fatalf("remote invalid append: %v, want ErrInvalidEvent", err)
 	}
+	// A conflict comes back naming the event's position, its message as
+	// the store wrote it (once).
+	first := TestEvent("org-a", 3, time.Now().Add(-time.Minute))
+	first.ID = "01900000-0000-7000-8000-0000000000f1"
+	changed := first
+	changed.UserID = "other@example.com"
+	if _, err := r.appendEvents(ctx, []storage.Event{first}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.appendEvents(ctx, []storage.Event{TestEvent("org-a", 4, time.Now()), changed})
+	if i, ok := conflictIndex(err); !errors.Is(err, storage.ErrConflict) || !ok || i != 1 ||
+		strings.Count(err.Error(), "different content") != 1 {
+		t.Fatalf("remote conflict: %v (index %d, %v)", err, i, ok)
+	}
 	page, err := r.listEvents(ctx, QueryDTO{Org: "org-a", Statuses: []string{"applied"}})
-	if err != nil || len(page.Events) != 1 || page.Events[0].ID != receipts[0].ID {
+	if err != nil || len(page.Events) != 2 || page.Events[1].ID != receipts[0].ID {
 		t.Fatalf("remote list: %+v %v", page, err)
 	}
 	// A wrong credential is refused.

@@ -446,7 +446,7 @@ func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []F
 		}
 		return events, problems
 	}
-	events, lps, err := readEventLines(bytes.NewReader(body), cat)
+	events, _, lps, err := readEventLines(bytes.NewReader(body), cat)
 	if err != nil {
 		return nil, []FieldError{{Field: "body", Reason: err.Error()}}
 	}

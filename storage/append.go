@@ -1032,7 +1032,7 @@ func (s *Store) categoryOf(actionType string) string {
 }
 
 func conflictErr(i int, p *prepared) error {
-	return fmt.Errorf("event %d: id %q of organization %q: %w", i, p.ev.ID, p.ev.OrganizationID, ErrConflict)
+	return &ConflictError{Index: i, ID: p.ev.ID, OrganizationID: p.ev.OrganizationID}
 }
 
 func receipt(p *prepared, seq uint64, recNs int64) Receipt {

@@ -35,6 +35,21 @@ var (
 	ErrBatchTooLarge = errors.New("batch too large for one atomic commit")
 )
 
+// ConflictError is the error of an Append whose event Index (in the
+// batch) has an id already recorded with different content. Nothing of
+// the batch was written. It matches ErrConflict with errors.Is.
+type ConflictError struct {
+	Index          int
+	ID             string
+	OrganizationID string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("event %d: id %q of organization %q: %v", e.Index, e.ID, e.OrganizationID, ErrConflict)
+}
+
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
 // FieldError is one validation problem: the JSON path of the field and why.
 type FieldError struct {
 	Field  string `json:"field"`
@@ -48,6 +63,9 @@ func (e FieldError) Error() string { return e.Field + ": " + e.Reason }
 type ValidationError struct {
 	Index  int // position of the event in the appended batch
 	Errors []FieldError
+	// Unreadable: the input could not be read as an event at all (not a
+	// JSON object, not JSON, too long), so no field of it was checked.
+	Unreadable bool
 }
 
 func (e *ValidationError) Error() string {

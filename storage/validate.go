@@ -45,9 +45,10 @@ const (
 	// maxProblemsPerValue caps the problems reported inside one JSON value
 	// so that a 512 KiB state full of bad strings yields a readable error.
 	maxProblemsPerValue = 20
-	// lineSlack is what DecodeJSONLines allows on top of MaxEventBytes for
-	// a line: the line ending and the whitespace a pretty producer adds.
-	lineSlack = 64 << 10
+	// MaxInputBytes bounds one event as sent (a JSON Lines line, a
+	// request's event): MaxEventBytes, which applies to the compact
+	// encoding, plus room for the whitespace a pretty producer adds.
+	MaxInputBytes = MaxEventBytes + 64<<10
 )
 
 // MinTimestamp is the earliest timestamp an event may carry: anything
@@ -163,8 +164,8 @@ func (v *validator) event(c *Catalogue, e *Event) {
 
 	if n := encodedSizeBound(e); n > MaxEventBytes {
 		// The bound is loose; only an exact encoding can say no.
-		if b, err := json.Marshal(e); err == nil && len(b) > MaxEventBytes {
-			v.add("event", fmt.Sprintf("is %d bytes encoded; the limit is %d (1 MiB)", len(b), MaxEventBytes))
+		if n, err := encodedSize(e); err == nil && n > MaxEventBytes {
+			v.add("event", fmt.Sprintf("is %d bytes encoded; the limit is %d (1 MiB)", n, MaxEventBytes))
 		}
 	}
 }
@@ -419,8 +420,29 @@ func validOrganizationID(s string) bool {
 	return true
 }
 
-// encodedSizeBound is an upper bound on len(json.Marshal(e)), computed
-// without encoding, so that the common small event skips the marshal.
+// encodedSize is the length of e's compact JSON encoding, the one
+// MaxEventBytes limits: json.Marshal's without its HTML escaping (which
+// turns each <, > and & into six bytes and which no stored or canonical
+// form uses).
+func encodedSize(e *Event) (int, error) {
+	var c byteCounter
+	enc := json.NewEncoder(&c)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return 0, err
+	}
+	return c.n - 1, nil // Encode ends with a newline
+}
+
+type byteCounter struct{ n int }
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	c.n += len(p)
+	return len(p), nil
+}
+
+// encodedSizeBound is an upper bound on encodedSize(e), computed without
+// encoding, so that the common small event skips the encoding.
 func encodedSizeBound(e *Event) int {
 	n := 256 + 64 // keys, quotes, commas; a timestamp encodes in at most 37 bytes before year 10000
 	for _, s := range [...]string{e.ID, e.OrganizationID, e.UserID, e.Provider, e.ActionType, e.Status, e.RiskLevel} {
@@ -430,10 +452,9 @@ func encodedSizeBound(e *Event) int {
 		n += 3 + 6*len(id)
 	}
 	for _, raw := range [...]json.RawMessage{e.BeforeState, e.AfterState, e.Metadata} {
-		// Marshal compacts raw JSON and HTML-escapes <, > and & (6 bytes
-		// each) and U+2028/U+2029 (3 bytes to 6).
-		n += len(raw) + 5*(bytes.Count(raw, []byte{'<'})+bytes.Count(raw, []byte{'>'})+bytes.Count(raw, []byte{'&'})) +
-			3*bytes.Count(raw, []byte{0xE2})
+		// The encoder compacts raw JSON and escapes U+2028 and U+2029 (3
+		// bytes to 6).
+		n += len(raw) + 3*bytes.Count(raw, []byte{0xE2})
 	}
 	return n
 }
@@ -450,13 +471,14 @@ func encodedSizeBound(e *Event) int {
 // too and report everything wrong with the line at once.
 func ParseEvent(data []byte) (Event, error) {
 	var e Event
-	if len(data) > MaxEventBytes {
-		return e, &ValidationError{Errors: []FieldError{{Field: "event", Reason: fmt.Sprintf("is %d bytes; the limit is %d (1 MiB)", len(data), MaxEventBytes)}}}
+	if len(data) > MaxInputBytes {
+		return e, &ValidationError{Unreadable: true, Errors: []FieldError{{Field: "event", Reason: fmt.Sprintf(
+			"is %d bytes as sent; an event is at most %d bytes (1 MiB) encoded compactly, and at most %d as sent", len(data), MaxEventBytes, MaxInputBytes)}}}
 	}
 	s := jsonScanner{data: data, maxDepth: maxStateDepth + 1, wantObject: true, topKeys: true}
 	s.scanDocument("")
 	if s.fatal {
-		return e, &ValidationError{Errors: s.problems}
+		return e, &ValidationError{Unreadable: true, Errors: s.problems}
 	}
 	problems := s.problems
 
@@ -585,13 +607,13 @@ func validFraction(f string) bool {
 
 // DecodeJSONLines reads events as JSON Lines and calls fn for each non-blank
 // line with its 1-based number and either the event or a *ValidationError
-// from [ParseEvent]. A line longer than MaxEventBytes plus some slack is an
+// from [ParseEvent]. A line longer than [MaxInputBytes] is an
 // error for that line (never truncated); reading continues with the next.
 // fn returning an error stops the reading and DecodeJSONLines returns it;
 // read errors are returned as they are. Events are not validated against
 // the catalogue.
 func DecodeJSONLines(r io.Reader, fn func(line int, e Event, err error) error) error {
-	const maxLine = MaxEventBytes + lineSlack
+	const maxLine = MaxInputBytes
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
 	for line := 1; ; line++ {
@@ -601,7 +623,7 @@ func DecodeJSONLines(r io.Reader, fn func(line int, e Event, err error) error) e
 		for {
 			chunk, err := br.ReadSlice('\n')
 			if !tooLong {
-				if len(buf)+len(chunk) > maxLine+1 { // +1: the newline
+				if len(buf)+len(chunk) > maxLine+2 { // +2: the line ending
 					tooLong = true
 					buf = buf[:0]
 				} else {
@@ -620,9 +642,16 @@ func DecodeJSONLines(r io.Reader, fn func(line int, e Event, err error) error) e
 		var ferr error
 		switch {
 		case tooLong:
-			ferr = fn(line, Event{}, &ValidationError{Errors: []FieldError{{Field: "event", Reason: fmt.Sprintf("line is longer than %d bytes", maxLine)}}})
+			ferr = fn(line, Event{}, &ValidationError{Unreadable: true, Errors: []FieldError{{Field: "event", Reason: fmt.Sprintf(
+				"line is longer than %d bytes; an event is at most %d bytes (1 MiB) encoded compactly", maxLine, MaxEventBytes)}}})
 		default:
 			text := bytes.TrimRight(buf, "\r\n")
+			if line == 1 {
+				// A byte order mark, which some Windows tools write
+				// first, is not part of the first event (RFC 8259 §8.1
+				// lets a parser ignore it).
+				text = bytes.TrimPrefix(text, []byte("\ufeff"))
+			}
 			if len(bytes.TrimSpace(text)) == 0 {
 				break
 			}

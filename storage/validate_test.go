@@ -214,6 +214,11 @@ func TestValidate_Rules(t *testing.T) {
 			e.BeforeState = bigState(MaxStateBytes)
 			e.AfterState = bigState(MaxStateBytes - 4096)
 		}, "", ""},
+		// <, > and & are one byte each encoded (no HTML escaping).
+		{"event of markup under", func(e *Event) {
+			e.BeforeState = json.RawMessage(`"` + strings.Repeat("<&>", (MaxStateBytes-2)/3) + `"`)
+			e.AfterState = json.RawMessage(`"` + strings.Repeat("<&>", (MaxStateBytes-4096)/3) + `"`)
+		}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,7 +369,7 @@ func TestParseEvent(t *testing.T) {
 		{"bad utf8 in userId", strings.Replace(encode(nil), `"u"`, "\"u\xff\"", 1), "userId", "UTF-8"},
 		{"NUL escape in metadata", encode(set("metadata", map[string]any{"k": "\x00"})), "metadata.k", "NUL"},
 		{"control char", strings.Replace(encode(nil), `"u"`, "\"u\x01\"", 1), "userId", "control character"},
-		{"too big", `{"userId":"` + strings.Repeat("a", MaxEventBytes) + `"}`, "event", "limit"},
+		{"too big", `{"userId":"` + strings.Repeat("a", MaxInputBytes) + `"}`, "event", "1 MiB"},
 		{"null fields", `{"id":null,"resourceIds":null,"metadata":null,"timestamp":null}`, "", ""},
 	}
 	for _, tt := range tests {
@@ -386,8 +391,8 @@ func TestParseEvent(t *testing.T) {
 
 func TestDecodeJSONLines(t *testing.T) {
 	good := `{"timestamp":"2026-03-01T12:00:00Z","organizationId":"a","userId":"u","provider":"aws","actionType":"scan.started","status":"applied","riskLevel":"low"}`
-	long := `{"userId":"` + strings.Repeat("a", MaxEventBytes+lineSlack) + `"}`
-	input := good + "\r\n\n" + `{"timestamp":"2026-03-01T12:00:00+01:00"}` + "\n" + long + "\n   \n" + good // no final newline
+	long := `{"userId":"` + strings.Repeat("a", MaxInputBytes) + `"}`
+	input := "\ufeff" + good + "\r\n\n" + `{"timestamp":"2026-03-01T12:00:00+01:00"}` + "\n" + long + "\n   \n" + good // no final newline
 
 	type result struct {
 		line int
@@ -399,6 +404,10 @@ func TestDecodeJSONLines(t *testing.T) {
 		if err != nil {
 			errs := fieldErrors(t, err)
 			r.err = errs[0].Field
+			var ve *ValidationError
+			if errors.As(err, &ve) && ve.Unreadable != (line == 4) {
+				t.Errorf("line %d: Unreadable is %v", line, ve.Unreadable)
+			}
 		} else if e.UserID != "u" {
 			t.Errorf("line %d: decoded %+v", line, e)
 		}
@@ -423,6 +432,47 @@ func TestDecodeJSONLines(t *testing.T) {
 	err = DecodeJSONLines(io.MultiReader(strings.NewReader(good+"\n"), errReader{}), func(int, Event, error) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("read error: got %v", err)
+	}
+}
+
+// TestParseEvent_SizeIsCompact: the 1 MiB limit applies to the event
+// encoded compactly, not to the whitespace a producer adds around it.
+func TestParseEvent_SizeIsCompact(t *testing.T) {
+	c := testCatalogue(t)
+	e := validEvent()
+	e.BeforeState = bigState(MaxStateBytes)
+	e.AfterState = bigState(MaxStateBytes - 4096)
+	compact, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := bytes.Replace(compact, []byte(`,"`), []byte(",          \""), -1)
+	padded = append(padded, bytes.Repeat([]byte(" "), 8192)...)
+	if len(padded) <= MaxEventBytes || len(compact) > MaxEventBytes {
+		t.Fatalf("padded %d, compact %d bytes: not a test of the limit", len(padded), len(compact))
+	}
+	got, err := ParseEvent(padded)
+	if err != nil {
+		t.Fatalf("ParseEvent: %v", err)
+	}
+	if err := c.Validate(&got); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	// One byte more than the limit, compact, is refused, naming the size.
+	const target = MaxEventBytes + 1
+	e.BeforeState = bigState(MaxStateBytes - 8192)
+	n, _ := encodedSize(&e)
+	for n < target {
+		e.ResourceIDs = append(e.ResourceIDs, strings.Repeat("r", min(MaxResourceIDBytes, max(1, target-n-3))))
+		n, _ = encodedSize(&e)
+	}
+	last := len(e.ResourceIDs) - 1
+	e.ResourceIDs[last] = e.ResourceIDs[last][n-target:]
+	if n, _ := encodedSize(&e); n != target {
+		t.Fatalf("built an event of %d bytes, want %d", n, MaxEventBytes+1)
+	}
+	if !hasField(fieldErrors(t, c.Validate(&e)), "event", fmt.Sprintf("is %d bytes encoded", MaxEventBytes+1)) {
+		t.Errorf("an event of %d bytes: got %v", MaxEventBytes+1, c.Validate(&e))
 	}
 }
 
