@@ -114,6 +114,45 @@ func TestCLI_AppendConflictNamesTheLine(t *testing.T) {
 	}
 }
 
+// keys rotate acts only on an organization that exists, records each
+// rotation, and rotates nothing while the log refuses appends.
+func TestCLI_KeysRotate(t *testing.T) {
+	a := TestApp(t)
+	ctx := context.Background()
+	if _, _, code := runCLI(t, a, mustJSON(t, TestEvent("org-a", 1, time.Now().Add(-time.Hour)))+"\n", "append"); code != 0 {
+		t.Fatal("append failed")
+	}
+	_, stderr, code := runCLI(t, a, "", "keys", "rotate", "--org", "org-typo")
+	if code != 2 || !strings.Contains(stderr, `no organization "org-typo"`) {
+		t.Fatalf("unknown org: exit %d, %s", code, stderr)
+	}
+	if orgs, _ := a.organizations(ctx); len(orgs) != 1 {
+		t.Fatalf("rotating an unknown org created one: %+v", orgs)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "keys", "rotate", "--org", "org-a")
+	if code != 0 || !strings.Contains(stdout, "data key 2") {
+		t.Fatalf("rotate: exit %d, %q %s", code, stdout, stderr)
+	}
+	page, err := a.ListEvents(QueryDTO{Org: "org-a", ActionTypes: []string{"audit.key_rotated"}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("rotation not recorded: %+v %v", page.Events, err)
+	}
+	if err := a.store.RaiseIntegrityAlert(ctx, "org-a", "test", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runCLI(t, a, "", "keys", "rotate", "--org", "org-a")
+	if code != 2 || !strings.Contains(stderr, "recover --acknowledge") {
+		t.Fatalf("rotate during an alert: exit %d, %s", code, stderr)
+	}
+	if _, err := a.store.AcknowledgeIntegrityAlert(ctx, "org-a", "tester", "test over"); err != nil {
+		t.Fatal(err)
+	}
+	// The refused rotation rotated nothing.
+	if stdout, _, _ := runCLI(t, a, "", "keys", "rotate", "--org", "org-a"); !strings.Contains(stdout, "data key 3") {
+		t.Fatalf("after the alert: %q, want data key 3", stdout)
+	}
+}
+
 // The same use case through the binding, the REST API and the CLI gives the
 // same answer.
 func TestSameAnswerThroughBindingRESTAndCLI(t *testing.T) {

@@ -173,6 +173,10 @@ func (a *App) rotateDataKey(ctx context.Context, org string) (uint32, error) {
 	if org == "" {
 		return 0, &RequestError{Field: "org", Reason: "is required"}
 	}
+	// A typo must not start a new organization.
+	if err := a.requireOrg(ctx, org); err != nil {
+		return 0, err
+	}
 	id, err := st.RotateDataKey(ctx, org)
 	if err != nil {
 		return 0, err

@@ -105,6 +105,12 @@ func (s *Store) alertGate(ctx context.Context, events []Event) error {
 	return nil
 }
 
+// orgAlertGate refuses a change to org's log (a key rotation, which the
+// log must record) while org has an active alert.
+func (s *Store) orgAlertGate(ctx context.Context, org string) error {
+	return s.alertGate(ctx, []Event{{OrganizationID: org}})
+}
+
 // raiseAlert records an alert (the first one of an organization wins) in
 // memory and in the log. It reports whether it persisted the alert (true
 // as well when org already had one); the alert stays in memory either way.

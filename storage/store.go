@@ -491,6 +491,8 @@ func (s *Store) gcLoop(ctx context.Context) {
 
 // RotateDataKey starts a new data key for org and returns its id. Later
 // appends seal with it; earlier records keep their own keys, which stay.
+// While org has an integrity alert it fails with ErrIntegrityAlert, as
+// appends do, since the rotation could not be recorded.
 func (s *Store) RotateDataKey(ctx context.Context, org string) (uint32, error) {
 	if !validOrg(org) {
 		return 0, fmt.Errorf("organization id %q is not valid: %w", org, ErrInvalidEvent)
@@ -499,6 +501,9 @@ func (s *Store) RotateDataKey(ctx context.Context, org string) (uint32, error) {
 	defer s.closeMu.RUnlock()
 	if s.closed {
 		return 0, ErrClosed
+	}
+	if err := s.orgAlertGate(ctx, org); err != nil {
+		return 0, err
 	}
 	id, err := s.keys.rotate(ctx, org)
 	if err != nil {
