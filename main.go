@@ -36,7 +36,9 @@ func main() {
 	})
 	err := root.ExecuteContext(context.Background())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "axiom-audit:", app.Explain(err))
+		if msg := app.Explain(err); msg != "" {
+			fmt.Fprintln(os.Stderr, "axiom-audit:", msg)
+		}
 	}
 	os.Exit(app.ExitCode(err))
 }

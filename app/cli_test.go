@@ -24,8 +24,8 @@ func runCLI(t *testing.T, a *App, stdin string, args ...string) (stdout, stderr 
 	root.SetIn(strings.NewReader(stdin))
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		errb.WriteString(Explain(err) + "\n")
+	if err != nil && Explain(err) != "" {
+		errb.WriteString("axiom-audit: " + Explain(err) + "\n")
 	}
 	return out.String(), errb.String(), ExitCode(err)
 }

@@ -118,7 +118,7 @@ func (c *cli) verifyCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&org, "org", "", "verify only this organization `ID` (default: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print problems and the summary as JSON lines")
-	cmd.Flags().BoolVar(&keyless, "keyless", false, "use no key from the keychain beyond the database's: states are not decrypted, signatures are checked with the stored verifier key")
+	cmd.Flags().BoolVar(&keyless, "keyless", false, "check with no secret: states are not decrypted, signatures are checked with the verifier key stored in the log (opening the profile still needs its keychain entries; without them, use verify-export)")
 	return cmd
 }
 
@@ -164,7 +164,9 @@ func (c *cli) checkpointCommand() *cobra.Command {
 		Short: "Print the newest signed checkpoint (C2SP signed note) or the verifier key",
 		Long: "checkpoint prints ORG's newest signed checkpoint exactly as signed: a C2SP\n" +
 			"tlog-checkpoint in the signed-note format, which golang.org/x/mod/sumdb/note\n" +
-			"verifies with the key that --public-key prints (note verifier format).",
+			"verifies with the key that --public-key prints (note verifier format).\n\n" +
+			"While ORG has an integrity alert (its database was rolled back or truncated)\n" +
+			"the checkpoint is still printed, and the exit status is 1 with the alert.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if org == "" && !publicKey {
@@ -190,8 +192,10 @@ func (c *cli) checkpointCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = io.WriteString(cmd.OutOrStdout(), cp.Note)
-			return err
+			if _, err = io.WriteString(cmd.OutOrStdout(), cp.Note); err != nil {
+				return err
+			}
+			return alertExit(org, cp.Alert, "this checkpoint is of the database as it is now")
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "organization `ID`")
@@ -210,7 +214,9 @@ func (c *cli) proveCommand() *cobra.Command {
 			"checkpoint's root) against ORG's newest signed checkpoint, or against the signed\n" +
 			"checkpoint in FILE (its signature and origin are checked first).\n\n" +
 			"With --from and --to, it prints the consistency proof that the tree of SIZE2\n" +
-			"events extends the tree of SIZE1 events.",
+			"events extends the tree of SIZE1 events.\n\n" +
+			"The exit status is 1 when the proof does not verify, or when ORG has an\n" +
+			"integrity alert (the proof is then printed too).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if org == "" {
@@ -234,12 +240,19 @@ func (c *cli) proveCommand() *cobra.Command {
 			defer closeB()
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
+			latest, err := b.latestCheckpoint(cmd.Context(), org)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
 			if consistency {
 				p, err := b.consistencyProof(cmd.Context(), org, from, to)
 				if err != nil {
 					return err
 				}
-				return enc.Encode(p)
+				if err := enc.Encode(p); err != nil {
+					return err
+				}
+				return alertExit(org, latest.Alert, "this proof is of the database as it is now")
 			}
 			var size uint64
 			var root *tlog.Hash
@@ -263,7 +276,7 @@ func (c *cli) proveCommand() *cobra.Command {
 			if !p.Verified {
 				return &ExitError{Code: 1, Err: fmt.Errorf("the proof of event %s does not lead to the checkpoint's root: the log or the checkpoint was changed", args[0])}
 			}
-			return nil
+			return alertExit(org, latest.Alert, "this proof is of the database as it is now")
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "organization `ID`")
@@ -271,6 +284,16 @@ func (c *cli) proveCommand() *cobra.Command {
 	cmd.Flags().Uint64Var(&from, "from", 0, "consistency proof from tree `SIZE1`")
 	cmd.Flags().Uint64Var(&to, "to", 0, "consistency proof to tree `SIZE2`")
 	return cmd
+}
+
+// alertExit is nil when org has no integrity alert; otherwise exit status
+// 1 with the alert, so that what a command printed (of a log that was
+// rolled back or truncated) is not taken for a clean answer.
+func alertExit(org string, a *IntegrityAlertDTO, what string) error {
+	if a == nil {
+		return nil
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("organization %s has an integrity alert, and %s, not of the log the keychain's anchor records: %s", org, what, a.Message)}
 }
 
 // readCheckpointFile opens a signed checkpoint of org from a file: the

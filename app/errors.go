@@ -69,11 +69,16 @@ func ErrorCode(err error) (code string, status int) {
 	return CodeInternal, http.StatusInternalServerError
 }
 
-// Explain returns the message a person sees for err on the command line.
-// Store and keystore errors already read as sentences that say what to do.
+// Explain returns the message a person sees for err on the command line,
+// or "" when the command has said everything already (an exit status
+// alone, as verify's 1 after its list of problems). Store and keystore
+// errors already read as sentences that say what to do.
 func Explain(err error) string {
 	var ee *ExitError
-	if errors.As(err, &ee) && ee.Err != nil {
+	if errors.As(err, &ee) {
+		if ee.Err == nil {
+			return ""
+		}
 		return ee.Err.Error()
 	}
 	return err.Error()

@@ -234,8 +234,24 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	defer closeBoth(a, st)
 
 	out, stderr, code := runCLI(t, a, "", "verify", "--org", "org-a")
-	if code != 1 || !strings.Contains(out, "rollback") || !strings.Contains(out, "org org-a") {
+	if code != 1 || !strings.Contains(out, "rollback") || !strings.Contains(out, "org org-a") || strings.Contains(stderr, "exit status") {
 		t.Fatalf("verify after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	// What checkpoint and prove print of the rolled-back database comes
+	// with the alert and exit status 1.
+	out, stderr, code = runCLI(t, a, "", "checkpoint", "--org", "org-a")
+	if code != 1 || !strings.HasPrefix(out, "axiom-audit/") || !strings.Contains(stderr, "integrity alert") || !strings.Contains(stderr, "recover --acknowledge") {
+		t.Fatalf("checkpoint after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	first, err := a.listEvents(ctx, QueryDTO{Org: "org-a", Order: "oldest", Limit: 1})
+	if err != nil || len(first.Events) != 1 {
+		t.Fatal(first, err)
+	}
+	for _, args := range [][]string{{first.Events[0].ID}, {"--from", "1", "--to", "5"}} {
+		out, stderr, code = runCLI(t, a, "", append([]string{"prove", "--org", "org-a"}, args...)...)
+		if code != 1 || !strings.Contains(out, `"hashes"`) || !strings.Contains(stderr, "integrity alert") {
+			t.Fatalf("prove %v after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, stderr)
+		}
 	}
 	ev := mustJSON(t, TestEvent("org-a", 99, time.Now().Add(-time.Minute)))
 	_, stderr, code = runCLI(t, a, ev+"\n", "append")
@@ -268,6 +284,9 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	}
 	if out, stderr, code = runCLI(t, a, "", "verify", "--org", "org-a"); code != 0 {
 		t.Fatalf("verify after acknowledgement: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, stderr, code = runCLI(t, a, "", "checkpoint", "--org", "org-a"); code != 0 || stderr != "" {
+		t.Fatalf("checkpoint after acknowledgement: exit %d\n%s%s", code, out, stderr)
 	}
 }
 
