@@ -114,6 +114,43 @@ func TestCLI_AppendConflictNamesTheLine(t *testing.T) {
 	}
 }
 
+// A refused query prints nothing on stdout and names the flag; a typo in
+// a category, an action type or the organization is refused rather than
+// answered with no events.
+func TestCLI_QueryRefusals(t *testing.T) {
+	a := TestApp(t)
+	if _, _, code := runCLI(t, a, mustJSON(t, TestEvent("org-a", 1, time.Now().Add(-time.Hour)))+"\n", "append"); code != 0 {
+		t.Fatal("append failed")
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--order", "sideways"}, "--order: "},
+		{[]string{"--status", "nope"}, "--status: "},
+		{[]string{"--category", "scans"}, `--category: "scans" is not one of`},
+		{[]string{"--action", "scan.begun"}, `--action: "scan.begun" is not an action type`},
+		{[]string{"--since", "2h", "--until", "3h"}, "--until: "},
+		{[]string{"--user", "u\x00"}, "--user: "},
+		{[]string{"--resource", "bucket\x00*"}, "--resource: "},
+	} {
+		stdout, stderr, code := runCLI(t, a, "", append([]string{"query", "--org", "org-a"}, tt.args...)...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, tt.want) {
+			t.Errorf("query %q: exit %d, stdout %q, stderr %q; want 2, nothing, %q", tt.args, code, stdout, stderr, tt.want)
+		}
+	}
+	stdout, stderr, code := runCLI(t, a, "", "query", "--org", "org-typo")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, `no organization "org-typo"`) {
+		t.Errorf("unknown org: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// A custom type, and no match in an organization that exists: the
+	// header alone.
+	stdout, stderr, code = runCLI(t, a, "", "query", "--org", "org-a", "--action", "custom.never.seen")
+	if code != 0 || !strings.HasPrefix(stdout, "TIME") || strings.Count(stdout, "\n") != 1 {
+		t.Errorf("no match: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
 // keys rotate acts only on an organization that exists, records each
 // rotation, and rotates nothing while the log refuses appends.
 func TestCLI_KeysRotate(t *testing.T) {

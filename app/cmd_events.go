@@ -269,12 +269,23 @@ func (c *cli) queryCommand() *cobra.Command {
 			var enc *json.Encoder
 			if format == "table" {
 				tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TIME\tSEQ\tACTION\tUSER\tPROVIDER\tSTATUS\tRISK\tRESOURCES")
 				defer tw.Flush()
 			} else {
 				enc = json.NewEncoder(out)
 			}
-			return eachEvent(cmd.Context(), b, d, limit, func(e EventDTO) error {
+			// The header follows the first page, so that a refused query
+			// prints nothing on stdout.
+			header := func() {
+				if tw != nil {
+					fmt.Fprintln(tw, "TIME\tSEQ\tACTION\tUSER\tPROVIDER\tSTATUS\tRISK\tRESOURCES")
+					tw.Flush()
+				}
+			}
+			n := 0
+			err = eachEvent(cmd.Context(), b, d, limit, func(e EventDTO) error {
+				if n++; n == 1 {
+					header()
+				}
 				if enc != nil {
 					return enc.Encode(e)
 				}
@@ -282,6 +293,18 @@ func (c *cli) queryCommand() *cobra.Command {
 					e.Provider, e.Status, e.RiskLevel, strings.Join(e.ResourceIDs, ","))
 				return err
 			})
+			if err != nil {
+				return flagError(err)
+			}
+			if n == 0 {
+				// No events: say so when the organization has none at
+				// all (a typo), as verify and checkpoint do.
+				if _, err := b.latestCheckpoint(cmd.Context(), d.Org); errors.Is(err, storage.ErrNotFound) {
+					return fmt.Errorf("no organization %q in this profile: %w", d.Org, storage.ErrNotFound)
+				}
+				header()
+			}
+			return nil
 		},
 	}
 	q.register(cmd)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/axiomops/axiom-audit/storage"
 )
@@ -41,7 +42,7 @@ func ErrorCode(err error) (code string, status int) {
 		return CodeInvalidEvent, http.StatusUnprocessableEntity
 	case errors.Is(err, storage.ErrBadCursor):
 		return CodeInvalidCursor, http.StatusBadRequest
-	case errors.Is(err, storage.ErrInvalidPolicy):
+	case errors.Is(err, storage.ErrInvalidPolicy), errors.Is(err, storage.ErrInvalidFilter):
 		return CodeInvalidRequest, http.StatusBadRequest
 	case errors.Is(err, storage.ErrPruned):
 		return CodePruned, http.StatusGone
@@ -99,6 +100,10 @@ func fieldErrors(err error) []FieldError {
 	if errors.As(err, &re) {
 		return []FieldError{{Field: re.Field, Reason: re.Reason}}
 	}
+	var fe *storage.FilterError
+	if errors.As(err, &fe) {
+		return []FieldError{{Field: filterFields[fe.Field], Reason: fe.Reason}}
+	}
 	if i, ok := conflictIndex(err); ok {
 		return []FieldError{{Index: i, Field: "id", Reason: conflictReason}}
 	}
@@ -131,3 +136,36 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.msg }
 func (e *apiError) Unwrap() error { return e.sentinel }
+
+// filterFields name storage.Filter's fields as the API's query parameters
+// (and, with "--", the command line's flags) do.
+var filterFields = map[string]string{
+	"Org": "org", "Order": "order", "Categories": "category", "ActionTypes": "action", "Providers": "provider",
+	"UserIDs": "user", "Statuses": "status", "RiskLevels": "risk", "NotCategories": "notCategory",
+	"NotActionTypes": "notAction", "NotProviders": "notProvider", "NotUserIDs": "notUser",
+	"NotStatuses": "notStatus", "NotRiskLevels": "notRisk", "ResourceID": "resource",
+	"ResourceIDPrefix": "resourcePrefix", "Text": "text",
+}
+
+// flagError names, in an error about a query parameter, the command-line
+// flag that set it.
+func flagError(err error) error {
+	field, reason := "", ""
+	var re *RequestError
+	var fe *storage.FilterError
+	switch {
+	case errors.As(err, &re):
+		field, reason = re.Field, re.Reason
+	case errors.As(err, &fe):
+		field, reason = filterFields[fe.Field], fe.Reason
+	default:
+		return err
+	}
+	switch {
+	case field == "" || strings.HasPrefix(field, "-"):
+		return err
+	case field == "resourcePrefix":
+		field = "resource"
+	}
+	return &RequestError{Field: "--" + field, Reason: reason}
+}

@@ -262,7 +262,34 @@ func (a *App) filter(q QueryDTO) (storage.Filter, error) {
 			}
 		}
 	}
+	// A typo in a category or an action type would read as "no such
+	// events", which an audit must not mistake for a fact.
+	if given := slices.Concat(q.Categories, q.NotCategories); len(given) > 0 {
+		cats := a.categories()
+		for _, v := range given {
+			if !slices.Contains(cats, v) {
+				return f, &RequestError{Field: "category", Reason: fmt.Sprintf("%q is not one of %s", v, strings.Join(cats, ", "))}
+			}
+		}
+	}
+	for _, v := range slices.Concat(q.ActionTypes, q.NotActionTypes) {
+		if _, ok := a.catalogue.Lookup(v); !ok {
+			return f, &RequestError{Field: "action", Reason: fmt.Sprintf("%q is not an action type of the catalogue (category.action, or custom.<name>)", v)}
+		}
+	}
 	return f, nil
+}
+
+// categories are the catalogue's categories, custom included, sorted.
+func (a *App) categories() []string {
+	cats := []string{"custom"}
+	for _, t := range a.catalogue.Types() {
+		if !slices.Contains(cats, t.Category) {
+			cats = append(cats, t.Category)
+		}
+	}
+	slices.Sort(cats)
+	return cats
 }
 
 // parseQueryTime accepts RFC 3339 times, and durations like "24h" or "90d"

@@ -1039,8 +1039,22 @@ func receipt(p *prepared, seq uint64, recNs int64) Receipt {
 	return Receipt{ID: p.ev.ID, OrganizationID: p.ev.OrganizationID, Seq: seq, RecordedAt: time.Unix(0, recNs).UTC()}
 }
 
+// storedEvent is the event as List and Get return it: its public fields
+// read back from the record (canonical metadata, nothing shared with the
+// caller's Event), its states from the sealed plaintext.
 func (c committed) storedEvent(recNs int64) StoredEvent {
-	e := c.p.ev
+	p, ok := decodePublicFast(c.public)
+	if !ok {
+		// The fast decoder declines what is unusual, not what is wrong.
+		p, _ = decodePublic(c.public)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, p.Timestamp)
+	if err != nil {
+		ts = c.p.ev.Timestamp.UTC()
+	}
+	e := Event{ID: p.ID, Timestamp: ts, OrganizationID: p.OrganizationID, UserID: p.UserID,
+		Provider: p.Provider, ActionType: p.ActionType, ResourceIDs: p.ResourceIDs, Status: p.Status,
+		RiskLevel: p.RiskLevel, Metadata: p.Metadata}
 	if c.p.beforePT != nil {
 		e.BeforeState = json.RawMessage(c.p.beforePT[32:])
 	}

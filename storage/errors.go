@@ -30,6 +30,9 @@ var (
 	ErrLocked = errors.New("audit log in use by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrInvalidFilter: a query's filter cannot be used; the concrete error
+	// is a *FilterError naming the field.
+	ErrInvalidFilter = errors.New("invalid filter")
 	// ErrBatchTooLarge: one Append's events do not fit in one atomic
 	// commit; nothing was written, and smaller batches will be.
 	ErrBatchTooLarge = errors.New("batch too large for one atomic commit")
@@ -49,6 +52,16 @@ func (e *ConflictError) Error() string {
 }
 
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// FilterError names the field of a Filter that cannot be used and why. It
+// matches ErrInvalidFilter with errors.Is.
+type FilterError struct {
+	Field  string // the Filter field: "Org", "UserIDs", ...
+	Reason string
+}
+
+func (e *FilterError) Error() string        { return "filter: " + e.Field + ": " + e.Reason }
+func (e *FilterError) Is(target error) bool { return target == ErrInvalidFilter }
 
 // FieldError is one validation problem: the JSON path of the field and why.
 type FieldError struct {

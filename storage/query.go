@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -226,10 +227,28 @@ func set(vs []string) map[string]bool {
 
 func compile(f Filter) (*compiledFilter, error) {
 	if !validOrg(f.Org) {
-		return nil, fmt.Errorf("filter: organization id %q is not valid: %w", f.Org, ErrInvalidEvent)
+		return nil, &FilterError{"Org", fmt.Sprintf("%q is not an organization id (letters, digits, '.', '_' and '-', at most 128)", f.Org)}
 	}
 	if f.Order != NewestFirst && f.Order != OldestFirst {
-		return nil, fmt.Errorf("filter: unknown order %d: %w", f.Order, ErrInvalidEvent)
+		return nil, &FilterError{"Order", fmt.Sprintf("unknown order %d", f.Order)}
+	}
+	// Values are compared with the stored ones, which are valid UTF-8
+	// without NUL (0x00 ends an index key's value).
+	for _, v := range []struct {
+		field  string
+		values []string
+	}{
+		{"Categories", f.Categories}, {"ActionTypes", f.ActionTypes}, {"Providers", f.Providers},
+		{"UserIDs", f.UserIDs}, {"Statuses", f.Statuses}, {"RiskLevels", f.RiskLevels},
+		{"NotCategories", f.NotCategories}, {"NotActionTypes", f.NotActionTypes}, {"NotProviders", f.NotProviders},
+		{"NotUserIDs", f.NotUserIDs}, {"NotStatuses", f.NotStatuses}, {"NotRiskLevels", f.NotRiskLevels},
+		{"ResourceID", []string{f.ResourceID}}, {"ResourceIDPrefix", []string{f.ResourceIDPrefix}}, {"Text", []string{f.Text}},
+	} {
+		for _, s := range v.values {
+			if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+				return nil, &FilterError{v.field, fmt.Sprintf("%q is not valid UTF-8 without NUL", s)}
+			}
+		}
 	}
 	c := &compiledFilter{f: f, since: 0, until: math.MaxUint64,
 		cat: set(f.Categories), act: set(f.ActionTypes), prov: set(f.Providers), user: set(f.UserIDs),
@@ -238,13 +257,33 @@ func compile(f Filter) (*compiledFilter, error) {
 		nuser: set(f.NotUserIDs), nstat: set(f.NotStatuses), nrisk: set(f.NotRiskLevels),
 		text: strings.ToLower(f.Text)}
 	if !f.Since.IsZero() {
-		c.since = encTime(f.Since)
+		c.since = encBound(f.Since)
 	}
 	if !f.Until.IsZero() {
-		c.until = encTime(f.Until)
+		c.until = encBound(f.Until)
 	}
 	c.needRecord = f.ResourceID != "" || f.ResourceIDPrefix != "" || f.Text != ""
 	return c, nil
+}
+
+// Times that an int64 of nanoseconds since 1970 holds (1677-09-21 to
+// 2262-04-11): what the keys encode.
+var (
+	minEncTime = time.Unix(0, math.MinInt64).UTC()
+	maxEncTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// encBound encodes a range bound like encTime, and one beyond what keys
+// encode as the end that is (no event is dated there: the validator keeps
+// timestamps between MinTimestamp and tomorrow).
+func encBound(t time.Time) uint64 {
+	switch {
+	case t.Before(minEncTime):
+		return 0
+	case t.After(maxEncTime):
+		return math.MaxUint64
+	}
+	return encTime(t)
 }
 
 func in(m map[string]bool, v string) bool    { return m == nil || m[v] }
@@ -281,7 +320,7 @@ func (c *compiledFilter) matchEvent(e *StoredEvent) bool {
 	if e.OrganizationID != c.f.Org {
 		return false
 	}
-	ts := encTime(e.Timestamp)
+	ts := encBound(e.Timestamp)
 	if ts < c.since || ts >= c.until {
 		return false
 	}
@@ -872,13 +911,16 @@ type Bucket struct {
 
 // bucketSizes are the histogram steps, smallest first.
 var bucketSizes = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour,
-	12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+	12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 91 * 24 * time.Hour, 365 * 24 * time.Hour}
 
 // Histogram counts the events matching f per time bucket, with at most
-// about buckets buckets (default 60) of the smallest step among 1m, 5m, 15m,
-// 1h, 6h, 12h, 1d, 7d, 30d that fits. An open Since starts at the oldest
-// matching event, an open Until ends at the store's clock. Empty buckets are
-// included.
+// buckets buckets (default 60) of the smallest step among 1m, 5m, 15m,
+// 1h, 6h, 12h, 1d, 7d, 30d, 91d, 365d that fits (a range too long for 60
+// steps of 365 days gets more). Buckets are aligned on multiples of their
+// step since 0001-01-01 UTC. An open Since starts at the oldest matching
+// event, an open Until just after the newest one or at the store's clock,
+// whichever is later; a Since before MinTimestamp starts there, since no
+// event is older. Empty buckets are included.
 func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket, error) {
 	c, err := compile(f)
 	if err != nil {
@@ -890,25 +932,39 @@ func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket,
 	}
 	var out []Bucket
 	err = s.view(ctx, func(txn *badger.Txn) error {
-		since, until := f.Since, f.Until
-		if until.IsZero() {
-			until = s.opts.Now()
-		}
-		if since.IsZero() {
-			first := OldestFirst
+		// The oldest or newest matching event, if any.
+		edge := func(order Order) (time.Time, bool, error) {
 			cf := *c
-			cf.f.Order = first
+			cf.f.Order = order
+			var t time.Time
 			found := false
 			err := s.scan(txn, &cf, nil, math.MaxUint64, false, func(pos position, _ *summary, _ *StoredEvent) (bool, error) {
-				since, found = decTime(pos.ts), true
+				t, found = decTime(pos.ts), true
 				return false, nil
 			})
+			return t, found, err
+		}
+		since, until := f.Since, f.Until
+		if until.IsZero() || until.After(maxEncTime) {
+			// Events may be dated up to MaxFutureSkew ahead of the clock.
+			until = s.opts.Now()
+			newest, found, err := edge(NewestFirst)
 			if err != nil {
 				return err
 			}
-			if !found {
-				return nil
+			if found && !newest.Before(until) {
+				until = newest.Add(time.Nanosecond)
 			}
+		}
+		if since.IsZero() {
+			oldest, found, err := edge(OldestFirst)
+			if err != nil || !found {
+				return err
+			}
+			since = oldest
+		}
+		if since.Before(MinTimestamp) {
+			since = MinTimestamp
 		}
 		if !since.Before(until) {
 			return nil
@@ -921,7 +977,7 @@ func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket,
 			}
 		}
 		start := since.UTC().Truncate(step)
-		n := int(until.Sub(start)/step) + 1
+		n := int((until.Sub(start) + step - 1) / step) // the last bucket starts before until
 		out = make([]Bucket, n)
 		for i := range out {
 			out[i] = Bucket{Start: start.Add(time.Duration(i) * step), ByRisk: map[string]int64{}}

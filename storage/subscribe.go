@@ -20,6 +20,10 @@ type subscribers struct {
 type subscription struct {
 	f  *compiledFilter
 	ch chan StoredEvent
+	// stop unregisters the removal at the end of the subscriber's context,
+	// which would otherwise keep a dropped subscription (and its buffer)
+	// until then.
+	stop func() bool
 }
 
 func (s *subscribers) active() bool { return s.n.Load() > 0 }
@@ -50,6 +54,7 @@ func (s *subscribers) removeLocked(sub *subscription) {
 		delete(s.set, sub)
 		close(sub.ch)
 		s.n.Store(int32(len(s.set)))
+		sub.stop()
 	}
 }
 
@@ -86,6 +91,9 @@ func (s *subscribers) closeAll() {
 // never wait for a subscriber. A channel closed while ctx is still live means
 // the subscription was dropped; resume with List (OldestFirst) from the last
 // seq seen and subscribe again.
+//
+// Delivered events are as List returns them (canonical metadata, states
+// decrypted) and are shared by all subscribers: read only.
 func (s *Store) Subscribe(ctx context.Context, f Filter) (<-chan StoredEvent, error) {
 	c, err := compile(f)
 	if err != nil {
@@ -97,9 +105,14 @@ func (s *Store) Subscribe(ctx context.Context, f Filter) (<-chan StoredEvent, er
 		return nil, ErrClosed
 	}
 	sub := &subscription{f: c, ch: make(chan StoredEvent, s.opts.SubscriberBuffer)}
+	sub.stop = context.AfterFunc(ctx, func() { s.subs.remove(sub) })
 	if !s.subs.add(sub) {
+		sub.stop()
 		return nil, ErrClosed
 	}
-	context.AfterFunc(ctx, func() { s.subs.remove(sub) })
+	if ctx.Err() != nil {
+		// The removal may have run before the subscription was added.
+		s.subs.remove(sub)
+	}
 	return sub.ch, nil
 }
