@@ -226,6 +226,9 @@ func set(vs []string) map[string]bool {
 }
 
 func compile(f Filter) (*compiledFilter, error) {
+	if f.Org == "" {
+		return nil, &FilterError{"Org", "is required: every read is scoped to one organization"}
+	}
 	if !validOrg(f.Org) {
 		return nil, &FilterError{"Org", fmt.Sprintf("%q is not an organization id (letters, digits, '.', '_' and '-', at most 128)", f.Org)}
 	}

@@ -662,7 +662,7 @@ func TestStore_CrossOrganizationIsolation(t *testing.T) {
 			}
 		}
 	}
-	if _, err := s.List(ctx, Filter{}); !errors.Is(err, ErrInvalidEvent) {
+	if _, err := s.List(ctx, Filter{}); !errors.Is(err, ErrInvalidFilter) {
 		t.Fatalf("List without org = %v", err)
 	}
 }
