@@ -227,7 +227,10 @@ type Store struct {
 	// reads and changes (heads, counters, packs, integ.trees and rows)
 	// while it builds a group.
 	wmu         sync.Mutex
-	wv          *writerView
+	// flattenAlone is how long ReclaimSpace lets its compaction run
+	// alongside appends before it holds them (wmu) so that it can end.
+	flattenAlone time.Duration
+	wv           *writerView
 	writerWaits atomic.Int32 // the writer goroutine waits for wmu
 	bgCtx       context.Context
 	commitc     chan *inflight
@@ -327,6 +330,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 	}
 	s.bgCtx = bg
 	s.wv = &writerView{s: s, pending: map[string]pendingID{}}
+	s.flattenAlone = time.Minute
 	s.commitc = make(chan *inflight, 2)
 	s.syncc = make(chan *inflight, 4)
 	s.settled = make(chan *inflight, 8)
