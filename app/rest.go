@@ -394,7 +394,7 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "failed to read the request body: "+err.Error(), nil)
 		return
 	}
-	events, problems := decodeEventBatch(body, s.app.catalogue)
+	events, lines, problems := decodeEventBatch(body, s.app.catalogue)
 	if len(problems) > 0 {
 		writeError(w, http.StatusUnprocessableEntity, CodeInvalidEvent, fmt.Sprintf("%d problem(s) in the batch; nothing was written", len(problems)), problems)
 		return
@@ -411,6 +411,12 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 		}
 	}
 	receipts, err := s.app.appendEvents(r.Context(), events)
+	if i, ok := conflictIndex(err); ok && i < len(lines) {
+		// JSON Lines: name the line, as for an invalid one.
+		code, status := ErrorCode(err)
+		writeError(w, status, code, err.Error(), []FieldError{{Index: i, Line: lines[i], Field: "id", Reason: conflictReason}})
+		return
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -423,13 +429,14 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 }
 
 // decodeEventBatch reads a JSON array of events or JSON Lines, and returns
-// every problem found, each naming its index (array) or line (JSON Lines).
-func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []FieldError) {
+// every problem found, each naming its index (array) or line (JSON Lines),
+// and for JSON Lines the events' line numbers.
+func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []int, []FieldError) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		var raws []json.RawMessage
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return nil, []FieldError{{Field: "body", Reason: "not a JSON array of events: " + err.Error()}}
+			return nil, nil, []FieldError{{Field: "body", Reason: "not a JSON array of events: " + err.Error()}}
 		}
 		var events []storage.Event
 		var problems []FieldError
@@ -444,17 +451,17 @@ func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []F
 			}
 			events = append(events, e)
 		}
-		return events, problems
+		return events, nil, problems
 	}
-	events, _, lps, err := readEventLines(bytes.NewReader(body), cat)
+	events, lines, lps, err := readEventLines(bytes.NewReader(body), cat)
 	if err != nil {
-		return nil, []FieldError{{Field: "body", Reason: err.Error()}}
+		return nil, nil, []FieldError{{Field: "body", Reason: err.Error()}}
 	}
 	var problems []FieldError
 	for _, lp := range lps {
 		problems = append(problems, FieldError{Line: lp.line, Field: lp.field, Reason: lp.reason})
 	}
-	return events, problems
+	return events, lines, problems
 }
 
 func indexProblems(err error, index, line int) []FieldError {

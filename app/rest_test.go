@@ -401,6 +401,31 @@ func TestREST_AppendAllOrNothing(t *testing.T) {
 	if err := json.Unmarshal(b, &receipts); err != nil || len(receipts) != 1 || receipts[0].Seq == 0 {
 		t.Fatalf("receipts: %s", b)
 	}
+	// The same id with other content: 409, naming the event's index and,
+	// for JSON Lines, its line; nothing written.
+	good.ID = receipts[0].ID
+	changed := good
+	changed.UserID = "someone-else@example.com"
+	other := TestEvent("org-a", 5002, time.Now().Add(-time.Minute))
+	before = count()
+	for name, tt := range map[string]struct {
+		body        string
+		index, line int
+	}{
+		"array":      {mustJSON(t, []storage.Event{other, changed}), 1, 0},
+		"json lines": {mustJSON(t, other) + "\n\n" + mustJSON(t, changed) + "\n", 1, 3},
+	} {
+		resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(tt.body))
+		var e ErrorDTO
+		json.Unmarshal(b, &e)
+		if resp.StatusCode != 409 || e.Code != CodeConflict || len(e.Fields) != 1 || e.Fields[0].Field != "id" ||
+			e.Fields[0].Index != tt.index || e.Fields[0].Line != tt.line {
+			t.Errorf("%s conflict: %d %s", name, resp.StatusCode, b)
+		}
+	}
+	if got := count(); got != before {
+		t.Fatalf("a conflicting batch wrote %d events", got-before)
+	}
 }
 
 func mustJSON(t *testing.T, v any) string {
