@@ -80,7 +80,8 @@ type IntegrityAlertError struct{ Alert IntegrityAlert }
 func (e *IntegrityAlertError) Error() string        { return e.Alert.Message() }
 func (e *IntegrityAlertError) Is(target error) bool { return target == ErrIntegrityAlert }
 
-// tagAlert holds persisted alerts: 0x23 || org || 0x00 → JSON IntegrityAlert.
+// tagAlert holds persisted alerts: 0x23 || org || 0x00 → JSON IntegrityAlert,
+// or an empty value once acknowledged.
 func alertKey(org string) []byte { return orgPrefix(tagAlert, org) }
 
 // bypassAlert marks the context of the acknowledgement's own append.
@@ -177,6 +178,9 @@ func (s *Store) loadAlerts() error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAlert}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
+			if isCleared(it.Item()) {
+				continue // acknowledged
+			}
 			var a IntegrityAlert
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &a) }); err != nil {
 				return fmt.Errorf("a stored integrity alert is corrupt: %v: %w", err, ErrTampered)
@@ -311,7 +315,8 @@ func (s *Store) AcknowledgeIntegrityAlert(ctx context.Context, org, acknowledged
 	if err != nil {
 		return Receipt{}, fmt.Errorf("failed to record the acknowledgement of the integrity alert of organization %q: %w", org, err)
 	}
-	err = s.db.Update(func(txn *badger.Txn) error { return txn.Delete(alertKey(org)) })
+	// Cleared, not deleted (see cleared in settings.go).
+	err = s.db.Update(func(txn *badger.Txn) error { return txn.Set(alertKey(org), cleared) })
 	if err == nil {
 		err = s.db.Sync()
 	}

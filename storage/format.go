@@ -31,6 +31,7 @@ package storage
 //	0x21 0x21 || org || 0x00                              compact range: size u64 || hash [32] × popcount(size)
 //	0x22 0x22 || org || 0x00 || n u64                     checkpoint n (from 1): 0x01 || time i64 (unix ns) || signed note
 //	0x23 0x23 || org || 0x00                              active integrity alert: JSON IntegrityAlert
+//	                                                      (empty once acknowledged: see cleared, settings.go)
 //	0x24–0x2f                                             reserved for the integrity layer
 //
 // ts is the event timestamp in Unix nanoseconds with the sign bit flipped

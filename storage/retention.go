@@ -179,7 +179,7 @@ func categoryClasses(c *Catalogue) map[string]RetentionClass {
 // organization without a stored policy has the default (version 0).
 func readRetentionHistory(txn *badger.Txn, org string) ([]RetentionPolicy, error) {
 	item, err := txn.Get(settingKey(retentionSettingName(org)))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, badger.ErrKeyNotFound) || err == nil && isCleared(item) {
 		return []RetentionPolicy{DefaultRetentionPolicy()}, nil
 	}
 	if err != nil {
@@ -477,7 +477,7 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 			return err
 		}
 		item, err := txn.Get(settingKey(sweepSettingName(org)))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, badger.ErrKeyNotFound) || err == nil && isCleared(item) {
 			return nil
 		}
 		if err != nil {
@@ -983,11 +983,12 @@ func (s *Store) deleteSetting(ctx context.Context, name string) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(settingKey(name)) }); err != nil {
-		return fmt.Errorf("failed to delete setting %q: %w", name, err)
+	// Cleared, not deleted (see cleared).
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(settingKey(name), cleared) }); err != nil {
+		return fmt.Errorf("failed to clear setting %q: %w", name, err)
 	}
 	if err := s.db.Sync(); err != nil {
-		return fmt.Errorf("failed to sync the deletion of setting %q: %w", name, err)
+		return fmt.Errorf("failed to sync the clearing of setting %q: %w", name, err)
 	}
 	return nil
 }

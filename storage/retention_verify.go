@@ -127,7 +127,7 @@ func (s *Store) sweepCoverage(txn *badger.Txn, org string) (map[RetentionClass][
 			return nil, err
 		}
 	}
-	if item, err := txn.Get(settingKey(sweepSettingName(org))); err == nil {
+	if item, err := txn.Get(settingKey(sweepSettingName(org))); err == nil && !isCleared(item) {
 		var prog sweepProgress
 		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &prog) }); err == nil {
 			add(prog.Classes)

@@ -53,4 +53,16 @@ func TestSettings(t *testing.T) {
 	if _, err := st.List(ctx, storage.Filter{Org: "other"}); err != nil {
 		t.Fatal(err)
 	}
+	// An empty value clears a setting: not found, not scanned, for good.
+	if err := st.WriteSetting(ctx, "token/b", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReadSetting(ctx, "token/b"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("cleared setting: got %v, want ErrNotFound", err)
+	}
+	got = map[string]string{}
+	st.ScanSettings(ctx, "token/", func(name string, v []byte) error { got[name] = string(v); return nil })
+	if len(got) != 1 || got["token/a"] != "1b" {
+		t.Fatalf("ScanSettings(token/) after clearing token/b = %v", got)
+	}
 }
