@@ -115,7 +115,8 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 	case r := <-req.done:
 		return r.receipts, r.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("stopped waiting for the commit, which may still complete (retrying is safe, appends are idempotent): %w", ctx.Err())
+		return nil, fmt.Errorf("stopped waiting for the commit, which may still complete (retrying is safe for events "+
+			"with an id; an event without one got a new id, so look for it before appending it again): %w", ctx.Err())
 	}
 }
 
@@ -313,13 +314,13 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 //   - writer: takes every queued request up to Options.MaxGroupEvents (a
 //     request is never split), assigns seqs and stages the group's writes;
 //   - committer: writes each staged group as one Badger transaction, one
-//     after another, in seq order;
-//   - syncer: syncs once for every group committed so far, then answers
-//     their callers.
+//     after another, in seq order; Badger syncs each before the commit
+//     returns (SyncWrites, store.go);
+//   - syncer: answers the callers of the groups committed so far.
 //
 // So building a group overlaps committing the previous one, which overlaps
-// syncing the one before. A group with nothing before it in flight and no
-// request waiting behind it is committed, synced and answered by the
+// answering the one before. A group with nothing before it in flight and no
+// request waiting behind it is committed and answered by the
 // writer itself, and a lone Append with the writer idle does all that on
 // its own goroutine (appendDirect): no hand-off when there is nothing to
 // overlap. The writer reads (the id index, for retries)
@@ -337,6 +338,10 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 // What the writer reads and changes is guarded by s.wmu, so that a lone
 // Append can do the writer's work itself (appendDirect).
 func (s *Store) writer(ctx context.Context) {
+	// Close ends ctx once the queue is closed, and what was queued before
+	// is still committed: creating an organization's first data key must
+	// not fail for it.
+	ctx = context.WithoutCancel(ctx)
 	var carry *appendRequest
 	maxSize, maxCount := s.txnBudget()
 	w := s.wv
@@ -621,8 +626,10 @@ func (s *Store) syncer() {
 	}
 }
 
-// syncAndAnswer makes batch durable with one sync and answers its callers;
-// with notify, it then tells the writer (settled) of each group.
+// syncAndAnswer answers the callers of batch, whose commits Badger synced
+// (SyncWrites); with notify, it then tells the writer (settled) of each
+// group. Groups that wrote nothing are answered after the groups their
+// receipts may name, which were committed before them.
 func (s *Store) syncAndAnswer(batch []*inflight, notify bool) {
 	if notify {
 		defer func() {
@@ -631,24 +638,7 @@ func (s *Store) syncAndAnswer(batch []*inflight, notify bool) {
 			}
 		}()
 	}
-	// Groups that wrote nothing need no sync of their own: the groups
-	// their receipts may name were committed before them, so they are
-	// synced by an earlier sync or by this one.
-	needSync := false
 	for _, g := range batch {
-		needSync = needSync || g.writes != nil && g.err == nil
-	}
-	var err error
-	if needSync && s.failure() == nil {
-		if err = s.db.Sync(); err != nil {
-			err = fmt.Errorf("failed to sync to disk: %w", err)
-			s.setFailed(fmt.Errorf("an earlier sync failed, reopen the store: %w", err))
-		}
-	}
-	for _, g := range batch {
-		if g.err == nil {
-			g.err = err
-		}
 		if g.err == nil {
 			// A group committed after a failure is not durable-safe.
 			g.err = s.failure()

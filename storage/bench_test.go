@@ -205,7 +205,8 @@ func storeEntries(b *testing.B, n int) []kv {
 }
 
 // commitSynced commits kvs to db in groups transactions of equal size,
-// each followed by a sync.
+// each synced by Badger before its commit returns (SyncWrites, as the
+// store's options have it).
 func commitSynced(b *testing.B, db *badger.DB, kvs []kv, groups int) {
 	per := (len(kvs) + groups - 1) / groups
 	for g := 0; g < len(kvs); g += per {
@@ -218,22 +219,20 @@ func commitSynced(b *testing.B, db *badger.DB, kvs []kv, groups int) {
 		if err := txn.Commit(); err != nil {
 			b.Fatal(err)
 		}
-		if err := db.Sync(); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 
 // BenchmarkDurableAppend compares (a) the store with 16 producers appending
 // batches of 16 events (so groups of up to 256), everything on, with (b) raw
 // Badger committing 256-event transactions of values the size of the
-// store's records, each followed by a sync, as the store syncs each group.
+// store's records, each synced, as the store's groups are (both with the
+// store's Badger options, SyncWrites included).
 //
 // A third side, (c), is raw Badger committing the very keys and values the
 // store writes for the same events (one record, its id and index entries,
 // and the group's counters, tiles and heads: about seven Badger entries per
-// event against (b)'s one), in as many transactions as (b), each followed by
-// a sync. It does none of the store's own work (validation, canonical
+// event against (b)'s one), in as many transactions as (b), each synced.
+// It does none of the store's own work (validation, canonical
 // JSON, hashing, sealing, reading the id index for retries, and rewriting
 // counters and heads in every group, of which (c) writes only the last
 // versions), so entries/raw is the cost of the entries alone and
@@ -353,9 +352,6 @@ func BenchmarkSingleAppendLatency(b *testing.B) {
 			st = append(st, time.Since(start))
 			start = time.Now()
 			err := db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(fmt.Sprintf("k%015d", k)), value) })
-			if err == nil {
-				err = db.Sync()
-			}
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -226,17 +226,17 @@ type Store struct {
 	// The append pipeline (append.go). wmu guards wv and what the writer
 	// reads and changes (heads, counters, packs, integ.trees and rows)
 	// while it builds a group.
-	wmu         sync.Mutex
+	wmu sync.Mutex
 	// flattenAlone is how long ReclaimSpace lets its compaction run
 	// alongside appends before it holds them (wmu) so that it can end.
 	flattenAlone time.Duration
 	wv           *writerView
-	writerWaits atomic.Int32 // the writer goroutine waits for wmu
-	bgCtx       context.Context
-	commitc     chan *inflight
-	syncc       chan *inflight
-	settled     chan *inflight
-	syncing     atomic.Int32 // groups handed to the syncer and not yet answered
+	writerWaits  atomic.Int32 // the writer goroutine waits for wmu
+	bgCtx        context.Context
+	commitc      chan *inflight
+	syncc        chan *inflight
+	settled      chan *inflight
+	syncing      atomic.Int32 // groups handed to the syncer and not yet answered
 	// Groups built by the writer goroutine, of them handed to the
 	// committer, and built by lone Appends (tests).
 	writerGroups, pipelinedGroups, directGroups atomic.Int64
@@ -377,8 +377,13 @@ func badgerOptions(dir string, opts Options, key []byte) badger.Options {
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
 		WithValueLogFileSize(256 << 20).
-		// The store syncs once per group commit itself (append.go).
-		WithSyncWrites(false).
+		// Every commit returns synced: Badger syncs the value log and the
+		// memtable's log before it answers, and syncs a value log or a
+		// memtable's log it moves on from. DB.Sync after a commit would
+		// miss the latter, so that a group whose commit (or a concurrent
+		// writer's) rotated either file was answered before all its bytes
+		// were on disk.
+		WithSyncWrites(true).
 		// One writer: there are no conflicting transactions to detect.
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
@@ -466,6 +471,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.reqs)
 	s.closeMu.Unlock()
+	// The writer commits what is queued with a context this does not end.
 	s.cancel()
 	s.wg.Wait()
 	s.finalCheckpoints()

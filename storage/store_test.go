@@ -834,3 +834,64 @@ func TestStore_PipelinedFailure(t *testing.T) {
 		t.Fatalf("problems:\n%s", problemList(ps))
 	}
 }
+
+// Close's contract is that appends queued before it are committed. Close
+// ends the writer's context before the writer drains the queue; an
+// organization's first data key must still be created for a queued append.
+func TestStore_CloseCommitsQueuedAppendOfNewOrg(t *testing.T) {
+	dir, ks := t.TempDir(), newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 1)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var n atomic.Int32
+	s.beforeCommit = func() error {
+		switch n.Add(1) {
+		case 1, 2:
+			entered <- struct{}{}
+			<-release
+		}
+		return nil
+	}
+	ctx := context.Background()
+	res := make(chan error, 3)
+	// 1: a direct append, held in its commit with the writer's mutex.
+	go func() { _, err := s.Append(ctx, []Event{testEvent("acme", 1)}); res <- err }()
+	<-entered
+	// 2: queued for the writer, which takes it once 1 is done and is then
+	// held in its commit.
+	go func() { _, err := s.Append(ctx, []Event{testEvent("acme", 2)}); res <- err }()
+	waitFor(t, "the writer to wait", func() bool { return s.writerWaits.Load() > 0 })
+	release <- struct{}{}
+	<-entered
+	// 3: an organization without a data key yet, queued behind 2.
+	go func() { _, err := s.Append(ctx, []Event{testEvent("globex", 3)}); res <- err }()
+	waitFor(t, "request 3 to queue", func() bool { return len(s.reqs) == 1 })
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	waitFor(t, "Close to end the background context", func() bool { return s.bgCtx.Err() != nil })
+	close(release)
+	for i := 0; i < 3; i++ {
+		if err := <-res; err != nil {
+			t.Errorf("an append queued before Close: %v", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	if size, _, err := s.Head(ctx, "globex"); err != nil || size != 1 {
+		t.Fatalf("globex after reopen: size %d, %v", size, err)
+	}
+}
+
+// Every Badger commit of the store returns synced (SyncWrites). With it
+// off, DB.Sync after a commit syncs only the current memtable log and
+// value log: a group whose commit, or another writer's, moved Badger on to
+// new ones was answered with bytes not yet on disk.
+func TestBadgerOptions_CommitsAreSynced(t *testing.T) {
+	o, _ := Options{}.withDefaults()
+	if !badgerOptions(t.TempDir(), o, make([]byte, 32)).SyncWrites {
+		t.Fatal("the store's Badger options do not sync every commit")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/gowebpki/jcs"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -224,7 +225,7 @@ func (v *validator) state(field string, raw json.RawMessage) {
 		v.add(field, fmt.Sprintf("is %d bytes; the limit is %d (512 KiB)", len(raw), MaxStateBytes))
 		return
 	}
-	s := jsonScanner{data: raw, maxDepth: maxStateDepth}
+	s := jsonScanner{data: raw, maxDepth: maxStateDepth, exactNumbers: true}
 	s.scanDocument(field)
 	v.errs = append(v.errs, s.problems...)
 }
@@ -678,6 +679,7 @@ type jsonScanner struct {
 	pos          int
 	maxDepth     int
 	integersOnly bool
+	exactNumbers bool // numbers must survive the canonical form unchanged (states)
 	build        bool
 	wantObject   bool
 	topKeys      bool // the document is an event: its keys must be eventFields
@@ -1117,11 +1119,48 @@ func (s *jsonScanner) number() any {
 		} else if n, _ := strconv.ParseUint(string(s.data[digits:intEnd]), 10, 64); n > MaxSafeInteger {
 			s.problem("must be an integer of magnitude at most 2^53 (9007199254740992); use a string for larger numbers")
 		}
+	} else if s.exactNumbers {
+		if reason := inexactNumber(lit); reason != "" {
+			s.problem(reason)
+		}
 	}
 	if s.build {
 		return json.Number(lit)
 	}
 	return nil
+}
+
+// inexactNumber says why a JSON number would not survive the canonical
+// form (RFC 8785), which holds numbers as IEEE 754 doubles, or "" when it
+// would: the state a commitment covers would differ from the one sent
+// (12345678901234567890 would be stored as 12345678901234567000).
+func inexactNumber(lit []byte) string {
+	digits := 0
+	for _, c := range lit {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == 'e' || c == 'E':
+			digits = 99 // decide below
+		}
+	}
+	if digits <= 15 {
+		return "" // at most 15 significant digits: a double holds them exactly
+	}
+	f, err := strconv.ParseFloat(string(lit), 64)
+	if err != nil {
+		return "is beyond the range of a JSON number (an IEEE 754 double); send it as a string"
+	}
+	stored, err := jcs.NumberToJSON(f)
+	if err != nil {
+		return "is not a JSON number the canonical form can hold; send it as a string"
+	}
+	want, ok1 := new(big.Rat).SetString(string(lit))
+	got, ok2 := new(big.Rat).SetString(stored)
+	if !ok1 || !ok2 || want.Cmp(got) != 0 {
+		return fmt.Sprintf("has more precision than a JSON number (an IEEE 754 double) keeps: it would be stored as %s; send it as a string", stored)
+	}
+	return ""
 }
 
 func (s *jsonScanner) digits() bool {

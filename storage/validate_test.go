@@ -133,7 +133,17 @@ func TestValidate_Rules(t *testing.T) {
 		{"resource NUL", func(e *Event) { e.ResourceIDs = []string{"a\x00"} }, "resourceIds[0]", "NUL"},
 		{"resource bad utf8", func(e *Event) { e.ResourceIDs = []string{"ok", "\xc3("} }, "resourceIds[1]", "UTF-8"},
 		// states
-		{"state floats ok", func(e *Event) { e.BeforeState = json.RawMessage(`{"cpu":0.75,"big":1e400}`) }, "", ""},
+		{"state floats ok", func(e *Event) { e.BeforeState = json.RawMessage(`{"cpu":0.75,"small":1e-7,"exp":2.5E+30,"neg":-0}`) }, "", ""},
+		// The canonical form holds numbers as doubles: what one cannot keep
+		// exactly is refused, not silently changed.
+		{"state big integer printed as stored ok", func(e *Event) { e.BeforeState = json.RawMessage(`{"n":1152921504606847000}`) }, "", ""},
+		{"state 2^60", func(e *Event) { e.BeforeState = json.RawMessage(`{"n":1152921504606846976}`) }, "beforeState.n", "stored as 1152921504606847000"},
+		{"state big integer", func(e *Event) { e.BeforeState = json.RawMessage(`{"account":12345678901234567890}`) },
+			"beforeState.account", "stored as 12345678901234567000"},
+		{"state long decimal", func(e *Event) { e.AfterState = json.RawMessage(`[0.12345678901234567890123]`) },
+			"afterState[0]", "more precision"},
+		{"state out of range", func(e *Event) { e.BeforeState = json.RawMessage(`{"big":1e400}`) }, "beforeState.big", "beyond the range"},
+		{"state underflow", func(e *Event) { e.BeforeState = json.RawMessage(`{"tiny":1e-400}`) }, "beforeState.tiny", "stored as 0;"},
 		{"state null ok", func(e *Event) { e.BeforeState = json.RawMessage(`null`) }, "", ""},
 		{"state invalid json", func(e *Event) { e.AfterState = json.RawMessage(`{"a":`) }, "afterState.a", "not valid JSON"},
 		{"state trailing", func(e *Event) { e.AfterState = json.RawMessage(`{} {}`) }, "afterState", "after the JSON value"},
