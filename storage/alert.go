@@ -244,6 +244,16 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 				a.Detail = fmt.Sprintf("the database's root at the anchor's size %d is %s", cp.Size, root)
 			}
 			s.raiseAlert(a)
+			continue
+		}
+		// The anchor mirrors a checkpoint the log stored first, so the
+		// newest stored one is never older; the next checkpoint would
+		// overwrite the evidence.
+		if o := in.orgs[org]; o != nil && o.last.Checkpoint.Size < cp.Size {
+			a.Kind = AlertInconsistent
+			a.Detail = fmt.Sprintf("the newest checkpoint the database stores is of %d events, the keychain anchor of %d: later checkpoints were deleted or replaced",
+				o.last.Checkpoint.Size, cp.Size)
+			s.raiseAlert(a)
 		}
 	}
 	return nil

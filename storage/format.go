@@ -312,8 +312,11 @@ func (e idEntry) encode() []byte {
 	return append(b, e.mac[:]...)
 }
 
+// idEntryLen is the length of an id index value.
+const idEntryLen = 48
+
 func decodeIDEntry(b []byte) (idEntry, error) {
-	if len(b) != 48 {
+	if len(b) != idEntryLen {
 		return idEntry{}, fmt.Errorf("id index value has %d bytes, want 48: %w", len(b), ErrTampered)
 	}
 	var e idEntry

@@ -156,6 +156,26 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, report func(Prob
 	return s.verifyAt(ctx, txn, opts, anchors, report)
 }
 
+// verifyOrgs are the organizations a Verify of every organization checks:
+// those with any key of their log or its indexes (index entries of an
+// organization without records are problems too) and, unless keyless,
+// those the keychain anchors, whose whole log may be gone.
+func (s *Store) verifyOrgs(txn *badger.Txn, opts VerifyOptions) ([]string, error) {
+	orgs, err := listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID, tagTime, tagIndex)
+	if err != nil || opts.Keyless || s.integ == nil || s.integ.disabled {
+		return orgs, err
+	}
+	s.integ.mu.Lock()
+	for _, o := range s.integ.anchors {
+		if !slices.Contains(orgs, o) {
+			orgs = append(orgs, o)
+		}
+	}
+	s.integ.mu.Unlock()
+	slices.Sort(orgs)
+	return orgs, nil
+}
+
 // readAnchors reads the keychain anchor of opts.Org, or of every
 // organization of the log, by organization (none when keyless).
 func (s *Store) readAnchors(ctx context.Context, opts VerifyOptions) (map[string][]byte, error) {
@@ -171,7 +191,7 @@ func (s *Store) readAnchors(ctx context.Context, opts VerifyOptions) (map[string
 		// before its first checkpoint).
 		err := s.db.View(func(txn *badger.Txn) error {
 			var err error
-			orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID)
+			orgs, err = s.verifyOrgs(txn, opts)
 			return err
 		})
 		if err != nil {
@@ -217,7 +237,7 @@ func (s *Store) verifyAt(ctx context.Context, txn *badger.Txn, opts VerifyOption
 	}
 	orgs := []string{opts.Org}
 	if opts.Org == "" {
-		if orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID); err != nil {
+		if orgs, err = s.verifyOrgs(txn, opts); err != nil {
 			return sum, err
 		}
 	}
@@ -311,6 +331,25 @@ type vchunk struct {
 	done   chan struct{}
 }
 
+// idEntryCompared is the part of an id index value verify compares with
+// what the record implies: seq and recordedAt, without the content MAC,
+// which needs the states to recompute. A value of another length is
+// compared whole, and one of exactly those 16 bytes made unequal: it is
+// not a whole entry.
+func idEntryCompared(val []byte) []byte {
+	switch len(val) {
+	case idEntryLen:
+		return val[:16]
+	case 16:
+		return append(bytes.Clone(val), 0)
+	}
+	return val
+}
+
+// maxGapRows is the largest run of missing seqs verify names one by one;
+// a longer one is one problem.
+const maxGapRows = 1 << 16
+
 // verifyChunk is the number of seqs per chunk: large enough that opening
 // an iterator per chunk costs nothing, small enough that memory stays flat.
 const verifyChunk = 4096
@@ -372,8 +411,23 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	go func() {
 		defer close(work)
 		defer close(order)
+		// Chunks skip seqs without records, so that a head or tree size
+		// (or a stray record) far beyond the records costs nothing: the
+		// work is bounded by the records there are.
+		next := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(tagRecord, org)})
+		defer next.Close()
 		for lo := uint64(1); ; lo += verifyChunk {
-			c := &vchunk{lo: lo, first: lo == 1, done: make(chan struct{})}
+			first := lo == 1
+			if !first {
+				next.Seek(recordKey(org, lo))
+				if !next.Valid() {
+					return
+				}
+				if k := next.Item().Key(); len(k) == len(orgPrefix(tagRecord, org))+8 {
+					lo = max(lo, binary.BigEndian.Uint64(k[len(k)-8:]))
+				}
+			}
+			c := &vchunk{lo: lo, first: first, done: make(chan struct{})}
 			if lo+verifyChunk <= total {
 				c.hi = lo + verifyChunk
 			}
@@ -419,6 +473,7 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	// edge), so the tree stays aligned and the records after it are still
 	// checked; the leaf of an undecodable record then waits (deferred)
 	// until the next record is read.
+	treeOff := false    // past a gap too large to follow the tree across
 	var deferred uint64 // seq whose leaf waits for the next record, 0 when none
 	var deferredID string
 	knownLeaf := func(seq uint64, next *vrec) [32]byte {
@@ -442,6 +497,9 @@ func (v *verifier) org(ctx context.Context, org string) error {
 		seq := deferred
 		deferred = 0
 		prevLeaf = knownLeaf(seq, next)
+		if treeOff {
+			return nil
+		}
 		return c.leaf(prevLeaf, seq, deferredID)
 	}
 	consume := func(r *vrec) error {
@@ -454,6 +512,19 @@ func (v *verifier) org(ctx context.Context, org string) error {
 		if err := flushDeferred(r); err != nil {
 			return err
 		}
+		if r.seq-last-1 > maxGapRows {
+			// Too many to name one by one (a record moved far beyond the
+			// log, or most of it deleted): one problem for the range. The
+			// tree cannot be followed across it; the records are still
+			// checked.
+			if err := v.report(Problem{Org: org, Seq: last + 1, Kind: ProblemSeqGap,
+				Detail: fmt.Sprintf("records seq %d to %d are missing (%d records; the next record is seq %d); the tree is not checked past seq %d",
+					last+1, r.seq-1, r.seq-last-1, r.seq, last)}); err != nil {
+				return err
+			}
+			treeOff = true
+			last = r.seq - 1
+		}
 		// Missing seqs: report, and keep the tree aligned with the leaves
 		// known otherwise so that the records after the gap are still
 		// checked.
@@ -463,8 +534,10 @@ func (v *verifier) org(ctx context.Context, org string) error {
 				return err
 			}
 			l := knownLeaf(missing, r)
-			if err := c.leaf(l, missing, ""); err != nil {
-				return err
+			if !treeOff {
+				if err := c.leaf(l, missing, ""); err != nil {
+					return err
+				}
 			}
 			prevLeaf = l
 		}
@@ -501,7 +574,7 @@ func (v *verifier) org(ctx context.Context, org string) error {
 		if r.tomb != nil {
 			v.notePruned(org, r.tomb)
 		}
-		if deferred == 0 {
+		if deferred == 0 && !treeOff {
 			if err := c.leaf(leaf, r.seq, r.id); err != nil {
 				return err
 			}
@@ -547,6 +620,25 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	if v.opts.Progress != nil {
 		v.opts.Progress(org, done, total)
 	}
+	// The indexes.
+	checkIndexes := func() error {
+		if ixErr != nil {
+			return ixErr
+		}
+		for t := range ixTables {
+			if ixFP[t] != recFP[t] {
+				if err := v.pinpointIndex(ctx, org, t); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if treeOff {
+		// The records were checked; the tree, its checkpoints and the
+		// anchor cannot be, across the gap reported.
+		return checkIndexes()
+	}
 	if err := c.finish(); err != nil {
 		return err
 	}
@@ -575,18 +667,7 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	if err := v.anchor(ctx, org, tree); err != nil {
 		return err
 	}
-	// The indexes.
-	if ixErr != nil {
-		return ixErr
-	}
-	for t := range ixTables {
-		if ixFP[t] != recFP[t] {
-			if err := v.pinpointIndex(ctx, org, t); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return checkIndexes()
 }
 
 // readChunk reads and checks the records of one chunk (a worker's part).
@@ -796,8 +877,18 @@ func parseRecordTime(s string) (time.Time, bool) {
 			}
 		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	return t, err == nil
+	// Any other form is not the canonical one the store writes.
+	return time.Time{}, false
+}
+
+// signatureLines counts the signature lines of a signed note: those after
+// the blank line that ends its text.
+func signatureLines(note []byte) int {
+	i := bytes.LastIndex(note, []byte("\n\n"))
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(note[i+2:], []byte("\u2014 "))
 }
 
 // recordFingerprints adds the entry hashes of the index entries a record
@@ -892,8 +983,8 @@ func (v *verifier) indexFingerprints(ctx context.Context, org string) ([ixTables
 			}
 			item := it.Item()
 			err := item.Value(func(val []byte) error {
-				if t == ixID && len(val) >= 16 {
-					val = val[:16] // without the content MAC
+				if t == ixID {
+					val = idEntryCompared(val)
 				}
 				fp[t].add(v.entryHash(item.Key(), val))
 				return nil
@@ -988,10 +1079,10 @@ func (v *verifier) pinpointIndex(ctx context.Context, org string, table int) err
 		var entryID string
 		if table == ixID {
 			entryID = string(key[len(p):])
-			if len(val) >= 16 {
+			if len(val) >= 8 {
 				seq = binary.BigEndian.Uint64(val)
-				val = val[:16]
 			}
+			val = idEntryCompared(val)
 		} else if len(key) >= len(p)+16 {
 			seq = binary.BigEndian.Uint64(key[len(key)-8:])
 		}
@@ -1041,8 +1132,8 @@ func (v *verifier) pinpointIndex(ctx context.Context, org string, table int) err
 			missing := err != nil
 			if !missing {
 				err = item.Value(func(val []byte) error {
-					if table == ixID && len(val) >= 16 {
-						val = val[:16]
+					if table == ixID {
+						val = idEntryCompared(val)
 					}
 					missing = !bytes.Equal(val, e.val)
 					return nil
@@ -1106,6 +1197,14 @@ func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) erro
 	if err == nil && root != cp.Root {
 		return v.report(Problem{Org: org, Kind: ProblemInconsistentCheckpoints,
 			Detail: fmt.Sprintf("the keychain anchor signs root %s for size %d, the log's is %s", cp.Root, cp.Size, root)})
+	}
+	// The anchor mirrors a checkpoint the log stored first: the newest
+	// stored one is never older.
+	newest, n, err := v.s.newestCheckpoint(v.txn, org)
+	if err == nil && (n == 0 || newest.Checkpoint.Size < cp.Size) {
+		return v.report(Problem{Org: org, Checkpoint: n, Kind: ProblemCheckpointMismatch,
+			Detail: fmt.Sprintf("the keychain anchor is a checkpoint of %d events, but the newest checkpoint the log stores (number %d) is of %d: later checkpoints were deleted or replaced",
+				cp.Size, n, newest.Checkpoint.Size)})
 	}
 	return nil
 }
@@ -1423,6 +1522,12 @@ func (c *treeChecker) loadNext() error {
 			continue
 		}
 		cp, err := tlog.OpenCheckpoint(sc.Note, c.v.vkey, c.origin)
+		if err == nil && signatureLines(sc.Note) != 1 {
+			// OpenCheckpoint ignores other keys' signatures (witnesses),
+			// but the store signs its checkpoints once and stores them as
+			// signed: any other line was added.
+			err = fmt.Errorf("it has %d signature lines; the store signs once", signatureLines(sc.Note))
+		}
 		if err != nil {
 			if err := c.v.report(Problem{Org: c.org, Checkpoint: n, Kind: ProblemBadSignature,
 				Detail: fmt.Sprintf("checkpoint %d (size %d) does not verify: %v", n, sc.Checkpoint.Size, err)}); err != nil {

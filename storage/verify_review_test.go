@@ -1,0 +1,341 @@
+package storage
+
+// Verify against damage found in review: bounds that a bit flip or a stray
+// record pushes far beyond the log, index and id entries of the wrong shape
+// or of organizations without records, checkpoints removed behind the
+// keychain anchor, signatures added, and non-canonical records.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
+)
+
+// A head whose seq has its top bit flipped must not make Verify walk 2^51
+// empty chunks: the work is bounded by the records there are.
+func TestVerify_HeadSeqBitFlipEnds(t *testing.T) {
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
+	defer s.Close()
+	appendN(t, s, "acme", 0, 20)
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	v := rawGet(t, txn, headKey("acme"))
+	v[0] ^= 0x80
+	rawSet(t, txn, headKey("acme"), v)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	var ps []Problem
+	_, err := s.verifyTxn(ctx, txn, VerifyOptions{Org: "acme"}, func(p Problem) error { ps = append(ps, p); return nil })
+	t.Logf("verify returned after %v: err=%v problems=%d", time.Since(start), err, len(ps))
+	if err != nil {
+		t.Errorf("Verify did not finish on a log with one flipped bit in its head: %v", err)
+	}
+}
+
+// One stray record far beyond the head is one gap, not a problem (and a
+// leaf) for every missing seq in between.
+func TestVerify_FarRecordIsOneGap(t *testing.T) {
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
+	defer s.Close()
+	appendN(t, s, "acme", 0, 20)
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	rawSet(t, txn, recordKey("acme", 1<<40), rawGet(t, txn, recordKey("acme", 20)))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stop := errors.New("enough")
+	n := 0
+	start := time.Now()
+	_, err := s.verifyTxn(ctx, txn, VerifyOptions{Org: "acme", Keyless: true}, func(p Problem) error {
+		n++
+		if n == 1_000_000 {
+			return stop
+		}
+		return nil
+	})
+	t.Logf("after %v: %d problems, err=%v", time.Since(start), n, err)
+	if n >= 1_000_000 || err != nil {
+		t.Errorf("one extra record at seq 2^40: verify reported %d problems and did not finish (%v)", n, err)
+	}
+}
+
+// An id entry cut to its first 16 bytes (seq and recordedAt) is reported:
+// Get and appends of that id would fail on it. (The content MAC itself
+// needs the states to recompute and is not checked.)
+func TestVerify_IDEntryTruncated(t *testing.T) {
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		v := rawGet(t, txn, idKey("acme", l.ids[2]))
+		rawSet(t, txn, idKey("acme", l.ids[2]), v[:16])
+	})
+	s := l.open(t)
+	defer s.Close()
+	ps := verifyAll(t, s, VerifyOptions{})
+	_, gerr := s.Get(context.Background(), "acme", l.ids[2])
+	t.Logf("verify: %d problems; Get(seq 3 id) = %v", len(ps), gerr)
+	if len(ps) == 0 {
+		t.Errorf("id entry of seq 3 cut to 16 bytes: verify clean, but Get fails: %v", gerr)
+	}
+}
+
+func kinds(ps []Problem) map[string]int {
+	m := map[string]int{}
+	for _, p := range ps {
+		m[p.Kind]++
+	}
+	return m
+}
+
+// The newest stored checkpoints deleted, or replaced by an older one,
+// behind the keychain anchor: an alert on open and a problem in verify
+// (renumbering the later ones after deleting a middle one is not
+// detectable: numbers and times are not signed).
+func TestVerify_NewestCheckpointsRemoved(t *testing.T) {
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, l *tamperLog, txn *badger.Txn)
+	}{
+		// newTamperLog: acme has checkpoint 1 (size 10) and 2 (size 20,
+		// the keychain anchor).
+		{"newest checkpoint deleted", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
+			txn.Delete(checkpointKey("acme", 2))
+		}},
+		{"newest checkpoint replaced by the older one", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
+			rawSet(t, txn, checkpointKey("acme", 2), rawGet(t, txn, checkpointKey("acme", 1)))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newTamperLog(t)
+			rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) { c.tamper(t, l, txn) })
+			s := l.open(t)
+			defer s.Close()
+			a := s.IntegrityAlerts(context.Background())
+			ps := verifyAll(t, s, VerifyOptions{Org: "acme"})
+			t.Logf("alerts on open: %d; keyed verify: %v", len(a), kinds(ps))
+			if len(ps) == 0 {
+				t.Errorf("%s: keyed verify is clean (the keychain anchor is checkpoint 2 of size 20)", c.name)
+			}
+			if len(a) != 1 {
+				t.Errorf("%s: %d alerts on open, want 1", c.name, len(a))
+			}
+		})
+	}
+}
+
+// The last record deleted with its tile, the head and compact range
+// rewritten, and the checkpoint that covered it deleted.
+func TestVerify_EndRecordDeleted(t *testing.T) {
+	for _, keyless := range []bool{false, true} {
+		l := newTamperLog(t)
+		// acme seqs 1–20; tile (4,0) covers 1–16. Make the log 16: delete 17–20.
+		rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+			tr := tlog.NewTree()
+			var last [32]byte
+			for seq := uint64(1); seq <= 20; seq++ {
+				rv, _ := decodeRecordValue(rawGet(t, txn, recordKey("acme", seq)))
+				if seq <= 15 {
+					tr.Append(rv.leaf)
+					last = rv.leaf
+					continue
+				}
+				p, _ := decodePublic(rv.public)
+				txn.Delete(recordKey("acme", seq))
+				txn.Delete(idKey("acme", p.ID))
+			}
+			txn.Delete(nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}))
+			b, _ := tr.MarshalBinary()
+			rawSet(t, txn, compactKey("acme"), b)
+			h, _ := decodeHead(rawGet(t, txn, headKey("acme")))
+			h.seq, h.leaf = 15, last
+			rawSet(t, txn, headKey("acme"), h.encode())
+			txn.Delete(checkpointKey("acme", 2))
+		})
+		s := l.open(t)
+		ps := verifyAll(t, s, VerifyOptions{Org: "acme", Keyless: keyless})
+		t.Logf("keyless=%v: %v\n%s", keyless, kinds(ps), problemList(ps))
+		s.Close()
+	}
+}
+
+// Records swapped across organizations, with everything else intact.
+func TestVerify_CrossOrgSwap(t *testing.T) {
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		a, b := rawGet(t, txn, recordKey("acme", 3)), rawGet(t, txn, recordKey("other", 3))
+		rawSet(t, txn, recordKey("acme", 3), b)
+		rawSet(t, txn, recordKey("other", 3), a)
+	})
+	s := l.open(t)
+	defer s.Close()
+	ps := verifyAll(t, s, VerifyOptions{})
+	for _, org := range []string{"acme", "other"} {
+		found := false
+		for _, p := range ps {
+			found = found || p.Org == org && p.Seq == 3
+		}
+		if !found {
+			t.Errorf("%s seq 3 not named:\n%s", org, problemList(ps))
+		}
+	}
+}
+
+// Index entries of an organization that has no records, head, tree or id
+// entries are reported by a Verify of every organization.
+func TestVerify_GhostOrgIndexEntries(t *testing.T) {
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		v := rawGet(t, txn, timeKey("acme", encTime(baseTime), 1))
+		rawSet(t, txn, timeKey("ghost", encTime(baseTime), 1), v)
+		rawSet(t, txn, append(indexPrefix("ghost", fieldUserID, "mallory"), make([]byte, 16)...), v)
+	})
+	s := l.open(t)
+	defer s.Close()
+	for _, org := range []string{"", "ghost"} {
+		ps := verifyAll(t, s, VerifyOptions{Org: org})
+		if len(ps) == 0 {
+			t.Errorf("org %q: timeline and user index entries of organization ghost, which has no events: verify clean", org)
+		}
+	}
+	_ = bytes.Equal
+}
+
+// Public records that are valid JSON but not canonical JCS must be
+// reported as record_corrupt.
+func TestVerify_NonCanonicalPublic(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
+	defer s.Close()
+	appendN(t, s, "acme", 0, 5)
+	var pub []byte
+	var val []byte
+	{
+		txn := s.db.NewTransaction(false)
+		val = rawGet(t, txn, recordKey("acme", 3))
+		txn.Discard()
+		rv, _ := decodeRecordValue(val)
+		pub = rv.public
+	}
+	t.Logf("%s", pub)
+	variants := map[string]func([]byte) []byte{
+		"space after colon": func(b []byte) []byte { return bytes.Replace(b, []byte(`"category":`), []byte(`"category": `), 1) },
+		"escaped slash":     func(b []byte) []byte { return bytes.Replace(b, []byte(`arn:aws`), []byte(`arn\/aws`), 1) },
+		"escaped letter":    func(b []byte) []byte { return bytes.Replace(b, []byte(`"user-`), []byte(`"\u0075ser-`), 1) },
+		"metadata 30.0": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"rtoSeconds":30`), []byte(`"rtoSeconds":30.0`), 1)
+		},
+		"metadata 3e1": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"rtoSeconds":30`), []byte(`"rtoSeconds":3e1`), 1)
+		},
+		"seq 3.0": func(b []byte) []byte { return bytes.Replace(b, []byte(`"seq":3`), []byte(`"seq":3.0`), 1) },
+		"seq 03":  func(b []byte) []byte { return bytes.Replace(b, []byte(`"seq":3`), []byte(`"seq":03`), 1) },
+		"formatVersion 1.0": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"formatVersion":1`), []byte(`"formatVersion":1.0`), 1)
+		},
+		"members swapped": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`{"actionType":`), []byte(`{"zz":0,"actionType":`), 1)
+		},
+		"timestamp not 9 digits": func(b []byte) []byte {
+			i := bytes.Index(b, []byte(`"timestamp":"`)) + len(`"timestamp":"`)
+			out := append([]byte(nil), b[:i+19]...)
+			out = append(out, 'Z')
+			return append(out, b[i+30:]...)
+		},
+		"metadata as upper-case key dup": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"metadata":{`), []byte(`"Metadata":{"x":1},"metadata":{`), 1)
+		},
+	}
+	for name, f := range variants {
+		np := f(bytes.Clone(pub))
+		if bytes.Equal(np, pub) {
+			t.Errorf("%s: variant did not apply", name)
+			continue
+		}
+		rv, _ := decodeRecordValue(val)
+		rv.public = np
+		rv.leaf = leafHash(np)
+		txn := s.db.NewTransaction(true)
+		rawSet(t, txn, recordKey("acme", 3), rv.encode())
+		var ps []Problem
+		if _, err := s.verifyTxn(ctx, txn, VerifyOptions{Org: "acme", Keyless: true}, func(p Problem) error { ps = append(ps, p); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		txn.Discard()
+		corrupt := false
+		for _, p := range ps {
+			corrupt = corrupt || p.Seq == 3 && p.Kind == ProblemRecordCorrupt
+		}
+		if !corrupt {
+			t.Errorf("%s: not reported as record_corrupt: %v\n%s", name, kinds(ps), np)
+		}
+	}
+}
+
+// An organization's log deleted from the database altogether: open raises
+// a missing_org alert, and a Verify of every organization reports it.
+func TestVerify_WholeOrgDeleted(t *testing.T) {
+	ctx := context.Background()
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		for tag := byte(0x10); tag <= 0x2f; tag++ {
+			p := orgPrefix(tag, "other")
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+			var keys [][]byte
+			for it.Rewind(); it.Valid(); it.Next() {
+				keys = append(keys, it.Item().KeyCopy(nil))
+			}
+			it.Close()
+			for _, k := range keys {
+				txn.Delete(k)
+			}
+		}
+	})
+	s := l.open(t)
+	defer s.Close()
+	t.Logf("alerts on open: %+v", s.IntegrityAlerts(ctx))
+	ps := verifyAll(t, s, VerifyOptions{})
+	sawOther := false
+	for _, p := range ps {
+		sawOther = sawOther || p.Org == "other"
+	}
+	if !sawOther {
+		t.Errorf("verify (all organizations, with keys) says nothing about organization other, whose log is gone:\n%s", problemList(ps))
+	}
+	ps = verifyAll(t, s, VerifyOptions{Org: "other"})
+	t.Logf("verify org other: %v", kinds(ps))
+}
+
+// A stored checkpoint with an extra (forged) signature line appended is no
+// longer what the log signed: verify reports it.
+func TestVerify_CheckpointExtraSignatureLine(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
+	defer s.Close()
+	appendN(t, s, "acme", 0, 5)
+	if _, err := s.Checkpoint(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	v := rawGet(t, txn, checkpointKey("acme", 1))
+	v = append(v, []byte("— witness.example/w1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n")...)
+	rawSet(t, txn, checkpointKey("acme", 1), v)
+	var ps []Problem
+	if _, err := s.verifyTxn(ctx, txn, VerifyOptions{Org: "acme"}, func(p Problem) error { ps = append(ps, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) == 0 {
+		t.Errorf("checkpoint 1 with a forged witness signature line appended: verify clean")
+	}
+}
