@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -337,5 +338,53 @@ func TestVerify_CheckpointExtraSignatureLine(t *testing.T) {
 	}
 	if len(ps) == 0 {
 		t.Errorf("checkpoint 1 with a forged witness signature line appended: verify clean")
+	}
+}
+
+// A database whose history differs from its own stored checkpoints (a
+// rewritten history with its tree rebuilt) raises an alert on open; one
+// acknowledgement clears it, records one event, and appends go on.
+func TestAcknowledge_RewrittenHistoryClears(t *testing.T) {
+	ctx := context.Background()
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		prev := [32]byte{}
+		for seq := uint64(1); seq <= 20; seq++ {
+			rv, _ := decodeRecordValue(rawGet(t, txn, recordKey("acme", seq)))
+			pub := rv.public
+			if seq == 15 {
+				pub = bytes.Replace(pub, []byte(`"rtoSeconds":30`), []byte(`"rtoSeconds":31`), 1)
+			}
+			if seq > 1 {
+				p, _ := decodePublic(pub)
+				pub = bytes.Replace(pub, []byte(p.PrevHash), []byte(fmt.Sprintf("%x", prev)), 1)
+			}
+			rv.public = pub
+			rv.leaf = leafHash(pub)
+			prev = rv.leaf
+			rawSet(t, txn, recordKey("acme", seq), rv.encode())
+		}
+		h, _ := decodeHead(rawGet(t, txn, headKey("acme")))
+		h.leaf = prev
+		rawSet(t, txn, headKey("acme"), h.encode())
+		txn.Delete(compactKey("acme"))
+		txn.Delete(nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}))
+	})
+	s := l.open(t)
+	defer s.Close()
+	if a := s.IntegrityAlerts(ctx); len(a) != 1 {
+		t.Fatalf("alerts on open: %+v, want one", a)
+	}
+	if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	if a := s.IntegrityAlerts(ctx); len(a) != 0 {
+		t.Fatalf("alerts after the acknowledgement: %+v", a)
+	}
+	if _, err := s.Append(ctx, []Event{testEvent("acme", 77)}); err != nil {
+		t.Fatalf("append after the acknowledgement: %v", err)
+	}
+	if size, _, err := s.Head(ctx, "acme"); err != nil || size != 22 {
+		t.Fatalf("head after one acknowledgement and one append: %d, %v; want 22", size, err)
 	}
 }
