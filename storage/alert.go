@@ -31,6 +31,12 @@ const (
 	// AlertExternal: something outside the store, such as a remote witness
 	// of the checkpoints, disagrees with the log (RaiseIntegrityAlert).
 	AlertExternal AlertKind = "external"
+	// AlertDamaged: the organization's head, compact range or newest
+	// checkpoint does not decode, so its log cannot be loaded. The store
+	// opens all the same, so that verify can say what is wrong; appends
+	// are refused, and an acknowledgement cannot help: restore the
+	// database.
+	AlertDamaged AlertKind = "damaged"
 )
 
 // IntegrityAlert is an organization whose log failed the anchor check on
@@ -63,6 +69,9 @@ func (a IntegrityAlert) Message() string {
 		what = fmt.Sprintf("the audit log of organization %q is missing from the database, but the keychain anchor is a checkpoint of %d events", a.Org, a.AnchorSize)
 	case AlertExternal:
 		what = fmt.Sprintf("the audit log of organization %q was reported inconsistent from outside the store", a.Org)
+	case AlertDamaged:
+		return fmt.Sprintf("the audit log of organization %q is damaged and cannot be loaded (%s); appends are refused: "+
+			"run `axiom-audit verify` to see what is wrong, and restore the database from a backup", a.Org, a.Detail)
 	default:
 		what = fmt.Sprintf("the audit log of organization %q is inconsistent with its keychain anchor (anchor: %d events, root %s; database: %d events, root %s)",
 			a.Org, a.AnchorSize, a.AnchorRoot, a.DBSize, a.DBRoot)
@@ -296,6 +305,9 @@ func (s *Store) AcknowledgeIntegrityAlert(ctx context.Context, org, acknowledged
 	in.mu.Lock()
 	a, ok := in.alerts[org]
 	in.mu.Unlock()
+	if ok && a.Kind == AlertDamaged {
+		return Receipt{}, fmt.Errorf("%s; a damaged log cannot be acknowledged: %w", a.Message(), ErrIntegrityAlert)
+	}
 	if !ok {
 		return Receipt{}, fmt.Errorf("organization %q has no integrity alert to acknowledge: %w", org, ErrNotFound)
 	}

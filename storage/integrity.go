@@ -370,7 +370,16 @@ func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) e
 		return err
 	}
 	for _, org := range orgs {
-		if err := s.loadOrg(ctx, org); err != nil {
+		err := s.loadOrg(ctx, org)
+		if err != nil && treeDamage(err) && ctx.Err() == nil {
+			// One organization's damage must not keep the whole log
+			// closed, verify included: it is refused appends instead.
+			in.trees[org] = tlog.NewTree()
+			in.org(org)
+			s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertDamaged, Detail: err.Error()})
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}

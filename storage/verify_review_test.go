@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -386,5 +387,73 @@ func TestAcknowledge_RewrittenHistoryClears(t *testing.T) {
 	}
 	if size, _, err := s.Head(ctx, "acme"); err != nil || size != 22 {
 		t.Fatalf("head after one acknowledgement and one append: %d, %v; want 22", size, err)
+	}
+}
+
+// One damaged value of the integrity layer (a head, a compact range or the
+// newest checkpoint that does not decode) must not keep the store closed:
+// it opens with a "damaged" alert, verify names problems, appends to the
+// organization are refused and the alert cannot be acknowledged, while
+// other organizations go on.
+func TestOpen_DamageIsAnAlert(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		tamper func(t *testing.T, txn *badger.Txn)
+	}{
+		{"newest checkpoint: version byte", func(t *testing.T, txn *badger.Txn) {
+			v := rawGet(t, txn, checkpointKey("acme", 2))
+			v[0] ^= 2
+			rawSet(t, txn, checkpointKey("acme", 2), v)
+		}},
+		{"newest checkpoint: size line", func(t *testing.T, txn *badger.Txn) {
+			v := rawGet(t, txn, checkpointKey("acme", 2))
+			i := len(v) - 1
+			for j := 9; j < len(v); j++ {
+				if v[j] == '\n' {
+					i = j + 1
+					break
+				}
+			}
+			v[i] = 'x'
+			rawSet(t, txn, checkpointKey("acme", 2), v)
+		}},
+		{"checkpoint key malformed", func(t *testing.T, txn *badger.Txn) {
+			rawSet(t, txn, append(checkpointKey("acme", 2), 0), rawGet(t, txn, checkpointKey("acme", 2)))
+		}},
+		{"head one byte short", func(t *testing.T, txn *badger.Txn) {
+			v := rawGet(t, txn, headKey("acme"))
+			rawSet(t, txn, headKey("acme"), v[:47])
+		}},
+		{"compact range one byte short", func(t *testing.T, txn *badger.Txn) {
+			v := rawGet(t, txn, compactKey("acme"))
+			rawSet(t, txn, compactKey("acme"), v[:len(v)-1])
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newTamperLog(t)
+			rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) { c.tamper(t, txn) })
+			s, err := Open(ctx, l.dir, l.ks, Options{Now: l.clk.Now, GCInterval: -1})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			alerts := s.IntegrityAlerts(ctx)
+			if len(alerts) != 1 || alerts[0].Org != "acme" || alerts[0].Kind != AlertDamaged {
+				t.Fatalf("alerts: %+v, want one damaged alert of acme", alerts)
+			}
+			if ps := verifyAll(t, s, VerifyOptions{Org: "acme"}); len(ps) == 0 {
+				t.Error("verify of the damaged organization is clean")
+			}
+			if _, err := s.Append(ctx, []Event{testEvent("acme", 99)}); !errors.Is(err, ErrIntegrityAlert) {
+				t.Errorf("append to the damaged organization: %v, want ErrIntegrityAlert", err)
+			}
+			if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err == nil || !strings.Contains(err.Error(), "restore") {
+				t.Errorf("acknowledging a damaged log: %v", err)
+			}
+			if _, err := s.Append(ctx, []Event{testEvent("other-org", 1)}); err != nil {
+				t.Errorf("append to another organization: %v", err)
+			}
+		})
 	}
 }
