@@ -551,6 +551,13 @@ func (s *Store) loadOrg(ctx context.Context, org string) error {
 	if err != nil {
 		return err
 	}
+	if !found && hasHead && h.seq > 0 && lastN > 0 {
+		// A log written before the integrity layer has no checkpoints
+		// either: this one lost its compact range. Rebuilding would
+		// rewrite its stored tiles from the records, erasing what
+		// verify compares them with.
+		return fmt.Errorf("the compact range of organization %q is missing, though %d checkpoints are stored: %w", org, lastN, ErrTampered)
+	}
 	if !found && hasHead && h.seq > 0 {
 		s.log.Info("building the Merkle tree of a log written before integrity checks", "org", org, "events", h.seq)
 		if t, err = s.rebuildTree(ctx, org); err != nil {

@@ -520,20 +520,26 @@ func TestIntegrity_RebuildTree(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
+			// Such a log has no tree, no checkpoints and no anchor.
 			rawTamper(t, dir, ks, func(txn *badger.Txn) {
-				p := orgPrefix(tagTreeNode, "acme")
-				it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 				var keys [][]byte
-				for it.Rewind(); it.Valid(); it.Next() {
-					keys = append(keys, it.Item().KeyCopy(nil))
+				for _, p := range [][]byte{orgPrefix(tagTreeNode, "acme"), orgPrefix(tagCheckpt, "acme")} {
+					it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+					for it.Rewind(); it.Valid(); it.Next() {
+						keys = append(keys, it.Item().KeyCopy(nil))
+					}
+					it.Close()
 				}
-				it.Close()
 				for _, k := range append(keys, compactKey("acme")) {
 					if err := txn.Delete(k); err != nil {
 						t.Fatal(err)
 					}
 				}
 			})
+			ks.mu.Lock()
+			delete(ks.secrets, KeyAnchor("acme"))
+			delete(ks.secrets, keyAnchorOrgs)
+			ks.mu.Unlock()
 			s = openIntegrityTest(t, dir, ks, clk, Options{})
 			defer s.Close()
 			if a := s.IntegrityAlerts(ctx); len(a) != 0 {

@@ -348,6 +348,7 @@ func TestVerify_CheckpointExtraSignatureLine(t *testing.T) {
 func TestAcknowledge_RewrittenHistoryClears(t *testing.T) {
 	ctx := context.Background()
 	l := newTamperLog(t)
+	var saved [][]byte
 	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
 		prev := [32]byte{}
 		for seq := uint64(1); seq <= 20; seq++ {
@@ -368,13 +369,29 @@ func TestAcknowledge_RewrittenHistoryClears(t *testing.T) {
 		h, _ := decodeHead(rawGet(t, txn, headKey("acme")))
 		h.leaf = prev
 		rawSet(t, txn, headKey("acme"), h.encode())
+		// Without its tree and checkpoints, Open rebuilds the tree from
+		// the rewritten records, as for a log written before them.
 		txn.Delete(compactKey("acme"))
 		txn.Delete(nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}))
+		for n := uint64(1); n <= 2; n++ {
+			saved = append(saved, rawGet(t, txn, checkpointKey("acme", n)))
+			txn.Delete(checkpointKey("acme", n))
+		}
 	})
 	s := l.open(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoints of the old history are back.
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		for i, v := range saved {
+			rawSet(t, txn, checkpointKey("acme", uint64(i+1)), v)
+		}
+	})
+	s = l.open(t)
 	defer s.Close()
-	if a := s.IntegrityAlerts(ctx); len(a) != 1 {
-		t.Fatalf("alerts on open: %+v, want one", a)
+	if a := s.IntegrityAlerts(ctx); len(a) != 1 || a[0].Kind != AlertInconsistent {
+		t.Fatalf("alerts on open: %+v, want one inconsistent", a)
 	}
 	if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err != nil {
 		t.Fatalf("acknowledge: %v", err)
@@ -455,5 +472,35 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 				t.Errorf("append to another organization: %v", err)
 			}
 		})
+	}
+}
+
+// A log whose compact range was deleted but which stores checkpoints is
+// damaged, not one written before the integrity layer: Open must not
+// rebuild its tree over the stored tiles (which are never rewritten, and
+// are what verify compares the records with).
+func TestOpen_MissingCompactRangeIsNotRebuilt(t *testing.T) {
+	ctx := context.Background()
+	l := newTamperLog(t)
+	var before []byte
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		txn.Delete(compactKey("acme"))
+		before = rawGet(t, txn, nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}))
+	})
+	s := l.open(t)
+	defer s.Close()
+	var after []byte
+	s.db.View(func(txn *badger.Txn) error {
+		after = rawGet(t, txn, nodeKey("acme", tlog.NodeID{Level: 4, Index: 0}))
+		return nil
+	})
+	if !bytes.Equal(before, after) {
+		t.Error("Open rewrote tile (4,0)")
+	}
+	if a := s.IntegrityAlerts(ctx); len(a) != 1 || a[0].Kind != AlertDamaged {
+		t.Errorf("alerts: %+v, want one damaged alert", a)
+	}
+	if ps := verifyAll(t, s, VerifyOptions{Org: "acme"}); len(ps) == 0 {
+		t.Error("verify is clean without a compact range")
 	}
 }
