@@ -115,8 +115,8 @@ func (s *Store) alertGate(ctx context.Context, events []Event) error {
 	return nil
 }
 
-// orgAlertGate refuses a change to org's log (a key rotation, which the
-// log must record) while org has an active alert.
+// orgAlertGate refuses a change to org's log that the log must record (a
+// key rotation, a retention sweep) while org has an active alert.
 func (s *Store) orgAlertGate(ctx context.Context, org string) error {
 	return s.alertGate(ctx, []Event{{OrganizationID: org}})
 }
@@ -137,9 +137,6 @@ func (s *Store) raiseAlert(a IntegrityAlert) error {
 	s.log.Error("integrity alert", "org", a.Org, "kind", a.Kind, "msg", a.Message())
 	b, _ := json.Marshal(a)
 	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(alertKey(a.Org), b) })
-	if err == nil {
-		err = s.db.Sync()
-	}
 	if err != nil {
 		// The alert stays in memory; the anchor check raises it again on
 		// the next open.
@@ -339,9 +336,6 @@ func (s *Store) AcknowledgeIntegrityAlert(ctx context.Context, org, acknowledged
 	}
 	// Cleared, not deleted (see cleared in settings.go).
 	err = s.db.Update(func(txn *badger.Txn) error { return txn.Set(alertKey(org), cleared) })
-	if err == nil {
-		err = s.db.Sync()
-	}
 	if err != nil {
 		return rs[0], fmt.Errorf("failed to clear the integrity alert of organization %q: %w", org, err)
 	}

@@ -1038,8 +1038,8 @@ func (c committed) storedEvent(recNs int64) StoredEvent {
 		// The fast decoder declines what is unusual, not what is wrong.
 		p, _ = decodePublic(c.public)
 	}
-	ts, err := time.Parse(time.RFC3339Nano, p.Timestamp)
-	if err != nil {
+	ts, ok := parseRecordTime(p.Timestamp)
+	if !ok {
 		ts = c.p.ev.Timestamp.UTC()
 	}
 	e := Event{ID: p.ID, Timestamp: ts, OrganizationID: p.OrganizationID, UserID: p.UserID,

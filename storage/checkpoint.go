@@ -191,11 +191,9 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 		}
 		return SignedCheckpoint{}, err
 	}
-	// What is signed must be durable before the anchor moves past it, or a
-	// crash would look like a rollback.
-	if err := s.db.Sync(); err != nil {
-		return SignedCheckpoint{}, fmt.Errorf("failed to sync before signing a checkpoint: %w", err)
-	}
+	// What is signed is durable before the anchor moves past it, or a
+	// crash would look like a rollback: every commit returns synced
+	// (SyncWrites, store.go).
 	noteText, err := tlog.Sign(next, in.signer)
 	if err != nil {
 		return SignedCheckpoint{}, err
@@ -204,9 +202,6 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 	err = s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(checkpointKey(org, sc.Number), encodeCheckpoint(sc))
 	})
-	if err == nil {
-		err = s.db.Sync()
-	}
 	if err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("failed to store checkpoint %d of organization %q: %w", sc.Number, org, err)
 	}

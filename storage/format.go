@@ -189,6 +189,40 @@ func formatTime(t time.Time) string { return t.UTC().Format(tsLayout) }
 func encTime(t time.Time) uint64 { return uint64(t.UnixNano()) ^ (1 << 63) }
 func decTime(u uint64) time.Time { return time.Unix(0, int64(u^(1<<63))).UTC() }
 
+// parseRecordTime parses a public record's time, which is in the store's
+// fixed layout ("2006-01-02T15:04:05.000000000Z"), without time.Parse; any
+// other form is not the one the store writes.
+func parseRecordTime(s string) (time.Time, bool) {
+	if len(s) == len(tsLayout) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == '.' && s[29] == 'Z' {
+		num := func(i, j int) (int, bool) {
+			n := 0
+			for ; i < j; i++ {
+				c := s[i]
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				n = n*10 + int(c-'0')
+			}
+			return n, true
+		}
+		y, ok1 := num(0, 4)
+		mo, ok2 := num(5, 7)
+		d, ok3 := num(8, 10)
+		h, ok4 := num(11, 13)
+		mi, ok5 := num(14, 16)
+		sec, ok6 := num(17, 19)
+		ns, ok7 := num(20, 29)
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && d >= 1 && h < 24 && mi < 60 && sec < 60 {
+			t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC)
+			if t.Day() == d { // not normalized from, say, February 30
+				return t, true
+			}
+		}
+	}
+	// Any other form is not the canonical one the store writes.
+	return time.Time{}, false
+}
+
 func orgPrefix(tag byte, org string) []byte {
 	k := make([]byte, 0, 2+len(org)+24)
 	k = append(k, tag)

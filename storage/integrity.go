@@ -498,9 +498,6 @@ func (s *Store) loadKeys(ctx context.Context, ks Keystore, existing bool) error 
 			}
 			return txn.Set(metaKey(metaInstallationID), []byte(in.instID))
 		})
-		if err == nil {
-			err = s.db.Sync()
-		}
 		if err != nil {
 			return fmt.Errorf("failed to store the verifier key in the audit log: %w", err)
 		}
@@ -619,5 +616,5 @@ func (s *Store) rebuildTree(ctx context.Context, org string) (*tlog.Tree, error)
 	if err := wb.Flush(); err != nil {
 		return nil, fmt.Errorf("failed to store the tree of organization %q: %w", org, err)
 	}
-	return t, s.db.Sync()
+	return t, nil
 }

@@ -222,9 +222,6 @@ func (k *keyring) createLocked(ctx context.Context, org string) (dataKey, error)
 	err := k.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(dataKeyKey(org, id), v)
 	})
-	if err == nil {
-		err = k.db.Sync()
-	}
 	if err != nil {
 		return dataKey{}, fmt.Errorf("failed to store data key %d of organization %q: %w", id, org, err)
 	}

@@ -319,9 +319,6 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 	if err != nil {
 		return before, after, err
 	}
-	if err := s.db.Sync(); err != nil {
-		return before, after, fmt.Errorf("failed to sync the retention policy: %w", err)
-	}
 	return before, after, nil
 }
 
@@ -458,7 +455,7 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 	if !opts.DryRun {
 		// A log under an integrity alert refuses appends, so it could not
 		// record the sweep: it prunes nothing either (fail closed).
-		if err := s.alertGate(ctx, []Event{{OrganizationID: org}}); err != nil {
+		if err := s.orgAlertGate(ctx, org); err != nil {
 			return res, err
 		}
 	}
@@ -527,7 +524,7 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 			progressWritten = true
 			prog = next
 		} else {
-			if err := s.deleteSetting(ctx, sweepSettingName(org)); err != nil {
+			if err := s.WriteSetting(ctx, sweepSettingName(org), cleared); err != nil {
 				return res, err
 			}
 			prog = nil
@@ -582,7 +579,7 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 		res.Event = &rc
 	}
 	if prog.Batches > 0 || progressWritten {
-		if err := s.deleteSetting(ctx, sweepSettingName(org)); err != nil {
+		if err := s.WriteSetting(ctx, sweepSettingName(org), cleared); err != nil {
 			return res, err
 		}
 	}
@@ -901,9 +898,6 @@ func (s *Store) pruneBatch(ctx context.Context, org string, class RetentionClass
 	if err != nil {
 		return fmt.Errorf("failed to prune a batch of %d records of organization %q: %w", len(seqs), org, err)
 	}
-	if err := s.db.Sync(); err != nil {
-		return fmt.Errorf("failed to sync a retention batch: %w", err)
-	}
 	*prog = next
 	return nil
 }
@@ -972,25 +966,6 @@ func (s *Store) recordSweep(ctx context.Context, org string, p *sweepProgress, p
 		return Receipt{}, fmt.Errorf("failed to record the retention sweep of organization %q: %w", org, err)
 	}
 	return rs[0], nil
-}
-
-func (s *Store) deleteSetting(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	// Cleared, not deleted (see cleared).
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(settingKey(name), cleared) }); err != nil {
-		return fmt.Errorf("failed to clear setting %q: %w", name, err)
-	}
-	if err := s.db.Sync(); err != nil {
-		return fmt.Errorf("failed to sync the clearing of setting %q: %w", name, err)
-	}
-	return nil
 }
 
 // ReclaimSpace compacts the LSM tree, so that the record values retention

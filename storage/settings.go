@@ -93,10 +93,7 @@ func (s *Store) WriteSetting(ctx context.Context, name string, value []byte) err
 	if err != nil {
 		return fmt.Errorf("failed to write setting %q: %w", name, err)
 	}
-	if err := s.db.Sync(); err != nil {
-		return fmt.Errorf("failed to sync setting %q: %w", name, err)
-	}
-	return nil
+	return nil // synced: every commit is (SyncWrites, store.go)
 }
 
 // ScanSettings calls fn for every setting whose name starts with prefix, in
