@@ -970,7 +970,9 @@ func (s *Store) recordSweep(ctx context.Context, org string, p *sweepProgress, p
 
 // ReclaimSpace compacts the LSM tree, so that the record values retention
 // replaced are counted as garbage, and runs value-log GC until it finds
-// nothing to rewrite. It returns how many bytes of value log it freed.
+// nothing to rewrite. It returns how many bytes the value log shrank by:
+// net of what appends wrote meanwhile, and 0 when they wrote more than it
+// freed.
 // Memtables not yet flushed keep the values they replaced alive until they
 // are; the periodic GC (Options.GCInterval) catches those later.
 //
@@ -1009,7 +1011,7 @@ func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("value-log GC failed: %w", err)
 		}
 	}
-	return before - s.valueLogBytes(), ctx.Err()
+	return max(0, before-s.valueLogBytes()), ctx.Err()
 }
 
 // valueLogBytes is the size of the value-log files on disk.
