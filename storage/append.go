@@ -120,6 +120,61 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 	}
 }
 
+// CheckAppend reports what Append would refuse events for, and writes
+// nothing: a *ValidationError for an invalid event, a *ConflictError for an
+// id recorded, or repeated in events, with different content, and an
+// *IntegrityAlertError while an organization of events has an active
+// alert. Unlike Append it does not bound the batch, so that a caller with
+// more events than one atomic commit holds can check them all before it
+// appends them in parts. An Append after it can still meet a conflict that
+// a concurrent Append created.
+func (s *Store) CheckAppend(ctx context.Context, events []Event) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.alertGate(ctx, events); err != nil {
+		return err
+	}
+	macs := make(map[string][32]byte, len(events))
+	return s.db.View(func(txn *badger.Txn) error {
+		var p prepared
+		for i := range events {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p = prepared{}
+			if err := s.prepare(&events[i], i, &p); err != nil {
+				return err
+			}
+			if mac, ok := macs[p.dedupKey]; ok {
+				if mac != p.mac {
+					return conflictErr(i, &p)
+				}
+				continue
+			}
+			macs[p.dedupKey] = p.mac
+			item, err := txn.Get(p.idKey)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err)
+			}
+			var ie idEntry
+			err = item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err })
+			if err != nil {
+				return fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err)
+			}
+			if ie.mac != p.mac {
+				return conflictErr(i, &p)
+			}
+		}
+		return nil
+	})
+}
+
 // txnBudget is how much one group may write: Badger's transaction limits,
 // with room for the heads written at the end.
 func (s *Store) txnBudget() (size, count int64) {

@@ -895,3 +895,79 @@ func TestBadgerOptions_CommitsAreSynced(t *testing.T) {
 		t.Fatal("the store's Badger options do not sync every commit")
 	}
 }
+
+// CheckAppend refuses what Append would refuse, for any number of events,
+// and writes nothing.
+func TestStore_CheckAppend(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newTestStore(t)
+	withID := func(i int) Event {
+		e := testEvent("acme", i)
+		e.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", i)
+		return e
+	}
+	if _, err := s.Append(ctx, []Event{withID(1), withID(2)}); err != nil {
+		t.Fatal(err)
+	}
+	changed := withID(2)
+	changed.Status = "failed"
+	if changed.Status == withID(2).Status {
+		changed.Status = "applied"
+	}
+	invalid := withID(3)
+	invalid.Provider = "oracle"
+	many := make([]Event, 5000) // far over one atomic commit
+	for i := range many {
+		many[i] = withID(100 + i)
+	}
+	cases := []struct {
+		name     string
+		events   []Event
+		conflict int // index, or -1
+		invalid  int
+	}{
+		{"new events", []Event{withID(3), withID(4)}, -1, -1},
+		{"recorded, same content", []Event{withID(1), withID(2), withID(3)}, -1, -1},
+		{"repeated in the batch, same content", []Event{withID(3), withID(3)}, -1, -1},
+		{"recorded, other content", []Event{withID(3), changed}, 1, -1},
+		{"repeated in the batch, other content", []Event{withID(5), withID(3), func() Event { e := withID(5); e.UserID = "mallory"; return e }()}, 2, -1},
+		{"invalid", []Event{withID(4), invalid}, -1, 1},
+		{"more than one commit holds", many, -1, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := s.CheckAppend(ctx, c.events)
+			var ce *ConflictError
+			var ve *ValidationError
+			switch {
+			case c.conflict >= 0:
+				if !errors.As(err, &ce) || ce.Index != c.conflict || !errors.Is(err, ErrConflict) {
+					t.Fatalf("got %v, want a conflict at %d", err, c.conflict)
+				}
+			case c.invalid >= 0:
+				if !errors.As(err, &ve) || ve.Index != c.invalid {
+					t.Fatalf("got %v, want event %d invalid", err, c.invalid)
+				}
+			case err != nil:
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+	if _, err := s.Append(ctx, many); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("Append of %d events: %v, want ErrBatchTooLarge", len(many), err)
+	}
+	orgs, err := s.Organizations(ctx)
+	if err != nil || len(orgs) != 1 || orgs[0].Size != 2 {
+		t.Fatalf("CheckAppend wrote something: %+v, %v", orgs, err)
+	}
+	if err := s.RaiseIntegrityAlert(ctx, "acme", "test alert", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckAppend(ctx, []Event{withID(3)}); !errors.Is(err, ErrIntegrityAlert) {
+		t.Fatalf("during an alert: %v", err)
+	}
+	s.Close()
+	if err := s.CheckAppend(ctx, []Event{withID(3)}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
