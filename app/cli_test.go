@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/axiomops/axiom-audit/storage"
 )
@@ -282,4 +286,165 @@ func TestServe_RefusesNonLoopbackWithoutTLS(t *testing.T) {
 			t.Errorf("%+v: err %v, want ok=%v", tt.o, err, tt.ok)
 		}
 	}
+}
+
+// largeInput is n events of org with ids, as JSON Lines, one per line.
+func largeInput(t *testing.T, org string, from, n int) (string, []storage.Event) {
+	t.Helper()
+	var b strings.Builder
+	evs := make([]storage.Event, n)
+	for i := range evs {
+		e := TestEvent(org, from+i, time.Now().Add(-time.Hour))
+		e.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", from+i)
+		evs[i] = e
+		b.WriteString(mustJSON(t, e) + "\n")
+	}
+	return b.String(), evs
+}
+
+func receiptsOf(t *testing.T, stdout string) []ReceiptDTO {
+	t.Helper()
+	var rs []ReceiptDTO
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	for dec.More() {
+		var r ReceiptDTO
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func orgSize(t *testing.T, a *App, org string) uint64 {
+	t.Helper()
+	orgs, err := a.store.Organizations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range orgs {
+		if o.ID == org {
+			return o.Size
+		}
+	}
+	return 0
+}
+
+// An input larger than one atomic commit is checked whole, then appended
+// in commits: every line gets its receipt, in order, and a repeated id
+// its first occurrence's; a conflict on any line, or a repeated id with
+// other content, refuses the input whole.
+func TestCLI_AppendLargeInput(t *testing.T) {
+	a := TestApp(t)
+	input, evs := largeInput(t, "org-a", 0, 2500)
+	input += mustJSON(t, evs[2]) + "\n" // line 2501 repeats line 3
+	stdout, stderr, code := runCLI(t, a, input, "append")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	rs := receiptsOf(t, stdout)
+	if len(rs) != 2501 {
+		t.Fatalf("%d receipts for 2501 lines", len(rs))
+	}
+	for i, r := range rs[:2500] {
+		if r.ID != evs[i].ID || r.Seq != uint64(i+1) {
+			t.Fatalf("line %d: receipt %+v, want id %s seq %d", i+1, r, evs[i].ID, i+1)
+		}
+	}
+	if rs[2500] != rs[2] {
+		t.Errorf("the repeated line's receipt %+v, want line 3's %+v", rs[2500], rs[2])
+	}
+	if n := orgSize(t, a, "org-a"); n != 2500 {
+		t.Fatalf("%d events recorded, want 2500", n)
+	}
+
+	changed := evs[1500]
+	changed.UserID = "mallory@example.com"
+	more, moreEvs := largeInput(t, "org-a", 5000, 2000)
+	other := moreEvs[10]
+	other.UserID = "eve@example.com"
+	for _, tt := range []struct {
+		name, input string
+		line        int
+	}{
+		{"a recorded id with other content on the last line", more + mustJSON(t, changed) + "\n", 2001},
+		{"a repeated id with other content", more + mustJSON(t, other) + "\n", 2001},
+		{"a recorded id with other content on the first line", mustJSON(t, changed) + "\n" + more, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, a, tt.input, "append")
+			if code != ExitDataErr || stdout != "" {
+				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing", code, len(stdout), ExitDataErr)
+			}
+			want := fmt.Sprintf("line %d: id: is already recorded with different content\n", tt.line)
+			if !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "nothing was written") {
+				t.Errorf("stderr:\n%s\nwant it to begin with %q", stderr, want)
+			}
+			if n := orgSize(t, a, "org-a"); n != 2500 {
+				t.Fatalf("%d events recorded after a refused input, want 2500", n)
+			}
+		})
+	}
+}
+
+// flakyBackend refuses batches over maxBatch as too large, and fails the
+// failAt-th append (from 1) with err.
+type flakyBackend struct {
+	*App
+	maxBatch, failAt, calls int
+	err                     error
+}
+
+func (f *flakyBackend) appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error) {
+	if f.maxBatch > 0 && len(events) > f.maxBatch {
+		return nil, fmt.Errorf("%d events: %w", len(events), storage.ErrBatchTooLarge)
+	}
+	f.calls++
+	if f.calls == f.failAt {
+		return nil, f.err
+	}
+	return f.App.appendEvents(ctx, events)
+}
+
+// A commit the store finds too large is appended in halves; a commit that
+// fails on the way leaves the lines before it recorded, their receipts
+// printed, and the error names the first line that is not.
+func TestCLI_AppendLinesInParts(t *testing.T) {
+	run := func(b eventBackend, events []storage.Event) (string, error) {
+		var out bytes.Buffer
+		cmd := &cobra.Command{}
+		cmd.SetOut(&out)
+		cmd.SetContext(context.Background())
+		lines := make([]int, len(events))
+		for i := range lines {
+			lines[i] = i + 1
+		}
+		err := appendLines(cmd, b, events, lines)
+		return out.String(), err
+	}
+	t.Run("halves", func(t *testing.T) {
+		a := TestApp(t)
+		_, evs := largeInput(t, "org-a", 0, 100)
+		out, err := run(&flakyBackend{App: a, maxBatch: 30}, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := receiptsOf(t, out)
+		if len(rs) != 100 || rs[99].Seq != 100 || rs[99].ID != evs[99].ID || orgSize(t, a, "org-a") != 100 {
+			t.Fatalf("%d receipts, %d recorded", len(rs), orgSize(t, a, "org-a"))
+		}
+	})
+	t.Run("fails on the way", func(t *testing.T) {
+		a := TestApp(t)
+		_, evs := largeInput(t, "org-a", 0, 1000)
+		disk := errors.New("no space left on device")
+		out, err := run(&flakyBackend{App: a, failAt: 3, err: disk}, evs)
+		if !errors.Is(err, disk) || !strings.Contains(err.Error(), "lines 1–512 are recorded") ||
+			!strings.Contains(err.Error(), "from line 513 on are not") {
+			t.Fatalf("error %v", err)
+		}
+		if rs := receiptsOf(t, out); len(rs) != 512 || orgSize(t, a, "org-a") != 512 {
+			t.Fatalf("%d receipts, %d recorded; want 512 each", len(rs), orgSize(t, a, "org-a"))
+		}
+	})
 }

@@ -24,13 +24,19 @@ const ExitDataErr = 65
 func (c *cli) appendCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "append [FILE|-]",
-		Short: "Append events from JSON Lines (all or nothing)",
+		Short: "Append events from JSON Lines (nothing if any line is invalid)",
 		Long: "Reads events as JSON Lines from FILE or standard input. Every line is validated\n" +
 			"first; if any line is invalid nothing is written, each problem is printed to\n" +
-			"stderr as 'line N: field: reason' and the exit status is 65. Otherwise the events\n" +
-			"are appended durably and one receipt per line is printed as JSON. The events are\n" +
-			"one atomic commit, which holds a few hundred typical events (about 1 MB): a larger\n" +
-			"file is refused with nothing written; split it (e.g. split -l 200).",
+			"stderr as 'line N: field: reason' and the exit status is 65. An id already recorded\n" +
+			"with different content is refused the same way. Otherwise the events are appended\n" +
+			"durably and one receipt per line is printed as JSON, in the order of the lines.\n" +
+			"\n" +
+			"Up to a few hundred typical events are one atomic commit. A larger input is checked\n" +
+			"whole (every line, and every id against the log) and then appended in commits of\n" +
+			"that size, in order, each receipt printed once its commit is durable. Should a commit\n" +
+			"fail on the way (a full disk, an integrity alert raised meanwhile), the lines before\n" +
+			"it are recorded, their receipts printed, and the error names the first line that is\n" +
+			"not: append the input again from that line.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var in io.Reader = cmd.InOrStdin()
@@ -64,25 +70,161 @@ func (c *cli) appendCommand() *cobra.Command {
 				return err
 			}
 			defer closeB()
-			receipts, err := b.appendEvents(cmd.Context(), events)
-			if i, ok := conflictIndex(err); ok && i < len(lines) {
-				// The batch was refused whole: name the line, as for an
-				// invalid one.
-				fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{lines[i], "id", conflictReason})
-				return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%w; nothing was written", err)}
+			return appendLines(cmd, b, events, lines)
+		},
+	}
+}
+
+// A commit holds about 1 MB of index entries and 11,000 writes (with the
+// default memtables); appendLines plans commits of at most a third of
+// that by its own estimate of an event's entries, and halves a commit the
+// store still finds too large.
+const (
+	chunkEvents = 256
+	chunkBytes  = 384 << 10
+	chunkWrites = 4000
+)
+
+// appendChunks splits events into commits, in order, except that an event
+// whose id an earlier event has joins that one's commit, so that a repeated
+// id is checked against its first occurrence before anything is written.
+func appendChunks(events []storage.Event) [][]int {
+	var chunks [][]int
+	chunkOf := map[string]int{} // org + id -> chunk
+	var n, size, writes int
+	for i, e := range events {
+		key := e.OrganizationID + "\x00" + e.ID
+		if e.ID != "" {
+			if c, ok := chunkOf[key]; ok {
+				chunks[c] = append(chunks[c], i)
+				continue
 			}
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			for _, r := range receipts {
+		}
+		es, ew := 600+len(e.ID)+len(e.UserID), 10
+		for _, r := range e.ResourceIDs {
+			es += len(r) + 80
+			ew++
+		}
+		if len(chunks) == 0 || n+1 > chunkEvents || size+es > chunkBytes || writes+ew > chunkWrites {
+			chunks = append(chunks, nil)
+			n, size, writes = 0, 0, 0
+		}
+		c := len(chunks) - 1
+		chunks[c] = append(chunks[c], i)
+		n, size, writes = n+1, size+es, writes+ew
+		if e.ID != "" {
+			chunkOf[key] = c
+		}
+	}
+	return chunks
+}
+
+// appendLines appends events (read from lines) and prints a receipt per
+// line: in one commit if they are few, else checked whole first and then
+// appended in commits (appendChunks).
+func appendLines(cmd *cobra.Command, b eventBackend, events []storage.Event, lines []int) error {
+	ctx := cmd.Context()
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	conflict := func(err error, idx []int) error {
+		if i, ok := conflictIndex(err); ok && i < len(idx) {
+			// Refused whole: name the line, as for an invalid one.
+			// (The error's own index is of the commit, not of the input.)
+			fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{lines[idx[i]], "id", conflictReason})
+			return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
+		}
+		return err
+	}
+	pick := func(idx []int) []storage.Event {
+		evs := make([]storage.Event, len(idx))
+		for j, i := range idx {
+			evs[j] = events[i]
+		}
+		return evs
+	}
+	chunks := appendChunks(events)
+	if len(chunks) == 1 {
+		rs, err := b.appendEvents(ctx, events)
+		if err == nil {
+			for _, r := range rs {
 				if err := enc.Encode(receiptDTO(r)); err != nil {
 					return err
 				}
 			}
 			return nil
-		},
+		}
+		if !errors.Is(err, storage.ErrBatchTooLarge) {
+			return conflict(err, chunks[0])
+		}
+		// More than the estimate: checked, then appended in halves.
 	}
+	for _, idx := range chunks {
+		if err := b.checkEvents(ctx, pick(idx)); err != nil {
+			return conflict(err, idx)
+		}
+	}
+	receipts := make([]*storage.Receipt, len(events))
+	printed := 0
+	for k, idx := range chunks {
+		var printErr error
+		err := appendHalving(ctx, b, pick(idx), func(from int, rs []storage.Receipt) error {
+			for j := range rs {
+				receipts[idx[from+j]] = &rs[j]
+			}
+			for printed < len(receipts) && receipts[printed] != nil {
+				if printErr = enc.Encode(receiptDTO(*receipts[printed])); printErr != nil {
+					return printErr
+				}
+				printed++
+			}
+			return nil
+		})
+		if err == nil {
+			continue
+		}
+		if printErr != nil {
+			// Standard output is gone: stop appending what no one sees.
+			return fmt.Errorf("failed to print a receipt, so stopped appending (up to line %d the events are recorded): %w",
+				lines[lastReceipt(receipts)], err)
+		}
+		if k == 0 && printed == 0 {
+			return conflict(err, idx)
+		}
+		return fmt.Errorf("the events of lines %d–%d are recorded (their receipts are above), those from line %d on are not: %w",
+			lines[0], lines[printed-1], lines[printed], err)
+	}
+	return nil
+}
+
+// appendHalving appends events in one commit, or, if the store finds them
+// too many for one, in halves (nothing of a refused commit is written),
+// calling done with each commit's first index and receipts.
+func appendHalving(ctx context.Context, b eventBackend, events []storage.Event, done func(from int, rs []storage.Receipt) error) error {
+	var run func(from int, evs []storage.Event) error
+	run = func(from int, evs []storage.Event) error {
+		rs, err := b.appendEvents(ctx, evs)
+		if errors.Is(err, storage.ErrBatchTooLarge) && len(evs) > 1 {
+			h := len(evs) / 2
+			if err := run(from, evs[:h]); err != nil {
+				return err
+			}
+			return run(from+h, evs[h:])
+		}
+		if err != nil {
+			return err
+		}
+		return done(from, rs)
+	}
+	return run(0, events)
+}
+
+// lastReceipt is the index of the last event with a receipt.
+func lastReceipt(rs []*storage.Receipt) int {
+	for i := len(rs) - 1; i > 0; i-- {
+		if rs[i] != nil {
+			return i
+		}
+	}
+	return 0
 }
 
 // lineProblem is one problem of one input line.
@@ -158,6 +300,12 @@ type ReceiptDTO struct {
 	OrganizationID string `json:"organizationId"`
 	Seq            uint64 `json:"seq"`
 	RecordedAt     string `json:"recordedAt"`
+}
+
+// CheckDTO is the answer of an append with dryRun=true: every event would
+// be appended.
+type CheckDTO struct {
+	Checked int `json:"checked"`
 }
 
 func receiptDTO(r storage.Receipt) ReceiptDTO {

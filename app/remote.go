@@ -38,6 +38,7 @@ type apiEndpoint struct {
 // desktop app's API.
 type eventBackend interface {
 	appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error)
+	checkEvents(ctx context.Context, events []storage.Event) error
 	listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error)
 	integrityBackend
 }
@@ -93,6 +94,9 @@ func (r *RemoteClient) do(ctx context.Context, method, path string, body []byte,
 		}
 		return remoteError(e)
 	}
+	if out == nil {
+		return nil
+	}
 	return json.Unmarshal(data, out)
 }
 
@@ -103,6 +107,7 @@ func remoteError(e ErrorDTO) error {
 		CodeInvalidEvent: storage.ErrInvalidEvent, CodeInvalidCursor: storage.ErrBadCursor, CodeNotFound: storage.ErrNotFound,
 		CodeConflict: storage.ErrConflict, CodeKeychainUnavailable: storage.ErrKeychainUnavailable,
 		CodeIntegrityAlert: storage.ErrIntegrityAlert, CodeTampered: storage.ErrTampered,
+		CodeTooLarge: storage.ErrBatchTooLarge,
 	}[e.Code]
 	if e.Code == CodeInvalidRequest && len(e.Fields) == 1 {
 		return &RequestError{Field: e.Fields[0].Field, Reason: e.Fields[0].Reason}
@@ -139,6 +144,14 @@ func (r *RemoteClient) appendEvents(ctx context.Context, events []storage.Event)
 		receipts[i] = storage.Receipt{ID: o.ID, OrganizationID: o.OrganizationID, Seq: o.Seq, RecordedAt: t}
 	}
 	return receipts, nil
+}
+
+func (r *RemoteClient) checkEvents(ctx context.Context, events []storage.Event) error {
+	body, err := json.Marshal(events)
+	if err != nil {
+		return err
+	}
+	return r.do(ctx, http.MethodPost, "/api/operations/events?dryRun=true", body, nil)
 }
 
 func (r *RemoteClient) listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error) {

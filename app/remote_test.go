@@ -1,13 +1,18 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/axiomops/axiom-audit/storage"
 	"github.com/axiomops/axiom-audit/storage/keystore"
@@ -58,6 +63,32 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	page, err := r.listEvents(ctx, QueryDTO{Org: "org-a", Statuses: []string{"applied"}})
 	if err != nil || len(page.Events) != 2 || page.Events[1].ID != receipts[0].ID {
 		t.Fatalf("remote list: %+v %v", page, err)
+	}
+	// More events than one commit: 413 comes back as ErrBatchTooLarge,
+	// and the CLI's append checks them through the API, then appends them
+	// in parts; a conflict on the last line refuses them whole first.
+	_, many := largeInput(t, "org-b", 0, 1500)
+	if _, err := r.appendEvents(ctx, many); !errors.Is(err, storage.ErrBatchTooLarge) {
+		t.Fatalf("remote append of %d events: %v, want ErrBatchTooLarge", len(many), err)
+	}
+	lines := make([]int, len(many)+1)
+	for i := range lines {
+		lines[i] = i + 1
+	}
+	var out, errOut bytes.Buffer
+	cmd := &cobra.Command{}
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetContext(ctx)
+	if err := appendLines(cmd, r, append(slices.Clone(many), changed), lines); ExitCode(err) != ExitDataErr ||
+		errOut.String() != fmt.Sprintf("line %d: id: %s\n", len(many)+1, conflictReason) || out.Len() != 0 {
+		t.Fatalf("remote large append with a conflict: %v; stderr %q, stdout %d bytes", err, errOut.String(), out.Len())
+	}
+	if err := appendLines(cmd, r, many, lines[:len(many)]); err != nil {
+		t.Fatalf("remote large append: %v", err)
+	}
+	if rs := receiptsOf(t, out.String()); len(rs) != len(many) || rs[len(many)-1].Seq != uint64(len(many)) {
+		t.Fatalf("remote large append: %d receipts", len(rs))
 	}
 	// A wrong credential is refused.
 	r.secret = "nope"

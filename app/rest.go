@@ -382,7 +382,8 @@ func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 // appendEvents takes a JSON array or JSON Lines, validates everything, and
-// appends all or nothing.
+// appends all or nothing; with dryRun=true it only checks them, as Append
+// would, and writes nothing.
 func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
@@ -410,7 +411,17 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 			return
 		}
 	}
-	receipts, err := s.app.appendEvents(r.Context(), events)
+	dryRun, err := boolParam(r, "dryRun")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var receipts []storage.Receipt
+	if dryRun {
+		err = s.app.checkEvents(r.Context(), events)
+	} else {
+		receipts, err = s.app.appendEvents(r.Context(), events)
+	}
 	if i, ok := conflictIndex(err); ok && i < len(lines) {
 		// JSON Lines: name the line, as for an invalid one.
 		code, status := ErrorCode(err)
@@ -419,6 +430,10 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 	}
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	if dryRun {
+		writeJSON(w, http.StatusOK, CheckDTO{Checked: len(events)})
 		return
 	}
 	out := make([]ReceiptDTO, len(receipts))

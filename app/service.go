@@ -162,6 +162,17 @@ func (a *App) appendEvents(ctx context.Context, events []storage.Event) ([]stora
 	return st.Append(ctx, events)
 }
 
+// checkEvents reports what appendEvents would refuse events for (invalid,
+// conflicting, an organization under an integrity alert), writing nothing,
+// however many they are.
+func (a *App) checkEvents(ctx context.Context, events []storage.Event) error {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return err
+	}
+	return st.CheckAppend(ctx, events)
+}
+
 // RotateDataKey starts a new data key for an organization's states.
 func (a *App) RotateDataKey(org string) (uint32, error) { return a.rotateDataKey(a.bg(), org) }
 
