@@ -218,6 +218,28 @@ func TestOpenCheckpoint(t *testing.T) {
 			t.Fatalf("err = %v, want ErrMalformedCheckpoint", err)
 		}
 	})
+	t.Run("a second signature line by the key", func(t *testing.T) {
+		// note.Open checks the first and drops the second unchecked.
+		i := bytes.Index(msg, []byte("\n\n")) + 2
+		line := msg[i:]
+		sp := bytes.LastIndexByte(line, ' ')
+		sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(line[sp+1:])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The key's hash, then a signature of 64 bytes that is not one.
+		forged := base64.StdEncoding.EncodeToString(append(sig[:4:4], bytes.Repeat([]byte{0x41}, 64)...))
+		garbage := append(append([]byte{}, line[:sp+1]...), forged+"\n"...)
+		for name, text := range map[string][]byte{
+			"after":  append(append([]byte{}, msg...), garbage...),
+			"before": append(append(append([]byte{}, msg[:i]...), garbage...), line...),
+			"twice":  append(append([]byte{}, msg...), line...),
+		} {
+			if _, err := tlog.OpenCheckpoint(text, vkey, cp.Origin); !errors.Is(err, tlog.ErrBadSignature) {
+				t.Errorf("%s: err = %v, want ErrBadSignature", name, err)
+			}
+		}
+	})
 	t.Run("witness cosignature is ignored", func(t *testing.T) {
 		wskey, _, _ := tlog.GenerateSigningKey("witness.example")
 		w, _ := tlog.NewSigner(wskey)

@@ -1,9 +1,11 @@
 package tlog
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,6 +130,11 @@ func OpenCheckpoint(noteText []byte, vkey, origin string) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("%w: signature by %s is not canonically encoded", ErrBadSignature, s.Name)
 		}
 	}
+	// note.Open checks one signature per key and drops the key's others
+	// unchecked: a second line by vkey's key would be text no one verified.
+	if k := keySignatures(noteText, v.Name(), v.KeyHash()); k != 1 {
+		return Checkpoint{}, fmt.Errorf("%w: %d signature lines by %s+%08x, want 1", ErrBadSignature, k, v.Name(), v.KeyHash())
+	}
 	cp, err := ParseCheckpoint([]byte(n.Text))
 	if err != nil {
 		return Checkpoint{}, err
@@ -139,4 +146,25 @@ func OpenCheckpoint(noteText []byte, vkey, origin string) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("%w: origin %q is outside key %q", ErrWrongOrigin, cp.Origin, v.Name())
 	}
 	return cp, nil
+}
+
+// keySignatures counts the signature lines of a signed note (those after
+// its last blank line) that name the key name with hash keyHash.
+func keySignatures(noteText []byte, name string, keyHash uint32) int {
+	i := bytes.LastIndex(noteText, []byte("\n\n"))
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSuffix(string(noteText[i+2:]), "\n"), "\n") {
+		rest, ok := strings.CutPrefix(line, "\u2014 "+name+" ")
+		if !ok {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err == nil && len(raw) >= 4 && binary.BigEndian.Uint32(raw) == keyHash {
+			n++
+		}
+	}
+	return n
 }
