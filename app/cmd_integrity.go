@@ -190,7 +190,7 @@ func (c *cli) checkpointCommand() *cobra.Command {
 				return fmt.Errorf("organization %q has no events, so no checkpoint: %w", org, err)
 			}
 			if err != nil {
-				return err
+				return problemExit(err)
 			}
 			if _, err = io.WriteString(cmd.OutOrStdout(), cp.Note); err != nil {
 				return err
@@ -215,7 +215,9 @@ func (c *cli) proveCommand() *cobra.Command {
 			"checkpoint in FILE (its signature and origin are checked first).\n\n" +
 			"With --from and --to, it prints the consistency proof that the tree of SIZE2\n" +
 			"events extends the tree of SIZE1 events.\n\n" +
-			"The exit status is 1 when the proof does not verify, or when ORG has an\n" +
+			"The exit status is 1 when the proof does not verify; when the checkpoint in\n" +
+			"FILE is of more events than the log holds (it was rolled back or truncated);\n" +
+			"when the log's newest stored checkpoint does not verify; or when ORG has an\n" +
 			"integrity alert (the proof is then printed too).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -242,12 +244,12 @@ func (c *cli) proveCommand() *cobra.Command {
 			enc.SetIndent("", "  ")
 			latest, err := b.latestCheckpoint(cmd.Context(), org)
 			if err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return err
+				return problemExit(err)
 			}
 			if consistency {
 				p, err := b.consistencyProof(cmd.Context(), org, from, to)
 				if err != nil {
-					return err
+					return problemExit(err)
 				}
 				if err := enc.Encode(p); err != nil {
 					return err
@@ -261,11 +263,18 @@ func (c *cli) proveCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				// The log signed a tree of cp.Size events: a database
+				// without them was rolled back or truncated, whatever
+				// the keychain says now.
+				if _, err := b.consistencyProof(cmd.Context(), org, cp.Size, cp.Size); errors.Is(err, storage.ErrNotFound) {
+					return &ExitError{Code: 1, Err: fmt.Errorf("the signed checkpoint in %s is of %d events, more than the log of organization %s holds: "+
+						"the database was rolled back or truncated (%v)", checkpointFile, cp.Size, org, err)}
+				}
 				size, root = cp.Size, &cp.Root
 			}
 			p, err := b.eventProof(cmd.Context(), org, args[0], size)
 			if err != nil {
-				return err
+				return problemExit(err)
 			}
 			if root != nil {
 				p.Verified = verifyInclusionDTO(p, *root) == nil
@@ -284,6 +293,15 @@ func (c *cli) proveCommand() *cobra.Command {
 	cmd.Flags().Uint64Var(&from, "from", 0, "consistency proof from tree `SIZE1`")
 	cmd.Flags().Uint64Var(&to, "to", 0, "consistency proof to tree `SIZE2`")
 	return cmd
+}
+
+// problemExit gives exit status 1 (a problem found, as verify's) to an
+// error that says the log was tampered with or has an integrity alert.
+func problemExit(err error) error {
+	if errors.Is(err, storage.ErrTampered) || errors.Is(err, storage.ErrIntegrityAlert) {
+		return &ExitError{Code: 1, Err: err}
+	}
+	return err
 }
 
 // alertExit is nil when org has no integrity alert; otherwise exit status

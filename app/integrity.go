@@ -169,6 +169,10 @@ func (a *App) consistencyProof(ctx context.Context, org string, size1, size2 uin
 	if size1 > size2 {
 		return ConsistencyProofDTO{}, &RequestError{Field: "from", Reason: fmt.Sprintf("must not exceed --to (%d > %d)", size1, size2)}
 	}
+	// A typo must not get the (empty) proof of an empty log.
+	if err := a.requireOrg(ctx, org); err != nil {
+		return ConsistencyProofDTO{}, err
+	}
 	p, err := st.ConsistencyProof(ctx, org, size1, size2)
 	if err != nil {
 		return ConsistencyProofDTO{}, err

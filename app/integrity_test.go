@@ -175,6 +175,7 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 		{[]string{"prove", "--org", "org-a", "--from", "20", "--to", "10"}, "from"},
 		{[]string{"prove", "--org", "org-a", "--from", "1", "--to", "99"}, "99"},
 		{[]string{"prove", "--org", "org-a", "00000000-0000-7000-8000-000000000000"}, "not found"},
+		{[]string{"prove", "--org", "org-b", "--from", "0", "--to", "0"}, `no organization "org-b"`},
 	} {
 		_, stderr, code := runCLI(t, a, "", tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
@@ -223,6 +224,12 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
 		t.Fatal(err)
 	}
+	// An auditor keeps the newer checkpoint.
+	newer, _, code := runCLI(t, a, "", "checkpoint", "--org", "org-a")
+	newerFile := filepath.Join(t.TempDir(), "checkpoint-12.txt")
+	if err := os.WriteFile(newerFile, []byte(newer), 0o600); code != 0 || err != nil {
+		t.Fatal(code, err)
+	}
 	closeBoth(a, st)
 
 	// Restore the older copy.
@@ -252,6 +259,12 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 		if code != 1 || !strings.Contains(out, `"hashes"`) || !strings.Contains(stderr, "integrity alert") {
 			t.Fatalf("prove %v after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, stderr)
 		}
+	}
+	// The auditor's checkpoint of 12 events proves the rollback, whatever
+	// the keychain says.
+	_, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", first.Events[0].ID, "--checkpoint", newerFile)
+	if code != 1 || !strings.Contains(stderr, "rolled back or truncated") {
+		t.Fatalf("prove against the auditor's newer checkpoint: exit %d, stderr %q", code, stderr)
 	}
 	ev := mustJSON(t, TestEvent("org-a", 99, time.Now().Add(-time.Minute)))
 	_, stderr, code = runCLI(t, a, ev+"\n", "append")

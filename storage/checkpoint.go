@@ -307,14 +307,25 @@ func (s *Store) LatestCheckpoint(ctx context.Context, org string) (SignedCheckpo
 	if err := s.integrityReady(ctx); err != nil {
 		return SignedCheckpoint{}, err
 	}
-	s.integ.mu.Lock()
+	in := s.integ
+	in.mu.Lock()
 	var last SignedCheckpoint
-	if o := s.integ.orgs[org]; o != nil {
-		last = o.last
+	var n uint64
+	if o := in.orgs[org]; o != nil {
+		last, n = o.last, o.lastN
 	}
-	s.integ.mu.Unlock()
+	in.mu.Unlock()
 	if last.Note == nil {
 		return SignedCheckpoint{}, fmt.Errorf("organization %q has no checkpoint yet: %w", org, ErrNotFound)
+	}
+	// What is handed out (printed for an auditor, proved against, synced)
+	// is a note that verifies, and says what the store read from it.
+	cp, err := tlog.OpenCheckpoint(last.Note, in.vkey, tlog.Origin(in.instID, org))
+	if err == nil && cp != last.Checkpoint {
+		err = fmt.Errorf("it reads size %d, root %s; the store holds size %d, root %s", cp.Size, cp.Root, last.Checkpoint.Size, last.Checkpoint.Root)
+	}
+	if err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("the newest stored checkpoint of organization %q (number %d) does not verify: %v: %w", org, n, err, ErrTampered)
 	}
 	return last, nil
 }

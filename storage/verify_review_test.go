@@ -504,3 +504,29 @@ func TestOpen_MissingCompactRangeIsNotRebuilt(t *testing.T) {
 		t.Error("verify is clean without a compact range")
 	}
 }
+
+// A stored newest checkpoint that does not verify (a flipped bit of its
+// signature, which Open does not read) is not handed out: LatestCheckpoint
+// and the proofs against it fail with ErrTampered instead of passing it to
+// an auditor.
+func TestLatestCheckpoint_MustVerify(t *testing.T) {
+	ctx := context.Background()
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		v := rawGet(t, txn, checkpointKey("acme", 2))
+		i := bytes.LastIndexByte(bytes.TrimSuffix(v, []byte("\n")), ' ') + 10
+		v[i] ^= 0x01
+		rawSet(t, txn, checkpointKey("acme", 2), v)
+	})
+	s := l.open(t)
+	defer s.Close()
+	if _, err := s.LatestCheckpoint(ctx, "acme"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("LatestCheckpoint: %v, want ErrTampered", err)
+	}
+	if _, err := s.LatestCheckpoint(ctx, "other"); err != nil {
+		t.Fatalf("another organization's: %v", err)
+	}
+	if _, err := s.InclusionProof(ctx, "acme", l.ids[0], 0); !errors.Is(err, ErrTampered) {
+		t.Fatalf("InclusionProof: %v, want ErrTampered", err)
+	}
+}
