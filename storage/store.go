@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -267,6 +268,21 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		return nil, err
 	}
 	master, err := ks.Get(ctx, KeyMaster)
+	unlock := func() {}
+	defer func() { unlock() }()
+	if errors.Is(err, ErrKeyNotFound) {
+		// Two processes starting a new profile at once (the app and a
+		// producer's first append) must not each create a master key: the
+		// second Set would replace the key the first one's database is
+		// encrypted with, and the log would be lost. The first to take
+		// the lock creates the key and holds the lock until its database
+		// exists (Badger's own lock then keeps the other out); the other
+		// then finds the key.
+		if unlock, err = lockInit(dir); err != nil {
+			return nil, err
+		}
+		master, err = ks.Get(ctx, KeyMaster)
+	}
 	switch {
 	case errors.Is(err, ErrKeyNotFound):
 		if hasData(dir) {
@@ -293,6 +309,8 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 	existing := hasData(dir)
 	bo := badgerOptions(dir, opts, dk.badger)
 	db, err := badger.Open(bo)
+	unlock()
+	unlock = func() {}
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) || strings.Contains(err.Error(), badger.ErrEncryptionKeyMismatch.Error()) {
 			return nil, fmt.Errorf("the master key in the keystore does not open the audit log in %s "+
@@ -406,6 +424,27 @@ func badgerOptions(dir string, opts Options, key []byte) badger.Options {
 }
 
 // hasData reports whether dir already holds a Badger database.
+// initLockName is the file in a store's directory that Open locks while it
+// creates a master key and the database (Badger's LOCK is Badger's own).
+const initLockName = "INIT.lock"
+
+// lockInit creates dir if need be and takes the lock on its initLockName,
+// waiting for another process that holds it; unlock releases it.
+func lockInit(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create the audit log's directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, initLockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the audit log's first-start lock: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("failed to lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
 func hasData(dir string) bool {
 	ents, err := os.ReadDir(dir)
 	if err != nil {

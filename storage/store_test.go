@@ -971,3 +971,81 @@ func TestStore_CheckAppend(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
+
+// racingKeystore makes two first starts race: its first two Gets of the
+// master key return together (both find none), and a second Set of it
+// waits until release is closed.
+type racingKeystore struct {
+	*storeKeystore
+	gets, sets atomic.Int32
+	both       chan struct{}
+	release    chan struct{}
+}
+
+func (r *racingKeystore) Get(ctx context.Context, name string) ([]byte, error) {
+	if name == KeyMaster {
+		if n := r.gets.Add(1); n <= 2 {
+			if n == 2 {
+				close(r.both)
+			}
+			<-r.both
+		}
+	}
+	return r.storeKeystore.Get(ctx, name)
+}
+
+func (r *racingKeystore) Set(ctx context.Context, name string, secret []byte) error {
+	if name == KeyMaster && r.sets.Add(1) == 2 {
+		<-r.release
+	}
+	return r.storeKeystore.Set(ctx, name, secret)
+}
+
+// Two processes starting a new profile at once (here two Opens): one
+// creates the master key and opens the log, the other finds the log open;
+// the key in the keystore is the one the log was created with. Without
+// the first-start lock both created a key, and the second replaced the
+// key of the log the first had created.
+func TestOpen_FirstStartRace(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := &racingKeystore{storeKeystore: newStoreKeystore(), both: make(chan struct{}), release: make(chan struct{})}
+	type result struct {
+		s   *Store
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			s, err := Open(ctx, dir, ks, Options{GCInterval: -1})
+			results <- result{s, err}
+		}()
+	}
+	var opened []*Store
+	for i := range 2 {
+		r := <-results
+		if i == 0 {
+			close(ks.release)
+		}
+		if r.err == nil {
+			opened = append(opened, r.s)
+		} else if !errors.Is(r.err, ErrLocked) {
+			t.Errorf("Open: %v, want success or ErrLocked", r.err)
+		}
+	}
+	if len(opened) != 1 {
+		t.Fatalf("%d of two racing Opens succeeded, want 1", len(opened))
+	}
+	appendN(t, opened[0], "acme", 0, 3)
+	if err := opened[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, dir, ks.storeKeystore, Options{GCInterval: -1})
+	if err != nil {
+		t.Fatalf("reopen after the race: %v", err)
+	}
+	defer s.Close()
+	if n := ks.sets.Load(); n != 1 {
+		t.Errorf("the master key was set %d times, want 1", n)
+	}
+}
