@@ -212,20 +212,58 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 		o.pending, o.dirtyAt = o.durable-next.Size, sc.Time.UnixNano()
 	}
 	anchored := slices.Contains(in.anchors, org)
-	if !anchored {
-		in.anchors = append(in.anchors, org)
-	}
-	list := strings.Join(in.anchors, "\n")
 	in.mu.Unlock()
-	if !anchored {
-		if err := in.ks.Set(ctx, keyAnchorOrgs, []byte(list)); err != nil {
-			return sc, fmt.Errorf("checkpoint %d of organization %q is stored, but the keystore refused the anchor list: %w", sc.Number, org, err)
-		}
-	}
+	// The anchor first: a list that cannot be written must not leave the
+	// organization without one.
 	if err := in.ks.Set(ctx, KeyAnchor(org), noteText); err != nil {
 		return sc, fmt.Errorf("checkpoint %d of organization %q is stored, but the keystore refused its anchor: %w", sc.Number, org, err)
 	}
+	if !anchored {
+		if err := in.listAnchor(ctx, org); err != nil {
+			return sc, fmt.Errorf("checkpoint %d of organization %q is stored, but the keystore refused the anchor list: %w", sc.Number, org, err)
+		}
+	}
 	return sc, nil
+}
+
+// anchorListBytes bounds one entry of the anchor list. Keychains bound a
+// secret (Windows' credential manager takes 2,560 bytes, go-keyring's
+// macOS path about 4,000 with the command around it), and go-keyring
+// stores it base64-encoded: 1,500 bytes is some 2,000 encoded.
+const anchorListBytes = 1500
+
+// anchorListName is the keystore name of entry i of the anchor list.
+func anchorListName(i int) string {
+	if i == 0 {
+		return keyAnchorOrgs
+	}
+	return fmt.Sprintf("%s/%d", keyAnchorOrgs, i)
+}
+
+// listAnchor adds org to the anchor list in the keystore: to its last
+// entry, or to a new one when that is full. The caller holds cpMu.
+func (in *integrity) listAnchor(ctx context.Context, org string) error {
+	in.mu.Lock()
+	chunks := slices.Clone(in.anchorChunks)
+	in.mu.Unlock()
+	last := len(chunks) - 1
+	if last < 0 || len(chunks[last]) > 0 && len(chunks[last])+1+len(org) > anchorListBytes {
+		chunks = append(chunks, "")
+		last++
+	}
+	text := org
+	if chunks[last] != "" {
+		text = chunks[last] + "\n" + org
+	}
+	if err := in.ks.Set(ctx, anchorListName(last), []byte(text)); err != nil {
+		return err
+	}
+	chunks[last] = text
+	in.mu.Lock()
+	in.anchorChunks = chunks
+	in.anchors = append(in.anchors, org)
+	in.mu.Unlock()
+	return nil
 }
 
 // checkpointLoop writes checkpoints when CheckpointEvery events or

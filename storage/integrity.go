@@ -47,7 +47,8 @@ func validStride(stride uint) bool { return stride == 1 || stride == TreeStride 
 
 // keyAnchorOrgs is the keystore name of the list of organizations that have
 // an anchor, one per line, so that Open notices an organization whose log
-// vanished from the database altogether. (Keystores cannot list names.)
+// vanished from the database altogether. (Keystores cannot list names.) A
+// long list goes on in keyAnchorOrgs/1, /2, … (anchorListName).
 const keyAnchorOrgs = "anchor-orgs"
 
 func metaKey(name string) []byte { return append([]byte{tagMeta}, name...) }
@@ -80,6 +81,9 @@ type integrity struct {
 	orgs    map[string]*orgIntegrity
 	alerts  map[string]IntegrityAlert
 	anchors []string // organizations listed under keyAnchorOrgs
+	// anchorChunks are the entries of that list (anchorListName), as
+	// stored: one keychain secret cannot hold many organizations.
+	anchorChunks []string
 	wake    chan struct{}
 }
 
@@ -502,19 +506,21 @@ func (s *Store) loadKeys(ctx context.Context, ks Keystore, existing bool) error 
 			return fmt.Errorf("failed to store the verifier key in the audit log: %w", err)
 		}
 	}
-	list, err := ks.Get(ctx, keyAnchorOrgs)
-	switch {
-	case errors.Is(err, ErrKeyNotFound):
-	case err != nil:
-		return fmt.Errorf("failed to read the anchored organizations from the keystore: %w", err)
-	default:
+	for i := 0; ; i++ {
+		list, err := ks.Get(ctx, anchorListName(i))
+		if errors.Is(err, ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("failed to read the anchored organizations from the keystore: %w", err)
+		}
+		in.anchorChunks = append(in.anchorChunks, string(list))
 		for _, o := range strings.Split(string(list), "\n") {
-			if o != "" {
+			if o != "" && !slices.Contains(in.anchors, o) {
 				in.anchors = append(in.anchors, o)
 			}
 		}
 	}
-	return nil
 }
 
 // loadOrg restores org's tree from its compact range (or rebuilds it from

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -555,5 +556,52 @@ func TestIntegrity_RebuildTree(t *testing.T) {
 				t.Fatalf("checkpoint %+v, %v; want root %s", cp.Checkpoint, err, tree.Root())
 			}
 		})
+	}
+}
+
+// smallKeystore refuses a secret whose base64 form (as go-keyring stores
+// it) is over 2,560 bytes, as Windows' credential manager does.
+type smallKeystore struct{ *storeKeystore }
+
+func (k smallKeystore) Set(ctx context.Context, name string, secret []byte) error {
+	if n := base64.StdEncoding.EncodedLen(len(secret)); n > 2560 {
+		return fmt.Errorf("secret %q of %d bytes encoded: data passed to Set was too big", name, n)
+	}
+	return k.storeKeystore.Set(ctx, name, secret)
+}
+
+// The list of anchored organizations grows past what one keychain secret
+// holds: it goes on in further entries, every organization keeps its
+// anchor, and a reopened store knows them all.
+func TestIntegrity_ManyAnchoredOrganizations(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := smallKeystore{newStoreKeystore()}
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, dir, ks, clk, Options{})
+	var orgs []string
+	for i := range 120 {
+		org := fmt.Sprintf("organization-%03d-%s", i, strings.Repeat("x", 24))
+		orgs = append(orgs, org)
+		appendN(t, s, org, 0, 1)
+		if _, err := s.Checkpoint(ctx, org); err != nil {
+			t.Fatalf("checkpoint of organization %d: %v", i, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, org := range orgs {
+		if _, err := ks.Get(ctx, KeyAnchor(org)); err != nil {
+			t.Fatalf("no anchor for %s: %v", org, err)
+		}
+	}
+	s = openIntegrityTest(t, dir, ks, clk, Options{})
+	defer s.Close()
+	if !slices.Equal(s.integ.anchors, orgs) {
+		t.Fatalf("reopened store knows %d anchored organizations, want %d", len(s.integ.anchors), len(orgs))
+	}
+	if _, err := ks.Get(ctx, anchorListName(2)); err != nil {
+		t.Fatalf("120 organizations fit in fewer than three list entries? %v", err)
 	}
 }
