@@ -84,7 +84,7 @@ type integrity struct {
 	// anchorChunks are the entries of that list (anchorListName), as
 	// stored: one keychain secret cannot hold many organizations.
 	anchorChunks []string
-	wake    chan struct{}
+	wake         chan struct{}
 }
 
 // orgIntegrity is what the checkpointer knows of one organization.
