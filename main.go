@@ -61,7 +61,7 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 		return nil, nil, err
 	}
 
-	dbDir := filepath.Join(paths.DataDir, "log")
+	dbDir := paths.LogDir()
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("failed to create the data directory: %w", err)
 	}
@@ -100,6 +100,10 @@ func openKeystore(paths app.Paths, g app.Globals, logger *slog.Logger) (storage.
 		}
 		return keystore.NewFile(filepath.Join(paths.ConfigDir, "keys.json"), logger)
 	default:
-		return keystore.NewKeychain(paths.Profile), nil
+		ns, err := paths.KeychainNamespace()
+		if err != nil {
+			return nil, err
+		}
+		return keystore.NewKeychain(ns), nil
 	}
 }

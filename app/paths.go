@@ -1,9 +1,13 @@
 package app
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/adrg/xdg"
 )
@@ -18,6 +22,8 @@ type Paths struct {
 	Profile   string `json:"profile"`
 	DataDir   string `json:"dataDir"`   // the Badger directory lives here
 	ConfigDir string `json:"configDir"` // settings, nothing sensitive
+
+	explicit bool // DataDir came from --data-dir
 }
 
 // ResolvePaths returns the locations of a profile: under the XDG data and
@@ -41,9 +47,59 @@ func ResolvePaths(profile, dataDir string) (Paths, error) {
 			return Paths{}, fmt.Errorf("--data-dir %q: %w", dataDir, err)
 		}
 		p.DataDir = abs
+		p.explicit = true
 		// Settings follow an explicit data directory so that a throwaway
 		// --data-dir (tests, demos) never touches the user's real settings.
 		p.ConfigDir = filepath.Join(abs, "config")
 	}
 	return p, nil
+}
+
+// LogDir is the Badger directory of the profile's audit log.
+func (p Paths) LogDir() string { return filepath.Join(p.DataDir, "log") }
+
+// keychainNamespaceFile, in ConfigDir, records the keychain namespace of a
+// log in an explicit --data-dir.
+const keychainNamespaceFile = "keychain-namespace"
+
+var keychainNamespace = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(@[0-9a-f]{12})?$`)
+
+// KeychainNamespace is the name the profile's secrets (keys, anchors, the
+// local API credential) go under in the OS keychain. In the default
+// location it is the profile's name. A log in an explicit --data-dir gets
+// its own, the profile's name and a hash of the directory
+// ("default@3f9c0a1b2c4d"), so that a throwaway log never shares keys or
+// anchors with the real one: sharing them made a new --data-dir log raise
+// alerts for every organization of the real log, and acknowledging those
+// moved the real log's anchors. The choice is kept in ConfigDir, which
+// moves with the directory; a --data-dir log created before namespaces
+// keeps the profile's name, under which its keys are.
+func (p Paths) KeychainNamespace() (string, error) {
+	if !p.explicit {
+		return p.Profile, nil
+	}
+	f := filepath.Join(p.ConfigDir, keychainNamespaceFile)
+	b, err := os.ReadFile(f)
+	if err == nil {
+		ns := strings.TrimSpace(string(b))
+		if !keychainNamespace.MatchString(ns) {
+			return "", fmt.Errorf("%s: %q is not a keychain namespace (a profile name, optionally followed by @ and 12 hex digits)", f, ns)
+		}
+		return ns, nil
+	}
+	if !os.IsNotExist(err) {
+		return "", fmt.Errorf("failed to read the keychain namespace of %s: %w", p.DataDir, err)
+	}
+	ns := p.Profile
+	if _, err := os.Stat(filepath.Join(p.LogDir(), "MANIFEST")); os.IsNotExist(err) {
+		sum := sha256.Sum256([]byte(p.DataDir))
+		ns += "@" + hex.EncodeToString(sum[:6])
+	}
+	if err := os.MkdirAll(p.ConfigDir, 0o700); err != nil {
+		return "", fmt.Errorf("failed to create the config directory: %w", err)
+	}
+	if err := os.WriteFile(f, []byte(ns+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("failed to record the keychain namespace of %s: %w", p.DataDir, err)
+	}
+	return ns, nil
 }
