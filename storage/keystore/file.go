@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
 )
@@ -65,6 +66,7 @@ func NewFile(path string, logger *slog.Logger) (*File, error) {
 	if _, err := f.load(); err != nil {
 		return nil, err
 	}
+	removeStaleTemps(path, logger)
 	logger.Warn("using the file keystore: the audit log's keys are stored in a plain file protected only by its permissions; anyone who can read it as you can decrypt and sign the log. Prefer the OS keychain.",
 		"path", path)
 	return f, nil
@@ -148,6 +150,24 @@ func (f *File) Set(ctx context.Context, name string, secret []byte) error {
 		return fmt.Errorf("failed to store secret %q in %s: %w", name, f.path, err)
 	}
 	return nil
+}
+
+// staleTempAge is how old a temp file of writeFileAtomic must be for
+// NewFile to take it for one a crash left behind, rather than another
+// process's write in progress.
+const staleTempAge = time.Minute
+
+// removeStaleTemps removes the temp files of path that a crash between
+// writing and renaming one left: each is a full copy of the secrets.
+func removeStaleTemps(path string, logger *slog.Logger) {
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, t := range temps {
+		if fi, err := os.Lstat(t); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleTempAge {
+			if err := os.Remove(t); err != nil {
+				logger.Warn("failed to remove a copy of the keystore file left by an interrupted write", "path", t, "err", err)
+			}
+		}
+	}
 }
 
 // writeFileAtomic replaces path with data so that a crash leaves either the

@@ -190,6 +190,32 @@ func TestFile_Permissions(t *testing.T) {
 			t.Errorf("directory holds %d entries; want only the keystore (no temp files left)", len(entries))
 		}
 	})
+	t.Run("RemovesCopiesLeftByACrash", func(t *testing.T) {
+		// A crash between writing the temp file and renaming it leaves a
+		// full copy of the secrets; a write in progress (a fresh one) is
+		// another process's.
+		dir := t.TempDir()
+		path := filepath.Join(dir, "keys.json")
+		stale, fresh := filepath.Join(dir, ".keys.json.tmp-111"), filepath.Join(dir, ".keys.json.tmp-222")
+		for _, p := range []string{stale, fresh} {
+			if err := os.WriteFile(p, []byte(`{"version":1,"secrets":{"master-key":"c2VjcmV0"}}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(stale, old, old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keystore.NewFile(path, discard); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(stale); !os.IsNotExist(err) {
+			t.Errorf("the stale copy is still there: %v", err)
+		}
+		if _, err := os.Stat(fresh); err != nil {
+			t.Errorf("a write in progress was removed: %v", err)
+		}
+	})
 	t.Run("RefusesReadableByOthers", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "keys.json")
 		if err := os.WriteFile(path, []byte(`{"version":1,"secrets":{}}`), 0o600); err != nil {
