@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -410,22 +412,23 @@ func (f *flakyBackend) appendEvents(ctx context.Context, events []storage.Event)
 // fails on the way leaves the lines before it recorded, their receipts
 // printed, and the error names the first line that is not.
 func TestCLI_AppendLinesInParts(t *testing.T) {
-	run := func(b eventBackend, events []storage.Event) (string, error) {
+	cat, err := storage.LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(b eventBackend, input string) (string, error) {
 		var out bytes.Buffer
 		cmd := &cobra.Command{}
 		cmd.SetOut(&out)
+		cmd.SetErr(&out)
 		cmd.SetContext(context.Background())
-		lines := make([]int, len(events))
-		for i := range lines {
-			lines[i] = i + 1
-		}
-		err := appendLines(cmd, b, events, lines)
+		err := appendInput(cmd, cat, b, bytesSource([]byte(input)))
 		return out.String(), err
 	}
 	t.Run("halves", func(t *testing.T) {
 		a := TestApp(t)
-		_, evs := largeInput(t, "org-a", 0, 100)
-		out, err := run(&flakyBackend{App: a, maxBatch: 30}, evs)
+		input, evs := largeInput(t, "org-a", 0, 100)
+		out, err := run(&flakyBackend{App: a, maxBatch: 30}, input)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,10 +439,10 @@ func TestCLI_AppendLinesInParts(t *testing.T) {
 	})
 	t.Run("fails on the way", func(t *testing.T) {
 		a := TestApp(t)
-		_, evs := largeInput(t, "org-a", 0, 1000)
+		input, _ := largeInput(t, "org-a", 0, 1000)
 		disk := errors.New("no space left on device")
-		out, err := run(&flakyBackend{App: a, failAt: 3, err: disk}, evs)
-		if !errors.Is(err, disk) || !strings.Contains(err.Error(), "lines 1–512 are recorded") ||
+		out, err := run(&flakyBackend{App: a, failAt: 3, err: disk}, input)
+		if !errors.Is(err, disk) || !strings.Contains(err.Error(), "up to line 512 are recorded") ||
 			!strings.Contains(err.Error(), "from line 513 on are not") {
 			t.Fatalf("error %v", err)
 		}
@@ -447,4 +450,55 @@ func TestCLI_AppendLinesInParts(t *testing.T) {
 			t.Fatalf("%d receipts, %d recorded; want 512 each", len(rs), orgSize(t, a, "org-a"))
 		}
 	})
+}
+
+// changingSource reads first, then second for every later read.
+func changingSource(first, second string) source {
+	reads := 0
+	return func() (io.ReadCloser, error) {
+		reads++
+		if reads == 1 {
+			return io.NopCloser(strings.NewReader(first)), nil
+		}
+		return io.NopCloser(strings.NewReader(second)), nil
+	}
+}
+
+// A file read twice must read the same: a commit that reads differently
+// the second time is not appended, nor is what was added after the check.
+func TestCLI_AppendInputChangedBetweenPasses(t *testing.T) {
+	cat, err := storage.LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, evs := largeInput(t, "org-a", 0, 600)
+	lines := strings.SplitAfter(input, "\n")
+	edited := slices.Clone(lines)
+	changed := evs[300]
+	changed.UserID = "mallory@example.com"
+	edited[300] = mustJSON(t, changed) + "\n"
+	grown, _ := largeInput(t, "org-a", 600, 10)
+	for _, tt := range []struct {
+		name, second, want string
+		recorded        uint64
+	}{
+		{"a line edited", strings.Join(edited, ""), "the input changed after it was checked: the events up to line 256 are recorded, those from line 257 on are not", 256},
+		{"lines added", input + grown, "the input grew after it was checked: the events up to line 600 are recorded, those from line 601 on were not checked", 600},
+		{"lines removed", strings.Join(lines[:550], ""), "the input shrank after it was checked: the events up to line 512 are recorded", 512},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := TestApp(t)
+			var out bytes.Buffer
+			cmd := &cobra.Command{}
+			cmd.SetOut(&out)
+			cmd.SetContext(context.Background())
+			err := appendInput(cmd, cat, a, changingSource(input, tt.second))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+			if n := orgSize(t, a, "org-a"); n != tt.recorded || uint64(len(receiptsOf(t, out.String()))) != tt.recorded {
+				t.Fatalf("%d recorded, %d receipts; want %d", n, len(receiptsOf(t, out.String())), tt.recorded)
+			}
+		})
+	}
 }

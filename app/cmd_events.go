@@ -1,12 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -28,171 +31,317 @@ func (c *cli) appendCommand() *cobra.Command {
 		Long: "Reads events as JSON Lines from FILE or standard input. Every line is validated\n" +
 			"first; if any line is invalid nothing is written, each problem is printed to\n" +
 			"stderr as 'line N: field: reason' and the exit status is 65. An id already recorded\n" +
-			"with different content is refused the same way. Otherwise the events are appended\n" +
-			"durably and one receipt per line is printed as JSON, in the order of the lines.\n" +
+			"with different content, or repeated in the input with different content, is\n" +
+			"refused the same way. Otherwise the events are appended durably and one receipt\n" +
+			"per line is printed as JSON, in the order of the lines.\n" +
 			"\n" +
 			"Up to a few hundred typical events are one atomic commit. A larger input is checked\n" +
-			"whole (every line, and every id against the log) and then appended in commits of\n" +
-			"that size, in order, each receipt printed once its commit is durable. Should a commit\n" +
-			"fail on the way (a full disk, an integrity alert raised meanwhile), the lines before\n" +
-			"it are recorded, their receipts printed, and the error names the first line that is\n" +
-			"not: append the input again from that line.",
+			"whole first, then appended in commits of that size, in order, each receipt printed\n" +
+			"once its commit is durable. Should a commit fail on the way (a full disk, an\n" +
+			"integrity alert raised meanwhile), the lines before it are recorded, their receipts\n" +
+			"printed, and the error names the first line that is not: append the input again\n" +
+			"from that line. A FILE is read twice and never held in memory whole (it must not\n" +
+			"change meanwhile: a commit that reads differently the second time is not\n" +
+			"written); standard input is held in memory.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var in io.Reader = cmd.InOrStdin()
+			var src source
 			if len(args) == 1 && args[0] != "-" {
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				in = f
+				f.Close()
+				src = fileSource(args[0])
+			} else {
+				in, err := io.ReadAll(cmd.InOrStdin())
+				if err != nil {
+					return fmt.Errorf("failed to read standard input: %w", err)
+				}
+				src = bytesSource(in)
 			}
 			cat, err := storage.LoadCatalogue()
 			if err != nil {
 				return err
 			}
-			events, lines, problems, err := readEventLines(in, cat)
-			if err != nil {
-				return err
-			}
-			if len(problems) > 0 {
-				for _, p := range problems {
-					fmt.Fprintln(cmd.ErrOrStderr(), p)
-				}
-				return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%d invalid line(s); nothing was written", countLines(problems))}
-			}
-			if len(events) == 0 {
-				return nil
-			}
+			// The log is opened first, so that the first pass can check
+			// each commit's worth of events against it as it goes.
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeB()
-			return appendLines(cmd, b, events, lines)
+			return appendInput(cmd, cat, b, src)
 		},
 	}
 }
 
+// source reads an input from its start each time it is called.
+type source func() (io.ReadCloser, error)
+
+func fileSource(path string) source {
+	return func() (io.ReadCloser, error) { return os.Open(path) }
+}
+
+func bytesSource(b []byte) source {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+}
+
 // A commit holds about 1 MB of index entries and 11,000 writes (with the
-// default memtables); appendLines plans commits of at most a third of
-// that by its own estimate of an event's entries, and halves a commit the
-// store still finds too large.
+// default memtables); append plans commits of at most a third of that by
+// its own estimate of an event's entries, and halves a commit the store
+// still finds too large.
 const (
 	chunkEvents = 256
 	chunkBytes  = 384 << 10
 	chunkWrites = 4000
 )
 
-// appendChunks splits events into commits, in order, except that an event
-// whose id an earlier event has joins that one's commit, so that a repeated
-// id is checked against its first occurrence before anything is written.
-func appendChunks(events []storage.Event) [][]int {
-	var chunks [][]int
-	chunkOf := map[string]int{} // org + id -> chunk
-	var n, size, writes int
-	for i, e := range events {
-		key := e.OrganizationID + "\x00" + e.ID
-		if e.ID != "" {
-			if c, ok := chunkOf[key]; ok {
-				chunks[c] = append(chunks[c], i)
-				continue
-			}
-		}
-		es, ew := 600+len(e.ID)+len(e.UserID), 10
-		for _, r := range e.ResourceIDs {
-			es += len(r) + 80
-			ew++
-		}
-		if len(chunks) == 0 || n+1 > chunkEvents || size+es > chunkBytes || writes+ew > chunkWrites {
-			chunks = append(chunks, nil)
-			n, size, writes = 0, 0, 0
-		}
-		c := len(chunks) - 1
-		chunks[c] = append(chunks[c], i)
-		n, size, writes = n+1, size+es, writes+ew
-		if e.ID != "" {
-			chunkOf[key] = c
-		}
+// estimate is an event's share of a commit, in bytes and writes, as the
+// store counts them (roughly: its index entries).
+func estimate(e storage.Event) (size, writes int) {
+	size, writes = 600+len(e.ID)+len(e.UserID), 10
+	for _, r := range e.ResourceIDs {
+		size += len(r) + 80
+		writes++
 	}
-	return chunks
+	return size, writes
 }
 
-// appendLines appends events (read from lines) and prints a receipt per
-// line: in one commit if they are few, else checked whole first and then
-// appended in commits (appendChunks).
-func appendLines(cmd *cobra.Command, b eventBackend, events []storage.Event, lines []int) error {
-	ctx := cmd.Context()
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	conflict := func(err error, idx []int) error {
-		if i, ok := conflictIndex(err); ok && i < len(idx) {
-			// Refused whole: name the line, as for an invalid one.
-			// (The error's own index is of the commit, not of the input.)
-			fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{lines[idx[i]], "id", conflictReason})
-			return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
-		}
+// chunk is a commit's worth of events, with their lines.
+type chunk struct {
+	events       []storage.Event
+	lines        []int
+	size, writes int
+}
+
+// fits says whether e can join c.
+func (c *chunk) fits(e storage.Event) bool {
+	size, writes := estimate(e)
+	return len(c.events) == 0 ||
+		len(c.events) < chunkEvents && c.size+size <= chunkBytes && c.writes+writes <= chunkWrites
+}
+
+func (c *chunk) add(e storage.Event, line int) {
+	size, writes := estimate(e)
+	c.events, c.lines = append(c.events, e), append(c.lines, line)
+	c.size, c.writes = c.size+size, c.writes+writes
+}
+
+func (c *chunk) reset() { *c = chunk{events: c.events[:0], lines: c.lines[:0]} }
+
+// digest identifies the events of c, so that the second pass over an input
+// can tell that it reads what the first one checked.
+func (c *chunk) digest() [32]byte {
+	h := sha256.New()
+	for _, e := range c.events {
+		b, _ := json.Marshal(e)
+		h.Write(b)
+		h.Write([]byte{'\n'})
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// repeat is an event whose id an event of an earlier commit has.
+type repeat struct{ first, later, line int } // event indexes, and the later one's line
+
+// scanEvents calls fn with each valid event of src, its index among them
+// and its line, skipping the lines that are not.
+func scanEvents(src source, cat *storage.Catalogue, fn func(i, line int, e storage.Event) error) error {
+	r, err := src()
+	if err != nil {
 		return err
 	}
-	pick := func(idx []int) []storage.Event {
-		evs := make([]storage.Event, len(idx))
-		for j, i := range idx {
-			evs[j] = events[i]
+	defer r.Close()
+	i := 0
+	return storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
+		if err != nil || cat.Validate(&e) != nil {
+			return nil
 		}
-		return evs
+		i++
+		return fn(i-1, line, e)
+	})
+}
+
+// appendInput appends the events of src and prints a receipt per line. The
+// first pass validates every line, checks each commit's worth of events
+// against the log (and ids repeated across commits against each other) and
+// keeps a digest of each; if anything is wrong nothing is written. The
+// second pass reads src again and appends the commits, each only if it
+// reads as it did in the first.
+func appendInput(cmd *cobra.Command, cat *storage.Catalogue, b eventBackend, src source) error {
+	ctx := cmd.Context()
+	var problems []lineProblem
+	var plans []struct {
+		n      int
+		digest [32]byte
 	}
-	chunks := appendChunks(events)
-	if len(chunks) == 1 {
-		rs, err := b.appendEvents(ctx, events)
-		if err == nil {
+	var cur chunk
+	seen := map[[16]byte]int{} // a hash of org and id -> the first event's index
+	var repeats []repeat
+	n := 0
+	flush := func() error {
+		if len(cur.events) == 0 {
+			return nil
+		}
+		if len(problems) == 0 {
+			if err := b.checkEvents(ctx, cur.events); err != nil {
+				i, ok := conflictIndex(err)
+				if !ok || i >= len(cur.lines) {
+					return err
+				}
+				problems = append(problems, lineProblem{cur.lines[i], "id", conflictReason})
+			}
+		}
+		plans = append(plans, struct {
+			n      int
+			digest [32]byte
+		}{len(cur.events), cur.digest()})
+		cur.reset()
+		return nil
+	}
+	r, err := src()
+	if err != nil {
+		return err
+	}
+	err = storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
+		if ps := lineProblems(cat, line, &e, err); len(ps) > 0 {
+			problems = append(problems, ps...)
+			return nil
+		}
+		if !cur.fits(e) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if e.ID != "" {
+			sum := sha256.Sum256([]byte(e.OrganizationID + "\x00" + e.ID))
+			k := [16]byte(sum[:16])
+			if first, ok := seen[k]; !ok {
+				seen[k] = n
+			} else if first < n-len(cur.events) {
+				repeats = append(repeats, repeat{first, n, line})
+			}
+		}
+		cur.add(e, line)
+		n++
+		return nil
+	})
+	r.Close()
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	if len(repeats) > 0 && len(problems) == 0 {
+		ps, err := checkRepeats(ctx, b, src, cat, repeats)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, ps...)
+	}
+	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(a, b lineProblem) int { return a.line - b.line })
+		for _, p := range problems {
+			fmt.Fprintln(cmd.ErrOrStderr(), p)
+		}
+		return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%d invalid line(s); nothing was written", countLines(problems))}
+	}
+
+	// The second pass.
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	k, recorded := 0, 0 // commits done; the last line recorded
+	stop := errors.New("stop")
+	var failed error
+	cur.reset()
+	err = scanEvents(src, cat, func(i, line int, e storage.Event) error {
+		if k == len(plans) {
+			failed = fmt.Errorf("the input grew after it was checked: the events up to line %d are recorded, those from line %d on "+
+				"were not checked and are not appended", recorded, line)
+			return stop
+		}
+		cur.add(e, line)
+		if len(cur.events) < plans[k].n {
+			return nil
+		}
+		if cur.digest() != plans[k].digest {
+			failed = fmt.Errorf("the input changed after it was checked: the events up to line %d are recorded, those from line %d on are not",
+				recorded, cur.lines[0])
+			return stop
+		}
+		done := 0
+		err := appendHalving(ctx, b, cur.events, func(from int, rs []storage.Receipt) error {
 			for _, r := range rs {
 				if err := enc.Encode(receiptDTO(r)); err != nil {
 					return err
 				}
 			}
-			return nil
-		}
-		if !errors.Is(err, storage.ErrBatchTooLarge) {
-			return conflict(err, chunks[0])
-		}
-		// More than the estimate: checked, then appended in halves.
-	}
-	for _, idx := range chunks {
-		if err := b.checkEvents(ctx, pick(idx)); err != nil {
-			return conflict(err, idx)
-		}
-	}
-	receipts := make([]*storage.Receipt, len(events))
-	printed := 0
-	for k, idx := range chunks {
-		var printErr error
-		err := appendHalving(ctx, b, pick(idx), func(from int, rs []storage.Receipt) error {
-			for j := range rs {
-				receipts[idx[from+j]] = &rs[j]
-			}
-			for printed < len(receipts) && receipts[printed] != nil {
-				if printErr = enc.Encode(receiptDTO(*receipts[printed])); printErr != nil {
-					return printErr
-				}
-				printed++
-			}
+			done = from + len(rs)
+			recorded = cur.lines[done-1]
 			return nil
 		})
-		if err == nil {
-			continue
+		if err != nil {
+			if k == 0 && done == 0 {
+				if i, ok := conflictIndex(err); ok && i < len(cur.lines) {
+					// A conflict created since the check: refused whole.
+					fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{cur.lines[i], "id", conflictReason})
+					failed = &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
+				} else {
+					failed = fmt.Errorf("nothing was written: %w", err)
+				}
+				return stop
+			}
+			failed = fmt.Errorf("the events up to line %d are recorded (their receipts are above), those from line %d on are not: %w",
+				recorded, cur.lines[done], err)
+			return stop
 		}
-		if printErr != nil {
-			// Standard output is gone: stop appending what no one sees.
-			return fmt.Errorf("failed to print a receipt, so stopped appending (up to line %d the events are recorded): %w",
-				lines[lastReceipt(receipts)], err)
-		}
-		if k == 0 && printed == 0 {
-			return conflict(err, idx)
-		}
-		return fmt.Errorf("the events of lines %d–%d are recorded (their receipts are above), those from line %d on are not: %w",
-			lines[0], lines[printed-1], lines[printed], err)
+		k++
+		cur.reset()
+		return nil
+	})
+	if failed != nil {
+		return failed
+	}
+	if err != nil {
+		return err
+	}
+	if k < len(plans) {
+		return fmt.Errorf("the input shrank after it was checked: the events up to line %d are recorded, the rest are not", recorded)
 	}
 	return nil
+}
+
+// checkRepeats checks each event whose id an event of an earlier commit
+// has against that one (the first pass held neither).
+func checkRepeats(ctx context.Context, b eventBackend, src source, cat *storage.Catalogue, repeats []repeat) ([]lineProblem, error) {
+	want := map[int]*storage.Event{}
+	for _, r := range repeats {
+		want[r.first], want[r.later] = nil, nil
+	}
+	err := scanEvents(src, cat, func(i, _ int, e storage.Event) error {
+		if _, ok := want[i]; ok {
+			want[i] = &e
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var problems []lineProblem
+	for _, r := range repeats {
+		first, later := want[r.first], want[r.later]
+		if first == nil || later == nil {
+			return nil, errors.New("the input changed while it was checked")
+		}
+		err := b.checkEvents(ctx, []storage.Event{*first, *later})
+		if i, ok := conflictIndex(err); ok && i == 1 {
+			problems = append(problems, lineProblem{r.line, "id", conflictReason})
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return problems, nil
 }
 
 // appendHalving appends events in one commit, or, if the store finds them
@@ -215,16 +364,6 @@ func appendHalving(ctx context.Context, b eventBackend, events []storage.Event, 
 		return done(from, rs)
 	}
 	return run(0, events)
-}
-
-// lastReceipt is the index of the last event with a receipt.
-func lastReceipt(rs []*storage.Receipt) int {
-	for i := len(rs) - 1; i > 0; i-- {
-		if rs[i] != nil {
-			return i
-		}
-	}
-	return 0
 }
 
 // lineProblem is one problem of one input line.
@@ -252,7 +391,21 @@ func countLines(ps []lineProblem) int {
 // problem rather than stopping at the first. lines are the events' line
 // numbers.
 func readEventLines(r io.Reader, cat *storage.Catalogue) (events []storage.Event, lines []int, problems []lineProblem, err error) {
-	add := func(line int, err error) {
+	err = storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
+		if ps := lineProblems(cat, line, &e, err); len(ps) > 0 {
+			problems = append(problems, ps...)
+			return nil
+		}
+		events, lines = append(events, e), append(lines, line)
+		return nil
+	})
+	return events, lines, problems, err
+}
+
+// lineProblems is every problem of one line: err, what DecodeJSONLines
+// found, and what the catalogue's validation finds in e besides.
+func lineProblems(cat *storage.Catalogue, line int, e *storage.Event, err error) (problems []lineProblem) {
+	add := func(err error) {
 		var ve *storage.ValidationError
 		if errors.As(err, &ve) {
 			for _, fe := range ve.Errors {
@@ -262,36 +415,31 @@ func readEventLines(r io.Reader, cat *storage.Catalogue) (events []storage.Event
 		}
 		problems = append(problems, lineProblem{line, "event", err.Error()})
 	}
-	err = storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
-		if err != nil {
-			add(line, err)
-			// Report what else is wrong with the line too, except for the
-			// fields the decoder already named; a line that could not be
-			// read as an event has nothing else to check.
-			var ve *storage.ValidationError
-			if errors.As(err, &ve) && !ve.Unreadable {
-				seen := map[string]bool{}
+	if err != nil {
+		add(err)
+		// Report what else is wrong with the line too, except for the
+		// fields the decoder already named; a line that could not be
+		// read as an event has nothing else to check.
+		var ve *storage.ValidationError
+		if errors.As(err, &ve) && !ve.Unreadable {
+			seen := map[string]bool{}
+			for _, fe := range ve.Errors {
+				seen[fe.Field] = true
+			}
+			if verr := cat.Validate(e); errors.As(verr, &ve) {
 				for _, fe := range ve.Errors {
-					seen[fe.Field] = true
-				}
-				if verr := cat.Validate(&e); errors.As(verr, &ve) {
-					for _, fe := range ve.Errors {
-						if !seen[fe.Field] {
-							problems = append(problems, lineProblem{line, fe.Field, fe.Reason})
-						}
+					if !seen[fe.Field] {
+						problems = append(problems, lineProblem{line, fe.Field, fe.Reason})
 					}
 				}
 			}
-			return nil
 		}
-		if err := cat.Validate(&e); err != nil {
-			add(line, err)
-			return nil
-		}
-		events, lines = append(events, e), append(lines, line)
-		return nil
-	})
-	return events, lines, problems, err
+		return problems
+	}
+	if err := cat.Validate(e); err != nil {
+		add(err)
+	}
+	return problems
 }
 
 // ReceiptDTO is what `append` prints per event.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,20 +70,25 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	if _, err := r.appendEvents(ctx, many); !errors.Is(err, storage.ErrBatchTooLarge) {
 		t.Fatalf("remote append of %d events: %v, want ErrBatchTooLarge", len(many), err)
 	}
-	lines := make([]int, len(many)+1)
-	for i := range lines {
-		lines[i] = i + 1
+	var jsonl strings.Builder
+	for _, e := range many {
+		jsonl.WriteString(mustJSON(t, e) + "\n")
+	}
+	cat, err := storage.LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
 	cmd := &cobra.Command{}
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetContext(ctx)
-	if err := appendLines(cmd, r, append(slices.Clone(many), changed), lines); ExitCode(err) != ExitDataErr ||
+	withConflict := jsonl.String() + mustJSON(t, changed) + "\n"
+	if err := appendInput(cmd, cat, r, bytesSource([]byte(withConflict))); ExitCode(err) != ExitDataErr ||
 		errOut.String() != fmt.Sprintf("line %d: id: %s\n", len(many)+1, conflictReason) || out.Len() != 0 {
 		t.Fatalf("remote large append with a conflict: %v; stderr %q, stdout %d bytes", err, errOut.String(), out.Len())
 	}
-	if err := appendLines(cmd, r, many, lines[:len(many)]); err != nil {
+	if err := appendInput(cmd, cat, r, bytesSource([]byte(jsonl.String()))); err != nil {
 		t.Fatalf("remote large append: %v", err)
 	}
 	if rs := receiptsOf(t, out.String()); len(rs) != len(many) || rs[len(many)-1].Seq != uint64(len(many)) {
