@@ -188,16 +188,8 @@ func (a *App) rotateDataKey(ctx context.Context, org string) (uint32, error) {
 	if err := a.requireOrg(ctx, org); err != nil {
 		return 0, err
 	}
-	id, err := st.RotateDataKey(ctx, org)
-	if err != nil {
-		return 0, err
-	}
-	// The key is rotated either way; a failure to audit it is still the
-	// caller's to see, because the log must not be silent about it.
-	if err := a.recordSelf(ctx, org, "audit.key_rotated", map[string]any{"keyId": fmt.Sprint(id)}); err != nil {
-		return id, err
-	}
-	return id, nil
+	// The store records audit.key_rotated in the commit of the new key.
+	return st.RotateDataKey(ctx, org, a.opts.User)
 }
 
 // RequestError is a bad request field outside the event schema (a query

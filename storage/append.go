@@ -50,6 +50,11 @@ type appendRequest struct {
 	size   int64
 	count  int64
 	done   chan appendResult
+	// extra are written in the same commit as the events, and onCommit
+	// runs once that commit is durable, before the caller is answered
+	// (a data key rotation and the event that records it).
+	extra    []kv
+	onCommit func()
 }
 
 type appendResult struct {
@@ -91,6 +96,11 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 		return nil, fmt.Errorf("a batch of %d events needs %d bytes and %d writes, over the %d and %d of one atomic commit: append it in smaller batches: %w",
 			len(events), req.size, req.count, limSize, limCount, ErrBatchTooLarge)
 	}
+	return s.submit(ctx, req)
+}
+
+// submit hands a prepared request to the writer and waits for its answer.
+func (s *Store) submit(ctx context.Context, req *appendRequest) ([]Receipt, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -711,6 +721,11 @@ func (s *Store) syncAndAnswer(batch []*inflight, notify bool) {
 		// The checkpointer learns of the events before their callers, so
 		// nothing of the group is touched after Append returns.
 		s.durable(g.done)
+		for i, r := range g.group {
+			if r.onCommit != nil && g.results[i].err == nil {
+				r.onCommit()
+			}
+		}
 		s.answer(g)
 	}
 }
@@ -963,6 +978,16 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			}
 		}
 		g.results[gi].receipts = receipts
+	}
+	for gi, req := range group {
+		if req.extra == nil || g.results[gi].err != nil {
+			continue
+		}
+		for _, e := range req.extra {
+			if err := wr.Set(e.k, e.v); err != nil {
+				return abort(fmt.Errorf("failed to stage a write of the group: %w", err))
+			}
+		}
 	}
 	if len(g.done) == 0 {
 		g.ids = nil

@@ -197,40 +197,64 @@ func (k *keyring) key(org string, id uint32) (dataKey, bool, error) {
 	return dk, ok, nil
 }
 
-// rotate starts a new data key for org; old keys stay for old records.
-func (k *keyring) rotate(ctx context.Context, org string) (uint32, error) {
+// nextKey makes org's next data key without storing it: the key, and its
+// entry for the database (wrapped by the key-encryption key). A rotation
+// stores it in the commit of the event that records the rotation and then
+// installs it. The caller serializes rotations (Store.rotMu).
+func (k *keyring) nextKey(ctx context.Context, org string) (dataKey, kv, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.load(org); err != nil {
-		return 0, err
+		return dataKey{}, kv{}, err
 	}
-	dk, err := k.createLocked(ctx, org)
-	return dk.id, err
+	if _, ok := k.current[org]; !ok {
+		// An organization's first key is stored on its own, so that the
+		// first append's and this one's are not both key 1.
+		if _, err := k.createLocked(ctx, org); err != nil {
+			return dataKey{}, kv{}, err
+		}
+	}
+	return k.wrapNew(org, k.current[org].id+1)
 }
 
-func (k *keyring) createLocked(ctx context.Context, org string) (dataKey, error) {
-	if err := ctx.Err(); err != nil {
-		return dataKey{}, err
+// install makes dk, stored, org's current key.
+func (k *keyring) install(org string, dk dataKey) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.all[org][dk.id] = dk
+	if dk.id > k.current[org].id {
+		k.current[org] = dk
 	}
-	id := k.current[org].id + 1
+}
+
+// wrapNew makes data key id of org and its wrapped entry.
+func (k *keyring) wrapNew(org string, id uint32) (dataKey, kv, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	nonce := make([]byte, k.kek.NonceSize())
 	rand.Read(nonce)
 	v := append([]byte{sealedV}, nonce...)
 	v = k.kek.Seal(v, nonce, raw, wrapAAD(org, id))
-	err := k.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(dataKeyKey(org, id), v)
-	})
-	if err != nil {
-		return dataKey{}, fmt.Errorf("failed to store data key %d of organization %q: %w", id, org, err)
-	}
 	aead, err := newGCM(raw)
+	if err != nil {
+		return dataKey{}, kv{}, err
+	}
+	return dataKey{id: id, aead: aead}, kv{dataKeyKey(org, id), v}, nil
+}
+
+func (k *keyring) createLocked(ctx context.Context, org string) (dataKey, error) {
+	if err := ctx.Err(); err != nil {
+		return dataKey{}, err
+	}
+	dk, e, err := k.wrapNew(org, k.current[org].id+1)
 	if err != nil {
 		return dataKey{}, err
 	}
-	dk := dataKey{id: id, aead: aead}
-	k.all[org][id] = dk
+	err = k.db.Update(func(txn *badger.Txn) error { return txn.Set(e.k, e.v) })
+	if err != nil {
+		return dataKey{}, fmt.Errorf("failed to store data key %d of organization %q: %w", dk.id, org, err)
+	}
+	k.all[org][dk.id] = dk
 	k.current[org] = dk
 	return dk, nil
 }

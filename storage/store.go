@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,6 +201,7 @@ type Store struct {
 	opts  Options
 	log   *slog.Logger
 	keys  *keyring
+	rotMu sync.Mutex // serializes data key rotations (RotateDataKey)
 	dedup []byte
 	dir   string
 	// stride is the database's tree layout: 1, every tree node on its
@@ -540,26 +543,43 @@ func (s *Store) gcLoop(ctx context.Context) {
 
 // RotateDataKey starts a new data key for org and returns its id. Later
 // appends seal with it; earlier records keep their own keys, which stay.
+// The new key is stored in the commit of the event that records the
+// rotation (audit.key_rotated, by actor): a crash leaves both or neither.
 // While org has an integrity alert it fails with ErrIntegrityAlert, as
 // appends do, since the rotation could not be recorded.
-func (s *Store) RotateDataKey(ctx context.Context, org string) (uint32, error) {
+func (s *Store) RotateDataKey(ctx context.Context, org, actor string) (uint32, error) {
 	if !validOrg(org) {
 		return 0, fmt.Errorf("organization id %q is not valid: %w", org, ErrInvalidEvent)
 	}
 	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
 		return 0, ErrClosed
 	}
 	if err := s.orgAlertGate(ctx, org); err != nil {
 		return 0, err
 	}
-	id, err := s.keys.rotate(ctx, org)
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
+	dk, entry, err := s.keys.nextKey(ctx, org)
 	if err != nil {
 		return 0, fmt.Errorf("failed to rotate the data key of organization %q: %w", org, err)
 	}
-	s.log.Info("rotated data key", "org", org, "keyID", id)
-	return id, nil
+	meta, _ := json.Marshal(map[string]string{"keyId": strconv.FormatUint(uint64(dk.id), 10)})
+	ev := Event{Timestamp: s.opts.Now().UTC(), OrganizationID: org, UserID: actor, Provider: "system",
+		ActionType: "audit.key_rotated", ResourceIDs: []string{}, Status: "applied", RiskLevel: "medium", Metadata: meta}
+	req := &appendRequest{events: make([]prepared, 1), done: make(chan appendResult, 1),
+		extra: []kv{entry}, onCommit: func() { s.keys.install(org, dk) }}
+	if err := s.prepare(&ev, 0, &req.events[0]); err != nil {
+		return 0, fmt.Errorf("failed to record the rotation of organization %q's data key: %w", org, err)
+	}
+	req.size, req.count = req.events[0].size+int64(len(entry.k)+len(entry.v)+12), req.events[0].entries+1
+	if _, err := s.submit(ctx, req); err != nil {
+		return 0, fmt.Errorf("failed to rotate the data key of organization %q (nothing changed): %w", org, err)
+	}
+	s.log.Info("rotated data key", "org", org, "keyID", dk.id)
+	return dk.id, nil
 }
 
 // OrgInfo describes one organization's log.

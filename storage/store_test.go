@@ -596,9 +596,15 @@ func TestStore_Keys(t *testing.T) {
 		ks := newStoreKeystore()
 		s := openTest(t, dir, ks)
 		old := appendN(t, s, "acme", 0, 2)
-		id, err := s.RotateDataKey(ctx, "acme")
+		id, err := s.RotateDataKey(ctx, "acme", "tester")
 		if err != nil || id != 2 {
 			t.Fatalf("RotateDataKey = %d, %v; want 2", id, err)
+		}
+		// Seq 3 records it, written in the same commit as the key.
+		rec, err := s.List(ctx, Filter{Org: "acme", ActionTypes: []string{"audit.key_rotated"}})
+		if err != nil || len(rec.Events) != 1 || rec.Events[0].Seq != 3 || rec.Events[0].UserID != "tester" ||
+			string(rec.Events[0].Metadata) != `{"keyId":"2"}` {
+			t.Fatalf("the rotation's record: %+v, %v", rec.Events, err)
 		}
 		fresh := appendN(t, s, "acme", 2, 2)
 		s.Close()
@@ -622,8 +628,69 @@ func TestStore_Keys(t *testing.T) {
 			})
 			return kid
 		}
-		if keyIDOf(1) != 1 || keyIDOf(3) != 2 {
-			t.Fatalf("key ids: seq 1 → %d, seq 3 → %d; want 1, 2", keyIDOf(1), keyIDOf(3))
+		if keyIDOf(1) != 1 || keyIDOf(4) != 2 {
+			t.Fatalf("key ids: seq 1 → %d, seq 4 → %d; want 1, 2", keyIDOf(1), keyIDOf(4))
+		}
+	})
+	t.Run("a rotation that is not recorded does not happen", func(t *testing.T) {
+		s := openTest(t, t.TempDir(), newStoreKeystore())
+		defer s.Close()
+		appendN(t, s, "acme", 0, 2)
+		s.setFailed(errors.New("disk gone"))
+		if _, err := s.RotateDataKey(ctx, "acme", "tester"); err == nil {
+			t.Fatal("RotateDataKey succeeded on a failed store")
+		}
+		if dk, err := s.keys.currentKey(ctx, "acme"); err != nil || dk.id != 1 {
+			t.Fatalf("current key %d, %v; want 1", dk.id, err)
+		}
+	})
+	t.Run("rotations alongside appends", func(t *testing.T) {
+		dir := t.TempDir()
+		ks := newStoreKeystore()
+		s := openTest(t, dir, ks)
+		appendN(t, s, "acme", 0, 1)
+		var wg sync.WaitGroup
+		ids := make(chan uint32, 5)
+		for p := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 25 {
+					appendN(t, s, "acme", 1+p*100+i, 1)
+				}
+			}()
+		}
+		for range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, err := s.RotateDataKey(ctx, "acme", "tester")
+				if err != nil {
+					t.Error(err)
+				}
+				ids <- id
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		seen := map[uint32]bool{}
+		for id := range ids {
+			if seen[id] {
+				t.Fatalf("two rotations made key %d", id)
+			}
+			seen[id] = true
+		}
+		s.Close()
+		s = openTest(t, dir, ks)
+		defer s.Close()
+		page, err := s.List(ctx, Filter{Org: "acme", Limit: 1000})
+		if err != nil || len(page.Events) != 106 {
+			t.Fatalf("%d events, %v; want 106", len(page.Events), err)
+		}
+		for _, e := range page.Events {
+			if e.StatesSealed {
+				t.Fatalf("seq %d does not decrypt after reopening", e.Seq)
+			}
 		}
 	})
 }
