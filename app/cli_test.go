@@ -480,7 +480,7 @@ func TestCLI_AppendInputChangedBetweenPasses(t *testing.T) {
 	grown, _ := largeInput(t, "org-a", 600, 10)
 	for _, tt := range []struct {
 		name, second, want string
-		recorded        uint64
+		recorded           uint64
 	}{
 		{"a line edited", strings.Join(edited, ""), "the input changed after it was checked: the events up to line 256 are recorded, those from line 257 on are not", 256},
 		{"lines added", input + grown, "the input grew after it was checked: the events up to line 600 are recorded, those from line 601 on were not checked", 600},
