@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -504,5 +505,58 @@ func TestRemote_IntegrityThroughTheDesktopAPI(t *testing.T) {
 	res, err := r.verify(ctx, VerifyRequest{}, nil, func(VerifyProblemDTO) { problems++ })
 	if err != nil || !res.Clean || problems != 0 || res.Events < 9 {
 		t.Fatalf("remote verify: %+v %v", res, err)
+	}
+}
+
+// A data key DataKeyRotationInterval old is rotated on the background
+// round, recorded as the system's; a younger one is not.
+func TestApp_RotatesDueDataKeys(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{Now: clock, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := New(Options{Store: st, User: "tester", Version: "test", Now: clock, Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	e := TestEvent("org-a", 1, clock().Add(-time.Minute))
+	e.AfterState = []byte(`{"size":"large"}`)
+	if _, err := a.AppendEvents([]storage.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	rotations := func() []EventDTO {
+		p, err := a.listEvents(ctx, QueryDTO{Org: "org-a", ActionTypes: []string{"audit.key_rotated"}, Since: "2000-01-01T00:00:00Z"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Events
+	}
+	advance(DataKeyRotationInterval - time.Hour)
+	if n := a.rotateDueKeys(ctx, st); n != 0 || len(rotations()) != 0 {
+		t.Fatalf("a key younger than the interval was rotated (%d)", n)
+	}
+	advance(2 * time.Hour)
+	if n := a.rotateDueKeys(ctx, st); n != 1 {
+		t.Fatalf("rotated %d keys, want 1", n)
+	}
+	rs := rotations()
+	if len(rs) != 1 || rs[0].UserID != "system" || !strings.Contains(string(rs[0].Metadata), `"keyId":"2"`) {
+		t.Fatalf("the scheduled rotation's record: %+v", rs)
+	}
+	// The new key is the measure now.
+	advance(DataKeyRotationInterval / 2)
+	if n := a.rotateDueKeys(ctx, st); n != 0 {
+		t.Fatalf("rotated again after %s", DataKeyRotationInterval/2)
+	}
+	advance(DataKeyRotationInterval / 2)
+	if n := a.rotateDueKeys(ctx, st); n != 1 {
+		t.Fatalf("the second key was not rotated after the interval (%d)", n)
 	}
 }

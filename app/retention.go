@@ -209,7 +209,8 @@ func (a *App) expiringEvents(ctx context.Context, org string, days int) (storage
 const RetentionInterval = time.Hour
 
 // startRetention sweeps every organization now and then every interval,
-// in the background, until the App closes (desktop.go, serve.go). A sweep
+// in the background, until the App closes (desktop.go, serve.go), and
+// rotates the data keys that are due (rotateDueKeys). A sweep
 // that prunes nothing is not recorded; one that fails is logged and tried
 // again next time (an interrupted sweep resumes).
 func (a *App) startRetention(interval time.Duration) {
@@ -230,6 +231,8 @@ func (a *App) startRetention(interval time.Duration) {
 				return
 			case <-t.C:
 			}
+			// Data keys due for rotation are rotated on the same round.
+			a.rotateDueKeys(a.base, st)
 			if a.sweepAll(a.base, st) > 0 && time.Since(lastReclaim) >= 24*time.Hour {
 				// Compacting to reclaim the value log is heavy on a large
 				// log: once a day is enough (Badger's own GC runs too).
