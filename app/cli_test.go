@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -452,12 +454,12 @@ func TestCLI_AppendLinesInParts(t *testing.T) {
 	})
 }
 
-// changingSource reads first, then second for every later read.
-func changingSource(first, second string) source {
+// changingSource reads first for its first `same` reads, then second.
+func changingSource(first, second string, same int) source {
 	reads := 0
 	return func() (io.ReadCloser, error) {
 		reads++
-		if reads == 1 {
+		if reads <= same {
 			return io.NopCloser(strings.NewReader(first)), nil
 		}
 		return io.NopCloser(strings.NewReader(second)), nil
@@ -478,13 +480,21 @@ func TestCLI_AppendInputChangedBetweenPasses(t *testing.T) {
 	changed.UserID = "mallory@example.com"
 	edited[300] = mustJSON(t, changed) + "\n"
 	grown, _ := largeInput(t, "org-a", 600, 10)
+	// Reads: 1 validates, 2 checks against the log, 3 appends.
 	for _, tt := range []struct {
 		name, second, want string
+		same               int
 		recorded           uint64
 	}{
-		{"a line edited", strings.Join(edited, ""), "the input changed after it was checked: the events up to line 256 are recorded, those from line 257 on are not", 256},
-		{"lines added", input + grown, "the input grew after it was checked: the events up to line 600 are recorded, those from line 601 on were not checked", 600},
-		{"lines removed", strings.Join(lines[:550], ""), "the input shrank after it was checked: the events up to line 512 are recorded", 512},
+		{"a line edited", strings.Join(edited, ""), "the input changed after it was validated; nothing was written", 1, 0},
+		{"lines added", input + grown, "the input changed after it was validated; nothing was written", 1, 0},
+		{"lines removed", strings.Join(lines[:550], ""), "the input changed after it was validated; nothing was written", 1, 0},
+		{"a line edited while appending", strings.Join(edited, ""),
+			"the events up to line 256 are recorded (their receipts are above), those after it are not: the input changed", 2, 256},
+		{"lines added while appending", input + grown,
+			"the events up to line 600 are recorded (their receipts are above), those after it are not: the input changed", 2, 600},
+		{"lines removed while appending", strings.Join(lines[:550], ""),
+			"the events up to line 512 are recorded (their receipts are above), those after it are not: the input changed", 2, 512},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := TestApp(t)
@@ -492,7 +502,7 @@ func TestCLI_AppendInputChangedBetweenPasses(t *testing.T) {
 			cmd := &cobra.Command{}
 			cmd.SetOut(&out)
 			cmd.SetContext(context.Background())
-			err := appendInput(cmd, cat, a, changingSource(input, tt.second))
+			err := appendInput(cmd, cat, a, changingSource(input, tt.second, tt.same))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
@@ -500,5 +510,80 @@ func TestCLI_AppendInputChangedBetweenPasses(t *testing.T) {
 				t.Fatalf("%d recorded, %d receipts; want %d", n, len(receiptsOf(t, out.String())), tt.recorded)
 			}
 		})
+	}
+}
+
+// Every line is validated before the log is opened: an invalid input is
+// refused (exit 65) without a keychain and without creating a profile,
+// and an empty one opens nothing.
+func TestCLI_AppendValidatesBeforeOpening(t *testing.T) {
+	opened := 0
+	run := func(stdin string) (string, int) {
+		var out, errb bytes.Buffer
+		root := NewRootCommand(CLIConfig{Version: "test", Stdout: &out, Stderr: &errb,
+			Open: func(context.Context, Globals) (*App, func() error, error) {
+				opened++
+				return nil, nil, fmt.Errorf("the keychain is locked: %w", storage.ErrKeychainUnavailable)
+			}})
+		root.SetIn(strings.NewReader(stdin))
+		root.SetArgs([]string{"append"})
+		err := root.ExecuteContext(context.Background())
+		return errb.String(), ExitCode(err)
+	}
+	stderr, code := run(`{"bad":1}` + "\n")
+	if code != ExitDataErr || !strings.HasPrefix(stderr, "line 1: ") || opened != 0 {
+		t.Fatalf("invalid input: exit %d, opened %d times, stderr %q", code, opened, stderr)
+	}
+	if _, code := run("\n\n"); code != 0 || opened != 0 {
+		t.Fatalf("empty input: exit %d, opened %d times", code, opened)
+	}
+	if _, code := run(mustJSON(t, TestEvent("org-a", 1, time.Now().Add(-time.Hour))) + "\n"); code != 2 || opened != 1 {
+		t.Fatalf("valid input without a keychain: exit %d, opened %d times", code, opened)
+	}
+}
+
+// Commits are planned by the events' size as sent too, so that each
+// check and append through the desktop app's API fits in a request.
+func TestCLI_AppendPlansBySize(t *testing.T) {
+	cat, err := storage.LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := `{"blob":"` + strings.Repeat("x", 200<<10) + `"}`
+	var b strings.Builder
+	for i := range 100 {
+		e := TestEvent("org-a", i, time.Now().Add(-time.Hour))
+		e.AfterState = []byte(state)
+		b.WriteString(mustJSON(t, e) + "\n")
+	}
+	plan, err := planInput(bytesSource([]byte(b.String())), cat)
+	if err != nil || plan.events != 100 {
+		t.Fatal(plan.events, err)
+	}
+	for _, c := range plan.chunks {
+		if c.n*(200<<10) > chunkBody {
+			t.Fatalf("a commit of %d events of 200 KB: over %d bytes", c.n, chunkBody)
+		}
+	}
+}
+
+// A desktop app that does not know the check route must make the append
+// fail before anything is written, not append during the check.
+func TestRemote_CheckNeedsTheCheckRoute(t *testing.T) {
+	appended := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/operations/events" {
+			http.NotFound(w, r)
+			return
+		}
+		appended++
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "[]")
+	}))
+	defer srv.Close()
+	r := &RemoteClient{base: srv.URL, secret: "s", client: srv.Client()}
+	err := r.checkEvents(context.Background(), []storage.Event{TestEvent("org-a", 1, time.Now())})
+	if err == nil || appended != 0 {
+		t.Fatalf("check against an older app: %v, %d appends", err, appended)
 	}
 }

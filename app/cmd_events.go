@@ -45,14 +45,25 @@ func (c *cli) appendCommand() *cobra.Command {
 			"written); standard input is held in memory.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var src source
+			src := bytesSource(nil)
 			if len(args) == 1 && args[0] != "-" {
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err
 				}
-				f.Close()
-				src = fileSource(args[0])
+				fi, err := f.Stat()
+				if err == nil && fi.Mode().IsRegular() {
+					f.Close()
+					src = fileSource(args[0])
+				} else {
+					// A pipe (<(…), /dev/stdin, a FIFO) cannot be read twice.
+					in, err := io.ReadAll(f)
+					f.Close()
+					if err != nil {
+						return fmt.Errorf("failed to read %s: %w", args[0], err)
+					}
+					src = bytesSource(in)
+				}
 			} else {
 				in, err := io.ReadAll(cmd.InOrStdin())
 				if err != nil {
@@ -64,14 +75,21 @@ func (c *cli) appendCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// The log is opened first, so that the first pass can check
-			// each commit's worth of events against it as it goes.
+			// Every line is validated before the log is opened: an
+			// invalid input needs no keychain, and creates no profile.
+			plan, err := planInput(src, cat)
+			if err != nil {
+				return err
+			}
+			if err := plan.refuse(cmd); err != nil || plan.events == 0 {
+				return err
+			}
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeB()
-			return appendInput(cmd, cat, b, src)
+			return appendPlanned(cmd, b, src, plan)
 		},
 	}
 }
@@ -89,49 +107,51 @@ func bytesSource(b []byte) source {
 
 // A commit holds about 1 MB of index entries and 11,000 writes (with the
 // default memtables); append plans commits of at most a third of that by
-// its own estimate of an event's entries, and halves a commit the store
-// still finds too large.
+// its own estimate of an event's entries, and of at most chunkBody bytes
+// of events (a request through the desktop app's API is at most
+// MaxRequestBody), and halves a commit the store still finds too large.
 const (
 	chunkEvents = 256
 	chunkBytes  = 384 << 10
 	chunkWrites = 4000
+	chunkBody   = 8 << 20
 )
 
 // estimate is an event's share of a commit, in bytes and writes, as the
-// store counts them (roughly: its index entries).
-func estimate(e storage.Event) (size, writes int) {
+// store counts them (roughly: its index entries), and its size as sent.
+func estimate(e storage.Event) (size, writes, body int) {
 	size, writes = 600+len(e.ID)+len(e.UserID), 10
 	for _, r := range e.ResourceIDs {
 		size += len(r) + 80
 		writes++
 	}
-	return size, writes
+	return size, writes, size + len(e.Metadata) + len(e.BeforeState) + len(e.AfterState)
 }
 
 // chunk is a commit's worth of events, with their lines.
 type chunk struct {
-	events       []storage.Event
-	lines        []int
-	size, writes int
+	events             []storage.Event
+	lines              []int
+	size, writes, body int
 }
 
 // fits says whether e can join c.
 func (c *chunk) fits(e storage.Event) bool {
-	size, writes := estimate(e)
-	return len(c.events) == 0 ||
-		len(c.events) < chunkEvents && c.size+size <= chunkBytes && c.writes+writes <= chunkWrites
+	size, writes, body := estimate(e)
+	return len(c.events) == 0 || len(c.events) < chunkEvents && c.size+size <= chunkBytes &&
+		c.writes+writes <= chunkWrites && c.body+body <= chunkBody
 }
 
 func (c *chunk) add(e storage.Event, line int) {
-	size, writes := estimate(e)
+	size, writes, body := estimate(e)
 	c.events, c.lines = append(c.events, e), append(c.lines, line)
-	c.size, c.writes = c.size+size, c.writes+writes
+	c.size, c.writes, c.body = c.size+size, c.writes+writes, c.body+body
 }
 
 func (c *chunk) reset() { *c = chunk{events: c.events[:0], lines: c.lines[:0]} }
 
-// digest identifies the events of c, so that the second pass over an input
-// can tell that it reads what the first one checked.
+// digest identifies the events of c, so that a later pass over an input
+// can tell that it reads what the first one validated.
 func (c *chunk) digest() [32]byte {
 	h := sha256.New()
 	for _, e := range c.events {
@@ -145,203 +165,230 @@ func (c *chunk) digest() [32]byte {
 // repeat is an event whose id an event of an earlier commit has.
 type repeat struct{ first, later, line int } // event indexes, and the later one's line
 
-// scanEvents calls fn with each valid event of src, its index among them
-// and its line, skipping the lines that are not.
-func scanEvents(src source, cat *storage.Catalogue, fn func(i, line int, e storage.Event) error) error {
-	r, err := src()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	i := 0
-	return storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
-		if err != nil || cat.Validate(&e) != nil {
-			return nil
-		}
-		i++
-		return fn(i-1, line, e)
-	})
+// inputPlan is what the first pass over an input learns: every problem,
+// and the commits its events will go in (their sizes and digests).
+type inputPlan struct {
+	problems []lineProblem
+	chunks   []plannedChunk
+	repeats  []repeat
+	events   int
 }
 
-// appendInput appends the events of src and prints a receipt per line. The
-// first pass validates every line, checks each commit's worth of events
-// against the log (and ids repeated across commits against each other) and
-// keeps a digest of each; if anything is wrong nothing is written. The
-// second pass reads src again and appends the commits, each only if it
-// reads as it did in the first.
-func appendInput(cmd *cobra.Command, cat *storage.Catalogue, b eventBackend, src source) error {
-	ctx := cmd.Context()
-	var problems []lineProblem
-	var plans []struct {
-		n      int
-		digest [32]byte
-	}
+type plannedChunk struct {
+	n      int
+	digest [32]byte
+}
+
+// planInput reads src once: it validates every line, splits the events
+// into commits, and finds the ids that repeat across commits.
+func planInput(src source, cat *storage.Catalogue) (inputPlan, error) {
+	var p inputPlan
 	var cur chunk
 	seen := map[[16]byte]int{} // a hash of org and id -> the first event's index
-	var repeats []repeat
-	n := 0
-	flush := func() error {
-		if len(cur.events) == 0 {
-			return nil
+	flush := func() {
+		if len(cur.events) > 0 {
+			p.chunks = append(p.chunks, plannedChunk{len(cur.events), cur.digest()})
+			cur.reset()
 		}
-		if len(problems) == 0 {
-			if err := b.checkEvents(ctx, cur.events); err != nil {
-				i, ok := conflictIndex(err)
-				if !ok || i >= len(cur.lines) {
-					return err
-				}
-				problems = append(problems, lineProblem{cur.lines[i], "id", conflictReason})
-			}
-		}
-		plans = append(plans, struct {
-			n      int
-			digest [32]byte
-		}{len(cur.events), cur.digest()})
-		cur.reset()
-		return nil
 	}
 	r, err := src()
 	if err != nil {
-		return err
+		return p, err
 	}
+	defer r.Close()
 	err = storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
 		if ps := lineProblems(cat, line, &e, err); len(ps) > 0 {
-			problems = append(problems, ps...)
+			p.problems = append(p.problems, ps...)
 			return nil
 		}
 		if !cur.fits(e) {
-			if err := flush(); err != nil {
-				return err
-			}
+			flush()
 		}
 		if e.ID != "" {
 			sum := sha256.Sum256([]byte(e.OrganizationID + "\x00" + e.ID))
 			k := [16]byte(sum[:16])
 			if first, ok := seen[k]; !ok {
-				seen[k] = n
-			} else if first < n-len(cur.events) {
-				repeats = append(repeats, repeat{first, n, line})
+				seen[k] = p.events
+			} else if first < p.events-len(cur.events) {
+				p.repeats = append(p.repeats, repeat{first, p.events, line})
 			}
 		}
 		cur.add(e, line)
-		n++
+		p.events++
 		return nil
 	})
-	r.Close()
-	if err == nil {
-		err = flush()
+	flush()
+	return p, err
+}
+
+// refuse prints the plan's problems, in line order, and returns the exit
+// error; nil when there are none.
+func (p *inputPlan) refuse(cmd *cobra.Command) error {
+	if len(p.problems) == 0 {
+		return nil
 	}
+	slices.SortStableFunc(p.problems, func(a, b lineProblem) int { return a.line - b.line })
+	for _, pr := range p.problems {
+		fmt.Fprintln(cmd.ErrOrStderr(), pr)
+	}
+	return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%d invalid line(s); nothing was written", countLines(p.problems))}
+}
+
+// appendInput validates, checks and appends the events of src (tests;
+// the command validates before it opens the log).
+func appendInput(cmd *cobra.Command, cat *storage.Catalogue, b eventBackend, src source) error {
+	plan, err := planInput(src, cat)
 	if err != nil {
 		return err
 	}
-	if len(repeats) > 0 && len(problems) == 0 {
-		ps, err := checkRepeats(ctx, b, src, cat, repeats)
-		if err != nil {
-			return err
-		}
-		problems = append(problems, ps...)
+	if err := plan.refuse(cmd); err != nil || plan.events == 0 {
+		return err
 	}
-	if len(problems) > 0 {
-		slices.SortStableFunc(problems, func(a, b lineProblem) int { return a.line - b.line })
-		for _, p := range problems {
-			fmt.Fprintln(cmd.ErrOrStderr(), p)
-		}
-		return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%d invalid line(s); nothing was written", countLines(problems))}
-	}
+	return appendPlanned(cmd, b, src, plan)
+}
 
-	// The second pass.
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	k, recorded := 0, 0 // commits done; the last line recorded
-	stop := errors.New("stop")
-	var failed error
-	cur.reset()
-	err = scanEvents(src, cat, func(i, line int, e storage.Event) error {
-		if k == len(plans) {
-			failed = fmt.Errorf("the input grew after it was checked: the events up to line %d are recorded, those from line %d on "+
-				"were not checked and are not appended", recorded, line)
-			return stop
+// errChanged stops a pass over an input that no longer reads as the first
+// pass read it.
+var errChanged = errors.New("the input changed after it was validated")
+
+// eachChunk reads src again and calls fn with each planned commit's
+// events, after checking that they are those the plan was made of.
+func eachChunk(src source, plan inputPlan, fn func(k, first int, c *chunk) error) error {
+	r, err := src()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var cur chunk
+	k, i := 0, 0
+	err = storage.DecodeJSONLines(r, func(line int, e storage.Event, err error) error {
+		if err != nil || k == len(plan.chunks) {
+			return errChanged
 		}
 		cur.add(e, line)
-		if len(cur.events) < plans[k].n {
+		i++
+		if len(cur.events) < plan.chunks[k].n {
 			return nil
 		}
-		if cur.digest() != plans[k].digest {
-			failed = fmt.Errorf("the input changed after it was checked: the events up to line %d are recorded, those from line %d on are not",
-				recorded, cur.lines[0])
-			return stop
+		if cur.digest() != plan.chunks[k].digest {
+			return errChanged
 		}
-		done := 0
-		err := appendHalving(ctx, b, cur.events, func(from int, rs []storage.Receipt) error {
-			for _, r := range rs {
-				if err := enc.Encode(receiptDTO(r)); err != nil {
-					return err
-				}
-			}
-			done = from + len(rs)
-			recorded = cur.lines[done-1]
-			return nil
-		})
-		if err != nil {
-			if k == 0 && done == 0 {
-				if i, ok := conflictIndex(err); ok && i < len(cur.lines) {
-					// A conflict created since the check: refused whole.
-					fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{cur.lines[i], "id", conflictReason})
-					failed = &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
-				} else {
-					failed = fmt.Errorf("nothing was written: %w", err)
-				}
-				return stop
-			}
-			failed = fmt.Errorf("the events up to line %d are recorded (their receipts are above), those from line %d on are not: %w",
-				recorded, cur.lines[done], err)
-			return stop
+		if err := fn(k, i-len(cur.events), &cur); err != nil {
+			return err
 		}
 		k++
 		cur.reset()
 		return nil
 	})
-	if failed != nil {
-		return failed
+	if err == nil && k < len(plan.chunks) {
+		err = errChanged
+	}
+	return err
+}
+
+// appendPlanned checks the planned commits against the log (every id
+// recorded, or repeated across commits, with other content), and if all
+// pass appends them in order, printing a receipt per line.
+func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPlan) error {
+	ctx := cmd.Context()
+	var problems []lineProblem
+	repeated := map[int]*storage.Event{}
+	for _, r := range plan.repeats {
+		repeated[r.first], repeated[r.later] = nil, nil
+	}
+	err := eachChunk(src, plan, func(_, first int, c *chunk) error {
+		for j := range c.events {
+			if _, ok := repeated[first+j]; ok {
+				e := c.events[j] // c is reused for the next commit
+				repeated[first+j] = &e
+			}
+		}
+		return checkHalving(ctx, b, c.events, func(i int) {
+			problems = append(problems, lineProblem{c.lines[i], "id", conflictReason})
+		})
+	})
+	if errors.Is(err, errChanged) {
+		return fmt.Errorf("%w; nothing was written", err)
 	}
 	if err != nil {
 		return err
 	}
-	if k < len(plans) {
-		return fmt.Errorf("the input shrank after it was checked: the events up to line %d are recorded, the rest are not", recorded)
-	}
-	return nil
-}
-
-// checkRepeats checks each event whose id an event of an earlier commit
-// has against that one (the first pass held neither).
-func checkRepeats(ctx context.Context, b eventBackend, src source, cat *storage.Catalogue, repeats []repeat) ([]lineProblem, error) {
-	want := map[int]*storage.Event{}
-	for _, r := range repeats {
-		want[r.first], want[r.later] = nil, nil
-	}
-	err := scanEvents(src, cat, func(i, _ int, e storage.Event) error {
-		if _, ok := want[i]; ok {
-			want[i] = &e
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var problems []lineProblem
-	for _, r := range repeats {
-		first, later := want[r.first], want[r.later]
-		if first == nil || later == nil {
-			return nil, errors.New("the input changed while it was checked")
-		}
-		err := b.checkEvents(ctx, []storage.Event{*first, *later})
+	for _, r := range plan.repeats {
+		err := b.checkEvents(ctx, []storage.Event{*repeated[r.first], *repeated[r.later]})
 		if i, ok := conflictIndex(err); ok && i == 1 {
 			problems = append(problems, lineProblem{r.line, "id", conflictReason})
 		} else if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return problems, nil
+	if len(problems) > 0 {
+		p := inputPlan{problems: problems}
+		return p.refuse(cmd)
+	}
+
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	recorded := 0 // the last line recorded
+	// notAppended says what is recorded and what not; line is the first
+	// line not appended, when it is known (else 0).
+	notAppended := func(line int, err error) error {
+		switch {
+		case recorded == 0:
+			return fmt.Errorf("nothing was written: %w", err)
+		case line == 0:
+			return fmt.Errorf("the events up to line %d are recorded (their receipts are above), those after it are not: %w", recorded, err)
+		}
+		return fmt.Errorf("the events up to line %d are recorded (their receipts are above), those from line %d on are not: %w",
+			recorded, line, err)
+	}
+	err = eachChunk(src, plan, func(k, _ int, c *chunk) error {
+		done := 0
+		err := appendHalving(ctx, b, c.events, func(from int, rs []storage.Receipt) error {
+			done = from + len(rs)
+			recorded = c.lines[done-1]
+			for _, r := range rs {
+				if err := enc.Encode(receiptDTO(r)); err != nil {
+					return fmt.Errorf("the events up to line %d are recorded, but their receipts could not be printed: %w", recorded, err)
+				}
+			}
+			return nil
+		})
+		if err == nil || done == len(c.events) {
+			return err
+		}
+		if i, ok := conflictIndex(err); ok && recorded == 0 && i < len(c.lines) {
+			// A conflict created since the check: refused whole.
+			fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{c.lines[i], "id", conflictReason})
+			return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
+		}
+		return notAppended(c.lines[done], err)
+	})
+	if errors.Is(err, errChanged) {
+		return notAppended(0, err)
+	}
+	return err
+}
+
+// checkHalving checks events as one commit would be, or in halves if
+// they are too many for one request, calling conflict with the index of
+// each event that conflicts (at most one per request).
+func checkHalving(ctx context.Context, b eventBackend, events []storage.Event, conflict func(i int)) error {
+	var run func(from int, evs []storage.Event) error
+	run = func(from int, evs []storage.Event) error {
+		err := b.checkEvents(ctx, evs)
+		if errors.Is(err, storage.ErrBatchTooLarge) && len(evs) > 1 {
+			h := len(evs) / 2
+			if err := run(from, evs[:h]); err != nil {
+				return err
+			}
+			return run(from+h, evs[h:])
+		}
+		if i, ok := conflictIndex(err); ok && i < len(evs) {
+			conflict(from + i)
+			return nil
+		}
+		return err
+	}
+	return run(0, events)
 }
 
 // appendHalving appends events in one commit, or, if the store finds them

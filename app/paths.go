@@ -98,7 +98,22 @@ func (p Paths) KeychainNamespace() (string, error) {
 	if err := os.MkdirAll(p.ConfigDir, 0o700); err != nil {
 		return "", fmt.Errorf("failed to create the config directory: %w", err)
 	}
-	if err := os.WriteFile(f, []byte(ns+"\n"), 0o600); err != nil {
+	// Written whole or not at all: another process starting at the same
+	// moment must not read half of it.
+	tmp, err := os.CreateTemp(p.ConfigDir, "."+keychainNamespaceFile+".tmp-*")
+	if err == nil {
+		_, err = tmp.WriteString(ns + "\n")
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), f)
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}
+	if err != nil {
 		return "", fmt.Errorf("failed to record the keychain namespace of %s: %w", p.DataDir, err)
 	}
 	return ns, nil

@@ -94,9 +94,6 @@ func (r *RemoteClient) do(ctx context.Context, method, path string, body []byte,
 		}
 		return remoteError(e)
 	}
-	if out == nil {
-		return nil
-	}
 	return json.Unmarshal(data, out)
 }
 
@@ -151,7 +148,14 @@ func (r *RemoteClient) checkEvents(ctx context.Context, events []storage.Event) 
 	if err != nil {
 		return err
 	}
-	return r.do(ctx, http.MethodPost, "/api/operations/events?dryRun=true", body, nil)
+	var out CheckDTO
+	if err := r.do(ctx, http.MethodPost, checkEventsPath, body, &out); err != nil {
+		return err
+	}
+	if out.Checked != len(events) {
+		return fmt.Errorf("the desktop app checked %d of %d events: is it an older version? Close it and retry", out.Checked, len(events))
+	}
+	return nil
 }
 
 func (r *RemoteClient) listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error) {

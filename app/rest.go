@@ -119,6 +119,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/organizations", s.auth(s.organizations)},
 		{"GET", "/api/operations/events", s.auth(s.listEvents)},
 		{"POST", "/api/operations/events", s.auth(s.appendEvents)},
+		{"POST", checkEventsPath, s.auth(s.appendEvents)},
 		{"GET", "/api/operations/events/{id}", s.auth(s.getEvent)},
 		{"GET", "/api/operations/facets", s.auth(s.facets)},
 		{"GET", "/api/operations/histogram", s.auth(s.histogram)},
@@ -381,9 +382,14 @@ func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
 	s.reply(w, h, err)
 }
 
+// checkEventsPath checks a batch as an append would, writing nothing. It
+// is a path of its own, not a parameter of the append: a server that does
+// not know it must refuse it rather than append.
+const checkEventsPath = "/api/operations/events/check"
+
 // appendEvents takes a JSON array or JSON Lines, validates everything, and
-// appends all or nothing; with dryRun=true it only checks them, as Append
-// would, and writes nothing.
+// appends all or nothing; at checkEventsPath it only checks them, as
+// Append would, and writes nothing.
 func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
@@ -411,11 +417,7 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 			return
 		}
 	}
-	dryRun, err := boolParam(r, "dryRun")
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+	dryRun := r.URL.Path == checkEventsPath
 	var receipts []storage.Receipt
 	if dryRun {
 		err = s.app.checkEvents(r.Context(), events)

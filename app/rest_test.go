@@ -427,8 +427,8 @@ func TestREST_AppendAllOrNothing(t *testing.T) {
 		t.Fatalf("a conflicting batch wrote %d events", got-before)
 	}
 
-	// dryRun=true checks as an append would, writes nothing, and holds no
-	// limit of one commit; it still takes an append credential.
+	// POST …/check checks as an append would, writes nothing, and holds
+	// no limit of one commit; it still takes an append credential.
 	many := make([]storage.Event, 3000)
 	for i := range many {
 		many[i] = TestEvent("org-a", 6000+i, time.Now().Add(-time.Minute))
@@ -438,24 +438,23 @@ func TestREST_AppendAllOrNothing(t *testing.T) {
 		status             int
 		code               string
 	}{
-		"valid":         {"?dryRun=true", "appendA", mustJSON(t, []storage.Event{other}), 200, ""},
-		"over a commit": {"?dryRun=true", "appendA", mustJSON(t, many), 200, ""},
-		"conflict":      {"?dryRun=true", "appendA", mustJSON(t, []storage.Event{other, changed}), 409, CodeConflict},
-		"invalid":       {"?dryRun=true", "appendA", mustJSON(t, []storage.Event{bad}), 422, CodeInvalidEvent},
-		"read token":    {"?dryRun=true", "readA", mustJSON(t, []storage.Event{other}), 403, CodeForbidden},
-		"bad flag":      {"?dryRun=maybe", "appendA", mustJSON(t, []storage.Event{other}), 400, CodeInvalidRequest},
+		"valid":         {"/check", "appendA", mustJSON(t, []storage.Event{other}), 200, ""},
+		"over a commit": {"/check", "appendA", mustJSON(t, many), 200, ""},
+		"conflict":      {"/check", "appendA", mustJSON(t, []storage.Event{other, changed}), 409, CodeConflict},
+		"invalid":       {"/check", "appendA", mustJSON(t, []storage.Event{bad}), 422, CodeInvalidEvent},
+		"read token":    {"/check", "readA", mustJSON(t, []storage.Event{other}), 403, CodeForbidden},
 	} {
 		resp, b := f.do("POST", "/api/operations/events"+tt.query, f.tokens[tt.token], strings.NewReader(tt.body))
 		if resp.StatusCode != tt.status || tt.code != "" && errorCode(t, b) != tt.code {
-			t.Errorf("dry run, %s: %d %s", name, resp.StatusCode, b)
+			t.Errorf("check, %s: %d %s", name, resp.StatusCode, b)
 		}
 		var c CheckDTO
 		if tt.status == 200 && (json.Unmarshal(b, &c) != nil || c.Checked == 0) {
-			t.Errorf("dry run, %s: %s", name, b)
+			t.Errorf("check, %s: %s", name, b)
 		}
 	}
 	if got := count(); got != before {
-		t.Fatalf("a dry run wrote %d events", got-before)
+		t.Fatalf("a check wrote %d events", got-before)
 	}
 	resp, b = f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(mustJSON(t, many)))
 	if resp.StatusCode != 413 || errorCode(t, b) != CodeTooLarge {

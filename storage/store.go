@@ -273,7 +273,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 	master, err := ks.Get(ctx, KeyMaster)
 	unlock := func() {}
 	defer func() { unlock() }()
-	if errors.Is(err, ErrKeyNotFound) {
+	if errors.Is(err, ErrKeyNotFound) && !hasData(dir) {
 		// Two processes starting a new profile at once (the app and a
 		// producer's first append) must not each create a master key: the
 		// second Set would replace the key the first one's database is
