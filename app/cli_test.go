@@ -587,3 +587,32 @@ func TestRemote_CheckNeedsTheCheckRoute(t *testing.T) {
 		t.Fatalf("check against an older app: %v, %d appends", err, appended)
 	}
 }
+
+// The log's own events (category audit) cannot be appended by producers:
+// not from a file, not over the API.
+func TestProducersCannotAppendAuditEvents(t *testing.T) {
+	a := TestApp(t)
+	e := TestEvent("org-a", 1, time.Now().Add(-time.Hour))
+	e.ActionType = "audit.key_rotated"
+	e.Metadata = []byte(`{"keyId":"9"}`)
+	_, stderr, code := runCLI(t, a, mustJSON(t, e)+"\n", "append")
+	if code != ExitDataErr || !strings.Contains(stderr, "line 1: actionType: audit.* events are the log's own") {
+		t.Fatalf("append: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := a.AppendEvents([]storage.Event{e}); !errors.Is(err, storage.ErrInvalidEvent) {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+	if err := a.checkEvents(context.Background(), []storage.Event{e}); !errors.Is(err, storage.ErrInvalidEvent) {
+		t.Fatalf("checkEvents: %v", err)
+	}
+	if n := orgSize(t, a, "org-a"); n != 0 {
+		t.Fatalf("%d events recorded", n)
+	}
+	f := newRESTFixture(t)
+	for _, body := range []string{mustJSON(t, []storage.Event{e}), mustJSON(t, e) + "\n"} {
+		resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(body))
+		if resp.StatusCode != 422 || !strings.Contains(string(b), "log's own") {
+			t.Fatalf("POST: %d %s", resp.StatusCode, b)
+		}
+	}
+}

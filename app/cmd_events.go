@@ -473,7 +473,7 @@ func lineProblems(cat *storage.Catalogue, line int, e *storage.Event, err error)
 			for _, fe := range ve.Errors {
 				seen[fe.Field] = true
 			}
-			if verr := cat.Validate(e); errors.As(verr, &ve) {
+			if verr := validateProduced(cat, e); errors.As(verr, &ve) {
 				for _, fe := range ve.Errors {
 					if !seen[fe.Field] {
 						problems = append(problems, lineProblem{line, fe.Field, fe.Reason})
@@ -483,7 +483,7 @@ func lineProblems(cat *storage.Catalogue, line int, e *storage.Event, err error)
 		}
 		return problems
 	}
-	if err := cat.Validate(e); err != nil {
+	if err := validateProduced(cat, e); err != nil {
 		add(err)
 	}
 	return problems

@@ -460,7 +460,7 @@ func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []i
 		for i, raw := range raws {
 			e, err := storage.ParseEvent(raw)
 			if err == nil {
-				err = cat.Validate(&e)
+				err = validateProduced(cat, &e)
 			}
 			if err != nil {
 				problems = append(problems, indexProblems(err, i, 0)...)

@@ -159,7 +159,44 @@ func (a *App) appendEvents(ctx context.Context, events []storage.Event) ([]stora
 	if err != nil {
 		return nil, err
 	}
+	if err := producedEvents(events); err != nil {
+		return nil, err
+	}
 	return st.Append(ctx, events)
+}
+
+// ownActionReason is why a producer may not append an event of category
+// audit.
+const ownActionReason = "audit.* events are the log's own record of itself (exports, sweeps, key rotations, " +
+	"acknowledgements, break-glass): producers cannot append them"
+
+// producedEvents refuses, naming the first, an event of category audit:
+// only the app and the store write those, and the log trusts them (the
+// verification of retention trusts recorded sweeps).
+func producedEvents(events []storage.Event) error {
+	for i, e := range events {
+		if producerMayNot(e) {
+			return &storage.ValidationError{Index: i, Errors: []storage.FieldError{{Field: "actionType", Reason: ownActionReason}}}
+		}
+	}
+	return nil
+}
+
+func producerMayNot(e storage.Event) bool { return strings.HasPrefix(e.ActionType, "audit.") }
+
+// validateProduced validates e against the catalogue and as an event a
+// producer may append.
+func validateProduced(cat *storage.Catalogue, e *storage.Event) error {
+	err := cat.Validate(e)
+	if !producerMayNot(*e) {
+		return err
+	}
+	var ve *storage.ValidationError
+	if !errors.As(err, &ve) {
+		ve = &storage.ValidationError{}
+	}
+	ve.Errors = append(ve.Errors, storage.FieldError{Field: "actionType", Reason: ownActionReason})
+	return ve
 }
 
 // checkEvents reports what appendEvents would refuse events for (invalid,
@@ -168,6 +205,9 @@ func (a *App) appendEvents(ctx context.Context, events []storage.Event) ([]stora
 func (a *App) checkEvents(ctx context.Context, events []storage.Event) error {
 	st, err := a.storeOrErr()
 	if err != nil {
+		return err
+	}
+	if err := producedEvents(events); err != nil {
 		return err
 	}
 	return st.CheckAppend(ctx, events)
