@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,17 +72,24 @@ type api struct {
 	app  *App
 	opts HandlerOptions
 
-	mu         sync.Mutex
-	loginUsed  bool
-	sessions   map[string]struct{}
-	sessionTTL time.Duration
+	mu        sync.Mutex
+	loginUsed bool
+	sessions  map[string]time.Time // session id -> expiry
 }
+
+// sessionLifetime is how long serve's browser session lasts; then the
+// login link of a new serve is needed.
+const sessionLifetime = 12 * time.Hour
+
+// credentialRecheck is how often a long request (a stream, a verification)
+// looks its token up again, so that a revocation ends it.
+var credentialRecheck = 15 * time.Second
 
 const sessionCookie = "axiom_audit_session"
 
 // Handler returns the local REST API (and, with Assets, the frontend).
 func (a *App) Handler(opts HandlerOptions) http.Handler {
-	s := &api{app: a, opts: opts, sessions: map[string]struct{}{}}
+	s := &api{app: a, opts: opts, sessions: map[string]time.Time{}}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.path, rt.handler)
@@ -187,8 +195,21 @@ func (s *api) hostAllowed(host string) bool {
 func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p principal
-		if c, err := r.Cookie(sessionCookie); err == nil && s.validSession(c.Value) {
+		ctx := r.Context()
+		var sessionEnds time.Time
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			sessionEnds = s.sessionExpiry(c.Value)
+		}
+		if !sessionEnds.IsZero() {
+			if !sameOrigin(r) {
+				writeError(w, http.StatusForbidden, CodeForbidden,
+					"a request with the browser session must come from this server's own pages", nil)
+				return
+			}
 			p.session = true
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, sessionEnds)
+			defer cancel()
 		} else if authz := r.Header.Get("Authorization"); authz != "" {
 			token, ok := strings.CutPrefix(authz, "Bearer ")
 			if !ok {
@@ -200,7 +221,8 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 				h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)), p)
 				return
 			}
-			rec, err := s.app.authenticate(r.Context(), strings.TrimSpace(token))
+			token = strings.TrimSpace(token)
+			rec, err := s.app.authenticate(r.Context(), token)
 			if err != nil {
 				if errors.Is(err, errBadToken) {
 					writeError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error(), nil)
@@ -210,6 +232,12 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 				return
 			}
 			p.token = rec
+			// A long request (a stream) ends when the token expires or
+			// is revoked, as a new request would be refused.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			go s.watchToken(ctx, cancel, token, rec)
 			if rec.BreakGlass {
 				// Every request under break-glass access is itself audited,
 				// before it is answered: no audit, no access.
@@ -224,15 +252,67 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a bearer token is required (axiom-audit token create)", nil)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)), p)
+		h(w, r.WithContext(context.WithValue(ctx, principalKey, p)), p)
 	})
 }
 
-func (s *api) validSession(v string) bool {
+// sessionExpiry is when session v ends; zero when it is unknown or over.
+func (s *api) sessionExpiry(v string) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.sessions[v]
-	return ok
+	exp, ok := s.sessions[v]
+	if !ok || !time.Now().Before(exp) {
+		delete(s.sessions, v)
+		return time.Time{}
+	}
+	return exp
+}
+
+// sameOrigin says whether a request carrying the session cookie comes
+// from this server's own pages. A page on another port of 127.0.0.1 is
+// the same site to a browser (SameSite does not keep it out), but not the
+// same origin: browsers say which in Sec-Fetch-Site, and send Origin with
+// a POST. Without either (an old browser), only reads are let through.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		return err == nil && u.Host == r.Host
+	}
+	return r.Header.Get("Sec-Fetch-Site") != "" || r.Method == http.MethodGet || r.Method == http.MethodHead
+}
+
+// watchToken cancels a request's context when its token expires or, on a
+// later look, is no longer valid (revoked), until ctx ends.
+func (s *api) watchToken(ctx context.Context, cancel context.CancelFunc, token string, rec tokenRecord) {
+	var expired <-chan time.Time
+	if rec.ExpiresAt != "" {
+		if exp, err := time.Parse(time.RFC3339Nano, rec.ExpiresAt); err == nil {
+			t := time.NewTimer(exp.Sub(s.app.opts.Now()))
+			defer t.Stop()
+			expired = t.C
+		}
+	}
+	tick := time.NewTicker(credentialRecheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-expired:
+			cancel()
+			return
+		case <-tick.C:
+			if _, err := s.app.authenticate(ctx, token); errors.Is(err, errBadToken) {
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // login exchanges serve's one-time token for a session cookie. The token
@@ -248,7 +328,7 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 32)
 		rand.Read(b)
 		sid = base64.RawURLEncoding.EncodeToString(b)
-		s.sessions[sid] = struct{}{}
+		s.sessions[sid] = time.Now().Add(sessionLifetime)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -256,12 +336,23 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 			"this login link is invalid or was already used: restart 'axiom-audit serve' for a new one", nil)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(sessionLifetime / time.Second)})
 	target := "/"
-	if next := r.URL.Query().Get("next"); strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") {
+	if next := r.URL.Query().Get("next"); localPath(next) {
 		target = next
 	}
 	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// localPath says whether next is a path on this server: not another host
+// ("//host", or "/\\host", which browsers read the same way).
+func localPath(next string) bool {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return false
+	}
+	u, err := url.Parse(next)
+	return err == nil && u.Scheme == "" && u.Host == ""
 }
 
 func (s *api) info(w http.ResponseWriter, _ *http.Request, _ principal) {

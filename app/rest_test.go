@@ -554,3 +554,101 @@ func TestREST_BreakGlassRequestsAreAudited(t *testing.T) {
 		t.Fatalf("break-glass grant must be one material audit event: %+v %v", granted.Events, err)
 	}
 }
+
+// The browser session answers only this server's own pages: a page on
+// another port of 127.0.0.1 is the same site to a browser (its cookie is
+// sent), but not the same origin.
+func TestREST_SessionRefusesOtherOrigins(t *testing.T) {
+	f := newRESTFixture(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(f.srv.URL + "/login?token=one-time-secret&next=/%5Cevil.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || loc != "/" {
+		t.Fatalf("login with next=/\\evil.example: %d, Location %q; want /", resp.StatusCode, loc)
+	}
+	c := resp.Cookies()[0]
+	if c.MaxAge <= 0 || c.MaxAge > int(sessionLifetime/time.Second) {
+		t.Errorf("session cookie MaxAge %d", c.MaxAge)
+	}
+	self := strings.TrimPrefix(f.srv.URL, "http://")
+	ev := mustJSON(t, []storage.Event{TestEvent("org-a", 900, time.Now().Add(-time.Minute))})
+	for _, tt := range []struct {
+		name, method string
+		hdr          map[string]string
+		want         int
+	}{
+		{"a read from the app's page", "GET", map[string]string{"Sec-Fetch-Site": "same-origin"}, 200},
+		{"a read with no browser headers", "GET", nil, 200},
+		{"a typed URL", "GET", map[string]string{"Sec-Fetch-Site": "none"}, 200},
+		{"a read from another port", "GET", map[string]string{"Sec-Fetch-Site": "same-site"}, 403},
+		{"an append from the app's page", "POST", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://" + self}, 201},
+		{"an append from another port", "POST", map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:9999"}, 403},
+		{"an append from another port, old browser", "POST", map[string]string{"Origin": "http://127.0.0.1:9999"}, 403},
+		{"an append with no browser headers", "POST", nil, 403},
+	} {
+		path, body := "/api/operations/events?org=org-a", io.Reader(nil)
+		if tt.method == "POST" {
+			path, body = "/api/operations/events", strings.NewReader(ev)
+		}
+		req, _ := http.NewRequest(tt.method, f.srv.URL+path, body)
+		req.AddCookie(c)
+		for k, v := range tt.hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+	}
+}
+
+// A stream ends when its token expires or is revoked, as a new request
+// with the token would be refused.
+func TestREST_StreamEndsWithItsToken(t *testing.T) {
+	old := credentialRecheck
+	credentialRecheck = 50 * time.Millisecond
+	t.Cleanup(func() { credentialRecheck = old })
+	f := newRESTFixture(t)
+	ctx := context.Background()
+	short, err := f.app.createToken(ctx, TokenRequest{Org: "org-a", Scope: ScopeRead, Expires: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := f.app.createToken(ctx, TokenRequest{Org: "org-a", Scope: ScopeRead, Expires: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(token string) <-chan error {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/api/operations/stream?org=org-a", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream: %v %v", resp, err)
+		}
+		ended := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			ended <- err
+		}()
+		return ended
+	}
+	expiring, revoked := open(short.Token), open(long.Token)
+	if _, err := f.app.revokeToken(ctx, long.ID); err != nil {
+		t.Fatal(err)
+	}
+	for name, ended := range map[string]<-chan error{"revoked": revoked, "expired": expiring} {
+		select {
+		case <-ended:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the stream of a %s token goes on", name)
+		}
+	}
+}
