@@ -74,8 +74,25 @@ type api struct {
 
 	mu        sync.Mutex
 	loginUsed bool
-	sessions  map[string]time.Time // session id -> expiry
+	sessions  map[string]session // by cookie value
 }
+
+// session is serve's browser session. Its cookie alone is not enough:
+// browsers send a 127.0.0.1 cookie to every port of it, so a server a
+// local user runs on another port would get it with any page the browser
+// loads from there. The key goes to the app's page in the login
+// redirect's fragment (never sent to a server); the page keeps it in its
+// origin's localStorage, which other ports cannot read, and sends it with
+// every request (sessionKeyHeader, or sessionKeyParam for EventSource).
+type session struct {
+	key     string
+	expires time.Time
+}
+
+const (
+	sessionKeyHeader = "X-Axiom-Session"
+	sessionKeyParam  = "session"
+)
 
 // sessionLifetime is how long serve's browser session lasts; then the
 // login link of a new serve is needed.
@@ -89,7 +106,7 @@ const sessionCookie = "axiom_audit_session"
 
 // Handler returns the local REST API (and, with Assets, the frontend).
 func (a *App) Handler(opts HandlerOptions) http.Handler {
-	s := &api{app: a, opts: opts, sessions: map[string]time.Time{}}
+	s := &api{app: a, opts: opts, sessions: map[string]session{}}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.path, rt.handler)
@@ -198,7 +215,7 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 		ctx := r.Context()
 		var sessionEnds time.Time
 		if c, err := r.Cookie(sessionCookie); err == nil {
-			sessionEnds = s.sessionExpiry(c.Value)
+			sessionEnds = s.sessionExpiry(c.Value, r)
 		}
 		if !sessionEnds.IsZero() {
 			if !sameOrigin(r) {
@@ -256,16 +273,24 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 	})
 }
 
-// sessionExpiry is when session v ends; zero when it is unknown or over.
-func (s *api) sessionExpiry(v string) time.Time {
+// sessionExpiry is when the session of cookie value v ends, if r carries
+// its key; zero when it is unknown, over, or r lacks the key.
+func (s *api) sessionExpiry(v string, r *http.Request) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, ok := s.sessions[v]
-	if !ok || !time.Now().Before(exp) {
+	ses, ok := s.sessions[v]
+	if ok && !time.Now().Before(ses.expires) {
 		delete(s.sessions, v)
+		ok = false
+	}
+	key := r.Header.Get(sessionKeyHeader)
+	if key == "" {
+		key = r.URL.Query().Get(sessionKeyParam)
+	}
+	if !ok || subtle.ConstantTimeCompare([]byte(key), []byte(ses.key)) != 1 {
 		return time.Time{}
 	}
-	return exp
+	return ses.expires
 }
 
 // sameOrigin says whether a request carrying the session cookie comes
@@ -322,13 +347,11 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ok := s.opts.LoginToken != "" && !s.loginUsed &&
 		subtle.ConstantTimeCompare([]byte(given), []byte(s.opts.LoginToken)) == 1
-	var sid string
+	var sid, key string
 	if ok {
 		s.loginUsed = true
-		b := make([]byte, 32)
-		rand.Read(b)
-		sid = base64.RawURLEncoding.EncodeToString(b)
-		s.sessions[sid] = time.Now().Add(sessionLifetime)
+		sid, key = randomID(), randomID()
+		s.sessions[sid] = session{key: key, expires: time.Now().Add(sessionLifetime)}
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -340,9 +363,16 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 		Secure: r.TLS != nil, MaxAge: int(sessionLifetime / time.Second)})
 	target := "/"
 	if next := r.URL.Query().Get("next"); localPath(next) {
-		target = next
+		target, _, _ = strings.Cut(next, "#")
 	}
+	target += "#" + sessionKeyParam + "=" + key
 	http.Redirect(w, r, target, http.StatusFound)
+}
+
+func randomID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // localPath says whether next is a path on this server: not another host

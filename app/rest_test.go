@@ -278,15 +278,35 @@ func TestREST_LoginLinkWorksOnce(t *testing.T) {
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("session cookie must be HttpOnly and SameSite=Strict: %+v", c)
 	}
-	req, _ := http.NewRequest("GET", f.srv.URL+"/api/operations/events?org=org-b", nil)
-	req.AddCookie(c)
-	resp, err = client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("session read: %d", resp.StatusCode)
+	// The session's key comes in the redirect's fragment; the cookie
+	// alone, or a wrong key, is not a session.
+	key := sessionKeyOf(t, resp)
+	for _, tt := range []struct {
+		name, header, param string
+		want                int
+	}{
+		{"the key in the header", key, "", 200},
+		{"the key as a parameter (EventSource)", "", key, 200},
+		{"the cookie alone", "", "", 401},
+		{"a wrong key", "x" + key, "", 401},
+	} {
+		path := "/api/operations/events?org=org-b"
+		if tt.param != "" {
+			path += "&session=" + url.QueryEscape(tt.param)
+		}
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		req.AddCookie(c)
+		if tt.header != "" {
+			req.Header.Set(sessionKeyHeader, tt.header)
+		}
+		resp, err = client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Fatalf("session read, %s: %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
 	}
 	resp, err = client.Get(f.srv.URL + "/login?token=one-time-secret")
 	if err != nil {
@@ -566,9 +586,10 @@ func TestREST_SessionRefusesOtherOrigins(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || loc != "/" {
-		t.Fatalf("login with next=/\\evil.example: %d, Location %q; want /", resp.StatusCode, loc)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, "/#session=") {
+		t.Fatalf("login with next=/\\evil.example: %d, Location %q; want /#session=…", resp.StatusCode, loc)
 	}
+	key := sessionKeyOf(t, resp)
 	c := resp.Cookies()[0]
 	if c.MaxAge <= 0 || c.MaxAge > int(sessionLifetime/time.Second) {
 		t.Errorf("session cookie MaxAge %d", c.MaxAge)
@@ -595,6 +616,7 @@ func TestREST_SessionRefusesOtherOrigins(t *testing.T) {
 		}
 		req, _ := http.NewRequest(tt.method, f.srv.URL+path, body)
 		req.AddCookie(c)
+		req.Header.Set(sessionKeyHeader, key)
 		for k, v := range tt.hdr {
 			req.Header.Set(k, v)
 		}
@@ -651,4 +673,18 @@ func TestREST_StreamEndsWithItsToken(t *testing.T) {
 			t.Fatalf("the stream of a %s token goes on", name)
 		}
 	}
+}
+
+// sessionKeyOf is the session key in a login redirect's fragment.
+func sessionKeyOf(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, ok := strings.CutPrefix(u.Fragment, "session=")
+	if !ok || len(key) < 40 {
+		t.Fatalf("login redirect %q carries no session key", resp.Header.Get("Location"))
+	}
+	return key
 }

@@ -127,6 +127,7 @@ func TestREST_SyncEnableOnlyForTheLocalCLI(t *testing.T) {
 	if cookie == "" {
 		t.Fatal("no session cookie")
 	}
+	key := sessionKeyOf(t, resp)
 	for _, tc := range []struct {
 		name   string
 		do     func() (int, []byte)
@@ -141,11 +142,11 @@ func TestREST_SyncEnableOnlyForTheLocalCLI(t *testing.T) {
 			return r.StatusCode, b
 		}, 403},
 		{"a browser session", func() (int, []byte) {
-			r, b := sess.do("POST", "/api/sync/enable", "", body(), "Cookie", cookie)
+			r, b := sess.do("POST", "/api/sync/enable", "", body(), "Cookie", cookie, sessionKeyHeader, key, "Sec-Fetch-Site", "same-origin")
 			return r.StatusCode, b
 		}, 403},
 		{"a browser session disabling", func() (int, []byte) {
-			r, b := sess.do("POST", "/api/sync/disable?org=acme&to=webhook", "", nil, "Cookie", cookie)
+			r, b := sess.do("POST", "/api/sync/disable?org=acme&to=webhook", "", nil, "Cookie", cookie, sessionKeyHeader, key, "Sec-Fetch-Site", "same-origin")
 			return r.StatusCode, b
 		}, 403},
 		{"no credential", func() (int, []byte) {
@@ -163,7 +164,7 @@ func TestREST_SyncEnableOnlyForTheLocalCLI(t *testing.T) {
 		t.Fatalf("enabled by a refused request: %v", got)
 	}
 	// The session still works for reading.
-	resp, b := sess.do("GET", "/api/sync/status?org=acme", "", nil, "Cookie", cookie)
+	resp, b := sess.do("GET", "/api/sync/status?org=acme", "", nil, "Cookie", cookie, sessionKeyHeader, key, "Sec-Fetch-Site", "same-origin")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status with the session: %d %s", resp.StatusCode, b)
 	}

@@ -68,14 +68,20 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   })
   const baseURL = new URL(loginUrl).origin
 
-  // Sign in once; every spec starts with this session cookie.
+  // Sign in once; every spec starts with this session: its cookie, and
+  // its key, which the login redirect hands the app's page in the URL
+  // fragment and the page keeps in localStorage.
   const ctx = await request.newContext({ baseURL })
-  const res = await ctx.get(loginUrl)
-  if (!res.ok()) throw new Error(`login through ${baseURL}/login failed: ${res.status()}`)
-  const info = await ctx.get('/api/info')
+  const res = await ctx.get(loginUrl, { maxRedirects: 0 })
+  const location = res.headers()['location'] ?? ''
+  const key = /#session=([^&]+)/.exec(location)?.[1]
+  if (res.status() !== 302 || !key) throw new Error(`login through ${baseURL}/login failed: ${res.status()} ${location}`)
+  const info = await ctx.get('/api/info', { headers: { 'X-Axiom-Session': key } })
   if (!info.ok()) throw new Error(`the login did not give a session: /api/info answered ${info.status()}`)
   mkdirSync(path.dirname(AUTH_STATE), { recursive: true })
-  await ctx.storageState({ path: AUTH_STATE })
+  const state = await ctx.storageState()
+  state.origins = [{ origin: baseURL, localStorage: [{ name: 'axiom-audit-session', value: key }] }]
+  writeFileSync(AUTH_STATE, JSON.stringify(state, null, 2))
   await ctx.dispose()
 
   const server: Server = { baseURL, dataDir, keystore, appendToken }

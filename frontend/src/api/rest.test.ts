@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { ApiError } from './errors'
 import { queryToSearchParams } from './params'
-import { createRestApi } from './rest'
+import { createRestApi, sessionKey } from './rest'
 
 function jsonResponse(body: unknown, status = 200) {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
@@ -125,5 +125,29 @@ describe('createRestApi', () => {
     expect(await done).toMatchObject({ clean: true })
     expect(progress).toEqual([{ org: 'acme', done: 5, total: 10 }])
     expect(es.closed).toBe(true)
+  })
+
+  it('sends the session key with every request and stream', async () => {
+    const fetch = vi.fn(() => Promise.resolve(jsonResponse({ name: 'axiom-audit' })))
+    const api = createRestApi({ fetch, EventSource: FakeEventSource as unknown as typeof EventSource, sessionKey: 'k/1' })
+    await api.info()
+    const init = (fetch.mock.calls[0] as unknown as [string, RequestInit])[1]
+    expect((init.headers as Record<string, string>)['X-Axiom-Session']).toBe('k/1')
+    api.subscribe({ org: 'acme' }, () => {})
+    expect(FakeEventSource.last!.url).toBe('/api/operations/stream?org=acme&session=k%2F1')
+  })
+})
+
+describe('sessionKey', () => {
+  it('takes the key from the login redirect, keeps it, and clears the address bar', () => {
+    window.localStorage.clear()
+    window.history.replaceState(null, '', '/timeline?x=1#session=abc123')
+    expect(sessionKey()).toBe('abc123')
+    expect(window.location.hash).toBe('')
+    expect(window.location.pathname + window.location.search).toBe('/timeline?x=1')
+    // A later load of the app (another tab) finds it in storage.
+    expect(sessionKey()).toBe('abc123')
+    window.localStorage.clear()
+    expect(sessionKey()).toBe('')
   })
 })

@@ -15,16 +15,50 @@ export interface RestOptions {
   base?: string
   fetch?: FetchFn
   EventSource?: EventSourceCtor
+  /** The session key; by default sessionKey(). */
+  sessionKey?: string
+}
+
+const sessionKeyItem = 'axiom-audit-session'
+
+/**
+ * The key of `axiom-audit serve`'s browser session. The login link
+ * redirects to the app with it in the fragment (never sent to a server);
+ * it is kept in this origin's localStorage, which pages on other ports of
+ * 127.0.0.1 cannot read though the session cookie reaches them, and the
+ * fragment is taken out of the address bar.
+ */
+export function sessionKey(): string {
+  if (typeof window === 'undefined') return ''
+  const fromLink = /(?:^#|&)session=([^&]+)/.exec(window.location.hash)?.[1]
+  if (fromLink) {
+    try {
+      window.localStorage.setItem(sessionKeyItem, fromLink)
+    } catch {
+      // without storage the key lasts as long as the page
+    }
+    window.history.replaceState(null, '', window.location.pathname + window.location.search)
+    return fromLink
+  }
+  try {
+    return window.localStorage.getItem(sessionKeyItem) ?? ''
+  } catch {
+    return ''
+  }
 }
 
 /**
  * The browser transport: `axiom-audit serve` at the same origin, signed in
- * by a cookie, so plain fetch works.
+ * by a cookie and the session key, which every request carries.
  */
 export function createRestApi(opts: RestOptions = {}): AuditApi {
   const base = opts.base ?? ''
   const doFetch: FetchFn = opts.fetch ?? ((...a) => fetch(...a))
   const ES: EventSourceCtor | undefined = opts.EventSource ?? (typeof EventSource === 'undefined' ? undefined : EventSource)
+  const key = opts.sessionKey ?? sessionKey()
+  const keyHeader: Record<string, string> = key ? { 'X-Axiom-Session': key } : {}
+  // EventSource sends no headers of its own: the key goes as a parameter.
+  const keyParam = key ? '&session=' + encodeURIComponent(key) : ''
 
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     let res: Response
@@ -32,7 +66,9 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
       res = await doFetch(base + path, {
         method,
         ...(signal ? { signal } : {}),
-        headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+        headers: body === undefined
+          ? { Accept: 'application/json', ...keyHeader }
+          : { Accept: 'application/json', 'Content-Type': 'application/json', ...keyHeader },
         credentials: 'same-origin',
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       })
@@ -73,7 +109,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
       // Progress comes over SSE while the POST runs; the POST's answer is the result.
       let es: EventSource | undefined
       if (onProgress && ES) {
-        es = new ES(`${base}/api/verify/stream?${org(o)}`, { withCredentials: true })
+        es = new ES(`${base}/api/verify/stream?${org(o)}${keyParam}`, { withCredentials: true })
         es.addEventListener('progress', (m) => {
           try {
             const p = JSON.parse((m as MessageEvent<string>).data) as { done: number; total: number }
@@ -114,7 +150,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
         return () => {}
       }
       const { cursor: _c, limit: _l, ...filter } = q
-      const es = new ES(`${base}/api/operations/stream?${qs(filter)}`, { withCredentials: true })
+      const es = new ES(`${base}/api/operations/stream?${qs(filter)}${keyParam}`, { withCredentials: true })
       es.addEventListener('event', (m) => {
         try {
           onEvent(JSON.parse((m as MessageEvent<string>).data) as EventDTO)
