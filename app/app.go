@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os/user"
 	"sync"
 	"time"
@@ -125,6 +126,19 @@ func (a *App) recordSelf(ctx context.Context, org, actionType string, metadata m
 	if a.store == nil {
 		return ErrNoStore
 	}
+	user := a.opts.User
+	if act, ok := ctx.Value(actorKey{}).(actor); ok {
+		// Done for an API token: the event names it, not the local user.
+		user = "token:" + act.tokenID
+		metadata = maps.Clone(metadata)
+		if metadata == nil {
+			metadata = map[string]any{}
+		}
+		metadata["viaToken"] = act.tokenID
+		if act.breakGlass {
+			metadata["breakGlass"] = true
+		}
+	}
 	meta, err := json.Marshal(metadata)
 	if err != nil {
 		return fmt.Errorf("failed to encode the metadata of %s: %w", actionType, err)
@@ -132,7 +146,7 @@ func (a *App) recordSelf(ctx context.Context, org, actionType string, metadata m
 	_, err = a.store.Append(ctx, []storage.Event{{
 		Timestamp:      a.opts.Now().UTC(),
 		OrganizationID: org,
-		UserID:         a.opts.User,
+		UserID:         user,
 		Provider:       "system",
 		ActionType:     actionType,
 		ResourceIDs:    []string{},
@@ -145,6 +159,24 @@ func (a *App) recordSelf(ctx context.Context, org, actionType string, metadata m
 		return fmt.Errorf("failed to record %s: %w", actionType, err)
 	}
 	return nil
+}
+
+// actorKey carries, in a request's context, the API token a request was
+// made with, so that what the log records of it names the token.
+type actorKey struct{}
+
+type actor struct {
+	tokenID    string
+	breakGlass bool
+}
+
+// withActorOf gives ctx the actor that from carries, if any: a job that
+// outlives its request (an export) records its end as the request's.
+func withActorOf(ctx, from context.Context) context.Context {
+	if act, ok := from.Value(actorKey{}).(actor); ok {
+		return context.WithValue(ctx, actorKey{}, act)
+	}
+	return ctx
 }
 
 // recordSelfAsync records an event of the log about itself without making

@@ -140,7 +140,7 @@ var exportIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 // ends, the job is cancelled or the App closes. What can be checked before
 // writing (format, filter, folder) fails here rather than in the job.
 // onProgress, when set, gets every progress report (at most ten a second).
-func (a *App) startExport(req ExportJobRequest, onProgress func(ExportProgressDTO)) (*exportJob, error) {
+func (a *App) startExport(reqCtx context.Context, req ExportJobRequest, onProgress func(ExportProgressDTO)) (*exportJob, error) {
 	if _, err := a.storeOrErr(); err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (a *App) startExport(req ExportJobRequest, onProgress func(ExportProgressDT
 	} else if !exportIDPattern.MatchString(req.ID) {
 		return nil, &RequestError{Field: "id", Reason: "must be 8 to 64 letters, digits or dashes"}
 	}
-	ctx, cancel := context.WithCancel(a.bg())
+	ctx, cancel := context.WithCancel(withActorOf(a.bg(), reqCtx))
 	j := &exportJob{id: req.ID, req: req.ExportRequest, outDir: dir, startedAt: a.opts.Now(), cancel: cancel, done: make(chan struct{})}
 	j.req.OutDir = dir
 
@@ -385,7 +385,7 @@ func (a *App) exportWithEvents(req ExportJobRequest, emit func(name string, data
 	}
 	var mu sync.Mutex
 	var last time.Time
-	j, err := a.startExport(req, func(p ExportProgressDTO) {
+	j, err := a.startExport(a.bg(), req, func(p ExportProgressDTO) {
 		mu.Lock()
 		defer mu.Unlock()
 		if now := time.Now(); now.Sub(last) >= progressInterval {
@@ -455,7 +455,7 @@ func (s *api) startExport(w http.ResponseWriter, r *http.Request, p principal) {
 		s.notVisible(w, p, req.Query.Org)
 		return
 	}
-	j, err := s.app.startExport(req, nil)
+	j, err := s.app.startExport(r.Context(), req, nil)
 	if err != nil {
 		s.failExport(w, err)
 		return

@@ -204,6 +204,13 @@ func TestREST_Exports(t *testing.T) {
 	if rep, err := export.Verify(context.Background(), j.Result.Dir, export.VerifyOptions{}); err != nil || !rep.OK {
 		t.Fatalf("the bundle does not verify: %v %+v", err, rep.Problems)
 	}
+	// The log records the export as the token's, not the local user's.
+	tokenID := strings.Split(strings.TrimPrefix(f.tokens["readA"], tokenPrefix), "_")[0]
+	audited, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-a", ActionTypes: []string{"audit.exported"}})
+	if err != nil || len(audited.Events) != 1 || audited.Events[0].UserID != "token:"+tokenID ||
+		!strings.Contains(string(audited.Events[0].Metadata), `"viaToken":"`+tokenID+`"`) {
+		t.Fatalf("the export's record: %+v, %v", audited.Events, err)
+	}
 	// Cancelling a finished export changes nothing.
 	resp, b = f.do("POST", "/api/exports/"+j.ID+"/cancel", f.tokens["readA"], nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"state":"done"`) {

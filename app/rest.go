@@ -255,11 +255,13 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 			ctx, cancel = context.WithCancel(ctx)
 			defer cancel()
 			go s.watchToken(ctx, cancel, token, rec)
+			// What the log records of the request names the token.
+			ctx = context.WithValue(ctx, actorKey{}, actor{tokenID: rec.ID, breakGlass: rec.BreakGlass})
 			if rec.BreakGlass {
 				// Every request under break-glass access is itself audited,
 				// before it is answered: no audit, no access.
 				meta := map[string]any{"grantId": rec.ID, "method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery}
-				if err := s.app.recordSelf(r.Context(), rec.Org, "audit.break_glass_used", meta); err != nil {
+				if err := s.app.recordSelf(ctx, rec.Org, "audit.break_glass_used", meta); err != nil {
 					s.fail(w, err)
 					return
 				}

@@ -569,6 +569,11 @@ func TestREST_BreakGlassRequestsAreAudited(t *testing.T) {
 	if got := count() - before; got != 3 {
 		t.Fatalf("3 break-glass requests recorded %d audit events", got)
 	}
+	used, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-a", ActionTypes: []string{"audit.break_glass_used"}, Limit: 1})
+	if err != nil || len(used.Events) != 1 || !strings.HasPrefix(used.Events[0].UserID, "token:") ||
+		!strings.Contains(string(used.Events[0].Metadata), `"breakGlass":true`) {
+		t.Fatalf("a break-glass request is recorded as %+v, %v; want the grant's token", used.Events, err)
+	}
 	granted, err := f.app.listEvents(context.Background(), QueryDTO{Org: "org-a", ActionTypes: []string{"audit.break_glass_granted"}})
 	if err != nil || len(granted.Events) != 1 || granted.Events[0].Retention != "material" {
 		t.Fatalf("break-glass grant must be one material audit event: %+v %v", granted.Events, err)
