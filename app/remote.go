@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
@@ -61,11 +62,26 @@ func DialDesktop(ctx context.Context, paths Paths, ks storage.Keystore) (*Remote
 	if err := json.Unmarshal(b, &ep); err != nil || ep.Addr == "" {
 		return nil, fmt.Errorf("%s is unreadable; close the desktop app and retry", filepath.Join(paths.DataDir, apiFile))
 	}
+	// The local credential opens everything: it goes only to this machine,
+	// whatever a file in the data directory says.
+	if host, _, err := net.SplitHostPort(ep.Addr); err != nil || !loopbackHost(host) {
+		return nil, fmt.Errorf("%s names %q, not an address on this machine: the local credential is not sent there",
+			filepath.Join(paths.DataDir, apiFile), ep.Addr)
+	}
 	secret, err := ks.Get(ctx, KeyLocalAPI)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the desktop app's local credential: %w", err)
 	}
 	return &RemoteClient{base: "http://" + ep.Addr, secret: string(secret), client: &http.Client{Timeout: 5 * time.Minute}}, nil
+}
+
+// loopbackHost says whether host is localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // Addr is where the desktop app listens.

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -172,4 +173,26 @@ func profileApp(t *testing.T) (*App, storage.Keystore, Paths) {
 		st.Close()
 	})
 	return a, ks, paths
+}
+
+// The CLI sends the local credential only to this machine, whatever
+// api.json in the data directory names.
+func TestDialDesktop_OnlyLoopback(t *testing.T) {
+	ctx := context.Background()
+	paths := Paths{Profile: "test", DataDir: t.TempDir()}
+	ks := keystore.NewMemory()
+	if err := ks.Set(ctx, KeyLocalAPI, []byte("local-secret")); err != nil {
+		t.Fatal(err)
+	}
+	for addr, ok := range map[string]bool{"127.0.0.1:8787": true, "[::1]:8787": true, "localhost:8787": true,
+		"203.0.113.9:8787": false, "attacker.example:80": false, "0.0.0.0:8787": false} {
+		b, _ := json.Marshal(apiEndpoint{Addr: addr})
+		if err := os.WriteFile(filepath.Join(paths.DataDir, apiFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := DialDesktop(ctx, paths, ks)
+		if (err == nil) != ok {
+			t.Errorf("api.json naming %s: %v", addr, err)
+		}
+	}
 }
