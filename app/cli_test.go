@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -614,5 +616,52 @@ func TestProducersCannotAppendAuditEvents(t *testing.T) {
 		if resp.StatusCode != 422 || !strings.Contains(string(b), "log's own") {
 			t.Fatalf("POST: %d %s", resp.StatusCode, b)
 		}
+	}
+}
+
+// serve --allow-remote on a wildcard address accepts the Host of this
+// machine's name, its interface addresses and the --host names, and
+// still refuses others; its login link names a reachable host.
+func TestServe_RemoteHosts(t *testing.T) {
+	hosts := remoteHosts("0.0.0.0:8787", []string{"audit.example.internal"})
+	if len(hosts) < 2 || hosts[0] != "audit.example.internal" {
+		t.Fatalf("hosts %v", hosts)
+	}
+	if name, err := os.Hostname(); err == nil && !slices.Contains(hosts, name) {
+		t.Errorf("the machine's name %q is not among %v", name, hosts)
+	}
+	if got := remoteHosts("192.0.2.7:8787", nil); !slices.Equal(got, []string{"192.0.2.7"}) {
+		t.Errorf("a fixed address: %v", got)
+	}
+	a := TestApp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	link := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- a.serve(ctx, ln, ServeOptions{Addr: "0.0.0.0:8787", AllowRemote: true, Hosts: []string{"audit.example.internal"}, LoginToken: "t"},
+			func(url string) { link <- url })
+	}()
+	if u := <-link; !strings.HasPrefix(u, "http://audit.example.internal:") {
+		t.Errorf("login link %q", u)
+	}
+	for host, want := range map[string]int{"audit.example.internal:8787": 200, "evil.example": 403} {
+		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/api/openapi.json", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		t.Fatal(err)
 	}
 }

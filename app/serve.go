@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -27,7 +28,8 @@ type ServeOptions struct {
 	TLSCert     string
 	TLSKey      string
 	CORSOrigin  string
-	Assets      fs.FS // the built frontend, or nil for the API alone
+	Hosts       []string // with AllowRemote: names clients use for this machine
+	Assets      fs.FS    // the built frontend, or nil for the API alone
 	LoginToken  string
 	LocalSecret string // the desktop app's credential for the local CLI
 }
@@ -134,16 +136,48 @@ func (c *cli) serveCommand() *cobra.Command {
 	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM)")
 	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.StringVar(&o.CORSOrigin, "cors-origin", "", "allow cross-origin requests from this one `ORIGIN` (none by default)")
+	f.StringArrayVar(&o.Hosts, "host", nil, "with --allow-remote: a `NAME` clients reach this machine by, accepted in the Host header (repeatable)")
 	return cmd
+}
+
+// remoteHosts is what the Host header of a remote request may name: the
+// --host names, and the listen address; for a wildcard address (0.0.0.0,
+// ::) this machine's name and the addresses of its interfaces instead.
+func remoteHosts(addr string, names []string) []string {
+	hosts := slices.Clone(names)
+	host, _, _ := net.SplitHostPort(addr)
+	if !wildcardHost(host) {
+		return append(hosts, host)
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() {
+				hosts = append(hosts, ipn.IP.String())
+			}
+		}
+	}
+	return hosts
+}
+
+func wildcardHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 // serve runs the API on ln until ctx ends. announce receives the login URL
 // once the listener is ready.
 func (a *App) serve(ctx context.Context, ln net.Listener, o ServeOptions, announce func(url string)) error {
 	ho := HandlerOptions{Assets: o.Assets, CORSOrigin: o.CORSOrigin, LoginToken: o.LoginToken, LocalSecret: o.LocalSecret}
+	linkAddr := ln.Addr().String()
 	if o.AllowRemote {
-		host, _, _ := net.SplitHostPort(o.Addr)
-		ho.AllowedHosts = []string{host}
+		ho.AllowedHosts = remoteHosts(o.Addr, o.Hosts)
+		if host, _, _ := net.SplitHostPort(o.Addr); wildcardHost(host) && len(ho.AllowedHosts) > 0 {
+			_, port, _ := net.SplitHostPort(linkAddr)
+			linkAddr = net.JoinHostPort(ho.AllowedHosts[0], port)
+		}
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -161,7 +195,7 @@ func (a *App) serve(ctx context.Context, ln net.Listener, o ServeOptions, announ
 		}
 	}()
 	if announce != nil && o.LoginToken != "" {
-		announce(fmt.Sprintf("%s://%s/login?token=%s", scheme, ln.Addr().String(), o.LoginToken))
+		announce(fmt.Sprintf("%s://%s/login?token=%s", scheme, linkAddr, o.LoginToken))
 	}
 	select {
 	case err := <-errc:
