@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
 	"github.com/zalando/go-keyring"
@@ -71,17 +72,29 @@ func (k *Keychain) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
+// callTimeout bounds one keychain call: a Secret Service waiting on an
+// unlock prompt that nobody answers would otherwise hang the app, or a
+// command, for ever (and, on a first start, every other process waiting
+// for the first-start lock with it).
+var callTimeout = 2 * time.Minute
+
 func (k *Keychain) call(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	tctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
 	select {
 	case err := <-done:
 		return err
-	case <-ctx.Done():
-		return fmt.Errorf("the OS keychain did not answer (is it waiting for an unlock prompt?): %w", ctx.Err())
+	case <-tctx.Done():
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("the OS keychain did not answer (is it waiting for an unlock prompt?): %w", err)
+		}
+		return fmt.Errorf("%w: the OS keychain did not answer within %s: is it waiting for you to unlock it? Unlock it and retry",
+			storage.ErrKeychainUnavailable, callTimeout)
 	}
 }
 
@@ -91,7 +104,7 @@ func (k *Keychain) call(ctx context.Context, fn func() error) error {
 // dismissed prompt.
 func (k *Keychain) mapError(op, name string, err error) error {
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, storage.ErrKeychainUnavailable):
 		return err
 	case errors.Is(err, keyring.ErrNotFound):
 		return fmt.Errorf("no secret %q for profile %q in the OS keychain (service %q): %w", name, k.profile, Service, storage.ErrKeyNotFound)
@@ -114,7 +127,7 @@ func (e *unavailableError) Error() string {
 	if strings.Contains(e.cause.Error(), "unlock") {
 		// The service answered but its collection stayed locked (no
 		// unlock prompt, or the prompt was dismissed).
-		hint = "the keychain is locked: unlock it (log in to the desktop session, or gnome-keyring-daemon --unlock); " + hint
+		hint = "the keychain is locked: unlock it (log in to the desktop session, or gnome-keyring-daemon --unlock), " + fileOption
 	}
 	return fmt.Sprintf("%s: failed to %s secret %q: %v; %s", storage.ErrKeychainUnavailable, e.op, e.name, e.cause, hint)
 }
@@ -122,8 +135,9 @@ func (e *unavailableError) Error() string {
 func (e *unavailableError) Unwrap() []error { return []error{storage.ErrKeychainUnavailable, e.cause} }
 
 // unavailableHint says how to get a working keychain on this platform.
+const fileOption = "or run with --keystore file (stores keys in a 0600 file; less safe)"
+
 func unavailableHint() string {
-	const fileOption = "or run with --keystore file (stores keys in a 0600 file; less safe)"
 	switch runtime.GOOS {
 	case "darwin":
 		return "unlock the login keychain in Keychain Access, " + fileOption
