@@ -168,7 +168,9 @@ func (a *App) startExport(reqCtx context.Context, req ExportJobRequest, onProgre
 	if x.jobs == nil {
 		x.jobs = map[string]*exportJob{}
 	}
-	if _, ok := x.jobs[j.id]; ok {
+	// Ids are per organization: a token must not learn, from a conflict,
+	// that another organization has an export of some id.
+	if _, ok := x.jobs[jobKey(j.req.Query.Org, j.id)]; ok {
 		x.mu.Unlock()
 		cancel()
 		return nil, fmt.Errorf("an export with id %q exists: %w", j.id, errExportConflict)
@@ -186,7 +188,7 @@ func (a *App) startExport(reqCtx context.Context, req ExportJobRequest, onProgre
 		cancel()
 		return nil, errTooManyExports
 	}
-	x.jobs[j.id] = j
+	x.jobs[jobKey(j.req.Query.Org, j.id)] = j
 	x.pruneLocked()
 	x.mu.Unlock()
 
@@ -237,21 +239,32 @@ func (x *exportJobs) pruneLocked() {
 	}
 	sort.Slice(finished, func(i, k int) bool { return finished[i].startedAt.Before(finished[k].startedAt) })
 	for _, j := range finished[:len(finished)-finishedExportsKept] {
-		delete(x.jobs, j.id)
+		delete(x.jobs, jobKey(j.req.Query.Org, j.id))
 	}
 }
 
-func (a *App) exportJob(id string) (*exportJob, bool) {
+func jobKey(org, id string) string { return org + "\x00" + id }
+
+// exportJob finds export id of one of the organizations visible says it
+// may see (the newest, should two have the id).
+func (a *App) exportJob(id string, visible func(org string) bool) (*exportJob, bool) {
 	a.exports.mu.Lock()
 	defer a.exports.mu.Unlock()
-	j, ok := a.exports.jobs[id]
-	return j, ok
+	var found *exportJob
+	for _, j := range a.exports.jobs {
+		if j.id == id && visible(j.req.Query.Org) && (found == nil || j.startedAt.After(found.startedAt)) {
+			found = j
+		}
+	}
+	return found, found != nil
 }
+
+func anyOrg(string) bool { return true }
 
 // cancelExport stops a running export; its partial bundle is removed. A
 // finished export stays as it is.
-func (a *App) cancelExport(id string) (*exportJob, error) {
-	j, ok := a.exportJob(id)
+func (a *App) cancelExport(id string, visible func(org string) bool) (*exportJob, error) {
+	j, ok := a.exportJob(id, visible)
 	if !ok {
 		return nil, fmt.Errorf("no export %q: %w", id, errExportNotFound)
 	}
@@ -410,7 +423,7 @@ func (a *App) exportWithEvents(req ExportJobRequest, emit func(name string, data
 
 // CancelExport stops the running export id.
 func (a *App) CancelExport(id string) error {
-	_, err := a.cancelExport(id)
+	_, err := a.cancelExport(id, anyOrg)
 	return bindingError(err)
 }
 
@@ -468,8 +481,8 @@ func (s *api) startExport(w http.ResponseWriter, r *http.Request, p principal) {
 // another organization's export answers 404, as if it did not exist.
 func (s *api) visibleExport(w http.ResponseWriter, r *http.Request, p principal) (*exportJob, bool) {
 	id := r.PathValue("id")
-	j, ok := s.app.exportJob(id)
-	if !ok || !p.canRead(j.req.Query.Org) {
+	j, ok := s.app.exportJob(id, p.canRead)
+	if !ok {
 		s.failExport(w, fmt.Errorf("no export %q: %w", id, errExportNotFound))
 		return nil, false
 	}
@@ -489,7 +502,7 @@ func (s *api) cancelExport(w http.ResponseWriter, r *http.Request, p principal) 
 	if !ok {
 		return
 	}
-	if _, err := s.app.cancelExport(j.id); err != nil {
+	if _, err := s.app.cancelExport(j.id, func(org string) bool { return org == j.req.Query.Org }); err != nil {
 		s.failExport(w, err)
 		return
 	}

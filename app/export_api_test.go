@@ -113,7 +113,7 @@ func TestExportBinding_Cancel(t *testing.T) {
 	if es, _ := os.ReadDir(out); len(es) != 0 {
 		t.Errorf("a cancelled export left %v", es)
 	}
-	j, ok := a.exportJob("job-to-cancel")
+	j, ok := a.exportJob("job-to-cancel", anyOrg)
 	if !ok || j.dto().State != ExportCancelled {
 		t.Errorf("job state %+v", j.dto())
 	}
@@ -210,6 +210,17 @@ func TestREST_Exports(t *testing.T) {
 	if err != nil || len(audited.Events) != 1 || audited.Events[0].UserID != "token:"+tokenID ||
 		!strings.Contains(string(audited.Events[0].Metadata), `"viaToken":"`+tokenID+`"`) {
 		t.Fatalf("the export's record: %+v, %v", audited.Events, err)
+	}
+	// Ids are per organization: another organization's export of an id
+	// neither conflicts with nor is visible to this one.
+	for _, tok := range []string{"readA", "readB"} {
+		org := map[string]string{"readA": "org-a", "readB": "org-b"}[tok]
+		req := mustJSON(t, ExportJobRequest{ExportRequest: ExportRequest{Query: QueryDTO{Org: org}, Format: "csv", OutDir: t.TempDir()}, ID: "shared-id-1234"})
+		resp, b := f.do("POST", "/api/exports", f.tokens[tok], strings.NewReader(req))
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s: export with a shared id: %d %s", tok, resp.StatusCode, b)
+		}
+		pollExport(t, f, "shared-id-1234", f.tokens[tok])
 	}
 	// Cancelling a finished export changes nothing.
 	resp, b = f.do("POST", "/api/exports/"+j.ID+"/cancel", f.tokens["readA"], nil)
@@ -308,7 +319,7 @@ func TestExportJobs_AtMostTwoRunAndOldOnesAreForgotten(t *testing.T) {
 		j := running(newExportID())
 		j.startedAt = time.Now().Add(time.Duration(i) * time.Second)
 		close(j.done)
-		a.exports.jobs[j.id] = j
+		a.exports.jobs[jobKey(j.req.Query.Org, j.id)] = j
 	}
 	a.exports.pruneLocked()
 	if n := len(a.exports.jobs); n != finishedExportsKept+2 {
