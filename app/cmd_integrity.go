@@ -21,6 +21,7 @@ import (
 // the CLI opens the profile itself, the desktop app's API when it holds it.
 type integrityBackend interface {
 	latestCheckpoint(ctx context.Context, org string) (CheckpointDTO, error)
+	checkpoint(ctx context.Context, org string, size uint64) (CheckpointDTO, error)
 	publicKey(ctx context.Context) (string, error)
 	eventProof(ctx context.Context, org, id string, treeSize uint64) (InclusionProofDTO, error)
 	consistencyProof(ctx context.Context, org string, size1, size2 uint64) (ConsistencyProofDTO, error)
@@ -159,12 +160,15 @@ func summaryLine(r VerifyResultDTO) string {
 func (c *cli) checkpointCommand() *cobra.Command {
 	var org string
 	var publicKey bool
+	var size uint64
 	cmd := &cobra.Command{
-		Use:   "checkpoint --org ORG [--public-key]",
+		Use:   "checkpoint --org ORG [--size N] [--public-key]",
 		Short: "Print the newest signed checkpoint (C2SP signed note) or the verifier key",
 		Long: "checkpoint prints ORG's newest signed checkpoint exactly as signed: a C2SP\n" +
 			"tlog-checkpoint in the signed-note format, which golang.org/x/mod/sumdb/note\n" +
-			"verifies with the key that --public-key prints (note verifier format).\n\n" +
+			"verifies with the key that --public-key prints (note verifier format).\n" +
+			"With --size N it prints the stored checkpoint of the tree of N events instead\n" +
+			"(the treeSize a proof was made against), if one was written for that size.\n\n" +
 			"While ORG has an integrity alert (its database was rolled back or truncated)\n" +
 			"the checkpoint is still printed, and the exit status is 1 with the alert.",
 		Args: cobra.NoArgs,
@@ -185,8 +189,11 @@ func (c *cli) checkpointCommand() *cobra.Command {
 				_, err = fmt.Fprintln(cmd.OutOrStdout(), key)
 				return err
 			}
-			cp, err := b.latestCheckpoint(cmd.Context(), org)
-			if errors.Is(err, storage.ErrNotFound) {
+			if cmd.Flags().Changed("size") && size == 0 {
+				return &RequestError{Field: "--size", Reason: "must be a tree size of at least 1"}
+			}
+			cp, err := b.checkpoint(cmd.Context(), org, size)
+			if errors.Is(err, storage.ErrNotFound) && size == 0 {
 				return fmt.Errorf("organization %q has no events, so no checkpoint: %w", org, err)
 			}
 			if err != nil {
@@ -200,6 +207,7 @@ func (c *cli) checkpointCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&org, "org", "", "organization `ID`")
 	cmd.Flags().BoolVar(&publicKey, "public-key", false, "print the checkpoints' verifier key instead")
+	cmd.Flags().Uint64Var(&size, "size", 0, "print the stored checkpoint of the tree of `N` events")
 	return cmd
 }
 
@@ -318,6 +326,12 @@ func alertExit(org string, a *IntegrityAlertDTO, what string) error {
 // signature must verify with this installation's key and the origin must
 // be org's log.
 func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, path string) (tlog.Checkpoint, error) {
+	// A signed checkpoint is a few hundred bytes (with witness
+	// cosignatures, a few KB): a larger file is not one.
+	const maxCheckpointFile = 64 << 10
+	if fi, err := os.Stat(path); err == nil && fi.Size() > maxCheckpointFile {
+		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: fmt.Sprintf("%s has %d bytes, more than a signed checkpoint (%d at most)", path, fi.Size(), maxCheckpointFile)}
+	}
 	text, err := os.ReadFile(path)
 	if err != nil {
 		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: err.Error()}

@@ -37,6 +37,12 @@ func (a *App) LatestCheckpoint(org string) (CheckpointDTO, error) {
 }
 
 func (a *App) latestCheckpoint(ctx context.Context, org string) (CheckpointDTO, error) {
+	return a.checkpoint(ctx, org, 0)
+}
+
+// checkpoint returns org's stored signed checkpoint of the tree of size
+// events, or with size 0 its newest.
+func (a *App) checkpoint(ctx context.Context, org string, size uint64) (CheckpointDTO, error) {
 	st, err := a.storeOrErr()
 	if err != nil {
 		return CheckpointDTO{}, err
@@ -44,12 +50,17 @@ func (a *App) latestCheckpoint(ctx context.Context, org string) (CheckpointDTO, 
 	if org == "" {
 		return CheckpointDTO{}, &RequestError{Field: "org", Reason: "is required"}
 	}
-	cp, err := st.LatestCheckpoint(ctx, org)
-	if errors.Is(err, storage.ErrNotFound) {
-		// An organization with events but no checkpoint yet gets its first
-		// one now, so that every answer is a signed statement.
-		if size, _, herr := st.Head(ctx, org); herr == nil && size > 0 {
-			cp, err = st.Checkpoint(ctx, org)
+	var cp storage.SignedCheckpoint
+	if size > 0 {
+		cp, err = st.CheckpointOfSize(ctx, org, size)
+	} else {
+		cp, err = st.LatestCheckpoint(ctx, org)
+		if errors.Is(err, storage.ErrNotFound) {
+			// An organization with events but no checkpoint yet gets its
+			// first one now, so that every answer is a signed statement.
+			if n, _, herr := st.Head(ctx, org); herr == nil && n > 0 {
+				cp, err = st.Checkpoint(ctx, org)
+			}
 		}
 	}
 	if err != nil {
@@ -130,23 +141,17 @@ func (a *App) eventProof(ctx context.Context, org, id string, treeSize uint64) (
 }
 
 // checkpointRoot returns the root of org's signed checkpoint of size, when
-// there is one: the newest is looked at first, as that is what proofs use.
+// there is one whose signature verifies: the newest is looked at first, as
+// that is what proofs use.
 func (a *App) checkpointRoot(ctx context.Context, org string, size uint64) (tlog.Hash, bool) {
 	cp, err := a.store.LatestCheckpoint(ctx, org)
 	if err == nil && cp.Checkpoint.Size == size {
 		return cp.Checkpoint.Root, true
 	}
-	var root tlog.Hash
-	found := false
-	errFound := errors.New("found")
-	_ = a.store.Checkpoints(ctx, org, func(c storage.SignedCheckpoint) error {
-		if c.Checkpoint.Size == size {
-			root, found = c.Checkpoint.Root, true
-			return errFound
-		}
-		return nil
-	})
-	return root, found
+	if cp, err = a.store.CheckpointOfSize(ctx, org, size); err != nil {
+		return tlog.Hash{}, false
+	}
+	return cp.Checkpoint.Root, true
 }
 
 // ConsistencyProofDTO proves that the tree of Size2 leaves extends the tree

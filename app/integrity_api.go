@@ -13,6 +13,7 @@ func (s *api) integrityRoutes() []route {
 	return []route{
 		{"GET", "/api/operations/events/{id}/proof", s.auth(s.eventProof)},
 		{"GET", "/api/checkpoints/latest", s.auth(s.latestCheckpoint)},
+		{"GET", "/api/checkpoints/{size}", s.auth(s.checkpointOfSize)},
 		{"GET", "/api/checkpoints/consistency", s.auth(s.consistencyProof)},
 		{"GET", "/api/checkpoints/public-key", s.auth(s.publicKey)},
 		{"POST", "/api/verify", s.auth(s.verify)},
@@ -53,6 +54,21 @@ func (s *api) latestCheckpoint(w http.ResponseWriter, r *http.Request, p princip
 		return
 	}
 	cp, err := s.app.latestCheckpoint(r.Context(), org)
+	s.reply(w, cp, err)
+}
+
+// checkpointOfSize answers the stored signed checkpoint of a tree size.
+func (s *api) checkpointOfSize(w http.ResponseWriter, r *http.Request, p principal) {
+	org, ok := s.readableOrg(w, r, p)
+	if !ok {
+		return
+	}
+	size, err := strconv.ParseUint(r.PathValue("size"), 10, 64)
+	if err != nil || size == 0 {
+		s.fail(w, &RequestError{Field: "size", Reason: fmt.Sprintf("%q is not a tree size (a positive number)", r.PathValue("size"))})
+		return
+	}
+	cp, err := s.app.checkpoint(r.Context(), org, size)
 	s.reply(w, cp, err)
 }
 

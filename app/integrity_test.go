@@ -74,12 +74,27 @@ func TestCLI_CheckpointVerifiesWithNoteOpen(t *testing.T) {
 		t.Fatalf("binding note differs from the CLI's (%v):\n%q\n%q", err, dto.Note, text)
 	}
 
+	// An older checkpoint, by its tree size, is the same note, byte for
+	// byte, after more events and a newer checkpoint.
+	appendEventsN(t, a, "org-a", 5, 12)
+	if _, err := a.store.Checkpoint(context.Background(), "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	if newer, _, _ := runCLI(t, a, "", "checkpoint", "--org", "org-a"); newer == text {
+		t.Fatal("no newer checkpoint")
+	}
+	if older, stderr, code := runCLI(t, a, "", "checkpoint", "--org", "org-a", "--size", "12"); code != 0 || older != text {
+		t.Fatalf("checkpoint --size 12: exit %d, %q\n%s", code, older, stderr)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"checkpoint"}, "--org: is required"},
 		{[]string{"checkpoint", "--org", "org-zz"}, "org-zz"},
+		{[]string{"checkpoint", "--org", "org-a", "--size", "7"}, "no stored checkpoint of 7 events"},
+		{[]string{"checkpoint", "--org", "org-a", "--size", "0"}, "--size"},
 	} {
 		_, stderr, code := runCLI(t, a, "", tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
@@ -379,6 +394,23 @@ func TestREST_IntegrityEndpoints(t *testing.T) {
 	var cp CheckpointDTO
 	if resp.StatusCode != 200 || json.Unmarshal(b, &cp) != nil || cp.Size != p.TreeSize {
 		t.Fatalf("latest checkpoint: %d %s (proof tree %d)", resp.StatusCode, b, p.TreeSize)
+	}
+	// The same checkpoint by its tree size; another organization's token,
+	// a size never checkpointed and a size that is not one are refused.
+	resp, b = f.do("GET", fmt.Sprintf("/api/checkpoints/%d?org=org-a", cp.Size), f.tokens["readA"], nil)
+	var bySize CheckpointDTO
+	if resp.StatusCode != 200 || json.Unmarshal(b, &bySize) != nil || bySize.Note != cp.Note {
+		t.Fatalf("checkpoint by size: %d %s", resp.StatusCode, b)
+	}
+	for path, want := range map[string]int{
+		fmt.Sprintf("/api/checkpoints/%d?org=org-a", cp.Size-1): 404, "/api/checkpoints/abc?org=org-a": 400, "/api/checkpoints/0?org=org-a": 400,
+	} {
+		if resp, b := f.do("GET", path, f.tokens["readA"], nil); resp.StatusCode != want {
+			t.Errorf("%s: %d %s, want %d", path, resp.StatusCode, b, want)
+		}
+	}
+	if resp, _ := f.do("GET", fmt.Sprintf("/api/checkpoints/%d?org=org-a", cp.Size), f.tokens["readB"], nil); resp.StatusCode != 404 {
+		t.Errorf("another organization's token: %d", resp.StatusCode)
 	}
 	root, _ := tlog.ParseHash(cp.Root)
 	if err := verifyInclusionDTO(p, root); err != nil {

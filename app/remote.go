@@ -212,6 +212,15 @@ func (r *RemoteClient) latestCheckpoint(ctx context.Context, org string) (Checkp
 	return out, err
 }
 
+func (r *RemoteClient) checkpoint(ctx context.Context, org string, size uint64) (CheckpointDTO, error) {
+	if size == 0 {
+		return r.latestCheckpoint(ctx, org)
+	}
+	var out CheckpointDTO
+	err := r.do(ctx, http.MethodGet, fmt.Sprintf("/api/checkpoints/%d?", size)+url.Values{"org": {org}}.Encode(), nil, &out)
+	return out, err
+}
+
 func (r *RemoteClient) publicKey(ctx context.Context) (string, error) {
 	var out PublicKeyDTO
 	err := r.do(ctx, http.MethodGet, "/api/checkpoints/public-key", nil, &out)

@@ -358,14 +358,50 @@ func (s *Store) LatestCheckpoint(ctx context.Context, org string) (SignedCheckpo
 	}
 	// What is handed out (printed for an auditor, proved against, synced)
 	// is a note that verifies, and says what the store read from it.
-	cp, err := tlog.OpenCheckpoint(last.Note, in.vkey, tlog.Origin(in.instID, org))
-	if err == nil && cp != last.Checkpoint {
-		err = fmt.Errorf("it reads size %d, root %s; the store holds size %d, root %s", cp.Size, cp.Root, last.Checkpoint.Size, last.Checkpoint.Root)
-	}
-	if err != nil {
+	if err := in.checkStored(org, last); err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("the newest stored checkpoint of organization %q (number %d) does not verify: %v: %w", org, n, err, ErrTampered)
 	}
 	return last, nil
+}
+
+// checkStored opens a stored checkpoint's note with the installation's key
+// and org's origin, and checks that it says what the store read from it.
+func (in *integrity) checkStored(org string, sc SignedCheckpoint) error {
+	cp, err := tlog.OpenCheckpoint(sc.Note, in.vkey, tlog.Origin(in.instID, org))
+	if err == nil && cp != sc.Checkpoint {
+		err = fmt.Errorf("it reads size %d, root %s; the store holds size %d, root %s", cp.Size, cp.Root, sc.Checkpoint.Size, sc.Checkpoint.Root)
+	}
+	return err
+}
+
+// CheckpointOfSize returns org's stored signed checkpoint of the tree of
+// size events, checked as LatestCheckpoint checks the newest: what an
+// auditor fetches to check a proof of that size (prove prints its
+// treeSize). Checkpoints are written every CheckpointEvery events or
+// CheckpointInterval, not for every size: ErrNotFound when none was.
+func (s *Store) CheckpointOfSize(ctx context.Context, org string, size uint64) (SignedCheckpoint, error) {
+	if err := s.integrityReady(ctx); err != nil {
+		return SignedCheckpoint{}, err
+	}
+	var found SignedCheckpoint
+	errFound := errors.New("found")
+	err := s.Checkpoints(ctx, org, func(c SignedCheckpoint) error {
+		if c.Checkpoint.Size == size {
+			found = c
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return SignedCheckpoint{}, err
+	}
+	if found.Note == nil {
+		return SignedCheckpoint{}, fmt.Errorf("organization %q has no stored checkpoint of %d events: %w", org, size, ErrNotFound)
+	}
+	if err := s.integ.checkStored(org, found); err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("stored checkpoint %d of organization %q (%d events) does not verify: %v: %w", found.Number, org, size, err, ErrTampered)
+	}
+	return found, nil
 }
 
 // Checkpoints calls fn with each stored checkpoint of org, oldest first,

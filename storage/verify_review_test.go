@@ -530,3 +530,29 @@ func TestLatestCheckpoint_MustVerify(t *testing.T) {
 		t.Fatalf("InclusionProof: %v, want ErrTampered", err)
 	}
 }
+
+// CheckpointOfSize hands out a stored older checkpoint only if its note
+// verifies.
+func TestCheckpointOfSize(t *testing.T) {
+	ctx := context.Background()
+	l := newTamperLog(t) // acme: checkpoints of 10 and 20 events
+	s := l.open(t)
+	cp, err := s.CheckpointOfSize(ctx, "acme", 10)
+	if err != nil || cp.Checkpoint.Size != 10 || cp.Number != 1 {
+		t.Fatalf("CheckpointOfSize(10) = %+v, %v", cp.Checkpoint, err)
+	}
+	if _, err := s.CheckpointOfSize(ctx, "acme", 11); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a size never checkpointed: %v", err)
+	}
+	s.Close()
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
+		v := rawGet(t, txn, checkpointKey("acme", 1))
+		v[bytes.LastIndexByte(bytes.TrimSuffix(v, []byte("\n")), ' ')+10] ^= 0x01
+		rawSet(t, txn, checkpointKey("acme", 1), v)
+	})
+	s = l.open(t)
+	defer s.Close()
+	if _, err := s.CheckpointOfSize(ctx, "acme", 10); !errors.Is(err, ErrTampered) {
+		t.Fatalf("a checkpoint whose signature was changed: %v, want ErrTampered", err)
+	}
+}
