@@ -592,3 +592,49 @@ func TestApp_RotatesDueDataKeys(t *testing.T) {
 		t.Fatalf("the second key was not rotated after the interval (%d)", n)
 	}
 }
+
+// With a retention window for audit events shorter than
+// DataKeyRotationInterval, the records of rotations are pruned; the
+// schedule still measures from when the key was made (the store keeps
+// that with the key), not from the pruned records.
+func TestApp_RotationScheduleOutlivesRetention(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{Now: clock, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := New(Options{Store: st, User: "tester", Version: "test", Now: clock, Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	e := TestEvent("org-a", 1, clock().Add(-time.Minute))
+	if _, err := a.AppendEvents([]storage.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.SetRetention(ctx, "org-a", storage.RetentionChange{Class: storage.RetentionMaterial, Category: "audit",
+		Window: storage.RetentionWindow{Days: 1}, ChangedBy: "tester"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.SetRetention(ctx, "org-a", storage.RetentionChange{Class: storage.RetentionOperational,
+		Window: storage.RetentionWindow{Days: 1}, ChangedBy: "tester"}); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for day := 0; day < 10; day++ {
+		advance(24*time.Hour + time.Minute)
+		if _, err := st.SweepRetention(ctx, "org-a", storage.SweepOptions{NoReclaim: true}); err != nil {
+			t.Fatal(err)
+		}
+		n := a.rotateDueKeys(ctx, st)
+		total += n
+	}
+	if total > 0 {
+		t.Errorf("rotated %d times in 10 days; the interval is %s", total, DataKeyRotationInterval)
+	}
+}

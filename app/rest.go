@@ -213,9 +213,13 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p principal
 		ctx := r.Context()
+		// Every cookie of the name: a page on another port can set one
+		// more (with a longer Path, sent first) to shadow the session.
 		var sessionEnds time.Time
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			sessionEnds = s.sessionExpiry(c.Value, r)
+		for _, c := range r.CookiesNamed(sessionCookie) {
+			if sessionEnds = s.sessionExpiry(c.Value, r); !sessionEnds.IsZero() {
+				break
+			}
 		}
 		if !sessionEnds.IsZero() {
 			if !sameOrigin(r) {

@@ -289,12 +289,16 @@ func TestREST_LoginLinkWorksOnce(t *testing.T) {
 		{"the key as a parameter (EventSource)", "", key, 200},
 		{"the cookie alone", "", "", 401},
 		{"a wrong key", "x" + key, "", 401},
+		{"behind a cookie another port set", key, "", 200},
 	} {
 		path := "/api/operations/events?org=org-b"
 		if tt.param != "" {
 			path += "&session=" + url.QueryEscape(tt.param)
 		}
 		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		if strings.HasPrefix(tt.name, "behind") {
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: "junk"})
+		}
 		req.AddCookie(c)
 		if tt.header != "" {
 			req.Header.Set(sessionKeyHeader, tt.header)

@@ -252,7 +252,7 @@ func (a *App) rotateDueKeys(ctx context.Context, st *storage.Store) int {
 		if ctx.Err() != nil {
 			return n
 		}
-		made, err := keyMadeAt(ctx, st, o.ID)
+		made, err := st.DataKeyMadeAt(ctx, o.ID)
 		if err != nil {
 			a.log.Warn("key rotation: failed to find the age of the data key", "org", o.ID, "err", err)
 			continue
@@ -269,25 +269,6 @@ func (a *App) rotateDueKeys(ctx context.Context, st *storage.Store) int {
 		n++
 	}
 	return n
-}
-
-// keyMadeAt is when org's current data key was made: when the newest
-// audit.key_rotated event was recorded, else when the first event was
-// (the first key is made with it). With that event pruned by retention it
-// is the zero time: the key is at least as old as the retention window.
-func keyMadeAt(ctx context.Context, st *storage.Store, org string) (time.Time, error) {
-	page, err := st.List(ctx, storage.Filter{Org: org, ActionTypes: []string{"audit.key_rotated"}, Limit: 1})
-	if err != nil {
-		return time.Time{}, err
-	}
-	if len(page.Events) > 0 {
-		return page.Events[0].RecordedAt, nil
-	}
-	first, err := st.ReadFrom(ctx, org, 0, 1, false)
-	if err != nil || len(first) == 0 || first[0].Seq != 1 {
-		return time.Time{}, err
-	}
-	return first[0].RecordedAt, nil
 }
 
 // RequestError is a bad request field outside the event schema (a query

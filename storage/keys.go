@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -104,12 +105,21 @@ type keyring struct {
 	mu      sync.Mutex
 	kek     cipher.AEAD
 	db      *badger.DB
+	now     func() time.Time
 	current map[string]dataKey            // org → newest key
 	all     map[string]map[uint32]dataKey // org → keyID → key
 }
 
-func newKeyring(db *badger.DB, kek cipher.AEAD) *keyring {
-	return &keyring{kek: kek, db: db, current: map[string]dataKey{}, all: map[string]map[uint32]dataKey{}}
+func newKeyring(db *badger.DB, kek cipher.AEAD, now func() time.Time) *keyring {
+	return &keyring{kek: kek, db: db, now: now, current: map[string]dataKey{}, all: map[string]map[uint32]dataKey{}}
+}
+
+// keyMadeKey is the store metadata entry of when org's current data key
+// was made (unix nanoseconds), written with the key.
+func keyMadeKey(org string) []byte { return metaKey("datakey-made/" + org) }
+
+func keyMadeEntry(org string, t time.Time) kv {
+	return kv{keyMadeKey(org), binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))}
 }
 
 // load reads every data key of org from Badger; caller holds mu.
@@ -214,7 +224,13 @@ func (k *keyring) nextKey(ctx context.Context, org string) (dataKey, kv, error) 
 			return dataKey{}, kv{}, err
 		}
 	}
-	return k.wrapNew(org, k.current[org].id+1)
+	dk, e, err := k.wrapNew(org, k.current[org].id+1)
+	if _, exists := k.all[org][dk.id]; exists && err == nil {
+		// Rotations are serialized and each installs its key before the
+		// next begins: a second key of one id would orphan states.
+		err = fmt.Errorf("data key %d of organization %q exists already", dk.id, org)
+	}
+	return dk, e, err
 }
 
 // install makes dk, stored, org's current key.
@@ -250,7 +266,13 @@ func (k *keyring) createLocked(ctx context.Context, org string) (dataKey, error)
 	if err != nil {
 		return dataKey{}, err
 	}
-	err = k.db.Update(func(txn *badger.Txn) error { return txn.Set(e.k, e.v) })
+	made := keyMadeEntry(org, k.now())
+	err = k.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(e.k, e.v); err != nil {
+			return err
+		}
+		return txn.Set(made.k, made.v)
+	})
 	if err != nil {
 		return dataKey{}, fmt.Errorf("failed to store data key %d of organization %q: %w", dk.id, org, err)
 	}

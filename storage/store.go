@@ -334,7 +334,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		db:       db,
 		opts:     opts,
 		log:      opts.Logger,
-		keys:     newKeyring(db, dk.kek),
+		keys:     newKeyring(db, dk.kek, opts.Now),
 		dedup:    dk.dedup,
 		stride:   stride,
 		dir:      dir,
@@ -567,19 +567,67 @@ func (s *Store) RotateDataKey(ctx context.Context, org, actor string) (uint32, e
 		return 0, fmt.Errorf("failed to rotate the data key of organization %q: %w", org, err)
 	}
 	meta, _ := json.Marshal(map[string]string{"keyId": strconv.FormatUint(uint64(dk.id), 10)})
-	ev := Event{Timestamp: s.opts.Now().UTC(), OrganizationID: org, UserID: actor, Provider: "system",
+	now := s.opts.Now().UTC()
+	ev := Event{Timestamp: now, OrganizationID: org, UserID: actor, Provider: "system",
 		ActionType: "audit.key_rotated", ResourceIDs: []string{}, Status: "applied", RiskLevel: "medium", Metadata: meta}
+	made := keyMadeEntry(org, now)
 	req := &appendRequest{events: make([]prepared, 1), done: make(chan appendResult, 1),
-		extra: []kv{entry}, onCommit: func() { s.keys.install(org, dk) }}
+		extra: []kv{entry, made}, onCommit: func() { s.keys.install(org, dk) }}
 	if err := s.prepare(&ev, 0, &req.events[0]); err != nil {
 		return 0, fmt.Errorf("failed to record the rotation of organization %q's data key: %w", org, err)
 	}
-	req.size, req.count = req.events[0].size+int64(len(entry.k)+len(entry.v)+12), req.events[0].entries+1
-	if _, err := s.submit(ctx, req); err != nil {
+	req.size = req.events[0].size + int64(len(entry.k)+len(entry.v)+len(made.k)+len(made.v)+24)
+	req.count = req.events[0].entries + 2
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	// Once handed to the writer the rotation commits or fails, whatever
+	// the caller's context: it is waited for, so that rotMu is held until
+	// the key is installed, and the answer is true.
+	if _, err := s.submit(context.WithoutCancel(ctx), req); err != nil {
 		return 0, fmt.Errorf("failed to rotate the data key of organization %q (nothing changed): %w", org, err)
 	}
 	s.log.Info("rotated data key", "org", org, "keyID", dk.id)
 	return dk.id, nil
+}
+
+// DataKeyMadeAt is when org's current data key was made. The store
+// records it with each key; for a key made before it did, it is when the
+// key's rotation (or, for the first key, the first event) was recorded,
+// and the zero time when retention pruned that record.
+func (s *Store) DataKeyMadeAt(ctx context.Context, org string) (time.Time, error) {
+	var made time.Time
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		item, err := txn.Get(keyMadeKey(org))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("the data key time of organization %q has %d bytes: %w", org, len(v), errCorrupt)
+			}
+			made = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+			return nil
+		})
+	})
+	if err != nil || !made.IsZero() {
+		return made, err
+	}
+	page, err := s.List(ctx, Filter{Org: org, ActionTypes: []string{"audit.key_rotated"}, Limit: 1})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(page.Events) > 0 {
+		return page.Events[0].RecordedAt, nil
+	}
+	first, err := s.ReadFrom(ctx, org, 0, 1, false)
+	if err != nil || len(first) == 0 || first[0].Seq != 1 {
+		return time.Time{}, err
+	}
+	return first[0].RecordedAt, nil
 }
 
 // OrgInfo describes one organization's log.

@@ -1116,3 +1116,79 @@ func TestOpen_FirstStartRace(t *testing.T) {
 		t.Errorf("the master key was set %d times, want 1", n)
 	}
 }
+
+// A rotation whose caller stops waiting once it is queued still commits,
+// and is waited for: it answers truly, and the next rotation makes the
+// next key, not a second key of the same id (which would leave states
+// sealed with a key the database no longer has).
+func TestStore_RotationOutlivesItsContext(t *testing.T) {
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 2)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var n atomic.Int32
+	s.beforeCommit = func() error {
+		if n.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	go func() { // its commit waits in the hook
+		if _, err := s.Append(context.Background(), []Event{testEvent("acme", 2)}); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-entered
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	type result struct {
+		id  uint32
+		err error
+	}
+	first := make(chan result, 1)
+	go func() { id, err := s.RotateDataKey(ctx1, "acme", "first"); first <- result{id, err} }()
+	waitFor(t, "the rotation to queue", func() bool { return len(s.reqs) >= 1 || s.writerWaits.Load() > 0 })
+	cancel1()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	r1 := <-first
+	r2, err := s.RotateDataKey(context.Background(), "acme", "second")
+	if r1.err != nil || r1.id != 2 || err != nil || r2 != 3 {
+		t.Fatalf("rotations: %d, %v; %d, %v; want keys 2 and 3", r1.id, r1.err, r2, err)
+	}
+	appendN(t, s, "acme", 10, 3)
+	s.Close()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	page, err := s.List(context.Background(), Filter{Org: "acme", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Events {
+		if e.StatesSealed {
+			t.Fatalf("seq %d's states do not decrypt", e.Seq)
+		}
+	}
+}
+
+// The store records when each data key was made, so that the schedule of
+// rotations does not depend on events retention may prune.
+func TestStore_DataKeyMadeAt(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{})
+	defer s.Close()
+	made0 := clk.Now()
+	appendN(t, s, "acme", 0, 1)
+	if got, err := s.DataKeyMadeAt(ctx, "acme"); err != nil || got.Sub(made0).Abs() > time.Second {
+		t.Fatalf("first key made at %v, %v; want about %v", got, err, made0)
+	}
+	clk.Add(20 * 24 * time.Hour)
+	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.DataKeyMadeAt(ctx, "acme"); err != nil || got.Sub(clk.Now()).Abs() > time.Second {
+		t.Fatalf("rotated key made at %v, %v; want about %v", got, err, clk.Now())
+	}
+}
