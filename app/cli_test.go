@@ -287,6 +287,7 @@ func TestServe_RefusesNonLoopbackWithoutTLS(t *testing.T) {
 		{ServeOptions{Addr: "192.0.2.1:8787", AllowRemote: true}, false},
 		{ServeOptions{Addr: "192.0.2.1:8787", AllowRemote: true, TLSCert: "c", TLSKey: "k"}, true},
 		{ServeOptions{Addr: "nonsense"}, false},
+		{ServeOptions{Addr: "127.0.0.1:0", Hosts: []string{"audit.example"}}, false},
 	} {
 		if err := checkListenAddr(tt.o); (err == nil) != tt.ok {
 			t.Errorf("%+v: err %v, want ok=%v", tt.o, err, tt.ok)

@@ -41,6 +41,9 @@ func checkListenAddr(o ServeOptions) error {
 	if err != nil {
 		return &RequestError{Field: "--addr", Reason: fmt.Sprintf("%q is not host:port", o.Addr)}
 	}
+	if len(o.Hosts) > 0 && !o.AllowRemote {
+		return &RequestError{Field: "--host", Reason: "names this machine for remote clients: it needs --allow-remote"}
+	}
 	loopback := host == "localhost"
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		loopback = true
@@ -154,7 +157,9 @@ func remoteHosts(addr string, names []string) []string {
 	}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() {
+			// Link-local addresses need a zone, which a Host header
+			// and a link cannot carry.
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
 				hosts = append(hosts, ipn.IP.String())
 			}
 		}
