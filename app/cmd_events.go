@@ -497,8 +497,8 @@ type ReceiptDTO struct {
 	RecordedAt     string `json:"recordedAt"`
 }
 
-// CheckDTO is the answer of an append with dryRun=true: every event would
-// be appended.
+// CheckDTO is the answer of POST /api/operations/events/check: every
+// event would be appended.
 type CheckDTO struct {
 	Checked int `json:"checked"`
 }
