@@ -81,6 +81,7 @@ type profileBackend interface {
 	eventBackend
 	retentionBackend
 	syncBackend
+	revokeToken(ctx context.Context, id string) (TokenDTO, error)
 }
 
 // backend opens the profile for a command: directly, or through the

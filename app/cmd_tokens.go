@@ -96,15 +96,17 @@ func (c *cli) tokenCommand() *cobra.Command {
 	}
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
-		Short: "Revoke a token",
+		Short: "Revoke a token (also while the desktop app or serve runs, through it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, closeApp, err := c.open(cmd)
+			// Through a running app when it holds the profile: a leaked
+			// token must not wait for the app to close.
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
-			defer closeApp()
-			t, err := a.revokeToken(cmd.Context(), args[0])
+			defer closeB()
+			t, err := b.revokeToken(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

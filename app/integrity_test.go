@@ -540,24 +540,35 @@ func TestRemote_IntegrityThroughTheDesktopAPI(t *testing.T) {
 	}
 }
 
+// clockedApp is an App over a store with one manual clock, which advance
+// moves; both are closed when t ends.
+func clockedApp(t *testing.T) (a *App, st *storage.Store, clock func() time.Time, advance func(time.Duration)) {
+	t.Helper()
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance = func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	st, err := storage.Open(context.Background(), t.TempDir(), keystore.NewMemory(), storage.Options{Now: clock, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = New(Options{Store: st, User: "tester", Version: "test", Now: clock, Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Close()
+		st.Close()
+	})
+	return a, st, clock, advance
+}
+
 // A data key DataKeyRotationInterval old is rotated on the background
 // round, recorded as the system's; a younger one is not.
 func TestApp_RotatesDueDataKeys(t *testing.T) {
 	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{Now: clock, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a, err := New(Options{Store: st, User: "tester", Version: "test", Now: clock, Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, st, clock, advance := clockedApp(t)
 	e := TestEvent("org-a", 1, clock().Add(-time.Minute))
 	e.AfterState = []byte(`{"size":"large"}`)
 	if _, err := a.AppendEvents([]storage.Event{e}); err != nil {
@@ -599,20 +610,7 @@ func TestApp_RotatesDueDataKeys(t *testing.T) {
 // that with the key), not from the pruned records.
 func TestApp_RotationScheduleOutlivesRetention(t *testing.T) {
 	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{Now: clock, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a, err := New(Options{Store: st, User: "tester", Version: "test", Now: clock, Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, st, clock, advance := clockedApp(t)
 	e := TestEvent("org-a", 1, clock().Add(-time.Minute))
 	if _, err := a.AppendEvents([]storage.Event{e}); err != nil {
 		t.Fatal(err)

@@ -221,6 +221,12 @@ func (r *RemoteClient) checkpoint(ctx context.Context, org string, size uint64) 
 	return out, err
 }
 
+func (r *RemoteClient) revokeToken(ctx context.Context, id string) (TokenDTO, error) {
+	var out TokenDTO
+	err := r.do(ctx, http.MethodPost, "/api/tokens/"+url.PathEscape(id)+"/revoke", nil, &out)
+	return out, err
+}
+
 func (r *RemoteClient) publicKey(ctx context.Context) (string, error) {
 	var out PublicKeyDTO
 	err := r.do(ctx, http.MethodGet, "/api/checkpoints/public-key", nil, &out)

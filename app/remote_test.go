@@ -95,6 +95,22 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	if rs := receiptsOf(t, out.String()); len(rs) != len(many) || rs[len(many)-1].Seq != uint64(len(many)) {
 		t.Fatalf("remote large append: %d receipts", len(rs))
 	}
+	// A token is revoked through the running app, at once; a token's own
+	// credential cannot revoke.
+	tok, err := a.createToken(ctx, TokenRequest{Org: "org-a", Scope: ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asToken := &RemoteClient{base: r.base, secret: tok.Token, client: r.client}
+	if _, err := asToken.revokeToken(ctx, tok.ID); err == nil {
+		t.Fatal("a token revoked itself through the API")
+	}
+	if rt, err := r.revokeToken(ctx, tok.ID); err != nil || rt.RevokedAt == "" {
+		t.Fatalf("remote revoke: %+v, %v", rt, err)
+	}
+	if _, err := asToken.listEvents(ctx, QueryDTO{Org: "org-a"}); err == nil {
+		t.Fatal("a revoked token still reads")
+	}
 	// A wrong credential is refused.
 	r.secret = "nope"
 	if _, err := r.listEvents(ctx, QueryDTO{Org: "org-a"}); err == nil {

@@ -149,6 +149,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/operations/facets", s.auth(s.facets)},
 		{"GET", "/api/operations/histogram", s.auth(s.histogram)},
 		{"GET", "/api/operations/stream", s.auth(s.stream)},
+		{"POST", "/api/tokens/{id}/revoke", s.auth(s.revokeToken)},
 	}, slices.Concat(s.integrityRoutes(), s.exportRoutes(), s.syncRoutes(), s.retentionRoutes(), s.reportRoutes())...)
 }
 
@@ -507,6 +508,16 @@ func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	h, err := s.app.histogram(r.Context(), q)
 	s.reply(w, h, err)
+}
+
+// revokeToken revokes a token while the app runs: only the CLI on this
+// machine may (`axiom-audit token revoke`), as only it creates them.
+func (s *api) revokeToken(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.localCLI(w, r, "only the axiom-audit CLI on this machine may revoke tokens, with 'axiom-audit token revoke ID'") {
+		return
+	}
+	t, err := s.app.revokeToken(r.Context(), r.PathValue("id"))
+	s.reply(w, t, err)
 }
 
 // checkEventsPath checks a batch as an append would, writing nothing. It

@@ -26,12 +26,18 @@ func (s *api) retentionRoutes() []route {
 // retentionCLI reports whether the request carries the local CLI
 // credential, and answers 403 when it does not.
 func (s *api) retentionCLI(w http.ResponseWriter, r *http.Request) bool {
+	return s.localCLI(w, r, "changing retention and sweeping remove events: only the axiom-audit CLI on this machine may, with 'axiom-audit retention set|sweep'")
+}
+
+// localCLI reports whether the request carries the desktop app's local
+// credential (not a browser session, not a token), and answers 403 with
+// refusal when it does not.
+func (s *api) localCLI(w http.ResponseWriter, r *http.Request, refusal string) bool {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if ok && s.opts.LocalSecret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.LocalSecret)) == 1 {
 		return true
 	}
-	writeError(w, http.StatusForbidden, CodeForbidden,
-		"changing retention and sweeping remove events: only the axiom-audit CLI on this machine may, with 'axiom-audit retention set|sweep'", nil)
+	writeError(w, http.StatusForbidden, CodeForbidden, refusal, nil)
 	return false
 }
 

@@ -1,13 +1,11 @@
 package app
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 )
@@ -68,23 +66,13 @@ func (s *api) syncOff(w http.ResponseWriter, org string) {
 		fmt.Sprintf("sync is off for organization %q: enable a destination first (axiom-audit sync enable --org %s --to tenant|s3|webhook ...)", org, org), nil)
 }
 
-// localCLI reports whether the request carries the desktop app's local
-// credential (not a browser session, not a token), and answers 403 when
-// it does not.
-func (s *api) localCLI(w http.ResponseWriter, r *http.Request) bool {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if ok && s.opts.LocalSecret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.LocalSecret)) == 1 {
-		return true
-	}
-	writeError(w, http.StatusForbidden, CodeForbidden,
-		"enabling and disabling sync take secrets and send the log elsewhere: only the axiom-audit CLI on this machine may, with 'axiom-audit sync enable|disable'", nil)
-	return false
-}
+// syncCLIOnly is why a sync change needs the local CLI credential.
+const syncCLIOnly = "enabling and disabling sync take secrets and send the log elsewhere: only the axiom-audit CLI on this machine may, with 'axiom-audit sync enable|disable'"
 
 // syncEnable opts an organization in to a destination (body:
 // {"config": SyncConfig, "secret": base64}).
 func (s *api) syncEnable(w http.ResponseWriter, r *http.Request, _ principal) {
-	if !s.localCLI(w, r) {
+	if !s.localCLI(w, r, syncCLIOnly) {
 		return
 	}
 	var req syncEnableRequest
@@ -110,7 +98,7 @@ func (s *api) syncEnable(w http.ResponseWriter, r *http.Request, _ principal) {
 
 // syncDisable opts an organization out of a destination (?org=&to=).
 func (s *api) syncDisable(w http.ResponseWriter, r *http.Request, _ principal) {
-	if !s.localCLI(w, r) {
+	if !s.localCLI(w, r, syncCLIOnly) {
 		return
 	}
 	org, to := r.URL.Query().Get("org"), r.URL.Query().Get("to")
