@@ -165,24 +165,31 @@ func (s *Store) CheckAppend(ctx context.Context, events []Event) error {
 				continue
 			}
 			macs[p.dedupKey] = p.mac
-			item, err := txn.Get(p.idKey)
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue
-			}
+			ie, found, err := recordedID(txn, &p)
 			if err != nil {
-				return fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err)
+				return err
 			}
-			var ie idEntry
-			err = item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err })
-			if err != nil {
-				return fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err)
-			}
-			if ie.mac != p.mac {
+			if found && ie.mac != p.mac {
 				return conflictErr(i, &p)
 			}
 		}
 		return nil
 	})
+}
+
+// recordedID reads the id index entry of p's event, if it was recorded.
+func recordedID(txn *badger.Txn, p *prepared) (ie idEntry, found bool, err error) {
+	item, err := txn.Get(p.idKey)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return idEntry{}, false, nil
+	}
+	if err == nil {
+		err = item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err })
+	}
+	if err != nil {
+		return idEntry{}, false, fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err)
+	}
+	return ie, true, nil
 }
 
 // txnBudget is how much one group may write: Badger's transaction limits,
@@ -885,13 +892,11 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 				dupOf[i] = j
 				continue
 			}
-			item, err := txn.Get(p.idKey)
-			if err == nil {
-				var ie idEntry
-				err = item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err })
-				if err != nil {
-					return abort(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
-				}
+			ie, found, err := recordedID(txn, p)
+			if err != nil {
+				return abort(err)
+			}
+			if found {
 				if ie.mac != p.mac {
 					conflict = conflictErr(i, p)
 					break
@@ -899,9 +904,6 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 				receipts[i] = receipt(p, ie.seq, ie.recordedAt)
 				dupOf[i] = -2
 				continue
-			}
-			if !errors.Is(err, badger.ErrKeyNotFound) {
-				return abort(fmt.Errorf("failed to read the id index for %q: %w", p.ev.ID, err))
 			}
 			local[p.dedupKey] = i
 		}

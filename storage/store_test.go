@@ -1150,7 +1150,12 @@ func TestStore_RotationOutlivesItsContext(t *testing.T) {
 	go func() { id, err := s.RotateDataKey(ctx1, "acme", "first"); first <- result{id, err} }()
 	waitFor(t, "the rotation to queue", func() bool { return len(s.reqs) >= 1 || s.writerWaits.Load() > 0 })
 	cancel1()
-	time.Sleep(20 * time.Millisecond)
+	// Cancelled, it still waits for its commit, which the hook holds.
+	select {
+	case r := <-first:
+		t.Fatalf("the rotation answered (key %d, %v) while its commit was held", r.id, r.err)
+	case <-time.After(20 * time.Millisecond):
+	}
 	close(release)
 	r1 := <-first
 	r2, err := s.RotateDataKey(context.Background(), "acme", "second")

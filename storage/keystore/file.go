@@ -157,10 +157,14 @@ func (f *File) Set(ctx context.Context, name string, secret []byte) error {
 // process's write in progress.
 const staleTempAge = time.Minute
 
+// tempPattern is the name pattern (os.CreateTemp, filepath.Glob) of the
+// temp files writeFileAtomic writes next to path.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
+
 // removeStaleTemps removes the temp files of path that a crash between
 // writing and renaming one left: each is a full copy of the secrets.
 func removeStaleTemps(path string, logger *slog.Logger) {
-	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
 	for _, t := range temps {
 		if fi, err := os.Lstat(t); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleTempAge {
 			if err := os.Remove(t); err != nil {
@@ -176,7 +180,7 @@ func removeStaleTemps(path string, logger *slog.Logger) {
 // fsync the directory so that the rename itself is durable.
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("failed to create a temporary file: %w", err)
 	}
