@@ -40,9 +40,10 @@ func (c *cli) appendCommand() *cobra.Command {
 			"once its commit is durable. Should a commit fail on the way (a full disk, an\n" +
 			"integrity alert raised meanwhile), the lines before it are recorded, their receipts\n" +
 			"printed, and the error names the first line that is not: append the input again\n" +
-			"from that line. A FILE is read twice and never held in memory whole (it must not\n" +
-			"change meanwhile: a commit that reads differently the second time is not\n" +
-			"written); standard input is held in memory.",
+			"from that line. A FILE is read three times (to validate, to check, to append) and\n" +
+			"never held in memory whole; it must not change meanwhile: a commit that reads\n" +
+			"differently from the first time is not written. Standard input, or a FILE that is a\n" +
+			"pipe, is held in memory.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src := bytesSource(nil)
@@ -252,8 +253,9 @@ func appendInput(cmd *cobra.Command, cat *storage.Catalogue, b eventBackend, src
 var errChanged = errors.New("the input changed after it was validated")
 
 // eachChunk reads src again and calls fn with each planned commit's
-// events, after checking that they are those the plan was made of.
-func eachChunk(src source, plan inputPlan, fn func(k, first int, c *chunk) error) error {
+// events (first: the index of its first event in the input), after
+// checking that they are those the plan was made of.
+func eachChunk(src source, plan inputPlan, fn func(first int, c *chunk) error) error {
 	r, err := src()
 	if err != nil {
 		return err
@@ -273,7 +275,7 @@ func eachChunk(src source, plan inputPlan, fn func(k, first int, c *chunk) error
 		if cur.digest() != plan.chunks[k].digest {
 			return errChanged
 		}
-		if err := fn(k, i-len(cur.events), &cur); err != nil {
+		if err := fn(i-len(cur.events), &cur); err != nil {
 			return err
 		}
 		k++
@@ -296,7 +298,7 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 	for _, r := range plan.repeats {
 		repeated[r.first], repeated[r.later] = nil, nil
 	}
-	err := eachChunk(src, plan, func(_, first int, c *chunk) error {
+	err := eachChunk(src, plan, func(first int, c *chunk) error {
 		for j := range c.events {
 			if _, ok := repeated[first+j]; ok {
 				e := c.events[j] // c is reused for the next commit
@@ -340,7 +342,7 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 		return fmt.Errorf("the events up to line %d are recorded (their receipts are above), those from line %d on are not: %w",
 			recorded, line, err)
 	}
-	err = eachChunk(src, plan, func(k, _ int, c *chunk) error {
+	err = eachChunk(src, plan, func(_ int, c *chunk) error {
 		done := 0
 		err := appendHalving(ctx, b, c.events, func(from int, rs []storage.Receipt) error {
 			done = from + len(rs)
@@ -372,32 +374,36 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 // they are too many for one request, calling conflict with the index of
 // each event that conflicts (at most one per request).
 func checkHalving(ctx context.Context, b eventBackend, events []storage.Event, conflict func(i int)) error {
-	var run func(from int, evs []storage.Event) error
-	run = func(from int, evs []storage.Event) error {
+	return inHalves(events, func(from int, evs []storage.Event) error {
 		err := b.checkEvents(ctx, evs)
-		if errors.Is(err, storage.ErrBatchTooLarge) && len(evs) > 1 {
-			h := len(evs) / 2
-			if err := run(from, evs[:h]); err != nil {
-				return err
-			}
-			return run(from+h, evs[h:])
-		}
 		if i, ok := conflictIndex(err); ok && i < len(evs) {
 			conflict(from + i)
 			return nil
 		}
 		return err
-	}
-	return run(0, events)
+	})
 }
 
 // appendHalving appends events in one commit, or, if the store finds them
-// too many for one, in halves (nothing of a refused commit is written),
-// calling done with each commit's first index and receipts.
+// too many for one, in halves, calling done with each commit's first index
+// and receipts.
 func appendHalving(ctx context.Context, b eventBackend, events []storage.Event, done func(from int, rs []storage.Receipt) error) error {
+	return inHalves(events, func(from int, evs []storage.Event) error {
+		rs, err := b.appendEvents(ctx, evs)
+		if err != nil {
+			return err
+		}
+		return done(from, rs)
+	})
+}
+
+// inHalves calls do with events, and again with each half of any part it
+// answers ErrBatchTooLarge for (a request refused as too large wrote
+// nothing), in order; from is the part's index in events.
+func inHalves(events []storage.Event, do func(from int, evs []storage.Event) error) error {
 	var run func(from int, evs []storage.Event) error
 	run = func(from int, evs []storage.Event) error {
-		rs, err := b.appendEvents(ctx, evs)
+		err := do(from, evs)
 		if errors.Is(err, storage.ErrBatchTooLarge) && len(evs) > 1 {
 			h := len(evs) / 2
 			if err := run(from, evs[:h]); err != nil {
@@ -405,10 +411,7 @@ func appendHalving(ctx context.Context, b eventBackend, events []storage.Event, 
 			}
 			return run(from+h, evs[h:])
 		}
-		if err != nil {
-			return err
-		}
-		return done(from, rs)
+		return err
 	}
 	return run(0, events)
 }

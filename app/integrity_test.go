@@ -552,15 +552,7 @@ func clockedApp(t *testing.T) (a *App, st *storage.Store, clock func() time.Time
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err = New(Options{Store: st, User: "tester", Version: "test", Now: clock, Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a.Close()
-		st.Close()
-	})
+	a = appOver(t, st, Options{User: "tester", Version: "test", Now: clock, Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
 	return a, st, clock, advance
 }
 

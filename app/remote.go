@@ -317,7 +317,7 @@ func (a *App) startLocalAPI(ctx context.Context) (stop func(), err error) {
 // it listens: a fresh credential in the keystore and <dataDir>/api.json
 // with the address. withdraw removes api.json again.
 func (a *App) advertiseLocalAPI(ctx context.Context, addr string) (secret string, withdraw func(), err error) {
-	secret = newLoginToken() + newLoginToken()
+	secret = randomToken(48)
 	if err := a.opts.Keystore.Set(ctx, KeyLocalAPI, []byte(secret)); err != nil {
 		return "", nil, fmt.Errorf("failed to keep the local API credential in the keystore: %w", err)
 	}

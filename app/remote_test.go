@@ -179,16 +179,7 @@ func profileApp(t *testing.T) (*App, storage.Keystore, Paths) {
 		t.Fatal(err)
 	}
 	paths := Paths{Profile: "p", DataDir: dir}
-	a, err := New(Options{Store: st, Keystore: ks, Paths: paths, User: "tester"})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a.Close()
-		st.Close()
-	})
-	return a, ks, paths
+	return appOver(t, st, Options{Keystore: ks, Paths: paths, User: "tester"}), ks, paths
 }
 
 // The CLI sends the local credential only to this machine, whatever

@@ -3,9 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,10 +193,7 @@ func (s *api) hostAllowed(host string) bool {
 		h = hh
 	}
 	h = strings.Trim(h, "[]")
-	if h == "localhost" {
-		return true
-	}
-	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+	if loopbackHost(h) {
 		return true
 	}
 	for _, allowed := range s.opts.AllowedHosts {
@@ -357,7 +352,7 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 	var sid, key string
 	if ok {
 		s.loginUsed = true
-		sid, key = randomID(), randomID()
+		sid, key = randomToken(32), randomToken(32)
 		s.sessions[sid] = session{key: key, expires: time.Now().Add(sessionLifetime)}
 	}
 	s.mu.Unlock()
@@ -374,12 +369,6 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 	}
 	target += "#" + sessionKeyParam + "=" + key
 	http.Redirect(w, r, target, http.StatusFound)
-}
-
-func randomID() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // localPath says whether next is a path on this server: not another host
@@ -555,9 +544,9 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 			return
 		}
 	}
-	dryRun := r.URL.Path == checkEventsPath
+	checkOnly := r.URL.Path == checkEventsPath
 	var receipts []storage.Receipt
-	if dryRun {
+	if checkOnly {
 		err = s.app.checkEvents(r.Context(), events)
 	} else {
 		receipts, err = s.app.appendEvents(r.Context(), events)
@@ -572,7 +561,7 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 		s.fail(w, err)
 		return
 	}
-	if dryRun {
+	if checkOnly {
 		writeJSON(w, http.StatusOK, CheckDTO{Checked: len(events)})
 		return
 	}

@@ -23,11 +23,9 @@ func (s *api) retentionRoutes() []route {
 	}
 }
 
-// retentionCLI reports whether the request carries the local CLI
-// credential, and answers 403 when it does not.
-func (s *api) retentionCLI(w http.ResponseWriter, r *http.Request) bool {
-	return s.localCLI(w, r, "changing retention and sweeping remove events: only the axiom-audit CLI on this machine may, with 'axiom-audit retention set|sweep'")
-}
+// retentionCLIOnly is why a retention change needs the local CLI
+// credential.
+const retentionCLIOnly = "changing retention and sweeping remove events: only the axiom-audit CLI on this machine may, with 'axiom-audit retention set|sweep'"
 
 // localCLI reports whether the request carries the desktop app's local
 // credential (not a browser session, not a token), and answers 403 with
@@ -44,7 +42,7 @@ func (s *api) localCLI(w http.ResponseWriter, r *http.Request, refusal string) b
 // retentionSet changes one window of a policy (body: RetentionSetRequest)
 // and answers the policy.
 func (s *api) retentionSet(w http.ResponseWriter, r *http.Request, _ principal) {
-	if !s.retentionCLI(w, r) {
+	if !s.localCLI(w, r, retentionCLIOnly) {
 		return
 	}
 	var req RetentionSetRequest
@@ -63,7 +61,7 @@ func (s *api) retentionSet(w http.ResponseWriter, r *http.Request, _ principal) 
 // retentionSweep sweeps ?org= now, or with dryRun=true says what a sweep
 // would prune.
 func (s *api) retentionSweep(w http.ResponseWriter, r *http.Request, _ principal) {
-	if !s.retentionCLI(w, r) {
+	if !s.localCLI(w, r, retentionCLIOnly) {
 		return
 	}
 	org := r.URL.Query().Get("org")

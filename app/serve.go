@@ -44,11 +44,7 @@ func checkListenAddr(o ServeOptions) error {
 	if len(o.Hosts) > 0 && !o.AllowRemote {
 		return &RequestError{Field: "--host", Reason: "names this machine for remote clients: it needs --allow-remote"}
 	}
-	loopback := host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
-	if loopback {
+	if loopbackHost(host) {
 		return nil
 	}
 	if !o.AllowRemote {
@@ -72,8 +68,10 @@ func newServer(h http.Handler, base context.Context) *http.Server {
 	}
 }
 
-func newLoginToken() string {
-	b := make([]byte, 24)
+// randomToken is n random bytes, base64url: login links, sessions, the
+// local credential.
+func randomToken(n int) string {
+	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -98,7 +96,7 @@ func (c *cli) serveCommand() *cobra.Command {
 					}
 				}
 			}
-			o.LoginToken = newLoginToken()
+			o.LoginToken = randomToken(24)
 			a, closeApp, err := c.open(cmd)
 			if err != nil {
 				return err

@@ -20,8 +20,16 @@ func TestApp(t testing.TB) *App {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	a, err := New(Options{Store: st, User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: "/tmp/test"}})
+	return appOver(t, st, Options{User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: "/tmp/test"}})
+}
+
+// appOver returns an App with opts over st; both are closed when t ends.
+func appOver(t testing.TB, st *storage.Store, opts Options) *App {
+	t.Helper()
+	opts.Store = st
+	a, err := New(opts)
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
