@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -82,6 +83,7 @@ type profileBackend interface {
 	retentionBackend
 	syncBackend
 	revokeToken(ctx context.Context, id string) (TokenDTO, error)
+	organizations(ctx context.Context) ([]OrganizationDTO, error)
 }
 
 // backend opens the profile for a command: directly, or through the
@@ -155,5 +157,61 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 	}
 	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand(), c.reportCommand(),
 		c.verifyCommand(), c.checkpointCommand(), c.proveCommand(), c.recoverCommand(), c.retentionCommand())
+	c.nameOrganizations(root)
 	return root
+}
+
+// nameOrganizations makes every command with an --org flag say which
+// organizations the profile has when the one asked for is not among them:
+// a typo, or the wrong profile, should not leave the user guessing. It is
+// the command line's own help, for the local user; the REST API never
+// lists organizations a caller may not read.
+func (c *cli) nameOrganizations(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		c.nameOrganizations(sub)
+	}
+	run := cmd.RunE
+	if run == nil || cmd.Flags().Lookup("org") == nil {
+		return
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		org := cmd.Flags().Lookup("org").Value.String()
+		if org == "" || !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		b, closeB, berr := c.backend(cmd)
+		if berr != nil {
+			return err
+		}
+		defer closeB()
+		orgs, lerr := b.organizations(cmd.Context())
+		if lerr != nil {
+			return err
+		}
+		ids := make([]string, 0, len(orgs))
+		for _, o := range orgs {
+			if o.ID == org {
+				return err // the organization is there: something else was not found
+			}
+			ids = append(ids, o.ID)
+		}
+		return unknownOrgError(org, ids)
+	}
+}
+
+// unknownOrgError says that org is not in the profile and names the ones
+// that are (the first maxNamed of them).
+func unknownOrgError(org string, ids []string) error {
+	const maxNamed = 20
+	switch {
+	case len(ids) == 0:
+		return fmt.Errorf("no organization %q: this profile has no events yet (append some, or choose another --profile or --data-dir): %w",
+			org, storage.ErrNotFound)
+	case len(ids) > maxNamed:
+		return fmt.Errorf("no organization %q in this profile; it has %s and %d more: %w",
+			org, strings.Join(ids[:maxNamed], ", "), len(ids)-maxNamed, storage.ErrNotFound)
+	default:
+		return fmt.Errorf("no organization %q in this profile; it has %s: %w", org, strings.Join(ids, ", "), storage.ErrNotFound)
+	}
 }

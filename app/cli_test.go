@@ -161,6 +161,60 @@ func TestCLI_QueryRefusals(t *testing.T) {
 	}
 }
 
+// Every command with --org names the profile's organizations when the one
+// asked for is not among them, and says nothing more when the organization
+// is there and something else was not found.
+func TestCLI_UnknownOrgNamesTheProfilesOrganizations(t *testing.T) {
+	a := TestApp(t)
+	in := mustJSON(t, TestEvent("org-b", 1, time.Now().Add(-time.Hour))) + "\n" +
+		mustJSON(t, TestEvent("org-a", 2, time.Now().Add(-time.Hour))) + "\n"
+	if _, _, code := runCLI(t, a, in, "append"); code != 0 {
+		t.Fatal("append failed")
+	}
+	const want = `no organization "org-typo" in this profile; it has org-a, org-b`
+	for _, args := range [][]string{
+		{"query", "--org", "org-typo"},
+		{"checkpoint", "--org", "org-typo"},
+		{"checkpoint", "--org", "org-typo", "--size", "1"},
+		{"prove", "--org", "org-typo", "--from", "1", "--to", "1"},
+		{"prove", "--org", "org-typo", "01900000-0000-7000-8000-00000000beef"},
+		{"verify", "--org", "org-typo"},
+		{"keys", "rotate", "--org", "org-typo"},
+		{"export", "--org", "org-typo", "--format", "csv", "--out", t.TempDir()},
+	} {
+		stdout, stderr, code := runCLI(t, a, "", args...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", args, code, stdout, stderr, want)
+		}
+	}
+	// The organization exists; the event does not.
+	_, stderr, code := runCLI(t, a, "", "prove", "--org", "org-a", "01900000-0000-7000-8000-00000000dead")
+	if code == 0 || strings.Contains(stderr, "it has org-a") {
+		t.Errorf("unknown event of a known org: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestUnknownOrgError(t *testing.T) {
+	many := make([]string, 25)
+	for i := range many {
+		many[i] = fmt.Sprintf("org-%02d", i)
+	}
+	for _, tt := range []struct {
+		ids  []string
+		want string
+	}{
+		{nil, `no organization "x": this profile has no events yet (append some, or choose another --profile or --data-dir)`},
+		{[]string{"a"}, `no organization "x" in this profile; it has a`},
+		{many, `no organization "x" in this profile; it has org-00, org-01, org-02, org-03, org-04, org-05, org-06, org-07, org-08, org-09, ` +
+			`org-10, org-11, org-12, org-13, org-14, org-15, org-16, org-17, org-18, org-19 and 5 more`},
+	} {
+		err := unknownOrgError("x", tt.ids)
+		if !errors.Is(err, storage.ErrNotFound) || !strings.HasPrefix(err.Error(), tt.want+": ") {
+			t.Errorf("%d organizations: %v; want %q", len(tt.ids), err, tt.want)
+		}
+	}
+}
+
 // keys rotate acts only on an organization that exists, records each
 // rotation, and rotates nothing while the log refuses appends.
 func TestCLI_KeysRotate(t *testing.T) {

@@ -193,9 +193,6 @@ func (c *cli) checkpointCommand() *cobra.Command {
 				return &RequestError{Field: "--size", Reason: "must be a tree size of at least 1"}
 			}
 			cp, err := b.checkpoint(cmd.Context(), org, size)
-			if errors.Is(err, storage.ErrNotFound) && size == 0 {
-				return fmt.Errorf("organization %q has no events, so no checkpoint: %w", org, err)
-			}
 			if err != nil {
 				return problemExit(err)
 			}

@@ -221,6 +221,12 @@ func (r *RemoteClient) checkpoint(ctx context.Context, org string, size uint64) 
 	return out, err
 }
 
+func (r *RemoteClient) organizations(ctx context.Context) ([]OrganizationDTO, error) {
+	var out []OrganizationDTO
+	err := r.do(ctx, http.MethodGet, "/api/organizations", nil, &out)
+	return out, err
+}
+
 func (r *RemoteClient) revokeToken(ctx context.Context, id string) (TokenDTO, error) {
 	var out TokenDTO
 	err := r.do(ctx, http.MethodPost, "/api/tokens/"+url.PathEscape(id)+"/revoke", nil, &out)

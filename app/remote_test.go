@@ -95,6 +95,9 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	if rs := receiptsOf(t, out.String()); len(rs) != len(many) || rs[len(many)-1].Seq != uint64(len(many)) {
 		t.Fatalf("remote large append: %d receipts", len(rs))
 	}
+	if orgs, err := r.organizations(ctx); err != nil || len(orgs) != 2 || orgs[0].ID != "org-a" || orgs[1].ID != "org-b" {
+		t.Fatalf("remote organizations: %+v, %v", orgs, err)
+	}
 	// A token is revoked through the running app, at once; a token's own
 	// credential cannot revoke.
 	tok, err := a.createToken(ctx, TokenRequest{Org: "org-a", Scope: ScopeRead})
