@@ -83,6 +83,7 @@ type profileBackend interface {
 	retentionBackend
 	syncBackend
 	revokeToken(ctx context.Context, id string) (TokenDTO, error)
+	rotateDataKey(ctx context.Context, org string) (uint32, error)
 	organizations(ctx context.Context) ([]OrganizationDTO, error)
 }
 

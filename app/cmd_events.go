@@ -696,12 +696,12 @@ func (c *cli) keysCommand() *cobra.Command {
 			if org == "" {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
-			a, closeApp, err := c.open(cmd)
+			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
-			defer closeApp()
-			id, err := a.rotateDataKey(cmd.Context(), org)
+			defer closeB()
+			id, err := b.rotateDataKey(cmd.Context(), org)
 			if err != nil {
 				return err
 			}

@@ -227,6 +227,12 @@ func (r *RemoteClient) organizations(ctx context.Context) ([]OrganizationDTO, er
 	return out, err
 }
 
+func (r *RemoteClient) rotateDataKey(ctx context.Context, org string) (uint32, error) {
+	var out KeyRotationDTO
+	err := r.do(ctx, http.MethodPost, "/api/organizations/"+url.PathEscape(org)+"/keys/rotate", nil, &out)
+	return out.KeyID, err
+}
+
 func (r *RemoteClient) revokeToken(ctx context.Context, id string) (TokenDTO, error) {
 	var out TokenDTO
 	err := r.do(ctx, http.MethodPost, "/api/tokens/"+url.PathEscape(id)+"/revoke", nil, &out)

@@ -98,6 +98,18 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	if orgs, err := r.organizations(ctx); err != nil || len(orgs) != 2 || orgs[0].ID != "org-a" || orgs[1].ID != "org-b" {
 		t.Fatalf("remote organizations: %+v, %v", orgs, err)
 	}
+	// keys rotate goes through the running app too, with the local
+	// credential only; a typo is refused, not a new organization.
+	if id, err := r.rotateDataKey(ctx, "org-a"); err != nil || id != 2 {
+		t.Fatalf("remote key rotation: key %d, %v", id, err)
+	}
+	if _, err := r.rotateDataKey(ctx, "org-typo"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("remote key rotation of an unknown org: %v, want ErrNotFound", err)
+	}
+	rotated, err := r.listEvents(ctx, QueryDTO{Org: "org-a", ActionTypes: []string{"audit.key_rotated"}})
+	if err != nil || len(rotated.Events) != 1 || rotated.Events[0].UserID != a.opts.User {
+		t.Fatalf("remote key rotation recorded as %+v, %v; want one event by %q", rotated.Events, err, a.opts.User)
+	}
 	// A token is revoked through the running app, at once; a token's own
 	// credential cannot revoke.
 	tok, err := a.createToken(ctx, TokenRequest{Org: "org-a", Scope: ScopeRead})
@@ -107,6 +119,9 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	asToken := &RemoteClient{base: r.base, secret: tok.Token, client: r.client}
 	if _, err := asToken.revokeToken(ctx, tok.ID); err == nil {
 		t.Fatal("a token revoked itself through the API")
+	}
+	if _, err := asToken.rotateDataKey(ctx, "org-a"); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
+		t.Fatalf("a token rotated a key through the API: %v", err)
 	}
 	if rt, err := r.revokeToken(ctx, tok.ID); err != nil || rt.RevokedAt == "" {
 		t.Fatalf("remote revoke: %+v, %v", rt, err)

@@ -148,6 +148,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/operations/histogram", s.auth(s.histogram)},
 		{"GET", "/api/operations/stream", s.auth(s.stream)},
 		{"POST", "/api/tokens/{id}/revoke", s.auth(s.revokeToken)},
+		{"POST", "/api/organizations/{org}/keys/rotate", s.auth(s.rotateDataKey)},
 	}, slices.Concat(s.integrityRoutes(), s.exportRoutes(), s.syncRoutes(), s.retentionRoutes(), s.reportRoutes())...)
 }
 
@@ -507,6 +508,24 @@ func (s *api) revokeToken(w http.ResponseWriter, r *http.Request, _ principal) {
 	}
 	t, err := s.app.revokeToken(r.Context(), r.PathValue("id"))
 	s.reply(w, t, err)
+}
+
+// KeyRotationDTO is a new data key of an organization.
+type KeyRotationDTO struct {
+	Org   string `json:"org"`
+	KeyID uint32 `json:"keyId"`
+}
+
+// rotateDataKey starts a new data key while the app runs: only the CLI on
+// this machine may (`axiom-audit keys rotate`), as the desktop app's own
+// binding does for the window.
+func (s *api) rotateDataKey(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.localCLI(w, r, "only the axiom-audit CLI on this machine may rotate keys, with 'axiom-audit keys rotate --org ORG'") {
+		return
+	}
+	org := r.PathValue("org")
+	id, err := s.app.rotateDataKey(r.Context(), org)
+	s.reply(w, KeyRotationDTO{Org: org, KeyID: id}, err)
 }
 
 // checkEventsPath checks a batch as an append would, writing nothing. It
