@@ -321,7 +321,8 @@ func alertExit(org string, a *IntegrityAlertDTO, what string) error {
 
 // readCheckpointFile opens a signed checkpoint of org from a file: the
 // signature must verify with this installation's key and the origin must
-// be org's log.
+// be org's log. A file that is not such a checkpoint is a usage error
+// (exit 2); one whose signature by this log's key fails, exit 1.
 func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, path string) (tlog.Checkpoint, error) {
 	// A signed checkpoint is a few hundred bytes (with witness
 	// cosignatures, a few KB): a larger file is not one.
@@ -342,6 +343,11 @@ func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, p
 		return tlog.Checkpoint{}, err
 	}
 	cp, err := tlog.OpenCheckpoint(text, key, latest.Origin)
+	if errors.Is(err, tlog.ErrBadSignature) {
+		// This log's key signed it, and the text or the signature was
+		// changed since: a problem found, as verify's, not a wrong file.
+		return tlog.Checkpoint{}, &ExitError{Code: 1, Err: fmt.Errorf("--checkpoint: %s was changed since this log signed it: %v", path, err)}
+	}
 	if err != nil {
 		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: fmt.Sprintf("%s is not a valid checkpoint of organization %s: %v", path, org, err)}
 	}

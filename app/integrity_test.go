@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -173,17 +174,40 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 		t.Fatalf("consistency proof does not verify: %v", err)
 	}
 
-	// A checkpoint file that was changed is refused, naming the flag.
+	// A checkpoint this log signed and someone changed is a problem found
+	// (exit 1); a file that is no checkpoint of this log is a usage error.
 	forged := strings.Replace(old, "\n10\n", "\n9\n", 1)
 	forgedFile := filepath.Join(t.TempDir(), "forged.txt")
 	if err := os.WriteFile(forgedFile, []byte(forged), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", ids[3], "--checkpoint", forgedFile)
+	if code != 1 || out != "" || !strings.Contains(stderr, "was changed since this log signed it") {
+		t.Errorf("prove against a changed checkpoint: exit %d, stdout %q, stderr %q; want 1", code, out, stderr)
+	}
+	otherFile := filepath.Join(t.TempDir(), "other.txt")
+	body, _, _ := strings.Cut(old, "\n\n")
+	otherKey, _, err := note.GenerateKey(rand.Reader, "axiom-audit/another-installation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSigner, err := note.NewSigner(otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherNote, err := note.Sign(&note.Note{Text: body + "\n"}, otherSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(otherFile, otherNote, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"prove", "--org", "org-a", ids[3], "--checkpoint", forgedFile}, "--checkpoint: "},
+		{[]string{"prove", "--org", "org-a", ids[3], "--checkpoint", otherFile}, "--checkpoint: "},
+		{[]string{"prove", "--org", "org-a", ids[3], "--checkpoint", filepath.Join(t.TempDir(), "none")}, "--checkpoint: "},
 		{[]string{"prove", "--org", "org-a"}, "ID: is required"},
 		{[]string{"prove", ids[3]}, "--org: is required"},
 		{[]string{"prove", "--org", "org-a", ids[3], "--from", "1", "--to", "2"}, "ID: cannot be combined"},
