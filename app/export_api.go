@@ -42,13 +42,19 @@ const (
 	CodeFolderNotWritable = "folder_not_writable"
 	// CodeDiskFull: the disk filled up while writing; nothing was left.
 	CodeDiskFull = "disk_full"
-	// CodeTooManyExports: maxRunningExports are already running.
+	// CodeTooManyExports: maxRunningExports, or maxRunningExportsPerOrg of
+	// the organization, are already running.
 	CodeTooManyExports = "too_many_exports"
 )
 
 // maxRunningExports bounds concurrent exports: each holds a reader, an
 // encoder and two files open, and the disk is the bottleneck anyway.
-const maxRunningExports = 2
+// An organization may run maxRunningExportsPerOrg of them, so that one
+// organization's token cannot take every slot from the others.
+const (
+	maxRunningExports       = 4
+	maxRunningExportsPerOrg = 2
+)
 
 // finishedExportsKept is how many finished jobs GET /api/exports/{id} can
 // still answer for; older ones are forgotten (their bundles stay).
@@ -175,18 +181,25 @@ func (a *App) startExport(reqCtx context.Context, req ExportJobRequest, onProgre
 		cancel()
 		return nil, fmt.Errorf("an export with id %q exists: %w", j.id, errExportConflict)
 	}
-	running := 0
+	running, ofOrg := 0, 0
 	for _, o := range x.jobs {
 		select {
 		case <-o.done:
 		default:
 			running++
+			if o.req.Query.Org == j.req.Query.Org {
+				ofOrg++
+			}
 		}
 	}
-	if running >= maxRunningExports {
+	if ofOrg >= maxRunningExportsPerOrg || running >= maxRunningExports {
 		x.mu.Unlock()
 		cancel()
-		return nil, errTooManyExports
+		if ofOrg >= maxRunningExportsPerOrg {
+			return nil, fmt.Errorf("%d exports of organization %s are already running: wait for one to finish or cancel it: %w",
+				ofOrg, j.req.Query.Org, errTooManyExports)
+		}
+		return nil, fmt.Errorf("%d exports are already running: wait for one to finish or cancel it: %w", running, errTooManyExports)
 	}
 	x.jobs[jobKey(j.req.Query.Org, j.id)] = j
 	x.pruneLocked()
@@ -280,7 +293,7 @@ func (a *App) cancelExport(id string, visible func(org string) bool) (*exportJob
 var (
 	errExportNotFound = errors.New("it finished long ago or never ran")
 	errExportConflict = errors.New("choose another id")
-	errTooManyExports = fmt.Errorf("%d exports are already running: wait for one to finish or cancel it", maxRunningExports)
+	errTooManyExports = errors.New("too many exports")
 )
 
 // checkExportFolder returns the absolute path of the folder a bundle is

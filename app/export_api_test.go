@@ -302,27 +302,62 @@ func TestREST_ExportCancel(t *testing.T) {
 	}
 }
 
-// TestExportJobs_AtMostTwoRunAndOldOnesAreForgotten checks the limits of
-// the job registry without running exports.
-func TestExportJobs_AtMostTwoRunAndOldOnesAreForgotten(t *testing.T) {
+// TestExportJobs_LimitsAndOldOnesAreForgotten checks the limits of the job
+// registry without running exports: two per organization, four in all, so
+// that one organization cannot hold every slot.
+func TestExportJobs_LimitsAndOldOnesAreForgotten(t *testing.T) {
 	a := TestApp(t)
-	exportTestEvents(t, a, "org-x", 3)
-	running := func(id string) *exportJob {
-		return &exportJob{id: id, done: make(chan struct{}), cancel: func() {}, startedAt: time.Now()}
+	for _, org := range []string{"org-x", "org-y", "org-z"} {
+		exportTestEvents(t, a, org, 3)
 	}
-	a.exports.jobs = map[string]*exportJob{"r1": running("r1"), "r2": running("r2")}
-	_, err := a.Export(ExportJobRequest{ExportRequest: ExportRequest{Query: QueryDTO{Org: "org-x"}, Format: "csv", OutDir: t.TempDir()}})
-	if code := bindingCode(t, err); code != CodeTooManyExports {
-		t.Fatalf("a third export: %s", code)
+	running := func(org, id string) *exportJob {
+		return &exportJob{id: id, req: ExportRequest{Query: QueryDTO{Org: org}}, done: make(chan struct{}), cancel: func() {}, startedAt: time.Now()}
 	}
+	start := func(org string) error {
+		_, err := a.Export(ExportJobRequest{ExportRequest: ExportRequest{Query: QueryDTO{Org: org}, Format: "csv", OutDir: t.TempDir()}})
+		return err
+	}
+	a.exports.jobs = map[string]*exportJob{}
+	for _, j := range []*exportJob{running("org-x", "x1"), running("org-x", "x2")} {
+		a.exports.jobs[jobKey(j.req.Query.Org, j.id)] = j
+	}
+	err := start("org-x")
+	if code := bindingCode(t, err); code != CodeTooManyExports || !strings.Contains(err.Error(), "2 exports of organization org-x") {
+		t.Fatalf("a third export of one organization: %s, %v", code, err)
+	}
+	// Another organization still has slots; the fifth export overall waits.
+	for _, j := range []*exportJob{running("org-y", "y1"), running("org-y", "y2")} {
+		a.exports.jobs[jobKey(j.req.Query.Org, j.id)] = j
+	}
+	err = start("org-z")
+	if code := bindingCode(t, err); code != CodeTooManyExports || !strings.Contains(err.Error(), "4 exports are already running") {
+		t.Fatalf("a fifth export: %s, %v", code, err)
+	}
+	delete(a.exports.jobs, jobKey("org-y", "y2"))
+	if err := start("org-z"); err != nil {
+		t.Fatalf("an export of an organization with free slots: %v", err)
+	}
+	for _, j := range a.exports.jobs {
+		if j.req.Query.Org == "org-z" {
+			<-j.done
+		}
+	}
+	for k, j := range a.exports.jobs {
+		if j.req.Query.Org != "org-z" {
+			close(j.done)
+			delete(a.exports.jobs, k)
+		}
+	}
+	x1, x2 := running("org-x", "x1"), running("org-x", "x2")
+	a.exports.jobs[jobKey("org-x", "x1")], a.exports.jobs[jobKey("org-x", "x2")] = x1, x2
 	for i := range finishedExportsKept + 5 {
-		j := running(newExportID())
+		j := running("org-w", newExportID())
 		j.startedAt = time.Now().Add(time.Duration(i) * time.Second)
 		close(j.done)
 		a.exports.jobs[jobKey(j.req.Query.Org, j.id)] = j
 	}
 	a.exports.pruneLocked()
-	if n := len(a.exports.jobs); n != finishedExportsKept+2 {
+	if n := len(a.exports.jobs); n != finishedExportsKept+2 || a.exports.jobs[jobKey("org-x", "x1")] != x1 || a.exports.jobs[jobKey("org-x", "x2")] != x2 {
 		t.Errorf("%d jobs kept, want %d finished and the 2 running", n, finishedExportsKept)
 	}
 }

@@ -79,7 +79,7 @@ export function exportAdvice(err: ApiError): { title: string; steps: string[] } 
     case 'conflict':
       return { title: 'A bundle of that name exists', steps: ['An export of this organization was written in the same second; nothing was overwritten. Export again in a moment.'] }
     case 'too_many_exports':
-      return { title: 'Two exports are already running', steps: ['Wait for one of them to finish, or cancel it, then export again.'] }
+      return { title: 'Too many exports are running', steps: [err.message, 'Wait for one of them to finish, or cancel it, then export again.'] }
     case 'cancelled':
       return { title: 'Export cancelled', steps: ['No bundle was written.'] }
     case 'invalid_request':
