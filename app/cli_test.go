@@ -295,6 +295,31 @@ func TestSameAnswerThroughBindingRESTAndCLI(t *testing.T) {
 	}
 }
 
+// The table's header lines up with its first page, and a query over more
+// than one page prints every row (each page is flushed on its own).
+func TestCLI_QueryTable(t *testing.T) {
+	a := TestApp(t)
+	in, _ := largeInput(t, "org-a", 0, storage.MaxLimit+20)
+	if _, stderr, code := runCLI(t, a, in, "append"); code != 0 {
+		t.Fatalf("append: %d %s", code, stderr)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--limit", "0")
+	if code != 0 {
+		t.Fatalf("query: %d %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if len(lines) != storage.MaxLimit+21 {
+		t.Fatalf("%d lines, want the header and %d rows", len(lines), storage.MaxLimit+20)
+	}
+	head, first := lines[0], lines[1]
+	for _, col := range []string{"SEQ", "ACTION", "USER", "RESOURCES"} {
+		i := strings.Index(head, col)
+		if i <= 0 || first[i-2:i] != "  " || first[i] == ' ' {
+			t.Errorf("column %s at %d of the header does not start a column of the first row:\n%s\n%s", col, i, head, first)
+		}
+	}
+}
+
 func TestCLI_TokenCreatePrintsTheTokenLast(t *testing.T) {
 	a := TestApp(t)
 	stdout, stderr, code := runCLI(t, a, "", "token", "create", "--org", "org-a", "--scope", "append", "--expires", "30d")

@@ -619,12 +619,11 @@ func (c *cli) queryCommand() *cobra.Command {
 			} else {
 				enc = json.NewEncoder(out)
 			}
-			// The header follows the first page, so that a refused query
-			// prints nothing on stdout.
+			// The header comes with the first page, so that a refused
+			// query prints nothing on stdout.
 			header := func() {
 				if tw != nil {
 					fmt.Fprintln(tw, "TIME\tSEQ\tACTION\tUSER\tPROVIDER\tSTATUS\tRISK\tRESOURCES")
-					tw.Flush()
 				}
 			}
 			n := 0
@@ -635,9 +634,16 @@ func (c *cli) queryCommand() *cobra.Command {
 				if enc != nil {
 					return enc.Encode(e)
 				}
-				_, err := fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Timestamp, e.Seq, e.ActionType, e.UserID,
-					e.Provider, e.Status, e.RiskLevel, strings.Join(e.ResourceIDs, ","))
-				return err
+				if _, err := fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Timestamp, e.Seq, e.ActionType, e.UserID,
+					e.Provider, e.Status, e.RiskLevel, strings.Join(e.ResourceIDs, ",")); err != nil {
+					return err
+				}
+				// A tabwriter holds its rows until flushed: each page is
+				// aligned on its own, so that memory stays at one page.
+				if n%storage.MaxLimit == 0 {
+					return tw.Flush()
+				}
+				return nil
 			})
 			if err != nil {
 				return flagError(err)
