@@ -130,17 +130,22 @@ func (e *StatusError) Permanent() bool {
 func (e *StatusError) Is(target error) bool { return target == ErrRejected && e.Permanent() }
 
 // ParseRetryAfter reads a Retry-After header: delay seconds or an HTTP
-// date, relative to now. It returns 0 when v is empty or invalid.
+// date, relative to now, at most a day. It returns 0 when v is empty or
+// invalid.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0
+	if strings.Trim(v, "0123456789") == "" {
+		// delay-seconds is 1*DIGIT: no sign. Digits too many for an int64
+		// are a wait longer than the cap, not none.
+		const ceiling = int64(24 * time.Hour / time.Second)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			n = ceiling
 		}
-		return time.Duration(min(n, int64(24*time.Hour/time.Second))) * time.Second
+		return time.Duration(min(n, ceiling)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
