@@ -39,6 +39,8 @@ const (
 	AlertDamaged AlertKind = "damaged"
 )
 
+var knownAlertKinds = map[AlertKind]bool{AlertRollback: true, AlertInconsistent: true, AlertMissing: true, AlertExternal: true, AlertDamaged: true}
+
 // IntegrityAlert is an organization whose log failed the anchor check on
 // open (or whose next checkpoint would not extend the previous one). While
 // it is active, appends to the organization fail with ErrIntegrityAlert and
@@ -187,11 +189,31 @@ func (s *Store) loadAlerts() error {
 			if isCleared(it.Item()) {
 				continue // acknowledged
 			}
-			var a IntegrityAlert
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &a) }); err != nil {
-				return fmt.Errorf("a stored integrity alert is corrupt: %v: %w", err, ErrTampered)
+			// The organization is the key's; what the value says is
+			// checked against it, so that a changed alert can neither
+			// release its organization nor block another.
+			k := it.Item().Key()
+			org := string(k[1 : len(k)-1])
+			if k[len(k)-1] != 0 || !validOrg(org) {
+				s.log.Error("ignored a stored integrity alert whose key names no organization", "key", fmt.Sprintf("%q", k))
+				continue
 			}
-			s.integ.alerts[a.Org] = a
+			var a IntegrityAlert
+			err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &a) })
+			switch {
+			case err != nil:
+				err = fmt.Errorf("its stored integrity alert does not decode: %v", err)
+			case a.Org != org:
+				err = fmt.Errorf("its stored integrity alert names organization %q", a.Org)
+			case !knownAlertKinds[a.Kind]:
+				err = fmt.Errorf("its stored integrity alert is of unknown kind %q", a.Kind)
+			}
+			if err != nil {
+				// Kept in memory only: the stored value is evidence.
+				a = IntegrityAlert{Org: org, Kind: AlertDamaged, DetectedAt: s.opts.Now().UTC(), Detail: err.Error()}
+				s.log.Error("integrity alert", "org", org, "kind", a.Kind, "msg", a.Message())
+			}
+			s.integ.alerts[org] = a
 		}
 		return nil
 	})

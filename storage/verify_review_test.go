@@ -446,6 +446,18 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 			v := rawGet(t, txn, compactKey("acme"))
 			rawSet(t, txn, compactKey("acme"), v[:len(v)-1])
 		}},
+		// A stored alert is the key's organization's: one that does not
+		// decode, or names another organization (which would release
+		// acme and block other-org), keeps acme refused as damaged.
+		{"stored alert unreadable", func(t *testing.T, txn *badger.Txn) {
+			rawSet(t, txn, alertKey("acme"), []byte(`{"org":"acme","kind":`))
+		}},
+		{"stored alert names another organization", func(t *testing.T, txn *badger.Txn) {
+			rawSet(t, txn, alertKey("acme"), []byte(`{"org":"other-org","kind":"rollback"}`))
+		}},
+		{"stored alert of no kind", func(t *testing.T, txn *badger.Txn) {
+			rawSet(t, txn, alertKey("acme"), []byte(`{"org":"acme"}`))
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := newTamperLog(t)
