@@ -92,7 +92,7 @@ func fieldErrors(err error) []FieldError {
 	if errors.As(err, &ve) {
 		out := make([]FieldError, 0, len(ve.Errors))
 		for _, fe := range ve.Errors {
-			out = append(out, FieldError{Index: ve.Index, Field: fe.Field, Reason: fe.Reason})
+			out = append(out, FieldError{Index: at(ve.Index), Field: fe.Field, Reason: fe.Reason})
 		}
 		return out
 	}
@@ -105,7 +105,7 @@ func fieldErrors(err error) []FieldError {
 		return []FieldError{{Field: filterFields[fe.Field], Reason: fe.Reason}}
 	}
 	if i, ok := conflictIndex(err); ok {
-		return []FieldError{{Index: i, Field: "id", Reason: conflictReason}}
+		return []FieldError{{Index: at(i), Field: "id", Reason: conflictReason}}
 	}
 	return nil
 }

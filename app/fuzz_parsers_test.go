@@ -64,7 +64,7 @@ func FuzzDecodeEventBatch(f *testing.F) {
 	for _, s := range []string{
 		"[" + g + "," + b + "]", "[" + b + "," + g + "]", g + "\n" + b + "\n", "\n\n" + g + "\r\n\r\n" + g,
 		"\ufeff" + g, "\ufeff[" + g + "]", " \t[" + g + "]\n", "[" + g + "]\n" + g, g + g, "[" + o + "]", o,
-		"[]", "", "\n", " ", "[null]", "[[]]", "[{}]", "{}", "null", "[1,", "[" + g + ",]", `{"id":"a","id":"b"}`,
+		"\u00a0[" + g + "]", "\f[" + g + "]\v", "\u2028[" + g + "]\u3000", "[]", "", "\n", " ", "[null]", "[[]]", "[{}]", "{}", "null", "[1,", "[" + g + ",]", `{"id":"a","id":"b"}`,
 		strings.Replace(g, `"org-a"`, `"org-\u0000"`, 1), strings.Replace(g, `{`, "{\n", 1),
 		strings.Replace(g, `"timestamp":"`, `"timestamp":"+`, 1), strings.Replace(g, `Z"`, `+00:00"`, 1),
 		strings.Replace(g, `"userId"`, `"UserID"`, 1), strings.Replace(g, `"n":1`, `"n":1e400`, 1),
@@ -81,7 +81,7 @@ func FuzzDecodeEventBatch(f *testing.F) {
 		for i := range events {
 			checkReencoded(t, cat, &events[i])
 		}
-		trimmed := bytes.TrimSpace(body)
+		trimmed := bytes.Trim(body, " \t\r\n")
 		if len(trimmed) > 0 && trimmed[0] == '[' {
 			if lines != nil {
 				t.Fatalf("%q: an array has line numbers %v", body, lines)
@@ -95,10 +95,10 @@ func FuzzDecodeEventBatch(f *testing.F) {
 			}
 			refused := map[int]bool{}
 			for _, p := range problems {
-				if p.Index < 0 || p.Index >= len(raws) || p.Line != 0 {
+				if p.Index == nil || *p.Index < 0 || *p.Index >= len(raws) || p.Line != 0 {
 					t.Fatalf("%q: problem %+v is not at an index of the %d elements", body, p, len(raws))
 				}
-				refused[p.Index] = true
+				refused[*p.Index] = true
 			}
 			k := 0
 			for i, raw := range raws {
@@ -117,6 +117,9 @@ func FuzzDecodeEventBatch(f *testing.F) {
 			if k != len(events) {
 				t.Fatalf("%q: %d events accepted, %d elements valid", body, len(events), k)
 			}
+			if len(events) > 0 && !json.Valid(body) {
+				t.Fatalf("%q is not JSON, yet %d events of it were accepted as an array", body, len(events))
+			}
 			return
 		}
 
@@ -127,7 +130,7 @@ func FuzzDecodeEventBatch(f *testing.F) {
 		text := bytes.Split(body, []byte("\n"))
 		refused := map[int]bool{}
 		for _, p := range problems {
-			if p.Index != 0 || p.Line < 1 || p.Line > len(text) {
+			if p.Index != nil || p.Line < 1 || p.Line > len(text) {
 				t.Fatalf("%q: problem %+v is not on one of the %d lines", body, p, len(text))
 			}
 			refused[p.Line] = true

@@ -126,7 +126,10 @@ func remoteError(e ErrorDTO) error {
 		return &RequestError{Field: e.Fields[0].Field, Reason: e.Fields[0].Reason}
 	}
 	if e.Code == CodeInvalidEvent && len(e.Fields) > 0 {
-		ve := &storage.ValidationError{Index: e.Fields[0].Index}
+		ve := &storage.ValidationError{}
+		if i := e.Fields[0].Index; i != nil {
+			ve.Index = *i
+		}
 		for _, f := range e.Fields {
 			ve.Errors = append(ve.Errors, storage.FieldError{Field: f.Field, Reason: f.Reason})
 		}
@@ -134,8 +137,8 @@ func remoteError(e ErrorDTO) error {
 	}
 	if sentinel != nil {
 		ae := &apiError{msg: e.Message, sentinel: sentinel, index: -1}
-		if e.Code == CodeConflict && len(e.Fields) == 1 {
-			ae.index = e.Fields[0].Index
+		if e.Code == CodeConflict && len(e.Fields) == 1 && e.Fields[0].Index != nil {
+			ae.index = *e.Fields[0].Index
 		}
 		return ae
 	}

@@ -573,7 +573,7 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 	if i, ok := conflictIndex(err); ok && i < len(lines) {
 		// JSON Lines: name the line, as for an invalid one.
 		code, status := ErrorCode(err)
-		writeError(w, status, code, err.Error(), []FieldError{{Index: i, Line: lines[i], Field: "id", Reason: conflictReason}})
+		writeError(w, status, code, err.Error(), []FieldError{{Index: at(i), Line: lines[i], Field: "id", Reason: conflictReason}})
 		return
 	}
 	if err != nil {
@@ -595,7 +595,9 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 // every problem found, each naming its index (array) or line (JSON Lines),
 // and for JSON Lines the events' line numbers.
 func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []int, []FieldError) {
-	trimmed := bytes.TrimSpace(body)
+	// JSON's own whitespace only (RFC 8259 §2): bytes.TrimSpace would
+	// also take Unicode spaces, accepting a body that is not JSON.
+	trimmed := bytes.Trim(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		var raws []json.RawMessage
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
@@ -609,7 +611,7 @@ func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []i
 				err = validateProduced(cat, &e)
 			}
 			if err != nil {
-				problems = append(problems, indexProblems(err, i, 0)...)
+				problems = append(problems, indexProblems(err, i)...)
 				continue
 			}
 			events = append(events, e)
@@ -627,16 +629,16 @@ func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []i
 	return events, lines, problems
 }
 
-func indexProblems(err error, index, line int) []FieldError {
+func indexProblems(err error, index int) []FieldError {
 	var ve *storage.ValidationError
 	if errors.As(err, &ve) {
 		out := make([]FieldError, 0, len(ve.Errors))
 		for _, fe := range ve.Errors {
-			out = append(out, FieldError{Index: index, Line: line, Field: fe.Field, Reason: fe.Reason})
+			out = append(out, FieldError{Index: at(index), Field: fe.Field, Reason: fe.Reason})
 		}
 		return out
 	}
-	return []FieldError{{Index: index, Line: line, Field: "event", Reason: err.Error()}}
+	return []FieldError{{Index: at(index), Field: "event", Reason: err.Error()}}
 }
 
 // stream sends matching events as they are recorded, as Server-Sent Events
