@@ -571,20 +571,27 @@ func cliTime(flag, s string, now time.Time) (string, error) {
 	if d, ok := parseAgo(s); ok {
 		return formatTime(now.Add(-d)), nil
 	}
-	return "", &RequestError{Field: flag, Reason: fmt.Sprintf("%q is neither an RFC 3339 time (2026-09-30T12:00:00Z) nor a duration like 15m, 24h or 7d", s)}
+	return "", &RequestError{Field: flag, Reason: fmt.Sprintf("%q is neither an RFC 3339 time (2026-09-30T12:00:00Z) nor a duration like 15m, 24h or 7d (at most 36500d)", s)}
 }
 
 func parseAgo(s string) (time.Duration, bool) {
+	// Digits first: no sign (a duration back from now is positive).
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, false
+	}
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
-		if err != nil || days <= 0 || days > 36500 {
+		if err != nil || days <= 0 || days > maxAgoDays {
 			return 0, false
 		}
 		return time.Duration(days) * 24 * time.Hour, true
 	}
 	d, err := time.ParseDuration(s)
-	return d, err == nil && d > 0
+	return d, err == nil && d > 0 && d <= maxAgoDays*24*time.Hour
 }
+
+// maxAgoDays bounds a duration in any unit: a century.
+const maxAgoDays = 36500
 
 func (c *cli) queryCommand() *cobra.Command {
 	var q queryFlags

@@ -29,7 +29,7 @@ func (c *cli) tokenCommand() *cobra.Command {
 			if expires != "" {
 				d, ok := parseAgo(expires)
 				if !ok {
-					return &RequestError{Field: "--expires", Reason: fmt.Sprintf("%q is not a duration like 12h or 30d", expires)}
+					return &RequestError{Field: "--expires", Reason: fmt.Sprintf("%q is not a duration like 12h or 30d (at most 36500d)", expires)}
 				}
 				req.Expires = d
 			}

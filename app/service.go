@@ -374,8 +374,8 @@ func (a *App) categories() []string {
 	return cats
 }
 
-// parseQueryTime accepts RFC 3339 times, and durations like "24h" or "90d"
-// meaning that long before now.
+// parseQueryTime accepts RFC 3339 times (the command line turns durations
+// such as "24h" into one first: cliTime).
 func parseQueryTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
