@@ -193,8 +193,8 @@ func (s *Store) loadAlerts() error {
 			// checked against it, so that a changed alert can neither
 			// release its organization nor block another.
 			k := it.Item().Key()
-			org := string(k[1 : len(k)-1])
-			if k[len(k)-1] != 0 || !validOrg(org) {
+			org, ok := keyOrg(k)
+			if !ok {
 				s.log.Error("ignored a stored integrity alert whose key names no organization", "key", fmt.Sprintf("%q", k))
 				continue
 			}

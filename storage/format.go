@@ -184,6 +184,16 @@ const (
 
 const tsLayout = "2006-01-02T15:04:05.000000000Z"
 
+// keyOrg returns the organization of a key that is tag || org || 0x00,
+// and false for any other key.
+func keyOrg(k []byte) (string, bool) {
+	if len(k) < 3 || k[len(k)-1] != 0 {
+		return "", false
+	}
+	org := string(k[1 : len(k)-1])
+	return org, validOrg(org)
+}
+
 func formatTime(t time.Time) string { return t.UTC().Format(tsLayout) }
 
 func encTime(t time.Time) uint64 { return uint64(t.UnixNano()) ^ (1 << 63) }

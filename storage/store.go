@@ -647,8 +647,10 @@ func (s *Store) Organizations(ctx context.Context) ([]OrgInfo, error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			k := it.Item().Key()
-			org := string(k[1 : len(k)-1])
+			org, ok := keyOrg(it.Item().Key())
+			if !ok {
+				continue // not the head of an organization
+			}
 			var h head
 			err := it.Item().Value(func(v []byte) error {
 				var err error

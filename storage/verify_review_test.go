@@ -457,6 +457,10 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 		}},
 		{"stored alert of no kind", func(t *testing.T, txn *badger.Txn) {
 			rawSet(t, txn, alertKey("acme"), []byte(`{"org":"acme"}`))
+			// Keys that name no organization are left aside.
+			rawSet(t, txn, []byte{tagAlert}, []byte(`{"org":"acme","kind":"rollback"}`))
+			rawSet(t, txn, []byte{tagAlert, 'x'}, []byte(`{"org":"x","kind":"rollback"}`))
+			rawSet(t, txn, []byte{tagHead}, rawGet(t, txn, headKey("acme")))
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
