@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -27,9 +24,6 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 		return fmt.Errorf("the built frontend is missing (run 'make build'): %w", err)
 	}
 
-	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	return wails.Run(&options.App{
 		Title:     Name + " — " + a.opts.Paths.Profile,
 		Width:     1280,
@@ -44,16 +38,21 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 			a.startup(wctx)
 			a.startSync()
 			a.startRetention(RetentionInterval)
-			stopAPI, err := a.startLocalAPI(sigCtx)
+			stopAPI, err := a.startLocalAPI(ctx)
 			if err != nil {
 				a.log.Error("the local API is not available; CLI commands cannot reach this profile while the app runs", "err", err)
 			} else {
 				a.stopAPI = stopAPI
 			}
-			// Quit through the runtime so that OnShutdown runs and the
-			// store is closed cleanly, instead of dying on the signal.
+			// SIGINT and SIGTERM: Wails quits on them itself (its
+			// signal handler ends the GTK main loop, and OnShutdown
+			// then closes the store). A quit of our own on the same
+			// signal raced it: two gtk_main_quit calls from two
+			// goroutines, the second reading the main loop the first
+			// had freed, crashed the app with SIGSEGV now and then.
+			// Only a cancelled ctx is ours to act on.
 			go func() {
-				<-sigCtx.Done()
+				<-ctx.Done()
 				runtime.Quit(wctx)
 			}()
 		},
