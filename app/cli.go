@@ -69,11 +69,35 @@ func ExitCode(err error) int {
 type cli struct {
 	cfg CLIConfig
 	g   Globals
+	// held, while a command nameOrganizations wraps runs, keeps the
+	// profile the command opens open until the wrapper is done with it.
+	held *heldBackend
 }
+
+// heldBackend is the profile a wrapped command opened: directly (an *App)
+// or through the desktop app's API.
+type heldBackend struct {
+	b     profileBackend
+	close func() error
+}
+
+func noClose() error { return nil }
 
 // open opens the profile named by the global flags.
 func (c *cli) open(cmd *cobra.Command) (*App, func() error, error) {
-	return c.cfg.Open(cmd.Context(), c.g)
+	h := c.held
+	if h == nil {
+		return c.cfg.Open(cmd.Context(), c.g)
+	}
+	if a, ok := h.b.(*App); ok {
+		return a, noClose, nil
+	}
+	a, closeApp, err := c.cfg.Open(cmd.Context(), c.g)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.b, h.close = a, closeApp
+	return a, noClose, nil
 }
 
 // profileBackend is what the commands act on: the profile itself, or the
@@ -103,7 +127,10 @@ func (c *cli) backend(cmd *cobra.Command) (profileBackend, func() error, error) 
 		return nil, nil, fmt.Errorf("%w; and its API cannot be reached: %v", err, rerr)
 	}
 	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
-	return r, func() error { return nil }, nil
+	if c.held != nil {
+		c.held.b = r
+	}
+	return r, noClose, nil
 }
 
 func (c *cli) verbosef(cmd *cobra.Command, format string, args ...any) {
@@ -162,31 +189,41 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 	return root
 }
 
-// nameOrganizations makes every command with an --org flag say which
+// orgMustExist are the commands whose --org names an organization with
+// events; retention, sync and token may name one that has none yet.
+var orgMustExist = map[string]bool{"query": true, "verify": true, "checkpoint": true, "prove": true,
+	"keys rotate": true, "export": true, "report": true}
+
+// nameOrganizations makes the commands of orgMustExist say which
 // organizations the profile has when the one asked for is not among them:
-// a typo, or the wrong profile, should not leave the user guessing. It is
-// the command line's own help, for the local user; the REST API never
-// lists organizations a caller may not read.
+// a typo, or the wrong profile, should not leave the user guessing. The
+// profile the command opened stays open for that (held), instead of being
+// opened a second time. It is the command line's own help, for the local
+// user; the REST API never lists organizations a caller may not read.
 func (c *cli) nameOrganizations(cmd *cobra.Command) {
 	for _, sub := range cmd.Commands() {
 		c.nameOrganizations(sub)
 	}
 	run := cmd.RunE
-	if run == nil || cmd.Flags().Lookup("org") == nil {
+	name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+	if run == nil || !orgMustExist[name] || cmd.Flags().Lookup("org") == nil {
 		return
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		h := &heldBackend{}
+		c.held = h
+		defer func() {
+			c.held = nil
+			if h.close != nil {
+				h.close()
+			}
+		}()
 		err := run(cmd, args)
 		org := cmd.Flags().Lookup("org").Value.String()
-		if org == "" || !errors.Is(err, storage.ErrNotFound) {
+		if org == "" || !errors.Is(err, storage.ErrNotFound) || h.b == nil {
 			return err
 		}
-		b, closeB, berr := c.backend(cmd)
-		if berr != nil {
-			return err
-		}
-		defer closeB()
-		orgs, lerr := b.organizations(cmd.Context())
+		orgs, lerr := h.b.organizations(cmd.Context())
 		if lerr != nil {
 			return err
 		}
@@ -196,6 +233,16 @@ func (c *cli) nameOrganizations(cmd *cobra.Command) {
 				return err // the organization is there: something else was not found
 			}
 			ids = append(ids, o.ID)
+		}
+		if a, ok := h.b.(*App); ok {
+			// An organization whose log is missing from the database
+			// has an alert that says so: not a typo.
+			alerts, _ := a.integrityAlerts(cmd.Context())
+			for _, al := range alerts {
+				if al.Org == org {
+					return err
+				}
+			}
 		}
 		return unknownOrgError(org, ids)
 	}

@@ -192,6 +192,28 @@ func TestCLI_UnknownOrgNamesTheProfilesOrganizations(t *testing.T) {
 	if code == 0 || strings.Contains(stderr, "it has org-a") {
 		t.Errorf("unknown event of a known org: exit %d, stderr %q", code, stderr)
 	}
+	// retention may name an organization without events yet: its own
+	// refusal of an invalid id stands.
+	_, stderr, code = runCLI(t, a, "", "retention", "show", "--org", "acme corp")
+	if code != 2 || !strings.Contains(stderr, `organization id "acme corp" is not valid`) || strings.Contains(stderr, "it has") {
+		t.Errorf("retention show of an invalid id: exit %d, stderr %q", code, stderr)
+	}
+	// The profile is opened once, also to name the organizations.
+	opens := 0
+	var out, errb bytes.Buffer
+	root := NewRootCommand(CLIConfig{
+		Version: "test",
+		Open: func(context.Context, Globals) (*App, func() error, error) {
+			opens++
+			return a, func() error { return nil }, nil
+		},
+		Stdout: &out,
+		Stderr: &errb,
+	})
+	root.SetArgs([]string{"keys", "rotate", "--org", "org-typo"})
+	if err := root.ExecuteContext(context.Background()); opens != 1 || !strings.Contains(Explain(err), want) {
+		t.Errorf("keys rotate of an unknown org: opened the profile %d times; %v", opens, err)
+	}
 }
 
 func TestUnknownOrgError(t *testing.T) {

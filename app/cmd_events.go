@@ -658,8 +658,11 @@ func (c *cli) queryCommand() *cobra.Command {
 			if n == 0 {
 				// No events: say so when the organization has none at
 				// all (a typo), as verify and checkpoint do.
+				// Or has lost them: its integrity alert says so (exit 1).
 				if _, err := b.latestCheckpoint(cmd.Context(), d.Org); errors.Is(err, storage.ErrNotFound) {
 					return fmt.Errorf("no organization %q in this profile: %w", d.Org, storage.ErrNotFound)
+				} else if errors.Is(err, storage.ErrIntegrityAlert) {
+					return problemExit(err)
 				}
 				header()
 			}

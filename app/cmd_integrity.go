@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/axiomops/axiom-audit/storage"
 	"github.com/axiomops/axiom-audit/storage/tlog"
@@ -338,20 +339,40 @@ func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, p
 	if err != nil {
 		return tlog.Checkpoint{}, err
 	}
-	latest, err := b.latestCheckpoint(ctx, org)
+	v, err := note.NewVerifier(key)
 	if err != nil {
 		return tlog.Checkpoint{}, err
 	}
-	cp, err := tlog.OpenCheckpoint(text, key, latest.Origin)
-	if errors.Is(err, tlog.ErrBadSignature) {
-		// This log's key signed it, and the text or the signature was
-		// changed since: a problem found, as verify's, not a wrong file.
+	// The origin follows from the key (tlog.Origin), not from the log:
+	// a checkpoint of a log the database no longer holds at all is
+	// still read, and then proves the rollback.
+	cp, err := tlog.OpenCheckpoint(text, key, v.Name()+"/"+org)
+	if errors.Is(err, tlog.ErrBadSignature) || errors.Is(err, tlog.ErrUnknownKey) && signedBy(text, v.Name()) {
+		// A signature line of this log's key that does not verify (a
+		// change to the signature's first bytes changes the key hash
+		// it names): the text or the signature was changed since this
+		// log signed it. A problem found, as verify's, not a wrong file.
 		return tlog.Checkpoint{}, &ExitError{Code: 1, Err: fmt.Errorf("--checkpoint: %s was changed since this log signed it: %v", path, err)}
 	}
 	if err != nil {
 		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: fmt.Sprintf("%s is not a valid checkpoint of organization %s: %v", path, org, err)}
 	}
 	return cp, nil
+}
+
+// signedBy reports whether the signed note text has a signature line of
+// the key named name, whatever its key hash and signature.
+func signedBy(text []byte, name string) bool {
+	_, sigs, ok := strings.Cut(string(text), "\n\n")
+	if !ok {
+		return false
+	}
+	for _, line := range strings.Split(sigs, "\n") {
+		if strings.HasPrefix(line, "\u2014 "+name+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 func verifyInclusionDTO(p InclusionProofDTO, root tlog.Hash) error {

@@ -57,9 +57,12 @@ func (a *App) checkpoint(ctx context.Context, org string, size uint64) (Checkpoi
 		cp, err = st.LatestCheckpoint(ctx, org)
 		if errors.Is(err, storage.ErrNotFound) {
 			// An organization with events but no checkpoint yet gets its
-			// first one now, so that every answer is a signed statement.
+			// first one now, so that every answer is a signed statement;
+			// one without events may have lost them (its alert says so).
 			if n, _, herr := st.Head(ctx, org); herr == nil && n > 0 {
 				cp, err = st.Checkpoint(ctx, org)
+			} else if aerr := a.requireOrg(ctx, org); errors.Is(aerr, storage.ErrIntegrityAlert) {
+				err = aerr
 			}
 		}
 	}
@@ -228,7 +231,9 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 		return VerifyResultDTO{}, err
 	}
 	if req.Org != "" {
-		if err := a.requireOrg(ctx, req.Org); err != nil {
+		// An organization whose log is missing but anchored is
+		// verified: verify reports its alert as a problem.
+		if err := a.requireOrg(ctx, req.Org); err != nil && !errors.Is(err, storage.ErrIntegrityAlert) {
 			return VerifyResultDTO{}, err
 		}
 	}
@@ -299,7 +304,9 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 	return res, nil
 }
 
-// requireOrg fails with storage.ErrNotFound when org has no log here.
+// requireOrg fails when org has no log here: with its integrity alert when
+// the keychain's anchor says it had one (the log is missing from the
+// database), and with storage.ErrNotFound otherwise.
 func (a *App) requireOrg(ctx context.Context, org string) error {
 	orgs, err := a.store.Organizations(ctx)
 	if err != nil {
@@ -308,6 +315,11 @@ func (a *App) requireOrg(ctx context.Context, org string) error {
 	for _, o := range orgs {
 		if o.ID == org {
 			return nil
+		}
+	}
+	for _, al := range a.store.IntegrityAlerts(ctx) {
+		if al.Org == org {
+			return &storage.IntegrityAlertError{Alert: al}
 		}
 	}
 	return fmt.Errorf("no organization %q in this profile: %w", org, storage.ErrNotFound)

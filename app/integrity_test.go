@@ -185,8 +185,22 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 	if code != 1 || out != "" || !strings.Contains(stderr, "was changed since this log signed it") {
 		t.Errorf("prove against a changed checkpoint: exit %d, stdout %q, stderr %q; want 1", code, out, stderr)
 	}
+	// So is a change to the signature's first bytes, which hold the key
+	// hash: the line still names this log's key.
+	body, sig, _ := strings.Cut(old, "\n\n\u2014 ")
+	name, b64, _ := strings.Cut(sig, " ")
+	flipped := []byte(b64)
+	flipped[0] = map[bool]byte{true: 'B', false: 'A'}[flipped[0] == 'A']
+	hashChanged := filepath.Join(t.TempDir(), "hash-changed.txt")
+	if err := os.WriteFile(hashChanged, []byte(body+"\n\n\u2014 "+name+" "+string(flipped)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", ids[3], "--checkpoint", hashChanged)
+	if code != 1 || out != "" || !strings.Contains(stderr, "was changed since this log signed it") {
+		t.Errorf("prove against a checkpoint whose key hash was changed: exit %d, stdout %q, stderr %q; want 1", code, out, stderr)
+	}
 	otherFile := filepath.Join(t.TempDir(), "other.txt")
-	body, _, _ := strings.Cut(old, "\n\n")
+	body, _, _ = strings.Cut(old, "\n\n")
 	otherKey, _, err := note.GenerateKey(rand.Reader, "axiom-audit/another-installation")
 	if err != nil {
 		t.Fatal(err)
@@ -340,6 +354,74 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	}
 	if out, stderr, code = runCLI(t, a, "", "checkpoint", "--org", "org-a"); code != 0 || stderr != "" {
 		t.Fatalf("checkpoint after acknowledgement: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// A database restored from a copy made before an organization's first
+// event: the organization's log is missing, and its keychain anchor says
+// so. Every command with --org reports that alert as a problem found (exit
+// 1), not as a typo of an organization the profile does not have.
+func TestCLI_MissingLogIsAnAlertNotATypo(t *testing.T) {
+	ctx := context.Background()
+	ks := keystore.NewMemory()
+	dir := filepath.Join(t.TempDir(), "log")
+	open := func() (*App, *storage.Store) {
+		st, err := storage.Open(ctx, dir, ks, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(Options{Store: st, User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, st
+	}
+	closeBoth := func(a *App, st *storage.Store) {
+		a.Close()
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, st := open()
+	appendEventsN(t, a, "org-b", 3, 0)
+	closeBoth(a, st)
+	backup := filepath.Join(t.TempDir(), "backup")
+	copyDir(t, dir, backup)
+	a, st = open()
+	ids := appendEventsN(t, a, "org-a", 4, 10)
+	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	kept, _, code := runCLI(t, a, "", "checkpoint", "--org", "org-a")
+	keptFile := filepath.Join(t.TempDir(), "checkpoint.txt")
+	if err := os.WriteFile(keptFile, []byte(kept), 0o600); code != 0 || err != nil {
+		t.Fatal(code, err)
+	}
+	closeBoth(a, st)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, backup, dir)
+	a, st = open()
+	defer closeBoth(a, st)
+
+	for _, args := range [][]string{
+		{"verify", "--org", "org-a"},
+		{"checkpoint", "--org", "org-a"},
+		{"prove", "--org", "org-a", ids[0]},
+		{"prove", "--org", "org-a", "--from", "1", "--to", "2"},
+		{"prove", "--org", "org-a", ids[0], "--checkpoint", keptFile},
+		{"query", "--org", "org-a"},
+	} {
+		out, stderr, code := runCLI(t, a, "", args...)
+		if code != 1 || !strings.Contains(out+stderr, "missing from the database") || strings.Contains(stderr, "it has org-b") {
+			t.Errorf("%q: exit %d\nstdout: %s\nstderr: %s\nwant exit 1 with the alert", args, code, out, stderr)
+		}
+	}
+	// keys rotate is refused with the alert, as appends are.
+	_, stderr, code := runCLI(t, a, "", "keys", "rotate", "--org", "org-a")
+	if code == 0 || !strings.Contains(stderr, "missing from the database") {
+		t.Errorf("keys rotate of the missing log: exit %d, stderr %q", code, stderr)
 	}
 }
 
