@@ -162,21 +162,21 @@ type VerifyResultDTO struct {
 }
 
 // ErrorDTO is the body of every error response; Code is stable.
-// at is the batch position i, for FieldError.Index.
-func at(i int) *int { return &i }
-
 type ErrorDTO struct {
 	Code    string       `json:"code"`
 	Message string       `json:"message"`
 	Fields  []FieldError `json:"fields,omitempty"`
 }
 
-// FieldError names one invalid field of a request. Index is the event's
-// position in its batch (from 0), present whenever the problem is one
-// event's; Line its line in a JSON Lines body (from 1).
+// FieldError names one invalid field of a request. A problem of one event
+// of a JSON array names its position (Index, from 0, 0 included); one of a
+// JSON Lines body names its line (Line, from 1), and a conflict there both.
 type FieldError struct {
 	Index  *int   `json:"index,omitempty"`
 	Line   int    `json:"line,omitempty"`
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
 }
+
+// at is the batch position i, for FieldError.Index.
+func at(i int) *int { return &i }
