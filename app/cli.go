@@ -230,19 +230,12 @@ func (c *cli) nameOrganizations(cmd *cobra.Command) {
 		ids := make([]string, 0, len(orgs))
 		for _, o := range orgs {
 			if o.ID == org {
-				return err // the organization is there: something else was not found
+				// The organization is there (or anchored, its log
+				// missing: its alert says so): something else was not
+				// found.
+				return err
 			}
 			ids = append(ids, o.ID)
-		}
-		if a, ok := h.b.(*App); ok {
-			// An organization whose log is missing from the database
-			// has an alert that says so: not a typo.
-			alerts, _ := a.integrityAlerts(cmd.Context())
-			for _, al := range alerts {
-				if al.Org == org {
-					return err
-				}
-			}
 		}
 		return unknownOrgError(org, ids)
 	}

@@ -97,6 +97,10 @@ type OrganizationDTO struct {
 	ID             string `json:"id"`
 	Size           uint64 `json:"size"`
 	LastRecordedAt string `json:"lastRecordedAt,omitempty"`
+	// Alert is the organization's active integrity alert. An organization
+	// whose log is missing from the database but anchored in the keychain
+	// is listed with size 0 and its alert.
+	Alert *IntegrityAlertDTO `json:"alert,omitempty"`
 }
 
 // CheckpointDTO is the newest signed checkpoint of an organization.

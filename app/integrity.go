@@ -83,7 +83,7 @@ func (a *App) checkpoint(ctx context.Context, org string, size uint64) (Checkpoi
 	}
 	for _, al := range st.IntegrityAlerts(ctx) {
 		if al.Org == org {
-			out.Alert = &IntegrityAlertDTO{Kind: string(al.Kind), DetectedAt: formatTime(al.DetectedAt), Message: al.Message()}
+			out.Alert = alertDTO(al)
 		}
 	}
 	return out, nil

@@ -418,6 +418,12 @@ func TestCLI_MissingLogIsAnAlertNotATypo(t *testing.T) {
 			t.Errorf("%q: exit %d\nstdout: %s\nstderr: %s\nwant exit 1 with the alert", args, code, out, stderr)
 		}
 	}
+	// The window's organization list shows the missing log with its alert.
+	orgs, err := a.Organizations()
+	if err != nil || len(orgs) != 2 || orgs[0].ID != "org-a" || orgs[0].Size != 0 || orgs[0].Alert == nil ||
+		orgs[0].Alert.Kind != string(storage.AlertMissing) || orgs[1].ID != "org-b" || orgs[1].Alert != nil {
+		t.Errorf("organizations: %+v, %v; want org-a with its missing_org alert, then org-b", orgs, err)
+	}
 	// keys rotate is refused with the alert, as appends are.
 	_, stderr, code := runCLI(t, a, "", "keys", "rotate", "--org", "org-a")
 	if code == 0 || !strings.Contains(stderr, "missing from the database") {

@@ -84,6 +84,8 @@ export interface OrganizationDTO {
   id: string
   size: number
   lastRecordedAt?: string
+  /** Its active integrity alert; an organization whose log is missing from the database but anchored is listed with size 0 and its alert. */
+  alert?: IntegrityAlertDTO
 }
 
 export interface CheckpointDTO {

@@ -39,7 +39,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
           value={org || null}
           allowDeselect={false}
           placeholder={orgs ? 'No organizations yet' : 'Loading…'}
-          data={(orgs ?? []).map((o) => ({ value: o.id, label: `${o.id} · ${o.size.toLocaleString('en-US')}` }))}
+          data={(orgs ?? []).map((o) => ({ value: o.id, label: `${o.id} · ${o.size.toLocaleString('en-US')}${o.alert ? ' · integrity alert' : ''}` }))}
           onChange={(v) => v && view.getState().set({ org: v, event: undefined })}
           comboboxProps={{ withinPortal: true }}
         />

@@ -31,6 +31,24 @@ describe('IntegrityBadge', () => {
   })
 })
 
+describe('IntegrityBadge of an organization whose log is missing', () => {
+  it('shows the alert the organization list carries, with no checkpoint to carry it', async () => {
+    const s = setup()
+    const message = 'the audit log of organization "gone" is missing from the database, but the keychain anchor is a checkpoint of 10 events'
+    const alert = { kind: 'missing_org', detectedAt: new Date().toISOString(), message }
+    s.stores.session.setState({ orgs: [{ id: 'gone', size: 0, alert }] })
+    s.stores.view.getState().set({ org: 'gone' })
+    s.api.latestCheckpoint = async () => {
+      throw Object.assign(new Error(message), { code: 'integrity_alert' })
+    }
+    renderWith(s.stores, <IntegrityBadge />)
+    await s.stores.session.getState().loadCheckpoint('gone')
+    await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Integrity alert: appends refused'))
+    await userEvent.click(screen.getByTestId('integrity-badge'))
+    expect(await screen.findByTestId('integrity-alert')).toHaveTextContent('missing from the database')
+  })
+})
+
 describe('IntegrityBadge and verifications run elsewhere', () => {
   const verified = (at: string, result: 'ok' | 'tampered', problems = 0): EventDTO => ({
     id: `v-${at}`, seq: 1, timestamp: at, recordedAt: at, organizationId: 'acme', userId: 'auditor@acme.example', provider: 'internal',

@@ -16,7 +16,10 @@ export function IntegrityBadge() {
   const progress = useSession((s) => s.progress)
   const verifyError = useSession((s) => s.verifyError)
 
-  const alert = checkpoint?.alert
+  const orgs = useSession((s) => s.orgs)
+  // An organization whose log is missing has no checkpoint to carry its
+  // alert: the organization list does.
+  const alert = checkpoint?.alert ?? orgs?.find((o) => o.id === org)?.alert
   const state = verifying ? 'running' : alert ? 'alert' : verifyError ? 'error' : last ? (last.clean ? 'clean' : 'problems') : 'unverified'
   const bad = state === 'problems' || state === 'error' || state === 'alert'
   const color = state === 'clean' ? 'teal' : bad ? 'red' : state === 'running' ? 'blue' : 'gray'
