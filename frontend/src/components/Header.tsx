@@ -1,5 +1,5 @@
-import { ActionIcon, Badge, Group, Select, Text, Tooltip } from '@mantine/core'
-import { IconKeyboard } from '@tabler/icons-react'
+import { ActionIcon, Badge, Group, Select, Stack, Text, Tooltip, UnstyledButton } from '@mantine/core'
+import { IconKeyboard, IconShieldExclamation } from '@tabler/icons-react'
 import { useSession, useStores, useView } from '../store/context'
 import classes from './Header.module.css'
 import { IntegrityBadge } from './IntegrityBadge'
@@ -14,10 +14,41 @@ export function Logo() {
         <path d="M12 2 3 7v10l9 5 9-5V7z" fill="var(--mantine-color-indigo-6)" />
         <path d="m12 7-4.5 2.5v5L12 17l4.5-2.5v-5z" fill="var(--mantine-color-body)" opacity="0.9" />
       </svg>
-      <Text fw={700} size="md" className={classes.brand}>
+      <Text fw={700} size="md" className={classes.brand} style={{ whiteSpace: 'nowrap' }}>
         Axiom Audit
       </Text>
     </Group>
+  )
+}
+
+/**
+ * Integrity alerts of organizations other than the one shown: the badge
+ * speaks for the shown one only, and an alert must not go unseen. A click
+ * shows the (first) organization with an alert.
+ */
+export function OtherAlerts() {
+  const { view } = useStores()
+  const org = useView((s) => s.org)
+  const orgs = useSession((s) => s.orgs)
+  const others = (orgs ?? []).filter((o) => o.alert && o.id !== org)
+  if (!others.length) return null
+  const names = others.map((o) => o.id)
+  const label = others.length === 1 ? `Integrity alert: ${names[0]}` : `Integrity alerts: ${others.length} organizations`
+  return (
+    <Tooltip label={`Integrity alert on ${names.join(', ')}: appends refused. Click to show ${names[0]}.`} multiline w={320}>
+      <UnstyledButton className={classes.integrity} data-testid="other-alerts" aria-label={label}
+        onClick={() => view.getState().set({ org: names[0], event: undefined })}>
+        <IconShieldExclamation size={18} color="var(--mantine-color-red-6)" />
+        <Stack gap={0} maw={96}>
+          <Text size="xs" fw={600} c="red" lh={1.2}>
+            {others.length === 1 ? 'Alert' : `${others.length} alerts`}
+          </Text>
+          <Text size="xs" c="red" lh={1.2} truncate="end">
+            {names.join(', ')}
+          </Text>
+        </Stack>
+      </UnstyledButton>
+    </Tooltip>
   )
 }
 
@@ -33,7 +64,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
         <Logo />
         <Select
           size="sm"
-          w={230}
+          w={210}
           aria-label="Organization"
           data-testid="org-switcher"
           value={org || null}
@@ -45,6 +76,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
         />
       </Group>
       <Group gap="md" wrap="nowrap">
+        <OtherAlerts />
         <IntegrityBadge />
         <SyncIndicator />
         <RetentionIndicator />

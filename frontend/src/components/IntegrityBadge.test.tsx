@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { setup, renderWith } from '../test/render'
 import type { EventDTO } from '../api/types'
 import { IntegrityBadge } from './IntegrityBadge'
+import { OtherAlerts } from './Header'
 
 describe('IntegrityBadge', () => {
   it('shows the newest checkpoint and no alert when there is none', async () => {
@@ -46,6 +47,23 @@ describe('IntegrityBadge of an organization whose log is missing', () => {
     await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Integrity alert: appends refused'))
     await userEvent.click(screen.getByTestId('integrity-badge'))
     expect(await screen.findByTestId('integrity-alert')).toHaveTextContent('missing from the database')
+  })
+})
+
+describe('OtherAlerts', () => {
+  it('names another organization with an alert, and shows it on a click', async () => {
+    const s = setup()
+    const alert = { kind: 'rollback', detectedAt: new Date().toISOString(), message: 'rolled back' }
+    s.stores.view.getState().set({ org: 'acme' })
+    s.stores.session.setState({ orgs: [{ id: 'acme', size: 3 }, { id: 'globex', size: 5, alert }] })
+    renderWith(s.stores, <OtherAlerts />)
+    const badge = await screen.findByTestId('other-alerts')
+    expect(badge).toHaveAccessibleName('Integrity alert: globex')
+    expect(badge).toHaveTextContent('Alertglobex')
+    await userEvent.click(badge)
+    expect(s.stores.view.getState().org).toBe('globex')
+    // The shown organization's own alert is the integrity badge's to show.
+    await waitFor(() => expect(screen.queryByTestId('other-alerts')).toBeNull())
   })
 })
 
