@@ -285,6 +285,7 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 				if key == "" {
 					fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", rep.PublicKey)
 				}
+				fmt.Fprintln(w, "each event in the bundle is proved; that it holds every event its filter matches is not (see README: Verifying an export)")
 			}
 			return nil
 		},

@@ -247,14 +247,17 @@ func (v *verifier) hashFiles(ctx context.Context) <-chan map[string]fileHash {
 // checkFiles compares every file with the manifest.
 func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) error {
 	listed := map[string]bool{}
+	bundleFiles := []string{v.m.Format.EventsFile(), ProofsFile, CheckpointFile, PublicKeyFile}
 	for _, f := range v.m.Files {
 		if listed[f.Name] {
 			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("lists %s twice", f.Name)})
 			continue
 		}
 		listed[f.Name] = true
-		if f.Name != filepath.Base(f.Name) || f.Name == ManifestFile || strings.HasPrefix(f.Name, ".") {
-			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("lists %q, which is not a file of a bundle", f.Name)})
+		// Exactly the bundle's files: another events file (a doctored
+		// events.csv next to events.jsonl) would be sealed but unchecked.
+		if !slices.Contains(bundleFiles, f.Name) {
+			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("lists %q, which is not a file of a %s bundle", f.Name, v.m.Format)})
 			continue
 		}
 		h := hashes[f.Name]
@@ -273,7 +276,7 @@ func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) e
 			v.problem(Problem{File: f.Name, Message: fmt.Sprintf("has SHA-256 %s, the manifest says %s", sum, f.SHA256)})
 		}
 	}
-	for _, name := range []string{v.m.Format.EventsFile(), ProofsFile, CheckpointFile, PublicKeyFile} {
+	for _, name := range bundleFiles {
 		if !listed[name] {
 			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("does not list %s", name)})
 		}
@@ -344,6 +347,7 @@ type verifyItem struct {
 	// results, filled by a worker
 	problems []Problem
 	seq      uint64
+	ts       string // the record's timestamp, whose text order is time order
 	ok       bool
 	revealed int64
 }
@@ -418,7 +422,9 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 	}()
 
 	var count int64
-	var first, last uint64
+	var first, last, prev uint64
+	var prevTS string
+	newest := v.m.Filter.Order == "newest"
 	for c := range ordered {
 		<-c.done
 		for i := range c.items {
@@ -430,6 +436,16 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 						first = it.seq
 					}
 					last = max(last, it.seq)
+					// The timeline's order, (timestamp, seq): an event
+					// repeated, or two swapped, is not the log's answer to
+					// the filter.
+					after := it.ts > prevTS || it.ts == prevTS && it.seq > prev
+					if prev != 0 && (newest == after || it.ts == prevTS && it.seq == prev) {
+						v.problem(Problem{File: ProofsFile, Line: it.proofLine, Seq: it.seq,
+							Message: fmt.Sprintf("seq %d (%s) follows seq %d (%s): the export's events are in %s-first order, each once",
+								it.seq, it.ts, prev, prevTS, map[bool]string{true: "newest", false: "oldest"}[newest])})
+					}
+					prev, prevTS = it.seq, it.ts
 				}
 			}
 			v.rep.Revealed += it.revealed
@@ -558,6 +574,9 @@ func (v *verifier) checkItem(eventsName string, raw *lineEventReader, it *verify
 	emit := func(p Problem) { it.problems = append(it.problems, p) }
 	pl, pub, ok := v.checkProof(it.proofLine, it.proof, emit, &it.revealed, w)
 	it.ok, it.seq = ok, pl.Seq
+	if pub != nil {
+		it.ts = pub.Timestamp
+	}
 	if !it.hasEvent || !ok {
 		return
 	}
@@ -623,6 +642,13 @@ func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *
 		r          *RevealedJSON
 		commitment string
 	}{{"beforeState", pl.BeforeState, pub.BeforeStateCommitment}, {"afterState", pl.AfterState, pub.AfterStateCommitment}} {
+		// With states included every state is revealed; without, none.
+		switch {
+		case s.r == nil && s.commitment != "" && v.m.IncludeSensitive:
+			bad("%s is not revealed, though the manifest says the states are included", s.name)
+		case s.r != nil && !v.m.IncludeSensitive:
+			bad("%s is revealed, though the manifest says the states are not included", s.name)
+		}
 		if s.r == nil {
 			continue
 		}
@@ -785,8 +811,16 @@ func (j *jsonArrayReader) next() (exported, int, error) {
 		return exported{}, 0, io.EOF
 	}
 	j.n++
+	var raw json.RawMessage
 	var e EventJSON
-	if err := j.d.Decode(&e); err != nil {
+	err := j.d.Decode(&raw)
+	if err == nil {
+		if kerr := checkKeys(JSON, raw); kerr != nil {
+			return exported{}, j.n + 1, fmt.Errorf("element %d: %v", j.n, kerr)
+		}
+		err = json.Unmarshal(raw, &e)
+	}
+	if err != nil {
 		j.done = true
 		return exported{}, j.n + 1, fmt.Errorf("element %d is not an event: %v", j.n, err)
 	}
@@ -808,6 +842,9 @@ func (l *lineEventReader) next() (exported, int, error) {
 }
 
 func parseJSONEvent(f Format, line []byte) (exported, error) {
+	if err := checkKeys(f, line); err != nil {
+		return exported{}, fmt.Errorf("line: %v", err)
+	}
 	switch f {
 	case JSONLines:
 		var e EventJSON
@@ -861,10 +898,18 @@ func parseJSONEvent(f Format, line []byte) (exported, error) {
 		if doc.Metadata.UID != e.ID || doc.Metadata.Sequence != e.Seq {
 			return exported{}, fmt.Errorf("metadata.uid/metadata.sequence differ from unmapped.axiom.id/seq")
 		}
+		// A state is in entity*.data or in unmapped.axiom, never both:
+		// a reader of the one must not be shown another than the other.
 		if doc.Entity != nil && len(doc.Entity.Data) > 0 {
+			if len(e.BeforeState) > 0 {
+				return exported{}, fmt.Errorf("beforeState is both in entity.data and in unmapped.axiom")
+			}
 			e.BeforeState = doc.Entity.Data
 		}
 		if doc.EntityResult != nil && len(doc.EntityResult.Data) > 0 {
+			if len(e.AfterState) > 0 {
+				return exported{}, fmt.Errorf("afterState is both in entity_result.data and in unmapped.axiom")
+			}
 			e.AfterState = doc.EntityResult.Data
 		}
 		return exported{full: &e}, nil
