@@ -191,7 +191,15 @@ func UnescapeCEFValue(s string) string {
 // a key is the [A-Za-z0-9_.\[\]]+ run before an unescaped '=', and its value
 // runs up to the space before the next key.
 func cefExtensions(ext string) map[string]string {
+	out, _ := cefExtensionsDup(ext)
+	return out
+}
+
+// cefExtensionsDup is cefExtensions, and the first key that appears twice
+// ("" when none does): readers disagree on which of the two counts.
+func cefExtensionsDup(ext string) (map[string]string, string) {
 	out := map[string]string{}
+	dup := ""
 	type kv struct{ kStart, kEnd int }
 	var keys []kv
 	for i := 0; i < len(ext); i++ {
@@ -216,9 +224,13 @@ func cefExtensions(ext string) map[string]string {
 		if end < k.kEnd+1 {
 			end = k.kEnd + 1
 		}
-		out[ext[k.kStart:k.kEnd]] = UnescapeCEFValue(ext[k.kEnd+1 : end])
+		key := ext[k.kStart:k.kEnd]
+		if _, seen := out[key]; seen && dup == "" {
+			dup = key
+		}
+		out[key] = UnescapeCEFValue(ext[k.kEnd+1 : end])
 	}
-	return out
+	return out, dup
 }
 
 func isCEFKeyByte(c byte) bool {

@@ -108,6 +108,39 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 				t.Fatal("no OCSF event with entity_result.data to doctor")
 			}
 		}},
+		{"a CEF state", CEF, true, func(t *testing.T, dir string) {
+			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
+				for i, l := range ls {
+					if strings.Contains(l, "flexString2=") {
+						_, after, _ := strings.Cut(l, "flexString2=")
+						ls[i] = strings.Replace(l, "flexString2="+after, `flexString2={"Action":["*"]}`, 1)
+						return ls
+					}
+				}
+				t.Fatal("no CEF line with an afterState")
+				return ls
+			})
+		}},
+		{"a CEF user", CEF, false, func(t *testing.T, dir string) {
+			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
+				ls[0] = strings.Replace(ls[0], " suser=", " suser=mallory@example.com x=", 1)
+				return ls
+			})
+		}},
+		{"a CEF extension twice", CEF, false, func(t *testing.T, dir string) {
+			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
+				ls[0] = strings.Replace(ls[0], " suser=", " suser=mallory@example.com suser=", 1)
+				return ls
+			})
+		}},
+		{"a CEF severity", CEF, false, func(t *testing.T, dir string) {
+			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
+				head, rest, _ := strings.Cut(ls[0], "|rt=")
+				head = head[:len(head)-1] + "9"
+				ls[0] = head + "|rt=" + rest
+				return ls
+			})
+		}},
 		{"an event repeated", JSONLines, false, func(t *testing.T, dir string) {
 			lines(t, dir, "events.jsonl", func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })
 			lines(t, dir, ProofsFile, func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"sync"
 
 	"github.com/axiomops/axiom-audit/storage/tlog"
@@ -675,6 +676,11 @@ func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub
 		for _, msg := range ev.diffs {
 			bad(msg)
 		}
+		if ev.cef != nil {
+			for _, msg := range compareCEF(ev.cef, ev.cefHead, pub, pl.BeforeState, pl.AfterState) {
+				bad(msg)
+			}
+		}
 		return
 	}
 	if v.m.Format == CSV {
@@ -721,6 +727,10 @@ type exported struct {
 	Seq   uint64
 	full  *EventJSON
 	diffs []string
+	// cef and cefHead: a CEF line's extensions and header, compared with
+	// the record by compareCEF.
+	cef     map[string]string
+	cefHead []string
 	// statesElsewhere: the format keeps states outside the event.
 	statesElsewhere bool
 }
@@ -928,14 +938,71 @@ func parseCEFEvent(line []byte) (exported, error) {
 	if !ok {
 		return exported{}, fmt.Errorf("CEF header does not have 7 fields")
 	}
-	x := cefExtensions(ext)
+	x, dup := cefExtensionsDup(ext)
+	if dup != "" {
+		return exported{}, fmt.Errorf("CEF extension %q appears twice", dup)
+	}
 	seq, err := strconv.ParseUint(x["cn1"], 10, 64)
 	if err != nil || x["externalId"] == "" {
 		return exported{}, fmt.Errorf("CEF line has no externalId and cn1 (seq)")
 	}
-	e := exported{ID: x["externalId"], Seq: seq}
+	e := exported{ID: x["externalId"], Seq: seq, cef: x, cefHead: head}
 	if x["act"] != head[4] {
 		e.diffs = append(e.diffs, "act differs from the signature id")
 	}
 	return e, nil
+}
+
+// compareCEF names the fields of a CEF line that differ from the public
+// record and the revealed states: the header's signature id and severity,
+// and each extension that repeats a public field (cefEncoder). The header's
+// name and version and the controls (cs2, cs3) are not the record's.
+func compareCEF(x map[string]string, head []string, p *publicRecord, before, after *RevealedJSON) []string {
+	var bad []string
+	ne := func(field, got, want string) {
+		if got != want {
+			bad = append(bad, fmt.Sprintf("%s %.80q differs from the log's %.80q", field, got, want))
+		}
+	}
+	millis := func(s string) string {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return "?"
+		}
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	}
+	ne("signature id", head[4], p.ActionType)
+	ne("severity", head[6], strconv.Itoa(CEFSeverity(p.RiskLevel)))
+	ne("rt", x["rt"], millis(p.Timestamp))
+	ne("end", x["end"], millis(p.RecordedAt))
+	ne("suser", x["suser"], p.UserID)
+	ne("outcome", x["outcome"], outcome(p.Status))
+	ne("cat", x["cat"], p.Category)
+	ne("cs1", x["cs1"], p.OrganizationID)
+	ne("cs6", x["cs6"], p.Provider)
+	res, _ := marshal(orEmpty(p.ResourceIDs))
+	if !sameJSON(json.RawMessage(x["cs4"]), res) {
+		bad = append(bad, "cs4 (resourceIds) differs from the log's")
+	}
+	meta := p.Metadata
+	if len(meta) == 0 {
+		meta = json.RawMessage("{}")
+	}
+	if !sameJSON(json.RawMessage(x["cs5"]), meta) {
+		bad = append(bad, "cs5 (metadata) differs from the log's")
+	}
+	for _, s := range []struct {
+		name, key string
+		r         *RevealedJSON
+	}{{"beforeState", "flexString1", before}, {"afterState", "flexString2", after}} {
+		got, shown := x[s.key]
+		switch {
+		case !shown:
+		case s.r == nil:
+			bad = append(bad, s.name+" ("+s.key+") is not revealed in "+ProofsFile+", so it is not proved")
+		case !sameJSON(json.RawMessage(got), s.r.State):
+			bad = append(bad, s.name+" ("+s.key+") differs from the revealed state in "+ProofsFile)
+		}
+	}
+	return bad
 }
