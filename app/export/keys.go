@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -32,20 +33,63 @@ var eventFields = func() []string {
 type structObject struct {
 	bound  []string
 	strict bool
+	folded map[string]string // ASCII-lowercased bound key → bound key
+}
+
+func init() {
+	for _, rules := range keyRules {
+		for path, r := range rules {
+			r.folded = map[string]string{}
+			for _, name := range r.bound {
+				r.folded[strings.ToLower(name)] = name
+			}
+			rules[path] = r
+		}
+	}
+}
+
+// bind returns the bound key key matches regardless of case, if any.
+func (r *structObject) bind(key []byte) (string, bool) {
+	var buf [40]byte
+	if len(key) <= len(buf) {
+		ascii := true
+		for i, c := range key {
+			if c >= 0x80 {
+				ascii = false
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		if ascii {
+			name, ok := r.folded[string(buf[:len(key)])]
+			return name, ok
+		}
+	}
+	// Unicode folds too (the Kelvin sign folds to k, ſ to s), as Go's
+	// decoder does.
+	for _, name := range r.bound {
+		if strings.EqualFold(name, string(key)) {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // keyRules are, for each format, the struct objects by their path of keys
 // from the line's root ("" is the root).
 var keyRules = map[Format]map[string]structObject{
-	JSONLines: {"": {eventFields, true}},
-	JSON:      {"": {eventFields, true}},
-	SplunkHEC: {"": {[]string{"event"}, false}, "/event": {eventFields, true}},
-	ECS: {"": {[]string{"event", "axiom"}, false}, "/event": {[]string{"id", "sequence"}, false},
-		"/axiom": {eventFields, true}},
-	OCSF: {"": {[]string{"metadata", "entity", "entity_result", "unmapped"}, false},
-		"/metadata": {[]string{"uid", "sequence"}, false}, "/entity": {[]string{"data"}, false},
-		"/entity_result": {[]string{"data"}, false}, "/unmapped": {[]string{"axiom"}, false},
-		"/unmapped/axiom": {eventFields, true}},
+	JSONLines: {"": {bound: eventFields, strict: true}},
+	JSON:      {"": {bound: eventFields, strict: true}},
+	SplunkHEC: {"": {bound: []string{"event"}}, "/event": {bound: eventFields, strict: true}},
+	ECS: {"": {bound: []string{"event", "axiom"}}, "/event": {bound: []string{"id", "sequence"}},
+		"/axiom": {bound: eventFields, strict: true}},
+	OCSF: {"": {bound: []string{"metadata", "entity", "entity_result", "unmapped"}},
+		"/metadata": {bound: []string{"uid", "sequence"}}, "/entity": {bound: []string{"data"}},
+		"/entity_result": {bound: []string{"data"}}, "/unmapped": {bound: []string{"axiom"}},
+		"/unmapped/axiom": {bound: eventFields, strict: true}},
 }
 
 // checkKeys checks the keys of one events-file entry of format f. It
@@ -110,8 +154,12 @@ func (k *keyScanner) value(path string, tracked bool) {
 	case '"':
 		k.str()
 	default:
-		for k.i < len(k.b) && !strings.ContainsRune(",]} \t\r\n", rune(k.b[k.i])) {
-			k.i++
+	scalar:
+		for ; k.i < len(k.b); k.i++ {
+			switch k.b[k.i] {
+			case ',', ']', '}', ' ', '\t', '\r', '\n':
+				break scalar
+			}
 		}
 	}
 }
@@ -120,7 +168,8 @@ func (k *keyScanner) object(path string, tracked bool) {
 	k.i++
 	rule, isStruct := k.rules[path]
 	isStruct = isStruct && tracked
-	var keys []string
+	var buf [32][]byte
+	keys := buf[:0]
 	k.ws()
 	if k.i < len(k.b) && k.b[k.i] == '}' {
 		k.i++
@@ -133,23 +182,19 @@ func (k *keyScanner) object(path string, tracked bool) {
 			return
 		}
 		for _, prev := range keys {
-			if prev == key {
+			if string(prev) == string(key) {
 				k.err = fmt.Errorf("key %q appears twice in one object (at %q)", key, path+"/")
 				return
 			}
 		}
 		keys = append(keys, key)
 		if isStruct {
-			known := false
-			for _, name := range rule.bound {
-				if name == key {
-					known = true
-				} else if strings.EqualFold(name, key) {
-					k.err = fmt.Errorf("key %q at %q differs only in case from %q", key, path+"/", name)
-					return
-				}
-			}
-			if rule.strict && !known {
+			name, bound := rule.bind(key)
+			switch {
+			case bound && name != string(key):
+				k.err = fmt.Errorf("key %q at %q differs only in case from %q", key, path+"/", name)
+				return
+			case !bound && rule.strict:
 				k.err = fmt.Errorf("key %q at %q is not a field of an event", key, path+"/")
 				return
 			}
@@ -160,7 +205,14 @@ func (k *keyScanner) object(path string, tracked bool) {
 			return
 		}
 		k.i++
-		k.value(path+"/"+key, isStruct)
+		k.ws()
+		if isStruct && k.i < len(k.b) && k.b[k.i] == '{' {
+			child := path + "/" + string(key)
+			_, tracked := k.rules[child]
+			k.value(child, tracked)
+		} else {
+			k.value("", false)
+		}
 		k.ws()
 		if k.i >= len(k.b) {
 			k.fail()
@@ -178,34 +230,40 @@ func (k *keyScanner) object(path string, tracked bool) {
 	}
 }
 
-// str reads a string at k.i and returns it unescaped.
-func (k *keyScanner) str() (string, bool) {
+// str reads a string at k.i and returns it unescaped (a view of the input
+// when it has no escapes).
+func (k *keyScanner) str() ([]byte, bool) {
 	if k.i >= len(k.b) || k.b[k.i] != '"' {
 		k.fail()
-		return "", false
+		return nil, false
 	}
 	start, escaped := k.i, false
-	for k.i++; k.i < len(k.b); k.i++ {
-		switch k.b[k.i] {
-		case '\\':
-			escaped = true
-			k.i++
-		case '"':
-			k.i++
-			raw := k.b[start:k.i]
-			if !escaped {
-				return string(raw[1 : len(raw)-1]), true
-			}
-			var s string
-			if json.Unmarshal(raw, &s) != nil {
-				k.fail()
-				return "", false
-			}
-			return s, true
+	k.i++
+	for {
+		// Jump to the next quote; a backslash before it is walked.
+		j := bytes.IndexByte(k.b[k.i:], '"')
+		if j < 0 {
+			k.fail()
+			return nil, false
 		}
+		if bs := bytes.IndexByte(k.b[k.i:k.i+j], '\\'); bs >= 0 {
+			escaped = true
+			k.i += bs + 2 // the backslash and the byte it escapes
+			continue
+		}
+		k.i += j + 1
+		break
 	}
-	k.fail()
-	return "", false
+	raw := k.b[start:k.i]
+	if !escaped {
+		return raw[1 : len(raw)-1], true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		k.fail()
+		return nil, false
+	}
+	return []byte(s), true
 }
 
 // fail stops the scan of input that is not JSON, reporting nothing.
