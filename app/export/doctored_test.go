@@ -201,3 +201,26 @@ func jsonString(s string) string {
 	enc.Encode(s)
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// sameJSON: the same JSON in any key order and spacing, but not another
+// spelling of a number that rounds to the same double.
+func TestSameJSON(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{`{"b":1,"a":[true,null]}`, `{"a":[true,null],"b":1}`, true},
+		{`{ "a" : "\u00e9" }`, `{"a":"é"}`, true},
+		{`{"n":9007199254740993}`, `{"n":9007199254740992}`, false},
+		{`{"n":100000000000000000001}`, `{"n":100000000000000000000}`, false},
+		{`{"n":1e20}`, `{"n":100000000000000000000}`, false},
+		{`{"n":1.50}`, `{"n":1.5}`, false},
+		{`{"n":-0}`, `{"n":0}`, false},
+		{`{"n":100000000000000000000}`, `{"n":100000000000000000000}`, true},
+		{`{"n":2}`, `{"n":3}`, false},
+	} {
+		if got := sameJSON(json.RawMessage(c.a), json.RawMessage(c.b)); got != c.want {
+			t.Errorf("sameJSON(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package export
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -189,5 +191,27 @@ func sameJSON(a, b json.RawMessage) bool {
 	}
 	ca, err1 := canonical(a)
 	cb, err2 := canonical(b)
-	return err1 == nil && err2 == nil && string(ca) == string(cb)
+	return err1 == nil && err2 == nil && string(ca) == string(cb) && numbersCanonical(a)
+}
+
+// numbersCanonical reports whether every number of a is written as RFC
+// 8785 writes it. Canonical JSON goes through doubles, so 9007199254740993
+// and 9007199254740992 have one canonical form; the log keeps no number a
+// double cannot hold, and writes each in its canonical form, so another
+// spelling in an events file is a change a reader would see.
+func numbersCanonical(a []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(a))
+	d.UseNumber()
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return err == io.EOF
+		}
+		if n, ok := t.(json.Number); ok {
+			c, err := canonical([]byte(n))
+			if err != nil || string(c) != string(n) {
+				return false
+			}
+		}
+	}
 }
