@@ -141,6 +141,14 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 				return ls
 			})
 		}},
+		{"a leaf hash", JSONLines, false, func(t *testing.T, dir string) {
+			lines(t, dir, "events.jsonl", func(ls []string) []string {
+				var m map[string]json.RawMessage
+				json.Unmarshal([]byte(ls[1]), &m)
+				ls[1] = strings.Replace(ls[1], string(m["leafHash"]), `"`+strings.Repeat("ab", 32)+`"`, 1)
+				return ls
+			})
+		}},
 		{"an event repeated", JSONLines, false, func(t *testing.T, dir string) {
 			lines(t, dir, "events.jsonl", func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })
 			lines(t, dir, ProofsFile, func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })

@@ -708,6 +708,10 @@ func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub
 	for _, msg := range compareEvent(ev.full, pub) {
 		bad(msg)
 	}
+	// The events file's leaf hash (hex) is the proved one.
+	if ev.full.LeafHash != hex.EncodeToString(pl.LeafHash[:]) {
+		bad(fmt.Sprintf("leafHash %.80q differs from the proved %s", ev.full.LeafHash, hex.EncodeToString(pl.LeafHash[:])))
+	}
 	for _, s := range []struct {
 		name string
 		got  json.RawMessage
