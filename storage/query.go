@@ -318,6 +318,24 @@ func (c *compiledFilter) matchRecord(e *StoredEvent) bool {
 	return slices.ContainsFunc(e.ResourceIDs, has)
 }
 
+// Matcher tells whether an event is one a filter selects, as List and
+// exports select it (its public fields; states are never searched). An
+// auditor's tool checks with it that a bundle holds only what its filter
+// says.
+type Matcher struct{ c *compiledFilter }
+
+// NewMatcher compiles f (Cursor and Limit are ignored).
+func NewMatcher(f Filter) (*Matcher, error) {
+	c, err := compile(f)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{c}, nil
+}
+
+// Match reports whether f selects e.
+func (m *Matcher) Match(e *StoredEvent) bool { return m.c.matchEvent(e) }
+
 // matchEvent matches a whole event (subscriptions and tests).
 func (c *compiledFilter) matchEvent(e *StoredEvent) bool {
 	if e.OrganizationID != c.f.Org {

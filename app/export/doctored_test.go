@@ -149,6 +149,12 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 				return ls
 			})
 		}},
+		{"a filter the events do not match", JSONLines, false, func(t *testing.T, dir string) {
+			reseal(t, dir, func(m *Manifest) { m.Filter.Categories = []string{"finding"} })
+		}},
+		{"an unreadable filter", JSONLines, false, func(t *testing.T, dir string) {
+			reseal(t, dir, func(m *Manifest) { m.Filter.Since = "yesterday" })
+		}},
 		{"an event repeated", JSONLines, false, func(t *testing.T, dir string) {
 			lines(t, dir, "events.jsonl", func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })
 			lines(t, dir, ProofsFile, func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/axiomops/axiom-audit/storage"
 	"github.com/axiomops/axiom-audit/storage/tlog"
 )
 
@@ -117,6 +118,9 @@ type verifier struct {
 	m        Manifest
 	cp       tlog.Checkpoint
 	cpOK     bool
+	// matcher is the manifest's filter, which every exported record must
+	// match (nil when the filter cannot be read: that is a problem).
+	matcher *storage.Matcher
 }
 
 func (v *verifier) problem(p Problem) {
@@ -169,6 +173,11 @@ func (v *verifier) run(ctx context.Context) error {
 	// reported after theirs.
 	hashes := v.hashFiles(ctx)
 	v.checkCheckpoint()
+	if f, err := filterOf(m.Filter, m.OrganizationID); err != nil {
+		v.problem(Problem{File: ManifestFile, Message: "filter: " + err.Error()})
+	} else if v.matcher, err = storage.NewMatcher(f); err != nil {
+		v.problem(Problem{File: ManifestFile, Message: "filter: " + err.Error()})
+	}
 	if err := v.checkEvents(ctx); err != nil {
 		return err
 	}
@@ -634,6 +643,9 @@ func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *
 	if pub.OrganizationID != v.m.OrganizationID {
 		bad("the public record belongs to organization %q", pub.OrganizationID)
 	}
+	if v.matcher != nil && !v.matcher.Match(storedOf(&pub)) {
+		bad("the event is not one the manifest's filter selects")
+	}
 	leaf := tlog.LeafHash(pl.Record)
 	if leaf != pl.LeafHash {
 		bad("leaf hash %s recomputed from the record differs from %s", leaf, pl.LeafHash)
@@ -729,6 +741,56 @@ func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub
 			bad(s.name + " differs from the revealed state in " + ProofsFile)
 		}
 	}
+}
+
+// filterOf is the storage filter a manifest's filter describes
+// (DescribeFilter's inverse).
+func filterOf(f FilterJSON, org string) (storage.Filter, error) {
+	t := func(field, s string) (time.Time, error) {
+		if s == "" {
+			return time.Time{}, nil
+		}
+		x, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return x, fmt.Errorf("%s %q is not an RFC 3339 time", field, s)
+		}
+		return x, nil
+	}
+	since, err := t("since", f.Since)
+	if err != nil {
+		return storage.Filter{}, err
+	}
+	until, err := t("until", f.Until)
+	if err != nil {
+		return storage.Filter{}, err
+	}
+	order := storage.NewestFirst
+	switch f.Order {
+	case "oldest":
+		order = storage.OldestFirst
+	case "newest", "":
+	default:
+		return storage.Filter{}, fmt.Errorf("order %q is not newest or oldest", f.Order)
+	}
+	if f.Org != "" && f.Org != org {
+		return storage.Filter{}, fmt.Errorf("is of organization %q, the bundle of %q", f.Org, org)
+	}
+	return storage.Filter{Org: org, Since: since, Until: until, Categories: f.Categories,
+		ActionTypes: f.ActionTypes, Providers: f.Providers, UserIDs: f.UserIDs, Statuses: f.Statuses,
+		RiskLevels: f.RiskLevels, NotCategories: f.NotCategories, NotActionTypes: f.NotActionTypes,
+		NotProviders: f.NotProviders, NotUserIDs: f.NotUserIDs, NotStatuses: f.NotStatuses,
+		NotRiskLevels: f.NotRiskLevels, ResourceID: f.ResourceID, ResourceIDPrefix: f.ResourceIDPrefix,
+		Text: f.Text, Order: order}, nil
+}
+
+// storedOf is what a filter matches of a public record.
+func storedOf(p *publicRecord) *storage.StoredEvent {
+	ts, _ := time.Parse(time.RFC3339Nano, p.Timestamp)
+	e := &storage.StoredEvent{Category: p.Category, Seq: p.Seq}
+	e.ID, e.Timestamp, e.OrganizationID, e.UserID = p.ID, ts, p.OrganizationID, p.UserID
+	e.Provider, e.ActionType, e.ResourceIDs = p.Provider, p.ActionType, p.ResourceIDs
+	e.Status, e.RiskLevel, e.Metadata = p.Status, p.RiskLevel, p.Metadata
+	return e
 }
 
 // crlfToLF returns a copy of p with CRLF as LF in its text fields.
