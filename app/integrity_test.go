@@ -244,25 +244,8 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 // acknowledgement and lets appends through again.
 func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	ctx := context.Background()
-	ks := keystore.NewMemory()
 	dir := filepath.Join(t.TempDir(), "log")
-	open := func() (*App, *storage.Store) {
-		st, err := storage.Open(ctx, dir, ks, storage.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := New(Options{Store: st, User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a, st
-	}
-	closeBoth := func(a *App, st *storage.Store) {
-		a.Close()
-		if err := st.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	open, closeBoth := reopenable(t, dir, keystore.NewMemory())
 
 	a, st := open()
 	appendEventsN(t, a, "org-a", 5, 0)
@@ -363,25 +346,8 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 // 1), not as a typo of an organization the profile does not have.
 func TestCLI_MissingLogIsAnAlertNotATypo(t *testing.T) {
 	ctx := context.Background()
-	ks := keystore.NewMemory()
 	dir := filepath.Join(t.TempDir(), "log")
-	open := func() (*App, *storage.Store) {
-		st, err := storage.Open(ctx, dir, ks, storage.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := New(Options{Store: st, User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a, st
-	}
-	closeBoth := func(a *App, st *storage.Store) {
-		a.Close()
-		if err := st.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	open, closeBoth := reopenable(t, dir, keystore.NewMemory())
 	a, st := open()
 	appendEventsN(t, a, "org-b", 3, 0)
 	closeBoth(a, st)
@@ -429,6 +395,29 @@ func TestCLI_MissingLogIsAnAlertNotATypo(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "missing from the database") {
 		t.Errorf("keys rotate of the missing log: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// reopenable opens the log in dir (and an App over it) as often as a test
+// restores the directory under it, always with the keystore ks.
+func reopenable(t *testing.T, dir string, ks storage.Keystore) (open func() (*App, *storage.Store), closeBoth func(*App, *storage.Store)) {
+	open = func() (*App, *storage.Store) {
+		st, err := storage.Open(context.Background(), dir, ks, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(Options{Store: st, User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, st
+	}
+	closeBoth = func(a *App, st *storage.Store) {
+		a.Close()
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return open, closeBoth
 }
 
 func copyDir(t *testing.T, from, to string) {

@@ -136,20 +136,9 @@ func (k *keyScanner) value(path string, tracked bool) {
 		}
 		for k.err == nil {
 			k.value("", false)
-			k.ws()
-			if k.i >= len(k.b) {
-				k.fail()
+			if k.next(']') {
 				return
 			}
-			if k.b[k.i] == ']' {
-				k.i++
-				return
-			}
-			if k.b[k.i] != ',' {
-				k.fail()
-				return
-			}
-			k.i++
 		}
 	case '"':
 		k.str()
@@ -213,21 +202,26 @@ func (k *keyScanner) object(path string, tracked bool) {
 		} else {
 			k.value("", false)
 		}
-		k.ws()
-		if k.i >= len(k.b) {
-			k.fail()
+		if k.next('}') {
 			return
 		}
-		if k.b[k.i] == '}' {
-			k.i++
-			return
-		}
-		if k.b[k.i] != ',' {
-			k.fail()
-			return
-		}
-		k.i++
 	}
+}
+
+// next reads the comma after a member or element, or the close that ends
+// them, and reports whether it was the close (or the input is not JSON).
+func (k *keyScanner) next(close byte) bool {
+	k.ws()
+	switch {
+	case k.i < len(k.b) && k.b[k.i] == close:
+		k.i++
+		return true
+	case k.i < len(k.b) && k.b[k.i] == ',':
+		k.i++
+		return false
+	}
+	k.fail()
+	return true
 }
 
 // str reads a string at k.i and returns it unescaped (a view of the input
