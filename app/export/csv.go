@@ -163,6 +163,26 @@ func UnescapeCSVCell(v string) string {
 	return v
 }
 
+// unguardCSVCell is UnescapeCSVCell for a verifier: it also refuses a cell
+// the exporter cannot have written, a formula without its guard ('=cmd'
+// stripped of its ') or a guard before what needs none, since a spreadsheet
+// shows those otherwise than the record. A value that began with CRLF was
+// guarded before its CR, which a CSV reader turns, with the LF, into LF.
+func unguardCSVCell(c string) (string, bool) {
+	switch {
+	case c == "":
+		return c, true
+	case c[0] == '\'':
+		if len(c) > 1 && (formulaStart(c[1:]) || c[1] == '\n') {
+			return c[1:], true
+		}
+		return "", false
+	case formulaStart(c):
+		return "", false
+	}
+	return c, true
+}
+
 // csvEvent reads a row written by csvEncoder back into an EventJSON.
 func csvEvent(row []string) (EventJSON, error) {
 	var e EventJSON
@@ -170,7 +190,11 @@ func csvEvent(row []string) (EventJSON, error) {
 		return e, errorf("row has %d cells, want %d", len(row), len(CSVHeader))
 	}
 	for i := range row {
-		row[i] = UnescapeCSVCell(row[i])
+		v, ok := unguardCSVCell(row[i])
+		if !ok {
+			return e, errorf("%s cell %.40q is not as the exporter writes it: a cell starting with = + - @ tab CR or ' has one ' before it, and no other cell has", CSVHeader[i], row[i])
+		}
+		row[i] = v
 	}
 	seq, err := strconv.ParseUint(row[1], 10, 64)
 	if err != nil {

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // reseal recomputes the manifest's file sizes and digests and its seal, as
@@ -155,6 +157,33 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 		{"an unreadable filter", JSONLines, false, func(t *testing.T, dir string) {
 			reseal(t, dir, func(m *Manifest) { m.Filter.Since = "yesterday" })
 		}},
+		{"a CSV formula stripped of its guard", CSV, false, func(t *testing.T, dir string) {
+			n := 0
+			lines(t, dir, CSV.EventsFile(), func(ls []string) []string {
+				for i, l := range ls {
+					if strings.Contains(l, `"'=HYPERLINK`) {
+						ls[i] = strings.Replace(l, `"'=HYPERLINK`, `"=HYPERLINK`, 1)
+						n++
+					}
+				}
+				return ls
+			})
+			if n == 0 {
+				t.Fatal("no guarded formula cell to strip")
+			}
+		}},
+		{"a CEF label", CEF, false, func(t *testing.T, dir string) {
+			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
+				ls[0] = strings.Replace(ls[0], "cs1Label=organizationId", "cs1Label=approvedBy", 1)
+				return ls
+			})
+		}},
+		{"a CEF extension the exporter does not write", CEF, false, func(t *testing.T, dir string) {
+			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
+				ls[0] += " msg=Approved by the CFO"
+				return ls
+			})
+		}},
 		{"an event repeated", JSONLines, false, func(t *testing.T, dir string) {
 			lines(t, dir, "events.jsonl", func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })
 			lines(t, dir, ProofsFile, func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })
@@ -237,4 +266,24 @@ func TestSameJSON(t *testing.T) {
 			t.Errorf("sameJSON(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
 		}
 	}
+}
+
+// A genuine CSV bundle whose cells begin with CRLF, CR, a quote or a
+// formula character verifies: the guard the exporter wrote is the one the
+// verifier expects.
+func TestVerify_csvGuards(t *testing.T) {
+	src, err := NewMemSource("test-installation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, user := range []string{"\r\nalice", "\rbob", "'carol", "''dave", "=1+1", "-1", "@x\r", "\tt", "plain"} {
+		e := hostileEvents(testOrg)[0]
+		e.ID = fmt.Sprintf("01936b2e-0000-7000-8000-%012x", 100+i)
+		e.UserID = user
+		e.Timestamp = e.Timestamp.Add(time.Duration(i) * time.Second)
+		if _, err := src.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verifyOK(t, writeBundle(t, src, CSV, false).Dir)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -1036,6 +1037,11 @@ func parseCEFEvent(line []byte) (exported, error) {
 	return e, nil
 }
 
+// cefValueKeys are the extensions the exporter writes besides the labels.
+var cefValueKeys = map[string]bool{"rt": true, "end": true, "suser": true, "act": true, "outcome": true,
+	"externalId": true, "cat": true, "cn1": true, "cs1": true, "cs2": true, "cs3": true, "cs4": true, "cs5": true,
+	"cs6": true, "flexString1": true, "flexString2": true}
+
 // compareCEF names the fields of a CEF line that differ from the public
 // record and the revealed states: the header's signature id and severity,
 // and each extension that repeats a public field (cefEncoder). The header's
@@ -1053,6 +1059,27 @@ func compareCEF(x map[string]string, head []string, p *publicRecord, before, aft
 			return "?"
 		}
 		return strconv.FormatInt(t.UnixMilli(), 10)
+	}
+	// The exporter's extensions only, under its labels: a SIEM shows a
+	// value under its label, and shows any other extension too.
+	labels := map[string]string{"cn1Label": "seq", "cs1Label": "organizationId", "cs2Label": "soc2Controls",
+		"cs3Label": "iso27001Controls", "cs4Label": "resourceIds", "cs5Label": "metadata", "cs6Label": "provider"}
+	if _, ok := x["flexString1"]; ok {
+		labels["flexString1Label"] = "beforeState"
+	}
+	if _, ok := x["flexString2"]; ok {
+		labels["flexString2Label"] = "afterState"
+	}
+	for _, key := range slices.Sorted(maps.Keys(x)) {
+		if _, ok := labels[key]; ok || cefValueKeys[key] {
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("extension %q is not one the exporter writes", key))
+	}
+	for _, key := range slices.Sorted(maps.Keys(labels)) {
+		if got, want := x[key], labels[key]; got != want {
+			bad = append(bad, fmt.Sprintf("%s %.40q is not %q", key, got, want))
+		}
 	}
 	ne("signature id", head[4], p.ActionType)
 	ne("severity", head[6], strconv.Itoa(CEFSeverity(p.RiskLevel)))
