@@ -85,8 +85,11 @@ test: setup-test
 	$(MAKE) --no-print-directory smoke
 	@echo "make test: all suites passed"
 
+# -p 1: one package's benchmarks at a time. go test runs packages' test
+# binaries side by side by default, and each benchmark compares the store
+# with raw Badger on a machine it must have to itself.
 bench: frontend/dist/index.html
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./storage/... ./app/...
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./storage/... ./app/...
 
 demo: build
 	$(BIN) --profile demo demo --events $${DEMO_EVENTS:-20000} --if-empty
