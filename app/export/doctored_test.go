@@ -53,6 +53,36 @@ func lines(t *testing.T, dir, name string, edit func([]string) []string) {
 	}
 }
 
+// editLine changes line i (from 0) of a bundle file, or with i < 0 every
+// line. The test fails when nothing changed: a doctoring that missed its
+// target would pass for a detection.
+func editLine(t *testing.T, dir, name string, i int, edit func(string) string) {
+	t.Helper()
+	changed := false
+	lines(t, dir, name, func(ls []string) []string {
+		for j, l := range ls {
+			if i < 0 || j == i {
+				ls[j] = edit(l)
+				changed = changed || ls[j] != l
+			}
+		}
+		return ls
+	})
+	if !changed {
+		t.Fatalf("%s: nothing to doctor", name)
+	}
+}
+
+// withoutStates is a JSON line without its beforeState and afterState.
+func withoutStates(line string) string {
+	var m map[string]json.RawMessage
+	json.Unmarshal([]byte(line), &m)
+	delete(m, "afterState")
+	delete(m, "beforeState")
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
 // A doctored bundle whose manifest was resealed must not verify. Each case
 // was found to pass before (a review of verify-export).
 func TestVerify_resealedDoctoring(t *testing.T) {
@@ -70,85 +100,56 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 		doctor    func(t *testing.T, dir string)
 	}{
 		{"a key twice, the reader's first", JSONLines, false, func(t *testing.T, dir string) {
-			lines(t, dir, "events.jsonl", func(ls []string) []string {
-				u := userOf(ls[1])
-				ls[1] = strings.Replace(ls[1], `"userId":`+jsonString(u), `"userId":"mallory@example.com","userId":`+jsonString(u), 1)
-				return ls
+			editLine(t, dir, "events.jsonl", 1, func(l string) string {
+				u := jsonString(userOf(l))
+				return strings.Replace(l, `"userId":`+u, `"userId":"mallory@example.com","userId":`+u, 1)
 			})
 		}},
 		{"a key that differs only in case", JSONLines, false, func(t *testing.T, dir string) {
-			lines(t, dir, "events.jsonl", func(ls []string) []string {
-				u := userOf(ls[1])
-				ls[1] = strings.Replace(ls[1], `"userId":`+jsonString(u), `"userId":"mallory@example.com","USERID":`+jsonString(u), 1)
-				return ls
+			editLine(t, dir, "events.jsonl", 1, func(l string) string {
+				u := jsonString(userOf(l))
+				return strings.Replace(l, `"userId":`+u, `"userId":"mallory@example.com","USERID":`+u, 1)
 			})
 		}},
 		{"a field an event does not have", JSONLines, false, func(t *testing.T, dir string) {
-			lines(t, dir, "events.jsonl", func(ls []string) []string {
-				ls[1] = strings.Replace(ls[1], `{`, `{"approvedBy":"ciso@example.com",`, 1)
-				return ls
-			})
+			editLine(t, dir, "events.jsonl", 1, func(l string) string { return strings.Replace(l, `{`, `{"approvedBy":"ciso@example.com",`, 1) })
 		}},
 		{"an ECS wrapper key in another case", ECS, false, func(t *testing.T, dir string) {
-			lines(t, dir, ECS.EventsFile(), func(ls []string) []string {
-				ls[1] = strings.Replace(ls[1], `"axiom":`, `"axiom":{"id":"x"},"Axiom":`, 1)
-				return ls
-			})
+			editLine(t, dir, ECS.EventsFile(), 1, func(l string) string { return strings.Replace(l, `"axiom":`, `"axiom":{"id":"x"},"Axiom":`, 1) })
 		}},
 		{"an OCSF state in unmapped.axiom besides entity_result.data", OCSF, true, func(t *testing.T, dir string) {
-			n := 0
-			lines(t, dir, OCSF.EventsFile(), func(ls []string) []string {
-				for i, l := range ls {
-					if strings.Contains(l, `"entity_result":`) && strings.Contains(l, `"data":`) {
-						ls[i] = strings.Replace(l, `"axiom":{`, `"axiom":{"afterState":{"Action":["*"]},`, 1)
-						n++
-					}
+			editLine(t, dir, OCSF.EventsFile(), -1, func(l string) string {
+				if !strings.Contains(l, `"entity_result":`) || !strings.Contains(l, `"data":`) {
+					return l
 				}
-				return ls
+				return strings.Replace(l, `"axiom":{`, `"axiom":{"afterState":{"Action":["*"]},`, 1)
 			})
-			if n == 0 {
-				t.Fatal("no OCSF event with entity_result.data to doctor")
-			}
 		}},
 		{"a CEF state", CEF, true, func(t *testing.T, dir string) {
-			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
-				for i, l := range ls {
-					if strings.Contains(l, "flexString2=") {
-						_, after, _ := strings.Cut(l, "flexString2=")
-						ls[i] = strings.Replace(l, "flexString2="+after, `flexString2={"Action":["*"]}`, 1)
-						return ls
-					}
+			editLine(t, dir, CEF.EventsFile(), -1, func(l string) string {
+				if before, _, ok := strings.Cut(l, "flexString2="); ok {
+					return before + `flexString2={"Action":["*"]}`
 				}
-				t.Fatal("no CEF line with an afterState")
-				return ls
+				return l
 			})
 		}},
 		{"a CEF user", CEF, false, func(t *testing.T, dir string) {
-			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
-				ls[0] = strings.Replace(ls[0], " suser=", " suser=mallory@example.com x=", 1)
-				return ls
-			})
+			editLine(t, dir, CEF.EventsFile(), 0, func(l string) string { return strings.Replace(l, " suser=", " suser=mallory@example.com x=", 1) })
 		}},
 		{"a CEF extension twice", CEF, false, func(t *testing.T, dir string) {
-			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
-				ls[0] = strings.Replace(ls[0], " suser=", " suser=mallory@example.com suser=", 1)
-				return ls
-			})
+			editLine(t, dir, CEF.EventsFile(), 0, func(l string) string { return strings.Replace(l, " suser=", " suser=mallory@example.com suser=", 1) })
 		}},
 		{"a CEF severity", CEF, false, func(t *testing.T, dir string) {
-			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
-				head, rest, _ := strings.Cut(ls[0], "|rt=")
-				head = head[:len(head)-1] + "9"
-				ls[0] = head + "|rt=" + rest
-				return ls
+			editLine(t, dir, CEF.EventsFile(), 0, func(l string) string {
+				head, rest, _ := strings.Cut(l, "|rt=")
+				return head[:len(head)-1] + "9|rt=" + rest
 			})
 		}},
 		{"a leaf hash", JSONLines, false, func(t *testing.T, dir string) {
-			lines(t, dir, "events.jsonl", func(ls []string) []string {
+			editLine(t, dir, "events.jsonl", 1, func(l string) string {
 				var m map[string]json.RawMessage
-				json.Unmarshal([]byte(ls[1]), &m)
-				ls[1] = strings.Replace(ls[1], string(m["leafHash"]), `"`+strings.Repeat("ab", 32)+`"`, 1)
-				return ls
+				json.Unmarshal([]byte(l), &m)
+				return strings.Replace(l, string(m["leafHash"]), `"`+strings.Repeat("ab", 32)+`"`, 1)
 			})
 		}},
 		{"a filter the events do not match", JSONLines, false, func(t *testing.T, dir string) {
@@ -158,31 +159,13 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 			reseal(t, dir, func(m *Manifest) { m.Filter.Since = "yesterday" })
 		}},
 		{"a CSV formula stripped of its guard", CSV, false, func(t *testing.T, dir string) {
-			n := 0
-			lines(t, dir, CSV.EventsFile(), func(ls []string) []string {
-				for i, l := range ls {
-					if strings.Contains(l, `"'=HYPERLINK`) {
-						ls[i] = strings.Replace(l, `"'=HYPERLINK`, `"=HYPERLINK`, 1)
-						n++
-					}
-				}
-				return ls
-			})
-			if n == 0 {
-				t.Fatal("no guarded formula cell to strip")
-			}
+			editLine(t, dir, CSV.EventsFile(), -1, func(l string) string { return strings.Replace(l, `"'=HYPERLINK`, `"=HYPERLINK`, 1) })
 		}},
 		{"a CEF label", CEF, false, func(t *testing.T, dir string) {
-			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
-				ls[0] = strings.Replace(ls[0], "cs1Label=organizationId", "cs1Label=approvedBy", 1)
-				return ls
-			})
+			editLine(t, dir, CEF.EventsFile(), 0, func(l string) string { return strings.Replace(l, "cs1Label=organizationId", "cs1Label=approvedBy", 1) })
 		}},
 		{"a CEF extension the exporter does not write", CEF, false, func(t *testing.T, dir string) {
-			lines(t, dir, CEF.EventsFile(), func(ls []string) []string {
-				ls[0] += " msg=Approved by the CFO"
-				return ls
-			})
+			editLine(t, dir, CEF.EventsFile(), 0, func(l string) string { return l + " msg=Approved by the CFO" })
 		}},
 		{"an event repeated", JSONLines, false, func(t *testing.T, dir string) {
 			lines(t, dir, "events.jsonl", func(ls []string) []string { return append(ls[:3:3], ls[2:]...) })
@@ -201,24 +184,8 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 			reseal(t, dir, func(m *Manifest) { m.Files = append(m.Files, File{Name: "events.csv"}) })
 		}},
 		{"states stripped from a bundle that says it has them", JSONLines, true, func(t *testing.T, dir string) {
-			lines(t, dir, ProofsFile, func(ls []string) []string {
-				var m map[string]json.RawMessage
-				json.Unmarshal([]byte(ls[1]), &m)
-				delete(m, "afterState")
-				delete(m, "beforeState")
-				b, _ := json.Marshal(m)
-				ls[1] = string(b)
-				return ls
-			})
-			lines(t, dir, "events.jsonl", func(ls []string) []string {
-				var m map[string]json.RawMessage
-				json.Unmarshal([]byte(ls[1]), &m)
-				delete(m, "afterState")
-				delete(m, "beforeState")
-				b, _ := json.Marshal(m)
-				ls[1] = string(b)
-				return ls
-			})
+			editLine(t, dir, ProofsFile, 1, withoutStates)
+			editLine(t, dir, "events.jsonl", 1, withoutStates)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
