@@ -262,18 +262,11 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An auditor keeps the newer checkpoint.
-	newer, _, code := runCLI(t, a, "", "checkpoint", "--org", "org-a")
-	newerFile := filepath.Join(t.TempDir(), "checkpoint-12.txt")
-	if err := os.WriteFile(newerFile, []byte(newer), 0o600); code != 0 || err != nil {
-		t.Fatal(code, err)
-	}
+	newerFile := savedCheckpoint(t, a, "org-a")
 	closeBoth(a, st)
 
 	// Restore the older copy.
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	copyDir(t, backup, dir)
+	restoreDir(t, backup, dir)
 	a, st = open()
 	defer closeBoth(a, st)
 
@@ -358,16 +351,9 @@ func TestCLI_MissingLogIsAnAlertNotATypo(t *testing.T) {
 	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
 		t.Fatal(err)
 	}
-	kept, _, code := runCLI(t, a, "", "checkpoint", "--org", "org-a")
-	keptFile := filepath.Join(t.TempDir(), "checkpoint.txt")
-	if err := os.WriteFile(keptFile, []byte(kept), 0o600); code != 0 || err != nil {
-		t.Fatal(code, err)
-	}
+	keptFile := savedCheckpoint(t, a, "org-a")
 	closeBoth(a, st)
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	copyDir(t, backup, dir)
+	restoreDir(t, backup, dir)
 	a, st = open()
 	defer closeBoth(a, st)
 
@@ -418,6 +404,27 @@ func reopenable(t *testing.T, dir string, ks storage.Keystore) (open func() (*Ap
 		}
 	}
 	return open, closeBoth
+}
+
+// restoreDir replaces the directory to with a copy of from.
+func restoreDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.RemoveAll(to); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, from, to)
+}
+
+// savedCheckpoint is a file holding org's newest checkpoint as the CLI
+// prints it, as an auditor keeps one.
+func savedCheckpoint(t *testing.T, a *App, org string) string {
+	t.Helper()
+	text, stderr, code := runCLI(t, a, "", "checkpoint", "--org", org)
+	path := filepath.Join(t.TempDir(), "checkpoint.txt")
+	if err := os.WriteFile(path, []byte(text), 0o600); code != 0 || err != nil {
+		t.Fatal(code, stderr, err)
+	}
+	return path
 }
 
 func copyDir(t *testing.T, from, to string) {
