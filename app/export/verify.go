@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -1042,6 +1041,22 @@ var cefValueKeys = map[string]bool{"rt": true, "end": true, "suser": true, "act"
 	"externalId": true, "cat": true, "cn1": true, "cs1": true, "cs2": true, "cs3": true, "cs4": true, "cs5": true,
 	"cs6": true, "flexString1": true, "flexString2": true}
 
+// cefLabels are the exporter's labels (cefEncoder); a state's label (of
+// its state's key) is there exactly when the state is.
+var cefLabels = []struct{ key, value, of string }{
+	{"cn1Label", "seq", ""}, {"cs1Label", "organizationId", ""}, {"cs2Label", "soc2Controls", ""},
+	{"cs3Label", "iso27001Controls", ""}, {"cs4Label", "resourceIds", ""}, {"cs5Label", "metadata", ""},
+	{"cs6Label", "provider", ""}, {"flexString1Label", "beforeState", "flexString1"}, {"flexString2Label", "afterState", "flexString2"},
+}
+
+var cefLabelKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range cefLabels {
+		m[l.key] = true
+	}
+	return m
+}()
+
 // compareCEF names the fields of a CEF line that differ from the public
 // record and the revealed states: the header's signature id and severity,
 // and each extension that repeats a public field (cefEncoder). The header's
@@ -1062,24 +1077,27 @@ func compareCEF(x map[string]string, head []string, p *publicRecord, before, aft
 	}
 	// The exporter's extensions only, under its labels: a SIEM shows a
 	// value under its label, and shows any other extension too.
-	labels := map[string]string{"cn1Label": "seq", "cs1Label": "organizationId", "cs2Label": "soc2Controls",
-		"cs3Label": "iso27001Controls", "cs4Label": "resourceIds", "cs5Label": "metadata", "cs6Label": "provider"}
-	if _, ok := x["flexString1"]; ok {
-		labels["flexString1Label"] = "beforeState"
+	var unknown []string
+	for key := range x {
+		if !cefValueKeys[key] && !cefLabelKeys[key] {
+			unknown = append(unknown, key)
+		}
 	}
-	if _, ok := x["flexString2"]; ok {
-		labels["flexString2Label"] = "afterState"
-	}
-	for _, key := range slices.Sorted(maps.Keys(x)) {
-		if _, ok := labels[key]; ok || cefValueKeys[key] {
+	for _, l := range cefLabels {
+		got, present := x[l.key]
+		if _, labelled := x[l.of]; l.of != "" && !labelled {
+			if present {
+				unknown = append(unknown, l.key) // a state's label without the state
+			}
 			continue
 		}
-		bad = append(bad, fmt.Sprintf("extension %q is not one the exporter writes", key))
-	}
-	for _, key := range slices.Sorted(maps.Keys(labels)) {
-		if got, want := x[key], labels[key]; got != want {
-			bad = append(bad, fmt.Sprintf("%s %.40q is not %q", key, got, want))
+		if got != l.value {
+			bad = append(bad, fmt.Sprintf("%s %.40q is not %q", l.key, got, l.value))
 		}
+	}
+	slices.Sort(unknown)
+	for _, key := range unknown {
+		bad = append(bad, fmt.Sprintf("extension %q is not one the exporter writes", key))
 	}
 	ne("signature id", head[4], p.ActionType)
 	ne("severity", head[6], strconv.Itoa(CEFSeverity(p.RiskLevel)))
