@@ -203,7 +203,10 @@ type Store struct {
 	keys  *keyring
 	rotMu sync.Mutex // serializes data key rotations (RotateDataKey)
 	dedup []byte
-	dir   string
+	// readKey is Badger's at-rest key: it opens the log for reading, and
+	// nothing else (ReadKey, OpenForAudit).
+	readKey []byte
+	dir     string
 	// stride is the database's tree layout: 1, every tree node on its
 	// own, or TreeStride, tiles (integrity.go, tiles.go).
 	stride uint
@@ -336,6 +339,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		log:      opts.Logger,
 		keys:     newKeyring(db, dk.kek, opts.Now),
 		dedup:    dk.dedup,
+		readKey:  dk.badger,
 		stride:   stride,
 		dir:      dir,
 		reqs:     make(chan *appendRequest, 256),
@@ -487,19 +491,31 @@ func checkFormat(db *badger.DB, newStride uint) (uint, error) {
 			return fmt.Errorf("failed to read the format version: %w", err)
 		}
 		return item.Value(func(v []byte) error {
-			if len(v) == 4 {
-				layout = binary.BigEndian.Uint32(v)
-			}
-			if len(v) != 4 || layout != layoutNodes && layout != layoutTiles {
-				return fmt.Errorf("the audit log has format %x, this program reads formats %d and %d: %w", v, layoutNodes, layoutTiles, errCorrupt)
-			}
-			return nil
+			layout, err = decodeFormat(v)
+			return err
 		})
 	})
-	if layout == layoutTiles {
-		return TreeStride, err
+	return strideOf(layout), err
+}
+
+// decodeFormat decodes the stored format version, a tree layout.
+func decodeFormat(v []byte) (uint32, error) {
+	var layout uint32
+	if len(v) == 4 {
+		layout = binary.BigEndian.Uint32(v)
 	}
-	return 1, err
+	if len(v) != 4 || layout != layoutNodes && layout != layoutTiles {
+		return 0, fmt.Errorf("the audit log has format %x, this program reads formats %d and %d: %w", v, layoutNodes, layoutTiles, errCorrupt)
+	}
+	return layout, nil
+}
+
+// strideOf is the tree stride of a layout.
+func strideOf(layout uint32) uint {
+	if layout == layoutTiles {
+		return TreeStride
+	}
+	return 1
 }
 
 // Close stops the writer and background work and closes the database.

@@ -96,9 +96,29 @@ type VerifyOptions struct {
 	// master key, so opening the store always needs it; an auditor's fully
 	// keyless path is an export bundle, verified offline.
 	Keyless bool
+	// PublicKey, when set, is the verifier key (note verifier format) the
+	// caller trusts, such as the one the owner published: checkpoint
+	// signatures are checked with it instead of the key the log stores,
+	// and a log that stores another key is a problem. A copy of the log
+	// alone cannot show that its key was not replaced along with its
+	// records.
+	PublicKey string
+	// Checkpoints are signed checkpoints the caller kept, such as an
+	// auditor's from an earlier visit. Each is checked as the keychain
+	// anchor is: it must verify, and the log must hold its events with its
+	// root at its size, or the log was rolled back, truncated or
+	// rewritten. A copy of the log alone cannot show that.
+	Checkpoints []HeldCheckpoint
 	// Progress, when set, is called now and then with the records checked
 	// of the organization being verified and its size.
 	Progress func(org string, done, total uint64)
+}
+
+// HeldCheckpoint is a signed checkpoint the caller of Verify kept, and a
+// name to call it by in problems (a file name).
+type HeldCheckpoint struct {
+	Name string
+	Note []byte
 }
 
 // VerifySummary counts what Verify checked and found.
@@ -234,10 +254,36 @@ func (s *Store) verifyAt(ctx context.Context, txn *badger.Txn, opts VerifyOption
 	if v.vkey, v.inst, err = readVerifierMeta(txn); err != nil {
 		return sum, err
 	}
+	var keyProblem *Problem
+	if opts.PublicKey != "" && opts.PublicKey != v.vkey {
+		keyProblem = &Problem{Kind: ProblemBadSignature, Detail: fmt.Sprintf(
+			"the log stores verifier key %q, not the one given (%q): its checkpoints are checked with the one given", v.vkey, opts.PublicKey)}
+		v.vkey = opts.PublicKey
+	}
+	if v.held, err = heldByOrg(opts.Checkpoints, v.inst); err != nil {
+		return sum, err
+	}
 	orgs := []string{opts.Org}
 	if opts.Org == "" {
 		if orgs, err = s.verifyOrgs(txn, opts); err != nil {
 			return sum, err
+		}
+		// An organization a kept checkpoint names is checked even when
+		// the log has nothing of it: its whole log is gone.
+		for org := range v.held {
+			if !slices.Contains(orgs, org) {
+				orgs = append(orgs, org)
+			}
+		}
+		slices.Sort(orgs)
+	}
+	if keyProblem != nil {
+		for _, org := range orgs {
+			p := *keyProblem
+			p.Org = org
+			if err := v.report(p); err != nil {
+				return sum, err.(stopVerify).err
+			}
 		}
 	}
 	for _, org := range orgs {
@@ -287,6 +333,9 @@ type verifier struct {
 	// anchors are the keychain anchors read before txn, by organization
 	// (nil value: none); nil: read each when it is checked.
 	anchors map[string][]byte
+	// held are the checkpoints the caller kept, by organization
+	// (VerifyOptions.Checkpoints).
+	held map[string][]HeldCheckpoint
 }
 
 // Index tables compared through fingerprints.
@@ -666,7 +715,56 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	if err := v.anchor(ctx, org, tree); err != nil {
 		return err
 	}
+	for _, h := range v.held[org] {
+		if err := v.checkHeld(ctx, org, tree, h); err != nil {
+			return err
+		}
+	}
 	return checkIndexes()
+}
+
+// heldByOrg sorts kept checkpoints by the organization their origin names
+// (tlog.Origin). A note that is not a checkpoint of an axiom-audit log is
+// the caller's mistake, an error; one of another installation is a
+// problem of the organization it names (checkHeld): the log's
+// installation id may be what was replaced.
+func heldByOrg(held []HeldCheckpoint, inst string) (map[string][]HeldCheckpoint, error) {
+	out := map[string][]HeldCheckpoint{}
+	for _, h := range held {
+		origin, _, _ := strings.Cut(string(h.Note), "\n")
+		rest, ok := strings.CutPrefix(origin, strings.TrimSuffix(tlog.Origin("", ""), "/")) // "axiom-audit/"
+		_, org, ok2 := strings.Cut(rest, "/")
+		if !ok || !ok2 || !validOrg(org) || !strings.Contains(string(h.Note), "\n\n") {
+			return nil, fmt.Errorf("%s is not a signed checkpoint of an axiom-audit log (its first line is %q)", h.Name, origin)
+		}
+		out[org] = append(out[org], h)
+	}
+	return out, nil
+}
+
+// checkHeld checks a checkpoint the caller kept against org's log, as
+// anchor checks the keychain's: its signature (with the verifier key in
+// force) and origin, that the log holds its events, and its root.
+func (v *verifier) checkHeld(ctx context.Context, org string, tree *tlog.Tree, h HeldCheckpoint) error {
+	cp, err := tlog.OpenCheckpoint(h.Note, v.vkey, tlog.Origin(v.inst, org))
+	if err != nil {
+		return v.report(Problem{Org: org, Kind: ProblemBadSignature,
+			Detail: fmt.Sprintf("the checkpoint kept in %s does not verify against this log (verifier key %q, origin %q): %v; the checkpoint, or the log's key or installation id, was changed",
+				h.Name, v.vkey, tlog.Origin(v.inst, org), err)})
+	}
+	if cp.Size > tree.Size() {
+		return v.report(Problem{Org: org, Seq: tree.Size() + 1, Kind: ProblemRollback,
+			Detail: fmt.Sprintf("the checkpoint kept in %s is of %d events, the log has %d (rolled back or truncated)", h.Name, cp.Size, tree.Size())})
+	}
+	root, err := tlog.RootAt(ctx, v.s.nodes(v.txn, org), cp.Size)
+	if err != nil || root != cp.Root {
+		detail := fmt.Sprintf("the checkpoint kept in %s signs root %s for size %d, the log's is %s (rewritten since)", h.Name, cp.Root, cp.Size, root)
+		if err != nil {
+			detail = fmt.Sprintf("the checkpoint kept in %s is of size %d, and the log's root at that size cannot be read: %v", h.Name, cp.Size, err)
+		}
+		return v.report(Problem{Org: org, Kind: ProblemInconsistentCheckpoints, Detail: detail})
+	}
+	return nil
 }
 
 // readChunk reads and checks the records of one chunk (a worker's part).
