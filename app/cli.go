@@ -108,6 +108,7 @@ type profileBackend interface {
 	syncBackend
 	revokeToken(ctx context.Context, id string) (TokenDTO, error)
 	rotateDataKey(ctx context.Context, org string) (uint32, error)
+	exportReadKey(ctx context.Context, file string) ([]byte, error)
 	organizations(ctx context.Context) ([]OrganizationDTO, error)
 }
 

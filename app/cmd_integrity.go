@@ -40,16 +40,28 @@ type verifySummary struct {
 	Problems []VerifyProblemDTO `json:"problems,omitempty"`
 }
 
+// verifier is what verify needs of a backend.
+type verifier interface {
+	verify(ctx context.Context, req VerifyRequest, progress func(VerifyProgressDTO), problem func(VerifyProblemDTO)) (VerifyResultDTO, error)
+}
+
 func (c *cli) verifyCommand() *cobra.Command {
 	var org string
 	var asJSON, keyless bool
+	var audit auditFlags
 	cmd := &cobra.Command{
-		Use:   "verify [--org ORG] [--json] [--keyless]",
+		Use:   "verify [--org ORG] [--json] [--keyless | --read-key FILE [--public-key FILE] [--checkpoint FILE]...]",
 		Short: "Check the log's integrity and name every tampered record",
 		Long: "verify recomputes every leaf hash from its record, the hash chain, every stored\n" +
 			"tree node and root, every checkpoint signature and the consistency between\n" +
 			"consecutive checkpoints, and checks that the indexes point at real records. With\n" +
 			"the keys (the default) it also decrypts each state and checks its commitment.\n\n" +
+			"An auditor without the keychain verifies a copy of the profile's data directory\n" +
+			"with the read key the owner exported ('keys export-read-key'), keyless:\n\n" +
+			"  axiom-audit verify --data-dir COPY --read-key FILE --public-key KEY --checkpoint CP\n\n" +
+			"A copy alone cannot show that it is the newest, or that its signing key is the\n" +
+			"owner's: --public-key checks every signature with the key the owner published,\n" +
+			"and each --checkpoint kept from an earlier visit must be covered by the copy.\n\n" +
 			"Each problem is printed on its own line (with --json, as one JSON object per line,\n" +
 			"followed by a line {\"summary\": …}). Exit status: 0 clean, 1 problems found,\n" +
 			"2 the log could not be checked (or bad usage).",
@@ -60,11 +72,28 @@ func (c *cli) verifyCommand() *cobra.Command {
 			// Through the desktop app's API the scan runs in the app,
 			// under its own settings.
 			defer storage.UseScanRuntime()()
-			b, closeB, err := c.backend(cmd)
-			if err != nil {
-				return err
+			var b verifier
+			if audit.readKey != "" {
+				av, err := c.openAudit(audit)
+				if err != nil {
+					return err
+				}
+				defer av.a.Close()
+				b, keyless = av, true
+			} else {
+				switch {
+				case audit.publicKey != "":
+					return &RequestError{Field: "--public-key", Reason: "applies with --read-key (an auditor's copy of the log) only"}
+				case len(audit.checkpoints) > 0:
+					return &RequestError{Field: "--checkpoint", Reason: "applies with --read-key (an auditor's copy of the log) only; 'prove --checkpoint' checks one against this profile"}
+				}
+				pb, closeB, err := c.backend(cmd)
+				if err != nil {
+					return err
+				}
+				defer closeB()
+				b = pb
 			}
-			defer closeB()
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			defer out.Flush()
 			enc := json.NewEncoder(out)
@@ -120,7 +149,10 @@ func (c *cli) verifyCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&org, "org", "", "verify only this organization `ID` (default: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print problems and the summary as JSON lines")
-	cmd.Flags().BoolVar(&keyless, "keyless", false, "check with no secret: states are not decrypted, signatures are checked with the verifier key stored in the log (opening the profile still needs its keychain entries; without them, use verify-export)")
+	cmd.Flags().BoolVar(&keyless, "keyless", false, "check with no secret: states are not decrypted, signatures are checked with the verifier key stored in the log (opening the profile still needs its keychain entries; without them, use --read-key)")
+	cmd.Flags().StringVar(&audit.readKey, "read-key", "", "open the log (--data-dir: an auditor's copy) with the read key in `FILE` ('keys export-read-key') and no keychain; implies --keyless")
+	cmd.Flags().StringVar(&audit.publicKey, "public-key", "", "with --read-key: check signatures with the verifier key in `FILE` (the owner's published 'checkpoint --public-key'), not the one the copy stores")
+	cmd.Flags().StringArrayVar(&audit.checkpoints, "checkpoint", nil, "with --read-key: a signed checkpoint `FILE` kept from before; the copy must hold its events, with its root (repeatable)")
 	return cmd
 }
 
@@ -325,9 +357,6 @@ func alertExit(org string, a *IntegrityAlertDTO, what string) error {
 // be org's log. A file that is not such a checkpoint is a usage error
 // (exit 2); one whose signature by this log's key fails, exit 1.
 func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, path string) (tlog.Checkpoint, error) {
-	// A signed checkpoint is a few hundred bytes (with witness
-	// cosignatures, a few KB): a larger file is not one.
-	const maxCheckpointFile = 64 << 10
 	if fi, err := os.Stat(path); err == nil && fi.Size() > maxCheckpointFile {
 		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: fmt.Sprintf("%s has %d bytes, more than a signed checkpoint (%d at most)", path, fi.Size(), maxCheckpointFile)}
 	}
@@ -359,6 +388,11 @@ func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, p
 	}
 	return cp, nil
 }
+
+// maxCheckpointFile bounds a --checkpoint file. A signed checkpoint is a
+// few hundred bytes (with witness cosignatures, a few KB): a larger file is
+// not one.
+const maxCheckpointFile = 64 << 10
 
 // signedBy reports whether the signed note text has a signature line of
 // the key named name, whatever its key hash and signature.

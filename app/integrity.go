@@ -237,52 +237,19 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 			return VerifyResultDTO{}, err
 		}
 	}
-	res := VerifyResultDTO{Org: req.Org, Keyless: req.Keyless, StartedAt: formatTime(a.opts.Now()), Problems: []VerifyProblemDTO{}}
-	perOrg := map[string]uint64{}
-	var checked []string
-	opts := storage.VerifyOptions{Org: req.Org, Keyless: req.Keyless}
-	var current string
-	opts.Progress = func(org string, done, total uint64) {
-		if org != current {
-			current = org
-			checked = append(checked, org)
-		}
-		a.verifyProgress.publish(VerifyProgressDTO{Org: org, Done: done, Total: total})
-		if progress != nil {
-			progress(VerifyProgressDTO{Org: org, Done: done, Total: total})
-		}
-	}
 	defer a.verifyProgress.finish(req.Org)
-	sum, err := st.Verify(ctx, opts, func(p storage.Problem) error {
-		d := VerifyProblemDTO{Org: p.Org, Seq: p.Seq, ID: p.ID, Kind: p.Kind, Detail: p.Detail, Checkpoint: p.Checkpoint}
-		perOrg[p.Org]++
-		res.ProblemCount++
-		if len(res.Problems) < maxProblemsInResult {
-			res.Problems = append(res.Problems, d)
-		} else {
-			res.Truncated = true
-		}
-		if problem != nil {
-			problem(d)
-		}
-		return nil
-	})
-	res.FinishedAt = formatTime(a.opts.Now())
-	res.Events = sum.Events
-	res.Checkpoints = sum.Checkpoints
-	res.States = sum.States
-	res.Pruned, res.PrunedRanges = sum.Pruned, prunedRangeDTOs(sum.PrunedRanges)
+	res, perOrg, checked, err := collectVerify(req, storage.VerifyOptions{Org: req.Org, Keyless: req.Keyless}, a.opts.Now,
+		func(opts storage.VerifyOptions, report func(storage.Problem) error) (storage.VerifySummary, error) {
+			return st.Verify(ctx, opts, report)
+		},
+		func(p VerifyProgressDTO) {
+			a.verifyProgress.publish(p)
+			if progress != nil {
+				progress(p)
+			}
+		}, problem)
 	if err != nil {
 		return res, err
-	}
-	res.Clean = res.ProblemCount == 0
-	for org := range perOrg {
-		if !slices.Contains(checked, org) {
-			checked = append(checked, org)
-		}
-	}
-	if req.Org != "" && !slices.Contains(checked, req.Org) {
-		checked = append(checked, req.Org)
 	}
 	// The log records that it was verified. A log under an integrity alert
 	// refuses the event; the verification still stands, so that is logged
@@ -302,6 +269,59 @@ func (a *App) verify(ctx context.Context, req VerifyRequest, progress func(Verif
 		}
 	}
 	return res, nil
+}
+
+// collectVerify runs a verification through verify with opts and collects
+// its result: the first maxProblemsInResult problems (each also to
+// problem, when set, as found), the counts, and the organizations checked
+// with their number of problems.
+func collectVerify(req VerifyRequest, opts storage.VerifyOptions, now func() time.Time,
+	verify func(storage.VerifyOptions, func(storage.Problem) error) (storage.VerifySummary, error),
+	progress func(VerifyProgressDTO), problem func(VerifyProblemDTO)) (res VerifyResultDTO, perOrg map[string]uint64, checked []string, err error) {
+	res = VerifyResultDTO{Org: req.Org, Keyless: req.Keyless, StartedAt: formatTime(now()), Problems: []VerifyProblemDTO{}}
+	perOrg = map[string]uint64{}
+	var current string
+	opts.Progress = func(org string, done, total uint64) {
+		if org != current {
+			current = org
+			checked = append(checked, org)
+		}
+		if progress != nil {
+			progress(VerifyProgressDTO{Org: org, Done: done, Total: total})
+		}
+	}
+	sum, err := verify(opts, func(p storage.Problem) error {
+		d := VerifyProblemDTO{Org: p.Org, Seq: p.Seq, ID: p.ID, Kind: p.Kind, Detail: p.Detail, Checkpoint: p.Checkpoint}
+		perOrg[p.Org]++
+		res.ProblemCount++
+		if len(res.Problems) < maxProblemsInResult {
+			res.Problems = append(res.Problems, d)
+		} else {
+			res.Truncated = true
+		}
+		if problem != nil {
+			problem(d)
+		}
+		return nil
+	})
+	res.FinishedAt = formatTime(now())
+	res.Events = sum.Events
+	res.Checkpoints = sum.Checkpoints
+	res.States = sum.States
+	res.Pruned, res.PrunedRanges = sum.Pruned, prunedRangeDTOs(sum.PrunedRanges)
+	if err != nil {
+		return res, perOrg, checked, err
+	}
+	res.Clean = res.ProblemCount == 0
+	for org := range perOrg {
+		if !slices.Contains(checked, org) {
+			checked = append(checked, org)
+		}
+	}
+	if req.Org != "" && !slices.Contains(checked, req.Org) {
+		checked = append(checked, req.Org)
+	}
+	return res, perOrg, checked, nil
 }
 
 // requireOrg fails when org has no log here: with its integrity alert when

@@ -236,6 +236,18 @@ func (r *RemoteClient) rotateDataKey(ctx context.Context, org string) (uint32, e
 	return out.KeyID, err
 }
 
+func (r *RemoteClient) exportReadKey(ctx context.Context, file string) ([]byte, error) {
+	body, err := json.Marshal(ReadKeyRequest{File: file})
+	if err != nil {
+		return nil, err
+	}
+	var out ReadKeyDTO
+	if err := r.do(ctx, http.MethodPost, "/api/keys/read-key", body, &out); err != nil {
+		return nil, err
+	}
+	return []byte(out.ReadKey), nil
+}
+
 func (r *RemoteClient) revokeToken(ctx context.Context, id string) (TokenDTO, error) {
 	var out TokenDTO
 	err := r.do(ctx, http.MethodPost, "/api/tokens/"+url.PathEscape(id)+"/revoke", nil, &out)

@@ -123,6 +123,25 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	if _, err := asToken.rotateDataKey(ctx, "org-a"); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
 		t.Fatalf("a token rotated a key through the API: %v", err)
 	}
+	// The read key too: the local credential gets it, once the log
+	// records the hand-out; a token does not.
+	if _, err := asToken.exportReadKey(ctx, "/tmp/k"); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
+		t.Fatalf("a token got the read key through the API: %v", err)
+	}
+	if _, err := r.exportReadKey(ctx, ""); err == nil || !strings.Contains(err.Error(), "file") {
+		t.Fatalf("the read key without a file named: %v", err)
+	}
+	text, err := r.exportReadKey(ctx, "/home/tester/acme.readkey")
+	if err != nil {
+		t.Fatalf("remote read key: %v", err)
+	}
+	if k, err := storage.ParseReadKey(text); err != nil || !bytes.Equal(k, a.store.ReadKey()) {
+		t.Fatalf("remote read key %q (%v) is not the log's", text, err)
+	}
+	handed, err := r.listEvents(ctx, QueryDTO{Org: SystemOrg, ActionTypes: []string{"audit.read_key_exported"}})
+	if err != nil || len(handed.Events) != 1 || !strings.Contains(string(handed.Events[0].Metadata), `"file":"/home/tester/acme.readkey"`) {
+		t.Fatalf("the read key's hand-out recorded as %+v, %v; want one event naming the file", handed.Events, err)
+	}
 	if rt, err := r.revokeToken(ctx, tok.ID); err != nil || rt.RevokedAt == "" {
 		t.Fatalf("remote revoke: %+v, %v", rt, err)
 	}

@@ -149,6 +149,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/operations/stream", s.auth(s.stream)},
 		{"POST", "/api/tokens/{id}/revoke", s.auth(s.revokeToken)},
 		{"POST", "/api/organizations/{org}/keys/rotate", s.auth(s.rotateDataKey)},
+		{"POST", "/api/keys/read-key", s.auth(s.exportReadKey)},
 	}, slices.Concat(s.integrityRoutes(), s.exportRoutes(), s.syncRoutes(), s.retentionRoutes(), s.reportRoutes())...)
 }
 
@@ -526,6 +527,33 @@ func (s *api) rotateDataKey(w http.ResponseWriter, r *http.Request, _ principal)
 	org := r.PathValue("org")
 	id, err := s.app.rotateDataKey(r.Context(), org)
 	s.reply(w, KeyRotationDTO{Org: org, KeyID: id}, err)
+}
+
+// ReadKeyRequest names the file the CLI writes the read key to.
+type ReadKeyRequest struct {
+	File string `json:"file"`
+}
+
+// ReadKeyDTO is the log's read key, in its text form.
+type ReadKeyDTO struct {
+	ReadKey string `json:"readKey"`
+}
+
+// exportReadKey hands out the read key while the app runs: only the CLI on
+// this machine may (`axiom-audit keys export-read-key`).
+func (s *api) exportReadKey(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.localCLI(w, r, "only the axiom-audit CLI on this machine may export the read key, with 'axiom-audit keys export-read-key --out FILE'") {
+		return
+	}
+	var body ReadKeyRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "the body must be JSON: {\"file\": PATH}: "+err.Error(), nil)
+		return
+	}
+	key, err := s.app.exportReadKey(r.Context(), body.File)
+	s.reply(w, ReadKeyDTO{ReadKey: string(key)}, err)
 }
 
 // checkEventsPath checks a batch as an append would, writing nothing. It

@@ -248,6 +248,24 @@ func (a *App) rotateDataKey(ctx context.Context, org string) (uint32, error) {
 	return st.RotateDataKey(ctx, org, a.opts.User)
 }
 
+// exportReadKey hands out the log's read key (storage.Store.ReadKey) in
+// its text form, for the file named, once the log has recorded that
+// (audit.read_key_exported, in SystemOrg): a hand-out the log cannot
+// record does not happen.
+func (a *App) exportReadKey(ctx context.Context, file string) ([]byte, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return nil, err
+	}
+	if file == "" {
+		return nil, &RequestError{Field: "file", Reason: "is required: the log records where the key was written"}
+	}
+	if err := a.recordSelf(ctx, SystemOrg, "audit.read_key_exported", map[string]any{"file": file}); err != nil {
+		return nil, fmt.Errorf("the read key was not handed out, because the log could not record it: %w", err)
+	}
+	return storage.EncodeReadKey(st.ReadKey()), nil
+}
+
 // DataKeyRotationInterval is how old an organization's data key may grow
 // before the desktop app and serve rotate it (DESIGN.md §4: on a schedule
 // or on demand); `keys rotate` rotates at once.
