@@ -1,23 +1,22 @@
 package storage
 
 // An auditor's verification of a copy of the log, with no keychain at all
-// (DESIGN.md §5: verification needs no key). Badger encrypts the log at
-// rest, so reading it takes one key: the read key, which the owner hands
-// out (ReadKey) and which opens nothing else. The data keys that seal
-// states are wrapped by the key-encryption key, and the content MACs use a
-// key of their own, both derived from the master key under other labels:
-// a read key reveals the public records the log's hashes and checkpoints
-// cover, and no state.
+// (DESIGN.md §5: verification needs no key). The owner makes the copy
+// (CopyForAudit): one consistent snapshot of the log's records, indexes,
+// tree, checkpoints, alerts and retention policies, in a new Badger
+// database encrypted at rest with a fresh key of its own, the copy's read
+// key. The copy holds no data key, no token, no sync setting: the read key
+// reads the public records the log's hashes and checkpoints cover and
+// nothing else, and it opens nothing of the owner's log.
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -29,12 +28,6 @@ const ReadKeySize = 32
 
 // readKeyHeader is the first line of an encoded read key.
 const readKeyHeader = "axiom-audit read key v1"
-
-// ReadKey returns the log's read key: the key Badger encrypts it at rest
-// with, derived from the master key. OpenForAudit opens the log with it,
-// for reading. The caller is handing out read access to every public
-// record: the app records that (audit.read_key_exported).
-func (s *Store) ReadKey() []byte { return bytes.Clone(s.readKey) }
 
 // EncodeReadKey is the text form of a read key, as a file holds it: a
 // header line, then the key in lowercase hex, each line ending in "\n".
@@ -67,24 +60,178 @@ func ParseReadKey(text []byte) ([]byte, error) {
 	return key, nil
 }
 
+// CopySummary says what CopyForAudit copied.
+type CopySummary struct {
+	Orgs   int    // organizations with events
+	Events uint64 // records (tombstones included)
+}
+
+// copiedTag reports whether a key goes into an auditor's copy: everything
+// Verify reads, and nothing that is a secret or the app's own business.
+func copiedTag(k []byte) bool {
+	switch k[0] {
+	case tagHead, tagRecord, tagID, tagTime, tagIndex, tagCounter, tagPrunedCounter,
+		tagTreeNode, tagCompact, tagCheckpt, tagAlert:
+		return true
+	case tagMeta:
+		// The format, the verifier key and the installation id; not the
+		// data keys' ages.
+		name := string(k[1:])
+		return name == metaFormat || name == metaVerifierKey || name == metaInstallationID
+	case tagSetting:
+		// The retention policies, against which Verify tells tombstones
+		// from deletions; not sync destinations, tokens or sweeps.
+		return bytes.HasPrefix(k[1:], []byte(retentionSettingName("")))
+	}
+	return false // data keys (wrapped), anything unknown
+}
+
+// CopyForAudit writes a copy of the log for an auditor into dir, which
+// must not exist (its parent must): one consistent snapshot, in a new
+// Badger database encrypted at rest with a fresh key, which it returns
+// (the copy's read key, for OpenForAudit). Each organization's pending
+// events are first covered by a signed checkpoint, so that a verification
+// against the owner's verifier key finds none unsigned. Appends go on
+// meanwhile. On failure dir is removed.
+func (s *Store) CopyForAudit(ctx context.Context, dir string) (CopySummary, []byte, error) {
+	var sum CopySummary
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return sum, nil, fmt.Errorf("failed to make the copy's directory: %w", err)
+	}
+	key := make([]byte, ReadKeySize)
+	rand.Read(key)
+	err := s.view(ctx, func(*badger.Txn) error { return nil })
+	if err == nil {
+		sum, err = s.copyForAudit(ctx, dir, key)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return CopySummary{}, nil, err
+	}
+	return sum, key, nil
+}
+
+func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopySummary, error) {
+	var sum CopySummary
+	// Events appended between the checkpoints and the snapshot are not
+	// covered: try again a few times (an app under constant load may
+	// leave a few seconds' worth uncovered, which Verify then names).
+	// The store stays open while the copy reads it (Close waits).
+	var txn *badger.Txn
+	for try := 0; ; try++ {
+		s.closeMu.RLock()
+		if s.closed {
+			s.closeMu.RUnlock()
+			return sum, ErrClosed
+		}
+		s.checkpointPending(ctx)
+		if err := ctx.Err(); err != nil {
+			s.closeMu.RUnlock()
+			return sum, err
+		}
+		txn = s.db.NewTransaction(false)
+		if try == 2 || s.allCheckpointed(txn) {
+			break
+		}
+		txn.Discard()
+		s.closeMu.RUnlock()
+	}
+	defer s.closeMu.RUnlock()
+	defer txn.Discard()
+	db, err := badger.Open(badgerOptions(dir, s.opts, key).WithSyncWrites(false).WithLogger(nil))
+	if err != nil {
+		return sum, fmt.Errorf("failed to create the copy: %w", err)
+	}
+	defer func() {
+		if db != nil {
+			db.Close()
+		}
+	}()
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	orgs := map[string]bool{}
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		item := it.Item()
+		k := item.KeyCopy(nil)
+		if len(k) == 0 || !copiedTag(k) {
+			continue
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return sum, fmt.Errorf("failed to read the log for the copy: %w", err)
+		}
+		if err := wb.Set(k, v); err != nil {
+			return sum, fmt.Errorf("failed to write the copy: %w", err)
+		}
+		switch k[0] {
+		case tagRecord:
+			sum.Events++
+		case tagHead:
+			if org, ok := keyOrg(k); ok {
+				orgs[org] = true
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return sum, fmt.Errorf("failed to write the copy: %w", err)
+	}
+	it.Close()
+	err = db.Close()
+	db = nil
+	if err != nil {
+		return sum, fmt.Errorf("failed to close the copy: %w", err)
+	}
+	sum.Orgs = len(orgs)
+	return sum, nil
+}
+
+// allCheckpointed reports whether, in txn, each organization's newest
+// checkpoint covers its head, as far as the store knows.
+func (s *Store) allCheckpointed(txn *badger.Txn) bool {
+	in := s.integ
+	if in == nil || in.disabled {
+		return true
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagHead}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		org, ok := keyOrg(it.Item().Key())
+		if !ok {
+			continue
+		}
+		var h head
+		if err := it.Item().Value(func(v []byte) error { var err error; h, err = decodeHead(v); return err }); err != nil {
+			return true // Verify says what is wrong with it
+		}
+		cp, n, err := s.newestCheckpoint(txn, org)
+		if err != nil || n == 0 && h.seq > 0 || n > 0 && cp.Checkpoint.Size < h.seq {
+			in.mu.Lock()
+			_, alerted := in.alerts[org]
+			in.mu.Unlock()
+			if !alerted { // an alerted log gets no checkpoint
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // Audit is a log opened for an auditor's verification: read only, with
 // its read key and no keystore. It holds no key that decrypts a state or
 // signs a checkpoint.
 type Audit struct {
 	s *Store
-	// scratch is the copy of the log Badger had to repair, if it had to
-	// (OpenForAudit), removed on Close.
-	scratch string
 }
 
-// OpenForAudit opens the log in dir for reading with its read key. It
-// writes nothing to dir: a copy of a log made while it was open (or after
-// a crash), which Badger must repair to read, is repaired in a scratch
-// copy under os.TempDir(), removed on Close. On Windows, where Badger has
-// no read-only mode, Badger itself may rewrite its own files on close:
-// verify a copy there. A key
-// that does not open the log gives ErrWrongKey; a log another process has
-// open, ErrLocked (verify a copy of the directory).
+// OpenForAudit opens a copy of a log (CopyForAudit) in dir for reading
+// with its read key, without a keystore. It writes nothing to dir (on
+// Windows, where Badger has no read-only mode, Badger may rewrite its own
+// files on close). A key that does not open the copy gives ErrWrongKey.
 func OpenForAudit(dir string, readKey []byte, opts Options) (*Audit, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -98,28 +245,17 @@ func OpenForAudit(dir string, readKey []byte, opts Options) (*Audit, error) {
 	}
 	bo := badgerOptions(dir, opts, readKey).WithReadOnly(runtime.GOOS != "windows")
 	db, err := badger.Open(bo)
-	var scratch string
-	if truncateNeeded(err) {
-		// A copy made while the log was open (or after a crash) ends in
-		// a partly written log file, which Badger truncates on open:
-		// it does that to a scratch copy, never to dir.
-		if scratch, err = os.MkdirTemp("", "axiom-audit-verify-*"); err != nil {
-			return nil, fmt.Errorf("failed to make a scratch copy of %s: %w", dir, err)
-		}
-		if err = copyFiles(dir, scratch); err == nil {
-			db, err = badger.Open(badgerOptions(scratch, opts, readKey))
-		}
-		if err != nil {
-			os.RemoveAll(scratch)
-		}
-	}
 	if err != nil {
 		msg := err.Error()
 		switch {
 		case errors.Is(err, badger.ErrEncryptionKeyMismatch) || strings.Contains(msg, badger.ErrEncryptionKeyMismatch.Error()):
-			return nil, fmt.Errorf("the read key does not open the audit log in %s (it is another log's, or the log was re-keyed): %w", dir, ErrWrongKey)
+			return nil, fmt.Errorf("the read key does not open the audit log in %s (it is another copy's): %w", dir, ErrWrongKey)
 		case strings.Contains(msg, "Cannot acquire directory lock"), strings.Contains(msg, "resource temporarily unavailable"):
-			return nil, fmt.Errorf("the audit log in %s is open in another process, such as the desktop app: verify a copy of the directory: %w", dir, ErrLocked)
+			return nil, fmt.Errorf("the audit log in %s is open in another process: %w", dir, ErrLocked)
+		case truncateNeeded(err):
+			// A copy CopyForAudit made is closed cleanly: one that ends
+			// in a partly written file was cut short or changed since.
+			return nil, fmt.Errorf("the copy in %s ends in a partly written file (it was cut short or changed after it was made): %w", dir, errCorrupt)
 		}
 		return nil, fmt.Errorf("failed to open the audit log in %s for reading: %w", dir, err)
 	}
@@ -128,75 +264,13 @@ func OpenForAudit(dir string, readKey []byte, opts Options) (*Audit, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Audit{s: &Store{db: db, opts: opts, log: opts.Logger, stride: stride, dir: dir}, scratch: scratch}, nil
+	return &Audit{s: &Store{db: db, opts: opts, log: opts.Logger, stride: stride, dir: dir}}, nil
 }
 
 // truncateNeeded reports whether err is Badger's ErrTruncateNeeded, which
 // it wraps without Unwrap.
 func truncateNeeded(err error) bool {
 	return err != nil && (errors.Is(err, badger.ErrTruncateNeeded) || strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()))
-}
-
-// copyFiles copies the regular files of dir (a Badger directory has no
-// subdirectories) into to.
-func copyFiles(dir, to string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || e.Name() == "LOCK" {
-			continue
-		}
-		if err := copyFile(filepath.Join(dir, e.Name()), filepath.Join(to, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	// Badger's log files are preallocated: mostly zeros, which are
-	// skipped (the copy is sparse) rather than written.
-	buf := make([]byte, 1<<20)
-	var size int64
-	for {
-		n, rerr := io.ReadFull(in, buf)
-		if n > 0 {
-			chunk := buf[:n]
-			if bytes.Count(chunk, []byte{0}) == n {
-				_, err = out.Seek(int64(n), io.SeekCurrent)
-			} else {
-				_, err = out.Write(chunk)
-			}
-			if err != nil {
-				out.Close()
-				return err
-			}
-			size += int64(n)
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			out.Close()
-			return rerr
-		}
-	}
-	if err := out.Truncate(size); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // readFormat reads the tree layout of an existing log (checkFormat without
@@ -253,11 +327,7 @@ func (a *Audit) Close() error {
 		return nil
 	}
 	a.s.closed = true
-	err := a.s.db.Close()
-	if a.scratch != "" {
-		os.RemoveAll(a.scratch)
-	}
-	if err != nil {
+	if err := a.s.db.Close(); err != nil {
 		return fmt.Errorf("failed to close the audit log: %w", err)
 	}
 	return nil

@@ -122,7 +122,7 @@ func TestCatalogue_IssueTypes(t *testing.T) {
 		"user":             {"signed_in", "signed_out", "settings_changed", "connection_managed", "approval_policy_edited"},
 		"workflow":         {"run_started", "run_completed", "drift_detection", "verification_job", "compliance_sweep"},
 		"releaseops":       {"assessed", "approved", "deployed", "blocked", "rolled_back", "drift_detected", "readiness_updated"},
-		"audit": {"exported", "verified", "retention_swept", "key_rotated", "read_key_exported", "sync_enabled", "sync_disabled", "sync_failed",
+		"audit": {"exported", "verified", "retention_swept", "key_rotated", "copied_for_audit", "sync_enabled", "sync_disabled", "sync_failed",
 			"sync_recovered", "settings_changed", "token_created", "token_revoked", "break_glass_granted", "break_glass_used",
 			"app_started", "app_stopped", "integrity_alert", "integrity_alert_acknowledged"},
 	}

@@ -203,10 +203,7 @@ type Store struct {
 	keys  *keyring
 	rotMu sync.Mutex // serializes data key rotations (RotateDataKey)
 	dedup []byte
-	// readKey is Badger's at-rest key: it opens the log for reading, and
-	// nothing else (ReadKey, OpenForAudit).
-	readKey []byte
-	dir     string
+	dir   string
 	// stride is the database's tree layout: 1, every tree node on its
 	// own, or TreeStride, tiles (integrity.go, tiles.go).
 	stride uint
@@ -339,7 +336,6 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		log:      opts.Logger,
 		keys:     newKeyring(db, dk.kek, opts.Now),
 		dedup:    dk.dedup,
-		readKey:  dk.badger,
 		stride:   stride,
 		dir:      dir,
 		reqs:     make(chan *appendRequest, 256),

@@ -24,6 +24,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -32,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -56,6 +58,8 @@ const (
 	ProblemIndexMissing            = "index_missing"             // a record lacks one of its index entries
 	ProblemStateDecryptFailed      = "state_decrypt_failed"      // a sealed state does not decrypt
 	ProblemStateCommitmentMismatch = "state_commitment_mismatch" // a decrypted state does not match its commitment
+	ProblemUnsigned                = "unsigned"                  // with VerifyOptions.PublicKey: events no checkpoint signed with that key covers
+	ProblemIntegrityAlert          = "integrity_alert"           // the log holds an integrity alert (a copy, read without the keychain)
 )
 
 // Problem is one thing Verify found wrong: the organization, the seq and id
@@ -260,7 +264,7 @@ func (s *Store) verifyAt(ctx context.Context, txn *badger.Txn, opts VerifyOption
 			"the log stores verifier key %q, not the one given (%q): its checkpoints are checked with the one given", v.vkey, opts.PublicKey)}
 		v.vkey = opts.PublicKey
 	}
-	if v.held, err = heldByOrg(opts.Checkpoints, v.inst); err != nil {
+	if v.held, err = heldByOrg(opts.Checkpoints, opts.Org); err != nil {
 		return sum, err
 	}
 	orgs := []string{opts.Org}
@@ -712,6 +716,22 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	if err := c.restCheckpoints(); err != nil {
 		return err
 	}
+	if v.opts.PublicKey != "" {
+		// Checkpoints signed with the key the caller trusts are what
+		// binds the records to their owner: events none covers could
+		// have been written by anyone with the database (or with
+		// checkpoints removed).
+		var covered uint64
+		if c.prev != nil {
+			covered = min(c.prev.Checkpoint.Size, tree.Size())
+		}
+		if tree.Size() > covered {
+			if err := v.report(Problem{Org: org, Seq: covered + 1, Kind: ProblemUnsigned,
+				Detail: fmt.Sprintf("events %d to %d are covered by no checkpoint signed with the given verifier key", covered+1, tree.Size())}); err != nil {
+				return err
+			}
+		}
+	}
 	if err := v.anchor(ctx, org, tree); err != nil {
 		return err
 	}
@@ -723,19 +743,44 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	return checkIndexes()
 }
 
+// storedAlert reports org's stored integrity alert, unless acknowledged.
+func (v *verifier) storedAlert(org string) error {
+	item, err := v.txn.Get(alertKey(org))
+	if errors.Is(err, badger.ErrKeyNotFound) || err == nil && isCleared(item) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("failed to read the integrity alert of organization %q: %w", org, err)
+	}
+	var a IntegrityAlert
+	detail := ""
+	if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &a) }); err != nil || a.Org != org {
+		detail = fmt.Sprintf("the log holds an integrity alert that does not decode, or names another organization (%q)", a.Org)
+	} else {
+		detail = "the log holds an unacknowledged integrity alert, raised " + a.DetectedAt.UTC().Format(time.RFC3339) + ": " + a.Message()
+	}
+	return v.report(Problem{Org: org, Kind: ProblemIntegrityAlert, Detail: detail})
+}
+
 // heldByOrg sorts kept checkpoints by the organization their origin names
 // (tlog.Origin). A note that is not a checkpoint of an axiom-audit log is
 // the caller's mistake, an error; one of another installation is a
 // problem of the organization it names (checkHeld): the log's
 // installation id may be what was replaced.
-func heldByOrg(held []HeldCheckpoint, inst string) (map[string][]HeldCheckpoint, error) {
+func heldByOrg(held []HeldCheckpoint, only string) (map[string][]HeldCheckpoint, error) {
 	out := map[string][]HeldCheckpoint{}
 	for _, h := range held {
+		// A note copied through Windows may have gained CRs; signed
+		// notes have none.
+		h.Note = bytes.ReplaceAll(h.Note, []byte("\r\n"), []byte("\n"))
 		origin, _, _ := strings.Cut(string(h.Note), "\n")
 		rest, ok := strings.CutPrefix(origin, strings.TrimSuffix(tlog.Origin("", ""), "/")) // "axiom-audit/"
 		_, org, ok2 := strings.Cut(rest, "/")
 		if !ok || !ok2 || !validOrg(org) || !strings.Contains(string(h.Note), "\n\n") {
 			return nil, fmt.Errorf("%s is not a signed checkpoint of an axiom-audit log (its first line is %q)", h.Name, origin)
+		}
+		if only != "" && org != only {
+			return nil, fmt.Errorf("%s is a checkpoint of organization %q, and only %q is verified", h.Name, org, only)
 		}
 		out[org] = append(out[org], h)
 	}
@@ -748,9 +793,14 @@ func heldByOrg(held []HeldCheckpoint, inst string) (map[string][]HeldCheckpoint,
 func (v *verifier) checkHeld(ctx context.Context, org string, tree *tlog.Tree, h HeldCheckpoint) error {
 	cp, err := tlog.OpenCheckpoint(h.Note, v.vkey, tlog.Origin(v.inst, org))
 	if err != nil {
+		origin, _, _ := strings.Cut(string(h.Note), "\n")
+		why := "the checkpoint, or the log's key, was changed"
+		if origin != tlog.Origin(v.inst, org) {
+			why = "it is of another installation's log, or the log's installation id was changed"
+		}
 		return v.report(Problem{Org: org, Kind: ProblemBadSignature,
-			Detail: fmt.Sprintf("the checkpoint kept in %s does not verify against this log (verifier key %q, origin %q): %v; the checkpoint, or the log's key or installation id, was changed",
-				h.Name, v.vkey, tlog.Origin(v.inst, org), err)})
+			Detail: fmt.Sprintf("the checkpoint kept in %s (origin %q) does not verify against this log (origin %q, verifier key %q): %v; %s",
+				h.Name, origin, tlog.Origin(v.inst, org), v.vkey, err, why)})
 	}
 	if cp.Size > tree.Size() {
 		return v.report(Problem{Org: org, Seq: tree.Size() + 1, Kind: ProblemRollback,
@@ -1218,7 +1268,12 @@ func (v *verifier) pinpointIndex(ctx context.Context, org string, table int) err
 // alerts (not when keyless: the anchor lives in the keychain).
 func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) error {
 	in := v.s.integ
-	if in == nil || in.disabled || v.opts.Keyless {
+	if in == nil {
+		// A copy opened for an auditor (OpenForAudit): the alerts it
+		// holds are its owner's findings.
+		return v.storedAlert(org)
+	}
+	if in.disabled || v.opts.Keyless {
 		return nil
 	}
 	in.mu.Lock()

@@ -42,7 +42,7 @@ export const ACTION_TYPES: readonly string[] = [
   'audit.verified',
   'audit.retention_swept',
   'audit.key_rotated',
-  'audit.read_key_exported',
+  'audit.copied_for_audit',
   'audit.sync_enabled',
   'audit.sync_disabled',
   'audit.sync_failed',
