@@ -191,7 +191,7 @@ func (a *App) recordSelfAsync(org, actionType string, metadata map[string]any) {
 
 func riskOf(actionType string) string {
 	switch actionType {
-	case "audit.break_glass_granted", "audit.break_glass_used", "audit.integrity_alert_acknowledged", "audit.read_key_exported":
+	case "audit.break_glass_granted", "audit.break_glass_used", "audit.integrity_alert_acknowledged", "audit.copied_for_audit":
 		return "high"
 	case "audit.token_created", "audit.key_rotated", "audit.exported":
 		return "medium"

@@ -108,7 +108,7 @@ type profileBackend interface {
 	syncBackend
 	revokeToken(ctx context.Context, id string) (TokenDTO, error)
 	rotateDataKey(ctx context.Context, org string) (uint32, error)
-	exportReadKey(ctx context.Context, file string) ([]byte, error)
+	copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error)
 	organizations(ctx context.Context) ([]OrganizationDTO, error)
 }
 
@@ -185,7 +185,7 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 		}
 	}
 	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand(), c.reportCommand(),
-		c.verifyCommand(), c.checkpointCommand(), c.proveCommand(), c.recoverCommand(), c.retentionCommand())
+		c.verifyCommand(), c.copyForAuditCommand(), c.checkpointCommand(), c.proveCommand(), c.recoverCommand(), c.retentionCommand())
 	c.nameOrganizations(root)
 	return root
 }

@@ -1,8 +1,9 @@
 package app
 
 // An auditor's verification of a copy of the log without the keychain:
-// `keys export-read-key` hands out the read key (recorded in the log), and
-// `verify --read-key FILE` opens a copy with it alone (storage/audit.go).
+// `copy-for-audit` makes the copy and its read key (recorded in the log),
+// and `verify --read-key FILE` opens the copy with it alone
+// (storage/audit.go).
 
 import (
 	"context"
@@ -19,86 +20,61 @@ import (
 	"github.com/axiomops/axiom-audit/storage"
 )
 
-func (c *cli) exportReadKeyCommand() *cobra.Command {
+func (c *cli) copyForAuditCommand() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "export-read-key --out FILE",
-		Short: "Write the log's read key to FILE, for an auditor to verify a copy without the keychain",
-		Long: "export-read-key writes the key this profile's log is encrypted with at rest to\n" +
-			"FILE (a new file, mode 0600). With it, and no keychain, an auditor verifies a\n" +
-			"copy of the log's directory (DATA/log; with --keystore file the rest of the data\n" +
-			"directory holds the keys, so copy only that):\n\n" +
-			"  axiom-audit verify --data-dir COPY --read-key FILE [--public-key KEY] [--checkpoint CP]...\n\n" +
-			"The read key reads every public record of every organization (who did what,\n" +
-			"when, to which resource), and no state: states are sealed with data keys it\n" +
-			"cannot unwrap. The log records the hand-out (audit.read_key_exported, in the\n" +
-			"axiom-audit organization, naming FILE) before the key is written; when it\n" +
-			"cannot be recorded, nothing is written.",
+		Use:   "copy-for-audit --out DIR",
+		Short: "Copy the log for an auditor, who verifies it without the keychain",
+		Long: "copy-for-audit writes a copy of this profile's log into DIR, a new directory:\n" +
+			"DIR/log, one consistent snapshot of every organization's public records, tree,\n" +
+			"checkpoints, integrity alerts and retention policies, and DIR/read-key, the\n" +
+			"key that copy is encrypted with (mode 0600). Pending events are first covered by\n" +
+			"a signed checkpoint. The copy holds no state, data key, token or sync setting,\n" +
+			"and its read key opens nothing of this profile's own log. The app may keep\n" +
+			"running (the copy then goes through it).\n\n" +
+			"The log records the copy (audit.copied_for_audit, in the axiom-audit\n" +
+			"organization); a copy it cannot record is removed. The auditor verifies it\n" +
+			"with no keychain:\n\n" +
+			"  axiom-audit verify --data-dir DIR --read-key DIR/read-key --public-key KEY [--checkpoint CP]...\n\n" +
+			"where KEY holds this profile's 'checkpoint --org ORG --public-key', published\n" +
+			"where the auditor can check it, and each CP a checkpoint kept from an earlier\n" +
+			"visit ('checkpoint --org ORG').",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return &RequestError{Field: "--out", Reason: "is required: the file to write the read key to"}
+				return &RequestError{Field: "--out", Reason: "is required: a new directory for the copy"}
 			}
 			abs, err := filepath.Abs(out)
 			if err != nil {
 				return &RequestError{Field: "--out", Reason: err.Error()}
 			}
-			// The file is made first, so that a path that cannot be
-			// written is refused before the log records a hand-out.
-			f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				if errors.Is(err, os.ErrExist) {
-					return &RequestError{Field: "--out", Reason: abs + " exists: choose a new file (a read key is never written over another file)"}
-				}
-				return &RequestError{Field: "--out", Reason: err.Error()}
+			if _, err := os.Lstat(abs); err == nil {
+				return &RequestError{Field: "--out", Reason: abs + " exists: name a new directory (a copy is never written into another)"}
 			}
-			done := false
-			defer func() {
-				if !done {
-					f.Close()
-					os.Remove(abs)
-				}
-			}()
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeB()
-			key, err := b.exportReadKey(cmd.Context(), abs)
+			res, err := b.copyForAudit(cmd.Context(), abs)
 			if err != nil {
+				var re *RequestError
+				if errors.As(err, &re) && re.Field == "dir" {
+					re.Field = "--out"
+				}
 				return err
 			}
-			if _, err := f.Write(key); err != nil {
-				return fmt.Errorf("failed to write the read key to %s (the log records the hand-out; the file is removed): %w", abs, err)
-			}
-			if err := f.Sync(); err != nil {
-				return fmt.Errorf("failed to write the read key to %s (the log records the hand-out; the file is removed): %w", abs, err)
-			}
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("failed to write the read key to %s (the log records the hand-out; the file is removed): %w", abs, err)
-			}
-			done = true
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote the read key to %s\n", abs)
-			fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: %s reads every public record of this profile's log (no state): hand it only to whom may read them.\n"+
-				"axiom-audit: an auditor copies the log directory %s (only that: the rest of the data directory is not needed)\n"+
-				"axiom-audit: and verifies the copy with no keychain:\n"+
-				"  axiom-audit verify --data-dir COPY --read-key %s --public-key KEY\n"+
+			fmt.Fprintf(cmd.OutOrStdout(), "copied %d events of %d organizations into %s\n", res.Events, res.Organizations, res.Dir)
+			fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: %s reads every public record of the copy (no state): hand it only to whom may read them.\n"+
+				"axiom-audit: the auditor verifies the copy, with no keychain:\n"+
+				"  axiom-audit verify --data-dir %s --read-key %s --public-key KEY\n"+
 				"axiom-audit: where KEY holds the output of 'axiom-audit checkpoint --org ORG --public-key'.\n",
-				abs, c.logDirName(), filepath.Base(abs))
+				res.ReadKeyFile, res.Dir, res.ReadKeyFile)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "", "write the read key to `FILE` (a new file)")
+	cmd.Flags().StringVar(&out, "out", "", "write the copy into `DIR`, a new directory")
 	return cmd
-}
-
-// logDirName is the directory an auditor copies: the profile's log.
-func (c *cli) logDirName() string {
-	p, err := ResolvePaths(c.g.Profile, c.g.DataDir)
-	if err != nil {
-		return "of the profile"
-	}
-	return p.LogDir()
 }
 
 // auditFlags are verify's flags for an auditor's copy of the log.
@@ -115,10 +91,13 @@ type auditVerifier struct {
 	held []storage.HeldCheckpoint
 }
 
-// openAudit opens the profile's log (--data-dir, or the profile) with the
-// read key in f.readKey, reading no keychain entry, and the verifier key
-// and checkpoints the auditor brings.
+// openAudit opens the copy in --data-dir with the read key in f.readKey,
+// reading no keychain entry, and the verifier key and checkpoints the
+// auditor brings.
 func (c *cli) openAudit(f auditFlags) (*auditVerifier, error) {
+	if c.g.DataDir == "" {
+		return nil, &RequestError{Field: "--data-dir", Reason: "is required with --read-key: the directory of the copy ('copy-for-audit --out DIR')"}
+	}
 	text, err := readSmallFile(f.readKey, 4<<10)
 	if err != nil {
 		return nil, &RequestError{Field: "--read-key", Reason: err.Error()}
@@ -155,9 +134,9 @@ func (c *cli) openAudit(f auditFlags) (*auditVerifier, error) {
 	return av, nil
 }
 
-// auditLogDir is the log an auditor's verify opens: the profile's (or
-// --data-dir's) log directory, or --data-dir itself when it is a copy of
-// the log directory alone, as export-read-key suggests.
+// auditLogDir is the copy an auditor's verify opens: --data-dir's log
+// directory (copy-for-audit's DIR/log), or --data-dir itself when it is
+// that log directory.
 func (c *cli) auditLogDir() (string, error) {
 	p, err := ResolvePaths(c.g.Profile, c.g.DataDir)
 	if err != nil {

@@ -726,6 +726,6 @@ func (c *cli) keysCommand() *cobra.Command {
 		},
 	}
 	rotate.Flags().StringVar(&org, "org", "", "organization `ID`")
-	keys.AddCommand(rotate, c.exportReadKeyCommand())
+	keys.AddCommand(rotate)
 	return keys
 }

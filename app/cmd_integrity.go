@@ -56,12 +56,13 @@ func (c *cli) verifyCommand() *cobra.Command {
 			"tree node and root, every checkpoint signature and the consistency between\n" +
 			"consecutive checkpoints, and checks that the indexes point at real records. With\n" +
 			"the keys (the default) it also decrypts each state and checks its commitment.\n\n" +
-			"An auditor without the keychain verifies a copy of the profile's data directory\n" +
-			"with the read key the owner exported ('keys export-read-key'), keyless:\n\n" +
-			"  axiom-audit verify --data-dir COPY --read-key FILE --public-key KEY --checkpoint CP\n\n" +
+			"An auditor without the keychain verifies a copy of the log the owner made with\n" +
+			"'copy-for-audit --out DIR', keyless, with the copy's read key:\n\n" +
+			"  axiom-audit verify --data-dir DIR --read-key DIR/read-key --public-key KEY --checkpoint CP\n\n" +
 			"A copy alone cannot show that it is the newest, or that its signing key is the\n" +
-			"owner's: --public-key checks every signature with the key the owner published,\n" +
-			"and each --checkpoint kept from an earlier visit must be covered by the copy.\n\n" +
+			"owner's: --public-key checks every signature with the key the owner published\n" +
+			"(events no checkpoint signed with it covers are a problem), and each\n" +
+			"--checkpoint kept from an earlier visit must be covered by the copy.\n\n" +
 			"Each problem is printed on its own line (with --json, as one JSON object per line,\n" +
 			"followed by a line {\"summary\": …}). Exit status: 0 clean, 1 problems found,\n" +
 			"2 the log could not be checked (or bad usage).",
@@ -149,9 +150,9 @@ func (c *cli) verifyCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&org, "org", "", "verify only this organization `ID` (default: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print problems and the summary as JSON lines")
-	cmd.Flags().BoolVar(&keyless, "keyless", false, "check with no secret: states are not decrypted, signatures are checked with the verifier key stored in the log (opening the profile still needs its keychain entries; without them, use --read-key)")
-	cmd.Flags().StringVar(&audit.readKey, "read-key", "", "open the log (--data-dir: an auditor's copy) with the read key in `FILE` ('keys export-read-key') and no keychain; implies --keyless")
-	cmd.Flags().StringVar(&audit.publicKey, "public-key", "", "with --read-key: check signatures with the verifier key in `FILE` (the owner's published 'checkpoint --public-key'), not the one the copy stores")
+	cmd.Flags().BoolVar(&keyless, "keyless", false, "check with no secret: states are not decrypted, signatures are checked with the verifier key stored in the log (opening the profile still needs its keychain entries; without them, verify a copy-for-audit with --read-key)")
+	cmd.Flags().StringVar(&audit.readKey, "read-key", "", "verify the copy in --data-dir (made by 'copy-for-audit') with its read key in `FILE`, and no keychain; implies --keyless")
+	cmd.Flags().StringVar(&audit.publicKey, "public-key", "", "with --read-key: check signatures with the verifier key in `FILE` (the owner's published 'checkpoint --public-key'), not the one the copy stores; events no checkpoint signed with it covers are a problem")
 	cmd.Flags().StringArrayVar(&audit.checkpoints, "checkpoint", nil, "with --read-key: a signed checkpoint `FILE` kept from before; the copy must hold its events, with its root (repeatable)")
 	return cmd
 }

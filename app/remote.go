@@ -236,16 +236,14 @@ func (r *RemoteClient) rotateDataKey(ctx context.Context, org string) (uint32, e
 	return out.KeyID, err
 }
 
-func (r *RemoteClient) exportReadKey(ctx context.Context, file string) ([]byte, error) {
-	body, err := json.Marshal(ReadKeyRequest{File: file})
+func (r *RemoteClient) copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error) {
+	body, err := json.Marshal(AuditCopyRequest{Dir: dir})
 	if err != nil {
-		return nil, err
+		return AuditCopyDTO{}, err
 	}
-	var out ReadKeyDTO
-	if err := r.do(ctx, http.MethodPost, "/api/keys/read-key", body, &out); err != nil {
-		return nil, err
-	}
-	return []byte(out.ReadKey), nil
+	var out AuditCopyDTO
+	err = r.do(ctx, http.MethodPost, "/api/audit-copies", body, &out)
+	return out, err
 }
 
 func (r *RemoteClient) revokeToken(ctx context.Context, id string) (TokenDTO, error) {

@@ -123,24 +123,25 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	if _, err := asToken.rotateDataKey(ctx, "org-a"); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
 		t.Fatalf("a token rotated a key through the API: %v", err)
 	}
-	// The read key too: the local credential gets it, once the log
-	// records the hand-out; a token does not.
-	if _, err := asToken.exportReadKey(ctx, "/tmp/k"); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
-		t.Fatalf("a token got the read key through the API: %v", err)
+	// A copy for an auditor too: the local credential makes it, and the
+	// log records it; a token does not.
+	copyDir := filepath.Join(t.TempDir(), "audit-copy")
+	if _, err := asToken.copyForAudit(ctx, copyDir); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
+		t.Fatalf("a token copied the log through the API: %v", err)
 	}
-	if _, err := r.exportReadKey(ctx, ""); err == nil || !strings.Contains(err.Error(), "file") {
-		t.Fatalf("the read key without a file named: %v", err)
+	if _, err := r.copyForAudit(ctx, "relative/dir"); err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Fatalf("a copy into a relative path: %v", err)
 	}
-	text, err := r.exportReadKey(ctx, "/home/tester/acme.readkey")
-	if err != nil {
-		t.Fatalf("remote read key: %v", err)
+	cp, err := r.copyForAudit(ctx, copyDir)
+	if err != nil || cp.Dir != copyDir || cp.Organizations != 2 || cp.Events == 0 {
+		t.Fatalf("remote copy for audit: %+v, %v", cp, err)
 	}
-	if k, err := storage.ParseReadKey(text); err != nil || !bytes.Equal(k, a.store.ReadKey()) {
-		t.Fatalf("remote read key %q (%v) is not the log's", text, err)
+	if _, err := os.Stat(filepath.Join(copyDir, "read-key")); err != nil {
+		t.Fatal(err)
 	}
-	handed, err := r.listEvents(ctx, QueryDTO{Org: SystemOrg, ActionTypes: []string{"audit.read_key_exported"}})
-	if err != nil || len(handed.Events) != 1 || !strings.Contains(string(handed.Events[0].Metadata), `"file":"/home/tester/acme.readkey"`) {
-		t.Fatalf("the read key's hand-out recorded as %+v, %v; want one event naming the file", handed.Events, err)
+	copied, err := r.listEvents(ctx, QueryDTO{Org: SystemOrg, ActionTypes: []string{"audit.copied_for_audit"}})
+	if err != nil || len(copied.Events) != 1 || !strings.Contains(string(copied.Events[0].Metadata), copyDir) {
+		t.Fatalf("the copy is recorded as %+v, %v; want one event naming its directory", copied.Events, err)
 	}
 	if rt, err := r.revokeToken(ctx, tok.ID); err != nil || rt.RevokedAt == "" {
 		t.Fatalf("remote revoke: %+v, %v", rt, err)

@@ -149,7 +149,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/operations/stream", s.auth(s.stream)},
 		{"POST", "/api/tokens/{id}/revoke", s.auth(s.revokeToken)},
 		{"POST", "/api/organizations/{org}/keys/rotate", s.auth(s.rotateDataKey)},
-		{"POST", "/api/keys/read-key", s.auth(s.exportReadKey)},
+		{"POST", "/api/audit-copies", s.auth(s.copyForAudit)},
 	}, slices.Concat(s.integrityRoutes(), s.exportRoutes(), s.syncRoutes(), s.retentionRoutes(), s.reportRoutes())...)
 }
 
@@ -529,31 +529,26 @@ func (s *api) rotateDataKey(w http.ResponseWriter, r *http.Request, _ principal)
 	s.reply(w, KeyRotationDTO{Org: org, KeyID: id}, err)
 }
 
-// ReadKeyRequest names the file the CLI writes the read key to.
-type ReadKeyRequest struct {
-	File string `json:"file"`
+// AuditCopyRequest names the new directory of a copy for an auditor.
+type AuditCopyRequest struct {
+	Dir string `json:"dir"`
 }
 
-// ReadKeyDTO is the log's read key, in its text form.
-type ReadKeyDTO struct {
-	ReadKey string `json:"readKey"`
-}
-
-// exportReadKey hands out the read key while the app runs: only the CLI on
-// this machine may (`axiom-audit keys export-read-key`).
-func (s *api) exportReadKey(w http.ResponseWriter, r *http.Request, _ principal) {
-	if !s.localCLI(w, r, "only the axiom-audit CLI on this machine may export the read key, with 'axiom-audit keys export-read-key --out FILE'") {
+// copyForAudit copies the log for an auditor while the app runs: only the
+// CLI on this machine may (`axiom-audit copy-for-audit`).
+func (s *api) copyForAudit(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.localCLI(w, r, "only the axiom-audit CLI on this machine may copy the log for an auditor, with 'axiom-audit copy-for-audit --out DIR'") {
 		return
 	}
-	var body ReadKeyRequest
+	var body AuditCopyRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "the body must be JSON: {\"file\": PATH}: "+err.Error(), nil)
+		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "the body must be JSON: {\"dir\": PATH}: "+err.Error(), nil)
 		return
 	}
-	key, err := s.app.exportReadKey(r.Context(), body.File)
-	s.reply(w, ReadKeyDTO{ReadKey: string(key)}, err)
+	res, err := s.app.copyForAudit(r.Context(), body.Dir)
+	s.reply(w, res, err)
 }
 
 // checkEventsPath checks a batch as an append would, writing nothing. It

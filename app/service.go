@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -248,22 +250,75 @@ func (a *App) rotateDataKey(ctx context.Context, org string) (uint32, error) {
 	return st.RotateDataKey(ctx, org, a.opts.User)
 }
 
-// exportReadKey hands out the log's read key (storage.Store.ReadKey) in
-// its text form, for the file named, once the log has recorded that
-// (audit.read_key_exported, in SystemOrg): a hand-out the log cannot
-// record does not happen.
-func (a *App) exportReadKey(ctx context.Context, file string) ([]byte, error) {
+// AuditCopyDTO is a copy of the log made for an auditor.
+type AuditCopyDTO struct {
+	Dir           string `json:"dir"` // the copy: Dir/log, and its read key in Dir/read-key
+	ReadKeyFile   string `json:"readKeyFile"`
+	Organizations int    `json:"organizations"`
+	Events        uint64 `json:"events"`
+}
+
+// auditCopyKeyFile is the file of a copy's read key, next to its log.
+const auditCopyKeyFile = "read-key"
+
+// copyForAudit writes a copy of the log for an auditor into dir (a new
+// directory): dir/log (storage.Store.CopyForAudit) and its read key in
+// dir/read-key (0600), and records it (audit.copied_for_audit, in
+// SystemOrg). A copy the log cannot record is removed: it does not happen.
+func (a *App) copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error) {
 	st, err := a.storeOrErr()
 	if err != nil {
-		return nil, err
+		return AuditCopyDTO{}, err
 	}
-	if file == "" {
-		return nil, &RequestError{Field: "file", Reason: "is required: the log records where the key was written"}
+	if dir == "" || !filepath.IsAbs(dir) {
+		return AuditCopyDTO{}, &RequestError{Field: "dir", Reason: "is required, as an absolute path: a new directory for the copy"}
 	}
-	if err := a.recordSelf(ctx, SystemOrg, "audit.read_key_exported", map[string]any{"file": file}); err != nil {
-		return nil, fmt.Errorf("the read key was not handed out, because the log could not record it: %w", err)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		reason := err.Error()
+		if errors.Is(err, os.ErrExist) {
+			reason = dir + " exists: name a new directory (a copy is never written into another)"
+		}
+		return AuditCopyDTO{}, &RequestError{Field: "dir", Reason: reason}
 	}
-	return storage.EncodeReadKey(st.ReadKey()), nil
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(dir)
+		}
+	}()
+	sum, key, err := st.CopyForAudit(ctx, filepath.Join(dir, "log"))
+	if err != nil {
+		return AuditCopyDTO{}, err
+	}
+	out := AuditCopyDTO{Dir: dir, ReadKeyFile: filepath.Join(dir, auditCopyKeyFile), Organizations: sum.Orgs, Events: sum.Events}
+	if err := writeNewFile(out.ReadKeyFile, storage.EncodeReadKey(key)); err != nil {
+		return AuditCopyDTO{}, fmt.Errorf("failed to write the copy's read key: %w", err)
+	}
+	meta := map[string]any{"dir": dir, "organizations": sum.Orgs, "events": sum.Events}
+	if err := a.recordSelf(ctx, SystemOrg, "audit.copied_for_audit", meta); err != nil {
+		return AuditCopyDTO{}, fmt.Errorf("the copy was removed, because the log could not record it: %w", err)
+	}
+	done = true
+	return out, nil
+}
+
+// writeNewFile writes a new file (0600) whole, synced, or removes it.
+func writeNewFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // DataKeyRotationInterval is how old an organization's data key may grow
