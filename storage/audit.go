@@ -6,8 +6,9 @@ package storage
 // tree, checkpoints, alerts and retention policies, in a new Badger
 // database encrypted at rest with a fresh key of its own, the copy's read
 // key. The copy holds no data key, no token, no sync setting: the read key
-// reads the public records the log's hashes and checkpoints cover and
-// nothing else, and it opens nothing of the owner's log.
+// reads the public records the log's hashes and checkpoints cover (the
+// states stay sealed with data keys it cannot unwrap), and it opens
+// nothing of the owner's log.
 
 import (
 	"bytes"
@@ -18,9 +19,13 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
 )
 
 // ReadKeySize is the size of a read key.
@@ -77,11 +82,11 @@ func copiedTag(k []byte) bool {
 		// The format, the verifier key and the installation id; not the
 		// data keys' ages.
 		name := string(k[1:])
-		return name == metaFormat || name == metaVerifierKey || name == metaInstallationID
+		return name == metaFormat || name == metaVerifierKey || name == metaInstallationID || name == metaCopiedAt
 	case tagSetting:
-		// The retention policies, against which Verify tells tombstones
-		// from deletions; not sync destinations, tokens or sweeps.
-		return bytes.HasPrefix(k[1:], []byte(retentionSettingName("")))
+		// The retention policies and sweeps, against which Verify tells
+		// tombstones from deletions; not sync destinations or tokens.
+		return bytes.HasPrefix(k[1:], []byte(retentionSettingName(""))) || bytes.HasPrefix(k[1:], []byte(sweepSettingName("")))
 	}
 	return false // data keys (wrapped), anything unknown
 }
@@ -89,8 +94,8 @@ func copiedTag(k []byte) bool {
 // CopyForAudit writes a copy of the log for an auditor into dir, which
 // must not exist (its parent must): one consistent snapshot, in a new
 // Badger database encrypted at rest with a fresh key, which it returns
-// (the copy's read key, for OpenForAudit). Each organization's pending
-// events are first covered by a signed checkpoint, so that a verification
+// (the copy's read key, for OpenForAudit). Events no stored checkpoint
+// covers get one in the copy (snapshotCheckpoint), so that a verification
 // against the owner's verifier key finds none unsigned. Appends go on
 // meanwhile. On failure dir is removed.
 func (s *Store) CopyForAudit(ctx context.Context, dir string) (CopySummary, []byte, error) {
@@ -113,31 +118,15 @@ func (s *Store) CopyForAudit(ctx context.Context, dir string) (CopySummary, []by
 
 func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopySummary, error) {
 	var sum CopySummary
-	// Events appended between the checkpoints and the snapshot are not
-	// covered: try again a few times (an app under constant load may
-	// leave a few seconds' worth uncovered, which Verify then names).
 	// The store stays open while the copy reads it (Close waits).
-	var txn *badger.Txn
-	for try := 0; ; try++ {
-		s.closeMu.RLock()
-		if s.closed {
-			s.closeMu.RUnlock()
-			return sum, ErrClosed
-		}
-		s.checkpointPending(ctx)
-		if err := ctx.Err(); err != nil {
-			s.closeMu.RUnlock()
-			return sum, err
-		}
-		txn = s.db.NewTransaction(false)
-		if try == 2 || s.allCheckpointed(txn) {
-			break
-		}
-		txn.Discard()
-		s.closeMu.RUnlock()
-	}
+	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
+	if s.closed {
+		return sum, ErrClosed
+	}
+	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
+	copiedAt := s.opts.Now().UTC()
 	db, err := badger.Open(badgerOptions(dir, s.opts, key).WithSyncWrites(false).WithLogger(nil))
 	if err != nil {
 		return sum, fmt.Errorf("failed to create the copy: %w", err)
@@ -151,7 +140,7 @@ func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopyS
 	defer wb.Cancel()
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
-	orgs := map[string]bool{}
+	var orgs []string
 	for it.Rewind(); it.Valid(); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return sum, err
@@ -173,14 +162,32 @@ func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopyS
 			sum.Events++
 		case tagHead:
 			if org, ok := keyOrg(k); ok {
-				orgs[org] = true
+				orgs = append(orgs, org)
 			}
 		}
+	}
+	it.Close()
+	// Events the snapshot holds beyond its organization's newest
+	// checkpoint get one, of the snapshot's own tree, in the copy only:
+	// a true statement about the log, which the owner's key signs, so
+	// that a verification against that key finds nothing unsigned.
+	for _, org := range orgs {
+		k, v, ok, err := s.snapshotCheckpoint(ctx, txn, org, copiedAt)
+		if err != nil {
+			return sum, err
+		}
+		if ok {
+			if err := wb.Set(k, v); err != nil {
+				return sum, fmt.Errorf("failed to write the copy: %w", err)
+			}
+		}
+	}
+	if err := wb.Set(metaKey(metaCopiedAt), []byte(copiedAt.Format(time.RFC3339Nano))); err != nil {
+		return sum, fmt.Errorf("failed to write the copy: %w", err)
 	}
 	if err := wb.Flush(); err != nil {
 		return sum, fmt.Errorf("failed to write the copy: %w", err)
 	}
-	it.Close()
 	err = db.Close()
 	db = nil
 	if err != nil {
@@ -190,35 +197,43 @@ func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopyS
 	return sum, nil
 }
 
-// allCheckpointed reports whether, in txn, each organization's newest
-// checkpoint covers its head, as far as the store knows.
-func (s *Store) allCheckpointed(txn *badger.Txn) bool {
+// snapshotCheckpoint signs a checkpoint of org's tree as txn sees it,
+// numbered after the newest checkpoint txn holds, when that one does not
+// cover the tree: the key and value to store it under. It signs nothing
+// for an organization under an integrity alert, or whose tree does not
+// extend its newest checkpoint (Verify then says what is wrong).
+func (s *Store) snapshotCheckpoint(ctx context.Context, txn *badger.Txn, org string, at time.Time) (k, v []byte, ok bool, err error) {
 	in := s.integ
 	if in == nil || in.disabled {
-		return true
+		return nil, nil, false, nil
 	}
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagHead}})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		org, ok := keyOrg(it.Item().Key())
-		if !ok {
-			continue
-		}
-		var h head
-		if err := it.Item().Value(func(v []byte) error { var err error; h, err = decodeHead(v); return err }); err != nil {
-			return true // Verify says what is wrong with it
-		}
-		cp, n, err := s.newestCheckpoint(txn, org)
-		if err != nil || n == 0 && h.seq > 0 || n > 0 && cp.Checkpoint.Size < h.seq {
-			in.mu.Lock()
-			_, alerted := in.alerts[org]
-			in.mu.Unlock()
-			if !alerted { // an alerted log gets no checkpoint
-				return false
-			}
-		}
+	in.mu.Lock()
+	_, alerted := in.alerts[org]
+	in.mu.Unlock()
+	if alerted {
+		return nil, nil, false, nil
 	}
-	return true
+	t, _, err := readTree(txn, org)
+	if err != nil || t.Size() == 0 {
+		return nil, nil, false, nil
+	}
+	prev, n, err := s.newestCheckpoint(txn, org)
+	if err != nil || n > 0 && prev.Checkpoint.Size >= t.Size() {
+		return nil, nil, false, nil
+	}
+	next := tlog.Checkpoint{Origin: tlog.Origin(in.instID, org), Size: t.Size(), Root: t.Root()}
+	if root, err := tlog.RootAt(ctx, s.nodes(txn, org), next.Size); err != nil || root != next.Root {
+		return nil, nil, false, ctx.Err()
+	}
+	if n > 0 && tlog.CheckConsistent(ctx, s.nodes(txn, org), prev.Checkpoint, next) != nil {
+		return nil, nil, false, ctx.Err()
+	}
+	note, err := tlog.Sign(next, in.signer)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	sc := SignedCheckpoint{Checkpoint: next, Note: note, Time: at, Number: n + 1}
+	return checkpointKey(org, sc.Number), encodeCheckpoint(sc), true, nil
 }
 
 // Audit is a log opened for an auditor's verification: read only, with
@@ -249,7 +264,7 @@ func OpenForAudit(dir string, readKey []byte, opts Options) (*Audit, error) {
 		msg := err.Error()
 		switch {
 		case errors.Is(err, badger.ErrEncryptionKeyMismatch) || strings.Contains(msg, badger.ErrEncryptionKeyMismatch.Error()):
-			return nil, fmt.Errorf("the read key does not open the audit log in %s (it is another copy's): %w", dir, ErrWrongKey)
+			return nil, fmt.Errorf("the read key does not open the audit log in %s: it is the read key of another copy, or %s is not the copy made with it: %w", dir, dir, ErrWrongKey)
 		case strings.Contains(msg, "Cannot acquire directory lock"), strings.Contains(msg, "resource temporarily unavailable"):
 			return nil, fmt.Errorf("the audit log in %s is open in another process: %w", dir, ErrLocked)
 		case truncateNeeded(err):
@@ -264,6 +279,11 @@ func OpenForAudit(dir string, readKey []byte, opts Options) (*Audit, error) {
 		db.Close()
 		return nil, err
 	}
+	// The copy is judged as of when it was made, by its owner's clock:
+	// the auditor's may be behind (a tombstone pruned "later than now").
+	if at, err := readCopiedAt(db); err == nil {
+		opts.Now = func() time.Time { return at }
+	}
 	return &Audit{s: &Store{db: db, opts: opts, log: opts.Logger, stride: stride, dir: dir}}, nil
 }
 
@@ -271,6 +291,25 @@ func OpenForAudit(dir string, readKey []byte, opts Options) (*Audit, error) {
 // it wraps without Unwrap.
 func truncateNeeded(err error) bool {
 	return err != nil && (errors.Is(err, badger.ErrTruncateNeeded) || strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()))
+}
+
+// metaCopiedAt is when a copy for an auditor was made (RFC 3339), by its
+// owner's clock.
+const metaCopiedAt = "copied-at"
+
+func readCopiedAt(db *badger.DB) (time.Time, error) {
+	var at time.Time
+	err := db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey(metaCopiedAt))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			at, err = time.Parse(time.RFC3339Nano, string(v))
+			return err
+		})
+	})
+	return at, err
 }
 
 // readFormat reads the tree layout of an existing log (checkFormat without
@@ -303,9 +342,36 @@ func (a *Audit) Verify(ctx context.Context, opts VerifyOptions, report func(Prob
 	return a.s.Verify(ctx, opts, report)
 }
 
-// Organizations lists the organizations of the log, as Store.Organizations.
+// Organizations lists the organizations of the log, as Store.Organizations,
+// and those the copy holds an integrity alert of but no log (size 0).
 func (a *Audit) Organizations(ctx context.Context) ([]OrgInfo, error) {
-	return a.s.Organizations(ctx)
+	orgs, err := a.s.Organizations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = a.s.view(ctx, func(txn *badger.Txn) error {
+		alerted, err := alertedOrgs(txn)
+		for _, org := range alerted {
+			if !slices.ContainsFunc(orgs, func(o OrgInfo) bool { return o.ID == org }) {
+				orgs = append(orgs, OrgInfo{ID: org})
+			}
+		}
+		return err
+	})
+	return orgs, err
+}
+
+// alertedOrgs lists the organizations with an unacknowledged alert stored.
+func alertedOrgs(txn *badger.Txn) ([]string, error) {
+	var out []string
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAlert}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if org, ok := keyOrg(it.Item().Key()); ok && !isCleared(it.Item()) {
+			out = append(out, org)
+		}
+	}
+	return out, nil
 }
 
 // PublicKey is the verifier key the log stores (note verifier format).

@@ -319,11 +319,7 @@ func (s *Store) checkpointLoop(ctx context.Context) {
 
 // finalCheckpoints checkpoints every organization changed since its last
 // checkpoint; Close calls it once the writer has stopped.
-func (s *Store) finalCheckpoints() { s.checkpointPending(context.Background()) }
-
-// checkpointPending signs a checkpoint of each organization with events
-// that none covers yet (and no integrity alert).
-func (s *Store) checkpointPending(ctx context.Context) {
+func (s *Store) finalCheckpoints() {
 	in := s.integ
 	if in == nil || in.disabled {
 		return
@@ -337,8 +333,8 @@ func (s *Store) checkpointPending(ctx context.Context) {
 	}
 	in.mu.Unlock()
 	for _, org := range due {
-		if _, err := s.checkpoint(ctx, org, false); err != nil {
-			s.log.Error("failed to write a checkpoint", "org", org, "err", err)
+		if _, err := s.checkpoint(context.Background(), org, false); err != nil {
+			s.log.Error("failed to write the closing checkpoint", "org", org, "err", err)
 		}
 	}
 }

@@ -125,6 +125,20 @@ type HeldCheckpoint struct {
 	Note []byte
 }
 
+// Org is the organization a kept checkpoint's origin names
+// (tlog.Origin), or an error saying it is no checkpoint of an axiom-audit
+// log.
+func (h HeldCheckpoint) Org() (string, error) {
+	text := strings.ReplaceAll(string(h.Note), "\r\n", "\n")
+	origin, _, _ := strings.Cut(text, "\n")
+	rest, ok := strings.CutPrefix(origin, strings.TrimSuffix(tlog.Origin("", ""), "/")) // "axiom-audit/"
+	_, org, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 || !validOrg(org) || !strings.Contains(text, "\n\n") {
+		return "", fmt.Errorf("%s is not a signed checkpoint of an axiom-audit log (its first line is %q)", h.Name, origin)
+	}
+	return org, nil
+}
+
 // VerifySummary counts what Verify checked and found.
 type VerifySummary struct {
 	Orgs        int    `json:"orgs"`
@@ -185,6 +199,19 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, report func(Prob
 // those the keychain anchors, whose whole log may be gone.
 func (s *Store) verifyOrgs(txn *badger.Txn, opts VerifyOptions) ([]string, error) {
 	orgs, err := listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID, tagTime, tagIndex)
+	if err == nil && s.integ == nil {
+		// A copy (OpenForAudit): an organization whose log is gone
+		// may have left its alert.
+		var alerted []string
+		if alerted, err = alertedOrgs(txn); err == nil {
+			for _, o := range alerted {
+				if !slices.Contains(orgs, o) {
+					orgs = append(orgs, o)
+				}
+			}
+			slices.Sort(orgs)
+		}
+	}
 	if err != nil || opts.Keyless || s.integ == nil || s.integ.disabled {
 		return orgs, err
 	}
@@ -282,6 +309,9 @@ func (s *Store) verifyAt(ctx context.Context, txn *badger.Txn, opts VerifyOption
 		slices.Sort(orgs)
 	}
 	if keyProblem != nil {
+		if len(orgs) == 0 {
+			orgs = []string{""} // reported all the same
+		}
 		for _, org := range orgs {
 			p := *keyProblem
 			p.Org = org
@@ -773,11 +803,9 @@ func heldByOrg(held []HeldCheckpoint, only string) (map[string][]HeldCheckpoint,
 		// A note copied through Windows may have gained CRs; signed
 		// notes have none.
 		h.Note = bytes.ReplaceAll(h.Note, []byte("\r\n"), []byte("\n"))
-		origin, _, _ := strings.Cut(string(h.Note), "\n")
-		rest, ok := strings.CutPrefix(origin, strings.TrimSuffix(tlog.Origin("", ""), "/")) // "axiom-audit/"
-		_, org, ok2 := strings.Cut(rest, "/")
-		if !ok || !ok2 || !validOrg(org) || !strings.Contains(string(h.Note), "\n\n") {
-			return nil, fmt.Errorf("%s is not a signed checkpoint of an axiom-audit log (its first line is %q)", h.Name, origin)
+		org, err := h.Org()
+		if err != nil {
+			return nil, err
 		}
 		if only != "" && org != only {
 			return nil, fmt.Errorf("%s is a checkpoint of organization %q, and only %q is verified", h.Name, org, only)

@@ -289,18 +289,7 @@ func TestVerify_WholeOrgDeleted(t *testing.T) {
 	ctx := context.Background()
 	l := newTamperLog(t)
 	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) {
-		for tag := byte(0x10); tag <= 0x2f; tag++ {
-			p := orgPrefix(tag, "other")
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
-			var keys [][]byte
-			for it.Rewind(); it.Valid(); it.Next() {
-				keys = append(keys, it.Item().KeyCopy(nil))
-			}
-			it.Close()
-			for _, k := range keys {
-				txn.Delete(k)
-			}
-		}
+		deleteOrgKeys(txn, "other")
 	})
 	s := l.open(t)
 	defer s.Close()
@@ -315,6 +304,22 @@ func TestVerify_WholeOrgDeleted(t *testing.T) {
 	}
 	ps = verifyAll(t, s, VerifyOptions{Org: "other"})
 	t.Logf("verify org other: %v", kinds(ps))
+}
+
+// deleteOrgKeys deletes every key of org's log, its indexes and its tree
+// (tags 0x10 to 0x2f), as if it had never been.
+func deleteOrgKeys(txn *badger.Txn, org string) {
+	for tag := byte(0x10); tag <= 0x2f; tag++ {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(tag, org)})
+		var keys [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		it.Close()
+		for _, k := range keys {
+			txn.Delete(k)
+		}
+	}
 }
 
 // A stored checkpoint with an extra (forged) signature line appended is no
