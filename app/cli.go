@@ -244,16 +244,22 @@ func (c *cli) nameOrganizations(cmd *cobra.Command) {
 
 // unknownOrgError says that org is not in the profile and names the ones
 // that are (the first maxNamed of them).
-func unknownOrgError(org string, ids []string) error {
+func unknownOrgError(org string, ids []string) error { return unknownOrgIn("this profile", org, ids) }
+
+// unknownOrgIn is unknownOrgError of a log that is not the profile's (an
+// auditor's copy).
+func unknownOrgIn(where, org string, ids []string) error {
 	const maxNamed = 20
 	switch {
-	case len(ids) == 0:
+	case len(ids) == 0 && where == "this profile":
 		return fmt.Errorf("no organization %q: this profile has no events yet (append some, or choose another --profile or --data-dir): %w",
 			org, storage.ErrNotFound)
+	case len(ids) == 0:
+		return fmt.Errorf("no organization %q: %s has no events: %w", org, where, storage.ErrNotFound)
 	case len(ids) > maxNamed:
-		return fmt.Errorf("no organization %q in this profile; it has %s and %d more: %w",
-			org, strings.Join(ids[:maxNamed], ", "), len(ids)-maxNamed, storage.ErrNotFound)
+		return fmt.Errorf("no organization %q in %s; it has %s and %d more: %w",
+			org, where, strings.Join(ids[:maxNamed], ", "), len(ids)-maxNamed, storage.ErrNotFound)
 	default:
-		return fmt.Errorf("no organization %q in this profile; it has %s: %w", org, strings.Join(ids, ", "), storage.ErrNotFound)
+		return fmt.Errorf("no organization %q in %s; it has %s: %w", org, where, strings.Join(ids, ", "), storage.ErrNotFound)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,12 +28,12 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 		Use:   "copy-for-audit --out DIR",
 		Short: "Copy the log for an auditor, who verifies it without the keychain",
 		Long: "copy-for-audit writes a copy of this profile's log into DIR, a new directory:\n" +
-			"DIR/log, one consistent snapshot of every organization's public records, tree,\n" +
+			"DIR/log, one consistent snapshot of every organization's records, tree,\n" +
 			"checkpoints, integrity alerts and retention policies, and DIR/read-key, the\n" +
-			"key that copy is encrypted with (mode 0600). Pending events are first covered by\n" +
-			"a signed checkpoint. The copy holds no state, data key, token or sync setting,\n" +
-			"and its read key opens nothing of this profile's own log. The app may keep\n" +
-			"running (the copy then goes through it).\n\n" +
+			"key that copy is encrypted with (mode 0600). Events no checkpoint covers get\n" +
+			"a signed checkpoint, in the copy. States stay sealed with data keys the copy does\n" +
+			"not hold; it has no token or sync setting, and its read key opens nothing of\n" +
+			"this profile's own log. The app may keep running (the copy then goes through it).\n\n" +
 			"The log records the copy (audit.copied_for_audit, in the axiom-audit\n" +
 			"organization); a copy it cannot record is removed. The auditor verifies it\n" +
 			"with no keychain:\n\n" +
@@ -51,12 +53,16 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 			if _, err := os.Lstat(abs); err == nil {
 				return &RequestError{Field: "--out", Reason: abs + " exists: name a new directory (a copy is never written into another)"}
 			}
+			// Interrupted, the copy is removed (by the store, or by the
+			// app when the request ends) rather than left half made.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
 				return err
 			}
 			defer closeB()
-			res, err := b.copyForAudit(cmd.Context(), abs)
+			res, err := b.copyForAudit(ctx, abs)
 			if err != nil {
 				var re *RequestError
 				if errors.As(err, &re) && re.Field == "dir" {
@@ -65,7 +71,7 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "copied %d events of %d organizations into %s\n", res.Events, res.Organizations, res.Dir)
-			fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: %s reads every public record of the copy (no state): hand it only to whom may read them.\n"+
+			fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: %s reads every public record of the copy (its states stay sealed): hand it only to whom may read them.\n"+
 				"axiom-audit: the auditor verifies the copy, with no keychain:\n"+
 				"  axiom-audit verify --data-dir %s --read-key %s --public-key KEY\n"+
 				"axiom-audit: where KEY holds the output of 'axiom-audit checkpoint --org ORG --public-key'.\n",
@@ -79,6 +85,7 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 
 // auditFlags are verify's flags for an auditor's copy of the log.
 type auditFlags struct {
+	org         string // verify's --org
 	readKey     string
 	publicKey   string
 	checkpoints []string
@@ -122,7 +129,15 @@ func (c *cli) openAudit(f auditFlags) (*auditVerifier, error) {
 		if err != nil {
 			return nil, &RequestError{Field: "--checkpoint", Reason: err.Error()}
 		}
-		av.held = append(av.held, storage.HeldCheckpoint{Name: path, Note: text})
+		h := storage.HeldCheckpoint{Name: path, Note: text}
+		org, err := h.Org()
+		if err != nil {
+			return nil, &RequestError{Field: "--checkpoint", Reason: err.Error()}
+		}
+		if f.org != "" && org != f.org {
+			return nil, &RequestError{Field: "--checkpoint", Reason: fmt.Sprintf("%s is a checkpoint of organization %q, and --org is %q", path, org, f.org)}
+		}
+		av.held = append(av.held, h)
 	}
 	dir, err := c.auditLogDir()
 	if err != nil {
@@ -193,9 +208,9 @@ func (av *auditVerifier) requireOrg(ctx context.Context, org string) error {
 		ids = append(ids, o.ID)
 	}
 	for _, h := range av.held {
-		if strings.HasSuffix(strings.SplitN(string(h.Note), "\n", 2)[0], "/"+org) {
+		if o, err := h.Org(); err == nil && o == org {
 			return nil
 		}
 	}
-	return unknownOrgError(org, ids)
+	return unknownOrgIn("this copy", org, ids)
 }

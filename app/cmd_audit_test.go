@@ -133,12 +133,12 @@ func TestCLI_AuditorVerifiesACopy(t *testing.T) {
 		args []string
 		says string
 	}{
-		{auditor(cur, "--org", "org-typo"), `no organization "org-typo"`},
+		{auditor(cur, "--org", "org-typo"), `no organization "org-typo" in this copy; it has`},
 		{[]string{"verify", "--read-key", keyFile}, "--data-dir"},
 		{[]string{"--data-dir", cur, "verify", "--read-key", pubFile}, "--read-key"},
 		{[]string{"--data-dir", cur, "verify", "--read-key", keyFile, "--public-key", keyFile}, "--public-key"},
-		{[]string{"--data-dir", cur, "verify", "--read-key", keyFile, "--checkpoint", pubFile}, "is not a signed checkpoint"},
-		{[]string{"--data-dir", cur, "verify", "--read-key", keyFile, "--org", "org-b", "--checkpoint", cpFile}, `checkpoint of organization "org-a"`},
+		{[]string{"--data-dir", cur, "verify", "--read-key", keyFile, "--checkpoint", pubFile}, "--checkpoint: " + pubFile + " is not a signed checkpoint"},
+		{[]string{"--data-dir", cur, "verify", "--read-key", keyFile, "--org", "org-b", "--checkpoint", cpFile}, `--checkpoint: ` + cpFile + ` is a checkpoint of organization "org-a"`},
 		{[]string{"--data-dir", cur, "verify", "--read-key", wrongKey}, "does not open"},
 		{[]string{"--data-dir", old, "verify", "--read-key", keyFile}, "does not open"},
 		{[]string{"--data-dir", t.TempDir(), "verify", "--read-key", keyFile}, "holds no audit log"},

@@ -75,6 +75,7 @@ func (c *cli) verifyCommand() *cobra.Command {
 			defer storage.UseScanRuntime()()
 			var b verifier
 			if audit.readKey != "" {
+				audit.org = org
 				av, err := c.openAudit(audit)
 				if err != nil {
 					return err
