@@ -261,6 +261,10 @@ type AuditCopyDTO struct {
 // auditCopyKeyFile is the file of a copy's read key, next to its log.
 const auditCopyKeyFile = "read-key"
 
+// CopyForAudit copies the log for an auditor into dir, a new folder (the
+// window's "Copy for an auditor").
+func (a *App) CopyForAudit(dir string) (AuditCopyDTO, error) { return a.copyForAudit(a.bg(), dir) }
+
 // copyForAudit writes a copy of the log for an auditor into dir (a new
 // directory): dir/log (storage.Store.CopyForAudit) and its read key in
 // dir/read-key (0600), and records it (audit.copied_for_audit, in

@@ -108,3 +108,15 @@ test('says what is wrong with the folder, inline or with what to do', async ({ p
   await page.waitForTimeout(300) // the calendar's closing transition, for the screenshot
   await shot(page, 'report-custom-error')
 })
+
+test('a browser session offers no copy for an auditor: the local API makes copies for the CLI only', async ({ page }) => {
+  await open(page, { org: 'acme-prod', range: '90d' })
+  await expect(page.getByTestId('report-button')).toBeVisible()
+  await expect(page.getByTestId('audit-copy-button')).toHaveCount(0)
+  const answer = await page.evaluate(async () => {
+    const key = localStorage.getItem('axiom-audit-session') ?? ''
+    const r = await fetch('/api/audit-copies', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Axiom-Session': key }, body: JSON.stringify({ dir: '/tmp/nope' }) })
+    return r.status
+  })
+  expect(answer).toBe(403)
+})

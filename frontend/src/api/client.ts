@@ -1,5 +1,5 @@
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, RetentionDTO, RetentionSetRequest, ExportProgress, ExportRequest, FacetsDTO,
+  AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, RetentionDTO, RetentionSetRequest, ExportProgress, ExportRequest, FacetsDTO,
   HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
@@ -43,6 +43,14 @@ export interface AuditApi {
    * "cancelled" and nothing is left in the folder.
    */
   writeReport(req: ReportRequest, signal?: AbortSignal): Promise<ReportResultDTO>
+  /** Whether copyForAudit is offered: the desktop app; the local API answers it to the CLI only. */
+  readonly canCopyForAudit: boolean
+  /**
+   * Copies the log for an auditor into dir, a new folder: dir/log and its
+   * read key dir/read-key, to verify without the keychain
+   * (`axiom-audit verify --data-dir dir --read-key dir/read-key`).
+   */
+  copyForAudit(dir: string): Promise<AuditCopyDTO>
   /** The organization's sync destinations; none means sync is off. */
   syncStatus(org: string): Promise<SyncStatusDTO>
   /** Delivers what is pending now; a destination that failed is in the answer's error and its status. */

@@ -11,7 +11,7 @@ import {
   type ColumnField, type Dataset,
 } from './dataset'
 import type {
-  ExpiringDTO, ExpiringGroupDTO, RetentionDTO, RetentionRuleDTO, SyncDestinationDTO, SyncStatusDTO,
+  AuditCopyDTO, ExpiringDTO, ExpiringGroupDTO, RetentionDTO, RetentionRuleDTO, SyncDestinationDTO, SyncStatusDTO,
   EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
 } from './types'
 import { periodRange } from '../lib/period'
@@ -169,6 +169,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
   const datasets = new Map<string, Dataset>()
   const subscribers = new Set<{ org: string; q: QueryDTO; cb: (e: EventDTO) => void }>()
   const lastVerified = new Map<string, VerifyResultDTO>()
+  const copies = new Set<string>() // folders copyForAudit made
   const policies = new Map<string, { version: number; rules: RetentionRuleDTO[]; effectiveFrom?: string }>()
   const defaultRules = (): RetentionRuleDTO[] => [
     { class: 'operational', days: 90, indefinite: false, name: 'operational 90 days (v0)' },
@@ -453,6 +454,25 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         const oldest = list.map((g) => g.oldest).sort()[0]
         const newest = list.map((g) => g.newest).sort().at(-1)
         return { org, horizon: new Date(horizon).toISOString(), count, oldest, newest, groups: list }
+      }),
+    canCopyForAudit: true,
+    copyForAudit: (dir) =>
+      run((): AuditCopyDTO => {
+        // A relative folder, one that exists (made before here) and one
+        // under /read-only fail as the app would.
+        const d = dir.trim().replace(/\/+$/, '')
+        if (!/^(\/|[A-Za-z]:\\)/.test(d)) {
+          throw new ApiError({ code: 'invalid_request', message: `dir: is required, as an absolute path: a new directory for the copy`, fields: [{ field: 'dir', reason: 'is required, as an absolute path: a new directory for the copy' }] }, 400)
+        }
+        if (copies.has(d)) {
+          throw new ApiError({ code: 'invalid_request', message: `dir: ${d} exists: name a new directory (a copy is never written into another)`, fields: [{ field: 'dir', reason: `${d} exists: name a new directory (a copy is never written into another)` }] }, 400)
+        }
+        if (d.startsWith('/read-only')) {
+          throw new ApiError({ code: 'folder_not_writable', message: `cannot write in ${d}: permission denied` }, 403)
+        }
+        copies.add(d)
+        const sizes = orgSpecs.map((o) => dataset(o.id).size())
+        return { dir: d, readKeyFile: d + '/read-key', organizations: sizes.filter((n) => n > 0).length, events: sizes.reduce((a, b) => a + b, 0) }
       }),
     syncStatus: (org) => run((): SyncStatusDTO => ({ org, destinations: (syncs.get(org) ?? []).map((d) => ({ ...d })) })),
     syncRunNow: (org) =>

@@ -3,7 +3,7 @@ import { ApiError, parseErrorDTO, toApiError } from './errors'
 import { queryToSearchParams } from './params'
 import { exportId, pollExport } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, RetentionDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
+  AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, RetentionDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
   OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyResultDTO, ReportResultDTO,
 } from './types'
 
@@ -137,6 +137,9 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
     },
     // The server cancels the report when its request is abandoned.
     writeReport: (req, signal) => call<ReportResultDTO>('POST', '/api/reports', req, signal).then((r) => ({ ...r, files: r.files ?? [] })),
+    // The server copies the log only for the CLI on its machine.
+    canCopyForAudit: false,
+    copyForAudit: (dir) => call<AuditCopyDTO>('POST', '/api/audit-copies', { dir }),
     syncStatus: (o) => get<SyncStatusDTO>('/api/sync/status?' + org(o)),
     syncRunNow: (o) => call<SyncStatusDTO>('POST', '/api/sync/run-now?' + org(o)),
     retention: (o) => get<RetentionDTO>('/api/retention?' + org(o)),

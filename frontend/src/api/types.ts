@@ -271,6 +271,15 @@ export interface ReportResultDTO {
   sha256: string
 }
 
+/** A copy of the log made for an auditor (app.AuditCopyDTO): dir/log and its read key. */
+export interface AuditCopyDTO {
+  dir: string
+  /** dir/read-key: the key the copy is encrypted with. */
+  readKeyFile: string
+  organizations: number
+  events: number
+}
+
 /** One sync destination's status (app.SyncDestinationDTO). */
 export interface SyncDestinationDTO {
   kind: 'tenant' | 's3' | 'webhook'

@@ -2,7 +2,7 @@ import type { AuditApi } from './client'
 import { toApiError } from './errors'
 import { exportId } from './exports'
 import type {
-  AppInfo, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, RetentionDTO, RetentionSetRequest, ExportRequest, ExportResultDTO, FacetsDTO,
+  AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, RetentionDTO, RetentionSetRequest, ExportRequest, ExportResultDTO, FacetsDTO,
   HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
@@ -24,6 +24,7 @@ export interface WailsBindings {
   Export(req: ExportRequest & { id: string }): Promise<ExportResultDTO>
   CancelExport(id: string): Promise<void>
   WriteReport(req: ReportRequest & { id: string }): Promise<ReportResultDTO>
+  CopyForAudit(dir: string): Promise<AuditCopyDTO>
   CancelReport(id: string): Promise<void>
   SyncStatus(org: string): Promise<SyncStatusDTO>
   SyncRunNow(org: string): Promise<SyncStatusDTO>
@@ -107,6 +108,8 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
         .then((r) => ({ ...r, files: r.files ?? [] }))
         .finally(() => signal?.removeEventListener('abort', cancel))
     },
+    canCopyForAudit: true,
+    copyForAudit: (dir) => wrap(() => app.CopyForAudit(dir)),
     syncStatus: (o) => wrap(() => app.SyncStatus(o)).then(syncStatus),
     syncRunNow: (o) => wrap(() => app.SyncRunNow(o)).then(syncStatus),
     retention: (o) => wrap(() => app.RetentionPolicy(o)),

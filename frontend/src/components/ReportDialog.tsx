@@ -320,7 +320,7 @@ const INTEGRITY: Record<string, { color: string; words: string }> = {
   unavailable: { color: 'yellow', words: 'unavailable: there is no checkpoint and the log could not be verified (see report.html).' },
 }
 
-function CopyPath({ value, label }: { value: string; label: string }) {
+export function CopyPath({ value, label }: { value: string; label: string }) {
   return (
     <CopyButton value={value}>
       {({ copied, copy }) => (

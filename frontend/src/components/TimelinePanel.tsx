@@ -5,6 +5,7 @@ import { useResults, useStores, useView } from '../store/context'
 import { EmptyState, ErrorState, LoadingState } from './StatusStates'
 import { ExportButton } from './ExportDialog'
 import { ReportButton } from './ReportDialog'
+import { AuditCopyButton } from './AuditCopyDialog'
 import { Timeline } from './Timeline'
 import classes from './TimelinePanel.module.css'
 
@@ -76,6 +77,7 @@ export function TimelinePanel() {
         <Group gap="sm" wrap="nowrap">
           <ExportButton />
           <ReportButton />
+          <AuditCopyButton />
           {live ? (
             <Group gap="xs" wrap="nowrap">
               <Badge variant="dot" color={paused ? 'gray' : 'teal'} size="md" data-testid="live-badge" className={paused ? undefined : classes.liveDot}>

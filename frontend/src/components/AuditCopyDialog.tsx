@@ -1,0 +1,198 @@
+import { Alert, Button, Code, Group, Modal, Stack, Text, TextInput, Tooltip } from '@mantine/core'
+import { IconFolder, IconShieldCheck, IconShieldLock } from '@tabler/icons-react'
+import { useEffect, useState } from 'react'
+import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
+import type { AuditCopyDTO } from '../api/types'
+import { useSession, useStores } from '../store/context'
+import { CopyPath, joinPath } from './ReportDialog'
+import { AdviceAlert } from './StatusStates'
+
+/** The name the copy's folder gets unless the person changes it: the day, in UTC. */
+export function defaultCopyName(now: number): string {
+  return `axiom-audit-copy-${new Date(now).toISOString().slice(0, 10)}`
+}
+
+/** The auditor's command for a copy: no keychain, the owner's key pinned. */
+export function auditorCommand(copy: AuditCopyDTO): string {
+  const q = (p: string) => (/\s/.test(p) ? `"${p}"` : p)
+  return `axiom-audit verify --data-dir ${q(copy.dir)} --read-key ${q(copy.readKeyFile)} --public-key owner.pub`
+}
+
+/** What the person sees for a copy that failed, and what they can do. */
+export function copyAdvice(err: ApiError): { title: string; steps: string[] } {
+  const folder = folderAdvice(err, 'copy again')
+  if (folder) return folder
+  if (err.code === 'integrity_alert') {
+    return { title: 'The copy cannot be recorded', steps: ['The log records every copy in its own organization, which has an integrity alert: nothing was copied.', err.message] }
+  }
+  return adviceFor(err)
+}
+
+/**
+ * "Copy for an auditor": the whole log, as of now, into a new folder with
+ * a read key of its own, which an auditor verifies with no keychain; then
+ * the command the auditor runs and the verifier key to hand over with it.
+ */
+export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: boolean; onClose(): void; now?: () => number }) {
+  const { api } = useStores()
+  const publicKey = useSession((s) => s.checkpoint?.publicKey)
+  const [folder, setFolder] = useState('')
+  const [name, setName] = useState(() => defaultCopyName(now()))
+  const [fieldError, setFieldError] = useState<string>()
+  const [error, setError] = useState<ApiError>()
+  const [busy, setBusy] = useState(false)
+  const [result, setResult] = useState<AuditCopyDTO>()
+
+  // A new opening starts from the form (a copy being made keeps going).
+  useEffect(() => {
+    if (opened && !busy) {
+      setResult(undefined)
+      setError(undefined)
+      setName(defaultCopyName(now()))
+    }
+  }, [opened])
+
+  const choose = async () => {
+    try {
+      const dir = await api.chooseExportFolder()
+      if (dir) {
+        setFolder(dir)
+        setFieldError(undefined)
+      }
+    } catch (err) {
+      setError(toApiError(err))
+    }
+  }
+
+  const copy = () => {
+    setError(undefined)
+    const parent = folder.trim()
+    const leaf = name.trim()
+    if (!parent) {
+      setFieldError(api.canPickFolder ? 'Choose the folder to make the copy in.' : 'Type the absolute path of the folder to make the copy in.')
+      return
+    }
+    if (!leaf || /[\\/]/.test(leaf)) {
+      setFieldError('Name the new folder of the copy (no / or \\ in it).')
+      return
+    }
+    setFieldError(undefined)
+    setBusy(true)
+    api.copyForAudit(joinPath(parent, leaf)).then(setResult, (err: unknown) => {
+      const e = toApiError(err)
+      const f = e.fields.find((x) => x.field === 'dir')
+      if (e.code === 'invalid_request' && f) setFieldError(f.reason)
+      else setError(e)
+    }).finally(() => setBusy(false))
+  }
+
+  const advice = error && copyAdvice(error)
+  return (
+    <Modal
+      opened={opened}
+      onClose={onClose}
+      title={<Text fw={600}>Copy for an auditor</Text>}
+      size="lg"
+      closeOnClickOutside={!busy}
+      closeOnEscape={!busy}
+      withCloseButton={!busy}
+      data-testid="audit-copy-dialog"
+    >
+      {result ? (
+        <Stack gap="xs" data-testid="audit-copy-done">
+          <Alert color="teal" variant="light" icon={<IconShieldCheck size={18} />} title="Copy made">
+            {result.events.toLocaleString('en-US')} events of {result.organizations} organizations, as of now. The log records the copy.
+          </Alert>
+          <Group gap="xs" wrap="nowrap" align="center">
+            <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="audit-copy-dir">
+              {result.dir}
+            </Code>
+            <CopyPath value={result.dir} label="Copy the copy's path" />
+          </Group>
+          <Text size="sm">
+            Hand the folder to the auditor. Its <Text span ff="monospace">read-key</Text> file opens the copy, and nothing of this log; states
+            stay sealed. The auditor verifies it on any machine, with no keychain:
+          </Text>
+          <Group gap="xs" wrap="nowrap" align="center">
+            <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="audit-copy-command">
+              {auditorCommand(result)}
+            </Code>
+            <CopyPath value={auditorCommand(result)} label="Copy the auditor's command" />
+          </Group>
+          <Text size="sm">
+            <Text span ff="monospace">owner.pub</Text> is this log's verifier key. Give it to the auditor another way (or publish it), so
+            that a copy signed with another key cannot pass:
+          </Text>
+          {publicKey ? (
+            <Group gap="xs" wrap="nowrap" align="center">
+              <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="audit-copy-public-key">
+                {publicKey}
+              </Code>
+              <CopyPath value={publicKey} label="Copy the verifier key" />
+            </Group>
+          ) : (
+            <Text size="sm" c="dimmed">
+              Print it with <Text span ff="monospace">axiom-audit checkpoint --org ORG --public-key</Text>.
+            </Text>
+          )}
+          <Group justify="flex-end" mt="sm">
+            <Button onClick={onClose}>Done</Button>
+          </Group>
+        </Stack>
+      ) : (
+        <Stack gap="md">
+          <Text size="sm">
+            Copies every organization’s log, as of now, into a new folder: its records, checkpoints and integrity alerts, encrypted with a read
+            key of its own. States stay sealed, and the copy holds no token or sync setting. An auditor verifies it without the keychain.
+          </Text>
+          <Group gap="xs" align="flex-end" wrap="nowrap">
+            <TextInput
+              label="Folder"
+              description={api.canPickFolder ? undefined : 'An absolute path on this machine'}
+              placeholder={api.canPickFolder ? 'Choose a folder…' : '/home/you/audits'}
+              value={folder}
+              onChange={(e) => setFolder(e.currentTarget.value)}
+              readOnly={api.canPickFolder}
+              disabled={busy}
+              style={{ flex: 1 }}
+              error={fieldError}
+              data-testid="audit-copy-folder"
+            />
+            {api.canPickFolder && (
+              <Button variant="default" leftSection={<IconFolder size={14} />} onClick={() => void choose()} disabled={busy}>
+                Choose…
+              </Button>
+            )}
+          </Group>
+          <TextInput label="New folder" value={name} onChange={(e) => setName(e.currentTarget.value)} disabled={busy} data-testid="audit-copy-name" />
+          {error && advice && <AdviceAlert error={error} advice={advice} testId="audit-copy-error" />}
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose} disabled={busy}>
+              Cancel
+            </Button>
+            <Button onClick={copy} loading={busy} leftSection={<IconShieldLock size={14} />} data-testid="audit-copy-start">
+              Make copy
+            </Button>
+          </Group>
+        </Stack>
+      )}
+    </Modal>
+  )
+}
+
+/** The timeline toolbar's button for the dialog, where the app can make copies. */
+export function AuditCopyButton() {
+  const { api } = useStores()
+  const [opened, setOpened] = useState(false)
+  if (!api.canCopyForAudit) return null
+  return (
+    <>
+      <Tooltip label="Copy the log for an auditor, who verifies it without the keychain">
+        <Button size="compact-sm" variant="default" leftSection={<IconShieldLock size={14} />} onClick={() => setOpened(true)} data-testid="audit-copy-button">
+          Copy for auditor…
+        </Button>
+      </Tooltip>
+      <AuditCopyDialog opened={opened} onClose={() => setOpened(false)} />
+    </>
+  )
+}
