@@ -53,6 +53,9 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 			if _, err := os.Lstat(abs); err == nil {
 				return &RequestError{Field: "--out", Reason: abs + " exists: name a new directory (a copy is never written into another)"}
 			}
+			if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+				return &RequestError{Field: "--out", Reason: "the folder " + filepath.Dir(abs) + " does not exist: the copy is made as a new directory inside one that does"}
+			}
 			// Interrupted, the copy is removed (by the store, or by the
 			// app when the request ends) rather than left half made.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -155,3 +155,35 @@ func TestCLI_AuditorVerifiesACopy(t *testing.T) {
 		}
 	}
 }
+
+// The window's binding answers with the codes the dialog reads: a folder
+// that exists is the field's problem; a parent that is missing or may not
+// be written in are folder problems, with their own advice.
+func TestCopyForAuditBinding(t *testing.T) {
+	a, _, _ := profileApp(t)
+	appendEventsN(t, a, "org-a", 3, 0)
+	out := t.TempDir()
+	res, err := a.CopyForAudit(filepath.Join(out, "copy"))
+	if err != nil || res.Events != 3 {
+		t.Fatalf("CopyForAudit: %+v, %v", res, err)
+	}
+	ro := filepath.Join(out, "ro")
+	if err := os.Mkdir(ro, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		dir, code, text string
+	}{
+		{filepath.Join(out, "copy"), CodeInvalidRequest, `"field":"dir"`},
+		{"relative", CodeInvalidRequest, `"field":"dir"`},
+		{filepath.Join(out, "no", "such"), CodeFolderNotFound, "cannot make the copy's folder"},
+	}
+	if os.Geteuid() != 0 { // root writes in read-only folders
+		cases = append(cases, struct{ dir, code, text string }{filepath.Join(ro, "copy"), CodeFolderNotWritable, "permission denied"})
+	}
+	for _, c := range cases {
+		if _, err := a.CopyForAudit(c.dir); bindingCode(t, err) != c.code || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%s: %v, want %s with %s", c.dir, err, c.code, c.text)
+		}
+	}
+}

@@ -548,7 +548,18 @@ func (s *api) copyForAudit(w http.ResponseWriter, r *http.Request, _ principal) 
 		return
 	}
 	res, err := s.app.copyForAudit(r.Context(), body.Dir)
-	s.reply(w, res, err)
+	if err != nil {
+		// A folder that cannot be made gets the export codes
+		// (folder_not_found, folder_not_writable, disk_full).
+		code, status := exportErrorCode(err)
+		if code == CodeInternal {
+			s.fail(w, err)
+			return
+		}
+		writeError(w, status, code, err.Error(), fieldErrors(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // checkEventsPath checks a batch as an append would, writing nothing. It

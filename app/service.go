@@ -263,7 +263,10 @@ const auditCopyKeyFile = "read-key"
 
 // CopyForAudit copies the log for an auditor into dir, a new folder (the
 // window's "Copy for an auditor").
-func (a *App) CopyForAudit(dir string) (AuditCopyDTO, error) { return a.copyForAudit(a.bg(), dir) }
+func (a *App) CopyForAudit(dir string) (AuditCopyDTO, error) {
+	res, err := a.copyForAudit(a.bg(), dir)
+	return res, bindingError(err)
+}
 
 // copyForAudit writes a copy of the log for an auditor into dir (a new
 // directory): dir/log (storage.Store.CopyForAudit) and its read key in
@@ -278,11 +281,11 @@ func (a *App) copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error
 		return AuditCopyDTO{}, &RequestError{Field: "dir", Reason: "is required, as an absolute path: a new directory for the copy"}
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		reason := err.Error()
 		if errors.Is(err, os.ErrExist) {
-			reason = dir + " exists: name a new directory (a copy is never written into another)"
+			return AuditCopyDTO{}, &RequestError{Field: "dir", Reason: dir + " exists: name a new directory (a copy is never written into another)"}
 		}
-		return AuditCopyDTO{}, &RequestError{Field: "dir", Reason: reason}
+		// A missing or read-only parent: exportErrorCode's folder codes.
+		return AuditCopyDTO{}, fmt.Errorf("cannot make the copy's folder %s: %w", dir, err)
 	}
 	done := false
 	defer func() {

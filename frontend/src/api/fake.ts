@@ -468,11 +468,11 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
           throw new ApiError({ code: 'invalid_request', message: `dir: ${d} exists: name a new directory (a copy is never written into another)`, fields: [{ field: 'dir', reason: `${d} exists: name a new directory (a copy is never written into another)` }] }, 400)
         }
         if (d.startsWith('/read-only')) {
-          throw new ApiError({ code: 'folder_not_writable', message: `cannot write in ${d}: permission denied` }, 403)
+          throw new ApiError({ code: 'folder_not_writable', message: `cannot make the copy's folder ${d}: mkdir ${d}: permission denied` }, 403)
         }
         copies.add(d)
         const sizes = orgSpecs.map((o) => dataset(o.id).size())
-        return { dir: d, readKeyFile: d + '/read-key', organizations: sizes.filter((n) => n > 0).length, events: sizes.reduce((a, b) => a + b, 0) }
+        return { dir: d, readKeyFile: d + (d.includes('\\') && !d.includes('/') ? '\\' : '/') + 'read-key', organizations: sizes.filter((n) => n > 0).length, events: sizes.reduce((a, b) => a + b, 0) }
       }),
     syncStatus: (org) => run((): SyncStatusDTO => ({ org, destinations: (syncs.get(org) ?? []).map((d) => ({ ...d })) })),
     syncRunNow: (org) =>

@@ -1,10 +1,11 @@
-import { act, screen, within } from '@testing-library/react'
+import { act, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
+import { useState } from 'react'
 import { describe, expect, it } from 'vitest'
 import type { AuditApi } from '../api/client'
 import { createFakeApi } from '../api/fake'
 import { NOW, renderWith, sampleEvents, setup } from '../test/render'
-import { AuditCopyButton, AuditCopyDialog, auditorCommand, defaultCopyName } from './AuditCopyDialog'
+import { AuditCopyButton, AuditCopyDialog, auditorCommand, defaultCopyName, shellWord } from './AuditCopyDialog'
 
 function openDialog(api: AuditApi) {
   const s = setup({ api, search: '?org=acme&range=90d' })
@@ -83,10 +84,56 @@ describe('AuditCopyDialog', () => {
     expect(screen.getByTestId('audit-copy-button')).toHaveTextContent('Copy for auditor…')
   })
 
-  it('quotes paths with spaces in the auditor’s command, and names the copy after the UTC day', () => {
+  it('quotes paths the shell would read in the auditor’s command, and names the copy after the UTC day', () => {
     expect(auditorCommand({ dir: '/Users/Al Ice/copy', readKeyFile: '/Users/Al Ice/copy/read-key', organizations: 1, events: 2 })).toBe(
-      'axiom-audit verify --data-dir "/Users/Al Ice/copy" --read-key "/Users/Al Ice/copy/read-key" --public-key owner.pub',
+      "axiom-audit verify --data-dir '/Users/Al Ice/copy' --read-key '/Users/Al Ice/copy/read-key' --public-key owner.pub",
     )
+    const cases: [string, string][] = [
+      ['/home/al/audits/axiom-audit-copy-2026-11-20', '/home/al/audits/axiom-audit-copy-2026-11-20'],
+      ['/home/al/copy(1)', `'/home/al/copy(1)'`],
+      ['/home/al/acme&co', `'/home/al/acme&co'`],
+      ['/home/al/a$HOME b', `'/home/al/a$HOME b'`],
+      [`/home/al/q4 'final'`, `'/home/al/q4 '\\''final'\\'''`],
+      ['C:\\Users\\al\\q4 copy', '"C:\\Users\\al\\q4 copy"'],
+    ]
+    for (const [path, word] of cases) expect(shellWord(path)).toBe(word)
     expect(defaultCopyName(Date.parse('2026-12-31T23:30:00-05:00'))).toBe('axiom-audit-copy-2027-01-01')
+  })
+
+  it('shows each problem on its own field, and a reopened dialog starts clean', async () => {
+    const api = createFakeApi(sampleEvents(), { now: () => NOW })
+    const s = setup({ api, search: '?org=acme&range=90d' })
+    function Harness() {
+      const [opened, setOpened] = useState(true)
+      return (
+        <>
+          <button onClick={() => setOpened(true)}>reopen</button>
+          <AuditCopyDialog opened={opened} onClose={() => setOpened(false)} now={() => NOW} />
+        </>
+      )
+    }
+    renderWith(s.stores, <Harness />)
+    await userEvent.clear(nameBox())
+    await userEvent.type(nameBox(), 'a/b')
+    await userEvent.click(screen.getByTestId('audit-copy-start'))
+    expect(folderBox()).toHaveAttribute('aria-invalid', 'true')
+    expect(nameBox()).toHaveAttribute('aria-invalid', 'true')
+    expect(screen.getByText(/Name the new folder of the copy/)).toBeInTheDocument()
+
+    await userEvent.type(folderBox(), '/home/alice')
+    await userEvent.clear(nameBox())
+    await userEvent.type(nameBox(), 'first')
+    await api.copyForAudit('/home/alice/first')
+    await userEvent.click(screen.getByTestId('audit-copy-start'))
+    expect(await screen.findByText(/\/home\/alice\/first exists/)).toBeInTheDocument()
+    expect(nameBox()).toHaveAttribute('aria-invalid', 'true')
+    expect(folderBox()).toHaveAttribute('aria-invalid', 'false')
+
+    await userEvent.click(screen.getByRole('button', { name: 'Cancel' }))
+    await waitFor(() => expect(screen.queryByTestId('audit-copy-start')).toBeNull())
+    await userEvent.click(screen.getByRole('button', { name: 'reopen' }))
+    expect(await screen.findByTestId('audit-copy-start')).toBeInTheDocument()
+    expect(screen.queryByText(/exists/)).toBeNull()
+    expect(nameBox()).toHaveValue('axiom-audit-copy-2026-11-20')
   })
 })

@@ -12,10 +12,20 @@ export function defaultCopyName(now: number): string {
   return `axiom-audit-copy-${new Date(now).toISOString().slice(0, 10)}`
 }
 
+/**
+ * A path as a shell word: as it is when it has nothing a shell reads;
+ * otherwise in double quotes for a Windows path (cmd and PowerShell), in
+ * single quotes for a POSIX shell.
+ */
+export function shellWord(p: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(p)) return p
+  if (/^[A-Za-z]:\\/.test(p) && !p.includes('"')) return `"${p}"`
+  return `'${p.replace(/'/g, `'\\''`)}'`
+}
+
 /** The auditor's command for a copy: no keychain, the owner's key pinned. */
 export function auditorCommand(copy: AuditCopyDTO): string {
-  const q = (p: string) => (/\s/.test(p) ? `"${p}"` : p)
-  return `axiom-audit verify --data-dir ${q(copy.dir)} --read-key ${q(copy.readKeyFile)} --public-key owner.pub`
+  return `axiom-audit verify --data-dir ${shellWord(copy.dir)} --read-key ${shellWord(copy.readKeyFile)} --public-key owner.pub`
 }
 
 /** What the person sees for a copy that failed, and what they can do. */
@@ -38,7 +48,8 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
   const publicKey = useSession((s) => s.checkpoint?.publicKey)
   const [folder, setFolder] = useState('')
   const [name, setName] = useState(() => defaultCopyName(now()))
-  const [fieldError, setFieldError] = useState<string>()
+  const [folderError, setFolderError] = useState<string>()
+  const [nameError, setNameError] = useState<string>()
   const [error, setError] = useState<ApiError>()
   const [busy, setBusy] = useState(false)
   const [result, setResult] = useState<AuditCopyDTO>()
@@ -48,6 +59,8 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
     if (opened && !busy) {
       setResult(undefined)
       setError(undefined)
+      setFolderError(undefined)
+      setNameError(undefined)
       setName(defaultCopyName(now()))
     }
   }, [opened])
@@ -57,7 +70,7 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
       const dir = await api.chooseExportFolder()
       if (dir) {
         setFolder(dir)
-        setFieldError(undefined)
+        setFolderError(undefined)
       }
     } catch (err) {
       setError(toApiError(err))
@@ -68,20 +81,19 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
     setError(undefined)
     const parent = folder.trim()
     const leaf = name.trim()
-    if (!parent) {
-      setFieldError(api.canPickFolder ? 'Choose the folder to make the copy in.' : 'Type the absolute path of the folder to make the copy in.')
-      return
-    }
-    if (!leaf || /[\\/]/.test(leaf)) {
-      setFieldError('Name the new folder of the copy (no / or \\ in it).')
-      return
-    }
-    setFieldError(undefined)
+    const noFolder = !parent ? (api.canPickFolder ? 'Choose the folder to make the copy in.' : 'Type the absolute path of the folder to make the copy in.') : undefined
+    const badName = !leaf || /[\\/]/.test(leaf) ? 'Name the new folder of the copy (no / or \\ in it).' : undefined
+    setFolderError(noFolder)
+    setNameError(badName)
+    if (noFolder || badName) return
     setBusy(true)
     api.copyForAudit(joinPath(parent, leaf)).then(setResult, (err: unknown) => {
       const e = toApiError(err)
       const f = e.fields.find((x) => x.field === 'dir')
-      if (e.code === 'invalid_request' && f) setFieldError(f.reason)
+      // A copy is never made into a folder that exists: the name is what
+      // to change. Anything else about the path is the folder's.
+      if (e.code === 'invalid_request' && f && / exists: /.test(f.reason)) setNameError(f.reason)
+      else if (e.code === 'invalid_request' && f) setFolderError(f.reason)
       else setError(e)
     }).finally(() => setBusy(false))
   }
@@ -155,7 +167,7 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
               readOnly={api.canPickFolder}
               disabled={busy}
               style={{ flex: 1 }}
-              error={fieldError}
+              error={folderError}
               data-testid="audit-copy-folder"
             />
             {api.canPickFolder && (
@@ -164,7 +176,14 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
               </Button>
             )}
           </Group>
-          <TextInput label="New folder" value={name} onChange={(e) => setName(e.currentTarget.value)} disabled={busy} data-testid="audit-copy-name" />
+          <TextInput
+            label="New folder"
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            disabled={busy}
+            error={nameError}
+            data-testid="audit-copy-name"
+          />
           {error && advice && <AdviceAlert error={error} advice={advice} testId="audit-copy-error" />}
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose} disabled={busy}>
