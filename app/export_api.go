@@ -380,13 +380,22 @@ func bindingError(err error) error {
 // ChooseExportFolder opens the native folder picker and returns the chosen
 // folder, or "" when the person closed it without choosing.
 func (a *App) ChooseExportFolder() (string, error) {
+	return a.ChooseFolder("Choose the folder for the evidence bundle")
+}
+
+// ChooseFolder is ChooseExportFolder with the picker's title (a report's
+// folder, an auditor's copy's), at most 200 characters.
+func (a *App) ChooseFolder(title string) (string, error) {
 	wctx := a.wailsContext()
 	if wctx == nil {
 		return "", bindingError(&RequestError{Field: "outDir", Reason: "the folder picker exists only in the desktop window: type the folder's path"})
 	}
+	if r := []rune(title); len(r) > 200 {
+		title = string(r[:200])
+	}
 	home, _ := os.UserHomeDir()
 	dir, err := runtime.OpenDirectoryDialog(wctx, runtime.OpenDialogOptions{
-		Title:                "Choose the folder for the evidence bundle",
+		Title:                title,
 		DefaultDirectory:     home,
 		CanCreateDirectories: true,
 	})

@@ -33,8 +33,8 @@ export interface AuditApi {
    * app); otherwise the folder is typed as a path on the serving machine.
    */
   readonly canPickFolder: boolean
-  /** Opens the native folder picker; undefined when closed without choosing. */
-  chooseExportFolder(): Promise<string | undefined>
+  /** Opens the native folder picker (titled, when given); undefined when closed without choosing. */
+  chooseExportFolder(title?: string): Promise<string | undefined>
   /** Starts writing an evidence bundle; progress comes at most ten times a second. */
   startExport(req: ExportRequest, onProgress?: (p: ExportProgress) => void): ExportHandle
   /**

@@ -33,6 +33,15 @@ function runtime() {
 }
 
 describe('createWailsApi', () => {
+  it('titles the folder picker when asked', async () => {
+    const b = bindings({ ChooseExportFolder: vi.fn(() => Promise.resolve('/e')), ChooseFolder: vi.fn(() => Promise.resolve('')) } as Partial<WailsBindings>)
+    const api = createWailsApi(b, undefined)
+    expect(await api.chooseExportFolder()).toBe('/e')
+    expect(await api.chooseExportFolder('Choose the folder for the report')).toBeUndefined()
+    expect(b.ChooseFolder).toHaveBeenCalledWith('Choose the folder for the report')
+    expect(b.ChooseExportFolder).toHaveBeenCalledTimes(1)
+  })
+
   it('passes queries straight to the bindings', async () => {
     const b = bindings()
     const api = createWailsApi(b, undefined)

@@ -21,6 +21,7 @@ export interface WailsBindings {
   Subscribe(q: QueryDTO): Promise<void>
   Unsubscribe(): Promise<void>
   ChooseExportFolder(): Promise<string>
+  ChooseFolder(title: string): Promise<string>
   Export(req: ExportRequest & { id: string }): Promise<ExportResultDTO>
   CancelExport(id: string): Promise<void>
   WriteReport(req: ReportRequest & { id: string }): Promise<ReportResultDTO>
@@ -87,7 +88,7 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
       return wrap(() => app.Verify(o)).finally(() => off?.())
     },
     canPickFolder: true,
-    chooseExportFolder: () => wrap(() => app.ChooseExportFolder()).then((d) => d || undefined),
+    chooseExportFolder: (title) => wrap(() => (title ? app.ChooseFolder(title) : app.ChooseExportFolder())).then((d) => d || undefined),
     startExport: (req, onProgress) => {
       // The id is ours, so that Cancel works before Export returns.
       const id = exportId()

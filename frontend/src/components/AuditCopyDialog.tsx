@@ -67,7 +67,7 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
 
   const choose = async () => {
     try {
-      const dir = await api.chooseExportFolder()
+      const dir = await api.chooseExportFolder('Choose the folder to make the auditor’s copy in')
       if (dir) {
         setFolder(dir)
         setFolderError(undefined)

@@ -87,7 +87,7 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
   const choose = async () => {
     setPicking(true)
     try {
-      const dir = await api.chooseExportFolder()
+      const dir = await api.chooseExportFolder('Choose the folder for the report')
       if (dir) {
         setFolder(dir)
         setFolderError(undefined)
