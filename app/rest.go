@@ -551,12 +551,7 @@ func (s *api) copyForAudit(w http.ResponseWriter, r *http.Request, _ principal) 
 	if err != nil {
 		// A folder that cannot be made gets the export codes
 		// (folder_not_found, folder_not_writable, disk_full).
-		code, status := exportErrorCode(err)
-		if code == CodeInternal {
-			s.fail(w, err)
-			return
-		}
-		writeError(w, status, code, err.Error(), fieldErrors(err))
+		s.failExport(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

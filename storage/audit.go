@@ -99,16 +99,12 @@ func copiedTag(k []byte) bool {
 // against the owner's verifier key finds none unsigned. Appends go on
 // meanwhile. On failure dir is removed.
 func (s *Store) CopyForAudit(ctx context.Context, dir string) (CopySummary, []byte, error) {
-	var sum CopySummary
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return sum, nil, fmt.Errorf("failed to make the copy's directory: %w", err)
+		return CopySummary{}, nil, fmt.Errorf("failed to make the copy's directory: %w", err)
 	}
 	key := make([]byte, ReadKeySize)
 	rand.Read(key)
-	err := s.view(ctx, func(*badger.Txn) error { return nil })
-	if err == nil {
-		sum, err = s.copyForAudit(ctx, dir, key)
-	}
+	sum, err := s.copyForAudit(ctx, dir, key)
 	if err != nil {
 		os.RemoveAll(dir)
 		return CopySummary{}, nil, err
@@ -350,19 +346,18 @@ func (a *Audit) Organizations(ctx context.Context) ([]OrgInfo, error) {
 		return nil, err
 	}
 	err = a.s.view(ctx, func(txn *badger.Txn) error {
-		alerted, err := alertedOrgs(txn)
-		for _, org := range alerted {
+		for _, org := range alertedOrgs(txn) {
 			if !slices.ContainsFunc(orgs, func(o OrgInfo) bool { return o.ID == org }) {
 				orgs = append(orgs, OrgInfo{ID: org})
 			}
 		}
-		return err
+		return nil
 	})
 	return orgs, err
 }
 
 // alertedOrgs lists the organizations with an unacknowledged alert stored.
-func alertedOrgs(txn *badger.Txn) ([]string, error) {
+func alertedOrgs(txn *badger.Txn) []string {
 	var out []string
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagAlert}})
 	defer it.Close()
@@ -371,7 +366,7 @@ func alertedOrgs(txn *badger.Txn) ([]string, error) {
 			out = append(out, org)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // PublicKey is the verifier key the log stores (note verifier format).

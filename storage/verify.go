@@ -202,15 +202,12 @@ func (s *Store) verifyOrgs(txn *badger.Txn, opts VerifyOptions) ([]string, error
 	if err == nil && s.integ == nil {
 		// A copy (OpenForAudit): an organization whose log is gone
 		// may have left its alert.
-		var alerted []string
-		if alerted, err = alertedOrgs(txn); err == nil {
-			for _, o := range alerted {
-				if !slices.Contains(orgs, o) {
-					orgs = append(orgs, o)
-				}
+		for _, o := range alertedOrgs(txn) {
+			if !slices.Contains(orgs, o) {
+				orgs = append(orgs, o)
 			}
-			slices.Sort(orgs)
 		}
+		slices.Sort(orgs)
 	}
 	if err != nil || opts.Keyless || s.integ == nil || s.integ.disabled {
 		return orgs, err
