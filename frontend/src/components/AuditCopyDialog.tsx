@@ -6,6 +6,7 @@ import type { AuditCopyDTO } from '../api/types'
 import { useSession, useStores } from '../store/context'
 import { CopyPath, joinPath } from './ReportDialog'
 import { AdviceAlert } from './StatusStates'
+import { useFolderPicker } from './useFolderPicker'
 
 /** The name the copy's folder gets unless the person changes it: the day, in UTC. */
 export function defaultCopyName(now: number): string {
@@ -65,17 +66,10 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
     }
   }, [opened])
 
-  const choose = async () => {
-    try {
-      const dir = await api.chooseExportFolder('Choose the folder to make the auditor’s copy in')
-      if (dir) {
-        setFolder(dir)
-        setFolderError(undefined)
-      }
-    } catch (err) {
-      setError(toApiError(err))
-    }
-  }
+  const { choose, picking } = useFolderPicker('Choose the folder to make the auditor’s copy in', (dir) => {
+    setFolder(dir)
+    setFolderError(undefined)
+  }, setError)
 
   const copy = () => {
     setError(undefined)
@@ -171,7 +165,7 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
               data-testid="audit-copy-folder"
             />
             {api.canPickFolder && (
-              <Button variant="default" leftSection={<IconFolder size={14} />} onClick={() => void choose()} disabled={busy}>
+              <Button variant="default" leftSection={<IconFolder size={14} />} onClick={() => void choose()} loading={picking} disabled={busy}>
                 Choose…
               </Button>
             )}

@@ -10,6 +10,7 @@ import { parseQuery, type QueryFilter } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
 import { viewQuery, type View } from '../store/view'
 import { AdviceAlert } from './StatusStates'
+import { useFolderPicker } from './useFolderPicker'
 
 export const FORMAT_OPTIONS: { value: ExportFormat; label: string; description: string }[] = [
   { value: 'csv', label: 'CSV', description: 'A spreadsheet: one row per event, JSON in cells, formula prefixes escaped.' },
@@ -115,7 +116,6 @@ export function ExportDialog({ opened, onClose }: { opened: boolean; onClose(): 
   const [folder, setFolder] = useState(() => (api.canPickFolder ? '' : rememberedFolder()))
   const [phase, setPhase] = useState<Phase>({ kind: 'form' })
   const [error, setError] = useState<ApiError>()
-  const [picking, setPicking] = useState(false)
   const handle = useRef<ExportHandle | undefined>(undefined)
   const running = phase.kind === 'running'
 
@@ -127,17 +127,7 @@ export function ExportDialog({ opened, onClose }: { opened: boolean; onClose(): 
     }
   }, [opened])
 
-  const choose = async () => {
-    setPicking(true)
-    try {
-      const dir = await api.chooseExportFolder()
-      if (dir) setFolder(dir)
-    } catch (err) {
-      setError(toApiError(err))
-    } finally {
-      setPicking(false)
-    }
-  }
+  const { choose, picking } = useFolderPicker(undefined, setFolder, setError)
 
   const start = () => {
     const q: QueryDTO = { ...viewQuery(view.getState(), Date.now()), order: 'oldest' }

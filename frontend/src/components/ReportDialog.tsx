@@ -11,6 +11,7 @@ import { customPeriod, describePeriod, quickPeriod, type CustomPeriodError, type
 import { useStores, useView } from '../store/context'
 import { formatBytes } from './ExportDialog'
 import { AdviceAlert } from './StatusStates'
+import { useFolderPicker } from './useFolderPicker'
 
 const CHOICES: { value: PeriodChoice; label: string }[] = [
   { value: 'this-quarter', label: 'This quarter' },
@@ -69,7 +70,6 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
   const [folder, setFolder] = useState(() => (api.canPickFolder ? '' : rememberedFolder()))
   const [folderError, setFolderError] = useState<string>()
   const [error, setError] = useState<ApiError>()
-  const [picking, setPicking] = useState(false)
   const [busy, setBusy] = useState(false)
   const [result, setResult] = useState<ReportResultDTO>()
   const abort = useRef<AbortController>(undefined)
@@ -84,20 +84,10 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
 
   const quick = choice === 'custom' ? undefined : quickPeriod(choice, now())
 
-  const choose = async () => {
-    setPicking(true)
-    try {
-      const dir = await api.chooseExportFolder('Choose the folder for the report')
-      if (dir) {
-        setFolder(dir)
-        setFolderError(undefined)
-      }
-    } catch (err) {
-      setError(toApiError(err))
-    } finally {
-      setPicking(false)
-    }
-  }
+  const { choose, picking } = useFolderPicker('Choose the folder for the report', (dir) => {
+    setFolder(dir)
+    setFolderError(undefined)
+  }, setError)
 
   const generate = () => {
     // An alert from the last attempt no longer applies to this one.
