@@ -11,7 +11,6 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/table"
 )
 
 // Badger memory-maps its value log, tables and memtable logs. Every page the
@@ -35,21 +34,13 @@ const mappedChunk = 8 << 20
 // mappedTick is how often the loop checks the resident pages: appends
 // write the value log and compactions write tables through the mappings at
 // tens of MB/s, and each tick's check costs one read of /proc/self/status.
-const mappedTick = 250 * time.Millisecond
+const mappedTick = 50 * time.Millisecond
 
 // mappedState is what readMapped and the loop share.
 type mappedState struct {
 	read atomic.Int64  // bytes read through the mappings since the last release
 	wake chan struct{} // readMapped's request for a release now (capacity 1)
 	gc   vlogDeletes
-
-	// pinMu serializes pinFiles; lastTables is the tables in the levels
-	// when the last pin was made (after its iterator), and tableSizes the
-	// file sizes of the tables it held (a table's file never changes
-	// size).
-	pinMu      sync.Mutex
-	lastTables map[uint64]bool
-	tableSizes map[uint64]int64
 }
 
 // readMapped notes n bytes read through Badger's mappings and, past every
@@ -84,32 +75,26 @@ func (s *Store) mappedLoop(ctx context.Context) {
 	}
 }
 
-// pinned is what a pin holds until unpin: every value log, and the tables
-// whose ids are in tables (with their files' sizes).
+// pinned is what a pin holds until unpin: every value log.
 type pinned struct {
-	unpin  func()
-	tables map[uint64]int64
+	unpin func()
 }
 
-// pinFiles keeps Badger from deleting (and so unmapping) any value log and
-// the tables it lists until unpin is called, or returns nil when it cannot
-// promise that: while a value-log GC runs or a file it rewrote may not be
-// deleted yet. One open iterator over the whole database is the pin:
-// Badger defers the deletion of a rewritten value log until no iterator is
-// open (a deletion that started before the pin would still be running,
-// which the GC state rules out), and the iterator holds a reference to
-// every table in the levels when it was made, which a compaction's deletion
-// waits for. The tables listed are those in the levels both before and
-// after the iterator was made: a table leaves the levels only once, and
-// Badger adds a compaction's new tables to the lower level before it
-// removes the old ones from the upper, while an iterator collects the
-// levels from the top down, so such a table is among those it holds. The
-// tables listed after the last pin's iterator serve as this one's list
-// before (listing the tables reads each one's index, decrypting it when the
-// index cache does not hold it).
+// pinFiles keeps Badger from deleting (and so unmapping) any value log
+// until unpin is called, or returns nil when it cannot promise that: while
+// a value-log GC runs or a file it rewrote may not be deleted yet. One open
+// iterator is the pin: Badger defers the deletion of a rewritten value log
+// until no iterator is open (a deletion that started before the pin would
+// still be running, which the GC state rules out).
+//
+// Tables are not pinned. Knowing which ones an iterator holds takes
+// DB.Tables, which reads every table's index, decrypting it when Badger's
+// index cache does not hold it (a million events have some 700 tables,
+// more index than the cache holds): a release that listed them put more
+// pages in the resident set than it reclaimed (queries right after opening
+// a store of 1M events peaked at 338-459 MB RSS, and at 180-207 MB once
+// the listing was gone). Tables are paged out instead (releaseMapped).
 func (s *Store) pinFiles() (p *pinned) {
-	s.mapped.pinMu.Lock()
-	defer s.mapped.pinMu.Unlock()
 	if s.db.IsClosed() {
 		return nil
 	}
@@ -129,10 +114,6 @@ func (s *Store) pinFiles() (p *pinned) {
 			p = nil
 		}
 	}()
-	before := s.mapped.lastTables
-	if before == nil {
-		before = tableIDs(s.db.Tables())
-	}
 	txn := s.db.NewTransaction(false)
 	unpin = txn.Discard
 	it := txn.NewIterator(badger.IteratorOptions{})
@@ -140,38 +121,11 @@ func (s *Store) pinFiles() (p *pinned) {
 		it.Close()
 		txn.Discard()
 	}
-	after := tableIDs(s.db.Tables())
-	s.mapped.lastTables = after
 	if !s.mapped.gc.settled(s.dir) {
 		unpin()
 		return nil
 	}
-	p = &pinned{unpin: unpin, tables: make(map[uint64]int64, len(after))}
-	for id := range after {
-		if !before[id] {
-			continue
-		}
-		size, ok := s.mapped.tableSizes[id]
-		if !ok {
-			fi, err := os.Stat(filepath.Join(s.dir, table.IDToFilename(id)))
-			if err != nil {
-				continue
-			}
-			size = fi.Size()
-		}
-		p.tables[id] = size
-	}
-	s.mapped.tableSizes = p.tables
-	return p
-}
-
-// tableIDs is the set of ids of tables.
-func tableIDs(tables []badger.TableInfo) map[uint64]bool {
-	ids := make(map[uint64]bool, len(tables))
-	for _, t := range tables {
-		ids[t.ID] = true
-	}
-	return ids
+	return &pinned{unpin: unpin}
 }
 
 // runValueLogGC runs one Badger value-log GC, noting it for pinFiles.

@@ -21,8 +21,8 @@ import (
 // next read of them goes to the disk.
 const madvPageout = 21
 
-// The files Badger only reads (older value logs, where nearly all of a
-// store's bytes are, and tables) are released with MADV_DONTNEED instead:
+// The older value logs, which Badger only reads and where nearly all of a
+// store's bytes are, are released with MADV_DONTNEED instead:
 // it only unmaps the pages from this process (they are MAP_SHARED, so
 // nothing is lost; the page cache keeps them for the next read, such as a
 // compaction's, and the kernel evicts them when it needs the memory), and
@@ -46,8 +46,7 @@ type mapping struct {
 // releaseMapped reclaims the resident pages of dir's memory-mapped files,
 // except the tails of those Badger appends to, when the process's resident
 // file pages exceed budget bytes. pin, when not nil, keeps Badger from
-// deleting (unmapping) the value logs and the tables it lists until the
-// unpin it returns is called, or returns nil when it cannot (Store.pinFiles);
+// deleting (unmapping) the value logs until the unpin it returns is called, or returns nil when it cannot (Store.pinFiles);
 // only while pinned are files dropped with MADV_DONTNEED.
 func releaseMapped(dir string, budget int64, pin func() *pinned) error {
 	if rssFileBytes() <= budget {
@@ -154,39 +153,27 @@ func releaseMapped(dir string, budget int64, pin func() *pinned) error {
 }
 
 // safeToDrop reports whether m can be released with MADV_DONTNEED, while
-// p is held: whether it is still the file's mapping when madvise runs.
-//   - A value log other than the newest one seen (newestVlog): with the
-//     value logs pinned, Badger unmaps or moves a value log's mapping only
-//     when it stops writing it, truncating it to its length (and
-//     remapping it), and it does that to the newest file before it creates
-//     the next one.
-//   - A table p holds: Badger maps a table once, whole, and unmaps it when
-//     it deletes it.
+// p is held: whether it is still the file's mapping when madvise runs. That
+// is so of a value log other than the newest one seen (newestVlog): with
+// the value logs pinned, Badger unmaps or moves a value log's mapping only
+// when it stops writing it, truncating it to its length (and remapping
+// it), and it does that to the newest file before it creates the next one.
+// It must be mapped from its start at exactly its length on disk (rounded
+// up to a page): a line of maps read while a file was remapped shows the
+// old, longer range, and is paged out instead.
 //
-// Either must be mapped from its start at exactly its length on disk
-// (rounded up to a page): a line of maps read while a file was remapped
-// shows the old, longer range, and is paged out instead.
+// Tables are always paged out: a pin does not hold them (pinFiles), and
+// Badger unmaps a table when a compaction has replaced it and the last
+// read of it ends.
 func safeToDrop(m mapping, newestVlog string, page uintptr, p *pinned) bool {
-	if p == nil || m.offset != 0 {
+	if p == nil || m.offset != 0 || filepath.Ext(m.path) != ".vlog" || m.path == newestVlog {
 		return false
 	}
-	var size int64
-	switch filepath.Ext(m.path) {
-	case ".vlog":
-		if m.path == newestVlog {
-			return false
-		}
-		fi, err := os.Stat(m.path)
-		if err != nil {
-			return false
-		}
-		size = fi.Size()
-	case ".sst":
-		// Its size was read when the pin was made (pinFiles).
-		if id := fileNumber(m.path); id >= 0 {
-			size = p.tables[uint64(id)]
-		}
+	fi, err := os.Stat(m.path)
+	if err != nil {
+		return false
 	}
+	size := fi.Size()
 	return size > 0 && (uint64(size)+uint64(page)-1)&^(uint64(page)-1) == m.end-m.start
 }
 

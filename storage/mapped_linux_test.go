@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -114,13 +113,14 @@ func residentByFile(t *testing.T, dir string) map[string]int64 {
 // memtable log, which the next append writes. With the value logs pinned
 // the older value logs are dropped (MADV_DONTNEED) and stay in the page
 // cache, so the next scan reads them from memory; without a pin, or while
-// a value-log GC runs (when the store cannot pin them), everything is
-// paged out and leaves the page cache too.
+// a value-log GC runs (when the store cannot pin them), they are paged
+// out and leave the page cache too. Tables, which no pin holds, are always
+// paged out.
 func TestMapped_Release(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		pin, gc  bool
-		wantKept bool // older value logs and tables still in the page cache
+		wantKept bool // older value logs still in the page cache
 	}{
 		{"pinned", true, false, true},
 		{"unpinned", false, false, false},
@@ -166,6 +166,12 @@ func TestMapped_Release(t *testing.T) {
 						continue
 					}
 					c := cachedFraction(t, filepath.Join(dir, name))
+					if filepath.Ext(name) == ".sst" {
+						if c > 0.1 {
+							t.Errorf("%s: %.0f%% of its pages are cached after the release; want the table paged out", name, 100*c)
+						}
+						continue
+					}
 					if tc.wantKept && c < 0.9 {
 						t.Errorf("%s: %.0f%% of its pages are cached after the release; want them kept", name, 100*c)
 					}
@@ -237,8 +243,8 @@ func cachedFraction(t *testing.T, path string) float64 {
 	return float64(n) / float64(len(vec))
 }
 
-// Which mappings are dropped rather than paged out: only older value logs
-// and the pinned tables, mapped whole at their length on disk, while pinned.
+// Which mappings are dropped rather than paged out: only older value logs,
+// mapped whole at their length on disk, while pinned.
 func TestSafeToDrop(t *testing.T) {
 	dir := t.TempDir()
 	page := uintptr(os.Getpagesize())
@@ -253,10 +259,9 @@ func TestSafeToDrop(t *testing.T) {
 	aligned := file("000002.vlog", 3*int(page))
 	newest := file("000003.vlog", 8*int(page))
 	table := file("000004.sst", 10000)
-	newTable := file("000006.sst", 10000)
 	empty := file("000005.vlog", 0)
 	mem := file("00007.mem", 10000)
-	p := &pinned{tables: map[uint64]int64{4: 10000}}
+	p := &pinned{}
 	pages := func(n uint64) uint64 { return n * uint64(page) }
 	for _, tc := range []struct {
 		name string
@@ -271,9 +276,7 @@ func TestSafeToDrop(t *testing.T) {
 		{"mapped shorter than the file", mapping{start: pages(10), end: pages(12), path: old}, p, false},
 		{"mapped from an offset", mapping{start: pages(10), end: pages(13), offset: pages(1), path: old}, p, false},
 		{"the newest value log", mapping{start: pages(10), end: pages(18), path: newest}, p, false},
-		{"a pinned table", mapping{start: pages(10), end: pages(13), path: table}, p, true},
-		{"a pinned table, mapped longer", mapping{start: pages(10), end: pages(14), path: table}, p, false},
-		{"a table the pin does not hold", mapping{start: pages(10), end: pages(13), path: newTable}, p, false},
+		{"a table, mapped at its length", mapping{start: pages(10), end: pages(13), path: table}, p, false},
 		{"a table, not pinned", mapping{start: pages(10), end: pages(13), path: table}, nil, false},
 		{"a memtable log", mapping{start: pages(10), end: pages(13), path: mem}, p, false},
 		{"an empty value log", mapping{start: pages(10), end: pages(11), path: empty}, p, false},
@@ -283,69 +286,4 @@ func TestSafeToDrop(t *testing.T) {
 			t.Errorf("%s: safeToDrop = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-}
-
-// The tables a pin lists are held: compactions that replace them while
-// the pin is held leave their files (and mappings) in place, and Badger
-// deletes them once the pin is released.
-func TestStore_PinFilesHoldsTables(t *testing.T) {
-	dir := t.TempDir()
-	s := olderValueLogs(t, dir)
-	p := s.pinFiles()
-	if p == nil || len(p.tables) == 0 {
-		t.Fatalf("pin = %+v: no tables pinned", p)
-	}
-	inLevels := func() map[uint64]bool {
-		in := map[uint64]bool{}
-		for _, ti := range s.db.Tables() {
-			in[ti.ID] = true
-		}
-		return in
-	}
-	// Level 0 fills with new tables until a compaction moves the pinned
-	// ones down into new tables.
-	next := 3000
-	waitFor(t, "a compaction to replace a pinned table", func() bool {
-		in := inLevels()
-		for id := range p.tables {
-			if !in[id] {
-				return true
-			}
-		}
-		evs := make([]Event, 30) // the most one commit of this store's 1 MiB memtables takes
-		for i := range evs {
-			evs[i] = testEvent("acme", next)
-			next++
-		}
-		if _, err := s.Append(context.Background(), evs); err != nil {
-			t.Fatal(err)
-		}
-		return false
-	})
-	// A pin that held nothing would let Badger delete them as soon as the
-	// compaction released them. Flatten stops the compactors first, which
-	// waits for the running compaction to finish, its release included.
-	if err := s.db.Flatten(1); err != nil {
-		t.Fatal(err)
-	}
-	in := inLevels()
-	tablePath := func(id uint64) string { return filepath.Join(dir, fmt.Sprintf("%06d.sst", id)) }
-	var replaced []uint64
-	for id := range p.tables {
-		if _, err := os.Stat(tablePath(id)); err != nil {
-			t.Errorf("pinned table %d was deleted while pinned: %v", id, err)
-		}
-		if !in[id] {
-			replaced = append(replaced, id)
-		}
-	}
-	p.unpin()
-	waitFor(t, "the replaced tables to be deleted after the unpin", func() bool {
-		for _, id := range replaced {
-			if _, err := os.Stat(tablePath(id)); !os.IsNotExist(err) {
-				return false
-			}
-		}
-		return true
-	})
 }
