@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,4 +42,89 @@ func TestKeychain_DataDirsDoNotShareSecrets(t *testing.T) {
 			t.Fatalf("append %d in %s: %v", i, dir, err)
 		}
 	}
+}
+
+// TestMain runs the command itself when a test starts this binary as the
+// CLI (runMain), so that a test can signal a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("AXIOM_AUDIT_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// runMain starts this test binary as the axiom-audit command with args, in
+// a home of its own and with the file keystore.
+func runMain(t *testing.T, home string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"--keystore", "file"}, args...)...)
+	cmd.Env = append(os.Environ(), "AXIOM_AUDIT_TEST_MAIN=1", "HOME="+home,
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"))
+	return cmd
+}
+
+// Ctrl-C (SIGINT) or SIGTERM during copy-for-audit leaves no directory
+// behind: the command cancels the copy, which removes what it wrote, and
+// exits with an error. A copy the signal came too late for is whole and
+// recorded. Each signal is sent as soon as the copy's directory appears;
+// the test fails unless at least one of them interrupted a copy.
+func TestCopyForAudit_SignalLeavesNothing(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send on Windows")
+	}
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	if out, err := runMain(t, home, "--data-dir", data, "demo", "--events", "20000").CombinedOutput(); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	interrupted, copied := 0, 0
+	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM} {
+		out := filepath.Join(home, fmt.Sprintf("copy-%d", i))
+		cmd := runMain(t, home, "--data-dir", data, "copy-for-audit", "--out", out)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Microsecond) {
+			if _, err := os.Lstat(out); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("copy %d: %s never appeared; stderr:\n%s", i, out, stderr.String())
+			}
+		}
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			// The copy was done before the signal arrived: it is whole.
+			for _, name := range []string{"log", "read-key"} {
+				if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+					t.Errorf("copy %d exited 0 but lacks %s: %v", i, name, err)
+				}
+			}
+			copied++
+		case errors.As(err, &exit) && exit.ExitCode() > 0:
+			if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
+				entries, _ := os.ReadDir(out)
+				t.Errorf("copy %d, interrupted by %v (exit %d), left %s behind (%d entries, %v); stderr:\n%s",
+					i, sig, exit.ExitCode(), out, len(entries), err, stderr.String())
+			}
+			interrupted++
+		default:
+			// Killed by the signal itself: the command did not handle it.
+			_, statErr := os.Lstat(out)
+			t.Errorf("copy %d: %v killed the command (%v) instead of cancelling the copy; %s stat: %v", i, sig, err, out, statErr)
+		}
+	}
+	if interrupted == 0 {
+		t.Fatalf("no signal came during a copy (%d copies finished first): the test did not exercise the interruption", copied)
+	}
+	t.Logf("%d copies interrupted, %d finished before the signal", interrupted, copied)
 }
