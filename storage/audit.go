@@ -217,7 +217,7 @@ func (s *Store) snapshotCheckpoint(ctx context.Context, txn *badger.Txn, org str
 	if err != nil || n > 0 && prev.Checkpoint.Size >= t.Size() {
 		return nil, nil, false, nil
 	}
-	next := tlog.Checkpoint{Origin: tlog.Origin(in.instID, org), Size: t.Size(), Root: t.Root()}
+	next := tlog.Checkpoint{Origin: tlog.Origin(in.instID, org), Size: t.Size(), Root: t.Root(), Time: at}
 	if root, err := tlog.RootAt(ctx, s.nodes(txn, org), next.Size); err != nil || root != next.Root {
 		return nil, nil, false, ctx.Err()
 	}

@@ -17,7 +17,9 @@ import (
 // SignedCheckpoint is one stored checkpoint of an organization: the C2SP
 // checkpoint, its signed note exactly as stored, when the store wrote it,
 // and its number (1 for an organization's first checkpoint). A heartbeat
-// re-signs an unchanged tree: same note, later Time, next Number.
+// re-signs an unchanged tree at a later time, with the next Number. Time is
+// what the note signs (Checkpoint.Time), to the nanosecond; checkpoints
+// signed before notes carried their time have a zero Checkpoint.Time.
 type SignedCheckpoint struct {
 	Checkpoint tlog.Checkpoint
 	Note       []byte
@@ -194,11 +196,15 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 	// What is signed is durable before the anchor moves past it, or a
 	// crash would look like a rollback: every commit returns synced
 	// (SyncWrites, store.go).
+	// The note signs when it was made, so that a heartbeat of an unchanged
+	// tree is a new statement, not the last note again.
+	now := s.opts.Now().UTC()
+	next.Time = now.Truncate(time.Second)
 	noteText, err := tlog.Sign(next, in.signer)
 	if err != nil {
 		return SignedCheckpoint{}, err
 	}
-	sc := SignedCheckpoint{Checkpoint: next, Note: noteText, Time: s.opts.Now().UTC(), Number: prevN + 1}
+	sc := SignedCheckpoint{Checkpoint: next, Note: noteText, Time: now, Number: prevN + 1}
 	err = s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(checkpointKey(org, sc.Number), encodeCheckpoint(sc))
 	})

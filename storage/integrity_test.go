@@ -102,7 +102,8 @@ func testCheckpointsAndProofs(t *testing.T, stride uint) {
 		t.Fatalf("note.Open: %v", err)
 	}
 	inst, _ := s.InstallationID(ctx)
-	if want := tlog.Origin(inst, "acme") + "\n37\n" + tree.Root().String() + "\n"; n.Text != want {
+	signedAt := cp.Time.Truncate(time.Second).Format(time.RFC3339)
+	if want := tlog.Origin(inst, "acme") + "\n37\n" + tree.Root().String() + "\ntime " + signedAt + "\n"; n.Text != want {
 		t.Fatalf("note body %q, want %q", n.Text, want)
 	}
 	if _, err := tlog.OpenCheckpoint(cp.Note, vkey, tlog.Origin(inst, "acme")); err != nil {
@@ -294,12 +295,21 @@ func TestIntegrity_CheckpointSchedule(t *testing.T) {
 	}
 	clk.Add(time.Second)
 	waitFor("a checkpoint after the interval", func(c SignedCheckpoint) bool { return c.Checkpoint.Size == 13 })
-	// Heartbeat: same size, new time.
-	n := latest().Number
+	// Heartbeat: same size, new time, and the note signs that time: it
+	// is not the last note again.
+	before := latest()
 	clk.Add(2 * time.Hour)
-	waitFor("a heartbeat", func(c SignedCheckpoint) bool { return c.Number > n })
-	if c := latest(); c.Checkpoint.Size != 13 || !c.Time.Equal(clk.Now()) {
+	waitFor("a heartbeat", func(c SignedCheckpoint) bool { return c.Number > before.Number })
+	c := latest()
+	if c.Checkpoint.Size != 13 || !c.Time.Equal(clk.Now()) || !c.Checkpoint.Time.Equal(clk.Now().Truncate(time.Second)) {
 		t.Fatalf("heartbeat %+v at %v", c.Checkpoint, c.Time)
+	}
+	if string(c.Note) == string(before.Note) {
+		t.Fatalf("the heartbeat is the previous note again:\n%s", c.Note)
+	}
+	vkey, _ := s.PublicKey(ctx)
+	if signed, err := tlog.OpenCheckpoint(c.Note, vkey, c.Checkpoint.Origin); err != nil || !signed.Time.Equal(c.Checkpoint.Time) {
+		t.Fatalf("the heartbeat's note opens as %+v, %v", signed, err)
 	}
 }
 

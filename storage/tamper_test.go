@@ -262,6 +262,22 @@ func TestVerify_Tamper(t *testing.T) {
 				t.Errorf("no bad_signature for checkpoint 1:\n%s", problemList(ps))
 			}
 		}},
+		{"stored time of a checkpoint moved an hour", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
+			// The time is stored next to the note, unsigned; the note
+			// signs it too.
+			v := rawGet(t, txn, checkpointKey("acme", 1))
+			at := binary.BigEndian.Uint64(v[1:9])
+			binary.BigEndian.PutUint64(v[1:9], at+uint64(time.Hour))
+			rawSet(t, txn, checkpointKey("acme", 1), v)
+		}, func(t *testing.T, l *tamperLog, ps []Problem) {
+			found := false
+			for _, p := range ps {
+				found = found || p.Org == "acme" && p.Checkpoint == 1 && p.Kind == ProblemCheckpointTime
+			}
+			if !found {
+				t.Errorf("no checkpoint_time for checkpoint 1:\n%s", problemList(ps))
+			}
+		}},
 		{"deleted record", func(t *testing.T, l *tamperLog, txn *badger.Txn) {
 			if err := txn.Delete(recordKey("acme", 12)); err != nil {
 				t.Fatal(err)

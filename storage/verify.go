@@ -52,6 +52,7 @@ const (
 	ProblemRangeMismatch           = "range_mismatch"            // the stored compact range or head differs from the recomputed tree
 	ProblemBadSignature            = "bad_signature"             // a stored checkpoint does not verify with the log's key
 	ProblemCheckpointMismatch      = "checkpoint_mismatch"       // a checkpoint's root is not the recomputed tree's root at its size
+	ProblemCheckpointTime          = "checkpoint_time"           // a checkpoint's stored time is not the time its note signs
 	ProblemInconsistentCheckpoints = "inconsistent_checkpoints"  // consecutive checkpoints do not extend each other
 	ProblemRollback                = "rollback"                  // the log is smaller than a checkpoint or the keychain anchor
 	ProblemIndexDangling           = "index_dangling"            // an index entry points at no record, or disagrees with it
@@ -1677,6 +1678,15 @@ func (c *treeChecker) loadNext() error {
 				return err
 			}
 			continue
+		}
+		if !cp.Time.IsZero() && !sc.Time.Truncate(time.Second).Equal(cp.Time) {
+			// The stored time is what the app shows and schedules
+			// heartbeats by; the signed one is the evidence.
+			if err := c.v.report(Problem{Org: c.org, Checkpoint: n, Kind: ProblemCheckpointTime,
+				Detail: fmt.Sprintf("checkpoint %d is stored as written at %s, but its note signs %s",
+					n, sc.Time.Format(time.RFC3339Nano), cp.Time.Format(time.RFC3339))}); err != nil {
+				return err
+			}
 		}
 		sc.Checkpoint = cp
 		if c.prev != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/axiomops/axiom-audit/storage/tlog"
 	"golang.org/x/mod/sumdb/note"
@@ -87,31 +88,82 @@ func TestCheckpoint_Marshal(t *testing.T) {
 	}
 }
 
+// The time a checkpoint was signed is its one extension line, RFC 3339 in
+// UTC to the second; Marshal truncates, and the body parses back to it.
+func TestCheckpoint_TimeLine(t *testing.T) {
+	cp := testCheckpoint()
+	cp.Time = time.Date(2026, 11, 28, 3, 55, 12, 987654321, time.FixedZone("CET", 3600))
+	body, err := cp.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "axiom-audit/" + testInstallation + "/org_acme\n10\n" + cp.Root.String() + "\ntime 2026-11-28T02:55:12Z\n"
+	if string(body) != want {
+		t.Fatalf("Marshal = %q, want %q", body, want)
+	}
+	got, err := tlog.ParseCheckpoint(body)
+	if err != nil || !got.Time.Equal(cp.Time.Truncate(time.Second)) || got.Time.Location() != time.UTC || got.Size != cp.Size {
+		t.Fatalf("ParseCheckpoint = %+v, %v", got, err)
+	}
+	for _, bad := range []time.Time{time.Unix(-1, 0), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if _, err := (tlog.Checkpoint{Origin: "o", Time: bad}).Marshal(); !errors.Is(err, tlog.ErrMalformedCheckpoint) {
+			t.Errorf("Marshal with time %s = %v, want ErrMalformedCheckpoint", bad, err)
+		}
+	}
+	// The signed note carries the time: a heartbeat of an unchanged tree
+	// is a new statement, not the previous note again.
+	later := cp
+	later.Time = cp.Time.Add(24 * time.Hour)
+	a, err1 := tlog.Sign(cp, testSigner(t))
+	b, err2 := tlog.Sign(later, testSigner(t))
+	if err1 != nil || err2 != nil || bytes.Equal(a, b) {
+		t.Fatalf("signing the same tree a day apart gave the same note (%v, %v)", err1, err2)
+	}
+	_, vkey := testKey(t)
+	opened, err := tlog.OpenCheckpoint(b, vkey, cp.Origin)
+	if err != nil || !opened.Time.Equal(later.Time.Truncate(time.Second)) {
+		t.Fatalf("OpenCheckpoint = %+v, %v", opened, err)
+	}
+}
+
 func TestParseCheckpoint_Strict(t *testing.T) {
 	root := tlog.LeafHash([]byte("root")).String()
 	for name, body := range map[string]string{
-		"empty":              "",
-		"no final newline":   "o\n1\n" + root,
-		"extension line":     "o\n1\n" + root + "\nextra\n",
-		"blank line":         "o\n1\n" + root + "\n\n",
-		"two lines":          "o\n1\n",
-		"empty origin":       "\n1\n" + root + "\n",
-		"leading zero":       "o\n01\n" + root + "\n",
-		"plus sign":          "o\n+1\n" + root + "\n",
-		"negative":           "o\n-1\n" + root + "\n",
-		"hex size":           "o\n0x1\n" + root + "\n",
-		"overflow":           "o\n18446744073709551616\n" + root + "\n",
-		"empty size":         "o\n\n" + root + "\n",
-		"short root":         "o\n1\n" + root[:40] + "\n",
-		"unpadded root":      "o\n1\n" + strings.TrimRight(root, "=") + "\n",
-		"url-safe root":      "o\n1\n" + strings.NewReplacer("+", "-", "/", "_").Replace(tlog.Hash{0xfb, 0xff}.String()) + "\n",
-		"CRLF":               "o\r\n1\r\n" + root + "\r\n",
-		"space after size":   "o\n1 \n" + root + "\n",
-		"64-byte root":       "o\n1\n" + base64.StdEncoding.EncodeToString(make([]byte, 64)) + "\n",
-		"space in origin":    "o o\n1\n" + root + "\n",
-		"control in origin":  "o\x01\n1\n" + root + "\n",
-		"invalid UTF-8":      "o\xff\n1\n" + root + "\n",
-		"trailing blank+sig": "o\n1\n" + root + "\n\n— o AAAA\n",
+		"time with an offset":    "o\n1\n" + root + "\ntime 2026-01-02T15:04:05+01:00\n",
+		"time with fractions":    "o\n1\n" + root + "\ntime 2026-01-02T15:04:05.5Z\n",
+		"time without zone":      "o\n1\n" + root + "\ntime 2026-01-02T15:04:05\n",
+		"time, lowercase z":      "o\n1\n" + root + "\ntime 2026-01-02T15:04:05z\n",
+		"time, unpadded":         "o\n1\n" + root + "\ntime 2026-1-2T15:04:05Z\n",
+		"time, two spaces":       "o\n1\n" + root + "\ntime  2026-01-02T15:04:05Z\n",
+		"time, trailing space":   "o\n1\n" + root + "\ntime 2026-01-02T15:04:05Z \n",
+		"time, Unix seconds":     "o\n1\n" + root + "\ntime 1767366245\n",
+		"time before 1970":       "o\n1\n" + root + "\ntime 1969-12-31T23:59:59Z\n",
+		"time, leap second":      "o\n1\n" + root + "\ntime 2016-12-31T23:59:60Z\n",
+		"Timestamp: line":        "o\n1\n" + root + "\nTimestamp: 1767366245000000000\n",
+		"two time lines":         "o\n1\n" + root + "\ntime 2026-01-02T15:04:05Z\ntime 2026-01-02T15:04:05Z\n",
+		"time then an extension": "o\n1\n" + root + "\ntime 2026-01-02T15:04:05Z\nextra\n",
+		"empty":                  "",
+		"no final newline":       "o\n1\n" + root,
+		"extension line":         "o\n1\n" + root + "\nextra\n",
+		"blank line":             "o\n1\n" + root + "\n\n",
+		"two lines":              "o\n1\n",
+		"empty origin":           "\n1\n" + root + "\n",
+		"leading zero":           "o\n01\n" + root + "\n",
+		"plus sign":              "o\n+1\n" + root + "\n",
+		"negative":               "o\n-1\n" + root + "\n",
+		"hex size":               "o\n0x1\n" + root + "\n",
+		"overflow":               "o\n18446744073709551616\n" + root + "\n",
+		"empty size":             "o\n\n" + root + "\n",
+		"short root":             "o\n1\n" + root[:40] + "\n",
+		"unpadded root":          "o\n1\n" + strings.TrimRight(root, "=") + "\n",
+		"url-safe root":          "o\n1\n" + strings.NewReplacer("+", "-", "/", "_").Replace(tlog.Hash{0xfb, 0xff}.String()) + "\n",
+		"CRLF":                   "o\r\n1\r\n" + root + "\r\n",
+		"space after size":       "o\n1 \n" + root + "\n",
+		"64-byte root":           "o\n1\n" + base64.StdEncoding.EncodeToString(make([]byte, 64)) + "\n",
+		"space in origin":        "o o\n1\n" + root + "\n",
+		"control in origin":      "o\x01\n1\n" + root + "\n",
+		"invalid UTF-8":          "o\xff\n1\n" + root + "\n",
+		"trailing blank+sig":     "o\n1\n" + root + "\n\n— o AAAA\n",
 	} {
 		if cp, err := tlog.ParseCheckpoint([]byte(body)); !errors.Is(err, tlog.ErrMalformedCheckpoint) {
 			t.Errorf("%s: ParseCheckpoint(%q) = %+v, %v; want ErrMalformedCheckpoint", name, body, cp, err)

@@ -81,10 +81,12 @@
 //	<origin>
 //	<tree size, decimal, no sign, no leading zeros>
 //	<root hash, standard base64>
+//	time <when it was signed, RFC 3339 in UTC to the second>
 //
 // with origin "axiom-audit/<installation-id>/<organizationId>" ([Origin]).
-// Origins contain no whitespace and no control characters. Axiom Audit writes
-// no extension lines, and [ParseCheckpoint] rejects them.
+// Origins contain no whitespace and no control characters. The time line is
+// the one extension line Axiom Audit writes (checkpoints signed before it
+// did have none); [ParseCheckpoint] rejects any other.
 //
 // The body is signed as a C2SP signed note (https://c2sp.org/signed-note, as
 // implemented by golang.org/x/mod/sumdb/note) with one Ed25519 key per

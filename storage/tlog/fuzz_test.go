@@ -16,6 +16,8 @@ func FuzzParseCheckpoint(f *testing.F) {
 		"o\n18446744073709551615\n" + root + "\n",
 		"o\n01\n" + root + "\n",
 		"o\n1\n" + root + "\next\n",
+		"o\n1\n" + root + "\ntime 2026-01-02T15:04:05Z\n",
+		"o\n1\n" + root + "\ntime 2026-01-02T15:04:05+00:00\n",
 		"",
 		"\n\n\n",
 	} {
