@@ -333,12 +333,51 @@ func TestCLI_QueryTable(t *testing.T) {
 	if len(lines) != storage.MaxLimit+21 {
 		t.Fatalf("%d lines, want the header and %d rows", len(lines), storage.MaxLimit+20)
 	}
-	head, first := lines[0], lines[1]
-	for _, col := range []string{"SEQ", "ACTION", "USER", "RESOURCES"} {
-		i := strings.Index(head, col)
-		if i <= 0 || first[i-2:i] != "  " || first[i] == ' ' {
-			t.Errorf("column %s at %d of the header does not start a column of the first row:\n%s\n%s", col, i, head, first)
+	// Every row lines up with the header, those of the second page (seqs
+	// of fewer digits) included.
+	head := lines[0]
+	for n, row := range lines[1:] {
+		for _, col := range []string{"SEQ", "ACTION", "USER", "RESOURCES"} {
+			i := strings.Index(head, col)
+			if i <= 0 || len(row) <= i || row[i-2:i] != "  " || row[i] == ' ' {
+				t.Fatalf("column %s at %d of the header does not start a column of row %d:\n%s\n%s", col, i, n+1, head, row)
+			}
 		}
+	}
+}
+
+// The columns of a long table are sized by the rows held; a wider cell
+// after them widens its column from that row on, never narrows it.
+func TestColumns(t *testing.T) {
+	var b strings.Builder
+	c := newColumns(&b, 2)
+	for _, r := range [][]string{{"A", "B", "C"}, {"aaa", "b", "c"}, {"x", "y", "z"}, {"x", "bbbbb", "z"}, {"x", "y", "z"}} {
+		if err := c.row(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "A    B  C\n" +
+		"aaa  b  c\n" +
+		"x    y  z\n" +
+		"x    bbbbb  z\n" +
+		"x    y      z\n"
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	// Fewer rows than held: written by flush, aligned as a whole.
+	b.Reset()
+	c = newColumns(&b, 10)
+	c.row("TIME", "SEQ")
+	c.row("2026-11-28T00:00:00Z", "7")
+	if b.Len() != 0 {
+		t.Fatal("rows written before the hold was reached or flush was called")
+	}
+	c.flush()
+	if want := "TIME                  SEQ\n2026-11-28T00:00:00Z  7\n"; b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
 	}
 }
 

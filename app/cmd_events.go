@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -618,40 +617,40 @@ func (c *cli) queryCommand() *cobra.Command {
 			}
 			defer closeB()
 			out := cmd.OutOrStdout()
-			var tw *tabwriter.Writer
+			// The table's columns are sized by the first page and only
+			// widen after it, so memory stays at one page and the rows of
+			// every page line up with the header.
+			var table *columns
 			var enc *json.Encoder
 			if format == "table" {
-				tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				defer tw.Flush()
+				table = newColumns(out, storage.MaxLimit)
 			} else {
 				enc = json.NewEncoder(out)
 			}
 			// The header comes with the first page, so that a refused
 			// query prints nothing on stdout.
-			header := func() {
-				if tw != nil {
-					fmt.Fprintln(tw, "TIME\tSEQ\tACTION\tUSER\tPROVIDER\tSTATUS\tRISK\tRESOURCES")
+			header := func() error {
+				if table != nil {
+					return table.row("TIME", "SEQ", "ACTION", "USER", "PROVIDER", "STATUS", "RISK", "RESOURCES")
 				}
+				return nil
 			}
 			n := 0
 			err = eachEvent(cmd.Context(), b, d, limit, func(e EventDTO) error {
 				if n++; n == 1 {
-					header()
+					if err := header(); err != nil {
+						return err
+					}
 				}
 				if enc != nil {
 					return enc.Encode(e)
 				}
-				if _, err := fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Timestamp, e.Seq, e.ActionType, e.UserID,
-					e.Provider, e.Status, e.RiskLevel, strings.Join(e.ResourceIDs, ",")); err != nil {
-					return err
-				}
-				// A tabwriter holds its rows until flushed: each page is
-				// aligned on its own, so that memory stays at one page.
-				if n%storage.MaxLimit == 0 {
-					return tw.Flush()
-				}
-				return nil
+				return table.row(e.Timestamp, strconv.FormatUint(e.Seq, 10), e.ActionType, e.UserID,
+					e.Provider, e.Status, e.RiskLevel, strings.Join(e.ResourceIDs, ","))
 			})
+			if err == nil && table != nil {
+				err = table.flush()
+			}
 			if err != nil {
 				return flagError(err)
 			}
@@ -664,7 +663,10 @@ func (c *cli) queryCommand() *cobra.Command {
 				} else if errors.Is(err, storage.ErrIntegrityAlert) {
 					return problemExit(err)
 				}
-				header()
+				if err := header(); err != nil || table == nil {
+					return err
+				}
+				return table.flush()
 			}
 			return nil
 		},
