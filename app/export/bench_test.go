@@ -34,7 +34,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -181,12 +180,6 @@ func (s source) RevealStates(ctx context.Context, org, id string) (storage.Revea
 	return s.st.RevealStates(ctx, org, id)
 }
 
-// cpuTime is the user+system CPU time of this process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // anonPeak samples RssAnon (the heap and stacks, without the file pages
 // Badger maps) every 50 ms until stop is called, and returns the peak in MB.
