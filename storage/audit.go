@@ -321,7 +321,7 @@ func readFormat(db *badger.DB) (uint, error) {
 			return fmt.Errorf("failed to read the format version: %w", err)
 		}
 		return item.Value(func(v []byte) error {
-			layout, err = decodeFormat(v)
+			layout, _, err = decodeFormat(v)
 			return err
 		})
 	})

@@ -12,7 +12,8 @@ package storage
 //
 //	tag  key                                              value
 //	0x01 0x01 || name                                     store metadata ("format" → uint32 layout version,
-//	                                                      1 or 2: the tree's layout, below)
+//	                                                      1 or 2: the tree's layout, below, plus 0x100
+//	                                                      once checkpoints may carry their time)
 //	0x10 0x10 || org || 0x00                              head: seq u64 || leafHash [32] || lastRecordedAt i64 (unix ns)
 //	0x11 0x11 || org || 0x00 || seq u64                   record (see below)
 //	0x12 0x12 || org || 0x00 || id (UTF-8)                seq u64 || recordedAt i64 || contentMAC [32]
@@ -81,8 +82,9 @@ package storage
 //     only layout 1 refuses a layout-2 database.
 //
 // Nodes and tiles are never rewritten. Proofs and roots for any size read
-// O(log n) values. Checkpoints (0x22) are C2SP signed notes; a heartbeat stores the
-// same note again with a later time. The newest checkpoint of each
+// O(log n) values. Checkpoints (0x22) are C2SP signed notes that sign the time
+// they were made; a heartbeat signs the same tree again at a later time. The
+// newest checkpoint of each
 // organization is also mirrored into the keystore (KeyAnchor).
 //
 // # Record value

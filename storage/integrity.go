@@ -38,6 +38,15 @@ const (
 	layoutTiles uint32 = 2 // tree tiles (tiles.go): stride 4
 )
 
+// formatCheckpointTime, added to the layout in the "format" metadata,
+// marks a log whose checkpoints may carry the time they were signed (an
+// extension line that programs before it reject). Every program that signs
+// them sets it when it opens a log, so that an older program refuses the
+// log as a whole, with its unknown format, rather than take each new
+// checkpoint for damage (an integrity alert that no acknowledgement
+// clears).
+const formatCheckpointTime uint32 = 1 << 8
+
 // TreeStride is the tree layout of new databases (layout 2): tiles of
 // height 4 (tiles.go). Databases of layout 1 store every perfect node on
 // its own, leaves included (stride 1).

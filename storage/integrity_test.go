@@ -179,10 +179,11 @@ func testCheckpointsAndProofs(t *testing.T, stride uint) {
 		t.Fatalf("reopened with stride %d, written with %d", s.stride, stride)
 	}
 	// Its layout version is what earlier programs check: 1 for stride 1,
-	// 2 (which they refuse) for tiles.
+	// 2 (which they refuse) for tiles, each with the flag of timed
+	// checkpoints (which programs before it refuse).
 	s.db.View(func(txn *badger.Txn) error {
 		v := rawGet(t, txn, metaKey(metaFormat))
-		if want := map[uint]uint32{1: layoutNodes, TreeStride: layoutTiles}[stride]; binary.BigEndian.Uint32(v) != want {
+		if want := map[uint]uint32{1: layoutNodes, TreeStride: layoutTiles}[stride] | formatCheckpointTime; binary.BigEndian.Uint32(v) != want {
 			t.Fatalf("layout %x, want %d", v, want)
 		}
 		return nil
@@ -613,5 +614,64 @@ func TestIntegrity_ManyAnchoredOrganizations(t *testing.T) {
 	}
 	if _, err := ks.Get(ctx, anchorListName(2)); err != nil {
 		t.Fatalf("120 organizations fit in fewer than three list entries? %v", err)
+	}
+}
+
+// A log written before checkpoints carried their time is marked on open as
+// one whose checkpoints may (so programs that reject the time line refuse
+// the log instead of taking its checkpoints for damage), keeps its layout,
+// and verifies clean.
+func TestFormat_MarkedForTimedCheckpoints(t *testing.T) {
+	for _, layout := range []uint32{layoutNodes, layoutTiles} {
+		dir, ks := t.TempDir(), newStoreKeystore()
+		clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+		stride := strideOf(layout)
+		s := openIntegrityTest(t, dir, ks, clk, Options{treeStride: stride})
+		appendN(t, s, "acme", 0, 20)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rawTamper(t, dir, ks, func(txn *badger.Txn) {
+			rawSet(t, txn, metaKey(metaFormat), binary.BigEndian.AppendUint32(nil, layout))
+		})
+		s = openIntegrityTest(t, dir, ks, clk, Options{})
+		if s.stride != stride {
+			t.Errorf("layout %d: reopened with stride %d, want %d", layout, s.stride, stride)
+		}
+		s.db.View(func(txn *badger.Txn) error {
+			if v := binary.BigEndian.Uint32(rawGet(t, txn, metaKey(metaFormat))); v != layout|formatCheckpointTime {
+				t.Errorf("layout %d: format %#x after open, want %#x", layout, v, layout|formatCheckpointTime)
+			}
+			return nil
+		})
+		if ps := verifyAll(t, s, VerifyOptions{}); len(ps) != 0 {
+			t.Errorf("layout %d:\n%s", layout, problemList(ps))
+		}
+		s.Close()
+	}
+}
+
+func TestDecodeFormat(t *testing.T) {
+	for _, tc := range []struct {
+		v      []byte
+		layout uint32
+		timed  bool
+		ok     bool
+	}{
+		{[]byte{0, 0, 0, 1}, layoutNodes, false, true},
+		{[]byte{0, 0, 0, 2}, layoutTiles, false, true},
+		{[]byte{0, 0, 1, 1}, layoutNodes, true, true},
+		{[]byte{0, 0, 1, 2}, layoutTiles, true, true},
+		{[]byte{0, 0, 0, 3}, 0, false, false},
+		{[]byte{0, 0, 1, 0}, 0, false, false},
+		{[]byte{0, 0, 2, 2}, 0, false, false}, // a flag this program does not know
+		{[]byte{1, 0, 0, 2}, 0, false, false},
+		{[]byte{0, 0, 2}, 0, false, false},
+		{nil, 0, false, false},
+	} {
+		layout, timed, err := decodeFormat(tc.v)
+		if (err == nil) != tc.ok || layout != tc.layout || timed != tc.timed {
+			t.Errorf("decodeFormat(%x) = %d, %v, %v; want %d, %v, ok %v", tc.v, layout, timed, err, tc.layout, tc.timed, tc.ok)
+		}
 	}
 }

@@ -486,29 +486,39 @@ func checkFormat(db *badger.DB, newStride uint) (uint, error) {
 			if newStride == TreeStride {
 				layout = layoutTiles
 			}
-			return txn.Set(key, binary.BigEndian.AppendUint32(nil, layout))
+			return txn.Set(key, binary.BigEndian.AppendUint32(nil, layout|formatCheckpointTime))
 		}
 		if err != nil {
 			return fmt.Errorf("failed to read the format version: %w", err)
 		}
-		return item.Value(func(v []byte) error {
-			layout, err = decodeFormat(v)
+		var timed bool
+		err = item.Value(func(v []byte) error {
+			layout, timed, err = decodeFormat(v)
 			return err
 		})
+		if err != nil || timed {
+			return err
+		}
+		// This program signs checkpoints with their time: from now on
+		// programs that cannot read them refuse the log.
+		return txn.Set(key, binary.BigEndian.AppendUint32(nil, layout|formatCheckpointTime))
 	})
 	return strideOf(layout), err
 }
 
-// decodeFormat decodes the stored format version, a tree layout.
-func decodeFormat(v []byte) (uint32, error) {
-	var layout uint32
+// decodeFormat decodes the stored format version: a tree layout, and
+// whether checkpoints may carry their time (formatCheckpointTime).
+func decodeFormat(v []byte) (layout uint32, timed bool, err error) {
+	var f uint32
 	if len(v) == 4 {
-		layout = binary.BigEndian.Uint32(v)
+		f = binary.BigEndian.Uint32(v)
 	}
+	layout, timed = f&^formatCheckpointTime, f&formatCheckpointTime != 0
 	if len(v) != 4 || layout != layoutNodes && layout != layoutTiles {
-		return 0, fmt.Errorf("the audit log has format %x, this program reads formats %d and %d: %w", v, layoutNodes, layoutTiles, errCorrupt)
+		return 0, false, fmt.Errorf("the audit log has format %x, this program reads formats %d and %d, with or without timed checkpoints (%d, %d): %w",
+			v, layoutNodes, layoutTiles, layoutNodes|formatCheckpointTime, layoutTiles|formatCheckpointTime, errCorrupt)
 	}
-	return layout, nil
+	return layout, timed, nil
 }
 
 // strideOf is the tree stride of a layout.

@@ -23,8 +23,15 @@ const (
 	ProofsFile     = "proofs.jsonl"
 )
 
-// BundleVersion identifies the bundle layout in manifest.json.
-const BundleVersion = "axiom-audit-export/v1"
+// BundleVersion identifies the bundle layout in manifest.json. Version 2
+// bundles' checkpoint.txt may carry the time it was signed (a fourth line,
+// "time <RFC 3339>"), which programs that read version 1 reject; they now
+// say the version is not theirs instead.
+const BundleVersion = "axiom-audit-export/v2"
+
+// bundleVersionV1 is the version of bundles written before checkpoints
+// carried their time; they are verified as before.
+const bundleVersionV1 = "axiom-audit-export/v1"
 
 // Manifest is manifest.json: what was exported, by whom, from which filter,
 // and the size and SHA-256 of every other file of the bundle. ManifestSHA256
@@ -184,8 +191,8 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if d.More() {
 		return m, errorf("manifest: data after the JSON object")
 	}
-	if m.Version != BundleVersion {
-		return m, errorf("manifest: version %q is not %q", m.Version, BundleVersion)
+	if m.Version != BundleVersion && m.Version != bundleVersionV1 {
+		return m, errorf("manifest: version %q is not %q (or %q)", m.Version, BundleVersion, bundleVersionV1)
 	}
 	if _, err := ParseFormat(string(m.Format)); err != nil {
 		return m, errorf("manifest: %v", err)

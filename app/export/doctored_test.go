@@ -254,3 +254,23 @@ func TestVerify_csvGuards(t *testing.T) {
 	}
 	verifyOK(t, writeBundle(t, src, CSV, false).Dir)
 }
+
+// Bundles are version 2 (their checkpoint may carry its time); version 1
+// bundles, written before, still verify; any other version is refused.
+func TestVerify_bundleVersions(t *testing.T) {
+	res := writeBundle(t, newSource(t), JSONLines, false)
+	var m Manifest
+	if err := json.Unmarshal(readFile(t, res.Dir, ManifestFile), &m); err != nil || m.Version != "axiom-audit-export/v2" {
+		t.Fatalf("manifest version %q (%v), want axiom-audit-export/v2", m.Version, err)
+	}
+	for _, tc := range []struct {
+		version string
+		ok      bool
+	}{{"axiom-audit-export/v1", true}, {"axiom-audit-export/v2", true}, {"axiom-audit-export/v3", false}, {"", false}} {
+		reseal(t, res.Dir, func(m *Manifest) { m.Version = tc.version })
+		rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
+		if ok := err == nil && rep.OK; ok != tc.ok {
+			t.Errorf("version %q: verified %v (%v, %+v), want %v", tc.version, ok, err, rep.Problems, tc.ok)
+		}
+	}
+}

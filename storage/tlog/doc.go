@@ -76,7 +76,8 @@
 // # Checkpoints
 //
 // A checkpoint is a C2SP tlog-checkpoint (https://c2sp.org/tlog-checkpoint):
-// a body of exactly three lines, each ended by a newline (0x0A),
+// a body of three lines and at most one extension line, each ended by a
+// newline (0x0A),
 //
 //	<origin>
 //	<tree size, decimal, no sign, no leading zeros>
