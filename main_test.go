@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -116,12 +117,27 @@ func TestCopyForAudit_SignalLeavesNothing(t *testing.T) {
 				t.Errorf("copy %d, interrupted by %v (exit %d), left %s behind (%d entries, %v); stderr:\n%s",
 					i, sig, exit.ExitCode(), out, len(entries), err, stderr.String())
 			}
+			if !strings.Contains(stderr.String(), "axiom-audit: interrupted: no copy was made") {
+				t.Errorf("copy %d, interrupted by %v, does not say so; stderr:\n%s", i, sig, stderr.String())
+			}
 			interrupted++
 		default:
 			// Killed by the signal itself: the command did not handle it.
 			_, statErr := os.Lstat(out)
 			t.Errorf("copy %d: %v killed the command (%v) instead of cancelling the copy; %s stat: %v", i, sig, err, out, statErr)
 		}
+	}
+	// Only the copies that were made are in the log.
+	q := runMain(t, home, "--data-dir", data, "query", "--org", "axiom-audit", "--action", "audit.copied_for_audit", "--format", "jsonl")
+	var qerr bytes.Buffer
+	q.Stderr = &qerr
+	out, err := q.Output()
+	// With no copy recorded the log may have no axiom-audit organization.
+	if err != nil && !strings.Contains(qerr.String(), `no organization "axiom-audit"`) {
+		t.Fatalf("query: %v\n%s", err, qerr.String())
+	}
+	if n := strings.Count(string(out), `"actionType":"audit.copied_for_audit"`); n != copied {
+		t.Errorf("the log records %d copies, %d were made", n, copied)
 	}
 	if interrupted == 0 {
 		t.Fatalf("no signal came during a copy (%d copies finished first): the test did not exercise the interruption", copied)

@@ -66,6 +66,9 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 			}
 			defer closeB()
 			res, err := b.copyForAudit(ctx, abs)
+			if err != nil && ctx.Err() != nil && cmd.Context().Err() == nil {
+				return fmt.Errorf("interrupted: no copy was made, and %s is removed", abs)
+			}
 			if err != nil {
 				var re *RequestError
 				if errors.As(err, &re) && re.Field == "dir" {

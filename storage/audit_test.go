@@ -566,3 +566,20 @@ func FuzzParseReadKey(f *testing.F) {
 		}
 	})
 }
+
+// A copy whose context ends stops, says why, and leaves no directory: the
+// command's Ctrl-C (main_test.go) relies on it.
+func TestCopyForAudit_Cancelled(t *testing.T) {
+	l := newTamperLog(t)
+	s := l.open(t)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := filepath.Join(t.TempDir(), "copy")
+	if _, _, err := s.CopyForAudit(ctx, dir); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CopyForAudit with an ended context = %v, want context.Canceled", err)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the cancelled copy left %s: %v", dir, err)
+	}
+}

@@ -180,7 +180,6 @@ func (s source) RevealStates(ctx context.Context, org, id string) (storage.Revea
 	return s.st.RevealStates(ctx, org, id)
 }
 
-
 // anonPeak samples RssAnon (the heap and stacks, without the file pages
 // Badger maps) every 50 ms until stop is called, and returns the peak in MB.
 func anonPeak() (stop func() float64) {
