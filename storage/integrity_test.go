@@ -675,3 +675,47 @@ func TestDecodeFormat(t *testing.T) {
 		}
 	}
 }
+
+// Deleting the newest checkpoints when they are heartbeats leaves the size
+// and root the keychain anchor signs: their signed times tell.
+func TestVerify_DeletedHeartbeat(t *testing.T) {
+	ctx := context.Background()
+	dir, ks := t.TempDir(), newStoreKeystore()
+	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	opts := Options{HeartbeatInterval: 100 * 24 * time.Hour}
+	s := openIntegrityTest(t, dir, ks, clk, opts)
+	appendN(t, s, "acme", 0, 5)
+	if _, err := s.Checkpoint(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(25 * time.Hour)
+	hb, err := s.Checkpoint(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ps := func() []Problem {
+		s := openIntegrityTest(t, dir, ks, clk, opts)
+		defer s.Close()
+		return verifyAll(t, s, VerifyOptions{})
+	}(); len(ps) != 0 {
+		t.Fatalf("before the deletion:\n%s", problemList(ps))
+	}
+	rawTamper(t, dir, ks, func(txn *badger.Txn) {
+		if err := txn.Delete(checkpointKey("acme", hb.Number)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	s = openIntegrityTest(t, dir, ks, clk, opts)
+	defer s.Close()
+	ps := verifyAll(t, s, VerifyOptions{})
+	found := false
+	for _, p := range ps {
+		found = found || p.Org == "acme" && p.Kind == ProblemCheckpointMismatch && strings.Contains(p.Detail, "signed at")
+	}
+	if !found {
+		t.Fatalf("the deleted heartbeat (checkpoint %d) went unnoticed:\n%s", hb.Number, problemList(ps))
+	}
+}
