@@ -282,9 +282,32 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 			a.Detail = fmt.Sprintf("the newest checkpoint the database stores is of %d events, the keychain anchor of %d: later checkpoints were deleted or replaced",
 				o.last.Checkpoint.Size, cp.Size)
 			s.raiseAlert(a)
+			continue
+		}
+		// Of the same size too: deleted heartbeats, or a database restored
+		// from a copy made before them, leave the size and root.
+		var stored bool
+		if err := s.db.View(func(txn *badger.Txn) error { stored = storedNote(txn, org, raw, cp.Size); return nil }); err != nil {
+			return fmt.Errorf("failed to look for organization %q's keychain anchor among its checkpoints: %w", org, err)
+		}
+		if !stored {
+			a.Kind = AlertInconsistent
+			a.Detail = anchorNotStored(cp)
+			s.raiseAlert(a)
 		}
 	}
 	return nil
+}
+
+// anchorNotStored says that the anchor cp is not among the stored
+// checkpoints.
+func anchorNotStored(cp tlog.Checkpoint) string {
+	signed := ""
+	if !cp.Time.IsZero() {
+		signed = ", signed at " + cp.Time.Format(time.RFC3339)
+	}
+	return fmt.Sprintf("the keychain anchor, a checkpoint of %d events%s, is not among the checkpoints the database stores: "+
+		"later checkpoints were deleted, or the database was restored from a copy made before them", cp.Size, signed)
 }
 
 // IntegrityAlerts lists the active integrity alerts, by organization.

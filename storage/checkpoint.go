@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -408,6 +409,38 @@ func (s *Store) CheckpointOfSize(ctx context.Context, org string, size uint64) (
 		return SignedCheckpoint{}, fmt.Errorf("stored checkpoint %d of organization %q (%d events) does not verify: %v: %w", found.Number, org, size, err, ErrTampered)
 	}
 	return found, nil
+}
+
+// storedNote reports whether note is, byte for byte, one of org's stored
+// checkpoints, looking back from the newest to those of size. The keychain
+// anchor always is: a checkpoint is stored before it is mirrored there,
+// whatever the clocks say, and a heartbeat of an unchanged tree is a new
+// note (it signs its time). A stored checkpoint that does not decode is
+// passed over (verify reports it).
+func storedNote(txn *badger.Txn, org string, note []byte, size uint64) bool {
+	p := orgPrefix(tagCheckpt, org)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, Reverse: true})
+	defer it.Close()
+	for it.Seek(append(slices.Clip(p), 0xff)); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) != len(p)+8 {
+			continue
+		}
+		var sc SignedCheckpoint
+		err := it.Item().Value(func(v []byte) error {
+			var err error
+			sc, err = decodeCheckpoint(v, binary.BigEndian.Uint64(k[len(p):]))
+			return err
+		})
+		switch {
+		case err != nil:
+		case bytes.Equal(sc.Note, note):
+			return true
+		case sc.Checkpoint.Size < size:
+			return false
+		}
+	}
+	return false
 }
 
 // Checkpoints calls fn with each stored checkpoint of org, oldest first,

@@ -515,7 +515,8 @@ func decodeFormat(v []byte) (layout uint32, timed bool, err error) {
 	}
 	layout, timed = f&^formatCheckpointTime, f&formatCheckpointTime != 0
 	if len(v) != 4 || layout != layoutNodes && layout != layoutTiles {
-		return 0, false, fmt.Errorf("the audit log has format %x, this program reads formats %d and %d, with or without timed checkpoints (%d, %d): %w",
+		return 0, false, fmt.Errorf("the audit log has format %x, this program reads formats %08x and %08x, and %08x and %08x (with timed checkpoints): "+
+			"a newer program wrote it, or the value is damaged: %w",
 			v, layoutNodes, layoutTiles, layoutNodes|formatCheckpointTime, layoutTiles|formatCheckpointTime, errCorrupt)
 	}
 	return layout, timed, nil
