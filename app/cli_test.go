@@ -325,22 +325,25 @@ func TestCLI_QueryTable(t *testing.T) {
 	if _, stderr, code := runCLI(t, a, in, "append"); code != 0 {
 		t.Fatalf("append: %d %s", code, stderr)
 	}
-	stdout, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--limit", "0")
-	if code != 0 {
-		t.Fatalf("query: %d %s", code, stderr)
-	}
-	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	if len(lines) != storage.MaxLimit+21 {
-		t.Fatalf("%d lines, want the header and %d rows", len(lines), storage.MaxLimit+20)
-	}
-	// Every row lines up with the header, those of the second page (seqs
-	// of fewer digits) included.
-	head := lines[0]
-	for n, row := range lines[1:] {
-		for _, col := range []string{"SEQ", "ACTION", "USER", "RESOURCES"} {
-			i := strings.Index(head, col)
-			if i <= 0 || len(row) <= i || row[i-2:i] != "  " || row[i] == ' ' {
-				t.Fatalf("column %s at %d of the header does not start a column of row %d:\n%s\n%s", col, i, n+1, head, row)
+	// Every row lines up with the header, those of the second page
+	// included: newest first its seqs have fewer digits, oldest first
+	// more (seq 1000 and on).
+	for _, order := range []string{"newest", "oldest"} {
+		stdout, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--limit", "0", "--order", order)
+		if code != 0 {
+			t.Fatalf("query: %d %s", code, stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+		if len(lines) != storage.MaxLimit+21 {
+			t.Fatalf("%s first: %d lines, want the header and %d rows", order, len(lines), storage.MaxLimit+20)
+		}
+		head := lines[0]
+		for n, row := range lines[1:] {
+			for _, col := range []string{"SEQ", "ACTION", "USER", "RESOURCES"} {
+				i := strings.Index(head, col)
+				if i <= 0 || len(row) <= i || row[i-2:i] != "  " || row[i] == ' ' {
+					t.Fatalf("%s first: column %s at %d of the header does not start a column of row %d:\n%s\n%s", order, col, i, n+1, head, row)
+				}
 			}
 		}
 	}
@@ -366,6 +369,17 @@ func TestColumns(t *testing.T) {
 		"x    y      z\n"
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	// Minimum widths: a column as wide as its widest value can be never
+	// widens.
+	b.Reset()
+	c = newColumns(&b, 1, 4)
+	for _, r := range [][]string{{"SEQ", "X"}, {"999", "a"}, {"1000", "b"}} {
+		c.row(r...)
+	}
+	c.flush()
+	if want := "SEQ   X\n999   a\n1000  b\n"; b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
 	}
 	// Fewer rows than held: written by flush, aligned as a whole.
 	b.Reset()

@@ -66,7 +66,12 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 			}
 			defer closeB()
 			res, err := b.copyForAudit(ctx, abs)
-			if err != nil && ctx.Err() != nil && cmd.Context().Err() == nil {
+			if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil && cmd.Context().Err() == nil {
+				if _, remote := b.(*RemoteClient); remote {
+					// The app copies; it removes the copy when it sees
+					// the request gone, which may be after this exits.
+					return fmt.Errorf("interrupted: no copy was made; the app removes what it wrote in %s", abs)
+				}
 				return fmt.Errorf("interrupted: no copy was made, and %s is removed", abs)
 			}
 			if err != nil {

@@ -617,13 +617,23 @@ func (c *cli) queryCommand() *cobra.Command {
 			}
 			defer closeB()
 			out := cmd.OutOrStdout()
-			// The table's columns are sized by the first page and only
-			// widen after it, so memory stays at one page and the rows of
-			// every page line up with the header.
+			// The table's columns are sized by the header and the first
+			// page, and only widen after it, so memory stays at one page.
+			// TIME is as wide as a timestamp can be and SEQ as the
+			// organization's newest seq, so that those two never widen
+			// (seqs grow from page to page, oldest first).
 			var table *columns
 			var enc *json.Encoder
 			if format == "table" {
-				table = newColumns(out, storage.MaxLimit)
+				seqWidth := 0
+				if orgs, err := b.organizations(cmd.Context()); err == nil {
+					for _, o := range orgs {
+						if o.ID == d.Org {
+							seqWidth = len(strconv.FormatUint(o.Size, 10))
+						}
+					}
+				}
+				table = newColumns(out, storage.MaxLimit+1, len("2006-01-02T15:04:05.000000000Z"), seqWidth)
 			} else {
 				enc = json.NewEncoder(out)
 			}

@@ -10,8 +10,9 @@ import (
 // text/tabwriter does, for output too long to hold: the first hold rows are
 // kept to size the columns, and every later row is written at once, padded
 // to the widths so far. A later cell wider than its column widens it from
-// that row on, so columns never move left and every row of a page as long
-// as hold lines up with the header. Cells hold no newline.
+// that row on, so columns never move left; minimum widths (a column whose
+// widest value is known beforehand) keep that from happening at all. Cells
+// hold no newline.
 type columns struct {
 	w      io.Writer
 	hold   int
@@ -20,7 +21,11 @@ type columns struct {
 	held   bool // the first rows were written
 }
 
-func newColumns(w io.Writer, hold int) *columns { return &columns{w: w, hold: hold} }
+// newColumns holds hold rows before it writes any; min are the columns'
+// minimum widths, from the first.
+func newColumns(w io.Writer, hold int, min ...int) *columns {
+	return &columns{w: w, hold: hold, widths: min}
+}
 
 // row adds a row.
 func (c *columns) row(cells ...string) error {
