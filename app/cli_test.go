@@ -24,13 +24,15 @@ import (
 // runCLI runs the command line in-process against a.
 func runCLI(t *testing.T, a *App, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runRoot(t, func(context.Context, Globals) (*App, func() error, error) { return a, func() error { return nil }, nil }, stdin, args...)
+}
+
+// runRoot runs the command line with open as its way to the profile, and
+// prints what main prints for an error.
+func runRoot(t *testing.T, open func(context.Context, Globals) (*App, func() error, error), stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	root := NewRootCommand(CLIConfig{
-		Version: "test",
-		Open:    func(context.Context, Globals) (*App, func() error, error) { return a, func() error { return nil }, nil },
-		Stdout:  &out,
-		Stderr:  &errb,
-	})
+	root := NewRootCommand(CLIConfig{Version: "test", Open: open, Stdout: &out, Stderr: &errb})
 	root.SetIn(strings.NewReader(stdin))
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,22 +16,10 @@ import (
 // cannot be opened (no keychain), so any command that tries fails the test.
 func runAuditorCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	root := NewRootCommand(CLIConfig{
-		Version: "test",
-		Open: func(context.Context, Globals) (*App, func() error, error) {
-			t.Error("the auditor's command opened the profile (and its keychain)")
-			return nil, nil, errors.New("no keychain here")
-		},
-		Stdout: &out,
-		Stderr: &errb,
-	})
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	if err != nil && Explain(err) != "" {
-		errb.WriteString("axiom-audit: " + Explain(err) + "\n")
-	}
-	return out.String(), errb.String(), ExitCode(err)
+	return runRoot(t, func(context.Context, Globals) (*App, func() error, error) {
+		t.Error("the auditor's command opened the profile (and its keychain)")
+		return nil, nil, errors.New("no keychain here")
+	}, "", args...)
 }
 
 // The owner copies the log for an auditor (recorded in the log); the

@@ -676,19 +676,27 @@ func TestDecodeFormat(t *testing.T) {
 	}
 }
 
+// checkpointedLog opens a store of 5 events of acme and one checkpoint of
+// them, on a manual clock, with heartbeats only when a test makes them.
+func checkpointedLog(t *testing.T) (dir string, ks *storeKeystore, clk *manualClock, opts Options, s *Store) {
+	t.Helper()
+	dir, ks = t.TempDir(), newStoreKeystore()
+	clk = &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+	opts = Options{HeartbeatInterval: 100 * 24 * time.Hour}
+	s = openIntegrityTest(t, dir, ks, clk, opts)
+	appendN(t, s, "acme", 0, 5)
+	if _, err := s.Checkpoint(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	return dir, ks, clk, opts, s
+}
+
 // Deleting the newest checkpoints when they are heartbeats leaves the size
 // and root the keychain anchor signs, but not the anchor's note: the log
 // fails closed at open, verify says why, and an acknowledgement clears it.
 func TestIntegrity_DeletedHeartbeat(t *testing.T) {
 	ctx := context.Background()
-	dir, ks := t.TempDir(), newStoreKeystore()
-	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
-	opts := Options{HeartbeatInterval: 100 * 24 * time.Hour}
-	s := openIntegrityTest(t, dir, ks, clk, opts)
-	appendN(t, s, "acme", 0, 5)
-	if _, err := s.Checkpoint(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
+	dir, ks, clk, opts, s := checkpointedLog(t)
 	clk.Add(25 * time.Hour)
 	hb, err := s.Checkpoint(ctx, "acme")
 	if err != nil {
@@ -735,14 +743,7 @@ func TestIntegrity_DeletedHeartbeat(t *testing.T) {
 // review: comparing signed times reported this as deleted checkpoints.)
 func TestIntegrity_AnchorBehindAfterClockStep(t *testing.T) {
 	ctx := context.Background()
-	dir, ks := t.TempDir(), newStoreKeystore()
-	clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
-	opts := Options{HeartbeatInterval: 100 * 24 * time.Hour}
-	s := openIntegrityTest(t, dir, ks, clk, opts)
-	appendN(t, s, "acme", 0, 5)
-	if _, err := s.Checkpoint(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
+	dir, ks, clk, opts, s := checkpointedLog(t)
 	clk.Add(-time.Hour)
 	appendN(t, s, "acme", 5, 3)
 	ks.mu.Lock()
