@@ -50,8 +50,10 @@ type Filter struct {
 	ResourceIDPrefix string // prefix of one of the event's resourceIds
 
 	// Text is a case-insensitive substring of a public field (id, user,
-	// provider, actionType, category, status, riskLevel, a resourceId or
-	// the metadata JSON). It never looks inside the sealed states.
+	// provider, actionType, category, status, riskLevel, a resourceId) or
+	// of a value in the metadata: a string as it reads unescaped, a number
+	// as written, true or false. Metadata keys are not searched, and the
+	// sealed states never are.
 	Text string
 
 	Order  Order
@@ -312,10 +314,12 @@ func (c *compiledFilter) matchRecord(e *StoredEvent) bool {
 	}
 	has := func(v string) bool { return strings.Contains(strings.ToLower(v), c.text) }
 	if has(e.ID) || has(e.UserID) || has(e.Provider) || has(e.ActionType) || has(e.Category) ||
-		has(e.Status) || has(e.RiskLevel) || has(string(e.Metadata)) {
+		has(e.Status) || has(e.RiskLevel) || slices.ContainsFunc(e.ResourceIDs, has) {
 		return true
 	}
-	return slices.ContainsFunc(e.ResourceIDs, has)
+	// The metadata's values, as they read unescaped: not its keys, and
+	// not the JSON text, where `C:\Users` is `C:\\Users`.
+	return len(e.Metadata) > 0 && anyJSONValue(e.Metadata, has)
 }
 
 // Matcher tells whether an event is one a filter selects, as List and

@@ -1,0 +1,93 @@
+package storage
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// anyJSONValue reports whether fn holds for one of the scalar values of
+// the JSON document doc: each string as it reads once unescaped, each
+// number as written, and true and false. Object keys and the punctuation
+// between values are not values: a free-text search for "path" or `":"`
+// must not find every event whose metadata has a path.
+//
+// doc is the metadata of a stored record, which the store keeps in
+// canonical form (RFC 8785); anything else that is not valid JSON gives
+// false, never a panic.
+func anyJSONValue(doc []byte, fn func(string) bool) bool {
+	// inObject[d] tells whether the container at depth d is an object, and
+	// key whether the next string is one of its keys.
+	var inObject []bool
+	key := false
+	for i := 0; i < len(doc); {
+		switch c := doc[i]; c {
+		case ' ', '\t', '\n', '\r':
+			i++
+		case '{', '[':
+			inObject = append(inObject, c == '{')
+			key = c == '{'
+			i++
+		case '}', ']':
+			if len(inObject) == 0 {
+				return false
+			}
+			inObject = inObject[:len(inObject)-1]
+			key = false
+			i++
+		case ',':
+			key = len(inObject) > 0 && inObject[len(inObject)-1]
+			i++
+		case ':':
+			key = false
+			i++
+		case '"':
+			end, escaped := stringEnd(doc, i)
+			if end < 0 {
+				return false
+			}
+			if !key {
+				var v string
+				if escaped {
+					if json.Unmarshal(doc[i:end], &v) != nil {
+						return false
+					}
+				} else {
+					v = string(doc[i+1 : end-1])
+				}
+				if fn(v) {
+					return true
+				}
+			}
+			i = end
+		default:
+			j := i
+			for j < len(doc) && !strings.ContainsRune(" \t\n\r,:]}[{\"", rune(doc[j])) {
+				j++
+			}
+			if tok := string(doc[i:j]); tok != "null" && !key && fn(tok) {
+				return true
+			}
+			if j == i {
+				return false
+			}
+			i = j
+		}
+	}
+	return false
+}
+
+// stringEnd returns the index just past the JSON string that starts at
+// doc[i] (a quote), and whether it holds an escape; -1 when it does not
+// end.
+func stringEnd(doc []byte, i int) (end int, escaped bool) {
+	for j := i + 1; j < len(doc); j++ {
+		switch doc[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return -1, escaped
+}
