@@ -351,6 +351,53 @@ func TestCLI_QueryTable(t *testing.T) {
 	}
 }
 
+// A value with a newline or a terminal escape is shown escaped in the
+// table: it draws no row of its own and moves no cursor.
+func TestCLI_QueryTableEscapesControls(t *testing.T) {
+	a := TestApp(t)
+	e1 := TestEvent("org-a", 1, time.Now().Add(-2*time.Hour))
+	e1.UserID = "mallory\n2026-01-01T00:00:00.000000000Z  999  user.signed_in  admin"
+	e2 := TestEvent("org-a", 2, time.Now().Add(-time.Hour))
+	e2.ResourceIDs = []string{"bucket\x1b[2K\rFORGED\u202egnp.exe"}
+	if _, stderr, code := runCLI(t, a, mustJSON(t, e1)+"\n"+mustJSON(t, e2)+"\n", "append"); code != 0 {
+		t.Fatalf("append: %d %s", code, stderr)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "query", "--org", "org-a")
+	if code != 0 {
+		t.Fatalf("query: %d %s", code, stderr)
+	}
+	if n := strings.Count(stdout, "\n"); n != 3 {
+		t.Fatalf("%d lines for a header and two events:\n%s", n, stdout)
+	}
+	for _, want := range []string{`mallory\n2026-01-01T00:00:00.000000000Z  999`, `bucket\x1b[2K\rFORGED\u202egnp.exe`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %s in\n%s", want, stdout)
+		}
+	}
+	if strings.ContainsAny(stdout, "\x1b\r\u202e") {
+		t.Errorf("a control character reached the terminal: %q", stdout)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                  "",
+		"alice@example.com": "alice@example.com",
+		"café 東京":           "café 東京",
+		"a\nb\tc\r":         `a\nb\tc\r`,
+		"\x1b[31mred":       `\x1b[31mred`,
+		"\x7f\u0085":        `\x7f\u0085`,
+		"abc\u202edcba":     `abc\u202edcba`,
+		"zero\u200bwidth":   `zero\u200bwidth`,
+		"bad\xffutf8":       `bad\xffutf8`,
+		"\ufffd is a char":  "\ufffd is a char",
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // The columns of a long table are sized by the rows held; a wider cell
 // after them widens its column from that row on, never narrows it.
 func TestColumns(t *testing.T) {

@@ -2,7 +2,10 @@ package app
 
 import (
 	"io"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -11,8 +14,12 @@ import (
 // kept to size the columns, and every later row is written at once, padded
 // to the widths so far. A later cell wider than its column widens it from
 // that row on, so columns never move left; minimum widths (a column whose
-// widest value is known beforehand) keep that from happening at all. Cells
-// hold no newline.
+// widest value is known beforehand) keep that from happening at all.
+//
+// Cells are written as they read, except for control and format
+// characters, which are escaped (\n, \x1b, \u202e): a value that holds a
+// newline or a terminal escape must not draw a row of its own, nor move
+// the cursor over what was written.
 type columns struct {
 	w      io.Writer
 	hold   int
@@ -29,7 +36,10 @@ func newColumns(w io.Writer, hold int, min ...int) *columns {
 
 // row adds a row.
 func (c *columns) row(cells ...string) error {
+	cells = slices.Clone(cells)
 	for i, cell := range cells {
+		cell = printable(cell)
+		cells[i] = cell
 		n := utf8.RuneCountInString(cell)
 		if i == len(c.widths) {
 			c.widths = append(c.widths, n)
@@ -71,4 +81,31 @@ func (c *columns) write(cells []string) error {
 	b.WriteByte('\n')
 	_, err := io.WriteString(c.w, b.String())
 	return err
+}
+
+// printable is cell with its control characters (C0, DEL, C1), format
+// characters (such as the bidirectional overrides) and invalid UTF-8
+// escaped as Go writes them in a quoted string; the rest as it is.
+func printable(cell string) string {
+	escape := func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+	if !strings.ContainsFunc(cell, escape) {
+		return cell
+	}
+	var b strings.Builder
+	for i, r := range cell {
+		switch {
+		case r == utf8.RuneError:
+			if _, n := utf8.DecodeRuneInString(cell[i:]); n == 1 {
+				b.WriteString(`\x` + strconv.FormatUint(uint64(cell[i]), 16))
+				continue
+			}
+			b.WriteRune(r)
+		case escape(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
