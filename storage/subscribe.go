@@ -89,8 +89,10 @@ func (s *subscribers) closeAll() {
 // The channel is closed when ctx ends, when the store closes, or when the
 // subscriber falls more than Options.SubscriberBuffer events behind: appends
 // never wait for a subscriber. A channel closed while ctx is still live means
-// the subscription was dropped; resume with List (OldestFirst) from the last
-// seq seen and subscribe again.
+// the subscription was dropped and events may have been missed: subscribe
+// again first, then reload what is shown with List (which orders by
+// timestamp, not seq, so it cannot resume from the last seq seen); events
+// delivered by both are told apart by their seq.
 //
 // Delivered events are as List returns them (canonical metadata, states
 // decrypted) and are shared by all subscribers: read only.
