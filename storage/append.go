@@ -851,16 +851,28 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 		if h, ok := s.heads[org]; ok {
 			return h, nil
 		}
-		item, err := txn.Get(headKey(org))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return head{}, nil
-		}
-		if err != nil {
-			return head{}, fmt.Errorf("failed to read the head of organization %q: %w", org, err)
-		}
 		var h head
-		err = item.Value(func(v []byte) error { h, err = decodeHead(v); return err })
-		return h, err
+		item, err := txn.Get(headKey(org))
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return head{}, fmt.Errorf("failed to read the head of organization %q: %w", org, err)
+		default:
+			if err := item.Value(func(v []byte) error { h, err = decodeHead(v); return err }); err != nil {
+				return head{}, fmt.Errorf("organization %q: %w", org, err)
+			}
+		}
+		// A head read from the database (once per organization) must
+		// be the log's end: a lost or stale one would overwrite records.
+		_, err = txn.Get(recordKey(org, h.seq+1))
+		if err == nil {
+			return head{}, fmt.Errorf("the head of organization %q is at seq %d, but record seq %d exists: the log is damaged; "+
+				"run `axiom-audit verify` and restore the database from a backup: %w", org, h.seq, h.seq+1, ErrTampered)
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return head{}, fmt.Errorf("failed to read record seq %d of organization %q: %w", h.seq+1, org, err)
+		}
+		return h, nil
 	}
 
 	for gi, req := range group {
@@ -952,7 +964,7 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 					return abort(fmt.Errorf("failed to stage seq %d of organization %q: %w", seq, org, err))
 				}
 			}
-			if err := trees.leaf(txn, wr, org, rv.leaf); err != nil {
+			if err := trees.leaf(txn, wr, org, seq, rv.leaf); err != nil {
 				return abort(err)
 			}
 			hour := hourOf(p.ts)

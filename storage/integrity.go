@@ -234,9 +234,10 @@ func (s *Store) beginTrees() *groupTrees {
 	return &groupTrees{s: s, trees: map[string]*tlog.Tree{}, rows: map[string]*tileRows{}}
 }
 
-// leaf appends a record's leaf hash to org's tree and stages the nodes that
-// became complete in w; txn is read when org's tree is not loaded yet.
-func (g *groupTrees) leaf(txn *badger.Txn, w kvSetter, org string, leaf [32]byte) error {
+// leaf appends the leaf hash of record seq to org's tree and stages the
+// nodes that became complete in w; txn is read when org's tree is not
+// loaded yet. The tree must have seq-1 leaves.
+func (g *groupTrees) leaf(txn *badger.Txn, w kvSetter, org string, seq uint64, leaf [32]byte) error {
 	if g == nil {
 		return nil
 	}
@@ -273,6 +274,10 @@ func (g *groupTrees) leaf(txn *badger.Txn, w kvSetter, org string, leaf [32]byte
 			rows := base.clone()
 			g.rows[org] = &rows
 		}
+	}
+	if t.Size() != seq-1 {
+		return fmt.Errorf("refusing to append seq %d of organization %q to its Merkle tree of %d leaves: the log is damaged; "+
+			"run `axiom-audit verify` and restore the database from a backup: %w", seq, org, t.Size(), ErrTampered)
 	}
 	return storeNodes(g.s.stride, w, org, g.rows[org], t.Append(tlog.Hash(leaf)))
 }
@@ -584,11 +589,48 @@ func (s *Store) loadOrg(ctx context.Context, org string) error {
 		o.pending = t.Size() - last.Checkpoint.Size
 		o.dirtyAt = s.opts.Now().UnixNano()
 	}
-	if hasHead && h.seq != t.Size() {
-		s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertInconsistent, DBSize: t.Size(), DBRoot: t.Root(),
-			Detail: fmt.Sprintf("the log's head is at seq %d but its Merkle tree has %d leaves", h.seq, t.Size())})
+	return s.checkLoaded(ctx, org, t, h, hasHead)
+}
+
+// checkLoaded checks that org's head and compact range agree with its
+// stored records and tree nodes. The next append continues from them: a
+// head lost or wrong would overwrite a record or chain a wrong prevHash,
+// and a wrong compact range would grow a tree no stored node backs. None
+// of that can be acknowledged away, so it is damage (ErrTampered).
+func (s *Store) checkLoaded(ctx context.Context, org string, t *tlog.Tree, h head, hasHead bool) error {
+	size := t.Size()
+	switch {
+	case !hasHead && size > 0:
+		return fmt.Errorf("the head of organization %q is missing, though its Merkle tree has %d leaves: %w", org, size, ErrTampered)
+	case hasHead && h.seq != size:
+		return fmt.Errorf("the head of organization %q is at seq %d, but its Merkle tree has %d leaves: %w", org, h.seq, size, ErrTampered)
+	case size == 0:
+		return nil
 	}
-	return nil
+	return s.db.View(func(txn *badger.Txn) error {
+		r := s.nodes(txn, org)
+		leaf, err := r.leaf(h.seq)
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			return fmt.Errorf("record seq %d of organization %q, the one its head names, is missing: %w", h.seq, org, ErrTampered)
+		case err != nil:
+			return err
+		case leaf != h.leaf:
+			return fmt.Errorf("the head of organization %q names leaf hash %x for seq %d, but that record's is %x: %w", org, h.leaf, h.seq, [32]byte(leaf), ErrTampered)
+		}
+		root, err := tlog.RootAt(ctx, r, size)
+		if err != nil && !treeDamage(err) {
+			return fmt.Errorf("failed to read the tree of organization %q at size %d: %w", org, size, err)
+		}
+		if err != nil {
+			return fmt.Errorf("the stored tree nodes of organization %q do not give the root of its compact range at size %d: %w", org, size, err)
+		}
+		if root != t.Root() {
+			return fmt.Errorf("the stored compact range of organization %q (size %d, root %s) is not the one its stored tree nodes give (root %s): %w",
+				org, size, t.Root(), root, ErrTampered)
+		}
+		return nil
+	})
 }
 
 // rebuildTree computes org's tree from its records and stores its nodes and

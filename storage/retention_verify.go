@@ -204,6 +204,7 @@ func (v *verifier) checkTombstone(org string, r *vrec, val []byte) {
 	r.fp[ixID].add(v.entryHash(tc.idKey, tc.idVal))
 	t := tc.t
 	r.tomb = &t
+	r.recNs, r.recOK = t.recordedAt, true
 	r.ok = true
 }
 

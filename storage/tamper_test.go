@@ -550,8 +550,9 @@ func TestVerify_TwoBadTilesOneParent(t *testing.T) {
 	}
 }
 
-// A damaged tile or an undecodable record under the anchored tree is an
-// integrity alert on open, not a store that will not open.
+// A damaged tile or an undecodable record under the tree is a damaged
+// organization on open (an acknowledgement could not make the tree grow
+// again), not a store that will not open.
 func TestIntegrity_DamagedTreeOnOpenIsAnAlert(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -570,7 +571,7 @@ func TestIntegrity_DamagedTreeOnOpenIsAnAlert(t *testing.T) {
 			s := l.open(t)
 			defer s.Close()
 			a := s.IntegrityAlerts(context.Background())
-			if len(a) != 1 || a[0].Org != "acme" || a[0].Kind != AlertInconsistent {
+			if len(a) != 1 || a[0].Org != "acme" || a[0].Kind != AlertDamaged {
 				t.Fatalf("alerts %+v", a)
 			}
 			if _, err := s.Append(context.Background(), []Event{testEvent("acme", 99)}); !errors.Is(err, ErrIntegrityAlert) {

@@ -60,7 +60,7 @@ const (
 	ProblemStateDecryptFailed      = "state_decrypt_failed"      // a sealed state does not decrypt
 	ProblemStateCommitmentMismatch = "state_commitment_mismatch" // a decrypted state does not match its commitment
 	ProblemUnsigned                = "unsigned"                  // with VerifyOptions.PublicKey: events no checkpoint signed with that key covers
-	ProblemIntegrityAlert          = "integrity_alert"           // the log holds an integrity alert (a copy, read without the keychain)
+	ProblemIntegrityAlert          = "integrity_alert"           // the log holds an integrity alert (seen by a copy or keyless), or is damaged beyond loading
 )
 
 // Problem is one thing Verify found wrong: the organization, the seq and id
@@ -200,9 +200,10 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, report func(Prob
 // those the keychain anchors, whose whole log may be gone.
 func (s *Store) verifyOrgs(txn *badger.Txn, opts VerifyOptions) ([]string, error) {
 	orgs, err := listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord, tagID, tagTime, tagIndex)
-	if err == nil && s.integ == nil {
-		// A copy (OpenForAudit): an organization whose log is gone
-		// may have left its alert.
+	if err == nil && (s.integ == nil || opts.Keyless) {
+		// A copy (OpenForAudit), or a keyless verify, which reads no
+		// keychain anchor: an organization whose log is gone may have
+		// left its alert.
 		for _, o := range alertedOrgs(txn) {
 			if !slices.Contains(orgs, o) {
 				orgs = append(orgs, o)
@@ -398,6 +399,8 @@ type vrec struct {
 	fp       [ixTables]fingerprint
 	states   uint64
 	tomb     *tombstone // a record retention pruned (retention_verify.go)
+	recNs    int64      // recordedAt, when recOK
+	recOK    bool
 }
 
 // vchunk is a range of seqs [lo, hi) (hi 0: to the end of the records)
@@ -546,6 +549,7 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	var recFP [ixTables]fingerprint
 	var prevLeaf [32]byte // recomputed leaf of the previous seq (zero before seq 1)
 	var last uint64       // last seq seen
+	var lastRec *int64    // its recordedAt, when known
 	var done uint64
 	// The leaf of a record that is missing or does not decode is taken from
 	// the stored tree (its leaf node, or its tile when complete), else from
@@ -621,7 +625,10 @@ func (v *verifier) org(ctx context.Context, org string) error {
 			}
 			prevLeaf = l
 		}
-		last = r.seq
+		last, lastRec = r.seq, nil
+		if r.recOK {
+			lastRec = &r.recNs
+		}
 		for _, p := range r.problems {
 			if err := v.report(p); err != nil {
 				return err
@@ -724,9 +731,18 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	}
 	tree := c.tree
 	// The head and the compact range.
-	if hasHead && (h.seq != last || h.leaf != prevLeaf) {
-		if err := v.report(Problem{Org: org, Seq: h.seq, Kind: ProblemRangeMismatch,
-			Detail: fmt.Sprintf("the head names seq %d with leaf %x, the records end at seq %d with leaf %x", h.seq, h.leaf, last, prevLeaf)}); err != nil {
+	var headProblem string
+	switch {
+	case !hasHead && last > 0:
+		headProblem = fmt.Sprintf("the head is missing, the records end at seq %d", last)
+	case hasHead && (h.seq != last || h.leaf != prevLeaf):
+		headProblem = fmt.Sprintf("the head names seq %d with leaf %x, the records end at seq %d with leaf %x", h.seq, h.leaf, last, prevLeaf)
+	case hasHead && lastRec != nil && h.lastRecordedAt != *lastRec:
+		headProblem = fmt.Sprintf("the head says seq %d was recorded at %s, the record says %s", h.seq,
+			time.Unix(0, h.lastRecordedAt).UTC().Format(time.RFC3339Nano), time.Unix(0, *lastRec).UTC().Format(time.RFC3339Nano))
+	}
+	if headProblem != "" {
+		if err := v.report(Problem{Org: org, Seq: max(h.seq, last), Kind: ProblemRangeMismatch, Detail: headProblem}); err != nil {
 			return err
 		}
 	}
@@ -952,7 +968,8 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 	if !ok1 || !ok2 {
 		bad(ProblemRecordCorrupt, "timestamp or recordedAt is not an RFC 3339 time")
 	} else {
-		v.recordFingerprints(org, &p, r.seq, encTime(ts), rec.UnixNano(), &r.fp, sc)
+		r.recNs, r.recOK = rec.UnixNano(), true
+		v.recordFingerprints(org, &p, r.seq, encTime(ts), r.recNs, &r.fp, sc)
 	}
 	// States: the commitments are public; the ciphertexts only with keys.
 	for _, st := range [2]struct {
@@ -1294,12 +1311,13 @@ func (v *verifier) pinpointIndex(ctx context.Context, org string, table int) err
 // alerts (not when keyless: the anchor lives in the keychain).
 func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) error {
 	in := v.s.integ
-	if in == nil {
-		// A copy opened for an auditor (OpenForAudit): the alerts it
+	if in == nil || v.opts.Keyless {
+		// A copy opened for an auditor (OpenForAudit), or a keyless
+		// verify, which reads no keychain anchor: the alerts the log
 		// holds are its owner's findings.
 		return v.storedAlert(org)
 	}
-	if in.disabled || v.opts.Keyless {
+	if in.disabled {
 		return nil
 	}
 	in.mu.Lock()
@@ -1312,6 +1330,8 @@ func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) erro
 			p.Kind = ProblemInconsistentCheckpoints
 		case AlertRollback:
 			p.Seq = a.DBSize + 1 // the first event the anchor has and the log lacks
+		case AlertDamaged:
+			p.Kind = ProblemIntegrityAlert
 		}
 		return v.report(p)
 	}

@@ -443,6 +443,19 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 		{"checkpoint key malformed", func(t *testing.T, txn *badger.Txn) {
 			rawSet(t, txn, append(checkpointKey("acme", 2), 0), rawGet(t, txn, checkpointKey("acme", 2)))
 		}},
+		// The next append continues from the head and the compact range:
+		// each must agree with the records and the stored tree.
+		{"head deleted", func(t *testing.T, txn *badger.Txn) {
+			txn.Delete(headKey("acme"))
+		}},
+		{"head leaf flipped", func(t *testing.T, txn *badger.Txn) { flip(t, txn, headKey("acme"), 8, 0) }},
+		{"head one seq behind", func(t *testing.T, txn *badger.Txn) {
+			h, _ := decodeHead(rawGet(t, txn, headKey("acme")))
+			h.seq--
+			rawSet(t, txn, headKey("acme"), h.encode())
+		}},
+		{"newest record deleted", func(t *testing.T, txn *badger.Txn) { txn.Delete(recordKey("acme", 20)) }},
+		{"compact range hash flipped", func(t *testing.T, txn *badger.Txn) { flip(t, txn, compactKey("acme"), 8, 0) }},
 		{"head one byte short", func(t *testing.T, txn *badger.Txn) {
 			v := rawGet(t, txn, headKey("acme"))
 			rawSet(t, txn, headKey("acme"), v[:47])
@@ -480,8 +493,10 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 			if len(alerts) != 1 || alerts[0].Org != "acme" || alerts[0].Kind != AlertDamaged {
 				t.Fatalf("alerts: %+v, want one damaged alert of acme", alerts)
 			}
-			if ps := verifyAll(t, s, VerifyOptions{Org: "acme"}); len(ps) == 0 {
-				t.Error("verify of the damaged organization is clean")
+			for _, keyless := range []bool{false, true} {
+				if ps := verifyAll(t, s, VerifyOptions{Org: "acme", Keyless: keyless}); len(ps) == 0 {
+					t.Errorf("verify (keyless %v) of the damaged organization is clean", keyless)
+				}
 			}
 			if _, err := s.Append(ctx, []Event{testEvent("acme", 99)}); !errors.Is(err, ErrIntegrityAlert) {
 				t.Errorf("append to the damaged organization: %v, want ErrIntegrityAlert", err)
@@ -575,5 +590,77 @@ func TestCheckpointOfSize(t *testing.T) {
 	defer s.Close()
 	if _, err := s.CheckpointOfSize(ctx, "acme", 10); !errors.Is(err, ErrTampered) {
 		t.Fatalf("a checkpoint whose signature was changed: %v, want ErrTampered", err)
+	}
+}
+
+// The append path does not trust a head it reads from the database: one
+// lost with the rest of the organization's tree (so that Open has nothing
+// to check it against) must not make the next append overwrite record 1.
+func TestAppend_LostHeadDoesNotOverwrite(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{{"integrity on", Options{}}, {"integrity off", Options{disableIntegrity: true}}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir, ks := t.TempDir(), newStoreKeystore()
+			clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+			s := openIntegrityTest(t, dir, ks, clk, c.opts)
+			appendN(t, s, "acme", 0, 3)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var before []byte
+			rawTamper(t, dir, ks, func(txn *badger.Txn) {
+				before = rawGet(t, txn, recordKey("acme", 1))
+				txn.Delete(headKey("acme"))
+				txn.Delete(compactKey("acme"))
+				for n := uint64(1); n <= 3; n++ {
+					txn.Delete(checkpointKey("acme", n))
+				}
+			})
+			s = openIntegrityTest(t, dir, ks, clk, c.opts)
+			defer s.Close()
+			_, err := s.Append(ctx, []Event{testEvent("acme", 50)})
+			if c.opts.disableIntegrity {
+				if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "restore") {
+					t.Errorf("append over a lost head: %v, want ErrTampered saying to restore", err)
+				}
+			} else {
+				// The keychain anchor names acme: its log is missing, an
+				// alert; acknowledging it appends an event, which must not
+				// overwrite record 1 either.
+				if !errors.Is(err, ErrIntegrityAlert) {
+					t.Errorf("append over a lost head: %v, want ErrIntegrityAlert", err)
+				}
+				if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); !errors.Is(err, ErrTampered) {
+					t.Errorf("acknowledging over a lost head: %v, want ErrTampered", err)
+				}
+			}
+			var after []byte
+			s.db.View(func(txn *badger.Txn) error { after = rawGet(t, txn, recordKey("acme", 1)); return nil })
+			if !bytes.Equal(before, after) {
+				t.Error("record seq 1 was overwritten")
+			}
+			if _, err := s.Append(ctx, []Event{testEvent("other", 1)}); err != nil {
+				t.Errorf("append to another organization: %v", err)
+			}
+		})
+	}
+}
+
+// The head's recordedAt (what the organization list shows as the last
+// event) is checked against the newest record.
+func TestVerify_HeadRecordedAt(t *testing.T) {
+	l := newTamperLog(t)
+	rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) { flip(t, txn, headKey("acme"), 46, 0) })
+	s := l.open(t)
+	defer s.Close()
+	for _, keyless := range []bool{false, true} {
+		ps := verifyAll(t, s, VerifyOptions{Org: "acme", Keyless: keyless})
+		wantProblem(t, ps, "acme", 20, "", ProblemRangeMismatch)
+		if len(ps) != 1 || !strings.Contains(ps[0].Detail, "recorded at") {
+			t.Errorf("keyless %v: want one problem naming the head's recordedAt:\n%s", keyless, problemList(ps))
+		}
 	}
 }
