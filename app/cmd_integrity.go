@@ -366,6 +366,7 @@ func (c *cli) readCheckpointFile(ctx context.Context, b integrityBackend, org, p
 	if err != nil {
 		return tlog.Checkpoint{}, &RequestError{Field: "--checkpoint", Reason: err.Error()}
 	}
+	text = tlog.CopiedNote(text)
 	key, err := b.publicKey(ctx)
 	if err != nil {
 		return tlog.Checkpoint{}, err

@@ -152,6 +152,21 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &p); err != nil || p.TreeSize != 10 || !p.Verified {
 		t.Fatalf("proof against the old checkpoint: %+v %v", p, err)
 	}
+	// The same checkpoint copied through Windows or a clipboard.
+	for name, text := range map[string]string{
+		"crlf":       strings.ReplaceAll(old, "\n", "\r\n"),
+		"no-newline": strings.TrimSuffix(old, "\n"),
+		"both":       strings.TrimSuffix(strings.ReplaceAll(old, "\n", "\r\n"), "\r\n"),
+	} {
+		f := filepath.Join(t.TempDir(), name+".txt")
+		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", ids[3], "--checkpoint", f)
+		if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.TreeSize != 10 || !p.Verified {
+			t.Errorf("prove --checkpoint with a %s copy: exit %d, stdout %q, stderr %q", name, code, out, stderr)
+		}
+	}
 
 	// Consistency from 10 to 33 verifies against the two roots.
 	out, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", "--from", "10", "--to", "33")
@@ -273,6 +288,11 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	out, stderr, code := runCLI(t, a, "", "verify", "--org", "org-a")
 	if code != 1 || !strings.Contains(out, "rollback") || !strings.Contains(out, "org org-a") || strings.Contains(stderr, "exit status") {
 		t.Fatalf("verify after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	// Keyless, the anchor is not read, but the alert the log holds is.
+	out, stderr, code = runCLI(t, a, "", "verify", "--org", "org-a", "--keyless")
+	if code != 1 || !strings.Contains(out, "integrity_alert") || !strings.Contains(out, "rolled back") {
+		t.Fatalf("verify --keyless after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 	// What checkpoint and prove print of the rolled-back database comes
 	// with the alert and exit status 1.

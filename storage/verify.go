@@ -814,9 +814,7 @@ func (v *verifier) storedAlert(org string) error {
 func heldByOrg(held []HeldCheckpoint, only string) (map[string][]HeldCheckpoint, error) {
 	out := map[string][]HeldCheckpoint{}
 	for _, h := range held {
-		// A note copied through Windows may have gained CRs; signed
-		// notes have none.
-		h.Note = bytes.ReplaceAll(h.Note, []byte("\r\n"), []byte("\n"))
+		h.Note = tlog.CopiedNote(h.Note)
 		org, err := h.Org()
 		if err != nil {
 			return nil, err

@@ -398,3 +398,35 @@ func TestCheckConsistent(t *testing.T) {
 		t.Errorf("size beyond the stored tree: %v, want ErrNodeNotFound", err)
 	}
 }
+
+func TestCopiedNote(t *testing.T) {
+	msg, err := tlog.Sign(testCheckpoint(), testSigner(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, vkey := testKey(t)
+	signed := string(msg)
+	for _, c := range []struct {
+		name, text string
+		opens      bool
+	}{
+		{"as signed", signed, true},
+		{"CRLF", strings.ReplaceAll(signed, "\n", "\r\n"), true},
+		{"no final newline", strings.TrimSuffix(signed, "\n"), true},
+		{"CRLF, no final newline", strings.TrimSuffix(strings.ReplaceAll(signed, "\n", "\r\n"), "\r\n"), true},
+		{"a trailing blank line", signed + "\n", false},
+		{"a lone CR", strings.Replace(signed, "\n", "\r", 1), false},
+		{"empty", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := tlog.CopiedNote([]byte(c.text))
+			_, err := tlog.OpenCheckpoint(got, vkey, testCheckpoint().Origin)
+			if (err == nil) != c.opens {
+				t.Errorf("OpenCheckpoint(CopiedNote(%q)) = %v, want opens %v", c.text, err, c.opens)
+			}
+			if c.opens && string(got) != signed {
+				t.Errorf("CopiedNote = %q, want the signed note", got)
+			}
+		})
+	}
+}

@@ -96,6 +96,18 @@ func Sign(cp Checkpoint, signer note.Signer) ([]byte, error) {
 	return msg, nil
 }
 
+// CopiedNote undoes what copying a signed note as text may do to it: line
+// ends turned into CRLF (Windows) and the final newline dropped (an editor
+// or a clipboard). A signed note has neither, so the result is the note as
+// signed when only that happened; any other change still fails to verify.
+func CopiedNote(text []byte) []byte {
+	text = bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n"))
+	if len(text) > 0 && text[len(text)-1] != '\n' {
+		text = append(text, '\n')
+	}
+	return text
+}
+
 // OpenCheckpoint verifies a signed checkpoint note against the verifier key
 // vkey and the expected origin, and returns the checkpoint. Each failure names
 // its check: ErrInvalidKey (vkey unusable), ErrMalformedCheckpoint (note or
