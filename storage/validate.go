@@ -80,6 +80,9 @@ var MinTimestamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 //   - every string, including keys and strings inside metadata and the
 //     states: valid UTF-8 without NUL, and no duplicate keys in an object.
 //   - the whole event: at most [MaxEventBytes] encoded as JSON.
+//
+// The store applies the size limits again to the canonical (RFC 8785) forms
+// it keeps, which write numbers out (1e20 as 21 digits).
 func (c *Catalogue) Validate(e *Event) error {
 	v := validator{}
 	v.event(c, e)

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -665,5 +666,61 @@ func TestInvalid_Golden(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Errorf("messages changed; if intended, run with -update.\ngot:\n%s\nwant:\n%s", out.Bytes(), want)
+	}
+}
+
+// expState is a JSON array of n copies of 1e20: 5 bytes each as sent, 22
+// in canonical form (RFC 8785 writes the number out), which is how the
+// store keeps it.
+func expState(n int) json.RawMessage {
+	return json.RawMessage("[" + strings.TrimSuffix(strings.Repeat("1e20,", n), ",") + "]")
+}
+
+// The limits hold for the stored, canonical form, not only as sent.
+func TestAppend_LimitsApplyToCanonicalForm(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newTestStore(t)
+	perKiB := 1024 / 22
+	for _, tt := range []struct {
+		name          string
+		mutate        func(e *Event)
+		field, reason string
+	}{
+		{"state within its limit as stored", func(e *Event) { e.BeforeState = expState(500 * perKiB) }, "", ""},
+		{"state over its limit as stored", func(e *Event) { e.BeforeState = expState(520 * perKiB) }, "beforeState", "canonical form"},
+		{"event over its limit as stored", func(e *Event) {
+			e.BeforeState = expState(511 * perKiB)
+			e.AfterState = expState(511 * perKiB)
+			for i := range 20 {
+				e.ResourceIDs = append(e.ResourceIDs, fmt.Sprintf("%04d", i)+strings.Repeat("r", 996))
+			}
+		}, "event", "canonical form"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := testEvent("canon", 1)
+			tt.mutate(&e)
+			if err := s.opts.Catalogue.Validate(&e); err != nil {
+				t.Fatalf("the event is within the limits as sent: %v", err)
+			}
+			for _, call := range []struct {
+				name string
+				err  error
+			}{{"CheckAppend", s.CheckAppend(ctx, []Event{e})}, {"Append", func() error { _, err := s.Append(ctx, []Event{e}); return err }()}} {
+				errs := fieldErrors(t, call.err)
+				if tt.field == "" {
+					if len(errs) > 0 {
+						t.Errorf("%s: want valid, got %v", call.name, errs)
+					}
+					continue
+				}
+				if !hasField(errs, tt.field, tt.reason) {
+					t.Errorf("%s: want %s: ...%s..., got %v", call.name, tt.field, tt.reason, errs)
+				}
+			}
+		})
+	}
+	// Only the event within its limits was recorded.
+	if seq, _, err := s.Head(ctx, "canon"); err != nil || seq != 1 {
+		t.Errorf("organization canon has %d events (%v), want 1", seq, err)
 	}
 }
