@@ -126,6 +126,61 @@ func TestCLI_AppendConflictNamesTheLine(t *testing.T) {
 	}
 }
 
+// Every conflicting line is named, in its commit or across commits, and
+// a repeat of an earlier line with other content says which line; an
+// input with any conflict writes nothing.
+func TestCLI_AppendNamesEveryConflict(t *testing.T) {
+	a := TestApp(t)
+	seed, recorded := largeInput(t, "org-a", 0, 3)
+	if _, stderr, code := runCLI(t, a, seed, "append"); code != 0 {
+		t.Fatalf("seed: exit %d: %s", code, stderr)
+	}
+	changed := func(e storage.Event) string {
+		e.UserID = "mallory@example.com"
+		return mustJSON(t, e) + "\n"
+	}
+	line := func(e storage.Event) string { return mustJSON(t, e) + "\n" }
+	_, fresh := largeInput(t, "org-a", 100, 2)
+	filler, _ := largeInput(t, "org-a", 1000, 300) // more than a commit
+	for _, tt := range []struct {
+		name, input string
+		want        []string
+	}{
+		{"each line of a commit", changed(recorded[0]) + changed(recorded[1]) + changed(recorded[2]), []string{
+			"line 1: id: is already recorded with different content",
+			"line 2: id: is already recorded with different content",
+			"line 3: id: is already recorded with different content"}},
+		{"repeats in one commit", line(fresh[0]) + changed(fresh[0]) + line(fresh[1]) + changed(fresh[1]), []string{
+			"line 2: id: repeats the id of line 1 with different content",
+			"line 4: id: repeats the id of line 3 with different content"}},
+		{"the same conflicting line twice in one commit", changed(recorded[0]) + changed(recorded[0]), []string{
+			"line 1: id: is already recorded with different content",
+			"line 2: id: is already recorded with different content"}},
+		{"a conflicting line repeated in a later commit", changed(recorded[0]) + filler + changed(recorded[0]), []string{
+			"line 1: id: is already recorded with different content",
+			"line 302: id: is already recorded with different content"}},
+		{"a conflicting line whose later repeat matches the log", changed(recorded[0]) + filler + line(recorded[0]), []string{
+			"line 1: id: is already recorded with different content",
+			"line 302: id: repeats the id of line 1 with different content"}},
+		{"a new line repeated with other content in a later commit", line(fresh[0]) + filler + changed(fresh[0]), []string{
+			"line 302: id: repeats the id of line 1 with different content"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, a, tt.input, "append")
+			if code != ExitDataErr || stdout != "" {
+				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing\nstderr:\n%s", code, len(stdout), ExitDataErr, stderr)
+			}
+			want := strings.Join(tt.want, "\n") + fmt.Sprintf("\naxiom-audit: %d invalid line(s); nothing was written\n", len(tt.want))
+			if stderr != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
+			}
+			if n := orgSize(t, a, "org-a"); n != 3 {
+				t.Fatalf("%d events recorded after a refused input, want 3", n)
+			}
+		})
+	}
+}
+
 // A refused query prints nothing on stdout and names the flag; a typo in
 // a category, an action type or the organization is refused rather than
 // answered with no events.
@@ -575,18 +630,18 @@ func TestCLI_AppendLargeInput(t *testing.T) {
 	other.UserID = "eve@example.com"
 	for _, tt := range []struct {
 		name, input string
-		line        int
+		want        string
 	}{
-		{"a recorded id with other content on the last line", more + mustJSON(t, changed) + "\n", 2001},
-		{"a repeated id with other content", more + mustJSON(t, other) + "\n", 2001},
-		{"a recorded id with other content on the first line", mustJSON(t, changed) + "\n" + more, 1},
+		{"a recorded id with other content on the last line", more + mustJSON(t, changed) + "\n", "line 2001: id: is already recorded with different content\n"},
+		{"a repeated id with other content", more + mustJSON(t, other) + "\n", "line 2001: id: repeats the id of line 11 with different content\n"},
+		{"a recorded id with other content on the first line", mustJSON(t, changed) + "\n" + more, "line 1: id: is already recorded with different content\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			stdout, stderr, code := runCLI(t, a, tt.input, "append")
 			if code != ExitDataErr || stdout != "" {
 				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing", code, len(stdout), ExitDataErr)
 			}
-			want := fmt.Sprintf("line %d: id: is already recorded with different content\n", tt.line)
+			want := tt.want
 			if !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "nothing was written") {
 				t.Errorf("stderr:\n%s\nwant it to begin with %q", stderr, want)
 			}

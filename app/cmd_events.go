@@ -294,6 +294,8 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 	ctx := cmd.Context()
 	var problems []lineProblem
 	repeated := map[int]*storage.Event{}
+	lineOf := map[int]int{}
+	reported := map[int]bool{} // lines with a conflict
 	for _, r := range plan.repeats {
 		repeated[r.first], repeated[r.later] = nil, nil
 	}
@@ -301,11 +303,16 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 		for j := range c.events {
 			if _, ok := repeated[first+j]; ok {
 				e := c.events[j] // c is reused for the next commit
-				repeated[first+j] = &e
+				repeated[first+j], lineOf[first+j] = &e, c.lines[j]
 			}
 		}
-		return checkHalving(ctx, b, c.events, func(i int) {
-			problems = append(problems, lineProblem{c.lines[i], "id", conflictReason})
+		return checkHalving(ctx, b, c.events, func(i, earlier int) {
+			reason := conflictReason
+			if earlier >= 0 {
+				reason = repeatReason(c.lines[earlier])
+			}
+			problems = append(problems, lineProblem{c.lines[i], "id", reason})
+			reported[c.lines[i]] = true
 		})
 	})
 	if errors.Is(err, errChanged) {
@@ -314,10 +321,30 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 	if err != nil {
 		return err
 	}
+	// An id of an earlier commit repeated: the later line must have the
+	// earlier one's content. When the earlier one conflicts with the log
+	// (reported above), the later one is checked against the log alone.
 	for _, r := range plan.repeats {
+		if reported[r.line] {
+			continue
+		}
+		reason := ""
 		err := b.checkEvents(ctx, []storage.Event{*repeated[r.first], *repeated[r.later]})
-		if i, ok := conflictIndex(err); ok && i == 1 {
-			problems = append(problems, lineProblem{r.line, "id", conflictReason})
+		i, ok := conflictIndex(err)
+		switch {
+		case ok && i == 1:
+			reason = repeatReason(lineOf[r.first])
+		case ok && i == 0:
+			err = b.checkEvents(ctx, []storage.Event{*repeated[r.later]})
+			if _, ok := conflictIndex(err); ok {
+				reason, err = conflictReason, nil
+			} else if err == nil {
+				reason = repeatReason(lineOf[r.first])
+			}
+		}
+		if reason != "" {
+			problems = append(problems, lineProblem{r.line, "id", reason})
+			reported[r.line] = true
 		} else if err != nil {
 			return err
 		}
@@ -370,17 +397,71 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 }
 
 // checkHalving checks events as one commit would be, or in halves if
-// they are too many for one request, calling conflict with the index of
-// each event that conflicts (at most one per request).
-func checkHalving(ctx context.Context, b eventBackend, events []storage.Event, conflict func(i int)) error {
+// they are too many for one request, calling conflict for each event that
+// conflicts: with its index, and with the index of the earlier event of
+// the same organization and id whose content it does not have, or -1 when
+// its id is recorded in the log with other content.
+func checkHalving(ctx context.Context, b eventBackend, events []storage.Event, conflict func(i, earlier int)) error {
 	return inHalves(events, func(from int, evs []storage.Event) error {
-		err := b.checkEvents(ctx, evs)
-		if i, ok := conflictIndex(err); ok && i < len(evs) {
-			conflict(from + i)
-			return nil
-		}
-		return err
+		return checkEach(ctx, b, evs, func(i, earlier int) {
+			if earlier >= 0 {
+				earlier += from
+			}
+			conflict(from+i, earlier)
+		})
 	})
+}
+
+// checkEach checks evs as one commit would be. The store names the first
+// conflict only; checkEach goes on after each with the events after it,
+// and with the earlier events whose ids recur among those (first
+// occurrences that passed), so that every conflicting event is named,
+// repeats of an earlier event included.
+func checkEach(ctx context.Context, b eventBackend, evs []storage.Event, conflict func(i, earlier int)) error {
+	key := func(i int) string { return evs[i].OrganizationID + "\x00" + evs[i].ID }
+	conflicted := map[int]bool{}
+	var carry []int // indexes in evs of the earlier events checked again
+	for base := 0; base < len(evs); {
+		batch := evs[base:]
+		if len(carry) > 0 {
+			batch = make([]storage.Event, 0, len(carry)+len(evs)-base)
+			for _, j := range carry {
+				batch = append(batch, evs[j])
+			}
+			batch = append(batch, evs[base:]...)
+		}
+		err := b.checkEvents(ctx, batch)
+		i, ok := conflictIndex(err)
+		if !ok || i < len(carry) || i >= len(batch) {
+			// A carried event passed before: it cannot conflict now.
+			return err
+		}
+		k := base + i - len(carry)
+		earlier := -1
+		for j := 0; j < k; j++ {
+			if !conflicted[j] && evs[j].ID != "" && key(j) == key(k) {
+				earlier = j
+				break
+			}
+		}
+		conflict(k, earlier)
+		conflicted[k] = true
+		base = k + 1
+		later := map[string]bool{}
+		for j := base; j < len(evs); j++ {
+			if evs[j].ID != "" {
+				later[key(j)] = true
+			}
+		}
+		carried := map[string]bool{}
+		carry = carry[:0]
+		for j := 0; j < base; j++ {
+			if kj := key(j); !conflicted[j] && later[kj] && !carried[kj] {
+				carry, carried[kj] = append(carry, j), true
+			}
+		}
+	}
+	return nil
 }
 
 // appendHalving appends events in one commit, or, if the store finds them

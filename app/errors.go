@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -111,6 +112,13 @@ func fieldErrors(err error) []FieldError {
 }
 
 const conflictReason = "is already recorded with different content"
+
+// repeatReason is why an event conflicts with the event of line (or
+// index) earlier in the same input: same organization and id, other
+// content.
+func repeatReason(earlier int) string {
+	return fmt.Sprintf("repeats the id of line %d with different content", earlier)
+}
 
 // conflictIndex is the position in its batch of the event a conflict error
 // names, whether the store or the desktop app's API returned it.

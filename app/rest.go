@@ -599,10 +599,25 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 	} else {
 		receipts, err = s.app.appendEvents(r.Context(), events)
 	}
-	if i, ok := conflictIndex(err); ok && i < len(lines) {
-		// JSON Lines: name the line, as for an invalid one.
+	if i, ok := conflictIndex(err); ok && i < len(events) {
+		// Name the line (JSON Lines), as for an invalid one, and the
+		// earlier event of the batch with this id, if any: the store
+		// names the first conflict, so that one passed.
+		fe := FieldError{Index: at(i), Field: "id", Reason: conflictReason}
+		j := slices.IndexFunc(events[:i], func(e storage.Event) bool {
+			return e.ID == events[i].ID && e.OrganizationID == events[i].OrganizationID
+		})
+		if j >= 0 {
+			fe.Reason = fmt.Sprintf("repeats the id of event %d with different content", j)
+		}
+		if i < len(lines) {
+			fe.Line = lines[i]
+			if j >= 0 {
+				fe.Reason = repeatReason(lines[j])
+			}
+		}
 		code, status := ErrorCode(err)
-		writeError(w, status, code, err.Error(), []FieldError{{Index: at(i), Line: lines[i], Field: "id", Reason: conflictReason}})
+		writeError(w, status, code, err.Error(), []FieldError{fe})
 		return
 	}
 	if err != nil {

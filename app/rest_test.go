@@ -446,18 +446,27 @@ func TestREST_AppendAllOrNothing(t *testing.T) {
 	changed.UserID = "someone-else@example.com"
 	other := TestEvent("org-a", 5002, time.Now().Add(-time.Minute))
 	before = count()
+	// A repeat of an earlier event of the batch with other content says
+	// which one.
+	other2 := other
+	other2.ID = "01900000-0000-7000-8000-000000005002"
+	changed2 := other2
+	changed2.UserID = "someone-else@example.com"
 	for name, tt := range map[string]struct {
 		body        string
 		index, line int
+		reason      string
 	}{
-		"array":      {mustJSON(t, []storage.Event{other, changed}), 1, 0},
-		"json lines": {mustJSON(t, other) + "\n\n" + mustJSON(t, changed) + "\n", 1, 3},
+		"array":             {mustJSON(t, []storage.Event{other, changed}), 1, 0, conflictReason},
+		"json lines":        {mustJSON(t, other) + "\n\n" + mustJSON(t, changed) + "\n", 1, 3, conflictReason},
+		"array repeat":      {mustJSON(t, []storage.Event{other2, changed2}), 1, 0, "repeats the id of event 0 with different content"},
+		"json lines repeat": {mustJSON(t, other2) + "\n\n" + mustJSON(t, changed2) + "\n", 1, 3, "repeats the id of line 1 with different content"},
 	} {
 		resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(tt.body))
 		var e ErrorDTO
 		json.Unmarshal(b, &e)
 		if resp.StatusCode != 409 || e.Code != CodeConflict || len(e.Fields) != 1 || e.Fields[0].Field != "id" ||
-			e.Fields[0].Index == nil || *e.Fields[0].Index != tt.index || e.Fields[0].Line != tt.line {
+			e.Fields[0].Index == nil || *e.Fields[0].Index != tt.index || e.Fields[0].Line != tt.line || e.Fields[0].Reason != tt.reason {
 			t.Errorf("%s conflict: %d %s", name, resp.StatusCode, b)
 		}
 	}
