@@ -497,7 +497,14 @@ func ParseEvent(data []byte) (Event, error) {
 	if err := dec.Decode(&w); err != nil {
 		// encoding/json goes on decoding after a type error, so w holds
 		// every other field.
-		problems = append(problems, decodeFieldError(err))
+		if fes := resourceIDItemErrors(data, err); fes != nil {
+			// Its other items are not checked: the ones that are no
+			// strings were decoded as "" and would read as empty.
+			problems = append(problems, fes...)
+			w.ResourceIDs = nil
+		} else {
+			problems = append(problems, decodeFieldError(err))
+		}
 	}
 	e = Event{
 		ID:             w.ID,
@@ -540,6 +547,44 @@ type wireEvent struct {
 	Status         string          `json:"status"`
 	RiskLevel      string          `json:"riskLevel"`
 	Metadata       json.RawMessage `json:"metadata"`
+}
+
+// resourceIDItemErrors names each item of resourceIds that is not a
+// string, when err (from decoding data) says some item is not; else nil.
+func resourceIDItemErrors(data []byte, err error) []FieldError {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field != "resourceIds" || te.Type.Kind() != reflect.String {
+		return nil
+	}
+	var raw struct {
+		R []json.RawMessage `json:"resourceIds"`
+	}
+	if json.Unmarshal(data, &raw) != nil {
+		return nil
+	}
+	var out []FieldError
+	for i, r := range raw.R {
+		var kind string
+		switch r[0] {
+		case '"':
+			continue
+		case '{':
+			kind = "object"
+		case '[':
+			kind = "array"
+		case 't', 'f':
+			kind = "bool"
+		case 'n':
+			kind = "null"
+		default:
+			kind = "number"
+		}
+		out = append(out, FieldError{Field: "resourceIds[" + strconv.Itoa(i) + "]", Reason: "must be a string, not " + kind})
+		if len(out) == maxProblemsPerValue {
+			break
+		}
+	}
+	return out
 }
 
 // eventFields are the exact top-level keys of an event.
@@ -686,6 +731,7 @@ type jsonScanner struct {
 	build        bool
 	wantObject   bool
 	topKeys      bool // the document is an event: its keys must be eventFields
+	inKey        bool // scanning an object's key
 
 	root     string
 	path     []pathSeg
@@ -819,7 +865,16 @@ func (s *jsonScanner) literal(lit string) {
 
 func (s *jsonScanner) depthCheck(depth int) {
 	if depth > s.maxDepth {
-		s.fail(fmt.Sprintf("nests deeper than %d levels", s.maxDepth))
+		limit := s.maxDepth
+		if s.topKeys && len(s.path) > 0 {
+			// An event's scan stops far past a field's own limit: name
+			// that field's limit, not the event's.
+			limit = maxStateDepth
+			if s.path[0].key == "metadata" {
+				limit = MaxMetadataDepth
+			}
+		}
+		s.fail(fmt.Sprintf("nests deeper than %d levels", limit))
 	}
 }
 
@@ -846,7 +901,9 @@ func (s *jsonScanner) object(depth int) any {
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 			s.syntax("expected a string key")
 		}
+		s.inKey = true
 		key := s.str(true)
+		s.inKey = false
 		dup := false
 		switch {
 		case s.build:
@@ -980,14 +1037,19 @@ func (s *jsonScanner) str(keep bool) string {
 		switch {
 		case c == '"':
 			s.pos++
+			what := ""
+			if s.inKey {
+				// Reported on the object: the key is no path segment yet.
+				what = "a key "
+			}
 			if badUTF8 {
-				s.problem("must be valid UTF-8")
+				s.problem(what + "must be valid UTF-8")
 			}
 			if nul {
-				s.problem("must not contain NUL (U+0000)")
+				s.problem(what + "must not contain NUL (U+0000)")
 			}
 			if surrogate {
-				s.problem("must not contain an unpaired UTF-16 surrogate escape")
+				s.problem(what + "must not contain an unpaired UTF-16 surrogate escape")
 			}
 			if !keep {
 				return ""

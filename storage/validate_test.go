@@ -376,7 +376,14 @@ func TestParseEvent(t *testing.T) {
 		{"truncated", `{"userId":"a"`, "event", "not valid JSON"},
 		{"wrong type", encode(set("userId", 5)), "userId", "must be a string"},
 		{"resourceIds not array", encode(set("resourceIds", "r")), "resourceIds", "array"},
-		{"resourceIds item", encode(set("resourceIds", []any{"a", 1})), "resourceIds", "items must be strings"},
+		{"resourceIds item", encode(set("resourceIds", []any{"a", 1})), "resourceIds[1]", "must be a string, not number"},
+		{"resourceIds items", encode(set("resourceIds", []any{true, "a", map[string]any{}, nil})), "resourceIds[0]", "must be a string, not bool"},
+		{"resourceIds object item", encode(set("resourceIds", []any{true, "a", map[string]any{}})), "resourceIds[2]", "must be a string, not object"},
+		{"metadata key with NUL", encode(set("metadata", map[string]any{"x": map[string]any{"a\x00b": 1}})), "metadata.x", "a key must not contain NUL"},
+		// Far past a field's own limit the event's scan stops: it names
+		// the field's limit, not the event's.
+		{"metadata far too deep", `{"metadata":` + strings.Repeat(`{"a":`, 140) + "1" + strings.Repeat("}", 141), "metadata.a*", "deeper than 16 levels"},
+		{"state far too deep", `{"beforeState":` + strings.Repeat(`[`, 140) + strings.Repeat("]", 140) + "}", "beforeState*", "deeper than 128 levels"},
 		{"bad utf8 in userId", strings.Replace(encode(nil), `"u"`, "\"u\xff\"", 1), "userId", "UTF-8"},
 		{"NUL escape in metadata", encode(set("metadata", map[string]any{"k": "\x00"})), "metadata.k", "NUL"},
 		{"control char", strings.Replace(encode(nil), `"u"`, "\"u\x01\"", 1), "userId", "control character"},
