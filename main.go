@@ -50,6 +50,9 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if g.MustExist && !storage.Exists(paths.LogDir()) {
+		return nil, nil, fmt.Errorf("there is no audit log in %s (profile %q): check --data-dir and --profile; nothing was created", paths.DataDir, paths.Profile)
+	}
 	level := slog.LevelWarn
 	if g.Verbose {
 		level = slog.LevelDebug

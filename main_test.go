@@ -144,3 +144,36 @@ func TestCopyForAudit_SignalLeavesNothing(t *testing.T) {
 	}
 	t.Logf("%d copies interrupted, %d finished before the signal", interrupted, copied)
 }
+
+// A command that reads a log does not create one: a mistyped --data-dir
+// is an error (exit 2), not a clean verify of an empty log, and leaves no
+// directory behind. append creates the profile as before.
+func TestReadCommandsNeedALog(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "typo")
+	for _, args := range [][]string{
+		{"verify"}, {"verify", "--keyless"}, {"query", "--org", "acme"}, {"checkpoint", "--org", "acme"},
+		{"recover", "--acknowledge"}, {"copy-for-audit", "--out", filepath.Join(t.TempDir(), "copy")},
+	} {
+		cmd := runMain(t, home, append([]string{"--data-dir", dir}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "there is no audit log in "+dir) {
+			t.Errorf("%v on a missing --data-dir: %v, stderr %q; want exit 2 naming the directory", args, err, stderr.String())
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%v created %s: %v", args, dir, err)
+		}
+	}
+	cmd := runMain(t, home, "--data-dir", dir, "append")
+	cmd.Stdin = strings.NewReader(`{"timestamp":"` + time.Now().Add(-time.Minute).UTC().Format(time.RFC3339) +
+		`","organizationId":"acme","userId":"u","provider":"aws","actionType":"user.signed_in","status":"applied","riskLevel":"low"}` + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("append to a new profile: %v\n%s", err, out)
+	}
+	if out, err := runMain(t, home, "--data-dir", dir, "verify").CombinedOutput(); err != nil {
+		t.Fatalf("verify after the append: %v\n%s", err, out)
+	}
+}

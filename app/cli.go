@@ -19,6 +19,9 @@ type Globals struct {
 	DataDir  string
 	Keystore string // "keychain" (default) or "file"
 	Verbose  bool
+	// MustExist: the command reads a log, and must not create a profile
+	// (a mistyped --data-dir would verify clean, as an empty log).
+	MustExist bool
 }
 
 // Opener turns the global flags into an open App and a function that closes
@@ -83,16 +86,28 @@ type heldBackend struct {
 
 func noClose() error { return nil }
 
+// profileMustExist are the commands that read a profile's log (or act on
+// its events) and so must not create one.
+var profileMustExist = map[string]bool{"query": true, "verify": true, "checkpoint": true, "prove": true,
+	"keys rotate": true, "export": true, "report": true, "copy-for-audit": true, "recover": true}
+
+// globals is the global flags, as the opener of cmd's profile needs them.
+func (c *cli) globals(cmd *cobra.Command) Globals {
+	g := c.g
+	g.MustExist = profileMustExist[strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")]
+	return g
+}
+
 // open opens the profile named by the global flags.
 func (c *cli) open(cmd *cobra.Command) (*App, func() error, error) {
 	h := c.held
 	if h == nil {
-		return c.cfg.Open(cmd.Context(), c.g)
+		return c.cfg.Open(cmd.Context(), c.globals(cmd))
 	}
 	if a, ok := h.b.(*App); ok {
 		return a, noClose, nil
 	}
-	a, closeApp, err := c.cfg.Open(cmd.Context(), c.g)
+	a, closeApp, err := c.cfg.Open(cmd.Context(), c.globals(cmd))
 	if err != nil {
 		return nil, nil, err
 	}

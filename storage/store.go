@@ -431,6 +431,10 @@ func badgerOptions(dir string, opts Options, key []byte) badger.Options {
 	return o
 }
 
+// Exists reports whether dir holds an audit log (a Badger database), so
+// that a command that only reads one need not create it.
+func Exists(dir string) bool { return hasData(dir) }
+
 // hasData reports whether dir already holds a Badger database.
 // initLockName is the file in a store's directory that Open locks while it
 // creates a master key and the database (Badger's LOCK is Badger's own).
