@@ -50,16 +50,32 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if g.MustExist && !storage.Exists(paths.LogDir()) {
-		return nil, nil, fmt.Errorf("there is no audit log in %s (profile %q): check --data-dir and --profile; nothing was created", paths.DataDir, paths.Profile)
-	}
 	level := slog.LevelWarn
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-
-	ks, err := openKeystore(paths, g, logger)
+	// A command that reads a log refuses a profile that has none rather
+	// than create it (a mistyped --data-dir or --profile). A log directory
+	// that is gone while the profile's master key is still in its keystore
+	// is a lost log, though: the store reports that as an alert, which
+	// verify shows and recover acknowledges.
+	missing := g.MustExist && !storage.Exists(paths.LogDir())
+	noLog := fmt.Errorf("there is no audit log in %s (profile %q): check --data-dir and --profile; nothing was created", paths.DataDir, paths.Profile)
+	var ks storage.Keystore
+	if missing {
+		ks, err = existingKeystore(paths, g, logger)
+		if err == nil && ks == nil {
+			return nil, nil, noLog
+		}
+		if err == nil {
+			if _, gerr := ks.Get(ctx, storage.KeyMaster); errors.Is(gerr, storage.ErrKeyNotFound) {
+				return nil, nil, noLog
+			}
+		}
+	} else {
+		ks, err = openKeystore(paths, g, logger)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,7 +117,7 @@ func openKeystore(paths app.Paths, g app.Globals, logger *slog.Logger) (storage.
 		if err := os.MkdirAll(paths.ConfigDir, 0o700); err != nil {
 			return nil, fmt.Errorf("failed to create the config directory: %w", err)
 		}
-		return keystore.NewFile(filepath.Join(paths.ConfigDir, "keys.json"), logger)
+		return keystore.NewFile(fileKeystorePath(paths), logger)
 	default:
 		ns, err := paths.KeychainNamespace()
 		if err != nil {
@@ -110,3 +126,22 @@ func openKeystore(paths app.Paths, g app.Globals, logger *slog.Logger) (storage.
 		return keystore.NewKeychain(ns), nil
 	}
 }
+
+// existingKeystore is openKeystore for a profile that may not exist: it
+// creates nothing, and is nil when the profile has no keystore yet.
+func existingKeystore(paths app.Paths, g app.Globals, logger *slog.Logger) (storage.Keystore, error) {
+	if g.Keystore == "file" {
+		if _, err := os.Stat(fileKeystorePath(paths)); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return openKeystore(paths, g, logger)
+	}
+	ns, ok, err := paths.ExistingKeychainNamespace()
+	if !ok || err != nil {
+		return nil, err
+	}
+	return keystore.NewKeychain(ns), nil
+}
+
+// fileKeystorePath is where --keystore file keeps the profile's keys.
+func fileKeystorePath(paths app.Paths) string { return filepath.Join(paths.ConfigDir, "keys.json") }

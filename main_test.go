@@ -45,6 +45,41 @@ func TestKeychain_DataDirsDoNotShareSecrets(t *testing.T) {
 	}
 }
 
+// With the real keychain, a read command refuses a --data-dir that holds no
+// log and creates nothing there; once the log existed, a lost log directory
+// opens with the keys still in the keychain, so that the missing
+// organization is an alert (appends refused) rather than "no audit log".
+func TestKeychain_LostLogIsNotATypo(t *testing.T) {
+	keystoretest.RequireKeychain(t)
+	ctx := context.Background()
+	profile := fmt.Sprintf("lost-%d", time.Now().UnixNano())
+	dir := filepath.Join(t.TempDir(), "d")
+	if _, _, err := open(ctx, app.Globals{Profile: profile, DataDir: dir, MustExist: true}); err == nil || !strings.Contains(err.Error(), "there is no audit log in "+dir) {
+		t.Fatalf("open of a new --data-dir for a read: %v, want there is no audit log", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused open created %s: %v", dir, err)
+	}
+	appendOne := func(g app.Globals, i int) error {
+		a, closeApp, err := open(ctx, g)
+		if err != nil {
+			t.Fatalf("open %+v: %v", g, err)
+		}
+		_, err = a.AppendEvents([]storage.Event{app.TestEvent("acme", i, time.Now().Add(-time.Minute))})
+		return errors.Join(err, closeApp())
+	}
+	if err := appendOne(app.Globals{Profile: profile, DataDir: dir}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "log")); err != nil {
+		t.Fatal(err)
+	}
+	var alert *storage.IntegrityAlertError
+	if err := appendOne(app.Globals{Profile: profile, DataDir: dir, MustExist: true}, 1); !errors.As(err, &alert) || alert.Alert.Kind != storage.AlertMissing {
+		t.Fatalf("append after the log directory was lost: %v, want the missing organization's alert", err)
+	}
+}
+
 // TestMain runs the command itself when a test starts this binary as the
 // CLI (runMain), so that a test can signal a real process.
 func TestMain(m *testing.M) {
@@ -175,5 +210,22 @@ func TestReadCommandsNeedALog(t *testing.T) {
 	}
 	if out, err := runMain(t, home, "--data-dir", dir, "verify").CombinedOutput(); err != nil {
 		t.Fatalf("verify after the append: %v\n%s", err, out)
+	}
+
+	// A log directory that is gone while the profile's keys are still
+	// there is a lost log, not a typo: verify reports the missing
+	// organization and recover acknowledges it.
+	if err := os.RemoveAll(filepath.Join(dir, "log")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runMain(t, home, "--data-dir", dir, "verify").CombinedOutput()
+	if strings.Contains(string(out), "there is no audit log") || !strings.Contains(string(out), `organization "acme" is missing from the database`) {
+		t.Fatalf("verify of a lost log: %v\n%s\nwant the missing organization's alert", err, out)
+	}
+	if out, err := runMain(t, home, "--data-dir", dir, "recover", "--acknowledge").CombinedOutput(); err != nil || !strings.Contains(string(out), "appends are accepted again") {
+		t.Fatalf("recover --acknowledge of a lost log: %v\n%s", err, out)
+	}
+	if out, err := runMain(t, home, "--data-dir", dir, "verify").CombinedOutput(); err != nil || !strings.Contains(string(out), "clean") {
+		t.Fatalf("verify after recover: %v\n%s", err, out)
 	}
 }

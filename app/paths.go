@@ -58,6 +58,28 @@ func ResolvePaths(profile, dataDir string) (Paths, error) {
 // LogDir is the Badger directory of the profile's audit log.
 func (p Paths) LogDir() string { return filepath.Join(p.DataDir, "log") }
 
+// ExistingKeychainNamespace is KeychainNamespace when it is known without
+// creating anything: always in the default location, and in an explicit
+// --data-dir once a keystore was used there (ok is false otherwise).
+func (p Paths) ExistingKeychainNamespace() (ns string, ok bool, err error) {
+	if !p.explicit {
+		return p.Profile, true, nil
+	}
+	f := filepath.Join(p.ConfigDir, keychainNamespaceFile)
+	b, err := os.ReadFile(f)
+	if os.IsNotExist(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("failed to read the keychain namespace of %s: %w", p.DataDir, err)
+	}
+	ns = strings.TrimSpace(string(b))
+	if !keychainNamespace.MatchString(ns) {
+		return "", false, fmt.Errorf("%s: %q is not a keychain namespace (a profile name, optionally followed by @ and 12 hex digits)", f, ns)
+	}
+	return ns, true, nil
+}
+
 // keychainNamespaceFile, in ConfigDir, records the keychain namespace of a
 // log in an explicit --data-dir.
 const keychainNamespaceFile = "keychain-namespace"
@@ -75,22 +97,12 @@ var keychainNamespace = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(@[0
 // moves with the directory; a --data-dir log created before namespaces
 // keeps the profile's name, under which its keys are.
 func (p Paths) KeychainNamespace() (string, error) {
-	if !p.explicit {
-		return p.Profile, nil
+	ns, ok, err := p.ExistingKeychainNamespace()
+	if ok || err != nil {
+		return ns, err
 	}
 	f := filepath.Join(p.ConfigDir, keychainNamespaceFile)
-	b, err := os.ReadFile(f)
-	if err == nil {
-		ns := strings.TrimSpace(string(b))
-		if !keychainNamespace.MatchString(ns) {
-			return "", fmt.Errorf("%s: %q is not a keychain namespace (a profile name, optionally followed by @ and 12 hex digits)", f, ns)
-		}
-		return ns, nil
-	}
-	if !os.IsNotExist(err) {
-		return "", fmt.Errorf("failed to read the keychain namespace of %s: %w", p.DataDir, err)
-	}
-	ns := p.Profile
+	ns = p.Profile
 	if _, err := os.Stat(filepath.Join(p.LogDir(), "MANIFEST")); os.IsNotExist(err) {
 		sum := sha256.Sum256([]byte(p.DataDir))
 		ns += "@" + hex.EncodeToString(sum[:6])
