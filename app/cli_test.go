@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -178,6 +179,36 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 				t.Fatalf("%d events recorded after a refused input, want 3", n)
 			}
 		})
+	}
+}
+
+// A state within its limit as sent but over it as stored (RFC 8785 writes
+// 1e20 out as 21 digits) is an invalid line like any other: every such line
+// is named, with exit 65, and nothing is written.
+func TestCLI_AppendCanonicalSizeNamesTheLine(t *testing.T) {
+	a := TestApp(t)
+	big := json.RawMessage("[" + strings.TrimSuffix(strings.Repeat("1e20,", 520*1024/22), ",") + "]")
+	var in strings.Builder
+	for i := range 4 {
+		e := TestEvent("org-a", i, time.Now().Add(-time.Hour))
+		if i%2 == 1 {
+			e.AfterState = big
+		}
+		in.WriteString(mustJSON(t, e) + "\n")
+	}
+	stdout, stderr, code := runCLI(t, a, in.String(), "append")
+	if code != ExitDataErr || stdout != "" {
+		t.Fatalf("exit %d, stdout %d bytes; want %d and nothing\nstderr:\n%s", code, len(stdout), ExitDataErr, stderr)
+	}
+	want := regexp.MustCompile(`^line 2: afterState: is \d+ bytes in canonical form \(RFC 8785, as stored, with numbers written out\); the limit is 524288 \(512 KiB\)
+line 4: afterState: is \d+ bytes in canonical form .*
+axiom-audit: 2 invalid line\(s\); nothing was written
+$`)
+	if !want.MatchString(stderr) {
+		t.Errorf("stderr:\n%s\nwant it to match:\n%s", stderr, want)
+	}
+	if n := orgSize(t, a, "org-a"); n != 0 {
+		t.Fatalf("%d events recorded after a refused input, want none", n)
 	}
 }
 

@@ -267,30 +267,6 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 	if string(meta) == "{}" {
 		meta = nil
 	}
-	// The limits hold for the stored, canonical form too: RFC 8785 writes
-	// numbers out (1e20 is 21 digits), so a state within its limit as sent
-	// can exceed it as stored.
-	grew := false
-	for _, f := range [...]struct {
-		name     string
-		raw, can []byte
-		max      int
-	}{{"beforeState", e.BeforeState, before, MaxStateBytes}, {"afterState", e.AfterState, after, MaxStateBytes}, {"metadata", e.Metadata, meta, MaxEventBytes}} {
-		if len(f.can) <= len(f.raw) {
-			continue
-		}
-		grew = true
-		if len(f.can) > f.max {
-			bad(f.name, fmt.Sprintf("is %d bytes in canonical form (RFC 8785, as stored, with numbers written out); the limit is %d", len(f.can), f.max))
-		}
-	}
-	if grew && len(fe) == 0 {
-		c := *e
-		c.BeforeState, c.AfterState, c.Metadata = before, after, meta
-		if n, err := encodedSize(&c); err == nil && n > MaxEventBytes {
-			bad("event", fmt.Sprintf("is %d bytes encoded with its states and metadata in canonical form (RFC 8785, as stored, with numbers written out); the limit is %d (1 MiB)", n, MaxEventBytes))
-		}
-	}
 	if len(fe) > 0 {
 		return &ValidationError{Index: index, Errors: fe}
 	}

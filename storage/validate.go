@@ -81,8 +81,8 @@ var MinTimestamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 //     states: valid UTF-8 without NUL, and no duplicate keys in an object.
 //   - the whole event: at most [MaxEventBytes] encoded as JSON.
 //
-// The store applies the size limits again to the canonical (RFC 8785) forms
-// it keeps, which write numbers out (1e20 as 21 digits).
+// The size limits hold both as sent and for the canonical (RFC 8785) forms
+// the store keeps, which write numbers out (1e20 as 21 digits).
 func (c *Catalogue) Validate(e *Event) error {
 	v := validator{}
 	v.event(c, e)
@@ -162,14 +162,19 @@ func (v *validator) event(c *Catalogue, e *Event) {
 		}
 	}
 
-	v.state("beforeState", e.BeforeState)
-	v.state("afterState", e.AfterState)
+	grow := v.state("beforeState", e.BeforeState)
+	grow += v.state("afterState", e.AfterState)
 	v.metadata(entry, e)
 
-	if n := encodedSizeBound(e); n > MaxEventBytes {
-		// The bound is loose; only an exact encoding can say no.
+	if n := encodedSizeBound(e); n+grow > MaxEventBytes {
+		// The bound is loose; only an exact encoding can say no, as sent
+		// or, when a state's numbers are written out, as stored.
 		if n, err := encodedSize(e); err == nil && n > MaxEventBytes {
 			v.add("event", fmt.Sprintf("is %d bytes encoded; the limit is %d (1 MiB)", n, MaxEventBytes))
+		} else if err == nil && grow > 0 && len(v.errs) == 0 {
+			if n, err := canonicalSize(e); err == nil && n > MaxEventBytes {
+				v.add("event", fmt.Sprintf("is %d bytes encoded with its states and metadata in canonical form (RFC 8785, as stored, with numbers written out); the limit is %d (1 MiB)", n, MaxEventBytes))
+			}
 		}
 	}
 }
@@ -220,17 +225,44 @@ func (v *validator) timestamp(c *Catalogue, t time.Time) {
 	}
 }
 
-func (v *validator) state(field string, raw json.RawMessage) {
+// state checks a state, and its size as sent and as stored: the canonical
+// form (RFC 8785) writes numbers out (1e20 as 21 digits), so a state within
+// its limit as sent can exceed it as stored. It returns the bytes the
+// canonical form may add.
+func (v *validator) state(field string, raw json.RawMessage) (grow int) {
 	if raw == nil {
-		return
+		return 0
 	}
 	if len(raw) > MaxStateBytes {
 		v.add(field, fmt.Sprintf("is %d bytes; the limit is %d (512 KiB)", len(raw), MaxStateBytes))
-		return
+		return 0
 	}
 	s := jsonScanner{data: raw, maxDepth: maxStateDepth, exactNumbers: true}
 	s.scanDocument(field)
 	v.errs = append(v.errs, s.problems...)
+	if len(s.problems) == 0 && len(raw)+s.grow > MaxStateBytes {
+		if c, err := canonicalJSON(raw); err == nil && len(c) > MaxStateBytes {
+			v.add(field, fmt.Sprintf("is %d bytes in canonical form (RFC 8785, as stored, with numbers written out); the limit is %d (512 KiB)", len(c), MaxStateBytes))
+		}
+	}
+	return s.grow
+}
+
+// canonicalSize is the length of e's compact JSON encoding with its states
+// and metadata in canonical form, as the store keeps them.
+func canonicalSize(e *Event) (int, error) {
+	c := *e
+	for _, f := range [...]*json.RawMessage{&c.BeforeState, &c.AfterState, &c.Metadata} {
+		if len(*f) == 0 {
+			continue
+		}
+		b, err := canonicalJSON(*f)
+		if err != nil {
+			return 0, err
+		}
+		*f = b
+	}
+	return encodedSize(&c)
 }
 
 func (v *validator) metadata(entry *catalogueEntry, e *Event) {
@@ -737,6 +769,7 @@ type jsonScanner struct {
 	path     []pathSeg
 	problems []FieldError
 	fatal    bool
+	grow     int // bytes the canonical form adds by writing out numbers (exactNumbers)
 	buf      []byte
 	keySet   []string // reused for duplicate detection when not building
 }
@@ -1185,8 +1218,11 @@ func (s *jsonScanner) number() any {
 			s.problem("must be an integer of magnitude at most 2^53 (9007199254740992); use a string for larger numbers")
 		}
 	} else if s.exactNumbers {
-		if reason := inexactNumber(lit); reason != "" {
+		reason, stored := inexactNumber(lit)
+		if reason != "" {
 			s.problem(reason)
+		} else if len(stored) > len(lit) {
+			s.grow += len(stored) - len(lit)
 		}
 	}
 	if s.build {
@@ -1198,8 +1234,10 @@ func (s *jsonScanner) number() any {
 // inexactNumber says why a JSON number would not survive the canonical
 // form (RFC 8785), which holds numbers as IEEE 754 doubles, or "" when it
 // would: the state a commitment covers would differ from the one sent
-// (12345678901234567890 would be stored as 12345678901234567000).
-func inexactNumber(lit []byte) string {
+// (12345678901234567890 would be stored as 12345678901234567000). stored
+// is the number's canonical form when it may be longer than lit (it has
+// an exponent: 1e20 is stored as 21 digits), else "".
+func inexactNumber(lit []byte) (reason, stored string) {
 	digits := 0
 	for _, c := range lit {
 		switch {
@@ -1210,22 +1248,24 @@ func inexactNumber(lit []byte) string {
 		}
 	}
 	if digits <= 15 {
-		return "" // at most 15 significant digits: a double holds them exactly
+		// At most 15 significant digits and no exponent: a double holds
+		// them exactly, and the canonical form is no longer.
+		return "", ""
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)
 	if err != nil {
-		return "is beyond the range of a JSON number (an IEEE 754 double); send it as a string"
+		return "is beyond the range of a JSON number (an IEEE 754 double); send it as a string", ""
 	}
-	stored, err := jcs.NumberToJSON(f)
+	stored, err = jcs.NumberToJSON(f)
 	if err != nil {
-		return "is not a JSON number the canonical form can hold; send it as a string"
+		return "is not a JSON number the canonical form can hold; send it as a string", ""
 	}
 	want, ok1 := new(big.Rat).SetString(string(lit))
 	got, ok2 := new(big.Rat).SetString(stored)
 	if !ok1 || !ok2 || want.Cmp(got) != 0 {
-		return fmt.Sprintf("has more precision than a JSON number (an IEEE 754 double) keeps: it would be stored as %s; send it as a string", stored)
+		return fmt.Sprintf("has more precision than a JSON number (an IEEE 754 double) keeps: it would be stored as %s; send it as a string", stored), ""
 	}
-	return ""
+	return "", stored
 }
 
 func (s *jsonScanner) digits() bool {

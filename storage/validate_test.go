@@ -706,13 +706,17 @@ func TestAppend_LimitsApplyToCanonicalForm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := testEvent("canon", 1)
 			tt.mutate(&e)
-			if err := s.opts.Catalogue.Validate(&e); err != nil {
-				t.Fatalf("the event is within the limits as sent: %v", err)
+			if n, err := encodedSize(&e); err != nil || n > MaxEventBytes || len(e.BeforeState) > MaxStateBytes {
+				t.Fatalf("the event is not within the limits as sent: %d bytes (%v)", n, err)
 			}
 			for _, call := range []struct {
 				name string
 				err  error
-			}{{"CheckAppend", s.CheckAppend(ctx, []Event{e})}, {"Append", func() error { _, err := s.Append(ctx, []Event{e}); return err }()}} {
+			}{
+				{"Validate", s.opts.Catalogue.Validate(&e)},
+				{"CheckAppend", s.CheckAppend(ctx, []Event{e})},
+				{"Append", func() error { _, err := s.Append(ctx, []Event{e}); return err }()},
+			} {
 				errs := fieldErrors(t, call.err)
 				if tt.field == "" {
 					if len(errs) > 0 {
