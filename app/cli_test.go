@@ -127,15 +127,44 @@ func TestCLI_AppendConflictNamesTheLine(t *testing.T) {
 	}
 }
 
-// Every conflicting line is named, in its commit or across commits, and
-// a repeat of an earlier line with other content says which line; an
-// input with any conflict writes nothing.
+// append names every conflicting line, within a commit and across
+// commits, the same way whether it reaches the store itself or a running
+// desktop app through its API; there it checks each commit in one request,
+// however many of its lines conflict. A line whose id an earlier line of
+// the input has with other content repeats it; when that earlier line
+// conflicts with the log itself, the later one is held against the log.
 func TestCLI_AppendNamesEveryConflict(t *testing.T) {
-	a := TestApp(t)
+	ctx := context.Background()
 	seed, recorded := largeInput(t, "org-a", 0, 3)
-	if _, stderr, code := runCLI(t, a, seed, "append"); code != 0 {
+	local := TestApp(t)
+	if _, stderr, code := runCLI(t, local, seed, "append"); code != 0 {
 		t.Fatalf("seed: exit %d: %s", code, stderr)
 	}
+	held, _, paths := profileApp(t)
+	stop, err := held.startLocalAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	remote, err := DialDesktop(ctx, paths, held.opts.Keystore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := 0
+	remote.client.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path == checkEventsPath {
+			checks++
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	if _, err := remote.appendEvents(ctx, recorded); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := storage.LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	changed := func(e storage.Event) string {
 		e.UserID = "mallory@example.com"
 		return mustJSON(t, e) + "\n"
@@ -143,40 +172,66 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 	line := func(e storage.Event) string { return mustJSON(t, e) + "\n" }
 	_, fresh := largeInput(t, "org-a", 100, 2)
 	filler, _ := largeInput(t, "org-a", 1000, 300) // more than a commit
+	_, many := largeInput(t, "org-a", 2000, 200)
+	var manyChanged, manyWant strings.Builder
+	for i, e := range many {
+		manyChanged.WriteString(line(e) + changed(e))
+		manyWant.WriteString(fmt.Sprintf("line %d: id: repeats the id of line %d with different content\n", 2*i+2, 2*i+1))
+	}
 	for _, tt := range []struct {
 		name, input string
 		want        []string
+		checks      int // requests to check the input through the API
 	}{
 		{"each line of a commit", changed(recorded[0]) + changed(recorded[1]) + changed(recorded[2]), []string{
 			"line 1: id: is already recorded with different content",
 			"line 2: id: is already recorded with different content",
-			"line 3: id: is already recorded with different content"}},
+			"line 3: id: is already recorded with different content"}, 1},
 		{"repeats in one commit", line(fresh[0]) + changed(fresh[0]) + line(fresh[1]) + changed(fresh[1]), []string{
 			"line 2: id: repeats the id of line 1 with different content",
-			"line 4: id: repeats the id of line 3 with different content"}},
+			"line 4: id: repeats the id of line 3 with different content"}, 1},
 		{"the same conflicting line twice in one commit", changed(recorded[0]) + changed(recorded[0]), []string{
 			"line 1: id: is already recorded with different content",
-			"line 2: id: is already recorded with different content"}},
+			"line 2: id: is already recorded with different content"}, 1},
+		{"a conflicting line whose later repeat in the commit matches the log", changed(recorded[0]) + line(recorded[0]), []string{
+			"line 1: id: is already recorded with different content"}, 1},
 		{"a conflicting line repeated in a later commit", changed(recorded[0]) + filler + changed(recorded[0]), []string{
 			"line 1: id: is already recorded with different content",
-			"line 302: id: is already recorded with different content"}},
+			"line 302: id: is already recorded with different content"}, 2},
 		{"a conflicting line whose later repeat matches the log", changed(recorded[0]) + filler + line(recorded[0]), []string{
-			"line 1: id: is already recorded with different content",
-			"line 302: id: repeats the id of line 1 with different content"}},
+			"line 1: id: is already recorded with different content"}, 3},
 		{"a new line repeated with other content in a later commit", line(fresh[0]) + filler + changed(fresh[0]), []string{
-			"line 302: id: repeats the id of line 1 with different content"}},
+			"line 302: id: repeats the id of line 1 with different content"}, 3},
+		{"many repeats in one commit", manyChanged.String(), strings.Split(strings.TrimSuffix(manyWant.String(), "\n"), "\n"), 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, a, tt.input, "append")
+			want := strings.Join(tt.want, "\n") + fmt.Sprintf("\naxiom-audit: %d invalid line(s); nothing was written\n", len(tt.want))
+			stdout, stderr, code := runCLI(t, local, tt.input, "append")
 			if code != ExitDataErr || stdout != "" {
 				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing\nstderr:\n%s", code, len(stdout), ExitDataErr, stderr)
 			}
-			want := strings.Join(tt.want, "\n") + fmt.Sprintf("\naxiom-audit: %d invalid line(s); nothing was written\n", len(tt.want))
 			if stderr != want {
 				t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
 			}
-			if n := orgSize(t, a, "org-a"); n != 3 {
+			if n := orgSize(t, local, "org-a"); n != 3 {
 				t.Fatalf("%d events recorded after a refused input, want 3", n)
+			}
+
+			var out, errOut bytes.Buffer
+			cmd := &cobra.Command{}
+			cmd.SetOut(&out)
+			cmd.SetErr(&errOut)
+			cmd.SetContext(ctx)
+			checks = 0
+			err := appendInput(cmd, cat, remote, bytesSource([]byte(tt.input)))
+			if ExitCode(err) != ExitDataErr || out.Len() != 0 || errOut.String()+"axiom-audit: "+Explain(err)+"\n" != want {
+				t.Errorf("through the API: %v, stdout %d bytes, stderr:\n%s\nwant:\n%s", err, out.Len(), errOut.String(), want)
+			}
+			if checks != tt.checks {
+				t.Errorf("through the API: %d check requests, want %d", checks, tt.checks)
+			}
+			if n := orgSize(t, held, "org-a"); n != 3 {
+				t.Fatalf("through the API: %d events recorded after a refused input, want 3", n)
 			}
 		})
 	}
@@ -874,7 +929,7 @@ func TestRemote_CheckNeedsTheCheckRoute(t *testing.T) {
 	}))
 	defer srv.Close()
 	r := &RemoteClient{base: srv.URL, secret: "s", client: srv.Client()}
-	err := r.checkEvents(context.Background(), []storage.Event{TestEvent("org-a", 1, time.Now())})
+	_, err := r.checkConflicts(context.Background(), []storage.Event{TestEvent("org-a", 1, time.Now())})
 	if err == nil || appended != 0 {
 		t.Fatalf("check against an older app: %v, %d appends", err, appended)
 	}
@@ -894,8 +949,8 @@ func TestProducersCannotAppendAuditEvents(t *testing.T) {
 	if _, err := a.AppendEvents([]storage.Event{e}); !errors.Is(err, storage.ErrInvalidEvent) {
 		t.Fatalf("AppendEvents: %v", err)
 	}
-	if err := a.checkEvents(context.Background(), []storage.Event{e}); !errors.Is(err, storage.ErrInvalidEvent) {
-		t.Fatalf("checkEvents: %v", err)
+	if _, err := a.checkConflicts(context.Background(), []storage.Event{e}); !errors.Is(err, storage.ErrInvalidEvent) {
+		t.Fatalf("checkConflicts: %v", err)
 	}
 	if n := orgSize(t, a, "org-a"); n != 0 {
 		t.Fatalf("%d events recorded", n)
@@ -953,5 +1008,55 @@ func TestServe_RemoteHosts(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		t.Fatal(err)
+	}
+}
+
+// roundTripFunc is an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// smallChecks is the App as a backend whose check refuses more than max
+// events in one request, as a desktop app refuses a body over
+// MaxRequestBody.
+type smallChecks struct {
+	*App
+	max int
+}
+
+func (b smallChecks) checkConflicts(ctx context.Context, events []storage.Event) ([]storage.Conflict, error) {
+	if len(events) > b.max {
+		return nil, storage.ErrBatchTooLarge
+	}
+	return b.App.checkConflicts(ctx, events)
+}
+
+// A commit checked in parts (its request too large) is held to what one
+// request would have found: an id repeated across the parts with other
+// content is named, and nothing is written.
+func TestCLI_AppendCheckedInPartsFindsRepeatsAcrossThem(t *testing.T) {
+	a := TestApp(t)
+	_, evs := largeInput(t, "org-a", 0, 6)
+	changed := evs[0]
+	changed.UserID = "mallory@example.com"
+	var in strings.Builder
+	for _, e := range append(evs, changed, evs[1]) {
+		in.WriteString(mustJSON(t, e) + "\n")
+	}
+	cat, err := storage.LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	cmd := &cobra.Command{}
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetContext(context.Background())
+	err = appendInput(cmd, cat, smallChecks{a, 2}, bytesSource([]byte(in.String())))
+	if ExitCode(err) != ExitDataErr || out.Len() != 0 || errOut.String() != "line 7: id: repeats the id of line 1 with different content\n" {
+		t.Fatalf("%v, stdout %d bytes, stderr %q; want line 7 named", err, out.Len(), errOut.String())
+	}
+	if n := orgSize(t, a, "org-a"); n != 0 {
+		t.Fatalf("%d events recorded, want none", n)
 	}
 }

@@ -322,31 +322,27 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 		return err
 	}
 	// An id of an earlier commit repeated: the later line must have the
-	// earlier one's content. When the earlier one conflicts with the log
-	// (reported above), the later one is checked against the log alone.
+	// earlier one's content, as within a commit. When the earlier one
+	// conflicts with the log (reported above), the later one is held
+	// against the log alone.
 	for _, r := range plan.repeats {
 		if reported[r.line] {
 			continue
 		}
-		reason := ""
-		err := b.checkEvents(ctx, []storage.Event{*repeated[r.first], *repeated[r.later]})
-		i, ok := conflictIndex(err)
-		switch {
-		case ok && i == 1:
-			reason = repeatReason(lineOf[r.first])
-		case ok && i == 0:
-			err = b.checkEvents(ctx, []storage.Event{*repeated[r.later]})
-			if _, ok := conflictIndex(err); ok {
-				reason, err = conflictReason, nil
-			} else if err == nil {
+		cs, err := b.checkConflicts(ctx, []storage.Event{*repeated[r.first], *repeated[r.later]})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Index != 1 {
+				continue
+			}
+			reason := conflictReason
+			if c.Earlier == 0 {
 				reason = repeatReason(lineOf[r.first])
 			}
-		}
-		if reason != "" {
 			problems = append(problems, lineProblem{r.line, "id", reason})
 			reported[r.line] = true
-		} else if err != nil {
-			return err
 		}
 	}
 	if len(problems) > 0 {
@@ -396,69 +392,62 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 	return err
 }
 
-// checkHalving checks events as one commit would be, or in halves if
-// they are too many for one request, calling conflict for each event that
+// checkHalving checks events as one commit would be, or in parts if they
+// are too many for one request, calling conflict for each event that
 // conflicts: with its index, and with the index of the earlier event of
 // the same organization and id whose content it does not have, or -1 when
-// its id is recorded in the log with other content.
+// its id is recorded in the log with other content. An id repeated across
+// parts is checked again with its first occurrence, so that checking in
+// parts misses nothing one request would have found.
 func checkHalving(ctx context.Context, b eventBackend, events []storage.Event, conflict func(i, earlier int)) error {
-	return inHalves(events, func(from int, evs []storage.Event) error {
-		return checkEach(ctx, b, evs, func(i, earlier int) {
+	var parts []int // the first index of each part checked, in order
+	conflicted := map[int]bool{}
+	err := inHalves(events, func(from int, evs []storage.Event) error {
+		cs, err := b.checkConflicts(ctx, evs)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, from)
+		for _, c := range cs {
+			earlier := c.Earlier
 			if earlier >= 0 {
 				earlier += from
 			}
-			conflict(from+i, earlier)
-		})
-	})
-}
-
-// checkEach checks evs as one commit would be. The store names the first
-// conflict only; checkEach goes on after each with the events after it,
-// and with the earlier events whose ids recur among those (first
-// occurrences that passed), so that every conflicting event is named,
-// repeats of an earlier event included.
-func checkEach(ctx context.Context, b eventBackend, evs []storage.Event, conflict func(i, earlier int)) error {
-	key := func(i int) string { return evs[i].OrganizationID + "\x00" + evs[i].ID }
-	conflicted := map[int]bool{}
-	var carry []int // indexes in evs of the earlier events checked again
-	for base := 0; base < len(evs); {
-		batch := evs[base:]
-		if len(carry) > 0 {
-			batch = make([]storage.Event, 0, len(carry)+len(evs)-base)
-			for _, j := range carry {
-				batch = append(batch, evs[j])
-			}
-			batch = append(batch, evs[base:]...)
+			conflicted[from+c.Index] = true
+			conflict(from+c.Index, earlier)
 		}
-		err := b.checkEvents(ctx, batch)
-		i, ok := conflictIndex(err)
-		if !ok || i < len(carry) || i >= len(batch) {
-			// A carried event passed before: it cannot conflict now.
+		return nil
+	})
+	if err != nil || len(parts) < 2 {
+		return err
+	}
+	partOf := func(i int) int {
+		p, ok := slices.BinarySearch(parts, i)
+		if !ok {
+			p--
+		}
+		return p
+	}
+	first := map[string]int{} // the first event of each id that does not conflict
+	for i, e := range events {
+		if e.ID == "" || conflicted[i] {
+			continue
+		}
+		k := e.OrganizationID + "\x00" + e.ID
+		f, ok := first[k]
+		if !ok {
+			first[k] = i
+			continue
+		}
+		if partOf(f) == partOf(i) {
+			continue
+		}
+		cs, err := b.checkConflicts(ctx, []storage.Event{events[f], e})
+		if err != nil {
 			return err
 		}
-		k := base + i - len(carry)
-		earlier := -1
-		for j := 0; j < k; j++ {
-			if !conflicted[j] && evs[j].ID != "" && key(j) == key(k) {
-				earlier = j
-				break
-			}
-		}
-		conflict(k, earlier)
-		conflicted[k] = true
-		base = k + 1
-		later := map[string]bool{}
-		for j := base; j < len(evs); j++ {
-			if evs[j].ID != "" {
-				later[key(j)] = true
-			}
-		}
-		carried := map[string]bool{}
-		carry = carry[:0]
-		for j := 0; j < base; j++ {
-			if kj := key(j); !conflicted[j] && later[kj] && !carried[kj] {
-				carry, carried[kj] = append(carry, j), true
-			}
+		if len(cs) > 0 && cs[len(cs)-1].Index == 1 {
+			conflict(i, f)
 		}
 	}
 	return nil

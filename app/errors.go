@@ -139,7 +139,8 @@ func conflictIndex(err error) (int, bool) {
 type apiError struct {
 	msg      string
 	sentinel error
-	index    int // of a conflict's event, or -1
+	index     int   // of the (first) conflicting event, or -1
+	conflicts []int // of every conflicting event the API named
 }
 
 func (e *apiError) Error() string { return e.msg }

@@ -39,7 +39,7 @@ type apiEndpoint struct {
 // desktop app's API.
 type eventBackend interface {
 	appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error)
-	checkEvents(ctx context.Context, events []storage.Event) error
+	checkConflicts(ctx context.Context, events []storage.Event) ([]storage.Conflict, error)
 	listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error)
 	integrityBackend
 }
@@ -137,8 +137,15 @@ func remoteError(e ErrorDTO) error {
 	}
 	if sentinel != nil {
 		ae := &apiError{msg: e.Message, sentinel: sentinel, index: -1}
-		if e.Code == CodeConflict && len(e.Fields) == 1 && e.Fields[0].Index != nil {
-			ae.index = *e.Fields[0].Index
+		if e.Code == CodeConflict {
+			for _, f := range e.Fields {
+				if f.Index != nil {
+					ae.conflicts = append(ae.conflicts, *f.Index)
+				}
+			}
+			if len(ae.conflicts) > 0 {
+				ae.index = ae.conflicts[0]
+			}
 		}
 		return ae
 	}
@@ -146,7 +153,7 @@ func remoteError(e ErrorDTO) error {
 }
 
 func (r *RemoteClient) appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error) {
-	body, err := json.Marshal(events)
+	body, err := marshalBody(events)
 	if err != nil {
 		return nil, err
 	}
@@ -162,19 +169,66 @@ func (r *RemoteClient) appendEvents(ctx context.Context, events []storage.Event)
 	return receipts, nil
 }
 
-func (r *RemoteClient) checkEvents(ctx context.Context, events []storage.Event) error {
-	body, err := json.Marshal(events)
+func (r *RemoteClient) checkConflicts(ctx context.Context, events []storage.Event) ([]storage.Conflict, error) {
+	body, err := marshalBody(events)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var out CheckDTO
-	if err := r.do(ctx, http.MethodPost, checkEventsPath, body, &out); err != nil {
-		return err
+	err = r.do(ctx, http.MethodPost, checkEventsPath, body, &out)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.sentinel == storage.ErrConflict && len(ae.conflicts) > 0 {
+		return conflictsAt(events, ae.conflicts)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if out.Checked != len(events) {
-		return fmt.Errorf("the desktop app checked %d of %d events: is it an older version? Close it and retry", out.Checked, len(events))
+		return nil, fmt.Errorf("the desktop app checked %d of %d events: is it an older version? Close it and retry", out.Checked, len(events))
 	}
-	return nil
+	return nil, nil
+}
+
+// conflictsAt is the storage.Conflict list of events whose conflicting
+// events are at indexes (in order, as the API lists them): each conflicts
+// with the first earlier event of its id that does not conflict itself,
+// or with the log when there is none (the rule of storage.CheckConflicts).
+func conflictsAt(events []storage.Event, indexes []int) ([]storage.Conflict, error) {
+	key := func(e storage.Event) string { return e.OrganizationID + "\x00" + e.ID }
+	bad := map[int]bool{}
+	for _, i := range indexes {
+		if i < 0 || i >= len(events) {
+			return nil, fmt.Errorf("the desktop app named event %d of a batch of %d as conflicting", i, len(events))
+		}
+		bad[i] = true
+	}
+	first := map[string]int{}
+	for i, e := range events {
+		if _, ok := first[key(e)]; !ok && !bad[i] && e.ID != "" {
+			first[key(e)] = i
+		}
+	}
+	cs := make([]storage.Conflict, len(indexes))
+	for k, i := range indexes {
+		cs[k] = storage.Conflict{Index: i, Earlier: -1}
+		if j, ok := first[key(events[i])]; ok && j < i {
+			cs[k].Earlier = j
+		}
+	}
+	return cs, nil
+}
+
+// marshalBody encodes v as a request body: JSON without HTML escaping,
+// which would turn each <, > and & of a state into six bytes and could
+// take a batch within MaxRequestBody over it.
+func marshalBody(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func (r *RemoteClient) listEvents(ctx context.Context, q QueryDTO) (EventPageDTO, error) {

@@ -241,3 +241,36 @@ func TestDialDesktop_OnlyLoopback(t *testing.T) {
 		}
 	}
 }
+
+// An event within its limits is accepted through the desktop app's API as
+// it is locally: the request does not escape <, > and & (six bytes each),
+// which took a state of ampersands over the limit of a line.
+func TestRemote_AppendDoesNotInflateTheBody(t *testing.T) {
+	ctx := context.Background()
+	a, ks, paths := profileApp(t)
+	stop, err := a.startLocalAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	r, err := DialDesktop(ctx, paths, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := TestEvent("org-a", 1, time.Now().Add(-time.Minute))
+	e.AfterState = json.RawMessage(`"` + strings.Repeat("&<>", 100<<10) + `"`)
+	if _, err := r.checkConflicts(ctx, []storage.Event{e}); err != nil {
+		t.Fatalf("remote check: %v", err)
+	}
+	rs, err := r.appendEvents(ctx, []storage.Event{e})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("remote append: %v", err)
+	}
+	got, err := a.store.Get(ctx, "org-a", rs[0].ID)
+	if err == nil && !bytes.Equal(got.AfterState, e.AfterState) {
+		err = fmt.Errorf("the state came back as %d bytes", len(got.AfterState))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -594,30 +594,46 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 	}
 	checkOnly := r.URL.Path == checkEventsPath
 	var receipts []storage.Receipt
+	var conflicts []storage.Conflict
 	if checkOnly {
-		err = s.app.checkEvents(r.Context(), events)
+		// Every conflicting event, so that a client fixes them at once.
+		conflicts, err = s.app.checkConflicts(r.Context(), events)
 	} else {
 		receipts, err = s.app.appendEvents(r.Context(), events)
-	}
-	if i, ok := conflictIndex(err); ok && i < len(events) {
-		// Name the line (JSON Lines), as for an invalid one, and the
-		// earlier event of the batch with this id, if any: the store
-		// names the first conflict, so that one passed.
-		fe := FieldError{Index: at(i), Field: "id", Reason: conflictReason}
-		j := slices.IndexFunc(events[:i], func(e storage.Event) bool {
-			return e.ID == events[i].ID && e.OrganizationID == events[i].OrganizationID
-		})
-		if j >= 0 {
-			fe.Reason = fmt.Sprintf("repeats the id of event %d with different content", j)
+		if i, ok := conflictIndex(err); ok && i < len(events) {
+			// The store names the first conflict, so an earlier event
+			// of the batch with this id passed.
+			j := slices.IndexFunc(events[:i], func(e storage.Event) bool {
+				return e.ID == events[i].ID && e.OrganizationID == events[i].OrganizationID
+			})
+			conflicts = []storage.Conflict{{Index: i, Earlier: j}}
 		}
-		if i < len(lines) {
-			fe.Line = lines[i]
-			if j >= 0 {
-				fe.Reason = repeatReason(lines[j])
+	}
+	if len(conflicts) > 0 {
+		// Name the line (JSON Lines), as for an invalid one, and the
+		// earlier event of the batch whose content it does not have.
+		fields := make([]FieldError, len(conflicts))
+		for k, c := range conflicts {
+			fe := FieldError{Index: at(c.Index), Field: "id", Reason: conflictReason}
+			if c.Earlier >= 0 {
+				fe.Reason = fmt.Sprintf("repeats the id of event %d with different content", c.Earlier)
 			}
+			if c.Index < len(lines) {
+				fe.Line = lines[c.Index]
+				if c.Earlier >= 0 {
+					fe.Reason = repeatReason(lines[c.Earlier])
+				}
+			}
+			fields[k] = fe
+		}
+		e := events[conflicts[0].Index]
+		err := &storage.ConflictError{Index: conflicts[0].Index, ID: e.ID, OrganizationID: e.OrganizationID}
+		msg := err.Error()
+		if len(conflicts) > 1 {
+			msg += fmt.Sprintf(" (and %d more conflicting events, each in fields)", len(conflicts)-1)
 		}
 		code, status := ErrorCode(err)
-		writeError(w, status, code, err.Error(), []FieldError{fe})
+		writeError(w, status, code, msg, fields)
 		return
 	}
 	if err != nil {

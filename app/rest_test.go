@@ -500,6 +500,17 @@ func TestREST_AppendAllOrNothing(t *testing.T) {
 			t.Errorf("check, %s: %s", name, b)
 		}
 	}
+	// A check names every conflicting event, where an append names the
+	// first: here the recorded one on line 3 and the repeat on line 4.
+	resp, b = f.do("POST", "/api/operations/events/check", f.tokens["appendA"],
+		strings.NewReader(mustJSON(t, other2)+"\n"+mustJSON(t, other)+"\n"+mustJSON(t, changed)+"\n"+mustJSON(t, changed2)+"\n"))
+	var ce ErrorDTO
+	json.Unmarshal(b, &ce)
+	if resp.StatusCode != 409 || ce.Code != CodeConflict || len(ce.Fields) != 2 ||
+		ce.Fields[0].Line != 3 || ce.Fields[0].Reason != conflictReason || *ce.Fields[0].Index != 2 ||
+		ce.Fields[1].Line != 4 || ce.Fields[1].Reason != "repeats the id of line 1 with different content" || *ce.Fields[1].Index != 3 {
+		t.Errorf("check with two conflicts: %d %s", resp.StatusCode, b)
+	}
 	if got := count(); got != before {
 		t.Fatalf("a check wrote %d events", got-before)
 	}

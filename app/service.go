@@ -217,18 +217,19 @@ func validateProduced(cat *storage.Catalogue, e *storage.Event) error {
 	return ve
 }
 
-// checkEvents reports what appendEvents would refuse events for (invalid,
-// conflicting, an organization under an integrity alert), writing nothing,
-// however many they are.
-func (a *App) checkEvents(ctx context.Context, events []storage.Event) error {
+// checkConflicts reports what appendEvents would refuse events for,
+// writing nothing, however many they are: every conflicting event, or an
+// error for anything else (invalid, an organization under an integrity
+// alert).
+func (a *App) checkConflicts(ctx context.Context, events []storage.Event) ([]storage.Conflict, error) {
 	st, err := a.storeOrErr()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := producedEvents(events); err != nil {
-		return err
+		return nil, err
 	}
-	return st.CheckAppend(ctx, events)
+	return st.CheckConflicts(ctx, events)
 }
 
 // RotateDataKey starts a new data key for an organization's states.

@@ -139,16 +139,42 @@ func (s *Store) submit(ctx context.Context, req *appendRequest) ([]Receipt, erro
 // appends them in parts. An Append after it can still meet a conflict that
 // a concurrent Append created.
 func (s *Store) CheckAppend(ctx context.Context, events []Event) error {
+	cs, err := s.CheckConflicts(ctx, events)
+	if err != nil || len(cs) == 0 {
+		return err
+	}
+	return &ConflictError{Index: cs[0].Index, ID: events[cs[0].Index].ID, OrganizationID: events[cs[0].Index].OrganizationID}
+}
+
+// Conflict is an event of a batch that Append would refuse because its id
+// is recorded, or repeated earlier in the batch, with different content.
+type Conflict struct {
+	Index int // the event's index in the batch
+	// Earlier is the index of the earlier event of the batch with this
+	// organization and id whose content it does not have, or -1 when the
+	// id is recorded in the log with other content. An earlier event that
+	// conflicts itself is not one: a repeat of it is held against the log.
+	Earlier int
+}
+
+// CheckConflicts is CheckAppend naming every conflicting event, in order,
+// rather than the first; its error is CheckAppend's for anything else.
+func (s *Store) CheckConflicts(ctx context.Context, events []Event) ([]Conflict, error) {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if err := s.alertGate(ctx, events); err != nil {
-		return err
+		return nil, err
 	}
-	macs := make(map[string][32]byte, len(events))
-	return s.db.View(func(txn *badger.Txn) error {
+	type first struct {
+		index int
+		mac   [32]byte
+	}
+	seen := make(map[string]first, len(events)) // the first event of each id that does not conflict
+	var cs []Conflict
+	err := s.db.View(func(txn *badger.Txn) error {
 		var p prepared
 		for i := range events {
 			if err := ctx.Err(); err != nil {
@@ -158,23 +184,28 @@ func (s *Store) CheckAppend(ctx context.Context, events []Event) error {
 			if err := s.prepare(&events[i], i, &p); err != nil {
 				return err
 			}
-			if mac, ok := macs[p.dedupKey]; ok {
-				if mac != p.mac {
-					return conflictErr(i, &p)
+			if f, ok := seen[p.dedupKey]; ok {
+				if f.mac != p.mac {
+					cs = append(cs, Conflict{Index: i, Earlier: f.index})
 				}
 				continue
 			}
-			macs[p.dedupKey] = p.mac
 			ie, found, err := recordedID(txn, &p)
 			if err != nil {
 				return err
 			}
 			if found && ie.mac != p.mac {
-				return conflictErr(i, &p)
+				cs = append(cs, Conflict{Index: i, Earlier: -1})
+				continue
 			}
+			seen[p.dedupKey] = first{i, p.mac}
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return cs, nil
 }
 
 // recordedID reads the id index entry of p's event, if it was recorded.

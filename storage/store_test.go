@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1036,6 +1037,55 @@ func TestStore_CheckAppend(t *testing.T) {
 	s.Close()
 	if err := s.CheckAppend(ctx, []Event{withID(3)}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// CheckConflicts names every conflicting event of a batch, and what it
+// conflicts with: the log (-1) or the earlier event of the batch whose
+// content it does not have. An earlier event that conflicts itself is no
+// reference: its repeats are held against the log.
+func TestStore_CheckConflicts(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newTestStore(t)
+	withID := func(i int) Event {
+		e := testEvent("acme", i)
+		e.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", i)
+		return e
+	}
+	changed := func(i int, user string) Event { e := withID(i); e.UserID = user; return e }
+	if _, err := s.Append(ctx, []Event{withID(1), withID(2)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		events []Event
+		want   []Conflict
+	}{
+		{"none", []Event{withID(1), withID(3), withID(3)}, nil},
+		{"each recorded one", []Event{changed(1, "m"), withID(3), changed(2, "m")}, []Conflict{{0, -1}, {2, -1}}},
+		{"repeats in the batch", []Event{withID(3), changed(3, "m"), withID(4), changed(4, "m"), changed(3, "n")},
+			[]Conflict{{1, 0}, {3, 2}, {4, 0}}},
+		{"a conflicting event repeated", []Event{changed(1, "m"), changed(1, "m")}, []Conflict{{0, -1}, {1, -1}}},
+		{"a conflicting event's repeat that matches the log", []Event{changed(1, "m"), withID(1), changed(1, "n")},
+			[]Conflict{{0, -1}, {2, 1}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.CheckConflicts(ctx, tt.events)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+			err = s.CheckAppend(ctx, tt.events)
+			var ce *ConflictError
+			if len(tt.want) == 0 && err != nil || len(tt.want) > 0 && (!errors.As(err, &ce) || ce.Index != tt.want[0].Index) {
+				t.Fatalf("CheckAppend: %v, want the first conflict", err)
+			}
+		})
+	}
+	invalid := withID(5)
+	invalid.Provider = "oracle"
+	var ve *ValidationError
+	if _, err := s.CheckConflicts(ctx, []Event{changed(1, "m"), invalid}); !errors.As(err, &ve) || ve.Index != 1 {
+		t.Fatalf("an invalid event: %v, want it named", err)
 	}
 }
 
