@@ -148,6 +148,20 @@ func (s *Store) raiseAlert(a IntegrityAlert) error {
 	return nil
 }
 
+// raiseDamaged raises a damaged alert on org from the writer, which must
+// not wait for the alert's own commit: appends to org are refused from
+// then on, and open raises it again if it could not be persisted.
+func (s *Store) raiseDamaged(org string, err error) {
+	if s.integ == nil || s.integ.disabled {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertDamaged, Detail: err.Error()})
+	}()
+}
+
 // RaiseIntegrityAlert raises an integrity alert on org from outside the
 // store: the sync layer calls it when a remote witness disagrees with org's
 // checkpoints. Like an alert the store raises itself (a rollback), it is

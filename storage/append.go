@@ -875,6 +875,7 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	g.ids = map[string]pendingID{}
 	deltas := map[string]uint64{}                // user counters
 	packDeltas := map[string]map[string]uint64{} // hourly packs
+	read := map[string]head{}                    // heads read from the database by this group
 	getHead := func(org string) (head, error) {
 		if h, ok := heads[org]; ok {
 			return h, nil
@@ -882,10 +883,14 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 		if h, ok := s.heads[org]; ok {
 			return h, nil
 		}
+		if h, ok := read[org]; ok {
+			return h, nil
+		}
 		var h head
 		item, err := txn.Get(headKey(org))
+		lost := errors.Is(err, badger.ErrKeyNotFound)
 		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
+		case lost:
 		case err != nil:
 			return head{}, fmt.Errorf("failed to read the head of organization %q: %w", org, err)
 		default:
@@ -897,12 +902,17 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 		// be the log's end: a lost or stale one would overwrite records.
 		_, err = txn.Get(recordKey(org, h.seq+1))
 		if err == nil {
-			return head{}, fmt.Errorf("the head of organization %q is at seq %d, but record seq %d exists: the log is damaged; "+
-				"run `axiom-audit verify` and restore the database from a backup: %w", org, h.seq, h.seq+1, ErrTampered)
+			where := fmt.Sprintf("is at seq %d", h.seq)
+			if lost {
+				where = "is missing"
+			}
+			return head{}, fmt.Errorf("the head of organization %q %s, but record seq %d exists: the log is damaged; "+
+				"run `axiom-audit verify` and restore the database from a backup: %w", org, where, h.seq+1, ErrTampered)
 		}
 		if !errors.Is(err, badger.ErrKeyNotFound) {
 			return head{}, fmt.Errorf("failed to read record seq %d of organization %q: %w", h.seq+1, org, err)
 		}
+		read[org] = h
 		return h, nil
 	}
 
@@ -949,6 +959,24 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 				continue
 			}
 			local[p.dedupKey] = i
+		}
+		if conflict != nil {
+			g.results[gi].err = conflict
+			continue
+		}
+		// An organization whose head is damaged fails its own requests,
+		// before anything of them is staged, not the whole group.
+		for i := range req.events {
+			if dupOf[i] != -1 {
+				continue
+			}
+			if _, err := getHead(req.events[i].ev.OrganizationID); err != nil {
+				conflict = err
+				if errors.Is(err, ErrTampered) {
+					s.raiseDamaged(req.events[i].ev.OrganizationID, err)
+				}
+				break
+			}
 		}
 		if conflict != nil {
 			g.results[gi].err = conflict

@@ -381,7 +381,7 @@ func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) e
 	var orgs []string
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt)
+		orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord)
 		return err
 	})
 	if err != nil {
@@ -589,7 +589,7 @@ func (s *Store) loadOrg(ctx context.Context, org string) error {
 		o.pending = t.Size() - last.Checkpoint.Size
 		o.dirtyAt = s.opts.Now().UnixNano()
 	}
-	return s.checkLoaded(ctx, org, t, h, hasHead)
+	return s.checkLoaded(ctx, org, t, h, hasHead, lastN)
 }
 
 // checkLoaded checks that org's head and compact range agree with its
@@ -597,26 +597,63 @@ func (s *Store) loadOrg(ctx context.Context, org string) error {
 // head lost or wrong would overwrite a record or chain a wrong prevHash,
 // and a wrong compact range would grow a tree no stored node backs. None
 // of that can be acknowledged away, so it is damage (ErrTampered).
-func (s *Store) checkLoaded(ctx context.Context, org string, t *tlog.Tree, h head, hasHead bool) error {
+func (s *Store) checkLoaded(ctx context.Context, org string, t *tlog.Tree, h head, hasHead bool, checkpoints uint64) error {
 	size := t.Size()
 	switch {
 	case !hasHead && size > 0:
 		return fmt.Errorf("the head of organization %q is missing, though its Merkle tree has %d leaves: %w", org, size, ErrTampered)
 	case hasHead && h.seq != size:
 		return fmt.Errorf("the head of organization %q is at seq %d, but its Merkle tree has %d leaves: %w", org, h.seq, size, ErrTampered)
+	case !hasHead:
+		// No head and no tree: a new organization has nothing else
+		// either. Records or checkpoints without them are what is left
+		// of a damaged one, which an append would start over on.
+		var records bool
+		err := s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(tagRecord, org)})
+			defer it.Close()
+			it.Rewind()
+			records = it.Valid()
+			return nil
+		})
+		switch {
+		case err != nil:
+			return err
+		case records:
+			return fmt.Errorf("the head and the Merkle tree of organization %q are missing, though its records are stored: %w", org, ErrTampered)
+		case checkpoints > 0:
+			return fmt.Errorf("the head, the Merkle tree and the records of organization %q are missing, though %d of its checkpoints are stored: %w", org, checkpoints, ErrTampered)
+		}
+		return nil
 	case size == 0:
 		return nil
 	}
 	return s.db.View(func(txn *badger.Txn) error {
 		r := s.nodes(txn, org)
-		leaf, err := r.leaf(h.seq)
+		// The newest record's leaf hash, as stored and as its public part
+		// gives it (a tombstone keeps only the former): the next append
+		// chains it as prevHash.
+		var leaf, public [32]byte
+		var whole bool
+		err := r.value(recordKey(org, h.seq), func(v []byte) error {
+			if isTombstone(v) {
+				t, err := decodeTombstone(v)
+				leaf = t.leaf
+				return err
+			}
+			rv, err := decodeRecordValue(v)
+			leaf, public, whole = rv.leaf, leafHash(rv.public), err == nil
+			return err
+		})
 		switch {
 		case errors.Is(err, badger.ErrKeyNotFound):
 			return fmt.Errorf("record seq %d of organization %q, the one its head names, is missing: %w", h.seq, org, ErrTampered)
 		case err != nil:
-			return err
+			return fmt.Errorf("failed to read record seq %d of organization %q: %w", h.seq, org, err)
+		case whole && public != leaf:
+			return fmt.Errorf("record seq %d of organization %q, its newest, stores leaf hash %x, but its public part hashes to %x: %w", h.seq, org, leaf, public, ErrTampered)
 		case leaf != h.leaf:
-			return fmt.Errorf("the head of organization %q names leaf hash %x for seq %d, but that record's is %x: %w", org, h.leaf, h.seq, [32]byte(leaf), ErrTampered)
+			return fmt.Errorf("the head of organization %q names leaf hash %x for seq %d, but that record's is %x: %w", org, h.leaf, h.seq, leaf, ErrTampered)
 		}
 		root, err := tlog.RootAt(ctx, r, size)
 		if err != nil && !treeDamage(err) {

@@ -418,7 +418,6 @@ func TestAcknowledge_RewrittenHistoryClears(t *testing.T) {
 // organization are refused and the alert cannot be acknowledged, while
 // other organizations go on.
 func TestOpen_DamageIsAnAlert(t *testing.T) {
-	ctx := context.Background()
 	for _, c := range []struct {
 		name   string
 		tamper func(t *testing.T, txn *badger.Txn)
@@ -456,6 +455,35 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 		}},
 		{"newest record deleted", func(t *testing.T, txn *badger.Txn) { txn.Delete(recordKey("acme", 20)) }},
 		{"compact range hash flipped", func(t *testing.T, txn *badger.Txn) { flip(t, txn, compactKey("acme"), 8, 0) }},
+		// The head's leaf and the newest record's stored leaf flipped
+		// alike still disagree with the record's public part.
+		{"head leaf and newest record leaf flipped together", func(t *testing.T, txn *badger.Txn) {
+			flip(t, txn, headKey("acme"), 8, 0)
+			v := rawGet(t, txn, recordKey("acme", 20))
+			rv, err := decodeRecordValue(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rv.leaf[0] ^= 1
+			rawSet(t, txn, recordKey("acme", 20), rv.encode())
+		}},
+		// What is left of an organization without its head and tree is
+		// damage, not a new organization (nor a missing one to
+		// acknowledge, which an append would start over on).
+		{"head and compact range deleted", func(t *testing.T, txn *badger.Txn) {
+			txn.Delete(headKey("acme"))
+			txn.Delete(compactKey("acme"))
+		}},
+		{"head, compact range and checkpoints deleted", func(t *testing.T, txn *badger.Txn) {
+			txn.Delete(headKey("acme"))
+			txn.Delete(compactKey("acme"))
+			deletePrefix(t, txn, orgPrefix(tagCheckpt, "acme"))
+		}},
+		{"head, compact range and records deleted", func(t *testing.T, txn *badger.Txn) {
+			txn.Delete(headKey("acme"))
+			txn.Delete(compactKey("acme"))
+			deletePrefix(t, txn, orgPrefix(tagRecord, "acme"))
+		}},
 		{"head one byte short", func(t *testing.T, txn *badger.Txn) {
 			v := rawGet(t, txn, headKey("acme"))
 			rawSet(t, txn, headKey("acme"), v[:47])
@@ -482,32 +510,68 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := newTamperLog(t)
-			rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) { c.tamper(t, txn) })
-			s, err := Open(ctx, l.dir, l.ks, Options{Now: l.clk.Now, GCInterval: -1})
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			defer s.Close()
-			alerts := s.IntegrityAlerts(ctx)
-			if len(alerts) != 1 || alerts[0].Org != "acme" || alerts[0].Kind != AlertDamaged {
-				t.Fatalf("alerts: %+v, want one damaged alert of acme", alerts)
-			}
-			for _, keyless := range []bool{false, true} {
-				if ps := verifyAll(t, s, VerifyOptions{Org: "acme", Keyless: keyless}); len(ps) == 0 {
-					t.Errorf("verify (keyless %v) of the damaged organization is clean", keyless)
-				}
-			}
-			if _, err := s.Append(ctx, []Event{testEvent("acme", 99)}); !errors.Is(err, ErrIntegrityAlert) {
-				t.Errorf("append to the damaged organization: %v, want ErrIntegrityAlert", err)
-			}
-			if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err == nil || !strings.Contains(err.Error(), "restore") {
-				t.Errorf("acknowledging a damaged log: %v", err)
-			}
-			if _, err := s.Append(ctx, []Event{testEvent("other-org", 1)}); err != nil {
-				t.Errorf("append to another organization: %v", err)
+			for _, anchor := range []bool{true, false} {
+				t.Run(fmt.Sprintf("anchor %v", anchor), func(t *testing.T) {
+					l := newTamperLog(t)
+					if !anchor {
+						// Without the keychain anchor, the database
+						// alone must show the damage.
+						delete(l.ks.secrets, KeyAnchor("acme"))
+					}
+					rawTamper(t, l.dir, l.ks, func(txn *badger.Txn) { c.tamper(t, txn) })
+					checkDamaged(t, l)
+				})
 			}
 		})
+	}
+}
+
+// checkDamaged opens l and checks that acme is refused as damaged, and
+// only acme.
+func checkDamaged(t *testing.T, l *tamperLog) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, l.dir, l.ks, Options{Now: l.clk.Now, GCInterval: -1})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	alerts := s.IntegrityAlerts(ctx)
+	if len(alerts) != 1 || alerts[0].Org != "acme" || alerts[0].Kind != AlertDamaged {
+		t.Fatalf("alerts: %+v, want one damaged alert of acme", alerts)
+	}
+	for _, keyless := range []bool{false, true} {
+		if ps := verifyAll(t, s, VerifyOptions{Org: "acme", Keyless: keyless}); len(ps) == 0 {
+			t.Errorf("verify (keyless %v) of the damaged organization is clean", keyless)
+		}
+	}
+	if _, err := s.Append(ctx, []Event{testEvent("acme", 99)}); !errors.Is(err, ErrIntegrityAlert) {
+		t.Errorf("append to the damaged organization: %v, want ErrIntegrityAlert", err)
+	}
+	if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err == nil || !strings.Contains(err.Error(), "restore") {
+		t.Errorf("acknowledging a damaged log: %v", err)
+	}
+	if _, err := s.Append(ctx, []Event{testEvent("other-org", 1)}); err != nil {
+		t.Errorf("append to another organization: %v", err)
+	}
+}
+
+// deletePrefix deletes every key with prefix p.
+func deletePrefix(t *testing.T, txn *badger.Txn, p []byte) {
+	t.Helper()
+	var keys [][]byte
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	if len(keys) == 0 {
+		t.Fatalf("no keys under %x", p)
+	}
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -627,14 +691,14 @@ func TestAppend_LostHeadDoesNotOverwrite(t *testing.T) {
 					t.Errorf("append over a lost head: %v, want ErrTampered saying to restore", err)
 				}
 			} else {
-				// The keychain anchor names acme: its log is missing, an
-				// alert; acknowledging it appends an event, which must not
-				// overwrite record 1 either.
+				// Records without a head are damage, found on open: an
+				// alert that cannot be acknowledged (acknowledging
+				// appends an event, which would overwrite record 1).
 				if !errors.Is(err, ErrIntegrityAlert) {
 					t.Errorf("append over a lost head: %v, want ErrIntegrityAlert", err)
 				}
-				if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); !errors.Is(err, ErrTampered) {
-					t.Errorf("acknowledging over a lost head: %v, want ErrTampered", err)
+				if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err == nil || !strings.Contains(err.Error(), "restore") {
+					t.Errorf("acknowledging over a lost head: %v, want a refusal saying to restore", err)
 				}
 			}
 			var after []byte
@@ -662,5 +726,32 @@ func TestVerify_HeadRecordedAt(t *testing.T) {
 		if len(ps) != 1 || !strings.Contains(ps[0].Detail, "recorded at") {
 			t.Errorf("keyless %v: want one problem naming the head's recordedAt:\n%s", keyless, problemList(ps))
 		}
+	}
+}
+
+// The head's leaf and the newest record's stored leaf flipped alike, where
+// the newest leaf closes a tile (so that the tree's nodes no longer read
+// it from the record), still disagree with the record's public part.
+func TestOpen_NewestLeafFlippedInHeadAndRecord(t *testing.T) {
+	for _, n := range []int{1 << tileHeight, 2 << tileHeight} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			dir, ks := t.TempDir(), newStoreKeystore()
+			clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+			s := openIntegrityTest(t, dir, ks, clk, Options{})
+			appendN(t, s, "acme", 0, n)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rawTamper(t, dir, ks, func(txn *badger.Txn) {
+				flip(t, txn, headKey("acme"), 8, 0)
+				rv, err := decodeRecordValue(rawGet(t, txn, recordKey("acme", uint64(n))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rv.leaf[0] ^= 1
+				rawSet(t, txn, recordKey("acme", uint64(n)), rv.encode())
+			})
+			checkDamaged(t, &tamperLog{dir: dir, ks: ks, clk: clk})
+		})
 	}
 }
