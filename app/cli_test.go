@@ -140,16 +140,7 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 	if _, stderr, code := runCLI(t, local, seed, "append"); code != 0 {
 		t.Fatalf("seed: exit %d: %s", code, stderr)
 	}
-	held, _, paths := profileApp(t)
-	stop, err := held.startLocalAPI(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	remote, err := DialDesktop(ctx, paths, held.opts.Keystore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	held, remote := heldProfile(t)
 	checks := 0
 	remote.client.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.URL.Path == checkEventsPath {
@@ -158,10 +149,6 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})
 	if _, err := remote.appendEvents(ctx, recorded); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := storage.LoadCatalogue()
-	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -217,15 +204,10 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 				t.Fatalf("%d events recorded after a refused input, want 3", n)
 			}
 
-			var out, errOut bytes.Buffer
-			cmd := &cobra.Command{}
-			cmd.SetOut(&out)
-			cmd.SetErr(&errOut)
-			cmd.SetContext(ctx)
 			checks = 0
-			err := appendInput(cmd, cat, remote, bytesSource([]byte(tt.input)))
-			if ExitCode(err) != ExitDataErr || out.Len() != 0 || errOut.String()+"axiom-audit: "+Explain(err)+"\n" != want {
-				t.Errorf("through the API: %v, stdout %d bytes, stderr:\n%s\nwant:\n%s", err, out.Len(), errOut.String(), want)
+			stdout, stderr, err := appendThrough(t, remote, tt.input)
+			if ExitCode(err) != ExitDataErr || stdout != "" || stderr+"axiom-audit: "+Explain(err)+"\n" != want {
+				t.Errorf("through the API: %v, stdout %d bytes, stderr:\n%s\nwant:\n%s", err, len(stdout), stderr, want)
 			}
 			if checks != tt.checks {
 				t.Errorf("through the API: %d check requests, want %d", checks, tt.checks)
@@ -1043,6 +1025,19 @@ func TestCLI_AppendCheckedInPartsFindsRepeatsAcrossThem(t *testing.T) {
 	for _, e := range append(evs, changed, evs[1]) {
 		in.WriteString(mustJSON(t, e) + "\n")
 	}
+	stdout, stderr, err := appendThrough(t, smallChecks{a, 2}, in.String())
+	if ExitCode(err) != ExitDataErr || stdout != "" || stderr != "line 7: id: repeats the id of line 1 with different content\n" {
+		t.Fatalf("%v, stdout %d bytes, stderr %q; want line 7 named", err, len(stdout), stderr)
+	}
+	if n := orgSize(t, a, "org-a"); n != 0 {
+		t.Fatalf("%d events recorded, want none", n)
+	}
+}
+
+// appendThrough runs append's validation, check and append of input with b
+// as the backend (the App, or a desktop app's API).
+func appendThrough(t *testing.T, b eventBackend, input string) (stdout, stderr string, err error) {
+	t.Helper()
 	cat, err := storage.LoadCatalogue()
 	if err != nil {
 		t.Fatal(err)
@@ -1052,11 +1047,6 @@ func TestCLI_AppendCheckedInPartsFindsRepeatsAcrossThem(t *testing.T) {
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetContext(context.Background())
-	err = appendInput(cmd, cat, smallChecks{a, 2}, bytesSource([]byte(in.String())))
-	if ExitCode(err) != ExitDataErr || out.Len() != 0 || errOut.String() != "line 7: id: repeats the id of line 1 with different content\n" {
-		t.Fatalf("%v, stdout %d bytes, stderr %q; want line 7 named", err, out.Len(), errOut.String())
-	}
-	if n := orgSize(t, a, "org-a"); n != 0 {
-		t.Fatalf("%d events recorded, want none", n)
-	}
+	err = appendInput(cmd, cat, b, bytesSource([]byte(input)))
+	return out.String(), errOut.String(), err
 }

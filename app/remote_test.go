@@ -220,6 +220,23 @@ func profileApp(t *testing.T) (*App, storage.Keystore, Paths) {
 	return appOver(t, st, Options{Keystore: ks, Paths: paths, User: "tester"}), ks, paths
 }
 
+// heldProfile is a profile held by an App serving its local API, and a
+// client of that API (the way the CLI reaches a running desktop app).
+func heldProfile(t *testing.T) (*App, *RemoteClient) {
+	t.Helper()
+	a, ks, paths := profileApp(t)
+	stop, err := a.startLocalAPI(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	r, err := DialDesktop(context.Background(), paths, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, r
+}
+
 // The CLI sends the local credential only to this machine, whatever
 // api.json in the data directory names.
 func TestDialDesktop_OnlyLoopback(t *testing.T) {
@@ -247,16 +264,7 @@ func TestDialDesktop_OnlyLoopback(t *testing.T) {
 // which took a state of ampersands over the limit of a line.
 func TestRemote_AppendDoesNotInflateTheBody(t *testing.T) {
 	ctx := context.Background()
-	a, ks, paths := profileApp(t)
-	stop, err := a.startLocalAPI(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	r, err := DialDesktop(ctx, paths, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, r := heldProfile(t)
 	e := TestEvent("org-a", 1, time.Now().Add(-time.Minute))
 	e.AfterState = json.RawMessage(`"` + strings.Repeat("&<>", 100<<10) + `"`)
 	if _, err := r.checkConflicts(ctx, []storage.Event{e}); err != nil {
