@@ -137,8 +137,8 @@ func conflictIndex(err error) (int, bool) {
 // apiError is an error of the desktop app's API read back: its message as
 // the API wrote it, matching the sentinel of its code.
 type apiError struct {
-	msg      string
-	sentinel error
+	msg       string
+	sentinel  error
 	index     int   // of the (first) conflicting event, or -1
 	conflicts []int // of every conflicting event the API named
 }
