@@ -527,15 +527,14 @@ func ParseEvent(data []byte) (Event, error) {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(&w); err != nil {
-		// encoding/json goes on decoding after a type error, so w holds
-		// every other field.
-		if fes := resourceIDItemErrors(data, err); fes != nil {
-			// Its other items are not checked: the ones that are no
-			// strings were decoded as "" and would read as empty.
-			problems = append(problems, fes...)
-			w.ResourceIDs = nil
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// encoding/json reports only the first value of the wrong
+			// type: decode the fields one by one to name each.
+			w = wireEvent{}
+			problems = append(problems, w.decodeFields(data)...)
 		} else {
-			problems = append(problems, decodeFieldError(err))
+			problems = append(problems, FieldError{Field: "event", Reason: "could not be decoded: " + err.Error()})
 		}
 	}
 	e = Event{
@@ -581,37 +580,58 @@ type wireEvent struct {
 	Metadata       json.RawMessage `json:"metadata"`
 }
 
-// resourceIDItemErrors names each item of resourceIds that is not a
-// string, when err (from decoding data) says some item is not; else nil.
-func resourceIDItemErrors(data []byte, err error) []FieldError {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) || te.Field != "resourceIds" || te.Type.Kind() != reflect.String {
-		return nil
+// decodeFields decodes each field of data, an object the scanner has
+// checked, into w, and names every field whose value has the wrong JSON
+// type (each item of resourceIds that is not a string), leaving it zero.
+func (w *wireEvent) decodeFields(data []byte) []FieldError {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return []FieldError{{Field: "event", Reason: "could not be decoded: " + err.Error()}}
 	}
-	var raw struct {
-		R []json.RawMessage `json:"resourceIds"`
+	targets := []struct {
+		name string
+		to   any
+	}{{"id", &w.ID}, {"timestamp", &w.Timestamp}, {"organizationId", &w.OrganizationID}, {"userId", &w.UserID},
+		{"provider", &w.Provider}, {"actionType", &w.ActionType}, {"resourceIds", &w.ResourceIDs},
+		{"beforeState", &w.BeforeState}, {"afterState", &w.AfterState}, {"status", &w.Status},
+		{"riskLevel", &w.RiskLevel}, {"metadata", &w.Metadata}}
+	var out []FieldError
+	for _, t := range targets {
+		raw, ok := fields[t.name]
+		if !ok {
+			continue
+		}
+		if t.name == "resourceIds" && raw[0] == '[' {
+			if fes := resourceIDItemErrors(raw); fes != nil {
+				out = append(out, fes...)
+				continue
+			}
+		}
+		if err := json.Unmarshal(raw, t.to); err != nil {
+			reflect.ValueOf(t.to).Elem().SetZero()
+			want := "a string"
+			if t.name == "resourceIds" {
+				want = "an array of strings"
+			}
+			out = append(out, FieldError{Field: t.name, Reason: "must be " + want + ", not " + jsonKind(raw)})
+		}
 	}
-	if json.Unmarshal(data, &raw) != nil {
+	return out
+}
+
+// resourceIDItemErrors names each item of the array raw that is not a
+// string (at most maxProblemsPerValue), or returns nil when each is.
+func resourceIDItemErrors(raw json.RawMessage) []FieldError {
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
 		return nil
 	}
 	var out []FieldError
-	for i, r := range raw.R {
-		var kind string
-		switch r[0] {
-		case '"':
+	for i, r := range items {
+		if r[0] == '"' {
 			continue
-		case '{':
-			kind = "object"
-		case '[':
-			kind = "array"
-		case 't', 'f':
-			kind = "bool"
-		case 'n':
-			kind = "null"
-		default:
-			kind = "number"
 		}
-		out = append(out, FieldError{Field: "resourceIds[" + strconv.Itoa(i) + "]", Reason: "must be a string, not " + kind})
+		out = append(out, FieldError{Field: "resourceIds[" + strconv.Itoa(i) + "]", Reason: "must be a string, not " + jsonKind(r)})
 		if len(out) == maxProblemsPerValue {
 			break
 		}
@@ -619,31 +639,26 @@ func resourceIDItemErrors(data []byte, err error) []FieldError {
 	return out
 }
 
+// jsonKind names the JSON type of the value raw.
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
 // eventFields are the exact top-level keys of an event.
 var eventFields = []string{"id", "timestamp", "organizationId", "userId", "provider", "actionType",
 	"resourceIds", "beforeState", "afterState", "status", "riskLevel", "metadata"}
-
-func decodeFieldError(err error) FieldError {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := te.Field
-		want := "a " + te.Type.Kind().String()
-		switch te.Type.Kind() {
-		case reflect.String:
-			want = "a string"
-		case reflect.Slice:
-			want = "an array of strings"
-		}
-		if field == "resourceIds" && te.Type.Kind() == reflect.String {
-			return FieldError{Field: field, Reason: "items must be strings, not " + te.Value}
-		}
-		if field == "" {
-			field = "event"
-		}
-		return FieldError{Field: field, Reason: "must be " + want + ", not " + te.Value}
-	}
-	return FieldError{Field: "event", Reason: "could not be decoded: " + err.Error()}
-}
 
 // parseTimestamp accepts RFC 3339 in UTC written with "Z" only: an offset,
 // even +00:00, is refused rather than converted, so the stored text is what

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -407,6 +408,42 @@ func TestParseEvent(t *testing.T) {
 	}
 }
 
+// Every field of the wrong JSON type is named, not only the first
+// (encoding/json reports one), and the others are still decoded.
+func TestParseEvent_EveryWrongType(t *testing.T) {
+	in := `{"id":5,"timestamp":"2026-03-01T12:00:00Z","organizationId":"acme","userId":true,"provider":["aws"],` +
+		`"actionType":"scan.started","resourceIds":[1,"r",{}],"status":{},"riskLevel":"low","metadata":{"k":1}}`
+	e, err := ParseEvent([]byte(in))
+	var got []string
+	for _, fe := range fieldErrors(t, err) {
+		got = append(got, fe.Field+": "+fe.Reason)
+	}
+	want := []string{
+		"id: must be a string, not number",
+		"userId: must be a string, not bool",
+		"provider: must be a string, not array",
+		"resourceIds[0]: must be a string, not number",
+		"resourceIds[2]: must be a string, not object",
+		"status: must be a string, not object",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if e.OrganizationID != "acme" || e.ActionType != "scan.started" || e.RiskLevel != "low" || string(e.Metadata) != `{"k":1}` ||
+		e.UserID != "" || e.ResourceIDs != nil || e.Timestamp.IsZero() {
+		t.Errorf("decoded %+v: want the well-typed fields, and the others zero", e)
+	}
+	// A resourceIds that is no array is one problem.
+	_, err = ParseEvent([]byte(`{"userId":1,"resourceIds":{"a":"b"}}`))
+	got = got[:0]
+	for _, fe := range fieldErrors(t, err) {
+		got = append(got, fe.Field+": "+fe.Reason)
+	}
+	if want := []string{"userId: must be a string, not number", "resourceIds: must be an array of strings, not object"}; !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}
+
 func TestDecodeJSONLines(t *testing.T) {
 	good := `{"timestamp":"2026-03-01T12:00:00Z","organizationId":"a","userId":"u","provider":"aws","actionType":"scan.started","status":"applied","riskLevel":"low"}`
 	long := `{"userId":"` + strings.Repeat("a", MaxInputBytes) + `"}`
@@ -547,6 +584,7 @@ func FuzzParseEvent(f *testing.F) {
 	}
 	f.Add([]byte(`{"timestamp":"2026-03-01T12:00:00+00:00"}`))
 	f.Add([]byte(`{"metadata":{"a":"\ud800"},"beforeState":[[[[1e5]]]]}`))
+	f.Add([]byte(`{"id":5,"userId":true,"resourceIds":[1,{}],"status":{},"timestamp":7}`))
 	c := testCatalogue(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := ParseEvent(data)
