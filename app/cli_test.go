@@ -553,6 +553,21 @@ func TestColumns(t *testing.T) {
 	if want := "SEQ   X\n999   a\n1000  b\n"; b.String() != want {
 		t.Fatalf("got %q, want %q", b.String(), want)
 	}
+	// Wide characters take two columns, combining marks none: the
+	// columns after them line up on a terminal.
+	b.Reset()
+	c = newColumns(&b, 10)
+	for _, r := range [][]string{{"RESOURCES", "X"}, {"バケット-東京", "a"}, {"cafe\u0301", "b"}, {"ｆｕｌｌ", "c"}, {"🙂", "d"}} {
+		c.row(r...)
+	}
+	c.flush()
+	if want := "RESOURCES      X\n" +
+		"バケット-東京  a\n" +
+		"cafe\u0301           b\n" +
+		"ｆｕｌｌ       c\n" +
+		"🙂             d\n"; b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
 	// Fewer rows than held: written by flush, aligned as a whole.
 	b.Reset()
 	c = newColumns(&b, 10)

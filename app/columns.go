@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
 )
 
 // columns writes rows of cells aligned in columns, two spaces apart, as
@@ -40,7 +42,7 @@ func (c *columns) row(cells ...string) error {
 	for i, cell := range cells {
 		cell = printable(cell)
 		cells[i] = cell
-		n := utf8.RuneCountInString(cell)
+		n := displayWidth(cell)
 		if i == len(c.widths) {
 			c.widths = append(c.widths, n)
 		} else if n > c.widths[i] {
@@ -75,12 +77,36 @@ func (c *columns) write(cells []string) error {
 	for i, cell := range cells {
 		b.WriteString(cell)
 		if i < len(cells)-1 {
-			b.WriteString(strings.Repeat(" ", c.widths[i]-utf8.RuneCountInString(cell)+2))
+			b.WriteString(strings.Repeat(" ", c.widths[i]-displayWidth(cell)+2))
 		}
 	}
 	b.WriteByte('\n')
 	_, err := io.WriteString(c.w, b.String())
 	return err
+}
+
+// displayWidth is the number of terminal columns s takes: two for each
+// East Asian wide or fullwidth character (Unicode's East Asian Width,
+// UAX #11), none for a combining mark, one for the rest (control and
+// format characters, such as the zero-width joiner, are escaped before, by
+// printable).
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Mn, unicode.Me):
+		case r < 0x1100: // nothing wide before the Hangul Jamo
+			n++
+		default:
+			switch width.LookupRune(r).Kind() {
+			case width.EastAsianWide, width.EastAsianFullwidth:
+				n += 2
+			default:
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // printable is cell with its control characters (C0, DEL, C1), format
