@@ -381,7 +381,7 @@ func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) e
 	var orgs []string
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		orgs, err = listOrgs(txn, tagHead, tagCompact, tagCheckpt, tagRecord)
+		orgs, err = listOrgs(txn, append([]byte{tagHead, tagCompact, tagCheckpt}, leftoverTags()...)...)
 		return err
 	})
 	if err != nil {
@@ -405,6 +405,24 @@ func (s *Store) openIntegrity(ctx context.Context, ks Keystore, existing bool) e
 		return err
 	}
 	return s.checkAnchors(ctx, orgs)
+}
+
+// leftovers are what an organization's appends write besides its head,
+// tree and checkpoints, in the order Open names the first it finds of an
+// organization that has no head: each is written with a head, in the same
+// transaction, so none is there without one.
+var leftovers = []struct {
+	tag  byte
+	what string
+}{{tagRecord, "records"}, {tagID, "id index entries"}, {tagTime, "timeline index entries"},
+	{tagIndex, "index entries"}, {tagTreeNode, "Merkle tree nodes"}, {tagCounter, "counters"}}
+
+func leftoverTags() []byte {
+	tags := make([]byte, len(leftovers))
+	for i, l := range leftovers {
+		tags[i] = l.tag
+	}
+	return tags
 }
 
 // listOrgs lists the organizations that have keys under any of tags.
@@ -606,23 +624,32 @@ func (s *Store) checkLoaded(ctx context.Context, org string, t *tlog.Tree, h hea
 		return fmt.Errorf("the head of organization %q is at seq %d, but its Merkle tree has %d leaves: %w", org, h.seq, size, ErrTampered)
 	case !hasHead:
 		// No head and no tree: a new organization has nothing else
-		// either. Records or checkpoints without them are what is left
-		// of a damaged one, which an append would start over on.
-		var records bool
+		// either (but perhaps its first data key). Records, checkpoints,
+		// id or index entries, tree nodes or counters without them are
+		// what is left of a damaged one, which an append would start over
+		// on: answering a retry with a receipt for a record that is gone,
+		// and giving a new event a seq an old one's id still points at.
+		var left string
 		err := s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(tagRecord, org)})
-			defer it.Close()
-			it.Rewind()
-			records = it.Valid()
+			for _, l := range leftovers {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: orgPrefix(l.tag, org)})
+				it.Rewind()
+				found := it.Valid()
+				it.Close()
+				if found {
+					left = l.what
+					return nil
+				}
+			}
 			return nil
 		})
 		switch {
 		case err != nil:
 			return err
-		case records:
-			return fmt.Errorf("the head and the Merkle tree of organization %q are missing, though its records are stored: %w", org, ErrTampered)
+		case left != "":
+			return fmt.Errorf("the head and the Merkle tree of organization %q are missing, though its %s are stored: %w", org, left, ErrTampered)
 		case checkpoints > 0:
-			return fmt.Errorf("the head, the Merkle tree and the records of organization %q are missing, though %d of its checkpoints are stored: %w", org, checkpoints, ErrTampered)
+			return fmt.Errorf("the head, the Merkle tree and the records of organization %q are missing, though its checkpoints are stored (the newest is number %d): %w", org, checkpoints, ErrTampered)
 		}
 		return nil
 	case size == 0:

@@ -485,6 +485,13 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 			txn.Delete(compactKey("acme"))
 			deletePrefix(t, txn, orgPrefix(tagRecord, "acme"))
 		}},
+		// Only what was written with the head is left: each alone shows
+		// the organization was there.
+		{"all but the id index deleted", wipeAllBut(tagID)},
+		{"all but the timeline index deleted", wipeAllBut(tagTime)},
+		{"all but the indexes deleted", wipeAllBut(tagIndex)},
+		{"all but the tree nodes deleted", wipeAllBut(tagTreeNode)},
+		{"all but the counters deleted", wipeAllBut(tagCounter)},
 		{"head one byte short", func(t *testing.T, txn *badger.Txn) {
 			v := rawGet(t, txn, headKey("acme"))
 			rawSet(t, txn, headKey("acme"), v[:47])
@@ -524,6 +531,22 @@ func TestOpen_DamageIsAnAlert(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// wipeAllBut deletes acme's head, compact range, checkpoints and every
+// key of its log but those under keep (and its data keys, which a new
+// organization may have too).
+func wipeAllBut(keep byte) func(t *testing.T, txn *badger.Txn) {
+	return func(t *testing.T, txn *badger.Txn) {
+		txn.Delete(headKey("acme"))
+		txn.Delete(compactKey("acme"))
+		deletePrefix(t, txn, orgPrefix(tagCheckpt, "acme"))
+		for _, tag := range leftoverTags() {
+			if tag != keep {
+				deletePrefix(t, txn, orgPrefix(tag, "acme"))
+			}
+		}
 	}
 }
 
