@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -185,8 +186,14 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 		{"a conflicting line repeated in a later commit", changed(recorded[0]) + filler + changed(recorded[0]), []string{
 			"line 1: id: is already recorded with different content",
 			"line 302: id: is already recorded with different content"}, 2},
+		// Each commit's check holds the first line of the id in it
+		// against the log: nothing more to ask.
 		{"a conflicting line whose later repeat matches the log", changed(recorded[0]) + filler + line(recorded[0]), []string{
-			"line 1: id: is already recorded with different content"}, 3},
+			"line 1: id: is already recorded with different content"}, 2},
+		// The repeats in a later commit are held against the first line,
+		// not against each other.
+		{"a line repeated in a later commit, first with other content, then with its own", line(fresh[0]) + filler + changed(fresh[0]) + line(fresh[0]), []string{
+			"line 302: id: repeats the id of line 1 with different content"}, 3},
 		{"a new line repeated with other content in a later commit", line(fresh[0]) + filler + changed(fresh[0]), []string{
 			"line 302: id: repeats the id of line 1 with different content"}, 3},
 		{"many repeats in one commit", manyChanged.String(), strings.Split(strings.TrimSuffix(manyWant.String(), "\n"), "\n"), 2},
@@ -1064,4 +1071,87 @@ func appendThrough(t *testing.T, b eventBackend, input string) (stdout, stderr s
 	cmd.SetContext(context.Background())
 	err = appendInput(cmd, cat, b, bytesSource([]byte(input)))
 	return out.String(), errOut.String(), err
+}
+
+// append names the conflicts of an input as one check of the whole input
+// would (Store.CheckConflicts), however it is split: into commits of
+// chunkEvents, and each commit into parts when its check request is too
+// large. Inputs draw ids from a small pool, some recorded in the log
+// beforehand, each line with one of three contents.
+func TestCLI_AppendConflictsAsOneCheck(t *testing.T) {
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	const pool = 5
+	event := func(id, variant int) storage.Event {
+		e := TestEvent("org-a", id, at)
+		e.ID = fmt.Sprintf("01900000-0000-7000-8000-%012d", id)
+		e.UserID = fmt.Sprintf("user-%d@example.com", variant)
+		return e
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	for trial := range 16 {
+		n := 4 + rng.IntN(9)
+		if trial%4 == 3 {
+			n = chunkEvents + 40 + rng.IntN(chunkEvents) // two or three commits
+		}
+		var recorded []storage.Event
+		for id := range pool {
+			if rng.IntN(3) == 0 {
+				recorded = append(recorded, event(id, rng.IntN(3)))
+			}
+		}
+		evs := make([]storage.Event, n)
+		var in strings.Builder
+		for i := range evs {
+			if rng.IntN(4) == 0 || n <= 12 {
+				evs[i] = event(rng.IntN(pool), rng.IntN(3))
+			} else {
+				evs[i] = event(1000+i, 0) // a line of its own
+			}
+			in.WriteString(mustJSON(t, evs[i]) + "\n")
+		}
+		for _, max := range []int{2, 3, 5, 1 << 20} { // a pair always fits a request (32 MiB, events of at most 1 MiB)
+			a := TestApp(t)
+			if len(recorded) > 0 {
+				if _, err := a.store.Append(ctx, recorded); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// What one check of the whole input names.
+			cs, err := a.checkConflicts(ctx, evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want strings.Builder
+			for _, c := range cs {
+				reason := conflictReason
+				if c.Earlier >= 0 {
+					reason = repeatReason(c.Earlier + 1)
+				}
+				fmt.Fprintln(&want, lineProblem{c.Index + 1, "id", reason})
+			}
+			_, stderr, err := appendThrough(t, smallChecks{a, max}, in.String())
+			if stderr != want.String() {
+				t.Fatalf("trial %d (%d lines, %d recorded), checks of at most %d events:\n%s\nwant:\n%s\ninput ids and contents:\n%s",
+					trial, n, len(recorded), max, stderr, want.String(), describe(evs, recorded))
+			}
+			if (len(cs) > 0) != (ExitCode(err) == ExitDataErr) {
+				t.Fatalf("trial %d: %d conflicts, exit %d (%v)", trial, len(cs), ExitCode(err), err)
+			}
+		}
+	}
+}
+
+// describe lists the events of a conflict test by id and user.
+func describe(evs, recorded []storage.Event) string {
+	var b strings.Builder
+	for _, e := range recorded {
+		fmt.Fprintf(&b, "recorded %s %s\n", e.ID[24:], e.UserID)
+	}
+	for i, e := range evs {
+		if i < 40 {
+			fmt.Fprintf(&b, "line %d %s %s\n", i+1, e.ID[24:], e.UserID)
+		}
+	}
+	return b.String()
 }

@@ -292,58 +292,12 @@ func eachChunk(src source, plan inputPlan, fn func(first int, c *chunk) error) e
 // pass appends them in order, printing a receipt per line.
 func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPlan) error {
 	ctx := cmd.Context()
-	var problems []lineProblem
-	repeated := map[int]*storage.Event{}
-	lineOf := map[int]int{}
-	reported := map[int]bool{} // lines with a conflict
-	for _, r := range plan.repeats {
-		repeated[r.first], repeated[r.later] = nil, nil
-	}
-	err := eachChunk(src, plan, func(first int, c *chunk) error {
-		for j := range c.events {
-			if _, ok := repeated[first+j]; ok {
-				e := c.events[j] // c is reused for the next commit
-				repeated[first+j], lineOf[first+j] = &e, c.lines[j]
-			}
-		}
-		return checkHalving(ctx, b, c.events, func(i, earlier int) {
-			reason := conflictReason
-			if earlier >= 0 {
-				reason = repeatReason(c.lines[earlier])
-			}
-			problems = append(problems, lineProblem{c.lines[i], "id", reason})
-			reported[c.lines[i]] = true
-		})
-	})
+	problems, err := checkPlanned(ctx, b, src, plan)
 	if errors.Is(err, errChanged) {
 		return fmt.Errorf("%w; nothing was written", err)
 	}
 	if err != nil {
 		return err
-	}
-	// An id of an earlier commit repeated: the later line must have the
-	// earlier one's content, as within a commit. When the earlier one
-	// conflicts with the log (reported above), the later one is held
-	// against the log alone.
-	for _, r := range plan.repeats {
-		if reported[r.line] {
-			continue
-		}
-		cs, err := b.checkConflicts(ctx, []storage.Event{*repeated[r.first], *repeated[r.later]})
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			if c.Index != 1 {
-				continue
-			}
-			reason := conflictReason
-			if c.Earlier == 0 {
-				reason = repeatReason(lineOf[r.first])
-			}
-			problems = append(problems, lineProblem{r.line, "id", reason})
-			reported[r.line] = true
-		}
 	}
 	if len(problems) > 0 {
 		p := inputPlan{problems: problems}
@@ -392,16 +346,186 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 	return err
 }
 
-// checkHalving checks events as one commit would be, or in parts if they
-// are too many for one request, calling conflict for each event that
-// conflicts: with its index, and with the index of the earlier event of
-// the same organization and id whose content it does not have, or -1 when
-// its id is recorded in the log with other content. An id repeated across
-// parts is checked again with its first occurrence, so that checking in
-// parts misses nothing one request would have found.
-func checkHalving(ctx context.Context, b eventBackend, events []storage.Event, conflict func(i, earlier int)) error {
-	var parts []int // the first index of each part checked, in order
-	conflicted := map[int]bool{}
+// checkPlanned checks the planned commits against the log and returns a
+// problem for each line that conflicts, named as one check of the whole
+// input would name it (Store.CheckConflicts): a line whose id is recorded
+// with other content, or whose id an earlier line has with other content,
+// where an earlier line that conflicts itself does not count (a repeat of
+// it is held against the log).
+//
+// Each commit is checked in one request, or in parts if it is too large
+// for one. A part, or a commit, does not know the lines of its ids in
+// other parts or commits, so the lines of an id that appears in more than
+// one are judged again, together, once every commit is checked.
+func checkPlanned(ctx context.Context, b eventBackend, src source, plan inputPlan) ([]lineProblem, error) {
+	var problems []lineProblem
+	report := func(line, earlierLine int) {
+		reason := conflictReason
+		if earlierLine > 0 {
+			reason = repeatReason(earlierLine)
+		}
+		problems = append(problems, lineProblem{line, "id", reason})
+	}
+	acrossCommits := map[int]bool{} // the events of ids that appear in more than one commit
+	for _, r := range plan.repeats {
+		acrossCommits[r.first], acrossCommits[r.later] = true, true
+	}
+	spread := map[string][]occurrence{} // their lines, and those of ids that appear in more than one part, by id
+	var spreadOrder []string
+	err := eachChunk(src, plan, func(first int, c *chunk) error {
+		parts, conflicts, err := checkParts(ctx, b, c.events)
+		if err != nil {
+			return err
+		}
+		keys := make([]string, len(c.events))
+		partOfKey := map[string]int{}
+		isSpread := map[string]bool{}
+		firstInPart := make([]bool, len(c.events)) // the first of its id in its part
+		for j, e := range c.events {
+			if e.ID == "" {
+				continue
+			}
+			k := e.OrganizationID + "\x00" + e.ID
+			keys[j] = k
+			if acrossCommits[first+j] || spread[k] != nil {
+				isSpread[k] = true
+			}
+			p := parts.of(j)
+			if q, ok := partOfKey[k]; !ok || q != p {
+				firstInPart[j] = true
+				if ok {
+					isSpread[k] = true
+				}
+			}
+			partOfKey[k] = p
+		}
+		for j := range c.events {
+			k := keys[j]
+			if !isSpread[k] {
+				// All its lines are in this part: the part's answer is
+				// the whole input's.
+				if earlier, ok := conflicts[j]; ok {
+					el := 0
+					if earlier >= 0 {
+						el = c.lines[earlier]
+					}
+					report(c.lines[j], el)
+				}
+				continue
+			}
+			o := occurrence{line: c.lines[j], ev: c.events[j]}
+			if firstInPart[j] {
+				// Its part held it against the log alone.
+				earlier, ok := conflicts[j]
+				o.logChecked, o.logConflict = true, ok && earlier < 0
+			}
+			if spread[k] == nil {
+				spreadOrder = append(spreadOrder, k)
+			}
+			spread[k] = append(spread[k], o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range spreadOrder {
+		if err := checkSpread(ctx, b, spread[k], report); err != nil {
+			return nil, err
+		}
+	}
+	return problems, nil
+}
+
+// occurrence is a line of an id that appears in more than one part or
+// commit of an input.
+type occurrence struct {
+	line                    int
+	ev                      storage.Event
+	logChecked, logConflict bool // held against the log: whether it conflicts
+}
+
+// checkSpread judges the lines of one id as one check of the whole input
+// would: those before the first that does not conflict with the log are
+// each held against the log; the later ones against that first.
+func checkSpread(ctx context.Context, b eventBackend, occ []occurrence, report func(line, earlierLine int)) error {
+	for n, o := range occ {
+		if !o.logChecked {
+			cs, err := b.checkConflicts(ctx, []storage.Event{o.ev})
+			if err != nil {
+				return err
+			}
+			o.logConflict = len(cs) > 0
+		}
+		if o.logConflict {
+			report(o.line, 0)
+			continue
+		}
+		rest := occ[n+1:]
+		if len(rest) == 0 {
+			return nil
+		}
+		evs := make([]storage.Event, 0, 1+len(rest))
+		evs = append(evs, o.ev)
+		for _, r := range rest {
+			evs = append(evs, r.ev)
+		}
+		cs, err := b.checkConflicts(ctx, evs)
+		if errors.Is(err, storage.ErrBatchTooLarge) {
+			// One at a time against the first.
+			for _, r := range rest {
+				cs, err := b.checkConflicts(ctx, []storage.Event{o.ev, r.ev})
+				if err != nil {
+					return err
+				}
+				if len(cs) > 0 && cs[len(cs)-1].Index == 1 {
+					report(r.line, o.line)
+				}
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Index == 0 {
+				continue // recorded with other content since it was checked; appending will say so
+			}
+			switch {
+			case c.Earlier == 0:
+				report(rest[c.Index-1].line, o.line)
+			case c.Earlier > 0:
+				report(rest[c.Index-1].line, rest[c.Earlier-1].line)
+			default:
+				report(rest[c.Index-1].line, 0)
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// partStarts are the first indexes of the parts a commit was checked in,
+// in order.
+type partStarts []int
+
+// of is the part of the event at index i.
+func (ps partStarts) of(i int) int {
+	p, ok := slices.BinarySearch(ps, i)
+	if !ok {
+		p--
+	}
+	return p
+}
+
+// checkParts checks events as one commit would be, or in parts if they
+// are too many for one request. It returns the parts' first indexes and
+// each conflicting event's index with that of the earlier event of its
+// part that it repeats with other content, or -1 when its id is recorded
+// in the log with other content.
+func checkParts(ctx context.Context, b eventBackend, events []storage.Event) (partStarts, map[int]int, error) {
+	var parts partStarts
+	conflicts := map[int]int{}
 	err := inHalves(events, func(from int, evs []storage.Event) error {
 		cs, err := b.checkConflicts(ctx, evs)
 		if err != nil {
@@ -413,44 +537,11 @@ func checkHalving(ctx context.Context, b eventBackend, events []storage.Event, c
 			if earlier >= 0 {
 				earlier += from
 			}
-			conflicted[from+c.Index] = true
-			conflict(from+c.Index, earlier)
+			conflicts[from+c.Index] = earlier
 		}
 		return nil
 	})
-	if err != nil || len(parts) < 2 {
-		return err
-	}
-	partOf := func(i int) int {
-		p, ok := slices.BinarySearch(parts, i)
-		if !ok {
-			p--
-		}
-		return p
-	}
-	first := map[string]int{} // the first event of each id that does not conflict
-	for i, e := range events {
-		if e.ID == "" || conflicted[i] {
-			continue
-		}
-		k := e.OrganizationID + "\x00" + e.ID
-		f, ok := first[k]
-		if !ok {
-			first[k] = i
-			continue
-		}
-		if partOf(f) == partOf(i) {
-			continue
-		}
-		cs, err := b.checkConflicts(ctx, []storage.Event{events[f], e})
-		if err != nil {
-			return err
-		}
-		if len(cs) > 0 && cs[len(cs)-1].Index == 1 {
-			conflict(i, f)
-		}
-	}
-	return nil
+	return parts, conflicts, err
 }
 
 // appendHalving appends events in one commit, or, if the store finds them
