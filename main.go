@@ -69,8 +69,16 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 			return nil, nil, noLog
 		}
 		if err == nil {
-			if _, gerr := ks.Get(ctx, storage.KeyMaster); errors.Is(gerr, storage.ErrKeyNotFound) {
+			_, gerr := ks.Get(ctx, storage.KeyMaster)
+			switch {
+			case errors.Is(gerr, storage.ErrKeyNotFound):
 				return nil, nil, noLog
+			case gerr != nil:
+				// Typo or lost log: the keystore cannot tell, so
+				// nothing is created either way.
+				return nil, nil, fmt.Errorf("there is no audit log in %s (profile %q), and whether the profile had one could not be read "+
+					"from its keystore: %w; check --data-dir and --profile, or make the keystore readable and retry; nothing was created",
+					paths.DataDir, paths.Profile, gerr)
 			}
 		}
 	} else {

@@ -229,3 +229,25 @@ func TestReadCommandsNeedALog(t *testing.T) {
 		t.Fatalf("verify after recover: %v\n%s", err, out)
 	}
 }
+
+// A read command on a profile with no log and a keystore it cannot read
+// (here, the OS keychain with no session bus) cannot tell a typo from a
+// lost log: it creates nothing and says both.
+func TestReadCommandsKeystoreUnreadable(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the keychain is made unreachable through its D-Bus session address, which Linux alone uses")
+	}
+	home := t.TempDir()
+	cmd := runMain(t, home, "--keystore", "keychain", "--profile", "typo", "verify")
+	cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(home, "no-bus"))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "there is no audit log in ") ||
+		!strings.Contains(string(out), "could not be read from its keystore") || !strings.Contains(string(out), "nothing was created") {
+		t.Errorf("verify of an unknown profile with the keychain unreachable: %v\n%s\nwant exit 2 saying there is no log and the keystore could not be read", err, out)
+	}
+	entries, _ := os.ReadDir(filepath.Join(home, ".local", "share", "axiom-audit"))
+	for _, e := range entries {
+		t.Errorf("verify of an unknown profile created %s", e.Name())
+	}
+}
