@@ -488,6 +488,23 @@ func (s *Store) PublicKey(ctx context.Context) (string, error) {
 	return s.integ.vkey, nil
 }
 
+// SignManifest signs, with the key that signs org's checkpoints, the
+// statement that an export bundle of org's log has the manifest whose seal
+// (its SHA-256 with the seal zeroed, lowercase hex) is sum: the bundle's
+// manifest.sig (tlog.ManifestHeader).
+func (s *Store) SignManifest(ctx context.Context, org, sum string) ([]byte, error) {
+	if err := s.integrityReady(ctx); err != nil {
+		return nil, err
+	}
+	if !validOrg(org) {
+		return nil, fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+	}
+	if s.integ.signer == nil {
+		return nil, fmt.Errorf("this log holds no signing key (an auditor's copy): it cannot sign an export")
+	}
+	return tlog.SignManifest(tlog.ManifestStatement{Origin: tlog.Origin(s.integ.instID, org), SHA256: sum}, s.integ.signer)
+}
+
 // InstallationID returns the installation id that names this log's origins.
 func (s *Store) InstallationID(ctx context.Context) (string, error) {
 	if err := s.integrityReady(ctx); err != nil {

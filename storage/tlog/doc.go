@@ -105,6 +105,20 @@
 // cosignatures) may follow and are ignored by [OpenCheckpoint]; the log's own
 // signature must be canonical base64.
 //
+// # Manifest statements
+//
+// An export bundle's manifest is signed by the same key, in a signed note of
+// its own (manifest.sig) whose body is three lines, each ended by a newline:
+//
+//	axiom-audit-export-manifest/v1
+//	<origin>
+//	<the manifest's seal: 64 lowercase hex digits>
+//
+// ([ManifestHeader], [SignManifest], [OpenManifest]). The seal is the
+// SHA-256 of manifest.json with its manifestSha256 value replaced by 64 "0"
+// characters. The first line is no origin and the second no tree size, so a
+// statement never opens as a checkpoint, nor a checkpoint as a statement.
+//
 // # Verifying an export
 //
 // Given the verifier key and the origin of the organization, an auditor:

@@ -116,38 +116,11 @@ func CopiedNote(text []byte) []byte {
 // ErrWrongOrigin (another log, or an origin outside the key's name).
 // Signatures by other keys, such as witness cosignatures, are ignored.
 func OpenCheckpoint(noteText []byte, vkey, origin string) (Checkpoint, error) {
-	v, err := note.NewVerifier(vkey)
+	text, v, err := openNote(noteText, vkey)
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: verifier key %.80q: %w", ErrInvalidKey, vkey, err)
+		return Checkpoint{}, err
 	}
-	n, err := note.Open(noteText, note.VerifierList(v))
-	if err != nil {
-		var invalid *note.InvalidSignatureError
-		var unverified *note.UnverifiedNoteError
-		switch {
-		case errors.As(err, &invalid):
-			return Checkpoint{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
-		case errors.As(err, &unverified):
-			return Checkpoint{}, fmt.Errorf("%w: want a signature by %s+%08x", ErrUnknownKey, v.Name(), v.KeyHash())
-		default:
-			return Checkpoint{}, fmt.Errorf("%w: signed note: %w", ErrMalformedCheckpoint, err)
-		}
-	}
-	// Go's base64 decoder accepts non-zero padding bits, so two texts can
-	// carry one signature; accept only the canonical one so that every change
-	// to the note text is detected.
-	for _, s := range n.Sigs {
-		raw, _ := base64.StdEncoding.DecodeString(s.Base64)
-		if base64.StdEncoding.EncodeToString(raw) != s.Base64 {
-			return Checkpoint{}, fmt.Errorf("%w: signature by %s is not canonically encoded", ErrBadSignature, s.Name)
-		}
-	}
-	// note.Open checks one signature per key and drops the key's others
-	// unchecked: a second line by vkey's key would be text no one verified.
-	if k := keySignatures(noteText, v.Name(), v.KeyHash()); k != 1 {
-		return Checkpoint{}, fmt.Errorf("%w: %d signature lines by %s+%08x, want 1", ErrBadSignature, k, v.Name(), v.KeyHash())
-	}
-	cp, err := ParseCheckpoint([]byte(n.Text))
+	cp, err := ParseCheckpoint([]byte(text))
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -158,6 +131,45 @@ func OpenCheckpoint(noteText []byte, vkey, origin string) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("%w: origin %q is outside key %q", ErrWrongOrigin, cp.Origin, v.Name())
 	}
 	return cp, nil
+}
+
+// openNote verifies that noteText carries exactly one signature by vkey,
+// valid and canonically encoded, and returns the note's text and vkey's
+// verifier. Errors are those of OpenCheckpoint: ErrInvalidKey,
+// ErrMalformedCheckpoint, ErrUnknownKey, ErrBadSignature.
+func openNote(noteText []byte, vkey string) (string, note.Verifier, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: verifier key %.80q: %w", ErrInvalidKey, vkey, err)
+	}
+	n, err := note.Open(noteText, note.VerifierList(v))
+	if err != nil {
+		var invalid *note.InvalidSignatureError
+		var unverified *note.UnverifiedNoteError
+		switch {
+		case errors.As(err, &invalid):
+			return "", nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
+		case errors.As(err, &unverified):
+			return "", nil, fmt.Errorf("%w: want a signature by %s+%08x", ErrUnknownKey, v.Name(), v.KeyHash())
+		default:
+			return "", nil, fmt.Errorf("%w: signed note: %w", ErrMalformedCheckpoint, err)
+		}
+	}
+	// Go's base64 decoder accepts non-zero padding bits, so two texts can
+	// carry one signature; accept only the canonical one so that every change
+	// to the note text is detected.
+	for _, s := range n.Sigs {
+		raw, _ := base64.StdEncoding.DecodeString(s.Base64)
+		if base64.StdEncoding.EncodeToString(raw) != s.Base64 {
+			return "", nil, fmt.Errorf("%w: signature by %s is not canonically encoded", ErrBadSignature, s.Name)
+		}
+	}
+	// note.Open checks one signature per key and drops the key's others
+	// unchecked: a second line by vkey's key would be text no one verified.
+	if k := keySignatures(noteText, v.Name(), v.KeyHash()); k != 1 {
+		return "", nil, fmt.Errorf("%w: %d signature lines by %s+%08x, want 1", ErrBadSignature, k, v.Name(), v.KeyHash())
+	}
+	return n.Text, v, nil
 }
 
 // keySignatures counts the signature lines of a signed note (those after

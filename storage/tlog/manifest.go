@@ -1,0 +1,110 @@
+package tlog
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// ManifestHeader is the first line of a signed manifest statement: the
+// signed note an export bundle carries in manifest.sig, by which the log's
+// key vouches for the bundle's manifest (its filter, its event count and
+// seq range, and the SHA-256 of every file), so that a bundle cannot lose
+// events, or have its filter changed, without its signature failing. The
+// body is three lines, each ending in a newline:
+//
+//	axiom-audit-export-manifest/v1
+//	<origin of the organization's log>
+//	<SHA-256 of manifest.json with its manifestSha256 zeroed, 64 lowercase hex digits>
+//
+// Its first line is no log origin and its second no tree size, so no
+// statement reads as a checkpoint, nor a checkpoint as a statement.
+const ManifestHeader = "axiom-audit-export-manifest/v1"
+
+// ManifestStatement is what a signed manifest statement says.
+type ManifestStatement struct {
+	Origin string // the log the bundle was exported from
+	SHA256 string // the manifest's seal, lowercase hex
+}
+
+// Marshal returns the statement's note body.
+func (m ManifestStatement) Marshal() ([]byte, error) {
+	if err := checkOrigin(m.Origin); err != nil {
+		return nil, err
+	}
+	if !isLowerHex64(m.SHA256) {
+		return nil, fmt.Errorf("%w: manifest SHA-256 %.80q is not 64 lowercase hex digits", ErrMalformedCheckpoint, m.SHA256)
+	}
+	return []byte(ManifestHeader + "\n" + m.Origin + "\n" + m.SHA256 + "\n"), nil
+}
+
+// ParseManifestStatement parses a statement body written by Marshal,
+// strictly: exactly its three lines.
+func ParseManifestStatement(body []byte) (ManifestStatement, error) {
+	lines := strings.SplitAfter(string(body), "\n")
+	if len(lines) != 4 || lines[3] != "" {
+		return ManifestStatement{}, fmt.Errorf("%w: a manifest statement is three lines, each ending in a newline", ErrMalformedCheckpoint)
+	}
+	if lines[0] != ManifestHeader+"\n" {
+		return ManifestStatement{}, fmt.Errorf("%w: first line %.60q is not %q", ErrMalformedCheckpoint, strings.TrimSuffix(lines[0], "\n"), ManifestHeader)
+	}
+	m := ManifestStatement{Origin: strings.TrimSuffix(lines[1], "\n"), SHA256: strings.TrimSuffix(lines[2], "\n")}
+	if err := checkOrigin(m.Origin); err != nil {
+		return ManifestStatement{}, err
+	}
+	if !isLowerHex64(m.SHA256) {
+		return ManifestStatement{}, fmt.Errorf("%w: manifest SHA-256 %.80q is not 64 lowercase hex digits", ErrMalformedCheckpoint, m.SHA256)
+	}
+	return m, nil
+}
+
+func isLowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// SignManifest returns the signed note of a manifest statement. As for a
+// checkpoint, the signer's key name followed by "/" must prefix the origin.
+func SignManifest(m ManifestStatement, signer note.Signer) ([]byte, error) {
+	body, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(m.Origin, signer.Name()+"/") {
+		return nil, fmt.Errorf("%w: key %q cannot sign origin %q", ErrWrongOrigin, signer.Name(), m.Origin)
+	}
+	msg, err := note.Sign(&note.Note{Text: string(body)}, signer)
+	if err != nil {
+		return nil, fmt.Errorf("failed to sign a manifest statement: %w", err)
+	}
+	return msg, nil
+}
+
+// OpenManifest verifies a signed manifest statement against the verifier
+// key vkey and the expected origin, with the checks and errors of
+// OpenCheckpoint, and returns the statement.
+func OpenManifest(noteText []byte, vkey, origin string) (ManifestStatement, error) {
+	text, v, err := openNote(noteText, vkey)
+	if err != nil {
+		return ManifestStatement{}, err
+	}
+	m, err := ParseManifestStatement([]byte(text))
+	if err != nil {
+		return ManifestStatement{}, err
+	}
+	if m.Origin != origin {
+		return ManifestStatement{}, fmt.Errorf("%w: got %q, want %q", ErrWrongOrigin, m.Origin, origin)
+	}
+	if !strings.HasPrefix(m.Origin, v.Name()+"/") {
+		return ManifestStatement{}, fmt.Errorf("%w: origin %q is outside key %q", ErrWrongOrigin, m.Origin, v.Name())
+	}
+	return m, nil
+}
