@@ -133,6 +133,10 @@ func (s storeSource) TreeNodes(org string) tlog.NodeReader { return s.st.TreeNod
 
 func (s storeSource) PublicKey(ctx context.Context) (string, error) { return s.st.PublicKey(ctx) }
 
+func (s storeSource) SignManifest(ctx context.Context, org, sum string) ([]byte, error) {
+	return s.st.SignManifest(ctx, org, sum)
+}
+
 func (s storeSource) InclusionProof(ctx context.Context, org, id string, treeSize uint64) (export.Proof, error) {
 	p, err := s.st.InclusionProof(ctx, org, id, treeSize)
 	return export.Proof{LeafIndex: p.LeafIndex, TreeSize: p.TreeSize, LeafHash: p.LeafHash, Hashes: p.Hashes}, err
@@ -247,7 +251,7 @@ func (c *cli) exportCommand() *cobra.Command {
 }
 
 func (c *cli) verifyExportCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, signed bool
 	var key string
 	cmd := &cobra.Command{
 		Use:   "verify-export DIR",
@@ -255,13 +259,14 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 		Long: "Checks an evidence bundle written by export: the size and SHA-256 of every file,\n" +
 			"every event's leaf hash and inclusion proof against the signed checkpoint, the\n" +
 			"checkpoint's signature, every revealed state's commitment, and that the events\n" +
-			"file holds the proved events. Exit status 0: it verifies; 1: problems, one per\n" +
+			"file holds the proved events, and the manifest's signature (the filter, the\n" +
+			"totals and every file's hash, as exported). Exit status 0: it verifies; 1: problems, one per\n" +
 			"line; 2: the command was used wrongly. With --public-key the bundle must be\n" +
 			"signed by that key (obtained from the log's owner), not just by its own.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
-			opts := export.VerifyOptions{TrustedKey: key}
+			opts := export.VerifyOptions{TrustedKey: key, RequireSignedManifest: signed}
 			if !asJSON {
 				opts.OnProblem = func(p export.Problem) { fmt.Fprintln(w, p.String()) }
 			}
@@ -285,13 +290,18 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 				if key == "" {
 					fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", rep.PublicKey)
 				}
-				fmt.Fprintln(w, "each event in the bundle is proved; that it holds every event its filter matches is not (see README: Verifying an export)")
+				if rep.ManifestSigned {
+					fmt.Fprintln(w, "the manifest is signed with that key too: the bundle holds what was exported, every event its filter matched up to the checkpoint")
+				} else {
+					fmt.Fprintln(w, "the manifest is not signed (a bundle written before version 3): each event in the bundle is proved, but not that none was taken out (see README: Verifying an export)")
+				}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&key, "public-key", "", "the verifier `KEY` the bundle must be signed with")
+	cmd.Flags().BoolVar(&signed, "require-signed-manifest", false, "refuse a bundle whose manifest is not signed (written before version 3)")
 	return cmd
 }
 

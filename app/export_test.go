@@ -92,7 +92,7 @@ func TestCLI_ExportVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			if meta.Format != string(format) || meta.SHA256 != hex.EncodeToString(manifestSum[:]) || meta.RevealStates != (format == export.JSONLines) ||
-				len(meta.Files) != 5 || meta.Count != 40 || meta.Filter["org"] != "org-x" || last.UserID != "tester" {
+				len(meta.Files) != 6 || meta.Count != 40 || meta.Filter["org"] != "org-x" || last.UserID != "tester" {
 				t.Errorf("audit.exported: %s by %s", last.Metadata, last.UserID)
 			}
 

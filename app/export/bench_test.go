@@ -172,6 +172,9 @@ func (s source) ScanRecords(ctx context.Context, f storage.Filter, maxSeq uint64
 func (s source) TreeNodes(org string) tlog.NodeReader { return s.st.TreeNodes(org) }
 
 func (s source) PublicKey(ctx context.Context) (string, error) { return s.st.PublicKey(ctx) }
+func (s source) SignManifest(ctx context.Context, org, sum string) ([]byte, error) {
+	return s.st.SignManifest(ctx, org, sum)
+}
 func (s source) InclusionProof(ctx context.Context, org, id string, size uint64) (export.Proof, error) {
 	p, err := s.st.InclusionProof(ctx, org, id, size)
 	return export.Proof{LeafIndex: p.LeafIndex, TreeSize: p.TreeSize, LeafHash: p.LeafHash, Hashes: p.Hashes}, err

@@ -17,17 +17,29 @@ import (
 
 // Names of the files of a bundle besides the events file.
 const (
-	ManifestFile   = "manifest.json"
-	CheckpointFile = "checkpoint.txt"
-	PublicKeyFile  = "public-key.txt"
-	ProofsFile     = "proofs.jsonl"
+	ManifestFile = "manifest.json"
+	// ManifestSigFile is the signed manifest statement (version 3 on): a
+	// signed note by the log's key over the manifest's seal
+	// (tlog.ManifestHeader). The manifest cannot list it.
+	ManifestSigFile = "manifest.sig"
+	CheckpointFile  = "checkpoint.txt"
+	PublicKeyFile   = "public-key.txt"
+	ProofsFile      = "proofs.jsonl"
 )
 
 // BundleVersion identifies the bundle layout in manifest.json. Version 2
 // bundles' checkpoint.txt may carry the time it was signed (a fourth line,
 // "time <RFC 3339>"), which programs that read version 1 reject; they now
-// say the version is not theirs instead.
-const BundleVersion = "axiom-audit-export/v2"
+// say the version is not theirs instead. Version 3 bundles carry
+// manifest.sig, the log key's signature of the manifest: without it a
+// bundle proves that each event it holds is in the log, but not that none
+// was taken out of it (with the manifest's count, seqs and hashes
+// rewritten to match).
+const BundleVersion = "axiom-audit-export/v3"
+
+// bundleVersionV2 is the version of bundles written before manifests were
+// signed; they are verified as before, and reported unsigned.
+const bundleVersionV2 = "axiom-audit-export/v2"
 
 // bundleVersionV1 is the version of bundles written before checkpoints
 // carried their time; they are verified as before.
@@ -191,8 +203,8 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if d.More() {
 		return m, errorf("manifest: data after the JSON object")
 	}
-	if m.Version != BundleVersion && m.Version != bundleVersionV1 {
-		return m, errorf("manifest: version %q is not %q (or %q)", m.Version, BundleVersion, bundleVersionV1)
+	if m.Version != BundleVersion && m.Version != bundleVersionV2 && m.Version != bundleVersionV1 {
+		return m, errorf("manifest: version %q is not %q (or %q, %q)", m.Version, BundleVersion, bundleVersionV2, bundleVersionV1)
 	}
 	if _, err := ParseFormat(string(m.Format)); err != nil {
 		return m, errorf("manifest: %v", err)

@@ -26,7 +26,7 @@ func TestWrite_everyFormatVerifies(t *testing.T) {
 				if got, want := filepath.Base(res.Dir), "axiom-audit-export-acme-corp-20261127T010203Z"; got != want {
 					t.Errorf("bundle name %q, want %q", got, want)
 				}
-				want := []string{CheckpointFile, ManifestFile, ProofsFile, PublicKeyFile, f.EventsFile()}
+				want := []string{CheckpointFile, ManifestFile, ManifestSigFile, ProofsFile, PublicKeyFile, f.EventsFile()}
 				slices.Sort(want)
 				if got := entries(t, res.Dir); !slices.Equal(got, want) {
 					t.Errorf("files %v, want %v", got, want)
@@ -36,6 +36,9 @@ func TestWrite_everyFormatVerifies(t *testing.T) {
 					t.Errorf("count %d seqs %d..%d, want %d events 1..%d", res.Count, res.FirstSeq, res.LastSeq, n, n)
 				}
 				rep := verifyOK(t, res.Dir)
+				if !rep.ManifestSigned {
+					t.Error("the manifest is not reported signed")
+				}
 				if rep.Events != n {
 					t.Errorf("verified %d events, want %d", rep.Events, n)
 				}

@@ -23,6 +23,8 @@
 //	public-key.txt  the note verifier key
 //	manifest.json   what, who, when, which filter; size and SHA-256 of every
 //	                other file; sealed by its own SHA-256
+//	manifest.sig    the seal signed by the log's key (a signed note), so
+//	                that no event can be taken out, nor the filter changed
 //
 // The folder is written under a hidden temporary name, synced, and renamed
 // into place only when complete; an error or a cancelled context removes it.
@@ -33,7 +35,7 @@
 // # Verification
 //
 // [Verify] checks a bundle with no key store and no database: the
-// manifest's seal and every file's hash, the checkpoint's signature, each
+// manifest's seal and signature and every file's hash, the checkpoint's signature, each
 // proof against the checkpoint root, each revealed state against its
 // commitment, and that the events file holds the proved events. The README
 // ("Verifying an export") states the algorithm for auditors who write their

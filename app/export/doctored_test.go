@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/axiomops/axiom-audit/storage/tlog"
 )
 
 // reseal recomputes the manifest's file sizes and digests and its seal, as
@@ -191,7 +193,10 @@ func TestVerify_resealedDoctoring(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			res := writeBundle(t, newSource(t), c.format, c.sensitive)
 			c.doctor(t, res.Dir)
-			reseal(t, res.Dir, nil)
+			// Resealed as an unsigned bundle, so that the check of what
+			// was doctored is what finds it, not the manifest's signature
+			// (TestVerify_signedManifest).
+			unsign(t, res.Dir)
 			rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -255,22 +260,123 @@ func TestVerify_csvGuards(t *testing.T) {
 	verifyOK(t, writeBundle(t, src, CSV, false).Dir)
 }
 
-// Bundles are version 2 (their checkpoint may carry its time); version 1
-// bundles, written before, still verify; any other version is refused.
+// unsign makes dir a version 2 bundle, written before manifests were
+// signed: its manifest resealed, manifest.sig removed.
+func unsign(t *testing.T, dir string) {
+	t.Helper()
+	reseal(t, dir, func(m *Manifest) { m.Version = bundleVersionV2 })
+	if err := os.Remove(filepath.Join(dir, ManifestSigFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Bundles are version 3 (their manifest is signed). Version 2 (before)
+// and 1 (before checkpoints carried their time) bundles still verify,
+// unsigned, unless a signed manifest is required; any other version is
+// refused.
 func TestVerify_bundleVersions(t *testing.T) {
 	res := writeBundle(t, newSource(t), JSONLines, false)
 	var m Manifest
-	if err := json.Unmarshal(readFile(t, res.Dir, ManifestFile), &m); err != nil || m.Version != "axiom-audit-export/v2" {
-		t.Fatalf("manifest version %q (%v), want axiom-audit-export/v2", m.Version, err)
+	if err := json.Unmarshal(readFile(t, res.Dir, ManifestFile), &m); err != nil || m.Version != "axiom-audit-export/v3" {
+		t.Fatalf("manifest version %q (%v), want axiom-audit-export/v3", m.Version, err)
 	}
+	if rep := verifyOK(t, res.Dir); !rep.ManifestSigned {
+		t.Fatal("a version 3 bundle is not reported signed")
+	}
+	unsign(t, res.Dir)
 	for _, tc := range []struct {
 		version string
 		ok      bool
-	}{{"axiom-audit-export/v1", true}, {"axiom-audit-export/v2", true}, {"axiom-audit-export/v3", false}, {"", false}} {
+	}{{"axiom-audit-export/v1", true}, {"axiom-audit-export/v2", true}, {"axiom-audit-export/v4", false}, {"", false}} {
 		reseal(t, res.Dir, func(m *Manifest) { m.Version = tc.version })
 		rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
-		if ok := err == nil && rep.OK; ok != tc.ok {
-			t.Errorf("version %q: verified %v (%v, %+v), want %v", tc.version, ok, err, rep.Problems, tc.ok)
+		if ok := err == nil && rep.OK; ok != tc.ok || (ok && rep.ManifestSigned) {
+			t.Errorf("version %q: verified %v (%v, %+v), signed %v; want %v, unsigned", tc.version, ok, err, rep.Problems, rep.ManifestSigned, tc.ok)
 		}
+		rep, err = Verify(context.Background(), res.Dir, VerifyOptions{RequireSignedManifest: true})
+		if err != nil || rep.OK {
+			t.Errorf("version %q with a signed manifest required: verified %v (%v)", tc.version, rep.OK, err)
+		}
+	}
+}
+
+// A version 3 bundle's manifest is signed by the log's key, so that what
+// the hashes alone cannot show is found: events taken out (with the
+// manifest's count, seqs and file hashes rewritten to match, which a
+// version 2 bundle cannot tell), or any other rewrite of the manifest.
+func TestVerify_signedManifest(t *testing.T) {
+	takeOut := func(t *testing.T, dir string) {
+		for _, name := range []string{"events.jsonl", ProofsFile} {
+			lines(t, dir, name, func(ls []string) []string { return ls[:len(ls)-1] })
+		}
+		var last ProofLine
+		ls := strings.Split(strings.TrimSpace(string(readFile(t, dir, ProofsFile))), "\n")
+		if err := json.Unmarshal([]byte(ls[len(ls)-1]), &last); err != nil {
+			t.Fatal(err)
+		}
+		reseal(t, dir, func(m *Manifest) { m.Count--; m.LastSeq = last.Seq })
+	}
+	for _, c := range []struct {
+		name   string
+		doctor func(t *testing.T, dir string, src *MemSource)
+		file   string
+		says   string
+	}{
+		{"an event taken out", func(t *testing.T, dir string, _ *MemSource) { takeOut(t, dir) }, ManifestSigFile, "events may have been taken out"},
+		{"the exporter rewritten", func(t *testing.T, dir string, _ *MemSource) {
+			reseal(t, dir, func(m *Manifest) { m.Exporter = "ciso@example.com" })
+		}, ManifestSigFile, "not this one"},
+		{"manifest.sig removed", func(t *testing.T, dir string, _ *MemSource) {
+			os.Remove(filepath.Join(dir, ManifestSigFile))
+		}, ManifestSigFile, "cannot be read"},
+		{"manifest.sig of another export of the log", func(t *testing.T, dir string, src *MemSource) {
+			other := writeBundle(t, src, JSONLines, false, func(o *Options) { o.Filter.Categories = []string{"apply"} })
+			os.WriteFile(filepath.Join(dir, ManifestSigFile), readFile(t, other.Dir, ManifestSigFile), 0o644)
+		}, ManifestSigFile, "not this one"},
+		{"manifest.sig signed by another key of the same name", func(t *testing.T, dir string, _ *MemSource) {
+			var m Manifest
+			if err := json.Unmarshal(readFile(t, dir, ManifestFile), &m); err != nil {
+				t.Fatal(err)
+			}
+			name, _, _ := strings.Cut(strings.TrimSpace(string(readFile(t, dir, PublicKeyFile))), "+")
+			skey, _, err := tlog.GenerateSigningKey(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signer, _ := tlog.NewSigner(skey)
+			sig, err := tlog.SignManifest(tlog.ManifestStatement{Origin: m.Checkpoint.Origin, SHA256: m.ManifestSHA256}, signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, ManifestSigFile), sig, 0o644)
+		}, ManifestSigFile, "does not verify"},
+		{"a checkpoint in place of manifest.sig", func(t *testing.T, dir string, _ *MemSource) {
+			os.WriteFile(filepath.Join(dir, ManifestSigFile), readFile(t, dir, CheckpointFile), 0o644)
+		}, ManifestSigFile, "does not verify"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := newSource(t)
+			res := writeBundle(t, src, JSONLines, false)
+			c.doctor(t, res.Dir, src)
+			rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK || rep.ManifestSigned || len(rep.Problems) != 1 || rep.Problems[0].File != c.file || !strings.Contains(rep.Problems[0].Message, c.says) {
+				t.Fatalf("verified %v, signed %v, problems %v; want one of %s saying %q", rep.OK, rep.ManifestSigned, rep.Problems, c.file, c.says)
+			}
+		})
+	}
+	// Without the signature (a version 2 bundle), an event taken out is
+	// not found: only a required signed manifest refuses it.
+	res := writeBundle(t, newSource(t), JSONLines, false)
+	takeOut(t, res.Dir)
+	unsign(t, res.Dir)
+	if rep := verifyOK(t, res.Dir); rep.ManifestSigned {
+		t.Fatal("an unsigned bundle is reported signed")
+	}
+	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{RequireSignedManifest: true})
+	if err != nil || rep.OK || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].Message, "a signed one is required") {
+		t.Fatalf("with a signed manifest required: %v, %+v", err, rep)
 	}
 }

@@ -40,6 +40,7 @@ func ExampleWrite() {
 	// checkpoint.txt
 	// public-key.txt
 	// manifest.json
+	// manifest.sig
 	// verified: true 1
 }
 

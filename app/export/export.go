@@ -28,6 +28,9 @@ type Source interface {
 	Checkpoint(ctx context.Context, org string) (SignedCheckpoint, error)
 	// PublicKey is the note verifier key checkpoints are signed with.
 	PublicKey(ctx context.Context) (string, error)
+	// SignManifest signs, with that key, the statement that a bundle of
+	// org's log has the manifest sealed with sum (tlog.SignManifest).
+	SignManifest(ctx context.Context, org, sum string) ([]byte, error)
 	// InclusionProof proves event id of org in the tree of treeSize.
 	InclusionProof(ctx context.Context, org, id string, treeSize uint64) (Proof, error)
 	// RevealStates returns the salts and plaintexts of an event's states.
@@ -438,10 +441,18 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	if err != nil {
 		return m, nil, err
 	}
+	sig, err := w.src.SignManifest(ctx, o.Org, seal)
+	if err != nil {
+		return m, nil, fmt.Errorf("failed to sign the manifest: %w", err)
+	}
+	sigEntry, err := w.writeWhole(ManifestSigFile, sig)
+	if err != nil {
+		return m, nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return m, nil, fmt.Errorf("export cancelled: %w", err)
 	}
-	return m, append(files, entry), nil
+	return m, append(files, entry, sigEntry), nil
 }
 
 // proofJob is a batch whose events are in the events file, for the

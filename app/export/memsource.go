@@ -205,6 +205,15 @@ func (m *MemSource) Checkpoint(ctx context.Context, org string) (SignedCheckpoin
 // PublicKey implements Source.
 func (m *MemSource) PublicKey(context.Context) (string, error) { return m.vkey, nil }
 
+// SignManifest implements Source.
+func (m *MemSource) SignManifest(ctx context.Context, org, sum string) ([]byte, error) {
+	signer, err := tlog.NewSigner(m.skey)
+	if err != nil {
+		return nil, err
+	}
+	return tlog.SignManifest(tlog.ManifestStatement{Origin: tlog.Origin(m.instID, org), SHA256: sum}, signer)
+}
+
 // InclusionProof implements Source.
 func (m *MemSource) InclusionProof(ctx context.Context, org, id string, treeSize uint64) (Proof, error) {
 	o := m.org(org)

@@ -57,6 +57,10 @@ type VerifyOptions struct {
 	// the log's owner; public-key.txt must equal it. Without it the bundle
 	// is checked against its own key, which proves integrity but not origin.
 	TrustedKey string
+	// RequireSignedManifest refuses a bundle without a signed manifest
+	// (one written before version 3, or made to look like one): it may
+	// have had events taken out.
+	RequireSignedManifest bool
 	// OnProblem, when set, receives each problem as it is found.
 	OnProblem func(Problem)
 }
@@ -71,6 +75,10 @@ type Report struct {
 	Revealed   int64         `json:"revealedStates"`
 	Checkpoint CheckpointRef `json:"checkpoint"`
 	PublicKey  string        `json:"publicKey,omitempty"`
+	// ManifestSigned: manifest.sig verifies with the bundle's key and
+	// signs this manifest (version 3 bundles), so that the events, the
+	// filter and the totals are those the log's key vouched for.
+	ManifestSigned bool `json:"manifestSigned"`
 	// Problems holds the first maxKeptProblems problems; ProblemCount all.
 	Problems     []Problem `json:"problems"`
 	ProblemCount int64     `json:"problemCount"`
@@ -164,7 +172,8 @@ func (v *verifier) run(ctx context.Context) error {
 	}
 	v.m = m
 	v.rep.Format, v.rep.Org = m.Format, m.OrganizationID
-	if sum, err := manifestDigest(data, m.ManifestSHA256); err != nil {
+	sum, err := manifestDigest(data, m.ManifestSHA256)
+	if err != nil {
 		v.problem(Problem{File: ManifestFile, Message: err.Error()})
 	} else if sum != m.ManifestSHA256 {
 		v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("has been modified: its SHA-256 (with manifestSha256 zeroed) is %s, the manifest says %s", sum, m.ManifestSHA256)})
@@ -173,6 +182,9 @@ func (v *verifier) run(ctx context.Context) error {
 	// reported after theirs.
 	hashes := v.hashFiles(ctx)
 	v.checkCheckpoint()
+	if err == nil {
+		v.checkManifestSig(sum)
+	}
 	if f, err := filterOf(m.Filter, m.OrganizationID); err != nil {
 		v.problem(Problem{File: ManifestFile, Message: "filter: " + err.Error()})
 	} else if v.matcher, err = storage.NewMatcher(f); err != nil {
@@ -296,7 +308,7 @@ func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) e
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() != ManifestFile && !listed[e.Name()] {
+		if e.Name() != ManifestFile && !(e.Name() == ManifestSigFile && v.m.Version == BundleVersion) && !listed[e.Name()] {
 			v.problem(Problem{File: e.Name(), Message: "is not listed in the manifest"})
 		}
 	}
@@ -342,6 +354,41 @@ func (v *verifier) checkCheckpoint() {
 	if v.m.Checkpoint != v.rep.Checkpoint {
 		v.problem(Problem{File: ManifestFile, Message: "its checkpoint differs from checkpoint.txt"})
 	}
+}
+
+// checkManifestSig opens manifest.sig with public-key.txt and checks that
+// it signs sum, the manifest's actual seal. Bundles before version 3 have
+// none (checkFiles names one they hold as a file the manifest does not
+// list).
+func (v *verifier) checkManifestSig(sum string) {
+	if v.m.Version != BundleVersion {
+		if v.opts.RequireSignedManifest {
+			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("is a %s bundle's, which has no signed manifest (%s), and a signed one is required", v.m.Version, ManifestSigFile)})
+		}
+		return
+	}
+	if v.rep.PublicKey == "" {
+		return // no key to check it with (a problem already)
+	}
+	note, ok := v.readSmall(ManifestSigFile, maxSmallFileBytes)
+	if !ok {
+		return
+	}
+	origin := v.m.Checkpoint.Origin
+	if v.cpOK {
+		origin = v.cp.Origin
+	}
+	st, err := tlog.OpenManifest(note, v.rep.PublicKey, origin)
+	if err != nil {
+		v.problem(Problem{File: ManifestSigFile, Message: fmt.Sprintf("does not verify with %s: %v", PublicKeyFile, err)})
+		return
+	}
+	if st.SHA256 != sum {
+		v.problem(Problem{File: ManifestSigFile, Message: fmt.Sprintf("signs the manifest sealed %s, not this one (sealed %s): "+
+			"the manifest was rewritten after it was signed, so events may have been taken out of the bundle or its filter changed", st.SHA256, sum)})
+		return
+	}
+	v.rep.ManifestSigned = true
 }
 
 // verifyItem is one event to check: its proof line and its events-file

@@ -130,6 +130,10 @@ func (s storeSource) Checkpoint(ctx context.Context, org string) (export.SignedC
 
 func (s storeSource) PublicKey(ctx context.Context) (string, error) { return s.st.PublicKey(ctx) }
 
+func (s storeSource) SignManifest(ctx context.Context, org, sum string) ([]byte, error) {
+	return s.st.SignManifest(ctx, org, sum)
+}
+
 func (s storeSource) InclusionProof(ctx context.Context, org, id string, treeSize uint64) (export.Proof, error) {
 	p, err := s.st.InclusionProof(ctx, org, id, treeSize)
 	if err != nil {

@@ -59,7 +59,7 @@ test('exports the current filter to a typed folder, and the bundle verifies offl
   expect(path.dirname(dir)).toBe(outDir)
   expect(path.basename(dir)).toMatch(/^axiom-audit-export-acme-prod-\d{8}T\d{6}Z$/)
   await shot(page, 'export-done')
-  expect(readdirSync(dir).sort()).toEqual(['checkpoint.txt', 'events.jsonl', 'manifest.json', 'proofs.jsonl', 'public-key.txt'])
+  expect(readdirSync(dir).sort()).toEqual(['checkpoint.txt', 'events.jsonl', 'manifest.json', 'manifest.sig', 'proofs.jsonl', 'public-key.txt'])
 
   // The bundle holds what the dialog said: high-risk events of acme-prod, withheld states.
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { count: number; organizationId: string }

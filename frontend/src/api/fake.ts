@@ -369,7 +369,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         const stamp = new Date(now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
         const dir = `${req.outDir.replace(/\/+$/, '')}/axiom-audit-export-${req.query.org}-${stamp}`
         const events = req.format === 'csv' ? 'events.csv' : req.format === 'json' ? 'events.json' : req.format === 'cef' ? 'events.cef' : 'events.jsonl'
-        const files = [events, 'proofs.jsonl', 'checkpoint.txt', 'public-key.txt', 'manifest.json'].map((name, i) => ({ name, bytes: i < 2 ? total * 900 : 400, sha256: hashHex(i + 1, 7) }))
+        const files = [events, 'proofs.jsonl', 'checkpoint.txt', 'public-key.txt', 'manifest.json', 'manifest.sig'].map((name, i) => ({ name, bytes: i < 2 ? total * 900 : 400, sha256: hashHex(i + 1, 7) }))
         return { dir, format: req.format, count: total, firstSeq: first, lastSeq: last, bytes: files.reduce((n, f) => n + f.bytes, 0), includeSensitive: req.includeSensitive, files }
       })
       return {
@@ -408,7 +408,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         const slug = req.period.trim().replace(/\.\./g, '_').replace(/[:+ ]/g, '')
         const dir = `${req.outDir.trim().replace(/\/+$/, '')}/axiom-audit-report-${req.org}-${slug}-${stamp}`
         const evidenceEvents = Math.round(events / 3)
-        const files = ['evidence/checkpoint.txt', 'evidence/events.jsonl', 'evidence/manifest.json', 'evidence/proofs.jsonl', 'evidence/public-key.txt', 'report.html', 'report.json']
+        const files = ['evidence/checkpoint.txt', 'evidence/events.jsonl', 'evidence/manifest.json', 'evidence/manifest.sig', 'evidence/proofs.jsonl', 'evidence/public-key.txt', 'report.html', 'report.json']
           .map((name, i) => ({ name, bytes: name.includes('events') || name.includes('proofs') ? evidenceEvents * 900 : 2000 + i * 700, sha256: hashHex(i + 1, 11) }))
         return {
           dir, pdf: false, note: 'report.pdf was not produced: Chromium is not installed. Open report.html in a browser and print it to PDF.',
