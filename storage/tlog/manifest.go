@@ -100,11 +100,8 @@ func OpenManifest(noteText []byte, vkey, origin string) (ManifestStatement, erro
 	if err != nil {
 		return ManifestStatement{}, err
 	}
-	if m.Origin != origin {
-		return ManifestStatement{}, fmt.Errorf("%w: got %q, want %q", ErrWrongOrigin, m.Origin, origin)
-	}
-	if !strings.HasPrefix(m.Origin, v.Name()+"/") {
-		return ManifestStatement{}, fmt.Errorf("%w: origin %q is outside key %q", ErrWrongOrigin, m.Origin, v.Name())
+	if err := checkSignedOrigin(m.Origin, origin, v); err != nil {
+		return ManifestStatement{}, err
 	}
 	return m, nil
 }

@@ -124,13 +124,22 @@ func OpenCheckpoint(noteText []byte, vkey, origin string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if cp.Origin != origin {
-		return Checkpoint{}, fmt.Errorf("%w: got %q, want %q", ErrWrongOrigin, cp.Origin, origin)
-	}
-	if !strings.HasPrefix(cp.Origin, v.Name()+"/") {
-		return Checkpoint{}, fmt.Errorf("%w: origin %q is outside key %q", ErrWrongOrigin, cp.Origin, v.Name())
+	if err := checkSignedOrigin(cp.Origin, origin, v); err != nil {
+		return Checkpoint{}, err
 	}
 	return cp, nil
+}
+
+// checkSignedOrigin checks that a note signed by v names the origin
+// wanted, and that the origin is one of v's key (its name and "/").
+func checkSignedOrigin(got, want string, v note.Verifier) error {
+	if got != want {
+		return fmt.Errorf("%w: got %q, want %q", ErrWrongOrigin, got, want)
+	}
+	if !strings.HasPrefix(got, v.Name()+"/") {
+		return fmt.Errorf("%w: origin %q is outside key %q", ErrWrongOrigin, got, v.Name())
+	}
+	return nil
 }
 
 // openNote verifies that noteText carries exactly one signature by vkey,
