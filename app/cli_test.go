@@ -568,6 +568,14 @@ func TestColumns(t *testing.T) {
 		c.row(r...)
 	}
 	c.flush()
+	// By grapheme cluster: Hangul written as its jamo (as macOS stores
+	// file names), an emoji with a skin tone, one with the emoji
+	// variation selector.
+	for in, want := range map[string]int{"\u1112\u1161\u11ab": 2, "\ud55c": 2, "👍\U0001F3FD": 2, "\u2764\ufe0f": 2, "e\u0301": 1, "東京": 4, "abc": 3} {
+		if got := displayWidth(in); got != want {
+			t.Errorf("displayWidth(%+q) = %d, want %d", in, got, want)
+		}
+	}
 	if want := "RESOURCES      X\n" +
 		"バケット-東京  a\n" +
 		"cafe\u0301           b\n" +

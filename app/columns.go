@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/width"
+	"github.com/rivo/uniseg"
 )
 
 // columns writes rows of cells aligned in columns, two spaces apart, as
@@ -85,29 +85,13 @@ func (c *columns) write(cells []string) error {
 	return err
 }
 
-// displayWidth is the number of terminal columns s takes: two for each
-// East Asian wide or fullwidth character (Unicode's East Asian Width,
-// UAX #11), none for a combining mark, one for the rest (control and
-// format characters, such as the zero-width joiner, are escaped before, by
-// printable).
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case unicode.In(r, unicode.Mn, unicode.Me):
-		case r < 0x1100: // nothing wide before the Hangul Jamo
-			n++
-		default:
-			switch width.LookupRune(r).Kind() {
-			case width.EastAsianWide, width.EastAsianFullwidth:
-				n += 2
-			default:
-				n++
-			}
-		}
-	}
-	return n
-}
+// displayWidth is the number of terminal columns s takes, as a terminal
+// draws it: by grapheme cluster (UAX #29), two columns for an East Asian
+// wide or fullwidth character or an emoji (with its modifiers and
+// variation selectors), none for a combining mark (rivo/uniseg's
+// StringWidth). Control and format characters are escaped before, by
+// printable.
+func displayWidth(s string) int { return uniseg.StringWidth(s) }
 
 // printable is cell with its control characters (C0, DEL, C1), format
 // characters (such as the bidirectional overrides) and invalid UTF-8
