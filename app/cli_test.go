@@ -1163,3 +1163,49 @@ func describe(evs, recorded []storage.Event) string {
 	}
 	return b.String()
 }
+
+// countedChecks counts the check requests made through it, refusing any of
+// more than max events as too large.
+type countedChecks struct {
+	eventBackend
+	max int
+	n   *int
+}
+
+func (b countedChecks) checkConflicts(ctx context.Context, events []storage.Event) ([]storage.Conflict, error) {
+	*b.n++
+	if len(events) > b.max {
+		return nil, storage.ErrBatchTooLarge
+	}
+	return b.eventBackend.checkConflicts(ctx, events)
+}
+
+// An input that is a batch twice (every id repeated in a later commit) is
+// checked in a few requests, not one per line; and the same when the
+// requests must be small. Its second half changed on one line names that
+// line only.
+func TestCLI_AppendRepeatedBatchIsCheckedInFewRequests(t *testing.T) {
+	in, evs := largeInput(t, "org-a", 0, 2000)
+	changed := evs[1500]
+	changed.UserID = "mallory@example.com"
+	doubled := in + strings.Replace(in, mustJSON(t, evs[1500]), mustJSON(t, changed), 1)
+	commits := (4000 + chunkEvents - 1) / chunkEvents
+	for _, max := range []int{1 << 20, 300} {
+		n := 0
+		_, stderr, err := appendThrough(t, countedChecks{TestApp(t), max, &n}, doubled)
+		if ExitCode(err) != ExitDataErr || stderr != "line 3501: id: repeats the id of line 1501 with different content\n" {
+			t.Fatalf("checks of at most %d events: %v, stderr %q", max, err, stderr)
+		}
+		if n > 3*commits+20 {
+			t.Errorf("checks of at most %d events: %d check requests for %d commits", max, n, commits)
+		}
+	}
+	n := 0
+	stdout, _, err := appendThrough(t, countedChecks{TestApp(t), 1 << 20, &n}, in+in)
+	if err != nil || len(receiptsOf(t, stdout)) != 4000 {
+		t.Fatalf("the batch twice: %v, %d receipts", err, len(receiptsOf(t, stdout)))
+	}
+	if n > commits+2 {
+		t.Errorf("the batch twice: %d check requests for %d commits", n, commits)
+	}
+}

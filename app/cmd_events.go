@@ -429,10 +429,8 @@ func checkPlanned(ctx context.Context, b eventBackend, src source, plan inputPla
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range spreadOrder {
-		if err := checkSpread(ctx, b, spread[k], report); err != nil {
-			return nil, err
-		}
+	if err := checkSpread(ctx, b, spread, spreadOrder, report); err != nil {
+		return nil, err
 	}
 	return problems, nil
 }
@@ -445,62 +443,123 @@ type occurrence struct {
 	logChecked, logConflict bool // held against the log: whether it conflicts
 }
 
-// checkSpread judges the lines of one id as one check of the whole input
-// would: those before the first that does not conflict with the log are
-// each held against the log; the later ones against that first.
-func checkSpread(ctx context.Context, b eventBackend, occ []occurrence, report func(line, earlierLine int)) error {
-	for n, o := range occ {
-		if !o.logChecked {
-			cs, err := b.checkConflicts(ctx, []storage.Event{o.ev})
-			if err != nil {
-				return err
+// checkSpread judges the lines of each id of spread (ids, in order) as
+// one check of the whole input would: those before the first that does not
+// conflict with the log are each held against the log; the later ones
+// against that first. The ids are judged together, in a few requests
+// whatever their number (an input that is a batch twice repeats every id).
+func checkSpread(ctx context.Context, b eventBackend, spread map[string][]occurrence, ids []string, report func(line, earlierLine int)) error {
+	// Each id's first line that does not conflict with the log: the lines
+	// whose commit's check did not hold them against the log are checked
+	// in rounds, one line of each id a round, all in one request.
+	first := map[string]int{}
+	next := map[string]int{}
+	for pending := ids; len(pending) > 0; {
+		var ask []string
+		for _, k := range pending {
+			occ, n := spread[k], next[k]
+			for n < len(occ) && occ[n].logChecked && occ[n].logConflict {
+				report(occ[n].line, 0)
+				n++
 			}
-			o.logConflict = len(cs) > 0
-		}
-		if o.logConflict {
-			report(o.line, 0)
-			continue
-		}
-		rest := occ[n+1:]
-		if len(rest) == 0 {
-			return nil
-		}
-		evs := make([]storage.Event, 0, 1+len(rest))
-		evs = append(evs, o.ev)
-		for _, r := range rest {
-			evs = append(evs, r.ev)
-		}
-		cs, err := b.checkConflicts(ctx, evs)
-		if errors.Is(err, storage.ErrBatchTooLarge) {
-			// One at a time against the first.
-			for _, r := range rest {
-				cs, err := b.checkConflicts(ctx, []storage.Event{o.ev, r.ev})
-				if err != nil {
-					return err
-				}
-				if len(cs) > 0 && cs[len(cs)-1].Index == 1 {
-					report(r.line, o.line)
-				}
+			next[k] = n
+			switch {
+			case n == len(occ): // every line conflicts with the log
+			case occ[n].logChecked:
+				first[k] = n
+			default:
+				ask = append(ask, k)
 			}
-			return nil
 		}
+		if len(ask) == 0 {
+			break
+		}
+		evs := make([]storage.Event, len(ask))
+		for i, k := range ask {
+			evs[i] = spread[k][next[k]].ev
+		}
+		// One line of each id: each is held against the log alone.
+		conflicts := map[int]bool{}
+		err := inHalves(evs, func(from int, part []storage.Event) error {
+			cs, err := b.checkConflicts(ctx, part)
+			for _, c := range cs {
+				conflicts[from+c.Index] = true
+			}
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		for _, c := range cs {
-			if c.Index == 0 {
-				continue // recorded with other content since it was checked; appending will say so
+		for i, k := range ask {
+			o := &spread[k][next[k]]
+			o.logChecked, o.logConflict = true, conflicts[i]
+		}
+		pending = ask
+	}
+	// The later lines of each id against its first, every id's in one
+	// request: ids are independent in a check.
+	var groups [][]occurrence
+	for _, k := range ids {
+		if n, ok := first[k]; ok && n < len(spread[k])-1 {
+			groups = append(groups, spread[k][n:])
+		}
+	}
+	return checkGroups(ctx, b, groups, report)
+}
+
+// checkGroups checks groups of lines of one id each, the first of each not
+// conflicting with the log, and reports each later line that does not
+// have its group's first's content. A request too large is split between
+// groups, and a group too large for one into pairs with its first (a pair
+// always fits: an event is at most 1 MiB, a request 32 MiB).
+func checkGroups(ctx context.Context, b eventBackend, groups [][]occurrence, report func(line, earlierLine int)) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	var evs []storage.Event
+	var at []occurrence // the line of each event of evs
+	var head []int      // the index in evs of each event's group's first
+	for _, g := range groups {
+		h := len(evs)
+		for _, o := range g {
+			evs = append(evs, o.ev)
+			at = append(at, o)
+			head = append(head, h)
+		}
+	}
+	cs, err := b.checkConflicts(ctx, evs)
+	if errors.Is(err, storage.ErrBatchTooLarge) {
+		if len(groups) > 1 {
+			h := len(groups) / 2
+			if err := checkGroups(ctx, b, groups[:h], report); err != nil {
+				return err
 			}
-			switch {
-			case c.Earlier == 0:
-				report(rest[c.Index-1].line, o.line)
-			case c.Earlier > 0:
-				report(rest[c.Index-1].line, rest[c.Earlier-1].line)
-			default:
-				report(rest[c.Index-1].line, 0)
+			return checkGroups(ctx, b, groups[h:], report)
+		}
+		g := groups[0]
+		if len(g) == 2 {
+			return err
+		}
+		for _, o := range g[1:] {
+			if err := checkGroups(ctx, b, [][]occurrence{{g[0], o}}, report); err != nil {
+				return err
 			}
 		}
 		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		switch {
+		case c.Index == head[c.Index]:
+			// A group's first, recorded with other content since it was
+			// checked: appending will say so.
+		case c.Earlier >= 0:
+			report(at[c.Index].line, at[c.Earlier].line)
+		default:
+			report(at[c.Index].line, 0)
+		}
 	}
 	return nil
 }
