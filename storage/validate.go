@@ -536,6 +536,17 @@ func ParseEvent(data []byte) (Event, error) {
 		} else {
 			problems = append(problems, FieldError{Field: "event", Reason: "could not be decoded: " + err.Error()})
 		}
+	} else if slices.Contains(w.ResourceIDs, "") {
+		// encoding/json decodes a null item as "": name it as
+		// decodeFields does.
+		var raw struct {
+			R json.RawMessage `json:"resourceIds"`
+		}
+		if json.Unmarshal(data, &raw) == nil {
+			if _, fes, ok := resourceIDItems(raw.R); ok {
+				problems = append(problems, fes...)
+			}
+		}
 	}
 	e = Event{
 		ID:             w.ID,
@@ -602,7 +613,8 @@ func (w *wireEvent) decodeFields(data []byte) []FieldError {
 			continue
 		}
 		if t.name == "resourceIds" && raw[0] == '[' {
-			if fes := resourceIDItemErrors(raw); fes != nil {
+			if ids, fes, ok := resourceIDItems(raw); ok {
+				w.ResourceIDs = ids
 				out = append(out, fes...)
 				continue
 			}
@@ -619,24 +631,28 @@ func (w *wireEvent) decodeFields(data []byte) []FieldError {
 	return out
 }
 
-// resourceIDItemErrors names each item of the array raw that is not a
-// string (at most maxProblemsPerValue), or returns nil when each is.
-func resourceIDItemErrors(raw json.RawMessage) []FieldError {
+// resourceIDItems decodes the array raw of resourceIds: each string item,
+// and "" in place of any other (which the validator then also finds
+// empty, under the same field), and names each item that is not a string
+// (at most maxProblemsPerValue). ok is false when raw is no array.
+func resourceIDItems(raw json.RawMessage) (ids []string, fes []FieldError, ok bool) {
 	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
-		return nil
+	if json.Unmarshal(raw, &items) != nil || items == nil {
+		return nil, nil, false
 	}
-	var out []FieldError
+	ids = make([]string, len(items))
 	for i, r := range items {
 		if r[0] == '"' {
+			if json.Unmarshal(r, &ids[i]) != nil {
+				return nil, nil, false
+			}
 			continue
 		}
-		out = append(out, FieldError{Field: "resourceIds[" + strconv.Itoa(i) + "]", Reason: "must be a string, not " + jsonKind(r)})
-		if len(out) == maxProblemsPerValue {
-			break
+		if len(fes) < maxProblemsPerValue {
+			fes = append(fes, FieldError{Field: "resourceIds[" + strconv.Itoa(i) + "]", Reason: "must be a string, not " + jsonKind(r)})
 		}
 	}
-	return out
+	return ids, fes, true
 }
 
 // jsonKind names the JSON type of the value raw.

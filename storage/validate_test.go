@@ -380,6 +380,10 @@ func TestParseEvent(t *testing.T) {
 		{"resourceIds item", encode(set("resourceIds", []any{"a", 1})), "resourceIds[1]", "must be a string, not number"},
 		{"resourceIds items", encode(set("resourceIds", []any{true, "a", map[string]any{}, nil})), "resourceIds[0]", "must be a string, not bool"},
 		{"resourceIds object item", encode(set("resourceIds", []any{true, "a", map[string]any{}})), "resourceIds[2]", "must be a string, not object"},
+		// A null item, which encoding/json decodes as "" without an error,
+		// is named as on a line with a type error elsewhere.
+		{"resourceIds null item", encode(set("resourceIds", []any{"a", nil})), "resourceIds[1]", "must be a string, not null"},
+		{"resourceIds null item, and a type error", encode(func(m map[string]any) { m["resourceIds"] = []any{"a", nil}; m["userId"] = 5 }), "resourceIds[1]", "must be a string, not null"},
 		{"metadata key with NUL", encode(set("metadata", map[string]any{"x": map[string]any{"a\x00b": 1}})), "metadata.x", "a key must not contain NUL"},
 		// Far past a field's own limit the event's scan stops: it names
 		// the field's limit, not the event's.
@@ -430,8 +434,8 @@ func TestParseEvent_EveryWrongType(t *testing.T) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if e.OrganizationID != "acme" || e.ActionType != "scan.started" || e.RiskLevel != "low" || string(e.Metadata) != `{"k":1}` ||
-		e.UserID != "" || e.ResourceIDs != nil || e.Timestamp.IsZero() {
-		t.Errorf("decoded %+v: want the well-typed fields, and the others zero", e)
+		e.UserID != "" || !slices.Equal(e.ResourceIDs, []string{"", "r", ""}) || e.Timestamp.IsZero() {
+		t.Errorf("decoded %+v: want the well-typed fields, the others zero, and \"\" for each item of resourceIds that is no string", e)
 	}
 	// A resourceIds that is no array is one problem.
 	_, err = ParseEvent([]byte(`{"userId":1,"resourceIds":{"a":"b"}}`))
