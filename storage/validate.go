@@ -523,10 +523,14 @@ func ParseEvent(data []byte) (Event, error) {
 	// best effort, so that callers can still report what else is wrong.
 	var w wireEvent
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if len(problems) == 0 {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(&w); err != nil {
+	dec.DisallowUnknownFields()
+	if len(problems) > 0 {
+		// A key that is no field (or one only in another case, which
+		// encoding/json would take for it), a duplicate key, a value the
+		// contract forbids: decode each field by its exact name, as the
+		// line's other problems are then named as on any line.
+		problems = append(problems, w.decodeFields(data)...)
+	} else if err := dec.Decode(&w); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			// encoding/json reports only the first value of the wrong

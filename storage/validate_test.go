@@ -437,6 +437,13 @@ func TestParseEvent_EveryWrongType(t *testing.T) {
 		e.UserID != "" || !slices.Equal(e.ResourceIDs, []string{"", "r", ""}) || e.Timestamp.IsZero() {
 		t.Errorf("decoded %+v: want the well-typed fields, the others zero, and \"\" for each item of resourceIds that is no string", e)
 	}
+	// A key that is a field only in another case is no field: its value
+	// is not taken for the field's (encoding/json would), so a line with
+	// "status" and "Status" is judged by its "status".
+	e, err = ParseEvent([]byte(`{"userid":"u","status":"applied","Status":"x"}`))
+	if errs := fieldErrors(t, err); len(errs) != 2 || e.UserID != "" || e.Status != "applied" {
+		t.Errorf("case-folded keys: decoded %+v, problems %v; want userId empty, status applied, two problems", e, errs)
+	}
 	// A resourceIds that is no array is one problem.
 	_, err = ParseEvent([]byte(`{"userId":1,"resourceIds":{"a":"b"}}`))
 	got = got[:0]
