@@ -293,7 +293,7 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 				if rep.ManifestSigned {
 					fmt.Fprintln(w, "the manifest is signed with that key too: the bundle holds what was exported, every event its filter matched up to the checkpoint")
 				} else {
-					fmt.Fprintln(w, "the manifest is not signed (a bundle written before version 3): each event in the bundle is proved, but not that none was taken out (see README: Verifying an export)")
+					fmt.Fprintln(w, "the manifest is not signed (a version 1 or 2 bundle, written before version 3 or made to look like one): each event in the bundle is proved, but not that none was taken out; --require-signed-manifest refuses it (see README: Verifying an export)")
 				}
 			}
 			return nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -378,5 +379,50 @@ func TestVerify_signedManifest(t *testing.T) {
 	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{RequireSignedManifest: true})
 	if err != nil || rep.OK || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].Message, "a signed one is required") {
 		t.Fatalf("with a signed manifest required: %v, %+v", err, rep)
+	}
+}
+
+// A bundle holds plain files only: a symbolic link is not followed (it
+// would have the verifier read, and quote in its report, a file of the
+// machine it runs on, or never finish reading /dev/zero).
+func TestVerify_symlinksAreNotFollowed(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need a privilege on Windows")
+	}
+	secret := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(secret, []byte("aws_secret_access_key=AKIA-SECRET-1234\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, target string }{
+		{PublicKeyFile, secret},
+		{CheckpointFile, "/dev/zero"},
+		{ManifestSigFile, secret},
+		{"events.jsonl", secret},
+		{ProofsFile, "/dev/zero"},
+		{ManifestFile, secret},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := writeBundle(t, newSource(t), JSONLines, false)
+			path := filepath.Join(res.Dir, c.name)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(c.target, path); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			rep, err := Verify(ctx, res.Dir, VerifyOptions{})
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			out, _ := json.Marshal(rep)
+			if rep.OK || strings.Contains(string(out), "SECRET") {
+				t.Fatalf("verified %v, report %s", rep.OK, out)
+			}
+			if !strings.Contains(string(out), "is not a regular file (a symbolic link)") {
+				t.Errorf("no problem says %s is a symbolic link: %s", c.name, out)
+			}
+		})
 	}
 }

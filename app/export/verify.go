@@ -141,8 +141,47 @@ func (v *verifier) problem(p Problem) {
 	}
 }
 
+// openBundleFile opens a file of a bundle, which must be a regular file: a
+// symbolic link would have the verifier read, and quote in its report, a
+// file of the machine it runs on, and a device (/dev/zero) would never end.
+func openBundleFile(path string) (*os.File, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("is not a regular file (%s): a bundle holds plain files only", fileKind(fi.Mode()))}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if opened, err := f.Stat(); err != nil || !os.SameFile(fi, opened) {
+		f.Close()
+		return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("changed while it was opened")}
+	}
+	return f, nil
+}
+
+// fileKind names what a file that is not a regular one is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a folder"
+	case m&(os.ModeDevice|os.ModeCharDevice) != 0:
+		return "a device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file"
+}
+
 func (v *verifier) readSmall(name string, limit int64) ([]byte, bool) {
-	f, err := os.Open(filepath.Join(v.dir, name))
+	f, err := openBundleFile(filepath.Join(v.dir, name))
 	if err != nil {
 		v.problem(Problem{File: name, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
 		return nil, false
@@ -316,7 +355,7 @@ func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) e
 }
 
 func hashFile(ctx context.Context, path string) (int64, string, error) {
-	f, err := os.Open(path)
+	f, err := openBundleFile(path)
 	if err != nil {
 		return 0, "", errors.Unwrap(err)
 	}
@@ -422,7 +461,7 @@ const verifyChunkSize = 256
 
 // checkEvents walks proofs.jsonl and the events file together.
 func (v *verifier) checkEvents(ctx context.Context) error {
-	pf, err := os.Open(filepath.Join(v.dir, ProofsFile))
+	pf, err := openBundleFile(filepath.Join(v.dir, ProofsFile))
 	if err != nil {
 		v.problem(Problem{File: ProofsFile, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
 		return nil
@@ -433,7 +472,7 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 	ph := newHashingReader(pr)
 	v.proofsReader = ph
 	eventsName := v.m.Format.EventsFile()
-	f, err := os.Open(filepath.Join(v.dir, eventsName))
+	f, err := openBundleFile(filepath.Join(v.dir, eventsName))
 	if err != nil {
 		v.problem(Problem{File: eventsName, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
 		return nil
