@@ -426,3 +426,30 @@ func TestVerify_symlinksAreNotFollowed(t *testing.T) {
 		})
 	}
 }
+
+// With a trusted key, the manifest must be signed by it: a bundle signed
+// by another key is not reported signed.
+func TestVerify_signedManifestTrustedKey(t *testing.T) {
+	res := writeBundle(t, newSource(t), JSONLines, false)
+	own := strings.TrimSpace(string(readFile(t, res.Dir, PublicKeyFile)))
+	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{TrustedKey: own})
+	if err != nil || !rep.OK || !rep.ManifestSigned {
+		t.Fatalf("with its own key trusted: %v, %+v", err, rep)
+	}
+	name, _, _ := strings.Cut(own, "+")
+	_, other, err := tlog.GenerateSigningKey(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Verify(context.Background(), res.Dir, VerifyOptions{TrustedKey: other})
+	if err != nil || rep.OK || rep.ManifestSigned {
+		t.Fatalf("with another key trusted: %v, verified %v, signed %v", err, rep.OK, rep.ManifestSigned)
+	}
+	found := false
+	for _, p := range rep.Problems {
+		found = found || (p.File == ManifestSigFile && strings.Contains(p.Message, "the trusted key"))
+	}
+	if !found {
+		t.Errorf("no problem says manifest.sig is not signed by the trusted key: %v", rep.Problems)
+	}
+}

@@ -417,9 +417,15 @@ func (v *verifier) checkManifestSig(sum string) {
 	if v.cpOK {
 		origin = v.cp.Origin
 	}
-	st, err := tlog.OpenManifest(note, v.rep.PublicKey, origin)
+	// With a trusted key, the signature must be that key's, whatever
+	// public-key.txt says.
+	key, keyName := v.rep.PublicKey, PublicKeyFile
+	if v.opts.TrustedKey != "" {
+		key, keyName = v.opts.TrustedKey, "the trusted key"
+	}
+	st, err := tlog.OpenManifest(note, key, origin)
 	if err != nil {
-		v.problem(Problem{File: ManifestSigFile, Message: fmt.Sprintf("does not verify with %s: %v", PublicKeyFile, err)})
+		v.problem(Problem{File: ManifestSigFile, Message: fmt.Sprintf("does not verify with %s: %v", keyName, err)})
 		return
 	}
 	if st.SHA256 != sum {
