@@ -78,14 +78,7 @@ func SignManifest(m ManifestStatement, signer note.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(m.Origin, signer.Name()+"/") {
-		return nil, fmt.Errorf("%w: key %q cannot sign origin %q", ErrWrongOrigin, signer.Name(), m.Origin)
-	}
-	msg, err := note.Sign(&note.Note{Text: string(body)}, signer)
-	if err != nil {
-		return nil, fmt.Errorf("failed to sign a manifest statement: %w", err)
-	}
-	return msg, nil
+	return signBody(body, m.Origin, signer, "a manifest statement")
 }
 
 // OpenManifest verifies a signed manifest statement against the verifier

@@ -86,12 +86,18 @@ func Sign(cp Checkpoint, signer note.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(cp.Origin, signer.Name()+"/") {
-		return nil, fmt.Errorf("%w: key %q cannot sign origin %q", ErrWrongOrigin, signer.Name(), cp.Origin)
+	return signBody(body, cp.Origin, signer, "checkpoint")
+}
+
+// signBody signs the note body of origin's log (what, for errors), if the
+// signer's key owns origin: its name followed by "/" prefixes it.
+func signBody(body []byte, origin string, signer note.Signer, what string) ([]byte, error) {
+	if !strings.HasPrefix(origin, signer.Name()+"/") {
+		return nil, fmt.Errorf("%w: key %q cannot sign origin %q", ErrWrongOrigin, signer.Name(), origin)
 	}
 	msg, err := note.Sign(&note.Note{Text: string(body)}, signer)
 	if err != nil {
-		return nil, fmt.Errorf("failed to sign checkpoint: %w", err)
+		return nil, fmt.Errorf("failed to sign %s: %w", what, err)
 	}
 	return msg, nil
 }
