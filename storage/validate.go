@@ -522,35 +522,28 @@ func ParseEvent(data []byte) (Event, error) {
 	// are exactly the event's fields. When it found problems the decode is
 	// best effort, so that callers can still report what else is wrong.
 	var w wireEvent
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if len(problems) > 0 {
-		// A key that is no field (or one only in another case, which
-		// encoding/json would take for it), a duplicate key, a value the
-		// contract forbids: decode each field by its exact name, as the
-		// line's other problems are then named as on any line.
-		problems = append(problems, w.decodeFields(data)...)
-	} else if err := dec.Decode(&w); err != nil {
+	exact := len(problems) == 0
+	if exact {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&w)
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		switch {
+		case errors.As(err, &te) || (err == nil && slices.Contains(w.ResourceIDs, "")):
 			// encoding/json reports only the first value of the wrong
-			// type: decode the fields one by one to name each.
-			w = wireEvent{}
-			problems = append(problems, w.decodeFields(data)...)
-		} else {
+			// type, and decodes a null item of resourceIds as "".
+			exact = false
+		case err != nil:
 			problems = append(problems, FieldError{Field: "event", Reason: "could not be decoded: " + err.Error()})
 		}
-	} else if slices.Contains(w.ResourceIDs, "") {
-		// encoding/json decodes a null item as "": name it as
-		// decodeFields does.
-		var raw struct {
-			R json.RawMessage `json:"resourceIds"`
-		}
-		if json.Unmarshal(data, &raw) == nil {
-			if _, fes, ok := resourceIDItems(raw.R); ok {
-				problems = append(problems, fes...)
-			}
-		}
+	}
+	if !exact {
+		// Decode each field by its exact name and name each of the wrong
+		// type: a key that is no field (or one only in another case,
+		// which encoding/json would take for it) is not taken for one,
+		// and the line's other problems are named as on any line.
+		w = wireEvent{}
+		problems = append(problems, w.decodeFields(data)...)
 	}
 	e = Event{
 		ID:             w.ID,
