@@ -517,13 +517,13 @@ func checkGroups(ctx context.Context, b eventBackend, groups [][]occurrence, rep
 		return nil
 	}
 	var evs []storage.Event
-	var at []occurrence // the line of each event of evs
-	var head []int      // the index in evs of each event's group's first
+	var lines []int // the line of each event of evs
+	var head []int  // the index in evs of each event's group's first
 	for _, g := range groups {
 		h := len(evs)
 		for _, o := range g {
 			evs = append(evs, o.ev)
-			at = append(at, o)
+			lines = append(lines, o.line)
 			head = append(head, h)
 		}
 	}
@@ -556,9 +556,9 @@ func checkGroups(ctx context.Context, b eventBackend, groups [][]occurrence, rep
 			// A group's first, recorded with other content since it was
 			// checked: appending will say so.
 		case c.Earlier >= 0:
-			report(at[c.Index].line, at[c.Earlier].line)
+			report(lines[c.Index], lines[c.Earlier])
 		default:
-			report(at[c.Index].line, 0)
+			report(lines[c.Index], 0)
 		}
 	}
 	return nil
