@@ -827,6 +827,22 @@ func queueBehindCommit(t *testing.T, dir string, ks Keystore, hook func(n int32)
 	return s, out
 }
 
+// holdFirstCommit makes the next group commit of s wait in the
+// beforeCommit hook until release is closed; entered is closed once it
+// waits there. Later commits go on.
+func holdFirstCommit(s *Store) (entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	var n atomic.Int32
+	s.beforeCommit = func() error {
+		if n.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	return entered, release
+}
+
 func openGroupsOf2(t *testing.T, dir string, ks Keystore) *Store {
 	t.Helper()
 	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
@@ -1176,15 +1192,7 @@ func TestStore_RotationOutlivesItsContext(t *testing.T) {
 	ks := newStoreKeystore()
 	s := openTest(t, dir, ks)
 	appendN(t, s, "acme", 0, 2)
-	entered, release := make(chan struct{}), make(chan struct{})
-	var n atomic.Int32
-	s.beforeCommit = func() error {
-		if n.Add(1) == 1 {
-			close(entered)
-			<-release
-		}
-		return nil
-	}
+	entered, release := holdFirstCommit(s)
 	go func() { // its commit waits in the hook
 		if _, err := s.Append(context.Background(), []Event{testEvent("acme", 2)}); err != nil {
 			t.Error(err)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -550,6 +549,17 @@ func wipeAllBut(keep byte) func(t *testing.T, txn *badger.Txn) {
 	}
 }
 
+// forIntegrityModes runs f as a subtest with the integrity layer on, and
+// again with it off.
+func forIntegrityModes(t *testing.T, f func(t *testing.T, opts Options)) {
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{{"integrity on", Options{}}, {"integrity off", Options{disableIntegrity: true}}} {
+		t.Run(c.name, func(t *testing.T) { f(t, c.opts) })
+	}
+}
+
 // checkDamaged opens l and checks that acme is refused as damaged, and
 // only acme.
 func checkDamaged(t *testing.T, l *tamperLog) {
@@ -686,55 +696,50 @@ func TestCheckpointOfSize(t *testing.T) {
 // to check it against) must not make the next append overwrite record 1.
 func TestAppend_LostHeadDoesNotOverwrite(t *testing.T) {
 	ctx := context.Background()
-	for _, c := range []struct {
-		name string
-		opts Options
-	}{{"integrity on", Options{}}, {"integrity off", Options{disableIntegrity: true}}} {
-		t.Run(c.name, func(t *testing.T) {
-			dir, ks := t.TempDir(), newStoreKeystore()
-			clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
-			s := openIntegrityTest(t, dir, ks, clk, c.opts)
-			appendN(t, s, "acme", 0, 3)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			var before []byte
-			rawTamper(t, dir, ks, func(txn *badger.Txn) {
-				before = rawGet(t, txn, recordKey("acme", 1))
-				txn.Delete(headKey("acme"))
-				txn.Delete(compactKey("acme"))
-				for n := uint64(1); n <= 3; n++ {
-					txn.Delete(checkpointKey("acme", n))
-				}
-			})
-			s = openIntegrityTest(t, dir, ks, clk, c.opts)
-			defer s.Close()
-			_, err := s.Append(ctx, []Event{testEvent("acme", 50)})
-			if c.opts.disableIntegrity {
-				if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "restore") {
-					t.Errorf("append over a lost head: %v, want ErrTampered saying to restore", err)
-				}
-			} else {
-				// Records without a head are damage, found on open: an
-				// alert that cannot be acknowledged (acknowledging
-				// appends an event, which would overwrite record 1).
-				if !errors.Is(err, ErrIntegrityAlert) {
-					t.Errorf("append over a lost head: %v, want ErrIntegrityAlert", err)
-				}
-				if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err == nil || !strings.Contains(err.Error(), "restore") {
-					t.Errorf("acknowledging over a lost head: %v, want a refusal saying to restore", err)
-				}
-			}
-			var after []byte
-			s.db.View(func(txn *badger.Txn) error { after = rawGet(t, txn, recordKey("acme", 1)); return nil })
-			if !bytes.Equal(before, after) {
-				t.Error("record seq 1 was overwritten")
-			}
-			if _, err := s.Append(ctx, []Event{testEvent("other", 1)}); err != nil {
-				t.Errorf("append to another organization: %v", err)
+	forIntegrityModes(t, func(t *testing.T, opts Options) {
+		dir, ks := t.TempDir(), newStoreKeystore()
+		clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+		s := openIntegrityTest(t, dir, ks, clk, opts)
+		appendN(t, s, "acme", 0, 3)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var before []byte
+		rawTamper(t, dir, ks, func(txn *badger.Txn) {
+			before = rawGet(t, txn, recordKey("acme", 1))
+			txn.Delete(headKey("acme"))
+			txn.Delete(compactKey("acme"))
+			for n := uint64(1); n <= 3; n++ {
+				txn.Delete(checkpointKey("acme", n))
 			}
 		})
-	}
+		s = openIntegrityTest(t, dir, ks, clk, opts)
+		defer s.Close()
+		_, err := s.Append(ctx, []Event{testEvent("acme", 50)})
+		if opts.disableIntegrity {
+			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "restore") {
+				t.Errorf("append over a lost head: %v, want ErrTampered saying to restore", err)
+			}
+		} else {
+			// Records without a head are damage, found on open: an
+			// alert that cannot be acknowledged (acknowledging
+			// appends an event, which would overwrite record 1).
+			if !errors.Is(err, ErrIntegrityAlert) {
+				t.Errorf("append over a lost head: %v, want ErrIntegrityAlert", err)
+			}
+			if _, err := s.AcknowledgeIntegrityAlert(ctx, "acme", "alice", "accept"); err == nil || !strings.Contains(err.Error(), "restore") {
+				t.Errorf("acknowledging over a lost head: %v, want a refusal saying to restore", err)
+			}
+		}
+		var after []byte
+		s.db.View(func(txn *badger.Txn) error { after = rawGet(t, txn, recordKey("acme", 1)); return nil })
+		if !bytes.Equal(before, after) {
+			t.Error("record seq 1 was overwritten")
+		}
+		if _, err := s.Append(ctx, []Event{testEvent("other", 1)}); err != nil {
+			t.Errorf("append to another organization: %v", err)
+		}
+	})
 }
 
 // The head's recordedAt (what the organization list shows as the last
@@ -789,95 +794,82 @@ func TestOpen_NewestLeafFlippedInHeadAndRecord(t *testing.T) {
 // two more queue behind it.
 func TestAppend_DamagedHeadFailsOnlyItsOrganization(t *testing.T) {
 	ctx := context.Background()
-	for _, c := range []struct {
-		name string
-		opts Options
-	}{{"integrity on", Options{}}, {"integrity off", Options{disableIntegrity: true}}} {
-		t.Run(c.name, func(t *testing.T) {
-			dir, ks := t.TempDir(), newStoreKeystore()
-			clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
-			s := openIntegrityTest(t, dir, ks, clk, c.opts)
-			for _, org := range []string{"acme", "globex", "hooli", "initech"} {
-				appendN(t, s, org, 0, 3)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			// Reopened, the store has read no head yet.
-			s = openIntegrityTest(t, dir, ks, clk, c.opts)
-			defer s.Close()
-			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(headKey("acme")) }); err != nil {
-				t.Fatal(err)
-			}
-			entered, release := make(chan struct{}), make(chan struct{})
-			var commits atomic.Int32
-			s.beforeCommit = func() error {
-				if commits.Add(1) == 1 {
-					close(entered)
-					<-release
-				}
-				return nil
-			}
-			type result struct {
-				org string
-				err error
-			}
-			results := make(chan result, 4)
-			appendAsync := func(org string, i int) {
-				go func() {
-					_, err := s.Append(ctx, []Event{testEvent(org, i)})
-					results <- result{org, err}
-				}()
-			}
-			appendAsync("hooli", 10) // a lone append, held in its commit
+	forIntegrityModes(t, func(t *testing.T, opts Options) {
+		dir, ks := t.TempDir(), newStoreKeystore()
+		clk := &manualClock{t: baseTime.Add(300 * 24 * time.Hour)}
+		s := openIntegrityTest(t, dir, ks, clk, opts)
+		for _, org := range []string{"acme", "globex", "hooli", "initech"} {
+			appendN(t, s, org, 0, 3)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// Reopened, the store has read no head yet.
+		s = openIntegrityTest(t, dir, ks, clk, opts)
+		defer s.Close()
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(headKey("acme")) }); err != nil {
+			t.Fatal(err)
+		}
+		entered, release := holdFirstCommit(s)
+		type result struct {
+			org string
+			err error
+		}
+		results := make(chan result, 4)
+		appendAsync := func(org string, i int) {
+			go func() {
+				_, err := s.Append(ctx, []Event{testEvent(org, i)})
+				results <- result{org, err}
+			}()
+		}
+		appendAsync("hooli", 10) // a lone append, held in its commit
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the first append did not reach its commit")
+		}
+		appendAsync("initech", 11)
+		waitFor(t, "the writer to take a request and wait", func() bool { return s.writerWaits.Load() > 0 })
+		groups := s.writerGroups.Load()
+		appendAsync("acme", 12)
+		appendAsync("globex", 13)
+		waitFor(t, "two requests queued behind it", func() bool { return len(s.reqs) == 2 })
+		close(release)
+		got := map[string]error{}
+		for range 4 {
 			select {
-			case <-entered:
+			case r := <-results:
+				got[r.org] = r.err
 			case <-time.After(10 * time.Second):
-				t.Fatal("the first append did not reach its commit")
+				t.Fatalf("appends answered: %v, want 4", got)
 			}
-			appendAsync("initech", 11)
-			waitFor(t, "the writer to take a request and wait", func() bool { return s.writerWaits.Load() > 0 })
-			groups := s.writerGroups.Load()
-			appendAsync("acme", 12)
-			appendAsync("globex", 13)
-			waitFor(t, "two requests queued behind it", func() bool { return len(s.reqs) == 2 })
-			close(release)
-			got := map[string]error{}
-			for range 4 {
-				select {
-				case r := <-results:
-					got[r.org] = r.err
-				case <-time.After(10 * time.Second):
-					t.Fatalf("appends answered: %v, want 4", got)
-				}
+		}
+		if n := s.writerGroups.Load() - groups; n != 1 {
+			t.Fatalf("the writer built %d groups for the three queued requests, want 1 (the test relies on them sharing one)", n)
+		}
+		for _, org := range []string{"hooli", "initech", "globex"} {
+			if got[org] != nil {
+				t.Errorf("append to %s, in a group with the damaged acme: %v", org, got[org])
 			}
-			if n := s.writerGroups.Load() - groups; n != 1 {
-				t.Fatalf("the writer built %d groups for the three queued requests, want 1 (the test relies on them sharing one)", n)
+		}
+		if err := got["acme"]; !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "restore") {
+			t.Errorf("append to acme over its lost head: %v, want ErrTampered saying to restore", err)
+		}
+		for _, org := range []string{"initech", "globex"} {
+			if size, _, err := s.Head(ctx, org); err != nil || size != 4 {
+				t.Errorf("%s after the group: size %d, %v; want 4", org, size, err)
 			}
-			for _, org := range []string{"hooli", "initech", "globex"} {
-				if got[org] != nil {
-					t.Errorf("append to %s, in a group with the damaged acme: %v", org, got[org])
-				}
-			}
-			if err := got["acme"]; !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "restore") {
-				t.Errorf("append to acme over its lost head: %v, want ErrTampered saying to restore", err)
-			}
-			for _, org := range []string{"initech", "globex"} {
-				if size, _, err := s.Head(ctx, org); err != nil || size != 4 {
-					t.Errorf("%s after the group: size %d, %v; want 4", org, size, err)
-				}
-			}
-			if c.opts.disableIntegrity {
-				return
-			}
-			waitFor(t, "the damaged alert", func() bool { return len(s.IntegrityAlerts(ctx)) > 0 })
-			alerts := s.IntegrityAlerts(ctx)
-			if len(alerts) != 1 || alerts[0].Org != "acme" || alerts[0].Kind != AlertDamaged {
-				t.Fatalf("alerts: %+v, want one damaged alert of acme", alerts)
-			}
-			if _, err := s.Append(ctx, []Event{testEvent("acme", 14)}); !errors.Is(err, ErrIntegrityAlert) {
-				t.Errorf("a later append to acme: %v, want ErrIntegrityAlert", err)
-			}
-		})
-	}
+		}
+		if opts.disableIntegrity {
+			return
+		}
+		waitFor(t, "the damaged alert", func() bool { return len(s.IntegrityAlerts(ctx)) > 0 })
+		alerts := s.IntegrityAlerts(ctx)
+		if len(alerts) != 1 || alerts[0].Org != "acme" || alerts[0].Kind != AlertDamaged {
+			t.Fatalf("alerts: %+v, want one damaged alert of acme", alerts)
+		}
+		if _, err := s.Append(ctx, []Event{testEvent("acme", 14)}); !errors.Is(err, ErrIntegrityAlert) {
+			t.Errorf("a later append to acme: %v, want ErrIntegrityAlert", err)
+		}
+	})
 }
