@@ -244,6 +244,7 @@ type Store struct {
 	// Groups built by the writer goroutine, of them handed to the
 	// committer, and built by lone Appends (tests).
 	writerGroups, pipelinedGroups, directGroups atomic.Int64
+	commits                                     atomic.Int64 // Badger transactions of appends
 
 	// beforeCommit is a test hook run before each group commit.
 	beforeCommit func() error

@@ -883,6 +883,116 @@ func TestStore_PipelinedGroups(t *testing.T) {
 	}
 }
 
+// Groups that queued behind a commit are committed together, in one Badger
+// transaction (and so one sync), in seq order, as many as fit in one.
+func TestStore_QueuedGroupsShareACommit(t *testing.T) {
+	twoEach := make([][]Event, 6)
+	for i := range twoEach {
+		twoEach[i] = []Event{testEvent("acme", 11+2*i), testEvent("acme", 12+2*i)}
+	}
+	// 60 events need about 107 KB of a transaction, over half of the
+	// 157 KB that one of a 1 MiB memtable may hold.
+	large := make([][]Event, 4)
+	for i := range large {
+		for j := range 60 {
+			large[i] = append(large[i], testEvent("acme", 100+60*i+j))
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		opts     Options
+		requests [][]Event
+		// The requests are one group each; at most this many commits.
+		maxCommits int64
+	}{
+		{"small groups share", Options{MaxGroupEvents: 2}, twoEach, 5},
+		{"groups too large to share", Options{MaxGroupEvents: 60, MemTableSize: 1 << 20}, large, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.GCInterval = -1
+			s, err := Open(context.Background(), t.TempDir(), newStoreKeystore(), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// After queueForCommitter's cleanup, which lets held commits go.
+			t.Cleanup(func() { s.Close() })
+			appendN(t, s, "acme", 0, 3)
+			results, commits := queueForCommitter(t, s, tc.requests)
+			want := uint64(3 + 1) // appendN's and queueForCommitter's own
+			for i, r := range results {
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				if len(r.receipts) != len(tc.requests[i]) {
+					t.Fatalf("request %d: %d receipts for %d events", i, len(r.receipts), len(tc.requests[i]))
+				}
+				want += uint64(len(r.receipts))
+			}
+			if size, _, err := s.Head(context.Background(), "acme"); err != nil || size != want {
+				t.Fatalf("head %d, %v; want %d", size, err, want)
+			}
+			if groups := s.pipelinedGroups.Load(); groups != int64(len(tc.requests)) || commits > tc.maxCommits {
+				t.Fatalf("%d groups through the committer in %d transactions, want %d in at most %d",
+					groups, commits, len(tc.requests), tc.maxCommits)
+			}
+			if ps := verifyAll(t, s, VerifyOptions{}); len(ps) != 0 {
+				t.Fatalf("problems:\n%s", problemList(ps))
+			}
+		})
+	}
+}
+
+// queueForCommitter appends each of requests from its own goroutine, so
+// that they queue for the writer behind a held direct append and then, as
+// groups, for the committer behind its held first commit. It returns their
+// results and the transactions that committed them.
+func queueForCommitter(t *testing.T, s *Store, requests [][]Event) ([]appendResult, int64) {
+	t.Helper()
+	held := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	released := [2]sync.Once{}
+	free := func(i int) { released[i].Do(func() { close(release[i]) }) }
+	// A failing test lets the held commits go, so that Close returns.
+	t.Cleanup(func() { free(0); free(1) })
+	var n atomic.Int32
+	s.beforeCommit = func() error {
+		// 1: a direct append, so that the others queue; 2: the
+		// committer's first group, so that the next ones queue for it.
+		if i := n.Add(1) - 1; i < 2 {
+			close(held[i])
+			<-release[i]
+		}
+		return nil
+	}
+	ctx := context.Background()
+	// out[0] is the held direct append's, out[i+1] that of requests[i].
+	out := make([]appendResult, len(requests)+1)
+	var wg sync.WaitGroup
+	appendAsync := func(i int, evs ...Event) {
+		wg.Go(func() {
+			rs, err := s.Append(ctx, evs)
+			out[i] = appendResult{rs, err}
+		})
+	}
+	appendAsync(0, testEvent("acme", 10))
+	<-held[0]
+	for i, r := range requests {
+		appendAsync(i+1, r...)
+	}
+	// The writer holds one of them, waiting for the held commit.
+	waitFor(t, "requests queued behind the commit", func() bool { return len(s.reqs) == len(requests)-1 })
+	free(0)
+	<-held[1]
+	waitFor(t, "groups queued for the committer", func() bool { return len(s.commitc) == cap(s.commitc) })
+	before := s.commits.Load()
+	free(1)
+	wg.Wait()
+	if out[0].err != nil {
+		t.Fatal(out[0].err)
+	}
+	return out[1:], s.commits.Load() - before
+}
+
 // A commit that fails while later groups are in the pipeline fails them
 // all, and the log on disk has no gap: after a reopen, appends go on from
 // the last durable seq.
