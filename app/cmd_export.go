@@ -168,7 +168,8 @@ func (c *cli) exportCommand() *cobra.Command {
 		Use:   "export --org ORG --format FORMAT --out DIR [filters]",
 		Short: "Write an evidence bundle an auditor can verify offline",
 		Long: "Writes the events matching the filters to a new folder\n" +
-			"axiom-audit-export-<org>-<UTC time> inside DIR: the events file, manifest.json,\n" +
+			"axiom-audit-export-<org>-<UTC time> inside DIR (-2, -3, ... added when an export\n" +
+			"of the same second has that name): the events file, manifest.json,\n" +
 			"checkpoint.txt, public-key.txt and proofs.jsonl (one inclusion proof per event).\n" +
 			"The folder appears only when complete. States are withheld (only their\n" +
 			"commitments are exported) unless --include-sensitive is given. The export is\n" +

@@ -136,7 +136,8 @@ func (c *cli) reportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report --org ORG --period PERIOD --out DIR",
 		Short: "Write a compliance report of one organization for a period",
-		Long: "Writes a new folder inside DIR, axiom-audit-report-<org>-<period>-<time>/, with\n" +
+		Long: "Writes a new folder inside DIR, axiom-audit-report-<org>-<period>-<time>/ (-2,\n" +
+			"-3, ... added when a report of the same second has that name), with\n" +
 			"report.html (self-contained and printable), report.pdf (printed by headless\n" +
 			"Chromium when it is installed), report.json (the same figures), the evidence\n" +
 			"bundle of the period's material events in evidence/, and SHA256SUMS. The log\n" +

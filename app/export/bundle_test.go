@@ -175,6 +175,8 @@ func TestVerify_otherLogsProofs(t *testing.T) {
 	}
 }
 
+// A bundle whose name is taken (a second export in the same second) gets
+// the next free name; the existing folder is not touched.
 func TestWrite_existingTargetNotOverwritten(t *testing.T) {
 	src := newSource(t)
 	out := t.TempDir()
@@ -182,16 +184,94 @@ func TestWrite_existingTargetNotOverwritten(t *testing.T) {
 	if err := os.Mkdir(target, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Write(context.Background(), src, Options{Org: testOrg, Format: CSV, OutDir: out, Now: func() time.Time { return testNow }})
-	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), target) {
-		t.Fatalf("err = %v, want ErrExists naming %s", err, target)
+	now := func() time.Time { return testNow }
+	var dirs []string
+	for range 2 {
+		res, err := Write(context.Background(), src, Options{Org: testOrg, Format: CSV, OutDir: out, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := Verify(context.Background(), res.Dir, VerifyOptions{}); err != nil || !rep.OK {
+			t.Fatalf("%s does not verify: %v %+v", res.Dir, err, rep.Problems)
+		}
+		dirs = append(dirs, filepath.Base(res.Dir))
 	}
-	if got := entries(t, out); !slices.Equal(got, []string{filepath.Base(target)}) {
+	base := filepath.Base(target)
+	if want := []string{base + "-2", base + "-3"}; !slices.Equal(dirs, want) {
+		t.Errorf("bundles in %v, want %v", dirs, want)
+	}
+	if got := entries(t, out); !slices.Equal(got, []string{base, base + "-2", base + "-3"}) {
 		t.Errorf("out dir holds %v", got)
 	}
 	if got := entries(t, target); len(got) != 0 {
 		t.Errorf("the existing folder was written to: %v", got)
 	}
+}
+
+func TestPlace(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		taken []string // in dir before Place
+		file  bool     // the taken names are files, not folders
+		want  string   // "" for ErrExists
+	}{
+		{name: "free", want: "b"},
+		{name: "taken", taken: []string{"b"}, want: "b-2"},
+		{name: "taken by a file", taken: []string{"b"}, file: true, want: "b-2"},
+		{name: "gap", taken: []string{"b", "b-2", "b-4"}, want: "b-3"},
+		{name: "all taken", taken: allNames("b"), want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, n := range tc.taken {
+				var err error
+				if tc.file {
+					err = os.WriteFile(filepath.Join(dir, n), nil, 0o644)
+				} else {
+					err = os.Mkdir(filepath.Join(dir, n), 0o755)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			tmp := filepath.Join(dir, ".tmp")
+			if err := os.Mkdir(tmp, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(tmp, "f"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Place(tmp, dir, "b")
+			if tc.want == "" {
+				if !errors.Is(err, ErrExists) {
+					t.Fatalf("Place = %q, %v; want ErrExists", got, err)
+				}
+				if _, err := os.Stat(filepath.Join(tmp, "f")); err != nil {
+					t.Errorf("the folder to place is gone: %v", err)
+				}
+				return
+			}
+			if err != nil || got != filepath.Join(dir, tc.want) {
+				t.Fatalf("Place = %q, %v; want %s", got, err, tc.want)
+			}
+			if b, err := os.ReadFile(filepath.Join(got, "f")); err != nil || string(b) != "x" {
+				t.Errorf("placed folder: %q, %v", b, err)
+			}
+			for _, n := range tc.taken {
+				if fi, err := os.Stat(filepath.Join(dir, n)); err != nil || fi.IsDir() == tc.file {
+					t.Errorf("%s changed: %v", n, err)
+				}
+			}
+		})
+	}
+}
+
+func allNames(base string) []string {
+	names := []string{base}
+	for i := 2; i <= maxPlaceTries; i++ {
+		names = append(names, fmt.Sprintf("%s-%d", base, i))
+	}
+	return names
 }
 
 func TestWrite_cancelLeavesNothing(t *testing.T) {

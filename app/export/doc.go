@@ -14,7 +14,8 @@
 //
 // [Write] signs a fresh checkpoint through its [Source], then writes the
 // events that checkpoint covers to a new folder
-// axiom-audit-export-<org>-<UTC time>/:
+// axiom-audit-export-<org>-<UTC time>/ (or the first free of its name
+// followed by -2, -3, …: see [Place]):
 //
 //	events.<ext>    the events in the chosen format
 //	proofs.jsonl    one RFC 6962 inclusion proof per event, with the public

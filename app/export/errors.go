@@ -8,7 +8,8 @@ import (
 var (
 	// ErrUsage: a bad option (format, organization, directory).
 	ErrUsage = errors.New("invalid export request")
-	// ErrExists: the bundle's folder already exists; nothing is overwritten.
+	// ErrExists: the bundle's folder name and every name after it (name-2,
+	// … name-999) are taken; nothing is overwritten.
 	ErrExists = errors.New("the export folder already exists")
 	// ErrNotVerified: verify-export found problems.
 	ErrNotVerified = errors.New("the export does not verify")

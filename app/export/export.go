@@ -113,8 +113,8 @@ func BundleName(org string, t time.Time) string {
 // opts.OutDir and returns it. The bundle is written to a hidden temporary
 // folder, synced, and renamed into place only when complete; on any error,
 // including a cancelled ctx, the temporary folder is removed and no bundle
-// exists. An existing folder of the same name is never overwritten
-// (ErrExists). Memory does not grow with the number of events.
+// exists. An existing folder is never overwritten: when the bundle's name
+// is taken, it gets the first free of name-2, name-3, … (Place). Memory does not grow with the number of events.
 func Write(ctx context.Context, src Source, opts Options) (res Result, err error) {
 	if opts.Org == "" {
 		return res, fmt.Errorf("%w: the organization is required", ErrUsage)
@@ -151,10 +151,6 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 		return res, fmt.Errorf("%w: %s is not a folder", ErrUsage, outDir)
 	}
 	created := opts.Now().UTC()
-	target := filepath.Join(outDir, BundleName(opts.Org, created))
-	if _, err := os.Lstat(target); err == nil {
-		return res, fmt.Errorf("%s: %w", target, ErrExists)
-	}
 	tmp, err := os.MkdirTemp(outDir, ".axiom-audit-export-*.partial")
 	if err != nil {
 		return res, fmt.Errorf("cannot create a folder in %s: %w", outDir, err)
@@ -172,11 +168,9 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 	if err := syncDir(tmp); err != nil {
 		return res, fmt.Errorf("failed to sync %s: %w", tmp, err)
 	}
-	if _, err := os.Lstat(target); err == nil {
-		return res, fmt.Errorf("%s: %w", target, ErrExists)
-	}
-	if err := os.Rename(tmp, target); err != nil {
-		return res, fmt.Errorf("failed to move the export into place at %s: %w", target, err)
+	target, err := Place(tmp, outDir, BundleName(opts.Org, created))
+	if err != nil {
+		return res, err
 	}
 	if err := syncDir(outDir); err != nil {
 		os.RemoveAll(target)

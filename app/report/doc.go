@@ -4,7 +4,8 @@
 // # The report folder
 //
 // [Write] creates, inside an existing folder,
-// axiom-audit-report-<org>-<period>-<UTC time>/ holding:
+// axiom-audit-report-<org>-<period>-<UTC time>/ (-2, -3, … added when
+// that name is taken) holding:
 //
 //   - evidence/: the evidence bundle (app/export, JSON Lines) of the period's
 //     material events, each with its inclusion proof against a checkpoint
@@ -18,7 +19,7 @@
 //   - SHA256SUMS: the SHA-256 of every other file, in sha256sum's format.
 //
 // The folder is written under a hidden temporary name and renamed when
-// complete; it never replaces an existing folder ([ErrExists]).
+// complete; it never replaces an existing folder.
 //
 // # Figures
 //

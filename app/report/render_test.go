@@ -152,10 +152,14 @@ func TestWrite_Folder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A second report of the same second never overwrites the first.
-	_, err = Write(ctx, st, WriteOptions{Options: Options{Org: testOrg, Period: testPeriod, Now: func() time.Time { return testNow }}, OutDir: out, NoPDF: true})
-	if !errors.Is(err, ErrExists) {
-		t.Errorf("second Write: %v, want ErrExists", err)
+	// A second report of the same second never overwrites the first: it
+	// gets the next free name.
+	again, err := Write(ctx, st, WriteOptions{Options: Options{Org: testOrg, Period: testPeriod, Now: func() time.Time { return testNow }}, OutDir: out, NoPDF: true})
+	if err != nil || again.Dir != res.Dir+"-2" {
+		t.Errorf("second Write: %q, %v; want %s-2", again.Dir, err, res.Dir)
+	}
+	if _, err := os.Stat(filepath.Join(res.Dir, FilePDF)); err != nil {
+		t.Errorf("the first report lost its PDF: %v", err)
 	}
 }
 

@@ -16,10 +16,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/axiomops/axiom-audit/app/export"
 	"github.com/axiomops/axiom-audit/storage"
 )
 
-// ErrExists: the report folder already exists; a report never overwrites.
+// ErrExists: the report folder's name and every name after it (name-2, …
+// name-999) are taken; a report never overwrites.
 var ErrExists = errors.New("the report folder already exists")
 
 // The files of a report folder.
@@ -97,10 +99,6 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	}
 	created := opts.Now()
 	opts.Now = func() time.Time { return created }
-	target := filepath.Join(out, FolderName(opts.Org, opts.Period, ts(created)))
-	if _, err := os.Lstat(target); err == nil {
-		return res, fmt.Errorf("%s: %w", target, ErrExists)
-	}
 	tmp, err := os.MkdirTemp(out, ".axiom-audit-report-*.partial")
 	if err != nil {
 		return res, fmt.Errorf("cannot create a folder in %s: %w", out, err)
@@ -168,11 +166,12 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	if err := syncDir(tmp); err != nil {
 		return res, err
 	}
-	if _, err := os.Lstat(target); err == nil {
-		return res, fmt.Errorf("%s: %w", target, ErrExists)
+	target, err := export.Place(tmp, out, FolderName(opts.Org, opts.Period, ts(created)))
+	if errors.Is(err, export.ErrExists) {
+		return res, fmt.Errorf("%w: %w", ErrExists, err)
 	}
-	if err := os.Rename(tmp, target); err != nil {
-		return res, fmt.Errorf("failed to move the report into place at %s: %w", target, err)
+	if err != nil {
+		return res, err
 	}
 	if err := syncDir(out); err != nil {
 		return res, err

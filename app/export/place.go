@@ -1,0 +1,51 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// maxPlaceTries bounds the names Place tries: base, base-2, … base-999.
+const maxPlaceTries = 999
+
+// Place moves the complete folder tmp into dir under the first free name
+// of base, base-2, base-3, …, and returns its path. Folders are named to
+// the second, so two exports (or reports) of one organization in the same
+// second, as a script writing several formats makes, each get their own.
+// It never replaces anything: where the system can rename without
+// replacing (Linux), a name taken between the check and the move is
+// skipped too. With every name taken the error wraps ErrExists.
+func Place(tmp, dir, base string) (string, error) {
+	for i := 1; i <= maxPlaceTries; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		target := filepath.Join(dir, name)
+		if _, err := os.Lstat(target); err == nil {
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("cannot check %s: %w", target, err)
+		}
+		switch err := renameNoReplace(tmp, target); {
+		case err == nil:
+			return target, nil
+		case errors.Is(err, fs.ErrExist):
+			continue // taken since the check
+		default:
+			return "", fmt.Errorf("failed to move %s into place at %s: %w", tmp, target, err)
+		}
+	}
+	return "", fmt.Errorf("%s and %s-2 … -%d: %w", filepath.Join(dir, base), base, maxPlaceTries, ErrExists)
+}
+
+// checkAndRename renames oldpath to newpath unless newpath exists.
+func checkAndRename(oldpath, newpath string) error {
+	if _, err := os.Lstat(newpath); err == nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrExist}
+	}
+	return os.Rename(oldpath, newpath)
+}
