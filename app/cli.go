@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -171,6 +173,11 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Before the profile is opened: nothing is created for a
+			// window that cannot be shown.
+			if err := checkDisplay(runtime.GOOS, os.Getenv); err != nil {
+				return err
+			}
 			a, closeApp, err := c.open(cmd)
 			if err != nil {
 				return err

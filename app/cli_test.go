@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -1207,5 +1208,45 @@ func TestCLI_AppendRepeatedBatchIsCheckedInFewRequests(t *testing.T) {
 	}
 	if n > commits+2 {
 		t.Errorf("the batch twice: %d check requests for %d commits", n, commits)
+	}
+}
+
+func TestCheckDisplay(t *testing.T) {
+	for _, tc := range []struct {
+		goos        string
+		display, wl string
+		wantErr     bool
+	}{
+		{"linux", "", "", true},
+		{"linux", ":0", "", false},
+		{"linux", "", "wayland-0", false},
+		{"freebsd", "", "", true},
+		{"windows", "", "", false},
+		{"darwin", "", "", false},
+	} {
+		env := map[string]string{"DISPLAY": tc.display, "WAYLAND_DISPLAY": tc.wl}
+		err := checkDisplay(tc.goos, func(k string) string { return env[k] })
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s DISPLAY=%q WAYLAND_DISPLAY=%q: %v, want error %v", tc.goos, tc.display, tc.wl, err, tc.wantErr)
+		}
+	}
+}
+
+// Without a display the window is refused in one line, before the profile
+// is opened (so nothing is created), instead of GTK's panic.
+func TestCLI_NoDisplay(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		t.Skip("Windows and macOS always have a display")
+	}
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	opened := false
+	_, stderr, code := runRoot(t, func(context.Context, Globals) (*App, func() error, error) {
+		opened = true
+		return nil, nil, errors.New("opened")
+	}, "")
+	if code != 2 || opened || strings.Count(stderr, "\n") != 1 ||
+		!strings.Contains(stderr, "no display") || !strings.Contains(stderr, "axiom-audit serve") {
+		t.Fatalf("exit %d, opened %v, stderr:\n%s", code, opened, stderr)
 	}
 }

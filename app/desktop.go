@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 
@@ -11,6 +12,22 @@ import (
 	"github.com/wailsapp/wails/v2/pkg/options/linux"
 	"github.com/wailsapp/wails/v2/pkg/runtime"
 )
+
+// checkDisplay refuses to open the window on a Linux or BSD system without
+// a display server to show it on (over SSH, on a server), where GTK would
+// otherwise panic. Windows and macOS always have one.
+func checkDisplay(goos string, getenv func(string) string) error {
+	switch goos {
+	case "windows", "darwin", "ios", "android":
+		return nil
+	}
+	if getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != "" {
+		return nil
+	}
+	return errors.New("there is no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): " +
+		"run axiom-audit in a desktop session, use 'axiom-audit serve' to open the timeline in a browser, " +
+		"or run a command (axiom-audit --help lists them)")
+}
 
 // RunDesktop opens the desktop window and blocks until it is closed, the
 // context is cancelled, or the process receives SIGINT or SIGTERM; each of
