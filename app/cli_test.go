@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -478,6 +479,42 @@ func TestCLI_QueryTable(t *testing.T) {
 					t.Fatalf("%s first: column %s at %d of the header does not start a column of row %d:\n%s\n%s", order, col, i, n+1, head, row)
 				}
 			}
+		}
+	}
+}
+
+// A query the limit cut says so on stderr, and only then; stdout holds the
+// events alone.
+func TestCLI_QuerySaysWhenTheLimitCut(t *testing.T) {
+	a := TestApp(t)
+	total := storage.MaxLimit + 20
+	in, _ := largeInput(t, "org-a", 0, total)
+	if _, stderr, code := runCLI(t, a, in, "append"); code != 0 {
+		t.Fatalf("append: %d %s", code, stderr)
+	}
+	for _, tc := range []struct {
+		limit []string // none: the default
+		rows  int
+		cut   bool
+	}{
+		{nil, 100, true},
+		{[]string{"--limit", "1"}, 1, true},
+		{[]string{"--limit", strconv.Itoa(storage.MaxLimit)}, storage.MaxLimit, true},
+		{[]string{"--limit", strconv.Itoa(total - 1)}, total - 1, true},
+		{[]string{"--limit", strconv.Itoa(total)}, total, false},
+		{[]string{"--limit", strconv.Itoa(total + 1)}, total, false},
+		{[]string{"--limit", "0"}, total, false},
+	} {
+		args := append([]string{"query", "--org", "org-a", "--format", "jsonl"}, tc.limit...)
+		stdout, stderr, code := runCLI(t, a, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", tc.limit, code, stderr)
+		}
+		if rows := strings.Count(stdout, "\n"); rows != tc.rows {
+			t.Errorf("%v: %d events, want %d", tc.limit, rows, tc.rows)
+		}
+		if cut := strings.Contains(stderr, "more match"); cut != tc.cut || (tc.cut && !strings.Contains(stderr, fmt.Sprintf("first %d ", tc.rows))) {
+			t.Errorf("%v: stderr %q, want a note that more match: %v", tc.limit, stderr, tc.cut)
 		}
 	}
 }

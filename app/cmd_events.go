@@ -866,7 +866,7 @@ func (c *cli) queryCommand() *cobra.Command {
 				return nil
 			}
 			n := 0
-			err = eachEvent(cmd.Context(), b, d, limit, func(e EventDTO) error {
+			more, err := eachEvent(cmd.Context(), b, d, limit, func(e EventDTO) error {
 				if n++; n == 1 {
 					if err := header(); err != nil {
 						return err
@@ -883,6 +883,11 @@ func (c *cli) queryCommand() *cobra.Command {
 			}
 			if err != nil {
 				return flagError(err)
+			}
+			if more {
+				// On stderr, so that stdout stays the events alone.
+				fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: printed the first %d matching events; more match "+
+					"(--limit N prints N, --limit 0 all)\n", limit)
 			}
 			if n == 0 {
 				// No events: say so when the organization has none at
@@ -908,26 +913,29 @@ func (c *cli) queryCommand() *cobra.Command {
 }
 
 // eachEvent pages through the timeline, calling fn for at most limit events
-// (0: all). Memory stays at one page.
-func eachEvent(ctx context.Context, a eventBackend, q QueryDTO, limit int, fn func(EventDTO) error) error {
+// (0: all), and reports whether more matched. Memory stays at one page.
+func eachEvent(ctx context.Context, a eventBackend, q QueryDTO, limit int, fn func(EventDTO) error) (more bool, err error) {
 	n := 0
 	for {
 		q.Limit = storage.MaxLimit
-		if limit > 0 && limit-n < q.Limit {
-			q.Limit = limit - n
+		if limit > 0 && limit-n+1 < q.Limit {
+			q.Limit = limit - n + 1 // one more, to tell whether the limit cut
 		}
 		page, err := a.listEvents(ctx, q)
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, e := range page.Events {
+			if limit > 0 && n == limit {
+				return true, nil
+			}
 			if err := fn(e); err != nil {
-				return err
+				return false, err
 			}
 			n++
 		}
-		if page.NextCursor == "" || (limit > 0 && n >= limit) {
-			return nil
+		if page.NextCursor == "" {
+			return false, nil
 		}
 		q.Cursor = page.NextCursor
 	}
