@@ -274,14 +274,13 @@ func unknownOrgIn(where, org string, ids []string) error {
 	const maxNamed = 20
 	switch {
 	case len(ids) == 0 && where == "this profile":
-		return fmt.Errorf("no organization %q: this profile has no events yet (append some, or choose another --profile or --data-dir): %w",
-			org, storage.ErrNotFound)
+		return notFound("no organization %q: this profile has no events yet (append some, or choose another --profile or --data-dir)", org)
 	case len(ids) == 0:
-		return fmt.Errorf("no organization %q: %s has no events: %w", org, where, storage.ErrNotFound)
+		return notFound("no organization %q: %s has no events", org, where)
 	case len(ids) > maxNamed:
-		return fmt.Errorf("no organization %q in %s; it has %s and %d more: %w",
-			org, where, strings.Join(ids[:maxNamed], ", "), len(ids)-maxNamed, storage.ErrNotFound)
+		return notFound("no organization %q in %s; it has %s and %d more",
+			org, where, strings.Join(ids[:maxNamed], ", "), len(ids)-maxNamed)
 	default:
-		return fmt.Errorf("no organization %q in %s; it has %s: %w", org, where, strings.Join(ids, ", "), storage.ErrNotFound)
+		return notFound("no organization %q in %s; it has %s", org, where, strings.Join(ids, ", "))
 	}
 }

@@ -894,7 +894,7 @@ func (c *cli) queryCommand() *cobra.Command {
 				// all (a typo), as verify and checkpoint do.
 				// Or has lost them: its integrity alert says so (exit 1).
 				if _, err := b.latestCheckpoint(cmd.Context(), d.Org); errors.Is(err, storage.ErrNotFound) {
-					return fmt.Errorf("no organization %q in this profile: %w", d.Org, storage.ErrNotFound)
+					return notFound("no organization %q in this profile", d.Org)
 				} else if errors.Is(err, storage.ErrIntegrityAlert) {
 					return problemExit(err)
 				}

@@ -75,6 +75,19 @@ func ErrorCode(err error) (code string, status int) {
 // or "" when the command has said everything already (an exit status
 // alone, as verify's 1 after its list of problems). Store and keystore
 // errors already read as sentences that say what to do.
+// notFoundError is a message that wraps storage.ErrNotFound without
+// ending in its ": not found".
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return e.msg }
+func (e *notFoundError) Unwrap() error { return storage.ErrNotFound }
+
+// notFound formats a message that says what was not found, and is
+// storage.ErrNotFound (errors.Is).
+func notFound(format string, args ...any) error {
+	return &notFoundError{msg: fmt.Sprintf(format, args...)}
+}
+
 func Explain(err error) string {
 	var ee *ExitError
 	if errors.As(err, &ee) {

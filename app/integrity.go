@@ -342,7 +342,7 @@ func (a *App) requireOrg(ctx context.Context, org string) error {
 			return &storage.IntegrityAlertError{Alert: al}
 		}
 	}
-	return fmt.Errorf("no organization %q in this profile: %w", org, storage.ErrNotFound)
+	return notFound("no organization %q in this profile", org)
 }
 
 // emit sends a Wails event to the window, when there is one.

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/axiomops/axiom-audit/app/report"
-	"github.com/axiomops/axiom-audit/storage"
 )
 
 // The Reports view's use case: write a compliance report folder of one
@@ -112,7 +111,7 @@ func (r *runningReports) cancel(id string) error {
 	defer r.mu.Unlock()
 	c, ok := r.byID[id]
 	if !ok {
-		return fmt.Errorf("no report %q is being written: %w", id, storage.ErrNotFound)
+		return notFound("no report %q is being written", id)
 	}
 	c()
 	return nil
