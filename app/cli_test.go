@@ -1288,3 +1288,14 @@ func TestCLI_NoDisplay(t *testing.T) {
 		t.Fatalf("exit %d, opened %v, stderr:\n%s", code, opened, stderr)
 	}
 }
+
+func TestCount(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0 events"}, {1, "1 event"}, {2, "2 events"}, {1000, "1000 events"}} {
+		if got := count(tc.n, "event"); got != tc.want {
+			t.Errorf("count(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

@@ -81,7 +81,7 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 				}
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "copied %d events of %d organizations into %s\n", res.Events, res.Organizations, res.Dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "copied %s of %s into %s\n", count(int64(res.Events), "event"), count(int64(res.Organizations), "organization"), res.Dir)
 			fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: %s reads every public record of the copy (its states stay sealed): hand it only to whom may read them.\n"+
 				"axiom-audit: the auditor verifies the copy, with no keychain:\n"+
 				"  axiom-audit verify --data-dir %s --read-key %s --public-key KEY\n"+

@@ -229,7 +229,7 @@ func (c *cli) exportCommand() *cobra.Command {
 			if res.Count > 0 {
 				seqs = fmt.Sprintf("%d to %d", res.FirstSeq, res.LastSeq)
 			}
-			fmt.Fprintf(w, "  %d events of %s (seq %s), format %s, states %s\n", res.Count, d.Org, seqs, res.Format, states)
+			fmt.Fprintf(w, "  %s of %s (seq %s), format %s, states %s\n", count(int64(res.Count), "event"), d.Org, seqs, res.Format, states)
 			for _, f := range res.Files {
 				fmt.Fprintf(w, "  %-16s %12d bytes  sha256 %s\n", f.Name, f.Bytes, f.SHA256)
 			}
@@ -283,11 +283,11 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 				}
 			}
 			if !rep.OK {
-				return &ExitError{Code: 1, Err: fmt.Errorf("%s does not verify: %d problem(s)", args[0], rep.ProblemCount)}
+				return &ExitError{Code: 1, Err: fmt.Errorf("%s does not verify: %s", args[0], count(int64(rep.ProblemCount), "problem"))}
 			}
 			if !asJSON {
-				fmt.Fprintf(w, "OK: %d events of %s verified against checkpoint %d of %s (%d revealed states checked)\n",
-					rep.Events, rep.Org, rep.Checkpoint.TreeSize, rep.Checkpoint.Origin, rep.Revealed)
+				fmt.Fprintf(w, "OK: %s of %s verified against checkpoint %d of %s (%s checked)\n",
+					count(int64(rep.Events), "event"), rep.Org, rep.Checkpoint.TreeSize, rep.Checkpoint.Origin, count(int64(rep.Revealed), "revealed state"))
 				if key == "" {
 					fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", rep.PublicKey)
 				}

@@ -179,9 +179,9 @@ func summaryLine(r VerifyResultDTO) string {
 	if r.Org != "" {
 		scope = "organization " + r.Org
 	}
-	how := fmt.Sprintf("%d events, %d checkpoints, %d states", r.Events, r.Checkpoints, r.States)
+	how := fmt.Sprintf("%s, %s, %s", count(int64(r.Events), "event"), count(int64(r.Checkpoints), "checkpoint"), count(int64(r.States), "state"))
 	if r.Keyless {
-		how = fmt.Sprintf("%d events, %d checkpoints, keyless (states not decrypted)", r.Events, r.Checkpoints)
+		how = fmt.Sprintf("%s, %s, keyless (states not decrypted)", count(int64(r.Events), "event"), count(int64(r.Checkpoints), "checkpoint"))
 	}
 	if r.Pruned > 0 {
 		how += fmt.Sprintf(", %d pruned by retention policy", r.Pruned)
@@ -189,7 +189,7 @@ func summaryLine(r VerifyResultDTO) string {
 	if r.Clean {
 		return fmt.Sprintf("verified %s: %s: clean", scope, how)
 	}
-	return fmt.Sprintf("verified %s: %s: %d problems found", scope, how, r.ProblemCount)
+	return fmt.Sprintf("verified %s: %s: %s found", scope, how, count(int64(r.ProblemCount), "problem"))
 }
 
 func (c *cli) checkpointCommand() *cobra.Command {

@@ -170,7 +170,7 @@ func (c *cli) reportCommand() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintln(w, res.Dir)
-			fmt.Fprintf(w, "  %d events in the period, %d material events in evidence/, integrity: %s\n", res.Events, res.Evidence, res.Integrity)
+			fmt.Fprintf(w, "  %s in the period, %s in evidence/, integrity: %s\n", count(int64(res.Events), "event"), count(int64(res.Evidence), "material event"), res.Integrity)
 			fmt.Fprintf(w, "  report.html, report.json")
 			if res.PDF {
 				fmt.Fprintf(w, ", report.pdf")

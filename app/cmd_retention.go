@@ -218,12 +218,12 @@ func printRetention(w io.Writer, d RetentionDTO) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	if e := d.Expiring; e.Count > 0 {
-		fmt.Fprintf(w, "Expiring within %d days: %d events from %s to %s", ExpiringWarningDays, e.Count,
+		fmt.Fprintf(w, "Expiring within %d days: %s from %s to %s", ExpiringWarningDays, count(int64(e.Count), "event"),
 			e.Oldest.Format(time.RFC3339), e.Newest.Format(time.RFC3339))
 		fmt.Fprintln(w, "; to keep them, export them first:")
 		for _, g := range e.Groups {
-			fmt.Fprintf(w, "  axiom-audit export --org %s --category %s --until %s --format jsonl --out DIR   # %d events\n",
-				d.Org, g.Category, g.Until.Format(time.RFC3339Nano), g.Count)
+			fmt.Fprintf(w, "  axiom-audit export --org %s --category %s --until %s --format jsonl --out DIR   # %s\n",
+				d.Org, g.Category, g.Until.Format(time.RFC3339Nano), count(int64(g.Count), "event"))
 		}
 	} else {
 		fmt.Fprintf(w, "Nothing expires within %d days.\n", ExpiringWarningDays)
@@ -236,7 +236,7 @@ func printRetention(w io.Writer, d RetentionDTO) {
 		fmt.Fprintln(w, "Nothing was pruned.")
 		return
 	}
-	fmt.Fprintf(w, "Pruned: %d events in %d runs; the newest:\n", pruned, len(d.Pruned))
+	fmt.Fprintf(w, "Pruned: %s in %s; the newest:\n", count(int64(pruned), "event"), count(int64(len(d.Pruned)), "run"))
 	from := max(0, len(d.Pruned)-5)
 	for _, r := range d.Pruned[from:] {
 		fmt.Fprintf(w, "  %s\n", prunedRunText(r))
@@ -248,7 +248,7 @@ func prunedRunText(r storage.PrunedRun) string {
 	if r.ToSeq != r.FromSeq {
 		seqs = fmt.Sprintf("seqs %d–%d", r.FromSeq, r.ToSeq)
 	}
-	return fmt.Sprintf("%s (%d events): pruned by policy %s at %s", seqs, r.Count, r.Policy, r.PrunedAt.Format(time.RFC3339))
+	return fmt.Sprintf("%s (%s): pruned by policy %s at %s", seqs, count(int64(r.Count), "event"), r.Policy, r.PrunedAt.Format(time.RFC3339))
 }
 
 func printSweep(w io.Writer, r storage.SweepResult) {
@@ -256,7 +256,7 @@ func printSweep(w io.Writer, r storage.SweepResult) {
 	if r.DryRun {
 		verb = "Would prune"
 	}
-	fmt.Fprintf(w, "%s %d events of %s (policy version %d, as of %s)", verb, r.Pruned, r.Org, r.Policy, r.At.Format(time.RFC3339))
+	fmt.Fprintf(w, "%s %s of %s (policy version %d, as of %s)", verb, count(int64(r.Pruned), "event"), r.Org, r.Policy, r.At.Format(time.RFC3339))
 	if r.Resumed {
 		fmt.Fprint(w, ", finishing an interrupted sweep")
 	}
@@ -277,7 +277,11 @@ func printSweep(w io.Writer, r storage.SweepResult) {
 		if len(parts) > 20 {
 			parts = append(parts[:20], fmt.Sprintf("… (%d ranges; --json lists them)", len(c.Ranges)))
 		}
-		fmt.Fprintf(w, "  %s: %d events,%s seqs %s\n", c.Class, c.Pruned, within, strings.Join(parts, ", "))
+		seqs := "seqs"
+		if c.Pruned == 1 {
+			seqs = "seq"
+		}
+		fmt.Fprintf(w, "  %s: %s,%s %s %s\n", c.Class, count(int64(c.Pruned), "event"), within, seqs, strings.Join(parts, ", "))
 	}
 	if r.Event != nil {
 		fmt.Fprintf(w, "Recorded as audit.retention_swept, seq %d.\n", r.Event.Seq)

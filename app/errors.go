@@ -75,6 +75,15 @@ func ErrorCode(err error) (code string, status int) {
 // or "" when the command has said everything already (an exit status
 // alone, as verify's 1 after its list of problems). Store and keystore
 // errors already read as sentences that say what to do.
+// count says n of a thing: "1 event", "2 events" (every noun the command
+// line counts takes an s).
+func count(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // notFoundError is a message that wraps storage.ErrNotFound without
 // ending in its ": not found".
 type notFoundError struct{ msg string }

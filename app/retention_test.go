@@ -48,7 +48,7 @@ func TestCLI_Retention(t *testing.T) {
 	}
 
 	out, stderr, code = runCLI(t, a, "", "retention", "sweep", "--org", "org-a", "--dry-run")
-	if code != 0 || !strings.Contains(out, "Would prune 1 events") || !strings.Contains(out, "operational: 1 events, seqs 1") {
+	if code != 0 || !strings.Contains(out, "Would prune 1 event of") || !strings.Contains(out, "operational: 1 event, seq 1\n") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
 	}
 	if _, err := a.store.Get(ctx, "org-a", rs[0].ID); err != nil {
@@ -206,10 +206,10 @@ func TestCLI_RetentionThroughTheDesktopAPI(t *testing.T) {
 	if out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", "30"); code != 0 || !strings.Contains(out, "90 days → 30 days") {
 		t.Fatalf("set: exit %d, %s %s", code, out, stderr)
 	}
-	if out, stderr, code := run("retention", "sweep", "--org", "acme", "--now"); code != 0 || !strings.Contains(out, "Pruned 1 events") {
+	if out, stderr, code := run("retention", "sweep", "--org", "acme", "--now"); code != 0 || !strings.Contains(out, "Pruned 1 event of") {
 		t.Fatalf("sweep: exit %d, %s %s", code, out, stderr)
 	}
-	if out, stderr, code := run("retention", "show", "--org", "acme"); code != 0 || !strings.Contains(out, "Pruned: 1 events") {
+	if out, stderr, code := run("retention", "show", "--org", "acme"); code != 0 || !strings.Contains(out, "Pruned: 1 event in 1 run;") {
 		t.Fatalf("show: exit %d, %s %s", code, out, stderr)
 	}
 }
