@@ -80,6 +80,33 @@ func TestKeychain_LostLogIsNotATypo(t *testing.T) {
 	}
 }
 
+// A profile keeps its keys in the keystore it was created with: opening it
+// with the other one says so, instead of only that the master key is
+// missing.
+func TestKeychain_OtherKeystoreHint(t *testing.T) {
+	keystoretest.RequireKeychain(t)
+	ctx := context.Background()
+	for _, tc := range []struct{ created, opened, hint string }{
+		{"keychain", "file", "run the command without --keystore file"},
+		{"file", "keychain", "run the command with --keystore file"},
+	} {
+		profile := fmt.Sprintf("other-%s-%d", tc.created, time.Now().UnixNano())
+		dir := filepath.Join(t.TempDir(), "d")
+		a, closeApp, err := open(ctx, app.Globals{Profile: profile, DataDir: dir, Keystore: tc.created})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.AppendEvents([]storage.Event{app.TestEvent("acme", 1, time.Now().Add(-time.Minute))})
+		if err := errors.Join(err, closeApp()); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = open(ctx, app.Globals{Profile: profile, DataDir: dir, Keystore: tc.opened, MustExist: true})
+		if !errors.Is(err, storage.ErrKeyNotFound) || !strings.Contains(err.Error(), tc.hint) {
+			t.Errorf("created with the %s keystore, opened with the %s one: %v; want a hint to %s", tc.created, tc.opened, err, tc.hint)
+		}
+	}
+}
+
 // TestMain runs the command itself when a test starts this binary as the
 // CLI (runMain), so that a test can signal a real process.
 func TestMain(m *testing.M) {

@@ -135,7 +135,8 @@ func (e *unavailableError) Error() string {
 func (e *unavailableError) Unwrap() []error { return []error{storage.ErrKeychainUnavailable, e.cause} }
 
 // unavailableHint says how to get a working keychain on this platform.
-const fileOption = "or run with --keystore file (stores keys in a 0600 file; less safe)"
+const fileOption = "or, for a new profile, run with --keystore file (stores keys in a 0600 file; less safe; " +
+	"a profile keeps its keys in the keystore it was created with)"
 
 func unavailableHint() string {
 	switch runtime.GOOS {
