@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -155,7 +156,13 @@ func (a *App) recordSelf(ctx context.Context, org, actionType string, metadata m
 		Metadata:       meta,
 	}})
 	if err != nil {
-		a.log.Error("failed to record the log's own event", "actionType", actionType, "org", org, "err", err)
+		// A log under an integrity alert refuses every append: the alert
+		// was logged when raised, and is not logged again for each event.
+		level := slog.LevelError
+		if errors.Is(err, storage.ErrIntegrityAlert) {
+			level = slog.LevelDebug
+		}
+		a.log.Log(ctx, level, "failed to record the log's own event", "actionType", actionType, "org", org, "err", err)
 		return fmt.Errorf("failed to record %s: %w", actionType, err)
 	}
 	return nil
