@@ -99,6 +99,18 @@ describe('App', () => {
     await waitFor(() => expect(rows()).toHaveLength(9))
   })
 
+  it('keeps the organization picker\'s count in step with live events', async () => {
+    const s = renderApp()
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    const picker = screen.getByTestId('org-switcher') as HTMLInputElement
+    await waitFor(() => expect(picker.value).toMatch(/^acme · \d+$/))
+    const before = Number(picker.value.split(' · ')[1])
+    const fake = s.api as ReturnType<typeof createFakeApi>
+    act(() => void fake.emit('acme'))
+    act(() => void fake.emit('acme'))
+    await waitFor(() => expect(picker.value).toBe(`acme · ${before + 2}`), { timeout: 3000 })
+  })
+
   it('explains a locked keychain and how to unlock it', async () => {
     const api = createFakeApi(sampleEvents(), { now: () => NOW, failWith: { code: 'keychain_unavailable', message: 'the OS keychain is locked' } })
     renderApp({ api })

@@ -4,12 +4,21 @@ import { formatTimestamp, type TimeZoneMode } from '../lib/time'
 import { CategoryIcon } from './EventChips'
 import classes from './Timeline.module.css'
 
-/** Shortens a resource id to the part people recognise (bucket, instance, VM). */
+/**
+ * Shortens a resource id to the part people recognise: its last segment
+ * (bucket, instance, VM), with the segments before it while that is a bare
+ * number or under four characters ("rg/0", not "0"), which says little alone.
+ */
 export function shortResource(r: string): string {
-  const slash = r.lastIndexOf('/')
-  if (slash >= 0 && slash < r.length - 1) return r.slice(slash + 1)
-  const colon = r.lastIndexOf(':')
-  return colon >= 0 ? r.slice(colon + 1) : r
+  const id = r.replace(/[/:]+$/, '')
+  const segmentStart = (end: number) => Math.max(id.lastIndexOf('/', end), id.lastIndexOf(':', end)) + 1
+  let start = segmentStart(id.length - 1)
+  for (let more = 0; more < 2 && start > 1; more++) {
+    const tail = id.slice(start)
+    if (tail.length >= 4 && !/^\d+$/.test(tail)) break
+    start = segmentStart(start - 2)
+  }
+  return id.slice(start).replace(/^[/:]+/, '')
 }
 
 export interface TimelineRowProps {

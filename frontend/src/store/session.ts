@@ -17,6 +17,8 @@ export interface SessionState {
   verifyError: ApiError | undefined
 
   start(): Promise<void>
+  /** Reads the organizations again: new ones, their sizes and their alerts. */
+  refreshOrgs(): Promise<void>
   /** The newest checkpoint and the newest verification of org, whoever ran it. */
   loadCheckpoint(org: string): Promise<void>
   verify(org: string): Promise<void>
@@ -52,6 +54,15 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
         set({ error: toApiError(err) })
         // Info alone still tells the user which profile this is.
         api.info().then((info) => set({ info }), () => {})
+      }
+    },
+
+    refreshOrgs: async () => {
+      try {
+        const orgs = await api.organizations()
+        set({ orgs })
+      } catch {
+        // The list shown stays; the next refresh tries again.
       }
     },
 

@@ -11,6 +11,9 @@ const connected = new WeakSet<Stores>()
 /** How often the newest checkpoint and verification are read again. */
 export const INTEGRITY_REFRESH_MS = 30_000
 
+/** How long after a live event the organizations (their sizes) are read again. */
+export const ORGS_AFTER_LIVE_MS = 1_000
+
 /** Starts the session and keeps results in step with the view; returns a function that stops it. */
 export function connectStores(stores: Stores, win: Pick<Window, 'addEventListener' | 'removeEventListener'> = window): () => void {
   const { api, view, results, session } = stores
@@ -18,6 +21,14 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
   let stopLive: (() => void) | undefined
   let lastKey = ''
   let lastOrg = ''
+  // The organization picker shows each one's size: live events change it.
+  let orgsTimer: ReturnType<typeof setTimeout> | undefined
+  const refreshOrgsSoon = () => {
+    orgsTimer ??= setTimeout(() => {
+      orgsTimer = undefined
+      void session.getState().refreshOrgs()
+    }, ORGS_AFTER_LIVE_MS)
+  }
   const reload = () => {
     const v = view.getState()
     if (!v.org) return
@@ -30,7 +41,10 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
     stopLive = undefined
     if (v.range.kind === 'relative') {
       const { since: _s, ...live } = query
-      stopLive = api.subscribe(live, (e) => results.getState().receive(e))
+      stopLive = api.subscribe(live, (e) => {
+        results.getState().receive(e)
+        refreshOrgsSoon()
+      })
     }
     if (v.org !== lastOrg) {
       lastOrg = v.org
@@ -51,15 +65,18 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
   void session.getState().start()
   const onPop = () => view.getState().syncFromUrl()
   win.addEventListener('popstate', onPop)
-  // Checkpoints are signed and verifications run (by reports, the CLI, other
-  // windows) without this window asking: the integrity badge follows them.
+  // Checkpoints are signed, verifications run and organizations appear or
+  // raise alerts (through the CLI, reports, other windows) without this
+  // window asking: the integrity badge and the organization picker follow.
   const refresh = setInterval(() => {
     const org = view.getState().org
     if (org && !session.getState().verifying) void session.getState().loadCheckpoint(org)
+    void session.getState().refreshOrgs()
   }, INTEGRITY_REFRESH_MS)
   return () => {
     connected.delete(stores)
     clearInterval(refresh)
+    clearTimeout(orgsTimer)
     stopView()
     stopSession()
     stopLive?.()
