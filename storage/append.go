@@ -686,7 +686,7 @@ func (s *Store) committer() {
 					break more
 				}
 				ns, nc := next.writes.budget()
-				if size+ns >= s.db.MaxBatchSize() || count+nc >= s.db.MaxBatchCount() {
+				if !s.fitsOneTxn(size+ns, count+nc) {
 					carry = next
 					break more
 				}
@@ -710,6 +710,20 @@ func (s *Store) committer() {
 			s.syncc <- g
 		}
 	}
+}
+
+// txnMarkerSize bounds what the entry Badger adds to every transaction to
+// mark its commit (key "!badger!txn", the commit timestamp, metadata) counts
+// against the transaction's size.
+const txnMarkerSize = 64
+
+// fitsOneTxn reports whether writes of this size and count, as
+// groupWrites counts them, fit one Badger transaction. Each write passed
+// Badger's own check as it was staged (count and size below the limits),
+// but at commit Badger adds the marker entry and refuses a transaction
+// whose count then reaches its limit.
+func (s *Store) fitsOneTxn(size, count int64) bool {
+	return size+txnMarkerSize < s.db.MaxBatchSize() && count+1 < s.db.MaxBatchCount()
 }
 
 // commit writes the groups of batch in one transaction (unless the store

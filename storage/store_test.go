@@ -1365,3 +1365,34 @@ func TestStore_DataKeyMadeAt(t *testing.T) {
 		t.Fatalf("rotated key made at %v, %v; want about %v", got, err, clk.Now())
 	}
 }
+
+// What the committer merges fits one Badger transaction, up to the last
+// write: Badger counts the entry it adds to mark the commit against the
+// limit, so that writes that each passed its check as staged may together
+// be refused at commit (which would fail the store closed).
+func TestFitsOneTxn_AgreesWithBadger(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	limit := s.db.MaxBatchCount()
+	stage := func(prefix string, n int64) *groupWrites {
+		w := s.newGroupWrites(1)
+		for i := range n {
+			if err := w.Set(fmt.Appendf(nil, "zz/%s/%06d", prefix, i), []byte("v")); err != nil {
+				t.Fatalf("stage %d of %d: %v", i, n, err)
+			}
+		}
+		return w
+	}
+	for _, total := range []int64{limit - 2, limit - 1} {
+		a, b := stage(fmt.Sprint("a", total), total/2), stage(fmt.Sprint("b", total), total-total/2)
+		sa, ca := a.budget()
+		sb, cb := b.budget()
+		fits := s.fitsOneTxn(sa+sb, ca+cb)
+		err := s.commitGroups([]*groupWrites{a, b})
+		if fits != (err == nil) {
+			t.Errorf("%d writes (limit %d): fitsOneTxn %v, but the commit: %v", total, limit, fits, err)
+		}
+		if want := total < limit-1; fits != want {
+			t.Errorf("%d writes (limit %d): fitsOneTxn %v, want %v", total, limit, fits, want)
+		}
+	}
+}
