@@ -201,7 +201,7 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 		{"many repeats in one commit", manyChanged.String(), strings.Split(strings.TrimSuffix(manyWant.String(), "\n"), "\n"), 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			want := strings.Join(tt.want, "\n") + fmt.Sprintf("\naxiom-audit: %d invalid line(s); nothing was written\n", len(tt.want))
+			want := strings.Join(tt.want, "\n") + fmt.Sprintf("\naxiom-audit: %s; nothing was written\n", count(int64(len(tt.want)), "invalid line"))
 			stdout, stderr, code := runCLI(t, local, tt.input, "append")
 			if code != ExitDataErr || stdout != "" {
 				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing\nstderr:\n%s", code, len(stdout), ExitDataErr, stderr)
@@ -248,7 +248,7 @@ func TestCLI_AppendCanonicalSizeNamesTheLine(t *testing.T) {
 	}
 	want := regexp.MustCompile(`^line 2: afterState: is \d+ bytes in canonical form \(RFC 8785, as stored, with numbers written out\); the limit is 524288 \(512 KiB\)
 line 4: afterState: is \d+ bytes in canonical form .*
-axiom-audit: 2 invalid line\(s\); nothing was written
+axiom-audit: 2 invalid lines; nothing was written
 $`)
 	if !want.MatchString(stderr) {
 		t.Errorf("stderr:\n%s\nwant it to match:\n%s", stderr, want)
@@ -1297,5 +1297,19 @@ func TestCount(t *testing.T) {
 		if got := count(tc.n, "event"); got != tc.want {
 			t.Errorf("count(%d) = %q, want %q", tc.n, got, tc.want)
 		}
+	}
+}
+
+// An audit.* line is refused first for being one, and what the catalogue
+// asks of such an event's metadata, which no producer can append, is not
+// listed; its other problems are.
+func TestCLI_AppendAuditEventIsRefusedFirst(t *testing.T) {
+	a := TestApp(t)
+	line := `{"id":"0190aaaa-0000-7000-8000-000000000001","timestamp":"2026-03-01T12:00:00+01:00","organizationId":"acme",` +
+		`"userId":"u","provider":"aws","actionType":"audit.exported","resourceIds":[],"status":"applied","riskLevel":"low"}`
+	_, stderr, code := runCLI(t, a, line+"\n", "append")
+	if code != ExitDataErr || !strings.Contains(stderr, "line 1: actionType: audit.* events are the log's own record") ||
+		!strings.Contains(stderr, "line 1: timestamp: ") || strings.Contains(stderr, "metadata") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

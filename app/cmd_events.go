@@ -231,7 +231,7 @@ func (p *inputPlan) refuse(cmd *cobra.Command) error {
 	for _, pr := range p.problems {
 		fmt.Fprintln(cmd.ErrOrStderr(), pr)
 	}
-	return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%d invalid line(s); nothing was written", countLines(p.problems))}
+	return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%s; nothing was written", count(int64(countLines(p.problems)), "invalid line"))}
 }
 
 // appendInput validates, checks and appends the events of src (tests;

@@ -578,7 +578,7 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 	}
 	events, lines, problems := decodeEventBatch(body, s.app.catalogue)
 	if len(problems) > 0 {
-		writeError(w, http.StatusUnprocessableEntity, CodeInvalidEvent, fmt.Sprintf("%d problem(s) in the batch; nothing was written", len(problems)), problems)
+		writeError(w, http.StatusUnprocessableEntity, CodeInvalidEvent, fmt.Sprintf("%s in the batch; nothing was written", count(int64(len(problems)), "problem")), problems)
 		return
 	}
 	if len(events) == 0 {

@@ -203,18 +203,25 @@ func producedEvents(events []storage.Event) error {
 func producerMayNot(e storage.Event) bool { return strings.HasPrefix(e.ActionType, "audit.") }
 
 // validateProduced validates e against the catalogue and as an event a
-// producer may append.
+// producer may append. An audit.* event is refused first of all, and what
+// the catalogue asks of its metadata, which no producer can give it, is not
+// listed.
 func validateProduced(cat *storage.Catalogue, e *storage.Event) error {
 	err := cat.Validate(e)
 	if !producerMayNot(*e) {
 		return err
 	}
+	out := &storage.ValidationError{Errors: []storage.FieldError{{Field: "actionType", Reason: ownActionReason}}}
 	var ve *storage.ValidationError
-	if !errors.As(err, &ve) {
-		ve = &storage.ValidationError{}
+	if errors.As(err, &ve) {
+		out.Index = ve.Index
+		for _, fe := range ve.Errors {
+			if fe.Field != "metadata" && !strings.HasPrefix(fe.Field, "metadata.") && !strings.HasPrefix(fe.Field, "metadata[") {
+				out.Errors = append(out.Errors, fe)
+			}
+		}
 	}
-	ve.Errors = append(ve.Errors, storage.FieldError{Field: "actionType", Reason: ownActionReason})
-	return ve
+	return out
 }
 
 // checkConflicts reports what appendEvents would refuse events for,

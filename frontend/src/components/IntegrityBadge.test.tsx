@@ -94,7 +94,7 @@ describe('IntegrityBadge and verifications run elsewhere', () => {
     await s.stores.session.getState().loadCheckpoint('acme')
     await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Problems found'))
     await userEvent.click(screen.getByTestId('integrity-badge'))
-    expect(await screen.findByTestId('verify-result')).toHaveTextContent('3 problem(s): 1,234 events checked')
+    expect(await screen.findByTestId('verify-result')).toHaveTextContent('3 problems: 1,234 events checked')
   })
 
   it('keeps this window’s own result, with its details, over the log’s record of the same run', async () => {

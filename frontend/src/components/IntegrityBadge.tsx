@@ -72,8 +72,8 @@ export function IntegrityBadge() {
           )}
           {last && !verifying && (
             <Text size="sm" data-testid="verify-result">
-              {last.clean ? 'Clean: ' : `${(last.problemCount ?? last.problems.length).toLocaleString('en-US')} problem(s): `}
-              {last.events.toLocaleString('en-US')} events checked {fromNow(last.finishedAt)}
+              {last.clean ? 'Clean: ' : `${counted(last.problemCount ?? last.problems.length, 'problem')}: `}
+              {counted(last.events, 'event')} checked {fromNow(last.finishedAt)}
               {last.keyless ? ' (without keys: hashes and signatures only)' : ''}.
             </Text>
           )}
@@ -116,4 +116,9 @@ export function IntegrityBadge() {
       </Popover.Dropdown>
     </Popover>
   )
+}
+
+/** n of a noun: "1 event", "1,234 events". */
+function counted(n: number, noun: string): string {
+  return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`
 }
