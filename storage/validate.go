@@ -689,6 +689,11 @@ func parseTimestamp(raw json.RawMessage) (time.Time, string) {
 		return time.Time{}, reason + "; got " + strconv.Quote(s)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
+	var pe *time.ParseError
+	if errors.As(err, &pe) && pe.Message != "" {
+		// Written right, but no such time: February 30th, hour 25.
+		return time.Time{}, "is not a real date and time (" + strings.TrimPrefix(pe.Message, ": ") + "); got " + strconv.Quote(s)
+	}
 	if err != nil {
 		return time.Time{}, reason + "; got " + strconv.Quote(s)
 	}
