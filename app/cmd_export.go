@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/axiomops/axiom-audit/app/export"
 	"github.com/axiomops/axiom-audit/storage"
@@ -263,10 +264,17 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 			"file holds the proved events, and the manifest's signature (the filter, the\n" +
 			"totals and every file's hash, as exported). Exit status 0: it verifies; 1: problems, one per\n" +
 			"line; 2: the command was used wrongly. With --public-key the bundle must be\n" +
-			"signed by that key (obtained from the log's owner), not just by its own.",
+			"signed by that key (obtained from the log's owner), not just by its own; give\n" +
+			"the key itself or a file holding it.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
+			if key != "" {
+				var err error
+				if key, err = trustedKey(key); err != nil {
+					return err
+				}
+			}
 			opts := export.VerifyOptions{TrustedKey: key, RequireSignedManifest: signed}
 			if !asJSON {
 				opts.OnProblem = func(p export.Problem) { fmt.Fprintln(w, p.String()) }
@@ -301,7 +309,7 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	cmd.Flags().StringVar(&key, "public-key", "", "the verifier `KEY` the bundle must be signed with")
+	cmd.Flags().StringVar(&key, "public-key", "", "the verifier `KEY` the bundle must be signed with, or a file holding it (as 'checkpoint --public-key' prints it)")
 	cmd.Flags().BoolVar(&signed, "require-signed-manifest", false, "refuse a bundle whose manifest is not signed (written before version 3)")
 	return cmd
 }
@@ -332,4 +340,22 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// trustedKey is the verifier key arg names: the key itself, or a file
+// holding it (what 'checkpoint --public-key' prints, perhaps redirected to
+// a file). Anything else is a usage error (exit 2), not a bundle problem.
+func trustedKey(arg string) (string, error) {
+	if _, err := note.NewVerifier(arg); err == nil {
+		return arg, nil
+	}
+	text, err := readSmallFile(arg, 4<<10)
+	if err != nil {
+		return "", &RequestError{Field: "--public-key", Reason: fmt.Sprintf("is neither a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key') nor a file holding one: %v", err)}
+	}
+	key := strings.TrimSpace(string(text))
+	if _, err := note.NewVerifier(key); err != nil {
+		return "", &RequestError{Field: "--public-key", Reason: fmt.Sprintf("%s does not hold a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key'): %v", arg, err)}
+	}
+	return key, nil
 }

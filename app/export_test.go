@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/axiomops/axiom-audit/app/export"
 	"github.com/axiomops/axiom-audit/storage"
@@ -146,9 +149,35 @@ func TestCLI_VerifyExportJSON(t *testing.T) {
 	if _, _, code := runCLI(t, a, "", "verify-export", "--public-key", key, res.Dir); code != 0 {
 		t.Errorf("--public-key with the right key: exit %d", code)
 	}
-	other := strings.Replace(key, "axiom-audit/", "axiom-audit/x", 1)
+	// Another valid key of the same name: not the one that signed.
+	name, _, _ := strings.Cut(key, "+")
+	_, other, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if stdout, _, code := runCLI(t, a, "", "verify-export", "--public-key", other, res.Dir); code != 1 || !strings.Contains(stdout, export.PublicKeyFile) {
 		t.Errorf("--public-key with another key: exit %d\n%s", code, stdout)
+	}
+	// A file holding the key, as 'checkpoint --public-key > owner.pub'
+	// writes it, does as the key.
+	dir := t.TempDir()
+	keyFile, otherFile, junk := filepath.Join(dir, "owner.pub"), filepath.Join(dir, "other.pub"), filepath.Join(dir, "junk")
+	for path, text := range map[string]string{keyFile: key + "\n", otherFile: other + "\n", junk: "not a key\n"} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, code := runCLI(t, a, "", "verify-export", "--public-key", keyFile, res.Dir); code != 0 {
+		t.Errorf("--public-key with a file of the right key: exit %d %s", code, stderr)
+	}
+	if _, _, code := runCLI(t, a, "", "verify-export", "--public-key", otherFile, res.Dir); code != 1 {
+		t.Errorf("--public-key with a file of another key: exit %d", code)
+	}
+	// Neither a key nor a file of one: the command was used wrongly.
+	for _, arg := range []string{junk, filepath.Join(dir, "missing"), "not-a-key"} {
+		if _, stderr, code := runCLI(t, a, "", "verify-export", "--public-key", arg, res.Dir); code != 2 || !strings.Contains(stderr, "--public-key") {
+			t.Errorf("--public-key %s: exit %d %s; want 2 naming the flag", arg, code, stderr)
+		}
 	}
 }
 
