@@ -190,7 +190,8 @@ func (c *cli) exportCommand() *cobra.Command {
 			}
 			a, closeApp, err := c.open(cmd)
 			if errors.Is(err, storage.ErrLocked) {
-				return fmt.Errorf("%w; close the desktop app, or export from its Export dialog", err)
+				return explained(err, "the profile's audit log is open in another process, such as the desktop app or 'serve': "+
+					"export from the app's Export dialog, or close it and retry")
 			}
 			if err != nil {
 				return err

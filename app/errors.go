@@ -84,17 +84,26 @@ func count(n int64, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// notFoundError is a message that wraps storage.ErrNotFound without
-// ending in its ": not found".
-type notFoundError struct{ msg string }
+// explainedError is a message that says in its own words what its
+// sentinel means, so it does not end in the sentinel's text as a wrapping
+// fmt.Errorf would (": not found").
+type explainedError struct {
+	msg      string
+	sentinel error
+}
 
-func (e *notFoundError) Error() string { return e.msg }
-func (e *notFoundError) Unwrap() error { return storage.ErrNotFound }
+func (e *explainedError) Error() string { return e.msg }
+func (e *explainedError) Unwrap() error { return e.sentinel }
+
+// explained formats a message that is sentinel (errors.Is).
+func explained(sentinel error, format string, args ...any) error {
+	return &explainedError{msg: fmt.Sprintf(format, args...), sentinel: sentinel}
+}
 
 // notFound formats a message that says what was not found, and is
-// storage.ErrNotFound (errors.Is).
+// storage.ErrNotFound.
 func notFound(format string, args ...any) error {
-	return &notFoundError{msg: fmt.Sprintf(format, args...)}
+	return explained(storage.ErrNotFound, format, args...)
 }
 
 func Explain(err error) string {

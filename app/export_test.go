@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,5 +210,17 @@ func TestExportEvidence_progressAndCancel(t *testing.T) {
 	page, _ := a.listEvents(context.Background(), QueryDTO{Org: "org-x", ActionTypes: []string{"audit.exported"}})
 	if len(page.Events) != 0 {
 		t.Errorf("a cancelled export was audited as done")
+	}
+}
+
+// Export runs in the process that holds the log: with the profile open in
+// the desktop app it says where to export instead, once.
+func TestCLI_ExportWhileTheAppHoldsTheLog(t *testing.T) {
+	locked := func(context.Context, Globals) (*App, func() error, error) {
+		return nil, nil, fmt.Errorf("the audit log in /x is open in another process, such as the desktop app: close it and retry: %w", storage.ErrLocked)
+	}
+	_, stderr, code := runRoot(t, locked, "", "export", "--org", "acme", "--format", "csv", "--out", t.TempDir())
+	if code != 2 || !strings.Contains(stderr, "Export dialog") || strings.Count(stderr, "close") != 1 || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
