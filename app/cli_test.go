@@ -474,7 +474,7 @@ func TestCLI_QueryTable(t *testing.T) {
 		}
 		head := lines[0]
 		for n, row := range lines[1:] {
-			for _, col := range []string{"SEQ", "ACTION", "USER", "RESOURCES"} {
+			for _, col := range []string{"SEQ", "ID", "ACTION", "USER", "RESOURCES"} {
 				i := strings.Index(head, col)
 				if i <= 0 || len(row) <= i || row[i-2:i] != "  " || row[i] == ' ' {
 					t.Fatalf("%s first: column %s at %d of the header does not start a column of row %d:\n%s\n%s", order, col, i, n+1, head, row)
@@ -517,6 +517,22 @@ func TestCLI_QuerySaysWhenTheLimitCut(t *testing.T) {
 		if cut := strings.Contains(stderr, "more match"); cut != tc.cut || (tc.cut && !strings.Contains(stderr, fmt.Sprintf("first %d ", tc.rows))) {
 			t.Errorf("%v: stderr %q, want a note that more match: %v", tc.limit, stderr, tc.cut)
 		}
+	}
+}
+
+// A query that matches nothing says so on stderr; the table still has its
+// header and jsonl prints nothing.
+func TestCLI_QuerySaysWhenNothingMatches(t *testing.T) {
+	a := TestApp(t)
+	appendEventsN(t, a, "org-a", 3, 0)
+	for format, want := range map[string]string{"table": "TIME", "jsonl": ""} {
+		stdout, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--user", "nobody", "--format", format)
+		if code != 0 || stderr != "axiom-audit: no events of org-a match\n" || !strings.HasPrefix(stdout, want) || (want == "" && stdout != "") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", format, code, stdout, stderr)
+		}
+	}
+	if _, stderr, _ := runCLI(t, a, "", "query", "--org", "org-a"); strings.Contains(stderr, "no events") {
+		t.Errorf("a query with events says none match: %q", stderr)
 	}
 }
 

@@ -839,9 +839,10 @@ func (c *cli) queryCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			// The table's columns are sized by the header and the first
 			// page, and only widen after it, so memory stays at one page.
-			// TIME is as wide as a timestamp can be and SEQ as the
-			// organization's newest seq, so that those two never widen
-			// (seqs grow from page to page, oldest first).
+			// TIME is as wide as a timestamp can be, SEQ as the
+			// organization's newest seq and ID as a UUID, so that those
+			// never widen (seqs grow from page to page, oldest first). The
+			// ID is what prove and the app's search take.
 			var table *columns
 			var enc *json.Encoder
 			if format == "table" {
@@ -853,7 +854,7 @@ func (c *cli) queryCommand() *cobra.Command {
 						}
 					}
 				}
-				table = newColumns(out, storage.MaxLimit+1, len("2006-01-02T15:04:05.000000000Z"), seqWidth)
+				table = newColumns(out, storage.MaxLimit+1, len("2006-01-02T15:04:05.000000000Z"), seqWidth, len("01900000-0000-7000-8000-000000000000"))
 			} else {
 				enc = json.NewEncoder(out)
 			}
@@ -861,7 +862,7 @@ func (c *cli) queryCommand() *cobra.Command {
 			// query prints nothing on stdout.
 			header := func() error {
 				if table != nil {
-					return table.row("TIME", "SEQ", "ACTION", "USER", "PROVIDER", "STATUS", "RISK", "RESOURCES")
+					return table.row("TIME", "SEQ", "ID", "ACTION", "USER", "PROVIDER", "STATUS", "RISK", "RESOURCES")
 				}
 				return nil
 			}
@@ -875,7 +876,7 @@ func (c *cli) queryCommand() *cobra.Command {
 				if enc != nil {
 					return enc.Encode(e)
 				}
-				return table.row(e.Timestamp, strconv.FormatUint(e.Seq, 10), e.ActionType, e.UserID,
+				return table.row(e.Timestamp, strconv.FormatUint(e.Seq, 10), e.ID, e.ActionType, e.UserID,
 					e.Provider, e.Status, e.RiskLevel, strings.Join(e.ResourceIDs, ","))
 			})
 			if err == nil && table != nil {
@@ -898,6 +899,8 @@ func (c *cli) queryCommand() *cobra.Command {
 				} else if errors.Is(err, storage.ErrIntegrityAlert) {
 					return problemExit(err)
 				}
+				// On stderr, so that stdout stays the events alone.
+				fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: no events of %s match\n", d.Org)
 				if err := header(); err != nil || table == nil {
 					return err
 				}
