@@ -1329,3 +1329,22 @@ func TestCLI_AppendAuditEventIsRefusedFirst(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// The README's example event appends as shown.
+func TestREADME_ExampleEventIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "One line of `events.jsonl`")
+	_, rest, ok2 := strings.Cut(rest, "```json\n")
+	line, _, ok3 := strings.Cut(rest, "\n```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("the README has no example event line")
+	}
+	a := TestApp(t)
+	stdout, stderr, code := runCLI(t, a, line+"\n", "append")
+	if code != 0 || !strings.Contains(stdout, `"seq":1`) {
+		t.Fatalf("the README's example: exit %d %s%s", code, stdout, stderr)
+	}
+}
