@@ -82,6 +82,9 @@ func (k *Keychain) call(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if why := noSessionBus(); why != "" {
+		return &noBusError{why}
+	}
 	tctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -124,7 +127,10 @@ type unavailableError struct {
 
 func (e *unavailableError) Error() string {
 	hint := unavailableHint()
-	if strings.Contains(e.cause.Error(), "unlock") {
+	var nb *noBusError
+	if errors.As(e.cause, &nb) {
+		hint = "run the command in the desktop session where the keychain is unlocked, " + fileOption
+	} else if strings.Contains(e.cause.Error(), "unlock") {
 		// The service answered but its collection stayed locked (no
 		// unlock prompt, or the prompt was dismissed).
 		hint = "the keychain is locked: unlock it (log in to the desktop session, or gnome-keyring-daemon --unlock), " + fileOption
@@ -133,6 +139,11 @@ func (e *unavailableError) Error() string {
 }
 
 func (e *unavailableError) Unwrap() []error { return []error{storage.ErrKeychainUnavailable, e.cause} }
+
+// noBusError: there is no D-Bus session bus to reach the Secret Service on.
+type noBusError struct{ why string }
+
+func (e *noBusError) Error() string { return e.why }
 
 // unavailableHint says how to get a working keychain on this platform.
 const fileOption = "or, for a new profile, run with --keystore file (stores keys in a 0600 file; less safe; " +

@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 // A keychain call that does not answer (an unlock prompt nobody answers)
 // gives up after callTimeout, as "keychain unavailable", saying what to do.
 func TestKeychain_CallTimesOut(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent") // a bus, for noSessionBus
 	old := callTimeout
 	callTimeout = 50 * time.Millisecond
 	t.Cleanup(func() { callTimeout = old })
@@ -33,5 +35,57 @@ func TestKeychain_LockedMessage(t *testing.T) {
 	msg := (&unavailableError{op: "read", name: "master-key", cause: errors.New("cannot unlock the collection")}).Error()
 	if !strings.Contains(msg, "the keychain is locked") || strings.Contains(msg, "no Secret Service") {
 		t.Fatalf("message %q", msg)
+	}
+}
+
+func TestSessionBusMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		address string
+		files   []string
+		missing bool
+	}{
+		{"address", "unix:path=/run/user/1000/bus", nil, false},
+		{"socket in the runtime dir", "", []string{"/run/user/1000/bus"}, false},
+		{"dbus-session file", "", []string{"/run/user/1000/dbus-session"}, false},
+		{"autolaunch: is no address", "autolaunch:", nil, true},
+		{"nothing", "", nil, true},
+		{"another user's socket", "", []string{"/run/user/1001/bus"}, true},
+	} {
+		env := map[string]string{"DBUS_SESSION_BUS_ADDRESS": tc.address}
+		why := sessionBusMissing(func(k string) string { return env[k] }, "1000", func(p string) bool {
+			for _, f := range tc.files {
+				if f == p {
+					return true
+				}
+			}
+			return false
+		})
+		if (why != "") != tc.missing {
+			t.Errorf("%s: %q, want missing %v", tc.name, why, tc.missing)
+		}
+	}
+}
+
+// Without a session bus, a keychain call fails at once, saying so and what
+// to do, and go-keyring is not called (it would start a bus and a keyring
+// daemon that outlive the command).
+func TestKeychain_NoSessionBus(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("no D-Bus on " + runtime.GOOS)
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	if noSessionBus() == "" {
+		t.Skip("this user's runtime directory has a session bus")
+	}
+	k := NewKeychain("p")
+	called := false
+	err := k.mapError("read", "master-key", k.call(context.Background(), func() error { called = true; return nil }))
+	if called || !errors.Is(err, storage.ErrKeychainUnavailable) ||
+		!strings.Contains(err.Error(), "no D-Bus session bus") || !strings.Contains(err.Error(), "desktop session") {
+		t.Fatalf("called %v, err = %v", called, err)
+	}
+	if _, err := k.Get(context.Background(), "master-key"); !errors.Is(err, storage.ErrKeychainUnavailable) {
+		t.Fatalf("Get: %v", err)
 	}
 }
