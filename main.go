@@ -94,7 +94,7 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	}
 	logger.Debug("opening the store", "dir", dbDir, "keystore", g.Keystore)
 	st, err := storage.Open(ctx, dbDir, ks, storage.Options{Logger: logger})
-	if errors.Is(err, storage.ErrKeyNotFound) {
+	if errors.Is(err, storage.ErrKeyNotFound) || errors.Is(err, storage.ErrKeychainUnavailable) {
 		err = otherKeystoreHint(paths, g, err)
 	}
 	if err != nil {
@@ -155,14 +155,14 @@ func existingKeystore(paths app.Paths, g app.Globals, logger *slog.Logger) (stor
 }
 
 // otherKeystoreHint adds to err, a log whose keys the chosen keystore does
-// not hold, that they may be in the other one: a profile's keys stay in the
-// keystore it was created with.
+// not hold or cannot be read, that they may be in the other one: a
+// profile's keys stay in the keystore it was created with.
 func otherKeystoreHint(paths app.Paths, g app.Globals, err error) error {
-	if g.Keystore == "file" {
+	if g.Keystore == "file" && errors.Is(err, storage.ErrKeyNotFound) {
 		return fmt.Errorf("%w. If this profile was created without --keystore file, its keys are in the OS keychain: "+
 			"run the command without --keystore file (unlock the keychain first if it is locked)", err)
 	}
-	if _, serr := os.Stat(fileKeystorePath(paths)); serr == nil {
+	if _, serr := os.Stat(fileKeystorePath(paths)); serr == nil && g.Keystore != "file" {
 		return fmt.Errorf("%w. This profile has a key file, %s: it was created with --keystore file, so run the command with --keystore file",
 			err, fileKeystorePath(paths))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -105,6 +106,39 @@ func TestKeychain_OtherKeystoreHint(t *testing.T) {
 			t.Errorf("created with the %s keystore, opened with the %s one: %v; want a hint to %s", tc.created, tc.opened, err, tc.hint)
 		}
 	}
+}
+
+// A profile made with --keystore file, opened without it where the
+// keychain cannot be reached (over SSH, where the file keystore is most
+// used), is told to use --keystore file.
+func TestFileKeystoreProfileWithoutTheKeychain(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the keychain is made unreachable through its D-Bus session address, which Linux alone uses")
+	}
+	home, data := t.TempDir(), filepath.Join(t.TempDir(), "d")
+	add := runMain(t, home, "--data-dir", data, "append")
+	add.Stdin = strings.NewReader(mustEventLine(t) + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("append: %v\n%s", err, out)
+	}
+	for _, bus := range []string{"unix:path=" + filepath.Join(home, "no-bus"), ""} {
+		cmd := runMain(t, home, "--keystore", "keychain", "--data-dir", data, "query", "--org", "acme")
+		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS="+bus)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "run the command with --keystore file") {
+			t.Errorf("DBUS_SESSION_BUS_ADDRESS=%q: %v\n%s\nwant exit 2 and a hint to use --keystore file", bus, err, out)
+		}
+	}
+}
+
+func mustEventLine(t *testing.T) string {
+	t.Helper()
+	b, err := json.Marshal(app.TestEvent("acme", 1, time.Now().Add(-time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestMain runs the command itself when a test starts this binary as the

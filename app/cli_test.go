@@ -514,7 +514,7 @@ func TestCLI_QuerySaysWhenTheLimitCut(t *testing.T) {
 		if rows := strings.Count(stdout, "\n"); rows != tc.rows {
 			t.Errorf("%v: %d events, want %d", tc.limit, rows, tc.rows)
 		}
-		if cut := strings.Contains(stderr, "more match"); cut != tc.cut || (tc.cut && !strings.Contains(stderr, fmt.Sprintf("first %d ", tc.rows))) {
+		if cut := strings.Contains(stderr, "more match"); cut != tc.cut || (tc.cut && !strings.Contains(stderr, "first "+count(int64(tc.rows), "matching event")+";")) {
 			t.Errorf("%v: stderr %q, want a note that more match: %v", tc.limit, stderr, tc.cut)
 		}
 	}

@@ -887,8 +887,8 @@ func (c *cli) queryCommand() *cobra.Command {
 			}
 			if more {
 				// On stderr, so that stdout stays the events alone.
-				fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: printed the first %d matching events; more match "+
-					"(--limit N prints N, --limit 0 all)\n", limit)
+				fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: printed the first %s; more match "+
+					"(--limit N prints N, --limit 0 all)\n", count(int64(limit), "matching event"))
 			}
 			if n == 0 {
 				// No events: say so when the organization has none at

@@ -71,10 +71,6 @@ func ErrorCode(err error) (code string, status int) {
 	return CodeInternal, http.StatusInternalServerError
 }
 
-// Explain returns the message a person sees for err on the command line,
-// or "" when the command has said everything already (an exit status
-// alone, as verify's 1 after its list of problems). Store and keystore
-// errors already read as sentences that say what to do.
 // count says n of a thing: "1 event", "2 events" (every noun the command
 // line counts takes an s).
 func count(n int64, noun string) string {
@@ -106,6 +102,10 @@ func notFound(format string, args ...any) error {
 	return explained(storage.ErrNotFound, format, args...)
 }
 
+// Explain returns the message a person sees for err on the command line,
+// or "" when the command has said everything already (an exit status
+// alone, as verify's 1 after its list of problems). Store and keystore
+// errors already read as sentences that say what to do.
 func Explain(err error) string {
 	var ee *ExitError
 	if errors.As(err, &ee) {

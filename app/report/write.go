@@ -168,7 +168,8 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	}
 	target, err := export.Place(tmp, out, FolderName(opts.Org, opts.Period, ts(created)))
 	if errors.Is(err, export.ErrExists) {
-		return res, fmt.Errorf("%w: %w", ErrExists, err)
+		return res, fmt.Errorf("%s and the names after it (-2 … -999) are taken: %w",
+			filepath.Join(out, FolderName(opts.Org, opts.Period, ts(created))), ErrExists)
 	}
 	if err != nil {
 		return res, err
