@@ -15,6 +15,11 @@ describe('shortResource', () => {
     ['bucket-1/', 'bucket-1'],
     ['plain-name', 'plain-name'],
     ['', ''],
+    // Runs of separators are one; an id of separators alone is shown as is.
+    ['arn:aws:s3:::0', 's3:::0'],
+    ['/', '/'],
+    [':', ':'],
+    ['//', '//'],
   ])('%s → %s', (id, want) => {
     expect(shortResource(id)).toBe(want)
   })

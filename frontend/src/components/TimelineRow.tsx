@@ -11,14 +11,22 @@ import classes from './Timeline.module.css'
  */
 export function shortResource(r: string): string {
   const id = r.replace(/[/:]+$/, '')
-  const segmentStart = (end: number) => Math.max(id.lastIndexOf('/', end), id.lastIndexOf(':', end)) + 1
-  let start = segmentStart(id.length - 1)
-  for (let more = 0; more < 2 && start > 1; more++) {
+  const isSep = (c: string | undefined) => c === '/' || c === ':'
+  // Where the segment that ends before end starts (runs of separators, as
+  // in arn:aws:s3:::name, count as one).
+  const segmentStart = (end: number) => {
+    let i = end
+    while (i > 0 && isSep(id[i - 1])) i--
+    while (i > 0 && !isSep(id[i - 1])) i--
+    return i
+  }
+  let start = segmentStart(id.length)
+  for (let more = 0; more < 2 && start > 0; more++) {
     const tail = id.slice(start)
     if (tail.length >= 4 && !/^\d+$/.test(tail)) break
-    start = segmentStart(start - 2)
+    start = segmentStart(start)
   }
-  return id.slice(start).replace(/^[/:]+/, '')
+  return id.slice(start) || r
 }
 
 export interface TimelineRowProps {

@@ -35,6 +35,7 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     }
   }
   let loads = 0 // loadCheckpoint calls so far
+  let orgLoads = 0 // organizations() calls so far: the newest call's answer wins
   return createStore<SessionState>((set, get) => ({
     info: undefined,
     orgs: undefined,
@@ -46,10 +47,11 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     verifyError: undefined,
 
     start: async () => {
+      const call = ++orgLoads
       try {
         const [info, orgs] = await Promise.all([api.info(), api.organizations()])
         if (typeof performance !== 'undefined') performance.mark('axiom:orgs')
-        set({ info, orgs, error: undefined })
+        set(call === orgLoads ? { info, orgs, error: undefined } : { info, error: undefined })
       } catch (err) {
         set({ error: toApiError(err) })
         // Info alone still tells the user which profile this is.
@@ -58,9 +60,11 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     },
 
     refreshOrgs: async () => {
+      const call = ++orgLoads
       try {
         const orgs = await api.organizations()
-        set({ orgs })
+        // An older call answering late does not undo a newer one.
+        if (call === orgLoads) set({ orgs })
       } catch {
         // The list shown stays; the next refresh tries again.
       }
