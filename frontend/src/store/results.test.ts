@@ -107,4 +107,40 @@ describe('the results store', () => {
     store.getState().receive(makeEvent(200))
     expect(store.getState().rows[store.getState().selected]?.id).toBe(id)
   })
+
+  it('places a live event by its timestamp, and drops one from before the range', async () => {
+    const store = createResultsStore(createFakeApi(many.slice(0, 5), { now: () => NOW }))
+    const since = new Date(NOW - 24 * 3600_000).toISOString()
+    await store.getState().load({ org: 'acme', since })
+    await vi.waitFor(() => expect(store.getState().facets).toBeDefined())
+    const total = () => (store.getState().facets?.status ?? []).reduce((n, f) => n + f.count, 0)
+    const counted = total()
+    const seqs = () => store.getState().rows.map((e) => e.seq)
+    expect(seqs()).toEqual([5, 4, 3, 2, 1])
+    // Appended now, timestamped between events 3 and 4 (an hour ago, in range).
+    const between = makeEvent(300, { timestamp: new Date((Date.parse(many[2]!.timestamp) + Date.parse(many[3]!.timestamp)) / 2).toISOString() })
+    store.getState().receive(between)
+    expect(seqs()).toEqual([5, 4, 300, 3, 2, 1])
+    // Timestamped three days ago: outside the last 24 hours.
+    store.getState().receive(makeEvent(301, { timestamp: new Date(NOW - 3 * 24 * 3600_000).toISOString() }))
+    expect(seqs()).toEqual([5, 4, 300, 3, 2, 1])
+    expect(total()).toBe(counted + 1)
+    // Held while paused, then placed the same way; the pill counts in-range events only.
+    store.getState().setPaused(true)
+    store.getState().receive(makeEvent(302, { timestamp: new Date(NOW - 4 * 24 * 3600_000).toISOString() }))
+    store.getState().receive(makeEvent(303, { timestamp: many[0]!.timestamp }))
+    expect(store.getState().pending.map((e) => e.seq)).toEqual([303])
+    store.getState().setPaused(false)
+    expect(seqs()).toEqual([5, 4, 300, 3, 2, 303, 1])
+  })
+
+  it('leaves a live event older than every loaded row to its page while more are to load', async () => {
+    const store = createResultsStore(createFakeApi(many, { now: () => NOW }))
+    await store.getState().load({ org: 'acme' })
+    expect(store.getState().nextCursor).toBeDefined()
+    const oldest = store.getState().rows.at(-1)!
+    store.getState().receive(makeEvent(900, { timestamp: new Date(Date.parse(oldest.timestamp) - 60_000).toISOString() }))
+    expect(store.getState().rows).toHaveLength(PAGE_SIZE)
+    expect(store.getState().rows.some((e) => e.seq === 900)).toBe(false)
+  })
 })

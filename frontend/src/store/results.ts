@@ -116,14 +116,14 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
     receive: (e) => {
       const s = get()
       if (s.loading || s.rows.some((r) => r.id === e.id) || s.pending.some((r) => r.id === e.id)) return
+      // The subscription follows the range's open end only: an event
+      // appended now may carry a timestamp from before the range.
+      if (!inRange(s.query, e)) return
       if (s.paused || !s.atTop) {
         set({ pending: [e, ...s.pending] })
         return
       }
-      const fresh = new Set(s.fresh)
-      fresh.add(e.id)
-      set({ rows: [e, ...s.rows], selected: s.selected >= 0 ? s.selected + 1 : s.selected, fresh })
-      bumpCounts(set, get, [e])
+      placeLive(set, get, [e])
     },
 
     setPaused: (paused) => {
@@ -140,12 +140,49 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
     showPending: () => {
       const s = get()
       if (!s.pending.length) return
-      const fresh = new Set(s.fresh)
-      for (const e of s.pending) fresh.add(e.id)
-      set({ rows: [...s.pending, ...s.rows], pending: [], selected: s.selected >= 0 ? s.selected + s.pending.length : s.selected, fresh })
-      bumpCounts(set, get, s.pending)
+      set({ pending: [] })
+      placeLive(set, get, s.pending)
     },
   }))
+}
+
+/** Whether a live event falls in the query's time range. */
+function inRange(q: QueryDTO | undefined, e: EventDTO): boolean {
+  const t = Date.parse(e.timestamp)
+  if (q?.since && t < Date.parse(q.since)) return false
+  if (q?.until && t >= Date.parse(q.until)) return false
+  return true
+}
+
+/** Orders events as the timeline does: by timestamp, then seq. */
+function compareEvents(a: EventDTO, b: EventDTO): number {
+  return Date.parse(a.timestamp) - Date.parse(b.timestamp) || a.seq - b.seq
+}
+
+// placeLive puts live events where they belong in the loaded rows, in the
+// query's order: usually at the top, but an event appended now with an
+// earlier timestamp goes below newer ones. One that belongs after the
+// last loaded row, with more rows still to load, is left to its page. All
+// of them count in the facets and the histogram.
+function placeLive(set: StoreApi<ResultsState>['setState'], get: () => ResultsState, events: EventDTO[]) {
+  const s = get()
+  const newestFirst = s.query?.order !== 'oldest'
+  const rows = s.rows.slice()
+  const fresh = new Set(s.fresh)
+  let selected = s.selected
+  for (const e of events) {
+    const before = (r: EventDTO) => (newestFirst ? compareEvents(e, r) > 0 : compareEvents(e, r) < 0)
+    let i = rows.findIndex(before)
+    if (i < 0) {
+      if (s.nextCursor) continue
+      i = rows.length
+    }
+    rows.splice(i, 0, e)
+    fresh.add(e.id)
+    if (selected >= 0 && i <= selected) selected++
+  }
+  set({ rows, selected, fresh })
+  bumpCounts(set, get, events)
 }
 
 // Live events also count in the facets and the histogram, so the
