@@ -1,4 +1,4 @@
-import { expect, note, open, rows, serves, shot, test } from './helpers'
+import { appendEvent, expect, newEvent, note, open, rows, serves, shot, test } from './helpers'
 
 for (const scheme of ['light', 'dark'] as const) {
   test(`an event opens in a drawer with its before/after diff (${scheme})`, async ({ page }) => {
@@ -28,3 +28,35 @@ for (const scheme of ['light', 'dark'] as const) {
     await expect(page).not.toHaveURL(/event=/)
   })
 }
+
+test('long unbroken values wrap inside the drawer, which keeps its controls in view', async ({ page }) => {
+  const long = (c: string) => c.repeat(900)
+  const b64 = (seed: number) => Buffer.from(Array.from({ length: 240 }, (_, i) => (i * 7919 + seed * 104729) % 251)).toString('base64')
+  const policy = (effect: string) =>
+    JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: effect, Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::storefront-invoices-047809/*' }] })
+  const id = '0190e2e0-0000-7000-8000-00000000d0a3'
+  await appendEvent(page, {
+    ...newEvent(0),
+    id,
+    actionType: 'apply.mutation',
+    userId: 'svc-' + long('u').slice(0, 240),
+    resourceIds: ['arn:aws:iam::123456789012:policy/' + long('p')],
+    metadata: { note: long('n'), nested: { userData: b64(3) } },
+    beforeState: { policy: policy('Deny'), userData: b64(1) },
+    afterState: { policy: policy('Allow'), userData: b64(2) },
+  })
+  await page.goto(`/?org=acme-prod&range=24h&event=${id}`)
+  const drawer = page.getByRole('dialog')
+  await expect(drawer.getByTestId('drawer-action')).toHaveText('apply.mutation')
+  await expect(drawer.getByTestId('state-diff')).toBeVisible()
+  const overflow = await drawer.evaluate((el) => {
+    const right = el.getBoundingClientRect().right
+    return [...el.querySelectorAll('*')]
+      .filter((c) => c.getBoundingClientRect().right > right + 1)
+      .map((c) => `${c.tagName}.${c.className}`)
+      .slice(0, 5)
+  })
+  expect(overflow, 'elements wider than the drawer').toEqual([])
+  await expect(drawer.getByRole('button', { name: 'Close the event' })).toBeInViewport()
+  await shot(page, 'detail-long-values')
+})

@@ -78,9 +78,9 @@ let appended = 0
  * POST /api/operations/events with an append-scoped token (what the CLI would
  * send), and the test is annotated with why.
  */
-export async function appendEvent(page: Page): Promise<void> {
+export async function appendEvent(page: Page, event: object = newEvent(++appended)): Promise<void> {
   const s = server()
-  const line = JSON.stringify(newEvent(++appended)) + '\n'
+  const line = JSON.stringify(event) + '\n'
   const cli = spawnSync(BINARY, ['--data-dir', s.dataDir, '--keystore', s.keystore, 'append', '-'], { input: line, encoding: 'utf8' })
   if (cli.status === 0) return
   if (!/serves no API/.test(cli.stderr)) throw new Error(`axiom-audit append failed (${cli.status}): ${cli.stderr}`)

@@ -12,6 +12,7 @@ import { MetadataTree } from './MetadataTree'
 import { RelatedEvents } from './RelatedEvents'
 import { StateDiff } from './StateDiff'
 import { ErrorState } from './StatusStates'
+import classes from './EventDrawer.module.css'
 
 /** The event open in the URL (?event=…), in a drawer on the right. */
 export function EventDrawer() {
@@ -51,6 +52,7 @@ export function EventDrawer() {
       scrollAreaComponent={ScrollArea.Autosize}
       aria-label="Event detail"
       data-testid="event-drawer"
+      classNames={{ body: classes.body }}
       overlayProps={{ backgroundOpacity: 0.25, blur: 1 }}
     >
       {error ? (
