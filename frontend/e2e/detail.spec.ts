@@ -38,7 +38,8 @@ test('long unbroken values wrap inside the drawer, which keeps its controls in v
   await appendEvent(page, {
     ...newEvent(0),
     id,
-    actionType: 'apply.mutation',
+    // Its own action type, so that no other spec meets it among theirs.
+    actionType: 'custom.e2e_long_values',
     userId: 'svc-' + long('u').slice(0, 240),
     resourceIds: ['arn:aws:iam::123456789012:policy/' + long('p')],
     metadata: { note: long('n'), nested: { userData: b64(3) } },
@@ -47,7 +48,7 @@ test('long unbroken values wrap inside the drawer, which keeps its controls in v
   })
   await page.goto(`/?org=acme-prod&range=24h&event=${id}`)
   const drawer = page.getByRole('dialog')
-  await expect(drawer.getByTestId('drawer-action')).toHaveText('apply.mutation')
+  await expect(drawer.getByTestId('drawer-action')).toHaveText('custom.e2e_long_values')
   await expect(drawer.getByTestId('state-diff')).toBeVisible()
   const overflow = await drawer.evaluate((el) => {
     const right = el.getBoundingClientRect().right
