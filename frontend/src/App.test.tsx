@@ -111,6 +111,20 @@ describe('App', () => {
     await waitFor(() => expect(picker.value).toBe(`acme · ${before + 2}`), { timeout: 3000 })
   })
 
+  it('shows the error of a search with one in its link, not every event', async () => {
+    renderApp({ search: '?org=acme&range=90d&q=status:rolledback' })
+    const state = await screen.findByTestId('error-state')
+    expect(state).toHaveTextContent('The filter is not valid')
+    expect(state).toHaveTextContent('status:rolledback')
+    expect(rows()).toHaveLength(0)
+    expect(await screen.findByTestId('query-error')).toBeInTheDocument()
+  })
+
+  it('says that words without a field are one phrase when nothing matches them', async () => {
+    renderApp({ search: '?org=acme&range=90d&q=alice%20nowhere' })
+    expect(await screen.findByTestId('empty-state')).toHaveTextContent('searched as one phrase')
+  })
+
   it('explains a locked keychain and how to unlock it', async () => {
     const api = createFakeApi(sampleEvents(), { now: () => NOW, failWith: { code: 'keychain_unavailable', message: 'the OS keychain is locked' } })
     renderApp({ api })

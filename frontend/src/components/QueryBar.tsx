@@ -23,9 +23,10 @@ export const QueryBar = forwardRef<HTMLInputElement>(function QueryBar(_props, r
   const combobox = useCombobox({ onDropdownClose: () => combobox.resetSelectedOption() })
 
   // The URL (back/forward, facet clicks) changes the query from outside.
+  // Its errors show at once: nobody is typing it.
   useEffect(() => {
     setValue(committed)
-    setShowErrors(false)
+    setShowErrors(parseQuery(committed).errors.length > 0)
   }, [committed])
 
   const parsed = useMemo(() => parseQuery(value), [value])

@@ -1,6 +1,7 @@
 import { Badge, Button, Group, Paper, Text, Tooltip } from '@mantine/core'
 import { IconArrowUp, IconPlayerPause, IconPlayerPlay } from '@tabler/icons-react'
 import { useRef } from 'react'
+import { parseQuery } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
 import { EmptyState, ErrorState, LoadingState } from './StatusStates'
 import { ExportButton } from './ExportDialog'
@@ -53,6 +54,7 @@ export function TimelinePanel() {
         }
       >
         Nothing in this time range matches {q ? <code>{q}</code> : 'the filters'}. Widen the range or remove a term.
+        {parseQuery(q).filter.text?.includes(' ') && ' Words without a field are searched as one phrase, so try fewer of them.'}
       </EmptyState>
     )
   else body = <Timeline scrollRef={scrollRef} />

@@ -18,6 +18,10 @@ describe('parseQuery', () => {
     ['"bucket policy" versioning', { text: 'bucket policy versioning' }],
     ['STATUS:failed', { statuses: ['failed'] }],
     ['user:"say \\"hi\\""', { userIds: ['say "hi"'] }],
+    // A backslash escapes only " and itself: a Windows path reads as written.
+    ['"C:\\Users\\alice"', { text: 'C:\\Users\\alice' }],
+    ['"C:\\\\Users"', { text: 'C:\\Users' }],
+    ['user:"dom\\svc"', { userIds: ['dom\\svc'] }],
   ]
   for (const [input, want] of cases) {
     it(`parses ${JSON.stringify(input)}`, () => {

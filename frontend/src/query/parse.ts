@@ -3,9 +3,10 @@
 //   status:failed risk:high -provider:gcp user:"Alice Smith" resource:arn:aws:s3* bucket
 //
 // Fields: category, action, provider, user, status, risk, resource. A value
-// may be quoted ("…" with \" and \\ escapes). `-field:value` excludes;
-// `resource:x*` matches a prefix. Words without a field are free text that
-// must all occur. parseQuery never throws: problems come back as errors with
+// may be quoted ("…" with \" and \\ escapes; any other backslash is
+// itself). `-field:value` excludes; `resource:x*` matches a prefix. Words
+// without a field are free text, searched as one phrase (the log's text
+// filter is one case-insensitive substring). parseQuery never throws: problems come back as errors with
 // the character range they concern, so the bar can underline them.
 
 import { CATEGORIES, PROVIDERS, RISK_LEVELS, STATUSES, type QueryDTO } from '../api/types'
@@ -75,7 +76,9 @@ function readQuoted(input: string, i: number): { value: string; end: number; clo
   let j = i + 1
   while (j < input.length) {
     const c = input[j]
-    if (c === '\\' && j + 1 < input.length) {
+    // \" and \\ are escapes; any other backslash is itself, so that a
+    // Windows path reads as written: "C:\Users".
+    if (c === '\\' && (input[j + 1] === '"' || input[j + 1] === '\\')) {
       value += input[j + 1]
       j += 2
       continue

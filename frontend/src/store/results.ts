@@ -32,6 +32,8 @@ export interface ResultsState {
   fresh: Set<string>
 
   load(query: QueryDTO): Promise<void>
+  /** Shows error instead of rows, loading nothing (a search with an error). */
+  refuse(error: ApiError): void
   loadMore(): Promise<void>
   select(i: number): void
   receive(e: EventDTO): void
@@ -88,6 +90,13 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
         if (gen !== generation) return
         set({ rows: [], nextCursor: undefined, loading: false, error: toApiError(err), facets: undefined, histogram: undefined, histogramLoading: false })
       }
+    },
+
+    refuse: (error) => {
+      ++generation
+      inFlight.abort()
+      inFlight = new AbortController()
+      set({ query: undefined, rows: [], nextCursor: undefined, loading: false, loadingMore: false, error, facets: undefined, histogram: undefined, histogramLoading: false, pending: [], selected: -1 })
     },
 
     loadMore: async () => {

@@ -3,6 +3,8 @@
 // React re-renders anything), live events follow open-ended ranges, and the
 // URL's back/forward move the view.
 
+import { ApiError } from '../api/errors'
+import { parseQuery } from '../query/parse'
 import { viewQuery } from './view'
 import type { Stores } from './context'
 
@@ -35,20 +37,33 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
     const key = JSON.stringify([v.org, v.q, v.range, v.now])
     if (key === lastKey) return
     lastKey = key
-    const query = viewQuery(v, v.now)
-    void results.getState().load(query)
     stopLive?.()
     stopLive = undefined
+    if (v.org !== lastOrg) {
+      lastOrg = v.org
+      void session.getState().loadCheckpoint(v.org)
+    }
+    // A search with an error (a mistyped link) shows the error, not every
+    // event as if it had no filter.
+    const { errors } = parseQuery(v.q)
+    if (errors.length) {
+      results.getState().refuse(
+        new ApiError({
+          code: 'invalid_query',
+          message: `The search ${JSON.stringify(v.q)} has ${errors.length === 1 ? 'an error' : `${errors.length} errors`}; fix it in the search bar.`,
+          fields: errors.map((e) => ({ field: v.q.slice(e.start, e.end) || v.q, reason: e.message })),
+        }),
+      )
+      return
+    }
+    const query = viewQuery(v, v.now)
+    void results.getState().load(query)
     if (v.range.kind === 'relative') {
       const { since: _s, ...live } = query
       stopLive = api.subscribe(live, (e) => {
         results.getState().receive(e)
         refreshOrgsSoon()
       })
-    }
-    if (v.org !== lastOrg) {
-      lastOrg = v.org
-      void session.getState().loadCheckpoint(v.org)
     }
   }
   // Pick the first organization when the URL names none (or one that is gone).
