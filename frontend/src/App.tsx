@@ -122,7 +122,7 @@ function Explorer() {
         <ErrorState error={sessionError} onRetry={() => void session.getState().start()} />
       ) : noOrgs ? (
         <EmptyState title="No events recorded yet">
-          This profile's log is empty. Events appear here as soon as the Axiom agent (or anything with an append token) records them. To look
+          This profile's log is empty. Events appear here within seconds of the Axiom agent (or anything with an append token) recording them. To look
           around first, run <code>axiom-audit demo</code> and open the <code>demo</code> profile.
         </EmptyState>
       ) : (

@@ -211,7 +211,7 @@ function ProofStatus({ event }: { event: EventDTO }) {
           {proof.verified ? 'Included in the signed log' : 'The proof does not match the checkpoint'}
         </Text>
         <Text size="xs" c="dimmed">
-          Leaf {proof.leafIndex.toLocaleString('en-US')} of a tree of {proof.treeSize.toLocaleString('en-US')} events; {proof.hashes.length} hashes
+          Event #{(proof.leafIndex + 1).toLocaleString('en-US')} (leaf index {proof.leafIndex.toLocaleString('en-US')}) of a tree of {proof.treeSize.toLocaleString('en-US')} events; {proof.hashes.length} hashes
           {proof.verified ? ' lead to the newest checkpoint root.' : '. Run `axiom-audit verify` for details.'}
         </Text>
         <Badge variant="light" color={proof.verified ? 'teal' : 'red'} size="sm">

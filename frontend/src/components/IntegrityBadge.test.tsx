@@ -15,6 +15,9 @@ describe('IntegrityBadge', () => {
     expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Not verified yet')
     await userEvent.click(screen.getByTestId('integrity-badge'))
     expect(screen.queryByTestId('integrity-alert')).toBeNull()
+    expect(await screen.findByRole('dialog')).toBeInTheDocument()
+    await userEvent.keyboard('{Escape}')
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull())
   })
 
   it('says appends are refused and what to do while the organization has an integrity alert', async () => {

@@ -27,7 +27,8 @@ export function IntegrityBadge() {
   const pct = progress && progress.total ? Math.round((progress.done / progress.total) * 100) : 0
 
   return (
-    <Popover position="bottom-end" shadow="md" width={380} withArrow>
+    // trapFocus: focus moves into the popover as it opens, so Esc closes it.
+    <Popover position="bottom-end" shadow="md" width={380} withArrow trapFocus returnFocus>
       <Popover.Target>
         <UnstyledButton className={classes.integrity} data-testid="integrity-badge" aria-label="Log integrity">
           <Icon size={18} color={`var(--mantine-color-${color}-6)`} />
@@ -36,7 +37,7 @@ export function IntegrityBadge() {
               {checkpoint ? `Checkpoint ${checkpoint.size.toLocaleString('en-US')}` : 'No checkpoint yet'}
             </Text>
             <Text size="xs" c="dimmed" lh={1.2}>
-              {state === 'running' ? `Verifying… ${pct}%` : alert ? 'Integrity alert: appends refused' : last ? `${last.clean ? 'Verified' : 'Problems found'} ${fromNow(last.finishedAt)}` : verifyError ? 'Verification failed' : 'Not verified yet'}
+              {state === 'running' ? `Verifying… ${pct}%` : alert ? 'Integrity alert: appends refused' : last ? `${last.clean ? `Verified ${counted(last.events, 'event')}` : 'Problems found'} ${fromNow(last.finishedAt)}` : verifyError ? 'Verification failed' : 'Not verified yet'}
             </Text>
           </Stack>
         </UnstyledButton>

@@ -191,7 +191,7 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
                 <Group grow mt="xs" align="flex-start">
                   <DateInput
                     label="From (UTC)"
-                    placeholder="2026-07-01"
+                    placeholder="YYYY-MM-DD"
                     valueFormat="YYYY-MM-DD"
                     dateParser={(v) => (/^\d{4}-\d{2}-\d{2}$/.test(v.trim()) ? v.trim() : null)}
                     value={from}
@@ -207,7 +207,7 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
                   />
                   <DateInput
                     label="To (UTC, included)"
-                    placeholder="2026-09-30"
+                    placeholder="YYYY-MM-DD"
                     valueFormat="YYYY-MM-DD"
                     dateParser={(v) => (/^\d{4}-\d{2}-\d{2}$/.test(v.trim()) ? v.trim() : null)}
                     value={to}

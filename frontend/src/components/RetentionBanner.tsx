@@ -64,7 +64,7 @@ export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60
         >
           <Group justify="space-between" wrap="nowrap" gap="sm">
             <Text size="sm" data-testid="retention-banner-detail" style={{ minWidth: 0 }}>
-              The retention policy removes the {expiring.groups.map((g) => g.category).join(', ')} events recorded from{' '}
+              The retention policy removes the {expiring.groups.map((g) => g.category).join(', ')} events dated from{' '}
               {formatDateTime(expiring.oldest ?? expiring.horizon, tz)} to {formatDateTime(expiring.newest ?? expiring.horizon, tz)}. Their
               tombstones keep the log verifiable; export them first to keep their content.
             </Text>

@@ -17,6 +17,9 @@ describe('shortResource', () => {
     ['', ''],
     // Runs of separators are one; an id of separators alone is shown as is.
     ['arn:aws:s3:::0', 's3:::0'],
+    // A name many resources share keeps what tells them apart.
+    ['arn:aws:iam::136716732091:root', '136716732091:root'],
+    ['projects/p/networks/default', 'networks/default'],
     ['/', '/'],
     [':', ':'],
     ['//', '//'],

@@ -7,8 +7,11 @@ import classes from './Timeline.module.css'
 /**
  * Shortens a resource id to the part people recognise: its last segment
  * (bucket, instance, VM), with the segments before it while that is a bare
- * number or under four characters ("rg/0", not "0"), which says little alone.
+ * number, under four characters or a name many resources share ("rg/0",
+ * not "0"; "123456789012:root", not "root"), which says little alone.
  */
+const GENERIC_NAMES = new Set(['root', 'default', 'main', 'master', 'latest', 'current', 'index'])
+
 export function shortResource(r: string): string {
   const id = r.replace(/[/:]+$/, '')
   const isSep = (c: string | undefined) => c === '/' || c === ':'
@@ -23,7 +26,7 @@ export function shortResource(r: string): string {
   let start = segmentStart(id.length)
   for (let more = 0; more < 2 && start > 0; more++) {
     const tail = id.slice(start)
-    if (tail.length >= 4 && !/^\d+$/.test(tail)) break
+    if (tail.length >= 4 && !/^\d+$/.test(tail) && !GENERIC_NAMES.has(tail)) break
     start = segmentStart(start)
   }
   return id.slice(start) || r
