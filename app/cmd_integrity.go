@@ -470,7 +470,12 @@ func (c *cli) recoverCommand() *cobra.Command {
 				return nil
 			}
 			for _, al := range mine {
-				fmt.Fprintf(out, "organization %s: %s\n", al.Org, al.Message())
+				// While acknowledging, not the advice to acknowledge.
+				msg := al.Message()
+				if acknowledge {
+					msg = al.Finding()
+				}
+				fmt.Fprintf(out, "organization %s: %s\n", al.Org, msg)
 			}
 			if !acknowledge {
 				return &RequestError{Field: "--acknowledge", Reason: "is required: it records that you accept the database as it is"}

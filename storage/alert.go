@@ -62,7 +62,23 @@ type IntegrityAlert struct {
 
 // Message explains the alert and what to do about it.
 func (a IntegrityAlert) Message() string {
-	var what string
+	what, done := a.evidence()
+	if done {
+		return what
+	}
+	return what + "; appends are refused: run `axiom-audit recover --acknowledge` to accept this database, or restore the right one"
+}
+
+// Finding says what the alert found, without what to do about it (for
+// recover, which is doing it).
+func (a IntegrityAlert) Finding() string {
+	what, _ := a.evidence()
+	return what
+}
+
+// evidence is what the alert found, and whether that already says what
+// to do (a damaged log is restored, not acknowledged).
+func (a IntegrityAlert) evidence() (what string, done bool) {
 	switch a.Kind {
 	case AlertRollback:
 		what = fmt.Sprintf("the audit log of organization %q was rolled back or truncated: the keychain anchor is a checkpoint of %d events, the database has only %d",
@@ -73,7 +89,7 @@ func (a IntegrityAlert) Message() string {
 		what = fmt.Sprintf("the audit log of organization %q was reported inconsistent from outside the store", a.Org)
 	case AlertDamaged:
 		return fmt.Sprintf("the audit log of organization %q is damaged and cannot be loaded (%s); appends are refused: "+
-			"run `axiom-audit verify` to see what is wrong, and restore the database from a backup", a.Org, a.Detail)
+			"run `axiom-audit verify` to see what is wrong, and restore the database from a backup", a.Org, a.Detail), true
 	default:
 		what = fmt.Sprintf("the audit log of organization %q is inconsistent with its keychain anchor (anchor: %d events, root %s; database: %d events, root %s)",
 			a.Org, a.AnchorSize, a.AnchorRoot, a.DBSize, a.DBRoot)
@@ -81,7 +97,7 @@ func (a IntegrityAlert) Message() string {
 	if a.Detail != "" {
 		what += " (" + a.Detail + ")"
 	}
-	return what + "; appends are refused: run `axiom-audit recover --acknowledge` to accept this database, or restore the right one"
+	return what, false
 }
 
 // IntegrityAlertError is returned by appends to an organization with an

@@ -16,7 +16,7 @@ const maxPlaceTries = 999
 // the second, so two exports (or reports) of one organization in the same
 // second, as a script writing several formats makes, each get their own.
 // It never replaces anything: where the system can rename without
-// replacing (Linux), a name taken between the check and the move is
+// replacing (Linux, macOS), a name taken between the check and the move is
 // skipped too. With every name taken the error wraps ErrExists.
 func Place(tmp, dir, base string) (string, error) {
 	for i := 1; i <= maxPlaceTries; i++ {
