@@ -125,6 +125,31 @@ describe('App', () => {
     expect(await screen.findByTestId('empty-state')).toHaveTextContent('searched as one phrase')
   })
 
+  it('reports ready when the first screen is a bad search link', async () => {
+    const api = createFakeApi(sampleEvents(), { now: () => NOW })
+    const ready = vi.spyOn(api, 'ready')
+    renderApp({ api, search: '?org=acme&range=90d&q=status:rolledback' })
+    await screen.findByTestId('error-state')
+    await new Promise((r) => setTimeout(r, 300))
+    expect(ready).toHaveBeenCalledTimes(1)
+  })
+
+  it('does not export every event while the timeline refuses the search', async () => {
+    renderApp({ search: '?org=acme&range=90d&q=status:rolledback' })
+    await screen.findByTestId('error-state')
+    expect(screen.getByTestId('export-button')).toBeDisabled()
+  })
+
+  it('fixing the search in the bar recovers', async () => {
+    renderApp({ search: '?org=acme&range=90d&q=status:rolledback' })
+    await screen.findByTestId('error-state')
+    const input = screen.getByTestId('query-input') as HTMLInputElement
+    fireEvent.change(input, { target: { value: 'status:failed' } })
+    fireEvent.keyDown(input, { key: 'Enter' })
+    await waitFor(() => expect(screen.queryAllByTestId('timeline-row')).toHaveLength(1))
+    expect(screen.queryByTestId('query-error')).toBeNull()
+  })
+
   it('explains a locked keychain and how to unlock it', async () => {
     const api = createFakeApi(sampleEvents(), { now: () => NOW, failWith: { code: 'keychain_unavailable', message: 'the OS keychain is locked' } })
     renderApp({ api })

@@ -67,7 +67,8 @@ function Explorer() {
   const { api, view, results, session } = stores
   const orgs = useSession((s) => s.orgs)
   const sessionError = useSession((s) => s.error)
-  const firstLoadDone = useResults((s) => s.query !== undefined && !s.loading)
+  // Done: rows, or an error instead of them (a search link that does not parse).
+  const firstLoadDone = useResults((s) => (s.query !== undefined && !s.loading) || s.error !== undefined)
   const noOrgs = orgs !== undefined && orgs.length === 0
   const [shortcuts, setShortcuts] = useState(false)
   const searchRef = useRef<HTMLInputElement>(null)

@@ -363,11 +363,13 @@ function ExportDone({ result }: { result: ExportResultDTO }) {
 /** The timeline toolbar's Export button and its dialog. */
 export function ExportButton() {
   const org = useView((s) => s.org)
+  // A search that does not parse would export as if it had no filter.
+  const badSearch = useView((s) => parseQuery(s.q).errors.length > 0)
   const [opened, setOpened] = useState(false)
   return (
     <>
-      <Tooltip label="Export the events of this view as an evidence bundle">
-        <Button size="compact-sm" variant="default" leftSection={<IconDownload size={14} />} onClick={() => setOpened(true)} disabled={!org} data-testid="export-button">
+      <Tooltip label={badSearch ? 'Fix the search first: the view shows no events while it has an error' : 'Export the events of this view as an evidence bundle'}>
+        <Button size="compact-sm" variant="default" leftSection={<IconDownload size={14} />} onClick={() => setOpened(true)} disabled={!org || badSearch} data-testid="export-button">
           Export…
         </Button>
       </Tooltip>

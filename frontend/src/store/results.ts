@@ -46,113 +46,129 @@ export interface ResultsState {
 export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
   let generation = 0
   let inFlight = new AbortController()
-  return createStore<ResultsState>((set, get) => ({
-    query: undefined,
-    rows: [],
-    nextCursor: undefined,
-    loading: false,
-    loadingMore: false,
-    error: undefined,
-    facets: undefined,
-    histogram: undefined,
-    histogramLoading: false,
-    selected: -1,
-    paused: false,
-    atTop: true,
-    pending: [],
-    fresh: new Set(),
+  // Live events that belong below the loaded rows while more are to load:
+  // the server's pages never hold them (a query's pages stop at the newest
+  // seq of its first page), so they are placed as the pages reach them.
+  let held: EventDTO[] = []
+  return createStore<ResultsState>((set, get) => {
+    const place = (events: EventDTO[], counted: boolean) => {
+      held = held.concat(placeLive(set, get, events, counted))
+    }
+    return {
+      query: undefined,
+      rows: [],
+      nextCursor: undefined,
+      loading: false,
+      loadingMore: false,
+      error: undefined,
+      facets: undefined,
+      histogram: undefined,
+      histogramLoading: false,
+      selected: -1,
+      paused: false,
+      atTop: true,
+      pending: [],
+      fresh: new Set(),
 
-    load: async (query) => {
-      const gen = ++generation
-      // The answers for the previous filter are not wanted any more: abort
-      // them, so the server stops scanning (their rejections are ignored).
-      inFlight.abort()
-      inFlight = new AbortController()
-      const { signal } = inFlight
-      set({ query, loading: true, error: undefined, pending: [], loadingMore: false, histogramLoading: true })
-      const page = api.listEvents({ ...query, limit: PAGE_SIZE }, signal)
-      // Facets and histogram arrive on their own; the rows matter most.
-      api.facets(query, signal).then(
-        (facets) => gen === generation && set({ facets }),
-        () => gen === generation && set({ facets: undefined }),
-      )
-      api.histogram(query, signal).then(
-        (histogram) => gen === generation && set({ histogram, histogramLoading: false }),
-        () => gen === generation && set({ histogram: undefined, histogramLoading: false }),
-      )
-      try {
-        const p = await page
-        if (gen !== generation) return
-        // Timing marks for the performance spec (cheap, and visible in the browser's profiler).
-        if (typeof performance !== 'undefined' && performance.getEntriesByName('axiom:first-page').length === 0) performance.mark('axiom:first-page')
-        set({ rows: p.events, nextCursor: p.nextCursor, loading: false, selected: p.events.length ? Math.min(Math.max(get().selected, 0), p.events.length - 1) : -1, fresh: new Set() })
-      } catch (err) {
-        if (gen !== generation) return
-        set({ rows: [], nextCursor: undefined, loading: false, error: toApiError(err), facets: undefined, histogram: undefined, histogramLoading: false })
-      }
-    },
+      load: async (query) => {
+        const gen = ++generation
+        // The answers for the previous filter are not wanted any more: abort
+        // them, so the server stops scanning (their rejections are ignored).
+        inFlight.abort()
+        inFlight = new AbortController()
+        const { signal } = inFlight
+        held = []
+        set({ query, loading: true, error: undefined, pending: [], loadingMore: false, histogramLoading: true })
+        const page = api.listEvents({ ...query, limit: PAGE_SIZE }, signal)
+        // Facets and histogram arrive on their own; the rows matter most.
+        api.facets(query, signal).then(
+          (facets) => gen === generation && set({ facets }),
+          () => gen === generation && set({ facets: undefined }),
+        )
+        api.histogram(query, signal).then(
+          (histogram) => gen === generation && set({ histogram, histogramLoading: false }),
+          () => gen === generation && set({ histogram: undefined, histogramLoading: false }),
+        )
+        try {
+          const p = await page
+          if (gen !== generation) return
+          // Timing marks for the performance spec (cheap, and visible in the browser's profiler).
+          if (typeof performance !== 'undefined' && performance.getEntriesByName('axiom:first-page').length === 0) performance.mark('axiom:first-page')
+          set({ rows: p.events, nextCursor: p.nextCursor, loading: false, selected: p.events.length ? Math.min(Math.max(get().selected, 0), p.events.length - 1) : -1, fresh: new Set() })
+        } catch (err) {
+          if (gen !== generation) return
+          set({ rows: [], nextCursor: undefined, loading: false, error: toApiError(err), facets: undefined, histogram: undefined, histogramLoading: false })
+        }
+      },
 
-    refuse: (error) => {
-      ++generation
-      inFlight.abort()
-      inFlight = new AbortController()
-      set({ query: undefined, rows: [], nextCursor: undefined, loading: false, loadingMore: false, error, facets: undefined, histogram: undefined, histogramLoading: false, pending: [], selected: -1 })
-    },
+      refuse: (error) => {
+        ++generation
+        held = []
+        inFlight.abort()
+        inFlight = new AbortController()
+        set({ query: undefined, rows: [], nextCursor: undefined, loading: false, loadingMore: false, error, facets: undefined, histogram: undefined, histogramLoading: false, pending: [], selected: -1 })
+      },
 
-    loadMore: async () => {
-      const { query, nextCursor, loadingMore, loading } = get()
-      if (!query || !nextCursor || loadingMore || loading) return
-      const gen = generation
-      set({ loadingMore: true })
-      try {
-        const p = await api.listEvents({ ...query, limit: PAGE_SIZE, cursor: nextCursor }, inFlight.signal)
-        if (gen !== generation) return
-        // Live events may have been prepended meanwhile; append after them.
-        const seen = new Set(get().rows.slice(-PAGE_SIZE).map((e) => e.id))
-        set({ rows: get().rows.concat(p.events.filter((e) => !seen.has(e.id))), nextCursor: p.nextCursor, loadingMore: false })
-      } catch (err) {
-        if (gen !== generation) return
-        set({ loadingMore: false, error: toApiError(err) })
-      }
-    },
+      loadMore: async () => {
+        const { query, nextCursor, loadingMore, loading } = get()
+        if (!query || !nextCursor || loadingMore || loading) return
+        const gen = generation
+        set({ loadingMore: true })
+        try {
+          const p = await api.listEvents({ ...query, limit: PAGE_SIZE, cursor: nextCursor }, inFlight.signal)
+          if (gen !== generation) return
+          // Live events may have been prepended meanwhile; append after them.
+          const seen = new Set(get().rows.slice(-PAGE_SIZE).map((e) => e.id))
+          set({ rows: get().rows.concat(p.events.filter((e) => !seen.has(e.id))), nextCursor: p.nextCursor, loadingMore: false })
+          if (held.length) {
+            const waiting = held
+            held = []
+            place(waiting, false) // counted when they arrived
+          }
+        } catch (err) {
+          if (gen !== generation) return
+          set({ loadingMore: false, error: toApiError(err) })
+        }
+      },
 
-    select: (i) => {
-      const n = get().rows.length
-      if (n === 0) return set({ selected: -1 })
-      set({ selected: Math.max(0, Math.min(n - 1, i)) })
-    },
+      select: (i) => {
+        const n = get().rows.length
+        if (n === 0) return set({ selected: -1 })
+        set({ selected: Math.max(0, Math.min(n - 1, i)) })
+      },
 
-    receive: (e) => {
-      const s = get()
-      if (s.loading || s.rows.some((r) => r.id === e.id) || s.pending.some((r) => r.id === e.id)) return
-      // The subscription follows the range's open end only: an event
-      // appended now may carry a timestamp from before the range.
-      if (!inRange(s.query, e)) return
-      if (s.paused || !s.atTop) {
-        set({ pending: [e, ...s.pending] })
-        return
-      }
-      placeLive(set, get, [e])
-    },
+      receive: (e) => {
+        const s = get()
+        if (s.loading || s.rows.some((r) => r.id === e.id) || s.pending.some((r) => r.id === e.id)) return
+        // The subscription follows the range's open end only: an event
+        // appended now may carry a timestamp from before the range.
+        if (!inRange(s.query, e)) return
+        if (s.paused || !s.atTop) {
+          set({ pending: [e, ...s.pending] })
+          return
+        }
+        place([e], true)
+      },
 
-    setPaused: (paused) => {
-      set({ paused })
-      if (!paused && get().atTop) get().showPending()
-    },
+      setPaused: (paused) => {
+        set({ paused })
+        if (!paused && get().atTop) get().showPending()
+      },
 
-    setAtTop: (atTop) => {
-      if (atTop === get().atTop) return
-      set({ atTop })
-      if (atTop && !get().paused && get().pending.length) get().showPending()
-    },
+      setAtTop: (atTop) => {
+        if (atTop === get().atTop) return
+        set({ atTop })
+        if (atTop && !get().paused && get().pending.length) get().showPending()
+      },
 
-    showPending: () => {
-      const s = get()
-      if (!s.pending.length) return
-      set({ pending: [] })
-      placeLive(set, get, s.pending)
-    },
-  }))
+      showPending: () => {
+        const s = get()
+        if (!s.pending.length) return
+        set({ pending: [] })
+        place(s.pending, true)
+      },
+    }
+  })
 }
 
 /** Whether a live event falls in the query's time range. */
@@ -163,27 +179,40 @@ function inRange(q: QueryDTO | undefined, e: EventDTO): boolean {
   return true
 }
 
-/** Orders events as the timeline does: by timestamp, then seq. */
+/** Orders events as the timeline does: by timestamp (to the nanosecond), then seq. */
 function compareEvents(a: EventDTO, b: EventDTO): number {
-  return Date.parse(a.timestamp) - Date.parse(b.timestamp) || a.seq - b.seq
+  const [as, af] = timeKey(a.timestamp)
+  const [bs, bf] = timeKey(b.timestamp)
+  return as - bs || (af < bf ? -1 : af > bf ? 1 : 0) || a.seq - b.seq
+}
+
+/** A timestamp as whole seconds (ms) and its fraction as nine digits. */
+function timeKey(ts: string): [number, string] {
+  const m = /\.(\d+)/.exec(ts)
+  return [Date.parse(m ? ts.replace(m[0], '') : ts), (m?.[1] ?? '').padEnd(9, '0')]
 }
 
 // placeLive puts live events where they belong in the loaded rows, in the
 // query's order: usually at the top, but an event appended now with an
 // earlier timestamp goes below newer ones. One that belongs after the
-// last loaded row, with more rows still to load, is left to its page. All
-// of them count in the facets and the histogram.
-function placeLive(set: StoreApi<ResultsState>['setState'], get: () => ResultsState, events: EventDTO[]) {
+// last loaded row, with more rows still to load, is returned, to be placed
+// once the pages reach it. With counted, all of them count in the facets
+// and the histogram.
+function placeLive(set: StoreApi<ResultsState>['setState'], get: () => ResultsState, events: EventDTO[], counted: boolean): EventDTO[] {
   const s = get()
   const newestFirst = s.query?.order !== 'oldest'
   const rows = s.rows.slice()
   const fresh = new Set(s.fresh)
   let selected = s.selected
+  const later: EventDTO[] = []
   for (const e of events) {
     const before = (r: EventDTO) => (newestFirst ? compareEvents(e, r) > 0 : compareEvents(e, r) < 0)
     let i = rows.findIndex(before)
     if (i < 0) {
-      if (s.nextCursor) continue
+      if (s.nextCursor) {
+        later.push(e)
+        continue
+      }
       i = rows.length
     }
     rows.splice(i, 0, e)
@@ -191,7 +220,8 @@ function placeLive(set: StoreApi<ResultsState>['setState'], get: () => ResultsSt
     if (selected >= 0 && i <= selected) selected++
   }
   set({ rows, selected, fresh })
-  bumpCounts(set, get, events)
+  if (counted) bumpCounts(set, get, events)
+  return later
 }
 
 // Live events also count in the facets and the histogram, so the

@@ -27,4 +27,18 @@ describe('session.refreshOrgs', () => {
     await session.getState().refreshOrgs()
     expect(session.getState().orgs).toBe(shown)
   })
+
+  it('a newer refresh that fails does not throw away an older answer', async () => {
+    const api = createFakeApi([])
+    const calls: { resolve: (o: OrganizationDTO[]) => void; reject: (e: unknown) => void }[] = []
+    api.organizations = () => new Promise((resolve, reject) => calls.push({ resolve, reject }))
+    const session = createSessionStore(api, undefined)
+    const start = session.getState().start()
+    const refresh = session.getState().refreshOrgs()
+    calls[1]!.reject(new Error('busy'))
+    await refresh
+    calls[0]!.resolve([{ id: 'acme', size: 7 }])
+    await start
+    expect(session.getState().orgs).toEqual([{ id: 'acme', size: 7 }])
+  })
 })

@@ -35,7 +35,15 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     }
   }
   let loads = 0 // loadCheckpoint calls so far
-  let orgLoads = 0 // organizations() calls so far: the newest call's answer wins
+  // organizations() calls so far, and the newest whose answer was shown: an
+  // older answer arriving later never replaces a newer one.
+  let orgLoads = 0
+  let orgShown = 0
+  const showOrgs = (call: number) => {
+    if (call < orgShown) return false
+    orgShown = call
+    return true
+  }
   return createStore<SessionState>((set, get) => ({
     info: undefined,
     orgs: undefined,
@@ -51,7 +59,7 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       try {
         const [info, orgs] = await Promise.all([api.info(), api.organizations()])
         if (typeof performance !== 'undefined') performance.mark('axiom:orgs')
-        set(call === orgLoads ? { info, orgs, error: undefined } : { info, error: undefined })
+        set(showOrgs(call) ? { info, orgs, error: undefined } : { info, error: undefined })
       } catch (err) {
         set({ error: toApiError(err) })
         // Info alone still tells the user which profile this is.
@@ -63,8 +71,7 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       const call = ++orgLoads
       try {
         const orgs = await api.organizations()
-        // An older call answering late does not undo a newer one.
-        if (call === orgLoads) set({ orgs })
+        if (showOrgs(call)) set({ orgs })
       } catch {
         // The list shown stays; the next refresh tries again.
       }
