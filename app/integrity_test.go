@@ -2,11 +2,13 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -285,9 +287,17 @@ func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	a, st = open()
 	defer closeBoth(a, st)
 
+	// What the command line logs (level Warn and up, as without
+	// --verbose): the audit.verified that the alert refuses is expected
+	// and not logged again beside the report of the alert.
+	var logged bytes.Buffer
+	a.log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	out, stderr, code := runCLI(t, a, "", "verify", "--org", "org-a")
 	if code != 1 || !strings.Contains(out, "rollback") || !strings.Contains(out, "org org-a") || strings.Contains(stderr, "exit status") {
 		t.Fatalf("verify after rollback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	if logged.Len() != 0 {
+		t.Errorf("verify after rollback logged:\n%s", logged.String())
 	}
 	// Keyless, the anchor is not read, but the alert the log holds is.
 	out, stderr, code = runCLI(t, a, "", "verify", "--org", "org-a", "--keyless")
