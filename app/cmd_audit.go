@@ -12,12 +12,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/axiomops/axiom-audit/storage"
 )
@@ -126,13 +124,8 @@ func (c *cli) openAudit(f auditFlags) (*auditVerifier, error) {
 	}
 	av := &auditVerifier{}
 	if f.publicKey != "" {
-		text, err := readSmallFile(f.publicKey, 4<<10)
-		if err != nil {
-			return nil, &RequestError{Field: "--public-key", Reason: err.Error()}
-		}
-		av.pub = strings.TrimSpace(string(text))
-		if _, err := note.NewVerifier(av.pub); err != nil {
-			return nil, &RequestError{Field: "--public-key", Reason: fmt.Sprintf("%s does not hold a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key'): %v", f.publicKey, err)}
+		if av.pub, err = verifierKeyIn(f.publicKey); err != nil {
+			return nil, err
 		}
 	}
 	for _, path := range f.checkpoints {

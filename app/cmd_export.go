@@ -350,13 +350,23 @@ func trustedKey(arg string) (string, error) {
 	if _, err := note.NewVerifier(arg); err == nil {
 		return arg, nil
 	}
-	text, err := readSmallFile(arg, 4<<10)
-	if err != nil {
+	if _, err := os.Stat(arg); err != nil {
 		return "", &RequestError{Field: "--public-key", Reason: fmt.Sprintf("is neither a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key') nor a file holding one: %v", err)}
+	}
+	return verifierKeyIn(arg)
+}
+
+// verifierKeyIn is the verifier key the file at path holds, as 'checkpoint
+// --public-key' prints it; a file that holds none is a usage error of
+// --public-key.
+func verifierKeyIn(path string) (string, error) {
+	text, err := readSmallFile(path, 4<<10)
+	if err != nil {
+		return "", &RequestError{Field: "--public-key", Reason: err.Error()}
 	}
 	key := strings.TrimSpace(string(text))
 	if _, err := note.NewVerifier(key); err != nil {
-		return "", &RequestError{Field: "--public-key", Reason: fmt.Sprintf("%s does not hold a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key'): %v", arg, err)}
+		return "", &RequestError{Field: "--public-key", Reason: fmt.Sprintf("%s does not hold a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key'): %v", path, err)}
 	}
 	return key, nil
 }

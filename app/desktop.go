@@ -18,7 +18,7 @@ import (
 // otherwise panic. Windows and macOS always have one.
 func checkDisplay(goos string, getenv func(string) string) error {
 	switch goos {
-	case "windows", "darwin", "ios", "android":
+	case "windows", "darwin":
 		return nil
 	}
 	if getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != "" {

@@ -15,9 +15,9 @@ const maxPlaceTries = 999
 // of base, base-2, base-3, …, and returns its path. Folders are named to
 // the second, so two exports (or reports) of one organization in the same
 // second, as a script writing several formats makes, each get their own.
-// It never replaces anything: where the system can rename without
-// replacing (Linux, macOS), a name taken between the check and the move is
-// skipped too. With every name taken the error wraps ErrExists.
+// It never replaces anything (renameNoReplace: atomically where the
+// system can rename without replacing, Linux and macOS). With every name
+// taken the error wraps ErrExists.
 func Place(tmp, dir, base string) (string, error) {
 	for i := 1; i <= maxPlaceTries; i++ {
 		name := base
@@ -25,16 +25,11 @@ func Place(tmp, dir, base string) (string, error) {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
 		target := filepath.Join(dir, name)
-		if _, err := os.Lstat(target); err == nil {
-			continue
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("cannot check %s: %w", target, err)
-		}
 		switch err := renameNoReplace(tmp, target); {
 		case err == nil:
 			return target, nil
 		case errors.Is(err, fs.ErrExist):
-			continue // taken since the check
+			continue // taken: the next name
 		default:
 			return "", fmt.Errorf("failed to move %s into place at %s: %w", tmp, target, err)
 		}

@@ -166,10 +166,10 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	if err := syncDir(tmp); err != nil {
 		return res, err
 	}
-	target, err := export.Place(tmp, out, FolderName(opts.Org, opts.Period, ts(created)))
+	name := FolderName(opts.Org, opts.Period, ts(created))
+	target, err := export.Place(tmp, out, name)
 	if errors.Is(err, export.ErrExists) {
-		return res, fmt.Errorf("%s and the names after it (-2 … -999) are taken: %w",
-			filepath.Join(out, FolderName(opts.Org, opts.Period, ts(created))), ErrExists)
+		return res, fmt.Errorf("%s and the names after it (-2 … -999) are taken: %w", filepath.Join(out, name), ErrExists)
 	}
 	if err != nil {
 		return res, err
