@@ -1,6 +1,7 @@
 import { Alert, Badge, Button, Code, Group, List, Popover, Progress, Stack, Text, UnstyledButton } from '@mantine/core'
 import { IconShieldCheck, IconShieldExclamation, IconShieldQuestion } from '@tabler/icons-react'
 import { adviceFor } from '../api/errors'
+import { counted } from '../lib/count'
 import { formatDateTime, fromNow } from '../lib/time'
 import { useSession, useStores, useView } from '../store/context'
 import classes from './Header.module.css'
@@ -117,9 +118,4 @@ export function IntegrityBadge() {
       </Popover.Dropdown>
     </Popover>
   )
-}
-
-/** n of a noun: "1 event", "1,234 events". */
-function counted(n: number, noun: string): string {
-  return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`
 }

@@ -3,6 +3,7 @@ import { IconRefresh } from '@tabler/icons-react'
 import type { ApiError } from '../api/errors'
 import type { SyncDestinationDTO, SyncStatusDTO } from '../api/types'
 import { formatDateTime, fromNow, type TimeZoneMode } from '../lib/time'
+import { counted } from '../lib/count'
 
 /** What the header shows for an organization's sync as a whole. */
 export type SyncSummaryState = 'loading' | 'unavailable' | 'off' | 'synced' | 'behind' | 'retrying' | 'stopped'
@@ -50,7 +51,7 @@ export function formatWait(seconds: number): string {
 
 function lagLine(d: SyncDestinationDTO): string {
   if (d.lagEvents === 0) return 'Up to date'
-  const n = `${d.lagEvents.toLocaleString('en-US')} event${d.lagEvents === 1 ? '' : 's'} behind`
+  const n = `${counted(d.lagEvents, 'event')} behind`
   return d.lagSeconds >= 1 ? `${n}, oldest waiting ${formatWait(d.lagSeconds)}` : n
 }
 

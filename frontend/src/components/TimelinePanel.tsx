@@ -9,6 +9,7 @@ import { ReportButton } from './ReportDialog'
 import { AuditCopyButton } from './AuditCopyDialog'
 import { Timeline } from './Timeline'
 import classes from './TimelinePanel.module.css'
+import { counted } from '../lib/count'
 
 /** The timeline with its toolbar (count, live mode) and its empty, loading and error states. */
 export function TimelinePanel() {
@@ -114,7 +115,7 @@ export function TimelinePanel() {
             onClick={showNew}
             data-testid="new-events-pill"
           >
-            {pending} new event{pending === 1 ? '' : 's'}
+            {counted(pending, 'new event')}
           </Button>
         )}
         {body}

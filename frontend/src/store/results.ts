@@ -206,18 +206,23 @@ function placeLive(set: StoreApi<ResultsState>['setState'], get: () => ResultsSt
   let selected = s.selected
   const later: EventDTO[] = []
   for (const e of events) {
+    // The rows are in the query's order, so where e goes is found by
+    // binary search: the first row e comes before.
     const before = (r: EventDTO) => (newestFirst ? compareEvents(e, r) > 0 : compareEvents(e, r) < 0)
-    let i = rows.findIndex(before)
-    if (i < 0) {
-      if (s.nextCursor) {
-        later.push(e)
-        continue
-      }
-      i = rows.length
+    let lo = 0
+    let hi = rows.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (before(rows[mid]!)) hi = mid
+      else lo = mid + 1
     }
-    rows.splice(i, 0, e)
+    if (lo === rows.length && s.nextCursor) {
+      later.push(e)
+      continue
+    }
+    rows.splice(lo, 0, e)
     fresh.add(e.id)
-    if (selected >= 0 && i <= selected) selected++
+    if (selected >= 0 && lo <= selected) selected++
   }
   set({ rows, selected, fresh })
   if (counted) bumpCounts(set, get, events)
