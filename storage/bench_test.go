@@ -731,3 +731,78 @@ func BenchmarkQuery1M(b *testing.B) {
 	}
 	b.StopTimer()
 }
+
+// BenchmarkAppendFloor measures what the entries the requirements
+// force on any store built on Badger cost, before any of the store's own
+// work: (b) raw Badger as in BenchmarkDurableAppend, one value per event;
+// (r) the store's own records and id-index entries for the same events
+// (a record per event, and an id → seq entry per event, which idempotent
+// retries and Get by id need); (t) those and the timeline index (one
+// entry per event in timestamp order, which the newest page needs). Each
+// side commits 256-event transactions, each synced, as (b) does.
+//
+// recid/raw is thus the ceiling of store/raw in BenchmarkDurableAppend for
+// any layout that keeps an id index in Badger, however its other indexes
+// are built.
+func BenchmarkAppendFloor(b *testing.B) {
+	benchMemoryLimit(b)
+	const perOp = 16384
+	rawDir, recDir, tlDir := b.TempDir(), b.TempDir(), b.TempDir()
+	for _, d := range []string{rawDir, recDir, tlDir} {
+		rawOpen(b, d).Close()
+	}
+	value := make([]byte, recordSize(b))
+	rand.Read(value)
+	all := storeEntries(b, perOp)
+	only := func(tags ...byte) flatKVs {
+		var kvs []kv
+		for _, e := range all {
+			if slices.Contains(tags, e.k[0]) {
+				kvs = append(kvs, e)
+			}
+		}
+		return flatten(kvs)
+	}
+	recID, withTimeline := only(tagRecord, tagID), only(tagRecord, tagID, tagTime)
+	if recID.len() != 2*perOp || withTimeline.len() != 3*perOp {
+		b.Fatalf("%d record and id entries, %d with the timeline, for %d events", recID.len(), withTimeline.len(), perOp)
+	}
+	var times [3]time.Duration
+	side := func(i int, dir string, kvs func(op int) []kv) func(op int) {
+		return func(op int) {
+			in := kvs(op)
+			db := rawReopen(b, dir)
+			defer db.Close()
+			runtime.GC()
+			start := time.Now()
+			commitSynced(b, db, in, perOp/256)
+			times[i] += time.Since(start)
+		}
+	}
+	sides := []func(int){
+		side(0, rawDir, func(op int) []kv {
+			kvs := make([]kv, perOp)
+			for i := range kvs {
+				kvs[i] = kv{[]byte(fmt.Sprintf("k%015d", op*perOp+i)), value}
+			}
+			return kvs
+		}),
+		side(1, recDir, func(op int) []kv { return recID.prefixed(fmt.Sprintf("%08d/", op)) }),
+		side(2, tlDir, func(op int) []kv { return withTimeline.prefixed(fmt.Sprintf("%08d/", op)) }),
+	}
+	orders := [][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}}
+	b.ResetTimer()
+	for op := 0; op < b.N; op++ {
+		for _, i := range orders[op%len(orders)] {
+			sides[i](op)
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N * perOp)
+	raw := n / times[0].Seconds()
+	b.ReportMetric(raw, "raw-events/s")
+	b.ReportMetric(n/times[1].Seconds(), "recid-events/s")
+	b.ReportMetric(n/times[1].Seconds()/raw, "recid/raw")
+	b.ReportMetric(n/times[2].Seconds(), "timeline-events/s")
+	b.ReportMetric(n/times[2].Seconds()/raw, "timeline/raw")
+}
