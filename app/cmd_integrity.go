@@ -351,7 +351,7 @@ func alertExit(org string, a *IntegrityAlertDTO, what string) error {
 	if a == nil {
 		return nil
 	}
-	return &ExitError{Code: 1, Err: fmt.Errorf("organization %s has an integrity alert, and %s, not of the log the keychain's anchor records: %s", org, what, a.Message)}
+	return &ExitError{Code: 1, Err: fmt.Errorf("organization %s has an integrity alert, and %s, not of the log its anchor records: %s", org, what, a.Message)}
 }
 
 // readCheckpointFile opens a signed checkpoint of org from a file: the

@@ -437,6 +437,48 @@ func reopenable(t *testing.T, dir string, ks storage.Keystore) (open func() (*Ap
 	return open, closeBoth
 }
 
+// With the opt-in file keystore, the anchor a rollback is found through is
+// in the key file: messages name the key file's anchor, not the keychain,
+// so that the user looks in the right place.
+func TestCLI_RollbackWithKeyFileNamesTheKeyFile(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "log")
+	ks, err := keystore.NewFile(filepath.Join(t.TempDir(), "keys", "keys.json"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, closeBoth := reopenable(t, dir, ks)
+	a, st := open()
+	appendEventsN(t, a, "org-a", 3, 0)
+	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	closeBoth(a, st)
+	backup := filepath.Join(t.TempDir(), "backup")
+	copyDir(t, dir, backup)
+	a, st = open()
+	appendEventsN(t, a, "org-a", 4, 3)
+	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	closeBoth(a, st)
+	restoreDir(t, backup, dir)
+	a, st = open()
+	defer closeBoth(a, st)
+
+	out, stderr, code := runCLI(t, a, "", "verify", "--org", "org-a")
+	ev := mustJSON(t, TestEvent("org-a", 99, time.Now().Add(-time.Minute)))
+	_, appendErr, appendCode := runCLI(t, a, ev+"\n", "append")
+	for _, c := range []struct {
+		what, text string
+		code       int
+	}{{"verify", out + stderr, code}, {"append", appendErr, appendCode}} {
+		if c.code == 0 || !strings.Contains(c.text, "the key file's anchor is a checkpoint of 7 events") || strings.Contains(c.text, "keychain") {
+			t.Errorf("%s after a rollback with the key file: exit %d\n%s", c.what, c.code, c.text)
+		}
+	}
+}
+
 // restoreDir replaces the directory to with a copy of from.
 func restoreDir(t *testing.T, from, to string) {
 	t.Helper()

@@ -55,6 +55,9 @@ type IntegrityAlert struct {
 	DBSize     uint64    `json:"dbSize"`
 	DBRoot     tlog.Hash `json:"dbRoot"`
 	Detail     string    `json:"detail"`
+	// AnchorIn is where the anchor is kept, when not in the keychain
+	// ("key file": a --keystore file profile).
+	AnchorIn string `json:"anchorIn,omitempty"`
 	// Evidence is what the raiser of an external alert gave as evidence
 	// (say, the witness's checkpoint); it goes into the acknowledgement.
 	Evidence map[string]string `json:"evidence,omitempty"`
@@ -81,23 +84,32 @@ func (a IntegrityAlert) Finding() string {
 func (a IntegrityAlert) evidence() (what string, done bool) {
 	switch a.Kind {
 	case AlertRollback:
-		what = fmt.Sprintf("the audit log of organization %q was rolled back or truncated: the keychain anchor is a checkpoint of %d events, the database has only %d",
-			a.Org, a.AnchorSize, a.DBSize)
+		what = fmt.Sprintf("the audit log of organization %q was rolled back or truncated: %s is a checkpoint of %d events, the database has only %d",
+			a.Org, anchorName(a.AnchorIn), a.AnchorSize, a.DBSize)
 	case AlertMissing:
-		what = fmt.Sprintf("the audit log of organization %q is missing from the database, but the keychain anchor is a checkpoint of %d events", a.Org, a.AnchorSize)
+		what = fmt.Sprintf("the audit log of organization %q is missing from the database, but %s is a checkpoint of %d events", a.Org, anchorName(a.AnchorIn), a.AnchorSize)
 	case AlertExternal:
 		what = fmt.Sprintf("the audit log of organization %q was reported inconsistent from outside the store", a.Org)
 	case AlertDamaged:
 		return fmt.Sprintf("the audit log of organization %q is damaged and cannot be loaded (%s); appends are refused: "+
 			"run `axiom-audit verify` to see what is wrong, and restore the database from a backup", a.Org, a.Detail), true
 	default:
-		what = fmt.Sprintf("the audit log of organization %q is inconsistent with its keychain anchor (anchor: %d events, root %s; database: %d events, root %s)",
-			a.Org, a.AnchorSize, a.AnchorRoot, a.DBSize, a.DBRoot)
+		what = fmt.Sprintf("the audit log of organization %q is inconsistent with %s (anchor: %d events, root %s; database: %d events, root %s)",
+			a.Org, anchorName(a.AnchorIn), a.AnchorSize, a.AnchorRoot, a.DBSize, a.DBRoot)
 	}
 	if a.Detail != "" {
 		what += " (" + a.Detail + ")"
 	}
 	return what, false
+}
+
+// anchorName is "the keychain anchor", or the anchor in place (the
+// keystore's Place).
+func anchorName(place string) string {
+	if place == "" || place == "keychain" {
+		return "the keychain anchor"
+	}
+	return "the " + place + "'s anchor"
 }
 
 // IntegrityAlertError is returned by appends to an organization with an
@@ -145,6 +157,9 @@ func (s *Store) orgAlertGate(ctx context.Context, org string) error {
 func (s *Store) raiseAlert(a IntegrityAlert) error {
 	in := s.integ
 	a.DetectedAt = s.opts.Now().UTC()
+	if p := placeOf(in.ks); p != "keychain" {
+		a.AnchorIn = p
+	}
 	in.mu.Lock()
 	if _, ok := in.alerts[a.Org]; ok {
 		in.mu.Unlock()
@@ -252,6 +267,7 @@ func (s *Store) loadAlerts() error {
 // checkAnchors compares each organization's tree with its keychain anchor.
 func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 	in := s.integ
+	anchor := anchorName(placeOf(in.ks))
 	all := slices.Clone(orgs)
 	for _, o := range in.anchors {
 		if !slices.Contains(all, o) {
@@ -269,7 +285,7 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 		cp, err := tlog.OpenCheckpoint(raw, in.vkey, tlog.Origin(in.instID, org))
 		if err != nil {
 			s.raiseAlert(IntegrityAlert{Org: org, Kind: AlertInconsistent,
-				Detail: "the keychain anchor does not verify with this log's key: " + err.Error()})
+				Detail: anchor + " does not verify with this log's key: " + err.Error()})
 			continue
 		}
 		t := in.trees[org]
@@ -292,7 +308,7 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 		})
 		if err != nil && !treeDamage(err) {
 			// Cancelled, or the read failed: no evidence either way.
-			return fmt.Errorf("failed to compare organization %q's tree with its keychain anchor: %w", org, err)
+			return fmt.Errorf("failed to compare organization %q's tree with its anchor: %w", org, err)
 		}
 		if err != nil || root != cp.Root {
 			a.Kind = AlertInconsistent
@@ -309,8 +325,8 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 		// overwrite the evidence.
 		if o := in.orgs[org]; o != nil && o.last.Checkpoint.Size < cp.Size {
 			a.Kind = AlertInconsistent
-			a.Detail = fmt.Sprintf("the newest checkpoint the database stores is of %d events, the keychain anchor of %d: later checkpoints were deleted or replaced",
-				o.last.Checkpoint.Size, cp.Size)
+			a.Detail = fmt.Sprintf("the newest checkpoint the database stores is of %d events, %s of %d: later checkpoints were deleted or replaced",
+				o.last.Checkpoint.Size, anchor, cp.Size)
 			s.raiseAlert(a)
 			continue
 		}
@@ -318,26 +334,26 @@ func (s *Store) checkAnchors(ctx context.Context, orgs []string) error {
 		// from a copy made before them, leave the size and root.
 		var stored bool
 		if err := s.db.View(func(txn *badger.Txn) error { stored = storedNote(txn, org, raw, cp.Size); return nil }); err != nil {
-			return fmt.Errorf("failed to look for organization %q's keychain anchor among its checkpoints: %w", org, err)
+			return fmt.Errorf("failed to look for organization %q's anchor among its checkpoints: %w", org, err)
 		}
 		if !stored {
 			a.Kind = AlertInconsistent
-			a.Detail = anchorNotStored(cp)
+			a.Detail = anchorNotStored(anchor, cp)
 			s.raiseAlert(a)
 		}
 	}
 	return nil
 }
 
-// anchorNotStored says that the anchor cp is not among the stored
-// checkpoints.
-func anchorNotStored(cp tlog.Checkpoint) string {
+// anchorNotStored says that the anchor cp (named anchor) is not among the
+// stored checkpoints.
+func anchorNotStored(anchor string, cp tlog.Checkpoint) string {
 	signed := ""
 	if !cp.Time.IsZero() {
 		signed = ", signed at " + cp.Time.Format(time.RFC3339)
 	}
-	return fmt.Sprintf("the keychain anchor, a checkpoint of %d events%s, is not among the checkpoints the database stores: "+
-		"later checkpoints were deleted, or the database was restored from a copy made before them", cp.Size, signed)
+	return fmt.Sprintf("%s, a checkpoint of %d events%s, is not among the checkpoints the database stores: "+
+		"later checkpoints were deleted, or the database was restored from a copy made before them", anchor, cp.Size, signed)
 }
 
 // IntegrityAlerts lists the active integrity alerts, by organization.

@@ -18,6 +18,21 @@ type Keystore interface {
 	Set(ctx context.Context, name string, secret []byte) error
 }
 
+// A Keystore that keeps its secrets somewhere other than the OS keychain
+// says where with a method Place() string ("key file"), so that messages
+// about the anchors it holds name it: a user of --keystore file looking for
+// "the keychain anchor" would look in the wrong place.
+type keystorePlace interface{ Place() string }
+
+// placeOf is where ks keeps its secrets, for messages: "keychain" unless ks
+// says otherwise.
+func placeOf(ks Keystore) string {
+	if p, ok := ks.(keystorePlace); ok && p.Place() != "" {
+		return p.Place()
+	}
+	return "keychain"
+}
+
 // Names of the secrets the store keeps in a Keystore.
 const (
 	KeyMaster         = "master-key"

@@ -1347,30 +1347,31 @@ func (v *verifier) anchor(ctx context.Context, org string, tree *tlog.Tree) erro
 	if raw == nil {
 		return nil
 	}
+	anchor := anchorName(placeOf(in.ks))
 	cp, err := tlog.OpenCheckpoint(raw, in.vkey, tlog.Origin(in.instID, org))
 	if err != nil {
-		return v.report(Problem{Org: org, Kind: ProblemBadSignature, Detail: "the keychain anchor does not verify: " + err.Error()})
+		return v.report(Problem{Org: org, Kind: ProblemBadSignature, Detail: anchor + " does not verify: " + err.Error()})
 	}
 	if cp.Size > tree.Size() {
 		return v.report(Problem{Org: org, Seq: tree.Size() + 1, Kind: ProblemRollback,
-			Detail: fmt.Sprintf("the keychain anchor is a checkpoint of %d events, the log has %d (rolled back or truncated)", cp.Size, tree.Size())})
+			Detail: fmt.Sprintf("%s is a checkpoint of %d events, the log has %d (rolled back or truncated)", anchor, cp.Size, tree.Size())})
 	}
 	root, err := tlog.RootAt(ctx, v.s.nodes(v.txn, org), cp.Size)
 	if err == nil && root != cp.Root {
 		return v.report(Problem{Org: org, Kind: ProblemInconsistentCheckpoints,
-			Detail: fmt.Sprintf("the keychain anchor signs root %s for size %d, the log's is %s", cp.Root, cp.Size, root)})
+			Detail: fmt.Sprintf("%s signs root %s for size %d, the log's is %s", anchor, cp.Root, cp.Size, root)})
 	}
 	// The anchor mirrors a checkpoint the log stored first: the newest
 	// stored one is never older.
 	newest, n, err := v.s.newestCheckpoint(v.txn, org)
 	if err == nil && (n == 0 || newest.Checkpoint.Size < cp.Size) {
 		return v.report(Problem{Org: org, Checkpoint: n, Kind: ProblemCheckpointMismatch,
-			Detail: fmt.Sprintf("the keychain anchor is a checkpoint of %d events, but the newest checkpoint the log stores (number %d) is of %d: later checkpoints were deleted or replaced",
-				cp.Size, n, newest.Checkpoint.Size)})
+			Detail: fmt.Sprintf("%s is a checkpoint of %d events, but the newest checkpoint the log stores (number %d) is of %d: later checkpoints were deleted or replaced",
+				anchor, cp.Size, n, newest.Checkpoint.Size)})
 	}
 	// Of the same size too: deleted heartbeats leave the size and root.
 	if err == nil && n > 0 && !storedNote(v.txn, org, raw, cp.Size) {
-		return v.report(Problem{Org: org, Checkpoint: n, Kind: ProblemCheckpointMismatch, Detail: anchorNotStored(cp)})
+		return v.report(Problem{Org: org, Checkpoint: n, Kind: ProblemCheckpointMismatch, Detail: anchorNotStored(anchor, cp)})
 	}
 	return nil
 }

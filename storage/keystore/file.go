@@ -38,6 +38,10 @@ type File struct {
 
 var _ storage.Keystore = (*File)(nil)
 
+// Place names the file keystore in the store's messages about the anchors
+// it holds ("the key file's anchor", not "the keychain anchor").
+func (f *File) Place() string { return "key file" }
+
 type fileContents struct {
 	Version int               `json:"version"`
 	Secrets map[string][]byte `json:"secrets"`
