@@ -241,6 +241,94 @@ func TestCopyForAudit_SignalLeavesNothing(t *testing.T) {
 	t.Logf("%d copies interrupted, %d finished before the signal", interrupted, copied)
 }
 
+// Ctrl-C (SIGINT) or SIGTERM during export or report leaves nothing in
+// the folder: the command cancels, the partial folder (whose files hold
+// revealed states, with --include-sensitive) is removed, and it exits with
+// an error that says so. Each signal is sent as soon as the partial folder
+// appears; the test fails unless at least one of each command's runs was
+// interrupted. Only the finished ones are recorded as audit.exported.
+func TestExportAndReport_SignalLeavesNothing(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send on Windows")
+	}
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	if out, err := runMain(t, home, "--data-dir", data, "demo", "--events", "20000", "--orgs", "1").CombinedOutput(); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	const org = "acme-prod" // demo's first organization
+	today := time.Now().UTC()
+	period := today.AddDate(0, 0, -120).Format(time.DateOnly) + ".." + today.Format(time.DateOnly)
+	finished := 0
+	for _, c := range []struct {
+		name, partial, said string
+		args                []string
+	}{
+		{"export", ".axiom-audit-export-", "interrupted: no bundle was written",
+			[]string{"export", "--org", org, "--format", "jsonl", "--include-sensitive"}},
+		{"report", ".axiom-audit-report-", "interrupted: no report was written",
+			[]string{"report", "--org", org, "--period", period, "--no-pdf"}},
+	} {
+		interrupted := 0
+		for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM} {
+			out := filepath.Join(home, fmt.Sprintf("%s-%d", c.name, i))
+			if err := os.Mkdir(out, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			cmd := runMain(t, home, append([]string{"--data-dir", data}, append(c.args, "--out", out)...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Microsecond) {
+				if entries, _ := os.ReadDir(out); len(entries) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("%s %d: nothing appeared in %s; stderr:\n%s", c.name, i, out, stderr.String())
+				}
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			entries, _ := os.ReadDir(out)
+			var exit *exec.ExitError
+			switch {
+			case err == nil:
+				// Done before the signal arrived: one whole folder.
+				if len(entries) != 1 || strings.HasPrefix(entries[0].Name(), ".") {
+					t.Errorf("%s %d exited 0 and left %v", c.name, i, entries)
+				}
+				finished++
+			case errors.As(err, &exit) && exit.ExitCode() > 0:
+				if len(entries) != 0 {
+					t.Errorf("%s %d, interrupted by %v (exit %d), left %v behind; stderr:\n%s", c.name, i, sig, exit.ExitCode(), entries, stderr.String())
+				}
+				if !strings.Contains(stderr.String(), c.said) {
+					t.Errorf("%s %d, interrupted by %v, does not say so; stderr:\n%s", c.name, i, sig, stderr.String())
+				}
+				interrupted++
+			default:
+				t.Errorf("%s %d: %v killed the command (%v) instead of cancelling it; left %v", c.name, i, sig, err, entries)
+			}
+		}
+		if interrupted == 0 {
+			t.Errorf("no signal came during any %s run: the test did not exercise the interruption", c.name)
+		}
+	}
+	q := runMain(t, home, "--data-dir", data, "query", "--org", org, "--action", "audit.exported", "--format", "jsonl")
+	out, err := q.Output()
+	if err != nil && finished > 0 {
+		t.Fatalf("query: %v", err)
+	}
+	if n := strings.Count(string(out), `"actionType":"audit.exported"`); n != finished {
+		t.Errorf("the log records %d exports and reports, %d were written", n, finished)
+	}
+}
+
 // A command that reads a log does not create one: a mistyped --data-dir
 // is an error (exit 2), not a clean verify of an empty log, and leaves no
 // directory behind. append creates the profile as before.

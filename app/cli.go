@@ -7,8 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -283,4 +285,18 @@ func unknownOrgIn(where, org string, ids []string) error {
 	default:
 		return notFound("no organization %q in %s; it has %s", org, where, strings.Join(ids, ", "))
 	}
+}
+
+// interruptible is cmd's context, cancelled as well by Ctrl-C (SIGINT) or
+// SIGTERM: a command that writes a folder (export, report, copy-for-audit)
+// then removes what it wrote, rather than being killed half way and
+// leaving a partial folder, with revealed states in it, behind.
+func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+}
+
+// interruptedBy says whether err ended a command run under ctx (from
+// interruptible) because a signal arrived.
+func interruptedBy(cmd *cobra.Command, ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && cmd.Context().Err() == nil
 }

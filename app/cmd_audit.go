@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,7 +54,7 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 			}
 			// Interrupted, the copy is removed (by the store, or by the
 			// app when the request ends) rather than left half made.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptible(cmd)
 			defer stop()
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
@@ -64,7 +62,7 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 			}
 			defer closeB()
 			res, err := b.copyForAudit(ctx, abs)
-			if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil && cmd.Context().Err() == nil {
+			if errors.Is(err, context.Canceled) && interruptedBy(cmd, ctx, err) {
 				if _, remote := b.(*RemoteClient); remote {
 					// The app copies; it removes the copy when it sees
 					// the request gone, which may be after this exits.

@@ -214,9 +214,14 @@ func (c *cli) exportCommand() *cobra.Command {
 					fmt.Fprint(stderr, msg+"   ")
 				}
 			}
-			res, err := a.exportEvidence(cmd.Context(), ExportRequest{Query: d, Format: format, OutDir: out, IncludeSensitive: sensitive}, progress)
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			res, err := a.exportEvidence(ctx, ExportRequest{Query: d, Format: format, OutDir: out, IncludeSensitive: sensitive}, progress)
 			if progress != nil {
 				fmt.Fprintln(stderr)
+			}
+			if interruptedBy(cmd, ctx, err) {
+				return errors.New("interrupted: no bundle was written, and what the export had written is removed")
 			}
 			if err != nil {
 				return err

@@ -164,7 +164,12 @@ func (c *cli) reportCommand() *cobra.Command {
 			}
 			defer closeApp()
 			fmt.Fprintf(cmd.ErrOrStderr(), "verifying the log of %s and writing the report…\n", req.Org)
-			res, err := a.writeReport(cmd.Context(), req)
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			res, err := a.writeReport(ctx, req)
+			if interruptedBy(cmd, ctx, err) {
+				return errors.New("interrupted: no report was written, and what it had written is removed")
+			}
 			if err != nil {
 				return err
 			}
