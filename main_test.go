@@ -246,7 +246,9 @@ func TestCopyForAudit_SignalLeavesNothing(t *testing.T) {
 // revealed states, with --include-sensitive) is removed, and it exits with
 // an error that says so. Each signal is sent as soon as the partial folder
 // appears; the test fails unless at least one of each command's runs was
-// interrupted. Only the finished ones are recorded as audit.exported.
+// interrupted. Only the finished ones are recorded as audit.exported. An
+// export killed outright leaves its folder, which the next export in the
+// same folder removes.
 func TestExportAndReport_SignalLeavesNothing(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT to send on Windows")
@@ -326,6 +328,52 @@ func TestExportAndReport_SignalLeavesNothing(t *testing.T) {
 	}
 	if n := strings.Count(string(out), `"actionType":"audit.exported"`); n != finished {
 		t.Errorf("the log records %d exports and reports, %d were written", n, finished)
+	}
+
+	// Killed outright (SIGKILL: no cleanup), an export leaves its partial
+	// folder; the next export in the same folder removes it.
+	dir := filepath.Join(home, "killed")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	exportTo := []string{"--data-dir", data, "export", "--org", org, "--format", "jsonl", "--include-sensitive", "--out", dir}
+	cmd := runMain(t, home, exportTo...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Microsecond) {
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("nothing appeared in %s", dir)
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	var left []string
+	placed := 0
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+		if !strings.HasPrefix(e.Name(), ".") {
+			placed++
+		}
+	}
+	if placed > 0 {
+		t.Skipf("the export was done before it was killed: %v", left)
+	}
+	if out, err := runMain(t, home, exportTo...).CombinedOutput(); err != nil {
+		t.Fatalf("export after one was killed: %v\n%s", err, out)
+	}
+	entries, _ = os.ReadDir(dir)
+	if len(entries) != 1 || strings.HasPrefix(entries[0].Name(), ".") {
+		var now []string
+		for _, e := range entries {
+			now = append(now, e.Name())
+		}
+		t.Errorf("the killed export left %v; after the next export the folder holds %v, want one bundle", left, now)
 	}
 }
 

@@ -151,15 +151,11 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 		return res, fmt.Errorf("%w: %s is not a folder", ErrUsage, outDir)
 	}
 	created := opts.Now().UTC()
-	tmp, err := os.MkdirTemp(outDir, ".axiom-audit-export-*.partial")
+	tmp, done, err := MakePartial(outDir, ".axiom-audit-export-")
 	if err != nil {
 		return res, fmt.Errorf("cannot create a folder in %s: %w", outDir, err)
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer done()
 	w := &bundleWriter{src: src, opts: opts, tmp: tmp, info: newCatalogueInfo(opts.Catalogue)}
 	m, files, err := w.write(ctx, created)
 	if err != nil {

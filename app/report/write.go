@@ -99,15 +99,11 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	}
 	created := opts.Now()
 	opts.Now = func() time.Time { return created }
-	tmp, err := os.MkdirTemp(out, ".axiom-audit-report-*.partial")
+	tmp, done, err := export.MakePartial(out, ".axiom-audit-report-")
 	if err != nil {
 		return res, fmt.Errorf("cannot create a folder in %s: %w", out, err)
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer done()
 
 	// The evidence first, so that the checkpoint it was signed against is
 	// the newest one when the report reads it.
