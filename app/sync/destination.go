@@ -120,10 +120,25 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
-// Permanent reports whether retrying cannot help: a 4xx other than 408
-// Request Timeout and 429 Too Many Requests.
+// Permanent reports whether retrying cannot help: a redirect (which sync
+// does not follow), or a 4xx other than 408 Request Timeout and 429 Too
+// Many Requests.
 func (e *StatusError) Permanent() bool {
-	return e.Code >= 400 && e.Code < 500 && e.Code != http.StatusRequestTimeout && e.Code != http.StatusTooManyRequests
+	return e.Code >= 300 && e.Code < 500 && e.Code != http.StatusRequestTimeout && e.Code != http.StatusTooManyRequests
+}
+
+// Post sends req with hc (nil: a client with timeout) without following
+// redirects. A client that follows them turns a POST answered 301 or 302
+// into a GET of the new location, whose 200 would count the batch as
+// delivered when it never arrived; a redirect is instead the destination's
+// answer, an error (ResponseError) that names where it points.
+func Post(hc *http.Client, timeout time.Duration, req *http.Request) (*http.Response, error) {
+	c := http.Client{Timeout: timeout}
+	if hc != nil {
+		c = *hc
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c.Do(req)
 }
 
 // Is makes a permanent StatusError match ErrRejected.
@@ -160,9 +175,18 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 func ResponseError(resp *http.Response, now time.Time) *StatusError {
 	var buf [512]byte
 	n, _ := readFull(resp.Body, buf[:])
+	msg := strings.TrimSpace(strings.ToValidUTF8(string(buf[:n]), "?"))
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		msg = "a redirect, which sync does not follow: set the destination's URL to the address it should post to"
+		if loc, err := resp.Location(); err == nil {
+			// Without what may be a credential (user, query).
+			loc.User, loc.RawQuery, loc.Fragment = nil, "", ""
+			msg = "a redirect to " + loc.String() + ", which sync does not follow: set the destination's URL to the address it should post to"
+		}
+	}
 	return &StatusError{
 		Code:       resp.StatusCode,
 		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), now),
-		Message:    strings.TrimSpace(strings.ToValidUTF8(string(buf[:n]), "?")),
+		Message:    msg,
 	}
 }

@@ -138,11 +138,7 @@ func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error
 			h.Set("X-Axiom-Consistency-Proof", strings.Join(parts, ","))
 		}
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := axsync.Post(c.HTTPClient, 60*time.Second, req)
 	if err != nil {
 		return axsync.Ack{}, fmt.Errorf("failed to post the batch: %w", err)
 	}
@@ -162,4 +158,3 @@ func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error
 	return DecodeAck(resp.Body, b.Org)
 }
 
-var defaultHTTPClient = &http.Client{Timeout: 60 * time.Second}

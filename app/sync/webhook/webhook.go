@@ -112,11 +112,7 @@ func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error
 	req.Header.Set("X-Axiom-Org", b.Org)
 	req.Header.Set("X-Axiom-Seq", seqs)
 	req.Header.Set("Idempotency-Key", b.Org+"/"+seqs)
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := axsync.Post(c.HTTPClient, 30*time.Second, req)
 	if err != nil {
 		return axsync.Ack{}, fmt.Errorf("failed to post the batch: %w", err)
 	}
@@ -128,4 +124,3 @@ func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error
 	return axsync.Ack{Seq: b.Last()}, nil
 }
 
-var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -136,5 +137,43 @@ func TestSyncer_WebhookFaults(t *testing.T) {
 	synctest.CheckComplete(t, st, "acme", lines, 1000)
 	if dups := len(lines) - 1000; dups%100 != 0 || dups == 0 {
 		t.Fatalf("%d duplicates: want whole resent batches", dups)
+	}
+}
+
+// A redirect is not followed: a POST answered 301 or 302 would become a GET
+// of the new location, whose 200 counted the batch as delivered although
+// no event arrived. Every redirect is a permanent error (the destination
+// stops) that names where it points, without its query.
+func TestClient_RedirectIsNotDelivery(t *testing.T) {
+	rc := &receiver{secret: []byte("k")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			return // 200, as a login page or an https site would answer
+		}
+		rc.ServeHTTP(w, r)
+	})
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		mux.HandleFunc(fmt.Sprintf("/siem-%d", code), func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/moved?token=SECRET", code)
+		})
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	st := synctest.NewStore(t)
+	synctest.Append(t, st, "acme", 2)
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		// The client's own HTTP client is used, but not to follow.
+		c := webhook.NewClient(fmt.Sprintf("%s/siem-%d", srv.URL, code), rc.secret, nil)
+		c.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+		ack, err := c.Deliver(t.Context(), axsync.Batch{Org: "acme", Events: synctest.Read(t, st, "acme", 0, 2)})
+		var se *axsync.StatusError
+		if !asStatus(err, &se) || se.Code != code || !se.Permanent() || !errors.Is(err, axsync.ErrRejected) ||
+			!strings.Contains(err.Error(), "redirect to "+srv.URL+"/moved,") || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%d: ack %+v, err %v; want a permanent error naming the redirect", code, ack, err)
+		}
+	}
+	if n := len(rc.stored(t, "acme")); n != 0 {
+		t.Errorf("the redirect target received %d events", n)
 	}
 }
