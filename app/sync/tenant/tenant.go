@@ -157,4 +157,3 @@ func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error
 	}
 	return DecodeAck(resp.Body, b.Org)
 }
-

@@ -123,4 +123,3 @@ func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return axsync.Ack{Seq: b.Last()}, nil
 }
-
