@@ -96,7 +96,7 @@ func (c *cli) syncCommand() *cobra.Command {
 				what = "decrypted states included"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s enabled (%s); run 'axiom-audit sync run-now --org %s' or open the app to deliver\n",
-				cfg.Org, string(kind)+" "+cfg.Target(), what, cfg.Org)
+				cfg.Org, string(kind)+" "+cfg.ShownTarget(), what, cfg.Org)
 			return nil
 		},
 	}

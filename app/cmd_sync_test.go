@@ -338,3 +338,35 @@ func TestCLI_SyncWebhookSplunkHEC(t *testing.T) {
 		t.Fatalf("%d HEC envelopes, want 4", n)
 	}
 }
+
+// What sync enable and status print of a URL leaves out user info and the
+// query, where receivers' credentials hide; a URL sync could not use is
+// refused at enable (exit 2), and nothing is recorded.
+func TestCLI_SyncURLs(t *testing.T) {
+	a, st, _ := syncTestApp(t)
+	appendN(t, a, "acme", 3)
+	secretFile := writeFile(t, "secret", "whsec_123\n")
+	enable := func(url string) (string, string, int) {
+		return runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", url, "--format", "jsonl", "--secret-file", secretFile)
+	}
+	for _, bad := range []string{"not a url", "https:///nohost", "ftp://x/y", "http://203.0.113.5/x"} {
+		_, stderr, code := enable(bad)
+		if code != 2 || !strings.Contains(stderr, "URL") {
+			t.Errorf("enable --url %q: exit %d, stderr %q; want exit 2 naming the URL", bad, code, stderr)
+		}
+	}
+	if got := actionTypes(t, st, "acme"); len(got) != 0 {
+		t.Fatalf("refused enables recorded %v", got)
+	}
+	stdout, stderr, code := enable("http://user:hunter2@127.0.0.1:1/q?token=SECRETTOKEN")
+	if code != 0 {
+		t.Fatalf("enable: exit %d: %s", code, stderr)
+	}
+	status, _, _ := runCLI(t, a, "", "sync", "status", "--org", "acme")
+	statusJSON, _, _ := runCLI(t, a, "", "sync", "status", "--org", "acme", "--json")
+	for what, out := range map[string]string{"enable": stdout + stderr, "status": status, "status --json": statusJSON} {
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "SECRETTOKEN") || !strings.Contains(out, "http://127.0.0.1:1/q") {
+			t.Errorf("%s shows the URL's credentials, or not the URL:\n%s", what, out)
+		}
+	}
+}

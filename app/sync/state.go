@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -51,6 +53,43 @@ func (c Config) Target() string {
 	return c.URL
 }
 
+// ShownTarget is Target without what may be a credential in a URL (user
+// info, query, fragment): what status lines, messages and audit events
+// show.
+func (c Config) ShownTarget() string {
+	if c.Kind == KindS3 {
+		return c.Target()
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
+// checkURL checks the URL of a webhook or the tenant: https, with a host;
+// plain http only to this machine (localhost, 127.0.0.0/8, ::1), so that
+// the log never crosses a network in clear text.
+func checkURL(what, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Hostname() == "" || u.Opaque != "" {
+		return fmt.Errorf("%s URL %q is not an absolute URL such as https://siem.example.com/ingest", what, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("%s URL %q is plain http: use https (plain http is accepted only to this machine, such as http://127.0.0.1:8080)", what, raw)
+	default:
+		return fmt.Errorf("%s URL %q: the scheme must be https, not %q", what, raw, u.Scheme)
+	}
+}
+
 // Validate checks that c names what its kind needs.
 func (c Config) Validate() error {
 	if c.Org == "" {
@@ -61,9 +100,15 @@ func (c Config) Validate() error {
 		if c.URL == "" {
 			return errors.New("the tenant needs a URL")
 		}
+		if err := checkURL("the tenant's", c.URL); err != nil {
+			return err
+		}
 	case KindWebhook:
 		if c.URL == "" {
 			return errors.New("the webhook needs a URL")
+		}
+		if err := checkURL("the webhook's", c.URL); err != nil {
+			return err
 		}
 		switch c.Format {
 		case "jsonl", "ocsf", "ecs", "splunk-hec":
@@ -81,6 +126,14 @@ func (c Config) Validate() error {
 		}
 		if c.ObjectLockMode != "" && c.ObjectLockDays <= 0 {
 			return errors.New("object lock needs a retention of at least one day")
+		}
+		if c.ObjectLockMode == "" && c.ObjectLockDays != 0 {
+			return errors.New("object lock days need an object lock mode (GOVERNANCE or COMPLIANCE): without one no object would be locked")
+		}
+		if c.Endpoint != "" {
+			if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+				return fmt.Errorf("s3 endpoint %q is not a URL such as https://s3.example.com or http://127.0.0.1:9000", c.Endpoint)
+			}
 		}
 	default:
 		_, err := ParseKind(string(c.Kind))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -390,7 +389,7 @@ func (s *Syncer) Status(ctx context.Context, org string) ([]Status, error) {
 			return nil, err
 		}
 		st := Status{
-			Org: c.Org, To: c.Kind, Target: c.Target(), Enabled: c.Enabled(), State: p.State,
+			Org: c.Org, To: c.Kind, Target: c.ShownTarget(), Enabled: c.Enabled(), State: p.State,
 			Format: c.Format, Includes: "commitments", DeliveredSeq: p.Seq, HeadSeq: head,
 			LastSuccess: timePtr(p.LastSuccess), LastError: p.LastError, LastErrorAt: timePtr(p.LastErrorAt),
 			Failures: p.Failures, Stopped: p.Stopped, EnabledAt: c.EnabledAt,
@@ -824,16 +823,7 @@ func (s *Syncer) record(ctx context.Context, org, actionType string, meta map[st
 
 // describe names a destination in audit events: its kind and target,
 // without credentials or query strings.
-func describe(c Config) string {
-	t := c.Target()
-	if c.Kind != KindS3 {
-		if u, err := url.Parse(c.URL); err == nil {
-			u.User, u.RawQuery, u.Fragment = nil, "", ""
-			t = u.String()
-		}
-	}
-	return string(c.Kind) + " " + t
-}
+func describe(c Config) string { return string(c.Kind) + " " + c.ShownTarget() }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
