@@ -386,6 +386,7 @@ func TestReadCommandsNeedALog(t *testing.T) {
 	for _, args := range [][]string{
 		{"verify"}, {"verify", "--keyless"}, {"query", "--org", "acme"}, {"checkpoint", "--org", "acme"},
 		{"recover", "--acknowledge"}, {"copy-for-audit", "--out", filepath.Join(t.TempDir(), "copy")},
+		{"sync", "enable", "--org", "acme", "--to", "s3", "--bucket", "b"}, {"sync", "status", "--org", "acme"}, {"sync", "run-now", "--org", "acme"},
 	} {
 		cmd := runMain(t, home, append([]string{"--data-dir", dir}, args...)...)
 		var stderr bytes.Buffer

@@ -93,7 +93,8 @@ func noClose() error { return nil }
 // profileMustExist are the commands that read a profile's log (or act on
 // its events) and so must not create one.
 var profileMustExist = map[string]bool{"query": true, "verify": true, "checkpoint": true, "prove": true,
-	"keys rotate": true, "export": true, "report": true, "copy-for-audit": true, "recover": true}
+	"keys rotate": true, "export": true, "report": true, "copy-for-audit": true, "recover": true,
+	"sync enable": true, "sync status": true, "sync run-now": true}
 
 // globals is the global flags, as the opener of cmd's profile needs them.
 func (c *cli) globals(cmd *cobra.Command) Globals {
@@ -215,7 +216,9 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 }
 
 // orgMustExist are the commands whose --org names an organization with
-// events; retention, sync and token may name one that has none yet.
+// events; retention and token may name one that has none yet, and sync
+// enable checks it itself (orgHasEvents), since it records the opt-in in
+// the organization's log.
 var orgMustExist = map[string]bool{"query": true, "verify": true, "checkpoint": true, "prove": true,
 	"keys rotate": true, "export": true, "report": true}
 
@@ -264,6 +267,23 @@ func (c *cli) nameOrganizations(cmd *cobra.Command) {
 		}
 		return unknownOrgError(org, ids)
 	}
+}
+
+// orgHasEvents is nil when org has events in b's profile, else
+// unknownOrgError naming the ones it has.
+func orgHasEvents(ctx context.Context, b profileBackend, org string) error {
+	orgs, err := b.organizations(ctx)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(orgs))
+	for _, o := range orgs {
+		if o.ID == org {
+			return nil
+		}
+		ids = append(ids, o.ID)
+	}
+	return unknownOrgError(org, ids)
 }
 
 // unknownOrgError says that org is not in the profile and names the ones

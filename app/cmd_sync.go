@@ -88,6 +88,11 @@ func (c *cli) syncCommand() *cobra.Command {
 				return err
 			}
 			defer closeApp()
+			// Enabling is recorded in the organization's log: an --org
+			// with a typo would become an organization for good.
+			if err := orgHasEvents(cmd.Context(), b, cfg.Org); err != nil {
+				return err
+			}
 			if err := b.syncEnable(cmd.Context(), cfg, secret); err != nil {
 				return err
 			}

@@ -256,6 +256,7 @@ func TestCLI_SyncTenantWitness(t *testing.T) {
 	ts.Origin = func(org string) string { return tlog.Origin(inst, org) }
 	srv := httptest.NewServer(ts)
 	defer srv.Close()
+	appendN(t, a, "acme", 1) // sync enable names an organization with events
 	if _, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "tenant", "--url", srv.URL, "--token-file", writeFile(t, "tok", "tok")); code != 0 {
 		t.Fatal(stderr)
 	}
@@ -368,5 +369,21 @@ func TestCLI_SyncURLs(t *testing.T) {
 		if strings.Contains(out, "hunter2") || strings.Contains(out, "SECRETTOKEN") || !strings.Contains(out, "http://127.0.0.1:1/q") {
 			t.Errorf("%s shows the URL's credentials, or not the URL:\n%s", what, out)
 		}
+	}
+}
+
+// sync enable records the opt-in in the organization's log, so an --org
+// with no events (a typo) is refused, naming the organizations there are,
+// rather than made an organization for good.
+func TestCLI_SyncEnableNeedsAnOrganization(t *testing.T) {
+	a, st, _ := syncTestApp(t)
+	appendN(t, a, "acme-prod", 2)
+	_, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme-prd", "--to", "s3", "--bucket", "b")
+	if code != 2 || !strings.Contains(stderr, `no organization "acme-prd"`) || !strings.Contains(stderr, "acme-prod") {
+		t.Errorf("enable --org acme-prd: exit %d, stderr %q; want exit 2 naming acme-prod", code, stderr)
+	}
+	orgs, err := st.Organizations(context.Background())
+	if err != nil || len(orgs) != 1 {
+		t.Errorf("organizations after the refusal: %v %v", orgs, err)
 	}
 }
