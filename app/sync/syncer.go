@@ -102,6 +102,9 @@ type worker struct {
 	// batch is the batch size, halved after a 413 (guarded by mu; 0 means
 	// Options.BatchSize).
 	batch int
+	// retryNow wakes the loop from its wait before a retry: a RunNow
+	// delivered, so the destination is healthy again.
+	retryNow chan struct{}
 }
 
 // errNoProgress: an acknowledgement that does not advance the cursor (a
@@ -344,8 +347,17 @@ func (s *Syncer) runNow(ctx context.Context, w *worker) error {
 		return fmt.Errorf("stopped by an integrity alert: %s", w.p.Stopped)
 	}
 	err := s.drain(ctx, w)
-	if err != nil && ctx.Err() == nil {
+	for err != nil && ctx.Err() == nil {
+		size := w.batchSize(s)
 		s.failed(ctx, w, err)
+		// A 413 halved the batch: try the smaller one now. The halving
+		// lives in this process, and the CLI's run-now is a process of
+		// its own: waiting for a later run would start again at the
+		// full size, and fail the same way every time.
+		if w.batchSize(s) >= size || w.p.State != StateRetrying {
+			break
+		}
+		err = s.drain(ctx, w)
 	}
 	state := w.p.State
 	w.mu.Unlock()
@@ -355,6 +367,12 @@ func (s *Syncer) runNow(ctx context.Context, w *worker) error {
 		s.mu.Unlock()
 		if started {
 			s.startLoop(w) // a loop that had stopped resumes
+			// A loop waiting to retry (a backoff, a Retry-After of up
+			// to a day) goes back to delivering new events at once.
+			select {
+			case w.retryNow <- struct{}{}:
+			default:
+			}
 		}
 	}
 	return err
@@ -456,7 +474,7 @@ func (s *Syncer) worker(c storedConfig) *worker {
 	k := wkey{c.Org, c.Kind}
 	w := s.workers[k]
 	if w == nil {
-		w = &worker{cfg: c.Config}
+		w = &worker{cfg: c.Config, retryNow: make(chan struct{}, 1)}
 		s.workers[k] = w
 	}
 	return w
@@ -572,6 +590,7 @@ func (s *Syncer) loop(ctx context.Context, w *worker) {
 			case <-ctx.Done():
 				return
 			case <-s.opts.After(wait):
+			case <-w.retryNow:
 			}
 			continue
 		}
