@@ -593,5 +593,7 @@ func TestSyncer_RunNowEndsTheRetryWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	synctest.WaitFor(t, 10*time.Second, func() bool { return f.ts.HighestSeq("acme") >= 6 },
-		func() string { return fmt.Sprintf("the destination has up to seq %d; status %+v", f.ts.HighestSeq("acme"), f.status()) })
+		func() string {
+			return fmt.Sprintf("the destination has up to seq %d; status %+v", f.ts.HighestSeq("acme"), f.status())
+		})
 }
