@@ -121,6 +121,20 @@ func (c *cli) retentionCommand() *cobra.Command {
 				return err
 			}
 			defer closeB()
+			// Sync skips tombstones: what a destination has not received
+			// yet and the sweep prunes, it never will.
+			if sts, err := b.syncStatus(cmd.Context(), org); err == nil {
+				for _, s := range sts {
+					if s.Enabled && s.LagEvents > 0 {
+						will := "those this sweep prunes will never reach it"
+						if dryRun {
+							will = "those a sweep prunes would never reach it"
+						}
+						fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: warning: sync to %s %s has not received %s yet (from seq %d): %s\n",
+							s.To, s.Target, count(int64(s.LagEvents), "event"), s.DeliveredSeq+1, will)
+					}
+				}
+			}
 			res, err := b.sweepRetention(cmd.Context(), org, dryRun)
 			if err != nil {
 				return err

@@ -254,7 +254,16 @@ func printSyncStatus(cmd *cobra.Command, st []SyncStatus, asJSON bool) error {
 		lag := (time.Duration(s.LagSeconds) * time.Second).String()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.To, s.Target, s.State, s.LagEvents, lag, last, truncateLine(lastErr, 100))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range st {
+		if s.PrunedBeforeDelivery > 0 {
+			fmt.Fprintf(out, "%s: %s pruned by retention before delivery: the destination's copy lacks them\n",
+				s.To, count(int64(s.PrunedBeforeDelivery), "event"))
+		}
+	}
+	return nil
 }
 
 func truncateLine(s string, n int) string {

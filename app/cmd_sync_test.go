@@ -387,3 +387,52 @@ func TestCLI_SyncEnableNeedsAnOrganization(t *testing.T) {
 		t.Errorf("organizations after the refusal: %v %v", orgs, err)
 	}
 }
+
+// Events retention prunes before a destination received them are holes in
+// its copy: sweep warns about the destination's backlog first, and sync
+// status counts the pruned events the cursor passed, in the table and
+// the JSON.
+func TestCLI_SyncCountsWhatRetentionPrunedFirst(t *testing.T) {
+	a, _, _ := syncTestApp(t)
+	rc := &siem{secret: []byte("whsec_123")}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	now := time.Now()
+	if _, err := a.appendEvents(context.Background(), []storage.Event{
+		TestEvent("acme", 1, now.Add(-100*24*time.Hour)), // past the default 90 days
+		TestEvent("acme", 2, now.Add(-95*24*time.Hour)),
+		TestEvent("acme", 3, now.Add(-time.Hour)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	secretFile := writeFile(t, "secret", "whsec_123\n")
+	if _, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL, "--format", "jsonl", "--secret-file", secretFile); code != 0 {
+		t.Fatalf("enable: exit %d: %s", code, stderr)
+	}
+	out, stderr, code := runCLI(t, a, "", "retention", "sweep", "--org", "acme", "--now")
+	if code != 0 || !strings.Contains(out, "Pruned 2 events") ||
+		!strings.Contains(stderr, "warning: sync to webhook "+srv.URL+" has not received 4 events yet (from seq 1): those this sweep prunes will never reach it") {
+		t.Fatalf("sweep: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, stderr, code := runCLI(t, a, "", "sync", "run-now", "--org", "acme"); code != 0 {
+		t.Fatalf("run-now: exit %d: %s", code, stderr)
+	}
+	for _, l := range rc.lines() {
+		if strings.Contains(l, `"seq":1,`) || strings.Contains(l, `"seq":2,`) {
+			t.Errorf("a pruned event was delivered: %s", l)
+		}
+	}
+	table, _, _ := runCLI(t, a, "", "sync", "status", "--org", "acme")
+	if !strings.Contains(table, "webhook: 2 events pruned by retention before delivery") {
+		t.Errorf("status table:\n%s", table)
+	}
+	js, _, _ := runCLI(t, a, "", "sync", "status", "--org", "acme", "--json")
+	if !strings.Contains(js, `"prunedBeforeDelivery": 2`) {
+		t.Errorf("status --json:\n%s", js)
+	}
+	// Counted once, however often the cursor passes them.
+	runCLI(t, a, "", "sync", "run-now", "--org", "acme")
+	if table, _, _ := runCLI(t, a, "", "sync", "status", "--org", "acme"); !strings.Contains(table, "webhook: 2 events pruned") {
+		t.Errorf("after another run:\n%s", table)
+	}
+}

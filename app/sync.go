@@ -162,6 +162,9 @@ type SyncDestinationDTO struct {
 	Failures  int    `json:"failures"`
 	Stopped   string `json:"stopped,omitempty"`
 	EnabledAt string `json:"enabledAt"`
+	// PrunedBeforeDelivery is how many events retention pruned before
+	// the destination received them: holes in its copy.
+	PrunedBeforeDelivery uint64 `json:"prunedBeforeDelivery"`
 }
 
 func syncStatusDTO(org string, sts []SyncStatus) SyncStatusDTO {
@@ -171,7 +174,7 @@ func syncStatusDTO(org string, sts []SyncStatus) SyncStatusDTO {
 			Kind: string(s.To), Target: safeTarget(s), Enabled: s.Enabled, State: s.State, Format: s.Format,
 			Includes: s.Includes, DeliveredSeq: s.DeliveredSeq, HeadSeq: s.HeadSeq, LagEvents: s.LagEvents,
 			LagSeconds: s.LagSeconds, LastError: s.LastError, Failures: s.Failures, Stopped: s.Stopped,
-			EnabledAt: formatTime(s.EnabledAt),
+			EnabledAt: formatTime(s.EnabledAt), PrunedBeforeDelivery: s.PrunedBeforeDelivery,
 		}
 		if s.LastSuccess != nil {
 			t := formatTime(*s.LastSuccess)

@@ -170,6 +170,12 @@ type progress struct {
 	// Audited says the current failure was recorded as audit.sync_failed,
 	// so the recovery is recorded too.
 	Audited bool `json:"audited,omitempty"`
+	// Pruned counts the events retention pruned before this destination
+	// received them (the seqs the cursor passed that were tombstones, which
+	// sync skips); CountedTo is the highest seq counted, so that events
+	// resent after the cursor moved back are not counted twice.
+	Pruned    uint64 `json:"prunedBeforeDelivery,omitempty"`
+	CountedTo uint64 `json:"countedTo,omitempty"`
 }
 
 const settingPrefix = "sync/"
@@ -227,6 +233,9 @@ type Status struct {
 	Failures    int        `json:"failures,omitempty"`
 	Stopped     string     `json:"stopped,omitempty"`
 	EnabledAt   time.Time  `json:"enabledAt"`
+	// PrunedBeforeDelivery is how many events retention pruned before
+	// this destination received them: holes in its copy.
+	PrunedBeforeDelivery uint64 `json:"prunedBeforeDelivery,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {

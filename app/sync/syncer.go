@@ -410,7 +410,7 @@ func (s *Syncer) Status(ctx context.Context, org string) ([]Status, error) {
 			Org: c.Org, To: c.Kind, Target: c.ShownTarget(), Enabled: c.Enabled(), State: p.State,
 			Format: c.Format, Includes: "commitments", DeliveredSeq: p.Seq, HeadSeq: head,
 			LastSuccess: timePtr(p.LastSuccess), LastError: p.LastError, LastErrorAt: timePtr(p.LastErrorAt),
-			Failures: p.Failures, Stopped: p.Stopped, EnabledAt: c.EnabledAt,
+			Failures: p.Failures, Stopped: p.Stopped, EnabledAt: c.EnabledAt, PrunedBeforeDelivery: p.Pruned,
 		}
 		if c.IncludeSensitive {
 			st.Includes = "states"
@@ -710,6 +710,19 @@ func (s *Syncer) deliverOnce(ctx context.Context, w *worker) (int, error) {
 		}
 		return 0, fmt.Errorf("%w: it stored nothing of seq %d–%d (acknowledged seq %d)", errNoProgress, b.First(), b.Last(), ack.Seq)
 	}
+	// The seqs the cursor passes that the batch did not hold were pruned
+	// by retention (ReadFrom skips tombstones): this destination never
+	// gets them.
+	if lo, hi := max(prev, w.p.CountedTo), min(next, b.Last()); hi > lo {
+		missing := hi - lo
+		for _, e := range events {
+			if e.Seq > lo && e.Seq <= hi {
+				missing--
+			}
+		}
+		w.p.Pruned += missing
+	}
+	w.p.CountedTo = max(w.p.CountedTo, next)
 	w.p.Seq = next
 	w.p.LastSuccess = s.opts.Now().UTC()
 	changed := w.p.Failures > 0 || w.p.State != StateHealthy

@@ -302,6 +302,8 @@ export interface SyncDestinationDTO {
   failures: number
   stopped?: string
   enabledAt: string
+  /** Events retention pruned before the destination received them: holes in its copy. */
+  prunedBeforeDelivery?: number
 }
 
 /** One organization's sync (app.SyncStatusDTO); no destinations: sync is off. */

@@ -61,6 +61,16 @@ describe('SyncIndicator', () => {
     expect(within(hook).getByTestId('sync-last-error')).toHaveTextContent('(4 in a row): HTTP 503 Service Unavailable')
   })
 
+  it('says how many events retention pruned before a destination received them', async () => {
+    const s = withSync([dest({ kind: 'tenant', target: 'https://tenant.example.com', format: undefined }), dest({ prunedBeforeDelivery: 671 })])
+    renderWith(s.stores, <SyncIndicator />)
+    const panel = await open()
+    expect(within(within(panel).getByTestId('sync-destination-webhook')).getByTestId('sync-pruned')).toHaveTextContent(
+      '671 events pruned by retention before delivery',
+    )
+    expect(within(within(panel).getByTestId('sync-destination-tenant')).queryByTestId('sync-pruned')).toBeNull()
+  })
+
   it('"Sync now" delivers and shows the new status', async () => {
     const s = withSync([dest({ lagEvents: 3, lagSeconds: 12, deliveredSeq: 3 })])
     const runNow = vi.spyOn(s.api, 'syncRunNow')

@@ -102,6 +102,12 @@ function Destination({ d, tz, org }: { d: SyncDestinationDTO; tz: TimeZoneMode; 
             {d.failures > 1 ? ` (${d.failures} in a row)` : ''}: {d.lastError}
           </Text>
         ) : null}
+        {(d.prunedBeforeDelivery ?? 0) > 0 && (
+          <Text size="xs" c="orange" data-testid="sync-pruned">
+            {counted(d.prunedBeforeDelivery ?? 0, 'event')} pruned by retention before delivery: this destination&apos;s copy lacks
+            them.
+          </Text>
+        )}
         {d.stopped?.startsWith('integrity alert') && <WitnessAdvice org={org} />}
       </Stack>
     </Paper>
