@@ -145,7 +145,8 @@ func (c *cli) backend(cmd *cobra.Command) (profileBackend, func() error, error) 
 	}
 	r, rerr := c.cfg.Remote(cmd.Context(), c.g)
 	if rerr != nil {
-		return nil, nil, fmt.Errorf("%w; and its API cannot be reached: %v", err, rerr)
+		c.verbosef(cmd, "no local API to go through: %v", rerr)
+		return nil, nil, explained(storage.ErrLocked, "%v, and it serves no local API to go through: wait for it to finish, or close it, and retry", err)
 	}
 	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
 	if c.held != nil {

@@ -190,8 +190,7 @@ func (c *cli) exportCommand() *cobra.Command {
 			}
 			a, closeApp, err := c.open(cmd)
 			if errors.Is(err, storage.ErrLocked) {
-				return explained(err, "the profile's audit log is open in another process, such as the desktop app or 'serve': "+
-					"export from the app's Export dialog, or close it and retry")
+				return explained(err, "%v: export from the app's Export dialog, or wait for it to finish, or close it, and retry", err)
 			}
 			if err != nil {
 				return err

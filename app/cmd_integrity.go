@@ -444,7 +444,7 @@ func (c *cli) recoverCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, closeApp, err := c.open(cmd)
 			if errors.Is(err, storage.ErrLocked) {
-				return fmt.Errorf("%w: close the desktop app (or serve) first; recovery needs the database to itself", err)
+				return explained(err, "%v: close it first; recovery needs the database to itself", err)
 			}
 			if err != nil {
 				return err

@@ -157,7 +157,7 @@ func (c *cli) reportCommand() *cobra.Command {
 			}
 			a, closeApp, err := c.open(cmd)
 			if errors.Is(err, storage.ErrLocked) {
-				return fmt.Errorf("%w; close the desktop app to write a report from the command line", err)
+				return explained(err, "%v: write the report from the app's Reports dialog, or wait for it to finish, or close it, and retry", err)
 			}
 			if err != nil {
 				return err

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,14 +212,24 @@ func TestExportEvidence_progressAndCancel(t *testing.T) {
 	}
 }
 
-// Export runs in the process that holds the log: with the profile open in
-// the desktop app it says where to export instead, once.
+// Export and report run in the process that holds the log: with the
+// profile open elsewhere (the desktop app, serve, or another command) they
+// say so, and what to do, once.
 func TestCLI_ExportWhileTheAppHoldsTheLog(t *testing.T) {
 	locked := func(context.Context, Globals) (*App, func() error, error) {
-		return nil, nil, fmt.Errorf("the audit log in /x is open in another process, such as the desktop app: close it and retry: %w", storage.ErrLocked)
+		return nil, nil, &storage.LockedError{Dir: "/x"}
 	}
-	_, stderr, code := runRoot(t, locked, "", "export", "--org", "acme", "--format", "csv", "--out", t.TempDir())
-	if code != 2 || !strings.Contains(stderr, "Export dialog") || strings.Count(stderr, "close") != 1 || strings.Count(stderr, "\n") != 1 {
-		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	for _, c := range []struct {
+		args   []string
+		dialog string
+	}{
+		{[]string{"export", "--org", "acme", "--format", "csv", "--out", t.TempDir()}, "Export dialog"},
+		{[]string{"report", "--org", "acme", "--period", "2026-Q3", "--out", t.TempDir()}, "Reports dialog"},
+	} {
+		_, stderr, code := runRoot(t, locked, "", c.args...)
+		if code != 2 || !strings.Contains(stderr, c.dialog) || !strings.Contains(stderr, "another axiom-audit command") ||
+			strings.Count(stderr, "close") != 1 || strings.Count(stderr, "another process") != 1 || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, stderr:\n%s", c.args[0], code, stderr)
+		}
 	}
 }

@@ -90,3 +90,13 @@ func (e *ValidationError) Error() string {
 }
 
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidEvent }
+
+// LockedError is Open's answer when another process has the database
+// open. It matches ErrLocked, and says so in its own words.
+type LockedError struct{ Dir string }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("the audit log in %s is open in another process (the desktop app, serve, or another axiom-audit command such as export or sync run-now)", e.Dir)
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }

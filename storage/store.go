@@ -321,7 +321,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 				"(it belongs to another profile or was replaced): restore the original key: %w", dir, ErrWrongKey)
 		}
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("the audit log in %s is open in another process, such as the desktop app: close it and retry: %w", dir, ErrLocked)
+			return nil, &LockedError{Dir: dir}
 		}
 		return nil, fmt.Errorf("failed to open the audit log in %s: %w", dir, err)
 	}
