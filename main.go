@@ -50,6 +50,11 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if g.DataDir != "" {
+		if err := app.CheckNotAuditCopy(paths.DataDir); err != nil {
+			return nil, nil, err
+		}
+	}
 	level := slog.LevelWarn
 	if g.Verbose {
 		level = slog.LevelDebug

@@ -377,6 +377,48 @@ func TestExportAndReport_SignalLeavesNothing(t *testing.T) {
 	}
 }
 
+// An auditor's copy opened without --read-key, as if it were a profile, is
+// refused (exit 2) with the command that opens it, and nothing is written
+// into it: no keychain namespace, no key.
+func TestAuditCopyWithoutReadKeyIsRefusedUntouched(t *testing.T) {
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	if out, err := runMain(t, home, "--data-dir", data, "demo", "--events", "200", "--orgs", "1").CombinedOutput(); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	cp := filepath.Join(home, "copy")
+	if out, err := runMain(t, home, "--data-dir", data, "copy-for-audit", "--out", cp).CombinedOutput(); err != nil {
+		t.Fatalf("copy-for-audit: %v\n%s", err, out)
+	}
+	listing := func() string {
+		var b strings.Builder
+		filepath.WalkDir(cp, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, _ := d.Info()
+			fmt.Fprintf(&b, "%s %d %v\n", p, fi.Size(), fi.ModTime().UnixNano())
+			return nil
+		})
+		return b.String()
+	}
+	before := listing()
+	for _, args := range [][]string{{"verify"}, {"verify", "--keyless"}, {"query", "--org", "acme-prod"}, {"retention", "show", "--org", "acme-prod"}} {
+		cmd := runMain(t, home, append([]string{"--data-dir", cp}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "is an auditor's copy") ||
+			!strings.Contains(stderr.String(), "--read-key "+filepath.Join(cp, "read-key")) {
+			t.Errorf("%v on the copy: %v, stderr %q; want exit 2 and the command that opens it", args, err, stderr.String())
+		}
+	}
+	if after := listing(); after != before {
+		t.Errorf("the copy changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
 // A command that reads a log does not create one: a mistyped --data-dir
 // is an error (exit 2), not a clean verify of an empty log, and leaves no
 // directory behind. append creates the profile as before.

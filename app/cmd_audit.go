@@ -216,3 +216,17 @@ func (av *auditVerifier) requireOrg(ctx context.Context, org string) error {
 	}
 	return unknownOrgIn("this copy", org, ids)
 }
+
+// CheckNotAuditCopy refuses to open dataDir as a profile when it is an
+// auditor's copy (copy-for-audit: DIR/log and DIR/read-key): no keystore
+// holds its keys, and opening it as a profile would write into it (a
+// keychain namespace, a new key) and answer that its master key is
+// missing. The copy is opened with --read-key.
+func CheckNotAuditCopy(dataDir string) error {
+	key := filepath.Join(dataDir, auditCopyKeyFile)
+	if _, err := os.Stat(key); err != nil || !storage.Exists(filepath.Join(dataDir, "log")) {
+		return nil
+	}
+	return &RequestError{Field: "--data-dir", Reason: fmt.Sprintf("%s is an auditor's copy made by copy-for-audit, which opens with its read key, not a keychain: "+
+		"axiom-audit verify --data-dir %s --read-key %s --public-key KEY (nothing was written to it)", dataDir, shellQuote(dataDir), shellQuote(key))}
+}
