@@ -284,6 +284,9 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 			if !asJSON {
 				opts.OnProblem = func(p export.Problem) { fmt.Fprintln(w, p.String()) }
 			}
+			if err := notABundle(args[0]); err != nil {
+				return err
+			}
 			rep, err := export.Verify(cmd.Context(), args[0], opts)
 			if err != nil {
 				return err
@@ -317,6 +320,47 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 	cmd.Flags().StringVar(&key, "public-key", "", "the verifier `KEY` the bundle must be signed with, or a file holding it (as 'checkpoint --public-key' prints it)")
 	cmd.Flags().BoolVar(&signed, "require-signed-manifest", false, "refuse a bundle whose manifest is not signed (written before version 3)")
 	return cmd
+}
+
+// notABundle is a usage error (exit 2) when dir holds none of a bundle's
+// files, and says where the bundle is when it can see one: a report
+// folder's evidence/, or the bundles in a folder of several. A bundle
+// that lost its manifest but holds the others is tampered with: Verify
+// says so (exit 1).
+func notABundle(dir string) error {
+	for _, name := range []string{export.ManifestFile, export.ManifestSigFile, export.CheckpointFile, export.ProofsFile} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return nil
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return &RequestError{Field: "DIR", Reason: err.Error()}
+	}
+	if !fi.IsDir() {
+		return &RequestError{Field: "DIR", Reason: dir + " is a file: give the bundle's folder (the one holding manifest.json)"}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "evidence", export.ManifestFile)); err == nil {
+		return &RequestError{Field: "DIR", Reason: fmt.Sprintf("%s is a report folder; its evidence bundle is evidence/ inside it: axiom-audit verify-export %s",
+			dir, shellQuote(filepath.Join(dir, "evidence")))}
+	}
+	var bundles []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), export.ManifestFile)); err == nil && e.IsDir() {
+			bundles = append(bundles, e.Name())
+		} else if _, err := os.Stat(filepath.Join(dir, e.Name(), "evidence", export.ManifestFile)); err == nil && e.IsDir() {
+			bundles = append(bundles, filepath.Join(e.Name(), "evidence"))
+		}
+	}
+	switch {
+	case len(bundles) == 1:
+		return &RequestError{Field: "DIR", Reason: fmt.Sprintf("%s is not a bundle but holds one: axiom-audit verify-export %s", dir, shellQuote(filepath.Join(dir, bundles[0])))}
+	case len(bundles) > 1:
+		return &RequestError{Field: "DIR", Reason: fmt.Sprintf("%s is not a bundle but holds %d: verify each, such as axiom-audit verify-export %s",
+			dir, len(bundles), shellQuote(filepath.Join(dir, bundles[0])))}
+	}
+	return &RequestError{Field: "DIR", Reason: dir + " is not an evidence bundle: it holds no manifest.json (export writes one into each bundle folder)"}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -233,3 +233,47 @@ func TestCLI_ExportWhileTheAppHoldsTheLog(t *testing.T) {
 		}
 	}
 }
+
+// verify-export of a folder that is no bundle is a usage error (exit 2)
+// that says where the bundle is, when it can see one: a report folder's
+// evidence/, or the bundles of a folder of several. A bundle that lost its
+// manifest is tampered with (exit 1), not a wrong folder.
+func TestCLI_VerifyExportOfTheWrongFolder(t *testing.T) {
+	a := TestApp(t)
+	exportTestEvents(t, a, "org-x", 3)
+	parent := t.TempDir()
+	var bundles []string
+	for range 2 {
+		res, err := a.exportEvidence(context.Background(), ExportRequest{Query: QueryDTO{Org: "org-x"}, Format: "jsonl", OutDir: parent}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundles = append(bundles, res.Dir)
+	}
+	report := filepath.Join(t.TempDir(), "axiom-audit-report-org-x")
+	if err := os.MkdirAll(report, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bundles[1], filepath.Join(report, "evidence")); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	for _, c := range []struct {
+		dir, want string
+	}{
+		{report, "is a report folder; its evidence bundle is evidence/ inside it: axiom-audit verify-export " + filepath.Join(report, "evidence")},
+		{parent, "is not a bundle but holds one: axiom-audit verify-export " + bundles[0]},
+		{filepath.Dir(report), "is not a bundle but holds one: axiom-audit verify-export " + filepath.Join(report, "evidence")},
+		{empty, "is not an evidence bundle: it holds no manifest.json"},
+		{filepath.Join(bundles[0], "events.jsonl"), "is a file"},
+	} {
+		_, stderr, code := runCLI(t, a, "", "verify-export", c.dir)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("verify-export %s: exit %d, stderr %q; want exit 2 with %q", c.dir, code, stderr, c.want)
+		}
+	}
+	os.Remove(filepath.Join(bundles[0], export.ManifestFile))
+	if stdout, _, code := runCLI(t, a, "", "verify-export", bundles[0]); code != 1 || !strings.Contains(stdout, export.ManifestFile) {
+		t.Errorf("a bundle without its manifest: exit %d\n%s", code, stdout)
+	}
+}
