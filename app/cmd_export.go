@@ -259,7 +259,7 @@ func (c *cli) exportCommand() *cobra.Command {
 
 func (c *cli) verifyExportCommand() *cobra.Command {
 	var asJSON, signed bool
-	var key string
+	var key, org string
 	cmd := &cobra.Command{
 		Use:   "verify-export DIR",
 		Short: "Verify an evidence bundle offline (no keychain, no database)",
@@ -301,9 +301,17 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 			if !rep.OK {
 				return &ExitError{Code: 1, Err: fmt.Errorf("%s does not verify: %s", args[0], count(int64(rep.ProblemCount), "problem"))}
 			}
+			// One key signs every organization's bundles: the name of the
+			// folder proves nothing, the signed organization does.
+			if org != "" && rep.Org != org {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%s verifies, but it is a bundle of organization %s, not %s", args[0], rep.Org, org)}
+			}
 			if !asJSON {
 				fmt.Fprintf(w, "OK: %s of %s verified against checkpoint %d of %s (%s checked)\n",
 					count(int64(rep.Events), "event"), rep.Org, rep.Checkpoint.TreeSize, rep.Checkpoint.Origin, count(int64(rep.Revealed), "revealed state"))
+				if rep.Filter != nil {
+					fmt.Fprintf(w, "exported: %s\n", rep.Filter)
+				}
 				if key == "" {
 					fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", rep.PublicKey)
 				}
@@ -319,6 +327,7 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&key, "public-key", "", "the verifier `KEY` the bundle must be signed with, or a file holding it (as 'checkpoint --public-key' prints it)")
 	cmd.Flags().BoolVar(&signed, "require-signed-manifest", false, "refuse a bundle whose manifest is not signed (written before version 3)")
+	cmd.Flags().StringVar(&org, "org", "", "refuse (exit 1) a bundle of any organization but `ORG`")
 	return cmd
 }
 

@@ -277,3 +277,30 @@ func TestCLI_VerifyExportOfTheWrongFolder(t *testing.T) {
 		t.Errorf("a bundle without its manifest: exit %d\n%s", code, stdout)
 	}
 }
+
+// verify-export says what the bundle covers (its signed filter), and with
+// --org refuses a bundle of another organization, whatever its folder is
+// called: one key signs every organization's bundles.
+func TestCLI_VerifyExportSaysWhatItCovers(t *testing.T) {
+	a := TestApp(t)
+	exportTestEvents(t, a, "org-x", 5)
+	since := time.Now().Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	res, err := a.exportEvidence(context.Background(), ExportRequest{Query: QueryDTO{Org: "org-x", Since: since.Format(time.RFC3339),
+		ActionTypes: []string{"apply.mutation"}}, Format: "csv", OutDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "verify-export", "--org", "org-x", res.Dir)
+	if code != 0 || !strings.Contains(stdout, "exported: from "+since.Format("2006-01-02T15:04:05")) || !strings.Contains(stdout, "action apply.mutation") {
+		t.Errorf("verify-export --org org-x: exit %d\n%s%s", code, stdout, stderr)
+	}
+	_, stderr, code = runCLI(t, a, "", "verify-export", "--org", "org-y", res.Dir)
+	if code != 1 || !strings.Contains(stderr, "it is a bundle of organization org-x, not org-y") {
+		t.Errorf("verify-export --org org-y: exit %d, stderr %q", code, stderr)
+	}
+	stdout, _, _ = runCLI(t, a, "", "verify-export", "--json", res.Dir)
+	var rep export.Report
+	if json.Unmarshal([]byte(stdout), &rep) != nil || rep.Filter == nil || len(rep.Filter.ActionTypes) != 1 {
+		t.Errorf("--json has no filter:\n%s", stdout)
+	}
+}

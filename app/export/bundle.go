@@ -111,6 +111,46 @@ type FilterJSON struct {
 	Order            string   `json:"order"`
 }
 
+// String says what the filter selects, for a person: the time range
+// (since included, until excluded) and every condition.
+func (f FilterJSON) String() string {
+	var parts []string
+	switch {
+	case f.Since != "" && f.Until != "":
+		parts = append(parts, "from "+f.Since+" to "+f.Until+" (excluded)")
+	case f.Since != "":
+		parts = append(parts, "from "+f.Since)
+	case f.Until != "":
+		parts = append(parts, "before "+f.Until)
+	default:
+		parts = append(parts, "all time")
+	}
+	list := func(name string, in, out []string) {
+		if len(in) > 0 {
+			parts = append(parts, name+" "+strings.Join(in, " or "))
+		}
+		if len(out) > 0 {
+			parts = append(parts, name+" not "+strings.Join(out, " nor "))
+		}
+	}
+	list("category", f.Categories, f.NotCategories)
+	list("action", f.ActionTypes, f.NotActionTypes)
+	list("provider", f.Providers, f.NotProviders)
+	list("user", f.UserIDs, f.NotUserIDs)
+	list("status", f.Statuses, f.NotStatuses)
+	list("risk", f.RiskLevels, f.NotRiskLevels)
+	if f.ResourceID != "" {
+		parts = append(parts, "resource "+f.ResourceID)
+	}
+	if f.ResourceIDPrefix != "" {
+		parts = append(parts, "resource "+f.ResourceIDPrefix+"*")
+	}
+	if f.Text != "" {
+		parts = append(parts, fmt.Sprintf("text %q", f.Text))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // DescribeFilter returns the JSON form of a storage filter.
 func DescribeFilter(f storage.Filter) FilterJSON {
 	t := func(x time.Time) string {

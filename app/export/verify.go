@@ -74,7 +74,10 @@ type Report struct {
 	Events     int64         `json:"events"`
 	Revealed   int64         `json:"revealedStates"`
 	Checkpoint CheckpointRef `json:"checkpoint"`
-	PublicKey  string        `json:"publicKey,omitempty"`
+	// Filter is what the manifest says was exported (vouched for by the
+	// log's key when ManifestSigned): the time range and the conditions.
+	Filter    *FilterJSON `json:"filter,omitempty"`
+	PublicKey string      `json:"publicKey,omitempty"`
 	// ManifestSigned: manifest.sig verifies with the bundle's key and
 	// signs this manifest (version 3 bundles), so that the events, the
 	// filter and the totals are those the log's key vouched for.
@@ -210,7 +213,7 @@ func (v *verifier) run(ctx context.Context) error {
 		return nil
 	}
 	v.m = m
-	v.rep.Format, v.rep.Org = m.Format, m.OrganizationID
+	v.rep.Format, v.rep.Org, v.rep.Filter = m.Format, m.OrganizationID, &m.Filter
 	sum, err := manifestDigest(data, m.ManifestSHA256)
 	if err != nil {
 		v.problem(Problem{File: ManifestFile, Message: err.Error()})
