@@ -56,10 +56,7 @@ func (c *cefEncoder) Encode(w io.Writer, r *Record) error {
 	b = append(b, '|')
 	b = append(b, EscapeCEFHeader(r.ActionType)...)
 	b = append(b, '|')
-	name := r.Description
-	if name == "" {
-		name = r.ActionType
-	}
+	name := eventTitle(r)
 	b = append(b, EscapeCEFHeader(name)...)
 	b = append(b, '|')
 	b = strconv.AppendInt(b, int64(CEFSeverity(r.RiskLevel)), 10)

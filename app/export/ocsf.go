@@ -104,10 +104,7 @@ func (o *ocsfEncoder) Encode(w io.Writer, r *Record) error {
 	for _, id := range r.ResourceIDs {
 		resources = append(resources, obj{"uid": id})
 	}
-	title := r.Description
-	if title == "" {
-		title = r.ActionType
-	}
+	title := eventTitle(r)
 	e := obj{
 		"activity_id": activity, "activity_name": activityName,
 		"category_uid": category, "category_name": ocsfCategoryNames[category],
@@ -201,4 +198,18 @@ func hostOr(h string) string {
 		return "axiom-agent"
 	}
 	return h
+}
+
+// eventTitle is the one-line message of r for a SIEM: its type's
+// description (or its action type) and the event's own status, so that
+// an applied change does not read as one of every status the type has.
+func eventTitle(r *Record) string {
+	t := r.Description
+	if t == "" {
+		t = r.ActionType
+	}
+	if r.Status == "" {
+		return t
+	}
+	return strings.TrimSuffix(t, ".") + " (status " + r.Status + ")."
 }
