@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
@@ -404,13 +407,37 @@ func shellQuote(s string) string {
 // holding it (what 'checkpoint --public-key' prints, perhaps redirected to
 // a file). Anything else is a usage error (exit 2), not a bundle problem.
 func trustedKey(arg string) (string, error) {
-	if _, err := note.NewVerifier(arg); err == nil {
-		return arg, nil
+	// Pasted, a key often brings spaces or a line end along.
+	if k := strings.TrimSpace(arg); k != "" {
+		if _, err := note.NewVerifier(k); err == nil {
+			return k, nil
+		}
 	}
 	if _, err := os.Stat(arg); err != nil {
 		return "", &RequestError{Field: "--public-key", Reason: fmt.Sprintf("is neither a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key') nor a file holding one: %v", err)}
 	}
 	return verifierKeyIn(arg)
+}
+
+// keyFileText is the text of a key file as editors and shells on every
+// system save it: UTF-8 with or without a byte order mark, or UTF-16 with
+// one (what PowerShell 5's > writes).
+func keyFileText(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte{0xef, 0xbb, 0xbf}):
+		return string(b[3:])
+	case len(b) >= 2 && (b[0] == 0xff && b[1] == 0xfe || b[0] == 0xfe && b[1] == 0xff):
+		var order binary.ByteOrder = binary.LittleEndian
+		if b[0] == 0xfe {
+			order = binary.BigEndian
+		}
+		u := make([]uint16, 0, len(b)/2)
+		for i := 2; i+1 < len(b); i += 2 {
+			u = append(u, order.Uint16(b[i:]))
+		}
+		return string(utf16.Decode(u))
+	}
+	return string(b)
 }
 
 // verifierKeyIn is the verifier key the file at path holds, as 'checkpoint
@@ -421,7 +448,7 @@ func verifierKeyIn(path string) (string, error) {
 	if err != nil {
 		return "", &RequestError{Field: "--public-key", Reason: err.Error()}
 	}
-	key := strings.TrimSpace(string(text))
+	key := strings.TrimSpace(keyFileText(text))
 	if _, err := note.NewVerifier(key); err != nil {
 		return "", &RequestError{Field: "--public-key", Reason: fmt.Sprintf("%s does not hold a verifier key (the output of 'axiom-audit checkpoint --org ORG --public-key'): %v", path, err)}
 	}

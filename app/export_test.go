@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -302,5 +303,47 @@ func TestCLI_VerifyExportSaysWhatItCovers(t *testing.T) {
 	var rep export.Report
 	if json.Unmarshal([]byte(stdout), &rep) != nil || rep.Filter == nil || len(rep.Filter.ActionTypes) != 1 {
 		t.Errorf("--json has no filter:\n%s", stdout)
+	}
+}
+
+// --public-key takes the key as the owner handed it over: pasted with
+// spaces or a line end, or in a file saved by any editor or shell (a
+// UTF-8 byte order mark, CRLF, UTF-16 from PowerShell's >).
+func TestTrustedKey_AsHandedOver(t *testing.T) {
+	_, key, err := note.GenerateKey(rand.Reader, "axiom-audit/0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	utf16 := func(order binary.AppendByteOrder, bom []byte) []byte {
+		b := append([]byte{}, bom...)
+		for _, r := range key + "\r\n" {
+			b = order.AppendUint16(b, uint16(r))
+		}
+		return b
+	}
+	dir := t.TempDir()
+	file := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, arg := range map[string]string{
+		"inline":         key,
+		"inline, spaced": "  " + key + "\n",
+		"file":           file("plain.pub", []byte(key+"\n")),
+		"CRLF":           file("crlf.pub", []byte(key+"\r\n")),
+		"UTF-8 BOM":      file("bom.pub", []byte("\xef\xbb\xbf"+key+"\r\n")),
+		"UTF-16LE":       file("le.pub", utf16(binary.LittleEndian, []byte{0xff, 0xfe})),
+		"UTF-16BE":       file("be.pub", utf16(binary.BigEndian, []byte{0xfe, 0xff})),
+	} {
+		got, err := trustedKey(arg)
+		if err != nil || got != key {
+			t.Errorf("%s: %q, %v; want the key", name, got, err)
+		}
+	}
+	if _, err := trustedKey(file("other.pub", []byte("not a key\n"))); err == nil || !strings.Contains(err.Error(), "does not hold a verifier key") {
+		t.Errorf("a file with no key: %v", err)
 	}
 }
