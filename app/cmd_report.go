@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,6 +60,15 @@ func (a *App) CancelReport(id string) error {
 	return reportBindingError(a.reports.cancel(id))
 }
 
+// periodBegun refuses a period that starts after now: its report would
+// hold no events, yet read "integrity: verified".
+func periodBegun(p report.Period, now time.Time) error {
+	if p.Since.After(now) {
+		return fmt.Errorf("%s has not begun (it starts %s): there is nothing to report yet", p.Label, p.Since.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // writeReport writes a compliance report folder and records it in the
 // organization's log. The catalogue has no action type for reports, and a
 // report does take the log's events out (the evidence bundle), so it is an
@@ -76,6 +86,9 @@ func (a *App) writeReport(ctx context.Context, req ReportRequest) (ReportResultD
 		return ReportResultDTO{}, &RequestError{Field: "--period", Reason: "is required: 2026-Q3, 2026-09 or FROM..TO"}
 	}
 	p, err := report.ParsePeriod(req.Period)
+	if err == nil {
+		err = periodBegun(p, a.opts.Now())
+	}
 	if err != nil {
 		return ReportResultDTO{}, &RequestError{Field: "--period", Reason: err.Error()}
 	}
@@ -148,12 +161,22 @@ func (c *cli) reportCommand() *cobra.Command {
 			"are dates (TO included: 2026-07-01..2026-09-30) or RFC 3339 times (TO excluded).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if req.Period != "" {
-				// Check the period before opening anything: a typo should
-				// not wait for the keychain.
-				if _, err := report.ParsePeriod(req.Period); err != nil {
-					return &RequestError{Field: "--period", Reason: err.Error()}
-				}
+			// Check the arguments before opening anything: a typo should
+			// not wait for the keychain, nor for a verify of the log.
+			switch {
+			case req.Org == "":
+				return &RequestError{Field: "--org", Reason: "is required: a report covers one organization"}
+			case req.Period == "":
+				return &RequestError{Field: "--period", Reason: "is required: 2026-Q3, 2026-09 or FROM..TO"}
+			case req.OutDir == "":
+				return &RequestError{Field: "--out", Reason: "is required: the folder the report is written in"}
+			}
+			p, err := report.ParsePeriod(req.Period)
+			if err == nil {
+				err = periodBegun(p, time.Now())
+			}
+			if err != nil {
+				return &RequestError{Field: "--period", Reason: err.Error()}
 			}
 			a, closeApp, err := c.open(cmd)
 			if errors.Is(err, storage.ErrLocked) {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -106,11 +107,14 @@ func TestCLI_ReportUsage(t *testing.T) {
 		{[]string{"report", "--org", "o", "--period", "2026-09-30..2026-07-01", "--out", "x"}, "ends before it starts"},
 		{[]string{"report", "--period", "2026-Q3", "--out", "x"}, "--org: is required"},
 		{[]string{"report", "--org", "o", "--period", "2026-Q3"}, "--out: is required"},
+		{[]string{"report", "--org", "o", "--period", fmt.Sprintf("%d-Q1", time.Now().Year()+1), "--out", "x"}, "has not begun (it starts "},
+		{[]string{"report", "--org", "o", "--period", time.Now().AddDate(0, 0, 2).Format(time.DateOnly) + ".." + time.Now().AddDate(0, 0, 9).Format(time.DateOnly), "--out", "x"}, "has not begun"},
 	} {
 		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
 			_, stderr, code := runCLI(t, a, "", tc.args...)
-			if code == 0 || !strings.Contains(stderr, tc.want) {
-				t.Errorf("exit %d, stderr %q; want it to say %q", code, stderr, tc.want)
+			// Refused before the log is opened or verified.
+			if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "verifying") {
+				t.Errorf("exit %d, stderr %q; want exit 2 saying only %q", code, stderr, tc.want)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/axiomops/axiom-audit/app/report"
 )
@@ -40,7 +41,9 @@ func checkReportRequest(req ReportRequest) (ReportRequest, error) {
 	if strings.TrimSpace(req.Period) == "" {
 		return req, &RequestError{Field: "period", Reason: "is required: 2026-Q3, 2026-09 or FROM..TO"}
 	}
-	if _, err := report.ParsePeriod(req.Period); err != nil {
+	if p, err := report.ParsePeriod(req.Period); err != nil {
+		return req, &RequestError{Field: "period", Reason: err.Error()}
+	} else if err := periodBegun(p, time.Now()); err != nil {
 		return req, &RequestError{Field: "period", Reason: err.Error()}
 	}
 	req.Period = strings.TrimSpace(req.Period)
