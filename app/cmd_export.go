@@ -315,6 +315,9 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 				if rep.Filter != nil {
 					fmt.Fprintf(w, "exported: %s\n", rep.Filter)
 				}
+				if len(rep.Ignored) > 0 {
+					fmt.Fprintf(w, "ignored, as files the system or an open editor adds to folders: %s\n", strings.Join(rep.Ignored, ", "))
+				}
 				if key == "" {
 					fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", rep.PublicKey)
 				}

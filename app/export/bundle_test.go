@@ -144,6 +144,50 @@ func TestVerify_extraAndMissingFiles(t *testing.T) {
 	}
 }
 
+// The files an operating system or an office suite puts into a folder
+// (Finder, Explorer, LibreOffice and Office lock files) are ignored, and
+// said to be: an auditor who opened the bundle should not see it fail.
+// Any other file is a problem, as are those names when not plain files.
+func TestVerify_osLitterIsIgnored(t *testing.T) {
+	res := writeBundle(t, newSource(t), CSV, false)
+	litter := []string{".DS_Store", "._events.csv", "Thumbs.db", "desktop.ini", ".~lock.events.csv#", "~$events.csv"}
+	for _, name := range litter {
+		if err := os.WriteFile(filepath.Join(res.Dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(litter)
+	slices.Sort(rep.Ignored)
+	if !rep.OK || !slices.Equal(rep.Ignored, litter) {
+		t.Errorf("ok %v, ignored %v, problems %v; want %v ignored", rep.OK, rep.Ignored, rep.Problems, litter)
+	}
+	for _, name := range []string{".DS_Store.bak", "lock.events.csv#", "_events.csv"} {
+		os.WriteFile(filepath.Join(res.Dir, name), []byte("x"), 0o644)
+	}
+	if err := os.Remove(filepath.Join(res.Dir, "Thumbs.db")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(res.Dir, "Thumbs.db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Verify(context.Background(), res.Dir, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named []string
+	for _, p := range rep.Problems {
+		named = append(named, p.File)
+	}
+	slices.Sort(named)
+	if want := []string{".DS_Store.bak", "Thumbs.db", "_events.csv", "lock.events.csv#"}; rep.OK || !slices.Equal(named, want) {
+		t.Errorf("problems name %v, want %v", named, want)
+	}
+}
+
 func TestVerify_trustedKey(t *testing.T) {
 	res := writeBundle(t, newSource(t), CSV, false)
 	other, _ := NewMemSource("other")

@@ -82,6 +82,10 @@ type Report struct {
 	// signs this manifest (version 3 bundles), so that the events, the
 	// filter and the totals are those the log's key vouched for.
 	ManifestSigned bool `json:"manifestSigned"`
+	// Ignored are files the operating system or an open editor put in
+	// the folder (osLitter), which are no part of the bundle and are not
+	// read.
+	Ignored []string `json:"ignored,omitempty"`
 	// Problems holds the first maxKeptProblems problems; ProblemCount all.
 	Problems     []Problem `json:"problems"`
 	ProblemCount int64     `json:"problemCount"`
@@ -351,6 +355,10 @@ func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) e
 	}
 	for _, e := range entries {
 		if e.Name() != ManifestFile && !(e.Name() == ManifestSigFile && v.m.Version == BundleVersion) && !listed[e.Name()] {
+			if e.Type().IsRegular() && osLitter(e.Name()) {
+				v.rep.Ignored = append(v.rep.Ignored, e.Name())
+				continue
+			}
 			v.problem(Problem{File: e.Name(), Message: "is not listed in the manifest"})
 		}
 	}
@@ -1228,4 +1236,19 @@ func compareCEF(x map[string]string, head []string, p *publicRecord, before, aft
 		}
 	}
 	return bad
+}
+
+// osLitter says whether name is a file that an operating system or an
+// office suite puts into any folder it shows or has a file of open:
+// Finder's .DS_Store and ._ companions, Explorer's Thumbs.db and
+// desktop.ini, LibreOffice's .~lock.NAME# and Microsoft Office's ~$NAME.
+// An auditor who opened a bundle should not see it fail for them.
+func osLitter(name string) bool {
+	switch name {
+	case ".DS_Store", "Thumbs.db", "desktop.ini":
+		return true
+	}
+	return strings.HasPrefix(name, "._") ||
+		strings.HasPrefix(name, ".~lock.") && strings.HasSuffix(name, "#") ||
+		strings.HasPrefix(name, "~$")
 }
