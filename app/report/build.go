@@ -171,8 +171,10 @@ type meta struct {
 	Files              []struct {
 		Name string `json:"name"`
 	} `json:"files"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
+	Bytes        int64  `json:"bytes"`
+	SHA256       string `json:"sha256"`
+	RevealStates bool   `json:"revealStates"`
+	Count        *int64 `json:"count"`
 }
 
 type counted struct {
@@ -439,7 +441,10 @@ func (b *builder) add(e *storage.StoredEvent) {
 			break
 		}
 		x := ExportItem{EventID: e.ID, At: ts(e.Timestamp), Who: e.UserID, Kind: cmp.Or(m.Kind, "export"), Format: m.Format,
-			Files: len(m.Files), Bytes: m.Bytes, SHA256: m.SHA256}
+			Files: len(m.Files), Bytes: m.Bytes, SHA256: m.SHA256, Events: m.Count, RevealedStates: m.RevealStates}
+		if m.RevealStates {
+			r.Exports.Revealing++
+		}
 		if len(m.Filter) > 0 && string(m.Filter) != "{}" {
 			x.Filter = string(m.Filter)
 		}

@@ -28,7 +28,8 @@ var (
 )
 
 // extraEvents are what the demo does not generate but a quarter may hold:
-// a disconnected account and an export of the log, with fixed ids.
+// a disconnected account and two exports of the log (one with the
+// decrypted states), with fixed ids.
 func extraEvents() []storage.Event {
 	at := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
 	return []storage.Event{
@@ -38,6 +39,12 @@ func extraEvents() []storage.Event {
 			Metadata: []byte(`{"filter":{"org":"acme-prod","categories":["apply"]},"files":[{"name":"events.csv","bytes":1234,"sha256":"` +
 				"aa00000000000000000000000000000000000000000000000000000000000000" + `"}],"bytes":1234,"sha256":"` +
 				"bb00000000000000000000000000000000000000000000000000000000000000" + `","format":"csv"}`)},
+		{ID: "0199a1b2-0000-7000-8000-000000000003", Timestamp: at("2026-09-16T10:00:00Z"), OrganizationID: testOrg,
+			UserID: "auditor@acme.example", Provider: "system", ActionType: "audit.exported", ResourceIDs: []string{},
+			Status: "applied", RiskLevel: "high",
+			Metadata: []byte(`{"filter":{"org":"acme-prod"},"files":[{"name":"events.jsonl","bytes":99,"sha256":"` +
+				"cc00000000000000000000000000000000000000000000000000000000000000" + `"}],"bytes":99,"sha256":"` +
+				"dd00000000000000000000000000000000000000000000000000000000000000" + `","format":"jsonl","revealStates":true,"count":42}`)},
 		{ID: "0199a1b2-0000-7000-8000-000000000002", Timestamp: at("2026-09-20T14:00:00Z"), OrganizationID: testOrg,
 			UserID: "ops-admin@acme.example", Provider: "gcp", ActionType: "connection.provider_disconnected",
 			ResourceIDs: []string{"gcp:project/acme-legacy"}, Status: "applied", RiskLevel: "high",

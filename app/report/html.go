@@ -108,6 +108,11 @@ func num(v any) string {
 		n = int64(x)
 	case int64:
 		n = x
+	case *int64:
+		if x == nil {
+			return "–"
+		}
+		n = *x
 	case uint64:
 		n = int64(x)
 	default:

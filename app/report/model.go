@@ -300,7 +300,10 @@ type PrunedRange struct {
 
 // Exports are the exports of the log made in the period (audit.exported).
 type Exports struct {
-	Count     int64        `json:"count"`
+	Count int64 `json:"count"`
+	// Revealing counts those of the listed exports that held decrypted
+	// states (--include-sensitive).
+	Revealing int64        `json:"revealingStates"`
 	Items     []ExportItem `json:"items"`
 	Truncated int64        `json:"truncated,omitempty"`
 }
@@ -316,6 +319,12 @@ type ExportItem struct {
 	Files   int    `json:"files"`
 	Bytes   int64  `json:"bytes"`
 	SHA256  string `json:"sha256,omitempty"`
+	// Events is how many events the export held (absent in records
+	// written before exports counted them).
+	Events *int64 `json:"events,omitempty"`
+	// RevealedStates: the export held the decrypted before/after
+	// states, in plain text.
+	RevealedStates bool `json:"revealedStates"`
 }
 
 // EvidenceInfo describes the evidence bundle of the period's material

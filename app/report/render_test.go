@@ -107,7 +107,8 @@ func TestWrite_Folder(t *testing.T) {
 	html, _ := os.ReadFile(filepath.Join(res.Dir, FileHTML))
 	checkSelfContained(t, html)
 	for _, want := range []string{"Compliance report", "acme-prod", "The log verified clean", "Events per week by category",
-		"Apply outcomes", "Risk distribution", "CC8.1", "A.8.32", "retention: default policy", "multi-party"} {
+		"Apply outcomes", "Risk distribution", "CC8.1", "A.8.32", "retention: default policy", "multi-party",
+		"1 of the exports listed held decrypted states", "decrypted states</span>"} {
 		if !bytes.Contains(bytes.ToLower(html), bytes.ToLower([]byte(want))) {
 			t.Errorf("report.html does not say %q", want)
 		}

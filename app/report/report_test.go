@@ -148,8 +148,13 @@ func crossCheck(t *testing.T, st *storage.Store, r *Report) {
 	if got := count(by("rollback.executed")); got != r.Summary.Rollbacks {
 		t.Errorf("rollbacks: report %d, Facets %d", r.Summary.Rollbacks, got)
 	}
-	if got := count(by("audit.exported")); got != r.Exports.Count || got != 1 {
+	if got := count(by("audit.exported")); got != r.Exports.Count || got != 2 {
 		t.Errorf("exports: report %d, Facets %d", r.Exports.Count, got)
+	}
+	// The export that held decrypted states is flagged, with its size.
+	if x := r.Exports.Items; r.Exports.Revealing != 1 || len(x) != 2 || x[0].RevealedStates || x[0].Events != nil ||
+		!x[1].RevealedStates || x[1].Events == nil || *x[1].Events != 42 {
+		t.Errorf("exports revealing states: %d, items %+v", r.Exports.Revealing, x)
 	}
 	if got := count(by("connection.provider_connected")); got != int64(len(r.Connections.Connected)) || got == 0 {
 		t.Errorf("connections made: report %d, Facets %d", len(r.Connections.Connected), got)
