@@ -100,6 +100,11 @@ func (c *cli) syncCommand() *cobra.Command {
 			if cfg.IncludeSensitive {
 				what = "decrypted states included"
 			}
+			if cfg.ObjectLockMode != "" {
+				what += fmt.Sprintf(", every object locked %s for %d days", cfg.ObjectLockMode, cfg.ObjectLockDays)
+			} else if kind == axsync.KindS3 {
+				what += ", no object lock"
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s enabled (%s); run 'axiom-audit sync run-now --org %s' or open the app to deliver\n",
 				cfg.Org, string(kind)+" "+cfg.ShownTarget(), what, cfg.Org)
 			return nil

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -434,5 +435,44 @@ func TestCLI_SyncCountsWhatRetentionPrunedFirst(t *testing.T) {
 	runCLI(t, a, "", "sync", "run-now", "--org", "acme")
 	if table, _, _ := runCLI(t, a, "", "sync", "status", "--org", "acme"); !strings.Contains(table, "webhook: 2 events pruned") {
 		t.Errorf("after another run:\n%s", table)
+	}
+}
+
+// audit.sync_enabled records what leaves the machine and how it is kept
+// there (the format, whether decrypted states go, the S3 Object Lock), and
+// what an enable replaced: two enables of different settings do not read
+// the same.
+func TestCLI_SyncEnableRecordsItsSettings(t *testing.T) {
+	a, st, _ := syncTestApp(t)
+	appendN(t, a, "acme", 1)
+	secretFile := writeFile(t, "secret", "whsec_123\n")
+	for _, args := range [][]string{
+		{"--to", "webhook", "--url", "https://siem.example.com/a?token=x", "--format", "ocsf", "--secret-file", secretFile, "--include-sensitive"},
+		{"--to", "webhook", "--url", "https://siem.example.com/b", "--format", "jsonl", "--secret-file", secretFile},
+		{"--to", "s3", "--bucket", "b", "--object-lock-mode", "COMPLIANCE", "--object-lock-days", "2555"},
+		{"--to", "s3", "--bucket", "b"},
+	} {
+		if _, stderr, code := runCLI(t, a, "", append([]string{"sync", "enable", "--org", "acme"}, args...)...); code != 0 {
+			t.Fatalf("enable %v: exit %d: %s", args, code, stderr)
+		}
+	}
+	evs, err := st.ReadFrom(context.Background(), "acme", 0, 100, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metas []string
+	for _, e := range evs {
+		if e.ActionType == "audit.sync_enabled" {
+			metas = append(metas, string(e.Metadata))
+		}
+	}
+	want := []string{
+		`{"destination":"webhook https://siem.example.com/a","format":"ocsf","includesStates":true}`,
+		`{"destination":"webhook https://siem.example.com/b","format":"jsonl","includesStates":false,"replaces":"webhook https://siem.example.com/a (ocsf, with decrypted states)"}`,
+		`{"destination":"s3 s3://b/","includesStates":false,"objectLock":"COMPLIANCE 2555 days"}`,
+		`{"destination":"s3 s3://b/","includesStates":false,"replaces":"s3 s3://b/ (object lock COMPLIANCE 2555 days)"}`,
+	}
+	if !slices.Equal(metas, want) {
+		t.Errorf("audit.sync_enabled metadata:\n%s\nwant:\n%s", strings.Join(metas, "\n"), strings.Join(want, "\n"))
 	}
 }

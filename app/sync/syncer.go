@@ -226,15 +226,27 @@ func (s *Syncer) Enable(ctx context.Context, cfg Config, secret []byte) error {
 			return fmt.Errorf("failed to keep the %s secret in the keystore: %w", cfg.Kind, err)
 		}
 	}
-	if err := s.record(ctx, cfg.Org, "audit.sync_enabled", map[string]any{"destination": describe(cfg)}); err != nil {
-		return err
-	}
-	s.stopLoop(wkey{cfg.Org, cfg.Kind})
 	var prev storedConfig
 	hadPrev, err := readJSON(ctx, s.opts.Store, configSetting(cfg.Org, cfg.Kind), &prev)
 	if err != nil {
 		return err
 	}
+	// What leaves the machine, and how it is kept there, is what an
+	// auditor asks about: the record says it, and what it replaced.
+	meta := map[string]any{"destination": describe(cfg), "includesStates": cfg.IncludeSensitive}
+	if cfg.Format != "" {
+		meta["format"] = cfg.Format
+	}
+	if cfg.ObjectLockMode != "" {
+		meta["objectLock"] = fmt.Sprintf("%s %d days", cfg.ObjectLockMode, cfg.ObjectLockDays)
+	}
+	if hadPrev && prev.Enabled() {
+		meta["replaces"] = describeSettings(prev.Config)
+	}
+	if err := s.record(ctx, cfg.Org, "audit.sync_enabled", meta); err != nil {
+		return err
+	}
+	s.stopLoop(wkey{cfg.Org, cfg.Kind})
 	if err := writeJSON(ctx, s.opts.Store, configSetting(cfg.Org, cfg.Kind), storedConfig{Config: cfg}); err != nil {
 		return fmt.Errorf("failed to save the destination: %w", err)
 	}
@@ -856,6 +868,25 @@ func (s *Syncer) record(ctx context.Context, org, actionType string, meta map[st
 // describe names a destination in audit events: its kind and target,
 // without credentials or query strings.
 func describe(c Config) string { return string(c.Kind) + " " + c.ShownTarget() }
+
+// describeSettings is describe with what the destination is sent and how
+// it keeps it: "webhook https://… (ocsf, with decrypted states)".
+func describeSettings(c Config) string {
+	var what []string
+	if c.Format != "" {
+		what = append(what, c.Format)
+	}
+	if c.IncludeSensitive {
+		what = append(what, "with decrypted states")
+	}
+	if c.ObjectLockMode != "" {
+		what = append(what, fmt.Sprintf("object lock %s %d days", c.ObjectLockMode, c.ObjectLockDays))
+	}
+	if len(what) == 0 {
+		return describe(c)
+	}
+	return describe(c) + " (" + strings.Join(what, ", ") + ")"
+}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
