@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -253,8 +254,12 @@ func printSyncStatus(cmd *cobra.Command, st []SyncStatus, asJSON bool) error {
 		if s.Stopped != "" {
 			lastErr = s.Stopped
 		}
-		if lastErr == "" {
+		switch {
+		case lastErr == "":
 			lastErr = "-"
+		case s.State == axsync.StateHealthy && s.LastErrorAt != nil:
+			// Delivered since: the error is history, not the state.
+			lastErr = "(recovered) " + s.LastErrorAt.Local().Format(time.DateTime) + " " + lastErr
 		}
 		lag := (time.Duration(s.LagSeconds) * time.Second).String()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.To, s.Target, s.State, s.LagEvents, lag, last, truncateLine(lastErr, 100))
@@ -271,10 +276,21 @@ func printSyncStatus(cmd *cobra.Command, st []SyncStatus, asJSON bool) error {
 	return nil
 }
 
+// truncateLine fits s on one line of about n bytes, keeping its start and
+// its end: an error's cause (NoSuchBucket, InvalidAccessKeyId) is at its
+// end, after the object key it failed on.
 func truncateLine(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	head, tail := n*2/5, n-n*2/5
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	cut := len(s) - tail
+	for cut < len(s) && !utf8.RuneStart(s[cut]) {
+		cut++
+	}
+	return s[:head] + " … " + s[cut:]
 }

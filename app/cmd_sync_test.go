@@ -16,6 +16,9 @@ import (
 	gosync "sync"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 	"github.com/axiomops/axiom-audit/app/sync/tenant"
@@ -474,5 +477,44 @@ func TestCLI_SyncEnableRecordsItsSettings(t *testing.T) {
 	}
 	if !slices.Equal(metas, want) {
 		t.Errorf("audit.sync_enabled metadata:\n%s\nwant:\n%s", strings.Join(metas, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The status table keeps an error's end, where its cause is, and says of
+// an error before the last success that it is history.
+func TestPrintSyncStatus_Errors(t *testing.T) {
+	errAt := time.Date(2026, 11, 29, 11, 53, 26, 0, time.Local)
+	ok := errAt.Add(time.Minute)
+	long := "failed to write org=acme-prod/date=2026-11-29/00000000000000000001-00000000000000000065.jsonl.gz: api error NoSuchBucket: The specified bucket does not exist"
+	var out bytes.Buffer
+	cmd := &cobra.Command{}
+	cmd.SetOut(&out)
+	err := printSyncStatus(cmd, []SyncStatus{
+		{To: axsync.KindS3, Target: "s3://b/", State: axsync.StateStopped, Stopped: "rejected: " + long, LastError: long, LastErrorAt: &errAt},
+		{To: axsync.KindWebhook, Target: "https://siem.example.com/h", State: axsync.StateHealthy, LastError: "HTTP 401 Unauthorized: {}", LastErrorAt: &errAt, LastSuccess: &ok},
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"rejected: failed to write", " … ", "NoSuchBucket: The specified bucket does not exist",
+		"(recovered) 2026-11-29 11:53:26 HTTP 401 Unauthorized"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status table lacks %q:\n%s", want, got)
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"a\nb", 10, "a b"},
+		{"0123456789abcdefghij", 10, "0123 … efghij"},
+		{"ééééééééééé", 10, "éé … ééé"},
+	} {
+		if got := truncateLine(c.in, c.n); got != c.want || !utf8.ValidString(got) {
+			t.Errorf("truncateLine(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
 	}
 }
