@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -516,5 +517,26 @@ func TestPrintSyncStatus_Errors(t *testing.T) {
 		if got := truncateLine(c.in, c.n); got != c.want || !utf8.ValidString(got) {
 			t.Errorf("truncateLine(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
+	}
+}
+
+// A failed run-now says its error once, after the status table: the
+// syncer's log line for a background failure is not repeated beside it.
+func TestCLI_SyncRunNowFailureSaidOnce(t *testing.T) {
+	a, _, _ := syncTestApp(t)
+	var logged bytes.Buffer
+	a.log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	appendN(t, a, "acme", 2)
+	secretFile := writeFile(t, "secret", "whsec_123\n")
+	if _, stderr, code := runCLI(t, a, "", "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL, "--format", "jsonl", "--secret-file", secretFile); code != 0 {
+		t.Fatalf("enable: exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "sync", "run-now", "--org", "acme")
+	if code != 1 || !strings.Contains(stdout, "retrying") || strings.Count(stderr, "HTTP 503") != 1 || logged.Len() != 0 {
+		t.Errorf("run-now: exit %d\nstdout:\n%s\nstderr:\n%s\nlogged:\n%s", code, stdout, stderr, logged.String())
 	}
 }

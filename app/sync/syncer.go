@@ -361,7 +361,9 @@ func (s *Syncer) runNow(ctx context.Context, w *worker) error {
 	err := s.drain(ctx, w)
 	for err != nil && ctx.Err() == nil {
 		size := w.batchSize(s)
-		s.failed(ctx, w, err)
+		// RunNow's caller reports the error (run-now prints it): the
+		// log need not say it again.
+		s.failed(ctx, w, err, slog.LevelDebug)
 		// A 413 halved the batch: try the smaller one now. The halving
 		// lives in this process, and the CLI's run-now is a process of
 		// its own: waiting for a later run would start again at the
@@ -590,7 +592,7 @@ func (s *Syncer) loop(ctx context.Context, w *worker) {
 		}
 		var wait time.Duration
 		if err != nil {
-			wait = s.failed(ctx, w, err)
+			wait = s.failed(ctx, w, err, slog.LevelWarn)
 			if w.p.State == StateStopped {
 				w.mu.Unlock()
 				return
@@ -814,7 +816,7 @@ const auditFailuresAfter = 3
 // failed records a failed delivery in w's status and returns how long to
 // wait before retrying; w.mu is held. Failures are recorded in the log once
 // per change of state.
-func (s *Syncer) failed(ctx context.Context, w *worker, err error) time.Duration {
+func (s *Syncer) failed(ctx context.Context, w *worker, err error, level slog.Level) time.Duration {
 	org, now := w.cfg.Org, s.opts.Now().UTC()
 	w.p.Failures++
 	w.p.LastError, w.p.LastErrorAt = err.Error(), now
@@ -847,7 +849,7 @@ func (s *Syncer) failed(ctx context.Context, w *worker, err error) time.Duration
 			s.log.Error("sync: failed to raise the integrity alert", "org", org, "err", aerr)
 		}
 	}
-	s.log.Warn("sync: delivery failed", "org", org, "to", w.cfg.Kind, "state", w.p.State, "failures", w.p.Failures, "err", err)
+	s.log.Log(ctx, level, "sync: delivery failed", "org", org, "to", w.cfg.Kind, "state", w.p.State, "failures", w.p.Failures, "err", err)
 	if serr := s.save(ctx, w); serr != nil {
 		s.log.Error("sync: failed to save the destination's status", "org", org, "to", w.cfg.Kind, "err", serr)
 	}

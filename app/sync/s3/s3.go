@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 )
@@ -97,6 +98,10 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	// The Syncer retries with its own backoff and status.
 	opts = append(opts, config.WithRetryMaxAttempts(1))
+	// The SDK's own log lines ("falling back to IMDSv1" on a laptop with no
+	// instance metadata) went to standard error beside the command's
+	// output; what fails reaches the status as the request's error.
+	opts = append(opts, config.WithLogger(logging.Nop{}))
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("failed to load the AWS configuration: %w", err)
