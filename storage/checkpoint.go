@@ -391,11 +391,17 @@ func (s *Store) CheckpointOfSize(ctx context.Context, org string, size uint64) (
 		return SignedCheckpoint{}, err
 	}
 	var found SignedCheckpoint
+	var below, above uint64 // the nearest stored sizes, for the error
 	errFound := errors.New("found")
 	err := s.Checkpoints(ctx, org, func(c SignedCheckpoint) error {
-		if c.Checkpoint.Size == size {
+		switch n := c.Checkpoint.Size; {
+		case n == size:
 			found = c
 			return errFound
+		case n < size:
+			below = max(below, n)
+		case above == 0 || n < above:
+			above = n
 		}
 		return nil
 	})
@@ -403,7 +409,19 @@ func (s *Store) CheckpointOfSize(ctx context.Context, org string, size uint64) (
 		return SignedCheckpoint{}, err
 	}
 	if found.Note == nil {
-		return SignedCheckpoint{}, fmt.Errorf("organization %q has no stored checkpoint of %d events: %w", org, size, ErrNotFound)
+		var nearest []string
+		if below > 0 {
+			nearest = append(nearest, fmt.Sprint(below))
+		}
+		if above > 0 {
+			nearest = append(nearest, fmt.Sprint(above))
+		}
+		hint := "it has none yet"
+		if len(nearest) > 0 {
+			hint = "the nearest stored are of " + strings.Join(nearest, " and ") + " events"
+		}
+		return SignedCheckpoint{}, fmt.Errorf("organization %q has no stored checkpoint of %d events (checkpoints are stored as the log grows, not for every size): %s: %w",
+			org, size, hint, ErrNotFound)
 	}
 	if err := s.integ.checkStored(org, found); err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("stored checkpoint %d of organization %q (%d events) does not verify: %v: %w", found.Number, org, size, err, ErrTampered)
