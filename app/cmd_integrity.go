@@ -298,6 +298,9 @@ func (c *cli) proveCommand() *cobra.Command {
 			}
 			var size uint64
 			var root *tlog.Hash
+			// The proof carries the signed checkpoint it leads to, so that
+			// it can be checked when handed over on its own.
+			note := latest.Note
 			if checkpointFile != "" {
 				cp, err := c.readCheckpointFile(cmd.Context(), b, org, checkpointFile)
 				if err != nil {
@@ -311,6 +314,12 @@ func (c *cli) proveCommand() *cobra.Command {
 						"the database was rolled back or truncated (%v)", checkpointFile, cp.Size, org, err)}
 				}
 				size, root = cp.Size, &cp.Root
+				raw, err := os.ReadFile(checkpointFile)
+				if err != nil {
+					return &RequestError{Field: "--checkpoint", Reason: err.Error()}
+				}
+				// As a signed note is: LF line ends, one at the end.
+				note = strings.TrimRight(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n") + "\n"
 			}
 			p, err := b.eventProof(cmd.Context(), org, args[0], size)
 			if err != nil {
@@ -319,7 +328,14 @@ func (c *cli) proveCommand() *cobra.Command {
 			if root != nil {
 				p.Verified = verifyInclusionDTO(p, *root) == nil
 			}
-			if err := enc.Encode(p); err != nil {
+			out := struct {
+				InclusionProofDTO
+				Checkpoint string `json:"checkpoint,omitempty"`
+			}{InclusionProofDTO: p}
+			if root != nil || p.TreeSize == latest.Size {
+				out.Checkpoint = note
+			}
+			if err := enc.Encode(out); err != nil {
 				return err
 			}
 			if !p.Verified {

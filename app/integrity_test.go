@@ -147,6 +147,13 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 	if len(p.Hashes) > 6 {
 		t.Fatalf("%d hashes for a tree of 33", len(p.Hashes))
 	}
+	// It carries the checkpoint it leads to, to be checked on its own.
+	var withNote struct {
+		Checkpoint string `json:"checkpoint"`
+	}
+	if json.Unmarshal([]byte(out), &withNote); withNote.Checkpoint != latest.Note {
+		t.Errorf("the proof carries checkpoint %q, want the newest:\n%s", withNote.Checkpoint, latest.Note)
+	}
 
 	// Against the older checkpoint in a file.
 	out, stderr, code = runCLI(t, a, "", "prove", "--org", "org-a", ids[3], "--checkpoint", oldFile)
@@ -155,6 +162,9 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &p); err != nil || p.TreeSize != 10 || !p.Verified {
 		t.Fatalf("proof against the old checkpoint: %+v %v", p, err)
+	}
+	if json.Unmarshal([]byte(out), &withNote); withNote.Checkpoint != old {
+		t.Errorf("the proof carries checkpoint %q, want the file's:\n%s", withNote.Checkpoint, old)
 	}
 	// The same checkpoint copied through Windows or a clipboard.
 	for name, text := range map[string]string{
