@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/axiomops/axiom-audit/app/export"
+	"github.com/axiomops/axiom-audit/app/report"
 	"github.com/axiomops/axiom-audit/storage"
 	"github.com/axiomops/axiom-audit/storage/tlog"
 )
@@ -265,7 +266,7 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 	var key, org string
 	cmd := &cobra.Command{
 		Use:   "verify-export DIR",
-		Short: "Verify an evidence bundle offline (no keychain, no database)",
+		Short: "Verify an evidence bundle or a compliance report offline (no keychain, no database)",
 		Long: "Checks an evidence bundle written by export: the size and SHA-256 of every file,\n" +
 			"every event's leaf hash and inclusion proof against the signed checkpoint, the\n" +
 			"checkpoint's signature, every revealed state's commitment, and that the events\n" +
@@ -273,7 +274,9 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 			"totals and every file's hash, as exported). Exit status 0: it verifies; 1: problems, one per\n" +
 			"line; 2: the command was used wrongly. With --public-key the bundle must be\n" +
 			"signed by that key (obtained from the log's owner), not just by its own; give\n" +
-			"the key itself or a file holding it.",
+			"the key itself or a file holding it.\n\n" +
+			"Given a report folder (written by report), it checks its evidence bundle, every\n" +
+			"file against SHA256SUMS, and SHA256SUMS.sig: that the log's key signed them.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
@@ -286,6 +289,9 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 			opts := export.VerifyOptions{TrustedKey: key, RequireSignedManifest: signed}
 			if !asJSON {
 				opts.OnProblem = func(p export.Problem) { fmt.Fprintln(w, p.String()) }
+			}
+			if report.IsFolder(args[0]) {
+				return verifyReportFolder(cmd, args[0], report.VerifyOptions{TrustedKey: key, RequireSigned: signed}, org, asJSON)
 			}
 			if err := notABundle(args[0]); err != nil {
 				return err
@@ -337,6 +343,50 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 	return cmd
 }
 
+// verifyReportFolder is verify-export of a report folder.
+func verifyReportFolder(cmd *cobra.Command, dir string, opts report.VerifyOptions, org string, asJSON bool) error {
+	w := cmd.OutOrStdout()
+	c, err := report.VerifyFolder(cmd.Context(), dir, opts)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(c); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range c.Problems {
+			fmt.Fprintln(w, p.String())
+		}
+	}
+	if !c.OK {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s does not verify: %s", dir, count(int64(len(c.Problems)), "problem"))}
+	}
+	if org != "" && c.Evidence.Org != org {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s verifies, but it is a report of organization %s, not %s", dir, c.Evidence.Org, org)}
+	}
+	if asJSON {
+		return nil
+	}
+	fmt.Fprintf(w, "OK: report of %s for %s (from %s to %s, excluded): %s as SHA256SUMS lists them; its evidence, %s, verified against checkpoint %d of %s\n",
+		c.Evidence.Org, c.Period.Label, c.Period.Since, c.Period.Until, count(int64(c.Files), "file"), count(c.Evidence.Events, "event"),
+		c.Evidence.Checkpoint.TreeSize, c.Evidence.Checkpoint.Origin)
+	if opts.TrustedKey == "" {
+		fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", c.Evidence.PublicKey)
+	}
+	if c.Signed {
+		fmt.Fprintln(w, "SHA256SUMS is signed with that key: every file it lists, the report's and the evidence's, is as the log's owner made it")
+	} else {
+		fmt.Fprintln(w, "SHA256SUMS is not signed (a report written before reports were signed): the files match it, but it could have been rewritten with them; --require-signed-manifest refuses such a report")
+	}
+	if len(c.Ignored) > 0 {
+		fmt.Fprintf(w, "ignored, as files the system or an open editor adds to folders: %s\n", strings.Join(c.Ignored, ", "))
+	}
+	return nil
+}
+
 // notABundle is a usage error (exit 2) when dir holds none of a bundle's
 // files, and says where the bundle is when it can see one: a report
 // folder's evidence/, or the bundles in a folder of several. A bundle
@@ -354,10 +404,6 @@ func notABundle(dir string) error {
 	}
 	if !fi.IsDir() {
 		return &RequestError{Field: "DIR", Reason: dir + " is a file: give the bundle's folder (the one holding manifest.json)"}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "evidence", export.ManifestFile)); err == nil {
-		return &RequestError{Field: "DIR", Reason: fmt.Sprintf("%s is a report folder; its evidence bundle is evidence/ inside it: axiom-audit verify-export %s",
-			dir, shellQuote(filepath.Join(dir, "evidence")))}
 	}
 	var bundles []string
 	entries, _ := os.ReadDir(dir)

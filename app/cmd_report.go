@@ -105,6 +105,7 @@ func (a *App) writeReport(ctx context.Context, req ReportRequest) (ReportResultD
 			Version: a.opts.Version, Now: a.opts.Now},
 		Chromium: req.Chromium,
 		NoPDF:    req.NoPDF,
+		Signer:   st,
 	})
 	if err != nil {
 		return ReportResultDTO{}, err
@@ -203,10 +204,11 @@ func (c *cli) reportCommand() *cobra.Command {
 			if res.PDF {
 				fmt.Fprintf(w, ", report.pdf")
 			}
-			fmt.Fprintf(w, ", SHA256SUMS (sha256 %s)\n", res.SumsSHA256)
+			fmt.Fprintf(w, ", SHA256SUMS (sha256 %s), SHA256SUMS.sig\n", res.SumsSHA256)
 			if !res.PDF && res.Note != "" {
 				fmt.Fprintf(w, "  no PDF: %s\n", res.Note)
 			}
+			fmt.Fprintf(w, "check it with: axiom-audit verify-export %s\n", shellQuote(res.Dir))
 			return nil
 		},
 	}

@@ -1,16 +1,22 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/axiomops/axiom-audit/app/demo"
 	"github.com/axiomops/axiom-audit/app/report"
@@ -118,4 +124,131 @@ func TestCLI_ReportUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// verify-export of a report folder checks the whole folder: its evidence,
+// every file against SHA256SUMS, and SHA256SUMS.sig, the log key's
+// signature of SHA256SUMS. Changed figures fail even when SHA256SUMS is
+// recomputed to match them; an unsigned report (made before reports were
+// signed) verifies with a warning, and --require-signed-manifest refuses
+// it.
+func TestCLI_VerifyReportFolder(t *testing.T) {
+	a := TestApp(t)
+	end := time.Now().UTC().Truncate(time.Hour)
+	var batch []storage.Event
+	if err := demo.Generate(demo.Options{Events: 300, Orgs: 1, Seed: 3, End: end, Span: 20 * 24 * time.Hour}, func(e storage.Event) error {
+		batch = append(batch, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.appendEvents(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	org := batch[0].OrganizationID
+	period := end.AddDate(0, 0, -30).Format(time.DateOnly) + ".." + end.Format(time.DateOnly)
+	write := func() string {
+		stdout, stderr, code := runCLI(t, a, "", "report", "--org", org, "--period", period, "--out", t.TempDir(), "--no-pdf")
+		if code != 0 {
+			t.Fatalf("report: exit %d: %s", code, stderr)
+		}
+		return strings.SplitN(stdout, "\n", 2)[0]
+	}
+	key, _, _ := runCLI(t, a, "", "checkpoint", "--org", org, "--public-key")
+	key = strings.TrimSpace(key)
+	verify := func(args ...string) (string, int) {
+		stdout, stderr, code := runCLI(t, a, "", append([]string{"verify-export"}, args...)...)
+		return stdout + stderr, code
+	}
+	resum := func(dir string) {
+		files, sums, err := checksumForTest(dir)
+		if err != nil || files == 0 {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, report.FileSums), sums, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dir := write()
+	if out, code := verify("--public-key", key, "--org", org, dir); code != 0 || !strings.Contains(out, "OK: report of "+org) ||
+		!strings.Contains(out, "SHA256SUMS is signed with that key") {
+		t.Fatalf("a fresh report: exit %d\n%s", code, out)
+	}
+
+	// The figures changed, SHA256SUMS recomputed: the signature fails.
+	raw, _ := os.ReadFile(filepath.Join(dir, report.FileJSON))
+	os.WriteFile(filepath.Join(dir, report.FileJSON), bytes.Replace(raw, []byte(`"highRiskEvents": `), []byte(`"highRiskEvents": 0`), 1), 0o644)
+	resum(dir)
+	if out, code := verify("--public-key", key, dir); code != 1 || !strings.Contains(out, "SHA256SUMS.sig: signs a SHA256SUMS with SHA-256") {
+		t.Errorf("figures changed and SHA256SUMS recomputed: exit %d\n%s", code, out)
+	}
+
+	// The HTML changed, SHA256SUMS not: the file is named.
+	dir = write()
+	html := filepath.Join(dir, report.FileHTML)
+	raw, _ = os.ReadFile(html)
+	os.WriteFile(html, append(raw, ' '), 0o644)
+	if out, code := verify(dir); code != 1 || !strings.Contains(out, "report.html: has SHA-256") {
+		t.Errorf("report.html changed: exit %d\n%s", code, out)
+	}
+
+	// A file added, and the evidence changed.
+	dir = write()
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".DS_Store"), []byte("x"), 0o644)
+	ev := filepath.Join(dir, report.EvidenceFolder, "events.jsonl")
+	raw, _ = os.ReadFile(ev)
+	os.WriteFile(ev, raw[:len(raw)/2], 0o644)
+	if out, code := verify(dir); code != 1 || !strings.Contains(out, "notes.txt: is not listed in SHA256SUMS") ||
+		!strings.Contains(out, "evidence/events.jsonl") || strings.Contains(out, ".DS_Store:") {
+		t.Errorf("a file added, the evidence cut: exit %d\n%s", code, out)
+	}
+
+	// Signed by another key, for --public-key.
+	dir = write()
+	_, other, err := note.GenerateKey(rand.Reader, strings.SplitN(key, "+", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, code := verify("--public-key", other, dir); code != 1 {
+		t.Errorf("--public-key of another key: exit %d\n%s", code, out)
+	}
+	if out, code := verify("--org", "someone-else", dir); code != 1 || !strings.Contains(out, "not someone-else") {
+		t.Errorf("--org of another organization: exit %d\n%s", code, out)
+	}
+
+	// Unsigned, as reports written before signatures are.
+	os.Remove(filepath.Join(dir, report.FileSumsSig))
+	if out, code := verify(dir); code != 0 || !strings.Contains(out, "SHA256SUMS is not signed") {
+		t.Errorf("an unsigned report: exit %d\n%s", code, out)
+	}
+	if out, code := verify("--require-signed-manifest", dir); code != 1 || !strings.Contains(out, "SHA256SUMS.sig: is missing") {
+		t.Errorf("an unsigned report, signatures required: exit %d\n%s", code, out)
+	}
+}
+
+// checksumForTest writes SHA256SUMS as report.Write does (every file but
+// SHA256SUMS and its signature, sorted, "<sha256>  <path>").
+func checksumForTest(dir string) (int, []byte, error) {
+	var lines []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == report.FileSums || rel == report.FileSumsSig {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		lines = append(lines, hex.EncodeToString(sum[:])+"  "+rel+"\n")
+		return nil
+	})
+	slices.Sort(lines)
+	return len(lines), []byte(strings.Join(lines, "")), err
 }

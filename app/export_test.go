@@ -262,7 +262,7 @@ func TestCLI_VerifyExportOfTheWrongFolder(t *testing.T) {
 	for _, c := range []struct {
 		dir, want string
 	}{
-		{report, "is a report folder; its evidence bundle is evidence/ inside it: axiom-audit verify-export " + filepath.Join(report, "evidence")},
+		{report, "is not a bundle but holds one: axiom-audit verify-export " + filepath.Join(report, "evidence")},
 		{parent, "is not a bundle but holds one: axiom-audit verify-export " + bundles[0]},
 		{filepath.Dir(report), "is not a bundle but holds one: axiom-audit verify-export " + filepath.Join(report, "evidence")},
 		{empty, "is not an evidence bundle: it holds no manifest.json"},

@@ -523,6 +523,22 @@ func (s *Store) SignManifest(ctx context.Context, org, sum string) ([]byte, erro
 	return tlog.SignManifest(tlog.ManifestStatement{Origin: tlog.Origin(s.integ.instID, org), SHA256: sum}, s.integ.signer)
 }
 
+// SignReport signs, with the log's checkpoint key, the statement that a
+// compliance report of org's log has the SHA256SUMS whose SHA-256 is sum
+// (tlog.SignReport).
+func (s *Store) SignReport(ctx context.Context, org, sum string) ([]byte, error) {
+	if err := s.integrityReady(ctx); err != nil {
+		return nil, err
+	}
+	if !validOrg(org) {
+		return nil, fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+	}
+	if s.integ.signer == nil {
+		return nil, fmt.Errorf("this log holds no signing key (an auditor's copy): it cannot sign a report")
+	}
+	return tlog.SignReport(tlog.ReportStatement{Origin: tlog.Origin(s.integ.instID, org), SHA256: sum}, s.integ.signer)
+}
+
 // InstallationID returns the installation id that names this log's origins.
 func (s *Store) InstallationID(ctx context.Context) (string, error) {
 	if err := s.integrityReady(ctx); err != nil {

@@ -83,7 +83,7 @@ type Report struct {
 	// filter and the totals are those the log's key vouched for.
 	ManifestSigned bool `json:"manifestSigned"`
 	// Ignored are files the operating system or an open editor put in
-	// the folder (osLitter), which are no part of the bundle and are not
+	// the folder (OSLitter), which are no part of the bundle and are not
 	// read.
 	Ignored []string `json:"ignored,omitempty"`
 	// Problems holds the first maxKeptProblems problems; ProblemCount all.
@@ -355,7 +355,7 @@ func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) e
 	}
 	for _, e := range entries {
 		if e.Name() != ManifestFile && !(e.Name() == ManifestSigFile && v.m.Version == BundleVersion) && !listed[e.Name()] {
-			if e.Type().IsRegular() && osLitter(e.Name()) {
+			if e.Type().IsRegular() && OSLitter(e.Name()) {
 				v.rep.Ignored = append(v.rep.Ignored, e.Name())
 				continue
 			}
@@ -1238,12 +1238,12 @@ func compareCEF(x map[string]string, head []string, p *publicRecord, before, aft
 	return bad
 }
 
-// osLitter says whether name is a file that an operating system or an
+// OSLitter says whether name is a file that an operating system or an
 // office suite puts into any folder it shows or has a file of open:
 // Finder's .DS_Store and ._ companions, Explorer's Thumbs.db and
 // desktop.ini, LibreOffice's .~lock.NAME# and Microsoft Office's ~$NAME.
 // An auditor who opened a bundle should not see it fail for them.
-func osLitter(name string) bool {
+func OSLitter(name string) bool {
 	switch name {
 	case ".DS_Store", "Thumbs.db", "desktop.ini":
 		return true

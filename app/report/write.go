@@ -30,7 +30,16 @@ const (
 	FilePDF  = "report.pdf"
 	FileJSON = "report.json"
 	FileSums = "SHA256SUMS"
+	// FileSumsSig is the log key's signed statement of SHA256SUMS
+	// (tlog.ReportHeader): what makes the report's figures evidence.
+	FileSumsSig = "SHA256SUMS.sig"
 )
+
+// Signer signs the statement that a report of org has the SHA256SUMS
+// whose SHA-256 is sum (storage.Store.SignReport).
+type Signer interface {
+	SignReport(ctx context.Context, org, sum string) ([]byte, error)
+}
 
 // WriteOptions configure Write.
 type WriteOptions struct {
@@ -44,6 +53,9 @@ type WriteOptions struct {
 	// for one. NoPDF skips the PDF.
 	Chromium string
 	NoPDF    bool
+	// Signer signs SHA256SUMS into SHA256SUMS.sig; nil leaves the report
+	// unsigned.
+	Signer Signer
 }
 
 // Result describes a written report folder.
@@ -56,6 +68,8 @@ type Result struct {
 	Bytes int64
 	// SumsSHA256 is the SHA-256 of SHA256SUMS: one hash for the whole folder.
 	SumsSHA256 string
+	// Signed: SHA256SUMS.sig signs SHA256SUMS with the log's key.
+	Signed bool
 }
 
 // FolderName is the name of a report folder: org, period and creation time.
@@ -159,6 +173,16 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	if err := writeFile(filepath.Join(tmp, FileSums), sums); err != nil {
 		return res, err
 	}
+	sumsHash := sha256.Sum256(sums)
+	if opts.Signer != nil {
+		sig, err := opts.Signer.SignReport(ctx, opts.Org, hex.EncodeToString(sumsHash[:]))
+		if err != nil {
+			return res, fmt.Errorf("failed to sign the report: %w", err)
+		}
+		if err := writeFile(filepath.Join(tmp, FileSumsSig), sig); err != nil {
+			return res, err
+		}
+	}
 	if err := syncDir(tmp); err != nil {
 		return res, err
 	}
@@ -173,8 +197,7 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	if err := syncDir(out); err != nil {
 		return res, err
 	}
-	sum := sha256.Sum256(sums)
-	res = Result{Dir: target, Report: r, Files: files, SumsSHA256: hex.EncodeToString(sum[:])}
+	res = Result{Dir: target, Report: r, Files: files, SumsSHA256: hex.EncodeToString(sumsHash[:]), Signed: opts.Signer != nil}
 	for _, f := range files {
 		res.Bytes += f.Bytes
 	}

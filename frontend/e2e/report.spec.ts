@@ -47,7 +47,7 @@ test('writes this month’s report to a typed folder; the evidence verifies offl
   expect(path.dirname(dir)).toBe(outDir)
   expect(path.basename(dir)).toMatch(/^axiom-audit-report-acme-prod-\d{4}-\d{2}-\d{8}T\d{6}Z$/)
   const files = readdirSync(dir)
-  for (const f of ['report.html', 'report.json', 'SHA256SUMS', 'evidence']) expect(files).toContain(f)
+  for (const f of ['report.html', 'report.json', 'SHA256SUMS', 'SHA256SUMS.sig', 'evidence']) expect(files).toContain(f)
   const pdf = existsSync(path.join(dir, 'report.pdf'))
   if (!pdf) await expect(page.getByTestId('report-pdf-note')).toContainText('report.pdf was not produced')
 
@@ -58,10 +58,11 @@ test('writes this month’s report to a typed folder; the evidence verifies offl
   await expect(page.getByTestId('integrity-badge')).toContainText(/Verified .* ago/)
   await expect(page.getByTestId('report-done')).toContainText(`${report.summary.events.toLocaleString('en-US')} events in the period`)
 
-  await expect(page.getByTestId('report-verify-command')).toHaveText(`axiom-audit verify-export ${dir}/evidence`)
-  const v = spawnSync(BINARY, ['verify-export', path.join(dir, 'evidence')], { encoding: 'utf8', timeout: 120_000 })
+  await expect(page.getByTestId('report-verify-command')).toHaveText(`axiom-audit verify-export ${dir}`)
+  const v = spawnSync(BINARY, ['verify-export', dir], { encoding: 'utf8', timeout: 120_000 })
   expect(v.status, v.stdout + v.stderr).toBe(0)
-  expect(v.stdout).toMatch(/^OK: \d+ events of acme-prod verified/)
+  expect(v.stdout).toMatch(/^OK: report of acme-prod for /)
+  expect(v.stdout).toContain('SHA256SUMS is signed with that key')
 })
 
 test('cancels a report being written: nothing is left in the folder', async ({ page }) => {

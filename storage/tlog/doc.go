@@ -119,6 +119,18 @@
 // characters. The first line is no origin and the second no tree size, so a
 // statement never opens as a checkpoint, nor a checkpoint as a statement.
 //
+// # Report statements
+//
+// A compliance report folder's SHA256SUMS is signed the same way
+// (SHA256SUMS.sig), with its own first line, so that a report statement
+// never opens as a manifest statement, nor the reverse:
+//
+//	axiom-audit-report-sums/v1
+//	<origin>
+//	<the SHA-256 of SHA256SUMS: 64 lowercase hex digits>
+//
+// ([ReportHeader], [SignReport], [OpenReport]).
+//
 // # Verifying an export
 //
 // Given the verifier key and the origin of the organization, an auditor:

@@ -30,33 +30,46 @@ type ManifestStatement struct {
 
 // Marshal returns the statement's note body.
 func (m ManifestStatement) Marshal() ([]byte, error) {
-	if err := checkOrigin(m.Origin); err != nil {
-		return nil, err
-	}
-	if !isLowerHex64(m.SHA256) {
-		return nil, fmt.Errorf("%w: manifest SHA-256 %.80q is not 64 lowercase hex digits", ErrMalformedCheckpoint, m.SHA256)
-	}
-	return []byte(ManifestHeader + "\n" + m.Origin + "\n" + m.SHA256 + "\n"), nil
+	return marshalStatement(ManifestHeader, "manifest", m.Origin, m.SHA256)
 }
 
 // ParseManifestStatement parses a statement body written by Marshal,
 // strictly: exactly its three lines.
 func ParseManifestStatement(body []byte) (ManifestStatement, error) {
+	origin, sum, err := parseStatement(ManifestHeader, "manifest", body)
+	return ManifestStatement{Origin: origin, SHA256: sum}, err
+}
+
+// marshalStatement is the body of a signed statement: header, origin and
+// a SHA-256 (what it is of, for errors), one line each.
+func marshalStatement(header, what, origin, sum string) ([]byte, error) {
+	if err := checkOrigin(origin); err != nil {
+		return nil, err
+	}
+	if !isLowerHex64(sum) {
+		return nil, fmt.Errorf("%w: %s SHA-256 %.80q is not 64 lowercase hex digits", ErrMalformedCheckpoint, what, sum)
+	}
+	return []byte(header + "\n" + origin + "\n" + sum + "\n"), nil
+}
+
+// parseStatement parses a body marshalStatement wrote with header,
+// strictly: exactly its three lines.
+func parseStatement(header, what string, body []byte) (origin, sum string, err error) {
 	lines := strings.SplitAfter(string(body), "\n")
 	if len(lines) != 4 || lines[3] != "" {
-		return ManifestStatement{}, fmt.Errorf("%w: a manifest statement is three lines, each ending in a newline", ErrMalformedCheckpoint)
+		return "", "", fmt.Errorf("%w: a %s statement is three lines, each ending in a newline", ErrMalformedCheckpoint, what)
 	}
-	if lines[0] != ManifestHeader+"\n" {
-		return ManifestStatement{}, fmt.Errorf("%w: first line %.60q is not %q", ErrMalformedCheckpoint, strings.TrimSuffix(lines[0], "\n"), ManifestHeader)
+	if lines[0] != header+"\n" {
+		return "", "", fmt.Errorf("%w: first line %.60q is not %q", ErrMalformedCheckpoint, strings.TrimSuffix(lines[0], "\n"), header)
 	}
-	m := ManifestStatement{Origin: strings.TrimSuffix(lines[1], "\n"), SHA256: strings.TrimSuffix(lines[2], "\n")}
-	if err := checkOrigin(m.Origin); err != nil {
-		return ManifestStatement{}, err
+	origin, sum = strings.TrimSuffix(lines[1], "\n"), strings.TrimSuffix(lines[2], "\n")
+	if err := checkOrigin(origin); err != nil {
+		return "", "", err
 	}
-	if !isLowerHex64(m.SHA256) {
-		return ManifestStatement{}, fmt.Errorf("%w: manifest SHA-256 %.80q is not 64 lowercase hex digits", ErrMalformedCheckpoint, m.SHA256)
+	if !isLowerHex64(sum) {
+		return "", "", fmt.Errorf("%w: %s SHA-256 %.80q is not 64 lowercase hex digits", ErrMalformedCheckpoint, what, sum)
 	}
-	return m, nil
+	return origin, sum, nil
 }
 
 func isLowerHex64(s string) bool {

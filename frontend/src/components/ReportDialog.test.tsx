@@ -82,7 +82,7 @@ describe('ReportDialog', () => {
     expect(within(files).getByText(/The evidence bundle of the period’s material events \(2 files\)/)).toBeInTheDocument()
     expect(screen.getByTestId('report-pdf-note')).toHaveTextContent('Chromium is not installed. Open report.html in a browser and print it to PDF.')
     expect(screen.getByTestId('report-sha256')).toHaveTextContent('ef'.repeat(32))
-    expect(screen.getByTestId('report-verify-command')).toHaveTextContent(`axiom-audit verify-export ${DIR}/evidence`)
+    expect(screen.getByTestId('report-verify-command')).toHaveTextContent(`axiom-audit verify-export ${DIR}`)
     expect(within(done).getByRole('button', { name: 'Copy the verify command' })).toBeInTheDocument()
     // The typed folder is remembered for the next report.
     expect(localStorage.getItem('axiom-audit.report-folder')).toBe('/home/alice/reports')
@@ -223,7 +223,7 @@ describe('ReportDialog', () => {
     await userEvent.type(folderBox(), '/tmp/reports/')
     await userEvent.click(screen.getByTestId('report-generate'))
     expect(await screen.findByTestId('report-result-dir')).toHaveTextContent(/^\/tmp\/reports\/axiom-audit-report-acme-\d{4}-\d{2}-\d{8}T\d{6}Z$/)
-    expect(screen.getByTestId('report-verify-command')).toHaveTextContent(/^axiom-audit verify-export \/tmp\/reports\/axiom-audit-report-acme-.*\/evidence$/)
+    expect(screen.getByTestId('report-verify-command')).toHaveTextContent(/^axiom-audit verify-export \/tmp\/reports\/axiom-audit-report-acme-[^/]*$/)
   })
 })
 

@@ -331,8 +331,7 @@ function ReportDone({ result }: { result: ReportResultDTO }) {
   const html = file('report.html')
   const pdf = file('report.pdf')
   const json = file('report.json')
-  const evidenceDir = joinPath(result.dir, 'evidence')
-  const verify = `axiom-audit verify-export ${/\s/.test(evidenceDir) ? `"${evidenceDir}"` : evidenceDir}`
+  const verify = `axiom-audit verify-export ${/\s/.test(result.dir) ? `"${result.dir}"` : result.dir}`
   return (
     <Stack gap="xs" data-testid="report-done">
       <Alert color="teal" variant="light" icon={<IconShieldCheck size={18} />} title="Report written">
@@ -400,10 +399,14 @@ function ReportDone({ result }: { result: ReportResultDTO }) {
               </Text>
             </Table.Td>
           </Table.Tr>
+          <Table.Tr>
+            <Table.Td ff="monospace">SHA256SUMS.sig</Table.Td>
+            <Table.Td colSpan={2}>The log’s key signs SHA256SUMS: the report’s figures cannot be changed unnoticed.</Table.Td>
+          </Table.Tr>
         </Table.Tbody>
       </Table>
       <Text size="xs" c="dimmed">
-        An auditor checks the evidence offline, with no keys:
+        An auditor checks the report, its signature and its evidence offline, with no keys:
       </Text>
       <Group gap="xs" wrap="nowrap" align="center">
         <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="report-verify-command">

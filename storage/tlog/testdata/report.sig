@@ -1,0 +1,5 @@
+axiom-audit-report-sums/v1
+axiom-audit/0193c2f4-7d1e-7a4b-9c55-0d2f6a1b9e33/org_acme
+fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
+
+— axiom-audit/0193c2f4-7d1e-7a4b-9c55-0d2f6a1b9e33 D4Y+XHzW4LDFOVAwJEfe5uik9SWEF130CDNf2wez2w4g+lqu4Depy2Gi9Vl1QBbKGaqC/DLG8dVLfQiY9EX8tlaXqwo=
