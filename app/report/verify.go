@@ -83,26 +83,18 @@ func VerifyFolder(ctx context.Context, dir string, opts VerifyOptions) (FolderCh
 	if err != nil {
 		problem(FileSums, "cannot be read: %v", err)
 	}
+	lines, bad := ParseSums(sums)
+	c.Problems = append(c.Problems, bad...)
 	listed := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(sums))
-	for n := 1; sc.Scan(); n++ {
-		sum, name, ok := strings.Cut(sc.Text(), "  ")
-		if !ok || len(sum) != 64 || strings.ToLower(sum) != sum || !validName(name) {
-			c.Problems = append(c.Problems, export.Problem{File: FileSums, Line: n, Message: fmt.Sprintf("%.100q is not a line of sha256sum: <sha256>  <relative path>", sc.Text())})
-			continue
-		}
-		if _, err := hex.DecodeString(sum); err != nil || listed[name] {
-			c.Problems = append(c.Problems, export.Problem{File: FileSums, Line: n, Message: fmt.Sprintf("%.100q is not a SHA-256, or names a file twice", sc.Text())})
-			continue
-		}
-		listed[name] = true
+	for _, l := range lines {
+		listed[l.Name] = true
 		c.Files++
-		got, err := hashRegular(filepath.Join(dir, filepath.FromSlash(name)))
+		got, err := hashRegular(filepath.Join(dir, filepath.FromSlash(l.Name)))
 		switch {
 		case err != nil:
-			problem(name, "cannot be read: %v", err)
-		case got != sum:
-			problem(name, "has SHA-256 %s, SHA256SUMS says %s", got, sum)
+			problem(l.Name, "cannot be read: %v", err)
+		case got != l.SHA256:
+			problem(l.Name, "has SHA-256 %s, SHA256SUMS says %s", got, l.SHA256)
 		}
 	}
 	// Nothing may be added beside the listed files.
@@ -168,6 +160,42 @@ func VerifyFolder(ctx context.Context, dir string, opts VerifyOptions) (FolderCh
 	}
 	c.OK = len(c.Problems) == 0 && ev.OK
 	return c, nil
+}
+
+// SumLine is one line of SHA256SUMS.
+type SumLine struct {
+	SHA256 string // lowercase hex
+	Name   string // a clean relative path, slash-separated
+}
+
+// ParseSums reads SHA256SUMS as sha256sum writes it ("<sha256>  <path>"
+// per line, text mode): the lines it holds, and a problem for each line
+// that is not one (or names a file a second time).
+func ParseSums(b []byte) ([]SumLine, []export.Problem) {
+	var lines []SumLine
+	var problems []export.Problem
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		sum, name, ok := strings.Cut(sc.Text(), "  ")
+		_, herr := hex.DecodeString(sum)
+		switch {
+		case !ok || len(sum) != 64 || strings.ToLower(sum) != sum || herr != nil || !validName(name):
+			problems = append(problems, export.Problem{File: FileSums, Line: n, Message: fmt.Sprintf("%.100q is not a line of sha256sum: <sha256>  <relative path>", sc.Text())})
+		case seen[name]:
+			problems = append(problems, export.Problem{File: FileSums, Line: n, Message: fmt.Sprintf("names %s a second time", name)})
+		default:
+			seen[name] = true
+			lines = append(lines, SumLine{SHA256: sum, Name: name})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		problems = append(problems, export.Problem{File: FileSums, Line: n + 1, Message: err.Error()})
+	}
+	return lines, problems
 }
 
 // validName is a relative, clean, slash-separated path inside the folder.
