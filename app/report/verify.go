@@ -200,7 +200,7 @@ func ParseSums(b []byte) ([]SumLine, []export.Problem) {
 
 // validName is a relative, clean, slash-separated path inside the folder.
 func validName(name string) bool {
-	return name != "" && !path.IsAbs(name) && path.Clean(name) == name && name != "." && !strings.HasPrefix(name, "../") &&
+	return name != "" && !path.IsAbs(name) && path.Clean(name) == name && name != "." && name != ".." && !strings.HasPrefix(name, "../") &&
 		!strings.ContainsAny(name, "\\\x00")
 }
 

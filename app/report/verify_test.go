@@ -10,7 +10,7 @@ import (
 func TestParseSums(t *testing.T) {
 	h := strings.Repeat("ab", 32)
 	lines, problems := ParseSums([]byte(h + "  report.html\n" + h + "  evidence/events.jsonl\n" +
-		h + " report.json\n" + strings.ToUpper(h) + "  x\n" + h + "  ../outside\n" + h + "  /abs\n" + h + "  a/./b\n" + h + "  report.html\n"))
+		h + " report.json\n" + strings.ToUpper(h) + "  x\n" + h + "  ../outside\n" + h + "  /abs\n" + h + "  a/./b\n" + h + "  report.html\n" + h + "  ..\n"))
 	if len(lines) != 2 || lines[0].Name != "report.html" || lines[1].Name != "evidence/events.jsonl" {
 		t.Errorf("lines %+v", lines)
 	}
@@ -18,7 +18,7 @@ func TestParseSums(t *testing.T) {
 	for _, p := range problems {
 		at = append(at, p.Line)
 	}
-	if fmt.Sprint(at) != "[3 4 5 6 7 8]" {
+	if fmt.Sprint(at) != "[3 4 5 6 7 8 9]" {
 		t.Errorf("problems at lines %v: %v", at, problems)
 	}
 }
