@@ -128,7 +128,7 @@ type profileBackend interface {
 	syncBackend
 	revokeToken(ctx context.Context, id string) (TokenDTO, error)
 	rotateDataKey(ctx context.Context, org string) (uint32, error)
-	copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error)
+	copyForAudit(ctx context.Context, dir string, orgs []string) (AuditCopyDTO, error)
 	organizations(ctx context.Context) ([]OrganizationDTO, error)
 }
 

@@ -20,8 +20,9 @@ import (
 
 func (c *cli) copyForAuditCommand() *cobra.Command {
 	var out string
+	var orgs []string
 	cmd := &cobra.Command{
-		Use:   "copy-for-audit --out DIR",
+		Use:   "copy-for-audit --out DIR [--org ORG]...",
 		Short: "Copy the log for an auditor, who verifies it without the keychain",
 		Long: "copy-for-audit writes a copy of this profile's log into DIR, a new directory:\n" +
 			"DIR/log, one consistent snapshot of every organization's records, tree,\n" +
@@ -29,7 +30,9 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 			"key that copy is encrypted with (mode 0600). Events no checkpoint covers get\n" +
 			"a signed checkpoint, in the copy. States stay sealed with data keys the copy does\n" +
 			"not hold; it has no token or sync setting, and its read key opens nothing of\n" +
-			"this profile's own log. The app may keep running (the copy then goes through it).\n\n" +
+			"this profile's own log. The app may keep running (the copy then goes through it).\n" +
+			"With --org (repeatable) the copy holds those organizations alone: an auditor\n" +
+			"of one gets nothing of the others.\n\n" +
 			"The log records the copy (audit.copied_for_audit, in the axiom-audit\n" +
 			"organization); a copy it cannot record is removed. The auditor verifies it\n" +
 			"with no keychain:\n\n" +
@@ -61,7 +64,14 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 				return err
 			}
 			defer closeB()
-			res, err := b.copyForAudit(ctx, abs)
+			for _, o := range orgs {
+				// A typo is said before anything is copied, naming the
+				// organizations there are.
+				if err := orgHasEvents(ctx, b, o); err != nil {
+					return err
+				}
+			}
+			res, err := b.copyForAudit(ctx, abs, orgs)
 			if errors.Is(err, context.Canceled) && interruptedBy(cmd, ctx, err) {
 				if _, remote := b.(*RemoteClient); remote {
 					// The app copies; it removes the copy when it sees
@@ -87,6 +97,7 @@ func (c *cli) copyForAuditCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the copy into `DIR`, a new directory")
+	cmd.Flags().StringArrayVar(&orgs, "org", nil, "copy organization `ORG` only (repeatable; default: every organization)")
 	return cmd
 }
 

@@ -174,3 +174,33 @@ func TestCopyForAuditBinding(t *testing.T) {
 		}
 	}
 }
+
+// copy-for-audit --org copies those organizations alone, records which,
+// and refuses (exit 2, nothing copied or recorded) an organization with
+// no events, naming those there are. The auditor verifies it clean.
+func TestCLI_CopyForAuditOfOneOrganization(t *testing.T) {
+	ctx := context.Background()
+	a, _, _ := profileApp(t)
+	appendEventsN(t, a, "org-a", 12, 0)
+	appendEventsN(t, a, "org-b", 3, 0)
+	dir := filepath.Join(t.TempDir(), "copy")
+	if _, stderr, code := runCLI(t, a, "", "copy-for-audit", "--out", dir, "--org", "org-a", "--org", "org-c"); code != 2 ||
+		!strings.Contains(stderr, `no organization "org-c"`) || !strings.Contains(stderr, "org-b") {
+		t.Errorf("a copy naming org-c: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused copy left %s", dir)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "copy-for-audit", "--out", dir, "--org", "org-a")
+	if code != 0 || !strings.Contains(stdout, "copied 12 events of 1 organization into "+dir) {
+		t.Fatalf("copy-for-audit --org org-a: exit %d\n%s%s", code, stdout, stderr)
+	}
+	page, err := a.listEvents(ctx, QueryDTO{Org: SystemOrg, ActionTypes: []string{"audit.copied_for_audit"}})
+	if err != nil || len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Metadata), `"orgIds":["org-a"]`) {
+		t.Fatalf("the copy is recorded as %+v, %v", page.Events, err)
+	}
+	stdout, stderr, code = runAuditorCLI(t, "--data-dir", dir, "verify", "--read-key", filepath.Join(dir, "read-key"))
+	if code != 0 || !strings.Contains(stdout, "12 events") || strings.Contains(stdout+stderr, "org-b") {
+		t.Fatalf("the auditor's verify: exit %d\n%s%s", code, stdout, stderr)
+	}
+}

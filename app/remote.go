@@ -290,8 +290,8 @@ func (r *RemoteClient) rotateDataKey(ctx context.Context, org string) (uint32, e
 	return out.KeyID, err
 }
 
-func (r *RemoteClient) copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error) {
-	body, err := json.Marshal(AuditCopyRequest{Dir: dir})
+func (r *RemoteClient) copyForAudit(ctx context.Context, dir string, orgs []string) (AuditCopyDTO, error) {
+	body, err := json.Marshal(AuditCopyRequest{Dir: dir, Orgs: orgs})
 	if err != nil {
 		return AuditCopyDTO{}, err
 	}

@@ -126,13 +126,13 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	// A copy for an auditor too: the local credential makes it, and the
 	// log records it; a token does not.
 	copyDir := filepath.Join(t.TempDir(), "audit-copy")
-	if _, err := asToken.copyForAudit(ctx, copyDir); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
+	if _, err := asToken.copyForAudit(ctx, copyDir, nil); err == nil || !strings.Contains(err.Error(), "only the axiom-audit CLI") {
 		t.Fatalf("a token copied the log through the API: %v", err)
 	}
-	if _, err := r.copyForAudit(ctx, "relative/dir"); err == nil || !strings.Contains(err.Error(), "absolute") {
+	if _, err := r.copyForAudit(ctx, "relative/dir", nil); err == nil || !strings.Contains(err.Error(), "absolute") {
 		t.Fatalf("a copy into a relative path: %v", err)
 	}
-	cp, err := r.copyForAudit(ctx, copyDir)
+	cp, err := r.copyForAudit(ctx, copyDir, nil)
 	if err != nil || cp.Dir != copyDir || cp.Organizations != 2 || cp.Events == 0 {
 		t.Fatalf("remote copy for audit: %+v, %v", cp, err)
 	}

@@ -532,6 +532,8 @@ func (s *api) rotateDataKey(w http.ResponseWriter, r *http.Request, _ principal)
 // AuditCopyRequest names the new directory of a copy for an auditor.
 type AuditCopyRequest struct {
 	Dir string `json:"dir"`
+	// Orgs limits the copy to these organizations; absent: every one.
+	Orgs []string `json:"orgs,omitempty"`
 }
 
 // copyForAudit copies the log for an auditor while the app runs: only the
@@ -547,7 +549,7 @@ func (s *api) copyForAudit(w http.ResponseWriter, r *http.Request, _ principal) 
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "the body must be JSON: {\"dir\": PATH}: "+err.Error(), nil)
 		return
 	}
-	res, err := s.app.copyForAudit(r.Context(), body.Dir)
+	res, err := s.app.copyForAudit(r.Context(), body.Dir, body.Orgs)
 	if err != nil {
 		// A folder that cannot be made gets the export codes
 		// (folder_not_found, folder_not_writable, disk_full).

@@ -272,7 +272,7 @@ const auditCopyKeyFile = "read-key"
 // CopyForAudit copies the log for an auditor into dir, a new folder (the
 // window's "Copy for an auditor").
 func (a *App) CopyForAudit(dir string) (AuditCopyDTO, error) {
-	res, err := a.copyForAudit(a.bg(), dir)
+	res, err := a.copyForAudit(a.bg(), dir, nil)
 	return res, bindingError(err)
 }
 
@@ -280,7 +280,10 @@ func (a *App) CopyForAudit(dir string) (AuditCopyDTO, error) {
 // directory): dir/log (storage.Store.CopyForAudit) and its read key in
 // dir/read-key (0600), and records it (audit.copied_for_audit, in
 // SystemOrg). A copy the log cannot record is removed: it does not happen.
-func (a *App) copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error) {
+//
+// orgs limits the copy to those organizations (nil: every one); the
+// record names the organizations copied.
+func (a *App) copyForAudit(ctx context.Context, dir string, orgs []string) (AuditCopyDTO, error) {
 	st, err := a.storeOrErr()
 	if err != nil {
 		return AuditCopyDTO{}, err
@@ -301,7 +304,7 @@ func (a *App) copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error
 			os.RemoveAll(dir)
 		}
 	}()
-	sum, key, err := st.CopyForAudit(ctx, filepath.Join(dir, "log"))
+	sum, key, err := st.CopyForAuditOf(ctx, filepath.Join(dir, "log"), orgs)
 	if err != nil {
 		return AuditCopyDTO{}, err
 	}
@@ -310,6 +313,9 @@ func (a *App) copyForAudit(ctx context.Context, dir string) (AuditCopyDTO, error
 		return AuditCopyDTO{}, fmt.Errorf("failed to write the copy's read key: %w", err)
 	}
 	meta := map[string]any{"dir": dir, "organizations": sum.Orgs, "events": sum.Events}
+	if orgs != nil {
+		meta["orgIds"] = orgs
+	}
 	if err := a.recordSelf(ctx, SystemOrg, "audit.copied_for_audit", meta); err != nil {
 		return AuditCopyDTO{}, fmt.Errorf("the copy was removed, because the log could not record it: %w", err)
 	}

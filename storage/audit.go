@@ -71,6 +71,27 @@ type CopySummary struct {
 	Events uint64 // records (tombstones included)
 }
 
+// copiedFor reports whether a key that copiedTag takes belongs in a copy
+// of the organizations only: the log's own metadata, and the keys and
+// retention settings of those organizations.
+func copiedFor(k []byte, only []string) bool {
+	switch k[0] {
+	case tagMeta:
+		return true
+	case tagSetting:
+		name := string(k[1:])
+		for _, o := range only {
+			if name == retentionSettingName(o) || name == sweepSettingName(o) {
+				return true
+			}
+		}
+		return false
+	}
+	// Per-organization keys are tag || org || 0x00 || ... (format.go).
+	i := bytes.IndexByte(k[1:], 0)
+	return i > 0 && slices.Contains(only, string(k[1:1+i]))
+}
+
 // copiedTag reports whether a key goes into an auditor's copy: everything
 // Verify reads, and nothing that is a secret or the app's own business.
 func copiedTag(k []byte) bool {
@@ -99,12 +120,25 @@ func copiedTag(k []byte) bool {
 // against the owner's verifier key finds none unsigned. Appends go on
 // meanwhile. On failure dir is removed.
 func (s *Store) CopyForAudit(ctx context.Context, dir string) (CopySummary, []byte, error) {
+	return s.CopyForAuditOf(ctx, dir, nil)
+}
+
+// CopyForAuditOf is CopyForAudit of the organizations orgs only (nil:
+// every one): their records, indexes, trees, checkpoints, alerts and
+// retention, and none of another organization's. An organization of orgs
+// with no log is ErrNotFound, and nothing is copied.
+func (s *Store) CopyForAuditOf(ctx context.Context, dir string, orgs []string) (CopySummary, []byte, error) {
+	for _, o := range orgs {
+		if !validOrg(o) {
+			return CopySummary{}, nil, fmt.Errorf("organization id %q is not valid: %w", o, ErrNotFound)
+		}
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return CopySummary{}, nil, fmt.Errorf("failed to make the copy's directory: %w", err)
 	}
 	key := make([]byte, ReadKeySize)
 	rand.Read(key)
-	sum, err := s.copyForAudit(ctx, dir, key)
+	sum, err := s.copyForAudit(ctx, dir, key, orgs)
 	if err != nil {
 		os.RemoveAll(dir)
 		return CopySummary{}, nil, err
@@ -112,7 +146,7 @@ func (s *Store) CopyForAudit(ctx context.Context, dir string) (CopySummary, []by
 	return sum, key, nil
 }
 
-func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopySummary, error) {
+func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte, only []string) (CopySummary, error) {
 	var sum CopySummary
 	// The store stays open while the copy reads it (Close waits).
 	s.closeMu.RLock()
@@ -143,7 +177,7 @@ func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopyS
 		}
 		item := it.Item()
 		k := item.KeyCopy(nil)
-		if len(k) == 0 || !copiedTag(k) {
+		if len(k) == 0 || !copiedTag(k) || only != nil && !copiedFor(k, only) {
 			continue
 		}
 		v, err := item.ValueCopy(nil)
@@ -163,6 +197,11 @@ func (s *Store) copyForAudit(ctx context.Context, dir string, key []byte) (CopyS
 		}
 	}
 	it.Close()
+	for _, o := range only {
+		if !slices.Contains(orgs, o) {
+			return sum, fmt.Errorf("organization %q has no log to copy: %w", o, ErrNotFound)
+		}
+	}
 	// Events the snapshot holds beyond its organization's newest
 	// checkpoint get one, of the snapshot's own tree, in the copy only:
 	// a true statement about the log, which the owner's key signs, so

@@ -157,6 +157,52 @@ func TestCopyForAudit_VerifiesWithTheReadKeyAlone(t *testing.T) {
 	}
 }
 
+// A copy of some organizations holds theirs alone: no key of another
+// organization (records, indexes, trees, checkpoints, retention), and it
+// verifies clean with the owner's key. An organization with no log copies
+// nothing.
+func TestCopyForAuditOf_OneOrganization(t *testing.T) {
+	l := newTamperLog(t)
+	pub := l.publicKey(t)
+	ctx := context.Background()
+	s := l.open(t)
+	if _, _, err := s.SetRetention(ctx, "other", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "copy")
+	sum, key, err := s.CopyForAuditOf(ctx, dir, []string{"acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "copy")
+	if _, _, err := s.CopyForAuditOf(ctx, missing, []string{"acme", "nobody"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a copy of an organization with no log: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused copy left %s", missing)
+	}
+	s.Close()
+	if sum.Orgs != 1 || sum.Events != 20 {
+		t.Errorf("summary %+v, want acme's 20 events alone", sum)
+	}
+	acme := 0
+	for _, k := range rawKeys(t, dir, key) {
+		if bytes.Contains(k, []byte("other")) {
+			t.Errorf("the copy of acme holds %q", k)
+		}
+		if bytes.Contains(k, []byte("acme\x00")) {
+			acme++
+		}
+	}
+	if acme < 40 {
+		t.Errorf("the copy holds %d keys of acme", acme)
+	}
+	vs, ps := auditVerify(t, dir, key, VerifyOptions{PublicKey: pub})
+	if len(ps) != 0 || vs.Orgs != 1 || vs.Events != 20 {
+		t.Errorf("verify of the copy: %+v\n%s", vs, problemList(ps))
+	}
+}
+
 // A copy made while appends go on is one consistent snapshot.
 func TestCopyForAudit_WhileAppending(t *testing.T) {
 	s, _, _ := newTestStore(t)
