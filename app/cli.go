@@ -256,18 +256,26 @@ func (c *cli) nameOrganizations(cmd *cobra.Command) {
 		if lerr != nil {
 			return err
 		}
-		ids := make([]string, 0, len(orgs))
-		for _, o := range orgs {
-			if o.ID == org {
-				// The organization is there (or anchored, its log
-				// missing: its alert says so): something else was not
-				// found.
-				return err
-			}
-			ids = append(ids, o.ID)
+		if ids, found := otherOrgs(orgs, org); !found {
+			return unknownOrgError(org, ids)
 		}
-		return unknownOrgError(org, ids)
+		// The organization is there (or anchored, its log missing: its
+		// alert says so): something else was not found.
+		return err
 	}
+}
+
+// otherOrgs is whether org is among orgs, and the ids of those there are
+// when it is not.
+func otherOrgs(orgs []OrganizationDTO, org string) (ids []string, found bool) {
+	ids = make([]string, 0, len(orgs))
+	for _, o := range orgs {
+		if o.ID == org {
+			return nil, true
+		}
+		ids = append(ids, o.ID)
+	}
+	return ids, false
 }
 
 // orgHasEvents is nil when org has events in b's profile, else
@@ -277,14 +285,10 @@ func orgHasEvents(ctx context.Context, b profileBackend, org string) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(orgs))
-	for _, o := range orgs {
-		if o.ID == org {
-			return nil
-		}
-		ids = append(ids, o.ID)
+	if ids, found := otherOrgs(orgs, org); !found {
+		return unknownOrgError(org, ids)
 	}
-	return unknownOrgError(org, ids)
+	return nil
 }
 
 // unknownOrgError says that org is not in the profile and names the ones
