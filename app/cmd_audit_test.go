@@ -150,7 +150,7 @@ func TestCopyForAuditBinding(t *testing.T) {
 	a, _, _ := profileApp(t)
 	appendEventsN(t, a, "org-a", 3, 0)
 	out := t.TempDir()
-	res, err := a.CopyForAudit(filepath.Join(out, "copy"))
+	res, err := a.CopyForAudit(filepath.Join(out, "copy"), nil)
 	if err != nil || res.Events != 3 {
 		t.Fatalf("CopyForAudit: %+v, %v", res, err)
 	}
@@ -169,7 +169,7 @@ func TestCopyForAuditBinding(t *testing.T) {
 		cases = append(cases, struct{ dir, code, text string }{filepath.Join(ro, "copy"), CodeFolderNotWritable, "permission denied"})
 	}
 	for _, c := range cases {
-		if _, err := a.CopyForAudit(c.dir); bindingCode(t, err) != c.code || !strings.Contains(err.Error(), c.text) {
+		if _, err := a.CopyForAudit(c.dir, nil); bindingCode(t, err) != c.code || !strings.Contains(err.Error(), c.text) {
 			t.Errorf("%s: %v, want %s with %s", c.dir, err, c.code, c.text)
 		}
 	}

@@ -270,9 +270,13 @@ type AuditCopyDTO struct {
 const auditCopyKeyFile = "read-key"
 
 // CopyForAudit copies the log for an auditor into dir, a new folder (the
-// window's "Copy for an auditor").
-func (a *App) CopyForAudit(dir string) (AuditCopyDTO, error) {
-	res, err := a.copyForAudit(a.bg(), dir, nil)
+// window's "Copy for an auditor"): of the organizations orgs, or of
+// every one when orgs is empty.
+func (a *App) CopyForAudit(dir string, orgs []string) (AuditCopyDTO, error) {
+	if len(orgs) == 0 {
+		orgs = nil
+	}
+	res, err := a.copyForAudit(a.bg(), dir, orgs)
 	return res, bindingError(err)
 }
 

@@ -50,7 +50,8 @@ export interface AuditApi {
    * read key dir/read-key, to verify without the keychain
    * (`axiom-audit verify --data-dir dir --read-key dir/read-key`).
    */
-  copyForAudit(dir: string): Promise<AuditCopyDTO>
+  /** orgs: those organizations only; absent: every one. */
+  copyForAudit(dir: string, orgs?: string[]): Promise<AuditCopyDTO>
   /** The organization's sync destinations; none means sync is off. */
   syncStatus(org: string): Promise<SyncStatusDTO>
   /** Delivers what is pending now; a destination that failed is in the answer's error and its status. */

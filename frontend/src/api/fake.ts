@@ -456,7 +456,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         return { org, horizon: new Date(horizon).toISOString(), count, oldest, newest, groups: list }
       }),
     canCopyForAudit: true,
-    copyForAudit: (dir) =>
+    copyForAudit: (dir, orgs) =>
       run((): AuditCopyDTO => {
         // A relative folder, one that exists (made before here) and one
         // under /read-only fail as the app would.
@@ -471,7 +471,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
           throw new ApiError({ code: 'folder_not_writable', message: `cannot make the copy's folder ${d}: mkdir ${d}: permission denied` }, 403)
         }
         copies.add(d)
-        const sizes = orgSpecs.map((o) => dataset(o.id).size())
+        const sizes = orgSpecs.filter((o) => !orgs || orgs.includes(o.id)).map((o) => dataset(o.id).size())
         return { dir: d, readKeyFile: d + (d.includes('\\') && !d.includes('/') ? '\\' : '/') + 'read-key', organizations: sizes.filter((n) => n > 0).length, events: sizes.reduce((a, b) => a + b, 0) }
       }),
     syncStatus: (org) => run((): SyncStatusDTO => ({ org, destinations: (syncs.get(org) ?? []).map((d) => ({ ...d })) })),

@@ -139,7 +139,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
     writeReport: (req, signal) => call<ReportResultDTO>('POST', '/api/reports', req, signal).then((r) => ({ ...r, files: r.files ?? [] })),
     // The server copies the log only for the CLI on its machine.
     canCopyForAudit: false,
-    copyForAudit: (dir) => call<AuditCopyDTO>('POST', '/api/audit-copies', { dir }),
+    copyForAudit: (dir, orgs) => call<AuditCopyDTO>('POST', '/api/audit-copies', { dir, orgs }),
     syncStatus: (o) => get<SyncStatusDTO>('/api/sync/status?' + org(o)),
     syncRunNow: (o) => call<SyncStatusDTO>('POST', '/api/sync/run-now?' + org(o)),
     retention: (o) => get<RetentionDTO>('/api/retention?' + org(o)),

@@ -25,7 +25,7 @@ export interface WailsBindings {
   Export(req: ExportRequest & { id: string }): Promise<ExportResultDTO>
   CancelExport(id: string): Promise<void>
   WriteReport(req: ReportRequest & { id: string }): Promise<ReportResultDTO>
-  CopyForAudit(dir: string): Promise<AuditCopyDTO>
+  CopyForAudit(dir: string, orgs: string[] | null): Promise<AuditCopyDTO>
   CancelReport(id: string): Promise<void>
   SyncStatus(org: string): Promise<SyncStatusDTO>
   SyncRunNow(org: string): Promise<SyncStatusDTO>
@@ -110,7 +110,7 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
         .finally(() => signal?.removeEventListener('abort', cancel))
     },
     canCopyForAudit: true,
-    copyForAudit: (dir) => wrap(() => app.CopyForAudit(dir)),
+    copyForAudit: (dir, orgs) => wrap(() => app.CopyForAudit(dir, orgs ?? null)),
     syncStatus: (o) => wrap(() => app.SyncStatus(o)).then(syncStatus),
     syncRunNow: (o) => wrap(() => app.SyncRunNow(o)).then(syncStatus),
     retention: (o) => wrap(() => app.RetentionPolicy(o)),

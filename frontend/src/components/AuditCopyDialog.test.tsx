@@ -28,7 +28,7 @@ describe('AuditCopyDialog', () => {
     const done = await screen.findByTestId('audit-copy-done')
     const dir = '/home/alice/audits/axiom-audit-copy-2026-11-20'
     expect(screen.getByTestId('audit-copy-dir')).toHaveTextContent(dir)
-    expect(done).toHaveTextContent(/events of \d+ organizations, as of now/)
+    expect(done).toHaveTextContent(/events of 1 organization, as of now/)
     expect(screen.getByTestId('audit-copy-command')).toHaveTextContent(
       `axiom-audit verify --data-dir ${dir} --read-key ${dir}/read-key --public-key owner.pub`,
     )
@@ -37,6 +37,33 @@ describe('AuditCopyDialog', () => {
     for (const name of ["Copy the copy's path", "Copy the auditor's command", 'Copy the verifier key']) {
       expect(within(done).getByRole('button', { name })).toBeInTheDocument()
     }
+  })
+
+  it('copies the organization in view alone unless asked for every one', async () => {
+    const api = createFakeApi(sampleEvents(), { now: () => NOW })
+    const asked: (string[] | undefined)[] = []
+    const copy = api.copyForAudit
+    const spied: AuditApi = { ...api, copyForAudit: (dir, orgs) => (asked.push(orgs), copy(dir, orgs)) }
+    openDialog(spied)
+    expect(screen.getByTestId('audit-copy-scope-org')).toBeChecked()
+    expect(screen.getByLabelText('acme only')).toBeChecked()
+    await userEvent.type(folderBox(), '/home/alice/audits')
+    await userEvent.click(screen.getByTestId('audit-copy-start'))
+    await screen.findByTestId('audit-copy-done')
+    expect(asked).toEqual([['acme']])
+  })
+
+  it('copies every organization when asked', async () => {
+    const api = createFakeApi(sampleEvents(), { now: () => NOW })
+    const asked: (string[] | undefined)[] = []
+    const copy = api.copyForAudit
+    openDialog({ ...api, copyForAudit: (dir, orgs) => (asked.push(orgs), copy(dir, orgs)) })
+    await userEvent.click(screen.getByLabelText('Every organization of this profile'))
+    await userEvent.type(folderBox(), '/home/alice/audits')
+    await userEvent.click(screen.getByTestId('audit-copy-start'))
+    const done = await screen.findByTestId('audit-copy-done')
+    expect(asked).toEqual([undefined])
+    expect(done).toHaveTextContent(/events of \d+ organizations?, as of now/)
   })
 
   it('says what is wrong with the folder, next to it, and never writes into a folder that exists', async () => {

@@ -1,9 +1,9 @@
-import { Alert, Button, Code, Group, Modal, Stack, Text, TextInput, Tooltip } from '@mantine/core'
+import { Alert, Button, Code, Group, Modal, Radio, Stack, Text, TextInput, Tooltip } from '@mantine/core'
 import { IconFolder, IconShieldCheck, IconShieldLock } from '@tabler/icons-react'
 import { useEffect, useState } from 'react'
 import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
 import type { AuditCopyDTO } from '../api/types'
-import { useSession, useStores } from '../store/context'
+import { useSession, useStores, useView } from '../store/context'
 import { CopyPath, joinPath } from './ReportDialog'
 import { AdviceAlert } from './StatusStates'
 import { useFolderPicker } from './useFolderPicker'
@@ -47,6 +47,10 @@ export function copyAdvice(err: ApiError): { title: string; steps: string[] } {
 export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: boolean; onClose(): void; now?: () => number }) {
   const { api } = useStores()
   const publicKey = useSession((s) => s.checkpoint?.publicKey)
+  const org = useView((s) => s.org)
+  // The organization in view alone, unless the person asks for every
+  // one: an auditor of one organization gets nothing of the others.
+  const [scope, setScope] = useState<'org' | 'all'>('org')
   const [folder, setFolder] = useState('')
   const [name, setName] = useState(() => defaultCopyName(now()))
   const [folderError, setFolderError] = useState<string>()
@@ -81,7 +85,7 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
     setNameError(badName)
     if (noFolder || badName) return
     setBusy(true)
-    api.copyForAudit(joinPath(parent, leaf)).then(setResult, (err: unknown) => {
+    api.copyForAudit(joinPath(parent, leaf), scope === 'org' && org ? [org] : undefined).then(setResult, (err: unknown) => {
       const e = toApiError(err)
       const f = e.fields.find((x) => x.field === 'dir')
       // A copy is never made into a folder that exists: the name is what
@@ -107,7 +111,7 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
       {result ? (
         <Stack gap="xs" data-testid="audit-copy-done">
           <Alert color="teal" variant="light" icon={<IconShieldCheck size={18} />} title="Copy made">
-            {result.events.toLocaleString('en-US')} events of {result.organizations} organizations, as of now. The log records the copy.
+            {result.events.toLocaleString('en-US')} events of {result.organizations === 1 ? '1 organization' : `${result.organizations} organizations`}, as of now. The log records the copy.
           </Alert>
           <Group gap="xs" wrap="nowrap" align="center">
             <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="audit-copy-dir">
@@ -148,9 +152,15 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
       ) : (
         <Stack gap="md">
           <Text size="sm">
-            Copies every organization’s log, as of now, into a new folder: its records, checkpoints and integrity alerts, encrypted with a read
-            key of its own. States stay sealed, and the copy holds no token or sync setting. An auditor verifies it without the keychain.
+            Copies the log, as of now, into a new folder: its records, checkpoints and integrity alerts, encrypted with a read key of its own.
+            States stay sealed, and the copy holds no token or sync setting. An auditor verifies it without the keychain.
           </Text>
+          <Radio.Group value={org ? scope : 'all'} onChange={(v) => setScope(v as 'org' | 'all')} label="Organizations" data-testid="audit-copy-scope">
+            <Stack gap={6} mt={4}>
+              {org && <Radio value="org" label={`${org} only`} disabled={busy} data-testid="audit-copy-scope-org" />}
+              <Radio value="all" label="Every organization of this profile" disabled={busy} data-testid="audit-copy-scope-all" />
+            </Stack>
+          </Radio.Group>
           <Group gap="xs" align="flex-end" wrap="nowrap">
             <TextInput
               label="Folder"
