@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/axiomops/axiom-audit/app"
 	"github.com/axiomops/axiom-audit/storage"
@@ -31,8 +32,10 @@ func main() {
 		Assets:  assets,
 		Open:    open,
 		Remote:  remote,
-		Stdout:  os.Stdout,
-		Stderr:  os.Stderr,
+		// A producer's append waits out an export or a sync run-now.
+		LockWait: time.Minute,
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
 	})
 	err := root.ExecuteContext(context.Background())
 	if err != nil {

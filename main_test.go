@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,6 +418,69 @@ func TestAuditCopyWithoutReadKeyIsRefusedUntouched(t *testing.T) {
 	}
 	if after := listing(); after != before {
 		t.Errorf("the copy changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// A producer's append waits for another axiom-audit command that has the
+// log open (here a sync run-now held up by a slow receiver, as from cron)
+// instead of failing, and says that it waits.
+func TestAppendWaitsForAnotherCommand(t *testing.T) {
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	line := func(i int) string {
+		b, err := json.Marshal(app.TestEvent("acme", i, time.Now().Add(-time.Minute)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	appendOne := func(i int) *exec.Cmd {
+		cmd := runMain(t, home, "--data-dir", data, "append")
+		cmd.Stdin = strings.NewReader(line(i))
+		return cmd
+	}
+	if out, err := appendOne(1).CombinedOutput(); err != nil {
+		t.Fatalf("append: %v\n%s", err, out)
+	}
+	posted := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case posted <- struct{}{}:
+		default:
+		}
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	secret := filepath.Join(home, "secret")
+	os.WriteFile(secret, []byte("whsec_1\n"), 0o600)
+	if out, err := runMain(t, home, "--data-dir", data, "sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL,
+		"--format", "jsonl", "--secret-file", secret).CombinedOutput(); err != nil {
+		t.Fatalf("sync enable: %v\n%s", err, out)
+	}
+	runNow := runMain(t, home, "--data-dir", data, "sync", "run-now", "--org", "acme")
+	if err := runNow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-posted: // run-now has the log open, waiting on the receiver
+	case <-time.After(30 * time.Second):
+		runNow.Process.Kill()
+		t.Fatal("run-now never posted")
+	}
+	producer := appendOne(2)
+	var stdout, stderr bytes.Buffer
+	producer.Stdout, producer.Stderr = &stdout, &stderr
+	if err := producer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the producer finds the log held
+	release <- struct{}{}
+	err := producer.Wait()
+	runNow.Wait()
+	if err != nil || !strings.Contains(stdout.String(), `"seq":`) || !strings.Contains(stderr.String(), "waiting up to") {
+		t.Fatalf("append while run-now held the log: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 }
 

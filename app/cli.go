@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,8 +40,12 @@ type CLIConfig struct {
 	Open    Opener
 	// Remote reaches the desktop app's API when it holds the profile.
 	Remote func(ctx context.Context, g Globals) (*RemoteClient, error)
-	Stdout io.Writer
-	Stderr io.Writer
+	// LockWait is how long a command waits for another axiom-audit
+	// command that holds the log (and serves no API, as the desktop app
+	// and serve do) to finish with it; 0: it does not wait.
+	LockWait time.Duration
+	Stdout   io.Writer
+	Stderr   io.Writer
 }
 
 // ExitError carries a process exit status chosen by a command.
@@ -107,17 +112,49 @@ func (c *cli) globals(cmd *cobra.Command) Globals {
 func (c *cli) open(cmd *cobra.Command) (*App, func() error, error) {
 	h := c.held
 	if h == nil {
-		return c.cfg.Open(cmd.Context(), c.globals(cmd))
+		return c.openWaiting(cmd)
 	}
 	if a, ok := h.b.(*App); ok {
 		return a, noClose, nil
 	}
-	a, closeApp, err := c.cfg.Open(cmd.Context(), c.globals(cmd))
+	a, closeApp, err := c.openWaiting(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
 	h.b, h.close = a, closeApp
 	return a, noClose, nil
+}
+
+// openWaiting opens the profile, waiting up to LockWait while another
+// axiom-audit command holds it: a producer's append must not fail because
+// an export, a report or a sync run-now (from cron, say) has the log open
+// for a while. The desktop app and serve hold it for good, and serve an
+// API to go through instead: for them it does not wait.
+func (c *cli) openWaiting(cmd *cobra.Command) (*App, func() error, error) {
+	ctx, g := cmd.Context(), c.globals(cmd)
+	a, closeApp, err := c.cfg.Open(ctx, g)
+	if !errors.Is(err, storage.ErrLocked) || c.cfg.LockWait <= 0 {
+		return a, closeApp, err
+	}
+	if c.cfg.Remote != nil {
+		if _, rerr := c.cfg.Remote(ctx, g); rerr == nil {
+			return nil, nil, err
+		}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: another axiom-audit command has the audit log open; waiting up to %s for it to finish…\n", c.cfg.LockWait)
+	deadline := time.Now().Add(c.cfg.LockWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
+		a, closeApp, err = c.cfg.Open(ctx, g)
+		if !errors.Is(err, storage.ErrLocked) {
+			return a, closeApp, err
+		}
+	}
+	return nil, nil, explained(storage.ErrLocked, "%v, and it did not finish within %s", err, c.cfg.LockWait)
 }
 
 // profileBackend is what the commands act on: the profile itself, or the
@@ -146,6 +183,9 @@ func (c *cli) backend(cmd *cobra.Command) (profileBackend, func() error, error) 
 	r, rerr := c.cfg.Remote(cmd.Context(), c.g)
 	if rerr != nil {
 		c.verbosef(cmd, "no local API to go through: %v", rerr)
+		if c.cfg.LockWait > 0 {
+			return nil, nil, err // open waited for it already, and says so
+		}
 		return nil, nil, explained(storage.ErrLocked, "%v, and it serves no local API to go through: wait for it to finish, or close it, and retry", err)
 	}
 	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
