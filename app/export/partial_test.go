@@ -1,10 +1,13 @@
 package export
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 func names(t *testing.T, dir string) []string {
@@ -79,5 +82,80 @@ func TestMakePartial_RemovesOnlyAbandonedFolders(t *testing.T) {
 	done()
 	if got := names(t, out); !slices.Contains(got, "bundle") || slices.Contains(got, filepath.Base(dir)+".lock") {
 		t.Errorf("after placing: %v", got)
+	}
+}
+
+// Writers starting at once in one folder neither fail nor take each
+// other's lock: every live folder keeps a lock file its writer holds, and
+// none is removed while its writer lives. A folder name with glob
+// characters is no different.
+func TestMakePartial_ConcurrentWriters(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "Reports [2026] *?")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				dir, done, err := MakePartial(out, ".axiom-audit-export-")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := os.WriteFile(filepath.Join(dir, "events.jsonl"), []byte("x"), 0o644); err != nil {
+					errs <- fmt.Errorf("a live writer's folder is gone: %w", err)
+					return
+				}
+				if _, err := os.Stat(dir + ".lock"); err != nil {
+					errs <- fmt.Errorf("a live writer's lock file is gone: %w", err)
+					return
+				}
+				done()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := names(t, out); len(got) != 0 {
+		t.Errorf("left %v", got)
+	}
+}
+
+// A lock file with no folder beside it is a writer killed between the two:
+// removed once it is older than a writer takes to make its folder, and
+// not before. An abandoned folder in a folder whose name has glob
+// characters is removed too.
+func TestMakePartial_LonelyLocksAndGlobCharacters(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "Reports [2026]")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(out, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(".axiom-audit-export-old.partial.lock")
+	old := time.Now().Add(-2 * lonelyLockAge)
+	os.Chtimes(filepath.Join(out, ".axiom-audit-export-old.partial.lock"), old, old)
+	write(".axiom-audit-export-new.partial.lock")
+	os.Mkdir(filepath.Join(out, ".axiom-audit-export-dead.partial"), 0o700)
+	write(".axiom-audit-export-dead.partial.lock")
+	_, done, err := MakePartial(out, ".axiom-audit-export-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	got := names(t, out)
+	if slices.Contains(got, ".axiom-audit-export-old.partial.lock") || slices.Contains(got, ".axiom-audit-export-dead.partial") ||
+		!slices.Contains(got, ".axiom-audit-export-new.partial.lock") {
+		t.Errorf("left %v: want the old lonely lock and the dead folder gone, the new lonely lock kept", got)
 	}
 }
