@@ -376,11 +376,7 @@ func verifyReportFolder(cmd *cobra.Command, dir string, opts report.VerifyOption
 	if opts.TrustedKey == "" {
 		fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", c.Evidence.PublicKey)
 	}
-	if c.Signed {
-		fmt.Fprintln(w, "SHA256SUMS is signed with that key: every file it lists, the report's and the evidence's, is as the log's owner made it")
-	} else {
-		fmt.Fprintln(w, "SHA256SUMS is not signed (a report written before reports were signed): the files match it, but it could have been rewritten with them; --require-signed-manifest refuses such a report")
-	}
+	fmt.Fprintln(w, "SHA256SUMS is signed with that key: every file it lists, the report's and the evidence's, is as the log's owner made it")
 	if len(c.Ignored) > 0 {
 		fmt.Fprintf(w, "ignored, as files the system or an open editor adds to folders: %s\n", strings.Join(c.Ignored, ", "))
 	}

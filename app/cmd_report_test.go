@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/axiomops/axiom-audit/app/demo"
+	"github.com/axiomops/axiom-audit/app/export"
 	"github.com/axiomops/axiom-audit/app/report"
 	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/tlog"
 )
 
 // TestCLI_Report writes a report of a demo history through the CLI and
@@ -205,26 +204,60 @@ func TestCLI_VerifyReportFolder(t *testing.T) {
 		t.Errorf("a file added, the evidence cut: exit %d\n%s", code, out)
 	}
 
-	// Signed by another key, for --public-key.
+	// SHA256SUMS.sig alone signed by another key of the same name, or by
+	// the log's key for another organization: the evidence verifies, the
+	// report does not.
 	dir = write()
-	_, other, err := note.GenerateKey(rand.Reader, strings.SplitN(key, "+", 2)[0])
+	sums, _ := os.ReadFile(filepath.Join(dir, report.FileSums))
+	sumsHash := sha256.Sum256(sums)
+	var manifest export.Manifest
+	raw, _ = os.ReadFile(filepath.Join(dir, report.EvidenceFolder, export.ManifestFile))
+	if err := json.Unmarshal(raw, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _, err := tlog.GenerateSigningKey(strings.SplitN(key, "+", 2)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, code := verify("--public-key", other, dir); code != 1 {
-		t.Errorf("--public-key of another key: exit %d\n%s", code, out)
+	otherSigner, err := tlog.NewSigner(otherKey)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if out, code := verify("--org", "someone-else", dir); code != 1 || !strings.Contains(out, "not someone-else") {
+	foreign, err := tlog.SignReport(tlog.ReportStatement{Origin: manifest.Checkpoint.Origin, SHA256: hex.EncodeToString(sumsHash[:])}, otherSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherOrg, err := a.store.SignReport(context.Background(), "another-org", hex.EncodeToString(sumsHash[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sig := range map[string][]byte{"another key": foreign, "another organization": otherOrg} {
+		os.WriteFile(filepath.Join(dir, report.FileSumsSig), sig, 0o644)
+		for _, args := range [][]string{{dir}, {"--public-key", key, dir}} {
+			if out, code := verify(args...); code != 1 || !strings.Contains(out, "SHA256SUMS.sig: does not verify") || strings.Contains(out, "evidence/") {
+				t.Errorf("SHA256SUMS.sig by %s, %v: exit %d\n%s", name, args[:len(args)-1], code, out)
+			}
+		}
+	}
+	if out, code := verify("--org", "someone-else", write()); code != 1 || !strings.Contains(out, "not someone-else") {
 		t.Errorf("--org of another organization: exit %d\n%s", code, out)
 	}
 
-	// Unsigned, as reports written before signatures are.
+	// Without its signature, or without SHA256SUMS, a report does not
+	// verify, whatever else it holds: an edit could be behind either.
+	dir = write()
 	os.Remove(filepath.Join(dir, report.FileSumsSig))
-	if out, code := verify(dir); code != 0 || !strings.Contains(out, "SHA256SUMS is not signed") {
-		t.Errorf("an unsigned report: exit %d\n%s", code, out)
+	if out, code := verify(dir); code != 1 || !strings.Contains(out, "SHA256SUMS.sig: is missing") {
+		t.Errorf("a report without its signature: exit %d\n%s", code, out)
 	}
-	if out, code := verify("--require-signed-manifest", dir); code != 1 || !strings.Contains(out, "SHA256SUMS.sig: is missing") {
-		t.Errorf("an unsigned report, signatures required: exit %d\n%s", code, out)
+	os.Remove(filepath.Join(dir, report.FileSums))
+	os.WriteFile(filepath.Join(dir, report.FileHTML), []byte("<p>all clear</p>"), 0o644)
+	if out, code := verify(dir); code != 1 || !strings.Contains(out, "SHA256SUMS: cannot be read") || !strings.Contains(out, "report.html: is not listed") {
+		t.Errorf("a report without SHA256SUMS: exit %d\n%s", code, out)
+	}
+	os.RemoveAll(filepath.Join(dir, report.EvidenceFolder))
+	if out, code := verify(dir); code != 1 || !strings.Contains(out, "evidence: is missing") {
+		t.Errorf("a report without its evidence: exit %d\n%s", code, out)
 	}
 }
 

@@ -27,8 +27,9 @@ type VerifyOptions struct {
 	// public-key.txt is used, and the caller compares it with the key the
 	// log's owner published.
 	TrustedKey string
-	// RequireSigned refuses a report without SHA256SUMS.sig, and evidence
-	// whose manifest is not signed (both written by earlier versions).
+	// RequireSigned refuses evidence whose manifest is not signed
+	// (bundles written before version 3). A report folder must always
+	// have SHA256SUMS.sig: without it nothing vouches for its figures.
 	RequireSigned bool
 }
 
@@ -50,12 +51,16 @@ type FolderCheck struct {
 	Problems []export.Problem `json:"problems"`
 }
 
-// IsFolder says whether dir looks like a report folder: SHA256SUMS and an
-// evidence folder.
+// IsFolder says whether dir looks like a report folder: it holds any file
+// a report folder has of its own. One that lost some of them is still a
+// report folder, whose missing files are problems, not a usage error.
 func IsFolder(dir string) bool {
-	_, err1 := os.Lstat(filepath.Join(dir, FileSums))
-	fi, err2 := os.Stat(filepath.Join(dir, EvidenceFolder))
-	return err1 == nil && err2 == nil && fi.IsDir()
+	for _, name := range []string{FileSums, FileSumsSig, FileJSON, FileHTML, FilePDF} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // VerifyFolder checks a report folder offline: its evidence bundle
@@ -69,7 +74,12 @@ func VerifyFolder(ctx context.Context, dir string, opts VerifyOptions) (FolderCh
 	problem := func(file, format string, args ...any) {
 		c.Problems = append(c.Problems, export.Problem{File: file, Message: fmt.Sprintf(format, args...)})
 	}
-	ev, err := export.Verify(ctx, filepath.Join(dir, EvidenceFolder), export.VerifyOptions{TrustedKey: opts.TrustedKey, RequireSignedManifest: opts.RequireSigned})
+	evDir := filepath.Join(dir, EvidenceFolder)
+	if fi, err := os.Lstat(evDir); err != nil || !fi.IsDir() {
+		// Verify would take a missing folder for an error of its own.
+		return c.failed(EvidenceFolder, "is missing: a report folder holds its evidence bundle in evidence/"), nil
+	}
+	ev, err := export.Verify(ctx, evDir, export.VerifyOptions{TrustedKey: opts.TrustedKey, RequireSignedManifest: opts.RequireSigned})
 	if err != nil {
 		return c, err
 	}
@@ -124,9 +134,11 @@ func VerifyFolder(ctx context.Context, dir string, opts VerifyOptions) (FolderCh
 	sig, err := os.ReadFile(filepath.Join(dir, FileSumsSig))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if opts.RequireSigned {
-			problem(FileSumsSig, "is missing: the report is not signed (written before reports were signed, or its signature was removed)")
-		}
+		// Nothing vouches for the figures then: whoever edits one can
+		// recompute SHA256SUMS. A report written before reports were
+		// signed has only its evidence to show (verify evidence/).
+		problem(FileSumsSig, "is missing: nothing vouches for the report's figures (SHA256SUMS can be recomputed after an edit); "+
+			"a report written before reports were signed can only have its evidence verified: verify-export %s", filepath.Join(dir, EvidenceFolder))
 	case err != nil:
 		problem(FileSumsSig, "cannot be read: %v", err)
 	case ev.PublicKey == "" || ev.Checkpoint.Origin == "":
@@ -196,6 +208,13 @@ func ParseSums(b []byte) ([]SumLine, []export.Problem) {
 		problems = append(problems, export.Problem{File: FileSums, Line: n + 1, Message: err.Error()})
 	}
 	return lines, problems
+}
+
+// failed is c with one problem and nothing else checked.
+func (c FolderCheck) failed(file, msg string) FolderCheck {
+	c.Problems = append(c.Problems, export.Problem{File: file, Message: msg})
+	c.OK = false
+	return c
 }
 
 // validName is a relative, clean, slash-separated path inside the folder.
