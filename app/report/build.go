@@ -436,15 +436,15 @@ func (b *builder) add(e *storage.StoredEvent) {
 		b.driftItem(e)
 	case "audit.exported":
 		r.Exports.Count++
+		if m.RevealStates {
+			r.Exports.Revealing++ // all of them, listed or not
+		}
 		if len(r.Exports.Items) >= MaxListed {
 			r.Exports.Truncated++
 			break
 		}
 		x := ExportItem{EventID: e.ID, At: ts(e.Timestamp), Who: e.UserID, Kind: cmp.Or(m.Kind, "export"), Format: m.Format,
 			Files: len(m.Files), Bytes: m.Bytes, SHA256: m.SHA256, Events: m.Count, RevealedStates: m.RevealStates}
-		if m.RevealStates {
-			r.Exports.Revealing++
-		}
 		if len(m.Filter) > 0 && string(m.Filter) != "{}" {
 			x.Filter = string(m.Filter)
 		}

@@ -301,8 +301,8 @@ type PrunedRange struct {
 // Exports are the exports of the log made in the period (audit.exported).
 type Exports struct {
 	Count int64 `json:"count"`
-	// Revealing counts those of the listed exports that held decrypted
-	// states (--include-sensitive).
+	// Revealing counts the exports that held decrypted states
+	// (--include-sensitive), listed or not.
 	Revealing int64        `json:"revealingStates"`
 	Items     []ExportItem `json:"items"`
 	Truncated int64        `json:"truncated,omitempty"`

@@ -108,7 +108,7 @@ func TestWrite_Folder(t *testing.T) {
 	checkSelfContained(t, html)
 	for _, want := range []string{"Compliance report", "acme-prod", "The log verified clean", "Events per week by category",
 		"Apply outcomes", "Risk distribution", "CC8.1", "A.8.32", "retention: default policy", "multi-party",
-		"1 of the exports listed held decrypted states", "decrypted states</span>"} {
+		"1 of the 2 exports held decrypted states", "decrypted states</span>"} {
 		if !bytes.Contains(bytes.ToLower(html), bytes.ToLower([]byte(want))) {
 			t.Errorf("report.html does not say %q", want)
 		}

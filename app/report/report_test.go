@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 // TestBuild_Golden builds the 2026-Q3 report of the fixed demo history and
@@ -197,3 +199,43 @@ func crossCheck(t *testing.T, st *storage.Store, r *Report) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Exports that revealed states are counted however many there are, not
+// only among the MaxListed listed, and the page says the list is cut.
+func TestBuild_RevealingExportsBeyondTheList(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := testPeriod.Since.Add(time.Hour)
+	var evs []storage.Event
+	for i := range MaxListed + 2 {
+		reveal := i >= MaxListed // the last two, which are not listed
+		evs = append(evs, storage.Event{Timestamp: at.Add(time.Duration(i) * time.Minute), OrganizationID: testOrg,
+			UserID: "auditor@acme.example", Provider: "system", ActionType: "audit.exported", ResourceIDs: []string{},
+			Status: "applied", RiskLevel: "medium",
+			Metadata: []byte(`{"format":"jsonl","filter":{"org":"acme-prod"},"sha256":"` + strings.Repeat("ab", 32) + `","files":[],"bytes":1,"revealStates":` + strconv.FormatBool(reveal) + `}`)})
+	}
+	if _, err := st.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(ctx, st, Options{Org: testOrg, Period: testPeriod, Integrity: stubIntegrity{}, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Exports.Count != MaxListed+2 || r.Exports.Truncated != 2 || r.Exports.Revealing != 2 || len(r.Exports.Items) != MaxListed {
+		t.Errorf("exports: count %d, listed %d, truncated %d, revealing %d", r.Exports.Count, len(r.Exports.Items), r.Exports.Truncated, r.Exports.Revealing)
+	}
+	var html bytes.Buffer
+	r.Evidence = EvidenceInfo{Files: []EvidenceFile{}}
+	if err := WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2 of the 202 exports held decrypted states", "The first 200 exports; 2 more"} {
+		if !bytes.Contains(html.Bytes(), []byte(want)) {
+			t.Errorf("report.html does not say %q", want)
+		}
+	}
+}

@@ -121,10 +121,15 @@ func (e *StatusError) Error() string {
 }
 
 // Permanent reports whether retrying cannot help: a redirect (which sync
-// does not follow), or a 4xx other than 408 Request Timeout and 429 Too
-// Many Requests.
+// does not follow) other than 307 Temporary Redirect (S3 answers it while
+// a new bucket's name spreads), or a 4xx other than 408 Request Timeout
+// and 429 Too Many Requests.
 func (e *StatusError) Permanent() bool {
-	return e.Code >= 300 && e.Code < 500 && e.Code != http.StatusRequestTimeout && e.Code != http.StatusTooManyRequests
+	switch e.Code {
+	case http.StatusTemporaryRedirect, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return false
+	}
+	return e.Code >= 300 && e.Code < 500
 }
 
 // Post sends req with hc (nil: a client with timeout) without following

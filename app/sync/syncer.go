@@ -585,6 +585,12 @@ func (s *Syncer) loop(ctx context.Context, w *worker) {
 			w.mu.Unlock()
 			return
 		}
+		// A wake-up from a RunNow before this delivery is stale: it must
+		// not cut short the wait after a failure of this one.
+		select {
+		case <-w.retryNow:
+		default:
+		}
 		err := s.drain(ctx, w)
 		if ctx.Err() != nil {
 			w.mu.Unlock()

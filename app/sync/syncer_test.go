@@ -597,3 +597,34 @@ func TestSyncer_RunNowEndsTheRetryWait(t *testing.T) {
 			return fmt.Sprintf("the destination has up to seq %d; status %+v", f.ts.HighestSeq("acme"), f.status())
 		})
 }
+
+// A RunNow's wake-up is for a loop waiting to retry: one left over while
+// the loop was healthy must not cut short the wait after a later failure
+// (a Retry-After of an hour is honoured).
+func TestSyncer_StaleWakeUpKeepsTheRetryWait(t *testing.T) {
+	st := synctest.NewStore(t)
+	synctest.Append(t, st, "acme", 3)
+	f := newFixture(t, st, func(o *axsync.Options) { o.Backoff = axsync.Backoff{Min: time.Hour, Max: time.Hour} })
+	if err := f.s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.waitDelivered(3, 10*time.Second)
+	if _, err := f.s.RunNow(context.Background(), "acme"); err != nil { // healthy: the wake-up is left over
+		t.Fatal(err)
+	}
+	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Retry-After", "3600")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return true
+	})
+	before := f.posts.Load()
+	if _, err := st.Append(context.Background(), []storage.Event{synctest.Event("acme", 50, time.Now().UTC())}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.WaitFor(t, 10*time.Second, func() bool { return f.status().State == axsync.StateRetrying },
+		func() string { return fmt.Sprintf("status %+v", f.status()) })
+	time.Sleep(500 * time.Millisecond)
+	if n := f.posts.Load() - before; n != 1 {
+		t.Errorf("%d posts after the failure: the hour's wait was cut short", n)
+	}
+}
