@@ -99,7 +99,7 @@ func (a *App) writeReport(ctx context.Context, req ReportRequest) (ReportResultD
 		Options: report.Options{Org: req.Org, Period: p, Catalogue: a.catalogue,
 			Integrity: report.StoreIntegrity{Store: st, Now: a.opts.Now},
 			Retention: report.StoreRetention{Store: st, Catalogue: a.catalogue},
-			Now:       a.opts.Now, User: a.opts.User, Version: a.opts.Version},
+			Now:       a.opts.Now, User: a.opts.User, Version: a.opts.Version, CopiesOrg: SystemOrg},
 		OutDir: req.OutDir,
 		Evidence: report.ExportEvidence{Source: StoreExportSource(st), Exporter: a.opts.User,
 			Version: a.opts.Version, Now: a.opts.Now},

@@ -35,6 +35,11 @@ type Options struct {
 	// PageSize is how many events each List call returns (default
 	// storage.MaxLimit).
 	PageSize int
+	// CopiesOrg is the organization whose log records the copies made for
+	// auditors (audit.copied_for_audit, the app's own organization); the
+	// copies of the period that held Org are listed among its exports.
+	// Empty: none are.
+	CopiesOrg string
 }
 
 func (o *Options) defaults() error {
@@ -90,6 +95,9 @@ func Build(ctx context.Context, src EventSource, opts Options) (*Report, error) 
 		}
 		f.Cursor = page.NextCursor
 	}
+	if err := addCopies(ctx, src, opts, b.r); err != nil {
+		return nil, err
+	}
 	r := b.finish()
 	r.Integrity = integrityOf(ctx, opts)
 	ret, err := opts.Retention.Retention(ctx, opts.Org, opts.Period)
@@ -101,6 +109,59 @@ func Build(ctx context.Context, src EventSource, opts Options) (*Report, error) 
 	}
 	r.Retention = ret
 	return r, nil
+}
+
+// addCopies lists, among r's exports, the copies for auditors made in the
+// period that held opts.Org: those recorded in opts.CopiesOrg's log with
+// opts.Org among their orgIds, or with none (a copy of every
+// organization). They took its log out too, so an auditor of the
+// organization sees them.
+func addCopies(ctx context.Context, src EventSource, opts Options, r *Report) error {
+	if opts.CopiesOrg == "" || opts.CopiesOrg == opts.Org {
+		return nil
+	}
+	f := storage.Filter{Org: opts.CopiesOrg, ActionTypes: []string{"audit.copied_for_audit"}, Since: opts.Period.Since,
+		Until: opts.Period.Until, Order: storage.OldestFirst, Limit: opts.PageSize}
+	added := false
+	for {
+		page, err := src.List(ctx, f)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil // no copy was ever recorded
+		}
+		if err != nil {
+			return fmt.Errorf("failed to read the copies made for auditors: %w", err)
+		}
+		for _, e := range page.Events {
+			var m struct {
+				OrgIDs []string `json:"orgIds"`
+				Dir    string   `json:"dir"`
+			}
+			if json.Unmarshal(e.Metadata, &m) != nil || m.OrgIDs != nil && !slices.Contains(m.OrgIDs, opts.Org) {
+				continue
+			}
+			r.Exports.Count++
+			if len(r.Exports.Items) >= MaxListed {
+				r.Exports.Truncated++
+				continue
+			}
+			what := "every organization"
+			if m.OrgIDs != nil {
+				what = strings.Join(m.OrgIDs, ", ")
+			}
+			r.Exports.Items = append(r.Exports.Items, ExportItem{EventID: e.ID, At: ts(e.Timestamp), Who: e.UserID, Kind: "auditor copy",
+				Filter: "copy of " + what + " into " + m.Dir})
+			added = true
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	if added {
+		at := func(x ExportItem) time.Time { t, _ := time.Parse(time.RFC3339Nano, x.At); return t }
+		slices.SortStableFunc(r.Exports.Items, func(a, b ExportItem) int { return at(a).Compare(at(b)) })
+	}
+	return nil
 }
 
 // integrityOf reads the checkpoint and runs a verification; a failure of

@@ -239,3 +239,47 @@ func TestBuild_RevealingExportsBeyondTheList(t *testing.T) {
 		}
 	}
 }
+
+// The copies made for auditors that held the organization (recorded in the
+// app's own organization) are among its exports: a copy of it alone, or
+// of every organization, and not a copy of another one alone.
+func TestBuild_ListsAuditorCopies(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := testPeriod.Since.Add(time.Hour)
+	copyEvent := func(i int, orgIDs string) storage.Event {
+		meta := `{"dir":"/audits/c` + strconv.Itoa(i) + `","organizations":1,"events":5` + orgIDs + `}`
+		return storage.Event{Timestamp: at.Add(time.Duration(i) * time.Minute), OrganizationID: "axiom-audit", UserID: "owner",
+			Provider: "system", ActionType: "audit.copied_for_audit", ResourceIDs: []string{}, Status: "applied", RiskLevel: "high",
+			Metadata: []byte(meta)}
+	}
+	if _, err := st.Append(ctx, []storage.Event{
+		copyEvent(1, `,"orgIds":["`+testOrg+`"]`), copyEvent(2, `,"orgIds":["globex"]`), copyEvent(3, ``),
+		{Timestamp: at.Add(90 * time.Second), OrganizationID: testOrg, UserID: "auditor", Provider: "system", ActionType: "audit.exported",
+			ResourceIDs: []string{}, Status: "applied", RiskLevel: "medium",
+			Metadata: []byte(`{"format":"csv","filter":{"org":"acme-prod"},"sha256":"` + strings.Repeat("ab", 32) + `","files":[],"bytes":1}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(ctx, st, Options{Org: testOrg, Period: testPeriod, Integrity: stubIntegrity{}, Now: func() time.Time { return testNow }, CopiesOrg: "axiom-audit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range r.Exports.Items {
+		got = append(got, x.Kind+": "+x.Filter)
+	}
+	want := []string{"auditor copy: copy of " + testOrg + " into /audits/c1", `export: {"filter":{"org":"acme-prod"}}`, "auditor copy: copy of every organization into /audits/c3"}
+	if r.Exports.Count != 3 || len(got) != 3 || got[0] != want[0] || got[2] != want[2] || !strings.HasPrefix(got[1], "export") {
+		t.Errorf("exports %d: %q, want %q", r.Exports.Count, got, want)
+	}
+	// Without CopiesOrg, none.
+	r, err = Build(ctx, st, Options{Org: testOrg, Period: testPeriod, Integrity: stubIntegrity{}, Now: func() time.Time { return testNow }})
+	if err != nil || r.Exports.Count != 1 {
+		t.Errorf("without CopiesOrg: %d exports, %v", r.Exports.Count, err)
+	}
+}
