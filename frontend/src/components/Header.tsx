@@ -64,7 +64,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
         <Logo />
         <Select
           size="sm"
-          w={210}
+          w={{ base: 170, lg: 210 }}
           aria-label="Organization"
           data-testid="org-switcher"
           value={org || null}
@@ -81,8 +81,12 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
         <SyncIndicator />
         <RetentionIndicator />
         <Tooltip label={info ? `${info.dataDir} · ${info.version}` : ''} disabled={!info}>
-          <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500}>
-            profile <span data-testid="profile">{info?.profile ?? '…'}</span>
+          <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500} maw={{ base: 110, lg: 220 }} style={{ flexShrink: 0 }}
+            aria-label={`profile ${info?.profile ?? ''}`}>
+            <Text span visibleFrom="lg" inherit>
+              profile{' '}
+            </Text>
+            <span data-testid="profile">{info?.profile ?? '…'}</span>
           </Badge>
         </Tooltip>
         <ThemeToggle />

@@ -1,0 +1,39 @@
+import type { Page } from '@playwright/test'
+import { expect, open, rows, shot, test } from './helpers'
+
+// What overflows its box, in the header and the timeline: [selector, the
+// element's text] for each element whose content is cut or spills.
+async function overflowing(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = []
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('header button, header [class*=Badge-root]'))) {
+      if (el.scrollHeight > el.clientHeight + 1) out.push(`${el.dataset.testid ?? el.tagName}: ${el.innerText.replace(/\n/g, ' / ')}`)
+    }
+    const header = document.querySelector('header')!.getBoundingClientRect()
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('header button, header [class*=Badge-root], header input'))) {
+      const r = el.getBoundingClientRect()
+      if (r.right > header.right + 1 || r.left < header.left - 1) out.push(`${el.dataset.testid ?? el.tagName} outside the header`)
+    }
+    return out
+  })
+}
+
+const sizes: [number, number][] = [
+  [1024, 700],
+  [1280, 800],
+]
+for (const [width, height] of sizes) {
+  test(`at ${width}×${height} every column that matters shows, and nothing spills out of the header`, async ({ page }) => {
+    await page.setViewportSize({ width, height })
+    await open(page, { range: '90d' })
+    await expect(rows(page).first()).toBeVisible()
+    // Status · Risk of the first row is inside the timeline's panel.
+    const panel = await page.getByTestId('timeline').boundingBox()
+    const chips = rows(page).first().locator('[data-risk]')
+    await expect(chips).toBeVisible()
+    const chip = await chips.boundingBox()
+    expect(panel && chip && chip.x + chip.width <= panel.x + panel.width + 1, `risk chip at ${JSON.stringify(chip)}, panel ${JSON.stringify(panel)}`).toBe(true)
+    expect(await overflowing(page)).toEqual([])
+    await shot(page, `layout-${width}`)
+  })
+}
