@@ -45,7 +45,7 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 		Title:     Name + " — " + a.opts.Paths.Profile,
 		Width:     1280,
 		Height:    800,
-		MinWidth:  720,
+		MinWidth:  800, // the timeline and header fit (frontend/e2e/layout.spec.ts)
 		MinHeight: 480,
 		AssetServer: &assetserver.Options{
 			Assets: dist,

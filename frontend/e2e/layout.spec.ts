@@ -9,6 +9,10 @@ async function overflowing(page: Page): Promise<string[]> {
     for (const el of Array.from(document.querySelectorAll<HTMLElement>('header button, header [class*=Badge-root]'))) {
       if (el.scrollHeight > el.clientHeight + 1) out.push(`${el.dataset.testid ?? el.tagName}: ${el.innerText.replace(/\n/g, ' / ')}`)
     }
+    // A button whose label is cut ("Export.", "Paus"), anywhere.
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('[class*=Button-label], [class*=Badge-label]'))) {
+      if (el.offsetParent && el.scrollWidth > el.clientWidth + 1) out.push(`cut: ${el.innerText}`)
+    }
     const header = document.querySelector('header')!.getBoundingClientRect()
     for (const el of Array.from(document.querySelectorAll<HTMLElement>('header button, header [class*=Badge-root], header input'))) {
       const r = el.getBoundingClientRect()
@@ -19,6 +23,7 @@ async function overflowing(page: Page): Promise<string[]> {
 }
 
 const sizes: [number, number][] = [
+  [800, 600], // the desktop window's smallest
   [1024, 700],
   [1280, 800],
 ]

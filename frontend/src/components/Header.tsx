@@ -81,7 +81,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
         <SyncIndicator />
         <RetentionIndicator />
         <Tooltip label={info ? `${info.dataDir} · ${info.version}` : ''} disabled={!info}>
-          <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500} maw={{ base: 110, lg: 220 }} style={{ flexShrink: 0 }}
+          <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500} maw={{ base: 110, lg: 220 }} style={{ flexShrink: 0 }} className={classes.profile}
             aria-label={`profile ${info?.profile ?? ''}`}>
             <Text span visibleFrom="lg" inherit>
               profile{' '}

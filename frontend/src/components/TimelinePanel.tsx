@@ -62,12 +62,12 @@ export function TimelinePanel() {
 
   return (
     <Paper withBorder radius="md" className={classes.panel}>
-      <Group className={classes.toolbar} justify="space-between" wrap="nowrap">
+      <Group className={classes.toolbar} justify="space-between" wrap="wrap" style={{ rowGap: 6 }}>
         <Group gap="xs" wrap="nowrap">
           <Text size="sm" fw={600}>
             Events
           </Text>
-          <Text size="sm" c="dimmed" data-testid="event-count">
+          <Text size="sm" c="dimmed" data-testid="event-count" style={{ whiteSpace: 'nowrap' }}>
             {total !== undefined ? `${total.toLocaleString('en-US')} in range` : rowsCount ? `${rowsCount.toLocaleString('en-US')}${hasMore ? '+' : ''}` : ''}
             {rowsCount > 0 && ` · ${rowsCount.toLocaleString('en-US')} loaded`}
           </Text>
@@ -77,7 +77,7 @@ export function TimelinePanel() {
             </Badge>
           )}
         </Group>
-        <Group gap="sm" wrap="nowrap">
+        <Group gap="sm" wrap="wrap" justify="flex-end" ml="auto" style={{ rowGap: 6 }}>
           <ExportButton />
           <ReportButton />
           <AuditCopyButton />
