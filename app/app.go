@@ -151,7 +151,7 @@ func (a *App) recordSelf(ctx context.Context, org, actionType string, metadata m
 		Provider:       "system",
 		ActionType:     actionType,
 		ResourceIDs:    []string{},
-		Status:         "applied",
+		Status:         statusOf(actionType),
 		RiskLevel:      riskOf(actionType),
 		Metadata:       meta,
 	}})
@@ -200,10 +200,20 @@ func riskOf(actionType string) string {
 	switch actionType {
 	case "audit.break_glass_granted", "audit.break_glass_used", "audit.integrity_alert_acknowledged", "audit.copied_for_audit":
 		return "high"
-	case "audit.token_created", "audit.key_rotated", "audit.exported":
+	case "audit.token_created", "audit.key_rotated", "audit.exported", "audit.sync_failed":
 		return "medium"
 	}
 	return "low"
+}
+
+// statusOf is the status of the app's own event of actionType: a failure
+// it records (sync could not deliver) is a failed action, which the
+// timeline marks and its "next failed" key finds, not an applied one.
+func statusOf(actionType string) string {
+	if actionType == "audit.sync_failed" {
+		return "failed"
+	}
+	return "applied"
 }
 
 // Info describes the running application and the profile it has open.

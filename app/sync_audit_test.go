@@ -31,6 +31,11 @@ func TestSync_FailuresAndRecoveryAreInTheLogOncePerStateChange(t *testing.T) {
 	if got := count("audit.sync_failed"); got != 1 {
 		t.Fatalf("%d audit.sync_failed events for 8 failed deliveries, want 1", got)
 	}
+	// A failure, as the timeline shows it and its "next failed" key finds.
+	page, err := f.app.listEvents(ctx, QueryDTO{Org: "acme", ActionTypes: []string{"audit.sync_failed"}})
+	if err != nil || len(page.Events) != 1 || page.Events[0].Status != "failed" || page.Events[0].RiskLevel != "medium" {
+		t.Fatalf("audit.sync_failed: %+v %v; want status failed, risk medium", page.Events, err)
+	}
 	f.failRx.Store(false)
 	for range 3 {
 		appendN(t, f.app, "acme", 1)
