@@ -120,6 +120,21 @@ describe('App', () => {
     expect(await screen.findByTestId('query-error')).toBeInTheDocument()
   })
 
+  it('says that an organization the link names is not in this profile, and which it shows', async () => {
+    renderApp({ search: '?org=nonexistent&range=90d' })
+    const notice = await screen.findByTestId('missing-org')
+    expect(notice).toHaveTextContent('No organization “nonexistent” in this profile')
+    expect(notice).toHaveTextContent('shows acme instead')
+    fireEvent.click(within(notice).getByRole('button'))
+    await waitFor(() => expect(screen.queryByTestId('missing-org')).toBeNull())
+  })
+
+  it('says nothing of organizations when the link names none', async () => {
+    renderApp({ search: '?range=90d' })
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    expect(screen.queryByTestId('missing-org')).toBeNull()
+  })
+
   it('says that words without a field are one phrase when nothing matches them', async () => {
     renderApp({ search: '?org=acme&range=90d&q=alice%20nowhere' })
     expect(await screen.findByTestId('empty-state')).toHaveTextContent('searched as one phrase')

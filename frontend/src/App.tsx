@@ -1,4 +1,4 @@
-import { Group, MantineProvider, Skeleton, Stack } from '@mantine/core'
+import { Alert, Group, MantineProvider, Skeleton, Stack } from '@mantine/core'
 import { useHotkeys } from '@mantine/hooks'
 import '@mantine/core/styles.css'
 import { lazy, Suspense, useEffect, useRef, useState } from 'react'
@@ -13,7 +13,7 @@ import { EmptyState, ErrorState, LoadingState } from './components/StatusStates'
 import { TimelinePanel } from './components/TimelinePanel'
 import { TimeRangePicker } from './components/TimeRangePicker'
 import { moveSelection, type Move } from './keyboard'
-import { createStores, StoresProvider, useResults, useSession, useStores, type Stores } from './store/context'
+import { createStores, StoresProvider, useResults, useSession, useStores, useView, type Stores } from './store/context'
 import { connectStores, isConnected } from './store/sync'
 import { colorSchemeManager, theme } from './theme'
 
@@ -128,6 +128,7 @@ function Explorer() {
         </EmptyState>
       ) : (
         <>
+          <MissingOrgNotice />
           <RetentionBanner />
           <Group className={classes.toolbar} gap="sm" wrap="nowrap" align="flex-start">
             <QueryBar ref={searchRef} />
@@ -154,5 +155,20 @@ function Explorer() {
         </Suspense>
       )}
     </div>
+  )
+}
+
+/** Says that the organization a link named is not in this profile, and which one is shown. */
+function MissingOrgNotice() {
+  const { session } = useStores()
+  const missing = useSession((s) => s.missingOrg)
+  const org = useView((s) => s.org)
+  if (!missing || missing === org) return null
+  return (
+    <Alert color="yellow" variant="light" radius={0} withCloseButton onClose={() => session.setState({ missingOrg: undefined })} data-testid="missing-org"
+      title={`No organization “${missing}” in this profile`}>
+      The link named an organization this profile has no events of: the timeline shows {org || 'another one'} instead. Check the link, or the profile it
+      was meant for.
+    </Alert>
   )
 }

@@ -15,6 +15,8 @@ export interface SessionState {
   progress: VerifyProgress | undefined
   lastVerify: VerifyResultDTO | undefined
   verifyError: ApiError | undefined
+  /** An organization the URL named that this profile does not have (another one is shown instead). */
+  missingOrg: string | undefined
 
   start(): Promise<void>
   /** Reads the organizations again: new ones, their sizes and their alerts. */
@@ -46,6 +48,7 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
   }
   return createStore<SessionState>((set, get) => ({
     info: undefined,
+    missingOrg: undefined,
     orgs: undefined,
     error: undefined,
     checkpoint: undefined,

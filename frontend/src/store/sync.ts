@@ -70,7 +70,12 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
   const pickOrg = () => {
     const list = session.getState().orgs
     const v = view.getState()
-    if (list && list.length && (!v.org || !list.some((o) => o.id === v.org))) v.set({ org: list[0]?.id ?? '' }, 'replace')
+    if (list && list.length && (!v.org || !list.some((o) => o.id === v.org))) {
+      // A mistyped or stale link must not pass for the organization it
+      // names: the window says which it shows instead.
+      if (v.org) session.setState({ missingOrg: v.org })
+      v.set({ org: list[0]?.id ?? '' }, 'replace')
+    }
   }
   const stopView = view.subscribe(reload)
   const stopSession = session.subscribe((s, prev) => {
