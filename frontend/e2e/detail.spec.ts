@@ -61,3 +61,29 @@ test('long unbroken values wrap inside the drawer, which keeps its controls in v
   await expect(drawer.getByRole('button', { name: 'Close the event' })).toBeInViewport()
   await shot(page, 'detail-long-values')
 })
+
+test('an event that is not found can be closed like any other', async ({ page }) => {
+  await page.goto('/?org=acme-prod&range=24h&event=00000000-0000-7000-8000-000000000000')
+  const drawer = page.getByRole('dialog')
+  await expect(drawer.getByTestId('error-state')).toBeVisible()
+  await drawer.getByTestId('drawer-close').click()
+  await expect(drawer).toBeHidden()
+  await expect(page).not.toHaveURL(/event=/)
+})
+
+test('a related event opens at its top, not where the last one was scrolled to', async ({ page }) => {
+  // No filter: the related events are among the rows loaded, and open
+  // at once, with no loader between them that would reset the scroll.
+  await open(page, { range: '7d' })
+  await rows(page).filter({ hasText: 'apply.mutation' }).first().click()
+  const drawer = page.getByRole('dialog')
+  const related = drawer.getByTestId('related-events')
+  await related.scrollIntoViewIfNeeded()
+  const viewport = drawer.locator('.mantine-ScrollArea-viewport').first()
+  expect(await viewport.evaluate((el) => el.scrollTop)).toBeGreaterThan(0)
+  const url = page.url()
+  await related.getByRole('button').first().click()
+  await expect(page).not.toHaveURL(url)
+  await expect(drawer.getByTestId('drawer-action')).toBeVisible()
+  await expect.poll(() => viewport.evaluate((el) => el.scrollTop)).toBe(0)
+})

@@ -40,6 +40,12 @@ export function EventDrawer() {
     }
   }, [api, id, org, fromList])
 
+  // Another event (a related one, the next with j) opens at its top, not
+  // where the last one was scrolled to.
+  useEffect(() => {
+    document.querySelector('[data-testid=event-drawer] .mantine-ScrollArea-viewport')?.scrollTo?.({ top: 0 })
+  }, [id])
+
   const close = () => view.getState().set({ event: undefined })
   return (
     <Drawer
@@ -56,7 +62,14 @@ export function EventDrawer() {
       overlayProps={{ backgroundOpacity: 0.25, blur: 1 }}
     >
       {error ? (
-        <ErrorState error={error} />
+        <Stack gap={0}>
+          <Group justify="flex-end" p="xs">
+            <ActionIcon variant="subtle" color="gray" onClick={close} aria-label="Close the event" data-testid="drawer-close">
+              ✕
+            </ActionIcon>
+          </Group>
+          <ErrorState error={error} />
+        </Stack>
       ) : !event ? (
         <Group p="xl" justify="center">
           <Loader size="sm" />
