@@ -16,6 +16,13 @@ describe('the view in the URL', () => {
 
   it('falls back to 24h for a bad range', () => {
     expect(viewFromSearch('?range=2y&from=nope&to=x').range).toEqual({ kind: 'relative', preset: '24h' })
+    expect(viewFromSearch('?from=2026-11-01T00:00:00Z&to=2026-11-01T00:00:00Z').range).toEqual({ kind: 'relative', preset: '24h' })
+  })
+
+  it('reads a reversed range the right way round, as the Custom picker does', () => {
+    expect(viewFromSearch('?from=2026-11-29T00:00:00Z&to=2026-11-01T00:00:00Z').range).toEqual({
+      kind: 'absolute', from: '2026-11-01T00:00:00.000Z', to: '2026-11-29T00:00:00.000Z',
+    })
   })
 
   it('turns a view into a query with since/until', () => {

@@ -36,9 +36,12 @@ export function viewFromSearch(search: string): View {
   const from = p.get('from')
   const to = p.get('to')
   const preset = p.get('range') as Preset | null
+  // A reversed range (a link typed by hand) is read the right way round,
+  // as the Custom picker does; an empty one is no range.
+  const [a, b] = [Date.parse(from ?? ''), Date.parse(to ?? '')]
   const range: TimeRange =
-    from && to && !Number.isNaN(Date.parse(from)) && !Number.isNaN(Date.parse(to))
-      ? { kind: 'absolute', from: new Date(from).toISOString(), to: new Date(to).toISOString() }
+    !Number.isNaN(a) && !Number.isNaN(b) && a !== b
+      ? { kind: 'absolute', from: new Date(Math.min(a, b)).toISOString(), to: new Date(Math.max(a, b)).toISOString() }
       : { kind: 'relative', preset: preset && (PRESETS as readonly string[]).includes(preset) ? preset : DEFAULT_VIEW.range.kind === 'relative' ? DEFAULT_VIEW.range.preset : '24h' }
   return {
     org: p.get('org') ?? '',
