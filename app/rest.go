@@ -359,8 +359,16 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		writeError(w, http.StatusUnauthorized, CodeUnauthorized,
-			"this login link is invalid or was already used: restart 'axiom-audit serve' for a new one", nil)
+		const msg = "this login link is invalid or was already used: restart 'axiom-audit serve' for a new one"
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A person opened the link in a browser: a page, not JSON.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, usedLinkPage)
+			return
+		}
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, msg, nil)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
@@ -372,6 +380,19 @@ func (s *api) login(w http.ResponseWriter, r *http.Request) {
 	target += "#" + sessionKeyParam + "=" + key
 	http.Redirect(w, r, target, http.StatusFound)
 }
+
+// usedLinkPage is what a browser shows for a login link that was used or
+// is not this server's.
+const usedLinkPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Axiom Audit: sign-in link used</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}
+code{background:#f1f3f5;padding:0 .3em;border-radius:3px}@media (prefers-color-scheme:dark){body{background:#1a1b1e;color:#ddd}code{background:#2c2e33}}</style>
+</head><body><h1>This sign-in link cannot be used</h1>
+<p>A login link of <code>axiom-audit serve</code> works once, for one browser, and only while that server runs. This one was used already, or belongs to a server that has stopped.</p>
+<p>To sign in: restart <code>axiom-audit serve</code> and open the new link it prints. A browser already signed in stays signed in until its session ends.</p>
+</body></html>
+`
 
 // localPath says whether next is a path on this server: not another host
 // ("//host", or "/\\host", which browsers read the same way).

@@ -328,6 +328,19 @@ func TestREST_LoginLinkWorksOnce(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("second use of the login link: %d, want 401", resp.StatusCode)
 	}
+	// Opened in a browser, the used link answers a page that says what to do.
+	req, _ := http.NewRequest("GET", f.srv.URL+"/login?token=one-time-secret", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(page), "restart <code>axiom-audit serve</code> and open the new link") {
+		t.Fatalf("the used link in a browser: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
 }
 
 func TestREST_HostHeaderMustBeLoopback(t *testing.T) {

@@ -89,8 +89,8 @@ export function adviceFor(err: ApiError): ErrorAdvice {
       return {
         title: 'This browser is not signed in',
         steps: [
-          'Open the login link that `axiom-audit serve` printed when it started; it sets a cookie for this browser.',
-          'If the server restarted, its old link no longer works: copy the new one from its output.',
+          'Open the login link that axiom-audit serve printed when it started: it signs this browser in.',
+          'The link works once, for one browser. To sign in another browser, or this one again after its data was cleared, restart axiom-audit serve and open the new link it prints.',
         ],
       }
     case 'integrity_alert':

@@ -50,9 +50,13 @@ export function ErrorState({ error, onRetry, compact }: { error: ApiError; onRet
           {icon}
         </ThemeIcon>
         <Title order={3}>{advice.title}</Title>
-        <Text c="dimmed" ta="center" size="sm">
-          {error.message} <Code>{error.code}</Code>
-        </Text>
+        {error.code !== 'unauthorized' && (
+          // The server's own words to a program ("a bearer token is
+          // required") are not what a person in a browser needs.
+          <Text c="dimmed" ta="center" size="sm">
+            {error.message} <Code>{error.code}</Code>
+          </Text>
+        )}
         <List size="sm" spacing={6} maw={520}>
           {advice.steps.map((s) => (
             <List.Item key={s}>{s}</List.Item>
