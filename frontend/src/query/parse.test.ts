@@ -40,6 +40,9 @@ describe('parseQuery', () => {
     ['-resource:x', /resource cannot be excluded/, 0, 11],
     ['resource:a resource:b', /Only one resource/, 11, 21],
     ['resource:a*b', /only at the end/, 0, 12],
+    ['status:failed OR risk:high', /OR is not an operator here: repeat a field/, 14, 16],
+    ['status:failed AND risk:high', /AND is not needed/, 14, 17],
+    ['NOT status:failed', /put a minus before a field/, 0, 3],
   ]
   for (const [input, msg, start, end] of bad) {
     it(`reports ${JSON.stringify(input)} with its position`, () => {
@@ -49,6 +52,11 @@ describe('parseQuery', () => {
       expect([r.errors[0]?.start, r.errors[0]?.end]).toEqual([start, end])
     })
   }
+
+  it('searches a quoted or lower-case operator word as text', () => {
+    expect(parseQuery('"OR" status:failed').filter).toEqual({ text: 'OR', statuses: ['failed'] })
+    expect(parseQuery('or').errors).toEqual([])
+  })
 
   it('keeps the valid terms next to an invalid one', () => {
     const r = parseQuery('status:failed bogus:1 risk:high')

@@ -96,6 +96,13 @@ function readBare(input: string, i: number): { value: string; end: number } {
   return { value: input.slice(i, j), end: j }
 }
 
+// What a bare AND, OR or NOT means here instead.
+const OPERATOR_WORDS = {
+  OR: 'OR is not an operator here: repeat a field to match any of its values (status:failed status:rolled_back); different fields must all match. To search for the word, quote it: "OR"',
+  AND: 'AND is not needed: every term must match. To search for the word, quote it: "AND"',
+  NOT: 'To exclude, put a minus before a field: -status:failed. To search for the word, quote it: "NOT"',
+} as const
+
 export function parseQuery(input: string): ParseResult {
   const terms: Term[] = []
   const errors: ParseError[] = []
@@ -163,6 +170,11 @@ export function parseQuery(input: string): ParseResult {
       continue
     }
     if (value.trim() === '') continue
+    // Boolean words read as operators, but would be searched as text.
+    if (input[start] !== '"' && value in OPERATOR_WORDS) {
+      errors.push({ message: OPERATOR_WORDS[value as keyof typeof OPERATOR_WORDS], start, end })
+      continue
+    }
     terms.push({ negated: false, value, start, end })
     text.push(value)
   }
