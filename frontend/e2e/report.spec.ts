@@ -58,6 +58,16 @@ test('writes this month’s report to a typed folder; the evidence verifies offl
   await expect(page.getByTestId('integrity-badge')).toContainText(/Verified .* ago/)
   await expect(page.getByTestId('report-done')).toContainText(`${report.summary.events.toLocaleString('en-US')} events in the period`)
 
+  // Nothing of the result is wider than the dialog (sizes, the hash).
+  const dialog = page.getByRole('dialog')
+  const wider = await dialog.evaluate((el) => {
+    const box = el.querySelector('[data-testid=report-done]')!.getBoundingClientRect()
+    return [...el.querySelectorAll('[data-testid=report-done] *')]
+      .filter((c) => c.getBoundingClientRect().right > box.right + 1)
+      .map((c) => `${c.tagName} ${(c as HTMLElement).innerText?.slice(0, 40)}`)
+      .slice(0, 5)
+  })
+  expect(wider, 'elements wider than the report dialog').toEqual([])
   await expect(page.getByTestId('report-verify-command')).toHaveText(`axiom-audit verify-export ${dir}`)
   const v = spawnSync(BINARY, ['verify-export', dir], { encoding: 'utf8', timeout: 120_000 })
   expect(v.status, v.stdout + v.stderr).toBe(0)

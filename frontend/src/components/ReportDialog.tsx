@@ -353,7 +353,12 @@ function ReportDone({ result }: { result: ReportResultDTO }) {
           {integrity.words}
         </Text>
       </Group>
-      <Table withRowBorders={false} verticalSpacing={2} fz="sm" data-testid="report-files">
+      <Table withRowBorders={false} verticalSpacing={2} fz="sm" data-testid="report-files" layout="fixed">
+        <colgroup>
+          <col style={{ width: 128 }} />
+          <col />
+          <col style={{ width: 84 }} />
+        </colgroup>
         <Table.Tbody>
           <Table.Tr>
             <Table.Td ff="monospace">report.html</Table.Td>
@@ -394,7 +399,7 @@ function ReportDone({ result }: { result: ReportResultDTO }) {
             <Table.Td ff="monospace">SHA256SUMS</Table.Td>
             <Table.Td colSpan={2}>
               Every file’s hash; its own SHA-256 is{' '}
-              <Text span ff="monospace" size="xs" data-testid="report-sha256">
+              <Text span ff="monospace" size="xs" data-testid="report-sha256" style={{ wordBreak: 'break-all' }}>
                 {result.sha256}
               </Text>
             </Table.Td>
