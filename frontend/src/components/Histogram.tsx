@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'react'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 import type { HistogramDTO } from '../api/types'
-import { formatShort } from '../lib/time'
+import { axisLabels, formatShort } from '../lib/time'
 import { useResults, useStores, useView } from '../store/context'
 import { rangeBounds } from '../store/view'
 import { RISK_HEX, STATUS_HEX } from './EventChips'
@@ -73,7 +73,10 @@ export function Histogram() {
         y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] },
       },
       axes: [
-        { stroke: axisColor, grid: { show: false }, ticks: { stroke: gridColor }, font: '11px system-ui', size: 24 },
+        {
+          stroke: axisColor, grid: { show: false }, ticks: { stroke: gridColor }, font: '11px system-ui', size: 24,
+          values: (_u, splits, _axis, _space, incr) => axisLabels(splits.map((s) => s * 1000), incr * 1000, tz),
+        },
         { stroke: axisColor, grid: { stroke: gridColor }, ticks: { show: false }, font: '11px system-ui', size: 44, values: (_u, v) => v.map((x) => (x >= 1000 ? `${Math.round(x / 100) / 10}k` : String(x))) },
       ],
       series: [{}, ...stacked.keys.map((k) => ({ label: k, fill: colors[k] ?? '#888', stroke: colors[k] ?? '#888', width: 0, paths: bars, points: { show: false } }))],

@@ -21,6 +21,19 @@ export function formatDateTime(iso: string | number, tz: TimeZoneMode): string {
   return at(iso, tz).format('YYYY-MM-DD HH:mm:ss') + (tz === 'utc' ? ' UTC' : '')
 }
 
+/**
+ * The labels of time-axis ticks, in the timeline's own style (24-hour,
+ * "Nov 29"): days for ticks a day or more apart, and the date, not the
+ * hour, at a midnight among hours.
+ */
+export function axisLabels(ticksMs: number[], incrMs: number, tz: TimeZoneMode): string[] {
+  return ticksMs.map((ms) => {
+    const d = at(ms, tz)
+    if (incrMs >= 86_400_000 || (d.hour() === 0 && d.minute() === 0 && d.second() === 0)) return d.format('MMM D')
+    return d.format(incrMs < 60_000 ? 'HH:mm:ss' : 'HH:mm')
+  })
+}
+
 export function formatShort(ms: number, tz: TimeZoneMode): string {
   return at(ms, tz).format('MMM D HH:mm')
 }
