@@ -11,6 +11,7 @@ describe('RetentionIndicator', () => {
     renderWith(s.stores, <RetentionIndicator />)
     await userEvent.click(screen.getByTestId('retention-indicator'))
     const panel = await screen.findByTestId('retention-panel')
+    expect(panel).toHaveTextContent('Retention of acme · the default policy')
     expect(within(panel).getByTestId('retention-rules')).toHaveTextContent('operationalkept 90 days')
     expect(within(panel).getByTestId('retention-rules')).toHaveTextContent('materialkept indefinitely')
     const days = within(panel).getByTestId('retention-days')

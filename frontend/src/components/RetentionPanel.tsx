@@ -44,7 +44,7 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
   return (
     <Stack gap="xs" data-testid="retention-panel">
       <Text size="sm" fw={600}>
-        Retention of {org} · policy version {policy.version}
+        Retention of {org} · {policy.version > 0 ? `policy version ${policy.version}` : 'the default policy'}
       </Text>
       <Table withRowBorders={false} verticalSpacing={2} fz="sm" data-testid="retention-rules">
         <Table.Tbody>
