@@ -52,6 +52,17 @@ func extraEvents() []storage.Event {
 	}
 }
 
+// emptyStore opens a real store with no events in a temporary folder.
+func emptyStore(t testing.TB) *storage.Store {
+	t.Helper()
+	st, err := storage.Open(context.Background(), t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1})
+	if err != nil {
+		t.Fatalf("storage.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // demoStore opens a real store in a temporary folder with an in-memory
 // keystore and appends the fixed demo history to it.
 func demoStore(t testing.TB) *storage.Store {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
-	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 // TestBuild_Golden builds the 2026-Q3 report of the fixed demo history and
@@ -204,11 +203,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // only among the MaxListed listed, and the page says the list is cut.
 func TestBuild_RevealingExportsBeyondTheList(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := emptyStore(t)
 	at := testPeriod.Since.Add(time.Hour)
 	var evs []storage.Event
 	for i := range MaxListed + 2 {
@@ -245,11 +240,7 @@ func TestBuild_RevealingExportsBeyondTheList(t *testing.T) {
 // of every organization, and not a copy of another one alone.
 func TestBuild_ListsAuditorCopies(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := emptyStore(t)
 	at := testPeriod.Since.Add(time.Hour)
 	copyEvent := func(i int, orgIDs string) storage.Event {
 		meta := `{"dir":"/audits/c` + strconv.Itoa(i) + `","organizations":1,"events":5` + orgIDs + `}`
