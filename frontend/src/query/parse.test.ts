@@ -56,6 +56,8 @@ describe('parseQuery', () => {
   it('searches a quoted or lower-case operator word as text', () => {
     expect(parseQuery('"OR" status:failed').filter).toEqual({ text: 'OR', statuses: ['failed'] })
     expect(parseQuery('or').errors).toEqual([])
+    // Not words of the object behind the check.
+    expect(parseQuery('valueOf toString').filter).toEqual({ text: 'valueOf toString' })
   })
 
   it('keeps the valid terms next to an invalid one', () => {

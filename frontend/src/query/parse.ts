@@ -171,7 +171,7 @@ export function parseQuery(input: string): ParseResult {
     }
     if (value.trim() === '') continue
     // Boolean words read as operators, but would be searched as text.
-    if (input[start] !== '"' && value in OPERATOR_WORDS) {
+    if (input[start] !== '"' && Object.hasOwn(OPERATOR_WORDS, value)) {
       errors.push({ message: OPERATOR_WORDS[value as keyof typeof OPERATOR_WORDS], start, end })
       continue
     }
