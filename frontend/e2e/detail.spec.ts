@@ -72,9 +72,10 @@ test('an event that is not found can be closed like any other', async ({ page })
 })
 
 test('a related event opens at its top, not where the last one was scrolled to', async ({ page }) => {
-  // No filter: the related events are among the rows loaded, and open
-  // at once, with no loader between them that would reset the scroll.
-  await open(page, { range: '7d' })
+  // Applies and their plans: the plan an apply relates to is among the
+  // rows loaded, and opens at once, with no loader between the two that
+  // would reset the scroll by itself.
+  await open(page, { q: 'category:apply category:plan', range: '90d' })
   await rows(page).filter({ hasText: 'apply.mutation' }).first().click()
   const drawer = page.getByRole('dialog')
   const related = drawer.getByTestId('related-events')
@@ -82,7 +83,7 @@ test('a related event opens at its top, not where the last one was scrolled to',
   const viewport = drawer.locator('.mantine-ScrollArea-viewport').first()
   expect(await viewport.evaluate((el) => el.scrollTop)).toBeGreaterThan(0)
   const url = page.url()
-  await related.getByRole('button').first().click()
+  await related.getByRole('button', { name: /^Open plan\.generated/ }).first().click()
   await expect(page).not.toHaveURL(url)
   await expect(drawer.getByTestId('drawer-action')).toBeVisible()
   await expect.poll(() => viewport.evaluate((el) => el.scrollTop)).toBe(0)
