@@ -129,6 +129,11 @@ describe('App', () => {
     await waitFor(() => expect(screen.queryByTestId('missing-org')).toBeNull())
   })
 
+  it('says which zone the times are in, local or UTC', async () => {
+    renderApp({ search: '?org=acme&range=90d&tz=utc' })
+    expect(await screen.findByTestId('time-zone-heading')).toHaveTextContent('Time · UTC')
+  })
+
   it('says nothing of organizations when the link names none', async () => {
     renderApp({ search: '?range=90d' })
     await waitFor(() => expect(rows()).toHaveLength(6))

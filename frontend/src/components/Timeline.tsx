@@ -1,6 +1,7 @@
 import { Skeleton } from '@mantine/core'
 import { useVirtualizer } from '@tanstack/react-virtual'
 import { useCallback, useEffect } from 'react'
+import { localZone, localZoneShort } from '../lib/time'
 import { useResults, useStores, useView } from '../store/context'
 import classes from './Timeline.module.css'
 import { TimelineRow } from './TimelineRow'
@@ -61,7 +62,9 @@ export function Timeline({ scrollRef }: { scrollRef: React.RefObject<HTMLDivElem
   return (
     <>
       <div className={classes.header} aria-hidden="true">
-        <span>Time</span>
+        <span data-testid="time-zone-heading" title={tz === 'utc' ? 'Times in UTC' : `Times in this computer's zone, ${localZone()}`}>
+          Time · {tz === 'utc' ? 'UTC' : localZoneShort()}
+        </span>
         <span />
         <span>Action</span>
         <span>User</span>

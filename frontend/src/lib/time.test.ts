@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { axisLabels } from './time'
+import { axisLabels, localZoneShort } from './time'
 
 describe('axisLabels', () => {
   const at = (iso: string) => Date.parse(iso)
@@ -13,5 +13,15 @@ describe('axisLabels', () => {
   })
   it('shows seconds when the ticks are seconds apart', () => {
     expect(axisLabels([at('2026-11-29T14:00:05Z')], 5_000, 'utc')).toEqual(['14:00:05'])
+  })
+})
+
+describe('localZoneShort', () => {
+  const offset = (min: number) => ({ getTimezoneOffset: () => min }) as Date
+  it('names this computer’s zone as its offset from UTC', () => {
+    expect(localZoneShort(offset(-60))).toBe('UTC+1')
+    expect(localZoneShort(offset(-330))).toBe('UTC+5:30')
+    expect(localZoneShort(offset(300))).toBe('UTC-5')
+    expect(localZoneShort(offset(0))).toBe('UTC')
   })
 })

@@ -12,6 +12,20 @@ function at(iso: string | number, tz: TimeZoneMode) {
   return tz === 'utc' ? d.utc() : d
 }
 
+/** This computer's time zone, as IANA names it ("Europe/Berlin"). */
+export function localZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time'
+}
+
+/** This computer's zone as an offset now: "UTC+1", "UTC-5:30", "UTC". */
+export function localZoneShort(now = new Date()): string {
+  const min = -now.getTimezoneOffset()
+  if (min === 0) return 'UTC'
+  const h = Math.trunc(Math.abs(min) / 60)
+  const m = Math.abs(min) % 60
+  return `UTC${min < 0 ? '-' : '+'}${h}${m ? `:${String(m).padStart(2, '0')}` : ''}`
+}
+
 /** "Nov 20 14:03:07.123" in the chosen zone. */
 export function formatTimestamp(iso: string | number, tz: TimeZoneMode): string {
   return at(iso, tz).format('MMM D HH:mm:ss.SSS')
