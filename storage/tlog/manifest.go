@@ -87,27 +87,42 @@ func isLowerHex64(s string) bool {
 // SignManifest returns the signed note of a manifest statement. As for a
 // checkpoint, the signer's key name followed by "/" must prefix the origin.
 func SignManifest(m ManifestStatement, signer note.Signer) ([]byte, error) {
-	body, err := m.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return signBody(body, m.Origin, signer, "a manifest statement")
+	return signStatement(ManifestHeader, "manifest", m.Origin, m.SHA256, signer)
 }
 
 // OpenManifest verifies a signed manifest statement against the verifier
 // key vkey and the expected origin, with the checks and errors of
 // OpenCheckpoint, and returns the statement.
 func OpenManifest(noteText []byte, vkey, origin string) (ManifestStatement, error) {
+	got, sum, err := openStatement(ManifestHeader, "manifest", noteText, vkey, origin)
+	if err != nil {
+		return ManifestStatement{}, err
+	}
+	return ManifestStatement{Origin: got, SHA256: sum}, nil
+}
+
+// signStatement signs the statement of header (marshalStatement) with
+// signer, whose key name must prefix origin.
+func signStatement(header, what, origin, sum string, signer note.Signer) ([]byte, error) {
+	body, err := marshalStatement(header, what, origin, sum)
+	if err != nil {
+		return nil, err
+	}
+	return signBody(body, origin, signer, "a "+what+" statement")
+}
+
+// openStatement verifies a signed statement of header against vkey and
+// the expected origin, with the checks and errors of OpenCheckpoint.
+func openStatement(header, what string, noteText []byte, vkey, origin string) (gotOrigin, sum string, err error) {
 	text, v, err := openNote(noteText, vkey)
 	if err != nil {
-		return ManifestStatement{}, err
+		return "", "", err
 	}
-	m, err := ParseManifestStatement([]byte(text))
-	if err != nil {
-		return ManifestStatement{}, err
+	if gotOrigin, sum, err = parseStatement(header, what, []byte(text)); err != nil {
+		return "", "", err
 	}
-	if err := checkSignedOrigin(m.Origin, origin, v); err != nil {
-		return ManifestStatement{}, err
+	if err := checkSignedOrigin(gotOrigin, origin, v); err != nil {
+		return "", "", err
 	}
-	return m, nil
+	return gotOrigin, sum, nil
 }
