@@ -82,18 +82,8 @@ func Build(ctx context.Context, src EventSource, opts Options) (*Report, error) 
 	b := newBuilder(opts)
 	f := storage.Filter{Org: opts.Org, Since: opts.Period.Since, Until: opts.Period.Until,
 		Order: storage.OldestFirst, Limit: opts.PageSize}
-	for {
-		page, err := src.List(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("failed to read the events of %s: %w", opts.Org, err)
-		}
-		for i := range page.Events {
-			b.add(&page.Events[i])
-		}
-		if page.NextCursor == "" {
-			break
-		}
-		f.Cursor = page.NextCursor
+	if err := eachEvent(ctx, src, f, b.add); err != nil {
+		return nil, fmt.Errorf("failed to read the events of %s: %w", opts.Org, err)
 	}
 	if err := addCopies(ctx, src, opts, b.r); err != nil {
 		return nil, err
@@ -111,6 +101,23 @@ func Build(ctx context.Context, src EventSource, opts Options) (*Report, error) 
 	return r, nil
 }
 
+// eachEvent pages through the events f selects, calling fn with each.
+func eachEvent(ctx context.Context, src EventSource, f storage.Filter, fn func(*storage.StoredEvent)) error {
+	for {
+		page, err := src.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range page.Events {
+			fn(&page.Events[i])
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		f.Cursor = page.NextCursor
+	}
+}
+
 // addCopies lists, among r's exports, the copies for auditors made in the
 // period that held opts.Org: those recorded in opts.CopiesOrg's log with
 // opts.Org among their orgIds, or with none (a copy of every
@@ -123,39 +130,32 @@ func addCopies(ctx context.Context, src EventSource, opts Options, r *Report) er
 	f := storage.Filter{Org: opts.CopiesOrg, ActionTypes: []string{"audit.copied_for_audit"}, Since: opts.Period.Since,
 		Until: opts.Period.Until, Order: storage.OldestFirst, Limit: opts.PageSize}
 	added := false
-	for {
-		page, err := src.List(ctx, f)
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil // no copy was ever recorded
+	err := eachEvent(ctx, src, f, func(e *storage.StoredEvent) {
+		var m struct {
+			OrgIDs []string `json:"orgIds"`
+			Dir    string   `json:"dir"`
 		}
-		if err != nil {
-			return fmt.Errorf("failed to read the copies made for auditors: %w", err)
+		if json.Unmarshal(e.Metadata, &m) != nil || m.OrgIDs != nil && !slices.Contains(m.OrgIDs, opts.Org) {
+			return
 		}
-		for _, e := range page.Events {
-			var m struct {
-				OrgIDs []string `json:"orgIds"`
-				Dir    string   `json:"dir"`
-			}
-			if json.Unmarshal(e.Metadata, &m) != nil || m.OrgIDs != nil && !slices.Contains(m.OrgIDs, opts.Org) {
-				continue
-			}
-			r.Exports.Count++
-			if len(r.Exports.Items) >= MaxListed {
-				r.Exports.Truncated++
-				continue
-			}
-			what := "every organization"
-			if m.OrgIDs != nil {
-				what = strings.Join(m.OrgIDs, ", ")
-			}
-			r.Exports.Items = append(r.Exports.Items, ExportItem{EventID: e.ID, At: ts(e.Timestamp), Who: e.UserID, Kind: "auditor copy",
-				Filter: "copy of " + what + " into " + m.Dir})
-			added = true
+		r.Exports.Count++
+		if len(r.Exports.Items) >= MaxListed {
+			r.Exports.Truncated++
+			return
 		}
-		if page.NextCursor == "" {
-			break
+		what := "every organization"
+		if m.OrgIDs != nil {
+			what = strings.Join(m.OrgIDs, ", ")
 		}
-		f.Cursor = page.NextCursor
+		r.Exports.Items = append(r.Exports.Items, ExportItem{EventID: e.ID, At: ts(e.Timestamp), Who: e.UserID, Kind: "auditor copy",
+			Filter: "copy of " + what + " into " + m.Dir})
+		added = true
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // no copy was ever recorded
+	}
+	if err != nil {
+		return fmt.Errorf("failed to read the copies made for auditors: %w", err)
 	}
 	if added {
 		at := func(x ExportItem) time.Time { t, _ := time.Parse(time.RFC3339Nano, x.At); return t }
