@@ -84,6 +84,21 @@ type cli struct {
 	// held, while a command nameOrganizations wraps runs, keeps the
 	// profile the command opens open until the wrapper is done with it.
 	held *heldBackend
+	// dialed is the desktop app's API once reached, so that a command
+	// reads the keychain's credential for it once.
+	dialed *RemoteClient
+}
+
+// dial reaches the API of the desktop app (or serve) holding the profile.
+func (c *cli) dial(ctx context.Context) (*RemoteClient, error) {
+	if c.dialed != nil {
+		return c.dialed, nil
+	}
+	r, err := c.cfg.Remote(ctx, c.g)
+	if err == nil {
+		c.dialed = r
+	}
+	return r, err
 }
 
 // heldBackend is the profile a wrapped command opened: directly (an *App)
@@ -137,7 +152,7 @@ func (c *cli) openWaiting(cmd *cobra.Command) (*App, func() error, error) {
 		return a, closeApp, err
 	}
 	if c.cfg.Remote != nil {
-		if _, rerr := c.cfg.Remote(ctx, g); rerr == nil {
+		if _, rerr := c.dial(ctx); rerr == nil {
 			return nil, nil, err
 		}
 	}
@@ -180,7 +195,7 @@ func (c *cli) backend(cmd *cobra.Command) (profileBackend, func() error, error) 
 	if !errors.Is(err, storage.ErrLocked) || c.cfg.Remote == nil {
 		return nil, nil, err
 	}
-	r, rerr := c.cfg.Remote(cmd.Context(), c.g)
+	r, rerr := c.dial(cmd.Context())
 	if rerr != nil {
 		c.verbosef(cmd, "no local API to go through: %v", rerr)
 		if c.cfg.LockWait > 0 {
