@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -470,18 +471,44 @@ func TestAppendWaitsForAnotherCommand(t *testing.T) {
 		t.Fatal("run-now never posted")
 	}
 	producer := appendOne(2)
-	var stdout, stderr bytes.Buffer
-	producer.Stdout, producer.Stderr = &stdout, &stderr
+	var stdout bytes.Buffer
+	stderr := &syncBuffer{}
+	producer.Stdout, producer.Stderr = &stdout, stderr
 	if err := producer.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the producer finds the log held
+	// The producer finds the log held, and says it waits.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "waiting up to"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			producer.Process.Kill()
+			t.Fatalf("the producer never said it waits; stderr:\n%s", stderr.String())
+		}
+	}
 	release <- struct{}{}
 	err := producer.Wait()
 	runNow.Wait()
 	if err != nil || !strings.Contains(stdout.String(), `"seq":`) || !strings.Contains(stderr.String(), "waiting up to") {
 		t.Fatalf("append while run-now held the log: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
+}
+
+// syncBuffer is a bytes.Buffer a child process's output goroutine writes
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // A command that reads a log does not create one: a mistyped --data-dir
