@@ -273,30 +273,11 @@ func TestCLI_ProveInclusionAndConsistency(t *testing.T) {
 // acknowledgement and lets appends through again.
 func TestCLI_RollbackRefusesAppendsUntilAcknowledged(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "log")
-	open, closeBoth := reopenable(t, dir, keystore.NewMemory())
-
-	a, st := open()
-	appendEventsN(t, a, "org-a", 5, 0)
-	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
-		t.Fatal(err)
-	}
-	closeBoth(a, st)
-	backup := filepath.Join(t.TempDir(), "backup")
-	copyDir(t, dir, backup)
-
-	a, st = open()
-	appendEventsN(t, a, "org-a", 7, 5)
-	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
-		t.Fatal(err)
-	}
-	// An auditor keeps the newer checkpoint.
-	newerFile := savedCheckpoint(t, a, "org-a")
-	closeBoth(a, st)
-
-	// Restore the older copy.
-	restoreDir(t, backup, dir)
-	a, st = open()
+	var newerFile string
+	a, st, closeBoth := rolledBack(t, keystore.NewMemory(), 5, 7, func(a *App) {
+		// An auditor keeps the newer checkpoint.
+		newerFile = savedCheckpoint(t, a, "org-a")
+	})
 	defer closeBoth(a, st)
 
 	// What the command line logs (level Warn and up, as without
@@ -453,29 +434,11 @@ func reopenable(t *testing.T, dir string, ks storage.Keystore) (open func() (*Ap
 // in the key file: messages name the key file's anchor, not the keychain,
 // so that the user looks in the right place.
 func TestCLI_RollbackWithKeyFileNamesTheKeyFile(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "log")
 	ks, err := keystore.NewFile(filepath.Join(t.TempDir(), "keys", "keys.json"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	open, closeBoth := reopenable(t, dir, ks)
-	a, st := open()
-	appendEventsN(t, a, "org-a", 3, 0)
-	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
-		t.Fatal(err)
-	}
-	closeBoth(a, st)
-	backup := filepath.Join(t.TempDir(), "backup")
-	copyDir(t, dir, backup)
-	a, st = open()
-	appendEventsN(t, a, "org-a", 4, 3)
-	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
-		t.Fatal(err)
-	}
-	closeBoth(a, st)
-	restoreDir(t, backup, dir)
-	a, st = open()
+	a, st, closeBoth := rolledBack(t, ks, 3, 4, nil)
 	defer closeBoth(a, st)
 
 	out, stderr, code := runCLI(t, a, "", "verify", "--org", "org-a")
@@ -489,6 +452,37 @@ func TestCLI_RollbackWithKeyFileNamesTheKeyFile(t *testing.T) {
 			t.Errorf("%s after a rollback with the key file: exit %d\n%s", c.what, c.code, c.text)
 		}
 	}
+}
+
+// rolledBack makes org-a's log of first events, checkpointed, copies it,
+// appends more and checkpoints again (calling newer, if not nil, with the
+// app then), and restores the older copy: a rollback the keystore's anchor
+// can see. It returns the restored log, open.
+func rolledBack(t *testing.T, ks storage.Keystore, first, more int, newer func(*App)) (*App, *storage.Store, func(*App, *storage.Store)) {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "log")
+	open, closeBoth := reopenable(t, dir, ks)
+	a, st := open()
+	appendEventsN(t, a, "org-a", first, 0)
+	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	closeBoth(a, st)
+	backup := filepath.Join(t.TempDir(), "backup")
+	copyDir(t, dir, backup)
+	a, st = open()
+	appendEventsN(t, a, "org-a", more, first)
+	if _, err := st.Checkpoint(ctx, "org-a"); err != nil {
+		t.Fatal(err)
+	}
+	if newer != nil {
+		newer(a)
+	}
+	closeBoth(a, st)
+	restoreDir(t, backup, dir)
+	a, st = open()
+	return a, st, closeBoth
 }
 
 // restoreDir replaces the directory to with a copy of from.
