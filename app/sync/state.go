@@ -131,8 +131,10 @@ func (c Config) Validate() error {
 			return errors.New("object lock days need an object lock mode (GOVERNANCE or COMPLIANCE): without one no object would be locked")
 		}
 		if c.Endpoint != "" {
-			if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
-				return fmt.Errorf("s3 endpoint %q is not a URL such as https://s3.example.com or http://127.0.0.1:9000", c.Endpoint)
+			// The same rule as the other destinations: what is put in the
+			// bucket crosses a network only under TLS.
+			if err := checkURL("the s3 endpoint's", c.Endpoint); err != nil {
+				return err
 			}
 		}
 	default:

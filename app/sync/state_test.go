@@ -10,7 +10,8 @@ import (
 // Config.Validate refuses, at enable time, a destination that could never
 // work or would lose something unseen: a URL that is not absolute https
 // (plain http only to this machine), Object Lock days without a mode (no
-// object would be locked), a malformed S3 endpoint.
+// object would be locked), an S3 endpoint that is malformed or plain
+// http to another machine.
 func TestConfig_Validate(t *testing.T) {
 	hook := func(u string) axsync.Config {
 		return axsync.Config{Org: "acme", Kind: axsync.KindWebhook, URL: u, Format: "jsonl"}
@@ -42,8 +43,11 @@ func TestConfig_Validate(t *testing.T) {
 		{s3("", 0, "https://s3.eu.example.com"), ""},
 		{s3("", 2555, ""), "need an object lock mode"},
 		{s3("COMPLIANCE", 0, ""), "at least one day"},
-		{s3("", 0, "s3.example.com"), "is not a URL"},
-		{s3("", 0, "https://"), "is not a URL"},
+		{s3("", 0, "http://localhost:9000"), ""},
+		{s3("", 0, "s3.example.com"), "the s3 endpoint's URL \"s3.example.com\" is not an absolute URL"},
+		{s3("", 0, "https://"), "is not an absolute URL"},
+		{s3("", 0, "http://minio.internal:9000"), "the s3 endpoint's URL \"http://minio.internal:9000\" is plain http: use https"},
+		{s3("", 0, "ftp://s3.example.com"), `the scheme must be https, not "ftp"`},
 	} {
 		err := c.cfg.Validate()
 		switch {
