@@ -2,6 +2,7 @@ import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { render } from '@testing-library/react'
 import { describe, expect, it, vi } from 'vitest'
 import { App } from './App'
+import { ApiError } from './api/errors'
 import { createFakeApi } from './api/fake'
 import { NOW, sampleEvents, setup } from './test/render'
 
@@ -177,6 +178,22 @@ describe('App', () => {
     expect(state).toHaveTextContent('The keychain is locked')
     expect(state).toHaveTextContent('the OS keychain is locked')
     expect(state).toHaveTextContent(/unlock the "Login" keyring/)
+  })
+
+  it('claims nothing about a log it could not open, signed out or locked', async () => {
+    for (const code of ['unauthorized', 'keychain_unavailable']) {
+      // The session's first call fails, as a real server's does.
+      const fake = createFakeApi(sampleEvents(), { now: () => NOW })
+      const api = { ...fake, organizations: () => Promise.reject(new ApiError({ code, message: 'no' }, code === 'unauthorized' ? 401 : 503)) }
+      const s = setup({ api })
+      const { unmount } = render(<App stores={s.stores} env="test" />)
+      await screen.findByTestId('error-state')
+      for (const id of ['org-switcher', 'integrity-badge', 'sync-indicator', 'retention-indicator']) {
+        expect(screen.queryByTestId(id), `${code}: ${id}`).toBeNull()
+      }
+      expect(screen.getByRole('button', { name: 'Keyboard shortcuts' })).toBeInTheDocument()
+      unmount()
+    }
   })
 
   it('says when nothing matches and offers a way out', async () => {

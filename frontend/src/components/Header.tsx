@@ -58,11 +58,15 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
   const org = useView((s) => s.org)
   const orgs = useSession((s) => s.orgs)
   const info = useSession((s) => s.info)
+  // Without the session (signed out, a locked keychain) nothing is known of
+  // the log: no organization, integrity, sync or retention to show, and
+  // "No checkpoint yet" or "Sync off" would be claims about it.
+  const blocked = useSession((s) => s.error !== undefined && !s.orgs)
   return (
     <Group className={classes.header} justify="space-between" wrap="nowrap" component="header">
-      <Group gap="lg" wrap="nowrap">
+      <Group gap="lg" wrap="nowrap" className={classes.left}>
         <Logo />
-        <Select
+        {!blocked && <Select
           size="sm"
           w={{ base: 170, lg: 210 }}
           aria-label="Organization"
@@ -73,14 +77,18 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
           data={(orgs ?? []).map((o) => ({ value: o.id, label: `${o.id} · ${o.size.toLocaleString('en-US')}${o.alert ? ' · integrity alert' : ''}` }))}
           onChange={(v) => v && view.getState().set({ org: v, event: undefined })}
           comboboxProps={{ withinPortal: true }}
-        />
+        />}
       </Group>
-      <Group gap="md" wrap="nowrap">
-        <OtherAlerts />
-        <IntegrityBadge />
-        <SyncIndicator />
-        <RetentionIndicator />
-        <Tooltip label={info ? `${info.dataDir} · ${info.version}` : ''} disabled={!info}>
+      <Group gap="md" wrap="nowrap" className={classes.right}>
+        {!blocked && (
+          <>
+            <OtherAlerts />
+            <IntegrityBadge />
+            <SyncIndicator />
+            <RetentionIndicator />
+          </>
+        )}
+        {(!blocked || info) && <Tooltip label={info ? `${info.dataDir} · ${info.version}` : ''} disabled={!info}>
           <Badge variant="outline" color="gray" size="lg" radius="sm" tt="none" fw={500} maw={{ base: 110, lg: 220 }} style={{ flexShrink: 0 }} className={classes.profile}
             aria-label={`profile ${info?.profile ?? ''}`}>
             <Text span visibleFrom="lg" inherit>
@@ -88,7 +96,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
             </Text>
             <span data-testid="profile">{info?.profile ?? '…'}</span>
           </Badge>
-        </Tooltip>
+        </Tooltip>}
         <ThemeToggle />
         <Tooltip label="Keyboard shortcuts (?)">
           <ActionIcon variant="default" size="lg" aria-label="Keyboard shortcuts" onClick={onShortcuts}>
