@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test'
-import { expect, open, rows, shot, test } from './helpers'
+import { appUrl, expect, open, rows, shot, test } from './helpers'
 
 // What overflows its box, in the header and the timeline: [selector, the
 // element's text] for each element whose content is cut or spills.
@@ -39,6 +39,28 @@ for (const [width, height] of sizes) {
     const chip = await chips.boundingBox()
     expect(panel && chip && chip.x + chip.width <= panel.x + panel.width + 1, `risk chip at ${JSON.stringify(chip)}, panel ${JSON.stringify(panel)}`).toBe(true)
     expect(await overflowing(page)).toEqual([])
+    await shot(page, `layout-${width}`)
+  })
+}
+
+// A browser narrower than the desktop window's smallest (beside another
+// window, on a small laptop): the header and the toolbar wrap instead of
+// pushing controls out of sight, the query keeps a row of its own, and the
+// page scrolls down to a timeline of most of a screen's height.
+for (const width of [480, 640]) {
+  test(`at ${width} pixels wide the header wraps and the timeline is a scroll away`, async ({ page }) => {
+    await page.setViewportSize({ width, height: 800 })
+    await page.goto(appUrl({ range: '90d' }))
+    await page.getByTestId('timeline').scrollIntoViewIfNeeded()
+    await expect(rows(page).first()).toBeVisible()
+    expect(await overflowing(page)).toEqual([])
+    const query = await page.getByTestId('query-input').boundingBox()
+    expect(query && query.width >= width * 0.75, `query input ${JSON.stringify(query)}`).toBe(true)
+    const row = rows(page).first()
+    await row.scrollIntoViewIfNeeded()
+    await expect(row).toBeInViewport()
+    const timeline = await page.getByTestId('timeline').boundingBox()
+    expect(timeline && timeline.height >= 320, `timeline ${JSON.stringify(timeline)}`).toBe(true)
     await shot(page, `layout-${width}`)
   })
 }
