@@ -262,7 +262,7 @@ func (c *cli) exportCommand() *cobra.Command {
 }
 
 func (c *cli) verifyExportCommand() *cobra.Command {
-	var asJSON, signed bool
+	var asJSON, unsigned bool
 	var key, org string
 	cmd := &cobra.Command{
 		Use:   "verify-export DIR",
@@ -286,12 +286,12 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 					return err
 				}
 			}
-			opts := export.VerifyOptions{TrustedKey: key, RequireSignedManifest: signed}
+			opts := export.VerifyOptions{TrustedKey: key, AllowUnsignedManifest: unsigned}
 			if !asJSON {
 				opts.OnProblem = func(p export.Problem) { fmt.Fprintln(w, p.String()) }
 			}
 			if report.IsFolder(args[0]) {
-				return verifyReportFolder(cmd, args[0], report.VerifyOptions{TrustedKey: key, RequireSigned: signed}, org, asJSON)
+				return verifyReportFolder(cmd, args[0], report.VerifyOptions{TrustedKey: key, AllowUnsigned: unsigned}, org, asJSON)
 			}
 			if err := notABundle(args[0]); err != nil {
 				return err
@@ -330,7 +330,7 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 				if rep.ManifestSigned {
 					fmt.Fprintln(w, "the manifest is signed with that key too: the bundle holds what was exported, every event its filter matched up to the checkpoint")
 				} else {
-					fmt.Fprintln(w, "the manifest is not signed (a version 1 or 2 bundle, written before version 3 or made to look like one): each event in the bundle is proved, but not that none was taken out; --require-signed-manifest refuses it (see README: Verifying an export)")
+					fmt.Fprintln(w, "the manifest is not signed (a version 1 or 2 bundle, written before version 3 or made to look like one), which --allow-unsigned-manifest accepted: each event in the bundle is proved, but not that none was taken out (see README: Verifying an export)")
 				}
 			}
 			return nil
@@ -338,7 +338,11 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&key, "public-key", "", "the verifier `KEY` the bundle must be signed with, or a file holding it (as 'checkpoint --public-key' prints it)")
-	cmd.Flags().BoolVar(&signed, "require-signed-manifest", false, "refuse a bundle whose manifest is not signed (written before version 3)")
+	cmd.Flags().BoolVar(&unsigned, "allow-unsigned-manifest", false, "accept a bundle whose manifest is not signed (written before version 3): each event is proved, but not that none was taken out")
+	// Refusing them is the default now; the flag stays for scripts that pass it.
+	cmd.Flags().Bool("require-signed-manifest", true, "refuse a bundle whose manifest is not signed (the default)")
+	cmd.Flags().MarkHidden("require-signed-manifest")
+	cmd.MarkFlagsMutuallyExclusive("allow-unsigned-manifest", "require-signed-manifest")
 	cmd.Flags().StringVar(&org, "org", "", "refuse (exit 1) a bundle of any organization but `ORG`")
 	return cmd
 }

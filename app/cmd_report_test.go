@@ -128,9 +128,8 @@ func TestCLI_ReportUsage(t *testing.T) {
 // verify-export of a report folder checks the whole folder: its evidence,
 // every file against SHA256SUMS, and SHA256SUMS.sig, the log key's
 // signature of SHA256SUMS. Changed figures fail even when SHA256SUMS is
-// recomputed to match them; an unsigned report (made before reports were
-// signed) verifies with a warning, and --require-signed-manifest refuses
-// it.
+// recomputed to match them; a report without SHA256SUMS.sig does not
+// verify.
 func TestCLI_VerifyReportFolder(t *testing.T) {
 	a := TestApp(t)
 	end := time.Now().UTC().Truncate(time.Hour)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -345,5 +346,66 @@ func TestTrustedKey_AsHandedOver(t *testing.T) {
 	}
 	if _, err := trustedKey(file("other.pub", []byte("not a key\n"))); err == nil || !strings.Contains(err.Error(), "does not hold a verifier key") {
 		t.Errorf("a file with no key: %v", err)
+	}
+}
+
+// A bundle rewritten as one from before version 3 (no manifest.sig), with
+// an event taken out, is refused by default: nothing shows that none was.
+// --allow-unsigned-manifest checks the rest and says what it cannot show.
+func TestCLI_VerifyExportRefusesUnsignedManifests(t *testing.T) {
+	a := TestApp(t)
+	exportTestEvents(t, a, "org-x", 5)
+	res, err := a.exportEvidence(context.Background(), ExportRequest{Query: QueryDTO{Org: "org-x"}, Format: "jsonl", OutDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take the newest event (the first line) out, as a version 2 bundle
+	// could not tell.
+	for _, name := range []string{"events.jsonl", export.ProofsFile} {
+		p := filepath.Join(res.Dir, name)
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := bytes.Cut(raw, []byte("\n"))
+		os.WriteFile(p, rest, 0o644)
+	}
+	var m export.Manifest
+	raw, _ := os.ReadFile(filepath.Join(res.Dir, export.ManifestFile))
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m.Version, m.Count = "axiom-audit-export/v2", m.Count-1
+	m.LastSeq--
+	for i, f := range m.Files {
+		data, _ := os.ReadFile(filepath.Join(res.Dir, f.Name))
+		sum := sha256.Sum256(data)
+		m.Files[i].Bytes, m.Files[i].SHA256 = int64(len(data)), hex.EncodeToString(sum[:])
+	}
+	zero := strings.Repeat("0", 64)
+	m.ManifestSHA256 = zero
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	seal := sha256.Sum256(b.Bytes())
+	os.WriteFile(filepath.Join(res.Dir, export.ManifestFile), bytes.Replace(b.Bytes(), []byte(zero), []byte(hex.EncodeToString(seal[:])), 1), 0o644)
+	os.Remove(filepath.Join(res.Dir, export.ManifestSigFile))
+
+	for _, args := range [][]string{{res.Dir}, {"--require-signed-manifest", res.Dir}} {
+		stdout, stderr, code := runCLI(t, a, "", append([]string{"verify-export"}, args...)...)
+		if code != 1 || !strings.Contains(stdout, "nothing shows that no event was taken out") || !strings.Contains(stdout, "--allow-unsigned-manifest") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+	stdout, stderr, code := runCLI(t, a, "", "verify-export", "--allow-unsigned-manifest", res.Dir)
+	if code != 0 || !strings.Contains(stdout, "the manifest is not signed") || !strings.Contains(stdout, "not that none was taken out") {
+		t.Errorf("--allow-unsigned-manifest: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, _, code := runCLI(t, a, "", "verify-export", "--allow-unsigned-manifest", "--require-signed-manifest", res.Dir); code != 2 {
+		t.Errorf("both flags: exit %d, want 2", code)
 	}
 }

@@ -57,10 +57,12 @@ type VerifyOptions struct {
 	// the log's owner; public-key.txt must equal it. Without it the bundle
 	// is checked against its own key, which proves integrity but not origin.
 	TrustedKey string
-	// RequireSignedManifest refuses a bundle without a signed manifest
-	// (one written before version 3, or made to look like one): it may
-	// have had events taken out.
-	RequireSignedManifest bool
+	// AllowUnsignedManifest accepts a bundle without a signed manifest
+	// (one written before version 3, or made to look like one), whose
+	// events are each proved but which may have had events taken out.
+	// Without it such a bundle is refused: a verifier that says OK by
+	// default must not be fooled by a bundle rewritten as an older one.
+	AllowUnsignedManifest bool
 	// OnProblem, when set, receives each problem as it is found.
 	OnProblem func(Problem)
 }
@@ -412,8 +414,9 @@ func (v *verifier) checkCheckpoint() {
 // list).
 func (v *verifier) checkManifestSig(sum string) {
 	if v.m.Version != BundleVersion {
-		if v.opts.RequireSignedManifest {
-			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("is a %s bundle's, which has no signed manifest (%s), and a signed one is required", v.m.Version, ManifestSigFile)})
+		if !v.opts.AllowUnsignedManifest {
+			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("is a %s bundle's, which has no signed manifest (%s): nothing shows that no event was taken out "+
+				"(a bundle written before version 3, or rewritten to look like one); --allow-unsigned-manifest checks the rest of it", v.m.Version, ManifestSigFile)})
 		}
 		return
 	}

@@ -27,10 +27,11 @@ type VerifyOptions struct {
 	// public-key.txt is used, and the caller compares it with the key the
 	// log's owner published.
 	TrustedKey string
-	// RequireSigned refuses evidence whose manifest is not signed
-	// (bundles written before version 3). A report folder must always
-	// have SHA256SUMS.sig: without it nothing vouches for its figures.
-	RequireSigned bool
+	// AllowUnsigned accepts evidence whose manifest is not signed
+	// (bundles written before version 3), as export.VerifyOptions'
+	// AllowUnsignedManifest. A report folder must always have
+	// SHA256SUMS.sig: without it nothing vouches for its figures.
+	AllowUnsigned bool
 }
 
 // FolderCheck is what VerifyFolder found.
@@ -79,7 +80,7 @@ func VerifyFolder(ctx context.Context, dir string, opts VerifyOptions) (FolderCh
 		// Verify would take a missing folder for an error of its own.
 		return c.failed(EvidenceFolder, "is missing: a report folder holds its evidence bundle in evidence/"), nil
 	}
-	ev, err := export.Verify(ctx, evDir, export.VerifyOptions{TrustedKey: opts.TrustedKey, RequireSignedManifest: opts.RequireSigned})
+	ev, err := export.Verify(ctx, evDir, export.VerifyOptions{TrustedKey: opts.TrustedKey, AllowUnsignedManifest: opts.AllowUnsigned})
 	if err != nil {
 		return c, err
 	}
