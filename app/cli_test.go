@@ -1031,6 +1031,27 @@ func TestProducersCannotAppendAuditEvents(t *testing.T) {
 	}
 }
 
+// Nor can they append to the profile's own organization, whose app start
+// and stop and copies for audit the app alone records; no append token is
+// made for it.
+func TestProducersCannotAppendToTheSystemOrg(t *testing.T) {
+	a := TestApp(t)
+	e := TestEvent(SystemOrg, 1, time.Now().Add(-time.Hour))
+	_, stderr, code := runCLI(t, a, mustJSON(t, e)+"\n", "append")
+	if code != ExitDataErr || !strings.Contains(stderr, "line 1: organizationId: axiom-audit is the organization of the profile's own events") {
+		t.Fatalf("append: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := a.AppendEvents([]storage.Event{e}); !errors.Is(err, storage.ErrInvalidEvent) {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+	if n := orgSize(t, a, SystemOrg); n != 0 {
+		t.Fatalf("%d events recorded", n)
+	}
+	if _, stderr, code := runCLI(t, a, "", "token", "create", "--org", SystemOrg, "--scope", "append"); code != 2 || !strings.Contains(stderr, "--org: axiom-audit is the organization") {
+		t.Fatalf("token create: exit %d, stderr %q", code, stderr)
+	}
+}
+
 // serve --allow-remote on a wildcard address accepts the Host of this
 // machine's name, its interface addresses and the --host names, and
 // still refuses others; its login link names a reachable host.

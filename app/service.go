@@ -188,35 +188,52 @@ func (a *App) appendEvents(ctx context.Context, events []storage.Event) ([]stora
 const ownActionReason = "audit.* events are the log's own record of itself (exports, sweeps, key rotations, " +
 	"acknowledgements, break-glass): producers cannot append them"
 
-// producedEvents refuses, naming the first, an event of category audit:
-// only the app and the store write those, and the log trusts them (the
-// verification of retention trusts recorded sweeps).
+// systemOrgReason is why a producer may not append to SystemOrg.
+const systemOrgReason = SystemOrg + " is the organization of the profile's own events (app start and stop, copies for audit): " +
+	"producers cannot append to it"
+
+// producedEvents refuses, naming the first, an event of category audit or
+// of SystemOrg: only the app and the store write those, and the log trusts
+// them (the verification of retention trusts recorded sweeps).
 func producedEvents(events []storage.Event) error {
 	for i, e := range events {
-		if producerMayNot(e) {
-			return &storage.ValidationError{Index: i, Errors: []storage.FieldError{{Field: "actionType", Reason: ownActionReason}}}
+		if fe := producerMayNot(e); fe != nil {
+			return &storage.ValidationError{Index: i, Errors: []storage.FieldError{*fe}}
 		}
 	}
 	return nil
 }
 
-func producerMayNot(e storage.Event) bool { return strings.HasPrefix(e.ActionType, "audit.") }
+// producerMayNot says why a producer may not append e, or nil.
+func producerMayNot(e storage.Event) *storage.FieldError {
+	switch {
+	case strings.HasPrefix(e.ActionType, "audit."):
+		return &storage.FieldError{Field: "actionType", Reason: ownActionReason}
+	case e.OrganizationID == SystemOrg:
+		return &storage.FieldError{Field: "organizationId", Reason: systemOrgReason}
+	}
+	return nil
+}
 
 // validateProduced validates e against the catalogue and as an event a
-// producer may append. An audit.* event is refused first of all, and what
-// the catalogue asks of its metadata, which no producer can give it, is not
-// listed.
+// producer may append. An event a producer may not append is refused first
+// of all, and for an audit.* event what the catalogue asks of its
+// metadata, which no producer can give it, is not listed.
 func validateProduced(cat *storage.Catalogue, e *storage.Event) error {
 	err := cat.Validate(e)
-	if !producerMayNot(*e) {
+	refused := producerMayNot(*e)
+	if refused == nil {
 		return err
 	}
-	out := &storage.ValidationError{Errors: []storage.FieldError{{Field: "actionType", Reason: ownActionReason}}}
+	out := &storage.ValidationError{Errors: []storage.FieldError{*refused}}
 	var ve *storage.ValidationError
 	if errors.As(err, &ve) {
 		out.Index = ve.Index
 		for _, fe := range ve.Errors {
-			if fe.Field != "metadata" && !strings.HasPrefix(fe.Field, "metadata.") && !strings.HasPrefix(fe.Field, "metadata[") {
+			if refused.Field == "actionType" && (fe.Field == "metadata" || strings.HasPrefix(fe.Field, "metadata.") || strings.HasPrefix(fe.Field, "metadata[")) {
+				continue
+			}
+			if fe.Field != refused.Field {
 				out.Errors = append(out.Errors, fe)
 			}
 		}

@@ -82,6 +82,9 @@ func (a *App) createToken(ctx context.Context, req TokenRequest) (CreatedToken, 
 	if req.Scope != ScopeRead && req.Scope != ScopeAppend {
 		return CreatedToken{}, &RequestError{Field: "--scope", Reason: fmt.Sprintf("%q is not read or append", req.Scope)}
 	}
+	if req.Scope == ScopeAppend && req.Org == SystemOrg {
+		return CreatedToken{}, &RequestError{Field: "--org", Reason: systemOrgReason}
+	}
 	if req.Expires < 0 {
 		return CreatedToken{}, &RequestError{Field: "--expires", Reason: "must be positive"}
 	}
