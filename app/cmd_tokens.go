@@ -23,7 +23,10 @@ func (c *cli) tokenCommand() *cobra.Command {
 			"on the last line of stdout; only its hash is kept.\n\n" +
 			"Break-glass access (--break-glass --reason TEXT --expires ≤24h) is read-only,\n" +
 			"needs confirmation (or --yes), is audited as a material action, and every\n" +
-			"request made with it is audited too.",
+			"request made with it is audited too.\n\n" +
+			"A read token answers events with their states' commitments only; with\n" +
+			"--include-sensitive it also answers the decrypted beforeState/afterState and\n" +
+			"may export them (recorded as includesStates in audit.token_created).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if expires != "" {
@@ -58,6 +61,9 @@ func (c *cli) tokenCommand() *cobra.Command {
 			if t.BreakGlass {
 				fmt.Fprint(out, " (break-glass)")
 			}
+			if t.States {
+				fmt.Fprint(out, ", sees decrypted states")
+			}
 			fmt.Fprintln(out, "\nStore it now: it is not shown again.")
 			fmt.Fprintln(out, t.Token)
 			return nil
@@ -67,6 +73,7 @@ func (c *cli) tokenCommand() *cobra.Command {
 	create.Flags().StringVar(&req.Scope, "scope", ScopeRead, "read or append")
 	create.Flags().StringVar(&expires, "expires", "", "lifetime, e.g. 12h or 30d (default: never; break-glass: at most 24h)")
 	create.Flags().BoolVar(&req.BreakGlass, "break-glass", false, "emergency read access, audited per request")
+	create.Flags().BoolVar(&req.States, "include-sensitive", false, "let the read token see decrypted beforeState/afterState (otherwise their commitments only)")
 	create.Flags().StringVar(&req.Reason, "reason", "", "why break-glass access is needed")
 	create.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
 
@@ -88,7 +95,7 @@ func (c *cli) tokenCommand() *cobra.Command {
 			fmt.Fprintln(tw, "ID\tORG\tSCOPE\tCREATED\tEXPIRES\tSTATE")
 			now := time.Now()
 			for _, t := range tokens {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Org, t.Scope+map[bool]string{true: " (break-glass)"}[t.BreakGlass],
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Org, t.Scope+map[bool]string{true: "+states"}[t.States]+map[bool]string{true: " (break-glass)"}[t.BreakGlass],
 					t.CreatedAt, orDash(t.ExpiresAt), tokenState(t, now))
 			}
 			return tw.Flush()

@@ -490,6 +490,11 @@ func (s *api) startExport(w http.ResponseWriter, r *http.Request, p principal) {
 		s.notVisible(w, p, req.Query.Org)
 		return
 	}
+	if req.IncludeSensitive && !p.canSeeStates() {
+		writeError(w, http.StatusForbidden, CodeForbidden, "includeSensitive: this token may not reveal states: "+
+			"a read token sees them only when it was created with --include-sensitive", nil)
+		return
+	}
 	j, err := s.app.startExport(r.Context(), req, nil)
 	if err != nil {
 		s.failExport(w, err)

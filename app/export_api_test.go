@@ -272,7 +272,7 @@ func TestREST_ExportCancel(t *testing.T) {
 	out := t.TempDir()
 	resp, b := f.do("POST", "/api/exports", "", strings.NewReader(mustJSON(t, ExportJobRequest{ID: "rest-cancel-1",
 		ExportRequest: ExportRequest{Query: QueryDTO{Org: "org-a"}, Format: "cef", OutDir: out, IncludeSensitive: true}})),
-		"Authorization", "Bearer "+f.tokens["readA"])
+		"Authorization", "Bearer "+f.tokens["statesA"])
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", resp.StatusCode, b)
 	}

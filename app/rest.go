@@ -54,6 +54,20 @@ func (p principal) canRead(org string) bool {
 	return p.token.Org == org && p.token.Scope == ScopeRead
 }
 
+// canSeeStates says whether decrypted beforeState/afterState may be
+// answered: to the local user, and to a read token created with
+// --include-sensitive. Anyone else gets their commitments only, as an
+// export without --include-sensitive has them.
+func (p principal) canSeeStates() bool { return p.session || p.token.States }
+
+// withheld is e without its decrypted states, unless p may see them.
+func (p principal) withheld(e EventDTO) EventDTO {
+	if !p.canSeeStates() {
+		e.BeforeState, e.AfterState = nil, nil
+	}
+	return e
+}
+
 func (p principal) canAppend(org string) bool {
 	if p.session {
 		return true
@@ -492,6 +506,9 @@ func (s *api) listEvents(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	page, err := s.app.listEvents(r.Context(), q)
+	for i := range page.Events {
+		page.Events[i] = p.withheld(page.Events[i])
+	}
 	s.reply(w, page, err)
 }
 
@@ -501,7 +518,7 @@ func (s *api) getEvent(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	e, err := s.app.getEvent(r.Context(), org, r.PathValue("id"))
-	s.reply(w, e, err)
+	s.reply(w, p.withheld(e), err)
 }
 
 func (s *api) facets(w http.ResponseWriter, r *http.Request, p principal) {
@@ -773,7 +790,7 @@ func (s *api) stream(w http.ResponseWriter, r *http.Request, p principal) {
 				_ = rc.Flush()
 				return
 			}
-			b, err := json.Marshal(s.app.eventDTO(&e))
+			b, err := json.Marshal(p.withheld(s.app.eventDTO(&e)))
 			if err != nil {
 				return
 			}

@@ -48,6 +48,7 @@ func newRESTFixture(t *testing.T) *restFixture {
 		"expired": {Org: "org-a", Scope: ScopeRead, Expires: time.Nanosecond},
 		"revoked": {Org: "org-a", Scope: ScopeRead},
 		"glassA":  {Org: "org-a", Scope: ScopeRead, Expires: time.Hour, BreakGlass: true, Reason: "incident 42"},
+		"statesA": {Org: "org-a", Scope: ScopeRead, States: true},
 	} {
 		tok, err := a.createToken(ctx, req)
 		if err != nil {
@@ -743,4 +744,53 @@ func sessionKeyOf(t *testing.T, resp *http.Response) string {
 		t.Fatalf("login redirect %q carries no session key", resp.Header.Get("Location"))
 	}
 	return key
+}
+
+// Decrypted states are answered to a read token only when it was created
+// with --include-sensitive: a plain read token (a SIEM's, a dashboard's)
+// and a break-glass grant see their commitments, as an export without
+// --include-sensitive has them, and cannot export them either.
+func TestREST_StatesOnlyToTokensThatMayReveal(t *testing.T) {
+	f := newRESTFixture(t)
+	e := TestEvent("org-a", 99, time.Now().Add(-time.Minute))
+	e.ActionType = "apply.mutation"
+	e.Status = "applied"
+	e.Metadata = []byte(`{"rtoSeconds":60}`)
+	e.AfterState = []byte(`{"secretValue":"hunter2"}`)
+	rs, err := f.app.appendEvents(context.Background(), []storage.Event{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := rs[0].ID
+	for _, c := range []struct {
+		token  string
+		states bool
+	}{{"readA", false}, {"glassA", false}, {"statesA", true}} {
+		for _, path := range []string{"/api/operations/events?org=org-a&limit=1&action=apply.mutation", "/api/operations/events/" + id + "?org=org-a"} {
+			resp, b := f.do("GET", path, f.tokens[c.token], nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"afterStateCommitment":"`) {
+				t.Fatalf("%s %s: %d %s", c.token, path, resp.StatusCode, b)
+			}
+			if got := strings.Contains(string(b), "hunter2"); got != c.states {
+				t.Errorf("%s %s: states shown %v, want %v: %s", c.token, path, got, c.states, b)
+			}
+		}
+		body := mustJSON(t, ExportJobRequest{ExportRequest: ExportRequest{Query: QueryDTO{Org: "org-a"}, Format: "jsonl", OutDir: t.TempDir(), IncludeSensitive: true}})
+		resp, b := f.do("POST", "/api/exports", f.tokens[c.token], strings.NewReader(body))
+		want := http.StatusForbidden
+		if c.states {
+			want = http.StatusAccepted
+		}
+		if resp.StatusCode != want || !c.states && !strings.Contains(string(b), "--include-sensitive") {
+			t.Errorf("%s: export with states: %d %s, want %d", c.token, resp.StatusCode, b, want)
+		}
+		if c.states {
+			var j ExportJobDTO
+			json.Unmarshal(b, &j)
+			pollExport(t, f, j.ID, f.tokens[c.token])
+		}
+	}
+	if _, err := f.app.createToken(context.Background(), TokenRequest{Org: "org-a", Scope: ScopeAppend, States: true}); err == nil || !strings.Contains(err.Error(), "--include-sensitive") {
+		t.Errorf("an append token with states: %v", err)
+	}
 }

@@ -41,6 +41,9 @@ type TokenDTO struct {
 	RevokedAt  string `json:"revokedAt,omitempty"`
 	BreakGlass bool   `json:"breakGlass,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// States: the token may read decrypted beforeState/afterState (and
+	// export them). Without it a read token sees their commitments only.
+	States bool `json:"states,omitempty"`
 }
 
 // tokenRecord is what the store keeps per token.
@@ -56,6 +59,8 @@ type TokenRequest struct {
 	Expires    time.Duration // 0: never (not allowed for break-glass)
 	BreakGlass bool
 	Reason     string
+	// States lets a read token see decrypted states (--include-sensitive).
+	States bool
 }
 
 // CreatedToken is a new token: its description and, once, its secret.
@@ -81,6 +86,9 @@ func (a *App) createToken(ctx context.Context, req TokenRequest) (CreatedToken, 
 	}
 	if req.Scope != ScopeRead && req.Scope != ScopeAppend {
 		return CreatedToken{}, &RequestError{Field: "--scope", Reason: fmt.Sprintf("%q is not read or append", req.Scope)}
+	}
+	if req.States && req.Scope != ScopeRead {
+		return CreatedToken{}, &RequestError{Field: "--include-sensitive", Reason: "is for read tokens: an append token reads nothing"}
 	}
 	if req.Scope == ScopeAppend && req.Org == SystemOrg {
 		return CreatedToken{}, &RequestError{Field: "--org", Reason: systemOrgReason}
@@ -108,7 +116,7 @@ func (a *App) createToken(ctx context.Context, req TokenRequest) (CreatedToken, 
 	now := a.opts.Now().UTC()
 	rec := tokenRecord{TokenDTO: TokenDTO{
 		ID: id, Org: req.Org, Scope: req.Scope, CreatedAt: formatTime(now), CreatedBy: a.opts.User,
-		BreakGlass: req.BreakGlass, Reason: req.Reason,
+		BreakGlass: req.BreakGlass, Reason: req.Reason, States: req.States,
 	}, Hash: hashToken(token)}
 	if req.Expires > 0 {
 		rec.ExpiresAt = formatTime(now.Add(req.Expires))
@@ -122,6 +130,9 @@ func (a *App) createToken(ctx context.Context, req TokenRequest) (CreatedToken, 
 	if req.BreakGlass {
 		action = "audit.break_glass_granted"
 		meta = map[string]any{"reason": req.Reason, "expiresAt": rec.ExpiresAt, "grantee": "token:" + id}
+	}
+	if req.States {
+		meta["includesStates"] = true
 	}
 	if err := a.recordSelf(ctx, req.Org, action, meta); err != nil {
 		return CreatedToken{}, err
