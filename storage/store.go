@@ -413,6 +413,11 @@ func badgerOptions(dir string, opts Options, key []byte) badger.Options {
 		WithSyncWrites(true).
 		// One writer: there are no conflicting transactions to detect.
 		WithDetectConflicts(false).
+		// A damaged table block is an error where it is read (verify
+		// reports it), not a panic in an iterator or a value that reads as
+		// another key or id: each block's CRC-32C is checked as it is read
+		// from disk, once, before the block cache keeps it.
+		WithChecksumVerificationMode(options.OnBlockRead).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2)
 	// A table builder holds its whole table in memory, and a compaction
