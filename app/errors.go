@@ -63,7 +63,7 @@ func ErrorCode(err error) (code string, status int) {
 		return CodeTampered, http.StatusInternalServerError
 	case errors.Is(err, storage.ErrBatchTooLarge):
 		return CodeTooLarge, http.StatusRequestEntityTooLarge
-	case errors.Is(err, storage.ErrClosed), errors.Is(err, ErrNoStore):
+	case errors.Is(err, storage.ErrClosed), errors.Is(err, storage.ErrRemoved), errors.Is(err, ErrNoStore):
 		return CodeUnavailable, http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return CodeCancelled, http.StatusServiceUnavailable

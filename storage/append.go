@@ -739,6 +739,9 @@ func (s *Store) commit(batch []*inflight) {
 		}
 	}
 	err := s.failure()
+	if err == nil {
+		err = s.stillThere()
+	}
 	if err == nil && s.beforeCommit != nil {
 		if err = s.beforeCommit(); err != nil {
 			err = fmt.Errorf("failed to commit %d events: %w", events, err)
@@ -808,6 +811,8 @@ func (s *Store) syncAndAnswer(batch []*inflight, notify bool) {
 			}
 		}()
 	}
+	// Synced into files that were removed meanwhile is not durable.
+	_ = s.stillThere()
 	for _, g := range batch {
 		if g.err == nil {
 			// A group committed after a failure is not durable-safe.

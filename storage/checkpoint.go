@@ -133,6 +133,12 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 	if err := ctx.Err(); err != nil {
 		return SignedCheckpoint{}, err
 	}
+	// A checkpoint of files that were removed would be lost with them,
+	// and its anchor in the keystore would then belong to no log, or to
+	// a new one made at the same path.
+	if err := s.stillThere(); err != nil {
+		return SignedCheckpoint{}, err
+	}
 	in.cpMu.Lock()
 	defer in.cpMu.Unlock()
 	in.mu.Lock()

@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"maps"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,5 +48,54 @@ func TestDamagedTableIsNoticed(t *testing.T) {
 		if verr != nil && strings.Contains(verr.Error(), "restore the original key") {
 			t.Errorf("byte %d flipped: the keys are blamed: %v", off, verr)
 		}
+	}
+}
+
+// Appends fail once the database's files are removed, moved or emptied
+// under an open store: Badger would go on writing into the unlinked files,
+// and each append would be answered durable and be lost at close.
+func TestAppendFailsOnceTheFilesAreRemoved(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		remove func(dir string) error
+	}{
+		{"directory removed", os.RemoveAll},
+		{"directory moved", func(dir string) error { return os.Rename(dir, dir+".moved") }},
+		{"files removed", func(dir string) error {
+			es, err := os.ReadDir(dir)
+			for _, e := range es {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "log")
+			ks := newStoreKeystore()
+			s := openTest(t, dir, ks)
+			appendN(t, s, "acme", 0, 3)
+			anchors := len(ks.secrets)
+			if err := c.remove(dir); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				_, err := s.Append(context.Background(), []Event{testEvent("acme", 3+i)})
+				if !errors.Is(err, ErrRemoved) || !strings.Contains(err.Error(), "were removed or replaced while it was open") {
+					t.Fatalf("append %d after the files went: %v", i, err)
+				}
+			}
+			if _, err := s.Checkpoint(context.Background(), "acme"); !errors.Is(err, ErrRemoved) {
+				t.Errorf("checkpoint after the files went: %v", err)
+			}
+			// Close returns (Badger's own would retry its flush for ever)
+			// and mirrors no checkpoint into the keystore.
+			before := maps.Clone(ks.secrets)
+			if err := s.Close(); !errors.Is(err, ErrRemoved) {
+				t.Errorf("close: %v", err)
+			}
+			if !maps.EqualFunc(before, ks.secrets, bytes.Equal) || len(ks.secrets) != anchors {
+				t.Errorf("the keystore changed after the files went")
+			}
+		})
 	}
 }

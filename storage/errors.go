@@ -30,6 +30,9 @@ var (
 	ErrLocked = errors.New("audit log in use by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrRemoved: the database's files were removed or replaced while the
+	// store had them open; it refuses appends until reopened.
+	ErrRemoved = errors.New("audit log files removed while open")
 	// ErrInvalidFilter: a query's filter cannot be used; the concrete error
 	// is a *FilterError naming the field.
 	ErrInvalidFilter = errors.New("invalid filter")

@@ -204,6 +204,10 @@ type Store struct {
 	rotMu sync.Mutex // serializes data key rotations (RotateDataKey)
 	dedup []byte
 	dir   string
+	// lockFile is Badger's lock file in dir as it was when the store
+	// opened it (nil where there is none): present and the same file
+	// while the database's files are where the store opened them.
+	lockFile os.FileInfo
 	// stride is the database's tree layout: 1, every tree node on its
 	// own, or TreeStride, tiles (integrity.go, tiles.go).
 	stride uint
@@ -339,6 +343,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		dedup:    dk.dedup,
 		stride:   stride,
 		dir:      dir,
+		lockFile: lockFileInfo(dir),
 		reqs:     make(chan *appendRequest, 256),
 		cancel:   cancel,
 		heads:    map[string]head{},
@@ -435,6 +440,37 @@ func badgerOptions(dir string, opts Options, key []byte) badger.Options {
 	o.BaseTableSize = 1 << 20
 	o.Compression = options.None
 	return o
+}
+
+// badgerLockFile is the file Badger creates in its directory, and keeps,
+// while it has the database open.
+const badgerLockFile = "LOCK"
+
+func lockFileInfo(dir string) os.FileInfo {
+	fi, err := os.Stat(filepath.Join(dir, badgerLockFile))
+	if err != nil {
+		return nil
+	}
+	return fi
+}
+
+// stillThere fails once the database's files are no longer where the
+// store opened them: the directory removed, renamed or replaced, or
+// emptied. Badger keeps writing to the files it has open, which are then
+// unlinked, so that appends would be answered as durable and lost when
+// the store closes. One stat per commit, before it and after its sync.
+func (s *Store) stillThere() error {
+	if s.lockFile == nil {
+		return nil
+	}
+	fi, err := os.Stat(filepath.Join(s.dir, badgerLockFile))
+	if err == nil && os.SameFile(fi, s.lockFile) {
+		return nil
+	}
+	err = fmt.Errorf("the audit log's files in %s were removed or replaced while it was open: it refuses appends, "+
+		"and events answered since the removal may be lost; restore the directory from a backup, or restart to open what is there now: %w", s.dir, ErrRemoved)
+	s.setFailed(err)
+	return err
 }
 
 // Exists reports whether dir holds an audit log (a Badger database), so
@@ -554,6 +590,13 @@ func (s *Store) Close() error {
 	// The writer commits what is queued with a context this does not end.
 	s.cancel()
 	s.wg.Wait()
+	if err := s.stillThere(); err != nil {
+		// Badger's close would flush its memtable into a directory that
+		// is gone, retrying for ever: leave its files and goroutines to
+		// the process's exit instead, and write no final checkpoint.
+		s.subs.closeAll()
+		return fmt.Errorf("failed to close the audit log: %w", err)
+	}
 	s.finalCheckpoints()
 	s.subs.closeAll()
 	if err := s.db.Close(); err != nil {
