@@ -61,6 +61,8 @@ func ErrorCode(err error) (code string, status int) {
 		return CodeIntegrityAlert, http.StatusLocked
 	case errors.Is(err, storage.ErrTampered):
 		return CodeTampered, http.StatusInternalServerError
+	case errors.Is(err, storage.ErrDiskFull):
+		return CodeDiskFull, http.StatusInsufficientStorage
 	case errors.Is(err, storage.ErrBatchTooLarge):
 		return CodeTooLarge, http.StatusRequestEntityTooLarge
 	case errors.Is(err, storage.ErrClosed), errors.Is(err, storage.ErrRemoved), errors.Is(err, ErrNoStore):

@@ -96,12 +96,18 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 		return nil, fmt.Errorf("a batch of %d events needs %d bytes and %d writes, over the %d and %d of one atomic commit: append it in smaller batches: %w",
 			len(events), req.size, req.count, limSize, limCount, ErrBatchTooLarge)
 	}
+
 	return s.submit(ctx, req)
 }
 
 // submit hands a prepared request to the writer and waits for its answer.
 func (s *Store) submit(ctx context.Context, req *appendRequest) ([]Receipt, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Checked here, before the writer stages anything: a group it staged
+	// and could not commit would fail the store.
+	if err := s.roomFor(req.size); err != nil {
 		return nil, err
 	}
 	s.closeMu.RLock()

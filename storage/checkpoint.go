@@ -139,6 +139,9 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 	if err := s.stillThere(); err != nil {
 		return SignedCheckpoint{}, err
 	}
+	if err := s.roomFor(4 << 10); err != nil {
+		return SignedCheckpoint{}, err
+	}
 	in.cpMu.Lock()
 	defer in.cpMu.Unlock()
 	in.mu.Lock()

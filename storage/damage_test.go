@@ -3,11 +3,14 @@ package storage
 import (
 	"bytes"
 	"context"
-	"maps"
 	"errors"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -97,5 +100,63 @@ func TestAppendFailsOnceTheFilesAreRemoved(t *testing.T) {
 				t.Errorf("the keystore changed after the files went")
 			}
 		})
+	}
+}
+
+// With too little disk for a commit an append is refused, naming the
+// disk, and nothing is written; once there is room again appends go on
+// with the next seq (no gap).
+func TestAppendRefusedWhileTheDiskIsFull(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	appendN(t, s, "acme", 0, 2)
+	var free atomic.Uint64
+	free.Store(1 << 20)
+	s.diskFree = func(string) (uint64, error) { return free.Load(), nil }
+	_, err := s.Append(context.Background(), []Event{testEvent("acme", 2)})
+	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "1.0 MiB free") || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("append on a full disk: %v", err)
+	}
+	if _, err := s.Checkpoint(context.Background(), "acme"); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("checkpoint on a full disk: %v", err)
+	}
+	free.Store(1 << 40)
+	rs, err := s.Append(context.Background(), []Event{testEvent("acme", 2)})
+	if err != nil || rs[0].Seq != 3 {
+		t.Fatalf("append with room again: %+v, %v", rs, err)
+	}
+}
+
+// On a real file system that fills up (a small tmpfs, Linux as root), an
+// append is refused with ErrDiskFull instead of Badger's mapped write
+// ending the process with SIGBUS, and the log verifies afterwards.
+func TestAppendOnARealFullDisk(t *testing.T) {
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("needs Linux and root to mount a small tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	dir := filepath.Join(mnt, "log")
+	s := openTest(t, dir, newStoreKeystore())
+	defer s.Close()
+	big := []byte(`{"blob":"` + strings.Repeat("x", 400<<10) + `"}`)
+	var err error
+	n := 0
+	for ; n < 400 && err == nil; n++ {
+		e := testEvent("acme", n)
+		e.ActionType, e.Metadata, e.AfterState = "apply.mutation", []byte(`{"rtoSeconds":60}`), big
+		_, err = s.Append(context.Background(), []Event{e})
+	}
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("after %d appends of 400 KiB states on a 40 MiB disk: %v", n, err)
+	}
+	var ps []Problem
+	if _, err := s.Verify(context.Background(), VerifyOptions{}, func(p Problem) error { ps = append(ps, p); return nil }); err != nil && !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("verify: %v", err)
+	}
+	if len(ps) > 0 {
+		t.Fatalf("verify found problems: %v", ps)
 	}
 }

@@ -30,6 +30,10 @@ var (
 	ErrLocked = errors.New("audit log in use by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrDiskFull: the disk holding the database has too little space left
+	// for a commit; nothing was written, and appends succeed again once
+	// space is freed.
+	ErrDiskFull = errors.New("disk full")
 	// ErrRemoved: the database's files were removed or replaced while the
 	// store had them open; it refuses appends until reopened.
 	ErrRemoved = errors.New("audit log files removed while open")
