@@ -208,6 +208,9 @@ type Store struct {
 	// opened it (nil where there is none): present and the same file
 	// while the database's files are where the store opened them.
 	lockFile os.FileInfo
+	// diskFree reports the free space of dir's file system (a test's
+	// stand-in, or the real one).
+	diskFree func(dir string) (uint64, error)
 	// stride is the database's tree layout: 1, every tree node on its
 	// own, or TreeStride, tiles (integrity.go, tiles.go).
 	stride uint
@@ -290,6 +293,10 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 			return nil, err
 		}
 		master, err = ks.Get(ctx, KeyMaster)
+	} else if errors.Is(err, ErrKeyNotFound) {
+		// The log exists: made, maybe, by a process that stored its key
+		// after the read above. Read again before calling the key lost.
+		master, err = ks.Get(ctx, KeyMaster)
 	}
 	switch {
 	case errors.Is(err, ErrKeyNotFound):
@@ -344,6 +351,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		stride:   stride,
 		dir:      dir,
 		lockFile: lockFileInfo(dir),
+		diskFree: diskFree,
 		reqs:     make(chan *appendRequest, 256),
 		cancel:   cancel,
 		heads:    map[string]head{},
@@ -472,6 +480,33 @@ func (s *Store) stillThere() error {
 	s.setFailed(err)
 	return err
 }
+
+// diskMargin is the free space a commit leaves at least: room for Badger's
+// own files (its manifest, a compaction's tables).
+const diskMargin = 16 << 20
+
+// roomFor fails, writing nothing, when the disk holding the log lacks
+// room for an append of size bytes (as a commit counts them; the margin
+// covers the other appends of its group, at most 15% of a memtable). Badger writes its value log and its
+// memtable's log through memory mappings of files made sparse: a write
+// to a page the full disk cannot back is not an error but a SIGBUS that
+// ends the process. Each byte goes to both logs at most, so twice size
+// and a margin must be free; an error of the check itself is not a
+// refusal (the commit then meets what the disk says).
+func (s *Store) roomFor(size int64) error {
+	free, err := s.diskFree(s.dir)
+	if err != nil {
+		return nil
+	}
+	need := uint64(2*size) + diskMargin
+	if free >= need {
+		return nil
+	}
+	return fmt.Errorf("the disk holding the audit log (%s) has %s free, and a commit of %s needs %s: nothing was written; "+
+		"free some space and append again: %w", s.dir, mib(free), mib(uint64(size)), mib(need), ErrDiskFull)
+}
+
+func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // Exists reports whether dir holds an audit log (a Badger database), so
 // that a command that only reads one need not create it.
