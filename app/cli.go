@@ -203,7 +203,7 @@ func (c *cli) backend(cmd *cobra.Command) (profileBackend, func() error, error) 
 		}
 		return nil, nil, explained(storage.ErrLocked, "%v, and it serves no local API to go through: wait for it to finish, or close it, and retry", err)
 	}
-	c.verbosef(cmd, "the desktop app holds this profile: going through its API at %s", r.Addr())
+	c.verbosef(cmd, "the desktop app (or serve) holds this profile: going through its API at %s", r.Addr())
 	if c.held != nil {
 		c.held.b = r
 	}

@@ -309,6 +309,10 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 	// notAppended says what is recorded and what not; line is the first
 	// line not appended, when it is known (else 0).
 	notAppended := func(line int, err error) error {
+		var u *unanswered
+		if errors.As(err, &u) {
+			return u.explain(recorded, err)
+		}
 		switch {
 		case recorded == 0:
 			return fmt.Errorf("nothing was written: %w", err)
@@ -337,6 +341,10 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 			// A conflict created since the check: refused whole.
 			fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{c.lines[i], "id", conflictReason})
 			return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
+		}
+		var u *unanswered
+		if errors.As(err, &u) {
+			u.first, u.last = c.lines[u.from], c.lines[u.from+u.n-1]
 		}
 		return notAppended(c.lines[done], err)
 	})
@@ -609,11 +617,37 @@ func checkParts(ctx context.Context, b eventBackend, events []storage.Event) (pa
 func appendHalving(ctx context.Context, b eventBackend, events []storage.Event, done func(from int, rs []storage.Receipt) error) error {
 	return inHalves(events, func(from int, evs []storage.Event) error {
 		rs, err := b.appendEvents(ctx, evs)
+		if errors.Is(err, ErrNoAnswer) {
+			return &unanswered{from: from, n: len(evs), err: err}
+		}
 		if err != nil {
 			return err
 		}
 		return done(from, rs)
 	})
+}
+
+// unanswered is a commit of events[from:from+n] that was sent to the
+// desktop app (or serve) and not answered: it may or may not be recorded.
+type unanswered struct {
+	from, n     int
+	first, last int // its input lines, once known
+	err         error
+}
+
+func (u *unanswered) Error() string { return u.err.Error() }
+func (u *unanswered) Unwrap() error { return u.err }
+
+// explain says what is recorded, what may be and what is not, and how to
+// go on without duplicating events.
+func (u *unanswered) explain(recorded int, err error) error {
+	before := "no event before them is"
+	if recorded > 0 {
+		before = fmt.Sprintf("the events up to line %d are (their receipts are above)", recorded)
+	}
+	return fmt.Errorf("lines %d to %d were sent as one commit and not answered, so they may or may not be recorded; %s recorded, "+
+		"and those after line %d are not. Appending again is safe for lines with an id (a recorded one answers its receipt); "+
+		"look for the others (query) before appending them again: %w", u.first, u.last, before, u.last, err)
 }
 
 // inHalves calls do with events, and again with each half of any part it

@@ -84,6 +84,11 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// ErrNoAnswer: a request reached the desktop app (or serve) and no answer
+// came back (it stopped, the connection broke): what it asked may or may
+// not have been carried out.
+var ErrNoAnswer = errors.New("a request was sent and not answered")
+
 // Addr is where the desktop app listens.
 func (r *RemoteClient) Addr() string { return r.base }
 
@@ -96,7 +101,13 @@ func (r *RemoteClient) do(ctx context.Context, method, path string, body []byte,
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("the desktop app's API at %s did not answer: %w", r.base, err)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			// Not connected: the request was not sent.
+			return fmt.Errorf("the API of the desktop app (or serve) at %s did not answer: %w", r.base, err)
+		}
+		// Sent, maybe whole: it may have been carried out.
+		return fmt.Errorf("the API of the desktop app (or serve) at %s stopped answering: %w: %w", r.base, ErrNoAnswer, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
