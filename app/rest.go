@@ -244,8 +244,9 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 			ctx, cancel = context.WithDeadline(ctx, sessionEnds)
 			defer cancel()
 		} else if authz := r.Header.Get("Authorization"); authz != "" {
-			token, ok := strings.CutPrefix(authz, "Bearer ")
-			if !ok {
+			// The scheme's name is case-insensitive (RFC 9110 §11.1).
+			scheme, token, ok := strings.Cut(authz, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") {
 				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "the Authorization header must be 'Bearer <token>'", nil)
 				return
 			}
@@ -606,6 +607,12 @@ const checkEventsPath = "/api/operations/events/check"
 // appends all or nothing; at checkEventsPath it only checks them, as
 // Append would, and writes nothing.
 func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) {
+	// A compressed body would be read as garbled JSON: say what is wrong.
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		writeError(w, http.StatusUnsupportedMediaType, CodeInvalidRequest,
+			fmt.Sprintf("Content-Encoding %q is not accepted: send the events uncompressed (a JSON array or JSON Lines)", ce), nil)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -695,6 +702,9 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 // every problem found, each naming its index (array) or line (JSON Lines),
 // and for JSON Lines the events' line numbers.
 func decodeEventBatch(body []byte, cat *storage.Catalogue) ([]storage.Event, []int, []FieldError) {
+	// A UTF-8 byte order mark (some Windows tools write one) is not part
+	// of the JSON, as append from a file ignores it too.
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 	// JSON's own whitespace only (RFC 8259 §2): bytes.TrimSpace would
 	// also take Unicode spaces, accepting a body that is not JSON.
 	trimmed := bytes.Trim(body, " \t\r\n")

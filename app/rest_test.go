@@ -794,3 +794,24 @@ func TestREST_StatesOnlyToTokensThatMayReveal(t *testing.T) {
 		t.Errorf("an append token with states: %v", err)
 	}
 }
+
+// What a client may send in a form other than the plainest: a UTF-8 byte
+// order mark before a JSON array is not JSON's and is ignored (as append
+// from a file does); a compressed body is refused as such (415), not read
+// as garbled JSON; the Bearer scheme's name is case-insensitive.
+func TestREST_AppendBodyForms(t *testing.T) {
+	f := newRESTFixture(t)
+	ev := func(i int) string { return mustJSON(t, []storage.Event{TestEvent("org-a", 100+i, time.Now().Add(-time.Minute))}) }
+	resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader("\ufeff"+ev(1)))
+	if resp.StatusCode != 201 {
+		t.Errorf("a BOM before a JSON array: %d %s", resp.StatusCode, b)
+	}
+	resp, b = f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(ev(2)), "Content-Encoding", "gzip")
+	if resp.StatusCode != 415 || !strings.Contains(string(b), `Content-Encoding \"gzip\" is not accepted`) {
+		t.Errorf("gzip: %d %s", resp.StatusCode, b)
+	}
+	resp, b = f.do("GET", "/api/operations/events?org=org-a&limit=1", "", nil, "Authorization", "bearer "+f.tokens["readA"])
+	if resp.StatusCode != 200 {
+		t.Errorf("bearer in lower case: %d %s", resp.StatusCode, b)
+	}
+}
