@@ -744,10 +744,9 @@ func (s *Store) commit(batch []*inflight) {
 			writes = append(writes, g.writes)
 		}
 	}
+	// (Whether the files are still there is checked after the sync, before
+	// anyone is answered: what was written into removed files is lost.)
 	err := s.failure()
-	if err == nil {
-		err = s.stillThere()
-	}
 	if err == nil && s.beforeCommit != nil {
 		if err = s.beforeCommit(); err != nil {
 			err = fmt.Errorf("failed to commit %d events: %w", events, err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // One flipped byte in a table file is noticed, wherever it is: opening
@@ -112,6 +113,7 @@ func TestAppendRefusedWhileTheDiskIsFull(t *testing.T) {
 	var free atomic.Uint64
 	free.Store(1 << 20)
 	s.diskFree = func(string) (uint64, error) { return free.Load(), nil }
+	s.disk.at = time.Time{} // the last answer, the real disk's, is not used
 	_, err := s.Append(context.Background(), []Event{testEvent("acme", 2)})
 	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "1.0 MiB free") || !strings.Contains(err.Error(), "nothing was written") {
 		t.Fatalf("append on a full disk: %v", err)
@@ -120,6 +122,7 @@ func TestAppendRefusedWhileTheDiskIsFull(t *testing.T) {
 		t.Fatalf("checkpoint on a full disk: %v", err)
 	}
 	free.Store(1 << 40)
+	s.disk.at = time.Time{}
 	rs, err := s.Append(context.Background(), []Event{testEvent("acme", 2)})
 	if err != nil || rs[0].Seq != 3 {
 		t.Fatalf("append with room again: %+v, %v", rs, err)

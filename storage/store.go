@@ -211,6 +211,7 @@ type Store struct {
 	// diskFree reports the free space of dir's file system (a test's
 	// stand-in, or the real one).
 	diskFree func(dir string) (uint64, error)
+	disk     diskCheck
 	// stride is the database's tree layout: 1, every tree node on its
 	// own, or TreeStride, tiles (integrity.go, tiles.go).
 	stride uint
@@ -481,6 +482,16 @@ func (s *Store) stillThere() error {
 	return err
 }
 
+// diskCheck is the last answer of diskFree, and what was appended since.
+type diskCheck struct {
+	mu          sync.Mutex
+	at          time.Time
+	free, spent uint64
+}
+
+// diskCheckEvery is how long an answer of diskFree is used for.
+const diskCheckEvery = 100 * time.Millisecond
+
 // diskMargin is the free space a commit leaves at least: room for Badger's
 // own files (its manifest, a compaction's tables).
 const diskMargin = 16 << 20
@@ -494,11 +505,22 @@ const diskMargin = 16 << 20
 // and a margin must be free; an error of the check itself is not a
 // refusal (the commit then meets what the disk says).
 func (s *Store) roomFor(size int64) error {
+	need := uint64(2*size) + diskMargin
+	d := &s.disk
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// The last answer, less what was appended since, while it is recent
+	// and far from the limit: a single append need not wait for a
+	// statfs, and the margin covers what others write meanwhile.
+	if time.Since(d.at) < diskCheckEvery && d.free > d.spent+need+diskMargin {
+		d.spent += uint64(2 * size)
+		return nil
+	}
 	free, err := s.diskFree(s.dir)
 	if err != nil {
 		return nil
 	}
-	need := uint64(2*size) + diskMargin
+	d.at, d.free, d.spent = time.Now(), free, uint64(2*size)
 	if free >= need {
 		return nil
 	}
