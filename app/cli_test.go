@@ -566,16 +566,17 @@ func TestCLI_QueryTableEscapesControls(t *testing.T) {
 
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                  "",
-		"alice@example.com": "alice@example.com",
-		"café 東京":           "café 東京",
-		"a\nb\tc\r":         `a\nb\tc\r`,
-		"\x1b[31mred":       `\x1b[31mred`,
-		"\x7f\u0085":        `\x7f\u0085`,
-		"abc\u202edcba":     `abc\u202edcba`,
-		"zero\u200bwidth":   `zero\u200bwidth`,
-		"bad\xffutf8":       `bad\xffutf8`,
-		"\ufffd is a char":  "\ufffd is a char",
+		"":                    "",
+		"alice@example.com":   "alice@example.com",
+		"café 東京":             "café 東京",
+		"a\nb\tc\r":           `a\nb\tc\r`,
+		"\x1b[31mred":         `\x1b[31mred`,
+		"\x7f\u0085":          `\x7f\u0085`,
+		"abc\u202edcba":       `abc\u202edcba`,
+		"zero\u200bwidth":     `zero\u200bwidth`,
+		"ls\u2028ps\u2029end": `ls\u2028ps\u2029end`,
+		"bad\xffutf8":         `bad\xffutf8`,
+		"\ufffd is a char":    "\ufffd is a char",
 	} {
 		if got := printable(in); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)

@@ -94,10 +94,14 @@ func (c *columns) write(cells []string) error {
 func displayWidth(s string) int { return uniseg.StringWidth(s) }
 
 // printable is cell with its control characters (C0, DEL, C1), format
-// characters (such as the bidirectional overrides) and invalid UTF-8
-// escaped as Go writes them in a quoted string; the rest as it is.
+// characters (such as the bidirectional overrides), the line and
+// paragraph separators (U+2028, U+2029, which break a line in some
+// terminals and pagers) and invalid UTF-8 escaped as Go writes them in a
+// quoted string; the rest as it is.
 func printable(cell string) string {
-	escape := func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+	escape := func(r rune) bool {
+		return r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	}
 	if !strings.ContainsFunc(cell, escape) {
 		return cell
 	}
