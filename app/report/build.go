@@ -451,9 +451,9 @@ func (b *builder) add(e *storage.StoredEvent) {
 		}
 		if e.Status == "failed" || e.Status == "rolled_back" {
 			in := Incident{EventID: e.ID, At: ts(e.Timestamp), PlanID: m.PlanID, Resource: first(e.ResourceIDs), Provider: e.Provider,
-				Status: e.Status, ErrorCode: m.ErrorCode, HealthCheck: m.HealthCheck, RTOSeconds: -1}
+				Status: e.Status, ErrorCode: m.ErrorCode, HealthCheck: m.HealthCheck}
 			if m.RTOSeconds != nil {
-				in.RTOSeconds = *m.RTOSeconds
+				in.RTOSeconds = new(*m.RTOSeconds)
 			}
 			b.incidents[e.ID] = len(r.Incidents.Items)
 			r.Incidents.Items = append(r.Incidents.Items, in)
@@ -478,8 +478,8 @@ func (b *builder) add(e *storage.StoredEvent) {
 		switch e.ActionType {
 		case "rollback.executed":
 			in.RollbackPath, in.RollbackAt = m.Path, ts(e.Timestamp)
-			if in.RTOSeconds < 0 && m.RTOSeconds != nil {
-				in.RTOSeconds = *m.RTOSeconds
+			if in.RTOSeconds == nil && m.RTOSeconds != nil {
+				in.RTOSeconds = new(*m.RTOSeconds)
 			}
 		case "rollback.verified":
 			in.Verification = m.VerificationResult
@@ -645,10 +645,10 @@ func (b *builder) finish() *Report {
 	in := &r.Incidents
 	in.Count = len(in.Items)
 	for _, it := range in.Items {
-		if it.RTOSeconds >= 0 {
-			b.rtoSum += it.RTOSeconds
+		if it.RTOSeconds != nil {
+			b.rtoSum += *it.RTOSeconds
 			b.rtoN++
-			in.MaxRTO = max(in.MaxRTO, it.RTOSeconds)
+			in.MaxRTO = max(in.MaxRTO, *it.RTOSeconds)
 		}
 	}
 	if b.rtoN > 0 {

@@ -113,8 +113,14 @@ func TestBuild_Chains(t *testing.T) {
 		t.Errorf("changes: multi-party %d, rejected %d, plans %d", r.Changes.MultiParty, r.Changes.Rejected, r.Changes.Plans)
 	}
 	in := r.Incidents
-	if in.Count != 2 || in.Items[0].RTOSeconds != 120 || in.Items[0].RollbackPath != "manual" || in.Items[0].Verification != "partial" ||
-		in.Items[1].RTOSeconds != 45 || in.Items[1].ErrorCode != "Denied" || in.MeanRTO != 82 || in.MaxRTO != 120 {
+	rto := func(i int) int64 {
+		if i >= len(in.Items) || in.Items[i].RTOSeconds == nil {
+			return -1
+		}
+		return *in.Items[i].RTOSeconds
+	}
+	if in.Count != 2 || rto(0) != 120 || in.Items[0].RollbackPath != "manual" || in.Items[0].Verification != "partial" ||
+		rto(1) != 45 || in.Items[1].ErrorCode != "Denied" || in.MeanRTO != 82 || in.MaxRTO != 120 {
 		t.Errorf("incidents: %+v", in)
 	}
 	if len(r.HighRisk.Items) != MaxListed || r.HighRisk.Count != int64(MaxListed)+r.HighRisk.Truncated || r.HighRisk.Truncated == 0 {
@@ -186,4 +192,32 @@ func TestWrite_PDFFails(t *testing.T) {
 		t.Error("report.json does not say why there is no PDF")
 	}
 	checkSums(t, res.Dir, res.SumsSHA256)
+}
+
+// An incident whose apply and rollback say nothing of its recovery time
+// has rtoSeconds null in report.json (not a number a sum or a mean would
+// take) and "unknown" in the HTML; the known ones alone make the mean.
+func TestBuild_UnknownRTOIsNull(t *testing.T) {
+	b := &evb{at: testPeriod.Since}
+	b.add("apply.mutation", "failed", "high", `{"planId":"p1","errorCode":"Denied"}`, "r1")
+	b.add("apply.mutation", "rolled_back", "high", `{"planId":"p2","rtoSeconds":90}`, "r2")
+	r, err := Build(context.Background(), &sliceSource{events: b.list}, Options{Org: "o", Period: testPeriod, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(r.Incidents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"rtoSeconds":null`) || !strings.Contains(string(raw), `"rtoSeconds":90`) ||
+		r.Incidents.MeanRTO != 90 || r.Incidents.MaxRTO != 90 {
+		t.Errorf("incidents: %s", raw)
+	}
+	var html strings.Builder
+	if err := WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), ">unknown</td>") || !strings.Contains(html.String(), ">1m 30s</td>") {
+		t.Errorf("the HTML's incidents do not say unknown and 1m 30s")
+	}
 }

@@ -27,8 +27,14 @@ var funcs = template.FuncMap{
 	"title":     func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"outcome":   outcomeLabel,
 	"dur":       duration,
-	"join":      strings.Join,
-	"add":       func(a, b int) int { return a + b },
+	"rto": func(sec *int64) string {
+		if sec == nil {
+			return "unknown"
+		}
+		return duration(*sec)
+	},
+	"join": strings.Join,
+	"add":  func(a, b int) int { return a + b },
 	"retention": func(c RetentionClass) string {
 		if c.Indefinite {
 			return "indefinite"

@@ -241,7 +241,7 @@ type Incident struct {
 	Status       string `json:"status"` // failed | rolled_back
 	ErrorCode    string `json:"errorCode,omitempty"`
 	HealthCheck  string `json:"healthCheck,omitempty"`
-	RTOSeconds   int64  `json:"rtoSeconds"` // of the apply, else of its rollback; -1 unknown
+	RTOSeconds   *int64 `json:"rtoSeconds"` // of the apply, else of its rollback; null when neither says
 	RollbackPath string `json:"rollbackPath,omitempty"`
 	RollbackAt   string `json:"rollbackAt,omitempty"`
 	Verification string `json:"verification,omitempty"` // rollback.verified result

@@ -182,7 +182,7 @@ func crossCheck(t *testing.T, st *storage.Store, r *Report) {
 	}
 	// Each rolled-back apply carries its RTO.
 	for _, in := range r.Incidents.Items {
-		if in.Status == "rolled_back" && in.RTOSeconds < 0 {
+		if in.Status == "rolled_back" && in.RTOSeconds == nil {
 			t.Errorf("incident %s has no RTO", in.EventID)
 		}
 	}
