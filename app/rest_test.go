@@ -801,7 +801,9 @@ func TestREST_StatesOnlyToTokensThatMayReveal(t *testing.T) {
 // as garbled JSON; the Bearer scheme's name is case-insensitive.
 func TestREST_AppendBodyForms(t *testing.T) {
 	f := newRESTFixture(t)
-	ev := func(i int) string { return mustJSON(t, []storage.Event{TestEvent("org-a", 100+i, time.Now().Add(-time.Minute))}) }
+	ev := func(i int) string {
+		return mustJSON(t, []storage.Event{TestEvent("org-a", 100+i, time.Now().Add(-time.Minute))})
+	}
 	resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader("\ufeff"+ev(1)))
 	if resp.StatusCode != 201 {
 		t.Errorf("a BOM before a JSON array: %d %s", resp.StatusCode, b)
