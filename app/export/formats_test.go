@@ -462,7 +462,7 @@ func checkOCSF(t *testing.T, s ocsfSchema, line []byte, e *storage.StoredEvent) 
 	if num("type_uid") != class*100+activity {
 		t.Errorf("%s: type_uid %d", e.ActionType, num("type_uid"))
 	}
-	if sev, _ := OCSFSeverity(e.RiskLevel); num("severity_id") != sev {
+	if sev, _ := ocsfEventSeverity(e.ActionType, e.RiskLevel, e.Metadata); num("severity_id") != sev {
 		t.Errorf("%s: severity_id %d", e.ActionType, num("severity_id"))
 	}
 	if ms, _ := ev["time"].(json.Number).Int64(); ms != e.Timestamp.UnixMilli() {
@@ -560,5 +560,26 @@ func TestFormats_ocsfEveryActionType(t *testing.T) {
 	}
 	if len(page.Events) != len(types) {
 		t.Fatalf("%d events for %d types", len(page.Events), len(types))
+	}
+}
+
+// A finding's OCSF severity is its own (metadata.severity), not the risk
+// level of the scan that found it; other events take their risk level's.
+func TestOCSFEventSeverity(t *testing.T) {
+	for _, c := range []struct {
+		action, risk, meta string
+		id                 int
+		name               string
+	}{
+		{"finding.created", "low", `{"severity":"critical","findingCategory":"x","confidence":90}`, 5, "Critical"},
+		{"finding.created", "high", `{"severity":"informational"}`, 1, "Informational"},
+		{"finding.created", "medium", `{"severity":"bogus"}`, 3, "Medium"},
+		{"finding.created", "medium", ``, 3, "Medium"},
+		{"scan.completed", "low", `{"severity":"critical"}`, 2, "Low"},
+		{"apply.mutation", "high", `{}`, 4, "High"},
+	} {
+		if id, name := ocsfEventSeverity(c.action, c.risk, json.RawMessage(c.meta)); id != c.id || name != c.name {
+			t.Errorf("%s risk %s %s: %d %s, want %d %s", c.action, c.risk, c.meta, id, name, c.id, c.name)
+		}
 	}
 }

@@ -55,6 +55,34 @@ func OCSFSeverity(risk string) (int, string) {
 	return 0, "Unknown"
 }
 
+// ocsfEventSeverity is an event's OCSF severity: a finding's own
+// (metadata.severity, which the catalogue requires of finding.created:
+// informational … critical) where it has one, else its risk level's. A
+// SIEM triages a Detection or Compliance Finding by it, and a critical
+// finding of a routine, low-risk scan is still critical.
+func ocsfEventSeverity(actionType, risk string, metadata json.RawMessage) (int, string) {
+	if strings.HasPrefix(actionType, "finding.") && len(metadata) > 0 {
+		var m struct {
+			Severity string `json:"severity"`
+		}
+		if json.Unmarshal(metadata, &m) == nil {
+			switch m.Severity {
+			case "informational":
+				return 1, "Informational"
+			case "low":
+				return 2, "Low"
+			case "medium":
+				return 3, "Medium"
+			case "high":
+				return 4, "High"
+			case "critical":
+				return 5, "Critical"
+			}
+		}
+	}
+	return OCSFSeverity(risk)
+}
+
 func ocsfStatus(status string) (int, string) {
 	switch status {
 	case "applied":
@@ -89,7 +117,7 @@ func (o *ocsfEncoder) Encode(w io.Writer, r *Record) error {
 	}
 	className := r.OCSF.ClassName
 	activityName := ocsfActivityName(class, activity)
-	sevID, sev := OCSFSeverity(r.RiskLevel)
+	sevID, sev := ocsfEventSeverity(r.ActionType, r.RiskLevel, r.Metadata)
 	statusID, status := ocsfStatus(r.Status)
 	ev := r.eventJSON()
 	labels := make([]string, 0, len(r.Controls.SOC2)+len(r.Controls.ISO27001))
