@@ -44,8 +44,11 @@ type CLIConfig struct {
 	// command that holds the log (and serves no API, as the desktop app
 	// and serve do) to finish with it; 0: it does not wait.
 	LockWait time.Duration
-	Stdout   io.Writer
-	Stderr   io.Writer
+	// SyncSlice is how long sync run-now, holding the log itself,
+	// delivers before it lets other commands at the log (default 10 s).
+	SyncSlice time.Duration
+	Stdout    io.Writer
+	Stderr    io.Writer
 }
 
 // ExitError carries a process exit status chosen by a command.

@@ -15,6 +15,10 @@ import (
 	axsync "github.com/axiomops/axiom-audit/app/sync"
 )
 
+// syncYieldPause is how long sync run-now, between two slices, leaves the
+// log to a command waiting for it (which looks every 200 ms).
+var syncYieldPause = 500 * time.Millisecond
+
 // syncCommand is `axiom-audit sync enable|disable|run-now|status`.
 func (c *cli) syncCommand() *cobra.Command {
 	syncCmd := &cobra.Command{
@@ -171,8 +175,45 @@ func (c *cli) syncCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer closeApp()
-			st, runErr := b.syncRunNow(cmd.Context(), rOrg)
+			defer func() { closeApp() }()
+			var st []SyncStatus
+			var runErr error
+			if a, ok := b.(*App); ok {
+				// This process holds the log: it delivers in slices and
+				// lets a producer's append (or any command waiting for
+				// the log) in between, rather than make it wait for the
+				// whole backlog and every slow answer.
+				slice := c.cfg.SyncSlice
+				if slice <= 0 {
+					slice = 10 * time.Second
+				}
+				for {
+					var more bool
+					st, more, runErr = a.syncRunNowUntil(cmd.Context(), rOrg, time.Now().Add(slice))
+					if runErr != nil || !more {
+						break
+					}
+					closeApp()
+					closeApp = noClose
+					c.verbosef(cmd, "delivered for %s; letting other commands at the log before going on", slice)
+					select {
+					case <-cmd.Context().Done():
+						return cmd.Context().Err()
+					case <-time.After(syncYieldPause):
+					}
+					if b, closeApp, err = c.backend(cmd); err != nil {
+						return err
+					}
+					if a, ok = b.(*App); !ok {
+						// The desktop app opened the profile meanwhile:
+						// it delivers the rest.
+						st, runErr = b.syncRunNow(cmd.Context(), rOrg)
+						break
+					}
+				}
+			} else {
+				st, runErr = b.syncRunNow(cmd.Context(), rOrg)
+			}
 			if st == nil && runErr != nil {
 				return runErr
 			}

@@ -540,3 +540,62 @@ func TestCLI_SyncRunNowFailureSaidOnce(t *testing.T) {
 		t.Errorf("run-now: exit %d\nstdout:\n%s\nstderr:\n%s\nlogged:\n%s", code, stdout, stderr, logged.String())
 	}
 }
+
+// sync run-now holding the log itself (no app open, from cron) delivers in
+// slices and closes the log between them, so that a producer's append
+// waiting for the log gets it within a slice, not after the whole backlog;
+// it reopens the log and goes on until nothing is pending.
+func TestCLI_SyncRunNowLetsOthersAtTheLog(t *testing.T) {
+	dir, ks := t.TempDir(), keystore.NewMemory()
+	opens := 0
+	open := func(ctx context.Context, _ Globals) (*App, func() error, error) {
+		st, err := storage.Open(ctx, dir, ks, storage.Options{GCInterval: -1})
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := New(Options{Store: st, Keystore: ks, User: "tester", Version: "test"})
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		opens++
+		return a, func() error { a.Close(); return st.Close() }, nil
+	}
+	a, closeA, err := open(context.Background(), Globals{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 { // three batches of 1000
+		appendN(t, a, "acme", 500)
+	}
+	closeA()
+	rc := &siem{secret: []byte("whsec_123")}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	defer func(p time.Duration) { syncYieldPause = p }(syncYieldPause)
+	syncYieldPause = time.Millisecond
+	run := func(args ...string) (string, int) {
+		var out, errb bytes.Buffer
+		root := NewRootCommand(CLIConfig{Version: "test", Open: open, SyncSlice: time.Nanosecond, Stdout: &out, Stderr: &errb})
+		root.SetArgs(args)
+		err := root.ExecuteContext(context.Background())
+		if err != nil {
+			errb.WriteString(Explain(err))
+		}
+		return out.String() + errb.String(), ExitCode(err)
+	}
+	if out, code := run("sync", "enable", "--org", "acme", "--to", "webhook", "--url", srv.URL, "--format", "jsonl",
+		"--secret-file", writeFile(t, "secret", "whsec_123\n")); code != 0 {
+		t.Fatalf("enable: exit %d: %s", code, out)
+	}
+	opens = 0
+	if out, code := run("sync", "run-now", "--org", "acme"); code != 0 || !strings.Contains(out, "healthy") {
+		t.Fatalf("run-now: exit %d: %s", code, out)
+	}
+	if n := len(rc.lines()); n != 2501 { // and audit.sync_enabled
+		t.Fatalf("the receiver got %d events, want 2501", n)
+	}
+	if opens != 3 {
+		t.Fatalf("run-now opened the log %d times, want 3: a slice per batch, the log closed between", opens)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	gosync "sync"
+	"time"
 
 	"github.com/axiomops/axiom-audit/app/export"
 	axsync "github.com/axiomops/axiom-audit/app/sync"
@@ -232,6 +233,16 @@ func (a *App) syncRunNow(ctx context.Context, org string) ([]SyncStatus, error) 
 		return nil, err
 	}
 	return s.RunNow(ctx, org)
+}
+
+// syncRunNowUntil is syncRunNow that stops between two batches once
+// deadline has passed, and says whether events were left pending.
+func (a *App) syncRunNowUntil(ctx context.Context, org string, deadline time.Time) ([]SyncStatus, bool, error) {
+	s, err := a.syncer()
+	if err != nil {
+		return nil, false, err
+	}
+	return s.RunNowUntil(ctx, org, deadline)
 }
 
 // SyncStatus returns the status of org's destinations for the UI's sync

@@ -322,33 +322,50 @@ func (s *Syncer) Disable(ctx context.Context, org string, kind Kind) error {
 // again (the user may have fixed the receiver); one stopped by an integrity
 // alert is not. The error joins the failures of each destination.
 func (s *Syncer) RunNow(ctx context.Context, org string) ([]Status, error) {
+	st, _, err := s.RunNowUntil(ctx, org, time.Time{})
+	return st, err
+}
+
+// RunNowUntil is RunNow that stops delivering, between two batches, once
+// deadline (when not zero) has passed, and says whether events were left
+// pending then: a command that holds the log for it (sync run-now from
+// cron, without the app) lets other commands at the log before it goes on.
+func (s *Syncer) RunNowUntil(ctx context.Context, org string, deadline time.Time) ([]Status, bool, error) {
 	cfgs, err := s.configs(ctx, org)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var errs []error
 	n := 0
+	pending := false
 	for _, c := range cfgs {
 		if !c.Enabled() {
 			continue
 		}
 		n++
 		w := s.worker(c)
-		if err := s.runNow(ctx, w); err != nil {
+		err := s.runNow(ctx, w, deadline)
+		switch {
+		case errors.Is(err, errYielded):
+			pending = true
+		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: %w", c.Kind, err))
 		}
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("organization %q: %w", org, ErrNotEnabled)
+		return nil, false, fmt.Errorf("organization %q: %w", org, ErrNotEnabled)
 	}
 	st, err := s.Status(ctx, org)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	return st, errors.Join(errs...)
+	return st, pending, errors.Join(errs...)
 }
 
-func (s *Syncer) runNow(ctx context.Context, w *worker) error {
+// errYielded: drain stopped at its deadline with events still pending.
+var errYielded = errors.New("stopped at the deadline with events pending")
+
+func (s *Syncer) runNow(ctx context.Context, w *worker, deadline time.Time) error {
 	w.mu.Lock()
 	if err := s.load(ctx, w); err != nil {
 		w.mu.Unlock()
@@ -358,8 +375,8 @@ func (s *Syncer) runNow(ctx context.Context, w *worker) error {
 		w.mu.Unlock()
 		return fmt.Errorf("stopped by an integrity alert: %s", w.p.Stopped)
 	}
-	err := s.drain(ctx, w)
-	for err != nil && ctx.Err() == nil {
+	err := s.drain(ctx, w, deadline)
+	for err != nil && !errors.Is(err, errYielded) && ctx.Err() == nil {
 		size := w.batchSize(s)
 		// RunNow's caller reports the error (run-now prints it): the
 		// log need not say it again.
@@ -371,7 +388,11 @@ func (s *Syncer) runNow(ctx context.Context, w *worker) error {
 		if w.batchSize(s) >= size || w.p.State != StateRetrying {
 			break
 		}
-		err = s.drain(ctx, w)
+		err = s.drain(ctx, w, deadline)
+	}
+	if errors.Is(err, errYielded) {
+		w.mu.Unlock()
+		return err
 	}
 	state := w.p.State
 	w.mu.Unlock()
@@ -591,7 +612,7 @@ func (s *Syncer) loop(ctx context.Context, w *worker) {
 		case <-w.retryNow:
 		default:
 		}
-		err := s.drain(ctx, w)
+		err := s.drain(ctx, w, time.Time{})
 		if ctx.Err() != nil {
 			w.mu.Unlock()
 			return
@@ -639,9 +660,17 @@ func (s *Syncer) loop(ctx context.Context, w *worker) {
 
 // drain delivers batches until the destination has everything; w.mu is
 // held.
-func (s *Syncer) drain(ctx context.Context, w *worker) error {
+func (s *Syncer) drain(ctx context.Context, w *worker, deadline time.Time) error {
 	for {
+		limit := w.batchSize(s)
 		n, err := s.deliverOnce(ctx, w)
+		if err == nil && n > 0 && !deadline.IsZero() && s.opts.Now().After(deadline) {
+			if n < limit {
+				n = 0 // a short batch was the last one pending
+			} else {
+				err = errYielded
+			}
+		}
 		if err != nil || n == 0 {
 			if w.dirty {
 				if serr := s.save(ctx, w); serr != nil && err == nil {
