@@ -632,10 +632,18 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "the request holds no events", nil)
 		return
 	}
+	// Where event i is in the body: its line (JSON Lines, from 1) or its
+	// index in the array (from 0, as fields[].index has it).
+	where := func(i int) string {
+		if i < len(lines) {
+			return fmt.Sprintf("line %d", lines[i])
+		}
+		return fmt.Sprintf("the event at index %d", i)
+	}
 	for i := range events {
 		if !p.canAppend(events[i].OrganizationID) {
 			writeError(w, http.StatusForbidden, CodeForbidden,
-				fmt.Sprintf("event %d: this credential may not append to organization %q", i, events[i].OrganizationID), nil)
+				fmt.Sprintf("%s: this credential may not append to organization %q", where(i), events[i].OrganizationID), nil)
 			return
 		}
 	}
@@ -673,9 +681,16 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 			}
 			fields[k] = fe
 		}
-		e := events[conflicts[0].Index]
-		err := &storage.ConflictError{Index: conflicts[0].Index, ID: e.ID, OrganizationID: e.OrganizationID}
-		msg := err.Error()
+		c := conflicts[0]
+		e := events[c.Index]
+		err := &storage.ConflictError{Index: c.Index, ID: e.ID, OrganizationID: e.OrganizationID}
+		msg := fmt.Sprintf("%s: id %q of organization %q is already recorded with different content", where(c.Index), e.ID, e.OrganizationID)
+		if c.Earlier >= 0 {
+			// Nothing of the batch is recorded: the id repeats an
+			// earlier event of the batch.
+			msg = fmt.Sprintf("%s: id %q repeats the id of %s with different content", where(c.Index), e.ID, where(c.Earlier))
+		}
+		msg += "; nothing was written"
 		if len(conflicts) > 1 {
 			msg += fmt.Sprintf(" (and %d more conflicting events, each in fields)", len(conflicts)-1)
 		}

@@ -470,18 +470,31 @@ func TestREST_AppendAllOrNothing(t *testing.T) {
 		body        string
 		index, line int
 		reason      string
+		message     string // the message's start
 	}{
-		"array":             {mustJSON(t, []storage.Event{other, changed}), 1, 0, conflictReason},
-		"json lines":        {mustJSON(t, other) + "\n\n" + mustJSON(t, changed) + "\n", 1, 3, conflictReason},
-		"array repeat":      {mustJSON(t, []storage.Event{other2, changed2}), 1, 0, "repeats the id of event 0 with different content"},
-		"json lines repeat": {mustJSON(t, other2) + "\n\n" + mustJSON(t, changed2) + "\n", 1, 3, "repeats the id of line 1 with different content"},
+		"array":             {mustJSON(t, []storage.Event{other, changed}), 1, 0, conflictReason, "the event at index 1: id "},
+		"json lines":        {mustJSON(t, other) + "\n\n" + mustJSON(t, changed) + "\n", 1, 3, conflictReason, "line 3: id"},
+		"array repeat":      {mustJSON(t, []storage.Event{other2, changed2}), 1, 0, "repeats the id of event 0 with different content", "the event at index 1: id \"" + other2.ID + "\" repeats the id of the event at index 0 with different content; nothing was written"},
+		"json lines repeat": {mustJSON(t, other2) + "\n\n" + mustJSON(t, changed2) + "\n", 1, 3, "repeats the id of line 1 with different content", "line 3: id \"" + other2.ID + "\" repeats the id of line 1"},
 	} {
 		resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(tt.body))
 		var e ErrorDTO
 		json.Unmarshal(b, &e)
 		if resp.StatusCode != 409 || e.Code != CodeConflict || len(e.Fields) != 1 || e.Fields[0].Field != "id" ||
-			e.Fields[0].Index == nil || *e.Fields[0].Index != tt.index || e.Fields[0].Line != tt.line || e.Fields[0].Reason != tt.reason {
+			e.Fields[0].Index == nil || *e.Fields[0].Index != tt.index || e.Fields[0].Line != tt.line || e.Fields[0].Reason != tt.reason ||
+			!strings.HasPrefix(e.Message, tt.message) {
 			t.Errorf("%s conflict: %d %s", name, resp.StatusCode, b)
+		}
+	}
+	// A credential of another organization: the event is named as the
+	// fields name it, by line (from 1) or by index (from 0).
+	for body, want := range map[string]string{
+		"\n" + mustJSON(t, TestEvent("org-b", 1, time.Now().Add(-time.Minute))) + "\n":    "line 2: this credential may not append to organization",
+		mustJSON(t, []storage.Event{TestEvent("org-b", 1, time.Now().Add(-time.Minute))}): "the event at index 0: this credential may not append",
+	} {
+		resp, b := f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(body))
+		if resp.StatusCode != 403 || !strings.Contains(string(b), want) {
+			t.Errorf("another organization's event: %d %s, want %q", resp.StatusCode, b, want)
 		}
 	}
 	if got := count(); got != before {
