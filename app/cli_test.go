@@ -1416,3 +1416,15 @@ func TestCLI_AppendUnansweredCommitIsNotCalledUnwritten(t *testing.T) {
 		t.Fatalf("%d events recorded, want the 5 of the unanswered commit", n)
 	}
 }
+
+// An input without events (empty, blank lines, a byte order mark alone)
+// is not an error, but append says so rather than exit in silence.
+func TestCLI_AppendOfNothingSaysSo(t *testing.T) {
+	a := TestApp(t)
+	for _, in := range []string{"", "\n\n  \n", "\ufeff"} {
+		stdout, stderr, code := runCLI(t, a, in, "append", "-")
+		if code != 0 || stdout != "" || !strings.Contains(stderr, "the input holds no events") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", in, code, stdout, stderr)
+		}
+	}
+}

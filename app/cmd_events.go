@@ -81,8 +81,14 @@ func (c *cli) appendCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := plan.refuse(cmd); err != nil || plan.events == 0 {
+			if err := plan.refuse(cmd); err != nil {
 				return err
+			}
+			if plan.events == 0 {
+				// Not an error (a producer with nothing to say), but not
+				// silence either: a wrong file or an empty pipe shows.
+				fmt.Fprintln(cmd.ErrOrStderr(), "axiom-audit: the input holds no events (only blank lines, or nothing); nothing was written")
+				return nil
 			}
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
