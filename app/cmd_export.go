@@ -83,31 +83,33 @@ func (a *App) exportEvidence(ctx context.Context, req ExportRequest, progress fu
 			progress(ExportProgressDTO{Events: p.Events, Total: p.Total, Bytes: p.Bytes, ETASeconds: int64(p.ETA / time.Second)})
 		}
 	}
+	// The export is recorded before its bundle becomes visible (Write's
+	// Record): a crash leaves no bundle the log does not know of. It must
+	// be recorded even when the caller has just cancelled: the bundle is
+	// complete by then.
+	opts.Record = func(res export.Result) error {
+		files := make([]map[string]any, 0, len(res.Files))
+		for _, fl := range res.Files {
+			files = append(files, map[string]any{"name": fl.Name, "bytes": fl.Bytes, "sha256": fl.SHA256})
+		}
+		var filter map[string]any
+		if b, err := json.Marshal(res.Manifest.Filter); err == nil {
+			_ = json.Unmarshal(b, &filter)
+		}
+		meta := map[string]any{
+			"filter": filter, "format": string(format), "files": files, "bytes": res.Bytes,
+			"sha256": res.ManifestSHA256, "revealStates": req.IncludeSensitive,
+			"count": res.Count, "firstSeq": res.FirstSeq, "lastSeq": res.LastSeq,
+			"bundle": filepath.Base(res.Dir),
+		}
+		if err := a.recordSelf(context.WithoutCancel(ctx), f.Org, "audit.exported", meta); err != nil {
+			return fmt.Errorf("%w; the bundle was removed because its export could not be audited", err)
+		}
+		return nil
+	}
 	res, err := export.Write(ctx, StoreExportSource(st), opts)
 	if err != nil {
 		return ExportResultDTO{}, err
-	}
-	files := make([]map[string]any, 0, len(res.Files))
-	for _, fl := range res.Files {
-		files = append(files, map[string]any{"name": fl.Name, "bytes": fl.Bytes, "sha256": fl.SHA256})
-	}
-	var filter map[string]any
-	if b, err := json.Marshal(res.Manifest.Filter); err == nil {
-		_ = json.Unmarshal(b, &filter)
-	}
-	meta := map[string]any{
-		"filter": filter, "format": string(format), "files": files, "bytes": res.Bytes,
-		"sha256": res.ManifestSHA256, "revealStates": req.IncludeSensitive,
-		"count": res.Count, "firstSeq": res.FirstSeq, "lastSeq": res.LastSeq,
-		"bundle": filepath.Base(res.Dir),
-	}
-	// recordSelf must run even when the caller has just cancelled: the
-	// bundle exists and its export must be in the log.
-	if err := a.recordSelf(context.WithoutCancel(ctx), f.Org, "audit.exported", meta); err != nil {
-		if rmErr := os.RemoveAll(res.Dir); rmErr != nil {
-			return ExportResultDTO{}, fmt.Errorf("%w; and the unaudited bundle %s could not be removed: %v", err, res.Dir, rmErr)
-		}
-		return ExportResultDTO{}, fmt.Errorf("%w; the bundle was removed because its export could not be audited", err)
 	}
 	return ExportResultDTO{Dir: res.Dir, Format: string(format), Count: res.Count, FirstSeq: res.FirstSeq,
 		LastSeq: res.LastSeq, Bytes: res.Bytes, IncludeSensitive: req.IncludeSensitive, Files: res.Files}, nil

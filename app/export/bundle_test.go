@@ -551,3 +551,41 @@ func TestLineReader_longLine(t *testing.T) {
 		t.Fatalf("after the end: %v", err)
 	}
 }
+
+// With Record, the export is recorded once the bundle is complete and
+// under the name it gets, while that name is still an empty folder: the
+// bundle becomes visible only after its record, so a crash in between
+// leaves no bundle the log does not know of. A failing Record leaves
+// nothing: no bundle, no empty folder, no partial one.
+func TestWrite_recordsBeforeTheBundleIsVisible(t *testing.T) {
+	src := newSource(t)
+	var seen Result
+	res := writeBundle(t, src, JSONLines, false, func(o *Options) {
+		o.Record = func(r Result) error {
+			seen = r
+			es, err := os.ReadDir(r.Dir)
+			if err != nil || len(es) != 0 {
+				t.Errorf("at the record, %s holds %d entries (%v), want an empty folder", r.Dir, len(es), err)
+			}
+			if r.ManifestSHA256 == "" || r.Count == 0 || len(r.Files) == 0 {
+				t.Errorf("the record gets %+v", r)
+			}
+			return nil
+		}
+	})
+	if seen.Dir != res.Dir || seen.ManifestSHA256 != res.ManifestSHA256 {
+		t.Fatalf("recorded %s %s, written %s %s", seen.Dir, seen.ManifestSHA256, res.Dir, res.ManifestSHA256)
+	}
+	verifyOK(t, res.Dir)
+
+	out := t.TempDir()
+	refused := errors.New("the log refused the record")
+	_, err := Write(context.Background(), src, Options{Org: testOrg, Format: JSONLines, OutDir: out, Now: func() time.Time { return testNow },
+		Record: func(Result) error { return refused }})
+	if !errors.Is(err, refused) {
+		t.Fatalf("Write with a failing record: %v", err)
+	}
+	if es, _ := os.ReadDir(out); len(es) != 0 {
+		t.Fatalf("a failed record left %d entries in the folder: %v", len(es), es)
+	}
+}

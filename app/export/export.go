@@ -72,6 +72,13 @@ type Options struct {
 	Now              func() time.Time
 	// Progress, when set, is called at most ten times a second.
 	Progress func(Progress)
+	// Record, when set, records the export (the log's audit.exported)
+	// once the bundle is complete and synced, under the name it is about
+	// to have, before it is moved there: a bundle is never visible
+	// unrecorded, even if the process dies at that moment (the empty
+	// folder that held its name is then all there is). An error from it
+	// removes the bundle and is Write's error.
+	Record func(Result) error
 
 	// create makes a bundle file; tests replace it to simulate a full disk.
 	create func(path string) (io.WriteCloser, error)
@@ -164,20 +171,33 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 	if err := syncDir(tmp); err != nil {
 		return res, fmt.Errorf("failed to sync %s: %w", tmp, err)
 	}
-	target, err := Place(tmp, outDir, BundleName(opts.Org, created))
-	if err != nil {
-		return res, err
-	}
-	if err := syncDir(outDir); err != nil {
-		os.RemoveAll(target)
-		return res, fmt.Errorf("failed to sync %s: %w", outDir, err)
-	}
-	res = Result{Dir: target, Files: files, Count: m.Count, FirstSeq: m.FirstSeq, LastSeq: m.LastSeq, Manifest: m}
+	res = Result{Files: files, Count: m.Count, FirstSeq: m.FirstSeq, LastSeq: m.LastSeq, Manifest: m}
 	for _, f := range files {
 		res.Bytes += f.Bytes
 		if f.Name == ManifestFile {
 			res.ManifestSHA256 = f.SHA256
 		}
+	}
+	if opts.Record == nil {
+		if res.Dir, err = Place(tmp, outDir, BundleName(opts.Org, created)); err != nil {
+			return Result{}, err
+		}
+	} else {
+		if res.Dir, err = Reserve(outDir, BundleName(opts.Org, created)); err != nil {
+			return Result{}, err
+		}
+		if err := opts.Record(res); err != nil {
+			os.Remove(res.Dir)
+			return Result{}, err
+		}
+		if err := Fill(tmp, res.Dir); err != nil {
+			os.Remove(res.Dir)
+			return Result{}, fmt.Errorf("the export is recorded, but its bundle could not be moved into place, and was removed: %w", err)
+		}
+	}
+	if err := syncDir(outDir); err != nil {
+		os.RemoveAll(res.Dir)
+		return Result{}, fmt.Errorf("failed to sync %s: %w", outDir, err)
 	}
 	return res, nil
 }

@@ -20,3 +20,13 @@ func renameNoReplace(oldpath, newpath string) error {
 	}
 	return nil
 }
+
+// renameOntoEmpty renames the folder oldpath onto newpath, an empty
+// folder, which rename(2) replaces atomically (and refuses when it is not
+// empty); os.Rename refuses any existing folder.
+func renameOntoEmpty(oldpath, newpath string) error {
+	if err := unix.Rename(oldpath, newpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
