@@ -199,6 +199,8 @@ describe('App', () => {
   it('says when nothing matches and offers a way out', async () => {
     renderApp({ search: '?org=acme&range=90d&q=user:nobody' })
     expect(await screen.findByTestId('empty-state')).toHaveTextContent('No events match')
+    // The query on a line of its own, whole.
+    expect(screen.getByTestId('empty-query')).toHaveTextContent(/^user:nobody$/)
     fireEvent.click(screen.getByText('Clear the query'))
     await waitFor(() => expect(rows()).toHaveLength(6))
   })

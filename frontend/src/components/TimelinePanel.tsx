@@ -54,7 +54,18 @@ export function TimelinePanel() {
           </Group>
         }
       >
-        Nothing in this time range matches {q ? <code>{q}</code> : 'the filters'}. Widen the range or remove a term.
+        {q ? (
+          <>
+            Nothing in this time range matches
+            {/* On a line of its own, and cut anywhere when too long: a break at a hyphen would read as two terms. */}
+            <code style={{ display: 'block', margin: '4px 0', overflowWrap: 'anywhere', wordBreak: 'break-all' }} data-testid="empty-query">
+              {q}
+            </code>
+          </>
+        ) : (
+          'Nothing in this time range matches the filters. '
+        )}
+        Widen the range or remove a term.
         {parseQuery(q).filter.text?.includes(' ') && ' Words without a field are searched as one phrase, so try fewer of them.'}
       </EmptyState>
     )
