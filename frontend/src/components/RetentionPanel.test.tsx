@@ -2,7 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { createFakeApi } from '../api/fake'
-import { NOW, renderWith, sampleEvents, setup } from '../test/render'
+import { NOW, makeEvent, renderWith, sampleEvents, setup } from '../test/render'
 import { RetentionIndicator } from './RetentionPanel'
 
 describe('RetentionIndicator', () => {
@@ -20,6 +20,18 @@ describe('RetentionIndicator', () => {
     await userEvent.click(within(panel).getByTestId('retention-save'))
     await waitFor(() => expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 30 days'))
     expect(screen.getByTestId('retention-panel')).toHaveTextContent('policy version 1')
+  })
+
+  it('says what expires soon and the last recorded sweep', async () => {
+    const base = sampleEvents()
+    const sweep = makeEvent(base.length + 1, { actionType: 'audit.retention_swept', category: 'audit', metadata: { pruned: 42 } })
+    const fake = createFakeApi([...base, sweep], { now: () => NOW })
+    const expiring = { org: 'acme', horizon: '', count: 3, groups: [] }
+    const s = setup({ api: { ...fake, expiringEvents: () => Promise.resolve(expiring) } })
+    renderWith(s.stores, <RetentionIndicator />)
+    await userEvent.click(screen.getByTestId('retention-indicator'))
+    expect(await screen.findByTestId('retention-expiring')).toHaveTextContent('3 events expire within 7 days.')
+    expect(await screen.findByTestId('retention-last-sweep')).toHaveTextContent(/^Last recorded sweep: .+, 42 events pruned\.$/)
   })
 
   it('in a browser says how to change it on the machine', async () => {

@@ -2,9 +2,11 @@ import { Alert, Button, Code, Group, NumberInput, Popover, Select, Stack, Switch
 import { IconHourglass } from '@tabler/icons-react'
 import { useCallback, useEffect, useState } from 'react'
 import { toApiError } from '../api/errors'
-import type { RetentionDTO, RetentionRuleDTO, RetentionSetRequest } from '../api/types'
+import type { EventDTO, ExpiringDTO, RetentionDTO, RetentionRuleDTO, RetentionSetRequest } from '../api/types'
+import { formatDateTime } from '../lib/time'
 import { useStores, useView } from '../store/context'
 import classes from './Header.module.css'
+import { EXPIRING_WARNING_DAYS } from './RetentionBanner'
 
 function windowText(r: Pick<RetentionRuleDTO, 'days' | 'indefinite'>): string {
   if (r.indefinite) return 'indefinitely'
@@ -15,6 +17,48 @@ function windowText(r: Pick<RetentionRuleDTO, 'days' | 'indefinite'>): string {
 export const RETENTION_CATEGORIES: Record<'operational' | 'material', string[]> = {
   operational: ['scan', 'finding', 'recommendation', 'user', 'workflow', 'custom'],
   material: ['connection', 'plan', 'approval', 'terraform_export', 'apply', 'rollback', 'releaseops', 'audit'],
+}
+
+/**
+ * What retention does next and did last: the events it prunes within the
+ * banner's horizon, and the newest recorded sweep (audit.retention_swept).
+ * Either is left out when it cannot be read: it must never get in the way.
+ */
+function RetentionActivity({ org }: { org: string }) {
+  const { api } = useStores()
+  const tz = useView((s) => s.tz)
+  const [expiring, setExpiring] = useState<ExpiringDTO>()
+  const [sweep, setSweep] = useState<EventDTO | null>()
+  useEffect(() => {
+    let live = true
+    api.expiringEvents(org, EXPIRING_WARNING_DAYS).then((e) => live && setExpiring(e), () => {})
+    api.listEvents({ org, actionTypes: ['audit.retention_swept'], order: 'newest', limit: 1 }).then(
+      (p) => live && setSweep(p.events[0] ?? null),
+      () => {},
+    )
+    return () => {
+      live = false
+    }
+  }, [api, org])
+  const pruned = sweep ? Number((sweep.metadata as { pruned?: number }).pruned ?? 0) : 0
+  return (
+    <Stack gap={2} data-testid="retention-activity">
+      {expiring && expiring.org === org && (
+        <Text size="xs" data-testid="retention-expiring">
+          {expiring.count === 0
+            ? `Nothing expires within ${EXPIRING_WARNING_DAYS} days.`
+            : `${expiring.count.toLocaleString('en-US')} ${expiring.count === 1 ? 'event expires' : 'events expire'} within ${EXPIRING_WARNING_DAYS} days.`}
+        </Text>
+      )}
+      {sweep !== undefined && (
+        <Text size="xs" data-testid="retention-last-sweep">
+          {sweep
+            ? `Last recorded sweep: ${formatDateTime(sweep.timestamp, tz)}, ${pruned.toLocaleString('en-US')} ${pruned === 1 ? 'event' : 'events'} pruned.`
+            : 'No sweep is recorded yet (one that prunes nothing is not).'}
+        </Text>
+      )}
+    </Stack>
+  )
 }
 
 /** The organization's retention policy; in the desktop app, a form changes one window. */
@@ -56,6 +100,7 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
           ))}
         </Table.Tbody>
       </Table>
+      <RetentionActivity org={org} />
       <Text size="xs" c="dimmed">
         Expired events keep a tombstone, so the log and every proof still verify. Each change is recorded as user.settings_changed.
       </Text>
