@@ -331,11 +331,20 @@ func checkOutFolder(dir, doing, example string) (string, error) {
 	}
 	probe, err := os.MkdirTemp(dir, ".axiom-audit-export-check-*")
 	if err != nil {
-		return "", fmt.Errorf("cannot write in %s: %w", dir, err)
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return "", fmt.Errorf("cannot write in %s: %w", dir, err)
+		}
+		// The folder exists (it was just found): whatever the system says
+		// (/proc answers "no such file"), it is one nothing can be
+		// written in.
+		return "", fmt.Errorf("cannot write in %s (%v): %w", dir, err, errFolderNotWritable)
 	}
 	os.Remove(probe)
 	return dir, nil
 }
+
+// errFolderNotWritable: an existing folder nothing can be written in.
+var errFolderNotWritable = errors.New("nothing can be written in this folder")
 
 // exportErrorCode maps an export's error to its stable code and status:
 // the file-system failures a person can fix get codes of their own.
@@ -354,7 +363,7 @@ func exportErrorCode(err error) (string, int) {
 		return CodeTooManyExports, http.StatusTooManyRequests
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return CodeDiskFull, http.StatusInsufficientStorage
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, errFolderNotWritable):
 		return CodeFolderNotWritable, http.StatusForbidden
 	case errors.Is(err, fs.ErrNotExist):
 		return CodeFolderNotFound, http.StatusUnprocessableEntity
