@@ -592,3 +592,89 @@ func TestReadCommandsKeystoreUnreadable(t *testing.T) {
 		t.Errorf("verify of an unknown profile created %s", e.Name())
 	}
 }
+
+// Ctrl-C (SIGINT) or SIGTERM during a long append stops it between two
+// commits and says where: the receipts printed are exactly the events
+// recorded, and appending the input again from the line it names records
+// the rest, each event once.
+func TestAppend_SignalSaysWhereItStopped(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send on Windows")
+	}
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	const n = 40000
+	var in bytes.Buffer
+	at := time.Now().Add(-time.Hour)
+	for i := range n {
+		e := app.TestEvent("acme", i, at.Add(time.Duration(i)*time.Millisecond))
+		b, err := json.Marshal(e) // no id: a second append of a line would duplicate it
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Write(append(b, '\n'))
+	}
+	input := filepath.Join(home, "events.jsonl")
+	if err := os.WriteFile(input, in.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := false
+	for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := runMain(t, home, "--data-dir", data, "append", input)
+		stdout, stderr := &syncBuffer{}, &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(stdout.String(), `"seq":`); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("no receipt within a minute; stderr:\n%s", stderr.String())
+			}
+		}
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		receipts := strings.Count(stdout.String(), `"seq":`)
+		if err == nil {
+			if receipts != n {
+				t.Fatalf("run %d exited 0 with %d receipts", i, receipts)
+			}
+			continue // done before the signal
+		}
+		interrupted = true
+		var from int
+		said := stderr.String()
+		k := strings.Index(said, "append the input again from line ")
+		if k < 0 {
+			t.Fatalf("run %d, interrupted by %v (%v) with %d receipts, does not say where to go on; stderr:\n%s", i, sig, err, receipts, said)
+		}
+		if _, scanErr := fmt.Sscanf(said[k:], "append the input again from line %d", &from); scanErr != nil ||
+			from != receipts+1 || !strings.Contains(said, "interrupted") {
+			t.Fatalf("run %d interrupted by %v with %d receipts; stderr:\n%s", i, sig, receipts, stderr.String())
+		}
+		count := func() int {
+			out, err := runMain(t, home, "--data-dir", data, "query", "--org", "acme", "--limit", "0", "--format", "jsonl").Output()
+			if err != nil {
+				t.Fatalf("query: %v", err)
+			}
+			return bytes.Count(out, []byte("\n"))
+		}
+		if got := count(); got != receipts {
+			t.Fatalf("run %d: %d receipts printed, %d events recorded", i, receipts, got)
+		}
+		// The rest, from the line named.
+		rest := bytes.Join(bytes.SplitAfter(in.Bytes(), []byte("\n"))[from-1:], nil)
+		again := runMain(t, home, "--data-dir", data, "append", "-")
+		again.Stdin = bytes.NewReader(rest)
+		if out, err := again.CombinedOutput(); err != nil {
+			t.Fatalf("append from line %d: %v\n%.500s", from, err, out)
+		}
+		if got := count(); got != n {
+			t.Fatalf("after appending the rest: %d events, want %d", got, n)
+		}
+		break
+	}
+	if !interrupted {
+		t.Error("no signal came during an append: the test did not exercise the interruption")
+	}
+}

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -310,6 +312,12 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 		return p.refuse(cmd)
 	}
 
+	// Ctrl-C or SIGTERM stops the append between two commits (the one
+	// under way finishes) and says where it stopped, rather than end the
+	// process with no word of what is recorded.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stop)
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	recorded := 0 // the last line recorded
 	// notAppended says what is recorded and what not; line is the first
@@ -329,6 +337,11 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 			recorded, line, err)
 	}
 	err = eachChunk(src, plan, func(_ int, c *chunk) error {
+		select {
+		case sig := <-stop:
+			return notAppended(c.lines[0], fmt.Errorf("interrupted (%v): append the input again from line %d", sig, c.lines[0]))
+		default:
+		}
 		done := 0
 		err := appendHalving(ctx, b, c.events, func(from int, rs []storage.Receipt) error {
 			done = from + len(rs)
