@@ -1376,44 +1376,53 @@ func TestREADME_ExampleEventIsValid(t *testing.T) {
 // reported as not written: the lines of that commit may be recorded, and
 // the message says so, and how to go on without duplicating them.
 func TestCLI_AppendUnansweredCommitIsNotCalledUnwritten(t *testing.T) {
-	a := TestApp(t)
-	api := a.Handler(HandlerOptions{LocalSecret: "s"})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != "POST" || r.URL.Path != "/api/operations/events" {
-			api.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(httptest.NewRecorder(), r) // carried out ...
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			conn.Close() // ... and never answered
-		}
-	}))
-	defer srv.Close()
-	var lines strings.Builder
-	for i := range 5 {
-		lines.WriteString(mustJSON(t, TestEvent("org-a", i, time.Now().Add(-time.Hour))) + "\n")
-	}
-	var out, errb bytes.Buffer
-	root := NewRootCommand(CLIConfig{Version: "test",
-		Open: func(context.Context, Globals) (*App, func() error, error) {
-			return nil, nil, fmt.Errorf("the audit log is open in another process: %w", storage.ErrLocked)
-		},
-		Remote: func(context.Context, Globals) (*RemoteClient, error) {
-			return &RemoteClient{base: srv.URL, secret: "s", client: srv.Client()}, nil
-		},
-		Stdout: &out, Stderr: &errb})
-	root.SetIn(strings.NewReader(lines.String()))
-	root.SetArgs([]string{"append", "-"})
-	err := root.ExecuteContext(context.Background())
-	msg := Explain(err)
-	if err == nil || strings.Contains(msg, "nothing was written") ||
-		!strings.Contains(msg, "lines 1 to 5 were sent as one commit and not answered, so they may or may not be recorded") ||
-		!strings.Contains(msg, "look for the others (query) before appending them again") {
-		t.Fatalf("append: %v\n%s", err, msg)
-	}
-	if n := orgSize(t, a, "org-a"); n != 5 {
-		t.Fatalf("%d events recorded, want the 5 of the unanswered commit", n)
+	for _, answer := range []string{"none", "broken off"} {
+		t.Run(answer, func(t *testing.T) {
+			a := TestApp(t)
+			api := a.Handler(HandlerOptions{LocalSecret: "s"})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != "POST" || r.URL.Path != "/api/operations/events" {
+					api.ServeHTTP(w, r)
+					return
+				}
+				api.ServeHTTP(httptest.NewRecorder(), r) // carried out ...
+				conn, buf, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					return
+				}
+				if answer == "broken off" { // ... its answer begun and cut
+					buf.WriteString("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"id\"")
+					buf.Flush()
+				}
+				conn.Close() // ... and never (wholly) answered
+			}))
+			defer srv.Close()
+			var lines strings.Builder
+			for i := range 5 {
+				lines.WriteString(mustJSON(t, TestEvent("org-a", i, time.Now().Add(-time.Hour))) + "\n")
+			}
+			var out, errb bytes.Buffer
+			root := NewRootCommand(CLIConfig{Version: "test",
+				Open: func(context.Context, Globals) (*App, func() error, error) {
+					return nil, nil, fmt.Errorf("the audit log is open in another process: %w", storage.ErrLocked)
+				},
+				Remote: func(context.Context, Globals) (*RemoteClient, error) {
+					return &RemoteClient{base: srv.URL, secret: "s", client: srv.Client()}, nil
+				},
+				Stdout: &out, Stderr: &errb})
+			root.SetIn(strings.NewReader(lines.String()))
+			root.SetArgs([]string{"append", "-"})
+			err := root.ExecuteContext(context.Background())
+			msg := Explain(err)
+			if err == nil || strings.Contains(msg, "nothing was written") ||
+				!strings.Contains(msg, "lines 1 to 5 were sent as one commit and not answered, so they may or may not be recorded; no event before them is recorded") ||
+				!strings.Contains(msg, "look for the others (query) before appending them again") {
+				t.Fatalf("append: %v\n%s", err, msg)
+			}
+			if n := orgSize(t, a, "org-a"); n != 5 {
+				t.Fatalf("%d events recorded, want the 5 of the unanswered commit", n)
+			}
+		})
 	}
 }
 

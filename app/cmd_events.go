@@ -660,11 +660,11 @@ func (u *unanswered) Unwrap() error { return u.err }
 // explain says what is recorded, what may be and what is not, and how to
 // go on without duplicating events.
 func (u *unanswered) explain(recorded int, err error) error {
-	before := "no event before them is"
+	before := "no event before them is recorded"
 	if recorded > 0 {
-		before = fmt.Sprintf("the events up to line %d are (their receipts are above)", recorded)
+		before = fmt.Sprintf("the events up to line %d are recorded (their receipts are above)", recorded)
 	}
-	return fmt.Errorf("lines %d to %d were sent as one commit and not answered, so they may or may not be recorded; %s recorded, "+
+	return fmt.Errorf("lines %d to %d were sent as one commit and not answered, so they may or may not be recorded; %s, "+
 		"and those after line %d are not. Appending again is safe for lines with an id (a recorded one answers its receipt); "+
 		"look for the others (query) before appending them again: %w", u.first, u.last, before, u.last, err)
 }

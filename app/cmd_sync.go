@@ -201,9 +201,11 @@ func (c *cli) syncCommand() *cobra.Command {
 						return cmd.Context().Err()
 					case <-time.After(syncYieldPause):
 					}
-					if b, closeApp, err = c.backend(cmd); err != nil {
-						return err
+					nb, nclose, err := c.backend(cmd)
+					if err != nil {
+						return fmt.Errorf("delivered part of what was pending, then could not open the log again to go on: %w", err)
 					}
+					b, closeApp = nb, nclose
 					if a, ok = b.(*App); !ok {
 						// The desktop app opened the profile meanwhile:
 						// it delivers the rest.

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -547,8 +548,11 @@ func TestCLI_SyncRunNowFailureSaidOnce(t *testing.T) {
 // it reopens the log and goes on until nothing is pending.
 func TestCLI_SyncRunNowLetsOthersAtTheLog(t *testing.T) {
 	dir, ks := t.TempDir(), keystore.NewMemory()
-	opens := 0
+	opens, refuseAfter := 0, -1
 	open := func(ctx context.Context, _ Globals) (*App, func() error, error) {
+		if refuseAfter >= 0 && opens >= refuseAfter {
+			return nil, nil, errors.New("the keychain is locked")
+		}
 		st, err := storage.Open(ctx, dir, ks, storage.Options{GCInterval: -1})
 		if err != nil {
 			return nil, nil, err
@@ -597,5 +601,20 @@ func TestCLI_SyncRunNowLetsOthersAtTheLog(t *testing.T) {
 	}
 	if opens != 3 {
 		t.Fatalf("run-now opened the log %d times, want 3: a slice per batch, the log closed between", opens)
+	}
+	// The log cannot be opened again between two slices: an error that
+	// says what was done, not a crash.
+	a, closeA, err = open(context.Background(), Globals{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		appendN(t, a, "acme", 500)
+	}
+	closeA()
+	opens, refuseAfter = 0, 1
+	if out, code := run("sync", "run-now", "--org", "acme"); code == 0 || !strings.Contains(out, "delivered part of what was pending, then could not open the log again") ||
+		!strings.Contains(out, "the keychain is locked") {
+		t.Fatalf("run-now that cannot reopen the log: exit %d: %s", code, out)
 	}
 }

@@ -112,7 +112,8 @@ func (r *RemoteClient) do(ctx context.Context, method, path string, body []byte,
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return err
+		// The request was carried out, or not: its answer broke off.
+		return fmt.Errorf("the answer of the desktop app (or serve) at %s broke off: %w: %w", r.base, ErrNoAnswer, err)
 	}
 	if resp.StatusCode >= 300 {
 		var e ErrorDTO
@@ -121,7 +122,11 @@ func (r *RemoteClient) do(ctx context.Context, method, path string, body []byte,
 		}
 		return remoteError(e)
 	}
-	return json.Unmarshal(data, out)
+	if err := json.Unmarshal(data, out); err != nil {
+		// A success whose answer cannot be read: carried out, unknown how.
+		return fmt.Errorf("the answer of the desktop app (or serve) at %s cannot be read (%v): %w", r.base, err, ErrNoAnswer)
+	}
+	return nil
 }
 
 // remoteError turns an API error back into the error the local path would

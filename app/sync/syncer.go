@@ -662,18 +662,27 @@ func (s *Syncer) loop(ctx context.Context, w *worker) {
 // held.
 func (s *Syncer) drain(ctx context.Context, w *worker, deadline time.Time) error {
 	for {
-		limit := w.batchSize(s)
 		n, err := s.deliverOnce(ctx, w)
 		if err == nil && n > 0 && !deadline.IsZero() && s.opts.Now().After(deadline) {
-			if n < limit {
-				n = 0 // a short batch was the last one pending
-			} else {
+			// Stop here if more is pending: the log's head is past the
+			// cursor (a batch's size says nothing: it skips what
+			// retention pruned).
+			head, _, herr := s.opts.Store.Head(ctx, w.cfg.Org)
+			switch {
+			case herr != nil:
+				err = fmt.Errorf("failed to read the log's head: %w", herr)
+			case head > w.p.Seq:
 				err = errYielded
+			default:
+				n = 0
 			}
 		}
 		if err != nil || n == 0 {
 			if w.dirty {
-				if serr := s.save(ctx, w); serr != nil && err == nil {
+				// A cursor that could not be saved is the error, also
+				// when the drain stops to yield: the next slice would
+				// deliver the same events again, for ever.
+				if serr := s.save(ctx, w); serr != nil && (err == nil || errors.Is(err, errYielded)) {
 					err = fmt.Errorf("failed to save the cursor: %w", serr)
 				}
 			}
