@@ -197,6 +197,9 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 	}
 	if err := syncDir(outDir); err != nil {
 		os.RemoveAll(res.Dir)
+		if opts.Record != nil {
+			return Result{}, fmt.Errorf("the export is recorded, but the folder %s could not be synced, and the bundle was removed: %w", outDir, err)
+		}
 		return Result{}, fmt.Errorf("failed to sync %s: %w", outDir, err)
 	}
 	return res, nil
