@@ -169,7 +169,7 @@ func (s *Store) raiseAlert(a IntegrityAlert) error {
 	in.mu.Unlock()
 	s.log.Error("integrity alert", "org", a.Org, "kind", a.Kind, "msg", a.Message())
 	b, _ := json.Marshal(a)
-	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(alertKey(a.Org), b) })
+	err := s.update(func(txn *badger.Txn) error { return txn.Set(alertKey(a.Org), b) })
 	if err != nil {
 		// The alert stays in memory; the anchor check raises it again on
 		// the next open.
@@ -426,7 +426,7 @@ func (s *Store) AcknowledgeIntegrityAlert(ctx context.Context, org, acknowledged
 		return Receipt{}, fmt.Errorf("failed to record the acknowledgement of the integrity alert of organization %q: %w", org, err)
 	}
 	// Cleared, not deleted (see cleared in settings.go).
-	err = s.db.Update(func(txn *badger.Txn) error { return txn.Set(alertKey(org), cleared) })
+	err = s.update(func(txn *badger.Txn) error { return txn.Set(alertKey(org), cleared) })
 	if err != nil {
 		return rs[0], fmt.Errorf("failed to clear the integrity alert of organization %q: %w", org, err)
 	}

@@ -91,6 +91,11 @@ func TestAppendFailsOnceTheFilesAreRemoved(t *testing.T) {
 			if _, err := s.Checkpoint(context.Background(), "acme"); !errors.Is(err, ErrRemoved) {
 				t.Errorf("checkpoint after the files went: %v", err)
 			}
+			// Nor are other writes (a sync cursor, a policy) made into
+			// files that are gone.
+			if err := s.WriteSetting(context.Background(), "sync/acme/webhook/progress", []byte(`{}`)); !errors.Is(err, ErrRemoved) {
+				t.Errorf("a setting after the files went: %v", err)
+			}
 			// Close returns (Badger's own would retry its flush for ever)
 			// and mirrors no checkpoint into the keystore.
 			before := maps.Clone(ks.secrets)

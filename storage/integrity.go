@@ -528,7 +528,7 @@ func (s *Store) loadKeys(ctx context.Context, ks Keystore, existing bool) error 
 			"restore the original key: %w", in.vkey, dbVkey, ErrWrongKey)
 	}
 	if dbVkey == nil || dbInst == nil {
-		err := s.db.Update(func(txn *badger.Txn) error {
+		err := s.update(func(txn *badger.Txn) error {
 			if err := txn.Set(metaKey(metaVerifierKey), []byte(in.vkey)); err != nil {
 				return err
 			}

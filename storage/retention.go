@@ -278,7 +278,7 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 	if s.closed {
 		return before, after, ErrClosed
 	}
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err = s.update(func(txn *badger.Txn) error {
 		h, err := readRetentionHistory(txn, org)
 		if err != nil {
 			return err
@@ -816,7 +816,7 @@ func (s *Store) pruneBatch(ctx context.Context, org string, class RetentionClass
 		cp.Ranges = slices.Clone(c.Ranges)
 		next.Classes[i] = &cp
 	}
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err := s.update(func(txn *badger.Txn) error {
 		deltas := map[string]uint64{}
 		cs := next.class(class)
 		for _, seq := range seqs {

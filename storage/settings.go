@@ -89,7 +89,7 @@ func (s *Store) WriteSetting(ctx context.Context, name string, value []byte) err
 	if s.closed {
 		return ErrClosed
 	}
-	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(settingKey(name), value) })
+	err := s.update(func(txn *badger.Txn) error { return txn.Set(settingKey(name), value) })
 	if err != nil {
 		return fmt.Errorf("failed to write setting %q: %w", name, err)
 	}

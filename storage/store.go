@@ -482,6 +482,20 @@ func (s *Store) stillThere() error {
 	return err
 }
 
+// update is db.Update for the store's writes other than appends (alerts,
+// settings, retention, the tree's repairs): refused, as appends are, once
+// the database's files are gone (stillThere) or the disk has no room for
+// a write (roomFor; these are small, a retention batch at most a few MB).
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	if err := s.stillThere(); err != nil {
+		return err
+	}
+	if err := s.roomFor(1 << 20); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
 // diskCheck is the last answer of diskFree, and what was appended since.
 type diskCheck struct {
 	mu          sync.Mutex
