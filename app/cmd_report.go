@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -95,6 +94,40 @@ func (a *App) writeReport(ctx context.Context, req ReportRequest) (ReportResultD
 	if req.OutDir == "" {
 		return ReportResultDTO{}, &RequestError{Field: "--out", Reason: "is required: the folder the report is written in"}
 	}
+	// The report is recorded before its folder becomes visible (Write's
+	// Record), so that a crash leaves no report the log does not know of;
+	// even when the caller has just cancelled, as the folder is complete.
+	record := func(res report.Result) error {
+		files := make([]map[string]any, 0, len(res.Files))
+		for _, f := range res.Files {
+			files = append(files, map[string]any{"name": f.Name, "bytes": f.Bytes, "sha256": f.SHA256})
+		}
+		meta := map[string]any{
+			"kind":   "report",
+			"format": "report",
+			"period": p.Label,
+			"filter": map[string]any{"org": req.Org, "since": res.Report.Period.Since, "until": res.Report.Period.Until},
+			"files":  files, "bytes": res.Bytes, "sha256": res.SumsSHA256, "revealStates": false,
+			"count": res.Report.Evidence.Events, "report": filepath.Base(res.Dir),
+		}
+		var err error
+		if v := res.Report.Integrity.Verification; v != nil {
+			// The report ran a verification: like every verification run, it
+			// is in the log (DESIGN.md §7).
+			vmeta := map[string]any{"result": v.Result, "records": v.Records, "problems": v.Problems, "trigger": "report"}
+			if cp := res.Report.Integrity.Checkpoint; cp != nil {
+				vmeta["treeSize"] = cp.Size
+			}
+			err = a.recordSelf(context.WithoutCancel(ctx), req.Org, "audit.verified", vmeta)
+		}
+		if err == nil {
+			err = a.recordSelf(context.WithoutCancel(ctx), req.Org, "audit.exported", meta)
+		}
+		if err != nil {
+			return fmt.Errorf("%w; the report was removed because it could not be audited", err)
+		}
+		return nil
+	}
 	res, err := report.Write(ctx, st, report.WriteOptions{
 		Options: report.Options{Org: req.Org, Period: p, Catalogue: a.catalogue,
 			Integrity: report.StoreIntegrity{Store: st, Now: a.opts.Now},
@@ -106,39 +139,10 @@ func (a *App) writeReport(ctx context.Context, req ReportRequest) (ReportResultD
 		Chromium: req.Chromium,
 		NoPDF:    req.NoPDF,
 		Signer:   st,
+		Record:   record,
 	})
 	if err != nil {
 		return ReportResultDTO{}, err
-	}
-	files := make([]map[string]any, 0, len(res.Files))
-	for _, f := range res.Files {
-		files = append(files, map[string]any{"name": f.Name, "bytes": f.Bytes, "sha256": f.SHA256})
-	}
-	meta := map[string]any{
-		"kind":   "report",
-		"format": "report",
-		"period": p.Label,
-		"filter": map[string]any{"org": req.Org, "since": res.Report.Period.Since, "until": res.Report.Period.Until},
-		"files":  files, "bytes": res.Bytes, "sha256": res.SumsSHA256, "revealStates": false,
-		"count": res.Report.Evidence.Events, "report": filepath.Base(res.Dir),
-	}
-	if v := res.Report.Integrity.Verification; v != nil {
-		// The report ran a verification: like every verification run, it
-		// is in the log (DESIGN.md §7).
-		vmeta := map[string]any{"result": v.Result, "records": v.Records, "problems": v.Problems, "trigger": "report"}
-		if cp := res.Report.Integrity.Checkpoint; cp != nil {
-			vmeta["treeSize"] = cp.Size
-		}
-		err = a.recordSelf(context.WithoutCancel(ctx), req.Org, "audit.verified", vmeta)
-	}
-	if err == nil {
-		err = a.recordSelf(context.WithoutCancel(ctx), req.Org, "audit.exported", meta)
-	}
-	if err != nil {
-		if rmErr := os.RemoveAll(res.Dir); rmErr != nil {
-			return ReportResultDTO{}, fmt.Errorf("%w; and the unaudited report %s could not be removed: %v", err, res.Dir, rmErr)
-		}
-		return ReportResultDTO{}, fmt.Errorf("%w; the report was removed because it could not be audited", err)
 	}
 	r := res.Report
 	return ReportResultDTO{Dir: res.Dir, PDF: r.Rendering.PDF, Note: r.Rendering.Note, Integrity: r.Integrity.Status,

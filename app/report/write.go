@@ -56,6 +56,11 @@ type WriteOptions struct {
 	// Signer signs SHA256SUMS into SHA256SUMS.sig; nil leaves the report
 	// unsigned.
 	Signer Signer
+	// Record, when set, records the report once its folder is complete
+	// and synced, under the name it is about to have, before it is moved
+	// there (export.Options.Record): a report is never visible unrecorded.
+	// An error from it removes the report and is Write's error.
+	Record func(Result) error
 }
 
 // Result describes a written report folder.
@@ -186,22 +191,44 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	if err := syncDir(tmp); err != nil {
 		return res, err
 	}
-	name := FolderName(opts.Org, opts.Period, ts(created))
-	target, err := export.Place(tmp, out, name)
-	if errors.Is(err, export.ErrExists) {
-		return res, fmt.Errorf("%s and the names after it (-2 … -999) are taken: %w", filepath.Join(out, name), ErrExists)
-	}
-	if err != nil {
-		return res, err
-	}
-	if err := syncDir(out); err != nil {
-		return res, err
-	}
-	res = Result{Dir: target, Report: r, Files: files, SumsSHA256: hex.EncodeToString(sumsHash[:]), Signed: opts.Signer != nil}
+	res = Result{Report: r, Files: files, SumsSHA256: hex.EncodeToString(sumsHash[:]), Signed: opts.Signer != nil}
 	for _, f := range files {
 		res.Bytes += f.Bytes
 	}
 	res.Bytes += int64(len(sums))
+	name := FolderName(opts.Org, opts.Period, ts(created))
+	place := export.Place
+	if opts.Record != nil {
+		place = func(tmp, out, name string) (string, error) {
+			target, err := export.Reserve(out, name)
+			if err != nil {
+				return "", err
+			}
+			rec := res
+			rec.Dir = target
+			if err := opts.Record(rec); err != nil {
+				os.Remove(target)
+				return "", err
+			}
+			if err := export.Fill(tmp, target); err != nil {
+				os.Remove(target)
+				return "", fmt.Errorf("the report is recorded, but it could not be moved into place, and was removed: %w", err)
+			}
+			return target, nil
+		}
+	}
+	target, err := place(tmp, out, name)
+	if errors.Is(err, export.ErrExists) {
+		return Result{}, fmt.Errorf("%s and the names after it (-2 … -999) are taken: %w", filepath.Join(out, name), ErrExists)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if err := syncDir(out); err != nil {
+		os.RemoveAll(target)
+		return Result{}, fmt.Errorf("failed to sync %s, and the report was removed: %w", out, err)
+	}
+	res.Dir = target
 	return res, nil
 }
 
