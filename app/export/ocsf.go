@@ -69,14 +69,10 @@ func ocsfEventSeverity(actionType, risk string, metadata json.RawMessage) (int, 
 			switch m.Severity {
 			case "informational":
 				return 1, "Informational"
-			case "low":
-				return 2, "Low"
-			case "medium":
-				return 3, "Medium"
-			case "high":
-				return 4, "High"
 			case "critical":
 				return 5, "Critical"
+			case "low", "medium", "high":
+				return OCSFSeverity(m.Severity)
 			}
 		}
 	}
