@@ -96,7 +96,6 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 		return nil, fmt.Errorf("a batch of %d events needs %d bytes and %d writes, over the %d and %d of one atomic commit: append it in smaller batches: %w",
 			len(events), req.size, req.count, limSize, limCount, ErrBatchTooLarge)
 	}
-
 	return s.submit(ctx, req)
 }
 

@@ -133,15 +133,6 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 	if err := ctx.Err(); err != nil {
 		return SignedCheckpoint{}, err
 	}
-	// A checkpoint of files that were removed would be lost with them,
-	// and its anchor in the keystore would then belong to no log, or to
-	// a new one made at the same path.
-	if err := s.stillThere(); err != nil {
-		return SignedCheckpoint{}, err
-	}
-	if err := s.roomFor(4 << 10); err != nil {
-		return SignedCheckpoint{}, err
-	}
 	in.cpMu.Lock()
 	defer in.cpMu.Unlock()
 	in.mu.Lock()
@@ -215,7 +206,10 @@ func (s *Store) checkpoint(ctx context.Context, org string, ack bool) (SignedChe
 		return SignedCheckpoint{}, err
 	}
 	sc := SignedCheckpoint{Checkpoint: next, Note: noteText, Time: now, Number: prevN + 1}
-	err = s.db.Update(func(txn *badger.Txn) error {
+	// Through update: a checkpoint of files that were removed would be
+	// lost with them, and its anchor would then belong to no log, or to
+	// a new one made at the same path.
+	err = s.update(func(txn *badger.Txn) error {
 		return txn.Set(checkpointKey(org, sc.Number), encodeCheckpoint(sc))
 	})
 	if err != nil {

@@ -467,7 +467,8 @@ func lockFileInfo(dir string) os.FileInfo {
 // store opened them: the directory removed, renamed or replaced, or
 // emptied. Badger keeps writing to the files it has open, which are then
 // unlinked, so that appends would be answered as durable and lost when
-// the store closes. One stat per commit, before it and after its sync.
+// the store closes. One stat per commit, after its sync and before its
+// callers are answered, and one per other write (update).
 func (s *Store) stillThere() error {
 	if s.lockFile == nil {
 		return nil
@@ -512,12 +513,13 @@ const diskMargin = 16 << 20
 
 // roomFor fails, writing nothing, when the disk holding the log lacks
 // room for an append of size bytes (as a commit counts them; the margin
-// covers the other appends of its group, at most 15% of a memtable). Badger writes its value log and its
-// memtable's log through memory mappings of files made sparse: a write
-// to a page the full disk cannot back is not an error but a SIGBUS that
-// ends the process. Each byte goes to both logs at most, so twice size
-// and a margin must be free; an error of the check itself is not a
-// refusal (the commit then meets what the disk says).
+// covers the other appends of its group, at most 15% of a memtable).
+// Badger writes its value log and its memtable's log through memory
+// mappings of files made sparse: a write to a page the full disk cannot
+// back is not an error but a SIGBUS that ends the process. Each byte goes
+// to both logs at most, so twice size and a margin must be free; an error
+// of the check itself is not a refusal (the commit then meets what the
+// disk says).
 func (s *Store) roomFor(size int64) error {
 	need := uint64(2*size) + diskMargin
 	d := &s.disk
