@@ -176,45 +176,42 @@ func (c *cli) syncCommand() *cobra.Command {
 				return err
 			}
 			defer func() { closeApp() }()
+			slice := c.cfg.SyncSlice
+			if slice <= 0 {
+				slice = 10 * time.Second
+			}
 			var st []SyncStatus
 			var runErr error
-			if a, ok := b.(*App); ok {
+			for {
+				a, ok := b.(*App)
+				if !ok {
+					// Through the desktop app's (or serve's) API: it holds
+					// the log anyway, and delivers the whole of it.
+					st, runErr = b.syncRunNow(cmd.Context(), rOrg)
+					break
+				}
 				// This process holds the log: it delivers in slices and
-				// lets a producer's append (or any command waiting for
-				// the log) in between, rather than make it wait for the
-				// whole backlog and every slow answer.
-				slice := c.cfg.SyncSlice
-				if slice <= 0 {
-					slice = 10 * time.Second
+				// lets a producer's append (or any command waiting for the
+				// log) in between, rather than make it wait for the whole
+				// backlog and every slow answer.
+				var more bool
+				st, more, runErr = a.syncRunNowUntil(cmd.Context(), rOrg, time.Now().Add(slice))
+				if runErr != nil || !more {
+					break
 				}
-				for {
-					var more bool
-					st, more, runErr = a.syncRunNowUntil(cmd.Context(), rOrg, time.Now().Add(slice))
-					if runErr != nil || !more {
-						break
-					}
-					closeApp()
-					closeApp = noClose
-					c.verbosef(cmd, "delivered for %s; letting other commands at the log before going on", slice)
-					select {
-					case <-cmd.Context().Done():
-						return cmd.Context().Err()
-					case <-time.After(syncYieldPause):
-					}
-					nb, nclose, err := c.backend(cmd)
-					if err != nil {
-						return fmt.Errorf("delivered part of what was pending, then could not open the log again to go on: %w", err)
-					}
-					b, closeApp = nb, nclose
-					if a, ok = b.(*App); !ok {
-						// The desktop app opened the profile meanwhile:
-						// it delivers the rest.
-						st, runErr = b.syncRunNow(cmd.Context(), rOrg)
-						break
-					}
+				closeApp()
+				closeApp = noClose
+				c.verbosef(cmd, "delivered for %s; letting other commands at the log before going on", slice)
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(syncYieldPause):
 				}
-			} else {
-				st, runErr = b.syncRunNow(cmd.Context(), rOrg)
+				nb, nclose, err := c.backend(cmd)
+				if err != nil {
+					return fmt.Errorf("delivered part of what was pending, then could not open the log again to go on: %w", err)
+				}
+				b, closeApp = nb, nclose
 			}
 			if st == nil && runErr != nil {
 				return runErr
