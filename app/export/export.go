@@ -178,22 +178,18 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 			res.ManifestSHA256 = f.SHA256
 		}
 	}
+	name := BundleName(opts.Org, created)
 	if opts.Record == nil {
-		if res.Dir, err = Place(tmp, outDir, BundleName(opts.Org, created)); err != nil {
-			return Result{}, err
-		}
+		res.Dir, err = Place(tmp, outDir, name)
 	} else {
-		if res.Dir, err = Reserve(outDir, BundleName(opts.Org, created)); err != nil {
-			return Result{}, err
-		}
-		if err := opts.Record(res); err != nil {
-			os.Remove(res.Dir)
-			return Result{}, err
-		}
-		if err := Fill(tmp, res.Dir); err != nil {
-			os.Remove(res.Dir)
-			return Result{}, fmt.Errorf("the export is recorded, but its bundle could not be moved into place, and was removed: %w", err)
-		}
+		res.Dir, err = PlaceRecorded(tmp, outDir, name, func(target string) error {
+			rec := res
+			rec.Dir = target
+			return opts.Record(rec)
+		})
+	}
+	if err != nil {
+		return Result{}, err
 	}
 	if err := syncDir(outDir); err != nil {
 		os.RemoveAll(res.Dir)

@@ -19,55 +19,63 @@ const maxPlaceTries = 999
 // system can rename without replacing, Linux and macOS). With every name
 // taken the error wraps ErrExists.
 func Place(tmp, dir, base string) (string, error) {
+	return firstFree(dir, base, func(target string) error {
+		err := renameNoReplace(tmp, target)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("failed to move %s into place at %s: %w", tmp, target, err)
+		}
+		return err
+	})
+}
+
+// PlaceRecorded is Place for a folder whose writing must be recorded
+// before it is visible: it reserves the first free name as an empty folder,
+// calls record with that path, and only then moves tmp onto it
+// (renameOntoEmpty: atomically on Linux and macOS, where the rename fails
+// if anything was put in the folder meanwhile). A crash in between leaves
+// at most the empty folder; an error of record or of the move removes it.
+func PlaceRecorded(tmp, dir, base string, record func(target string) error) (string, error) {
+	target, err := firstFree(dir, base, func(target string) error {
+		err := os.Mkdir(target, 0o755)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("failed to create %s: %w", target, err)
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := record(target); err != nil {
+		os.Remove(target)
+		return "", err
+	}
+	if err := renameOntoEmpty(tmp, target); err != nil {
+		os.Remove(target)
+		return "", fmt.Errorf("it is recorded, but %s could not be moved into place at %s, and was removed: %w", tmp, target, err)
+	}
+	return target, nil
+}
+
+// firstFree calls take with dir/base, dir/base-2, … dir/base-999 until it
+// does not answer fs.ErrExist (the name is taken), and returns the name it
+// took; with every name taken the error wraps ErrExists.
+func firstFree(dir, base string, take func(target string) error) (string, error) {
 	for i := 1; i <= maxPlaceTries; i++ {
 		name := base
 		if i > 1 {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
 		target := filepath.Join(dir, name)
-		switch err := renameNoReplace(tmp, target); {
+		switch err := take(target); {
 		case err == nil:
 			return target, nil
 		case errors.Is(err, fs.ErrExist):
 			continue // taken: the next name
 		default:
-			return "", fmt.Errorf("failed to move %s into place at %s: %w", tmp, target, err)
+			return "", err
 		}
 	}
 	return "", fmt.Errorf("%s and %s-2 … -%d: %w", filepath.Join(dir, base), base, maxPlaceTries, ErrExists)
-}
-
-// Reserve makes an empty folder in dir under the first free name of base,
-// base-2, …, base-999 (as Place names them) and returns its path: the name
-// a bundle will have, known before the bundle is there, so that its export
-// can be recorded under it first. Fill then moves the bundle onto it.
-func Reserve(dir, base string) (string, error) {
-	for i := 1; i <= maxPlaceTries; i++ {
-		name := base
-		if i > 1 {
-			name = fmt.Sprintf("%s-%d", base, i)
-		}
-		target := filepath.Join(dir, name)
-		switch err := os.Mkdir(target, 0o755); {
-		case err == nil:
-			return target, nil
-		case errors.Is(err, fs.ErrExist):
-			continue
-		default:
-			return "", fmt.Errorf("failed to create %s: %w", target, err)
-		}
-	}
-	return "", fmt.Errorf("%s and %s-2 … -%d: %w", filepath.Join(dir, base), base, maxPlaceTries, ErrExists)
-}
-
-// Fill moves the complete folder tmp onto target, the empty folder Reserve
-// made (renameOntoEmpty: atomically on Linux and macOS, where the rename
-// fails if anything was put in it meanwhile).
-func Fill(tmp, target string) error {
-	if err := renameOntoEmpty(tmp, target); err != nil {
-		return fmt.Errorf("failed to move %s into place at %s: %w", tmp, target, err)
-	}
-	return nil
 }
 
 // checkAndRename renames oldpath to newpath unless newpath exists.

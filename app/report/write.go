@@ -197,27 +197,16 @@ func Write(ctx context.Context, src EventSource, opts WriteOptions) (res Result,
 	}
 	res.Bytes += int64(len(sums))
 	name := FolderName(opts.Org, opts.Period, ts(created))
-	place := export.Place
-	if opts.Record != nil {
-		place = func(tmp, out, name string) (string, error) {
-			target, err := export.Reserve(out, name)
-			if err != nil {
-				return "", err
-			}
+	var target string
+	if opts.Record == nil {
+		target, err = export.Place(tmp, out, name)
+	} else {
+		target, err = export.PlaceRecorded(tmp, out, name, func(dir string) error {
 			rec := res
-			rec.Dir = target
-			if err := opts.Record(rec); err != nil {
-				os.Remove(target)
-				return "", err
-			}
-			if err := export.Fill(tmp, target); err != nil {
-				os.Remove(target)
-				return "", fmt.Errorf("the report is recorded, but it could not be moved into place, and was removed: %w", err)
-			}
-			return target, nil
-		}
+			rec.Dir = dir
+			return opts.Record(rec)
+		})
 	}
-	target, err := place(tmp, out, name)
 	if errors.Is(err, export.ErrExists) {
 		return Result{}, fmt.Errorf("%s and the names after it (-2 … -999) are taken: %w", filepath.Join(out, name), ErrExists)
 	}
