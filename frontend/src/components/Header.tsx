@@ -64,7 +64,7 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
   const blocked = useSession((s) => s.error !== undefined && !s.orgs)
   return (
     <Group className={classes.header} justify="space-between" wrap="nowrap" component="header">
-      <Group gap="lg" wrap="nowrap" className={classes.left}>
+      <Group gap="lg" wrap="nowrap">
         <Logo />
         {!blocked && <Select
           size="sm"
