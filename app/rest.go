@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -603,6 +604,29 @@ func (s *api) copyForAudit(w http.ResponseWriter, r *http.Request, _ principal) 
 // not know it must refuse it rather than append.
 const checkEventsPath = "/api/operations/events/check"
 
+// eventsMediaType reports whether an append's Content-Type can hold its
+// events: none, JSON (application/json or any +json type), JSON Lines
+// (application/x-ndjson, application/jsonl, application/x-jsonlines),
+// text/plain and application/octet-stream, which tools send for a file
+// as it is, and application/x-www-form-urlencoded, which curl sends with
+// --data-binary unless told otherwise. Anything else names another format
+// (XML, a multipart form) and is refused rather than read as JSON.
+func eventsMediaType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/json-lines",
+		"text/plain", "application/octet-stream", "application/x-www-form-urlencoded":
+		return true
+	}
+	return strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
 // appendEvents takes a JSON array or JSON Lines, validates everything, and
 // appends all or nothing; at checkEventsPath it only checks them, as
 // Append would, and writes nothing.
@@ -611,6 +635,11 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		writeError(w, http.StatusUnsupportedMediaType, CodeInvalidRequest,
 			fmt.Sprintf("Content-Encoding %q is not accepted: send the events uncompressed (a JSON array or JSON Lines)", ce), nil)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !eventsMediaType(ct) {
+		writeError(w, http.StatusUnsupportedMediaType, CodeInvalidRequest,
+			fmt.Sprintf("Content-Type %q is not accepted: send the events as application/json (a JSON array) or application/x-ndjson (JSON Lines)", ct), nil)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))

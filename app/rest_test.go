@@ -811,7 +811,8 @@ func TestREST_StatesOnlyToTokensThatMayReveal(t *testing.T) {
 // What a client may send in a form other than the plainest: a UTF-8 byte
 // order mark before a JSON array is not JSON's and is ignored (as append
 // from a file does); a compressed body is refused as such (415), not read
-// as garbled JSON; the Bearer scheme's name is case-insensitive.
+// as garbled JSON, and so is a body whose Content-Type names another
+// format (XML, a form upload); the Bearer scheme's name is case-insensitive.
 func TestREST_AppendBodyForms(t *testing.T) {
 	f := newRESTFixture(t)
 	ev := func(i int) string {
@@ -824,6 +825,19 @@ func TestREST_AppendBodyForms(t *testing.T) {
 	resp, b = f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(ev(2)), "Content-Encoding", "gzip")
 	if resp.StatusCode != 415 || !strings.Contains(string(b), `Content-Encoding \"gzip\" is not accepted`) {
 		t.Errorf("gzip: %d %s", resp.StatusCode, b)
+	}
+	for i, c := range []struct {
+		ct   string
+		want int
+	}{
+		{"application/json", 201}, {"application/json; charset=utf-8", 201}, {"application/x-ndjson", 201},
+		{"text/plain; charset=utf-8", 201}, {"application/x-www-form-urlencoded", 201}, {"application/vnd.api+json", 201},
+		{"application/xml", 415}, {"text/xml", 415}, {"multipart/form-data; boundary=x", 415}, {"text/csv", 415}, {"application/json; charset", 415},
+	} {
+		resp, b = f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(ev(10+i)), "Content-Type", c.ct)
+		if resp.StatusCode != c.want || c.want == 415 && !strings.Contains(string(b), "Content-Type") {
+			t.Errorf("Content-Type %q: %d %s, want %d", c.ct, resp.StatusCode, b, c.want)
+		}
 	}
 	resp, b = f.do("GET", "/api/operations/events?org=org-a&limit=1", "", nil, "Authorization", "bearer "+f.tokens["readA"])
 	if resp.StatusCode != 200 {
