@@ -200,7 +200,7 @@ func riskOf(actionType string) string {
 	switch actionType {
 	case "audit.break_glass_granted", "audit.break_glass_used", "audit.integrity_alert_acknowledged", "audit.copied_for_audit":
 		return "high"
-	case "audit.token_created", "audit.key_rotated", "audit.exported", "audit.sync_failed":
+	case "audit.token_created", "audit.key_rotated", "audit.exported", "audit.sync_failed", "audit.settings_changed":
 		return "medium"
 	}
 	return "low"

@@ -58,7 +58,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 	var req RetentionSetRequest
 	set := &cobra.Command{
 		Use:   "set --org ORG --class operational|material [--category C] --days N|--indefinite",
-		Short: "Change a retention window (recorded as user.settings_changed)",
+		Short: "Change a retention window (recorded as audit.settings_changed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Org == "" {

@@ -10,7 +10,8 @@ import (
 )
 
 // Retention (DESIGN.md §6): the policy, its changes (audited as
-// user.settings_changed), sweeps (audited by the store as
+// audit.settings_changed, which no producer may append and which is kept
+// indefinitely, DESIGN.md §7), sweeps (audited by the store as
 // audit.retention_swept) and the background sweeper of the desktop app and
 // serve.
 
@@ -120,7 +121,7 @@ func (a *App) SetRetention(req RetentionSetRequest) (RetentionDTO, error) {
 }
 
 // setRetention changes the policy and records the change as
-// user.settings_changed with the versions before and after. The store
+// audit.settings_changed with the versions before and after. The store
 // validates before it writes, so what can fail after the change is only
 // recording it, which is reported.
 func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (RetentionDTO, error) {
@@ -140,7 +141,7 @@ func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (Retent
 	if req.Category != "" {
 		setting = "retention.category." + req.Category
 	}
-	if err := a.recordSelf(ctx, req.Org, "user.settings_changed", map[string]any{
+	if err := a.recordSelf(ctx, req.Org, "audit.settings_changed", map[string]any{
 		"settings": []string{setting},
 		"before":   policyMeta(before),
 		"after":    policyMeta(after),

@@ -59,8 +59,8 @@ func TestCLI_Retention(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "90 days → 30 days") {
 		t.Fatalf("set: exit %d\n%s%s", code, out, stderr)
 	}
-	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"user.settings_changed"}})
-	if err != nil || len(page.Events) != 1 {
+	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.settings_changed"}})
+	if err != nil || len(page.Events) != 1 || page.Events[0].Category != "audit" {
 		t.Fatalf("settings_changed events: %+v, %v", page.Events, err)
 	}
 	var meta struct {

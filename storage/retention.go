@@ -242,7 +242,7 @@ type RetentionChange struct {
 // after. The new version is in force from the store's clock on; earlier
 // versions stay in the history, so a verifier can tell which policy pruned
 // what. It does not record an audit event: the application records
-// user.settings_changed with both versions. Errors are *PolicyError.
+// audit.settings_changed with both versions. Errors are *PolicyError.
 func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange) (before, after RetentionPolicy, err error) {
 	if !validOrg(org) {
 		return before, after, &PolicyError{"org", fmt.Sprintf("organization id %q must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", org)}

@@ -62,7 +62,7 @@ export interface AuditApi {
   retention(org: string): Promise<RetentionDTO>
   /** Whether setRetention may succeed here: the desktop app; a browser session may only read. */
   readonly canSetRetention: boolean
-  /** Changes one window (recorded as user.settings_changed) and answers the policy after. */
+  /** Changes one window (recorded as audit.settings_changed) and answers the policy after. */
   setRetention(req: RetentionSetRequest): Promise<RetentionDTO>
   /** Streams new events that match q until the returned function is called. */
   subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void): Unsubscribe

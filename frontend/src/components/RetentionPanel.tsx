@@ -102,7 +102,7 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
       </Table>
       <RetentionActivity org={org} />
       <Text size="xs" c="dimmed">
-        Expired events keep a tombstone, so the log and every proof still verify. Each change is recorded as user.settings_changed.
+        Expired events keep a tombstone, so the log and every proof still verify. Each change is recorded as audit.settings_changed, which is kept indefinitely.
       </Text>
       {api.canSetRetention ? (
         <Stack gap={6}>
