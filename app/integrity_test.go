@@ -782,36 +782,3 @@ func TestApp_RotatesDueDataKeys(t *testing.T) {
 		t.Fatalf("the second key was not rotated after the interval (%d)", n)
 	}
 }
-
-// With a retention window for audit events shorter than
-// DataKeyRotationInterval, the records of rotations are pruned; the
-// schedule still measures from when the key was made (the store keeps
-// that with the key), not from the pruned records.
-func TestApp_RotationScheduleOutlivesRetention(t *testing.T) {
-	ctx := context.Background()
-	a, st, clock, advance := clockedApp(t)
-	e := TestEvent("org-a", 1, clock().Add(-time.Minute))
-	if _, err := a.AppendEvents([]storage.Event{e}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.SetRetention(ctx, "org-a", storage.RetentionChange{Class: storage.RetentionMaterial, Category: "audit",
-		Window: storage.RetentionWindow{Days: 1}, ChangedBy: "tester"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.SetRetention(ctx, "org-a", storage.RetentionChange{Class: storage.RetentionOperational,
-		Window: storage.RetentionWindow{Days: 1}, ChangedBy: "tester"}); err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	for day := 0; day < 10; day++ {
-		advance(24*time.Hour + time.Minute)
-		if _, err := st.SweepRetention(ctx, "org-a", storage.SweepOptions{NoReclaim: true}); err != nil {
-			t.Fatal(err)
-		}
-		n := a.rotateDueKeys(ctx, st)
-		total += n
-	}
-	if total > 0 {
-		t.Errorf("rotated %d times in 10 days; the interval is %s", total, DataKeyRotationInterval)
-	}
-}

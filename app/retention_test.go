@@ -59,6 +59,18 @@ func TestCLI_Retention(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "90 days → 30 days") {
 		t.Fatalf("set: exit %d\n%s%s", code, out, stderr)
 	}
+	if strings.Contains(out, "category audit") {
+		t.Errorf("an operational change speaks of the audit category:\n%s", out)
+	}
+	// The log's own events stay whatever the material class keeps.
+	_, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-a", "--class", "material", "--category", "audit", "--days", "30")
+	if code != 2 || !strings.Contains(stderr, "category: the log's own events") {
+		t.Errorf("a finite window for category audit: exit %d\n%s", code, stderr)
+	}
+	out, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-b", "--class", "material", "--days", "400")
+	if code != 0 || !strings.Contains(out, "the log's own events (category audit) stay indefinite") {
+		t.Errorf("material 400 days: exit %d\n%s%s", code, out, stderr)
+	}
 	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.settings_changed"}})
 	if err != nil || len(page.Events) != 1 || page.Events[0].Category != "audit" {
 		t.Fatalf("settings_changed events: %+v, %v", page.Events, err)

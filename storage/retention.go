@@ -238,6 +238,10 @@ type RetentionChange struct {
 	ChangedBy string
 }
 
+// auditCategory is the category of the log's own events (DESIGN.md §7),
+// which every policy keeps indefinitely.
+const auditCategory = "audit"
+
 // SetRetention changes org's policy and returns the versions before and
 // after. The new version is in force from the store's clock on; earlier
 // versions stay in the history, so a verifier can tell which policy pruned
@@ -267,6 +271,10 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 	}
 	if err := ch.Window.check("days"); err != nil {
 		return before, after, err
+	}
+	if ch.Category == auditCategory && !ch.Window.Indefinite {
+		return before, after, &PolicyError{"category", "the log's own events (category audit: exports, sweeps, key rotations, " +
+			"policy changes) are kept indefinitely, so that every sweep and change stays on record; their window cannot be finite"}
 	}
 	if err := ctx.Err(); err != nil {
 		return before, after, err
@@ -302,6 +310,15 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 			after.Operational = ch.Window
 		} else {
 			after.Material = ch.Window
+		}
+		// A finite material window does not reach the log's own events:
+		// the version pins category audit to indefinite, unless an earlier
+		// version set a window for it.
+		if _, set := after.Categories[auditCategory]; !set && !after.Window(RetentionMaterial, auditCategory).Indefinite {
+			if after.Categories == nil {
+				after.Categories = map[string]RetentionWindow{}
+			}
+			after.Categories[auditCategory] = RetentionWindow{Indefinite: true}
 		}
 		if before.Version == 0 {
 			h = h[:0] // the stored history starts with the built-in default at version 0

@@ -78,6 +78,7 @@ func TestRetention_PolicyValidation(t *testing.T) {
 		{"unknown class", RetentionChange{Class: "forever", Window: RetentionWindow{Days: 3}}, "class"},
 		{"unknown category", RetentionChange{Class: RetentionOperational, Category: "nope", Window: RetentionWindow{Days: 3}}, "category"},
 		{"category of the other class", RetentionChange{Class: RetentionOperational, Category: "apply", Window: RetentionWindow{Days: 3}}, "category"},
+		{"the log's own events", RetentionChange{Class: RetentionMaterial, Category: "audit", Window: RetentionWindow{Days: 3}}, "category"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := s.SetRetention(ctx, "acme", tc.ch)
@@ -104,6 +105,15 @@ func TestRetention_PolicyValidation(t *testing.T) {
 	}
 	if got := h[2].RuleName(RetentionOperational, "scan"); got != "category scan 1 day (v2)" {
 		t.Errorf("RuleName = %q", got)
+	}
+	// A finite material window leaves the log's own events indefinite.
+	clk.Add(time.Hour)
+	_, after, err = s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionMaterial, Window: RetentionWindow{Days: 365}})
+	if err != nil || after.Material.Days != 365 || !after.Window(RetentionMaterial, "audit").Indefinite || after.Window(RetentionMaterial, "apply").Days != 365 {
+		t.Fatalf("material 365 days = %+v, %v", after, err)
+	}
+	if _, _, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionMaterial, Category: "audit", Window: RetentionWindow{Indefinite: true}}); err != nil {
+		t.Errorf("category audit indefinite: %v", err)
 	}
 }
 

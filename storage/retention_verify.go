@@ -71,7 +71,7 @@ func (s *Store) newRetentionCheck(txn *badger.Txn, org string) *retentionCheck {
 // pruned themselves, and tombstones cannot be matched with them.
 func auditEverFinite(h []RetentionPolicy) bool {
 	for _, p := range h {
-		if !p.Window(RetentionMaterial, "audit").Indefinite {
+		if !p.Window(RetentionMaterial, auditCategory).Indefinite {
 			return true
 		}
 	}
@@ -93,7 +93,7 @@ func (s *Store) sweepCoverage(txn *badger.Txn, org string) (map[RetentionClass][
 			}
 		}
 	}
-	prefix := indexPrefix(org, fieldCategory, "audit")
+	prefix := indexPrefix(org, fieldCategory, auditCategory)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {

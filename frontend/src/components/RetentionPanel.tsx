@@ -13,10 +13,14 @@ function windowText(r: Pick<RetentionRuleDTO, 'days' | 'indefinite'>): string {
   return r.days === 1 ? '1 day' : `${r.days} days`
 }
 
-/** The operational categories and the material ones (storage/catalogue.json). */
+/**
+ * The operational categories and the material ones (storage/catalogue.json)
+ * that can have a window of their own: not audit, the log's own events,
+ * which every policy keeps indefinitely.
+ */
 export const RETENTION_CATEGORIES: Record<'operational' | 'material', string[]> = {
   operational: ['scan', 'finding', 'recommendation', 'user', 'workflow', 'custom'],
-  material: ['connection', 'plan', 'approval', 'terraform_export', 'apply', 'rollback', 'releaseops', 'audit'],
+  material: ['connection', 'plan', 'approval', 'terraform_export', 'apply', 'rollback', 'releaseops'],
 }
 
 /**
