@@ -287,6 +287,9 @@ func (c *cli) proveCommand() *cobra.Command {
 				return problemExit(err)
 			}
 			if consistency {
+				if from > to {
+					return &RequestError{Field: "--from", Reason: fmt.Sprintf("must not exceed --to (%d > %d)", from, to)}
+				}
 				p, err := b.consistencyProof(cmd.Context(), org, from, to)
 				if err != nil {
 					return problemExit(err)

@@ -176,7 +176,7 @@ func (a *App) consistencyProof(ctx context.Context, org string, size1, size2 uin
 		return ConsistencyProofDTO{}, &RequestError{Field: "org", Reason: "is required"}
 	}
 	if size1 > size2 {
-		return ConsistencyProofDTO{}, &RequestError{Field: "from", Reason: fmt.Sprintf("must not exceed --to (%d > %d)", size1, size2)}
+		return ConsistencyProofDTO{}, &RequestError{Field: "from", Reason: fmt.Sprintf("must not exceed to (%d > %d)", size1, size2)}
 	}
 	// A typo must not get the (empty) proof of an empty log.
 	if err := a.requireOrg(ctx, org); err != nil {

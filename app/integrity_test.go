@@ -630,6 +630,7 @@ func TestREST_IntegrityEndpoints(t *testing.T) {
 		{"GET", "/api/checkpoints/latest?org=org-a", "readB", 404, CodeNotFound},
 		{"GET", "/api/checkpoints/latest?org=org-a", "appendA", 403, CodeForbidden},
 		{"GET", "/api/checkpoints/consistency?org=org-a&from=1", "readA", 400, CodeInvalidRequest},
+		{"GET", "/api/checkpoints/consistency?org=org-a&from=5&to=3", "readA", 400, CodeInvalidRequest},
 		{"POST", "/api/verify?org=org-a", "readB", 404, CodeNotFound},
 		{"POST", "/api/verify", "readA", 400, CodeInvalidRequest},
 		{"POST", "/api/verify?org=org-a&keyless=maybe", "readA", 400, CodeInvalidRequest},
@@ -638,6 +639,9 @@ func TestREST_IntegrityEndpoints(t *testing.T) {
 		resp, b := f.do(tc.method, tc.path, f.tokens[tc.token], nil)
 		if resp.StatusCode != tc.status || errorCode(t, b) != tc.code {
 			t.Errorf("%s %s as %q: %d %s, want %d %s", tc.method, tc.path, tc.token, resp.StatusCode, b, tc.status, tc.code)
+		}
+		if strings.Contains(string(b), "--to") || strings.Contains(string(b), "--from") {
+			t.Errorf("%s %s: an API answer names a CLI flag: %s", tc.method, tc.path, b)
 		}
 	}
 }
