@@ -545,8 +545,13 @@ func ParseEvent(data []byte) (Event, error) {
 		w = wireEvent{}
 		problems = append(problems, w.decodeFields(data)...)
 	}
+	if w.ID != nil && *w.ID == "" {
+		// Absent (or null) asks for a generated id; an empty one is a
+		// producer's bug, and generating one for it would make each retry
+		// of the line a new event.
+		problems = append(problems, FieldError{Field: "id", Reason: "must be a UUID, not empty (omit id to have one generated)"})
+	}
 	e = Event{
-		ID:             w.ID,
 		OrganizationID: w.OrganizationID,
 		UserID:         w.UserID,
 		Provider:       w.Provider,
@@ -557,6 +562,9 @@ func ParseEvent(data []byte) (Event, error) {
 		Status:         w.Status,
 		RiskLevel:      w.RiskLevel,
 		Metadata:       w.Metadata,
+	}
+	if w.ID != nil {
+		e.ID = *w.ID
 	}
 	if w.Timestamp != nil {
 		t, reason := parseTimestamp(w.Timestamp)
@@ -574,7 +582,7 @@ func ParseEvent(data []byte) (Event, error) {
 // wireEvent is Event as it arrives: the timestamp stays raw so that its
 // offset can be checked rather than converted.
 type wireEvent struct {
-	ID             string          `json:"id"`
+	ID             *string         `json:"id"` // nil when absent or null
 	Timestamp      json.RawMessage `json:"timestamp"`
 	OrganizationID string          `json:"organizationId"`
 	UserID         string          `json:"userId"`

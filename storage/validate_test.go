@@ -395,6 +395,11 @@ func TestParseEvent(t *testing.T) {
 		{"control char", strings.Replace(encode(nil), `"u"`, "\"u\x01\"", 1), "userId", "control character"},
 		{"too big", `{"userId":"` + strings.Repeat("a", MaxInputBytes) + `"}`, "event", "1 MiB"},
 		{"null fields", `{"id":null,"resourceIds":null,"metadata":null,"timestamp":null}`, "", ""},
+		{"no id", encode(func(m map[string]any) { delete(m, "id") }), "", ""},
+		// An empty id is not a missing one: generating one would make
+		// every retry of the line a new event.
+		{"empty id", encode(set("id", "")), "id", "omit id to have one generated"},
+		{"empty id, and a type error", encode(func(m map[string]any) { m["id"] = ""; m["userId"] = 5 }), "id", "not empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
