@@ -275,6 +275,8 @@ func TestCLI_QueryRefusals(t *testing.T) {
 		{[]string{"--category", "scans"}, `--category: "scans" is not one of`},
 		{[]string{"--action", "scan.begun"}, `--action: "scan.begun" is not an action type`},
 		{[]string{"--since", "2h", "--until", "3h"}, "--until: "},
+		// The zero time must not read as no bound.
+		{[]string{"--until", "0001-01-01T00:00:00Z"}, "is before 1970"},
 		{[]string{"--user", "u\x00"}, "--user: "},
 		{[]string{"--resource", "bucket\x00*"}, "--resource: "},
 	} {

@@ -205,6 +205,7 @@ func TestREST_Auth(t *testing.T) {
 		{"org is required", "GET", "/api/operations/events", f.tokens["readA"], "", 400, CodeInvalidRequest},
 		{"bad limit", "GET", "/api/operations/events?org=org-a&limit=x", f.tokens["readA"], "", 400, CodeInvalidRequest},
 		{"bad status", "GET", "/api/operations/events?org=org-a&status=done", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"until the zero time", "GET", "/api/operations/events?org=org-a&until=0001-01-01T00:00:00Z", f.tokens["readA"], "", 400, CodeInvalidRequest},
 		{"bad cursor", "GET", "/api/operations/events?org=org-a&cursor=zzz", f.tokens["readA"], "", 400, CodeInvalidCursor},
 	}
 	for _, tt := range tests {

@@ -512,6 +512,10 @@ func parseQueryTime(field, s string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		if t.Year() < 1970 {
+			// The zero time would read as no bound at all.
+			return time.Time{}, &RequestError{Field: field, Reason: fmt.Sprintf("%q is before 1970, which no event can be; leave %s out for no bound", s, field)}
+		}
 		return t.UTC(), nil
 	}
 	return time.Time{}, &RequestError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time such as 2026-09-30T12:00:00Z", s)}

@@ -819,7 +819,12 @@ func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, 
 	}
 	hourLo := hourOf(c.since)
 	if hourLo < c.since {
-		hourLo = encTime(decTime(hourLo).Add(time.Hour))
+		// The next hour, in the encoding (nanoseconds offset by 2^63),
+		// saturating: a since past the encodable times leaves no hour.
+		hourLo += uint64(time.Hour)
+		if hourLo < uint64(time.Hour) {
+			hourLo = math.MaxUint64
+		}
 	}
 	if c.since == 0 {
 		hourLo = 0

@@ -194,6 +194,10 @@ func TestQuery_FacetsAndHistogram(t *testing.T) {
 		"within an hour": {Since: baseTime.Add(10*time.Hour + 7*time.Minute), Until: baseTime.Add(10*time.Hour + 50*time.Minute)},
 		"filtered":       {Categories: []string{"scan"}, Since: baseTime.Add(5 * time.Hour)},
 		"text":           {Text: "number 1"},
+		// Since in the last encodable hour, and past the encoding: the
+		// hour after since must not wrap round to the first hours.
+		"since in the last hour": {Since: time.Date(2262, 4, 11, 23, 30, 0, 0, time.UTC)},
+		"since year 9999":        {Since: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {
