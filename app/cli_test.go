@@ -1143,6 +1143,50 @@ func TestCLI_AppendCheckedInPartsFindsRepeatsAcrossThem(t *testing.T) {
 	}
 }
 
+// racingBackend records conflict, an event with a later line's id and
+// other content, just before its second append: a conflict created after
+// the input was checked.
+type racingBackend struct {
+	*App
+	conflict storage.Event
+	calls    int
+}
+
+func (r *racingBackend) appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error) {
+	if r.calls++; r.calls == 2 {
+		if _, err := r.App.appendEvents(ctx, []storage.Event{r.conflict}); err != nil {
+			return nil, err
+		}
+	}
+	return r.App.appendEvents(ctx, events)
+}
+
+// A conflict created after the check, in a later commit than the first,
+// names its line, says what is recorded and exits 65 as a conflict does.
+func TestCLI_AppendConflictAfterTheCheckNamesTheLine(t *testing.T) {
+	a := TestApp(t)
+	input, evs := largeInput(t, "org-a", 0, chunkEvents+50)
+	conflict := evs[chunkEvents+23]
+	conflict.UserID = "someone-else"
+	stdout, stderr, err := appendThrough(t, &racingBackend{App: a, conflict: conflict}, input)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != ExitDataErr {
+		t.Fatalf("exit: %v, want %d", err, ExitDataErr)
+	}
+	line := chunkEvents + 24
+	if want := fmt.Sprintf("line %d: id: is already recorded with different content\n", line); stderr != want {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, fmt.Sprintf("the events up to line %d are recorded", chunkEvents)) ||
+		!strings.Contains(msg, fmt.Sprintf("line %d conflicts", line)) || strings.Contains(msg, "nothing was written") || strings.Contains(msg, "index") {
+		t.Errorf("message %q", msg)
+	}
+	if rs := receiptsOf(t, stdout); len(rs) != chunkEvents {
+		t.Errorf("%d receipts, want %d", len(rs), chunkEvents)
+	}
+}
+
 // appendThrough runs append's validation, check and append of input with b
 // as the backend (the App, or a desktop app's API).
 func appendThrough(t *testing.T, b eventBackend, input string) (stdout, stderr string, err error) {

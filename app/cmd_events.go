@@ -356,10 +356,16 @@ func appendPlanned(cmd *cobra.Command, b eventBackend, src source, plan inputPla
 		if err == nil || done == len(c.events) {
 			return err
 		}
-		if i, ok := conflictIndex(err); ok && recorded == 0 && i < len(c.lines) {
-			// A conflict created since the check: refused whole.
-			fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{c.lines[i], "id", conflictReason})
-			return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
+		if i, ok := conflictIndex(err); ok && done+i < len(c.lines) {
+			// A conflict created since the check: its commit (from the
+			// part that failed, done events in) is refused whole.
+			line := c.lines[done+i]
+			fmt.Fprintln(cmd.ErrOrStderr(), lineProblem{line, "id", conflictReason})
+			if recorded == 0 {
+				return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("1 conflicting line; nothing was written: %w", storage.ErrConflict)}
+			}
+			return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("the events up to line %d are recorded (their receipts are above), those from line %d on are not: line %d conflicts, recorded meanwhile by another producer: %w",
+				recorded, c.lines[done], line, storage.ErrConflict)}
 		}
 		var u *unanswered
 		if errors.As(err, &u) {
