@@ -439,9 +439,30 @@ func (s *api) organizations(w http.ResponseWriter, r *http.Request, p principal)
 	writeJSON(w, http.StatusOK, visible)
 }
 
-// queryFromURL reads a QueryDTO from URL parameters.
+// queryScalars are the query parameters that take one value, queryLists
+// those that may be repeated (an OR).
+var (
+	queryScalars = []string{"org", "since", "until", "resource", "resourcePrefix", "text", "order", "cursor", "limit"}
+	queryLists   = []string{"category", "action", "provider", "user", "status", "risk",
+		"notCategory", "notAction", "notProvider", "notUser", "notStatus", "notRisk"}
+)
+
+// queryFromURL reads a QueryDTO from URL parameters. A filter parameter
+// given empty, or a one-value parameter given twice, is refused rather
+// than read one way or another: "user=" would match no event and
+// "resource=" every one, and of two "since" only one can count.
 func queryFromURL(r *http.Request) (QueryDTO, error) {
 	v := r.URL.Query()
+	for _, k := range queryScalars {
+		if len(v[k]) > 1 {
+			return QueryDTO{}, &RequestError{Field: k, Reason: fmt.Sprintf("is given %d times: give it once", len(v[k]))}
+		}
+	}
+	for _, k := range append(slices.Clone(queryScalars), queryLists...) {
+		if k != "cursor" && slices.Contains(v[k], "") {
+			return QueryDTO{}, &RequestError{Field: k, Reason: "is empty: leave it out for no filter, or give a value"}
+		}
+	}
 	q := QueryDTO{
 		Org: v.Get("org"), Since: v.Get("since"), Until: v.Get("until"),
 		Categories: v["category"], ActionTypes: v["action"], Providers: v["provider"], UserIDs: v["user"],

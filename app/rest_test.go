@@ -206,6 +206,12 @@ func TestREST_Auth(t *testing.T) {
 		{"bad limit", "GET", "/api/operations/events?org=org-a&limit=x", f.tokens["readA"], "", 400, CodeInvalidRequest},
 		{"bad status", "GET", "/api/operations/events?org=org-a&status=done", f.tokens["readA"], "", 400, CodeInvalidRequest},
 		{"until the zero time", "GET", "/api/operations/events?org=org-a&until=0001-01-01T00:00:00Z", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"empty user", "GET", "/api/operations/events?org=org-a&user=", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"empty resource", "GET", "/api/operations/events?org=org-a&resource=", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"empty facet filter", "GET", "/api/operations/facets?org=org-a&category=", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"since twice", "GET", "/api/operations/events?org=org-a&since=2026-11-28T00:00:00Z&since=2020-01-01T00:00:00Z", f.tokens["readA"], "", 400, CodeInvalidRequest},
+		{"two users", "GET", "/api/operations/events?org=org-a&user=a&user=b", f.tokens["readA"], "", 200, ""},
+		{"empty cursor", "GET", "/api/operations/events?org=org-a&cursor=", f.tokens["readA"], "", 200, ""},
 		{"bad cursor", "GET", "/api/operations/events?org=org-a&cursor=zzz", f.tokens["readA"], "", 400, CodeInvalidCursor},
 	}
 	for _, tt := range tests {
