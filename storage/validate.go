@@ -566,6 +566,11 @@ func ParseEvent(data []byte) (Event, error) {
 	if w.ID != nil {
 		e.ID = *w.ID
 	}
+	if string(w.Metadata) == "null" {
+		// Null metadata is none, as null resourceIds is none; states keep
+		// null, a state as meaningful as any (before a creation).
+		e.Metadata = nil
+	}
 	if w.Timestamp != nil {
 		t, reason := parseTimestamp(w.Timestamp)
 		if reason != "" {

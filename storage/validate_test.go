@@ -418,6 +418,24 @@ func TestParseEvent(t *testing.T) {
 	}
 }
 
+// Null metadata is no metadata, as null resourceIds is none: the event
+// validates and is the same event as one without it.
+func TestParseEvent_NullMetadata(t *testing.T) {
+	cat, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := `{"timestamp":"2026-03-01T12:00:00Z","organizationId":"acme","userId":"u","provider":"aws","actionType":"scan.started",` +
+		`"resourceIds":["r"],"status":"applied","riskLevel":"low","metadata":null}`
+	e, err := ParseEvent([]byte(in))
+	if err != nil || e.Metadata != nil {
+		t.Fatalf("ParseEvent: metadata %q, %v", e.Metadata, err)
+	}
+	if err := cat.Validate(&e); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
 // Every field of the wrong JSON type is named, not only the first
 // (encoding/json reports one), and the others are still decoded.
 func TestParseEvent_EveryWrongType(t *testing.T) {
