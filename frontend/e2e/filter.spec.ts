@@ -46,3 +46,33 @@ test('autocomplete offers fields, then values with counts', async ({ page }) => 
   await input.press('Enter')
   await expect(page).toHaveURL(/q=provider%3A/)
 })
+
+test('Tab leaves the search box; it completes only a suggestion moved to', async ({ page }) => {
+  await open(page)
+  const input = page.getByTestId('query-input')
+  await input.click()
+  await expect(page.getByTestId('query-suggestion').first()).toBeVisible()
+  for (let i = 0; i < 4; i++) await page.keyboard.press('Tab')
+  await expect(input).not.toBeFocused()
+  await expect(input).toHaveValue('')
+  // Focus went on to the rest of the page (the time range, facets, …), not nowhere.
+  expect(await page.evaluate(() => document.activeElement !== document.body)).toBe(true)
+
+  // A draft is left as typed when tabbing away.
+  await input.click()
+  await input.pressSequentially('risk:hi')
+  await page.keyboard.press('Tab')
+  await expect(input).not.toBeFocused()
+  await expect(input).toHaveValue('risk:hi')
+
+  // Moving into the list and pressing Tab completes, once.
+  await input.fill('')
+  await input.pressSequentially('prov')
+  await page.keyboard.press('ArrowDown')
+  await page.keyboard.press('Tab')
+  await expect(input).toHaveValue('provider:')
+  await expect(input).toBeFocused()
+  await page.keyboard.press('Tab')
+  await expect(input).not.toBeFocused()
+  await expect(input).toHaveValue('provider:')
+})

@@ -48,6 +48,8 @@ export const QueryBar = forwardRef<HTMLInputElement>(function QueryBar(_props, r
     setValue(next)
     setCaret(pos)
     requestAnimationFrame(() => input?.setSelectionRange(pos, pos))
+    // Back to the text: the next Tab moves on, the next Enter searches.
+    combobox.resetSelectedOption()
     if (s.insert.endsWith(':')) combobox.openDropdown()
   }
 
@@ -111,9 +113,11 @@ export const QueryBar = forwardRef<HTMLInputElement>(function QueryBar(_props, r
               } else if (e.key === 'Escape') {
                 if (combobox.dropdownOpened) combobox.closeDropdown()
                 else e.currentTarget.blur()
-              } else if (e.key === 'Tab' && combobox.dropdownOpened && suggestions.length && !e.shiftKey) {
-                const idx = Math.max(0, combobox.getSelectedOptionIndex())
-                const s = suggestions[idx]
+              } else if (e.key === 'Tab' && combobox.dropdownOpened && !e.shiftKey) {
+                // Tab completes only a suggestion the user has moved to (with
+                // the arrow keys); otherwise it moves focus on as everywhere
+                // else, and the draft stays as typed.
+                const s = suggestions[combobox.getSelectedOptionIndex()]
                 if (s) {
                   e.preventDefault()
                   accept(s, e.currentTarget)

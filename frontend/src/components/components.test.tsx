@@ -51,6 +51,41 @@ describe('QueryBar', () => {
     const values = await screen.findAllByTestId('query-suggestion')
     expect(values.map((v) => v.textContent)).toEqual(expect.arrayContaining([expect.stringContaining('provider:aws')]))
   })
+
+  it('lets Tab move focus on without changing the draft', async () => {
+    const s = setup()
+    await loaded(s)
+    renderWith(s.stores, <><QueryBar /><button>next</button></>)
+    const input = screen.getByTestId('query-input') as HTMLInputElement
+    await userEvent.click(input)
+    expect(await screen.findAllByTestId('query-suggestion')).not.toHaveLength(0)
+    await userEvent.tab()
+    expect(screen.getByRole('button', { name: 'next' })).toHaveFocus()
+    expect(input.value).toBe('')
+
+    // Nor does tabbing away from a half-typed word complete it.
+    await userEvent.click(input)
+    await userEvent.type(input, 'risk:hi')
+    await userEvent.tab()
+    expect(screen.getByRole('button', { name: 'next' })).toHaveFocus()
+    expect(input.value).toBe('risk:hi')
+  })
+
+  it('completes with Tab once the user has moved into the suggestions', async () => {
+    const s = setup()
+    await loaded(s)
+    renderWith(s.stores, <><QueryBar /><button>next</button></>)
+    const input = screen.getByTestId('query-input') as HTMLInputElement
+    await userEvent.type(input, 'prov')
+    await screen.findByRole('option', { name: /provider:/ })
+    await userEvent.keyboard('{ArrowDown}{Tab}')
+    await waitFor(() => expect(input.value).toBe('provider:'))
+    expect(input).toHaveFocus()
+    // Accepting leaves the list: the next Tab moves on rather than completing again.
+    await userEvent.tab()
+    expect(screen.getByRole('button', { name: 'next' })).toHaveFocus()
+    expect(input.value).toBe('provider:')
+  })
 })
 
 describe('FacetSidebar', () => {
