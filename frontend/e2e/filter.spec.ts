@@ -76,3 +76,17 @@ test('Tab leaves the search box; it completes only a suggestion moved to', async
   await expect(input).not.toBeFocused()
   await expect(input).toHaveValue('provider:')
 })
+
+test('a facet click adds to the query being typed', async ({ page }) => {
+  await open(page, { range: '7d' })
+  const input = page.getByTestId('query-input')
+  await input.click()
+  await input.pressSequentially('risk:high user:states@example.com')
+  const facet = page.locator('[data-testid^="facet-value-provider-"]').first()
+  const provider = (await facet.getAttribute('data-testid'))!.replace('facet-value-provider-', '')
+  await facet.click()
+  await expect(page).toHaveURL(new RegExp(`provider%3A${provider}`))
+  const q = new URL(page.url()).searchParams.get('q') ?? ''
+  expect(q.split(' ').sort()).toEqual([`provider:${provider}`, 'risk:high', 'user:states@example.com'])
+  await expect(input).toHaveValue(q)
+})

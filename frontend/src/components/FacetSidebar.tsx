@@ -25,7 +25,19 @@ export function FacetSidebar() {
   const { view } = useStores()
   const { filter } = parseQuery(q)
 
-  const apply = (field: QueryField, value: string, negated: boolean) => view.getState().set({ q: toggleTerm(q, field, value, negated) })
+  // A query being typed in the bar is not thrown away: the facet is added to
+  // it and both are applied. A draft that cannot be applied (it has errors)
+  // stays in the bar with the facet added, and the facet alone is applied.
+  const apply = (field: QueryField, value: string, negated: boolean) => {
+    const v = view.getState()
+    const draft = v.draft
+    if (draft === undefined || parseQuery(draft).errors.length === 0) {
+      v.set({ q: toggleTerm(draft ?? v.q, field, value, negated) })
+      return
+    }
+    v.set({ q: toggleTerm(v.q, field, value, negated) })
+    v.setDraft(toggleTerm(draft, field, value, negated))
+  }
 
   return (
     <ScrollArea h="100%" type="hover" offsetScrollbars>

@@ -15,17 +15,19 @@ export const QueryBar = forwardRef<HTMLInputElement>(function QueryBar(_props, r
   const { view } = useStores()
   const committed = useView((s) => s.q)
   const facets = useResults((s) => s.facets)
-  const [value, setValue] = useState(committed)
+  // What the box shows: the draft being typed, else the applied query.
+  const value = useView((s) => s.draft) ?? committed
+  const setValue = (v: string) => view.getState().setDraft(v)
   const [caret, setCaret] = useState(committed.length)
   const [showErrors, setShowErrors] = useState(false)
   const inputRef = useRef<HTMLInputElement>(null)
   const mergedRef = useMergedRef(ref, inputRef)
   const combobox = useCombobox({ onDropdownClose: () => combobox.resetSelectedOption() })
 
-  // The URL (back/forward, facet clicks) changes the query from outside.
-  // Its errors show at once: nobody is typing it.
+  // The URL (back/forward, facet clicks) changes the query from outside,
+  // which drops the draft (see the view store). Its errors show at once:
+  // nobody is typing it.
   useEffect(() => {
-    setValue(committed)
     setShowErrors(parseQuery(committed).errors.length > 0)
   }, [committed])
 

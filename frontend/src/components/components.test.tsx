@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { moveSelection } from '../keyboard'
 import { makeEvent, renderWith, sampleEvents, setup } from '../test/render'
 import { viewQuery } from '../store/view'
+import { parseQuery } from '../query/parse'
 import { FacetSidebar } from './FacetSidebar'
 import { QueryBar } from './QueryBar'
 import { diffStates, StateDiff } from './StateDiff'
@@ -102,6 +103,31 @@ describe('FacetSidebar', () => {
     // clicking an included value again removes it
     fireEvent.click(screen.getByTestId('facet-value-status-failed'))
     expect(s.stores.view.getState().q).toBe('-provider:gcp')
+  })
+})
+
+describe('QueryBar and FacetSidebar', () => {
+  it('adds a clicked facet to the query being typed instead of discarding it', async () => {
+    const s = setup()
+    await loaded(s)
+    renderWith(s.stores, <><QueryBar /><FacetSidebar /></>)
+    const input = screen.getByTestId('query-input') as HTMLInputElement
+    await userEvent.type(input, 'risk:high user:alice@acme.io')
+    fireEvent.click(screen.getByTestId('facet-value-provider-azure'))
+    const q = s.stores.view.getState().q
+    expect(parseQuery(q).filter).toEqual({ riskLevels: ['high'], userIds: ['alice@acme.io'], providers: ['azure'] })
+    await waitFor(() => expect(input.value).toBe(q))
+  })
+
+  it('keeps a draft it cannot apply, with the facet added, and applies the facet', async () => {
+    const s = setup()
+    await loaded(s)
+    renderWith(s.stores, <><QueryBar /><FacetSidebar /></>)
+    const input = screen.getByTestId('query-input') as HTMLInputElement
+    await userEvent.type(input, 'status:done')
+    fireEvent.click(screen.getByTestId('facet-value-provider-azure'))
+    expect(s.stores.view.getState().q).toBe('provider:azure')
+    await waitFor(() => expect(input.value).toBe('status:done provider:azure'))
   })
 })
 

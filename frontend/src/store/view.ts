@@ -96,7 +96,14 @@ export function viewQuery(v: View, now: number): QueryDTO {
 export interface ViewState extends View {
   /** When relative ranges were last resolved; bumping it refreshes the data. */
   now: number
+  /**
+   * The query being typed in the bar and not applied yet (not in the URL);
+   * undefined when the bar shows q. Kept here so that a facet click can add
+   * to it rather than throw it away.
+   */
+  draft?: string
   set(patch: Partial<View>, how?: 'push' | 'replace'): void
+  setDraft(draft: string | undefined): void
   /** Takes the view from the URL (back/forward). */
   syncFromUrl(): void
   refresh(): void
@@ -125,9 +132,14 @@ export function createViewStore(
         else history.replaceState(null, '', url)
       }
       const filterChanged = patch.q !== undefined || patch.range !== undefined || patch.org !== undefined
-      set({ ...next, ...(filterChanged ? { now: clock() } : {}) })
+      // Applying a query replaces whatever was being typed.
+      set({ ...next, ...(filterChanged ? { now: clock() } : {}), ...(patch.q !== undefined ? { draft: undefined } : {}) })
     },
-    syncFromUrl: () => set({ ...viewFromSearch(loc.search), now: clock() }),
+    setDraft: (draft) => set({ draft }),
+    syncFromUrl: () => {
+      const v = viewFromSearch(loc.search)
+      set({ ...v, now: clock(), ...(v.q !== get().q ? { draft: undefined } : {}) })
+    },
     refresh: () => set({ now: clock() }),
   }))
 }
