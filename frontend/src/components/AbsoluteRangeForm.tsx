@@ -2,17 +2,10 @@ import { Button, Group, Stack, Text } from '@mantine/core'
 import { DateTimePicker } from '@mantine/dates'
 import '@mantine/dates/styles.css'
 import { useState } from 'react'
-import { dayjs, type TimeZoneMode } from '../lib/time'
+import { pickedRange, shownRange } from '../lib/customRange'
+import type { TimeZoneMode } from '../lib/time'
 
-// The picker works in wall-clock strings; convert them in the chosen zone.
-function toPicker(ms: number, tz: TimeZoneMode): string {
-  return (tz === 'utc' ? dayjs(ms).utc() : dayjs(ms)).format('YYYY-MM-DD HH:mm:ss')
-}
-function fromPicker(s: string, tz: TimeZoneMode): number {
-  return (tz === 'utc' ? dayjs.utc(s) : dayjs(s)).valueOf()
-}
-
-/** From and to pickers for an absolute range, in UTC or local time. */
+/** From and to pickers for an absolute range, to the second, in UTC or local time; To includes its whole second. */
 export function AbsoluteRangeForm({ since, until, tz, onApply, onCancel }: {
   since: number
   until: number
@@ -20,13 +13,13 @@ export function AbsoluteRangeForm({ since, until, tz, onApply, onCancel }: {
   onApply(from: number, to: number): void
   onCancel(): void
 }) {
-  const [from, setFrom] = useState<string | null>(toPicker(since, tz))
-  const [to, setTo] = useState<string | null>(toPicker(until, tz))
+  const shown = shownRange({ since, until }, tz)
+  const [from, setFrom] = useState<string | null>(shown.from)
+  const [to, setTo] = useState<string | null>(shown.to)
   const apply = () => {
     if (!from || !to) return
-    const f = fromPicker(from, tz)
-    const t = fromPicker(to, tz)
-    onApply(Math.min(f, t), Math.max(f, t))
+    const r = pickedRange({ from, to }, { since, until }, tz)
+    onApply(r.since, r.until)
   }
   return (
     <Stack gap="xs" w={300}>
