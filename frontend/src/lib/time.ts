@@ -31,8 +31,14 @@ export function formatTimestamp(iso: string | number, tz: TimeZoneMode): string 
   return at(iso, tz).format('MMM D HH:mm:ss.SSS')
 }
 
+/**
+ * "2026-08-31 23:46:02 UTC" in UTC, "2026-08-31 23:46:02 UTC+5:30" in local
+ * time: a time read out of its context (a banner, the drawer, an export's
+ * range) always says its zone, at that date's offset.
+ */
 export function formatDateTime(iso: string | number, tz: TimeZoneMode): string {
-  return at(iso, tz).format('YYYY-MM-DD HH:mm:ss') + (tz === 'utc' ? ' UTC' : '')
+  const d = at(iso, tz)
+  return d.format('YYYY-MM-DD HH:mm:ss') + ' ' + (tz === 'utc' ? 'UTC' : localZoneShort(d.toDate()))
 }
 
 /**
