@@ -196,6 +196,38 @@ describe('App', () => {
     }
   })
 
+  it('says it is offline while the live stream is down, and is live again when it reconnects', async () => {
+    const api = createFakeApi(sampleEvents(), { now: () => NOW })
+    const streams: { onError?: (err: Error) => void; onOpen?: () => void }[] = []
+    const subscribe = api.subscribe.bind(api)
+    api.subscribe = (q, onEvent, onError, onOpen) => {
+      streams.push({ onError, onOpen })
+      return subscribe(q, onEvent, onError, onOpen)
+    }
+    renderApp({ api })
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    expect(screen.getByTestId('live-badge')).toHaveTextContent('Live')
+    act(() => streams.at(-1)?.onError?.(new ApiError({ code: 'unreachable', message: 'The live stream lost its connection; reconnecting.' })))
+    expect(screen.getByTestId('live-badge')).toHaveTextContent('Offline — reconnecting')
+    expect(screen.getByTestId('live-badge')).toHaveAttribute('data-offline', 'true')
+    // Back: what came meanwhile is read again.
+    const missed = api.emit('acme')
+    act(() => streams.at(-1)?.onOpen?.())
+    await waitFor(() => expect(screen.getByTestId('live-badge')).toHaveTextContent('Live'))
+    await waitFor(() => expect(rows()[0]).toHaveAttribute('data-id', missed.id))
+  })
+
+  it('keeps the checkpoint it knows when a refresh cannot reach the app', async () => {
+    const s = renderApp()
+    expect(await screen.findByTestId('integrity-badge')).toHaveTextContent(/Checkpoint \d/)
+    const shown = screen.getByTestId('integrity-badge').textContent
+    s.api.latestCheckpoint = () => Promise.reject(new TypeError('Failed to fetch'))
+    await act(() => s.stores.session.getState().loadCheckpoint('acme'))
+    expect(screen.getByTestId('integrity-badge')).not.toHaveTextContent('No checkpoint yet')
+    expect(screen.getByTestId('integrity-badge').textContent).toBe(shown)
+    expect(screen.getByTestId('live-badge')).toHaveTextContent('Offline — reconnecting')
+  })
+
   it('says when nothing matches and offers a way out', async () => {
     renderApp({ search: '?org=acme&range=90d&q=user:nobody' })
     expect(await screen.findByTestId('empty-state')).toHaveTextContent('No events match')

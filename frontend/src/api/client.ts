@@ -64,6 +64,11 @@ export interface AuditApi {
   readonly canSetRetention: boolean
   /** Changes one window (recorded as audit.settings_changed) and answers the policy after. */
   setRetention(req: RetentionSetRequest): Promise<RetentionDTO>
-  /** Streams new events that match q until the returned function is called. */
-  subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void): Unsubscribe
+  /**
+   * Streams new events that match q until the returned function is called.
+   * onError hears of a stream that dropped: code "unreachable" while it
+   * reconnects by itself, "stream_closed" when it gave up (subscribe again).
+   * onOpen hears that it is (again) connected.
+   */
+  subscribe(q: QueryDTO, onEvent: (e: EventDTO) => void, onError?: (err: Error) => void, onOpen?: () => void): Unsubscribe
 }

@@ -13,6 +13,7 @@ class FakeEventSource {
   closed = false
   readyState = 1
   onerror: (() => void) | null = null
+  onopen: (() => void) | null = null
   constructor(public url: string) {
     FakeEventSource.last = this
   }
@@ -110,6 +111,22 @@ describe('createRestApi', () => {
     expect(got).toEqual([{ id: 'e9' }])
     stop()
     expect(es.closed).toBe(true)
+  })
+
+  it('tells of a stream that dropped, reconnected or gave up', () => {
+    const api = createRestApi({ fetch: vi.fn(), EventSource: FakeEventSource as unknown as typeof EventSource })
+    const errors: string[] = []
+    let opened = 0
+    api.subscribe({ org: 'acme' }, () => {}, (e) => errors.push((e as ApiError).code), () => opened++)
+    const es = FakeEventSource.last!
+    es.readyState = 0 // CONNECTING: the browser tries again by itself
+    es.onerror?.()
+    es.readyState = 1
+    es.onopen?.()
+    es.readyState = 2 // CLOSED: it gave up
+    es.onerror?.()
+    expect(errors).toEqual(['unreachable', 'stream_closed'])
+    expect(opened).toBe(1)
   })
 
   it('reports verify progress from the SSE stream while the POST runs', async () => {

@@ -147,7 +147,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
     canSetRetention: false,
     setRetention: (req) => call<RetentionDTO>('POST', '/api/retention/policy', req),
     expiringEvents: (o, days) => get<ExpiringDTO>('/api/retention/expiring?' + org(o) + '&days=' + encodeURIComponent(String(days))),
-    subscribe: (q, onEvent, onError) => {
+    subscribe: (q, onEvent, onError, onOpen) => {
       if (!ES) {
         onError?.(new ApiError({ code: 'unsupported', message: 'This browser cannot stream events (no EventSource).' }))
         return () => {}
@@ -161,9 +161,14 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
           onError?.(toApiError(err))
         }
       })
+      es.onopen = () => onOpen?.()
       es.onerror = () => {
-        // EventSource reconnects by itself; tell the UI only when it gives up.
-        if (es.readyState === 2) onError?.(new ApiError({ code: 'unreachable', message: 'The live stream closed.' }))
+        // EventSource reconnects by itself after a dropped connection, but
+        // gives up on an answer that is no stream (CLOSED). Either way the
+        // window is not live meanwhile, and must say so.
+        onError?.(es.readyState === 2
+          ? new ApiError({ code: 'stream_closed', message: 'The live stream closed.' })
+          : new ApiError({ code: 'unreachable', message: 'The live stream lost its connection; reconnecting.' }))
       }
       return () => es.close()
     },

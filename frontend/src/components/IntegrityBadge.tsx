@@ -12,6 +12,8 @@ export function IntegrityBadge() {
   const org = useView((s) => s.org)
   const tz = useView((s) => s.tz)
   const checkpoint = useSession((s) => s.checkpoint)
+  // Set when the newest checkpoint could not be read: checkpoint is then the last one known.
+  const checkpointError = useSession((s) => s.checkpointError)
   const last = useSession((s) => s.lastVerify)
   const verifying = useSession((s) => s.verifying)
   const progress = useSession((s) => s.progress)
@@ -35,7 +37,7 @@ export function IntegrityBadge() {
           <Icon size={18} color={`var(--mantine-color-${color}-6)`} />
           <Stack gap={0}>
             <Text size="xs" fw={600} lh={1.2}>
-              {checkpoint ? `Checkpoint ${checkpoint.size.toLocaleString('en-US')}` : 'No checkpoint yet'}
+              {checkpoint ? `Checkpoint ${checkpoint.size.toLocaleString('en-US')}` : checkpointError ? 'Checkpoint unavailable' : 'No checkpoint yet'}
             </Text>
             <Text size="xs" c="dimmed" lh={1.2}>
               {state === 'running' ? `Verifying… ${pct}%` : alert ? 'Integrity alert: appends refused' : last ? `${last.clean ? `Verified ${counted(last.events, 'event')}` : 'Problems found'} ${fromNow(last.finishedAt)}` : verifyError ? 'Verification failed' : 'Not verified yet'}
@@ -59,6 +61,11 @@ export function IntegrityBadge() {
               </Text>
             </Alert>
           )}
+          {checkpointError && (
+            <Text size="sm" c="orange" data-testid="checkpoint-error">
+              {adviceFor(checkpointError).title}: {checkpoint ? 'this is the last checkpoint read, a newer one may exist.' : 'the newest checkpoint cannot be read now.'}
+            </Text>
+          )}
           {checkpoint ? (
             <Text size="sm">
               The newest signed checkpoint covers <b>{checkpoint.size.toLocaleString('en-US')}</b> events, made {formatDateTime(checkpoint.time, tz)}.
@@ -67,7 +74,7 @@ export function IntegrityBadge() {
                 Root <Code>{checkpoint.root.slice(0, 24)}…</Code>
               </Text>
             </Text>
-          ) : (
+          ) : checkpointError ? null : (
             <Text size="sm" c="dimmed">
               No checkpoint has been signed for {org || 'this organization'} yet.
             </Text>

@@ -2,7 +2,7 @@ import { Badge, Button, Group, Paper, Text, Tooltip } from '@mantine/core'
 import { IconArrowUp, IconPlayerPause, IconPlayerPlay } from '@tabler/icons-react'
 import { useRef } from 'react'
 import { parseQuery } from '../query/parse'
-import { useResults, useStores, useView } from '../store/context'
+import { useResults, useSession, useStores, useView } from '../store/context'
 import { EmptyState, ErrorState, LoadingState } from './StatusStates'
 import { ExportButton } from './ExportDialog'
 import { ReportButton } from './ReportDialog'
@@ -25,6 +25,7 @@ export function TimelinePanel() {
   const range = useView((s) => s.range)
   const q = useView((s) => s.q)
   const live = range.kind === 'relative'
+  const offline = useSession((s) => s.offline)
 
   const showNew = () => {
     results.getState().showPending()
@@ -92,11 +93,27 @@ export function TimelinePanel() {
           <ExportButton />
           <ReportButton />
           <AuditCopyButton />
+          {offline && !live && (
+            <Tooltip label={`Cannot reach Axiom Audit (${offline.message}); trying again.`} multiline w={300}>
+              <Badge variant="dot" color="red" size="md" data-testid="offline-badge" role="status">
+                Offline — reconnecting
+              </Badge>
+            </Tooltip>
+          )}
           {live ? (
             <Group gap="xs" wrap="nowrap">
-              <Badge variant="dot" color={paused ? 'gray' : 'teal'} size="md" data-testid="live-badge" className={paused ? undefined : classes.liveDot}>
-                {paused ? 'Paused' : 'Live'}
-              </Badge>
+              {offline ? (
+                // Not live while the app is out of reach: the rows may miss events, and the badge must not say otherwise.
+                <Tooltip label={`Cannot reach Axiom Audit (${offline.message}); new events will load when it answers again.`} multiline w={300}>
+                  <Badge variant="dot" color="red" size="md" data-testid="live-badge" data-offline="true" role="status">
+                    Offline — reconnecting
+                  </Badge>
+                </Tooltip>
+              ) : (
+                <Badge variant="dot" color={paused ? 'gray' : 'teal'} size="md" data-testid="live-badge" className={paused ? undefined : classes.liveDot}>
+                  {paused ? 'Paused' : 'Live'}
+                </Badge>
+              )}
               <Tooltip label={paused ? 'Resume live updates' : 'Pause live updates; new events are counted, not shown'}>
                 <Button
                   size="compact-sm"

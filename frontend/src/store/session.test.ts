@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { ApiError } from '../api/errors'
 import { createFakeApi } from '../api/fake'
+import { makeEvent, NOW } from '../test/render'
 import type { OrganizationDTO } from '../api/types'
 import { createSessionStore } from './session'
 
@@ -40,5 +42,42 @@ describe('session.refreshOrgs', () => {
     calls[0]!.resolve([{ id: 'acme', size: 7 }])
     await start
     expect(session.getState().orgs).toEqual([{ id: 'acme', size: 7 }])
+  })
+})
+
+describe('session.loadCheckpoint', () => {
+  it('keeps the last checkpoint known when the app is out of reach, and says so', async () => {
+    const api = createFakeApi([makeEvent(1), makeEvent(2)], { now: () => NOW })
+    const session = createSessionStore(api, undefined)
+    await session.getState().loadCheckpoint('acme')
+    const known = session.getState().checkpoint
+    expect(known?.size).toBe(2)
+    api.latestCheckpoint = () => Promise.reject(new TypeError('Failed to fetch'))
+    api.listEvents = () => Promise.reject(new TypeError('Failed to fetch'))
+    await session.getState().loadCheckpoint('acme')
+    expect(session.getState().checkpoint).toBe(known)
+    expect(session.getState().checkpointError?.code).toBe('unreachable')
+    expect(session.getState().offline?.code).toBe('unreachable')
+  })
+
+  it('shows no checkpoint only when the app says there is none', async () => {
+    const api = createFakeApi([makeEvent(1)], { now: () => NOW })
+    const session = createSessionStore(api, undefined)
+    await session.getState().loadCheckpoint('acme')
+    api.latestCheckpoint = () => Promise.reject(new ApiError({ code: 'not_found', message: 'no checkpoint' }, 404))
+    await session.getState().loadCheckpoint('acme')
+    expect(session.getState().checkpoint).toBeUndefined()
+    expect(session.getState().checkpointError).toBeUndefined()
+    expect(session.getState().offline).toBeUndefined()
+  })
+
+  it('does not show another organization\'s checkpoint when it cannot read this one\'s', async () => {
+    const api = createFakeApi([makeEvent(1)], { now: () => NOW })
+    const session = createSessionStore(api, undefined)
+    await session.getState().loadCheckpoint('acme')
+    api.latestCheckpoint = () => Promise.reject(new TypeError('Failed to fetch'))
+    await session.getState().loadCheckpoint('other')
+    expect(session.getState().checkpoint).toBeUndefined()
+    expect(session.getState().checkpointError?.code).toBe('unreachable')
   })
 })

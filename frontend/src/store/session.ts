@@ -11,6 +11,13 @@ export interface SessionState {
   orgs: OrganizationDTO[] | undefined
   error: ApiError | undefined
   checkpoint: CheckpointDTO | undefined
+  /**
+   * Why the newest checkpoint could not be read (the app is out of reach):
+   * checkpoint is then the last one known of this organization, if any.
+   */
+  checkpointError: ApiError | undefined
+  /** Set while the app cannot be reached (its calls or the live stream fail); cleared when it answers again. */
+  offline: ApiError | undefined
   verifying: boolean
   progress: VerifyProgress | undefined
   lastVerify: VerifyResultDTO | undefined
@@ -24,6 +31,14 @@ export interface SessionState {
   /** The newest checkpoint and the newest verification of org, whoever ran it. */
   loadCheckpoint(org: string): Promise<void>
   verify(org: string): Promise<void>
+  /** Records whether the app answered: err with code "unreachable" or "stream_closed" means it did not. */
+  reached(err?: unknown): void
+}
+
+/** Whether an error means the app did not answer at all. */
+export function isUnreachable(err: unknown): boolean {
+  const code = toApiError(err).code
+  return code === 'unreachable' || code === 'stream_closed'
 }
 
 export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getItem' | 'setItem'> | undefined = globalThis.localStorage): StoreApi<SessionState> {
@@ -46,12 +61,15 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
     orgShown = call
     return true
   }
+  let checkpointOrg = '' // whose checkpoint the state holds
   return createStore<SessionState>((set, get) => ({
     info: undefined,
     missingOrg: undefined,
     orgs: undefined,
     error: undefined,
     checkpoint: undefined,
+    checkpointError: undefined,
+    offline: undefined,
     verifying: false,
     progress: undefined,
     lastVerify: undefined,
@@ -63,8 +81,10 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
         const [info, orgs] = await Promise.all([api.info(), api.organizations()])
         if (typeof performance !== 'undefined') performance.mark('axiom:orgs')
         set(showOrgs(call) ? { info, orgs, error: undefined } : { info, error: undefined })
+        get().reached()
       } catch (err) {
         set({ error: toApiError(err) })
+        get().reached(err)
         // Info alone still tells the user which profile this is.
         api.info().then((info) => set({ info }), () => {})
       }
@@ -75,8 +95,10 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       try {
         const orgs = await api.organizations()
         if (showOrgs(call)) set({ orgs })
-      } catch {
+        get().reached()
+      } catch (err) {
         // The list shown stays; the next refresh tries again.
+        get().reached(err)
       }
     },
 
@@ -85,8 +107,11 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       const current = get().lastVerify
       const mine = current?.org === org ? current : remembered(org)
       if (current !== mine) set({ lastVerify: mine })
-      const [checkpoint, logged] = await Promise.all([
-        api.latestCheckpoint(org).catch(() => undefined),
+      const [read, logged] = await Promise.all([
+        api.latestCheckpoint(org).then(
+          (checkpoint) => ({ checkpoint, error: undefined }),
+          (err: unknown) => ({ checkpoint: undefined, error: toApiError(err) }),
+        ),
         // Every verification is in the log (audit.verified): a report's, the
         // CLI's, another window's. This window's own result has the details.
         api.listEvents({ org, actionTypes: ['audit.verified'], order: 'newest', limit: 1 }).then(
@@ -98,7 +123,14 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       if (call !== loads) return
       // So does a verification this window finished meanwhile.
       const now = get().lastVerify
-      set({ checkpoint, lastVerify: newer(now?.org === org ? now : mine, logged) })
+      // Only not_found means there is no checkpoint; any other failure (the
+      // app out of reach) keeps the last one known of this organization.
+      const failed = read.error && read.error.code !== 'not_found' ? read.error : undefined
+      const known = checkpointOrg === org ? get().checkpoint : undefined
+      const checkpoint = failed ? known : read.checkpoint
+      checkpointOrg = org
+      set({ checkpoint, checkpointError: failed, lastVerify: newer(now?.org === org ? now : mine, logged) })
+      get().reached(read.error)
     },
 
     verify: async (org) => {
@@ -115,6 +147,11 @@ export function createSessionStore(api: AuditApi, storage: Pick<Storage, 'getIte
       } catch (err) {
         set({ verifying: false, verifyError: toApiError(err) })
       }
+    },
+
+    reached: (err) => {
+      if (err !== undefined && isUnreachable(err)) set({ offline: toApiError(err) })
+      else if (get().offline) set({ offline: undefined })
     },
   }))
 }

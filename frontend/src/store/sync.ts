@@ -3,7 +3,7 @@
 // React re-renders anything), live events follow open-ended ranges, and the
 // URL's back/forward move the view.
 
-import { ApiError } from '../api/errors'
+import { ApiError, toApiError } from '../api/errors'
 import { parseQuery } from '../query/parse'
 import { viewQuery } from './view'
 import type { Stores } from './context'
@@ -16,11 +16,15 @@ export const INTEGRITY_REFRESH_MS = 30_000
 /** How long after a live event the organizations (their sizes) are read again. */
 export const ORGS_AFTER_LIVE_MS = 1_000
 
+/** While the app is out of reach: how often it is asked again, and a closed live stream opened again. */
+export const OFFLINE_RETRY_MS = 5_000
+
 /** Starts the session and keeps results in step with the view; returns a function that stops it. */
 export function connectStores(stores: Stores, win: Pick<Window, 'addEventListener' | 'removeEventListener'> = window): () => void {
   const { api, view, results, session } = stores
   connected.add(stores)
   let stopLive: (() => void) | undefined
+  let resubscribe: ReturnType<typeof setTimeout> | undefined
   let lastKey = ''
   let lastOrg = ''
   // The organization picker shows each one's size: live events change it.
@@ -39,6 +43,7 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
     lastKey = key
     stopLive?.()
     stopLive = undefined
+    clearTimeout(resubscribe)
     if (v.org !== lastOrg) {
       lastOrg = v.org
       void session.getState().loadCheckpoint(v.org)
@@ -60,10 +65,26 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
     void results.getState().load(query)
     if (v.range.kind === 'relative') {
       const { since: _s, ...live } = query
-      stopLive = api.subscribe(live, (e) => {
-        results.getState().receive(e)
-        refreshOrgsSoon()
-      })
+      const subscribe = () => {
+        stopLive = api.subscribe(
+          live,
+          (e) => {
+            results.getState().receive(e)
+            refreshOrgsSoon()
+          },
+          (err) => {
+            session.getState().reached(err)
+            // A stream that gave up is opened again, until the app answers.
+            if (toApiError(err).code === 'stream_closed') {
+              stopLive?.()
+              clearTimeout(resubscribe)
+              resubscribe = setTimeout(subscribe, OFFLINE_RETRY_MS)
+            }
+          },
+          () => session.getState().reached(),
+        )
+      }
+      subscribe()
     }
   }
   // Pick the first organization when the URL names none (or one that is gone).
@@ -80,6 +101,13 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
   const stopView = view.subscribe(reload)
   const stopSession = session.subscribe((s, prev) => {
     if (s.orgs !== prev.orgs) pickOrg()
+    // Back in reach: what happened meanwhile is read again (a live view
+    // missed its events), and the checkpoint with it.
+    if (prev.offline && !s.offline) {
+      const v = view.getState()
+      if (v.org && !s.verifying) void session.getState().loadCheckpoint(v.org)
+      if (v.range.kind === 'relative') v.refresh()
+    }
   })
   reload()
   void session.getState().start()
@@ -93,9 +121,15 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
     if (org && !session.getState().verifying) void session.getState().loadCheckpoint(org)
     void session.getState().refreshOrgs()
   }, INTEGRITY_REFRESH_MS)
+  // Out of reach, the app is asked more often, so that the window recovers soon after it is back.
+  const probe = setInterval(() => {
+    if (session.getState().offline) void session.getState().refreshOrgs()
+  }, OFFLINE_RETRY_MS)
   return () => {
     connected.delete(stores)
     clearInterval(refresh)
+    clearInterval(probe)
+    clearTimeout(resubscribe)
     clearTimeout(orgsTimer)
     stopView()
     stopSession()
