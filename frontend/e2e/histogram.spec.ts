@@ -35,3 +35,47 @@ test('the histogram can stack by status', async ({ page }) => {
   await expect(page).toHaveURL(/stack=status/)
   await expect(page.getByTestId('histogram')).toContainText('rolled back')
 })
+
+/** Whether the histogram's canvas has a bar (a risk colour) in the plot's column at time t. */
+async function barAt(page: import('@playwright/test').Page, t: number, from: number, to: number): Promise<boolean> {
+  return page.evaluate(
+    ({ t, from, to, colours }) => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=histogram-plot] canvas')!
+      const over = document.querySelector('[data-testid=histogram-plot] .u-over')!.getBoundingClientRect()
+      const c = canvas.getBoundingClientRect()
+      const scale = canvas.width / c.width
+      const x = Math.round((over.left - c.left + ((t - from) / (to - from)) * over.width) * scale)
+      const top = Math.round((over.top - c.top) * scale)
+      const height = Math.round(over.height * scale)
+      const img = canvas.getContext('2d')!.getImageData(Math.max(0, x - 1), top, 3, height).data
+      const rgb = colours.map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)))
+      for (let i = 0; i < img.length; i += 4) {
+        if (img[i + 3]! < 250) continue
+        if (rgb.some(([r, g, b]) => Math.abs(img[i]! - r!) < 8 && Math.abs(img[i + 1]! - g!) < 8 && Math.abs(img[i + 2]! - b!) < 8)) return true
+      }
+      return false
+    },
+    { t, from, to, colours: ['#91a7ff', '#fcc419', '#fa5252'] },
+  )
+}
+
+test('a one-minute range draws its event at its time, though its bucket starts before the range', async ({ page }) => {
+  await open(page, { org: 'acme-prod', range: '90d', tz: 'utc' })
+  // An event late in its minute: a range from 31 s into that minute holds
+  // it, while its one-minute bucket starts (and is centred) before the range.
+  const times = await page.evaluate(async () => {
+    const key = localStorage.getItem('axiom-audit-session') ?? ''
+    const res = await fetch('/api/operations/events?org=acme-prod&limit=200', { headers: { 'X-Axiom-Session': key } })
+    const page = (await res.json()) as { events: { timestamp: string }[] }
+    return page.events.map((e) => Date.parse(e.timestamp))
+  })
+  const t = times.find((ms) => ms % 60_000 >= 33_000 && ms % 60_000 < 59_000)
+  expect(t, 'an event late in its minute').toBeDefined()
+  const from = t! - (t! % 60_000) + 31_000
+  const to = from + 60_000
+  await open(page, { org: 'acme-prod', tz: 'utc', from: new Date(from).toISOString(), to: new Date(to).toISOString() })
+  await expect(page.getByTestId('event-count')).toContainText('in range')
+  await expect(page.locator('[data-testid=histogram-plot] canvas')).toBeVisible()
+  await expect.poll(() => barAt(page, t!, from, to)).toBe(true)
+  await shot(page, 'histogram-one-minute')
+})

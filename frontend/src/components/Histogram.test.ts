@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { HistogramDTO } from '../api/types'
-import { stackHistogram } from './Histogram'
+import { bucketSpan, stackHistogram } from './Histogram'
 
 describe('stackHistogram', () => {
   const h: HistogramDTO = {
@@ -20,5 +20,24 @@ describe('stackHistogram', () => {
     const { keys, data } = stackHistogram(h, 'status')
     expect(keys).toEqual(['failed', 'rolled_back', 'pending', 'applied'])
     expect(data.slice(1)).toEqual([[6, 0], [5, 0], [5, 0], [5, 0]])
+  })
+})
+
+describe('bucketSpan', () => {
+  const start = Date.parse('2026-01-01T00:01:00Z') / 1000
+  const centre = start + 30
+  it('covers the whole bucket, not its centre alone', () => {
+    expect(bucketSpan(centre, 60, start - 600, start + 600)).toEqual([start, start + 60])
+  })
+  it('shows a bucket that starts before the range, clipped to the range', () => {
+    // A one-minute range from 00:01:40: the bucket of 00:01 holds its first 20 s.
+    expect(bucketSpan(centre, 60, start + 40, start + 100)).toEqual([start + 40, start + 60])
+  })
+  it('shows a bucket that ends after the range, clipped to the range', () => {
+    expect(bucketSpan(centre, 60, start - 30, start + 10)).toEqual([start, start + 10])
+  })
+  it('leaves out a bucket wholly outside the range', () => {
+    expect(bucketSpan(centre, 60, start + 60, start + 120)).toBeUndefined()
+    expect(bucketSpan(centre, 60, start - 60, start)).toBeUndefined()
   })
 })

@@ -29,6 +29,45 @@ export function stackHistogram(h: HistogramDTO, by: 'risk' | 'status'): { keys: 
   return { keys: [...order].reverse(), data: [xs, ...cum.reverse()] }
 }
 
+/**
+ * Where a bucket's bar goes, in x values (seconds): the whole span of the
+ * bucket [start, start+bucketSeconds) clipped to the range shown, or
+ * undefined when none of it is in the range. x is the bucket's centre.
+ * A bucket that starts before the range still has events in it, and a bar
+ * drawn at the centre alone would sit at the wrong second once zoomed in.
+ */
+export function bucketSpan(x: number, bucketSeconds: number, min: number, max: number): [number, number] | undefined {
+  const from = Math.max(x - bucketSeconds / 2, min)
+  const to = Math.min(x + bucketSeconds / 2, max)
+  return to > from ? [from, to] : undefined
+}
+
+/** Bars that cover each bucket's time span (see bucketSpan), at least a pixel wide so no bucket with events is lost. */
+function bucketBars(bucketSeconds: number): uPlot.Series.PathBuilder {
+  return (u, seriesIdx) => {
+    const xs = u.data[0]
+    const ys = u.data[seriesIdx] ?? []
+    const { min = 0, max = 0 } = u.scales.x ?? {}
+    const fill = new Path2D()
+    const px = devicePixelRatio || 1
+    const y0 = u.valToPos(0, 'y', true)
+    for (let i = 0; i < xs.length; i++) {
+      const y = ys[i]
+      const x = xs[i]
+      if (!y || x === undefined) continue
+      const span = bucketSpan(x, bucketSeconds, min, max)
+      if (!span) continue
+      const left = u.valToPos(span[0], 'x', true)
+      const right = u.valToPos(span[1], 'x', true)
+      // A gap of a pixel between neighbours where there is room for one.
+      const w = right - left > 4 * px ? right - left - px : Math.max(right - left, px)
+      const top = u.valToPos(y, 'y', true)
+      fill.rect(Math.round(left), Math.round(top), Math.max(Math.round(w), px), Math.round(y0) - Math.round(top))
+    }
+    return { stroke: fill, fill }
+  }
+}
+
 // uPlot needs a canvas; jsdom has none.
 const canDraw = typeof navigator !== 'undefined' && !/jsdom/i.test(navigator.userAgent)
 
@@ -59,7 +98,7 @@ export function Histogram() {
     const colors = stackBy === 'risk' ? RISK_HEX : STATUS_HEX
     const axisColor = scheme === 'dark' ? '#909296' : '#868e96'
     const gridColor = scheme === 'dark' ? 'rgba(255,255,255,0.06)' : 'rgba(0,0,0,0.06)'
-    const bars = uPlot.paths.bars?.({ size: [0.86, 64], gap: 1 })
+    const bars = bucketBars(histogram?.bucketSeconds ?? 60)
     const opts: uPlot.Options = {
       width,
       height: 120,
@@ -100,7 +139,7 @@ export function Histogram() {
     }
     const plot = new uPlot(opts, stacked.data as uPlot.AlignedData, el)
     return () => plot.destroy()
-  }, [stacked, width, scheme, tz, stackBy, view])
+  }, [stacked, width, scheme, tz, stackBy, view, histogram?.bucketSeconds])
 
   const bucket = hover && histogram?.buckets[hover.i]
   const keys = stackBy === 'risk' ? RISK_ORDER : STATUS_ORDER
