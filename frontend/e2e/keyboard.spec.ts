@@ -40,3 +40,14 @@ test('the keyboard drives the timeline', async ({ page }) => {
   await expect(page.getByText('Next failed or high-risk event')).toBeVisible()
   await shot(page, 'keyboard-shortcuts')
 })
+
+test('Escape closes every header popover', async ({ page }) => {
+  await open(page)
+  for (const id of ['integrity-badge', 'sync-indicator', 'retention-indicator']) {
+    await page.getByTestId(id).click()
+    const dialog = page.getByRole('dialog')
+    await expect(dialog, id).toBeVisible()
+    await page.keyboard.press('Escape')
+    await expect(dialog, id).toBeHidden()
+  }
+})

@@ -6,6 +6,15 @@ import { NOW, makeEvent, renderWith, sampleEvents, setup } from '../test/render'
 import { RetentionIndicator } from './RetentionPanel'
 
 describe('RetentionIndicator', () => {
+  it('closes its panel on Escape', async () => {
+    const s = setup()
+    renderWith(s.stores, <RetentionIndicator />)
+    await userEvent.click(screen.getByTestId('retention-indicator'))
+    await screen.findByTestId('retention-panel')
+    await userEvent.keyboard('{Escape}')
+    await waitFor(() => expect(screen.queryByTestId('retention-panel')).toBeNull())
+  })
+
   it('shows the policy and, in the desktop app, changes a window', async () => {
     const s = setup()
     renderWith(s.stores, <RetentionIndicator />)

@@ -150,7 +150,8 @@ export function RetentionIndicator() {
   useEffect(() => setPolicy(undefined), [org])
   const line = policy ? policy.rules.filter((r) => !r.category).map((r) => `${r.class === 'operational' ? 'ops' : 'material'} ${r.indefinite ? '∞' : r.days + 'd'}`).join(' · ') : 'Policy'
   return (
-    <Popover position="bottom-end" shadow="md" width={420} withArrow onOpen={load}>
+    // trapFocus: focus moves into the popover as it opens, so Esc closes it.
+    <Popover position="bottom-end" shadow="md" width={420} withArrow trapFocus returnFocus onOpen={load}>
       <Popover.Target>
         <UnstyledButton className={classes.integrity} data-testid="retention-indicator" aria-label="Retention policy" disabled={!org}>
           <IconHourglass size={18} />

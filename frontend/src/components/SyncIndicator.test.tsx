@@ -28,6 +28,14 @@ async function open() {
 }
 
 describe('SyncIndicator', () => {
+  it('closes its panel on Escape', async () => {
+    const s = setup()
+    renderWith(s.stores, <SyncIndicator />)
+    await open()
+    await userEvent.keyboard('{Escape}')
+    await waitFor(() => expect(screen.queryByTestId('sync-panel')).toBeNull())
+  })
+
   it('says sync is off and how to opt in, with no "Sync now"', async () => {
     const s = setup()
     renderWith(s.stores, <SyncIndicator />)

@@ -68,7 +68,8 @@ export function SyncIndicator({ pollMs = 30_000 }: { pollMs?: number }) {
   const summary = summarize(sync.status, sync.error)
   const Icon = ICON[summary.state]
   return (
-    <Popover position="bottom-end" shadow="md" width={400} withArrow onOpen={sync.refresh}>
+    // trapFocus: focus moves into the popover as it opens, so Esc closes it.
+    <Popover position="bottom-end" shadow="md" width={400} withArrow trapFocus returnFocus onOpen={sync.refresh}>
       <Popover.Target>
         <UnstyledButton className={classes.integrity} data-testid="sync-indicator" aria-label={`Sync: ${summary.line}`}>
           <Icon size={18} color={`var(--mantine-color-${summary.color}-6)`} />
