@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test'
-import { appUrl, expect, open, rows, shot, test } from './helpers'
+import { appendEvent, appUrl, expect, newEvent, open, rows, shot, test } from './helpers'
 
 // What overflows its box, in the header and the timeline: [selector, the
 // element's text] for each element whose content is cut or spills.
@@ -64,3 +64,43 @@ for (const width of [480, 640]) {
     await shot(page, `layout-${width}`)
   })
 }
+
+test('a long first resource id is shortened, and the count of the others stays visible', async ({ page }) => {
+  await open(page, { org: 'acme-prod', range: '24h' })
+  const long = 'very-long-bucket-name-segment-'.repeat(6) + 'end'
+  const extra = Array.from({ length: 60 }, (_, i) => `arn:aws:s3:::other-${i}`)
+  await appendEvent(page, { ...newEvent(9001), resourceIds: [`arn:aws:s3:::${long}`, ...extra], metadata: { scanId: 'scan-e2e-long' } })
+  const row = rows(page).filter({ hasText: '+60' }).first()
+  await expect(row).toBeVisible()
+  // Where the text "+60" is laid out, against the cell that clips it.
+  const fits = await row.evaluate((el) => {
+    // The deepest element whose text holds "+60" (React may split it into text nodes "+" and "60").
+    let holder: Element = el
+    for (let deeper = true; deeper; ) {
+      deeper = false
+      for (const c of Array.from(holder.children)) {
+        if (c.textContent?.includes('+60')) {
+          holder = c
+          deeper = true
+          break
+        }
+      }
+    }
+    const nodes: Text[] = []
+    const walker = document.createTreeWalker(holder, NodeFilter.SHOW_TEXT)
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n as Text)
+    let at = (holder.textContent ?? '').indexOf('+60')
+    const first = nodes.find((n) => (at < n.length ? true : ((at -= n.length), false)))!
+    const last = nodes[nodes.length - 1]!
+    const r = document.createRange()
+    r.setStart(first, at)
+    r.setEnd(last, last.length)
+    const text = r.getBoundingClientRect()
+    let cell = holder
+    while (cell.parentElement !== el) cell = cell.parentElement!
+    const box = cell.getBoundingClientRect()
+    return text.width > 0 && text.left >= box.left - 0.5 && text.right <= box.right + 0.5
+  })
+  expect(fits).toBe(true)
+  await shot(page, 'row-long-resource')
+})

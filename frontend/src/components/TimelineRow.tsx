@@ -69,9 +69,12 @@ export const TimelineRow = memo(function TimelineRow({ event: e, index, selected
       <span className={classes.action}>{e.actionType}</span>
       <span className={classes.user}>{e.userId}</span>
       <span className={classes.provider}>{e.provider}</span>
+      {/* The id and the count in elements of their own: a long id is cut, never the count after it. */}
       <span className={classes.resource} title={resources.join('\n')}>
-        {resources.length ? shortResource(resources[0] ?? '') : '—'}
-        {resources.length > 1 ? ` +${resources.length - 1}` : ''}
+        <span className={classes.resourceId}>{resources.length ? shortResource(resources[0] ?? '') : '—'}</span>
+        {/* A space for copying and screen readers; flex layout spaces them by its gap. */}
+        {resources.length > 1 && ' '}
+        {resources.length > 1 && <span className={classes.resourceMore} data-testid="resource-more">+{resources.length - 1}</span>}
       </span>
       <span className={classes.chips}>
         <span className={classes.chip} data-status={e.status}>

@@ -146,6 +146,8 @@ describe('TimelineRow', () => {
     expect(row).toHaveTextContent('scan.completed')
     expect(row).toHaveTextContent('alice@acme.io')
     expect(row).toHaveTextContent('i-123 +1')
+    // The count in its own element, so the id's ellipsis never cuts it.
+    expect(within(row).getByTestId('resource-more')).toHaveTextContent(/^\+1$/)
     expect(within(row).getByText('failed')).toBeInTheDocument()
     expect(within(row).getByText('high')).toBeInTheDocument()
   })
