@@ -153,10 +153,6 @@ func (s storeSource) RevealStates(ctx context.Context, org, id string) (storage.
 	return s.st.RevealStates(ctx, org, id)
 }
 
-func (s storeSource) PrunedBySweep(ctx context.Context, org string, since, until time.Time, maxSeq uint64) ([]storage.PrunedRun, error) {
-	return s.st.PrunedBySweep(ctx, org, since, until, maxSeq)
-}
-
 // Count sums the category facet, which the hourly counters answer for
 // time-only filters.
 func (s storeSource) Count(ctx context.Context, f storage.Filter) (int64, error) {
@@ -326,10 +322,6 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 					count(int64(rep.Events), "event"), rep.Org, rep.Checkpoint.TreeSize, rep.Checkpoint.Origin, count(int64(rep.Revealed), "revealed state"))
 				if rep.Filter != nil {
 					fmt.Fprintf(w, "exported: %s\n", rep.Filter)
-				}
-				for _, p := range rep.Pruned {
-					fmt.Fprintf(w, "not in the bundle: %s of the exported time range pruned by retention policy %s at %s (seqs %d to %d; the log keeps their tombstones)\n",
-						count(int64(p.Count), "event"), p.Policy, p.PrunedAt, p.FromSeq, p.ToSeq)
 				}
 				if len(rep.Ignored) > 0 {
 					fmt.Fprintf(w, "ignored, as files the system or an open editor adds to folders: %s\n", strings.Join(rep.Ignored, ", "))

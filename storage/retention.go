@@ -33,7 +33,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -1161,73 +1160,15 @@ type PrunedRun struct {
 // times: unbounded) as runs of consecutive seqs with the same rule and
 // sweep time, in seq order. At most limit runs (0: 1000) are returned.
 func (s *Store) PrunedRuns(ctx context.Context, org string, since, until time.Time, limit int) ([]PrunedRun, error) {
+	if !validOrg(org) {
+		return nil, fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+	}
 	if limit <= 0 {
 		limit = 1000
 	}
-	var out []PrunedRun
-	err := s.eachTombstone(ctx, org, since, until, func(t *tombstone, ts, at time.Time, cls RetentionClass) bool {
-		if l := len(out) - 1; l >= 0 && out[l].ToSeq+1 == t.seq && out[l].Policy == t.policy && out[l].PrunedAt.Equal(at) {
-			out[l].add(t.seq, ts)
-			return true
-		}
-		if len(out) == limit {
-			return false
-		}
-		out = append(out, PrunedRun{Org: org, FromSeq: t.seq, ToSeq: t.seq, Count: 1, Class: cls,
-			Policy: t.policy, PrunedAt: at, Oldest: ts, Newest: ts})
-		return true
-	})
-	return out, err
-}
-
-// PrunedBySweep sums org's tombstones with a timestamp in [since, until)
-// (zero times: unbounded) and a seq up to maxSeq by rule and sweep: one
-// PrunedRun each, whose FromSeq and ToSeq are its lowest and highest seq
-// (other seqs between them may be kept or pruned by another rule), in the
-// order each first appears.
-func (s *Store) PrunedBySweep(ctx context.Context, org string, since, until time.Time, maxSeq uint64) ([]PrunedRun, error) {
-	var out []PrunedRun
-	at := map[string]int{}
-	err := s.eachTombstone(ctx, org, since, until, func(t *tombstone, ts, when time.Time, cls RetentionClass) bool {
-		if t.seq > maxSeq {
-			return false
-		}
-		k := t.policy + "\x00" + strconv.FormatInt(t.prunedAt, 10)
-		i, ok := at[k]
-		if !ok {
-			i = len(out)
-			at[k] = i
-			out = append(out, PrunedRun{Org: org, FromSeq: t.seq, ToSeq: t.seq, Class: cls, Policy: t.policy,
-				PrunedAt: when, Oldest: ts, Newest: ts})
-		}
-		out[i].add(t.seq, ts)
-		return true
-	})
-	return out, err
-}
-
-// add counts seq, pruned with timestamp ts, into r.
-func (r *PrunedRun) add(seq uint64, ts time.Time) {
-	r.Count++
-	r.FromSeq, r.ToSeq = min(r.FromSeq, seq), max(r.ToSeq, seq)
-	if ts.Before(r.Oldest) {
-		r.Oldest = ts
-	}
-	if ts.After(r.Newest) {
-		r.Newest = ts
-	}
-}
-
-// eachTombstone calls fn with org's tombstones with a timestamp in [since,
-// until) (zero times: unbounded), in seq order, with the timestamp, the
-// sweep's time and the class of its category, until fn returns false.
-func (s *Store) eachTombstone(ctx context.Context, org string, since, until time.Time,
-	fn func(t *tombstone, ts, prunedAt time.Time, cls RetentionClass) bool) error {
-	if !validOrg(org) {
-		return fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
-	}
 	classes := categoryClasses(s.opts.Catalogue)
-	return s.view(ctx, func(txn *badger.Txn) error {
+	var out []PrunedRun
+	err := s.view(ctx, func(txn *badger.Txn) error {
 		prefix := orgPrefix(tagRecord, org)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 		defer it.Close()
@@ -1261,16 +1202,31 @@ func (s *Store) eachTombstone(ctx context.Context, org string, since, until time
 			if (!since.IsZero() && ts.Before(since)) || (!until.IsZero() && !ts.Before(until)) {
 				continue
 			}
+			at := time.Unix(0, t.prunedAt).UTC()
+			if l := len(out) - 1; l >= 0 && out[l].ToSeq+1 == t.seq && out[l].Policy == t.policy && out[l].PrunedAt.Equal(at) {
+				out[l].ToSeq = t.seq
+				out[l].Count++
+				if ts.Before(out[l].Oldest) {
+					out[l].Oldest = ts
+				}
+				if ts.After(out[l].Newest) {
+					out[l].Newest = ts
+				}
+				continue
+			}
+			if len(out) == limit {
+				return nil
+			}
 			cls, known := classes[t.category]
 			if !known {
 				cls = RetentionMaterial
 			}
-			if !fn(&t, ts, time.Unix(0, t.prunedAt).UTC(), cls) {
-				return nil
-			}
+			out = append(out, PrunedRun{Org: org, FromSeq: t.seq, ToSeq: t.seq, Count: 1, Class: cls,
+				Policy: t.policy, PrunedAt: at, Oldest: ts, Newest: ts})
 		}
 		return nil
 	})
+	return out, err
 }
 
 // checkTombstone says why a tombstone does not match a policy that was in

@@ -3,7 +3,6 @@ package export
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -51,52 +50,20 @@ const bundleVersionV1 = "axiom-audit-export/v1"
 // seals the manifest itself: the SHA-256 of the file's bytes with that
 // field's 64 hex digits replaced by 64 zeros.
 type Manifest struct {
-	Version          string     `json:"version"`
-	Tool             Tool       `json:"tool"`
-	CreatedAt        string     `json:"createdAt"`
-	Exporter         string     `json:"exporter"`
-	OrganizationID   string     `json:"organizationId"`
-	Format           Format     `json:"format"`
-	Filter           FilterJSON `json:"filter"`
-	IncludeSensitive bool       `json:"includeSensitive"`
-	Count            int64      `json:"count"`
-	FirstSeq         uint64     `json:"firstSeq"`
-	LastSeq          uint64     `json:"lastSeq"`
-	// Pruned are the events of the log up to the checkpoint, with a
-	// timestamp in the filter's time range, that retention had pruned
-	// (only their tombstones are left), by rule and sweep: why seqs are
-	// missing that no filter left out. Absent when none were.
-	Pruned         []Pruned      `json:"pruned,omitempty"`
-	Checkpoint     CheckpointRef `json:"checkpoint"`
-	Files          []File        `json:"files"`
-	ManifestSHA256 string        `json:"manifestSha256"`
-}
-
-// Pruned counts the events one rule pruned in one sweep.
-type Pruned struct {
-	Policy   string `json:"policy"` // the rule, as tombstones name it: "operational 90 days (v1)"
-	Class    string `json:"class"`
-	PrunedAt string `json:"prunedAt"`
-	Count    uint64 `json:"count"`
-	FromSeq  uint64 `json:"fromSeq"` // the lowest seq pruned
-	ToSeq    uint64 `json:"toSeq"`   // the highest
-}
-
-// PrunedLister is implemented by sources that can say what retention
-// pruned: org's tombstones with a timestamp in [since, until) (zero:
-// unbounded) and a seq up to maxSeq, by rule and sweep
-// (storage.Store.PrunedBySweep).
-type PrunedLister interface {
-	PrunedBySweep(ctx context.Context, org string, since, until time.Time, maxSeq uint64) ([]storage.PrunedRun, error)
-}
-
-func prunedOf(runs []storage.PrunedRun) []Pruned {
-	var out []Pruned
-	for _, r := range runs {
-		out = append(out, Pruned{Policy: r.Policy, Class: string(r.Class), PrunedAt: formatTime(r.PrunedAt),
-			Count: r.Count, FromSeq: r.FromSeq, ToSeq: r.ToSeq})
-	}
-	return out
+	Version          string        `json:"version"`
+	Tool             Tool          `json:"tool"`
+	CreatedAt        string        `json:"createdAt"`
+	Exporter         string        `json:"exporter"`
+	OrganizationID   string        `json:"organizationId"`
+	Format           Format        `json:"format"`
+	Filter           FilterJSON    `json:"filter"`
+	IncludeSensitive bool          `json:"includeSensitive"`
+	Count            int64         `json:"count"`
+	FirstSeq         uint64        `json:"firstSeq"`
+	LastSeq          uint64        `json:"lastSeq"`
+	Checkpoint       CheckpointRef `json:"checkpoint"`
+	Files            []File        `json:"files"`
+	ManifestSHA256   string        `json:"manifestSha256"`
 }
 
 // Tool names the program that wrote a bundle.

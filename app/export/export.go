@@ -417,13 +417,6 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	if err := enc.End(events.bw); err != nil {
 		return m, nil, fmt.Errorf("failed to write %s: %w", events.path, err)
 	}
-	if pl, ok := w.src.(PrunedLister); ok {
-		runs, err := pl.PrunedBySweep(ctx, o.Org, f.Since, f.Until, cp.Checkpoint.Size)
-		if err != nil {
-			return m, nil, fmt.Errorf("failed to count the events retention pruned: %w", err)
-		}
-		m.Pruned = prunedOf(runs)
-	}
 	var files []File
 	for _, fl := range []*file{events, proofs} {
 		entry, err := fl.close()

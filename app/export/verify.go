@@ -80,9 +80,6 @@ type Report struct {
 	// log's key when ManifestSigned): the time range and the conditions.
 	Filter    *FilterJSON `json:"filter,omitempty"`
 	PublicKey string      `json:"publicKey,omitempty"`
-	// Pruned is what the manifest says retention had pruned (vouched for
-	// like Filter): events the bundle cannot hold, by rule and sweep.
-	Pruned []Pruned `json:"pruned,omitempty"`
 	// ManifestSigned: manifest.sig verifies with the bundle's key and
 	// signs this manifest (version 3 bundles), so that the events, the
 	// filter and the totals are those the log's key vouched for.
@@ -222,7 +219,7 @@ func (v *verifier) run(ctx context.Context) error {
 		return nil
 	}
 	v.m = m
-	v.rep.Format, v.rep.Org, v.rep.Filter, v.rep.Pruned = m.Format, m.OrganizationID, &m.Filter, m.Pruned
+	v.rep.Format, v.rep.Org, v.rep.Filter = m.Format, m.OrganizationID, &m.Filter
 	sum, err := manifestDigest(data, m.ManifestSHA256)
 	if err != nil {
 		v.problem(Problem{File: ManifestFile, Message: err.Error()})
