@@ -513,8 +513,10 @@ func parseQueryTime(field, s string) (time.Time, error) {
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		if t.Year() < 1970 {
-			// The zero time would read as no bound at all.
-			return time.Time{}, &RequestError{Field: field, Reason: fmt.Sprintf("%q is before 1970, which no event can be; leave %s out for no bound", s, field)}
+			// No event is older than 1970, so a bound before it is one at
+			// it; kept as it is, the zero time (0001-01-01T00:00:00Z) would
+			// read as no bound at all, and until it would select everything.
+			return time.Unix(0, 0).UTC(), nil
 		}
 		return t.UTC(), nil
 	}
