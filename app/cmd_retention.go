@@ -91,7 +91,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "retention of %s for %s: %s → %s (policy version %d → %d)\n",
 				req.Org, what, windowOf(before, req), windowOf(after, req), before.Version, after.Version)
 			audit := RetentionSetRequest{Class: string(storage.RetentionMaterial), Category: "audit"}
-			if req.Category == "" && req.Class == audit.Class && windowOf(after, audit) != windowOf(after, RetentionSetRequest{Class: audit.Class}) {
+			if req.Category == "" && req.Class == audit.Class && !req.Indefinite {
 				fmt.Fprintf(cmd.OutOrStdout(), "the log's own events (category audit) stay %s\n", windowOf(after, audit))
 			}
 			return nil

@@ -68,8 +68,12 @@ func TestCLI_Retention(t *testing.T) {
 		t.Errorf("a finite window for category audit: exit %d\n%s", code, stderr)
 	}
 	out, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-b", "--class", "material", "--days", "400")
-	if code != 0 || !strings.Contains(out, "the log's own events (category audit) stay indefinite") {
+	if code != 0 || !strings.Contains(out, "the log's own events (category audit) stay indefinite\n") {
 		t.Errorf("material 400 days: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-b", "--class", "material", "--indefinite")
+	if code != 0 || strings.Contains(out, "category audit") {
+		t.Errorf("material indefinite: exit %d\n%s%s", code, out, stderr)
 	}
 	page, err := a.store.List(ctx, storage.Filter{Org: "org-a", ActionTypes: []string{"audit.settings_changed"}})
 	if err != nil || len(page.Events) != 1 || page.Events[0].Category != "audit" {

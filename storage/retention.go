@@ -312,9 +312,10 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 			after.Material = ch.Window
 		}
 		// A finite material window does not reach the log's own events:
-		// the version pins category audit to indefinite, unless an earlier
-		// version set a window for it.
-		if _, set := after.Categories[auditCategory]; !set && !after.Window(RetentionMaterial, auditCategory).Indefinite {
+		// the version pins category audit to indefinite, and so ends a
+		// finite window an earlier version (before they were refused) gave
+		// them.
+		if !after.Window(RetentionMaterial, auditCategory).Indefinite {
 			if after.Categories == nil {
 				after.Categories = map[string]RetentionWindow{}
 			}

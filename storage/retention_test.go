@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // openRetentionTest opens a store on dir whose clock (and validator's
@@ -114,6 +116,21 @@ func TestRetention_PolicyValidation(t *testing.T) {
 	}
 	if _, _, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionMaterial, Category: "audit", Window: RetentionWindow{Indefinite: true}}); err != nil {
 		t.Errorf("category audit indefinite: %v", err)
+	}
+	// A history written before finite audit windows were refused: the next
+	// version of any window ends it.
+	old := DefaultRetentionPolicy()
+	v1 := old.clone()
+	v1.Version, v1.EffectiveFrom = 1, clk.Now()
+	v1.Categories = map[string]RetentionWindow{"audit": {Days: 30}}
+	doc, _ := json.Marshal(retentionDoc{Versions: []RetentionPolicy{old, v1}})
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(settingKey(retentionSettingName("legacy")), doc) }); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour)
+	_, after, err = s.SetRetention(ctx, "legacy", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 60}})
+	if err != nil || after.Version != 2 || !after.Window(RetentionMaterial, "audit").Indefinite {
+		t.Fatalf("after a legacy finite audit window: %+v, %v", after, err)
 	}
 }
 
