@@ -274,6 +274,8 @@ func (c *cli) proveCommand() *cobra.Command {
 				return &RequestError{Field: "--checkpoint", Reason: "applies to inclusion proofs only"}
 			case !consistency && len(args) == 0:
 				return &RequestError{Field: "ID", Reason: "is required: the id of the event to prove (or --from and --to)"}
+			case consistency && from > to:
+				return &RequestError{Field: "--from", Reason: fmt.Sprintf("must not exceed --to (%d > %d)", from, to)}
 			}
 			b, closeB, err := c.backend(cmd)
 			if err != nil {
@@ -287,9 +289,6 @@ func (c *cli) proveCommand() *cobra.Command {
 				return problemExit(err)
 			}
 			if consistency {
-				if from > to {
-					return &RequestError{Field: "--from", Reason: fmt.Sprintf("must not exceed --to (%d > %d)", from, to)}
-				}
 				p, err := b.consistencyProof(cmd.Context(), org, from, to)
 				if err != nil {
 					return problemExit(err)

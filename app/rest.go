@@ -636,12 +636,14 @@ func eventsMediaType(ct string) bool {
 	if strings.TrimSpace(ct) == "" {
 		return true
 	}
+	// A malformed parameter (charset with no value) does not change the
+	// media type, which ParseMediaType still returns.
 	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return false
 	}
 	switch mt {
-	case "application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/json-lines",
+	case "*/*", "application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/json-lines",
 		"text/plain", "application/octet-stream", "application/x-www-form-urlencoded":
 		return true
 	}

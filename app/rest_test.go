@@ -838,7 +838,7 @@ func TestREST_AppendBodyForms(t *testing.T) {
 	}{
 		{"application/json", 201}, {"application/json; charset=utf-8", 201}, {"application/x-ndjson", 201},
 		{"text/plain; charset=utf-8", 201}, {"application/x-www-form-urlencoded", 201}, {"application/vnd.api+json", 201},
-		{"application/xml", 415}, {"text/xml", 415}, {"multipart/form-data; boundary=x", 415}, {"text/csv", 415}, {"application/json; charset", 415},
+		{"application/xml", 415}, {"text/xml", 415}, {"multipart/form-data; boundary=x", 415}, {"text/csv", 415}, {"application/json; charset", 201}, {"*/*", 201}, {"application/octet-stream", 201}, {"not a type", 415},
 	} {
 		resp, b = f.do("POST", "/api/operations/events", f.tokens["appendA"], strings.NewReader(ev(10+i)), "Content-Type", c.ct)
 		if resp.StatusCode != c.want || c.want == 415 && !strings.Contains(string(b), "Content-Type") {
