@@ -1151,46 +1151,68 @@ func TestCLI_AppendCheckedInPartsFindsRepeatsAcrossThem(t *testing.T) {
 }
 
 // racingBackend records conflict, an event with a later line's id and
-// other content, just before its second append: a conflict created after
-// the input was checked.
+// other content, just before the first append whose first event has id
+// trigger: a conflict created after the input was checked. It refuses
+// batches over maxBatch as too large (0: no limit), so that commits are
+// appended in halves.
 type racingBackend struct {
 	*App
-	conflict storage.Event
-	calls    int
+	conflict  storage.Event
+	trigger   string
+	maxBatch  int
+	triggered bool
 }
 
 func (r *racingBackend) appendEvents(ctx context.Context, events []storage.Event) ([]storage.Receipt, error) {
-	if r.calls++; r.calls == 2 {
+	if !r.triggered && events[0].ID == r.trigger {
+		r.triggered = true
 		if _, err := r.App.appendEvents(ctx, []storage.Event{r.conflict}); err != nil {
 			return nil, err
 		}
+	}
+	if r.maxBatch > 0 && len(events) > r.maxBatch {
+		return nil, fmt.Errorf("%d events: %w", len(events), storage.ErrBatchTooLarge)
 	}
 	return r.App.appendEvents(ctx, events)
 }
 
 // A conflict created after the check, in a later commit than the first,
-// names its line, says what is recorded and exits 65 as a conflict does.
+// names its line, says what is recorded and exits 65 as a conflict does;
+// also when that commit goes in halves and the conflict is in the second.
 func TestCLI_AppendConflictAfterTheCheckNamesTheLine(t *testing.T) {
-	a := TestApp(t)
-	input, evs := largeInput(t, "org-a", 0, chunkEvents+50)
-	conflict := evs[chunkEvents+23]
-	conflict.UserID = "someone-else"
-	stdout, stderr, err := appendThrough(t, &racingBackend{App: a, conflict: conflict}, input)
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != ExitDataErr {
-		t.Fatalf("exit: %v, want %d", err, ExitDataErr)
-	}
-	line := chunkEvents + 24
-	if want := fmt.Sprintf("line %d: id: is already recorded with different content\n", line); stderr != want {
-		t.Errorf("stderr %q, want %q", stderr, want)
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, fmt.Sprintf("the events up to line %d are recorded", chunkEvents)) ||
-		!strings.Contains(msg, fmt.Sprintf("line %d conflicts", line)) || strings.Contains(msg, "nothing was written") || strings.Contains(msg, "index") {
-		t.Errorf("message %q", msg)
-	}
-	if rs := receiptsOf(t, stdout); len(rs) != chunkEvents {
-		t.Errorf("%d receipts, want %d", len(rs), chunkEvents)
+	for _, tc := range []struct {
+		name            string
+		at, maxBatch    int // the conflicting event's index; the largest batch appended whole
+		recorded, first int // the last line recorded; the first not
+	}{
+		{"whole commits", chunkEvents + 23, 0, chunkEvents, chunkEvents + 1},
+		{"in halves", chunkEvents + 200, chunkEvents / 2, chunkEvents + chunkEvents/2, chunkEvents + chunkEvents/2 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := TestApp(t)
+			input, evs := largeInput(t, "org-a", 0, 2*chunkEvents)
+			conflict := evs[tc.at]
+			conflict.UserID = "someone-else"
+			b := &racingBackend{App: a, conflict: conflict, trigger: evs[chunkEvents].ID, maxBatch: tc.maxBatch}
+			stdout, stderr, err := appendThrough(t, b, input)
+			var ee *ExitError
+			if !errors.As(err, &ee) || ee.Code != ExitDataErr {
+				t.Fatalf("exit: %v, want %d", err, ExitDataErr)
+			}
+			line := tc.at + 1
+			if want := fmt.Sprintf("line %d: id: is already recorded with different content\n", line); stderr != want {
+				t.Errorf("stderr %q, want %q", stderr, want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, fmt.Sprintf("the events up to line %d are recorded", tc.recorded)) ||
+				!strings.Contains(msg, fmt.Sprintf("from line %d on are not: line %d conflicts", tc.first, line)) ||
+				strings.Contains(msg, "nothing was written") || strings.Contains(msg, "index") {
+				t.Errorf("message %q", msg)
+			}
+			if rs := receiptsOf(t, stdout); len(rs) != tc.recorded {
+				t.Errorf("%d receipts, want %d", len(rs), tc.recorded)
+			}
+		})
 	}
 }
 
