@@ -114,3 +114,13 @@ describe('the generated dataset', () => {
     expect(performance.now() - t0).toBeLessThan(5000)
   })
 })
+
+describe('fake retention', () => {
+  it('keeps the log’s own events indefinite, as the app does', async () => {
+    const api = createFakeApi(events)
+    await expect(api.setRetention({ org: 'acme', class: 'material', category: 'audit', days: 30 })).rejects.toMatchObject({ status: 400 })
+    const after = await api.setRetention({ org: 'acme', class: 'material', days: 365 })
+    expect(after.rules).toContainEqual(expect.objectContaining({ class: 'material', category: 'audit', indefinite: true }))
+    expect(after.rules).toContainEqual(expect.objectContaining({ class: 'material', days: 365 }))
+  })
+})

@@ -423,10 +423,17 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         if (req.indefinite ? req.days !== undefined && req.days !== 0 : !Number.isInteger(req.days) || (req.days ?? 0) < 1 || (req.days ?? 0) > 2557) {
           throw new ApiError({ code: 'invalid_request', message: 'invalid retention policy: days: give 1 to 2557 days (7 years), or indefinite', fields: [{ field: 'days', reason: '1 to 2557 days, or indefinite' }] }, 400)
         }
+        // The log's own events (category audit) stay indefinite under every policy.
+        if (req.category === 'audit' && !req.indefinite) {
+          const reason = "the log's own events (category audit) are kept indefinitely; their window cannot be finite"
+          throw new ApiError({ code: 'invalid_request', message: `invalid retention policy: category: ${reason}`, fields: [{ field: 'category', reason }] }, 400)
+        }
         const p = policies.get(req.org) ?? { version: 0, rules: defaultRules() }
         const rule: RetentionRuleDTO = { class: req.class, category: req.category || undefined, days: req.indefinite ? undefined : req.days, indefinite: !!req.indefinite, name: '' }
-        const rules = p.rules.filter((r) => !(r.class === rule.class && (r.category ?? '') === (rule.category ?? '')))
+        const rules = p.rules.filter((r) => !(r.class === rule.class && (r.category ?? '') === (rule.category ?? '')) && r.category !== 'audit')
         rules.push(rule)
+        const material = rules.find((r) => r.class === 'material' && !r.category)
+        if (material && !material.indefinite && rule.category !== 'audit') rules.push({ class: 'material', category: 'audit', indefinite: true, name: '' })
         const version = p.version + 1
         for (const r of rules) r.name = `${r.category ? 'category ' + r.category : r.class} ${r.indefinite ? 'indefinite' : `${r.days} days`} (v${version})`
         policies.set(req.org, { version, rules, effectiveFrom: new Date(now()).toISOString() })
