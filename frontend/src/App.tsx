@@ -15,12 +15,15 @@ import { TimeRangePicker } from './components/TimeRangePicker'
 import { moveSelection, type Move } from './keyboard'
 import { createStores, StoresProvider, useResults, useSession, useStores, useView, type Stores } from './store/context'
 import { connectStores, isConnected } from './store/sync'
+import { lazyRetry, retrying } from './lib/lazyRetry'
 import { colorSchemeManager, theme } from './theme'
 
-const EventDrawer = lazy(() => import('./components/EventDrawer').then((m) => ({ default: m.EventDrawer })))
-const ShortcutsDialog = lazy(() => import('./components/ShortcutsDialog').then((m) => ({ default: m.ShortcutsDialog })))
+// Chunks that cannot be fetched (the app went out of reach while they
+// loaded) are fetched again until they load, not thrown at the window.
+const EventDrawer = lazyRetry(() => import('./components/EventDrawer').then((m) => ({ default: m.EventDrawer })))
+const ShortcutsDialog = lazyRetry(() => import('./components/ShortcutsDialog').then((m) => ({ default: m.ShortcutsDialog })))
 // Fetched at once (it is on the first screen) but parsed apart from the main chunk.
-const histogramModule = import('./components/Histogram')
+const histogramModule = retrying(() => import('./components/Histogram'))
 const Histogram = lazy(() => histogramModule.then((m) => ({ default: m.Histogram })))
 
 export interface AppProps {

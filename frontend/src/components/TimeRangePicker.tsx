@@ -1,11 +1,12 @@
 import { Button, Group, Loader, Popover, SegmentedControl, Tooltip } from '@mantine/core'
 import { IconCalendar } from '@tabler/icons-react'
-import { lazy, Suspense, useState } from 'react'
+import { Suspense, useState } from 'react'
+import { lazyRetry } from '../lib/lazyRetry'
 import { formatShort, type TimeZoneMode } from '../lib/time'
 import { useStores, useView } from '../store/context'
 import { PRESETS, rangeBounds, type Preset } from '../store/view'
 
-const AbsoluteRangeForm = lazy(() => import('./AbsoluteRangeForm').then((m) => ({ default: m.AbsoluteRangeForm })))
+const AbsoluteRangeForm = lazyRetry(() => import('./AbsoluteRangeForm').then((m) => ({ default: m.AbsoluteRangeForm })))
 
 /** Presets (15 m … 90 d), an absolute from–to, and whether times show in UTC or local time. */
 export function TimeRangePicker() {
