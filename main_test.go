@@ -504,14 +504,42 @@ func TestAppendWaitsForAnotherCommand(t *testing.T) {
 // syncBuffer is a bytes.Buffer a child process's output goroutine writes
 // while the test reads it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // a token after each write, for waitFor
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written == nil {
+		b.written = make(chan struct{}, 1)
+	}
+	select {
+	case b.written <- struct{}{}:
+	default:
+	}
 	return b.b.Write(p)
+}
+
+// waitFor waits until the buffer holds s, or timeout passes (false).
+func (b *syncBuffer) waitFor(s string, timeout time.Duration) bool {
+	b.mu.Lock()
+	if b.written == nil {
+		b.written = make(chan struct{}, 1)
+	}
+	written := b.written
+	b.mu.Unlock()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for !strings.Contains(b.String(), s) {
+		select {
+		case <-written:
+		case <-deadline.C:
+			return false
+		}
+	}
+	return true
 }
 
 func (b *syncBuffer) String() string {
@@ -626,11 +654,9 @@ func TestAppend_SignalSaysWhereItStopped(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(stdout.String(), `"seq":`); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("no receipt within a minute; stderr:\n%s", stderr.String())
-			}
+		if !stdout.waitFor(`"seq":`, 60*time.Second) {
+			cmd.Process.Kill()
+			t.Fatalf("no receipt within a minute; stderr:\n%s", stderr.String())
 		}
 		cmd.Process.Signal(sig)
 		err := cmd.Wait()
