@@ -107,25 +107,26 @@ describe('FacetSidebar', () => {
 })
 
 describe('QueryBar and FacetSidebar', () => {
-  it('adds a clicked facet to the query being typed instead of discarding it', async () => {
+  /** Types draft in the bar, then clicks the azure provider facet. */
+  async function typeThenClickAzure(draft: string) {
     const s = setup()
     await loaded(s)
     renderWith(s.stores, <><QueryBar /><FacetSidebar /></>)
     const input = screen.getByTestId('query-input') as HTMLInputElement
-    await userEvent.type(input, 'risk:high user:alice@acme.io')
+    await userEvent.type(input, draft)
     fireEvent.click(screen.getByTestId('facet-value-provider-azure'))
+    return { s, input }
+  }
+
+  it('adds a clicked facet to the query being typed instead of discarding it', async () => {
+    const { s, input } = await typeThenClickAzure('risk:high user:alice@acme.io')
     const q = s.stores.view.getState().q
     expect(parseQuery(q).filter).toEqual({ riskLevels: ['high'], userIds: ['alice@acme.io'], providers: ['azure'] })
     await waitFor(() => expect(input.value).toBe(q))
   })
 
   it('keeps a draft it cannot apply, with the facet added, and applies the facet', async () => {
-    const s = setup()
-    await loaded(s)
-    renderWith(s.stores, <><QueryBar /><FacetSidebar /></>)
-    const input = screen.getByTestId('query-input') as HTMLInputElement
-    await userEvent.type(input, 'status:done')
-    fireEvent.click(screen.getByTestId('facet-value-provider-azure'))
+    const { s, input } = await typeThenClickAzure('status:done')
     expect(s.stores.view.getState().q).toBe('provider:azure')
     await waitFor(() => expect(input.value).toBe('status:done provider:azure'))
   })
