@@ -301,6 +301,24 @@ func (c *compiledFilter) matchSummary(s *summary) bool {
 		notIn(c.nuser, s.userID) && notIn(c.nstat, s.status) && notIn(c.nrisk, s.risk)
 }
 
+// matchPruned reports whether f may have matched the pruned event of t:
+// what its tombstone keeps (timestamp, category and action type) matches.
+func (c *compiledFilter) matchPruned(t *tombstone) bool {
+	ts := encTime(time.Unix(0, t.timestamp))
+	return ts >= c.since && ts < c.until && in(c.cat, t.category) && in(c.act, t.actionType) &&
+		notIn(c.ncat, t.category) && notIn(c.nact, t.actionType)
+}
+
+// PrunedMatchIsExact reports whether f looks only at what a pruned event
+// keeps (its time, category and action type), so that the pruned events
+// ScanRecordsAndPruned reports are exactly those f would have matched;
+// otherwise they are those it may have matched.
+func (f Filter) PrunedMatchIsExact() bool {
+	return len(f.Providers)+len(f.UserIDs)+len(f.Statuses)+len(f.RiskLevels)+
+		len(f.NotProviders)+len(f.NotUserIDs)+len(f.NotStatuses)+len(f.NotRiskLevels) == 0 &&
+		f.ResourceID == "" && f.ResourceIDPrefix == "" && f.Text == ""
+}
+
 // matchRecord checks what summaries do not carry: resource ids and text.
 func (c *compiledFilter) matchRecord(e *StoredEvent) bool {
 	if c.f.ResourceID != "" && !slices.Contains(e.ResourceIDs, c.f.ResourceID) {

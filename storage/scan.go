@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -30,6 +31,31 @@ import (
 // Badger decrypts) in batches, while the caller's goroutine decodes them
 // and calls fn. One goroutine doing both was what limited an export.
 func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryptStates bool, fn func(*StoredEvent) error) error {
+	return s.ScanRecordsAndPruned(ctx, f, maxSeq, decryptStates, fn, nil)
+}
+
+// PrunedEvent is what is left of an event retention pruned (its
+// tombstone): enough to say which events of a time range are gone, and
+// under which rule.
+type PrunedEvent struct {
+	Seq                  uint64
+	ID                   string
+	Timestamp            time.Time
+	ActionType, Category string
+	Policy               string // the rule's name, e.g. "operational 90 days (v2)"
+	PolicyVersion        uint32
+	WindowDays           uint32
+	PrunedAt, RecordedAt time.Time
+}
+
+// ScanRecordsAndPruned is ScanRecords that also calls pruned (when not nil)
+// with every event of the scan retention pruned that f may have matched:
+// its timestamp in f's range and its category and action type allowed by
+// f. A pruned event's other fields are gone; PrunedMatchIsExact says
+// whether f looks at any of them. Both callbacks run on the caller's
+// goroutine, in log order.
+func (s *Store) ScanRecordsAndPruned(ctx context.Context, f Filter, maxSeq uint64, decryptStates bool,
+	fn func(*StoredEvent) error, pruned func(*PrunedEvent) error) error {
 	c, err := compile(f)
 	if err != nil {
 		return err
@@ -59,7 +85,7 @@ func (s *Store) ScanRecords(ctx context.Context, f Filter, maxSeq uint64, decryp
 				err = ctx.Err()
 			}
 			for i := 0; i < len(b.recs) && err == nil; i++ {
-				err = s.decodeScanned(b, i, f.Org, decryptStates, c, &e, fn)
+				err = s.decodeScanned(b, i, f.Org, decryptStates, c, &e, fn, pruned)
 			}
 			if err != nil {
 				cancel() // the reader stops; the loop drains what it sent
@@ -156,14 +182,30 @@ func (s *Store) readRecords(ctx context.Context, txn *badger.Txn, f Filter, maxS
 // decodeScanned decodes the i-th record of b and calls fn with it when it
 // matches c (a record retention pruned is skipped: exports carry what
 // remains).
-func (s *Store) decodeScanned(b *scanBatch, i int, org string, decryptStates bool, c *compiledFilter, e *StoredEvent, fn func(*StoredEvent) error) error {
+func (s *Store) decodeScanned(b *scanBatch, i int, org string, decryptStates bool, c *compiledFilter, e *StoredEvent,
+	fn func(*StoredEvent) error, pruned func(*PrunedEvent) error) error {
 	var start uint64
 	if i > 0 {
 		start = b.recs[i-1].end
 	}
 	v, seq := b.buf[start:b.recs[i].end], b.recs[i].seq
 	if isTombstone(v) {
-		return nil
+		if pruned == nil {
+			return nil
+		}
+		t, err := decodeTombstone(v)
+		if err != nil {
+			return fmt.Errorf("tombstone of seq %d of organization %q: %w: %w", seq, org, err, ErrTampered)
+		}
+		if t.seq != seq {
+			return fmt.Errorf("the tombstone under seq %d of organization %q says seq %d: %w", seq, org, t.seq, ErrTampered)
+		}
+		if !c.matchPruned(&t) {
+			return nil
+		}
+		return pruned(&PrunedEvent{Seq: t.seq, ID: t.id, Timestamp: time.Unix(0, t.timestamp).UTC(),
+			ActionType: t.actionType, Category: t.category, Policy: t.policy, PolicyVersion: t.policyVersion,
+			WindowDays: t.windowDays, PrunedAt: time.Unix(0, t.prunedAt).UTC(), RecordedAt: time.Unix(0, t.recordedAt).UTC()})
 	}
 	ok := false
 	if !decryptStates {

@@ -226,3 +226,101 @@ func TestPlainString_Random(t *testing.T) {
 		}
 	}
 }
+
+// ScanRecordsAndPruned reports, beside the events, the pruned events the
+// filter may have matched: by time range, category and action type, which
+// their tombstones keep. The events themselves are as ScanRecords gives.
+func TestScanRecordsAndPruned(t *testing.T) {
+	ctx := context.Background()
+	// The store's clock is 200 days after baseTime; the events are 400
+	// minutes from baseTime on.
+	s, _, _ := newTestStore(t)
+	appendN(t, s, "acme", 0, 400)
+	if _, _, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.SweepRetention(ctx, "acme", SweepOptions{NoReclaim: true})
+	if err != nil || res.Pruned == 0 {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	all := allEvents(t, s, "acme") // what remains
+	kept := map[uint64]bool{}
+	for _, e := range all {
+		kept[e.Seq] = true
+	}
+	// What was pruned: every appended event (seq i+1) that is not kept.
+	type want struct {
+		seq      uint64
+		ts       time.Time
+		cat, act string
+	}
+	var gone []want
+	for i := range 400 {
+		if !kept[uint64(i+1)] {
+			e := testEvent("acme", i)
+			cat := e.ActionType[:strings.IndexByte(e.ActionType, '.')]
+			gone = append(gone, want{uint64(i + 1), e.Timestamp, cat, e.ActionType})
+		}
+	}
+	if len(gone) != int(res.Pruned) {
+		t.Fatalf("%d events are gone, the sweep pruned %d", len(gone), res.Pruned)
+	}
+	mid := baseTime.Add(200 * time.Minute)
+	for _, tc := range []struct {
+		name  string
+		f     Filter
+		exact bool
+		match func(w want) bool
+	}{
+		{"everything", Filter{}, true, func(want) bool { return true }},
+		{"a range", Filter{Since: mid, Until: mid.Add(time.Hour)}, true,
+			func(w want) bool { return !w.ts.Before(mid) && w.ts.Before(mid.Add(time.Hour)) }},
+		{"a category", Filter{Categories: []string{"scan"}}, true, func(w want) bool { return w.cat == "scan" }},
+		{"not an action type", Filter{NotActionTypes: []string{"user.signed_in"}}, true,
+			func(w want) bool { return w.act != "user.signed_in" }},
+		{"a user, which tombstones do not keep", Filter{UserIDs: []string{"user-1"}, Categories: []string{"workflow"}}, false,
+			func(w want) bool { return w.cat == "workflow" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.f
+			f.Org, f.Order = "acme", OldestFirst
+			if got := f.PrunedMatchIsExact(); got != tc.exact {
+				t.Errorf("PrunedMatchIsExact: %v, want %v", got, tc.exact)
+			}
+			var events, pruned []uint64
+			err := s.ScanRecordsAndPruned(ctx, f, math.MaxUint64, false,
+				func(e *StoredEvent) error { events = append(events, e.Seq); return nil },
+				func(p *PrunedEvent) error {
+					if p.Policy == "" || p.WindowDays != 30 || p.PrunedAt.IsZero() || p.ID == "" {
+						t.Errorf("pruned event %+v lacks its rule", p)
+					}
+					pruned = append(pruned, p.Seq)
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantPruned []uint64
+			for _, w := range gone {
+				if tc.match(w) {
+					wantPruned = append(wantPruned, w.seq)
+				}
+			}
+			if !slices.Equal(pruned, wantPruned) {
+				t.Errorf("pruned seqs %v, want %v", pruned, wantPruned)
+			}
+			var plain []uint64
+			if err := s.ScanRecords(ctx, f, math.MaxUint64, false, func(e *StoredEvent) error { plain = append(plain, e.Seq); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(events, plain) {
+				t.Errorf("events %v, ScanRecords gives %v", events, plain)
+			}
+			for _, seq := range events {
+				if !kept[seq] {
+					t.Errorf("event seq %d was pruned", seq)
+				}
+			}
+		})
+	}
+}
