@@ -51,6 +51,9 @@ type ExportResultDTO struct {
 	Bytes            int64         `json:"bytes"`
 	IncludeSensitive bool          `json:"includeSensitive"`
 	Files            []export.File `json:"files"`
+	// Pruned is the bundle's pruned.json: the events of the filter that
+	// retention had pruned before the export.
+	Pruned *export.Pruned `json:"pruned,omitempty"`
 }
 
 // exportEvidence writes an evidence bundle of the events matching
@@ -112,7 +115,7 @@ func (a *App) exportEvidence(ctx context.Context, req ExportRequest, progress fu
 		return ExportResultDTO{}, err
 	}
 	return ExportResultDTO{Dir: res.Dir, Format: string(format), Count: res.Count, FirstSeq: res.FirstSeq,
-		LastSeq: res.LastSeq, Bytes: res.Bytes, IncludeSensitive: req.IncludeSensitive, Files: res.Files}, nil
+		LastSeq: res.LastSeq, Bytes: res.Bytes, IncludeSensitive: req.IncludeSensitive, Files: res.Files, Pruned: res.Pruned}, nil
 }
 
 // StoreExportSource adapts the audit store to export.Source.
@@ -134,6 +137,11 @@ func (s storeSource) Checkpoint(ctx context.Context, org string) (export.SignedC
 
 func (s storeSource) ScanRecords(ctx context.Context, f storage.Filter, maxSeq uint64, decryptStates bool, fn func(*storage.StoredEvent) error) error {
 	return s.st.ScanRecords(ctx, f, maxSeq, decryptStates, fn)
+}
+
+func (s storeSource) ScanRecordsAndPruned(ctx context.Context, f storage.Filter, maxSeq uint64, decryptStates bool,
+	fn func(*storage.StoredEvent) error, pruned func(*storage.PrunedEvent) error) error {
+	return s.st.ScanRecordsAndPruned(ctx, f, maxSeq, decryptStates, fn, pruned)
 }
 
 func (s storeSource) TreeNodes(org string) tlog.NodeReader { return s.st.TreeNodes(org) }
@@ -242,6 +250,9 @@ func (c *cli) exportCommand() *cobra.Command {
 				seqs = fmt.Sprintf("%d to %d", res.FirstSeq, res.LastSeq)
 			}
 			fmt.Fprintf(w, "  %s of %s (seq %s), format %s, states %s\n", count(int64(res.Count), "event"), d.Org, seqs, res.Format, states)
+			if res.Pruned != nil {
+				fmt.Fprintf(w, "  %s (%s)\n", res.Pruned, export.PrunedFile)
+			}
 			for _, f := range res.Files {
 				fmt.Fprintf(w, "  %-16s %12d bytes  sha256 %s\n", f.Name, f.Bytes, f.SHA256)
 			}
@@ -322,6 +333,9 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 					count(int64(rep.Events), "event"), rep.Org, rep.Checkpoint.TreeSize, rep.Checkpoint.Origin, count(int64(rep.Revealed), "revealed state"))
 				if rep.Filter != nil {
 					fmt.Fprintf(w, "exported: %s\n", rep.Filter)
+				}
+				if rep.Pruned != nil {
+					fmt.Fprintf(w, "%s (%s, signed with the manifest)\n", rep.Pruned, export.PrunedFile)
 				}
 				if len(rep.Ignored) > 0 {
 					fmt.Fprintf(w, "ignored, as files the system or an open editor adds to folders: %s\n", strings.Join(rep.Ignored, ", "))

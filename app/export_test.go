@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func TestCLI_ExportVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			if meta.Format != string(format) || meta.SHA256 != hex.EncodeToString(manifestSum[:]) || meta.RevealStates != (format == export.JSONLines) ||
-				len(meta.Files) != 6 || meta.Count != 40 || meta.Filter["org"] != "org-x" || last.UserID != "tester" {
+				len(meta.Files) != 7 || meta.Count != 40 || meta.Filter["org"] != "org-x" || last.UserID != "tester" {
 				t.Errorf("audit.exported: %s by %s", last.Metadata, last.UserID)
 			}
 
@@ -377,6 +378,9 @@ func TestCLI_VerifyExportRefusesUnsignedManifests(t *testing.T) {
 	}
 	m.Version, m.Count = "axiom-audit-export/v2", m.Count-1
 	m.LastSeq--
+	// A version 2 bundle has no pruned.json either.
+	m.Files = slices.DeleteFunc(m.Files, func(f export.File) bool { return f.Name == export.PrunedFile })
+	os.Remove(filepath.Join(res.Dir, export.PrunedFile))
 	for i, f := range m.Files {
 		data, _ := os.ReadFile(filepath.Join(res.Dir, f.Name))
 		sum := sha256.Sum256(data)
@@ -408,4 +412,63 @@ func TestCLI_VerifyExportRefusesUnsignedManifests(t *testing.T) {
 	if _, _, code := runCLI(t, a, "", "verify-export", "--allow-unsigned-manifest", "--require-signed-manifest", res.Dir); code != 2 {
 		t.Errorf("both flags: exit %d, want 2", code)
 	}
+}
+
+// An export of a range retention swept says, in the bundle and on the
+// command line, how many events the filter selects that retention had
+// pruned, and by which rule; verify-export repeats it.
+func TestCLI_ExportSaysWhatRetentionPruned(t *testing.T) {
+	a := TestApp(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var evs []storage.Event
+	for i := range 6 {
+		evs = append(evs, TestEvent("org-a", i, now.Add(-time.Duration(100-i)*24*time.Hour))) // past 90 days
+	}
+	evs = append(evs, TestEvent("org-a", 6, now.Add(-time.Hour)))
+	conn := TestEvent("org-a", 7, now.Add(-200*24*time.Hour)) // material: kept
+	conn.ActionType, conn.Metadata = "connection.provider_connected", []byte(`{"account":"123456789012"}`)
+	evs = append(evs, conn)
+	if _, err := a.appendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := runCLI(t, a, "", "retention", "sweep", "--org", "org-a", "--now"); code != 0 {
+		t.Fatalf("sweep: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+		n    int64
+	}{
+		{nil, "retention had pruned 6 events this filter selects: 6 by operational 90 days (v0), pruned at ", 6},
+		{[]string{"--since", "99d"}, "retention had pruned 4 events this filter selects: 4 by operational 90 days (v0)", 4},
+		{[]string{"--category", "connection"}, "retention had pruned none of the events this filter selects", 0},
+		{[]string{"--user", "alice@example.com"}, "retention had pruned 6 events this filter may have selected", 6},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out := t.TempDir()
+			stdout, stderr, code := runCLI(t, a, "", append([]string{"export", "--org", "org-a", "--format", "csv", "--out", out}, tc.args...)...)
+			if code != 0 || !strings.Contains(stdout, tc.want) || !strings.Contains(stdout, "pruned.json") {
+				t.Fatalf("export: exit %d, want %q in\n%s%s", code, tc.want, stdout, stderr)
+			}
+			dir := strings.SplitN(stdout, "\n", 2)[0]
+			p, err := export.ParsePruned(readTestFile(t, filepath.Join(dir, export.PrunedFile)))
+			if err != nil || p.Count != tc.n {
+				t.Fatalf("pruned.json: %+v, %v; want %d", p, err, tc.n)
+			}
+			stdout, stderr, code = runCLI(t, a, "", "verify-export", dir)
+			if code != 0 || !strings.Contains(stdout, tc.want) {
+				t.Fatalf("verify-export: exit %d, want %q in\n%s%s", code, tc.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+func readTestFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

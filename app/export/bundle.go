@@ -25,6 +25,7 @@ const (
 	CheckpointFile  = "checkpoint.txt"
 	PublicKeyFile   = "public-key.txt"
 	ProofsFile      = "proofs.jsonl"
+	// PrunedFile (pruned.go) is in bundles from version 4 on.
 )
 
 // BundleVersion identifies the bundle layout in manifest.json. Version 2
@@ -34,8 +35,15 @@ const (
 // manifest.sig, the log key's signature of the manifest: without it a
 // bundle proves that each event it holds is in the log, but not that none
 // was taken out of it (with the manifest's count, seqs and hashes
-// rewritten to match).
-const BundleVersion = "axiom-audit-export/v3"
+// rewritten to match). Version 4 bundles carry pruned.json, which says
+// which events of the filter retention had pruned before the export;
+// programs that read version 3 say the version is not theirs.
+const BundleVersion = "axiom-audit-export/v4"
+
+// bundleVersionV3 is the version of bundles without pruned.json: written
+// before it, and by sources that cannot tell what was pruned (not
+// PrunedScanners).
+const bundleVersionV3 = "axiom-audit-export/v3"
 
 // bundleVersionV2 is the version of bundles written before manifests were
 // signed; they are verified as before, and reported unsigned.
@@ -243,8 +251,8 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if d.More() {
 		return m, errorf("manifest: data after the JSON object")
 	}
-	if m.Version != BundleVersion && m.Version != bundleVersionV2 && m.Version != bundleVersionV1 {
-		return m, errorf("manifest: version %q is not %q (or %q, %q)", m.Version, BundleVersion, bundleVersionV2, bundleVersionV1)
+	if m.Version != BundleVersion && m.Version != bundleVersionV3 && m.Version != bundleVersionV2 && m.Version != bundleVersionV1 {
+		return m, errorf("manifest: version %q is not %q (or %q, %q, %q)", m.Version, BundleVersion, bundleVersionV3, bundleVersionV2, bundleVersionV1)
 	}
 	if _, err := ParseFormat(string(m.Format)); err != nil {
 		return m, errorf("manifest: %v", err)

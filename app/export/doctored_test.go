@@ -271,7 +271,9 @@ func unsign(t *testing.T, dir string) {
 	}
 }
 
-// Bundles are version 3 (their manifest is signed). Version 2 (before)
+// Bundles are version 4 (with pruned.json) from sources that can tell what
+// retention pruned, else version 3 (their manifest is signed, as a
+// version 4's is). Version 2 (before)
 // and 1 (before checkpoints carried their time) bundles are refused unless
 // unsigned manifests are allowed, and then verify, unsigned; any other
 // version is refused.
@@ -283,6 +285,13 @@ func TestVerify_bundleVersions(t *testing.T) {
 	}
 	if rep := verifyOK(t, res.Dir); !rep.ManifestSigned {
 		t.Fatal("a version 3 bundle is not reported signed")
+	}
+	v4 := writeBundle(t, prunedSource{newSource(t), nil}, JSONLines, false)
+	if err := json.Unmarshal(readFile(t, v4.Dir, ManifestFile), &m); err != nil || m.Version != "axiom-audit-export/v4" {
+		t.Fatalf("manifest version %q (%v), want axiom-audit-export/v4", m.Version, err)
+	}
+	if rep := verifyOK(t, v4.Dir); !rep.ManifestSigned {
+		t.Fatal("a version 4 bundle is not reported signed")
 	}
 	unsign(t, res.Dir)
 	for _, tc := range []struct {

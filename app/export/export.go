@@ -106,6 +106,9 @@ type Result struct {
 	// ManifestSHA256 is the SHA-256 of manifest.json's bytes (which seal
 	// every other file): what the audit event records.
 	ManifestSHA256 string
+	// Pruned is pruned.json: the events of the filter retention had
+	// pruned. Nil when the source cannot tell (a version 3 bundle).
+	Pruned *Pruned
 }
 
 // progressInterval spaces progress callbacks (at most 10 per second).
@@ -168,10 +171,14 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 	if err != nil {
 		return res, err
 	}
+	if w.pruned != nil {
+		p := w.pruned.result()
+		res.Pruned = &p
+	}
 	if err := syncDir(tmp); err != nil {
 		return res, fmt.Errorf("failed to sync %s: %w", tmp, err)
 	}
-	res = Result{Files: files, Count: m.Count, FirstSeq: m.FirstSeq, LastSeq: m.LastSeq, Manifest: m}
+	res = Result{Files: files, Count: m.Count, FirstSeq: m.FirstSeq, LastSeq: m.LastSeq, Manifest: m, Pruned: res.Pruned}
 	for _, f := range files {
 		res.Bytes += f.Bytes
 		if f.Name == ManifestFile {
@@ -223,6 +230,10 @@ type bundleWriter struct {
 	proofBytes atomic.Int64
 	// free holds batches for the reader to reuse.
 	free chan []storage.StoredEvent
+	// pruned sums the pruned events of the filter, when the source is a
+	// PrunedScanner; the reader writes it, write reads it once the reader
+	// is done.
+	pruned *prunedTally
 }
 
 // file is one bundle file being written: buffered, counted and hashed.
@@ -288,6 +299,11 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	f := o.Filter
 	f.Org, f.Cursor, f.Limit = o.Org, "", storage.MaxLimit
 	m.Filter = DescribeFilter(f)
+	if _, ok := w.src.(PrunedScanner); ok {
+		w.pruned = newPrunedTally(f.PrunedMatchIsExact())
+	} else {
+		m.Version = bundleVersionV3
+	}
 
 	enc, err := NewEncoder(o.Format, Product{Version: o.ToolVersion, Host: o.Host})
 	if err != nil {
@@ -420,6 +436,17 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 	var files []File
 	for _, fl := range []*file{events, proofs} {
 		entry, err := fl.close()
+		if err != nil {
+			return m, nil, err
+		}
+		files = append(files, entry)
+	}
+	if w.pruned != nil {
+		data, err := encodePruned(w.pruned.result())
+		if err != nil {
+			return m, nil, err
+		}
+		entry, err := w.writeWhole(PrunedFile, data)
 		if err != nil {
 			return m, nil, err
 		}
@@ -560,15 +587,25 @@ func (w *bundleWriter) read(ctx context.Context, f storage.Filter, maxSeq uint64
 		batch = w.newBatch()
 		return nil
 	}
-	if sc, ok := w.src.(Scanner); ok {
-		err := sc.ScanRecords(ctx, f, maxSeq, false, func(e *storage.StoredEvent) error {
-			batch = append(batch, *e)
-			if len(batch) == batchSize {
-				return send()
-			}
+	event := func(e *storage.StoredEvent) error {
+		batch = append(batch, *e)
+		if len(batch) == batchSize {
+			return send()
+		}
+		return nil
+	}
+	if ps, ok := w.src.(PrunedScanner); ok {
+		err := ps.ScanRecordsAndPruned(ctx, f, maxSeq, false, event, func(p *storage.PrunedEvent) error {
+			w.pruned.add(p)
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		return send()
+	}
+	if sc, ok := w.src.(Scanner); ok {
+		if err := sc.ScanRecords(ctx, f, maxSeq, false, event); err != nil {
 			return err
 		}
 		return send()

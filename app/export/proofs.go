@@ -18,6 +18,16 @@ type Scanner interface {
 	ScanRecords(ctx context.Context, f storage.Filter, maxSeq uint64, decryptStates bool, fn func(*storage.StoredEvent) error) error
 }
 
+// PrunedScanner is a Scanner that also reports the events of the filter
+// that retention pruned (storage.Store.ScanRecordsAndPruned). An export
+// from one says in pruned.json what retention took out of its filter's
+// range (a version 4 bundle); from any other source it is a version 3
+// bundle, which says nothing of it.
+type PrunedScanner interface {
+	ScanRecordsAndPruned(ctx context.Context, f storage.Filter, maxSeq uint64, decryptStates bool,
+		fn func(*storage.StoredEvent) error, pruned func(*storage.PrunedEvent) error) error
+}
+
 // NodeSource is implemented by sources that expose their stored tree
 // nodes (storage.Store.TreeNodes). An export then builds the inclusion
 // proofs itself, computing the nodes under each batch of consecutive

@@ -84,6 +84,9 @@ type Report struct {
 	// signs this manifest (version 3 bundles), so that the events, the
 	// filter and the totals are those the log's key vouched for.
 	ManifestSigned bool `json:"manifestSigned"`
+	// Pruned is pruned.json (version 4 bundles): the events of the filter
+	// retention had pruned before the export. Nil in older bundles.
+	Pruned *Pruned `json:"pruned,omitempty"`
 	// Ignored are files the operating system or an open editor put in
 	// the folder (OSLitter), which are no part of the bundle and are not
 	// read.
@@ -241,6 +244,7 @@ func (v *verifier) run(ctx context.Context) error {
 	if err := v.checkEvents(ctx); err != nil {
 		return err
 	}
+	v.checkPruned()
 	h := <-hashes
 	for _, name := range v.streamedFiles() {
 		fh, ok := v.streamed[name]
@@ -318,6 +322,9 @@ func (v *verifier) hashFiles(ctx context.Context) <-chan map[string]fileHash {
 func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) error {
 	listed := map[string]bool{}
 	bundleFiles := []string{v.m.Format.EventsFile(), ProofsFile, CheckpointFile, PublicKeyFile}
+	if v.m.Version == BundleVersion {
+		bundleFiles = append(bundleFiles, PrunedFile)
+	}
 	for _, f := range v.m.Files {
 		if listed[f.Name] {
 			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("lists %s twice", f.Name)})
@@ -356,7 +363,7 @@ func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) e
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() != ManifestFile && !(e.Name() == ManifestSigFile && v.m.Version == BundleVersion) && !listed[e.Name()] {
+		if e.Name() != ManifestFile && !(e.Name() == ManifestSigFile && v.signedVersion()) && !listed[e.Name()] {
 			if e.Type().IsRegular() && OSLitter(e.Name()) {
 				v.rep.Ignored = append(v.rep.Ignored, e.Name())
 				continue
@@ -408,12 +415,46 @@ func (v *verifier) checkCheckpoint() {
 	}
 }
 
+// signedVersion reports whether the bundle's version has manifest.sig
+// (version 3 on).
+func (v *verifier) signedVersion() bool {
+	return v.m.Version == BundleVersion || v.m.Version == bundleVersionV3
+}
+
+// checkPruned reads pruned.json (version 4 bundles) into the report: it
+// must parse, say whether its count is exact as the manifest's filter
+// implies, and name only seqs the checkpoint covers. Its bytes are checked
+// against the manifest with the other files.
+func (v *verifier) checkPruned() {
+	if v.m.Version != BundleVersion {
+		return
+	}
+	data, ok := v.readSmall(PrunedFile, maxManifestBytes)
+	if !ok {
+		return
+	}
+	p, err := ParsePruned(data)
+	if err != nil {
+		v.problem(Problem{File: PrunedFile, Message: err.Error()})
+		return
+	}
+	if f, err := filterOf(v.m.Filter, v.m.OrganizationID); err == nil && p.Exact != f.PrunedMatchIsExact() {
+		v.problem(Problem{File: PrunedFile, Message: fmt.Sprintf("says exact is %v, but the manifest's filter makes it %v", p.Exact, f.PrunedMatchIsExact())})
+	}
+	for i, r := range p.Rules {
+		if v.cpOK && r.LastSeq > v.cp.Size {
+			v.problem(Problem{File: PrunedFile, Message: fmt.Sprintf("rules[%d] names seq %d, beyond the checkpoint's %d events", i, r.LastSeq, v.cp.Size)})
+		}
+	}
+	v.rep.Pruned = &p
+}
+
 // checkManifestSig opens manifest.sig with public-key.txt and checks that
 // it signs sum, the manifest's actual seal. Bundles before version 3 have
 // none (checkFiles names one they hold as a file the manifest does not
 // list).
 func (v *verifier) checkManifestSig(sum string) {
-	if v.m.Version != BundleVersion {
+	if !v.signedVersion() {
 		if !v.opts.AllowUnsignedManifest {
 			v.problem(Problem{File: ManifestFile, Message: fmt.Sprintf("is a %s bundle's, which has no signed manifest (%s): nothing shows that no event was taken out "+
 				"(a bundle written before version 3, or rewritten to look like one); --allow-unsigned-manifest checks the rest of it", v.m.Version, ManifestSigFile)})
