@@ -59,7 +59,13 @@ test('exports the current filter to a typed folder, and the bundle verifies offl
   expect(path.dirname(dir)).toBe(outDir)
   expect(path.basename(dir)).toMatch(/^axiom-audit-export-acme-prod-\d{8}T\d{6}Z$/)
   await shot(page, 'export-done')
-  expect(readdirSync(dir).sort()).toEqual(['checkpoint.txt', 'events.jsonl', 'manifest.json', 'manifest.sig', 'proofs.jsonl', 'public-key.txt'])
+  expect(readdirSync(dir).sort()).toEqual(['checkpoint.txt', 'events.jsonl', 'manifest.json', 'manifest.sig', 'proofs.jsonl', 'pruned.json', 'public-key.txt'])
+  // It says what retention had pruned of the range, as pruned.json does: a
+  // pruned event has no risk level left, so for this filter it is an upper bound.
+  const pruned = JSON.parse(readFileSync(path.join(dir, 'pruned.json'), 'utf8')) as { count: number; exact: boolean }
+  expect(pruned.exact).toBe(false)
+  await expect(page.getByTestId('export-pruned')).toContainText(
+    pruned.count === 0 ? 'Retention had pruned none of the events this export selects' : `Up to ${pruned.count.toLocaleString('en-US')} events this export selects were pruned`)
 
   // The bundle holds what the dialog said: high-risk events of acme-prod, withheld states.
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { count: number; organizationId: string }

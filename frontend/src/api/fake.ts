@@ -369,8 +369,8 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         const stamp = new Date(now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
         const dir = `${req.outDir.replace(/\/+$/, '')}/axiom-audit-export-${req.query.org}-${stamp}`
         const events = req.format === 'csv' ? 'events.csv' : req.format === 'json' ? 'events.json' : req.format === 'cef' ? 'events.cef' : 'events.jsonl'
-        const files = [events, 'proofs.jsonl', 'checkpoint.txt', 'public-key.txt', 'manifest.json', 'manifest.sig'].map((name, i) => ({ name, bytes: i < 2 ? total * 900 : 400, sha256: hashHex(i + 1, 7) }))
-        return { dir, format: req.format, count: total, firstSeq: first, lastSeq: last, bytes: files.reduce((n, f) => n + f.bytes, 0), includeSensitive: req.includeSensitive, files }
+        const files = [events, 'proofs.jsonl', 'pruned.json', 'checkpoint.txt', 'public-key.txt', 'manifest.json', 'manifest.sig'].map((name, i) => ({ name, bytes: i < 2 ? total * 900 : 400, sha256: hashHex(i + 1, 7) }))
+        return { dir, format: req.format, count: total, firstSeq: first, lastSeq: last, bytes: files.reduce((n, f) => n + f.bytes, 0), includeSensitive: req.includeSensitive, files, pruned: { exact: true, count: 0, rules: [] } }
       })
       return {
         id,

@@ -221,6 +221,30 @@ export interface ExportResultDTO {
   bytes: number
   includeSensitive: boolean
   files: ExportFileDTO[]
+  /** The bundle's pruned.json: what retention had pruned of the filter before the export. */
+  pruned?: PrunedDTO
+}
+
+/** What retention had pruned of an export's filter (export.Pruned). */
+export interface PrunedDTO {
+  /** false when the filter looks at fields a pruned event no longer has: count is then an upper bound */
+  exact: boolean
+  count: number
+  rules: PrunedRuleDTO[]
+}
+
+export interface PrunedRuleDTO {
+  policy: string
+  policyVersion: number
+  windowDays: number
+  count: number
+  categories: Record<string, number>
+  firstSeq: number
+  lastSeq: number
+  oldestTimestamp: string
+  newestTimestamp: string
+  firstPrunedAt: string
+  lastPrunedAt: string
 }
 
 /** A running export: result settles when it ends (rejecting with code 'cancelled' after cancel). */

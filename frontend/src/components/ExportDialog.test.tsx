@@ -1,4 +1,4 @@
-import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { AuditApi } from '../api/client'
@@ -98,6 +98,28 @@ describe('ExportDialog', () => {
     expect(done).toHaveTextContent('axiom-audit verify-export ' + RESULT.dir)
     expect(within(done).getByText('events.csv')).toBeInTheDocument()
     expect(s.stores.view.getState().q).toBe('status:failed -risk:low')
+    expect(screen.queryByTestId('export-pruned')).toBeNull() // a version 3 bundle says nothing
+  })
+
+  it('says what retention had pruned of the range', async () => {
+    const rule = (policy: string, count: number) => ({
+      policy, policyVersion: 2, windowDays: 30, count, categories: { scan: count }, firstSeq: 1, lastSeq: 9,
+      oldestTimestamp: '2026-09-01T00:00:00Z', newestTimestamp: '2026-09-02T00:00:00Z', firstPrunedAt: '2026-10-01T00:00:00Z', lastPrunedAt: '2026-10-01T00:00:00Z',
+    })
+    for (const [pruned, want] of [
+      [{ exact: true, count: 0, rules: [] }, 'Retention had pruned none of the events this export selects'],
+      [{ exact: true, count: 1500, rules: [rule('operational 30 days (v2)', 1000), rule('scan 7 days (v2)', 500)] },
+        '1,500 events this export selects were pruned before it was written, so the bundle holds what remains: 1,000 by operational 30 days (v2); 500 by scan 7 days (v2)'],
+      [{ exact: false, count: 3, rules: [rule('operational 30 days (v2)', 3)] }, 'Up to 3 events this export selects were pruned'],
+    ] as const) {
+      const c = controlledApi()
+      await openDialog(c.api)
+      await userEvent.type(screen.getByRole('textbox', { name: /Destination folder/ }), '/tmp/x')
+      await userEvent.click(screen.getByTestId('export-start'))
+      await c.resolve({ ...RESULT, pruned: { ...pruned, rules: [...pruned.rules] } })
+      expect(await screen.findByTestId('export-pruned')).toHaveTextContent(want)
+      cleanup()
+    }
   })
 
   it('warns clearly before states leave the log', async () => {

@@ -4,7 +4,7 @@ import {
 import { IconAlertTriangle, IconCheck, IconCopy, IconDownload, IconFolder, IconLock, IconShieldCheck } from '@tabler/icons-react'
 import { useEffect, useRef, useState } from 'react'
 import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
-import type { ExportFormat, ExportHandle, ExportProgress, ExportResultDTO, QueryDTO } from '../api/types'
+import type { ExportFormat, ExportHandle, ExportProgress, ExportResultDTO, PrunedDTO, QueryDTO } from '../api/types'
 import { formatDateTime, type TimeZoneMode } from '../lib/time'
 import { parseQuery, type QueryFilter } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
@@ -318,6 +318,25 @@ function ExportProgressBar({ progress }: { progress?: ExportProgress }) {
   )
 }
 
+/** What retention had pruned of the export's filter, as the bundle's pruned.json says. */
+function PrunedNote({ pruned }: { pruned: PrunedDTO }) {
+  if (pruned.count === 0) {
+    return (
+      <Text size="xs" c="dimmed" data-testid="export-pruned">
+        Retention had pruned none of the events this export selects (pruned.json).
+      </Text>
+    )
+  }
+  const n = pruned.count.toLocaleString('en-US')
+  return (
+    <Alert color="yellow" variant="light" icon={<IconAlertTriangle size={18} />} title="Retention had pruned part of this range" data-testid="export-pruned">
+      {pruned.exact ? `${n} events this export selects were pruned` : `Up to ${n} events this export selects were pruned (a pruned event keeps only its time, category and action type)`}{' '}
+      before it was written, so the bundle holds what remains:{' '}
+      {pruned.rules.map((r) => `${r.count.toLocaleString('en-US')} by ${r.policy}`).join('; ')}. pruned.json lists them, signed with the manifest.
+    </Alert>
+  )
+}
+
 function ExportDone({ result }: { result: ExportResultDTO }) {
   const seqs = result.count > 0 ? ` (seq ${result.firstSeq.toLocaleString('en-US')} to ${result.lastSeq.toLocaleString('en-US')})` : ''
   return (
@@ -326,6 +345,7 @@ function ExportDone({ result }: { result: ExportResultDTO }) {
         {result.count.toLocaleString('en-US')} events{seqs} as {result.format}, {formatBytes(result.bytes)} in {result.files.length} files; states{' '}
         {result.includeSensitive ? 'revealed' : 'withheld (commitments only)'}.
       </Alert>
+      {result.pruned && <PrunedNote pruned={result.pruned} />}
       <Group gap="xs" wrap="nowrap" align="center">
         <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="export-result-dir">
           {result.dir}
