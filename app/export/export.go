@@ -75,9 +75,10 @@ type Options struct {
 	// Record, when set, records the export (the log's audit.exported)
 	// once the bundle is complete and synced, under the name it is about
 	// to have, before it is moved there: a bundle is never visible
-	// unrecorded, even if the process dies at that moment (the empty
-	// folder that held its name is then all there is). An error from it
-	// removes the bundle and is Write's error.
+	// unrecorded. If the process dies before it is recorded, the empty
+	// folder that held its name is all there is; if after, the next export
+	// in the folder moves the bundle into place (PlaceRecorded). An error
+	// from it removes the bundle and is Write's error.
 	Record func(Result) error
 
 	// create makes a bundle file; tests replace it to simulate a full disk.

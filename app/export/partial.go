@@ -15,9 +15,62 @@ import (
 // killed before it could clean up (SIGKILL, a crash, a power cut) is told
 // apart from one still at work: the next MakePartial in the same folder
 // finds the lock free and removes the folder, which may hold revealed
-// states, and its lock file.
+// states, and its lock file; unless its writing was already recorded and
+// only the move was left to do (targetSuffix), which it then does.
 
 const lockSuffix = ".lock"
+
+// targetSuffix names the file beside a partial folder (its name plus
+// ".target") that holds the name it is being moved to, once its writing is
+// recorded (PlaceRecorded): a writer killed before the move leaves it, and
+// the next MakePartial finishes the move instead of removing the folder.
+const targetSuffix = ".target"
+
+// writeTarget writes name, the folder partial is about to be moved onto,
+// beside partial in dir, and syncs it and dir.
+func writeTarget(partial, dir, name string) error {
+	f, err := os.OpenFile(partial+targetSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(name)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	return err
+}
+
+// finishMove moves the abandoned partial folder onto the folder its
+// target file names, when that folder is in dir and still empty: its
+// writer recorded it and died before the move. It reports whether it did.
+func finishMove(dir, partial string) bool {
+	raw, err := os.ReadFile(partial + targetSuffix)
+	if err != nil {
+		return false
+	}
+	name := string(raw)
+	if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+		return false
+	}
+	target := filepath.Join(dir, name)
+	if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
+		return false
+	}
+	if entries, err := os.ReadDir(target); err != nil || len(entries) != 0 {
+		return false
+	}
+	if renameOntoEmpty(partial, target) != nil {
+		return false
+	}
+	syncDir(dir)
+	return true
+}
 
 // MakePartial creates a new partial folder in outDir named
 // prefix+random+".partial" (mode 0700), locked, and removes the partial folders of
@@ -50,6 +103,7 @@ func MakePartial(outDir, prefix string) (dir string, done func(), err error) {
 		// already gone.
 		lock.Close()
 		if err == nil {
+			os.Remove(dir + targetSuffix)
 			os.Remove(lock.Name())
 		}
 	}, nil
@@ -90,9 +144,10 @@ func removeAbandoned(outDir, prefix string) {
 			f.Close()
 			continue
 		}
-		removed := os.RemoveAll(dir) == nil
+		removed := finishMove(outDir, dir) || os.RemoveAll(dir) == nil
 		f.Close() // before the remove: Windows removes no open file
 		if removed {
+			os.Remove(dir + targetSuffix)
 			os.Remove(lockPath)
 		}
 	}

@@ -159,3 +159,104 @@ func TestMakePartial_LonelyLocksAndGlobCharacters(t *testing.T) {
 		t.Errorf("left %v: want the old lonely lock and the dead folder gone, the new lonely lock kept", got)
 	}
 }
+
+// A writer killed after its bundle was recorded and before the move leaves
+// the bundle in its partial folder, the empty folder reserved for it, and
+// the target file naming that folder: the next MakePartial finishes the
+// move, so what the log says was exported exists. Without a target file,
+// with the reserved folder gone or used, or with a name that is not a
+// folder of outDir, the partial folder is removed as any abandoned one.
+func TestMakePartial_FinishesARecordedMove(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		target string // the target file's content; "" for none
+		prep   func(t *testing.T, out string)
+		moved  bool
+	}{
+		{"recorded", "axiom-audit-export-acme-20261127T010203Z", reserve(""), true},
+		{"not recorded", "", reserve(""), false},
+		{"the reserved folder was removed", "axiom-audit-export-acme-20261127T010203Z", func(*testing.T, string) {}, false},
+		{"the reserved folder is in use", "axiom-audit-export-acme-20261127T010203Z", reserve("notes.txt"), false},
+		{"a name outside the folder", "../axiom-audit-export-acme-20261127T010203Z", reserve(""), false},
+		{"a hidden name", ".axiom-audit-export-2.partial", reserve(""), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			partial := filepath.Join(out, ".axiom-audit-export-1.partial")
+			if err := os.Mkdir(partial, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(partial, ManifestFile), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(partial+lockSuffix, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tc.target != "" {
+				if err := os.WriteFile(partial+targetSuffix, []byte(tc.target), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.prep(t, out)
+			_, done, err := MakePartial(out, ".axiom-audit-export-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done()
+			got := names(t, out)
+			for _, gone := range []string{".axiom-audit-export-1.partial", ".axiom-audit-export-1.partial.lock", ".axiom-audit-export-1.partial.target"} {
+				if slices.Contains(got, gone) {
+					t.Errorf("%s is left: %v", gone, got)
+				}
+			}
+			_, err = os.Stat(filepath.Join(out, "axiom-audit-export-acme-20261127T010203Z", ManifestFile))
+			if moved := err == nil; moved != tc.moved {
+				t.Errorf("bundle moved into place: %v, want %v (left %v)", moved, tc.moved, got)
+			}
+		})
+	}
+}
+
+// reserve makes the folder a recorded bundle was to be moved onto, with
+// file in it unless file is "".
+func reserve(file string) func(t *testing.T, out string) {
+	return func(t *testing.T, out string) {
+		dir := filepath.Join(out, "axiom-audit-export-acme-20261127T010203Z")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if file != "" {
+			if err := os.WriteFile(filepath.Join(dir, file), []byte("mine"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// PlaceRecorded names its target beside the partial folder only once the
+// writing is recorded, and removes that name once the folder is placed.
+func TestPlaceRecorded_NamesTheTargetOnlyWhenRecorded(t *testing.T) {
+	out := t.TempDir()
+	tmp, done, err := MakePartial(out, ".axiom-audit-export-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var during []string
+	dir, err := PlaceRecorded(tmp, out, "bundle", func(string) error {
+		during = names(t, out)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(during, filepath.Base(tmp)+targetSuffix) {
+		t.Errorf("the target was named before the bundle was recorded: %v", during)
+	}
+	if got := names(t, out); slices.Contains(got, filepath.Base(tmp)+targetSuffix) || filepath.Base(dir) != "bundle" {
+		t.Errorf("after placing %s: %v", dir, got)
+	}
+}

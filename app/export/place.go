@@ -32,8 +32,12 @@ func Place(tmp, dir, base string) (string, error) {
 // before it is visible: it reserves the first free name as an empty folder,
 // calls record with that path, and only then moves tmp onto it
 // (renameOntoEmpty: atomically on Linux and macOS, where the rename fails
-// if anything was put in the folder meanwhile). A crash in between leaves
-// at most the empty folder; an error of record or of the move removes it.
+// if anything was put in the folder meanwhile). An error of record or of
+// the move removes the empty folder. A crash before record returns leaves
+// at most the empty folder; once it has returned, the folder's name is
+// written beside tmp (tmp+targetSuffix, synced), so that a crash before the
+// move is finished by the next MakePartial in dir: a recorded bundle or
+// report is not lost to the clean-up of abandoned folders.
 func PlaceRecorded(tmp, dir, base string, record func(target string) error) (string, error) {
 	target, err := firstFree(dir, base, func(target string) error {
 		err := os.Mkdir(target, 0o755)
@@ -49,10 +53,15 @@ func PlaceRecorded(tmp, dir, base string, record func(target string) error) (str
 		os.Remove(target)
 		return "", err
 	}
+	// Only insurance against a crash in the next lines: without it the
+	// move is still made.
+	_ = writeTarget(tmp, dir, filepath.Base(target))
 	if err := renameOntoEmpty(tmp, target); err != nil {
 		os.Remove(target)
+		os.Remove(tmp + targetSuffix)
 		return "", fmt.Errorf("it is recorded, but %s could not be moved into place at %s, and was removed: %w", tmp, target, err)
 	}
+	os.Remove(tmp + targetSuffix)
 	return target, nil
 }
 
