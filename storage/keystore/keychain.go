@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/axiomops/axiom-audit/storage"
@@ -22,6 +23,10 @@ const Service = "axiom-audit"
 // go-keyring has no context, and a locked Secret Service may wait for a
 // prompt nobody answers: each call therefore runs in its own goroutine and
 // returns when ctx is done, leaving that goroutine to finish on its own.
+// The process's calls run one at a time (callMu), so that one given up on
+// but still running cannot land after a later one (an abandoned Set of one
+// key overwriting the key a retry stored), and one given up on while it
+// waited for its turn never runs.
 type Keychain struct {
 	profile string
 }
@@ -78,6 +83,9 @@ func (k *Keychain) Delete(ctx context.Context, name string) error {
 // for the first-start lock with it).
 var callTimeout = 2 * time.Minute
 
+// callMu is held by the keychain call running, across every Keychain.
+var callMu sync.Mutex
+
 func (k *Keychain) call(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -88,7 +96,15 @@ func (k *Keychain) call(ctx context.Context, fn func() error) error {
 	tctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	go func() {
+		callMu.Lock()
+		defer callMu.Unlock()
+		if err := tctx.Err(); err != nil {
+			done <- err // its caller gave up while it waited: it must not run
+			return
+		}
+		done <- fn()
+	}()
 	select {
 	case err := <-done:
 		return err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,5 +89,48 @@ func TestKeychain_NoSessionBus(t *testing.T) {
 	}
 	if _, err := k.Get(context.Background(), "master-key"); !errors.Is(err, storage.ErrKeychainUnavailable) {
 		t.Fatalf("Get: %v", err)
+	}
+}
+
+// Calls run one at a time, in turn: while a call given up on still runs
+// (a Set waiting on an unlock prompt), a later one waits for it instead of
+// running first, and one whose caller gave up while it waited never runs,
+// so an abandoned write cannot land after a later one.
+func TestKeychain_CallsRunOneAtATime(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent") // a bus, for noSessionBus
+	old := callTimeout
+	callTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { callTimeout = old })
+	k := NewKeychain("p")
+	var order []string
+	var mu sync.Mutex
+	ran := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	release := make(chan struct{})
+	if err := k.call(context.Background(), func() error { <-release; ran("stuck"); return nil }); !errors.Is(err, storage.ErrKeychainUnavailable) {
+		t.Fatalf("the stuck call: %v", err)
+	}
+	// Waits behind the stuck call, and gives up: it must never run.
+	if err := k.call(context.Background(), func() error { ran("abandoned"); return nil }); !errors.Is(err, storage.ErrKeychainUnavailable) {
+		t.Fatalf("the call behind it: %v", err)
+	}
+	// The next one runs once the stuck call ends (with time to spare).
+	callTimeout = time.Minute
+	res := make(chan error, 1)
+	go func() {
+		res <- k.call(context.Background(), func() error { ran("later"); return nil })
+	}()
+	time.Sleep(10 * time.Millisecond)
+	close(release)
+	if err := <-res; err != nil {
+		t.Fatalf("the later call: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(order, []string{"stuck", "later"}) {
+		t.Fatalf("calls ran as %v, want [stuck later]", order)
 	}
 }
