@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,16 +44,6 @@ type counterField struct {
 }
 
 const fieldTotal byte = 't'
-
-// An hour's pack of counters also holds the counts of its first
-// packUsers users whose ids are at most packUserLen bytes: one Badger
-// entry per group commit instead of one per user and group, while the
-// pack, which every group rewrites, stays a few KiB. Other users' counts
-// have a counter each (counterKey); readers add up both.
-const (
-	packUsers   = 128
-	packUserLen = 64
-)
 
 type appendRequest struct {
 	events []prepared
@@ -413,15 +402,16 @@ func (s *Store) prepare(in *Event, index int, p *prepared) error {
 	for _, ix := range p.indexes {
 		add(len(ix)+16, len(p.summary))
 	}
-	// The hour's pack with this event's pairs (a pack also holds the hour's
-	// earlier pairs, a few KiB at most, which the budget's margin covers),
-	// and the user's own counter, in case the pack has no room for the user.
+	// The user's counter, and the hour's pack with this event's pairs (a
+	// pack also holds the hour's earlier pairs, a few hundred bytes at most,
+	// which the budget's margin covers).
 	pack := 0
 	for _, cf := range p.counts {
 		if cf.field == fieldUserID {
 			add(kl+9+len(cf.value), 8)
+		} else {
+			pack += 2 + len(cf.value) + binary.MaxVarintLen64
 		}
-		pack += 2 + len(cf.value) + binary.MaxVarintLen64
 	}
 	add(kl+9, pack)
 	return nil
@@ -968,9 +958,8 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	heads := map[string]head{}
 	trees := s.beginTrees()
 	g.ids = map[string]pendingID{}
-	deltas := map[string]uint64{}                // counters of users without room in their hour's pack
+	deltas := map[string]uint64{}                // user counters
 	packDeltas := map[string]map[string]uint64{} // hourly packs
-	userDeltas := map[string]map[string]uint64{} // pack key → user → count
 	read := map[string]head{}                    // heads read from the database by this group
 	getHead := func(org string) (head, error) {
 		if h, ok := heads[org]; ok {
@@ -1131,12 +1120,7 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			}
 			for _, cf := range p.counts {
 				if cf.field == fieldUserID {
-					users := userDeltas[pk]
-					if users == nil {
-						users = map[string]uint64{}
-						userDeltas[pk] = users
-					}
-					users[cf.value]++
+					deltas[string(counterKey(org, hour, cf.field, cf.value))]++
 					continue
 				}
 				pack[packKeyOf(cf.field, cf.value)]++
@@ -1172,6 +1156,26 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			return abort(fmt.Errorf("failed to stage the head of organization %q: %w", org, err))
 		}
 	}
+	newCounts := make(map[string]uint64, len(deltas))
+	for k, d := range deltas {
+		cur, ok := s.counters[k]
+		if !ok {
+			err := readCounter(txn, k, func(v []byte) error {
+				if len(v) != 8 {
+					return fmt.Errorf("counter value has %d bytes: %w", len(v), errCorrupt)
+				}
+				cur = binary.BigEndian.Uint64(v)
+				return nil
+			})
+			if err != nil {
+				return abort(err)
+			}
+		}
+		newCounts[k] = cur + d
+		if err := wr.Set([]byte(k), binary.BigEndian.AppendUint64(nil, cur+d)); err != nil {
+			return abort(fmt.Errorf("failed to stage a counter: %w", err))
+		}
+	}
 	newPacks := make(map[string]map[string]uint64, len(packDeltas))
 	for k, d := range packDeltas {
 		cur, ok := s.packs[k]
@@ -1191,48 +1195,8 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 		for f, n := range d {
 			next[f] += n
 		}
-		// The group's users: into the pack while it has room, else into
-		// counters of their own (readers add up both).
-		room := packUsers
-		for f := range next {
-			if f[0] == fieldUserID {
-				room--
-			}
-		}
-		users := userDeltas[k]
-		for _, u := range slices.Sorted(maps.Keys(users)) {
-			pf := packKeyOf(fieldUserID, u)
-			if _, ok := next[pf]; ok || (room > 0 && len(u) <= packUserLen) {
-				if !ok {
-					room--
-				}
-				next[pf] += users[u]
-				continue
-			}
-			deltas[packUserCounterKey(k, u)] += users[u]
-		}
 		newPacks[k] = next
 		if err := wr.Set([]byte(k), encodePack(next)); err != nil {
-			return abort(fmt.Errorf("failed to stage a counter: %w", err))
-		}
-	}
-	newCounts := make(map[string]uint64, len(deltas))
-	for k, d := range deltas {
-		cur, ok := s.counters[k]
-		if !ok {
-			err := readCounter(txn, k, func(v []byte) error {
-				if len(v) != 8 {
-					return fmt.Errorf("counter value has %d bytes: %w", len(v), errCorrupt)
-				}
-				cur = binary.BigEndian.Uint64(v)
-				return nil
-			})
-			if err != nil {
-				return abort(err)
-			}
-		}
-		newCounts[k] = cur + d
-		if err := wr.Set([]byte(k), binary.BigEndian.AppendUint64(nil, cur+d)); err != nil {
 			return abort(fmt.Errorf("failed to stage a counter: %w", err))
 		}
 	}

@@ -275,12 +275,6 @@ func counterKey(org string, hour uint64, field byte, value string) []byte {
 // fieldPack is the field of an hour's pack of counters.
 const fieldPack byte = '*'
 
-// packUserCounterKey is the key of user's own counter in the hour of the
-// pack whose key is pack (counterKey(org, hour, fieldPack, "")).
-func packUserCounterKey(pack, user string) string {
-	return pack[:len(pack)-1] + string(fieldUserID) + user
-}
-
 // packKeyOf is a pack's map key for field and value.
 func packKeyOf(field byte, value string) string { return string([]byte{field}) + value }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -336,71 +335,14 @@ func counterKeys(t *testing.T, s *Store, org string) map[byte]int {
 	return out
 }
 
-// One append rewrites one hourly counter: the hour's pack, which holds the
-// user's count too.
-func TestQuery_OneAppendWritesOneCounter(t *testing.T) {
+// One append rewrites two hourly counters: the hour's pack of the fields
+// with few values, and the user's.
+func TestQuery_OneAppendWritesTwoCounters(t *testing.T) {
 	s, _, _ := newTestStore(t)
 	appendN(t, s, "acme", 0, 1)
-	if got := counterKeys(t, s, "acme"); len(got) != 1 || got[fieldPack] != 1 {
-		t.Fatalf("counter keys by field after one append: %v; want one pack", got)
+	if got := counterKeys(t, s, "acme"); len(got) != 2 || got[fieldPack] != 1 || got[fieldUserID] != 1 {
+		t.Fatalf("counter keys by field after one append: %v; want one pack and one user counter", got)
 	}
-}
-
-// An hour's pack holds its first packUsers users; later users, and users
-// with ids longer than packUserLen, get counters of their own. Facets add
-// up both, whether the counts come from the writer's cache or from disk.
-func TestQuery_UsersBeyondThePackHaveTheirOwnCounters(t *testing.T) {
-	dir, ks := t.TempDir(), newStoreKeystore()
-	s := openTest(t, dir, ks)
-	defer func() { s.Close() }()
-	long := strings.Repeat("l", packUserLen+1)
-	user := func(i int) string {
-		if i == 3 {
-			return long
-		}
-		return fmt.Sprintf("user-%04d", i)
-	}
-	next := 0 // events get new ids
-	add := func(from, n int) {
-		t.Helper()
-		evs := make([]Event, n)
-		for i := range evs {
-			evs[i] = testEvent("acme", from+i)
-			evs[i].ID = fmt.Sprintf("01900000-0000-7000-8000-%012x", next)
-			next++
-			evs[i].Timestamp = baseTime.Add(time.Duration(from+i) * time.Second) // all in one hour
-			evs[i].UserID = user(from + i)
-		}
-		if _, err := s.Append(context.Background(), evs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	check := func(when string, wantOwn int) {
-		t.Helper()
-		if got := counterKeys(t, s, "acme"); got[fieldPack] != 1 || got[fieldUserID] != wantOwn {
-			t.Fatalf("%s: counter keys by field %v; want one pack and %d user counters", when, got, wantOwn)
-		}
-		facets, err := s.Facets(context.Background(), Filter{Org: "acme"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if exp := expectedFacets(allEvents(t, s, "acme")); !reflect.DeepEqual(facets, exp) {
-			t.Fatalf("%s: facets %v, want %v", when, facets, exp)
-		}
-	}
-	// 100 users, one of them with a long id: 99 in the pack.
-	add(0, 100)
-	check("100 users", 1)
-	// 60 more users in one commit, and the first users again: the pack
-	// takes 29 more users, 31 get counters, the first users stay packed.
-	add(100, 60)
-	add(0, 100)
-	check("160 users", 32)
-	// From disk: the same counts, and new events join the same keys.
-	s.Close()
-	s = openTest(t, dir, ks)
-	add(0, 160)
-	check("after reopening", 32)
 }
 
 // A store written before packs holds separate counters for every field.
