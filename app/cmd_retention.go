@@ -88,8 +88,17 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if req.Category != "" {
 				what = "category " + req.Category + " (" + req.Class + ")"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "retention of %s for %s: %s → %s (policy version %d → %d)\n",
-				req.Org, what, windowOf(before, req), windowOf(after, req), before.Version, after.Version)
+			newest := after.Version
+			if n := len(after.Pending); n > 0 {
+				newest = after.Pending[n-1].Version
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "retention of %s for %s: %s → %s (policy version %d)\n",
+				req.Org, what, windowOf(before, req), windowOf(after, req), newest)
+			if n := len(after.Pending); n > 0 && after.Pending[n-1].Version == newest {
+				p := after.Pending[n-1]
+				fmt.Fprintf(cmd.OutOrStdout(), "it keeps some events for less time, so it takes effect at %s, a week after the change: "+
+					"until then version %d applies, and `retention show` lists the events it will prune, to export first\n", p.EffectiveFrom, after.Version)
+			}
 			audit := RetentionSetRequest{Class: string(storage.RetentionMaterial), Category: "audit"}
 			if req.Category == "" && req.Class == audit.Class && !req.Indefinite {
 				fmt.Fprintf(cmd.OutOrStdout(), "the log's own events (category audit) stay %s\n", windowOf(after, audit))
@@ -200,18 +209,31 @@ func writeJSONLine(w io.Writer, v any) error {
 }
 
 // windowOf is the window a change touched, as the policy dto shows it.
+// windowOf is the window the newest version of d gives req's class or
+// category.
 func windowOf(d RetentionDTO, req RetentionSetRequest) string {
-	for _, r := range d.Rules {
+	rules := d.latestRules()
+	for _, r := range rules {
 		if r.Category == req.Category && (r.Category != "" || r.Class == req.Class) {
 			return ruleWindow(r)
 		}
 	}
-	for _, r := range d.Rules {
+	for _, r := range rules {
 		if r.Category == "" && r.Class == req.Class {
 			return ruleWindow(r) + " (the class's)"
 		}
 	}
 	return "?"
+}
+
+func printRules(w io.Writer, rules []RetentionRuleDTO) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLASS\tCATEGORY\tKEPT")
+	for _, r := range rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Class, orDash(r.Category), ruleWindow(r))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }
 
 func ruleWindow(r RetentionRuleDTO) string {
@@ -228,13 +250,15 @@ func printRetention(w io.Writer, d RetentionDTO) {
 		}
 		fmt.Fprint(w, "\n\n")
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLASS\tCATEGORY\tKEPT")
-	for _, r := range d.Rules {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Class, orDash(r.Category), ruleWindow(r))
+	printRules(w, d.Rules)
+	for _, p := range d.Pending {
+		fmt.Fprintf(w, "Version %d takes effect at %s (changed at %s", p.Version, p.EffectiveFrom, p.ChangedAt)
+		if p.ChangedBy != "" {
+			fmt.Fprintf(w, " by %s", p.ChangedBy)
+		}
+		fmt.Fprint(w, "; a shortened window takes effect a week after the change):\n\n")
+		printRules(w, p.Rules)
 	}
-	tw.Flush()
-	fmt.Fprintln(w)
 	if e := d.Expiring; e.Count > 0 {
 		fmt.Fprintf(w, "Expiring within %d days: %s from %s to %s", ExpiringWarningDays, count(int64(e.Count), "event"),
 			e.Oldest.Format(time.RFC3339), e.Newest.Format(time.RFC3339))
@@ -246,15 +270,11 @@ func printRetention(w io.Writer, d RetentionDTO) {
 	} else {
 		fmt.Fprintf(w, "Nothing expires within %d days.\n", ExpiringWarningDays)
 	}
-	var pruned uint64
-	for _, r := range d.Pruned {
-		pruned += r.Count
-	}
-	if pruned == 0 {
+	if d.PrunedEvents == 0 {
 		fmt.Fprintln(w, "Nothing was pruned.")
 		return
 	}
-	fmt.Fprintf(w, "Pruned: %s in %s; the newest:\n", count(int64(pruned), "event"), count(int64(len(d.Pruned)), "run"))
+	fmt.Fprintf(w, "Pruned: %s in %s; the newest:\n", count(int64(d.PrunedEvents), "event"), count(int64(d.PrunedRuns), "run"))
 	from := max(0, len(d.Pruned)-5)
 	for _, r := range d.Pruned[from:] {
 		fmt.Fprintf(w, "  %s\n", prunedRunText(r))

@@ -24,18 +24,43 @@ type RetentionRuleDTO struct {
 	Name       string `json:"name"`
 }
 
-// RetentionDTO is what `retention show` and GET /api/retention answer.
+// RetentionDTO is what `retention show` and GET /api/retention answer:
+// the version in force (Version, EffectiveFrom, ChangedBy, Rules) and the
+// versions that will take effect later (Pending: a shortened window takes
+// effect a week after the change).
 type RetentionDTO struct {
 	Org           string                    `json:"org"`
 	Version       uint32                    `json:"version"`
 	EffectiveFrom string                    `json:"effectiveFrom,omitempty"`
 	ChangedBy     string                    `json:"changedBy,omitempty"`
 	Rules         []RetentionRuleDTO        `json:"rules"`
+	Pending       []RetentionPendingDTO     `json:"pending"`
 	History       []storage.RetentionPolicy `json:"history"`
 	// Expiring is what the policy prunes within the next 7 days.
 	Expiring storage.Expiring `json:"expiring"`
-	// Pruned counts the tombstones by run (consecutive seqs, one rule, one sweep).
-	Pruned []storage.PrunedRun `json:"pruned"`
+	// Pruned lists the newest runs of tombstones (consecutive seqs, one
+	// rule, one sweep); PrunedRuns and PrunedEvents count them all.
+	Pruned       []storage.PrunedRun `json:"pruned"`
+	PrunedRuns   int                 `json:"prunedRuns"`
+	PrunedEvents uint64              `json:"prunedEvents"`
+}
+
+// RetentionPendingDTO is a version of the policy that takes effect later.
+type RetentionPendingDTO struct {
+	Version       uint32             `json:"version"`
+	ChangedAt     string             `json:"changedAt"`
+	EffectiveFrom string             `json:"effectiveFrom"`
+	ChangedBy     string             `json:"changedBy,omitempty"`
+	Rules         []RetentionRuleDTO `json:"rules"`
+}
+
+// latestRules are the rules of the newest version: the pending one that
+// takes effect last, else the one in force.
+func (d RetentionDTO) latestRules() []RetentionRuleDTO {
+	if n := len(d.Pending); n > 0 {
+		return d.Pending[n-1].Rules
+	}
+	return d.Rules
 }
 
 // RetentionSetRequest changes one window of an organization's policy.
@@ -80,20 +105,29 @@ func (a *App) retentionShow(ctx context.Context, org string) (RetentionDTO, erro
 	if err != nil {
 		return RetentionDTO{}, err
 	}
-	cur := h[len(h)-1]
-	dto := RetentionDTO{Org: org, Version: cur.Version, ChangedBy: cur.ChangedBy, Rules: a.rules(cur), History: h}
+	now := a.opts.Now()
+	cur := storage.InForce(h, now)
+	dto := RetentionDTO{Org: org, Version: cur.Version, ChangedBy: cur.ChangedBy, Rules: a.rules(cur), History: h,
+		Pending: []RetentionPendingDTO{}}
 	if !cur.EffectiveFrom.IsZero() {
 		dto.EffectiveFrom = cur.EffectiveFrom.UTC().Format(time.RFC3339)
+	}
+	for _, p := range storage.PendingRetention(h, now) {
+		changed := p.ChangedAt
+		if changed.IsZero() {
+			changed = p.EffectiveFrom
+		}
+		dto.Pending = append(dto.Pending, RetentionPendingDTO{Version: p.Version, ChangedAt: changed.UTC().Format(time.RFC3339),
+			EffectiveFrom: p.EffectiveFrom.UTC().Format(time.RFC3339), ChangedBy: p.ChangedBy, Rules: a.rules(p)})
 	}
 	if dto.Expiring, err = st.ExpiringEvents(ctx, org, ExpiringWarningDays*24*time.Hour); err != nil {
 		return RetentionDTO{}, err
 	}
-	if dto.Pruned, err = st.PrunedRuns(ctx, org, time.Time{}, time.Time{}, 0); err != nil {
+	runs, err := st.PrunedRuns(ctx, org, time.Time{}, time.Time{}, 0)
+	if err != nil {
 		return RetentionDTO{}, err
 	}
-	if dto.Pruned == nil {
-		dto.Pruned = []storage.PrunedRun{}
-	}
+	dto.Pruned, dto.PrunedRuns, dto.PrunedEvents = runs.Runs, runs.Total, runs.Events
 	return dto, nil
 }
 
@@ -169,6 +203,9 @@ func policyMeta(p storage.RetentionPolicy) map[string]any {
 	}
 	if !p.EffectiveFrom.IsZero() {
 		m["effectiveFrom"] = p.EffectiveFrom.UTC().Format(time.RFC3339Nano)
+	}
+	if !p.ChangedAt.IsZero() && !p.ChangedAt.Equal(p.EffectiveFrom) {
+		m["changedAt"] = p.ChangedAt.UTC().Format(time.RFC3339Nano)
 	}
 	return m
 }

@@ -219,13 +219,18 @@ func TestCLI_RetentionThroughTheDesktopAPI(t *testing.T) {
 	if out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", "9000"); code == 0 || !strings.Contains(stderr, "2557") {
 		t.Fatalf("set 9000 days: exit %d, %s %s", code, out, stderr)
 	}
-	if out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", "30"); code != 0 || !strings.Contains(out, "90 days → 30 days") {
+	// The app's own store: a shortened window takes effect a week later.
+	out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", "30")
+	if code != 0 || !strings.Contains(out, "90 days → 30 days (policy version 1)") ||
+		!strings.Contains(out, "a week after the change: until then version 0 applies") {
 		t.Fatalf("set: exit %d, %s %s", code, out, stderr)
 	}
-	if out, stderr, code := run("retention", "sweep", "--org", "acme", "--now"); code != 0 || !strings.Contains(out, "Pruned 1 event of") {
+	if out, stderr, code := run("retention", "sweep", "--org", "acme", "--now"); code != 0 || !strings.Contains(out, "Pruned 0 events of acme (policy version 0,") {
 		t.Fatalf("sweep: exit %d, %s %s", code, out, stderr)
 	}
-	if out, stderr, code := run("retention", "show", "--org", "acme"); code != 0 || !strings.Contains(out, "Pruned: 1 event in 1 run;") {
+	out, stderr, code = run("retention", "show", "--org", "acme")
+	if code != 0 || !strings.Contains(out, "Retention policy of acme: the default (version 0)") || !strings.Contains(out, "Version 1 takes effect at ") ||
+		!strings.Contains(out, "Expiring within 7 days: 1 event") || !strings.Contains(out, "Nothing was pruned.") {
 		t.Fatalf("show: exit %d, %s %s", code, out, stderr)
 	}
 }

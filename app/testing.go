@@ -16,7 +16,8 @@ import (
 func TestApp(t testing.TB) *App {
 	t.Helper()
 	ctx := context.Background()
-	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{})
+	// Retention changes take effect at once here; TestCLI_RetentionGrace tests the week's grace.
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{RetentionGrace: -1})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -41,6 +41,9 @@ func openIntegrityTest(t testing.TB, dir string, ks Keystore, clk *manualClock, 
 	t.Helper()
 	o.Now = clk.Now
 	o.GCInterval = -1
+	if o.RetentionGrace == 0 {
+		o.RetentionGrace = -1 // policy changes take effect at once; TestRetention_Grace tests the grace
+	}
 	s, err := Open(context.Background(), dir, ks, o)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

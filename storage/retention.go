@@ -52,6 +52,12 @@ const (
 	DefaultOperationalDays = 90
 )
 
+// DefaultRetentionGrace is how long after a change a shortened window takes
+// effect: the week the expiring-events warning looks ahead, so that nothing
+// a change prunes goes without that warning, and the chance to export it
+// first. A change that shortens nothing takes effect at once.
+const DefaultRetentionGrace = 7 * 24 * time.Hour
+
 // ErrInvalidPolicy: a retention policy change was refused. The concrete
 // error is a *PolicyError naming the field and the reason.
 var ErrInvalidPolicy = errors.New("invalid retention policy")
@@ -103,11 +109,15 @@ type RetentionPolicy struct {
 	Version uint32 `json:"version"`
 	// EffectiveFrom is when the version came into force (the store's clock);
 	// it stays in force until the next version's.
-	EffectiveFrom time.Time                  `json:"effectiveFrom"`
-	ChangedBy     string                     `json:"changedBy,omitempty"`
-	Operational   RetentionWindow            `json:"operational"`
-	Material      RetentionWindow            `json:"material"`
-	Categories    map[string]RetentionWindow `json:"categories,omitempty"`
+	EffectiveFrom time.Time `json:"effectiveFrom"`
+	// ChangedAt is when the version was made; a shortened window takes
+	// effect a grace period later (SetRetention). Versions made before
+	// grace periods have none: they took effect when made.
+	ChangedAt   time.Time                  `json:"changedAt,omitzero"`
+	ChangedBy   string                     `json:"changedBy,omitempty"`
+	Operational RetentionWindow            `json:"operational"`
+	Material    RetentionWindow            `json:"material"`
+	Categories  map[string]RetentionWindow `json:"categories,omitempty"`
 }
 
 // DefaultRetentionPolicy is the policy of an organization that never set
@@ -193,7 +203,10 @@ func readRetentionHistory(txn *badger.Txn, org string) ([]RetentionPolicy, error
 	return doc.Versions, nil
 }
 
-// policyAt is the version in force at t.
+// policyAt is the version in force at t: the newest version that took
+// effect by t. A version whose effect was deferred (a shortened window,
+// SetRetention) is in force from its EffectiveFrom, unless a newer version
+// took effect by then: that one supersedes it.
 func policyAt(history []RetentionPolicy, t time.Time) (RetentionPolicy, bool) {
 	for i := len(history) - 1; i >= 0; i-- {
 		if !history[i].EffectiveFrom.After(t) {
@@ -209,7 +222,57 @@ func (s *Store) RetentionPolicy(ctx context.Context, org string) (RetentionPolic
 	if err != nil {
 		return RetentionPolicy{}, err
 	}
-	return h[len(h)-1], nil
+	p, _ := policyAt(h, s.opts.Now())
+	return p, nil
+}
+
+// PendingRetention returns the versions of history that will take effect
+// after now, in the order they will: each is in force from its
+// EffectiveFrom (one a newer version supersedes before then never is).
+func PendingRetention(history []RetentionPolicy, now time.Time) []RetentionPolicy {
+	var out []RetentionPolicy
+	for _, p := range history {
+		if p.EffectiveFrom.After(now) {
+			if in, ok := policyAt(history, p.EffectiveFrom); ok && in.Version == p.Version {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b RetentionPolicy) int { return a.EffectiveFrom.Compare(b.EffectiveFrom) })
+	return out
+}
+
+// InForce returns the version of history in force at t (the built-in
+// default before any).
+func InForce(history []RetentionPolicy, t time.Time) RetentionPolicy {
+	if p, ok := policyAt(history, t); ok {
+		return p
+	}
+	return history[0]
+}
+
+// shortens reports whether p keeps any category's events for less time
+// than q.
+func (p RetentionPolicy) shortens(q RetentionPolicy, classes map[string]RetentionClass) bool {
+	for cat, class := range classes {
+		if p.Window(class, cat).less(q.Window(class, cat)) {
+			return true
+		}
+	}
+	return false
+}
+
+// changedAt is when p was made.
+func (p RetentionPolicy) changedAt() time.Time {
+	if p.ChangedAt.IsZero() {
+		return p.EffectiveFrom
+	}
+	return p.ChangedAt
+}
+
+// less reports whether w keeps events for less time than v.
+func (w RetentionWindow) less(v RetentionWindow) bool {
+	return !w.Indefinite && (v.Indefinite || w.Days < v.Days)
 }
 
 // RetentionHistory returns every version of org's policy, oldest first (the
@@ -228,7 +291,8 @@ func (s *Store) RetentionHistory(ctx context.Context, org string) ([]RetentionPo
 }
 
 // RetentionChange is one change of a policy: which class or category, to
-// what window.
+// what window. It applies to the newest version (which may not be in force
+// yet).
 type RetentionChange struct {
 	Class RetentionClass
 	// Category, when set, gives that category (of Class) its own window.
@@ -243,9 +307,13 @@ type RetentionChange struct {
 const auditCategory = "audit"
 
 // SetRetention changes org's policy and returns the versions before and
-// after. The new version is in force from the store's clock on; earlier
-// versions stay in the history, so a verifier can tell which policy pruned
-// what. It does not record an audit event: the application records
+// after. The new version is in force from the store's clock on, unless it
+// keeps some category's events for less time than the version in force:
+// then from Options.RetentionGrace (a week) later, so that what the change
+// will prune is announced as expiring and can be exported first (or from
+// when a pending version it shortens nothing of takes effect, if sooner).
+// Earlier versions stay in the history, so a verifier can tell which
+// policy pruned what. It does not record an audit event: the application records
 // audit.settings_changed with both versions. Errors are *PolicyError.
 func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange) (before, after RetentionPolicy, err error) {
 	if !validOrg(org) {
@@ -294,12 +362,13 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 		before = h[len(h)-1]
 		after = before.clone()
 		after.Version = before.Version + 1
-		after.EffectiveFrom = s.opts.Now().UTC()
-		if !after.EffectiveFrom.After(before.EffectiveFrom) {
-			// Versions must be ordered in time; a clock that did not move
-			// (tests, or a coarse clock) still gets a later instant.
-			after.EffectiveFrom = before.EffectiveFrom.Add(time.Nanosecond)
+		now := s.opts.Now().UTC()
+		if last := before.changedAt(); !now.After(last) {
+			// Changes are ordered in time; a clock that did not move
+			// (tests, or a coarse clock) still gives a later instant.
+			now = last.Add(time.Nanosecond)
 		}
+		after.ChangedAt, after.EffectiveFrom = now, now
 		after.ChangedBy = ch.ChangedBy
 		if ch.Category != "" {
 			if after.Categories == nil {
@@ -320,6 +389,16 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 				after.Categories = map[string]RetentionWindow{}
 			}
 			after.Categories[auditCategory] = RetentionWindow{Indefinite: true}
+		}
+		if classes := categoryClasses(s.opts.Catalogue); after.shortens(InForce(h, now), classes) && s.opts.RetentionGrace > 0 {
+			after.EffectiveFrom = now.Add(s.opts.RetentionGrace)
+			// A pending version that prunes at least as much takes effect
+			// no later: the new one, which prunes less, replaces it then.
+			for _, p := range PendingRetention(h, now) {
+				if !after.shortens(p, classes) && p.EffectiveFrom.Before(after.EffectiveFrom) {
+					after.EffectiveFrom = p.EffectiveFrom
+				}
+			}
 		}
 		if before.Version == 0 {
 			h = h[:0] // the stored history starts with the built-in default at version 0
@@ -1070,8 +1149,9 @@ type Expiring struct {
 	Groups  []ExpiringGroup `json:"groups"`
 }
 
-// ExpiringEvents counts org's events that the current policy prunes before
-// now + within (including expired events no sweep has pruned yet).
+// ExpiringEvents counts org's events that the policy prunes before now +
+// within (including expired events no sweep has pruned yet): the version
+// in force, and each pending version from when it takes effect.
 func (s *Store) ExpiringEvents(ctx context.Context, org string, within time.Duration) (Expiring, error) {
 	out := Expiring{Org: org, Groups: []ExpiringGroup{}}
 	if !validOrg(org) {
@@ -1089,14 +1169,35 @@ func (s *Store) ExpiringEvents(ctx context.Context, org string, within time.Dura
 		if err != nil {
 			return err
 		}
-		pol := history[len(history)-1]
+		// The policy changes at most at these times before the horizon:
+		// over each span, an event expires by the span's end when it is
+		// older than the end less the window in force.
+		now := s.opts.Now().UTC()
+		starts := []time.Time{now}
+		for _, p := range PendingRetention(history, now) {
+			if !p.EffectiveFrom.After(out.Horizon) {
+				starts = append(starts, p.EffectiveFrom)
+			}
+		}
 		for _, cat := range cats {
-			w := pol.Window(classes[cat], cat)
-			if w.Indefinite || w.Days <= 0 {
+			var g ExpiringGroup
+			for i, start := range starts {
+				end := out.Horizon
+				if i+1 < len(starts) {
+					end = starts[i+1]
+				}
+				w := InForce(history, start).Window(classes[cat], cat)
+				if w.Indefinite || w.Days <= 0 {
+					continue
+				}
+				if until := end.Add(-time.Duration(w.Days) * 24 * time.Hour); g.Window.Days == 0 || until.After(g.Until) {
+					g = ExpiringGroup{Category: cat, Class: classes[cat], Window: w, Until: until}
+				}
+			}
+			if g.Window.Days == 0 {
 				continue
 			}
-			until := out.Horizon.Add(-time.Duration(w.Days) * 24 * time.Hour)
-			g := ExpiringGroup{Category: cat, Class: classes[cat], Window: w, Until: until}
+			until := g.Until
 			prefix := indexPrefix(org, fieldCategory, cat)
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 			stop := encTime(until)
@@ -1157,18 +1258,35 @@ type PrunedRun struct {
 	Newest time.Time `json:"newest"`
 }
 
+// PrunedRuns is what retention pruned of a range: every event and run
+// counted, the newest runs listed.
+type PrunedRuns struct {
+	Runs   []PrunedRun `json:"runs"`   // the newest runs, in seq order
+	Total  int         `json:"total"`  // runs in all
+	Events uint64      `json:"events"` // pruned events in all
+	Listed uint64      `json:"listed"` // pruned events in Runs
+}
+
 // PrunedRuns lists org's tombstones with a timestamp in [since, until) (zero
 // times: unbounded) as runs of consecutive seqs with the same rule and
-// sweep time, in seq order. At most limit runs (0: 1000) are returned.
-func (s *Store) PrunedRuns(ctx context.Context, org string, since, until time.Time, limit int) ([]PrunedRun, error) {
+// sweep time, in seq order: the newest limit runs (0: 1000), and how many
+// runs and events there are in all.
+func (s *Store) PrunedRuns(ctx context.Context, org string, since, until time.Time, limit int) (PrunedRuns, error) {
+	res := PrunedRuns{Runs: []PrunedRun{}}
 	if !validOrg(org) {
-		return nil, fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
+		return res, fmt.Errorf("organization id %q is not valid: %w", org, ErrNotFound)
 	}
 	if limit <= 0 {
 		limit = 1000
 	}
 	classes := categoryClasses(s.opts.Catalogue)
 	var out []PrunedRun
+	// out keeps the newest runs: past 2×limit, the oldest half is dropped.
+	trim := func() {
+		if len(out) > 2*limit {
+			out = append(out[:0], out[len(out)-limit:]...)
+		}
+	}
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		prefix := orgPrefix(tagRecord, org)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
@@ -1204,6 +1322,7 @@ func (s *Store) PrunedRuns(ctx context.Context, org string, since, until time.Ti
 				continue
 			}
 			at := time.Unix(0, t.prunedAt).UTC()
+			res.Events++
 			if l := len(out) - 1; l >= 0 && out[l].ToSeq+1 == t.seq && out[l].Policy == t.policy && out[l].PrunedAt.Equal(at) {
 				out[l].ToSeq = t.seq
 				out[l].Count++
@@ -1215,9 +1334,8 @@ func (s *Store) PrunedRuns(ctx context.Context, org string, since, until time.Ti
 				}
 				continue
 			}
-			if len(out) == limit {
-				return nil
-			}
+			trim()
+			res.Total++
 			cls, known := classes[t.category]
 			if !known {
 				cls = RetentionMaterial
@@ -1227,7 +1345,14 @@ func (s *Store) PrunedRuns(ctx context.Context, org string, since, until time.Ti
 		}
 		return nil
 	})
-	return out, err
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	res.Runs = append(res.Runs, out...)
+	for _, r := range out {
+		res.Listed += r.Count
+	}
+	return res, err
 }
 
 // checkTombstone says why a tombstone does not match a policy that was in
@@ -1244,18 +1369,30 @@ func checkTombstone(t tombstone, history []RetentionPolicy, classes map[string]R
 	}
 	var pol RetentionPolicy
 	found := false
-	for i, p := range history {
+	for _, p := range history {
 		if p.Version == t.policyVersion {
 			pol, found = p, true
-			// At the instant of a change both versions are in force: a
-			// sweep and a change can share a clock reading.
-			if p.EffectiveFrom.After(at) || (i+1 < len(history) && history[i+1].EffectiveFrom.Before(at)) {
-				return fmt.Sprintf("policy version %d was not in force at %s", t.policyVersion, at.Format(time.RFC3339))
-			}
 		}
 	}
 	if !found {
 		return fmt.Sprintf("policy version %d is not in the organization's retention history", t.policyVersion)
+	}
+	// The version in force at the sweep's time, by the versions made
+	// before it; a change made at that very instant may have come before
+	// or after the sweep (they can share a clock reading).
+	inForce := false
+	for k := 1; k <= len(history) && !inForce; k++ {
+		if k < len(history) && history[k].changedAt().Before(at) {
+			continue // a version made before the sweep: the sweep saw it
+		}
+		if history[k-1].changedAt().After(at) {
+			break // made after the sweep
+		}
+		then, _ := policyAt(history[:k], at)
+		inForce = then.Version == pol.Version
+	}
+	if !inForce {
+		return fmt.Sprintf("policy version %d was not in force at %s", t.policyVersion, at.Format(time.RFC3339))
 	}
 	class, ok := classes[t.category]
 	if !ok {

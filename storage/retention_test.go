@@ -211,3 +211,78 @@ func TestClassSweep_Ranges(t *testing.T) {
 		t.Fatalf("%d ranges, exact %v, %v … %v", len(c.Ranges), c.Exact, c.Ranges[0], c.Ranges[len(c.Ranges)-1])
 	}
 }
+
+// A change that shortens a window takes effect a grace period later:
+// until then sweeps keep to the version in force, and the events the
+// change will prune are announced as expiring. A change that shortens
+// nothing takes effect at once, and a later change that prunes less
+// replaces a pending one no later than it would have taken effect.
+// Tombstones name the version in force when they were pruned, and verify.
+func TestRetention_Grace(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(100 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{RetentionGrace: DefaultRetentionGrace})
+	defer s.Close()
+	// Scan events (operational) 80, 60 and 20 days old.
+	for i, age := range []int{80, 60, 20} {
+		e := retentionEvent("acme", 0, clk.Now().Add(-time.Duration(age)*24*time.Hour), 0)
+		e.ActionType, e.ID = "scan.started", fmt.Sprintf("01900000-0000-7000-8000-%012x", i)
+		if _, err := s.Append(ctx, []Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changedAt := clk.Now()
+	_, v1, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v1.EffectiveFrom.Equal(changedAt.Add(DefaultRetentionGrace)) || !v1.ChangedAt.Equal(changedAt) {
+		t.Fatalf("a shortened window: changed at %s, in force from %s; want from %s", v1.ChangedAt, v1.EffectiveFrom, changedAt.Add(DefaultRetentionGrace))
+	}
+	if p, err := s.RetentionPolicy(ctx, "acme"); err != nil || p.Version != 0 {
+		t.Fatalf("in force during the grace: version %d, %v; want 0", p.Version, err)
+	}
+	// Announced: the 80- and 60-day-old events expire within the week.
+	ex, err := s.ExpiringEvents(ctx, "acme", 7*24*time.Hour)
+	if err != nil || ex.Count != 2 || len(ex.Groups) != 1 || ex.Groups[0].Window.Days != 30 {
+		t.Fatalf("expiring during the grace: %+v, %v; want the two older scans, under 30 days", ex, err)
+	}
+	sweep := func(want uint64) {
+		t.Helper()
+		res, err := s.SweepRetention(ctx, "acme", SweepOptions{NoReclaim: true})
+		if err != nil || res.Pruned != want {
+			t.Fatalf("sweep at %s: %+v, %v; want %d pruned", clk.Now(), res, err, want)
+		}
+	}
+	clk.Add(6 * 24 * time.Hour)
+	sweep(0) // still version 0: 90 days
+	clk.Add(24 * time.Hour)
+	sweep(2) // version 1 is in force: 30 days
+	verifyClean(t, s, "acme")
+
+	// Lengthening takes effect at once; a shortening then a lengthening
+	// back within the grace never prunes under the shorter window.
+	_, v2, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 400}})
+	if err != nil || !v2.EffectiveFrom.Equal(clk.Now()) {
+		t.Fatalf("a longer window: in force from %s (%v); want now, %s", v2.EffectiveFrom, err, clk.Now())
+	}
+	_, v3, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 1}})
+	if err != nil || !v3.EffectiveFrom.After(clk.Now()) {
+		t.Fatalf("v3: %+v, %v", v3, err)
+	}
+	clk.Add(time.Hour)
+	_, v4, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 10}})
+	if err != nil || !v4.EffectiveFrom.Equal(v3.EffectiveFrom) {
+		t.Fatalf("a pending change made less strict: in force from %s (%v); want v3's %s", v4.EffectiveFrom, err, v3.EffectiveFrom)
+	}
+	h, _ := s.RetentionHistory(ctx, "acme")
+	if pending := PendingRetention(h, clk.Now()); len(pending) != 1 || pending[0].Version != 4 {
+		t.Fatalf("pending: %+v; want only version 4 (version 3 never takes effect)", pending)
+	}
+	clk.Add(8 * 24 * time.Hour)
+	sweep(1) // the 20-day-old scan is now 27 days old: past v4's 10 days
+	if p, _ := s.RetentionPolicy(ctx, "acme"); p.Version != 4 {
+		t.Fatalf("in force: version %d, want 4", p.Version)
+	}
+	verifyClean(t, s, "acme")
+}

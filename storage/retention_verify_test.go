@@ -158,8 +158,19 @@ func TestRetention_TwoYearsSweptDaily(t *testing.T) {
 		t.Fatalf("consistency: %v", err)
 	}
 	runs, err := s.PrunedRuns(ctx, org, time.Time{}, time.Time{}, 0)
-	if err != nil || len(runs) == 0 || !strings.Contains(runs[0].Policy, "(v") {
+	if err != nil || len(runs.Runs) == 0 || !strings.Contains(runs.Runs[0].Policy, "(v") {
 		t.Fatalf("PrunedRuns = %+v, %v", runs, err)
+	}
+	// Every run and event is counted (more runs than the 1,000 listed
+	// here); with a limit, the newest runs are listed.
+	sum, _ = s.Verify(ctx, VerifyOptions{Org: org}, func(Problem) error { return nil })
+	if runs.Events != sum.Pruned || len(runs.Runs) != min(runs.Total, 1000) || runs.Total <= 1000 || runs.Listed >= runs.Events {
+		t.Fatalf("PrunedRuns counts %d events in %d runs (%d listed), verify %d pruned", runs.Events, runs.Total, runs.Listed, sum.Pruned)
+	}
+	two, err := s.PrunedRuns(ctx, org, time.Time{}, time.Time{}, 2)
+	if err != nil || two.Total != runs.Total || two.Events != runs.Events || !slices.Equal(two.Runs, runs.Runs[len(runs.Runs)-2:]) ||
+		two.Listed != two.Runs[0].Count+two.Runs[1].Count {
+		t.Fatalf("PrunedRuns with limit 2: %+v, %v; want the newest two of %d", two, err, runs.Total)
 	}
 }
 

@@ -31,6 +31,10 @@ type Options struct {
 	Now func() time.Time
 	// Catalogue validates events; nil loads the built-in catalogue.
 	Catalogue *Catalogue
+	// RetentionGrace is how long after a policy change a shortened window
+	// takes effect (SetRetention): 0 means DefaultRetentionGrace, a
+	// negative value at once (tests).
+	RetentionGrace time.Duration
 
 	// MemTableSize is Badger's memtable size (default 8 MiB). It bounds
 	// both memory and the size of one group commit (15% of it: about
@@ -82,6 +86,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RetentionGrace == 0 {
+		o.RetentionGrace = DefaultRetentionGrace
 	}
 	if o.Catalogue == nil {
 		c, err := LoadCatalogue()

@@ -74,7 +74,7 @@ var baseTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func openTest(t testing.TB, dir string, ks Keystore) *Store {
 	t.Helper()
 	clk := &storeClock{t: baseTime.Add(200 * 24 * time.Hour)}
-	s, err := Open(context.Background(), dir, ks, Options{Now: clk.Now, GCInterval: -1})
+	s, err := Open(context.Background(), dir, ks, Options{Now: clk.Now, GCInterval: -1, RetentionGrace: -1})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

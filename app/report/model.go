@@ -275,8 +275,12 @@ type Drift struct {
 type Retention struct {
 	Policy  string           `json:"policy"`
 	Classes []RetentionClass `json:"classes"`
-	Pruned  []PrunedRange    `json:"pruned"`
-	Note    string           `json:"note,omitempty"`
+	// Pruned lists the newest MaxListed runs of pruned records, in seq
+	// order; PrunedRuns and PrunedRecords count them all.
+	Pruned        []PrunedRange `json:"pruned"`
+	PrunedRuns    int           `json:"prunedRuns"`
+	PrunedRecords uint64        `json:"prunedRecords"`
+	Note          string        `json:"note,omitempty"`
 }
 
 // RetentionClass is how long one class of events is kept.

@@ -48,15 +48,16 @@ func (s StoreRetention) Retention(ctx context.Context, org string, p Period) (Re
 			out.Classes = append(out.Classes, class(s.classOf(c), c, pol.Categories[c]))
 		}
 	}
-	runs, err := s.Store.PrunedRuns(ctx, org, p.Since, p.Until, 0)
+	runs, err := s.Store.PrunedRuns(ctx, org, p.Since, p.Until, MaxListed)
 	if err != nil {
 		return Retention{}, err
 	}
-	for _, r := range runs {
+	out.PrunedRuns, out.PrunedRecords = runs.Total, runs.Events
+	for _, r := range runs.Runs {
 		out.Pruned = append(out.Pruned, PrunedRange{FromSeq: r.FromSeq, ToSeq: r.ToSeq, Count: r.Count, Class: string(r.Class),
 			Policy: r.Policy, PrunedAt: r.PrunedAt.UTC().Format(time.RFC3339)})
 	}
-	if len(runs) > 0 {
+	if runs.Total > 0 {
 		out.Note = "Pruned events keep a tombstone (seq, id, timestamp, action type, leaf hash), so the log and every proof still verify."
 	}
 	return out, nil

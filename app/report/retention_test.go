@@ -11,7 +11,7 @@ import (
 
 func TestStoreRetention_PrunedRanges(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1})
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1, RetentionGrace: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
