@@ -170,15 +170,31 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
   const subscribers = new Set<{ org: string; q: QueryDTO; cb: (e: EventDTO) => void }>()
   const lastVerified = new Map<string, VerifyResultDTO>()
   const copies = new Set<string>() // folders copyForAudit made
-  const policies = new Map<string, { version: number; rules: RetentionRuleDTO[]; effectiveFrom?: string }>()
+  type FakePolicy = { version: number; rules: RetentionRuleDTO[]; effectiveFrom?: string; changedAt?: string }
+  // As the app: a version that keeps something for less time takes effect a week after the change.
+  const policies = new Map<string, { inForce: FakePolicy; pending?: FakePolicy }>()
+  const kept = (rules: RetentionRuleDTO[], cls: string, cat?: string): number => {
+    const r = rules.find((x) => x.class === cls && (x.category ?? '') === (cat ?? '')) ?? rules.find((x) => x.class === cls && !x.category)
+    return !r || r.indefinite ? Infinity : (r.days ?? Infinity)
+  }
+  const shortens = (next: RetentionRuleDTO[], cur: RetentionRuleDTO[]) =>
+    next.some((r) => kept(next, r.class, r.category) < kept(cur, r.class, r.category)) ||
+    cur.some((r) => kept(next, r.class, r.category) < kept(cur, r.class, r.category))
+  const settle = (org: string) => {
+    const p = policies.get(org)
+    if (p?.pending && Date.parse(p.pending.effectiveFrom!) <= now()) policies.set(org, { inForce: p.pending })
+    return policies.get(org)
+  }
   const defaultRules = (): RetentionRuleDTO[] => [
     { class: 'operational', days: 90, indefinite: false, name: 'operational 90 days (v0)' },
     { class: 'material', indefinite: true, name: 'material indefinite (v0)' },
   ]
   function retentionOf(org: string): Promise<RetentionDTO> {
-    const p = policies.get(org) ?? { version: 0, rules: defaultRules() }
+    const s = settle(org)
+    const p = s?.inForce ?? { version: 0, rules: defaultRules() }
+    const pending = s?.pending ? [{ version: s.pending.version, changedAt: s.pending.changedAt!, effectiveFrom: s.pending.effectiveFrom!, rules: s.pending.rules.map((r) => ({ ...r })) }] : []
     return api.expiringEvents(org, 7).then((expiring) => ({
-      org, version: p.version, effectiveFrom: p.effectiveFrom, rules: p.rules.map((r) => ({ ...r })), expiring, pruned: [],
+      org, version: p.version, effectiveFrom: p.effectiveFrom, rules: p.rules.map((r) => ({ ...r })), pending, expiring, pruned: [], prunedRuns: 0, prunedEvents: 0,
     }))
   }
   const syncs = new Map(Object.entries(opts.sync ?? {}).map(([o, d]) => [o, d.map((x) => ({ ...x }))]))
@@ -428,7 +444,9 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
           const reason = "the log's own events (category audit) are kept indefinitely; their window cannot be finite"
           throw new ApiError({ code: 'invalid_request', message: `invalid retention policy: category: ${reason}`, fields: [{ field: 'category', reason }] }, 400)
         }
-        const p = policies.get(req.org) ?? { version: 0, rules: defaultRules() }
+        const s = settle(req.org)
+        const cur = s?.inForce ?? { version: 0, rules: defaultRules() }
+        const p = s?.pending ?? cur
         const rule: RetentionRuleDTO = { class: req.class, category: req.category || undefined, days: req.indefinite ? undefined : req.days, indefinite: !!req.indefinite, name: '' }
         const rules = p.rules.filter((r) => !(r.class === rule.class && (r.category ?? '') === (rule.category ?? '')) && r.category !== 'audit')
         rules.push(rule)
@@ -436,7 +454,14 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         if (material && !material.indefinite && rule.category !== 'audit') rules.push({ class: 'material', category: 'audit', indefinite: true, name: '' })
         const version = p.version + 1
         for (const r of rules) r.name = `${r.category ? 'category ' + r.category : r.class} ${r.indefinite ? 'indefinite' : `${r.days} days`} (v${version})`
-        policies.set(req.org, { version, rules, effectiveFrom: new Date(now()).toISOString() })
+        const changedAt = new Date(now()).toISOString()
+        const next: FakePolicy = { version, rules, changedAt, effectiveFrom: changedAt }
+        if (shortens(rules, cur.rules)) {
+          next.effectiveFrom = new Date(now() + 7 * 86400_000).toISOString()
+          policies.set(req.org, { inForce: cur, pending: next })
+        } else {
+          policies.set(req.org, { inForce: next })
+        }
         return retentionOf(req.org)
       }),
     expiringEvents: (org, days) =>

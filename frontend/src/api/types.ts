@@ -387,15 +387,28 @@ export interface PrunedRunDTO {
   prunedAt: string
 }
 
-/** An organization's retention policy (GET /api/retention). */
+/** An organization's retention policy (GET /api/retention): the version in force, and those that take effect later. */
 export interface RetentionDTO {
   org: string
   version: number
   effectiveFrom?: string
   changedBy?: string
   rules: RetentionRuleDTO[]
+  /** Versions that take effect later: a shortened window waits a week after the change. */
+  pending?: RetentionPendingDTO[]
   expiring: ExpiringDTO
+  /** The newest runs of pruned events; prunedRuns and prunedEvents count them all. */
   pruned: PrunedRunDTO[]
+  prunedRuns?: number
+  prunedEvents?: number
+}
+
+export interface RetentionPendingDTO {
+  version: number
+  changedAt: string
+  effectiveFrom: string
+  changedBy?: string
+  rules: RetentionRuleDTO[]
 }
 
 /** A change of one retention window: days, or indefinite. */

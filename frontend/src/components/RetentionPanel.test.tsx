@@ -27,8 +27,20 @@ describe('RetentionIndicator', () => {
     await userEvent.clear(days)
     await userEvent.type(days, '30')
     await userEvent.click(within(panel).getByTestId('retention-save'))
-    await waitFor(() => expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 30 days'))
-    expect(screen.getByTestId('retention-panel')).toHaveTextContent('policy version 1')
+    // Shorter: version 1 waits a week; the default stays in force until then.
+    const pending = await screen.findByTestId('retention-pending')
+    expect(pending).toHaveTextContent('Version 1 takes effect')
+    expect(pending).toHaveTextContent('operational kept 30 days')
+    expect(pending).toHaveTextContent('A shortened window takes effect a week after the change')
+    expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 90 days')
+    expect(screen.getByTestId('retention-panel')).toHaveTextContent('Retention of acme · the default policy')
+    // Longer: in force at once, replacing the pending version.
+    await userEvent.clear(within(panel).getByTestId('retention-days'))
+    await userEvent.type(within(panel).getByTestId('retention-days'), '120')
+    await userEvent.click(within(panel).getByTestId('retention-save'))
+    await waitFor(() => expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 120 days'))
+    expect(screen.getByTestId('retention-panel')).toHaveTextContent('policy version 2')
+    expect(screen.queryByTestId('retention-pending')).toBeNull()
   })
 
   it('says what expires soon and the last recorded sweep', async () => {
@@ -41,6 +53,15 @@ describe('RetentionIndicator', () => {
     await userEvent.click(screen.getByTestId('retention-indicator'))
     expect(await screen.findByTestId('retention-expiring')).toHaveTextContent('3 events expire within 7 days.')
     expect(await screen.findByTestId('retention-last-sweep')).toHaveTextContent(/^Last recorded sweep: .+, 42 events pruned\.$/)
+  })
+
+  it('says how many events were pruned in all, beside the last sweep', async () => {
+    const fake = createFakeApi(sampleEvents(), { now: () => NOW })
+    const s = setup({ api: { ...fake, retention: (org: string) => fake.retention(org).then((p) => ({ ...p, prunedEvents: 6373, prunedRuns: 3 })) } })
+    renderWith(s.stores, <RetentionIndicator />)
+    await userEvent.click(screen.getByTestId('retention-indicator'))
+    expect(await screen.findByTestId('retention-last-sweep')).toHaveTextContent(
+      'No sweep is recorded yet (a background sweep that prunes nothing is not recorded). In all, 6,373 events were pruned.')
   })
 
   it('in a browser says how to change it on the machine', async () => {

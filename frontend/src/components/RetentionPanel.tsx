@@ -28,7 +28,7 @@ export const RETENTION_CATEGORIES: Record<'operational' | 'material', string[]> 
  * banner's horizon, and the newest recorded sweep (audit.retention_swept).
  * Either is left out when it cannot be read: it must never get in the way.
  */
-function RetentionActivity({ org }: { org: string }) {
+function RetentionActivity({ org, prunedEvents }: { org: string; prunedEvents?: number }) {
   const { api } = useStores()
   const tz = useView((s) => s.tz)
   const [expiring, setExpiring] = useState<ExpiringDTO>()
@@ -58,7 +58,8 @@ function RetentionActivity({ org }: { org: string }) {
         <Text size="xs" data-testid="retention-last-sweep">
           {sweep
             ? `Last recorded sweep: ${formatDateTime(sweep.timestamp, tz)}, ${pruned.toLocaleString('en-US')} ${pruned === 1 ? 'event' : 'events'} pruned.`
-            : 'No sweep is recorded yet (one that prunes nothing is not).'}
+            : 'No sweep is recorded yet (a background sweep that prunes nothing is not recorded).'}
+          {prunedEvents !== undefined && prunedEvents > 0 && ` In all, ${prunedEvents.toLocaleString('en-US')} ${prunedEvents === 1 ? 'event was' : 'events were'} pruned.`}
         </Text>
       )}
     </Stack>
@@ -68,6 +69,7 @@ function RetentionActivity({ org }: { org: string }) {
 /** The organization's retention policy; in the desktop app, a form changes one window. */
 export function RetentionPanel({ org, policy, onChanged }: { org: string; policy: RetentionDTO; onChanged(p: RetentionDTO): void }) {
   const { api } = useStores()
+  const tz = useView((s) => s.tz)
   const [cls, setCls] = useState<'operational' | 'material'>('operational')
   const [category, setCategory] = useState<string | null>(null)
   const [days, setDays] = useState<number | string>(90)
@@ -104,7 +106,18 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
           ))}
         </Table.Tbody>
       </Table>
-      <RetentionActivity org={org} />
+      {(policy.pending ?? []).map((p) => (
+        <Alert key={p.version} color="yellow" variant="light" p="xs" data-testid="retention-pending">
+          <Text size="xs" fw={600}>
+            Version {p.version} takes effect {formatDateTime(p.effectiveFrom, tz)}
+          </Text>
+          <Text size="xs">
+            {p.rules.map((r) => `${r.category ? `${r.category} (${r.class})` : r.class} kept ${windowText(r)}`).join(' · ')}. A shortened window takes effect a week
+            after the change, so that the events it will prune are announced as expiring and can be exported first.
+          </Text>
+        </Alert>
+      ))}
+      <RetentionActivity org={org} prunedEvents={policy.prunedEvents} />
       <Text size="xs" c="dimmed">
         Expired events keep a tombstone, so the log and every proof still verify. Each change is recorded as audit.settings_changed, which is kept indefinitely.
       </Text>
