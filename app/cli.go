@@ -117,7 +117,8 @@ func noClose() error { return nil }
 // its events) and so must not create one.
 var profileMustExist = map[string]bool{"query": true, "verify": true, "checkpoint": true, "prove": true,
 	"keys rotate": true, "export": true, "report": true, "copy-for-audit": true, "recover": true,
-	"sync enable": true, "sync status": true, "sync run-now": true}
+	"sync enable": true, "sync status": true, "sync run-now": true,
+	"retention show": true, "retention set": true, "retention sweep": true}
 
 // globals is the global flags, as the opener of cmd's profile needs them.
 func (c *cli) globals(cmd *cobra.Command) Globals {

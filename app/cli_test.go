@@ -335,11 +335,24 @@ func TestCLI_UnknownOrgNamesTheProfilesOrganizations(t *testing.T) {
 	if code == 0 || strings.Contains(stderr, "it has org-a") {
 		t.Errorf("unknown event of a known org: exit %d, stderr %q", code, stderr)
 	}
-	// retention may name an organization without events yet: its own
-	// refusal of an invalid id stands.
+	// retention names an invalid id as such, and an unknown one as unknown:
+	// a mistyped organization would otherwise become one, its policy change
+	// its first event.
 	_, stderr, code = runCLI(t, a, "", "retention", "show", "--org", "acme corp")
 	if code != 2 || !strings.Contains(stderr, `organization id "acme corp" is not valid`) || strings.Contains(stderr, "it has") {
 		t.Errorf("retention show of an invalid id: exit %d, stderr %q", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"retention", "show", "--org", "org-typo"},
+		{"retention", "set", "--org", "org-typo", "--class", "operational", "--days", "30"},
+		{"retention", "sweep", "--org", "org-typo", "--dry-run"},
+	} {
+		if _, stderr, code := runCLI(t, a, "", args...); code != 2 || !strings.Contains(stderr, want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", args, code, stderr, want)
+		}
+	}
+	if orgs, _ := a.store.Organizations(context.Background()); len(orgs) != 2 {
+		t.Errorf("organizations after the refusals: %+v", orgs)
 	}
 	// The profile is opened once, also to name the organizations.
 	opens := 0

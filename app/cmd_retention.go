@@ -48,7 +48,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if asJSON {
 				return writeJSONLine(cmd.OutOrStdout(), dto)
 			}
-			printRetention(cmd.OutOrStdout(), dto)
+			printRetention(cmd.OutOrStdout(), dto, c.profileFlags())
 			return nil
 		},
 	}
@@ -240,7 +240,23 @@ func ruleWindow(r RetentionRuleDTO) string {
 	return storage.RetentionWindow{Days: r.Days, Indefinite: r.Indefinite}.String()
 }
 
-func printRetention(w io.Writer, d RetentionDTO) {
+// profileFlags are the global flags naming the profile the command used
+// ("--profile P " or "--data-dir D "; "" for the default), to repeat in the
+// commands it suggests.
+func (c *cli) profileFlags() string {
+	var b strings.Builder
+	if c.g.Profile != "" && c.g.Profile != DefaultProfile {
+		fmt.Fprintf(&b, "--profile %s ", shellQuote(c.g.Profile))
+	}
+	if c.g.DataDir != "" {
+		fmt.Fprintf(&b, "--data-dir %s ", shellQuote(c.g.DataDir))
+	}
+	return b.String()
+}
+
+// printRetention prints d; flags are the global flags that name the
+// profile, for the commands it suggests.
+func printRetention(w io.Writer, d RetentionDTO, flags string) {
 	if d.Version == 0 {
 		fmt.Fprintf(w, "Retention policy of %s: the default (version 0)\n\n", d.Org)
 	} else {
@@ -262,10 +278,10 @@ func printRetention(w io.Writer, d RetentionDTO) {
 	if e := d.Expiring; e.Count > 0 {
 		fmt.Fprintf(w, "Expiring within %d days: %s from %s to %s", ExpiringWarningDays, count(int64(e.Count), "event"),
 			e.Oldest.Format(time.RFC3339), e.Newest.Format(time.RFC3339))
-		fmt.Fprintln(w, "; to keep them, export them first:")
+		fmt.Fprintln(w, "; to keep them, export them first (from the app's Export dialog while it is open):")
 		for _, g := range e.Groups {
-			fmt.Fprintf(w, "  axiom-audit export --org %s --category %s --until %s --format jsonl --out DIR   # %s\n",
-				d.Org, g.Category, g.Until.Format(time.RFC3339Nano), count(int64(g.Count), "event"))
+			fmt.Fprintf(w, "  axiom-audit %sexport --org %s --category %s --until %s --format jsonl --out DIR   # %s\n",
+				flags, d.Org, g.Category, g.Until.Format(time.RFC3339Nano), count(int64(g.Count), "event"))
 		}
 	} else {
 		fmt.Fprintf(w, "Nothing expires within %d days.\n", ExpiringWarningDays)

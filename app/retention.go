@@ -101,6 +101,9 @@ func (a *App) retentionShow(ctx context.Context, org string) (RetentionDTO, erro
 	if err != nil {
 		return RetentionDTO{}, err
 	}
+	if err := a.knownOrg(ctx, org); err != nil {
+		return RetentionDTO{}, err
+	}
 	h, err := st.RetentionHistory(ctx, org)
 	if err != nil {
 		return RetentionDTO{}, err
@@ -163,6 +166,11 @@ func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (Retent
 	if err != nil {
 		return RetentionDTO{}, err
 	}
+	// A mistyped organization would become one, with this change as its
+	// first event, in a log nothing removes.
+	if err := a.knownOrg(ctx, req.Org); err != nil {
+		return RetentionDTO{}, err
+	}
 	before, after, err := st.SetRetention(ctx, req.Org, storage.RetentionChange{
 		Class: storage.RetentionClass(req.Class), Category: req.Category,
 		Window:    storage.RetentionWindow{Days: req.Days, Indefinite: req.Indefinite},
@@ -183,6 +191,19 @@ func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (Retent
 		return RetentionDTO{}, fmt.Errorf("the retention policy of %q changed to version %d, but recording the change failed: %w", req.Org, after.Version, err)
 	}
 	return a.retentionShow(ctx, req.Org)
+}
+
+// knownOrg is nil when org has events in this profile, else an error
+// saying that its id is not valid, or naming the organizations the
+// profile has (unknownOrgError).
+func (a *App) knownOrg(ctx context.Context, org string) error {
+	if org == "" {
+		return &RequestError{Field: "org", Reason: "is required"}
+	}
+	if _, err := a.store.RetentionHistory(ctx, org); err != nil {
+		return err // an id that is not valid, said so
+	}
+	return orgHasEvents(ctx, a, org)
 }
 
 // policyMeta is a policy as audit metadata (no floats, times as text).
@@ -220,6 +241,9 @@ func (a *App) SweepRetention(org string, dryRun bool) (storage.SweepResult, erro
 func (a *App) sweepRetention(ctx context.Context, org string, dryRun bool) (storage.SweepResult, error) {
 	st, err := a.storeOrErr()
 	if err != nil {
+		return storage.SweepResult{}, err
+	}
+	if err := a.knownOrg(ctx, org); err != nil {
 		return storage.SweepResult{}, err
 	}
 	return st.SweepRetention(ctx, org, storage.SweepOptions{DryRun: dryRun, Actor: a.opts.User, Record: !dryRun})

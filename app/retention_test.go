@@ -21,6 +21,7 @@ func TestCLI_Retention(t *testing.T) {
 		TestEvent("org-a", 1, now.Add(-100*24*time.Hour)), // past the default 90 days
 		TestEvent("org-a", 2, now.Add(-40*24*time.Hour)),  // past 30 days
 		TestEvent("org-a", 3, now.Add(-24*time.Hour)),
+		TestEvent("org-b", 4, now.Add(-24*time.Hour)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +62,11 @@ func TestCLI_Retention(t *testing.T) {
 	}
 	if strings.Contains(out, "category audit") {
 		t.Errorf("an operational change speaks of the audit category:\n%s", out)
+	}
+	// What expires comes with the commands that export it, for this profile.
+	out, stderr, code = runCLI(t, a, "", "--profile", "work", "retention", "show", "--org", "org-a")
+	if code != 0 || !strings.Contains(out, "export them first (from the app's Export dialog while it is open):\n  axiom-audit --profile work export --org org-a --category user --until ") {
+		t.Errorf("show with --profile: exit %d\n%s%s", code, out, stderr)
 	}
 	// The log's own events stay whatever the material class keeps.
 	_, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-a", "--class", "material", "--category", "audit", "--days", "30")

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from 'react'
 import { toApiError } from '../api/errors'
 import type { EventDTO, ExpiringDTO, RetentionDTO, RetentionRuleDTO, RetentionSetRequest } from '../api/types'
 import { formatDateTime } from '../lib/time'
-import { useStores, useView } from '../store/context'
+import { useSession, useStores, useView } from '../store/context'
 import classes from './Header.module.css'
 import { EXPIRING_WARNING_DAYS } from './RetentionBanner'
 
@@ -70,6 +70,7 @@ function RetentionActivity({ org, prunedEvents }: { org: string; prunedEvents?: 
 export function RetentionPanel({ org, policy, onChanged }: { org: string; policy: RetentionDTO; onChanged(p: RetentionDTO): void }) {
   const { api } = useStores()
   const tz = useView((s) => s.tz)
+  const profile = useSession((s) => s.info?.profile)
   const [cls, setCls] = useState<'operational' | 'material'>('operational')
   const [category, setCategory] = useState<string | null>(null)
   const [days, setDays] = useState<number | string>(90)
@@ -144,7 +145,11 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
         </Stack>
       ) : (
         <Text size="xs">
-          Change it on this machine with <Code>axiom-audit retention set --org {org} --class operational --days N</Code>.
+          Change it on this machine with{' '}
+          <Code>
+            axiom-audit {profile && profile !== 'default' ? `--profile ${profile} ` : ''}retention set --org {org} --class operational --days N
+          </Code>
+          .
         </Text>
       )}
     </Stack>
