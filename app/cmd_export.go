@@ -184,8 +184,9 @@ func (c *cli) exportCommand() *cobra.Command {
 		Short: "Write an evidence bundle an auditor can verify offline",
 		Long: "Writes the events matching the filters to a new folder\n" +
 			"axiom-audit-export-<org>-<UTC time> inside DIR (-2, -3, ... added when an export\n" +
-			"of the same second has that name): the events file, manifest.json,\n" +
-			"checkpoint.txt, public-key.txt and proofs.jsonl (one inclusion proof per event).\n" +
+			"of the same second has that name): the events file, proofs.jsonl (one inclusion\n" +
+			"proof per event), pruned.json (what retention had pruned of the filter),\n" +
+			"checkpoint.txt, public-key.txt, manifest.json and manifest.sig.\n" +
 			"The folder appears only when complete. States are withheld (only their\n" +
 			"commitments are exported) unless --include-sensitive is given. The export is\n" +
 			"recorded in the log as audit.exported. Check a bundle with verify-export.\n\n" +
@@ -343,7 +344,9 @@ func (c *cli) verifyExportCommand() *cobra.Command {
 				if key == "" {
 					fmt.Fprintf(w, "signed by %s; compare it with the key the log's owner gave you, or pass --public-key\n", rep.PublicKey)
 				}
-				if rep.ManifestSigned {
+				if rep.ManifestSigned && rep.Pruned != nil && rep.Pruned.Count > 0 {
+					fmt.Fprintln(w, "the manifest is signed with that key too: the bundle holds what was exported, every event its filter matched up to the checkpoint that retention had not pruned")
+				} else if rep.ManifestSigned {
 					fmt.Fprintln(w, "the manifest is signed with that key too: the bundle holds what was exported, every event its filter matched up to the checkpoint")
 				} else {
 					fmt.Fprintln(w, "the manifest is not signed (a version 1 or 2 bundle, written before version 3 or made to look like one), which --allow-unsigned-manifest accepted: each event in the bundle is proved, but not that none was taken out (see README: Verifying an export)")

@@ -127,7 +127,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 				return &RequestError{Field: "--org", Reason: "is required"}
 			}
 			if dryRun == now {
-				return &RequestError{Field: "--dry-run", Reason: "give either --dry-run or --now"}
+				return &RequestError{Field: "--now", Reason: "give --now to prune what has expired, or --dry-run to see what a sweep would prune"}
 			}
 			b, closeB, err := c.backend(cmd)
 			if err != nil {

@@ -460,6 +460,9 @@ func TestCLI_ExportSaysWhatRetentionPruned(t *testing.T) {
 			if code != 0 || !strings.Contains(stdout, tc.want) {
 				t.Fatalf("verify-export: exit %d, want %q in\n%s%s", code, tc.want, stdout, stderr)
 			}
+			if got := strings.Contains(stdout, "every event its filter matched up to the checkpoint that retention had not pruned"); got != (tc.n > 0) {
+				t.Errorf("verify-export says retention had not pruned: %v, want %v\n%s", got, tc.n > 0, stdout)
+			}
 		})
 	}
 }

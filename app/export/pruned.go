@@ -22,7 +22,8 @@ const PrunedFile = "pruned.json"
 // Pruned is pruned.json.
 type Pruned struct {
 	// Exact: the filter looks only at what a pruned event keeps (its time,
-	// category and action type), so Count is exactly the pruned events the
+	// category and action type; its id too, but a text filter, which
+	// could match it, matches other fields as well), so Count is exactly the pruned events the
 	// filter would have exported; otherwise it is those it may have (an
 	// upper bound).
 	Exact bool `json:"exact"`
@@ -58,21 +59,41 @@ func (p Pruned) String() string {
 		return "retention had pruned none of the events this filter selects"
 	}
 	var rules []string
-	for _, r := range p.Rules {
-		rules = append(rules, fmt.Sprintf("%d by %s, pruned %s", r.Count, r.Policy, prunedSpan(r.FirstPrunedAt, r.LastPrunedAt)))
-	}
-	what := "events this filter selects"
+	upTo := ""
 	if !p.Exact {
-		what = "events this filter may have selected (a pruned event keeps only its time, category and action type)"
+		upTo = "up to "
 	}
-	return fmt.Sprintf("retention had pruned %d %s: %s", p.Count, what, strings.Join(rules, "; "))
+	for _, r := range p.Rules {
+		rules = append(rules, fmt.Sprintf("%s%d by %s, pruned %s", upTo, r.Count, r.Policy, prunedSpan(r.FirstPrunedAt, r.LastPrunedAt)))
+	}
+	what := "this filter selects"
+	if !p.Exact {
+		what = "this filter may have selected (a pruned event keeps only its id, time, category and action type)"
+	}
+	return fmt.Sprintf("retention had pruned %s %s: %s", plural(p.Count, "event"), what, strings.Join(rules, "; "))
 }
 
+// prunedSpan says when a rule pruned, to the second.
 func prunedSpan(first, last string) string {
+	first, last = toSecond(first), toSecond(last)
 	if first == last {
 		return "at " + first
 	}
 	return "from " + first + " to " + last
+}
+
+func toSecond(s string) string {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // prunedTally sums the pruned events of an export by rule.

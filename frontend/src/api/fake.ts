@@ -424,7 +424,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         const slug = req.period.trim().replace(/\.\./g, '_').replace(/[:+ ]/g, '')
         const dir = `${req.outDir.trim().replace(/\/+$/, '')}/axiom-audit-report-${req.org}-${slug}-${stamp}`
         const evidenceEvents = Math.round(events / 3)
-        const files = ['evidence/checkpoint.txt', 'evidence/events.jsonl', 'evidence/manifest.json', 'evidence/manifest.sig', 'evidence/proofs.jsonl', 'evidence/public-key.txt', 'report.html', 'report.json']
+        const files = ['evidence/checkpoint.txt', 'evidence/events.jsonl', 'evidence/manifest.json', 'evidence/manifest.sig', 'evidence/proofs.jsonl', 'evidence/pruned.json', 'evidence/public-key.txt', 'report.html', 'report.json']
           .map((name, i) => ({ name, bytes: name.includes('events') || name.includes('proofs') ? evidenceEvents * 900 : 2000 + i * 700, sha256: hashHex(i + 1, 11) }))
         return {
           dir, pdf: false, note: 'report.pdf was not produced: Chromium is not installed. Open report.html in a browser and print it to PDF.',

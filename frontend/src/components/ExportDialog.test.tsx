@@ -110,7 +110,8 @@ describe('ExportDialog', () => {
       [{ exact: true, count: 0, rules: [] }, 'Retention had pruned none of the events this export selects'],
       [{ exact: true, count: 1500, rules: [rule('operational 30 days (v2)', 1000), rule('scan 7 days (v2)', 500)] },
         '1,500 events this export selects were pruned before it was written, so the bundle holds what remains: 1,000 by operational 30 days (v2); 500 by scan 7 days (v2)'],
-      [{ exact: false, count: 3, rules: [rule('operational 30 days (v2)', 3)] }, 'Up to 3 events this export selects were pruned'],
+      [{ exact: false, count: 3, rules: [rule('operational 30 days (v2)', 3)] }, 'Up to 3 events this export selects were pruned (a pruned event keeps only its id, time, category and action type) before it was written, so the bundle holds what remains: up to 3 by operational 30 days (v2). pruned.json counts them by rule'],
+      [{ exact: true, count: 1, rules: [rule('operational 30 days (v2)', 1)] }, '1 event this export selects was pruned before'],
     ] as const) {
       const c = controlledApi()
       await openDialog(c.api)

@@ -328,11 +328,15 @@ function PrunedNote({ pruned }: { pruned: PrunedDTO }) {
     )
   }
   const n = pruned.count.toLocaleString('en-US')
+  const events = pruned.count === 1 ? 'event' : 'events'
+  const upTo = pruned.exact ? '' : 'up to '
   return (
     <Alert color="yellow" variant="light" icon={<IconAlertTriangle size={18} />} title="Retention had pruned part of this range" data-testid="export-pruned">
-      {pruned.exact ? `${n} events this export selects were pruned` : `Up to ${n} events this export selects were pruned (a pruned event keeps only its time, category and action type)`}{' '}
+      {pruned.exact
+        ? `${n} ${events} this export selects ${pruned.count === 1 ? 'was' : 'were'} pruned`
+        : `Up to ${n} ${events} this export selects ${pruned.count === 1 ? 'was' : 'were'} pruned (a pruned event keeps only its id, time, category and action type)`}{' '}
       before it was written, so the bundle holds what remains:{' '}
-      {pruned.rules.map((r) => `${r.count.toLocaleString('en-US')} by ${r.policy}`).join('; ')}. pruned.json lists them, signed with the manifest.
+      {pruned.rules.map((r) => `${upTo}${r.count.toLocaleString('en-US')} by ${r.policy}`).join('; ')}. pruned.json counts them by rule, signed with the manifest.
     </Alert>
   )
 }

@@ -89,7 +89,7 @@ export function IntegrityBadge() {
           {last && !verifying && (last.pruned ?? 0) > 0 && (
             <Text size="xs" c="dimmed" data-testid="verify-pruned">
               {(last.pruned ?? 0).toLocaleString('en-US')} events pruned by retention policy
-              {last.prunedRanges?.length ? ` (newest: ${last.prunedRanges[last.prunedRanges.length - 1]?.policy} at ${last.prunedRanges[last.prunedRanges.length - 1]?.prunedAt})` : ''}
+              {last.prunedRanges?.length ? ` (newest: ${last.prunedRanges[last.prunedRanges.length - 1]?.policy} at ${formatDateTime(last.prunedRanges[last.prunedRanges.length - 1]!.prunedAt, tz)})` : ''}
               ; their tombstones verify.
             </Text>
           )}
