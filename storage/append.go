@@ -598,9 +598,12 @@ type writerView struct {
 // it waits for the commits in flight and takes a new snapshot.
 const (
 	maxPendingIDs    = 1 << 16
-	maxCounterCache  = 1 << 17
 	maxSettledGroups = 64
 )
+
+// maxCounterCache bounds the counters the writer caches (a variable for
+// tests).
+var maxCounterCache = 1 << 17
 
 // refresh notes the groups committed since the last call and, when that is
 // free (nothing in flight, so a new transaction does not wait) or needed
@@ -613,6 +616,12 @@ func (w *writerView) refresh() {
 	switch {
 	case w.snap == nil:
 	case idle && w.settled > 0:
+		if cached > maxCounterCache {
+			// Every group is settled: the new snapshot shows what the
+			// cache holds.
+			clear(w.s.counters)
+			clear(w.s.packs)
+		}
 	case full:
 		if cached > maxCounterCache {
 			// The counter cache is only dropped when the snapshot shows

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -433,5 +434,36 @@ func TestQuery_CorruptCounterPack(t *testing.T) {
 	}
 	if _, err := s.Facets(context.Background(), Filter{Org: "acme"}); !errors.Is(err, ErrTampered) {
 		t.Fatalf("Facets over a corrupt pack: %v; want ErrTampered", err)
+	}
+}
+
+// The writer's cache of hourly counters stays within its bound when one
+// producer appends one event at a time (the writer idle between groups),
+// and the counts stay right after it is dropped.
+func TestQuery_CounterCacheStaysBounded(t *testing.T) {
+	old := maxCounterCache
+	maxCounterCache = 50
+	t.Cleanup(func() { maxCounterCache = old })
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	for i := range 300 {
+		e := testEvent("acme", i)
+		e.UserID = fmt.Sprintf("user-%03d", i) // a counter of its own each
+		if _, err := s.Append(ctx, []Event{e}); err != nil {
+			t.Fatal(err)
+		}
+		s.wmu.Lock()
+		cached := len(s.counters) + len(s.packs)
+		s.wmu.Unlock()
+		if cached > maxCounterCache+2 { // one group past the bound, before the writer drops them
+			t.Fatalf("after %d appends the writer caches %d counters, over its bound of %d", i+1, cached, maxCounterCache)
+		}
+	}
+	facets, err := s.Facets(ctx, Filter{Org: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp := expectedFacets(allEvents(t, s, "acme")); !reflect.DeepEqual(facets, exp) {
+		t.Fatalf("facets %v, want %v", facets, exp)
 	}
 }
