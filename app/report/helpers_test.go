@@ -163,3 +163,10 @@ func (s storeSource) InclusionProof(ctx context.Context, org, id string, treeSiz
 func (s storeSource) RevealStates(ctx context.Context, org, id string) (storage.RevealedState, error) {
 	return s.st.RevealStates(ctx, org, id)
 }
+
+// ScanRecordsAndPruned makes the bundle the app's (version 4, with
+// pruned.json).
+func (s storeSource) ScanRecordsAndPruned(ctx context.Context, f storage.Filter, maxSeq uint64, decryptStates bool,
+	fn func(*storage.StoredEvent) error, pruned func(*storage.PrunedEvent) error) error {
+	return s.st.ScanRecordsAndPruned(ctx, f, maxSeq, decryptStates, fn, pruned)
+}

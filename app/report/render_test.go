@@ -103,6 +103,9 @@ func TestWrite_Folder(t *testing.T) {
 	if err != nil || !rep.OK || rep.Events != material {
 		t.Errorf("the evidence bundle does not verify offline: %v %+v", err, rep)
 	}
+	if rep == nil || rep.Pruned == nil {
+		t.Errorf("the evidence bundle does not say what retention pruned (pruned.json, version 4)")
+	}
 
 	html, _ := os.ReadFile(filepath.Join(res.Dir, FileHTML))
 	checkSelfContained(t, html)
