@@ -139,6 +139,10 @@ func (s storeSource) ScanRecords(ctx context.Context, f storage.Filter, maxSeq u
 	return s.st.ScanRecords(ctx, f, maxSeq, decryptStates, fn)
 }
 
+func (s storeSource) RetentionHistory(ctx context.Context, org string) ([]storage.RetentionPolicy, error) {
+	return s.st.RetentionHistory(ctx, org)
+}
+
 func (s storeSource) ScanRecordsAndPruned(ctx context.Context, f storage.Filter, maxSeq uint64, decryptStates bool,
 	fn func(*storage.StoredEvent) error, pruned func(*storage.PrunedEvent) error) error {
 	return s.st.ScanRecordsAndPruned(ctx, f, maxSeq, decryptStates, fn, pruned)

@@ -467,6 +467,35 @@ func TestCLI_ExportSaysWhatRetentionPruned(t *testing.T) {
 	}
 }
 
+// pruned.json says when the policy version that pruned was made, and by
+// whom.
+func TestCLI_ExportNamesThePolicyThatPruned(t *testing.T) {
+	a := TestApp(t) // retention changes take effect at once here
+	ctx := context.Background()
+	if _, err := a.appendEvents(ctx, []storage.Event{TestEvent("org-b", 1, time.Now().Add(-40*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"retention", "set", "--org", "org-b", "--class", "operational", "--days", "30"},
+		{"retention", "sweep", "--org", "org-b", "--now"},
+	} {
+		if out, stderr, code := runCLI(t, a, "", args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, stderr)
+		}
+	}
+	stdout, stderr, code := runCLI(t, a, "", "export", "--org", "org-b", "--format", "jsonl", "--out", t.TempDir())
+	if code != 0 {
+		t.Fatalf("export: exit %d\n%s%s", code, stdout, stderr)
+	}
+	p, err := export.ParsePruned(readTestFile(t, filepath.Join(strings.SplitN(stdout, "\n", 2)[0], export.PrunedFile)))
+	if err != nil || p.Count != 1 || len(p.Rules) != 1 {
+		t.Fatalf("pruned.json: %+v, %v", p, err)
+	}
+	if r := p.Rules[0]; r.Policy != "operational 30 days (v1)" || r.PolicyChangedBy != "tester" || r.PolicyChangedAt == "" || r.PolicyEffectiveFrom == "" {
+		t.Fatalf("the rule: %+v", r)
+	}
+}
+
 func readTestFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -172,10 +172,7 @@ func Write(ctx context.Context, src Source, opts Options) (res Result, err error
 	if err != nil {
 		return res, err
 	}
-	if w.pruned != nil {
-		p := w.pruned.result()
-		res.Pruned = &p
-	}
+	res.Pruned = w.prunedOut
 	if err := syncDir(tmp); err != nil {
 		return res, fmt.Errorf("failed to sync %s: %w", tmp, err)
 	}
@@ -234,7 +231,8 @@ type bundleWriter struct {
 	// pruned sums the pruned events of the filter, when the source is a
 	// PrunedScanner; the reader writes it, write reads it once the reader
 	// is done.
-	pruned *prunedTally
+	pruned    *prunedTally
+	prunedOut *Pruned // what pruned.json says, once written
 }
 
 // file is one bundle file being written: buffered, counted and hashed.
@@ -443,7 +441,16 @@ func (w *bundleWriter) write(ctx context.Context, created time.Time) (Manifest, 
 		files = append(files, entry)
 	}
 	if w.pruned != nil {
-		data, err := encodePruned(w.pruned.result())
+		pr := w.pruned.result()
+		if ph, ok := w.src.(PolicyHistorian); ok {
+			h, err := ph.RetentionHistory(ctx, o.Org)
+			if err != nil {
+				return m, nil, fmt.Errorf("failed to read the retention policy history: %w", err)
+			}
+			pr.describePolicies(h)
+		}
+		w.prunedOut = &pr
+		data, err := encodePruned(pr)
 		if err != nil {
 			return m, nil, err
 		}

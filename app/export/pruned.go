@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -51,6 +52,37 @@ type PrunedRule struct {
 	NewestTimestamp string `json:"newestTimestamp"`
 	FirstPrunedAt   string `json:"firstPrunedAt"`
 	LastPrunedAt    string `json:"lastPrunedAt"`
+	// The policy version: when it was made, by whom, and when it took
+	// effect (a shortened window, a week later). Empty when the source
+	// cannot tell, or for the built-in default (version 0).
+	PolicyChangedAt     string `json:"policyChangedAt,omitempty"`
+	PolicyChangedBy     string `json:"policyChangedBy,omitempty"`
+	PolicyEffectiveFrom string `json:"policyEffectiveFrom,omitempty"`
+}
+
+// PolicyHistorian is implemented by sources that can give an
+// organization's retention policy versions (storage.Store.RetentionHistory):
+// pruned.json then says when each rule's version was made and by whom.
+type PolicyHistorian interface {
+	RetentionHistory(ctx context.Context, org string) ([]storage.RetentionPolicy, error)
+}
+
+// describePolicies fills in each rule's policy version from history.
+func (p *Pruned) describePolicies(history []storage.RetentionPolicy) {
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		for _, v := range history {
+			if v.Version != r.PolicyVersion || v.Version == 0 {
+				continue
+			}
+			changed := v.ChangedAt
+			if changed.IsZero() {
+				changed = v.EffectiveFrom
+			}
+			r.PolicyChangedAt, r.PolicyChangedBy = formatTime(changed), v.ChangedBy
+			r.PolicyEffectiveFrom = formatTime(v.EffectiveFrom)
+		}
+	}
 }
 
 // String says in one line what retention had pruned, for a person.
@@ -223,7 +255,15 @@ func ParsePruned(data []byte) (Pruned, error) {
 		if cats != r.Count {
 			return p, fmt.Errorf("%s: its categories add up to %d, its count is %d", where, cats, r.Count)
 		}
-		for _, span := range [][2]string{{r.OldestTimestamp, r.NewestTimestamp}, {r.FirstPrunedAt, r.LastPrunedAt}} {
+		if (r.PolicyChangedAt == "") != (r.PolicyEffectiveFrom == "") || r.PolicyChangedBy != "" && r.PolicyChangedAt == "" {
+			return p, fmt.Errorf("%s: policyChangedAt, policyEffectiveFrom (and policyChangedBy) go together", where)
+		}
+		spans := [][2]string{{r.OldestTimestamp, r.NewestTimestamp}, {r.FirstPrunedAt, r.LastPrunedAt}}
+		if r.PolicyChangedAt != "" {
+			// Made, in force, then pruning.
+			spans = append(spans, [2]string{r.PolicyChangedAt, r.PolicyEffectiveFrom}, [2]string{r.PolicyEffectiveFrom, r.FirstPrunedAt})
+		}
+		for _, span := range spans {
 			a, errA := time.Parse(time.RFC3339Nano, span[0])
 			b, errB := time.Parse(time.RFC3339Nano, span[1])
 			if errA != nil || errB != nil || a.After(b) {

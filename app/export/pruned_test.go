@@ -47,6 +47,13 @@ func (s prunedSource) ScanRecordsAndPruned(ctx context.Context, f storage.Filter
 	return nil
 }
 
+// RetentionHistory says when version 2, which pruned them, was made.
+func (s prunedSource) RetentionHistory(context.Context, string) ([]storage.RetentionPolicy, error) {
+	return []storage.RetentionPolicy{storage.DefaultRetentionPolicy(),
+		{Version: 1, EffectiveFrom: testNow.Add(-60 * 24 * time.Hour), ChangedBy: "bob"},
+		{Version: 2, ChangedAt: testNow.Add(-30 * 24 * time.Hour), EffectiveFrom: testNow.Add(-23 * 24 * time.Hour), ChangedBy: "alice"}}, nil
+}
+
 func testPruned() []storage.PrunedEvent {
 	at := func(d int) time.Time { return testNow.Add(-time.Duration(d) * 24 * time.Hour) }
 	op := func(seq uint64, cat string, ts, prunedAt time.Time) storage.PrunedEvent {
@@ -130,6 +137,8 @@ func TestPruned_Doctored(t *testing.T) {
 			p.Rules[0].FirstPrunedAt, p.Rules[0].LastPrunedAt = p.Rules[0].LastPrunedAt, "2000-01-01T00:00:00Z"
 		}},
 		{"an empty window", "windowDays is 0", func(p *Pruned) { p.Rules[0].WindowDays = 0 }},
+		{"pruned before its policy took effect", "is not a span of times", func(p *Pruned) { p.Rules[0].PolicyEffectiveFrom = p.Rules[0].LastPrunedAt }},
+		{"a policy half described", "go together", func(p *Pruned) { p.Rules[1].PolicyChangedAt = "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := writeBundle(t, prunedSource{newSource(t), testPruned()}, JSONLines, false)

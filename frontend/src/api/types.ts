@@ -245,6 +245,10 @@ export interface PrunedRuleDTO {
   newestTimestamp: string
   firstPrunedAt: string
   lastPrunedAt: string
+  /** When the policy version was made, by whom, and when it took effect (absent for the built-in default). */
+  policyChangedAt?: string
+  policyChangedBy?: string
+  policyEffectiveFrom?: string
 }
 
 /** A running export: result settles when it ends (rejecting with code 'cancelled' after cancel). */
