@@ -389,6 +389,9 @@ export interface PrunedRunDTO {
   class: string
   policy: string
   prunedAt: string
+  /** The pruned events' timestamps: the oldest and the newest of the run. */
+  oldest: string
+  newest: string
 }
 
 /** An organization's retention policy (GET /api/retention): the version in force, and those that take effect later. */

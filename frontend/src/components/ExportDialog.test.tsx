@@ -123,6 +123,31 @@ describe('ExportDialog', () => {
     }
   })
 
+  it('says before exporting that retention has pruned part of the time range', async () => {
+    const day = 86400_000
+    // Outside the last 90 days, inside, and across its start (a run counts whole).
+    const run = (from: number, to: number, count: number) => ({
+      org: 'acme', fromSeq: 1, toSeq: count, count, class: 'operational', policy: 'operational 30 days (v1)',
+      prunedAt: new Date(now - 10 * day).toISOString(), oldest: new Date(now - from * day).toISOString(), newest: new Date(now - to * day).toISOString(),
+    })
+    const now = Date.now() // the dialog's time range is the view's, from the clock
+    const fake = createFakeApi(sampleEvents(), { now: () => NOW })
+    const c = controlledApi({
+      retention: (org: string) => fake.retention(org).then((p) => ({ ...p, pruned: [run(200, 150, 99), run(60, 50, 120), run(95, 85, 7)] })),
+    })
+    await openDialog(c.api) // the last 90 days
+    expect(await screen.findByTestId('export-pruned-before')).toHaveTextContent(
+      /^Retention has pruned up to 127 events of this time range \(dated .+ to .+\); they are not in the export, and its pruned\.json counts those its filter selects\.$/)
+  })
+
+  it('says nothing of pruning when none of the range was pruned', async () => {
+    const c = controlledApi()
+    await openDialog(c.api)
+    await screen.findByTestId('export-scope')
+    await new Promise((r) => setTimeout(r, 50))
+    expect(screen.queryByTestId('export-pruned-before')).toBeNull()
+  })
+
   it('warns clearly before states leave the log', async () => {
     const c = controlledApi()
     await openDialog(c.api)

@@ -4,7 +4,7 @@ import {
 import { IconAlertTriangle, IconCheck, IconCopy, IconDownload, IconFolder, IconLock, IconShieldCheck } from '@tabler/icons-react'
 import { useEffect, useRef, useState } from 'react'
 import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
-import type { ExportFormat, ExportHandle, ExportProgress, ExportResultDTO, PrunedDTO, QueryDTO } from '../api/types'
+import type { ExportFormat, ExportHandle, ExportProgress, ExportResultDTO, PrunedDTO, PrunedRunDTO, QueryDTO } from '../api/types'
 import { formatDateTime, type TimeZoneMode } from '../lib/time'
 import { parseQuery, type QueryFilter } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
@@ -103,6 +103,40 @@ function rememberedFolder(): string {
 }
 
 /**
+ * The pruned events whose runs overlap the timeline's time range, from the
+ * organization's retention status: an upper bound (a run counts whole), so
+ * that the person knows before exporting that part of the range is gone.
+ */
+function usePrunedInRange(opened: boolean, org: string): { count: number; oldest: string; newest: string } | undefined {
+  const { api, view } = useStores()
+  const [runs, setRuns] = useState<PrunedRunDTO[]>()
+  useEffect(() => {
+    if (!opened || !org) return
+    let live = true
+    api.retention(org).then((p) => live && setRuns(p.pruned), () => live && setRuns(undefined))
+    return () => {
+      live = false
+    }
+  }, [api, opened, org])
+  if (!runs?.length) return undefined
+  const q = viewQuery(view.getState(), Date.now())
+  const since = q.since ? Date.parse(q.since) : -Infinity
+  const until = q.until ? Date.parse(q.until) : Infinity
+  let count = 0
+  let oldest = Infinity
+  let newest = -Infinity
+  for (const r of runs) {
+    const o = Date.parse(r.oldest)
+    const n = Date.parse(r.newest)
+    if (n < since || o >= until) continue
+    count += r.count
+    oldest = Math.min(oldest, Math.max(o, since))
+    newest = Math.max(newest, Math.min(n, until))
+  }
+  return count > 0 ? { count, oldest: new Date(oldest).toISOString(), newest: new Date(newest).toISOString() } : undefined
+}
+
+/**
  * The Export dialog: format, scope (the timeline's current filter), whether
  * states leave the log, and the destination folder; then progress with
  * Cancel, and the bundle's path and counts.
@@ -118,6 +152,7 @@ export function ExportDialog({ opened, onClose }: { opened: boolean; onClose(): 
   const [error, setError] = useState<ApiError>()
   const handle = useRef<ExportHandle | undefined>(undefined)
   const running = phase.kind === 'running'
+  const prunedBefore = usePrunedInRange(opened, v.org)
 
   // A new opening starts from the form; a running export keeps running.
   useEffect(() => {
@@ -189,6 +224,13 @@ export function ExportDialog({ opened, onClose }: { opened: boolean; onClose(): 
             {estimate !== undefined ? `About ${estimate.toLocaleString('en-US')} events, oldest first. ` : ''}
             Change the query or time range in the timeline to export something else.
           </Text>
+          {phase.kind !== 'done' && prunedBefore && (
+            <Text size="xs" c="yellow.8" mt={4} data-testid="export-pruned-before">
+              Retention has pruned up to {prunedBefore.count.toLocaleString('en-US')} {prunedBefore.count === 1 ? 'event' : 'events'} of this time range
+              (dated {formatDateTime(prunedBefore.oldest, v.tz)} to {formatDateTime(prunedBefore.newest, v.tz)}); they are not in the export, and its
+              pruned.json counts those its filter selects.
+            </Text>
+          )}
         </div>
 
         {phase.kind === 'done' ? (
