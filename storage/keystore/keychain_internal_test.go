@@ -13,14 +13,20 @@ import (
 	"github.com/axiomops/axiom-audit/storage"
 )
 
-// A keychain call that does not answer (an unlock prompt nobody answers)
-// gives up after callTimeout, as "keychain unavailable", saying what to do.
-func TestKeychain_CallTimesOut(t *testing.T) {
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent") // a bus, for noSessionBus
+// quickKeychain is a keychain whose calls give up after 50 ms, with a
+// session bus as far as noSessionBus can tell.
+func quickKeychain(t *testing.T) *Keychain {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
 	old := callTimeout
 	callTimeout = 50 * time.Millisecond
 	t.Cleanup(func() { callTimeout = old })
-	k := NewKeychain("p")
+	return NewKeychain("p")
+}
+
+// A keychain call that does not answer (an unlock prompt nobody answers)
+// gives up after callTimeout, as "keychain unavailable", saying what to do.
+func TestKeychain_CallTimesOut(t *testing.T) {
+	k := quickKeychain(t)
 	block := make(chan struct{})
 	defer close(block)
 	err := k.call(context.Background(), func() error { <-block; return nil })
@@ -97,11 +103,7 @@ func TestKeychain_NoSessionBus(t *testing.T) {
 // running first, and one whose caller gave up while it waited never runs,
 // so an abandoned write cannot land after a later one.
 func TestKeychain_CallsRunOneAtATime(t *testing.T) {
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent") // a bus, for noSessionBus
-	old := callTimeout
-	callTimeout = 50 * time.Millisecond
-	t.Cleanup(func() { callTimeout = old })
-	k := NewKeychain("p")
+	k := quickKeychain(t)
 	var order []string
 	var mu sync.Mutex
 	ran := func(s string) {
