@@ -24,13 +24,7 @@ func (s StoreRetention) Retention(ctx context.Context, org string, p Period) (Re
 	if err != nil {
 		return Retention{}, err
 	}
-	pol := h[len(h)-1]
-	for i := len(h) - 1; i >= 0; i-- {
-		if !h[i].EffectiveFrom.After(p.Until) {
-			pol = h[i]
-			break
-		}
-	}
+	pol := storage.InForce(h, p.Until) // a version pending then is not yet the policy
 	out, _ := DefaultRetention{}.Retention(ctx, org, p)
 	if pol.Version != 0 {
 		out.Policy = fmt.Sprintf("policy version %d (operational %s, material %s), in force since %s",
