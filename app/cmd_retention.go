@@ -92,12 +92,27 @@ func (c *cli) retentionCommand() *cobra.Command {
 			if n := len(after.Pending); n > 0 {
 				newest = after.Pending[n-1].Version
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "retention of %s for %s: %s → %s (policy version %d)\n",
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "retention of %s for %s: %s → %s (policy version %d)\n",
 				req.Org, what, windowOf(before, req), windowOf(after, req), newest)
-			if n := len(after.Pending); n > 0 && after.Pending[n-1].Version == newest {
+			switch n := len(after.Pending); {
+			case n > 0 && after.Pending[n-1].Version == newest:
 				p := after.Pending[n-1]
-				fmt.Fprintf(cmd.OutOrStdout(), "it keeps some events for less time, so it takes effect at %s, a week after the change: "+
-					"until then version %d applies, and `retention show` lists the events it will prune, to export first\n", p.EffectiveFrom, after.Version)
+				fmt.Fprintf(w, "it keeps some events for less time than version %d in force, so it takes effect at %s", after.Version, p.EffectiveFrom)
+				if len(before.Pending) > 0 && p.EffectiveFrom == before.Pending[len(before.Pending)-1].EffectiveFrom {
+					fmt.Fprintf(w, ", when the stricter version %d would have", before.Pending[len(before.Pending)-1].Version)
+				} else {
+					fmt.Fprint(w, ", a week after the change")
+				}
+				fmt.Fprintf(w, ": until then version %d applies, and `retention show` lists the events it will prune, to export first\n", after.Version)
+			case len(before.Pending) > 0:
+				var ids []string
+				for _, p := range before.Pending {
+					ids = append(ids, fmt.Sprint(p.Version))
+				}
+				fmt.Fprintf(w, "it shortens nothing, so it takes effect now, in place of pending version %s\n", strings.Join(ids, ", "))
+			default:
+				fmt.Fprintln(w, "it shortens nothing, so it takes effect now")
 			}
 			audit := RetentionSetRequest{Class: string(storage.RetentionMaterial), Category: "audit"}
 			if req.Category == "" && req.Class == audit.Class && !req.Indefinite {
@@ -272,13 +287,13 @@ func printRetention(w io.Writer, d RetentionDTO, flags string) {
 		if p.ChangedBy != "" {
 			fmt.Fprintf(w, " by %s", p.ChangedBy)
 		}
-		fmt.Fprint(w, "; a shortened window takes effect a week after the change):\n\n")
+		fmt.Fprint(w, "; a change that shortens a window waits a week, or until a stricter pending change would have taken effect):\n\n")
 		printRules(w, p.Rules)
 	}
 	if e := d.Expiring; e.Count > 0 {
 		fmt.Fprintf(w, "Expiring within %d days: %s from %s to %s", ExpiringWarningDays, count(int64(e.Count), "event"),
 			e.Oldest.Format(time.RFC3339), e.Newest.Format(time.RFC3339))
-		fmt.Fprintln(w, "; to keep them, export them first (from the app's Export dialog while it is open):")
+		fmt.Fprintln(w, "; to keep them, export them first (or, while the app has this profile open, from its Export dialog):")
 		for _, g := range e.Groups {
 			fmt.Fprintf(w, "  axiom-audit %sexport --org %s --category %s --until %s --format jsonl --out DIR   # %s\n",
 				flags, d.Org, g.Category, g.Until.Format(time.RFC3339Nano), count(int64(g.Count), "event"))

@@ -65,7 +65,7 @@ func TestCLI_Retention(t *testing.T) {
 	}
 	// What expires comes with the commands that export it, for this profile.
 	out, stderr, code = runCLI(t, a, "", "--profile", "work", "retention", "show", "--org", "org-a")
-	if code != 0 || !strings.Contains(out, "export them first (from the app's Export dialog while it is open):\n  axiom-audit --profile work export --org org-a --category user --until ") {
+	if code != 0 || !strings.Contains(out, "export them first (or, while the app has this profile open, from its Export dialog):\n  axiom-audit --profile work export --org org-a --category user --until ") {
 		t.Errorf("show with --profile: exit %d\n%s%s", code, out, stderr)
 	}
 	// The log's own events stay whatever the material class keeps.
@@ -238,5 +238,17 @@ func TestCLI_RetentionThroughTheDesktopAPI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Retention policy of acme: the default (version 0)") || !strings.Contains(out, "Version 1 takes effect at ") ||
 		!strings.Contains(out, "Expiring within 7 days: 1 event") || !strings.Contains(out, "Nothing was pruned.") {
 		t.Fatalf("show: exit %d, %s %s", code, out, stderr)
+	}
+	// Longer: at once, in place of the pending version; then shorter,
+	// and less strict again: no later than the stricter one.
+	for _, step := range []struct{ days, want string }{
+		{"120", "(policy version 2)\nit shortens nothing, so it takes effect now, in place of pending version 1\n"},
+		{"30", "(policy version 3)\nit keeps some events for less time than version 2 in force, so it takes effect at "},
+		{"60", ", when the stricter version 3 would have: until then version 2 applies"},
+	} {
+		out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", step.days)
+		if code != 0 || !strings.Contains(out, step.want) {
+			t.Fatalf("set %s days: exit %d, want %q in\n%s%s", step.days, code, step.want, out, stderr)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -117,6 +118,14 @@ type FilterJSON struct {
 	ResourceIDPrefix string   `json:"resourceIdPrefix,omitempty"`
 	Text             string   `json:"text,omitempty"`
 	Order            string   `json:"order"`
+}
+
+// selectsEverything reports whether f has no condition: every event of
+// its organization, in any order.
+func (f FilterJSON) selectsEverything() bool {
+	g := f
+	g.Org, g.Order = "", ""
+	return reflect.ValueOf(g).IsZero()
 }
 
 // String says what the filter selects, for a person: the time range

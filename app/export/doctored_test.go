@@ -286,7 +286,7 @@ func TestVerify_bundleVersions(t *testing.T) {
 	if rep := verifyOK(t, res.Dir); !rep.ManifestSigned {
 		t.Fatal("a version 3 bundle is not reported signed")
 	}
-	v4 := writeBundle(t, prunedSource{newSource(t), nil}, JSONLines, false)
+	v4 := writeBundle(t, prunedSource{newSource(t), nil, nil}, JSONLines, false)
 	if err := json.Unmarshal(readFile(t, v4.Dir, ManifestFile), &m); err != nil || m.Version != "axiom-audit-export/v4" {
 		t.Fatalf("manifest version %q (%v), want axiom-audit-export/v4", m.Version, err)
 	}

@@ -13,11 +13,13 @@ import (
 	"github.com/axiomops/axiom-audit/storage"
 )
 
-// prunedSource is a MemSource that says some events were pruned: what a
-// store whose retention swept part of the range reports.
+// prunedSource is a MemSource that says some events were pruned, and
+// leaves them out: what a store whose retention swept part of the range
+// reports.
 type prunedSource struct {
 	*MemSource
 	pruned []storage.PrunedEvent
+	hide   []uint64 // also left out, but not reported (a source that understates)
 }
 
 func (s prunedSource) ScanRecordsAndPruned(ctx context.Context, f storage.Filter, maxSeq uint64, _ bool,
@@ -28,7 +30,8 @@ func (s prunedSource) ScanRecordsAndPruned(ctx context.Context, f storage.Filter
 			return err
 		}
 		for i := range page.Events {
-			if page.Events[i].Seq <= maxSeq {
+			seq := page.Events[i].Seq
+			if seq <= maxSeq && !slices.Contains(s.hide, seq) && !slices.ContainsFunc(s.pruned, func(p storage.PrunedEvent) bool { return p.Seq == seq }) {
 				if err := fn(&page.Events[i]); err != nil {
 					return err
 				}
@@ -70,7 +73,7 @@ func testPruned() []storage.PrunedEvent {
 // sums the pruned events by rule, and verifies; Result and the report say
 // the same.
 func TestPruned_InTheBundle(t *testing.T) {
-	src := prunedSource{newSource(t), testPruned()}
+	src := prunedSource{newSource(t), testPruned(), nil}
 	res := writeBundle(t, src, JSONLines, false)
 	if res.Manifest.Version != BundleVersion || res.Pruned == nil {
 		t.Fatalf("version %s, pruned %v; want %s with pruned.json", res.Manifest.Version, res.Pruned, BundleVersion)
@@ -98,7 +101,7 @@ func TestPruned_InTheBundle(t *testing.T) {
 // An export filtered by what a pruned event no longer has (a user) counts
 // the pruned events it may have selected, and says so.
 func TestPruned_NotExact(t *testing.T) {
-	src := prunedSource{newSource(t), testPruned()}
+	src := prunedSource{newSource(t), testPruned(), nil}
 	res := writeBundle(t, src, CSV, false, func(o *Options) { o.Filter.ActionTypes = []string{"scan.completed"}; o.Filter.Text = "carriage" })
 	rep := verifyOK(t, res.Dir)
 	if rep.Pruned == nil || rep.Pruned.Exact || !strings.Contains(rep.Pruned.String(), "may have selected") {
@@ -108,7 +111,7 @@ func TestPruned_NotExact(t *testing.T) {
 
 // A bundle without pruned events says so: none, exactly.
 func TestPruned_None(t *testing.T) {
-	res := writeBundle(t, prunedSource{newSource(t), nil}, JSON, false)
+	res := writeBundle(t, prunedSource{newSource(t), nil, nil}, JSON, false)
 	rep := verifyOK(t, res.Dir)
 	if rep.Pruned == nil || rep.Pruned.Count != 0 || len(rep.Pruned.Rules) != 0 ||
 		rep.Pruned.String() != "retention had pruned none of the events this filter selects" {
@@ -141,7 +144,7 @@ func TestPruned_Doctored(t *testing.T) {
 		{"a policy half described", "go together", func(p *Pruned) { p.Rules[1].PolicyChangedAt = "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := writeBundle(t, prunedSource{newSource(t), testPruned()}, JSONLines, false)
+			res := writeBundle(t, prunedSource{newSource(t), testPruned(), nil}, JSONLines, false)
 			path := filepath.Join(res.Dir, PrunedFile)
 			p, err := ParsePruned(readFile(t, path))
 			if err != nil {
@@ -166,11 +169,18 @@ func TestPruned_Doctored(t *testing.T) {
 			}
 		})
 	}
-	// Without the file, or not listed.
-	res := writeBundle(t, prunedSource{newSource(t), testPruned()}, JSONLines, false)
-	os.Remove(filepath.Join(res.Dir, PrunedFile))
+	// An export of every event whose pruned.json understates what it lacks.
+	res := writeBundle(t, prunedSource{newSource(t), testPruned(), []uint64{5}}, JSONLines, false)
 	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
-	if err != nil || rep.OK {
+	if err != nil || rep.OK || len(rep.Problems) != 1 ||
+		rep.Problems[0].Message != "says 4 events were pruned, but the bundle's filter selects every event and it holds 7 of the checkpoint's 12: 5 are pruned" {
+		t.Fatalf("an understating pruned.json: %+v, %v", rep.Problems, err)
+	}
+	// Without the file, or not listed.
+	res = writeBundle(t, prunedSource{newSource(t), testPruned(), nil}, JSONLines, false)
+	os.Remove(filepath.Join(res.Dir, PrunedFile))
+	rep, err = Verify(context.Background(), res.Dir, VerifyOptions{})
+	if err != nil || rep.OK || len(rep.Problems) != 1 {
 		t.Fatalf("a bundle without pruned.json verifies: %+v, %v", rep, err)
 	}
 }

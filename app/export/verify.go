@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -429,6 +430,9 @@ func (v *verifier) checkPruned() {
 	if v.m.Version != BundleVersion {
 		return
 	}
+	if _, err := os.Lstat(filepath.Join(v.dir, PrunedFile)); errors.Is(err, fs.ErrNotExist) {
+		return // checkFiles says it is missing
+	}
 	data, ok := v.readSmall(PrunedFile, maxManifestBytes)
 	if !ok {
 		return
@@ -445,6 +449,12 @@ func (v *verifier) checkPruned() {
 		if v.cpOK && r.LastSeq > v.cp.Size {
 			v.problem(Problem{File: PrunedFile, Message: fmt.Sprintf("rules[%d] names seq %d, beyond the checkpoint's %d events", i, r.LastSeq, v.cp.Size)})
 		}
+	}
+	// A filter that selects everything: every seq up to the checkpoint's
+	// size is in the bundle or was pruned.
+	if v.cpOK && v.m.Filter.selectsEverything() && uint64(v.m.Count)+uint64(p.Count) != v.cp.Size {
+		v.problem(Problem{File: PrunedFile, Message: fmt.Sprintf("says %d events were pruned, but the bundle's filter selects every event and it holds %d of the checkpoint's %d: %d are pruned",
+			p.Count, v.m.Count, v.cp.Size, int64(v.cp.Size)-v.m.Count)})
 	}
 	v.rep.Pruned = &p
 }

@@ -54,7 +54,7 @@ func (s StoreIntegrity) Verify(ctx context.Context, org string) (Verification, e
 		return Verification{}, err
 	}
 	v.FinishedAt = ts(now())
-	v.Records = sum.Events
+	v.Records, v.Pruned = sum.Events, sum.Pruned
 	v.Result = "ok"
 	if sum.Problems > 0 || v.Problems > 0 {
 		v.Result = "tampered"
