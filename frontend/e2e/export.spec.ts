@@ -65,7 +65,7 @@ test('exports the current filter to a typed folder, and the bundle verifies offl
   const pruned = JSON.parse(readFileSync(path.join(dir, 'pruned.json'), 'utf8')) as { count: number; exact: boolean }
   expect(pruned.exact).toBe(false)
   await expect(page.getByTestId('export-pruned')).toContainText(
-    pruned.count === 0 ? 'Retention had pruned none of the events this export selects' : `Up to ${pruned.count.toLocaleString('en-US')} events this export selects were pruned`)
+    pruned.count === 0 ? 'Retention had pruned none of the events this export selects' : `Up to ${pruned.count.toLocaleString('en-US')} events this export may have selected were pruned`)
 
   // The bundle holds what the dialog said: high-risk events of acme-prod, withheld states.
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { count: number; organizationId: string }

@@ -110,7 +110,7 @@ describe('ExportDialog', () => {
       [{ exact: true, count: 0, rules: [] }, 'Retention had pruned none of the events this export selects'],
       [{ exact: true, count: 1500, rules: [rule('operational 30 days (v2)', 1000), rule('scan 7 days (v2)', 500)] },
         '1,500 events this export selects were pruned before it was written, so the bundle holds what remains: 1,000 by operational 30 days (v2); 500 by scan 7 days (v2)'],
-      [{ exact: false, count: 3, rules: [rule('operational 30 days (v2)', 3)] }, 'Up to 3 events this export selects were pruned (a pruned event keeps only its id, time, category and action type) before it was written, so the bundle holds what remains: up to 3 by operational 30 days (v2). pruned.json counts them by rule'],
+      [{ exact: false, count: 3, rules: [rule('operational 30 days (v2)', 3)] }, 'Up to 3 events this export may have selected were pruned (a pruned event keeps only its id, time, category and action type) before it was written, so the bundle holds what remains: up to 3 by operational 30 days (v2). pruned.json counts them by rule'],
       [{ exact: true, count: 1, rules: [rule('operational 30 days (v2)', 1)] }, '1 event this export selects was pruned before'],
     ] as const) {
       const c = controlledApi()
@@ -119,8 +119,16 @@ describe('ExportDialog', () => {
       await userEvent.click(screen.getByTestId('export-start'))
       await c.resolve({ ...RESULT, pruned: { ...pruned, rules: [...pruned.rules] } })
       expect(await screen.findByTestId('export-pruned')).toHaveTextContent(want)
+      if (pruned.count) expect(screen.getByTestId('export-pruned')).toHaveTextContent('Retention had pruned part of this range')
       cleanup()
     }
+    // Nothing left to export: all of it was pruned.
+    const c = controlledApi()
+    await openDialog(c.api)
+    await userEvent.type(screen.getByRole('textbox', { name: /Destination folder/ }), '/tmp/x')
+    await userEvent.click(screen.getByTestId('export-start'))
+    await c.resolve({ ...RESULT, count: 0, firstSeq: 0, lastSeq: 0, pruned: { exact: true, count: 2, rules: [rule('operational 30 days (v2)', 2)] } })
+    expect(await screen.findByTestId('export-pruned')).toHaveTextContent('Retention had pruned what this export selects2 events this export selects were pruned')
   })
 
   it('says before exporting that retention has pruned part of the time range', async () => {

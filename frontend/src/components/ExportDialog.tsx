@@ -361,7 +361,7 @@ function ExportProgressBar({ progress }: { progress?: ExportProgress }) {
 }
 
 /** What retention had pruned of the export's filter, as the bundle's pruned.json says. */
-function PrunedNote({ pruned }: { pruned: PrunedDTO }) {
+function PrunedNote({ pruned, exported }: { pruned: PrunedDTO; exported: number }) {
   if (pruned.count === 0) {
     return (
       <Text size="xs" c="dimmed" data-testid="export-pruned">
@@ -373,10 +373,10 @@ function PrunedNote({ pruned }: { pruned: PrunedDTO }) {
   const events = pruned.count === 1 ? 'event' : 'events'
   const upTo = pruned.exact ? '' : 'up to '
   return (
-    <Alert color="yellow" variant="light" icon={<IconAlertTriangle size={18} />} title="Retention had pruned part of this range" data-testid="export-pruned">
+    <Alert color="yellow" variant="light" icon={<IconAlertTriangle size={18} />} title={exported === 0 ? 'Retention had pruned what this export selects' : 'Retention had pruned part of this range'} data-testid="export-pruned">
       {pruned.exact
         ? `${n} ${events} this export selects ${pruned.count === 1 ? 'was' : 'were'} pruned`
-        : `Up to ${n} ${events} this export selects ${pruned.count === 1 ? 'was' : 'were'} pruned (a pruned event keeps only its id, time, category and action type)`}{' '}
+        : `Up to ${n} ${events} this export may have selected ${pruned.count === 1 ? 'was' : 'were'} pruned (a pruned event keeps only its id, time, category and action type)`}{' '}
       before it was written, so the bundle holds what remains:{' '}
       {pruned.rules.map((r) => `${upTo}${r.count.toLocaleString('en-US')} by ${r.policy}`).join('; ')}. pruned.json counts them by rule, signed with the manifest.
     </Alert>
@@ -391,7 +391,7 @@ function ExportDone({ result }: { result: ExportResultDTO }) {
         {result.count.toLocaleString('en-US')} events{seqs} as {result.format}, {formatBytes(result.bytes)} in {result.files.length} files; states{' '}
         {result.includeSensitive ? 'revealed' : 'withheld (commitments only)'}.
       </Alert>
-      {result.pruned && <PrunedNote pruned={result.pruned} />}
+      {result.pruned && <PrunedNote pruned={result.pruned} exported={result.count} />}
       <Group gap="xs" wrap="nowrap" align="center">
         <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid="export-result-dir">
           {result.dir}

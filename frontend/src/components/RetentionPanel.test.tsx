@@ -34,6 +34,7 @@ describe('RetentionIndicator', () => {
     expect(pending).toHaveTextContent('A shortened window takes effect a week after the change')
     expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 90 days')
     expect(screen.getByTestId('retention-panel')).toHaveTextContent('Retention of acme · the default policy')
+    expect(screen.getByTestId('retention-indicator')).toHaveTextContent('ops 90d · material ∞ · change pending')
     // Longer: in force at once, replacing the pending version.
     await userEvent.clear(within(panel).getByTestId('retention-days'))
     await userEvent.type(within(panel).getByTestId('retention-days'), '120')

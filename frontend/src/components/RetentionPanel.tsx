@@ -166,7 +166,10 @@ export function RetentionIndicator() {
     api.retention(org).then(setPolicy, () => setPolicy(undefined))
   }, [api, org])
   useEffect(() => setPolicy(undefined), [org])
-  const line = policy ? policy.rules.filter((r) => !r.category).map((r) => `${r.class === 'operational' ? 'ops' : 'material'} ${r.indefinite ? '∞' : r.days + 'd'}`).join(' · ') : 'Policy'
+  const line = policy
+    ? policy.rules.filter((r) => !r.category).map((r) => `${r.class === 'operational' ? 'ops' : 'material'} ${r.indefinite ? '∞' : r.days + 'd'}`).join(' · ') +
+      (policy.pending?.length ? ' · change pending' : '')
+    : 'Policy'
   return (
     // trapFocus: focus moves into the popover as it opens, so Esc closes it.
     <Popover position="bottom-end" shadow="md" width={420} withArrow trapFocus returnFocus onOpen={load}>
