@@ -98,13 +98,23 @@ func (c *cli) retentionCommand() *cobra.Command {
 			switch n := len(after.Pending); {
 			case n > 0 && after.Pending[n-1].Version == newest:
 				p := after.Pending[n-1]
-				fmt.Fprintf(w, "it keeps some events for less time than version %d in force, so it takes effect at %s", after.Version, p.EffectiveFrom)
-				if len(before.Pending) > 0 && p.EffectiveFrom == before.Pending[len(before.Pending)-1].EffectiveFrom {
-					fmt.Fprintf(w, ", when the stricter version %d would have", before.Pending[len(before.Pending)-1].Version)
+				fmt.Fprintf(w, "it keeps some events for less time than version %d in force, so it takes effect at %s", before.Version, p.EffectiveFrom)
+				stricter := -1
+				for _, q := range before.Pending {
+					if q.EffectiveFrom == p.EffectiveFrom {
+						stricter = int(q.Version)
+					}
+				}
+				if stricter >= 0 {
+					fmt.Fprintf(w, ", when the stricter version %d would have", stricter)
 				} else {
 					fmt.Fprint(w, ", a week after the change")
 				}
-				fmt.Fprintf(w, ": until then version %d applies, and `retention show` lists the events it will prune, to export first\n", after.Version)
+				fmt.Fprintf(w, ": until then version %d applies", after.Version)
+				if after.Version != before.Version {
+					fmt.Fprintf(w, " (the change with the windows it shortens kept as they are, in force now)")
+				}
+				fmt.Fprintln(w, ", and `retention show` lists the events it will prune, to export first")
 			case len(before.Pending) > 0:
 				var ids []string
 				for _, p := range before.Pending {

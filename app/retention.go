@@ -183,11 +183,23 @@ func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (Retent
 	if req.Category != "" {
 		setting = "retention.category." + req.Category
 	}
-	if err := a.recordSelf(ctx, req.Org, "audit.settings_changed", map[string]any{
+	meta := map[string]any{
 		"settings": []string{setting},
 		"before":   policyMeta(before),
 		"after":    policyMeta(after),
-	}); err != nil {
+	}
+	// A change that shortens a window while it lengthens another, or while
+	// other changes are pending, also made an interim version in force now.
+	if after.Version > before.Version+1 {
+		if h, err := st.RetentionHistory(ctx, req.Org); err == nil {
+			for _, p := range h {
+				if p.Version > before.Version && p.Version < after.Version {
+					meta["interim"] = policyMeta(p)
+				}
+			}
+		}
+	}
+	if err := a.recordSelf(ctx, req.Org, "audit.settings_changed", meta); err != nil {
 		return RetentionDTO{}, fmt.Errorf("the retention policy of %q changed to version %d, but recording the change failed: %w", req.Org, after.Version, err)
 	}
 	return a.retentionShow(ctx, req.Org)

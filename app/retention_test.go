@@ -244,7 +244,8 @@ func TestCLI_RetentionThroughTheDesktopAPI(t *testing.T) {
 	for _, step := range []struct{ days, want string }{
 		{"120", "(policy version 2)\nit shortens nothing, so it takes effect now, in place of pending version 1\n"},
 		{"30", "(policy version 3)\nit keeps some events for less time than version 2 in force, so it takes effect at "},
-		{"60", ", when the stricter version 3 would have: until then version 2 applies"},
+		{"60", "(policy version 5)\nit keeps some events for less time than version 2 in force, so it takes effect at "},
+		{"90", ", when the stricter version 5 would have: until then version 6 applies (the change with the windows it shortens kept as they are, in force now)"},
 	} {
 		out, stderr, code := run("retention", "set", "--org", "acme", "--class", "operational", "--days", step.days)
 		if code != 0 || !strings.Contains(out, step.want) {

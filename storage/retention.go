@@ -262,6 +262,28 @@ func (p RetentionPolicy) shortens(q RetentionPolicy, classes map[string]Retentio
 	return false
 }
 
+// keptAsInForce is p with every window that keeps events for less time
+// than in force's kept as in force's: the part of a change that applies
+// at once.
+func keptAsInForce(p, inForce RetentionPolicy, classes map[string]RetentionClass) RetentionPolicy {
+	out := p.clone()
+	if out.Operational.less(inForce.Operational) {
+		out.Operational = inForce.Operational
+	}
+	if out.Material.less(inForce.Material) {
+		out.Material = inForce.Material
+	}
+	for cat, class := range classes {
+		if w := inForce.Window(class, cat); out.Window(class, cat).less(w) {
+			if out.Categories == nil {
+				out.Categories = map[string]RetentionWindow{}
+			}
+			out.Categories[cat] = w
+		}
+	}
+	return out
+}
+
 // changedAt is when p was made.
 func (p RetentionPolicy) changedAt() time.Time {
 	if p.ChangedAt.IsZero() {
@@ -390,11 +412,26 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 			}
 			after.Categories[auditCategory] = RetentionWindow{Indefinite: true}
 		}
-		if classes := categoryClasses(s.opts.Catalogue); after.shortens(InForce(h, now), classes) && s.opts.RetentionGrace > 0 {
+		var interim *RetentionPolicy
+		classes := categoryClasses(s.opts.Catalogue)
+		if inForce := InForce(h, now); after.shortens(inForce, classes) && s.opts.RetentionGrace > 0 {
+			// What the change lengthens, and what it undoes of pending
+			// changes, applies at once: an interim version, the change
+			// with every window it shortens kept as in force, takes
+			// effect now and so supersedes every pending version. It is
+			// left out when it would change nothing.
+			pending := PendingRetention(h, now)
+			if in := keptAsInForce(after, inForce, classes); len(pending) > 0 || in.shortens(inForce, classes) || inForce.shortens(in, classes) {
+				in.EffectiveFrom = now
+				interim = &in
+				after.Version++
+				after.ChangedAt = now.Add(time.Nanosecond)
+			}
 			after.EffectiveFrom = now.Add(s.opts.RetentionGrace)
-			// A pending version that prunes at least as much takes effect
-			// no later: the new one, which prunes less, replaces it then.
-			for _, p := range PendingRetention(h, now) {
+			// A pending version that prunes at least as much was announced
+			// for sooner: the new one, which prunes less, can take effect
+			// then.
+			for _, p := range pending {
 				if !after.shortens(p, classes) && p.EffectiveFrom.Before(after.EffectiveFrom) {
 					after.EffectiveFrom = p.EffectiveFrom
 				}
@@ -403,6 +440,9 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 		if before.Version == 0 {
 			h = h[:0] // the stored history starts with the built-in default at version 0
 			h = append(h, before)
+		}
+		if interim != nil {
+			h = append(h, *interim)
 		}
 		b, err := json.Marshal(retentionDoc{Versions: append(h, after)})
 		if err != nil {
@@ -651,6 +691,12 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
+	// A resumed sweep keeps its time and policy, so that its tombstones
+	// match it; but it prunes only what the policy in force now has let
+	// expire too, which is what was announced: a window lengthened since
+	// the interruption keeps what it keeps.
+	now := s.opts.Now()
+	current := InForce(history, now)
 	for _, cat := range cats {
 		class := classes[cat]
 		w := pol.Window(class, cat)
@@ -658,6 +704,15 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 			continue
 		}
 		cutoff := prog.StartedAt.Add(-time.Duration(w.Days) * 24 * time.Hour)
+		if res.Resumed {
+			cw := current.Window(class, cat)
+			if cw.Indefinite {
+				continue
+			}
+			if c := now.Add(-time.Duration(cw.Days) * 24 * time.Hour); c.Before(cutoff) {
+				cutoff = c
+			}
+		}
 		rule := pol.RuleName(class, cat)
 		if err := s.sweepCategory(ctx, org, cat, class, encTime(cutoff), rule, uint32(w.Days), prog, opts); err != nil {
 			return s.sweepResult(res, prog), err

@@ -275,14 +275,19 @@ func TestRetention_Grace(t *testing.T) {
 	if err != nil || !v4.EffectiveFrom.Equal(v3.EffectiveFrom) {
 		t.Fatalf("a pending change made less strict: in force from %s (%v); want v3's %s", v4.EffectiveFrom, err, v3.EffectiveFrom)
 	}
+	// The change also made an interim version, in force now: 400 days
+	// (the windows it shortens kept as in force), which supersedes v3.
 	h, _ := s.RetentionHistory(ctx, "acme")
-	if pending := PendingRetention(h, clk.Now()); len(pending) != 1 || pending[0].Version != 4 {
-		t.Fatalf("pending: %+v; want only version 4 (version 3 never takes effect)", pending)
+	if in := InForce(h, clk.Now()); v4.Version != 5 || in.Version != 4 || in.Operational.Days != 400 {
+		t.Fatalf("the change made version %d, and version %d (%s) is in force; want 5, and an interim 4 (400 days)", v4.Version, in.Version, in.Operational)
+	}
+	if pending := PendingRetention(h, clk.Now()); len(pending) != 1 || pending[0].Version != 5 {
+		t.Fatalf("pending: %+v; want only version 5 (version 3 never takes effect)", pending)
 	}
 	clk.Add(8 * 24 * time.Hour)
-	sweep(1) // the 20-day-old scan is now 27 days old: past v4's 10 days
-	if p, _ := s.RetentionPolicy(ctx, "acme"); p.Version != 4 {
-		t.Fatalf("in force: version %d, want 4", p.Version)
+	sweep(1) // the 20-day-old scan is now 27 days old: past v5's 10 days
+	if p, _ := s.RetentionPolicy(ctx, "acme"); p.Version != 5 {
+		t.Fatalf("in force: version %d, want 5", p.Version)
 	}
 	verifyClean(t, s, "acme")
 }

@@ -24,7 +24,13 @@ func (s StoreRetention) Retention(ctx context.Context, org string, p Period) (Re
 	if err != nil {
 		return Retention{}, err
 	}
-	pol := storage.InForce(h, p.Until) // a version pending then is not yet the policy
+	// The version in force at the period's end, or now if that is later:
+	// a version still pending is not the policy yet.
+	at := p.Until
+	if now := time.Now(); at.After(now) {
+		at = now
+	}
+	pol := storage.InForce(h, at)
 	out, _ := DefaultRetention{}.Retention(ctx, org, p)
 	if pol.Version != 0 {
 		out.Policy = fmt.Sprintf("policy version %d (operational %s, material %s), in force since %s",

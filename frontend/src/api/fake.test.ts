@@ -120,7 +120,10 @@ describe('fake retention', () => {
     const api = createFakeApi(events)
     await expect(api.setRetention({ org: 'acme', class: 'material', category: 'audit', days: 30 })).rejects.toMatchObject({ status: 400 })
     const after = await api.setRetention({ org: 'acme', class: 'material', days: 365 })
-    expect(after.rules).toContainEqual(expect.objectContaining({ class: 'material', category: 'audit', indefinite: true }))
-    expect(after.rules).toContainEqual(expect.objectContaining({ class: 'material', days: 365 }))
+    // Shorter than indefinite: pending a week, as in the app.
+    const pending = after.pending?.[0]?.rules ?? []
+    expect(after.rules).toContainEqual(expect.objectContaining({ class: 'material', indefinite: true }))
+    expect(pending).toContainEqual(expect.objectContaining({ class: 'material', category: 'audit', indefinite: true }))
+    expect(pending).toContainEqual(expect.objectContaining({ class: 'material', days: 365 }))
   })
 })

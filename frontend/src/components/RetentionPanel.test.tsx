@@ -31,7 +31,7 @@ describe('RetentionIndicator', () => {
     const pending = await screen.findByTestId('retention-pending')
     expect(pending).toHaveTextContent('Version 1 takes effect')
     expect(pending).toHaveTextContent('operational kept 30 days')
-    expect(pending).toHaveTextContent('A shortened window takes effect a week after the change')
+    expect(pending).toHaveTextContent('A change that shortens a window waits a week')
     expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 90 days')
     expect(screen.getByTestId('retention-panel')).toHaveTextContent('Retention of acme · the default policy')
     expect(screen.getByTestId('retention-indicator')).toHaveTextContent('ops 90d · material ∞ · change pending')

@@ -113,8 +113,8 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
             Version {p.version} takes effect {formatDateTime(p.effectiveFrom, tz)}
           </Text>
           <Text size="xs">
-            {p.rules.map((r) => `${r.category ? `${r.category} (${r.class})` : r.class} kept ${windowText(r)}`).join(' · ')}. A shortened window takes effect a week
-            after the change, so that the events it will prune are announced as expiring and can be exported first.
+            {p.rules.map((r) => `${r.category ? `${r.category} (${r.class})` : r.class} kept ${windowText(r)}`).join(' · ')}. A change that shortens a window waits
+            a week (or until a stricter pending change would have taken effect), so that the events it will prune are announced as expiring and can be exported first.
           </Text>
         </Alert>
       ))}

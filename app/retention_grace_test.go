@@ -1,0 +1,74 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
+)
+
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *stepClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func TestRetentionGrace_RetentionSetMessages(t *testing.T) {
+	ctx := context.Background()
+	clk := &stepClock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{Now: clk.Now, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := appOver(t, st, Options{Keystore: ks, Paths: Paths{Profile: "p", DataDir: dir}, User: "tester", Now: clk.Now})
+	if _, err := a.appendEvents(ctx, []storage.Event{TestEvent("acme", 1, clk.Now().Add(-40*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		root := NewRootCommand(CLIConfig{
+			Version: "test",
+			Open:    func(context.Context, Globals) (*App, func() error, error) { return a, func() error { return nil }, nil },
+			Stdout:  &out, Stderr: &errb,
+		})
+		root.SetArgs(args)
+		if err := root.ExecuteContext(ctx); err != nil {
+			t.Fatalf("%v: %v %s", args, err, errb.String())
+		}
+		return out.String()
+	}
+	set := func(cat, days string) string {
+		return run("retention", "set", "--org", "acme", "--class", "operational", "--category", cat, "--days", days)
+	}
+	// (a) pulled to version 1's time (5 days off), the message says a week.
+	t.Log(set("scan", "30"))
+	clk.Add(24 * time.Hour)
+	t.Log(set("finding", "30"))
+	clk.Add(24 * time.Hour)
+	out := set("finding", "90")
+	t.Log(out)
+	if strings.Contains(out, "a week after the change") {
+		t.Errorf("(a) version 3 is pulled to version 1's time (5 days after the change); the message says a week")
+	}
+	// (b) scan 30 (v1) stays pending before a change that sets scan back to 90.
+	t.Log(set("finding", "20"))
+	clk.Add(time.Hour)
+	out = set("scan", "90")
+	t.Log(out)
+	show := run("retention", "show", "--org", "acme")
+	t.Log(show)
+	if strings.Contains(out, "until then version 0 applies") && strings.Contains(show, "scan      30 days") {
+		t.Errorf("(b) retention set says version 0 applies until the new version, but a version keeping scan 30 days takes effect before it")
+	}
+}
