@@ -57,7 +57,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 
 	var req RetentionSetRequest
 	set := &cobra.Command{
-		Use:   "set --org ORG --class operational|material [--category C] --days N|--indefinite",
+		Use:   "set --org ORG --class operational|material [--category C] --days N|--indefinite [--at-once]",
 		Short: "Change a retention window (recorded as audit.settings_changed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -115,14 +115,19 @@ func (c *cli) retentionCommand() *cobra.Command {
 					fmt.Fprintf(w, " (the change with the windows it shortens kept as they are, in force now)")
 				}
 				fmt.Fprintln(w, ", and `retention show` lists the events it will prune, to export first")
-			case len(before.Pending) > 0:
+			default:
+				why := "it shortens nothing, so it takes effect now"
+				if req.AtOnce {
+					why = "it takes effect now (--at-once): the next sweep, within the hour, prunes what it makes overdue"
+				}
 				var ids []string
 				for _, p := range before.Pending {
 					ids = append(ids, fmt.Sprint(p.Version))
 				}
-				fmt.Fprintf(w, "it shortens nothing, so it takes effect now, in place of pending version %s\n", strings.Join(ids, ", "))
-			default:
-				fmt.Fprintln(w, "it shortens nothing, so it takes effect now")
+				if len(ids) > 0 {
+					why += ", in place of pending version " + strings.Join(ids, ", ")
+				}
+				fmt.Fprintln(w, why)
 			}
 			audit := RetentionSetRequest{Class: string(storage.RetentionMaterial), Category: "audit"}
 			if req.Category == "" && req.Class == audit.Class && !req.Indefinite {
@@ -137,6 +142,7 @@ func (c *cli) retentionCommand() *cobra.Command {
 	sf.StringVar(&req.Category, "category", "", "give this `CATEGORY` of the class its own window")
 	sf.IntVar(&req.Days, "days", 0, "keep events `N` days (1 to 2557)")
 	sf.BoolVar(&req.Indefinite, "indefinite", false, "keep events forever")
+	sf.BoolVar(&req.AtOnce, "at-once", false, "apply a shorter window now, not a week after the change: the next sweep prunes what it makes overdue")
 
 	var dryRun, now bool
 	var sweepJSON bool

@@ -70,6 +70,9 @@ type RetentionSetRequest struct {
 	Category   string `json:"category,omitempty"`
 	Days       int    `json:"days,omitempty"`
 	Indefinite bool   `json:"indefinite,omitempty"`
+	// AtOnce applies a shortened window now instead of a week after the
+	// change (recorded in audit.settings_changed).
+	AtOnce bool `json:"atOnce,omitempty"`
 }
 
 // ExpiringWarningDays is how far ahead the UI warns about expiring events.
@@ -175,6 +178,7 @@ func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (Retent
 		Class: storage.RetentionClass(req.Class), Category: req.Category,
 		Window:    storage.RetentionWindow{Days: req.Days, Indefinite: req.Indefinite},
 		ChangedBy: a.opts.User,
+		AtOnce:    req.AtOnce,
 	})
 	if err != nil {
 		return RetentionDTO{}, err
@@ -187,6 +191,9 @@ func (a *App) setRetention(ctx context.Context, req RetentionSetRequest) (Retent
 		"settings": []string{setting},
 		"before":   policyMeta(before),
 		"after":    policyMeta(after),
+	}
+	if req.AtOnce {
+		meta["atOnce"] = true
 	}
 	// A change that shortens a window while it lengthens another, or while
 	// other changes are pending, also made an interim version in force now.

@@ -72,3 +72,27 @@ func TestRetentionGrace_RetentionSetMessages(t *testing.T) {
 		t.Errorf("(b) retention set says version 0 applies until the new version, but a version keeping scan 30 days takes effect before it")
 	}
 }
+
+// --at-once applies a shorter window now, says so, and records it.
+func TestRetentionGrace_AtOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, t.TempDir(), keystore.NewMemory(), storage.Options{GCInterval: -1}) // the week's grace
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := appOver(t, st, Options{User: "tester", Version: "test", Paths: Paths{Profile: "test", DataDir: "/tmp/test"}})
+	if _, err := a.appendEvents(ctx, []storage.Event{TestEvent("acme", 1, time.Now().Add(-40*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runCLI(t, a, "", "retention", "set", "--org", "acme", "--class", "operational", "--days", "30", "--at-once")
+	if code != 0 || !strings.Contains(out, "90 days → 30 days (policy version 1)\nit takes effect now (--at-once): the next sweep, within the hour, prunes what it makes overdue\n") {
+		t.Fatalf("set --at-once: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, _, code := runCLI(t, a, "", "retention", "sweep", "--org", "acme", "--now"); code != 0 || !strings.Contains(out, "Pruned 1 event of acme (policy version 1,") {
+		t.Fatalf("sweep: exit %d\n%s", code, out)
+	}
+	page, err := a.store.List(ctx, storage.Filter{Org: "acme", ActionTypes: []string{"audit.settings_changed"}})
+	if err != nil || len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Metadata), `"atOnce":true`) {
+		t.Fatalf("the change's record: %+v, %v", page.Events, err)
+	}
+}

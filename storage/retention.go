@@ -322,6 +322,10 @@ type RetentionChange struct {
 	Window   RetentionWindow
 	// ChangedBy is who changed it (recorded in the policy).
 	ChangedBy string
+	// AtOnce: the change takes effect now even if it shortens a window,
+	// without the grace period, because the one making it has exported
+	// what it will prune, or must not keep it (data minimisation).
+	AtOnce bool
 }
 
 // auditCategory is the category of the log's own events (DESIGN.md §7),
@@ -414,7 +418,14 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 		}
 		var interim *RetentionPolicy
 		classes := categoryClasses(s.opts.Catalogue)
-		if inForce := InForce(h, now); after.shortens(inForce, classes) && s.opts.RetentionGrace > 0 {
+		if pending := PendingRetention(h, now); ch.AtOnce && len(pending) > 0 {
+			// It would apply the pending changes, which it builds on, at
+			// once too.
+			p := pending[len(pending)-1]
+			return &PolicyError{"atOnce", fmt.Sprintf("version %d is pending until %s, and a change at once would apply it too: "+
+				"wait until it is in force, or make a change that shortens nothing first (which replaces it)", p.Version, p.EffectiveFrom.Format(time.RFC3339))}
+		}
+		if inForce := InForce(h, now); after.shortens(inForce, classes) && s.opts.RetentionGrace > 0 && !ch.AtOnce {
 			// What the change lengthens, and what it undoes of pending
 			// changes, applies at once: an interim version, the change
 			// with every window it shortens kept as in force, takes

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	badger "github.com/dgraph-io/badger/v4"
+	"strings"
 	"testing"
 	"time"
 )
@@ -220,4 +221,38 @@ func TestRetentionGrace_LegacySameInstant(t *testing.T) {
 	clk.Add(time.Hour)
 	sum := verifyClean(t, s, "acme")
 	t.Logf("pruned %d, ranges %v", sum.Pruned, sum.PrunedRanges)
+}
+
+// AtOnce: a shorter window without the grace, in force now, supersedes a
+// pending version; what it prunes verifies.
+func TestRetentionGrace_AtOnce(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(200 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{RetentionGrace: DefaultRetentionGrace})
+	defer s.Close()
+	if _, err := s.Append(ctx, []Event{graceEvent("acme", "scan.started", 1, clk.Now().Add(-40*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	graceSet(t, s, "finding", 10) // pending a week
+	// At once would apply the pending change too: refused.
+	if _, _, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 30}, AtOnce: true}); !errors.Is(err, ErrInvalidPolicy) ||
+		!strings.Contains(err.Error(), "atOnce: version 1 is pending until") {
+		t.Fatalf("at once with a change pending: %v", err)
+	}
+	graceSet(t, s, "finding", 90) // shortens nothing: replaces the pending version
+	clk.Add(time.Second)
+	_, v3, err := s.SetRetention(ctx, "acme", RetentionChange{Class: RetentionOperational, Window: RetentionWindow{Days: 30}, AtOnce: true})
+	if err != nil || !v3.EffectiveFrom.Equal(v3.ChangedAt) {
+		t.Fatalf("at once: %+v, %v", v3, err)
+	}
+	v2 := v3
+	clk.Add(time.Second)
+	h, _ := s.RetentionHistory(ctx, "acme")
+	if p := PendingRetention(h, clk.Now()); len(p) != 0 || InForce(h, clk.Now()).Version != v2.Version {
+		t.Fatalf("pending %+v, in force %d; want none, %d", p, InForce(h, clk.Now()).Version, v2.Version)
+	}
+	if res, err := s.SweepRetention(ctx, "acme", SweepOptions{NoReclaim: true}); err != nil || res.Pruned != 1 {
+		t.Fatalf("sweep: %+v, %v", res, err)
+	}
+	verifyClean(t, s, "acme")
 }

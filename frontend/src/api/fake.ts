@@ -456,7 +456,7 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         for (const r of rules) r.name = `${r.category ? 'category ' + r.category : r.class} ${r.indefinite ? 'indefinite' : `${r.days} days`} (v${version})`
         const changedAt = new Date(now()).toISOString()
         const next: FakePolicy = { version, rules, changedAt, effectiveFrom: changedAt }
-        if (shortens(rules, cur.rules)) {
+        if (shortens(rules, cur.rules) && !req.atOnce) {
           next.effectiveFrom = new Date(now() + 7 * 86400_000).toISOString()
           policies.set(req.org, { inForce: cur, pending: next })
         } else {

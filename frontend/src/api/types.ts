@@ -425,4 +425,6 @@ export interface RetentionSetRequest {
   category?: string
   days?: number
   indefinite?: boolean
+  /** Apply a shorter window now, not a week after the change. */
+  atOnce?: boolean
 }

@@ -44,6 +44,19 @@ describe('RetentionIndicator', () => {
     expect(screen.queryByTestId('retention-pending')).toBeNull()
   })
 
+  it('applies a shorter window at once when asked', async () => {
+    const s = setup()
+    renderWith(s.stores, <RetentionIndicator />)
+    await userEvent.click(screen.getByTestId('retention-indicator'))
+    const panel = await screen.findByTestId('retention-panel')
+    await userEvent.clear(within(panel).getByTestId('retention-days'))
+    await userEvent.type(within(panel).getByTestId('retention-days'), '30')
+    await userEvent.click(within(panel).getByTestId('retention-at-once'))
+    await userEvent.click(within(panel).getByTestId('retention-save'))
+    await waitFor(() => expect(screen.getByTestId('retention-rules')).toHaveTextContent('operationalkept 30 days'))
+    expect(screen.queryByTestId('retention-pending')).toBeNull()
+  })
+
   it('says what expires soon and the last recorded sweep', async () => {
     const base = sampleEvents()
     const sweep = makeEvent(base.length + 1, { actionType: 'audit.retention_swept', category: 'audit', metadata: { pruned: 42 } })

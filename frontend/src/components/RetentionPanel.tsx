@@ -75,10 +75,13 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
   const [category, setCategory] = useState<string | null>(null)
   const [days, setDays] = useState<number | string>(90)
   const [indefinite, setIndefinite] = useState(false)
+  const [atOnce, setAtOnce] = useState(false)
   const [saving, setSaving] = useState(false)
   const [error, setError] = useState<string>()
   const save = () => {
-    const req: RetentionSetRequest = { org, class: cls, category: category ?? undefined, ...(indefinite ? { indefinite: true } : { days: Number(days) }) }
+    const req: RetentionSetRequest = {
+      org, class: cls, category: category ?? undefined, ...(indefinite ? { indefinite: true } : { days: Number(days) }), ...(atOnce ? { atOnce: true } : {}),
+    }
     setSaving(true)
     setError(undefined)
     api.setRetention(req).then(
@@ -137,6 +140,8 @@ export function RetentionPanel({ org, policy, onChanged }: { org: string; policy
               Save
             </Button>
           </Group>
+          <Switch size="xs" checked={atOnce} onChange={(e) => setAtOnce(e.currentTarget.checked)} data-testid="retention-at-once"
+            label="Apply a shorter window now, not in a week: the next sweep prunes what it makes overdue" />
           {error && (
             <Alert color="red" variant="light" p="xs" data-testid="retention-error">
               {error}
