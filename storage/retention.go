@@ -375,6 +375,10 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 	}
 	s.ret.mu.Lock()
 	defer s.ret.mu.Unlock()
+	lastSweep, err := s.lastSweepAt(ctx, org)
+	if err != nil {
+		return before, after, err
+	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
@@ -389,6 +393,12 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 		after = before.clone()
 		after.Version = before.Version + 1
 		now := s.opts.Now().UTC()
+		if !now.After(lastSweep) {
+			// A change comes after every sweep that pruned, even if the
+			// clock stepped back: verify takes a sweep to have seen every
+			// version made before its time.
+			now = lastSweep.Add(time.Nanosecond)
+		}
 		if last := before.changedAt(); !now.After(last) {
 			// Changes are ordered in time; a clock that did not move
 			// (tests, or a coarse clock) still gives a later instant.
@@ -754,6 +764,31 @@ func (s *Store) SweepRetention(ctx context.Context, org string, opts SweepOption
 		res.Reclaimed = n
 	}
 	return res, nil
+}
+
+// lastSweepAt is the time of org's latest sweep that pruned: the newest
+// recorded one (audit.retention_swept, dated the sweep's time), or one not
+// finished. Zero when there is none. Callers hold s.ret.mu.
+func (s *Store) lastSweepAt(ctx context.Context, org string) (time.Time, error) {
+	var last time.Time
+	page, err := s.List(ctx, Filter{Org: org, ActionTypes: []string{"audit.retention_swept"}, Order: NewestFirst, Limit: 1})
+	switch {
+	case err == nil && len(page.Events) > 0:
+		last = page.Events[0].Timestamp
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return last, fmt.Errorf("failed to read the latest retention sweep of organization %q: %w", org, err)
+	}
+	raw, err := s.ReadSetting(ctx, sweepSettingName(org))
+	switch {
+	case err == nil:
+		var p sweepProgress
+		if json.Unmarshal(raw, &p) == nil && p.StartedAt.After(last) {
+			last = p.StartedAt
+		}
+	case !errors.Is(err, ErrNotFound):
+		return last, err
+	}
+	return last, nil
 }
 
 // newSweep starts a sweep now, under the policy in force.

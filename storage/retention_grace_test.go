@@ -256,3 +256,26 @@ func TestRetentionGrace_AtOnce(t *testing.T) {
 	}
 	verifyClean(t, s, "acme")
 }
+
+// The clock steps back after a sweep, and a change takes effect at once:
+// the change still comes after the sweep, so that its tombstones verify.
+func TestRetentionGrace_ClockBackAfterASweep(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: baseTime.Add(200 * 24 * time.Hour)}
+	s := openIntegrityTest(t, t.TempDir(), newStoreKeystore(), clk, Options{RetentionGrace: DefaultRetentionGrace})
+	defer s.Close()
+	if _, err := s.Append(ctx, []Event{graceEvent("acme", "scan.started", 1, clk.Now().Add(-100*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	swept := clk.Now()
+	if res, err := s.SweepRetention(ctx, "acme", SweepOptions{NoReclaim: true}); err != nil || res.Pruned != 1 {
+		t.Fatal(res, err)
+	}
+	clk.Add(-time.Hour)
+	v := graceSet(t, s, "", 400)
+	if !v.ChangedAt.After(swept) || !v.EffectiveFrom.After(swept) {
+		t.Fatalf("a change made with the clock an hour back: changed %s, in force %s; want after the sweep at %s", v.ChangedAt, v.EffectiveFrom, swept)
+	}
+	clk.Add(2 * time.Hour)
+	verifyClean(t, s, "acme")
+}
