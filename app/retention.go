@@ -104,11 +104,14 @@ func (a *App) retentionShow(ctx context.Context, org string) (RetentionDTO, erro
 	if err != nil {
 		return RetentionDTO{}, err
 	}
-	if err := a.knownOrg(ctx, org); err != nil {
+	if org == "" {
+		return RetentionDTO{}, &RequestError{Field: "org", Reason: "is required"}
+	}
+	h, err := st.RetentionHistory(ctx, org) // an id that is not valid is said so
+	if err != nil {
 		return RetentionDTO{}, err
 	}
-	h, err := st.RetentionHistory(ctx, org)
-	if err != nil {
+	if err := orgHasEvents(ctx, a, org); err != nil {
 		return RetentionDTO{}, err
 	}
 	now := a.opts.Now()

@@ -428,7 +428,8 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 		}
 		var interim *RetentionPolicy
 		classes := categoryClasses(s.opts.Catalogue)
-		if pending := PendingRetention(h, now); ch.AtOnce && len(pending) > 0 {
+		pending := PendingRetention(h, now)
+		if ch.AtOnce && len(pending) > 0 {
 			// It would apply the pending changes, which it builds on, at
 			// once too.
 			p := pending[len(pending)-1]
@@ -441,7 +442,6 @@ func (s *Store) SetRetention(ctx context.Context, org string, ch RetentionChange
 			// with every window it shortens kept as in force, takes
 			// effect now and so supersedes every pending version. It is
 			// left out when it would change nothing.
-			pending := PendingRetention(h, now)
 			if in := keptAsInForce(after, inForce, classes); len(pending) > 0 || in.shortens(inForce, classes) || inForce.shortens(in, classes) {
 				in.EffectiveFrom = now
 				interim = &in
@@ -1273,25 +1273,26 @@ func (s *Store) ExpiringEvents(ctx context.Context, org string, within time.Dura
 		// The policy changes at most at these times before the horizon:
 		// over each span, an event expires by the span's end when it is
 		// older than the end less the window in force.
+		type span struct {
+			pol RetentionPolicy
+			end time.Time
+		}
 		now := s.opts.Now().UTC()
-		starts := []time.Time{now}
+		spans := []span{{InForce(history, now), out.Horizon}}
 		for _, p := range PendingRetention(history, now) {
 			if !p.EffectiveFrom.After(out.Horizon) {
-				starts = append(starts, p.EffectiveFrom)
+				spans[len(spans)-1].end = p.EffectiveFrom
+				spans = append(spans, span{p, out.Horizon})
 			}
 		}
 		for _, cat := range cats {
 			var g ExpiringGroup
-			for i, start := range starts {
-				end := out.Horizon
-				if i+1 < len(starts) {
-					end = starts[i+1]
-				}
-				w := InForce(history, start).Window(classes[cat], cat)
+			for _, sp := range spans {
+				w := sp.pol.Window(classes[cat], cat)
 				if w.Indefinite || w.Days <= 0 {
 					continue
 				}
-				if until := end.Add(-time.Duration(w.Days) * 24 * time.Hour); g.Window.Days == 0 || until.After(g.Until) {
+				if until := sp.end.Add(-time.Duration(w.Days) * 24 * time.Hour); g.Window.Days == 0 || until.After(g.Until) {
 					g = ExpiringGroup{Category: cat, Class: classes[cat], Window: w, Until: until}
 				}
 			}
