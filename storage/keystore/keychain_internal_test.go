@@ -122,10 +122,17 @@ func TestKeychain_CallsRunOneAtATime(t *testing.T) {
 	// The next one runs once the stuck call ends (with time to spare).
 	callTimeout = time.Minute
 	res := make(chan error, 1)
+	n := runtime.NumGoroutine()
 	go func() {
 		res <- k.call(context.Background(), func() error { ran("later"); return nil })
 	}()
-	time.Sleep(10 * time.Millisecond)
+	// Released once the later call waits for its turn: its goroutine and
+	// the one it started are running.
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() < n+2; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the later call did not start")
+		}
+	}
 	close(release)
 	if err := <-res; err != nil {
 		t.Fatalf("the later call: %v", err)
