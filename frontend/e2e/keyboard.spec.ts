@@ -47,6 +47,8 @@ test('Escape closes every header popover', async ({ page }) => {
     await page.getByTestId(id).click()
     const dialog = page.getByRole('dialog')
     await expect(dialog, id).toBeVisible()
+    // Escape reaches the popover once its focus trap has moved focus in.
+    await expect.poll(() => dialog.evaluate((d) => d.contains(document.activeElement)), { message: id }).toBe(true)
     await page.keyboard.press('Escape')
     await expect(dialog, id).toBeHidden()
   }
