@@ -183,7 +183,7 @@ type profileBackend interface {
 	retentionBackend
 	syncBackend
 	revokeToken(ctx context.Context, id string) (TokenDTO, error)
-	rotateDataKey(ctx context.Context, org string) (uint32, error)
+	rotateDataKey(ctx context.Context, org string) (KeyRotationDTO, error)
 	copyForAudit(ctx context.Context, dir string, orgs []string) (AuditCopyDTO, error)
 	organizations(ctx context.Context) ([]OrganizationDTO, error)
 }

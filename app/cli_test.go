@@ -428,8 +428,9 @@ func TestCLI_KeysRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The refused rotation rotated nothing.
-	if stdout, _, _ := runCLI(t, a, "", "keys", "rotate", "--org", "org-a"); !strings.Contains(stdout, "data key 3") {
-		t.Fatalf("after the alert: %q, want data key 3", stdout)
+	if stdout, _, _ := runCLI(t, a, "", "keys", "rotate", "--org", "org-a"); !strings.Contains(stdout, "data key 3") ||
+		!strings.Contains(stdout, `a new key-encryption key, "kek/org-a/2" in the profile's keystore, wraps it and re-wraps 2 earlier data keys`) {
+		t.Fatalf("after the alert: %q, want data key 3 and its KEK", stdout)
 	}
 }
 

@@ -1008,7 +1008,7 @@ func (c *cli) keysCommand() *cobra.Command {
 	var org string
 	rotate := &cobra.Command{
 		Use:   "rotate --org ORG",
-		Short: "Start a new data key for ORG's states (old records keep their keys)",
+		Short: "Start a new data key for ORG's states and a new key-encryption key that re-wraps the old ones (records are not rewritten)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if org == "" {
@@ -1019,11 +1019,13 @@ func (c *cli) keysCommand() *cobra.Command {
 				return err
 			}
 			defer closeB()
-			id, err := b.rotateDataKey(cmd.Context(), org)
+			rot, err := b.rotateDataKey(cmd.Context(), org)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "organization %s now seals new states with data key %d\n", org, id)
+			fmt.Fprintf(cmd.OutOrStdout(), "organization %s now seals new states with data key %d\n", org, rot.KeyID)
+			fmt.Fprintf(cmd.OutOrStdout(), "a new key-encryption key, %q in the profile's keystore, wraps it and re-wraps %s; "+
+				"old records keep their keys and are not rewritten\n", rot.KeyEncryptionKey, count(int64(rot.RewrappedKeys), "earlier data key"))
 			return nil
 		},
 	}

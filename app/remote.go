@@ -300,10 +300,10 @@ func (r *RemoteClient) organizations(ctx context.Context) ([]OrganizationDTO, er
 	return out, err
 }
 
-func (r *RemoteClient) rotateDataKey(ctx context.Context, org string) (uint32, error) {
+func (r *RemoteClient) rotateDataKey(ctx context.Context, org string) (KeyRotationDTO, error) {
 	var out KeyRotationDTO
 	err := r.do(ctx, http.MethodPost, "/api/organizations/"+url.PathEscape(org)+"/keys/rotate", nil, &out)
-	return out.KeyID, err
+	return out, err
 }
 
 func (r *RemoteClient) copyForAudit(ctx context.Context, dir string, orgs []string) (AuditCopyDTO, error) {

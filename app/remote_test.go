@@ -100,8 +100,9 @@ func TestRemote_CLIThroughTheDesktopAPI(t *testing.T) {
 	}
 	// keys rotate goes through the running app too, with the local
 	// credential only; a typo is refused, not a new organization.
-	if id, err := r.rotateDataKey(ctx, "org-a"); err != nil || id != 2 {
-		t.Fatalf("remote key rotation: key %d, %v", id, err)
+	if rot, err := r.rotateDataKey(ctx, "org-a"); err != nil || rot.KeyID != 2 || rot.PreviousKeyID != 1 ||
+		rot.KeyEncryptionKey != "kek/org-a/1" || rot.RewrappedKeys != 1 {
+		t.Fatalf("remote key rotation: %+v, %v", rot, err)
 	}
 	if _, err := r.rotateDataKey(ctx, "org-typo"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("remote key rotation of an unknown org: %v, want ErrNotFound", err)

@@ -572,10 +572,17 @@ func (s *api) revokeToken(w http.ResponseWriter, r *http.Request, _ principal) {
 	s.reply(w, t, err)
 }
 
-// KeyRotationDTO is a new data key of an organization.
+// KeyRotationDTO is a key rotation of an organization: its new data key,
+// and the new key-encryption key that wraps it and re-wraps the earlier
+// ones.
 type KeyRotationDTO struct {
-	Org   string `json:"org"`
-	KeyID uint32 `json:"keyId"`
+	Org           string `json:"org"`
+	KeyID         uint32 `json:"keyId"`
+	PreviousKeyID uint32 `json:"previousKeyId"`
+	// KeyEncryptionKey is the new key-encryption key's name in the keychain
+	// (the profile's entries).
+	KeyEncryptionKey string `json:"keyEncryptionKey"`
+	RewrappedKeys    int    `json:"rewrappedKeys"`
 }
 
 // rotateDataKey starts a new data key while the app runs: only the CLI on
@@ -586,8 +593,8 @@ func (s *api) rotateDataKey(w http.ResponseWriter, r *http.Request, _ principal)
 		return
 	}
 	org := r.PathValue("org")
-	id, err := s.app.rotateDataKey(r.Context(), org)
-	s.reply(w, KeyRotationDTO{Org: org, KeyID: id}, err)
+	rot, err := s.app.rotateDataKey(r.Context(), org)
+	s.reply(w, rot, err)
 }
 
 // AuditCopyRequest names the new directory of a copy for an auditor.

@@ -256,23 +256,29 @@ func (a *App) checkConflicts(ctx context.Context, events []storage.Event) ([]sto
 	return st.CheckConflicts(ctx, events)
 }
 
-// RotateDataKey starts a new data key for an organization's states.
-func (a *App) RotateDataKey(org string) (uint32, error) { return a.rotateDataKey(a.bg(), org) }
+// RotateDataKey starts a new data key for an organization's states, and a
+// new key-encryption key that wraps it and re-wraps the earlier ones.
+func (a *App) RotateDataKey(org string) (KeyRotationDTO, error) { return a.rotateDataKey(a.bg(), org) }
 
-func (a *App) rotateDataKey(ctx context.Context, org string) (uint32, error) {
+func (a *App) rotateDataKey(ctx context.Context, org string) (KeyRotationDTO, error) {
 	st, err := a.storeOrErr()
 	if err != nil {
-		return 0, err
+		return KeyRotationDTO{}, err
 	}
 	if org == "" {
-		return 0, &RequestError{Field: "org", Reason: "is required"}
+		return KeyRotationDTO{}, &RequestError{Field: "org", Reason: "is required"}
 	}
 	// A typo must not start a new organization.
 	if err := a.requireOrg(ctx, org); err != nil {
-		return 0, err
+		return KeyRotationDTO{}, err
 	}
 	// The store records audit.key_rotated in the commit of the new key.
-	return st.RotateDataKey(ctx, org, a.opts.User)
+	r, err := st.RotateDataKey(ctx, org, a.opts.User)
+	if err != nil {
+		return KeyRotationDTO{}, err
+	}
+	return KeyRotationDTO{Org: org, KeyID: r.KeyID, PreviousKeyID: r.PreviousKeyID,
+		KeyEncryptionKey: r.KeyEncryptionKey, RewrappedKeys: r.Rewrapped}, nil
 }
 
 // AuditCopyDTO is a copy of the log made for an auditor.
@@ -391,12 +397,13 @@ func (a *App) rotateDueKeys(ctx context.Context, st *storage.Store) int {
 		if a.opts.Now().Sub(made) < DataKeyRotationInterval {
 			continue
 		}
-		id, err := st.RotateDataKey(ctx, o.ID, "system")
+		r, err := st.RotateDataKey(ctx, o.ID, "system")
 		if err != nil {
 			a.log.Warn("key rotation: failed to rotate the data key", "org", o.ID, "err", err)
 			continue
 		}
-		a.log.Info("key rotation: rotated the data key on schedule", "org", o.ID, "keyId", id)
+		a.log.Info("key rotation: rotated the data key on schedule", "org", o.ID, "keyId", r.KeyID,
+			"keyEncryptionKey", r.KeyEncryptionKey, "rewrapped", r.Rewrapped)
 		n++
 	}
 	return n

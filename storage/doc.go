@@ -47,6 +47,9 @@
 // under distinct labels, Badger's at-rest key ("axiom-audit/badger/v1"), the
 // key-encryption key ("axiom-audit/kek/v1") that wraps each organization's
 // AES-256 data keys, and the key of the content MACs used for idempotency
-// ("axiom-audit/dedup/v1"). [Store.RotateDataKey] starts a new data key;
-// old keys stay for old records. See DESIGN.md §4.
+// ("axiom-audit/dedup/v1"). [Store.RotateDataKey] starts a new data key
+// and a new random key-encryption key, kept in the keystore ([KeyKEK]),
+// that wraps it and re-wraps the organization's earlier data keys; old
+// keys stay for old records, which are not rewritten (keys.go). See
+// DESIGN.md §4.
 package storage

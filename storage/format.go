@@ -20,7 +20,9 @@ package storage
 //	0x13 0x13 || org || 0x00 || ts u64 || seq u64         summary (see below): the timeline index
 //	0x14 0x14 || org || 0x00 || field || value || 0x00 || ts u64 || seq u64
 //	                                                      summary: secondary index, one entry per field value
-//	0x15 0x15 || org || 0x00 || keyID u32                 wrapped data key: 0x01 || nonce [12] || AES-GCM(KEK, key)
+//	0x15 0x15 || org || 0x00 || keyID u32                 wrapped data key: 0x01 || nonce [12] || AES-GCM(KEK, key), or, after
+//	                                                      a rotation, 0x02 || KEK generation u32 || nonce [12] || AES-GCM(KEK, key)
+//	                                                      (keys.go)
 //	0x16 0x16 || org || 0x00 || hour u64 || field || value
 //	                                                      count u64: events per UTC hour per field value
 //	0x16 0x16 || org || 0x00 || hour u64 || '*'           pack: the hour's counts of the bounded fields

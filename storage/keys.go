@@ -11,6 +11,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -96,22 +99,51 @@ func wrapAAD(org string, keyID uint32) []byte {
 type dataKey struct {
 	id   uint32
 	aead cipher.AEAD
+	raw  []byte // the key itself, to wrap again when the KEK rotates
 }
 
-// keyring caches the unwrapped data keys of every organization. Data keys
-// are created and rotated under mu and written to Badger (synced) before
-// they are used, so no record can refer to a key that is not durable.
+// Key-encryption keys (KEKs). Generation 0 of every organization is the
+// KEK derived from the master key ("axiom-audit/kek/v1"): an
+// organization's first data key is wrapped by it. Each rotation
+// (RotateDataKey) makes a random KEK, the organization's next generation,
+// stores it in the keystore (KeyKEK) before anything refers to it, and in
+// the commit of the new data key wraps that key and every earlier one of
+// the organization again with it. The records are not touched: old states
+// stay sealed with their data keys, which only the newest KEK unwraps.
+// Nothing derived from the master key then unwraps any of the
+// organization's data keys: a copy of the master key, or of an older KEK,
+// taken before a rotation does not open the states appended after it.
+//
+// A wrapped data key (table 0x15) is
+//
+//	0x01 || nonce [12] || AES-256-GCM(KEK generation 0, key), AAD wrapAAD(org, id)
+//	0x02 || generation u32 || nonce [12] || AES-256-GCM(KEK generation, key), AAD wrapAAD(org, id) || generation u32
+const wrappedGenV byte = 0x02
+
+// KeyKEK is the keystore name of generation gen (from 1) of org's
+// key-encryption key.
+func KeyKEK(org string, gen uint32) string {
+	return "kek/" + org + "/" + strconv.FormatUint(uint64(gen), 10)
+}
+
+// keyring caches the unwrapped data keys of every organization and the
+// key-encryption keys that wrap them. Data keys are created and rotated
+// under mu and written to Badger (synced) before they are used, so no
+// record can refer to a key that is not durable.
 type keyring struct {
 	mu      sync.Mutex
-	kek     cipher.AEAD
+	kek     cipher.AEAD // generation 0, derived from the master key
+	ks      Keystore    // generations from 1
 	db      *badger.DB
 	now     func() time.Time
 	current map[string]dataKey            // org → newest key
 	all     map[string]map[uint32]dataKey // org → keyID → key
+	gen     map[string]uint32             // org → the generation of the KEK its keys are wrapped with
 }
 
-func newKeyring(db *badger.DB, kek cipher.AEAD, now func() time.Time) *keyring {
-	return &keyring{kek: kek, db: db, now: now, current: map[string]dataKey{}, all: map[string]map[uint32]dataKey{}}
+func newKeyring(db *badger.DB, kek cipher.AEAD, ks Keystore, now func() time.Time) *keyring {
+	return &keyring{kek: kek, ks: ks, db: db, now: now, current: map[string]dataKey{},
+		all: map[string]map[uint32]dataKey{}, gen: map[string]uint32{}}
 }
 
 // keyMadeKey is the store metadata entry of when org's current data key
@@ -122,13 +154,17 @@ func keyMadeEntry(org string, t time.Time) kv {
 	return kv{keyMadeKey(org), binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))}
 }
 
-// load reads every data key of org from Badger; caller holds mu.
-func (k *keyring) load(org string) error {
+// load reads every data key of org from Badger and unwraps it, reading the
+// KEK that wraps it from the keystore; caller holds mu.
+func (k *keyring) load(ctx context.Context, org string) error {
 	if _, ok := k.all[org]; ok {
 		return nil
 	}
-	keys := map[uint32]dataKey{}
-	var cur dataKey
+	type wrapped struct {
+		id uint32
+		v  []byte
+	}
+	var entries []wrapped
 	err := k.db.View(func(txn *badger.Txn) error {
 		p := orgPrefix(tagDataKey, org)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
@@ -143,41 +179,112 @@ func (k *keyring) load(org string) error {
 			if err != nil {
 				return fmt.Errorf("failed to read data key %d of organization %q: %w", id, org, err)
 			}
-			dk, err := k.unwrap(org, id, v)
-			if err != nil {
-				return err
-			}
-			keys[id] = dk
-			if id > cur.id {
-				cur = dk
-			}
+			entries = append(entries, wrapped{id, v})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	// The keystore is read outside Badger's transaction: it may take a
+	// while (the OS keychain), and a rotation wraps every key of the
+	// organization with one generation, so it is read once.
+	keys := map[uint32]dataKey{}
+	var cur dataKey
+	var gen uint32
+	var kek cipher.AEAD
+	for i, e := range entries {
+		g, err := wrapGeneration(org, e.id, e.v)
+		if err != nil {
+			return err
+		}
+		if i == 0 && g != 0 {
+			if kek, err = k.readKEK(ctx, org, g); err != nil {
+				return err
+			}
+			gen = g
+		} else if g != gen {
+			return fmt.Errorf("data keys of organization %q are wrapped with key-encryption keys %d and %d, "+
+				"where a rotation wraps them all with its own: %w", org, gen, g, ErrTampered)
+		}
+		dk, err := k.unwrap(org, e.id, e.v, kek)
+		if err != nil {
+			return err
+		}
+		keys[e.id] = dk
+		if e.id > cur.id {
+			cur = dk
+		}
+	}
 	k.all[org] = keys
+	k.gen[org] = gen
 	if cur.aead != nil {
 		k.current[org] = cur
 	}
 	return nil
 }
 
-func (k *keyring) unwrap(org string, id uint32, v []byte) (dataKey, error) {
-	ns := k.kek.NonceSize()
-	if len(v) < 1+ns || v[0] != sealedV {
+// readKEK reads generation gen (from 1) of org's KEK from the keystore.
+func (k *keyring) readKEK(ctx context.Context, org string, gen uint32) (cipher.AEAD, error) {
+	raw, err := k.ks.Get(ctx, KeyKEK(org, gen))
+	if errors.Is(err, ErrKeyNotFound) {
+		return nil, fmt.Errorf("the key-encryption key %q, which wraps the data keys of organization %q since its "+
+			"last key rotation, is missing from the %s: restore it from the %s backup of this profile "+
+			"(the states of the organization's events cannot be read or sealed without it): %w",
+			KeyKEK(org, gen), org, placeOf(k.ks), placeOf(k.ks), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the key-encryption key %q from the %s: %w", KeyKEK(org, gen), placeOf(k.ks), err)
+	}
+	if len(raw) != 32 {
+		return nil, fmt.Errorf("the key-encryption key %q in the %s has %d bytes, want 32: %w",
+			KeyKEK(org, gen), placeOf(k.ks), len(raw), ErrWrongKey)
+	}
+	return newGCM(raw)
+}
+
+// wrapGeneration is the KEK generation a wrapped data key names.
+func wrapGeneration(org string, id uint32, v []byte) (uint32, error) {
+	switch {
+	case len(v) > 0 && v[0] == sealedV:
+		return 0, nil
+	case len(v) >= 5 && v[0] == wrappedGenV:
+		if g := binary.BigEndian.Uint32(v[1:5]); g != 0 {
+			return g, nil
+		}
+	}
+	return 0, fmt.Errorf("data key %d of organization %q is malformed: %w", id, org, ErrTampered)
+}
+
+// unwrap opens wrapped data key id of org with kek (nil: generation 0).
+func (k *keyring) unwrap(org string, id uint32, v []byte, kek cipher.AEAD) (dataKey, error) {
+	gen, err := wrapGeneration(org, id, v)
+	if err != nil {
+		return dataKey{}, err
+	}
+	aad, body := wrapAAD(org, id), v[1:]
+	if gen == 0 {
+		kek = k.kek
+	} else {
+		aad, body = binary.BigEndian.AppendUint32(aad, gen), v[5:]
+	}
+	ns := kek.NonceSize()
+	if len(body) < ns {
 		return dataKey{}, fmt.Errorf("data key %d of organization %q is malformed: %w", id, org, ErrTampered)
 	}
-	raw, err := k.kek.Open(nil, v[1:1+ns], v[1+ns:], wrapAAD(org, id))
+	raw, err := kek.Open(nil, body[:ns], body[ns:], aad)
 	if err != nil {
-		return dataKey{}, fmt.Errorf("data key %d of organization %q does not unwrap with this master key: %w", id, org, ErrWrongKey)
+		if gen == 0 {
+			return dataKey{}, fmt.Errorf("data key %d of organization %q does not unwrap with this master key: %w", id, org, ErrWrongKey)
+		}
+		return dataKey{}, fmt.Errorf("data key %d of organization %q does not unwrap with the key-encryption key %q: %w",
+			id, org, KeyKEK(org, gen), ErrWrongKey)
 	}
 	aead, err := newGCM(raw)
 	if err != nil {
 		return dataKey{}, err
 	}
-	return dataKey{id: id, aead: aead}, nil
+	return dataKey{id: id, aead: aead, raw: raw}, nil
 }
 
 // currentKey returns org's newest data key, creating the first one.
@@ -187,7 +294,7 @@ func (k *keyring) currentKey(ctx context.Context, org string) (dataKey, error) {
 	if dk, ok := k.current[org]; ok {
 		return dk, nil
 	}
-	if err := k.load(org); err != nil {
+	if err := k.load(ctx, org); err != nil {
 		return dataKey{}, err
 	}
 	if dk, ok := k.current[org]; ok {
@@ -197,75 +304,121 @@ func (k *keyring) currentKey(ctx context.Context, org string) (dataKey, error) {
 }
 
 // key returns org's data key id, or false when it is not in the database.
-func (k *keyring) key(org string, id uint32) (dataKey, bool, error) {
+func (k *keyring) key(ctx context.Context, org string, id uint32) (dataKey, bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.load(org); err != nil {
+	if err := k.load(ctx, org); err != nil {
 		return dataKey{}, false, err
 	}
 	dk, ok := k.all[org][id]
 	return dk, ok, nil
 }
 
-// nextKey makes org's next data key without storing it: the key, and its
-// entry for the database (wrapped by the key-encryption key). A rotation
-// stores it in the commit of the event that records the rotation and then
-// installs it. The caller serializes rotations (Store.rotMu).
-func (k *keyring) nextKey(ctx context.Context, org string) (dataKey, kv, error) {
+// rotation is a data key rotation of one organization, made but not yet
+// stored: its new KEK (generation gen), which the caller stores in the
+// keystore first, and the entries of the commit that records it: the new
+// data key and every earlier one, wrapped with the new KEK.
+type rotation struct {
+	org       string
+	key       dataKey
+	previous  uint32 // the id of the key it succeeds
+	gen       uint32
+	kekRaw    []byte
+	kek       cipher.AEAD
+	entries   []kv
+	rewrapped int // earlier keys wrapped again
+}
+
+// rotate makes org's next data key and KEK without storing either. A
+// rotation stores the KEK in the keystore, then the keys in the commit of
+// the event that records the rotation, and then installs them. The caller
+// serializes rotations (Store.rotMu).
+func (k *keyring) rotate(ctx context.Context, org string) (rotation, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.load(org); err != nil {
-		return dataKey{}, kv{}, err
+	if err := k.load(ctx, org); err != nil {
+		return rotation{}, err
 	}
 	if _, ok := k.current[org]; !ok {
 		// An organization's first key is stored on its own, so that the
 		// first append's and this one's are not both key 1.
 		if _, err := k.createLocked(ctx, org); err != nil {
-			return dataKey{}, kv{}, err
+			return rotation{}, err
 		}
 	}
-	dk, e, err := k.wrapNew(org, k.current[org].id+1)
-	if _, exists := k.all[org][dk.id]; exists && err == nil {
+	r := rotation{org: org, previous: k.current[org].id, gen: k.gen[org] + 1, kekRaw: make([]byte, 32)}
+	if r.gen == 0 {
+		return rotation{}, fmt.Errorf("organization %q has no key-encryption key generation left", org)
+	}
+	rand.Read(r.kekRaw)
+	var err error
+	if r.kek, err = newGCM(r.kekRaw); err != nil {
+		return rotation{}, err
+	}
+	id := r.previous + 1
+	if _, exists := k.all[org][id]; exists || id == 0 {
 		// Rotations are serialized and each installs its key before the
 		// next begins: a second key of one id would orphan states.
-		err = fmt.Errorf("data key %d of organization %q exists already", dk.id, org)
+		return rotation{}, fmt.Errorf("data key %d of organization %q exists already", id, org)
 	}
-	return dk, e, err
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	aead, err := newGCM(raw)
+	if err != nil {
+		return rotation{}, err
+	}
+	r.key = dataKey{id: id, aead: aead, raw: raw}
+	ids := slices.Sorted(maps.Keys(k.all[org]))
+	for _, old := range ids {
+		r.entries = append(r.entries, kv{dataKeyKey(org, old), wrapKey(r.kek, r.gen, org, old, k.all[org][old].raw)})
+	}
+	r.rewrapped = len(ids)
+	r.entries = append(r.entries, kv{dataKeyKey(org, id), wrapKey(r.kek, r.gen, org, id, raw)})
+	return r, nil
 }
 
-// install makes dk, stored, org's current key.
-func (k *keyring) install(org string, dk dataKey) {
+// install makes r's key, stored, org's current key, and notes the
+// generation of the KEK its keys are now wrapped with.
+func (k *keyring) install(r rotation) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.all[org][dk.id] = dk
-	if dk.id > k.current[org].id {
-		k.current[org] = dk
+	k.all[r.org][r.key.id] = r.key
+	if r.key.id > k.current[r.org].id {
+		k.current[r.org] = r.key
 	}
+	k.gen[r.org] = r.gen
 }
 
-// wrapNew makes data key id of org and its wrapped entry.
-func (k *keyring) wrapNew(org string, id uint32) (dataKey, kv, error) {
+// wrapKey wraps data key id of org with kek, generation gen (from 1).
+func wrapKey(kek cipher.AEAD, gen uint32, org string, id uint32, raw []byte) []byte {
+	nonce := make([]byte, kek.NonceSize())
+	rand.Read(nonce)
+	v := binary.BigEndian.AppendUint32([]byte{wrappedGenV}, gen)
+	v = append(v, nonce...)
+	return kek.Seal(v, nonce, raw, binary.BigEndian.AppendUint32(wrapAAD(org, id), gen))
+}
+
+// createLocked makes and stores org's first data key, wrapped with the KEK
+// of generation 0 (derived from the master key); caller holds mu.
+func (k *keyring) createLocked(ctx context.Context, org string) (dataKey, error) {
+	if err := ctx.Err(); err != nil {
+		return dataKey{}, err
+	}
+	if len(k.all[org]) > 0 {
+		return dataKey{}, fmt.Errorf("organization %q has data keys already", org)
+	}
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	nonce := make([]byte, k.kek.NonceSize())
 	rand.Read(nonce)
 	v := append([]byte{sealedV}, nonce...)
-	v = k.kek.Seal(v, nonce, raw, wrapAAD(org, id))
+	v = k.kek.Seal(v, nonce, raw, wrapAAD(org, 1))
 	aead, err := newGCM(raw)
 	if err != nil {
-		return dataKey{}, kv{}, err
-	}
-	return dataKey{id: id, aead: aead}, kv{dataKeyKey(org, id), v}, nil
-}
-
-func (k *keyring) createLocked(ctx context.Context, org string) (dataKey, error) {
-	if err := ctx.Err(); err != nil {
 		return dataKey{}, err
 	}
-	dk, e, err := k.wrapNew(org, k.current[org].id+1)
-	if err != nil {
-		return dataKey{}, err
-	}
+	dk := dataKey{id: 1, aead: aead, raw: raw}
+	e := kv{dataKeyKey(org, dk.id), v}
 	made := keyMadeEntry(org, k.now())
 	err = k.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(e.k, e.v); err != nil {
@@ -294,12 +447,12 @@ func seal(dk dataKey, plaintext []byte, org string, seq uint64, id string, side 
 var errNoDataKey = errors.New("data key not present")
 
 // openSealed decrypts a sealed state and returns salt and JCS(state).
-func (k *keyring) openSealed(sealed []byte, org string, seq uint64, id string, side byte, commitment []byte) (salt, state []byte, err error) {
+func (k *keyring) openSealed(ctx context.Context, sealed []byte, org string, seq uint64, id string, side byte, commitment []byte) (salt, state []byte, err error) {
 	if len(sealed) < 5+12+16+32 || sealed[0] != sealedV {
 		return nil, nil, fmt.Errorf("sealed state of seq %d is malformed: %w", seq, ErrTampered)
 	}
 	keyID := binary.BigEndian.Uint32(sealed[1:])
-	dk, ok, err := k.key(org, keyID)
+	dk, ok, err := k.key(ctx, org, keyID)
 	if err != nil {
 		return nil, nil, err
 	}

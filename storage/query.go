@@ -74,7 +74,8 @@ type StoredEvent struct {
 	BeforeStateCommitment string    `json:"beforeStateCommitment,omitempty"`
 	AfterStateCommitment  string    `json:"afterStateCommitment,omitempty"`
 	// StatesSealed is true when the event has states that could not be
-	// decrypted because their data key is not in this database.
+	// decrypted because their data key is not in this database, or the
+	// key-encryption key that wraps it is not in the keystore.
 	StatesSealed bool `json:"statesSealed,omitempty"`
 	// Public is the public record exactly as hashed (JCS). Read only: the
 	// string fields and Metadata of an event read from the store may be
@@ -189,8 +190,11 @@ func (s *Store) decodeStored(v []byte, org string, seq uint64, decrypt bool) (St
 		if err != nil || len(c) != 32 {
 			return nil, fmt.Errorf("record seq %d: state commitment is not 32 bytes of hex: %w", seq, ErrTampered)
 		}
-		_, state, err := s.keys.openSealed(sealed, org, seq, p.ID, side, c)
-		if errors.Is(err, errNoDataKey) {
+		_, state, err := s.keys.openSealed(s.bgCtx, sealed, org, seq, p.ID, side, c)
+		// A key-encryption key missing from the keystore seals the
+		// organization's states as a missing data key does; appends to
+		// the organization fail and say which key to restore.
+		if errors.Is(err, errNoDataKey) || errors.Is(err, ErrKeyNotFound) {
 			se.StatesSealed = true
 			return nil, nil
 		}

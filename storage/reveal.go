@@ -77,7 +77,7 @@ func (s *Store) RevealStates(ctx context.Context, org, id string) (RevealedState
 				if err != nil || len(c) != 32 {
 					return nil, fmt.Errorf("record seq %d: state commitment is not 32 bytes of hex: %w", ie.seq, ErrTampered)
 				}
-				salt, state, err := s.keys.openSealed(sealed, org, ie.seq, id, side, c)
+				salt, state, err := s.keys.openSealed(ctx, sealed, org, ie.seq, id, side, c)
 				if errors.Is(err, errNoDataKey) {
 					return nil, fmt.Errorf("event %q (seq %d): %w", id, ie.seq, ErrStatesSealed)
 				}

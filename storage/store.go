@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,7 +355,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		db:       db,
 		opts:     opts,
 		log:      opts.Logger,
-		keys:     newKeyring(db, dk.kek, opts.Now),
+		keys:     newKeyring(db, dk.kek, ks, opts.Now),
 		dedup:    dk.dedup,
 		stride:   stride,
 		dir:      dir,
@@ -362,6 +363,7 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		diskFree: diskFree,
 		reqs:     make(chan *appendRequest, 256),
 		cancel:   cancel,
+		bgCtx:    bg,
 		heads:    map[string]head{},
 		counters: map[string]uint64{},
 		packs:    map[string]map[string]uint64{},
@@ -371,7 +373,6 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 		db.Close()
 		return nil, err
 	}
-	s.bgCtx = bg
 	s.wv = &writerView{s: s, pending: map[string]pendingID{}}
 	s.flattenAlone = time.Minute
 	s.commitc = make(chan *inflight, 2)
@@ -702,54 +703,88 @@ func (s *Store) gcLoop(ctx context.Context) {
 	}
 }
 
-// RotateDataKey starts a new data key for org and returns its id. Later
-// appends seal with it; earlier records keep their own keys, which stay.
-// The new key is stored in the commit of the event that records the
-// rotation (audit.key_rotated, by actor): a crash leaves both or neither.
+// KeyRotation is what RotateDataKey did.
+type KeyRotation struct {
+	KeyID         uint32 // the new data key, which seals new states
+	PreviousKeyID uint32 // the key it succeeds
+	// KeyEncryptionKey is the keystore name (KeyKEK) of the new
+	// key-encryption key, which wraps the new data key and, again, the
+	// Rewrapped earlier ones.
+	KeyEncryptionKey string
+	Rewrapped        int
+}
+
+// RotateDataKey starts a new data key for org and a new key-encryption key
+// (KEK) that wraps it and re-wraps the organization's earlier data keys
+// (keys.go). Later appends seal with the new data key; earlier records keep
+// their own keys, which stay, and are not rewritten. The new KEK is stored
+// in the keystore first; the keys are stored in the commit of the event
+// that records the rotation (audit.key_rotated, by actor): a crash leaves
+// both or neither.
 // While org has an integrity alert it fails with ErrIntegrityAlert, as
 // appends do, since the rotation could not be recorded.
-func (s *Store) RotateDataKey(ctx context.Context, org, actor string) (uint32, error) {
+func (s *Store) RotateDataKey(ctx context.Context, org, actor string) (KeyRotation, error) {
 	if !validOrg(org) {
-		return 0, fmt.Errorf("organization id %q is not valid: %w", org, ErrInvalidEvent)
+		return KeyRotation{}, fmt.Errorf("organization id %q is not valid: %w", org, ErrInvalidEvent)
 	}
 	s.closeMu.RLock()
 	closed := s.closed
 	s.closeMu.RUnlock()
 	if closed {
-		return 0, ErrClosed
+		return KeyRotation{}, ErrClosed
 	}
 	if err := s.orgAlertGate(ctx, org); err != nil {
-		return 0, err
+		return KeyRotation{}, err
 	}
 	s.rotMu.Lock()
 	defer s.rotMu.Unlock()
-	dk, entry, err := s.keys.nextKey(ctx, org)
+	rot, err := s.keys.rotate(ctx, org)
 	if err != nil {
-		return 0, fmt.Errorf("failed to rotate the data key of organization %q: %w", org, err)
+		return KeyRotation{}, fmt.Errorf("failed to rotate the data key of organization %q: %w", org, err)
 	}
-	meta, _ := json.Marshal(map[string]string{"keyId": strconv.FormatUint(uint64(dk.id), 10)})
+	meta, _ := json.Marshal(map[string]string{
+		"keyId":            strconv.FormatUint(uint64(rot.key.id), 10),
+		"previousKeyId":    strconv.FormatUint(uint64(rot.previous), 10),
+		"keyEncryptionKey": KeyKEK(org, rot.gen),
+		"rewrappedKeys":    strconv.Itoa(rot.rewrapped),
+	})
 	now := s.opts.Now().UTC()
 	ev := Event{Timestamp: now, OrganizationID: org, UserID: actor, Provider: "system",
 		ActionType: "audit.key_rotated", ResourceIDs: []string{}, Status: "applied", RiskLevel: "medium", Metadata: meta}
 	made := keyMadeEntry(org, now)
+	extra := append(slices.Clip(rot.entries), made)
 	req := &appendRequest{events: make([]prepared, 1), done: make(chan appendResult, 1),
-		extra: []kv{entry, made}, onCommit: func() { s.keys.install(org, dk) }}
+		extra: extra, onCommit: func() { s.keys.install(rot) }}
 	if err := s.prepare(&ev, 0, &req.events[0]); err != nil {
-		return 0, fmt.Errorf("failed to record the rotation of organization %q's data key: %w", org, err)
+		return KeyRotation{}, fmt.Errorf("failed to record the rotation of organization %q's data key: %w", org, err)
 	}
-	req.size = req.events[0].size + int64(len(entry.k)+len(entry.v)+len(made.k)+len(made.v)+24)
-	req.count = req.events[0].entries + 2
+	req.size, req.count = req.events[0].size, int64(req.events[0].entries)
+	for _, e := range extra {
+		req.size += int64(len(e.k) + len(e.v) + 24)
+		req.count++
+	}
+	if !s.fitsOneTxn(req.size, req.count) {
+		return KeyRotation{}, fmt.Errorf("failed to rotate the data key of organization %q: its %d data keys do not fit one commit: %w",
+			org, rot.rewrapped+1, ErrBatchTooLarge)
+	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return KeyRotation{}, err
+	}
+	// The new KEK is in the keystore before any key wrapped with it is
+	// committed. Should the commit fail, the next rotation makes the same
+	// generation again and replaces it.
+	if err := s.keys.ks.Set(ctx, KeyKEK(org, rot.gen), rot.kekRaw); err != nil {
+		return KeyRotation{}, fmt.Errorf("failed to store the new key-encryption key of organization %q in the %s (nothing changed): %w",
+			org, placeOf(s.keys.ks), err)
 	}
 	// Once handed to the writer the rotation commits or fails, whatever
 	// the caller's context: it is waited for, so that rotMu is held until
 	// the key is installed, and the answer is true.
 	if _, err := s.submit(context.WithoutCancel(ctx), req); err != nil {
-		return 0, fmt.Errorf("failed to rotate the data key of organization %q (nothing changed): %w", org, err)
+		return KeyRotation{}, fmt.Errorf("failed to rotate the data key of organization %q (nothing changed): %w", org, err)
 	}
-	s.log.Info("rotated data key", "org", org, "keyID", dk.id)
-	return dk.id, nil
+	s.log.Info("rotated data key", "org", org, "keyID", rot.key.id, "kek", KeyKEK(org, rot.gen), "rewrapped", rot.rewrapped)
+	return KeyRotation{KeyID: rot.key.id, PreviousKeyID: rot.previous, KeyEncryptionKey: KeyKEK(org, rot.gen), Rewrapped: rot.rewrapped}, nil
 }
 
 // DataKeyMadeAt is when org's current data key was made. The store

@@ -597,14 +597,14 @@ func TestStore_Keys(t *testing.T) {
 		ks := newStoreKeystore()
 		s := openTest(t, dir, ks)
 		old := appendN(t, s, "acme", 0, 2)
-		id, err := s.RotateDataKey(ctx, "acme", "tester")
-		if err != nil || id != 2 {
-			t.Fatalf("RotateDataKey = %d, %v; want 2", id, err)
+		rot, err := s.RotateDataKey(ctx, "acme", "tester")
+		if err != nil || rot.KeyID != 2 {
+			t.Fatalf("RotateDataKey = %+v, %v; want key 2", rot, err)
 		}
 		// Seq 3 records it, written in the same commit as the key.
 		rec, err := s.List(ctx, Filter{Org: "acme", ActionTypes: []string{"audit.key_rotated"}})
 		if err != nil || len(rec.Events) != 1 || rec.Events[0].Seq != 3 || rec.Events[0].UserID != "tester" ||
-			string(rec.Events[0].Metadata) != `{"keyId":"2"}` {
+			string(rec.Events[0].Metadata) != `{"keyEncryptionKey":"kek/acme/1","keyId":"2","previousKeyId":"1","rewrappedKeys":"1"}` {
 			t.Fatalf("the rotation's record: %+v, %v", rec.Events, err)
 		}
 		fresh := appendN(t, s, "acme", 2, 2)
@@ -669,7 +669,7 @@ func TestStore_Keys(t *testing.T) {
 				if err != nil {
 					t.Error(err)
 				}
-				ids <- id
+				ids <- id.KeyID
 			}()
 		}
 		wg.Wait()
@@ -1315,7 +1315,7 @@ func TestStore_RotationOutlivesItsContext(t *testing.T) {
 		err error
 	}
 	first := make(chan result, 1)
-	go func() { id, err := s.RotateDataKey(ctx1, "acme", "first"); first <- result{id, err} }()
+	go func() { rot, err := s.RotateDataKey(ctx1, "acme", "first"); first <- result{rot.KeyID, err} }()
 	waitFor(t, "the rotation to queue", func() bool { return len(s.reqs) >= 1 || s.writerWaits.Load() > 0 })
 	cancel1()
 	// Cancelled, it still waits for its commit, which the hook holds.
@@ -1327,8 +1327,8 @@ func TestStore_RotationOutlivesItsContext(t *testing.T) {
 	close(release)
 	r1 := <-first
 	r2, err := s.RotateDataKey(context.Background(), "acme", "second")
-	if r1.err != nil || r1.id != 2 || err != nil || r2 != 3 {
-		t.Fatalf("rotations: %d, %v; %d, %v; want keys 2 and 3", r1.id, r1.err, r2, err)
+	if r1.err != nil || r1.id != 2 || err != nil || r2.KeyID != 3 {
+		t.Fatalf("rotations: %d, %v; %d, %v; want keys 2 and 3", r1.id, r1.err, r2.KeyID, err)
 	}
 	appendN(t, s, "acme", 10, 3)
 	s.Close()

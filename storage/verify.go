@@ -995,7 +995,7 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 		if v.opts.Keyless {
 			continue
 		}
-		salt, state, err := v.s.keys.openSealed(st.sealed, org, r.seq, p.ID, st.side, c[:])
+		salt, state, err := v.s.keys.openSealed(v.s.bgCtx, st.sealed, org, r.seq, p.ID, st.side, c[:])
 		if err != nil {
 			bad(ProblemStateDecryptFailed, st.name+": "+err.Error())
 			continue

@@ -286,3 +286,84 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 		t.Errorf("%s has mode %04o; want %04o", path, got, want)
 	}
 }
+
+// TestKeychain_StoreKeys opens a store with the real keychain: the master
+// key and, after a rotation, the organization's new key-encryption key are
+// in the keychain, where secret-tool finds them, and in no file of the log;
+// reopened with them, the store reads every state.
+func TestKeychain_StoreKeys(t *testing.T) {
+	keystoretest.RequireKeychain(t)
+	if _, err := exec.LookPath("secret-tool"); err != nil {
+		t.Fatal("secret-tool (libsecret-tools) is needed to check the keychain from outside")
+	}
+	ctx := context.Background()
+	profile := randomProfile(t)
+	kc := &cleanupKeychain{Keychain: keystore.NewKeychain(profile), t: t}
+	dir := filepath.Join(t.TempDir(), "log")
+	open := func() *storage.Store {
+		s, err := storage.Open(ctx, dir, kc, storage.Options{GCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	event := func(i int) storage.Event {
+		return storage.Event{ID: fmt.Sprintf("01900000-0000-7000-8000-%012x", i), Timestamp: time.Now().UTC().Add(-time.Minute),
+			OrganizationID: "acme", UserID: "ops@example.com", Provider: "aws", ActionType: "apply.mutation",
+			ResourceIDs: []string{"arn:aws:ec2:eu-west-1:1:instance/i-1"}, Status: "applied", RiskLevel: "low",
+			BeforeState: []byte(`{"size":"t3.micro"}`), AfterState: []byte(fmt.Sprintf(`{"size":"t3.large","i":%d}`, i))}
+	}
+	s := open()
+	if _, err := s.Append(ctx, []storage.Event{event(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []storage.Event{event(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var secrets [][]byte
+	for _, name := range []string{storage.KeyMaster, storage.KeyKEK("acme", 1)} {
+		out, err := exec.Command("secret-tool", "lookup", "service", keystore.Service, "username", profile+"/"+name).Output()
+		if err != nil {
+			t.Fatalf("secret-tool lookup of %s: %v", name, err)
+		}
+		got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(out)))
+		if err != nil || len(got) != 32 {
+			t.Fatalf("secret-tool found %q for %s (%v); want base64 of 32 bytes", out, name, err)
+		}
+		secrets = append(secrets, got)
+	}
+	err := filepath.Walk(filepath.Dir(dir), func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, k := range secrets {
+			for _, form := range [][]byte{k, []byte(base64.StdEncoding.EncodeToString(k)), []byte(fmt.Sprintf("%x", k))} {
+				if bytes.Contains(b, form) {
+					t.Errorf("%s holds key %d", path, i)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = open()
+	defer s.Close()
+	for i := 1; i <= 2; i++ {
+		e, err := s.Get(ctx, "acme", event(i).ID)
+		if err != nil || e.StatesSealed || !strings.Contains(string(e.AfterState), "t3.large") {
+			t.Fatalf("event %d after reopening: %s, sealed %v, %v", i, e.AfterState, e.StatesSealed, err)
+		}
+	}
+}

@@ -1,0 +1,322 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// wrappedKeys is every wrapped data key entry of org, by key id.
+func wrappedKeys(t *testing.T, s *Store, org string) map[uint32][]byte {
+	t.Helper()
+	out := map[uint32][]byte{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		p := orgPrefix(tagDataKey, org)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out[binary.BigEndian.Uint32(it.Item().Key()[len(p):])] = v
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// statesReadable fails t unless every event of org reads back with its
+// states decrypted.
+func statesReadable(t *testing.T, s *Store, org string, want int) {
+	t.Helper()
+	page, err := s.List(context.Background(), Filter{Org: org, Limit: 1000})
+	if err != nil || len(page.Events) != want {
+		t.Fatalf("%d events, %v; want %d", len(page.Events), err, want)
+	}
+	for _, e := range page.Events {
+		if e.ActionType == "audit.key_rotated" {
+			continue
+		}
+		if e.StatesSealed || e.BeforeState == nil {
+			t.Fatalf("seq %d: states not readable (sealed %v)", e.Seq, e.StatesSealed)
+		}
+	}
+}
+
+// A rotation makes a random key-encryption key, stores it in the keystore
+// and wraps the new data key and every earlier one with it: afterwards no
+// data key of the organization unwraps with the master key's KEK, and only
+// the newest KEK is needed to read every state.
+func TestRotation_RewrapsEveryDataKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 3)
+	appendN(t, s, "globex", 0, 2)
+	before := wrappedKeys(t, s, "acme")
+	if len(before) != 1 || before[1][0] != sealedV {
+		t.Fatalf("before any rotation: %d keys, first version %x; want one key wrapped by the master key's KEK", len(before), before[1][0])
+	}
+	for round := uint32(1); round <= 2; round++ {
+		rot, err := s.RotateDataKey(ctx, "acme", "tester")
+		want := KeyRotation{KeyID: round + 1, PreviousKeyID: round, KeyEncryptionKey: KeyKEK("acme", round), Rewrapped: int(round)}
+		if err != nil || rot != want {
+			t.Fatalf("rotation %d = %+v, %v; want %+v", round, rot, err, want)
+		}
+		appendN(t, s, "acme", int(10*round), 2)
+		kek, err := ks.Get(ctx, KeyKEK("acme", round))
+		if err != nil || len(kek) != 32 {
+			t.Fatalf("KEK %d in the keystore: %d bytes, %v", round, len(kek), err)
+		}
+		keys := wrappedKeys(t, s, "acme")
+		if len(keys) != int(round)+1 {
+			t.Fatalf("after rotation %d: %d data keys; want %d", round, len(keys), round+1)
+		}
+		for id, v := range keys {
+			if v[0] != wrappedGenV || binary.BigEndian.Uint32(v[1:5]) != round {
+				t.Fatalf("after rotation %d, data key %d is wrapped as %x; want generation %d", round, id, v[:5], round)
+			}
+			if _, err := s.keys.unwrap("acme", id, append([]byte{sealedV}, v[5:]...), nil); !errors.Is(err, ErrWrongKey) {
+				t.Fatalf("data key %d unwraps with the master key's KEK after rotation %d: %v", id, round, err)
+			}
+		}
+		if bytes.Equal(keys[1], before[1]) {
+			t.Fatal("data key 1 was not wrapped again")
+		}
+	}
+	// Another organization's keys are its own.
+	if g := wrappedKeys(t, s, "globex"); len(g) != 1 || g[1][0] != sealedV {
+		t.Fatalf("globex's keys changed with acme's rotation: %d keys", len(g))
+	}
+	s.Close()
+
+	// Only the newest KEK is needed: drop the first.
+	ks.mu.Lock()
+	delete(ks.secrets, KeyKEK("acme", 1))
+	ks.mu.Unlock()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	statesReadable(t, s, "acme", 9)
+	statesReadable(t, s, "globex", 2)
+	appendN(t, s, "acme", 100, 1)
+	rot, err := s.List(ctx, Filter{Org: "acme", ActionTypes: []string{"audit.key_rotated"}})
+	if err != nil || len(rot.Events) != 2 ||
+		string(rot.Events[0].Metadata) != `{"keyEncryptionKey":"kek/acme/2","keyId":"3","previousKeyId":"2","rewrappedKeys":"2"}` {
+		t.Fatalf("rotation records: %+v, %v", rot.Events, err)
+	}
+}
+
+// Without the KEK its keys are wrapped with, an organization's appends
+// fail, saying which key is missing and where to restore it from, and its
+// states read as sealed; other organizations go on.
+func TestRotation_MissingKEK(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 2)
+	appendN(t, s, "globex", 0, 1)
+	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ks.mu.Lock()
+	delete(ks.secrets, KeyKEK("acme", 1))
+	ks.mu.Unlock()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	_, err := s.Append(ctx, []Event{testEvent("acme", 50)})
+	if !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), `"kek/acme/1"`) || !strings.Contains(err.Error(), "restore it") {
+		t.Fatalf("append without the KEK: %v; want ErrKeyNotFound naming kek/acme/1 and how to restore it", err)
+	}
+	page, err := s.List(ctx, Filter{Org: "acme", Limit: 10})
+	if err != nil || len(page.Events) != 3 {
+		t.Fatalf("list without the KEK: %d events, %v", len(page.Events), err)
+	}
+	for _, e := range page.Events {
+		if e.ActionType != "audit.key_rotated" && !e.StatesSealed {
+			t.Fatalf("seq %d: states not marked sealed without the KEK", e.Seq)
+		}
+	}
+	appendN(t, s, "globex", 1, 1)
+	// Restored, the KEK opens everything again (a new store: the failed
+	// load is not cached).
+	s.Close()
+	s = openTest(t, dir, ks)
+	s.Close()
+}
+
+// A KEK of the wrong size or the wrong key is a clear error, not states
+// silently missing.
+func TestRotation_WrongKEK(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		secret []byte
+		want   string
+	}{
+		{"short", make([]byte, 16), "has 16 bytes, want 32"},
+		{"another key", bytes.Repeat([]byte{7}, 32), `does not unwrap with the key-encryption key "kek/acme/1"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ks := newStoreKeystore()
+			s := openTest(t, dir, ks)
+			appendN(t, s, "acme", 0, 1)
+			if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			ks.Set(ctx, KeyKEK("acme", 1), tc.secret)
+			s = openTest(t, dir, ks)
+			defer s.Close()
+			_, err := s.Append(ctx, []Event{testEvent("acme", 5)})
+			if !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("append: %v; want ErrWrongKey saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A rotation whose KEK cannot be stored changes nothing; one whose commit
+// fails leaves the KEK in the keystore unused, and the next rotation makes
+// that generation again.
+func TestRotation_Failures(t *testing.T) {
+	ctx := context.Background()
+	t.Run("keystore refuses the KEK", func(t *testing.T) {
+		dir := t.TempDir()
+		ks := newStoreKeystore()
+		s := openTest(t, dir, ks)
+		defer s.Close()
+		appendN(t, s, "acme", 0, 1)
+		// The keys are loaded; the keystore then fails.
+		ks.mu.Lock()
+		ks.err = fmt.Errorf("the login keyring is locked: %w", ErrKeychainUnavailable)
+		ks.mu.Unlock()
+		_, err := s.RotateDataKey(ctx, "acme", "tester")
+		if !errors.Is(err, ErrKeychainUnavailable) || !strings.Contains(err.Error(), "nothing changed") {
+			t.Fatalf("rotation with a locked keychain: %v", err)
+		}
+		ks.mu.Lock()
+		ks.err = nil
+		ks.mu.Unlock()
+		if keys := wrappedKeys(t, s, "acme"); len(keys) != 1 || keys[1][0] != sealedV {
+			t.Fatalf("a refused rotation changed the keys: %d", len(keys))
+		}
+		rot, _ := s.List(ctx, Filter{Org: "acme", ActionTypes: []string{"audit.key_rotated"}})
+		if len(rot.Events) != 0 {
+			t.Fatal("a refused rotation was recorded")
+		}
+		appendN(t, s, "acme", 1, 1)
+	})
+	t.Run("commit fails", func(t *testing.T) {
+		dir := t.TempDir()
+		ks := newStoreKeystore()
+		s := openTest(t, dir, ks)
+		appendN(t, s, "acme", 0, 2)
+		s.setFailed(errors.New("disk gone"))
+		if _, err := s.RotateDataKey(ctx, "acme", "tester"); err == nil {
+			t.Fatal("RotateDataKey succeeded on a failed store")
+		}
+		orphan, err := ks.Get(ctx, KeyKEK("acme", 1))
+		if err != nil {
+			t.Fatalf("the KEK was not stored before the commit: %v", err)
+		}
+		s.Close()
+		s = openTest(t, dir, ks)
+		defer s.Close()
+		statesReadable(t, s, "acme", 2)
+		if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := ks.Get(ctx, KeyKEK("acme", 1))
+		if bytes.Equal(again, orphan) {
+			t.Fatal("the next rotation reused the unused KEK instead of making a new one")
+		}
+		statesReadable(t, s, "acme", 3)
+	})
+}
+
+// Data keys wrapped with different generations cannot come from a
+// rotation, which wraps them all with one: the store says the keys were
+// tampered with.
+func TestRotation_MixedGenerationsAreTampering(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 1)
+	old := wrappedKeys(t, s, "acme")[1]
+	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	// Put back key 1 as it was wrapped before the rotation.
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(dataKeyKey("acme", 1), old) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	if _, err := s.Append(ctx, []Event{testEvent("acme", 9)}); !errors.Is(err, ErrTampered) {
+		t.Fatalf("append with mixed KEK generations: %v; want ErrTampered", err)
+	}
+}
+
+func FuzzUnwrapDataKey(f *testing.F) {
+	ks := newStoreKeystore()
+	dir := f.TempDir()
+	s := openTest(f, dir, ks)
+	defer s.Close()
+	appendN(f, s, "acme", 0, 1)
+	if _, err := s.RotateDataKey(context.Background(), "acme", "tester"); err != nil {
+		f.Fatal(err)
+	}
+	kek, err := ks.Get(context.Background(), KeyKEK("acme", 1))
+	if err != nil {
+		f.Fatal(err)
+	}
+	aead, err := newGCM(kek)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.db.View(func(txn *badger.Txn) error {
+		for id := uint32(1); id <= 2; id++ {
+			item, err := txn.Get(dataKeyKey("acme", id))
+			if err != nil {
+				f.Fatal(err)
+			}
+			v, _ := item.ValueCopy(nil)
+			f.Add(id, v)
+		}
+		return nil
+	})
+	f.Add(uint32(1), []byte{0x01})
+	f.Add(uint32(1), []byte{0x02, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, id uint32, v []byte) {
+		gen, gerr := wrapGeneration("acme", id, v)
+		dk, err := s.keys.unwrap("acme", id, v, aead)
+		if gerr != nil {
+			if err == nil || !errors.Is(err, ErrTampered) {
+				t.Fatalf("malformed %x: unwrap = %v", v, err)
+			}
+			return
+		}
+		if err == nil && (len(dk.raw) != 32 || dk.id != id || dk.aead == nil) {
+			t.Fatalf("generation %d, id %d: unwrapped %d bytes", gen, id, len(dk.raw))
+		}
+		if err != nil && !errors.Is(err, ErrWrongKey) && !errors.Is(err, ErrTampered) {
+			t.Fatalf("unwrap %x: %v", v, err)
+		}
+	})
+}
