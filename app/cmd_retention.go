@@ -187,6 +187,16 @@ func (c *cli) retentionCommand() *cobra.Command {
 				return writeJSONLine(cmd.OutOrStdout(), res)
 			}
 			printSweep(cmd.OutOrStdout(), res)
+			if dryRun {
+				// A dry run sweeps by the version in force now; a pending
+				// version changes what later sweeps prune.
+				if d, err := b.retentionShow(cmd.Context(), org); err == nil {
+					for _, p := range d.Pending {
+						fmt.Fprintf(cmd.OutOrStdout(), "Version %d of the policy, pending, takes effect at %s: sweeps from then on prune by its windows "+
+							"('axiom-audit retention show --org %s' lists them).\n", p.Version, p.EffectiveFrom, org)
+					}
+				}
+			}
 			return nil
 		},
 	}

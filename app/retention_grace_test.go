@@ -96,3 +96,37 @@ func TestRetentionGrace_AtOnce(t *testing.T) {
 		t.Fatalf("the change's record: %+v, %v", page.Events, err)
 	}
 }
+
+// A dry run sweeps by the version in force; it says when a pending version
+// takes effect, since later sweeps prune by its windows.
+func TestRetentionGrace_DryRunNamesPendingVersion(t *testing.T) {
+	ctx := context.Background()
+	clk := &stepClock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{Now: clk.Now, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := appOver(t, st, Options{Keystore: ks, Paths: Paths{Profile: "p", DataDir: dir}, User: "tester", Now: clk.Now})
+	if _, err := a.appendEvents(ctx, []storage.Event{TestEvent("acme", 1, clk.Now().Add(-40*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, stderr, code := runCLI(t, a, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, %s", args, code, stderr)
+		}
+		return out
+	}
+	if out := run("retention", "sweep", "--org", "acme", "--dry-run"); strings.Contains(out, "pending") {
+		t.Fatalf("no pending version, yet the dry run names one:\n%s", out)
+	}
+	run("retention", "set", "--org", "acme", "--class", "operational", "--days", "30")
+	out := run("retention", "sweep", "--org", "acme", "--dry-run")
+	if !strings.Contains(out, "Would prune 0 events of acme (policy version 0") ||
+		!strings.Contains(out, "Version 1 of the policy, pending, takes effect at 2026-06-08T00:00:00Z: sweeps from then on prune by its windows") {
+		t.Fatalf("dry run with version 1 pending:\n%s", out)
+	}
+}
