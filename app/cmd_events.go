@@ -807,7 +807,7 @@ func (q *queryFlags) register(cmd *cobra.Command) {
 	f.StringVar(&q.status, "status", "", "pending, applied, failed or rolled_back")
 	f.StringVar(&q.risk, "risk", "", "low, medium or high")
 	f.StringVar(&q.resource, "resource", "", "only events touching resource `ID` (a trailing * matches a prefix)")
-	f.StringVar(&q.text, "text", "", "case-insensitive substring of a public field or a metadata value")
+	f.StringVar(&q.text, "text", "", "free text: every word, and every \"quoted phrase\" whole, is a case-insensitive substring of some public field or metadata value")
 	f.StringVar(&q.order, "order", "newest", "newest or oldest first")
 }
 

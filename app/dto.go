@@ -56,7 +56,7 @@ type QueryDTO struct {
 	NotUserIDs       []string `json:"notUserIds,omitempty"`
 	NotStatuses      []string `json:"notStatuses,omitempty"`
 	NotRiskLevels    []string `json:"notRiskLevels,omitempty"`
-	Text             string   `json:"text,omitempty"`  // free text over the public fields
+	Text             string   `json:"text,omitempty"`  // free text over the public fields (storage.Filter.Text)
 	Order            string   `json:"order,omitempty"` // "newest" (default) | "oldest"
 	Limit            int      `json:"limit,omitempty"` // default 100, max 1000
 	Cursor           string   `json:"cursor,omitempty"`

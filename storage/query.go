@@ -49,11 +49,13 @@ type Filter struct {
 	ResourceID       string // exact match of one of the event's resourceIds
 	ResourceIDPrefix string // prefix of one of the event's resourceIds
 
-	// Text is a case-insensitive substring of a public field (id, user,
-	// provider, actionType, category, status, riskLevel, a resourceId) or
-	// of a value in the metadata: a string as it reads unescaped, a number
-	// as written, true or false. Metadata keys are not searched, and the
-	// sealed states never are.
+	// Text is free text: words, and "phrases in double quotes", each of
+	// which must be a case-insensitive substring of a public field (id,
+	// user, provider, actionType, category, status, riskLevel, a
+	// resourceId) or of a value in the metadata: a string as it reads
+	// unescaped, a number as written, true or false. Different words may
+	// match different fields (TextTerms splits it). Metadata keys are not
+	// searched, and the sealed states never are.
 	Text string
 
 	Order  Order
@@ -216,7 +218,7 @@ type compiledFilter struct {
 	since, until                           uint64          // encoded; until exclusive
 	cat, act, prov, user, status, risk     map[string]bool
 	ncat, nact, nprov, nuser, nstat, nrisk map[string]bool
-	text                                   string
+	text                                   []string // TextTerms(f.Text), lower case
 	needRecord                             bool // resource or text filters need the record
 }
 
@@ -264,7 +266,7 @@ func compile(f Filter) (*compiledFilter, error) {
 		status: set(f.Statuses), risk: set(f.RiskLevels),
 		ncat: set(f.NotCategories), nact: set(f.NotActionTypes), nprov: set(f.NotProviders),
 		nuser: set(f.NotUserIDs), nstat: set(f.NotStatuses), nrisk: set(f.NotRiskLevels),
-		text: strings.ToLower(f.Text)}
+		text: TextTerms(strings.ToLower(f.Text))}
 	if !f.Since.IsZero() {
 		c.since = encBound(f.Since)
 	}
@@ -331,17 +333,19 @@ func (c *compiledFilter) matchRecord(e *StoredEvent) bool {
 	if p := c.f.ResourceIDPrefix; p != "" && !slices.ContainsFunc(e.ResourceIDs, func(r string) bool { return strings.HasPrefix(r, p) }) {
 		return false
 	}
-	if c.text == "" {
-		return true
+	for _, term := range c.text {
+		has := func(v string) bool { return strings.Contains(strings.ToLower(v), term) }
+		if has(e.ID) || has(e.UserID) || has(e.Provider) || has(e.ActionType) || has(e.Category) ||
+			has(e.Status) || has(e.RiskLevel) || slices.ContainsFunc(e.ResourceIDs, has) {
+			continue
+		}
+		// The metadata's values, as they read unescaped: not its keys, and
+		// not the JSON text, where `C:\Users` is `C:\\Users`.
+		if len(e.Metadata) == 0 || !anyJSONValue(e.Metadata, has) {
+			return false
+		}
 	}
-	has := func(v string) bool { return strings.Contains(strings.ToLower(v), c.text) }
-	if has(e.ID) || has(e.UserID) || has(e.Provider) || has(e.ActionType) || has(e.Category) ||
-		has(e.Status) || has(e.RiskLevel) || slices.ContainsFunc(e.ResourceIDs, has) {
-		return true
-	}
-	// The metadata's values, as they read unescaped: not its keys, and
-	// not the JSON text, where `C:\Users` is `C:\\Users`.
-	return len(e.Metadata) > 0 && anyJSONValue(e.Metadata, has)
+	return true
 }
 
 // Matcher tells whether an event is one a filter selects, as List and

@@ -3,7 +3,45 @@ package storage
 import (
 	"encoding/json"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
+
+// TextTerms splits a free-text search (Filter.Text) into what each event
+// must contain: its words, separated by white space, and each phrase in
+// double quotes whole ("access denied"). A quote that is not closed runs
+// to the end; empty phrases are dropped. There are no escapes: a double
+// quote inside a word (say"hi) is part of it.
+func TextTerms(s string) []string {
+	var terms []string
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case unicode.IsSpace(r):
+			i += size
+		case r == '"':
+			end := strings.IndexByte(s[i+1:], '"')
+			phrase := s[i+1:]
+			if end >= 0 {
+				phrase = s[i+1 : i+1+end]
+				i += end + 2
+			} else {
+				i = len(s)
+			}
+			if strings.TrimSpace(phrase) != "" {
+				terms = append(terms, phrase)
+			}
+		default:
+			j := strings.IndexFunc(s[i:], unicode.IsSpace)
+			if j < 0 {
+				j = len(s) - i
+			}
+			terms = append(terms, s[i:i+j])
+			i += j
+		}
+	}
+	return terms
+}
 
 // anyJSONValue reports whether fn holds for one of the scalar values of
 // the JSON document doc: each string as it reads once unescaped, each

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -100,7 +102,8 @@ func FuzzAnyJSONValue(f *testing.F) {
 }
 
 // TestList_TextSearchesMetadataValues: free text finds what a metadata
-// value says, escapes and all, and not the metadata's keys.
+// value says, escapes and all, and not the metadata's keys; every word or
+// quoted phrase must be found, each in any field.
 func TestList_TextSearchesMetadataValues(t *testing.T) {
 	s, _, _ := newTestStore(t)
 	ctx := context.Background()
@@ -116,8 +119,12 @@ func TestList_TextSearchesMetadataValues(t *testing.T) {
 		text string
 		want int
 	}{
-		{`C:\Users`, 1}, {`c:\users\bob`, 1}, {`say "hi"`, 1}, {"a\tb", 1}, {"1234", 1}, {"true", 1},
+		{`C:\Users`, 1}, {`c:\users\bob`, 1}, {`say "hi"`, 1}, {"\"a\tb\"", 1}, {"1234", 1}, {"true", 1},
 		{`"path":`, 0}, {"quote", 0}, {`\\`, 0}, {`\"`, 0}, {"dryrun", 0},
+		// Each word may match another field; all must match.
+		{"bob 1234", 1}, {"1234 custom.note", 1}, {"BOB true", 1}, {"bob nowhere", 0}, {`"users\bob"`, 1},
+		// A phrase is matched whole: these words are in the event, not as one phrase.
+		{`"bob 1234"`, 0},
 	} {
 		p, err := s.List(ctx, Filter{Org: "acme", Text: tc.text})
 		if err != nil {
@@ -134,4 +141,53 @@ func TestList_TextSearchesMetadataValues(t *testing.T) {
 			t.Errorf("text %q: Matcher says %v (%v), List %d", tc.text, m.Match(&got), err, tc.want)
 		}
 	}
+}
+
+// TestTextTerms reads its cases from testdata/text-terms.json, which the
+// query bar's tests read too: both split text alike.
+func TestTextTerms(t *testing.T) {
+	raw, err := os.ReadFile("testdata/text-terms.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden struct {
+		Cases []struct {
+			In    string   `json:"in"`
+			Terms []string `json:"terms"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &golden); err != nil || len(golden.Cases) == 0 {
+		t.Fatalf("testdata/text-terms.json: %v", err)
+	}
+	for _, tc := range golden.Cases {
+		got := TextTerms(tc.In)
+		if len(got) == 0 && len(tc.Terms) == 0 {
+			continue
+		}
+		if !slices.Equal(got, tc.Terms) {
+			t.Errorf("TextTerms(%q) = %q, want %q", tc.In, got, tc.Terms)
+		}
+	}
+}
+
+func FuzzTextTerms(f *testing.F) {
+	for _, s := range []string{"", "a b", `"a b" c`, `"x`, "\u00a0\u3000", `a"b"c`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		terms := TextTerms(s)
+		total := 0
+		for _, term := range terms {
+			if strings.TrimSpace(term) == "" {
+				t.Fatalf("TextTerms(%q) has an empty term: %q", s, terms)
+			}
+			if !strings.Contains(s, term) {
+				t.Fatalf("TextTerms(%q) has %q, which is not in it", s, term)
+			}
+			total += len(term)
+		}
+		if total > len(s) {
+			t.Fatalf("TextTerms(%q) = %q: longer than the input", s, terms)
+		}
+	})
 }

@@ -141,9 +141,9 @@ describe('App', () => {
     expect(screen.queryByTestId('missing-org')).toBeNull()
   })
 
-  it('says that words without a field are one phrase when nothing matches them', async () => {
+  it('says that every word without a field must match when nothing matches them', async () => {
     renderApp({ search: '?org=acme&range=90d&q=alice%20nowhere' })
-    expect(await screen.findByTestId('empty-state')).toHaveTextContent('searched as one phrase')
+    expect(await screen.findByTestId('empty-state')).toHaveTextContent('Every word without a field must be in the event')
   })
 
   it('reports ready when the first screen is a bad search link', async () => {

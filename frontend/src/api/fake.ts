@@ -15,6 +15,7 @@ import type {
   EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
 } from './types'
 import { periodRange } from '../lib/period'
+import { textTerms } from '../query/parse'
 
 export interface FakeOptions {
   /** Generated events per organization (default: acme-prod 1,000,000 and acme-staging 25,000). */
@@ -105,8 +106,8 @@ export function compileQuery(ds: Dataset, q: QueryDTO): Compiled {
     checks.push(ds.resourceMatcher((r) => r.startsWith(p)))
   }
   if (q.text && q.text.trim()) {
-    // Every word must occur in one of the public fields.
-    const words = q.text.toLowerCase().split(/\s+/).filter(Boolean)
+    // Every word or quoted phrase must occur in one of the public fields.
+    const words = textTerms(q.text.toLowerCase())
     const dictHits = words.map((w) => {
       const m: Partial<Record<ColumnField, Uint8Array>> = {}
       for (const f of COLUMN_FIELDS) {

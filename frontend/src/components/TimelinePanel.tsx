@@ -67,7 +67,7 @@ export function TimelinePanel() {
           'Nothing in this time range matches the filters. '
         )}
         Widen the range or remove a term.
-        {parseQuery(q).filter.text?.includes(' ') && ' Words without a field are searched as one phrase, so try fewer of them.'}
+        {parseQuery(q).filter.text?.includes(' ') && ' Every word without a field must be in the event, so try fewer of them (or "quote a phrase").'}
       </EmptyState>
     )
   else body = <Timeline scrollRef={scrollRef} />

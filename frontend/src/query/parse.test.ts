@@ -1,8 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CATEGORIES, PROVIDERS, RISK_LEVELS, STATUSES } from '../api/types'
-import { cleanFilter, formatQuery, parseQuery, toggleTerm, type QueryFilter } from './parse'
+import { cleanFilter, formatQuery, parseQuery, textTerms, toggleTerm, type QueryFilter } from './parse'
 import { suggest, wordAt } from './suggest'
+import golden from '../../../storage/testdata/text-terms.json'
 
 describe('parseQuery', () => {
   const cases: [string, QueryFilter][] = [
@@ -15,7 +16,7 @@ describe('parseQuery', () => {
     ['resource:arn:aws:s3:::logs', { resourceId: 'arn:aws:s3:::logs' }],
     ['resource:arn:aws:s3*', { resourceIdPrefix: 'arn:aws:s3' }],
     ['action:apply.mutation -category:scan', { actionTypes: ['apply.mutation'], notCategories: ['scan'] }],
-    ['"bucket policy" versioning', { text: 'bucket policy versioning' }],
+    ['"bucket policy" versioning', { text: '"bucket policy" versioning' }],
     ['STATUS:failed', { statuses: ['failed'] }],
     ['user:"say \\"hi\\""', { userIds: ['say "hi"'] }],
     // A backslash escapes only " and itself: a Windows path reads as written.
@@ -90,7 +91,9 @@ describe('toggleTerm', () => {
 })
 
 // Generators for valid filters: parse(format(f)) must give f back.
-const word = fc.stringMatching(/^[a-z0-9_.@-]{1,12}$/).filter((w) => !w.startsWith('-'))
+const bareWord = fc.stringMatching(/^[a-z0-9_.@-]{1,12}$/).filter((w) => !w.startsWith('-'))
+// Free text: words, and phrases the log matches whole.
+const word = fc.oneof(bareWord, fc.tuple(bareWord, bareWord).map(([a, b]) => `"${a} ${b}"`))
 const anyValue = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s.trim() === s && s.length > 0)
 const pick = <T extends string>(xs: readonly T[]) => fc.uniqueArray(fc.constantFrom(...xs), { maxLength: 3 })
 const filterArb: fc.Arbitrary<QueryFilter> = fc
@@ -175,5 +178,16 @@ describe('suggest', () => {
   })
   it('finds the word at the caret', () => {
     expect(wordAt('a status:f b', 10)).toEqual({ start: 2, end: 10, word: 'status:f' })
+  })
+})
+
+describe('textTerms', () => {
+  // The log's own cases (storage.TextTerms reads the same file).
+  it.each(golden.cases.map((c) => [c.in, c.terms] as const))('splits %j as the log does', (input, terms) => {
+    expect(textTerms(input)).toEqual(terms)
+  })
+  it('sends a quoted phrase quoted, so the log matches it whole', () => {
+    expect(parseQuery('"access denied" prod').filter.text).toBe('"access denied" prod')
+    expect(textTerms(parseQuery('"access denied" prod').filter.text ?? '')).toEqual(['access denied', 'prod'])
   })
 })

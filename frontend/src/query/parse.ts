@@ -5,9 +5,11 @@
 // Fields: category, action, provider, user, status, risk, resource. A value
 // may be quoted ("…" with \" and \\ escapes; any other backslash is
 // itself). `-field:value` excludes; `resource:x*` matches a prefix. Words
-// without a field are free text, searched as one phrase (the log's text
-// filter is one case-insensitive substring). parseQuery never throws: problems come back as errors with
-// the character range they concern, so the bar can underline them.
+// without a field are free text: each word, and each "quoted phrase"
+// whole, must be a case-insensitive substring of some public field of the
+// event (the log's text filter, storage.TextTerms). parseQuery never
+// throws: problems come back as errors with the character range they
+// concern, so the bar can underline them.
 
 import { CATEGORIES, PROVIDERS, RISK_LEVELS, STATUSES, type QueryDTO } from '../api/types'
 
@@ -178,8 +180,37 @@ export function parseQuery(input: string): ParseResult {
     terms.push({ negated: false, value, start, end })
     text.push(value)
   }
-  if (text.length) filter.text = text.join(' ')
+  // A phrase goes to the log quoted, so that it is matched whole.
+  if (text.length) filter.text = text.map((t) => (/\s/.test(t) ? `"${t}"` : t)).join(' ')
   return { filter, terms, errors }
+}
+
+/**
+ * The words and "quoted phrases" of a text filter, as the log splits them
+ * (storage.TextTerms): white space separates words; a phrase in double
+ * quotes is one term; an unclosed quote runs to the end; empty phrases are
+ * dropped; there are no escapes.
+ */
+export function textTerms(s: string): string[] {
+  const terms: string[] = []
+  let i = 0
+  while (i < s.length) {
+    const c = s[i] ?? ''
+    if (/\s/u.test(c)) {
+      i++
+    } else if (c === '"') {
+      const end = s.indexOf('"', i + 1)
+      const phrase = end >= 0 ? s.slice(i + 1, end) : s.slice(i + 1)
+      i = end >= 0 ? end + 1 : s.length
+      if (phrase.trim() !== '') terms.push(phrase)
+    } else {
+      let j = i
+      while (j < s.length && !/\s/u.test(s[j] ?? '')) j++
+      terms.push(s.slice(i, j))
+      i = j
+    }
+  }
+  return terms
 }
 
 function addFieldTerm(filter: QueryFilter, t: Term, errors: ParseError[]): boolean {
@@ -245,7 +276,7 @@ export function formatQuery(f: QueryFilter): string {
     for (const v of f[inc] ?? []) parts.push(`${field}:${fieldValue(v)}`)
     for (const v of f[exc] ?? []) parts.push(`-${field}:${fieldValue(v)}`)
   }
-  if (f.text) for (const w of f.text.split(/\s+/).filter(Boolean)) parts.push(quoteValue(w))
+  if (f.text) for (const w of textTerms(f.text)) parts.push(quoteValue(w))
   return parts.join(' ')
 }
 
