@@ -329,15 +329,49 @@ type rotation struct {
 	rewrapped int // earlier keys wrapped again
 }
 
-// rotate makes org's next data key and KEK without storing either. A
+// generation is the generation of the KEK org's data keys are wrapped
+// with (0: the master key's).
+func (k *keyring) generation(ctx context.Context, org string) (uint32, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.load(ctx, org); err != nil {
+		return 0, err
+	}
+	return k.gen[org], nil
+}
+
+// freeGeneration is the first generation from gen whose name (KeyKEK) is
+// not in the keystore. A name there already may wrap the keys of a commit
+// answered as failed but written, or of another copy of the log (a backup
+// from before a rotation, rotated again): Set would replace it, and those
+// keys would unwrap with nothing. Read outside mu: the keychain is slow.
+func (k *keyring) freeGeneration(ctx context.Context, org string, gen uint32) (uint32, error) {
+	for ; gen != 0; gen++ {
+		_, err := k.ks.Get(ctx, KeyKEK(org, gen))
+		if errors.Is(err, ErrKeyNotFound) {
+			return gen, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("failed to check that the key-encryption key %q is not in the %s already: %w",
+				KeyKEK(org, gen), placeOf(k.ks), err)
+		}
+	}
+	return 0, fmt.Errorf("organization %q has no key-encryption key generation left", org)
+}
+
+// rotate makes org's next data key and KEK, of generation gen (above the
+// current one, and free: freeGeneration), without storing either. A
 // rotation stores the KEK in the keystore, then the keys in the commit of
 // the event that records the rotation, and then installs them. The caller
 // serializes rotations (Store.rotMu).
-func (k *keyring) rotate(ctx context.Context, org string) (rotation, error) {
+func (k *keyring) rotate(ctx context.Context, org string, gen uint32) (rotation, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.load(ctx, org); err != nil {
 		return rotation{}, err
+	}
+	if gen <= k.gen[org] {
+		return rotation{}, fmt.Errorf("key-encryption key generation %d of organization %q is not above its current one, %d", gen, org, k.gen[org])
 	}
 	if _, ok := k.current[org]; !ok {
 		// An organization's first key is stored on its own, so that the
@@ -346,10 +380,7 @@ func (k *keyring) rotate(ctx context.Context, org string) (rotation, error) {
 			return rotation{}, err
 		}
 	}
-	r := rotation{org: org, previous: k.current[org].id, gen: k.gen[org] + 1, kekRaw: make([]byte, 32)}
-	if r.gen == 0 {
-		return rotation{}, fmt.Errorf("organization %q has no key-encryption key generation left", org)
-	}
+	r := rotation{org: org, previous: k.current[org].id, gen: gen, kekRaw: make([]byte, 32)}
 	rand.Read(r.kekRaw)
 	var err error
 	if r.kek, err = newGCM(r.kekRaw); err != nil {

@@ -738,7 +738,17 @@ func (s *Store) RotateDataKey(ctx context.Context, org, actor string) (KeyRotati
 	}
 	s.rotMu.Lock()
 	defer s.rotMu.Unlock()
-	rot, err := s.keys.rotate(ctx, org)
+	// The new KEK's name must be one no keystore entry has: an entry
+	// there may wrap keys committed by a rotation answered as failed, or
+	// those of another copy of this log.
+	gen, err := s.keys.generation(ctx, org)
+	if err == nil {
+		gen, err = s.keys.freeGeneration(ctx, org, gen+1)
+	}
+	if err != nil {
+		return KeyRotation{}, fmt.Errorf("failed to rotate the data key of organization %q (nothing changed): %w", org, err)
+	}
+	rot, err := s.keys.rotate(ctx, org, gen)
 	if err != nil {
 		return KeyRotation{}, fmt.Errorf("failed to rotate the data key of organization %q: %w", org, err)
 	}
@@ -771,8 +781,9 @@ func (s *Store) RotateDataKey(ctx context.Context, org, actor string) (KeyRotati
 		return KeyRotation{}, err
 	}
 	// The new KEK is in the keystore before any key wrapped with it is
-	// committed. Should the commit fail, the next rotation makes the same
-	// generation again and replaces it.
+	// committed. Should the commit fail, it stays there unused: the next
+	// rotation takes the next free generation (freeGeneration), since a
+	// commit answered as failed may have been written.
 	if err := s.keys.ks.Set(ctx, KeyKEK(org, rot.gen), rot.kekRaw); err != nil {
 		return KeyRotation{}, fmt.Errorf("failed to store the new key-encryption key of organization %q in the %s (nothing changed): %w",
 			org, placeOf(s.keys.ks), err)
