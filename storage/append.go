@@ -1071,6 +1071,12 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 				}
 				break
 			}
+			// So does one whose data keys cannot be had (its KEK missing
+			// from the keystore): the keys are cached for the staging below.
+			if _, err := s.keys.currentKey(ctx, req.events[i].ev.OrganizationID); err != nil {
+				conflict = fmt.Errorf("failed to get the data key of organization %q: %w", req.events[i].ev.OrganizationID, err)
+				break
+			}
 		}
 		if conflict != nil {
 			g.results[gi].err = conflict

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 	"testing"
 )
 
@@ -89,4 +90,39 @@ func TestRotation_RetryAfterUnknownOutcomeKeepsKEK(t *testing.T) {
 	}
 	t.Logf("%d events after reopen", len(page.Events))
 	statesReadable(t, s, "acme", len(page.Events))
+}
+
+// Without an organization's KEK, its appends fail; another organization's
+// appends, grouped with them by the writer, must not.
+func TestRotation_MissingKEKFailsOnlyItsOrganization(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 1)
+	appendN(t, s, "globex", 0, 1)
+	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ks.mu.Lock()
+	delete(ks.secrets, KeyKEK("acme", 1))
+	ks.mu.Unlock()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	appendN(t, s, "globex", 1, 1) // globex's key is loaded
+	entered, release := holdFirstCommit(s)
+	go s.Append(ctx, []Event{testEvent("globex", 2)}) // held in its commit
+	<-entered
+	acmeErr, globexErr := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := s.Append(ctx, []Event{testEvent("acme", 3)}); acmeErr <- err }()
+	go func() { _, err := s.Append(ctx, []Event{testEvent("globex", 4)}); globexErr <- err }()
+	time.Sleep(100 * time.Millisecond) // both queue behind the held commit
+	close(release)
+	if err := <-acmeErr; !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("acme's append without its KEK: %v", err)
+	}
+	if err := <-globexErr; err != nil {
+		t.Fatalf("globex's append, grouped with acme's, failed: %v", err)
+	}
 }
