@@ -5,8 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"time"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A backup of the log from before a rotation "still opens" (README). But
@@ -92,6 +93,17 @@ func TestRotation_RetryAfterUnknownOutcomeKeepsKEK(t *testing.T) {
 	statesReadable(t, s, "acme", len(page.Events))
 }
 
+// countingKeystore counts Gets.
+type countingKeystore struct {
+	*storeKeystore
+	gets atomic.Int64
+}
+
+func (c *countingKeystore) Get(ctx context.Context, name string) ([]byte, error) {
+	c.gets.Add(1)
+	return c.storeKeystore.Get(ctx, name)
+}
+
 // Without an organization's KEK, its appends fail; another organization's
 // appends, grouped with them by the writer, must not.
 func TestRotation_MissingKEKFailsOnlyItsOrganization(t *testing.T) {
@@ -124,5 +136,32 @@ func TestRotation_MissingKEKFailsOnlyItsOrganization(t *testing.T) {
 	}
 	if err := <-globexErr; err != nil {
 		t.Fatalf("globex's append, grouped with acme's, failed: %v", err)
+	}
+}
+
+// Without an organization's KEK, each state read asks the keystore again
+// (under the keyring's mutex, which every append takes): a page of events
+// is a keychain call per state.
+func TestRotation_MissingKEKIsReadOncePerPage(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := &countingKeystore{storeKeystore: newStoreKeystore()}
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 50)
+	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ks.mu.Lock()
+	delete(ks.secrets, KeyKEK("acme", 1))
+	ks.mu.Unlock()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	before := ks.gets.Load()
+	if _, err := s.List(ctx, Filter{Org: "acme", Limit: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ks.gets.Load() - before; n > 2 {
+		t.Fatalf("listing 50 events without the KEK read the keystore %d times", n)
 	}
 }
