@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/axiomops/axiom-audit/storage"
+	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
 // runCLI runs the command line in-process against a.
@@ -1524,5 +1526,48 @@ func TestCLI_AppendOfNothingSaysSo(t *testing.T) {
 		if code != 0 || stdout != "" || !strings.Contains(stderr, "the input holds no events") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", in, code, stdout, stderr)
 		}
+	}
+}
+
+// Without the key-encryption key an organization's keys are wrapped with,
+// query prints the events and says their states are sealed, and verify
+// says what it cannot check and how to check the rest.
+func TestCLI_MissingKEK(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{GCInterval: -1, RetentionGrace: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := TestEvent("org-a", 1, time.Now().Add(-time.Hour))
+	e.BeforeState, e.AfterState = json.RawMessage(`{"size":"small"}`), json.RawMessage(`{"size":"large"}`)
+	if _, err := st.Append(ctx, []storage.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	rot, err := st.RotateDataKey(ctx, "org-a", "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := ks.Delete(ctx, rot.KeyEncryptionKey); err != nil {
+		t.Fatal(err)
+	}
+	st, err = storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{GCInterval: -1, RetentionGrace: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := appOver(t, st, Options{Keystore: ks, Paths: Paths{Profile: "p", DataDir: dir}, User: "tester"})
+	out, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--format", "jsonl")
+	if code != 0 || !strings.Contains(out, `"statesSealed":true`) ||
+		!strings.Contains(stderr, "warning: the states of 1 printed event could not be decrypted") {
+		t.Fatalf("query without the KEK: exit %d\n%s%s", code, out, stderr)
+	}
+	_, stderr, code = runCLI(t, a, "", "verify", "--org", "org-a")
+	if code != 2 || !strings.Contains(stderr, `"kek/org-a/1"`) || !strings.Contains(stderr, "--keyless") {
+		t.Fatalf("verify without the KEK: exit %d\n%s", code, stderr)
+	}
+	if out, stderr, code := runCLI(t, a, "", "verify", "--org", "org-a", "--keyless"); code != 0 {
+		t.Fatalf("verify --keyless without the KEK: exit %d\n%s%s", code, out, stderr)
 	}
 }

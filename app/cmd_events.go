@@ -925,8 +925,11 @@ func (c *cli) queryCommand() *cobra.Command {
 				}
 				return nil
 			}
-			n := 0
+			n, sealed := 0, 0
 			more, err := eachEvent(cmd.Context(), b, d, limit, func(e EventDTO) error {
+				if e.StatesSealed {
+					sealed++
+				}
 				if n++; n == 1 {
 					if err := header(); err != nil {
 						return err
@@ -943,6 +946,12 @@ func (c *cli) queryCommand() *cobra.Command {
 			}
 			if err != nil {
 				return flagError(err)
+			}
+			if sealed > 0 && enc != nil {
+				// Null states would otherwise read as events without any.
+				fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: warning: the states of %s could not be decrypted (statesSealed): "+
+					"their keys are not at hand; when a key-encryption key is missing from the keychain, "+
+					"'axiom-audit verify --org %s' names it\n", count(int64(sealed), "printed event"), d.Org)
 			}
 			if more {
 				// On stderr, so that stdout stays the events alone.

@@ -28,8 +28,11 @@ type EventDTO struct {
 	AfterState            json.RawMessage `json:"afterState,omitempty"`
 	BeforeStateCommitment string          `json:"beforeStateCommitment,omitempty"`
 	AfterStateCommitment  string          `json:"afterStateCommitment,omitempty"`
-	PrevHash              string          `json:"prevHash"`
-	LeafHash              string          `json:"leafHash"`
+	// StatesSealed: the event's states could not be decrypted here (their
+	// data key, or the key-encryption key that wraps it, is not at hand).
+	StatesSealed bool   `json:"statesSealed,omitempty"`
+	PrevHash     string `json:"prevHash"`
+	LeafHash     string `json:"leafHash"`
 	// From the catalogue, for display and exports.
 	Retention string   `json:"retention"`
 	SOC2      []string `json:"soc2"`

@@ -549,6 +549,7 @@ func (a *App) eventDTO(e *storage.StoredEvent) EventDTO {
 		AfterState:            e.AfterState,
 		BeforeStateCommitment: e.BeforeStateCommitment,
 		AfterStateCommitment:  e.AfterStateCommitment,
+		StatesSealed:          e.StatesSealed,
 		PrevHash:              e.PrevHash,
 		LeafHash:              e.LeafHash,
 		SOC2:                  []string{},

@@ -38,6 +38,10 @@ type prepared struct {
 	size     int64
 }
 
+// sealsStates reports whether the event has states to seal, and so needs
+// its organization's data key.
+func (p *prepared) sealsStates() bool { return p.beforePT != nil || p.afterPT != nil }
+
 type counterField struct {
 	field byte
 	value string
@@ -1072,7 +1076,12 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 				break
 			}
 			// So does one whose data keys cannot be had (its KEK missing
-			// from the keystore): the keys are cached for the staging below.
+			// from the keystore) for an event with states to seal: the keys
+			// are cached for the staging below. Events without states need
+			// no key, and are recorded.
+			if !req.events[i].sealsStates() {
+				continue
+			}
 			if _, err := s.keys.currentKey(ctx, req.events[i].ev.OrganizationID); err != nil {
 				conflict = fmt.Errorf("failed to get the data key of organization %q: %w", req.events[i].ev.OrganizationID, err)
 				break
@@ -1092,9 +1101,11 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			if err != nil {
 				return abort(err)
 			}
-			dk, err := s.keys.currentKey(ctx, org)
-			if err != nil {
-				return abort(fmt.Errorf("failed to get the data key of organization %q: %w", org, err))
+			var dk dataKey
+			if p.sealsStates() {
+				if dk, err = s.keys.currentKey(ctx, org); err != nil {
+					return abort(fmt.Errorf("failed to get the data key of organization %q: %w", org, err))
+				}
 			}
 			seq := h.seq + 1
 			public := p.parts.assemble(make([]byte, 0, len(p.parts.a)+len(p.parts.c)+len(p.parts.d)+200), h.leaf, recAt, seq)

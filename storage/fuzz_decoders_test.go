@@ -420,7 +420,7 @@ func FuzzDecodeStoredFast(f *testing.F) {
 			}
 			return
 		}
-		slow, err := st.decodeStored(v, org, seq, false)
+		slow, err := st.decodeStored(v, org, seq, statesPublic)
 		if err != nil {
 			t.Fatalf("the fast decoder accepts what decodeStored refuses: %v", err)
 		}

@@ -44,8 +44,8 @@ func statesReadable(t *testing.T, s *Store, org string, want int) {
 		t.Fatalf("%d events, %v; want %d", len(page.Events), err, want)
 	}
 	for _, e := range page.Events {
-		if e.ActionType == "audit.key_rotated" {
-			continue
+		if e.BeforeStateCommitment == "" {
+			continue // an event without states (the rotation's own)
 		}
 		if e.StatesSealed || e.BeforeState == nil {
 			t.Fatalf("seq %d: states not readable (sealed %v)", e.Seq, e.StatesSealed)
@@ -132,29 +132,61 @@ func TestRotation_MissingKEK(t *testing.T) {
 	}
 	s.Close()
 	ks.mu.Lock()
+	saved := ks.secrets[KeyKEK("acme", 1)]
 	delete(ks.secrets, KeyKEK("acme", 1))
 	ks.mu.Unlock()
 	s = openTest(t, dir, ks)
-	defer s.Close()
 	_, err := s.Append(ctx, []Event{testEvent("acme", 50)})
 	if !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), `"kek/acme/1"`) || !strings.Contains(err.Error(), "restore it") {
 		t.Fatalf("append without the KEK: %v; want ErrKeyNotFound naming kek/acme/1 and how to restore it", err)
 	}
+	// An event without states needs no data key: it is recorded (the
+	// log's own events too, such as an acknowledgement or a verify).
+	plain := testEvent("acme", 51)
+	plain.BeforeState, plain.AfterState = nil, nil
+	if _, err := s.Append(ctx, []Event{plain}); err != nil {
+		t.Fatalf("an event without states, without the KEK: %v", err)
+	}
+	// The timeline reads the states as sealed...
 	page, err := s.List(ctx, Filter{Org: "acme", Limit: 10})
-	if err != nil || len(page.Events) != 3 {
+	if err != nil || len(page.Events) != 4 {
 		t.Fatalf("list without the KEK: %d events, %v", len(page.Events), err)
 	}
 	for _, e := range page.Events {
-		if e.ActionType != "audit.key_rotated" && !e.StatesSealed {
+		if e.BeforeStateCommitment != "" && !e.StatesSealed {
 			t.Fatalf("seq %d: states not marked sealed without the KEK", e.Seq)
 		}
 	}
+	// ...but what promises the states (an export with them, a sync) fails,
+	// naming the key, rather than leave them out for good.
+	if _, err := s.ReadFrom(ctx, "acme", 0, 10, true); !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), `"kek/acme/1"`) {
+		t.Fatalf("reading the states to sync without the KEK: %v; want ErrKeyNotFound naming kek/acme/1", err)
+	}
+	if _, err := s.ReadFrom(ctx, "acme", 0, 10, false); err != nil {
+		t.Fatalf("reading the public records without the KEK: %v", err)
+	}
+	// Verify says once that it cannot check the states, and how to check
+	// the rest; keyless, it checks the rest.
+	var problems []Problem
+	collect := func(p Problem) error { problems = append(problems, p); return nil }
+	if _, err := s.Verify(ctx, VerifyOptions{Org: "acme"}, collect); !errors.Is(err, ErrKeyNotFound) ||
+		!strings.Contains(err.Error(), "cannot check the states") || !strings.Contains(err.Error(), "--keyless") || len(problems) != 0 {
+		t.Fatalf("verify without the KEK: %v, %d problems; want one error pointing to --keyless", err, len(problems))
+	}
+	if sum, err := s.Verify(ctx, VerifyOptions{Org: "acme", Keyless: true}, collect); err != nil || len(problems) != 0 || sum.Events == 0 {
+		t.Fatalf("keyless verify without the KEK: %+v, %v, problems %v", sum, err, problems)
+	}
 	appendN(t, s, "globex", 1, 1)
-	// Restored, the KEK opens everything again (a new store: the failed
-	// load is not cached).
 	s.Close()
+	// Restored, the KEK opens everything again.
+	ks.Set(ctx, KeyKEK("acme", 1), saved)
 	s = openTest(t, dir, ks)
-	s.Close()
+	defer s.Close()
+	statesReadable(t, s, "acme", 4)
+	if _, err := s.ReadFrom(ctx, "acme", 0, 10, true); err != nil {
+		t.Fatalf("reading the states with the KEK restored: %v", err)
+	}
+	appendN(t, s, "acme", 60, 1)
 }
 
 // A KEK of the wrong size or the wrong key is a clear error, not states

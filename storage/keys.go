@@ -139,11 +139,12 @@ type keyring struct {
 	current map[string]dataKey            // org → newest key
 	all     map[string]map[uint32]dataKey // org → keyID → key
 	gen     map[string]uint32             // org → the generation of the KEK its keys are wrapped with
+	failed  map[string]loadFailure        // org → its last failure to load, answered until it expires
 }
 
 func newKeyring(db *badger.DB, kek cipher.AEAD, ks Keystore, now func() time.Time) *keyring {
 	return &keyring{kek: kek, ks: ks, db: db, now: now, current: map[string]dataKey{},
-		all: map[string]map[uint32]dataKey{}, gen: map[string]uint32{}}
+		all: map[string]map[uint32]dataKey{}, gen: map[string]uint32{}, failed: map[string]loadFailure{}}
 }
 
 // keyMadeKey is the store metadata entry of when org's current data key
@@ -154,12 +155,65 @@ func keyMadeEntry(org string, t time.Time) kv {
 	return kv{keyMadeKey(org), binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))}
 }
 
-// load reads every data key of org from Badger and unwraps it, reading the
-// KEK that wraps it from the keystore; caller holds mu.
-func (k *keyring) load(ctx context.Context, org string) error {
+// loadRetry is how long a failure to load an organization's keys (its KEK
+// missing from the keystore, or the keystore locked) is answered from
+// memory before the keystore is asked again: a page of sealed states, or
+// the writer, would otherwise ask the keychain once per state.
+const loadRetry = 10 * time.Second
+
+// loadFailure is an organization's last failure to load its keys.
+type loadFailure struct {
+	err   error
+	until time.Time
+}
+
+// ensure loads org's data keys unless they are loaded: it reads them from
+// Badger and the KEK that wraps them from the keystore without holding mu
+// (the keychain may take long, and every append takes mu), then installs
+// them under mu. The caller does not hold mu.
+func (k *keyring) ensure(ctx context.Context, org string) error {
+	k.mu.Lock()
 	if _, ok := k.all[org]; ok {
+		k.mu.Unlock()
 		return nil
 	}
+	if f, ok := k.failed[org]; ok && time.Now().Before(f.until) {
+		k.mu.Unlock()
+		return f.err
+	}
+	k.mu.Unlock()
+	keys, gen, err := k.read(ctx, org)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.all[org]; ok {
+		// Loaded meanwhile (by a rotation, which also installs).
+		return nil
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			k.failed[org] = loadFailure{err: err, until: time.Now().Add(loadRetry)}
+		}
+		return err
+	}
+	delete(k.failed, org)
+	k.all[org] = keys
+	k.gen[org] = gen
+	var cur dataKey
+	for _, dk := range keys {
+		if dk.id > cur.id {
+			cur = dk
+		}
+	}
+	if cur.aead != nil {
+		k.current[org] = cur
+	}
+	return nil
+}
+
+// read reads every data key of org from Badger and unwraps it, reading the
+// KEK that wraps it from the keystore, and returns them with that KEK's
+// generation.
+func (k *keyring) read(ctx context.Context, org string) (map[uint32]dataKey, uint32, error) {
 	type wrapped struct {
 		id uint32
 		v  []byte
@@ -184,44 +238,34 @@ func (k *keyring) load(ctx context.Context, org string) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	// The keystore is read outside Badger's transaction: it may take a
-	// while (the OS keychain), and a rotation wraps every key of the
-	// organization with one generation, so it is read once.
+	// A rotation wraps every key of the organization with one generation,
+	// so the keystore is read once.
 	keys := map[uint32]dataKey{}
-	var cur dataKey
 	var gen uint32
 	var kek cipher.AEAD
 	for i, e := range entries {
 		g, err := wrapGeneration(org, e.id, e.v)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		if i == 0 && g != 0 {
 			if kek, err = k.readKEK(ctx, org, g); err != nil {
-				return err
+				return nil, 0, err
 			}
 			gen = g
 		} else if g != gen {
-			return fmt.Errorf("data keys of organization %q are wrapped with key-encryption keys %d and %d, "+
+			return nil, 0, fmt.Errorf("data keys of organization %q are wrapped with key-encryption keys %d and %d, "+
 				"where a rotation wraps them all with its own: %w", org, gen, g, ErrTampered)
 		}
 		dk, err := k.unwrap(org, e.id, e.v, kek)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		keys[e.id] = dk
-		if e.id > cur.id {
-			cur = dk
-		}
 	}
-	k.all[org] = keys
-	k.gen[org] = gen
-	if cur.aead != nil {
-		k.current[org] = cur
-	}
-	return nil
+	return keys, gen, nil
 }
 
 // readKEK reads generation gen (from 1) of org's KEK from the keystore.
@@ -290,13 +334,16 @@ func (k *keyring) unwrap(org string, id uint32, v []byte, kek cipher.AEAD) (data
 // currentKey returns org's newest data key, creating the first one.
 func (k *keyring) currentKey(ctx context.Context, org string) (dataKey, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if dk, ok := k.current[org]; ok {
+		k.mu.Unlock()
 		return dk, nil
 	}
-	if err := k.load(ctx, org); err != nil {
+	k.mu.Unlock()
+	if err := k.ensure(ctx, org); err != nil {
 		return dataKey{}, err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if dk, ok := k.current[org]; ok {
 		return dk, nil
 	}
@@ -305,11 +352,11 @@ func (k *keyring) currentKey(ctx context.Context, org string) (dataKey, error) {
 
 // key returns org's data key id, or false when it is not in the database.
 func (k *keyring) key(ctx context.Context, org string, id uint32) (dataKey, bool, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := k.load(ctx, org); err != nil {
+	if err := k.ensure(ctx, org); err != nil {
 		return dataKey{}, false, err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	dk, ok := k.all[org][id]
 	return dk, ok, nil
 }
@@ -332,11 +379,11 @@ type rotation struct {
 // generation is the generation of the KEK org's data keys are wrapped
 // with (0: the master key's).
 func (k *keyring) generation(ctx context.Context, org string) (uint32, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := k.load(ctx, org); err != nil {
+	if err := k.ensure(ctx, org); err != nil {
 		return 0, err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	return k.gen[org], nil
 }
 
@@ -365,11 +412,11 @@ func (k *keyring) freeGeneration(ctx context.Context, org string, gen uint32) (u
 // the event that records the rotation, and then installs them. The caller
 // serializes rotations (Store.rotMu).
 func (k *keyring) rotate(ctx context.Context, org string, gen uint32) (rotation, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := k.load(ctx, org); err != nil {
+	if err := k.ensure(ctx, org); err != nil {
 		return rotation{}, err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if gen <= k.gen[org] {
 		return rotation{}, fmt.Errorf("key-encryption key generation %d of organization %q is not above its current one, %d", gen, org, k.gen[org])
 	}

@@ -112,7 +112,7 @@ func (s *Store) Get(ctx context.Context, org, id string) (StoredEvent, error) {
 		if err := item.Value(func(v []byte) error { ie, err = decodeIDEntry(v); return err }); err != nil {
 			return err
 		}
-		out, err = s.readRecord(txn, org, ie.seq, true)
+		out, err = s.readRecord(txn, org, ie.seq, statesIfKeys)
 		s.readMapped(getMapped)
 		return err
 	})
@@ -128,8 +128,23 @@ func (s *Store) Get(ctx context.Context, org, id string) (StoredEvent, error) {
 // the loop every few Gets, as a scan does every mappedChunk.
 const getMapped = 2 << 20
 
+// stateMode is whether a read decrypts the states of the records it reads.
+type stateMode uint8
+
+const (
+	statesPublic stateMode = iota // the public record only
+	// statesIfKeys: the states, or StatesSealed when their keys are not
+	// at hand (a data key absent from the database, or the KEK that wraps
+	// it missing from the keystore): the timeline and Get.
+	statesIfKeys
+	// statesAll: the states; a missing KEK is an error, not sealed states:
+	// an export or sync that promises states must not leave them out
+	// because the keychain lost an entry that may come back.
+	statesAll
+)
+
 // readRecord reads and decodes the record org/seq.
-func (s *Store) readRecord(txn *badger.Txn, org string, seq uint64, decrypt bool) (StoredEvent, error) {
+func (s *Store) readRecord(txn *badger.Txn, org string, seq uint64, mode stateMode) (StoredEvent, error) {
 	item, err := txn.Get(recordKey(org, seq))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return StoredEvent{}, fmt.Errorf("record seq %d of organization %q is missing: %w", seq, org, ErrTampered)
@@ -140,14 +155,14 @@ func (s *Store) readRecord(txn *badger.Txn, org string, seq uint64, decrypt bool
 	var se StoredEvent
 	err = item.Value(func(v []byte) error {
 		var err error
-		se, err = s.decodeStored(v, org, seq, decrypt)
+		se, err = s.decodeStored(v, org, seq, mode)
 		return err
 	})
 	return se, err
 }
 
 // decodeStored turns a record value into a StoredEvent.
-func (s *Store) decodeStored(v []byte, org string, seq uint64, decrypt bool) (StoredEvent, error) {
+func (s *Store) decodeStored(v []byte, org string, seq uint64, mode stateMode) (StoredEvent, error) {
 	if isTombstone(v) {
 		return StoredEvent{}, prunedError(org, seq, v) // retention removed it (tombstone.go)
 	}
@@ -181,7 +196,7 @@ func (s *Store) decodeStored(v []byte, org string, seq uint64, decrypt bool) (St
 	if se.RecordedAt, err = time.Parse(time.RFC3339Nano, p.RecordedAt); err != nil {
 		return StoredEvent{}, fmt.Errorf("record seq %d: recordedAt: %v: %w", seq, err, errCorrupt)
 	}
-	if !decrypt {
+	if mode == statesPublic {
 		return se, nil
 	}
 	open := func(sealed []byte, side byte, commitment string) (json.RawMessage, error) {
@@ -194,9 +209,10 @@ func (s *Store) decodeStored(v []byte, org string, seq uint64, decrypt bool) (St
 		}
 		_, state, err := s.keys.openSealed(s.bgCtx, sealed, org, seq, p.ID, side, c)
 		// A key-encryption key missing from the keystore seals the
-		// organization's states as a missing data key does; appends to
-		// the organization fail and say which key to restore.
-		if errors.Is(err, errNoDataKey) || errors.Is(err, ErrKeyNotFound) {
+		// organization's states on the timeline as a missing data key
+		// does (appends of states, exports and syncs of them fail and say
+		// which key to restore).
+		if errors.Is(err, errNoDataKey) || (mode == statesIfKeys && errors.Is(err, ErrKeyNotFound)) {
 			se.StatesSealed = true
 			return nil, nil
 		}
@@ -219,7 +235,7 @@ type compiledFilter struct {
 	cat, act, prov, user, status, risk     map[string]bool
 	ncat, nact, nprov, nuser, nstat, nrisk map[string]bool
 	text                                   []string // TextTerms(f.Text), lower case
-	needRecord                             bool // resource or text filters need the record
+	needRecord                             bool     // resource or text filters need the record
 }
 
 func set(vs []string) map[string]bool {
@@ -716,7 +732,11 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 		}
 		var e *StoredEvent
 		if fetch || c.needRecord {
-			se, err := s.readRecord(txn, c.f.Org, cand.pos.seq, fetch)
+			mode := statesPublic
+			if fetch {
+				mode = statesIfKeys
+			}
+			se, err := s.readRecord(txn, c.f.Org, cand.pos.seq, mode)
 			if err != nil {
 				return err
 			}

@@ -213,7 +213,11 @@ func (s *Store) decodeScanned(b *scanBatch, i int, org string, decryptStates boo
 	}
 	if !ok {
 		var err error
-		if *e, err = s.decodeStored(v, org, seq, decryptStates); err != nil {
+		mode := statesPublic
+		if decryptStates {
+			mode = statesAll
+		}
+		if *e, err = s.decodeStored(v, org, seq, mode); err != nil {
 			return err
 		}
 	}

@@ -58,7 +58,11 @@ func (s *Store) ReadFrom(ctx context.Context, org string, afterSeq uint64, limit
 					}
 				}
 				var err error
-				se, err = s.decodeStored(v, org, seq, withStates)
+				mode := statesPublic
+				if withStates {
+					mode = statesAll
+				}
+				se, err = s.decodeStored(v, org, seq, mode)
 				return err
 			})
 			if err != nil {

@@ -453,6 +453,14 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	txn := v.txn
+	if !v.opts.Keyless && v.s.keys != nil {
+		// The states need the organization's data keys: without the KEK
+		// that wraps them (or the keychain), every state would be a
+		// problem, though nothing in the log is wrong. Say so once.
+		if err := v.s.keys.ensure(ctx, org); errors.Is(err, ErrKeyNotFound) || errors.Is(err, ErrKeychainUnavailable) || errors.Is(err, ErrWrongKey) {
+			return fmt.Errorf("cannot check the states of organization %q: %w ('verify --keyless' checks everything but the states)", org, err)
+		}
+	}
 	v.ret = v.s.newRetentionCheck(txn, org)
 	storedTree, hasTree, err := readTree(txn, org)
 	if err != nil {

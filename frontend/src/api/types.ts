@@ -22,6 +22,8 @@ export interface EventDTO {
   afterState?: unknown
   beforeStateCommitment?: string
   afterStateCommitment?: string
+  /** The states were recorded but their keys are not at hand here. */
+  statesSealed?: boolean
   prevHash: string
   leafHash: string
   retention: string
