@@ -86,7 +86,7 @@ type HistogramBucketDTO struct {
 	Start    string           `json:"start"`
 	Count    int64            `json:"count"`
 	ByRisk   map[string]int64 `json:"byRisk"`
-	ByStatus map[string]int64 `json:"byStatus,omitempty"`
+	ByStatus map[string]int64 `json:"byStatus"`
 }
 
 // HistogramDTO is the event count over the query's time range.

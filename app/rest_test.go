@@ -873,3 +873,35 @@ func TestREST_BoundsBeyondEveryEvent(t *testing.T) {
 		t.Errorf("facets since 9999: %d %.300s; want none", resp.StatusCode, b)
 	}
 }
+
+// The histogram stacks by risk and by status (the timeline's two stackings),
+// each adding up to the bucket's count.
+func TestREST_HistogramByRiskAndStatus(t *testing.T) {
+	f := newRESTFixture(t)
+	resp, body := f.do("GET", "/api/operations/histogram?org=org-a", f.tokens["readA"], nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("histogram: %d %s", resp.StatusCode, body)
+	}
+	var h HistogramDTO
+	if err := json.Unmarshal(body, &h); err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, b := range h.Buckets {
+		var risk, status int64
+		for _, n := range b.ByRisk {
+			risk += n
+		}
+		for _, n := range b.ByStatus {
+			status += n
+		}
+		if risk != b.Count || status != b.Count {
+			t.Fatalf("bucket %s: count %d, by risk %d, by status %d", b.Start, b.Count, risk, status)
+		}
+		total += b.Count
+	}
+	// 20 events and the fixture's 7 token events (6 created, 1 revoked).
+	if total != 27 {
+		t.Fatalf("histogram total %d, want 27", total)
+	}
+}

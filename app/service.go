@@ -157,13 +157,22 @@ func (a *App) histogram(ctx context.Context, q QueryDTO) (HistogramDTO, error) {
 		out.BucketSeconds = 60
 	}
 	for _, b := range buckets {
-		byRisk := b.ByRisk
-		if byRisk == nil {
-			byRisk = map[string]int64{}
-		}
-		out.Buckets = append(out.Buckets, HistogramBucketDTO{Start: formatTime(b.Start), Count: b.Count, ByRisk: byRisk})
+		out.Buckets = append(out.Buckets, HistogramBucketDTO{Start: formatTime(b.Start), Count: b.Count,
+			ByRisk: nonZero(b.ByRisk), ByStatus: nonZero(b.ByStatus)})
 	}
 	return out, nil
+}
+
+// nonZero is m without the values every event of which retention pruned
+// (their counts net to zero), and never nil.
+func nonZero(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k, n := range m {
+		if n != 0 {
+			out[k] = n
+		}
+	}
+	return out
 }
 
 // AppendEvents records events all-or-nothing and returns their receipts

@@ -980,9 +980,10 @@ func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int
 
 // Bucket is one bar of a histogram.
 type Bucket struct {
-	Start  time.Time        `json:"start"`
-	Count  int64            `json:"count"`
-	ByRisk map[string]int64 `json:"byRisk"`
+	Start    time.Time        `json:"start"`
+	Count    int64            `json:"count"`
+	ByRisk   map[string]int64 `json:"byRisk"`
+	ByStatus map[string]int64 `json:"byStatus"`
 }
 
 // bucketSizes are the histogram steps, smallest first.
@@ -1056,7 +1057,7 @@ func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket,
 		n := int((until.Sub(start) + step - 1) / step) // the last bucket starts before until
 		out = make([]Bucket, n)
 		for i := range out {
-			out[i] = Bucket{Start: start.Add(time.Duration(i) * step), ByRisk: map[string]int64{}}
+			out[i] = Bucket{Start: start.Add(time.Duration(i) * step), ByRisk: map[string]int64{}, ByStatus: map[string]int64{}}
 		}
 		cc := *c
 		cc.since, cc.until = encTime(since), encTime(until)
@@ -1078,5 +1079,7 @@ func (s *Store) addBucket(out []Bucket, start time.Time, step time.Duration, ts 
 		out[i].Count += n
 	case fieldRiskLevel:
 		out[i].ByRisk[value] += n
+	case fieldStatus:
+		out[i].ByStatus[value] += n
 	}
 }

@@ -229,7 +229,7 @@ func TestQuery_FacetsAndHistogram(t *testing.T) {
 				}
 				var total int64
 				for i, b := range hist {
-					var exp, risk int64
+					var exp, risk, failed int64
 					end := time.Time{}
 					if i+1 < len(hist) {
 						end = hist[i+1].Start
@@ -240,10 +240,14 @@ func TestQuery_FacetsAndHistogram(t *testing.T) {
 							if e.RiskLevel == "high" {
 								risk++
 							}
+							if e.Status == "failed" {
+								failed++
+							}
 						}
 					}
-					if b.Count != exp || b.ByRisk["high"] != risk {
-						t.Fatalf("%d buckets: bucket %s: %d (high %d), want %d (high %d)", nb, b.Start, b.Count, b.ByRisk["high"], exp, risk)
+					if b.Count != exp || b.ByRisk["high"] != risk || b.ByStatus["failed"] != failed {
+						t.Fatalf("%d buckets: bucket %s: %d (high %d, failed %d), want %d (high %d, failed %d)",
+							nb, b.Start, b.Count, b.ByRisk["high"], b.ByStatus["failed"], exp, risk, failed)
 					}
 					total += b.Count
 				}
