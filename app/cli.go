@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/axiomops/axiom-audit/storage"
 )
@@ -272,7 +273,46 @@ func NewRootCommand(cfg CLIConfig) *cobra.Command {
 	root.AddCommand(c.appendCommand(), c.queryCommand(), c.keysCommand(), c.serveCommand(), c.tokenCommand(), c.demoCommand(), c.syncCommand(), c.exportCommand(), c.verifyExportCommand(), c.reportCommand(),
 		c.verifyCommand(), c.copyForAuditCommand(), c.checkpointCommand(), c.proveCommand(), c.recoverCommand(), c.retentionCommand())
 	c.nameOrganizations(root)
+	oneValueFlags(root)
 	return root
+}
+
+// oneValueFlags makes every command's own flag that takes one value refuse
+// a second: with the last one silently winning, `query --provider aws
+// --provider gcp` printed gcp's events alone, and `keys rotate --org a
+// --org b` rotated b. Repeatable flags, such as --category, are slices and
+// stay as they are; so do switches, and the global flags (--profile,
+// --data-dir, --keystore), which a shell alias may set and a command line
+// then override.
+func oneValueFlags(cmd *cobra.Command) {
+	wrap := func(f *pflag.Flag) {
+		switch f.Value.Type() {
+		case "string", "int", "int64", "uint", "uint32", "uint64", "duration", "float64":
+			if _, ok := f.Value.(*onceValue); !ok {
+				f.Value = &onceValue{Value: f.Value}
+			}
+		}
+	}
+	if cmd.HasParent() {
+		cmd.LocalNonPersistentFlags().VisitAll(wrap)
+	}
+	for _, sub := range cmd.Commands() {
+		oneValueFlags(sub)
+	}
+}
+
+// onceValue is a flag value that may be set once per command line.
+type onceValue struct {
+	pflag.Value
+	first *string
+}
+
+func (o *onceValue) Set(s string) error {
+	if o.first != nil {
+		return fmt.Errorf("given twice (%q, then %q): it takes one value", *o.first, s)
+	}
+	o.first = &s
+	return o.Value.Set(s)
 }
 
 // orgMustExist are the commands whose --org names an organization with

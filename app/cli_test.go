@@ -1571,3 +1571,35 @@ func TestCLI_MissingKEK(t *testing.T) {
 		t.Fatalf("verify --keyless without the KEK: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// A flag that takes one value refuses a second, naming both, instead of
+// the last one winning; repeatable flags still repeat.
+func TestCLI_OneValueFlagsRefuseRepeats(t *testing.T) {
+	a := TestApp(t)
+	if _, _, code := runCLI(t, a, mustJSON(t, TestEvent("org-a", 1, time.Now().Add(-time.Hour)))+"\n", "append"); code != 0 {
+		t.Fatal("append failed")
+	}
+	for _, args := range [][]string{
+		{"query", "--org", "org-a", "--provider", "aws", "--provider", "gcp"},
+		{"query", "--org", "org-a", "--status", "applied", "--status", "failed"},
+		{"query", "--org", "org-b", "--org", "org-a"},
+		{"query", "--org", "org-a", "--limit", "5", "--limit", "6"},
+		{"keys", "rotate", "--org", "org-a", "--org", "org-b"},
+	} {
+		_, stderr, code := runCLI(t, a, "", args...)
+		if code != 2 || !strings.Contains(stderr, "given twice") || !strings.Contains(stderr, "it takes one value") {
+			t.Errorf("%v: exit %d, %s; want exit 2 naming the repeated flag", args, code, stderr)
+		}
+	}
+	page, err := a.ListEvents(QueryDTO{Org: "org-a", ActionTypes: []string{"audit.key_rotated"}})
+	if err != nil || len(page.Events) != 0 {
+		t.Fatalf("a refused keys rotate rotated: %+v, %v", page.Events, err)
+	}
+	if out, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--category", "user", "--category", "scan"); code != 0 || !strings.Contains(out, "user.signed_in") {
+		t.Errorf("repeated --category: exit %d\n%s%s", code, out, stderr)
+	}
+	// A global flag an alias may set is overridden, not refused.
+	if out, stderr, code := runCLI(t, a, "", "--keystore", "file", "--keystore", "keychain", "query", "--org", "org-a"); code != 0 {
+		t.Errorf("a repeated global flag: exit %d\n%s%s", code, out, stderr)
+	}
+}
