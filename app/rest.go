@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -453,6 +454,15 @@ var (
 // "resource=" every one, and of two "since" only one can count.
 func queryFromURL(r *http.Request) (QueryDTO, error) {
 	v := r.URL.Query()
+	// A parameter the API does not know is refused, not ignored: a typo,
+	// or an event's field name (riskLevel, userId) for the filter's (risk,
+	// user), would otherwise answer for every event.
+	for _, k := range slices.Sorted(maps.Keys(v)) {
+		if !slices.Contains(queryScalars, k) && !slices.Contains(queryLists, k) && k != sessionKeyParam {
+			return QueryDTO{}, &RequestError{Field: k, Reason: "is not a parameter of this request: the filter's parameters are " +
+				strings.Join(append(slices.Clone(queryScalars), queryLists...), ", ")}
+		}
+	}
 	for _, k := range queryScalars {
 		if len(v[k]) > 1 {
 			return QueryDTO{}, &RequestError{Field: k, Reason: fmt.Sprintf("is given %d times: give it once", len(v[k]))}

@@ -905,3 +905,23 @@ func TestREST_HistogramByRiskAndStatus(t *testing.T) {
 		t.Fatalf("histogram total %d, want 27", total)
 	}
 }
+
+// A query parameter the API does not know is refused with 400 naming it,
+// not ignored (an event's field name for the filter's answered for every
+// event).
+func TestREST_UnknownQueryParameter(t *testing.T) {
+	f := newRESTFixture(t)
+	for _, path := range []string{
+		"/api/operations/facets?org=org-a&riskLevel=high",
+		"/api/operations/events?org=org-a&userId=bob",
+		"/api/operations/histogram?org=org-a&categroy=apply",
+	} {
+		resp, body := f.do("GET", path, f.tokens["readA"], nil)
+		if resp.StatusCode != 400 || !strings.Contains(string(body), "is not a parameter of this request") {
+			t.Errorf("%s: %d %s; want 400 naming the parameter", path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := f.do("GET", "/api/operations/facets?org=org-a&risk=high&session=x", f.tokens["readA"], nil); resp.StatusCode != 200 {
+		t.Errorf("known parameters: %d %s", resp.StatusCode, body)
+	}
+}
