@@ -711,8 +711,12 @@ func (s *api) appendEvents(w http.ResponseWriter, r *http.Request, p principal) 
 	}
 	for i := range events {
 		if !p.canAppend(events[i].OrganizationID) {
-			writeError(w, http.StatusForbidden, CodeForbidden,
-				fmt.Sprintf("%s: this credential may not append to organization %q", where(i), events[i].OrganizationID), nil)
+			msg := fmt.Sprintf("%s: this credential may not append to organization %q", where(i), events[i].OrganizationID)
+			if !p.session && p.token.Org == events[i].OrganizationID {
+				// The right organization, the wrong scope: say that.
+				msg = fmt.Sprintf("%s: this token may not append (its scope is %s); create one with --scope append", where(i), p.token.Scope)
+			}
+			writeError(w, http.StatusForbidden, CodeForbidden, msg, nil)
 			return
 		}
 	}

@@ -503,6 +503,11 @@ func TestREST_AppendAllOrNothing(t *testing.T) {
 			t.Errorf("another organization's event: %d %s, want %q", resp.StatusCode, b, want)
 		}
 	}
+	// A read token of the event's own organization: its scope is the reason.
+	resp, b = f.do("POST", "/api/operations/events", f.tokens["readA"], strings.NewReader(mustJSON(t, TestEvent("org-a", 1, time.Now().Add(-time.Minute)))+"\n"))
+	if want := "line 1: this token may not append (its scope is read); create one with --scope append"; resp.StatusCode != 403 || !strings.Contains(string(b), want) {
+		t.Errorf("a read token's append: %d %s, want %q", resp.StatusCode, b, want)
+	}
 	if got := count(); got != before {
 		t.Fatalf("a conflicting batch wrote %d events", got-before)
 	}
