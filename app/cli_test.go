@@ -680,7 +680,16 @@ func TestColumns(t *testing.T) {
 
 func TestCLI_TokenCreatePrintsTheTokenLast(t *testing.T) {
 	a := TestApp(t)
-	stdout, stderr, code := runCLI(t, a, "", "token", "create", "--org", "org-a", "--scope", "append", "--expires", "30d")
+	// An organization with no events yet needs --new-org: a typo must not
+	// become an organization.
+	_, stderr, code := runCLI(t, a, "", "token", "create", "--org", "org-a", "--scope", "append", "--expires", "30d")
+	if code != 2 || !strings.Contains(stderr, `no organization "org-a"`) || !strings.Contains(stderr, "--new-org") {
+		t.Fatalf("a token for an organization with no events: exit %d: %s", code, stderr)
+	}
+	if orgs, _ := a.organizations(context.Background()); len(orgs) != 0 {
+		t.Fatalf("the refused token made an organization: %+v", orgs)
+	}
+	stdout, stderr, code := runCLI(t, a, "", "token", "create", "--org", "org-a", "--scope", "append", "--expires", "30d", "--new-org")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

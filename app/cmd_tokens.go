@@ -76,6 +76,7 @@ func (c *cli) tokenCommand() *cobra.Command {
 	create.Flags().BoolVar(&req.States, "include-sensitive", false, "let the read token see decrypted beforeState/afterState (otherwise their commitments only)")
 	create.Flags().StringVar(&req.Reason, "reason", "", "why break-glass access is needed")
 	create.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	create.Flags().BoolVar(&req.NewOrg, "new-org", false, "allow an organization with no events yet (a producer's first append token)")
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -37,9 +37,9 @@ func newSyncAPIFixture(t *testing.T) *syncAPIFixture {
 	t.Cleanup(f.rxSrv.Close)
 	rf := &restFixture{t: t, app: a, tokens: map[string]string{"local": "local-secret"}}
 	for name, req := range map[string]TokenRequest{
-		"readAcme":   {Org: "acme", Scope: ScopeRead},
-		"appendAcme": {Org: "acme", Scope: ScopeAppend},
-		"readBeta":   {Org: "beta", Scope: ScopeRead},
+		"readAcme":   {Org: "acme", Scope: ScopeRead, NewOrg: true},
+		"appendAcme": {Org: "acme", Scope: ScopeAppend, NewOrg: true},
+		"readBeta":   {Org: "beta", Scope: ScopeRead, NewOrg: true},
 	} {
 		tok, err := a.createToken(ctx, req)
 		if err != nil {

@@ -61,6 +61,11 @@ type TokenRequest struct {
 	Reason     string
 	// States lets a read token see decrypted states (--include-sensitive).
 	States bool
+	// NewOrg allows an organization with no events yet (--new-org): a
+	// producer's append token made before its first event. Otherwise the
+	// organization must exist, since recording the token would make a typo
+	// an organization.
+	NewOrg bool
 }
 
 // CreatedToken is a new token: its description and, once, its secret.
@@ -95,6 +100,19 @@ func (a *App) createToken(ctx context.Context, req TokenRequest) (CreatedToken, 
 	}
 	if req.Expires < 0 {
 		return CreatedToken{}, &RequestError{Field: "--expires", Reason: "must be positive"}
+	}
+	if !req.NewOrg {
+		if err := a.requireOrg(ctx, req.Org); errors.Is(err, storage.ErrNotFound) {
+			orgs, lerr := a.organizations(ctx)
+			if lerr != nil {
+				return CreatedToken{}, err
+			}
+			ids, _ := otherOrgs(orgs, req.Org)
+			return CreatedToken{}, &explainedError{msg: unknownOrgError(req.Org, ids).Error() +
+				"; to make a token for an organization whose first events are still to come, add --new-org", sentinel: storage.ErrNotFound}
+		} else if err != nil {
+			return CreatedToken{}, err
+		}
 	}
 	if req.BreakGlass {
 		if strings.TrimSpace(req.Reason) == "" {
