@@ -27,7 +27,12 @@ setup-run:
 setup-test:
 	@$(SCRIPTS)/setup.sh test
 
-frontend/dist/index.html: $(FRONTEND_SRC)
+# The frontend's npm packages, as setup.sh installs them: so that `make
+# build/bin/axiom-audit` on a fresh clone builds instead of failing on tsc.
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+frontend/dist/index.html: $(FRONTEND_SRC) frontend/node_modules/.package-lock.json
 	cd frontend && npm run build
 
 frontend: frontend/dist/index.html
