@@ -97,6 +97,7 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 	}
 
 	dbDir := paths.LogDir()
+	made := newDirs(dbDir)
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("failed to create the data directory: %w", err)
 	}
@@ -106,6 +107,11 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 		err = otherKeystoreHint(paths, g, err)
 	}
 	if err != nil {
+		// A first start that failed (no keychain, say) leaves no empty
+		// profile behind, which a later read would take for a log.
+		for _, d := range made {
+			os.Remove(d) // only if still empty
+		}
 		return nil, nil, err
 	}
 	a, err := app.New(app.Options{Version: version, Paths: paths, Logger: logger, Store: st, Keystore: ks, Stdout: os.Stdout})
@@ -113,6 +119,20 @@ func open(ctx context.Context, g app.Globals) (*app.App, func() error, error) {
 		return nil, nil, errors.Join(err, st.Close())
 	}
 	return a, func() error { return errors.Join(a.Close(), st.Close()) }, nil
+}
+
+// newDirs lists the directories MkdirAll(dir) would create, deepest first.
+func newDirs(dir string) []string {
+	var out []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || !errors.Is(err, os.ErrNotExist) {
+			return out
+		}
+		out = append(out, d)
+		if filepath.Dir(d) == d {
+			return out
+		}
+	}
 }
 
 // remote reaches the desktop app that holds the profile, through its API.

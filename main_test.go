@@ -704,3 +704,23 @@ func TestAppend_SignalSaysWhereItStopped(t *testing.T) {
 		t.Error("no signal came during an append: the test did not exercise the interruption")
 	}
 }
+
+// A first append that fails (here: no keychain to create the keys in)
+// leaves no empty profile directory behind.
+func TestFailedFirstStartLeavesNoDirectories(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the keychain is made unreachable through its D-Bus session address, which Linux alone uses")
+	}
+	home := t.TempDir()
+	add := runMain(t, home, "--keystore", "keychain", "append")
+	add.Env = append(add.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(home, "no-bus"))
+	add.Stdin = strings.NewReader(mustEventLine(t) + "\n")
+	out, err := add.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("append without a keychain: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local", "share", "axiom-audit")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the failed first append left %s behind (%v)\n%s", filepath.Join(home, ".local", "share", "axiom-audit"), err, out)
+	}
+}
