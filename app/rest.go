@@ -270,9 +270,9 @@ func (s *api) auth(h func(http.ResponseWriter, *http.Request, principal)) http.H
 			p.token = rec
 			// A long request (a stream) ends when the token expires or
 			// is revoked, as a new request would be refused.
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithCancel(ctx)
-			defer cancel()
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			defer cancel(nil)
 			go s.watchToken(ctx, cancel, token, rec)
 			// What the log records of the request names the token.
 			ctx = context.WithValue(ctx, actorKey{}, actor{tokenID: rec.ID, breakGlass: rec.BreakGlass})
@@ -332,9 +332,15 @@ func sameOrigin(r *http.Request) bool {
 	return r.Header.Get("Sec-Fetch-Site") != "" || r.Method == http.MethodGet || r.Method == http.MethodHead
 }
 
+// errTokenEnded is why watchToken ended a request: a stream says it to its
+// client (event "unauthorized"), which must not reconnect with the token.
+type errTokenEnded struct{ msg string }
+
+func (e errTokenEnded) Error() string { return e.msg }
+
 // watchToken cancels a request's context when its token expires or, on a
 // later look, is no longer valid (revoked), until ctx ends.
-func (s *api) watchToken(ctx context.Context, cancel context.CancelFunc, token string, rec tokenRecord) {
+func (s *api) watchToken(ctx context.Context, cancel context.CancelCauseFunc, token string, rec tokenRecord) {
 	var expired <-chan time.Time
 	if rec.ExpiresAt != "" {
 		if exp, err := time.Parse(time.RFC3339Nano, rec.ExpiresAt); err == nil {
@@ -350,11 +356,11 @@ func (s *api) watchToken(ctx context.Context, cancel context.CancelFunc, token s
 		case <-ctx.Done():
 			return
 		case <-expired:
-			cancel()
+			cancel(errTokenEnded{"the token expired"})
 			return
 		case <-tick.C:
 			if _, err := s.app.authenticate(ctx, token); errors.Is(err, errBadToken) {
-				cancel()
+				cancel(errTokenEnded{"the token is no longer valid (revoked)"})
 				return
 			}
 		}
@@ -871,9 +877,23 @@ func (s *api) stream(w http.ResponseWriter, r *http.Request, p principal) {
 	_ = rc.Flush()
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
+	// A token that expired or was revoked ends the stream with its own
+	// event: a client that reloaded and subscribed again, as "reset" asks,
+	// would only be refused.
+	ended := func() bool {
+		var te errTokenEnded
+		if !errors.As(context.Cause(r.Context()), &te) {
+			return false
+		}
+		b, _ := json.Marshal(ErrorDTO{Code: CodeUnauthorized, Message: te.msg + ": the stream ends; do not reconnect with this token"})
+		fmt.Fprintf(w, "event: unauthorized\ndata: %s\n\n", b)
+		_ = rc.Flush()
+		return true
+	}
 	for {
 		select {
 		case <-r.Context().Done():
+			ended()
 			return
 		case <-keepalive.C:
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
@@ -882,6 +902,9 @@ func (s *api) stream(w http.ResponseWriter, r *http.Request, p principal) {
 			_ = rc.Flush()
 		case e, ok := <-ch:
 			if !ok {
+				if ended() {
+					return
+				}
 				// Dropped for falling behind, or the store closed: tell the
 				// client to reload rather than silently missing events.
 				fmt.Fprint(w, "event: reset\ndata: {}\n\n")

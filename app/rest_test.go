@@ -728,18 +728,18 @@ func TestREST_StreamEndsWithItsToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(token string) <-chan error {
+	open := func(token string) <-chan string {
 		req, _ := http.NewRequest("GET", f.srv.URL+"/api/operations/stream?org=org-a", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("stream: %v %v", resp, err)
 		}
-		ended := make(chan error, 1)
+		ended := make(chan string, 1)
 		go func() {
-			_, err := io.Copy(io.Discard, resp.Body)
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			ended <- err
+			ended <- string(b)
 		}()
 		return ended
 	}
@@ -747,9 +747,15 @@ func TestREST_StreamEndsWithItsToken(t *testing.T) {
 	if _, err := f.app.revokeToken(ctx, long.ID); err != nil {
 		t.Fatal(err)
 	}
-	for name, ended := range map[string]<-chan error{"revoked": revoked, "expired": expiring} {
+	// The last event says why, so that a client does not reconnect as
+	// "reset" would have it.
+	for name, ended := range map[string]<-chan string{"revoked": revoked, "expired": expiring} {
 		select {
-		case <-ended:
+		case body := <-ended:
+			if !strings.Contains(body, "event: unauthorized\ndata: {\"code\":\"unauthorized\"") || !strings.Contains(body, name) ||
+				strings.Contains(body, "event: reset") {
+				t.Errorf("the stream of a %s token ended with %q; want an unauthorized event saying so", name, body)
+			}
 		case <-time.After(20 * time.Second):
 			t.Fatalf("the stream of a %s token goes on", name)
 		}
