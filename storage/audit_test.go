@@ -174,6 +174,10 @@ func TestCopyForAuditOf_OneOrganization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	otherCP, err := s.Checkpoint(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
 	missing := filepath.Join(t.TempDir(), "copy")
 	if _, _, err := s.CopyForAuditOf(ctx, missing, []string{"acme", "nobody"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a copy of an organization with no log: %v, want ErrNotFound", err)
@@ -200,6 +204,12 @@ func TestCopyForAuditOf_OneOrganization(t *testing.T) {
 	vs, ps := auditVerify(t, dir, key, VerifyOptions{PublicKey: pub})
 	if len(ps) != 0 || vs.Orgs != 1 || vs.Events != 20 {
 		t.Errorf("verify of the copy: %+v\n%s", vs, problemList(ps))
+	}
+	// A checkpoint of an organization the copy leaves out says so, rather
+	// than that the log was rolled back.
+	_, ps = auditVerify(t, dir, key, VerifyOptions{PublicKey: pub, Checkpoints: []HeldCheckpoint{{Name: "other.cp", Note: otherCP.Note}}})
+	if len(ps) != 1 || ps[0].Kind != ProblemRollback || !strings.Contains(ps[0].Detail, "does not include it") {
+		t.Errorf("a checkpoint of an organization not in the copy: %s", problemList(ps))
 	}
 }
 

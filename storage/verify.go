@@ -851,8 +851,12 @@ func (v *verifier) checkHeld(ctx context.Context, org string, tree *tlog.Tree, h
 				h.Name, origin, tlog.Origin(v.inst, org), v.vkey, err, why)})
 	}
 	if cp.Size > tree.Size() {
-		return v.report(Problem{Org: org, Seq: tree.Size() + 1, Kind: ProblemRollback,
-			Detail: fmt.Sprintf("the checkpoint kept in %s is of %d events, the log has %d (rolled back or truncated)", h.Name, cp.Size, tree.Size())})
+		detail := fmt.Sprintf("the checkpoint kept in %s is of %d events, the log has %d (rolled back or truncated)", h.Name, cp.Size, tree.Size())
+		if tree.Size() == 0 {
+			detail = fmt.Sprintf("the checkpoint kept in %s is of %d events of organization %q, and the log holds none of them: "+
+				"a copy made for other organizations (copy-for-audit --org) does not include it; otherwise the log was truncated", h.Name, cp.Size, org)
+		}
+		return v.report(Problem{Org: org, Seq: tree.Size() + 1, Kind: ProblemRollback, Detail: detail})
 	}
 	root, err := tlog.RootAt(ctx, v.s.nodes(v.txn, org), cp.Size)
 	if err != nil || root != cp.Root {
