@@ -69,7 +69,7 @@ func (a *App) exportEvidence(ctx context.Context, req ExportRequest, progress fu
 	}
 	format, err := export.ParseFormat(req.Format)
 	if err != nil {
-		return ExportResultDTO{}, &RequestError{Field: "format", Reason: err.Error()}
+		return ExportResultDTO{}, &RequestError{Field: "format", Reason: export.UnknownFormat(req.Format)}
 	}
 	if req.OutDir == "" {
 		return ExportResultDTO{}, &RequestError{Field: "outDir", Reason: "is required: the folder the bundle is written in"}
@@ -242,7 +242,8 @@ func (c *cli) exportCommand() *cobra.Command {
 				return errors.New("interrupted: no bundle was written, and what the export had written is removed")
 			}
 			if err != nil {
-				return err
+				// Name the flag that set a bad filter value (--status).
+				return flagError(err)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintln(w, res.Dir)

@@ -208,6 +208,8 @@ func flagError(err error) error {
 		return err
 	case field == "resourcePrefix":
 		field = "resource"
+	case field == "outDir":
+		field = "out"
 	}
 	return &RequestError{Field: "--" + field, Reason: reason}
 }

@@ -151,7 +151,7 @@ func (a *App) startExport(reqCtx context.Context, req ExportJobRequest, onProgre
 		return nil, err
 	}
 	if _, err := export.ParseFormat(req.Format); err != nil {
-		return nil, &RequestError{Field: "format", Reason: err.Error()}
+		return nil, &RequestError{Field: "format", Reason: export.UnknownFormat(req.Format)}
 	}
 	if _, err := a.filter(req.Query); err != nil {
 		return nil, err

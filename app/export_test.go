@@ -130,6 +130,16 @@ func TestCLI_ExportUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2: %s", args, code, stderr)
 		}
 	}
+	// Messages name the flag, once, as query's do.
+	for args, want := range map[string]string{
+		"--format xml":               `--format: "xml" is not one of csv, jsonl, json, ocsf, cef, splunk-hec, ecs` + "\n",
+		"--format csv --status done": `--status: "done" is not one of pending, applied, failed, rolled_back` + "\n",
+	} {
+		argv := append([]string{"export", "--org", "org-x", "--out", t.TempDir()}, strings.Fields(args)...)
+		if _, stderr, code := runCLI(t, a, "", argv...); code != 2 || !strings.HasSuffix(stderr, want) {
+			t.Errorf("export %s: exit %d, %q; want it to end %q", args, code, stderr, want)
+		}
+	}
 }
 
 func TestCLI_VerifyExportJSON(t *testing.T) {

@@ -40,13 +40,18 @@ var Formats = []Format{CSV, JSONLines, JSON, OCSF, CEF, SplunkHEC, ECS}
 func ParseFormat(s string) (Format, error) {
 	f := Format(s)
 	if !slices.Contains(Formats, f) {
-		names := make([]string, len(Formats))
-		for i, f := range Formats {
-			names[i] = string(f)
-		}
-		return "", fmt.Errorf("format %q is not one of %s: %w", s, strings.Join(names, ", "), ErrUsage)
+		return "", fmt.Errorf("format %s: %w", UnknownFormat(s), ErrUsage)
 	}
 	return f, nil
+}
+
+// UnknownFormat says that s is not a format: `"xml" is not one of csv, …`.
+func UnknownFormat(s string) string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return fmt.Sprintf("%q is not one of %s", s, strings.Join(names, ", "))
 }
 
 // Ext is the file name extension of the events file.
