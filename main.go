@@ -186,13 +186,16 @@ func existingKeystore(paths app.Paths, g app.Globals, logger *slog.Logger) (stor
 // not hold or cannot be read, that they may be in the other one: a
 // profile's keys stay in the keystore it was created with.
 func otherKeystoreHint(paths app.Paths, g app.Globals, err error) error {
+	// The hint comes first: the store's own advice for a missing master
+	// key ends with moving the log aside, which is the last thing to do
+	// when the keys are only in the other keystore.
 	if g.Keystore == "file" && errors.Is(err, storage.ErrKeyNotFound) {
-		return fmt.Errorf("%w. If this profile was created without --keystore file, its keys are in the OS keychain: "+
-			"run the command without --keystore file (unlock the keychain first if it is locked)", err)
+		return fmt.Errorf("the key file has no keys for this profile. If it was created without --keystore file, its keys are in the OS keychain: "+
+			"run the command without --keystore file (unlock the keychain first if it is locked). In detail: %w", err)
 	}
 	if _, serr := os.Stat(fileKeystorePath(paths)); serr == nil && g.Keystore != "file" {
-		return fmt.Errorf("%w. This profile has a key file, %s: it was created with --keystore file, so run the command with --keystore file",
-			err, fileKeystorePath(paths))
+		return fmt.Errorf("this profile has a key file, %s: it was created with --keystore file, so run the command with --keystore file. In detail: %w",
+			fileKeystorePath(paths), err)
 	}
 	return err
 }

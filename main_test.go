@@ -108,6 +108,10 @@ func TestKeychain_OtherKeystoreHint(t *testing.T) {
 		if !errors.Is(err, storage.ErrKeyNotFound) || !strings.Contains(err.Error(), tc.hint) {
 			t.Errorf("created with the %s keystore, opened with the %s one: %v; want a hint to %s", tc.created, tc.opened, err, tc.hint)
 		}
+		// The hint before any advice to move the log aside.
+		if msg := err.Error(); strings.Contains(msg, "move the directory aside") && strings.Index(msg, "move the directory aside") < strings.Index(msg, tc.hint) {
+			t.Errorf("created with the %s keystore, opened with the %s one: %v; the hint comes after moving the log aside", tc.created, tc.opened, err)
+		}
 	}
 }
 
