@@ -2,12 +2,15 @@ package app
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/axiomops/axiom-audit/storage"
 )
 
 func (c *cli) tokenCommand() *cobra.Command {
@@ -45,6 +48,12 @@ func (c *cli) tokenCommand() *cobra.Command {
 				}
 			}
 			a, closeApp, err := c.open(cmd)
+			if errors.Is(err, storage.ErrLocked) {
+				// Tokens are made and listed only here, not through the
+				// app's API (a token must not mint tokens).
+				return explained(err, "%v: tokens are made and listed while nothing else holds the log: "+
+					"close the desktop app or stop serve (or let the command that holds it finish), and retry", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -84,6 +93,12 @@ func (c *cli) tokenCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, closeApp, err := c.open(cmd)
+			if errors.Is(err, storage.ErrLocked) {
+				// Tokens are made and listed only here, not through the
+				// app's API (a token must not mint tokens).
+				return explained(err, "%v: tokens are made and listed while nothing else holds the log: "+
+					"close the desktop app or stop serve (or let the command that holds it finish), and retry", err)
+			}
 			if err != nil {
 				return err
 			}
