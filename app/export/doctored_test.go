@@ -464,3 +464,28 @@ func TestVerify_signedManifestTrustedKey(t *testing.T) {
 		t.Errorf("no problem says manifest.sig is not signed by the trusted key: %v", rep.Problems)
 	}
 }
+
+// An event deleted from the events file is said once, by the seq that is
+// missing, not as every field of every later event differing from the log.
+func TestVerify_deletedEventIsNamed(t *testing.T) {
+	src := newSource(t)
+	res := writeBundle(t, src, JSONLines, false)
+	if res.Count < 5 {
+		t.Fatalf("%d events: too few to delete one", res.Count)
+	}
+	lines(t, res.Dir, JSONLines.EventsFile(), func(ls []string) []string { return append(ls[:2:2], ls[3:]...) })
+	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
+	if err != nil || rep.OK {
+		t.Fatalf("a bundle missing an event: %v, ok %v", err, rep != nil && rep.OK)
+	}
+	var msgs []string
+	for _, p := range rep.Problems {
+		msgs = append(msgs, p.String())
+	}
+	all := strings.Join(msgs, "\n")
+	if !strings.Contains(all, "is seq 4 where proofs.jsonl proves seq 3: seq 3 is missing from the events file") ||
+		!strings.Contains(all, fmt.Sprintf("and %d more events are out of step with proofs.jsonl", res.Count-4)) ||
+		strings.Contains(all, "differs from the log's") || len(rep.Problems) > 6 {
+		t.Fatalf("problems of a bundle missing seq 3 (%d in all):\n%s", rep.ProblemCount, all)
+	}
+}

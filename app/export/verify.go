@@ -33,7 +33,15 @@ type Problem struct {
 	ID      string `json:"id,omitempty"`
 	Seq     uint64 `json:"seq,omitempty"`
 	Message string `json:"message"`
+	// outOfStep: an events-file entry is another event than its proof
+	// line's (one lost or added before it). Past the first few, such
+	// problems are counted, not listed.
+	outOfStep bool
 }
+
+// maxOutOfStep is how many out-of-step events are listed; the rest are
+// counted in one problem.
+const maxOutOfStep = 1
 
 func (p Problem) String() string {
 	var b strings.Builder
@@ -142,9 +150,18 @@ type verifier struct {
 	// matcher is the manifest's filter, which every exported record must
 	// match (nil when the filter cannot be read: that is a problem).
 	matcher *storage.Matcher
+	// outOfStep counts the events-file entries that are another event
+	// than their proof line's.
+	outOfStep int
 }
 
 func (v *verifier) problem(p Problem) {
+	if p.outOfStep {
+		if v.outOfStep++; v.outOfStep > maxOutOfStep {
+			v.rep.ProblemCount++
+			return
+		}
+	}
 	v.rep.ProblemCount++
 	if len(v.rep.Problems) < maxKeptProblems {
 		v.rep.Problems = append(v.rep.Problems, p)
@@ -453,7 +470,7 @@ func (v *verifier) checkPruned() {
 	// A filter that selects everything: every seq up to the checkpoint's
 	// size is in the bundle or was pruned.
 	if v.cpOK && v.m.Filter.selectsEverything() && uint64(v.m.Count)+uint64(p.Count) != v.cp.Size {
-		v.problem(Problem{File: PrunedFile, Message: fmt.Sprintf("says %d events were pruned, but the bundle's filter selects every event and it holds %d of the checkpoint's %d: %d are pruned",
+		v.problem(Problem{File: PrunedFile, Message: fmt.Sprintf("says %d events were pruned, but the bundle's filter selects every event and the manifest counts %d of the checkpoint's %d, so %d would have to be",
 			p.Count, v.m.Count, v.cp.Size, int64(v.cp.Size)-v.m.Count)})
 	}
 	v.rep.Pruned = &p
@@ -637,6 +654,12 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 	wg.Wait()
 	if readErr != nil {
 		return readErr
+	}
+	if n := v.outOfStep - maxOutOfStep; n > 0 {
+		// Counted already, one by one.
+		v.rep.ProblemCount--
+		v.problem(Problem{File: eventsName, Message: fmt.Sprintf("and %d more %s out of step with %s (not listed)",
+			n, map[bool]string{true: "event is", false: "events are"}[n == 1], ProofsFile)})
 	}
 	if !bySeq && !byTime {
 		v.problem(Problem{File: ProofsFile, Message: fmt.Sprintf("the events are in neither the log's order (seq) nor the timeline's (timestamp, seq), %s first",
@@ -854,6 +877,17 @@ func (v *verifier) checkProof(n int, line []byte, emit func(Problem), revealed *
 func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub *publicRecord, emit func(Problem)) {
 	bad := func(msg string) {
 		emit(Problem{File: file, Line: line, ID: ev.id(), Seq: ev.seq(), Message: msg})
+	}
+	if s := ev.seq(); s != 0 && s != pl.Seq {
+		// Another event than the proved one at this place: say that once,
+		// not every field that differs, and which seq is missing or added.
+		why := fmt.Sprintf("seq %d is missing from the events file before here, or seq %d was moved", pl.Seq, s)
+		if s < pl.Seq {
+			why = fmt.Sprintf("seq %d was added to the events file or moved, or one before here is missing", s)
+		}
+		emit(Problem{File: file, Line: line, ID: ev.id(), Seq: s, outOfStep: true,
+			Message: fmt.Sprintf("is seq %d where %s proves seq %d: %s", s, ProofsFile, pl.Seq, why)})
+		return
 	}
 	if ev.full == nil {
 		if ev.ID != pl.ID || ev.Seq != pl.Seq {
