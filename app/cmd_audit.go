@@ -133,7 +133,7 @@ func (c *cli) openAudit(f auditFlags) (*auditVerifier, error) {
 	}
 	av := &auditVerifier{}
 	if f.publicKey != "" {
-		if av.pub, err = verifierKeyIn(f.publicKey); err != nil {
+		if av.pub, err = trustedKey(f.publicKey); err != nil {
 			return nil, err
 		}
 	}

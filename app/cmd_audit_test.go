@@ -86,6 +86,16 @@ func TestCLI_AuditorVerifiesACopy(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "keyless") || !strings.Contains(stdout, ": clean") {
 		t.Fatalf("auditor on the current copy: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// The key itself works as well as a file holding it, as verify-export
+	// takes it; anything else says it is neither.
+	if stdout, stderr, code := runAuditorCLI(t, "--data-dir", cur, "verify", "--read-key", filepath.Join(cur, "read-key"),
+		"--public-key", strings.TrimSpace(pub), "--checkpoint", cpFile); code != 0 {
+		t.Fatalf("auditor with the key given as text: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, stderr, code := runAuditorCLI(t, "--data-dir", cur, "verify", "--read-key", filepath.Join(cur, "read-key"),
+		"--public-key", "axiom-nosuch"); code != 2 || !strings.Contains(stderr, "is neither a verifier key") {
+		t.Fatalf("auditor with a --public-key that is neither: exit %d\n%s", code, stderr)
+	}
 	// --data-dir may also name the copy's log directory itself.
 	if stdout, stderr, code := runAuditorCLI(t, "--data-dir", filepath.Join(cur, "log"), "verify", "--read-key", filepath.Join(cur, "read-key")); code != 0 {
 		t.Fatalf("auditor on the copy's log directory: exit %d\n%s%s", code, stdout, stderr)

@@ -50,7 +50,7 @@ func (c *cli) verifyCommand() *cobra.Command {
 	var asJSON, keyless bool
 	var audit auditFlags
 	cmd := &cobra.Command{
-		Use:   "verify [--org ORG] [--json] [--keyless | --read-key FILE [--public-key FILE] [--checkpoint FILE]...]",
+		Use:   "verify [--org ORG] [--json] [--keyless | --read-key FILE [--public-key KEY|FILE] [--checkpoint FILE]...]",
 		Short: "Check the log's integrity and name every tampered record",
 		Long: "verify recomputes every leaf hash from its record, the hash chain, every stored\n" +
 			"tree node and root, every checkpoint signature and the consistency between\n" +
@@ -153,7 +153,7 @@ func (c *cli) verifyCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print problems and the summary as JSON lines")
 	cmd.Flags().BoolVar(&keyless, "keyless", false, "check with no secret: states are not decrypted, signatures are checked with the verifier key stored in the log (opening the profile still needs its keychain entries; without them, verify a copy-for-audit with --read-key)")
 	cmd.Flags().StringVar(&audit.readKey, "read-key", "", "verify the copy in --data-dir (made by 'copy-for-audit') with its read key in `FILE`, and no keychain; implies --keyless")
-	cmd.Flags().StringVar(&audit.publicKey, "public-key", "", "with --read-key: check signatures with the verifier key in `FILE` (the owner's published 'checkpoint --public-key'), not the one the copy stores; events no checkpoint signed with it covers are a problem")
+	cmd.Flags().StringVar(&audit.publicKey, "public-key", "", "with --read-key: check signatures with the verifier `KEY` (the owner's published 'checkpoint --public-key'; the key itself or a file holding it), not the one the copy stores; events no checkpoint signed with it covers are a problem")
 	cmd.Flags().StringArrayVar(&audit.checkpoints, "checkpoint", nil, "with --read-key: a signed checkpoint `FILE` kept from before; the copy must hold its events, with its root (repeatable)")
 	return cmd
 }
