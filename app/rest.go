@@ -427,8 +427,14 @@ func localPath(next string) bool {
 	return err == nil && u.Scheme == "" && u.Host == ""
 }
 
-func (s *api) info(w http.ResponseWriter, _ *http.Request, _ principal) {
-	writeJSON(w, http.StatusOK, s.app.Info())
+func (s *api) info(w http.ResponseWriter, _ *http.Request, p principal) {
+	info := s.app.Info()
+	if !p.session {
+		// A token's holder (a SIEM, another machine with --allow-remote)
+		// has no use for where the profile lives on this machine.
+		info.DataDir = ""
+	}
+	writeJSON(w, http.StatusOK, info)
 }
 
 func (s *api) organizations(w http.ResponseWriter, r *http.Request, p principal) {

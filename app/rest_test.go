@@ -936,3 +936,17 @@ func TestREST_UnknownQueryParameter(t *testing.T) {
 		t.Errorf("known parameters: %d %s", resp.StatusCode, body)
 	}
 }
+
+// /api/info tells a token nothing of where the profile lives; the local
+// user (a browser session) sees it.
+func TestREST_InfoWithholdsTheDataDirFromTokens(t *testing.T) {
+	f := newRESTFixture(t)
+	resp, body := f.do("GET", "/api/info", f.tokens["readA"], nil)
+	var info Info
+	if resp.StatusCode != 200 || json.Unmarshal(body, &info) != nil || info.DataDir != "" || info.Version == "" && info.Name == "" {
+		t.Fatalf("info to a token: %d %s", resp.StatusCode, body)
+	}
+	if f.app.Info().DataDir == "" {
+		t.Fatal("the fixture's app has no data dir to withhold")
+	}
+}
