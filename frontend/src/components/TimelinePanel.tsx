@@ -1,7 +1,7 @@
 import { Badge, Button, Group, Paper, Text, Tooltip } from '@mantine/core'
 import { IconArrowUp, IconPlayerPause, IconPlayerPlay } from '@tabler/icons-react'
 import { useRef } from 'react'
-import { parseQuery } from '../query/parse'
+import { parseQuery, textTerms } from '../query/parse'
 import { useResults, useSession, useStores, useView } from '../store/context'
 import { EmptyState, ErrorState, LoadingState } from './StatusStates'
 import { ExportButton } from './ExportDialog'
@@ -67,7 +67,7 @@ export function TimelinePanel() {
           'Nothing in this time range matches the filters. '
         )}
         Widen the range or remove a term.
-        {parseQuery(q).filter.text?.includes(' ') && ' Every word without a field must be in the event, so try fewer of them (or "quote a phrase").'}
+        {textTerms(parseQuery(q).filter.text ?? '').length > 1 && ' Every word without a field must be in the event, so try fewer of them (or "quote a phrase").'}
       </EmptyState>
     )
   else body = <Timeline scrollRef={scrollRef} />
