@@ -100,7 +100,35 @@ func (s *Store) Append(ctx context.Context, events []Event) ([]Receipt, error) {
 		return nil, fmt.Errorf("a batch of %d events needs %d bytes and %d writes, over the %d and %d of one atomic commit: append it in smaller batches: %w",
 			len(events), req.size, req.count, limSize, limCount, ErrBatchTooLarge)
 	}
+	// The data keys of the organizations whose states the batch seals are
+	// loaded here, not by the writer: reading a KEK from the keychain may
+	// wait on an unlock prompt, and every organization's appends pass
+	// through the writer.
+	if err := s.loadDataKeys(ctx, req); err != nil {
+		return nil, err
+	}
 	return s.submit(ctx, req)
+}
+
+// loadDataKeys loads the data keys of the organizations whose states req
+// seals (keyring.ensure), in the caller's goroutine.
+func (s *Store) loadDataKeys(ctx context.Context, req *appendRequest) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	loaded := map[string]bool{}
+	for i := range req.events {
+		p := &req.events[i]
+		if org := p.ev.OrganizationID; p.sealsStates() && !loaded[org] {
+			if err := s.keys.ensure(ctx, org); err != nil {
+				return fmt.Errorf("failed to get the data key of organization %q: %w", org, err)
+			}
+			loaded[org] = true
+		}
+	}
+	return nil
 }
 
 // submit hands a prepared request to the writer and waits for its answer.
