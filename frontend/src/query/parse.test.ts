@@ -191,3 +191,30 @@ describe('textTerms', () => {
     expect(textTerms(parseQuery('"access denied" prod').filter.text ?? '')).toEqual(['access denied', 'prod'])
   })
 })
+
+describe('free text the log reads as the bar shows it', () => {
+  // The bar takes \" inside a quoted value, but the log's text filter has
+  // no escapes (storage.TextTerms): a phrase holding a double quote must
+  // not be sent as something the log splits into other terms.
+  it.each([
+    '"say \\"hi\\" there"',
+    '"\\"quoted\\""',
+    '"\\"hi"',
+  ])('%s: the log searches the terms the bar shows, or the bar refuses it', (input) => {
+    const r = parseQuery(input)
+    if (r.errors.length) return
+    const shown = r.terms.filter((t) => !t.field).map((t) => t.value)
+    expect(textTerms(r.filter.text ?? '')).toEqual(shown)
+  })
+  it('holds for any query the bar accepts', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', ':', ' ', '"', '\\', '\u0085', '\u00a0', '\ufeff'), maxLength: 24 }), (s) => {
+        const r = parseQuery(s)
+        if (r.errors.length) return
+        const shown = r.terms.filter((t) => !t.field).map((t) => t.value)
+        expect(textTerms(r.filter.text ?? '')).toEqual(shown)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
