@@ -177,12 +177,30 @@ export function parseQuery(input: string): ParseResult {
       errors.push({ message: OPERATOR_WORDS[value as keyof typeof OPERATOR_WORDS], start, end })
       continue
     }
+    // The log's text filter has no escapes: a double quote that would
+    // open or close a phrase there cannot be searched for.
+    const back = textTerms(textTerm(value))
+    if (back.length !== 1 || back[0] !== value) {
+      errors.push({ message: 'Free text cannot search for this double quote: the log reads " as the start or end of a phrase. Leave it out and search the words around it.', start, end })
+      continue
+    }
     terms.push({ negated: false, value, start, end })
     text.push(value)
   }
   // A phrase goes to the log quoted, so that it is matched whole.
-  if (text.length) filter.text = text.map((t) => (/\s/.test(t) ? `"${t}"` : t)).join(' ')
+  if (text.length) filter.text = text.map(textTerm).join(' ')
   return { filter, terms, errors }
+}
+
+/**
+ * White space as the log's text filter reads it: Go's unicode.IsSpace,
+ * which counts U+0085 and not U+FEFF, unlike JavaScript's \s.
+ */
+const TEXT_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/
+
+/** A free-text term as the log's text filter takes it: quoted when it holds white space. */
+function textTerm(t: string): string {
+  return TEXT_SPACE.test(t) ? `"${t}"` : t
 }
 
 /**
@@ -196,7 +214,7 @@ export function textTerms(s: string): string[] {
   let i = 0
   while (i < s.length) {
     const c = s[i] ?? ''
-    if (/\s/u.test(c)) {
+    if (TEXT_SPACE.test(c)) {
       i++
     } else if (c === '"') {
       const end = s.indexOf('"', i + 1)
@@ -205,7 +223,7 @@ export function textTerms(s: string): string[] {
       if (phrase.trim() !== '') terms.push(phrase)
     } else {
       let j = i
-      while (j < s.length && !/\s/u.test(s[j] ?? '')) j++
+      while (j < s.length && !TEXT_SPACE.test(s[j] ?? '')) j++
       terms.push(s.slice(i, j))
       i = j
     }
