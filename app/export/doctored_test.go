@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/axiomops/axiom-audit/storage"
 	"github.com/axiomops/axiom-audit/storage/tlog"
 )
 
@@ -487,5 +488,30 @@ func TestVerify_deletedEventIsNamed(t *testing.T) {
 		!strings.Contains(all, fmt.Sprintf("and %d more events are out of step with proofs.jsonl", res.Count-4)) ||
 		strings.Contains(all, "differs from the log's") || len(rep.Problems) > 6 {
 		t.Fatalf("problems of a bundle missing seq 3 (%d in all):\n%s", rep.ProblemCount, all)
+	}
+}
+
+// In a bundle written newest first, the event deleted from the events file
+// is named too: there the entry in its place has the lower seq.
+func TestVerify_deletedEventIsNamedNewestFirst(t *testing.T) {
+	src := newSource(t)
+	res := writeBundle(t, src, JSONLines, false, func(o *Options) { o.Filter.Order = storage.NewestFirst })
+	if res.Count < 5 {
+		t.Fatalf("%d events: too few to delete one", res.Count)
+	}
+	// Lines are newest first: line 3 (index 2) is seq Count-2.
+	missing := res.Count - 2
+	lines(t, res.Dir, JSONLines.EventsFile(), func(ls []string) []string { return append(ls[:2:2], ls[3:]...) })
+	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
+	if err != nil || rep.OK {
+		t.Fatalf("a bundle missing an event: %v, ok %v", err, rep != nil && rep.OK)
+	}
+	var msgs []string
+	for _, p := range rep.Problems {
+		msgs = append(msgs, p.String())
+	}
+	all := strings.Join(msgs, "\n")
+	if !strings.Contains(all, fmt.Sprintf("proves seq %d: seq %d is missing from the events file", missing, missing)) {
+		t.Fatalf("problems of a newest-first bundle missing seq %d:\n%s", missing, all)
 	}
 }
