@@ -882,7 +882,9 @@ func (v *verifier) compare(file string, line int, ev exported, pl ProofLine, pub
 		// Another event than the proved one at this place: say that once,
 		// not every field that differs, and which seq is missing or added.
 		why := fmt.Sprintf("seq %d is missing from the events file before here, or seq %d was moved", pl.Seq, s)
-		if s < pl.Seq {
+		// The entry after a missing one comes later in the bundle's order:
+		// a higher seq oldest first, a lower one newest first.
+		if (s < pl.Seq) != (v.m.Filter.Order == "newest") {
 			why = fmt.Sprintf("seq %d was added to the events file or moved, or one before here is missing", s)
 		}
 		emit(Problem{File: file, Line: line, ID: ev.id(), Seq: s, outOfStep: true,
