@@ -329,7 +329,7 @@ func (s *Store) verifyAt(ctx context.Context, txn *badger.Txn, opts VerifyOption
 			return sum, err
 		}
 	}
-	return sum, nil
+	return sum, errors.Join(v.keyErrs...)
 }
 
 func (e stopVerify) Error() string { return e.err.Error() }
@@ -369,6 +369,11 @@ type verifier struct {
 	// held are the checkpoints the caller kept, by organization
 	// (VerifyOptions.Checkpoints).
 	held map[string][]HeldCheckpoint
+	// noStates: the organization being checked is checked without its
+	// states, whose keys are not at hand; keyErrs says which, once every
+	// organization has been checked.
+	noStates bool
+	keyErrs  []error
 }
 
 // Index tables compared through fingerprints.
@@ -453,12 +458,16 @@ func (v *verifier) org(ctx context.Context, org string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	txn := v.txn
+	v.noStates = false
 	if !v.opts.Keyless && v.s.keys != nil {
 		// The states need the organization's data keys: without the KEK
 		// that wraps them (or the keychain), every state would be a
-		// problem, though nothing in the log is wrong. Say so once.
+		// problem, though nothing in the log is wrong. The rest of this
+		// organization, and every other one, is still checked; the
+		// missing key is said once, at the end.
 		if err := v.s.keys.ensure(ctx, org); errors.Is(err, ErrKeyNotFound) || errors.Is(err, ErrKeychainUnavailable) || errors.Is(err, ErrWrongKey) {
-			return fmt.Errorf("cannot check the states of organization %q: %w ('verify --keyless' checks everything but the states)", org, err)
+			v.keyErrs = append(v.keyErrs, fmt.Errorf("cannot check the states of organization %q: %w ('verify --keyless' checks everything but the states)", org, err))
+			v.noStates = true
 		}
 	}
 	v.ret = v.s.newRetentionCheck(txn, org)
@@ -1004,7 +1013,7 @@ func (v *verifier) checkRecord(org string, r *vrec, val []byte, sc *vscratch) {
 			bad(ProblemRecordCorrupt, st.name+": the commitment is not 32 bytes of hex")
 			continue
 		}
-		if v.opts.Keyless {
+		if v.opts.Keyless || v.noStates {
 			continue
 		}
 		salt, state, err := v.s.keys.openSealed(v.s.bgCtx, st.sealed, org, r.seq, p.ID, st.side, c[:])
