@@ -60,6 +60,12 @@ describe('describeScope', () => {
     expect(describeScope({ org: 'acme', q: 'resource:arn:aws:s3* bucket', range: { kind: 'relative', preset: '7d' } }, 'utc'))
       .toBe('Events of acme in the last 7 days, where resource starts with arn:aws:s3 and the text contains “bucket”.')
   })
+  it('says that each word or phrase of the free text is searched on its own, as the log does', () => {
+    // The log matches each word anywhere (storage.TextTerms): "contains
+    // “alice failed”" would promise the phrase, which the export does not.
+    expect(describeScope({ org: 'acme', q: 'alice failed "access denied"', range: { kind: 'relative', preset: '7d' } }, 'utc'))
+      .toBe('Events of acme in the last 7 days, where the text contains “alice”, “failed” and “access denied”.')
+  })
 })
 
 describe('ExportDialog', () => {
