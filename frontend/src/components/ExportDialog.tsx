@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'react'
 import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
 import type { ExportFormat, ExportHandle, ExportProgress, ExportResultDTO, PrunedDTO, PrunedRunDTO, QueryDTO } from '../api/types'
 import { formatDateTime, type TimeZoneMode } from '../lib/time'
-import { parseQuery, type QueryFilter } from '../query/parse'
+import { parseQuery, textTerms, type QueryFilter } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
 import { viewQuery, type View } from '../store/view'
 import { AdviceAlert } from './StatusStates'
@@ -45,7 +45,9 @@ export function describeFilter(f: QueryFilter): string[] {
   }
   if (f.resourceId !== undefined) out.push(`resource is ${f.resourceId}`)
   if (f.resourceIdPrefix !== undefined) out.push(`resource starts with ${f.resourceIdPrefix}`)
-  if (f.text) out.push(`the text contains “${f.text}”`)
+  // Each word or phrase is searched on its own, as the log does.
+  const terms = f.text ? textTerms(f.text).map((t) => `“${t}”`) : []
+  if (terms.length) out.push(`the text contains ${terms.length > 1 ? terms.slice(0, -1).join(', ') + ' and ' + terms[terms.length - 1] : terms[0]}`)
   return out
 }
 
