@@ -1589,8 +1589,8 @@ func TestCLI_OneValueFlagsRefuseRepeats(t *testing.T) {
 		t.Fatal("append failed")
 	}
 	for _, args := range [][]string{
-		{"query", "--org", "org-a", "--provider", "aws", "--provider", "gcp"},
-		{"query", "--org", "org-a", "--status", "applied", "--status", "failed"},
+		{"query", "--org", "org-a", "--text", "a", "--text", "b"},
+		{"query", "--org", "org-a", "--resource", "x", "--resource", "y"},
 		{"query", "--org", "org-b", "--org", "org-a"},
 		{"query", "--org", "org-a", "--limit", "5", "--limit", "6"},
 		{"keys", "rotate", "--org", "org-a", "--org", "org-b"},
@@ -1604,8 +1604,21 @@ func TestCLI_OneValueFlagsRefuseRepeats(t *testing.T) {
 	if err != nil || len(page.Events) != 0 {
 		t.Fatalf("a refused keys rotate rotated: %+v, %v", page.Events, err)
 	}
-	if out, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--category", "user", "--category", "scan"); code != 0 || !strings.Contains(out, "user.signed_in") {
-		t.Errorf("repeated --category: exit %d\n%s%s", code, out, stderr)
+	// The filters that name values repeat, as over REST and in the UI:
+	// any of them.
+	for _, args := range [][]string{
+		{"--category", "user", "--category", "scan"},
+		{"--provider", "gcp", "--provider", "aws"},
+		{"--status", "failed", "--status", "applied"},
+		{"--risk", "high", "--risk", "low"},
+		{"--user", "nobody", "--user", "alice@example.com"},
+	} {
+		if out, stderr, code := runCLI(t, a, "", append([]string{"query", "--org", "org-a"}, args...)...); code != 0 || !strings.Contains(out, "user.signed_in") {
+			t.Errorf("repeated %s: exit %d\n%s%s", args[0], code, out, stderr)
+		}
+	}
+	if _, stderr, code := runCLI(t, a, "", "query", "--org", "org-a", "--status", ""); code != 2 || !strings.Contains(stderr, "--status: is empty") {
+		t.Errorf("an empty --status: exit %d, %s", code, stderr)
 	}
 	// A global flag an alias may set is overridden, not refused.
 	if out, stderr, code := runCLI(t, a, "", "--keystore", "file", "--keystore", "keychain", "query", "--org", "org-a"); code != 0 {

@@ -791,8 +791,8 @@ func receiptDTO(r storage.Receipt) ReceiptDTO {
 // queryFlags are the timeline filter flags shared by query, export and
 // report.
 type queryFlags struct {
-	org, since, until, provider, user, status, risk, resource, text, order string
-	categories, actions                                                    []string
+	org, since, until, resource, text, order               string
+	categories, actions, providers, users, statuses, risks []string
 }
 
 func (q *queryFlags) register(cmd *cobra.Command) {
@@ -802,10 +802,10 @@ func (q *queryFlags) register(cmd *cobra.Command) {
 	f.StringVar(&q.until, "until", "", "before `TIME` (RFC 3339 or a duration back from now)")
 	f.StringArrayVar(&q.categories, "category", nil, "only this `CATEGORY` (repeatable)")
 	f.StringArrayVar(&q.actions, "action", nil, "only this action `TYPE` (repeatable)")
-	f.StringVar(&q.provider, "provider", "", "aws, azure, gcp or system")
-	f.StringVar(&q.user, "user", "", "only events by this user `ID`")
-	f.StringVar(&q.status, "status", "", "pending, applied, failed or rolled_back")
-	f.StringVar(&q.risk, "risk", "", "low, medium or high")
+	f.StringArrayVar(&q.providers, "provider", nil, "aws, azure, gcp or system (repeatable: any of them)")
+	f.StringArrayVar(&q.users, "user", nil, "only events by this user `ID` (repeatable)")
+	f.StringArrayVar(&q.statuses, "status", nil, "pending, applied, failed or rolled_back (repeatable)")
+	f.StringArrayVar(&q.risks, "risk", nil, "low, medium or high (repeatable)")
 	f.StringVar(&q.resource, "resource", "", "only events touching resource `ID` (a trailing * matches a prefix)")
 	f.StringVar(&q.text, "text", "", "free text: every word, and every \"quoted phrase\" whole, is a case-insensitive substring of some public field or metadata value")
 	f.StringVar(&q.order, "order", "newest", "newest or oldest first")
@@ -815,21 +815,24 @@ func (q *queryFlags) dto(now time.Time) (QueryDTO, error) {
 	if q.org == "" {
 		return QueryDTO{}, &RequestError{Field: "--org", Reason: "is required"}
 	}
-	d := QueryDTO{Org: q.org, Categories: q.categories, ActionTypes: q.actions, Text: q.text, Order: q.order}
+	d := QueryDTO{Org: q.org, Categories: q.categories, ActionTypes: q.actions, Providers: q.providers, UserIDs: q.users,
+		Statuses: q.statuses, RiskLevels: q.risks, Text: q.text, Order: q.order}
 	var err error
+	for _, l := range []struct {
+		flag string
+		vs   []string
+	}{{"--category", q.categories}, {"--action", q.actions}, {"--provider", q.providers}, {"--user", q.users},
+		{"--status", q.statuses}, {"--risk", q.risks}} {
+		if slices.Contains(l.vs, "") {
+			return d, &RequestError{Field: l.flag, Reason: "is empty: leave it out for no filter, or give a value"}
+		}
+	}
 	if d.Since, err = cliTime("--since", q.since, now); err != nil {
 		return d, err
 	}
 	if d.Until, err = cliTime("--until", q.until, now); err != nil {
 		return d, err
 	}
-	one := func(v string) []string {
-		if v == "" {
-			return nil
-		}
-		return []string{v}
-	}
-	d.Providers, d.UserIDs, d.Statuses, d.RiskLevels = one(q.provider), one(q.user), one(q.status), one(q.risk)
 	if p, ok := strings.CutSuffix(q.resource, "*"); ok {
 		d.ResourceIDPrefix = p
 	} else {
