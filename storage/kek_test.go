@@ -355,3 +355,34 @@ func FuzzUnwrapDataKey(f *testing.F) {
 		}
 	})
 }
+
+// With the keychain locked before an organization's keys were loaded, the
+// timeline reads its states as sealed instead of failing the page.
+func TestRotation_LockedKeychainSealsStatesOnTheTimeline(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks := newStoreKeystore()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, 2)
+	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, dir, ks)
+	defer s.Close()
+	ks.mu.Lock()
+	ks.err = fmt.Errorf("the login keyring is locked: %w", ErrKeychainUnavailable)
+	ks.mu.Unlock()
+	page, err := s.List(ctx, Filter{Org: "acme", Limit: 10})
+	if err != nil || len(page.Events) != 3 {
+		t.Fatalf("list with the keychain locked: %d events, %v", len(page.Events), err)
+	}
+	for _, e := range page.Events {
+		if e.BeforeStateCommitment != "" && !e.StatesSealed {
+			t.Fatalf("seq %d: states not marked sealed with the keychain locked", e.Seq)
+		}
+	}
+	if _, err := s.ReadFrom(ctx, "acme", 0, 10, true); !errors.Is(err, ErrKeychainUnavailable) {
+		t.Fatalf("reading states to sync with the keychain locked: %v; want ErrKeychainUnavailable", err)
+	}
+}

@@ -135,7 +135,8 @@ const (
 	statesPublic stateMode = iota // the public record only
 	// statesIfKeys: the states, or StatesSealed when their keys are not
 	// at hand (a data key absent from the database, or the KEK that wraps
-	// it missing from the keystore): the timeline and Get.
+	// it missing from the keystore or the keystore locked): the timeline
+	// and Get.
 	statesIfKeys
 	// statesAll: the states; a missing KEK is an error, not sealed states:
 	// an export or sync that promises states must not leave them out
@@ -212,7 +213,7 @@ func (s *Store) decodeStored(v []byte, org string, seq uint64, mode stateMode) (
 		// organization's states on the timeline as a missing data key
 		// does (appends of states, exports and syncs of them fail and say
 		// which key to restore).
-		if errors.Is(err, errNoDataKey) || (mode == statesIfKeys && errors.Is(err, ErrKeyNotFound)) {
+		if errors.Is(err, errNoDataKey) || (mode == statesIfKeys && (errors.Is(err, ErrKeyNotFound) || errors.Is(err, ErrKeychainUnavailable))) {
 			se.StatesSealed = true
 			return nil, nil
 		}
