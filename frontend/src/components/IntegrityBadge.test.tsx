@@ -97,7 +97,10 @@ describe('IntegrityBadge and verifications run elsewhere', () => {
     await s.stores.session.getState().loadCheckpoint('acme')
     await waitFor(() => expect(screen.getByTestId('integrity-badge')).toHaveTextContent('Problems found'))
     await userEvent.click(screen.getByTestId('integrity-badge'))
-    expect(await screen.findByTestId('verify-result')).toHaveTextContent('3 problems: 1,234 events checked')
+    expect(await screen.findByTestId('verify-result')).toHaveTextContent('3 problems: 1,234 events of acme checked')
+    // A verification is recorded: the popover does not say it changes nothing.
+    expect(screen.getByTestId('verify-run')).toHaveTextContent("Verify acme's log now")
+    expect(screen.getByText(/records the check in its log as one more event/)).toBeInTheDocument()
   })
 
   it('keeps this window’s own result, with its details, over the log’s record of the same run', async () => {

@@ -82,7 +82,7 @@ export function IntegrityBadge() {
           {last && !verifying && (
             <Text size="sm" data-testid="verify-result">
               {last.clean ? 'Clean: ' : `${counted(last.problemCount ?? last.problems.length, 'problem')}: `}
-              {counted(last.events, 'event')} checked {fromNow(last.finishedAt)}
+              {counted(last.events, 'event')} of {last.org || org} checked {fromNow(last.finishedAt)}
               {last.keyless ? ' (without keys: hashes and signatures only)' : ''}.
             </Text>
           )}
@@ -116,10 +116,11 @@ export function IntegrityBadge() {
             </Alert>
           )}
           <Button onClick={() => void session.getState().verify(org)} loading={verifying} disabled={!org} data-testid="verify-run">
-            Verify the whole log now
+            Verify {org ? `${org}'s` : 'this organization\'s'} log now
           </Button>
           <Text size="xs" c="dimmed">
-            Recomputes every event's hash, the Merkle tree and the checkpoint signatures. It changes nothing.
+            Recomputes every event's hash, the Merkle tree and the checkpoint signatures of this organization, and records the check in
+            its log as one more event (audit.verified). <Code>axiom-audit verify</Code> checks every organization.
           </Text>
         </Stack>
       </Popover.Dropdown>
