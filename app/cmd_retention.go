@@ -282,8 +282,8 @@ func ruleWindow(r RetentionRuleDTO) string {
 }
 
 // profileFlags are the global flags naming the profile the command used
-// ("--profile P " or "--data-dir D "; "" for the default), to repeat in the
-// commands it suggests.
+// and where its keys are ("--profile P ", "--data-dir D ", "--keystore
+// file "; "" for the default), to repeat in the commands it suggests.
 func (c *cli) profileFlags() string {
 	var b strings.Builder
 	if c.g.Profile != "" && c.g.Profile != DefaultProfile {
@@ -291,6 +291,10 @@ func (c *cli) profileFlags() string {
 	}
 	if c.g.DataDir != "" {
 		fmt.Fprintf(&b, "--data-dir %s ", shellQuote(c.g.DataDir))
+	}
+	if c.g.Keystore == "file" {
+		// Pasted without it, the command would look in the keychain.
+		b.WriteString("--keystore file ")
 	}
 	return b.String()
 }

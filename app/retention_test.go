@@ -68,6 +68,10 @@ func TestCLI_Retention(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "export them first (or, while the app has this profile open, from its Export dialog):\n  axiom-audit --profile work export --org org-a --category user --until ") {
 		t.Errorf("show with --profile: exit %d\n%s%s", code, out, stderr)
 	}
+	out, stderr, code = runCLI(t, a, "", "--keystore", "file", "retention", "show", "--org", "org-a")
+	if code != 0 || !strings.Contains(out, "\n  axiom-audit --keystore file export --org org-a --category user --until ") {
+		t.Errorf("show with --keystore file: exit %d\n%s%s", code, out, stderr)
+	}
 	// The log's own events stay whatever the material class keeps.
 	_, stderr, code = runCLI(t, a, "", "retention", "set", "--org", "org-a", "--class", "material", "--category", "audit", "--days", "30")
 	if code != 2 || !strings.Contains(stderr, "category: the log's own events") {
