@@ -33,11 +33,16 @@ describe('RetentionBanner', () => {
     const banner = await screen.findByTestId('retention-banner')
     expect(banner).toHaveTextContent('2 events expire within 7 days')
     expect(screen.getByTestId('retention-banner-detail')).toHaveTextContent('scan, user')
+    s.stores.view.getState().set({ q: 'status:failed', range: { kind: 'relative', preset: '7d' } })
     await userEvent.click(screen.getByTestId('retention-export'))
     const v = s.stores.view.getState()
     expect(v.q).toBe('category:scan category:user')
     expect(v.range).toEqual({ kind: 'absolute', from: at(88 * DAY), to: new Date(NOW + 7 * DAY - 90 * DAY).toISOString() })
     await waitFor(() => expect(screen.getByTestId('export-dialog')).toBeInTheDocument())
+    // Closed, the dialog gives the timeline back the view it had.
+    await userEvent.keyboard('{Escape}')
+    await waitFor(() => expect(s.stores.view.getState().q).toBe('status:failed'))
+    expect(s.stores.view.getState().range).toEqual({ kind: 'relative', preset: '7d' })
   })
 
   it('builds no view when nothing expires', () => {

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react'
 import type { ExpiringDTO } from '../api/types'
 import { formatDateTime } from '../lib/time'
 import { useStores, useView } from '../store/context'
+import type { TimeRange } from '../store/view'
 import { ExportDialog } from './ExportDialog'
 
 /** How far ahead the banner warns (the app's ExpiringWarningDays). */
@@ -32,6 +33,9 @@ export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60
   const [expiring, setExpiring] = useState<ExpiringDTO>()
   const [dismissed, setDismissed] = useState<string>()
   const [exporting, setExporting] = useState(false)
+  // The view before "Export them…" set the expiring selection, put back
+  // when the dialog closes unless the user changed the view meanwhile.
+  const [before, setBefore] = useState<{ q: string; range: TimeRange; set: { q: string; range: TimeRange } }>()
 
   useEffect(() => {
     if (!org) return
@@ -74,6 +78,8 @@ export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60
               style={{ flexShrink: 0 }}
               data-testid="retention-export"
               onClick={() => {
+                const { q, range } = view.getState()
+                setBefore({ q, range, set: target })
                 view.getState().set(target)
                 setExporting(true)
               }}
@@ -83,7 +89,17 @@ export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60
           </Group>
         </Alert>
       )}
-      <ExportDialog opened={exporting} onClose={() => setExporting(false)} />
+      <ExportDialog
+        opened={exporting}
+        onClose={() => {
+          setExporting(false)
+          const cur = view.getState()
+          if (before && cur.q === before.set.q && JSON.stringify(cur.range) === JSON.stringify(before.set.range)) {
+            view.getState().set({ q: before.q, range: before.range })
+          }
+          setBefore(undefined)
+        }}
+      />
     </>
   )
 }
