@@ -33,7 +33,22 @@ test('the histogram can stack by status', async ({ page }) => {
   await open(page)
   await page.getByTestId('histogram').getByText('Status', { exact: true }).click()
   await expect(page).toHaveURL(/stack=status/)
-  await expect(page.getByTestId('histogram')).toContainText('rolled back')
+  await expect(page.getByTestId('histogram')).toContainText('rolled_back')
+  // The server counts by status (byStatus): the bars are drawn in the
+  // status colours, applied's green among them.
+  await expect
+    .poll(() =>
+      page.evaluate(() => {
+        const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=histogram-plot] canvas')
+        if (!canvas) return false
+        const img = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data
+        for (let i = 0; i < img.length; i += 4) {
+          if (img[i + 3]! >= 250 && Math.abs(img[i]! - 0x12) < 8 && Math.abs(img[i + 1]! - 0xb8) < 8 && Math.abs(img[i + 2]! - 0x86) < 8) return true
+        }
+        return false
+      }),
+    )
+    .toBe(true)
 })
 
 /** Whether the histogram's canvas has a bar (a risk colour) in the plot's column at time t. */

@@ -8,7 +8,7 @@ export const RISK_COLORS: Record<string, string> = { low: 'gray', medium: 'yello
 export const STATUS_COLORS: Record<string, string> = { applied: 'teal', pending: 'blue', failed: 'red', rolled_back: 'violet' }
 /** Chart colours (hex, for the canvas) matching the chips. */
 export const RISK_HEX: Record<string, string> = { low: '#91a7ff', medium: '#fcc419', high: '#fa5252' }
-export const STATUS_HEX: Record<string, string> = { applied: '#12b886', pending: '#4c6ef5', failed: '#fa5252', rolled_back: '#7950f2' }
+export const STATUS_HEX: Record<string, string> = { applied: '#12b886', pending: '#4c6ef5', failed: '#fa5252', rolled_back: '#f59f00' }
 
 const CATEGORY_ICONS: Record<string, Icon> = {
   connection: IconPlugConnected, scan: IconRadar, finding: IconAlertTriangle, recommendation: IconBulb, plan: IconListCheck,

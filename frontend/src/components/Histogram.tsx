@@ -154,8 +154,9 @@ export function Histogram() {
           {keys.map((k) => (
             <Group key={k} gap={4} wrap="nowrap">
               <Box w={9} h={9} style={{ borderRadius: 2, background: colors[k] }} />
+              {/* As the sidebar and the query language name it (status:rolled_back). */}
               <Text size="xs" c="dimmed">
-                {k.replace('_', ' ')}
+                {k}
               </Text>
             </Group>
           ))}
