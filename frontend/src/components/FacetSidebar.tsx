@@ -21,6 +21,9 @@ const EXCLUDE_KEY = { category: 'notCategories', provider: 'notProviders', statu
 export function FacetSidebar() {
   const facets = useResults((s) => s.facets)
   const failed = useResults((s) => s.error !== undefined && s.rows.length === 0)
+  // A new query's facets are loading: an empty list of the last query's
+  // must not read as "none in range" for this one.
+  const loading = useResults((s) => s.loading)
   const q = useView((s) => s.q)
   const { view } = useStores()
   const { filter } = parseQuery(q)
@@ -57,7 +60,7 @@ export function FacetSidebar() {
                 <Text size="xs" c="dimmed" px={6}>
                   unavailable
                 </Text>
-              ) : !facets ? (
+              ) : !facets || (loading && list.length === 0) ? (
                 <Stack gap={6}>
                   {[0, 1, 2].map((i) => (
                     <Skeleton key={i} h={14} />

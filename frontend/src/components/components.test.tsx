@@ -104,6 +104,18 @@ describe('FacetSidebar', () => {
     fireEvent.click(screen.getByTestId('facet-value-status-failed'))
     expect(s.stores.view.getState().q).toBe('-provider:gcp')
   })
+
+  it('does not say "none in range" for a query still loading', async () => {
+    const s = setup()
+    await loaded(s)
+    const facets = s.stores.results.getState().facets!
+    // The last query found nothing; the next one is loading.
+    act(() => s.stores.results.setState({ facets: Object.fromEntries(Object.keys(facets).map((k) => [k, []])), rows: [], loading: true }))
+    renderWith(s.stores, <FacetSidebar />)
+    expect(screen.queryByText('none in range')).toBeNull()
+    act(() => s.stores.results.setState({ loading: false }))
+    expect(screen.getAllByText('none in range').length).toBeGreaterThan(0)
+  })
 })
 
 describe('QueryBar and FacetSidebar', () => {
