@@ -337,6 +337,11 @@ func TestGenerate_CausalOrder(t *testing.T) {
 				if !o.triggered[str(m, "applyEventId")] {
 					fail("rollback executed before it was triggered")
 				}
+				// It starts from a state the resource was in: a refused
+				// apply's (unchanged), or the one a health check undid.
+				if a := o.applies[str(m, "applyEventId")]; a.Status == "failed" && !bytes.Equal(e.BeforeState, a.AfterState) {
+					fail("rollback of a refused apply from %s, a state the resource never reached (it kept %s)", e.BeforeState, a.AfterState)
+				}
 				o.executed[str(m, "applyEventId")] = true
 			case "rollback.verified":
 				if !o.executed[str(m, "applyEventId")] {

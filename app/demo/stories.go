@@ -485,8 +485,15 @@ func (g *orgGen) rollback(s *story, c *cloudAccount, planID string, ch change, s
 	} else {
 		s.waitBetween(20*time.Second, 10*time.Minute)
 	}
+	// A refused apply changed nothing: the rollback starts from the state
+	// the resource kept (restoring the snapshot), not from one it never
+	// reached. A health check's rollback undoes the applied change.
+	from := ch.after
+	if status == "failed" {
+		from = ch.before
+	}
 	s.add(storage.Event{UserID: svcAgent, Provider: c.provider, ActionType: "rollback.executed", ResourceIDs: res, Status: "rolled_back", RiskLevel: "high",
-		BeforeState: json.RawMessage(ch.after), AfterState: json.RawMessage(ch.before),
+		BeforeState: json.RawMessage(from), AfterState: json.RawMessage(ch.before),
 		Metadata: newObj().str("snapshot", snapshot).str("path", path).str("triggerReason", reason).int("rtoSeconds", 30+g.rng.Int64N(1200)).
 			str("planId", planID).str("applyEventId", applyID).str("rollbackPath", ch.rollback).msg()})
 	s.waitBetween(30*time.Second, 5*time.Minute)
