@@ -13,6 +13,24 @@ import (
 	"github.com/axiomops/axiom-audit/storage/keystore"
 )
 
+// graceApp is an App over a store with the week's retention grace, its
+// clock at 2026-06-01, and one event of organization acme 40 days old.
+func graceApp(t *testing.T) (*App, *stepClock) {
+	t.Helper()
+	clk := &stepClock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	ks := keystore.NewMemory()
+	st, err := storage.Open(context.Background(), filepath.Join(dir, "log"), ks, storage.Options{Now: clk.Now, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := appOver(t, st, Options{Keystore: ks, Paths: Paths{Profile: "p", DataDir: dir}, User: "tester", Now: clk.Now})
+	if _, err := a.appendEvents(context.Background(), []storage.Event{TestEvent("acme", 1, clk.Now().Add(-40*24*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	return a, clk
+}
+
 type stepClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -23,17 +41,7 @@ func (c *stepClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 func TestRetentionGrace_RetentionSetMessages(t *testing.T) {
 	ctx := context.Background()
-	clk := &stepClock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
-	dir := t.TempDir()
-	ks := keystore.NewMemory()
-	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{Now: clk.Now, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := appOver(t, st, Options{Keystore: ks, Paths: Paths{Profile: "p", DataDir: dir}, User: "tester", Now: clk.Now})
-	if _, err := a.appendEvents(ctx, []storage.Event{TestEvent("acme", 1, clk.Now().Add(-40*24*time.Hour))}); err != nil {
-		t.Fatal(err)
-	}
+	a, clk := graceApp(t)
 	run := func(args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
@@ -100,18 +108,7 @@ func TestRetentionGrace_AtOnce(t *testing.T) {
 // A dry run sweeps by the version in force; it says when a pending version
 // takes effect, since later sweeps prune by its windows.
 func TestRetentionGrace_DryRunNamesPendingVersion(t *testing.T) {
-	ctx := context.Background()
-	clk := &stepClock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
-	dir := t.TempDir()
-	ks := keystore.NewMemory()
-	st, err := storage.Open(ctx, filepath.Join(dir, "log"), ks, storage.Options{Now: clk.Now, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := appOver(t, st, Options{Keystore: ks, Paths: Paths{Profile: "p", DataDir: dir}, User: "tester", Now: clk.Now})
-	if _, err := a.appendEvents(ctx, []storage.Event{TestEvent("acme", 1, clk.Now().Add(-40*24*time.Hour))}); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := graceApp(t)
 	run := func(args ...string) string {
 		t.Helper()
 		out, stderr, code := runCLI(t, a, "", args...)

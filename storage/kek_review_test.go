@@ -117,9 +117,7 @@ func TestRotation_MissingKEKFailsOnlyItsOrganization(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	ks.mu.Lock()
-	delete(ks.secrets, KeyKEK("acme", 1))
-	ks.mu.Unlock()
+	ks.drop(KeyKEK("acme", 1))
 	s = openTest(t, dir, ks)
 	defer s.Close()
 	appendN(t, s, "globex", 1, 1) // globex's key is loaded
@@ -152,9 +150,7 @@ func TestRotation_MissingKEKIsReadOncePerPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	ks.mu.Lock()
-	delete(ks.secrets, KeyKEK("acme", 1))
-	ks.mu.Unlock()
+	ks.drop(KeyKEK("acme", 1))
 	s = openTest(t, dir, ks)
 	defer s.Close()
 	before := ks.gets.Load()

@@ -12,6 +12,16 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
+// drop removes the secret name from the keystore, as a user clearing a
+// keychain entry would, and returns what it held.
+func (m *storeKeystore) drop(name string) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.secrets[name]
+	delete(m.secrets, name)
+	return v
+}
+
 // wrappedKeys is every wrapped data key entry of org, by key id.
 func wrappedKeys(t *testing.T, s *Store, org string) map[uint32][]byte {
 	t.Helper()
@@ -102,9 +112,7 @@ func TestRotation_RewrapsEveryDataKey(t *testing.T) {
 	s.Close()
 
 	// Only the newest KEK is needed: drop the first.
-	ks.mu.Lock()
-	delete(ks.secrets, KeyKEK("acme", 1))
-	ks.mu.Unlock()
+	ks.drop(KeyKEK("acme", 1))
 	s = openTest(t, dir, ks)
 	defer s.Close()
 	statesReadable(t, s, "acme", 9)
@@ -131,10 +139,7 @@ func TestRotation_MissingKEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	ks.mu.Lock()
-	saved := ks.secrets[KeyKEK("acme", 1)]
-	delete(ks.secrets, KeyKEK("acme", 1))
-	ks.mu.Unlock()
+	saved := ks.drop(KeyKEK("acme", 1))
 	s = openTest(t, dir, ks)
 	_, err := s.Append(ctx, []Event{testEvent("acme", 50)})
 	if !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), `"kek/acme/1"`) || !strings.Contains(err.Error(), "restore it") {

@@ -23,7 +23,7 @@ func TestRotation_MissingKEKStillVerifiesTheOtherOrganizations(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	delete(ks.secrets, KeyKEK("acme", 1))
+	ks.drop(KeyKEK("acme", 1))
 	rawTamper(t, dir, ks, func(txn *badger.Txn) {
 		v := rawGet(t, txn, recordKey("globex", 2))
 		i := bytes.Index(v, []byte(`"userId":"user-`)) + len(`"userId":"`)
