@@ -22,8 +22,9 @@ export function FacetSidebar() {
   const facets = useResults((s) => s.facets)
   const failed = useResults((s) => s.error !== undefined && s.rows.length === 0)
   // A new query's facets are loading: an empty list of the last query's
-  // must not read as "none in range" for this one.
-  const loading = useResults((s) => s.loading)
+  // must not read as "none in range" for this one. They answer on their
+  // own, usually after the first page: the page's loading is not theirs.
+  const loading = useResults((s) => s.loading || s.facetsLoading)
   const q = useView((s) => s.q)
   const { view } = useStores()
   const { filter } = parseQuery(q)

@@ -21,6 +21,8 @@ export interface ResultsState {
   facets: FacetsDTO | undefined
   histogram: HistogramDTO | undefined
   histogramLoading: boolean
+  /** The facets of the current query are loading (they answer apart from the page). */
+  facetsLoading: boolean
   selected: number
   /** Live mode: new events are shown as they arrive unless paused. */
   paused: boolean
@@ -64,6 +66,7 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
       facets: undefined,
       histogram: undefined,
       histogramLoading: false,
+      facetsLoading: false,
       selected: -1,
       paused: false,
       atTop: true,
@@ -78,12 +81,12 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
         inFlight = new AbortController()
         const { signal } = inFlight
         held = []
-        set({ query, loading: true, error: undefined, pending: [], loadingMore: false, histogramLoading: true })
+        set({ query, loading: true, error: undefined, pending: [], loadingMore: false, histogramLoading: true, facetsLoading: true })
         const page = api.listEvents({ ...query, limit: PAGE_SIZE }, signal)
         // Facets and histogram arrive on their own; the rows matter most.
         api.facets(query, signal).then(
-          (facets) => gen === generation && set({ facets }),
-          () => gen === generation && set({ facets: undefined }),
+          (facets) => gen === generation && set({ facets, facetsLoading: false }),
+          () => gen === generation && set({ facets: undefined, facetsLoading: false }),
         )
         api.histogram(query, signal).then(
           (histogram) => gen === generation && set({ histogram, histogramLoading: false }),
@@ -97,7 +100,7 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
           set({ rows: p.events, nextCursor: p.nextCursor, loading: false, selected: p.events.length ? Math.min(Math.max(get().selected, 0), p.events.length - 1) : -1, fresh: new Set() })
         } catch (err) {
           if (gen !== generation) return
-          set({ rows: [], nextCursor: undefined, loading: false, error: toApiError(err), facets: undefined, histogram: undefined, histogramLoading: false })
+          set({ rows: [], nextCursor: undefined, loading: false, error: toApiError(err), facets: undefined, facetsLoading: false, histogram: undefined, histogramLoading: false })
         }
       },
 
@@ -106,7 +109,7 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
         held = []
         inFlight.abort()
         inFlight = new AbortController()
-        set({ query: undefined, rows: [], nextCursor: undefined, loading: false, loadingMore: false, error, facets: undefined, histogram: undefined, histogramLoading: false, pending: [], selected: -1 })
+        set({ query: undefined, rows: [], nextCursor: undefined, loading: false, loadingMore: false, error, facets: undefined, facetsLoading: false, histogram: undefined, histogramLoading: false, pending: [], selected: -1 })
       },
 
       loadMore: async () => {
