@@ -21,9 +21,13 @@ export function TimelinePanel() {
   const hasMore = useResults((s) => !!s.nextCursor)
   const paused = useResults((s) => s.paused)
   const pending = useResults((s) => s.pending.length)
-  // While a new query loads with nothing on screen, the last query's total
-  // (say 0) is not this one's.
-  const total = useResults((s) => (s.histogramLoading && s.rows.length === 0 ? undefined : s.histogram?.buckets.reduce((n, b) => n + b.count, 0)))
+  // While a new query's histogram loads, the last query's total (say 0) is
+  // not this one's: it is kept only while the last query's rows are still
+  // what the list shows (the first page not in yet). Once this query's
+  // rows are in, the header counts them until its histogram answers.
+  const total = useResults((s) =>
+    s.histogramLoading && !(s.loading && s.rows.length > 0) ? undefined : s.histogram?.buckets.reduce((n, b) => n + b.count, 0),
+  )
   const range = useView((s) => s.range)
   const q = useView((s) => s.q)
   const live = range.kind === 'relative'
