@@ -5,10 +5,10 @@ import {
 } from '@tabler/icons-react'
 
 export const RISK_COLORS: Record<string, string> = { low: 'gray', medium: 'yellow', high: 'red' }
-export const STATUS_COLORS: Record<string, string> = { applied: 'teal', pending: 'blue', failed: 'red', rolled_back: 'violet' }
+export const STATUS_COLORS: Record<string, string> = { applied: 'teal', pending: 'blue', failed: 'red', rolled_back: 'orange' }
 /** Chart colours (hex, for the canvas) matching the chips. */
 export const RISK_HEX: Record<string, string> = { low: '#91a7ff', medium: '#fcc419', high: '#fa5252' }
-export const STATUS_HEX: Record<string, string> = { applied: '#12b886', pending: '#4c6ef5', failed: '#fa5252', rolled_back: '#f59f00' }
+export const STATUS_HEX: Record<string, string> = { applied: '#12b886', pending: '#4c6ef5', failed: '#fa5252', rolled_back: '#fd7e14' }
 
 const CATEGORY_ICONS: Record<string, Icon> = {
   connection: IconPlugConnected, scan: IconRadar, finding: IconAlertTriangle, recommendation: IconBulb, plan: IconListCheck,
