@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // A backup of the log from before a rotation "still opens" (README). But
@@ -127,11 +126,13 @@ func TestRotation_MissingKEKFailsOnlyItsOrganization(t *testing.T) {
 	acmeErr, globexErr := make(chan error, 1), make(chan error, 1)
 	go func() { _, err := s.Append(ctx, []Event{testEvent("acme", 3)}); acmeErr <- err }()
 	go func() { _, err := s.Append(ctx, []Event{testEvent("globex", 4)}); globexErr <- err }()
-	time.Sleep(100 * time.Millisecond) // both queue behind the held commit
-	close(release)
+	// acme's append fails while the commit is still held (its keys are
+	// loaded before it reaches the writer); globex's waits behind it.
 	if err := <-acmeErr; !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("acme's append without its KEK: %v", err)
 	}
+	waitFor(t, "globex's append to queue", func() bool { return len(s.reqs) >= 1 || s.writerWaits.Load() > 0 })
+	close(release)
 	if err := <-globexErr; err != nil {
 		t.Fatalf("globex's append, grouped with acme's, failed: %v", err)
 	}
