@@ -118,14 +118,16 @@ func (s *Store) loadDataKeys(ctx context.Context, req *appendRequest) error {
 	if s.closed {
 		return ErrClosed
 	}
-	loaded := map[string]bool{}
+	// A batch is nearly always of one organization; ensure is cheap once
+	// its keys are loaded, so a repeat for an interleaved batch is fine.
+	last := ""
 	for i := range req.events {
 		p := &req.events[i]
-		if org := p.ev.OrganizationID; p.sealsStates() && !loaded[org] {
+		if org := p.ev.OrganizationID; p.sealsStates() && org != last {
 			if err := s.keys.ensure(ctx, org); err != nil {
 				return fmt.Errorf("failed to get the data key of organization %q: %w", org, err)
 			}
-			loaded[org] = true
+			last = org
 		}
 	}
 	return nil
@@ -1002,6 +1004,7 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 	deltas := map[string]uint64{}                // user counters
 	packDeltas := map[string]map[string]uint64{} // hourly packs
 	read := map[string]head{}                    // heads read from the database by this group
+	dataKeys := map[string]dataKey{}             // the group's organizations' current data keys, got once
 	getHead := func(org string) (head, error) {
 		if h, ok := heads[org]; ok {
 			return h, nil
@@ -1104,16 +1107,19 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 				break
 			}
 			// So does one whose data keys cannot be had (its KEK missing
-			// from the keystore) for an event with states to seal: the keys
-			// are cached for the staging below. Events without states need
-			// no key, and are recorded.
-			if !req.events[i].sealsStates() {
+			// from the keystore) for an event with states to seal: the key
+			// is kept for the staging below. Events without states need no
+			// key, and are recorded.
+			org := req.events[i].ev.OrganizationID
+			if _, ok := dataKeys[org]; ok || !req.events[i].sealsStates() {
 				continue
 			}
-			if _, err := s.keys.currentKey(ctx, req.events[i].ev.OrganizationID); err != nil {
-				conflict = fmt.Errorf("failed to get the data key of organization %q: %w", req.events[i].ev.OrganizationID, err)
+			dk, err := s.keys.currentKey(ctx, org)
+			if err != nil {
+				conflict = fmt.Errorf("failed to get the data key of organization %q: %w", org, err)
 				break
 			}
+			dataKeys[org] = dk
 		}
 		if conflict != nil {
 			g.results[gi].err = conflict
@@ -1129,12 +1135,7 @@ func (s *Store) build(ctx context.Context, group []*appendRequest, w *writerView
 			if err != nil {
 				return abort(err)
 			}
-			var dk dataKey
-			if p.sealsStates() {
-				if dk, err = s.keys.currentKey(ctx, org); err != nil {
-					return abort(fmt.Errorf("failed to get the data key of organization %q: %w", org, err))
-				}
-			}
+			dk := dataKeys[org] // set for every organization whose events seal states
 			seq := h.seq + 1
 			public := p.parts.assemble(make([]byte, 0, len(p.parts.a)+len(p.parts.c)+len(p.parts.d)+200), h.leaf, recAt, seq)
 			rv := recordValue{public: public, leaf: leafHash(public)}
