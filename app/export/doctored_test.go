@@ -467,51 +467,36 @@ func TestVerify_signedManifestTrustedKey(t *testing.T) {
 }
 
 // An event deleted from the events file is said once, by the seq that is
-// missing, not as every field of every later event differing from the log.
+// missing, not as every field of every later event differing from the log;
+// also in a bundle written newest first, where the entry in its place has
+// the lower seq.
 func TestVerify_deletedEventIsNamed(t *testing.T) {
-	src := newSource(t)
-	res := writeBundle(t, src, JSONLines, false)
-	if res.Count < 5 {
-		t.Fatalf("%d events: too few to delete one", res.Count)
-	}
-	lines(t, res.Dir, JSONLines.EventsFile(), func(ls []string) []string { return append(ls[:2:2], ls[3:]...) })
-	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
-	if err != nil || rep.OK {
-		t.Fatalf("a bundle missing an event: %v, ok %v", err, rep != nil && rep.OK)
-	}
-	var msgs []string
-	for _, p := range rep.Problems {
-		msgs = append(msgs, p.String())
-	}
-	all := strings.Join(msgs, "\n")
-	if !strings.Contains(all, "is seq 4 where proofs.jsonl proves seq 3: seq 3 is missing from the events file") ||
-		!strings.Contains(all, fmt.Sprintf("and %d more events are out of step with proofs.jsonl", res.Count-4)) ||
-		strings.Contains(all, "differs from the log's") || len(rep.Problems) > 6 {
-		t.Fatalf("problems of a bundle missing seq 3 (%d in all):\n%s", rep.ProblemCount, all)
-	}
-}
-
-// In a bundle written newest first, the event deleted from the events file
-// is named too: there the entry in its place has the lower seq.
-func TestVerify_deletedEventIsNamedNewestFirst(t *testing.T) {
-	src := newSource(t)
-	res := writeBundle(t, src, JSONLines, false, func(o *Options) { o.Filter.Order = storage.NewestFirst })
-	if res.Count < 5 {
-		t.Fatalf("%d events: too few to delete one", res.Count)
-	}
-	// Lines are newest first: line 3 (index 2) is seq Count-2.
-	missing := res.Count - 2
-	lines(t, res.Dir, JSONLines.EventsFile(), func(ls []string) []string { return append(ls[:2:2], ls[3:]...) })
-	rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
-	if err != nil || rep.OK {
-		t.Fatalf("a bundle missing an event: %v, ok %v", err, rep != nil && rep.OK)
-	}
-	var msgs []string
-	for _, p := range rep.Problems {
-		msgs = append(msgs, p.String())
-	}
-	all := strings.Join(msgs, "\n")
-	if !strings.Contains(all, fmt.Sprintf("proves seq %d: seq %d is missing from the events file", missing, missing)) {
-		t.Fatalf("problems of a newest-first bundle missing seq %d:\n%s", missing, all)
+	for name, order := range map[string]storage.Order{"oldest first": storage.OldestFirst, "newest first": storage.NewestFirst} {
+		t.Run(name, func(t *testing.T) {
+			res := writeBundle(t, newSource(t), JSONLines, false, func(o *Options) { o.Filter.Order = order })
+			if res.Count < 5 {
+				t.Fatalf("%d events: too few to delete one", res.Count)
+			}
+			// Line 3 (index 2) goes: seq 3 oldest first, seq Count-2 newest first.
+			missing, next := uint64(3), uint64(4)
+			if order == storage.NewestFirst {
+				missing, next = uint64(res.Count-2), uint64(res.Count-3)
+			}
+			lines(t, res.Dir, JSONLines.EventsFile(), func(ls []string) []string { return append(ls[:2:2], ls[3:]...) })
+			rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
+			if err != nil || rep.OK {
+				t.Fatalf("a bundle missing an event: %v, ok %v", err, rep != nil && rep.OK)
+			}
+			var msgs []string
+			for _, p := range rep.Problems {
+				msgs = append(msgs, p.String())
+			}
+			all := strings.Join(msgs, "\n")
+			if !strings.Contains(all, fmt.Sprintf("is seq %d where proofs.jsonl proves seq %d: seq %d is missing from the events file", next, missing, missing)) ||
+				!strings.Contains(all, fmt.Sprintf("and %d more events are out of step with proofs.jsonl", res.Count-4)) ||
+				strings.Contains(all, "differs from the log's") || len(rep.Problems) > 6 {
+				t.Fatalf("problems of a bundle missing seq %d (%d in all):\n%s", missing, rep.ProblemCount, all)
+			}
+		})
 	}
 }
