@@ -107,17 +107,10 @@ func (c *countingKeystore) Get(ctx context.Context, name string) ([]byte, error)
 // appends, grouped with them by the writer, must not.
 func TestRotation_MissingKEKFailsOnlyItsOrganization(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	ks := newStoreKeystore()
-	s := openTest(t, dir, ks)
-	appendN(t, s, "acme", 0, 1)
-	appendN(t, s, "globex", 0, 1)
-	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	dir, _ := rotatedLog(t, ks, 1, 1)
 	ks.drop(KeyKEK("acme", 1))
-	s = openTest(t, dir, ks)
+	s := openTest(t, dir, ks)
 	defer s.Close()
 	appendN(t, s, "globex", 1, 1) // globex's key is loaded
 	entered, release := holdFirstCommit(s)
@@ -143,16 +136,10 @@ func TestRotation_MissingKEKFailsOnlyItsOrganization(t *testing.T) {
 // is a keychain call per state.
 func TestRotation_MissingKEKIsReadOncePerPage(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	ks := &countingKeystore{storeKeystore: newStoreKeystore()}
-	s := openTest(t, dir, ks)
-	appendN(t, s, "acme", 0, 50)
-	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	dir, _ := rotatedLog(t, ks, 50, 0)
 	ks.drop(KeyKEK("acme", 1))
-	s = openTest(t, dir, ks)
+	s := openTest(t, dir, ks)
 	defer s.Close()
 	before := ks.gets.Load()
 	if _, err := s.List(ctx, Filter{Org: "acme", Limit: 100}); err != nil {

@@ -31,20 +31,13 @@ func (k *slowKEKKeystore) Get(ctx context.Context, name string) ([]byte, error) 
 // by the writer, which every organization's appends pass through.
 func TestRotation_SlowKEKReadDoesNotStallOtherOrganizations(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	base := newStoreKeystore()
-	s := openTest(t, dir, base)
-	appendN(t, s, "acme", 0, 1)
-	appendN(t, s, "globex", 0, 1)
-	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	dir, _ := rotatedLog(t, base, 1, 1)
 
 	ks := &slowKEKKeystore{storeKeystore: base, entered: make(chan struct{}), release: make(chan struct{})}
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(ks.release) }) }
-	s = openTest(t, dir, ks)
+	s := openTest(t, dir, ks)
 	defer s.Close()
 	defer release()
 	appendN(t, s, "globex", 1, 1) // globex's key is loaded (generation 0)

@@ -12,6 +12,26 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
+// rotatedLog makes a log in a new directory with acme events of acme and
+// globex of globex (receipts returned), rotates acme's data key (so its
+// keys are wrapped by KEK kek/acme/1 in ks) and closes it.
+func rotatedLog(t *testing.T, ks Keystore, acme, globex int) (dir string, globexReceipts []Receipt) {
+	t.Helper()
+	dir = t.TempDir()
+	s := openTest(t, dir, ks)
+	appendN(t, s, "acme", 0, acme)
+	if globex > 0 {
+		globexReceipts = appendN(t, s, "globex", 0, globex)
+	}
+	if _, err := s.RotateDataKey(context.Background(), "acme", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, globexReceipts
+}
+
 // drop removes the secret name from the keystore, as a user clearing a
 // keychain entry would, and returns what it held.
 func (m *storeKeystore) drop(name string) []byte {
@@ -130,17 +150,10 @@ func TestRotation_RewrapsEveryDataKey(t *testing.T) {
 // states read as sealed; other organizations go on.
 func TestRotation_MissingKEK(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	ks := newStoreKeystore()
-	s := openTest(t, dir, ks)
-	appendN(t, s, "acme", 0, 2)
-	appendN(t, s, "globex", 0, 1)
-	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	dir, _ := rotatedLog(t, ks, 2, 1)
 	saved := ks.drop(KeyKEK("acme", 1))
-	s = openTest(t, dir, ks)
+	s := openTest(t, dir, ks)
 	_, err := s.Append(ctx, []Event{testEvent("acme", 50)})
 	if !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), `"kek/acme/1"`) || !strings.Contains(err.Error(), "restore it") {
 		t.Fatalf("append without the KEK: %v; want ErrKeyNotFound naming kek/acme/1 and how to restore it", err)
@@ -365,15 +378,9 @@ func FuzzUnwrapDataKey(f *testing.F) {
 // timeline reads its states as sealed instead of failing the page.
 func TestRotation_LockedKeychainSealsStatesOnTheTimeline(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	ks := newStoreKeystore()
+	dir, _ := rotatedLog(t, ks, 2, 0)
 	s := openTest(t, dir, ks)
-	appendN(t, s, "acme", 0, 2)
-	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	s = openTest(t, dir, ks)
 	defer s.Close()
 	ks.mu.Lock()
 	ks.err = fmt.Errorf("the login keyring is locked: %w", ErrKeychainUnavailable)

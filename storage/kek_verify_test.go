@@ -14,22 +14,15 @@ import (
 // a tampered record elsewhere is found, and the missing key is said.
 func TestRotation_MissingKEKStillVerifiesTheOtherOrganizations(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	ks := newStoreKeystore()
-	s := openTest(t, dir, ks)
-	appendN(t, s, "acme", 0, 3)
-	rs := appendN(t, s, "globex", 0, 3)
-	if _, err := s.RotateDataKey(ctx, "acme", "tester"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	dir, rs := rotatedLog(t, ks, 3, 3)
 	ks.drop(KeyKEK("acme", 1))
 	rawTamper(t, dir, ks, func(txn *badger.Txn) {
 		v := rawGet(t, txn, recordKey("globex", 2))
 		i := bytes.Index(v, []byte(`"userId":"user-`)) + len(`"userId":"`)
 		flip(t, txn, recordKey("globex", 2), i, 0)
 	})
-	s = openTest(t, dir, ks)
+	s := openTest(t, dir, ks)
 	defer s.Close()
 	var ps []Problem
 	sum, err := s.Verify(ctx, VerifyOptions{}, func(p Problem) error { ps = append(ps, p); return nil })
