@@ -9,10 +9,14 @@ async function setTo(page: Page, ms: number) {
   const d = new Date(ms)
   await page.getByTestId('range-to').click()
   const fields = page.getByRole('spinbutton')
-  // Two digits fill a field and move on to the next.
-  await fields.first().click()
-  await page.keyboard.type(two(d.getUTCHours()) + two(d.getUTCMinutes()) + two(d.getUTCSeconds()))
-  for (const [i, v] of [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()].entries()) await expect(fields.nth(i)).toHaveValue(two(v))
+  // Each field is filled with its two digits, not typed into as one run:
+  // Mantine's field skips to the next on a "0" while it holds 0, so typing
+  // "00" over an hour of 00 (a run between 00:00 and 00:59 UTC) put the
+  // second "0" in the minutes.
+  for (const [i, v] of [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()].entries()) {
+    await fields.nth(i).fill(two(v))
+    await expect(fields.nth(i)).toHaveValue(two(v))
+  }
   await page.locator('.mantine-DateTimePicker-submitButton').click()
 }
 
