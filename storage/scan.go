@@ -258,6 +258,11 @@ func decodeStoredFast(v []byte, org string, seq uint64) (StoredEvent, bool) {
 	if err != nil {
 		return StoredEvent{}, false
 	}
+	return storedFast(rv, org, seq)
+}
+
+// storedFast is decodeStoredFast of a decoded record value.
+func storedFast(rv recordValue, org string, seq uint64) (StoredEvent, bool) {
 	// One copy of the public record is the event's Public, and its string
 	// fields and metadata are views of it, instead of a copy each.
 	pub := append([]byte(nil), rv.public...)

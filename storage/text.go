@@ -43,6 +43,44 @@ func TextTerms(s string) []string {
 	return terms
 }
 
+// containsLower reports whether strings.ToLower(v) contains term, which
+// is in lower case already, without the copy ToLower makes when v and
+// term are ASCII: a free-text search tests every field of every event it
+// reads.
+func containsLower(v, term string) bool {
+	if !isASCII(v) || !isASCII(term) {
+		return strings.Contains(strings.ToLower(v), term)
+	}
+	if len(term) == 0 {
+		return true
+	}
+	for i := 0; i+len(term) <= len(v); i++ {
+		j := 0
+		for ; j < len(term); j++ {
+			c := v[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != term[j] {
+				break
+			}
+		}
+		if j == len(term) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // anyJSONValue reports whether fn holds for one of the scalar values of
 // the JSON document doc: each string as it reads once unescaped, each
 // number as written, and true and false. Object keys and the punctuation

@@ -191,3 +191,43 @@ func FuzzTextTerms(f *testing.F) {
 		}
 	})
 }
+
+// containsLower is strings.Contains(strings.ToLower(v), term) for a term
+// in lower case, whatever v holds.
+func TestContainsLower(t *testing.T) {
+	for _, c := range []struct {
+		v, term string
+		want    bool
+	}{
+		{"AccessDenied", "denied", true},
+		{"AccessDenied", "accessdenied", true},
+		{"arn:aws:S3:::Bucket-1", "s3:::bucket", true},
+		{"abc", "", true},
+		{"", "a", false},
+		{"ab", "abc", false},
+		{"aab", "ab", true},
+		{"ZZ", "zz", true},
+		{"[@`{", "[@`{", true}, // the bytes next to A–Z and a–z are not folded
+		{"[@`{", "{", true},
+		{"@", "`", false},
+		{"ÉCOLE", "école", true}, // non-ASCII: strings.ToLower
+		{"Straße", "straße", true},
+		{"İ", "i", true}, // as strings.ToLower maps U+0130
+	} {
+		if got := containsLower(c.v, c.term); got != c.want {
+			t.Errorf("containsLower(%q, %q) = %v, want %v", c.v, c.term, got, c.want)
+		}
+	}
+}
+
+func FuzzContainsLower(f *testing.F) {
+	for _, s := range [][2]string{{"AccessDenied", "denied"}, {"ÉCOLE", "école"}, {"@[`{", "`"}, {"x", ""}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, v, term string) {
+		term = strings.ToLower(term)
+		if got, want := containsLower(v, term), strings.Contains(strings.ToLower(v), term); got != want {
+			t.Fatalf("containsLower(%q, %q) = %v, want %v", v, term, got, want)
+		}
+	})
+}
