@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -948,5 +949,40 @@ func TestREST_InfoWithholdsTheDataDirFromTokens(t *testing.T) {
 	}
 	if f.app.Info().DataDir == "" {
 		t.Fatal("the fixture's app has no data dir to withhold")
+	}
+}
+
+// The facets the sidebar shows count a field the query filters without
+// the query's own conditions on it: filtered for one provider, the others
+// are still offered, with the counts the rest of the filter leaves them.
+func TestREST_FacetsOfAFilteredField(t *testing.T) {
+	f := newRESTFixture(t)
+	get := func(q string) FacetsDTO {
+		t.Helper()
+		resp, body := f.do("GET", "/api/operations/facets?org=org-a"+q, f.tokens["readA"], nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("facets%s: %d %s", q, resp.StatusCode, body)
+		}
+		var out FacetsDTO
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	all := get("")
+	if len(all["provider"]) < 2 {
+		t.Fatalf("the fixture has providers %v: want at least two", all["provider"])
+	}
+	one := all["provider"][0].Value
+	filtered := get("&provider=" + one)
+	if !slices.Equal(filtered["provider"], all["provider"]) {
+		t.Errorf("provider facet filtered for %s: %v, want every provider %v", one, filtered["provider"], all["provider"])
+	}
+	var n int64
+	for _, c := range filtered["category"] {
+		n += c.Count
+	}
+	if n != all["provider"][0].Count {
+		t.Errorf("category facet under provider=%s sums to %d, want %d", one, n, all["provider"][0].Count)
 	}
 }

@@ -99,7 +99,9 @@ func (a *App) getEvent(ctx context.Context, org, id string) (EventDTO, error) {
 }
 
 // Facets counts the events matching the query per category, provider,
-// status, risk and user.
+// status, risk and user; a field the query filters is counted without the
+// query's own conditions on it (storage.Store.FacetChoices), so the
+// sidebar can offer its other values.
 func (a *App) Facets(q QueryDTO) (FacetsDTO, error) { return a.facets(a.bg(), q) }
 
 func (a *App) facets(ctx context.Context, q QueryDTO) (FacetsDTO, error) {
@@ -111,7 +113,7 @@ func (a *App) facets(ctx context.Context, q QueryDTO) (FacetsDTO, error) {
 	if err != nil {
 		return nil, err
 	}
-	counts, err := st.Facets(ctx, f)
+	counts, err := st.FacetChoices(ctx, f)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -993,6 +994,57 @@ func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int
 		}
 	}
 	return out, err
+}
+
+// FacetChoices counts the events matching f per category, provider,
+// status, riskLevel and userId, as Facets does, except that a field f
+// filters (values filtered for or out) is counted without f's own filters
+// on it: its counts are the choices a user has for that field, with the
+// rest of the filter kept. So a sidebar filtered for provider aws still
+// shows how many events gcp and azure have, and one value more can be
+// added. A field f does not filter is counted under all of f. The counts
+// of each filtered field take one more pass, run alongside the others.
+func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[string]int64, error) {
+	type pass struct {
+		facet string // "" for all of f
+		f     Filter
+		out   map[string]map[string]int64
+		err   error
+	}
+	passes := []*pass{{f: f}}
+	for _, c := range []struct {
+		facet     string
+		only, not *[]string
+	}{
+		{FacetCategory, &f.Categories, &f.NotCategories},
+		{FacetProvider, &f.Providers, &f.NotProviders},
+		{FacetStatus, &f.Statuses, &f.NotStatuses},
+		{FacetRiskLevel, &f.RiskLevels, &f.NotRiskLevels},
+		{FacetUserID, &f.UserIDs, &f.NotUserIDs},
+	} {
+		if len(*c.only)+len(*c.not) == 0 {
+			continue
+		}
+		only, not := *c.only, *c.not
+		*c.only, *c.not = nil, nil
+		passes = append(passes, &pass{facet: c.facet, f: f})
+		*c.only, *c.not = only, not
+	}
+	var wg sync.WaitGroup
+	for _, p := range passes {
+		wg.Go(func() { p.out, p.err = s.Facets(ctx, p.f) })
+	}
+	wg.Wait()
+	for _, p := range passes {
+		if p.err != nil {
+			return nil, p.err
+		}
+	}
+	out := passes[0].out
+	for _, p := range passes[1:] {
+		out[p.facet] = p.out[p.facet]
+	}
+	return out, nil
 }
 
 // Bucket is one bar of a histogram.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -469,5 +470,58 @@ func TestQuery_CounterCacheStaysBounded(t *testing.T) {
 	}
 	if exp := expectedFacets(allEvents(t, s, "acme")); !reflect.DeepEqual(facets, exp) {
 		t.Fatalf("facets %v, want %v", facets, exp)
+	}
+}
+
+// FacetChoices counts each field without the filter's own conditions on
+// it, and every field the filter leaves alone under the whole filter.
+func TestQuery_FacetChoices(t *testing.T) {
+	s, all := seedQueryStore(t)
+	ctx := context.Background()
+	since := baseTime.Add(20 * time.Hour)
+	cases := map[string]Filter{
+		"none":                 {},
+		"time only":            {Since: since},
+		"provider":             {Providers: []string{Providers[0]}},
+		"two providers":        {Providers: []string{Providers[0], Providers[1]}, Since: since},
+		"provider, not status": {Providers: []string{Providers[1]}, NotStatuses: []string{Statuses[0]}},
+		"category and user":    {Categories: []string{"scan"}, UserIDs: []string{"user-3"}},
+		"risk and text":        {RiskLevels: []string{"high"}, Text: "number 1"},
+		"not a user":           {NotUserIDs: []string{"user-1", "user-2"}, ActionTypes: []string{"scan.completed"}},
+		"every field":          {Categories: []string{"scan", "apply"}, Providers: []string{Providers[2]}, Statuses: []string{Statuses[1]}, NotRiskLevels: []string{"low"}, UserIDs: []string{"user-0", "user-4"}},
+	}
+	without := map[string]func(f *Filter){
+		FacetCategory:  func(f *Filter) { f.Categories, f.NotCategories = nil, nil },
+		FacetProvider:  func(f *Filter) { f.Providers, f.NotProviders = nil, nil },
+		FacetStatus:    func(f *Filter) { f.Statuses, f.NotStatuses = nil, nil },
+		FacetRiskLevel: func(f *Filter) { f.RiskLevels, f.NotRiskLevels = nil, nil },
+		FacetUserID:    func(f *Filter) { f.UserIDs, f.NotUserIDs = nil, nil },
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			f.Org = "acme"
+			got, err := s.FacetChoices(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			widened := 0
+			for facet, drop := range without {
+				g := f
+				drop(&g)
+				want := expectedFacets(bruteForce(t, all, g))[facet]
+				if !maps.Equal(got[facet], want) {
+					t.Errorf("%s: %v, want %v", facet, got[facet], want)
+				}
+				if !maps.Equal(want, expectedFacets(bruteForce(t, all, f))[facet]) {
+					widened++
+				}
+			}
+			if strings.Contains(name, "provider") && widened == 0 {
+				t.Errorf("no field counted more than the whole filter: the case tests nothing")
+			}
+		})
+	}
+	if _, err := s.FacetChoices(ctx, Filter{Org: "acme", Providers: []string{"aws"}, Statuses: []string{"bad\x00"}}); !errors.Is(err, ErrInvalidFilter) {
+		t.Errorf("an invalid filter: %v, want ErrInvalidFilter", err)
 	}
 }

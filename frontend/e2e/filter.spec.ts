@@ -11,6 +11,9 @@ test('filter by a facet, out with Alt-click, and by a typed query', async ({ pag
   await expect(page).toHaveURL(/q=status%3Afailed/)
   await expect(page.getByTestId('query-input')).toHaveValue('status:failed')
   await expect.poll(async () => new Set(await rowAttr(page, 'status'))).toEqual(new Set(['failed']))
+  // Filtered for failed, the Status facet still offers the other statuses, to add one.
+  await expect(page.getByTestId('facet-value-status-failed')).toHaveAttribute('aria-pressed', 'true')
+  await expect(page.getByTestId('facet-value-status-applied')).toHaveAttribute('aria-pressed', 'false')
 
   await page.getByTestId('facet-value-provider-aws').click({ modifiers: ['Alt'] })
   await expect(page.getByTestId('query-input')).toHaveValue('-provider:aws status:failed')

@@ -50,10 +50,19 @@ describe('createFakeApi over explicit events', () => {
     expect(o.events.map((e) => e.id)).toEqual(['e1', 'e2', 'e3'])
   })
 
-  it('counts facets under the filter', async () => {
+  it('counts facets under the filter, each field without its own conditions', async () => {
     const f = await api.facets({ org: 'acme', notProviders: ['gcp'] })
     expect(f.status).toEqual([{ value: 'applied', count: 2 }, { value: 'failed', count: 2 }])
-    expect(f.provider).toEqual([{ value: 'aws', count: 3 }, { value: 'azure', count: 1 }])
+    // gcp is filtered out, and still counted: the sidebar can take it back.
+    expect(f.provider).toEqual([{ value: 'aws', count: 3 }, { value: 'azure', count: 1 }, { value: 'gcp', count: 1 }])
+    const g = await api.facets({ org: 'acme', providers: ['aws'], statuses: ['failed'] })
+    expect(g.provider).toEqual([{ value: 'aws', count: 1 }, { value: 'azure', count: 1 }])
+    expect(g.status).toEqual([{ value: 'applied', count: 2 }, { value: 'failed', count: 1 }])
+    expect(g.riskLevel).toEqual([{ value: 'high', count: 1 }])
+    // An actionType filter is not a facet's: it holds for every field.
+    const h = await api.facets({ org: 'acme', actionTypes: ['apply.mutation'], providers: ['gcp'] })
+    expect(h.provider).toEqual([{ value: 'aws', count: 1 }])
+    expect(h.category).toEqual([])
   })
 
   it('buckets the histogram by risk and status', async () => {

@@ -282,9 +282,21 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         const c = compileQuery(ds, q)
         const fields: ColumnField[] = ['category', 'provider', 'status', 'riskLevel', 'userId']
         const counts = fields.map((f) => new Float64Array(ds.dict(f).length + 64))
+        // As the store's FacetChoices: a field the query filters is counted
+        // without the query's own conditions on it, so an event that fails
+        // only that field's condition still counts for that field.
         await scan(c.lo, c.hi, (i) => {
-          if (!matches(ds, c, i)) return
+          let failed = -1
+          for (const f of COLUMN_FIELDS) {
+            const m = c.allow[f]
+            if (!m || m[ds.code(f, i)]) continue
+            const k = fields.indexOf(f)
+            if (k < 0 || failed >= 0) return // actionType is not a facet; two fields failed
+            failed = k
+          }
+          if (c.matchOther && !c.matchOther(i)) return
           for (let k = 0; k < fields.length; k++) {
+            if (failed >= 0 && k !== failed) continue
             const arr = counts[k]
             if (arr) arr[ds.code(fields[k] as ColumnField, i)]! += 1
           }

@@ -50,8 +50,11 @@ export function FacetSidebar() {
           const inc = filter[INCLUDE_KEY[s.field as keyof typeof INCLUDE_KEY]] ?? []
           const exc = filter[EXCLUDE_KEY[s.field as keyof typeof EXCLUDE_KEY]] ?? []
           const values = facets?.[s.key]
-          // Excluded values have no count under the filter; show them anyway so they can be undone.
-          const list: FacetCountDTO[] = [...(values ?? []), ...exc.filter((v) => !values?.some((x) => x.value === v)).map((v) => ({ value: v, count: 0 }))]
+          // Each field is counted without the query's own conditions on it,
+          // so its other values can be added. The values the query filters
+          // for or out are always listed, even past the top ones or without
+          // events in range, so that they can be undone.
+          const list = visibleValues(values ?? [], [...inc, ...exc], s.field === 'user' ? 8 : 14)
           return (
             <Box key={s.key} data-testid={`facet-${s.key}`}>
               <Text size="xs" fw={700} tt="uppercase" c="dimmed" mb={4} className={classes.title}>
@@ -72,7 +75,7 @@ export function FacetSidebar() {
                   none in range
                 </Text>
               ) : (
-                <FacetValues list={list.slice(0, s.field === 'user' ? 8 : 14)} field={s.field} included={inc} excluded={exc} onApply={apply} />
+                <FacetValues list={list} field={s.field} included={inc} excluded={exc} onApply={apply} />
               )}
             </Box>
           )
@@ -83,6 +86,16 @@ export function FacetSidebar() {
       </Stack>
     </ScrollArea>
   )
+}
+
+/** The top `top` values by count, then any value of `keep` not among them (with count 0 when it has none). */
+export function visibleValues(values: FacetCountDTO[], keep: string[], top: number): FacetCountDTO[] {
+  const list = values.slice(0, top)
+  for (const v of keep) {
+    if (list.some((x) => x.value === v)) continue
+    list.push(values.find((x) => x.value === v) ?? { value: v, count: 0 })
+  }
+  return list
 }
 
 function FacetValues({

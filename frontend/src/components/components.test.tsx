@@ -105,6 +105,25 @@ describe('FacetSidebar', () => {
     expect(s.stores.view.getState().q).toBe('-provider:gcp')
   })
 
+  it('lists the other values of a field the query filters, and always the values it filters by', async () => {
+    const s = setup()
+    act(() => s.stores.view.getState().set({ q: 'provider:aws -status:failed' }))
+    await loaded(s)
+    renderWith(s.stores, <FacetSidebar />)
+    await waitFor(() => expect(screen.getByTestId('facet-value-provider-aws')).toHaveAttribute('aria-pressed', 'true'))
+    // Each field is counted without the query's own conditions on it.
+    expect(screen.getByTestId('facet-value-provider-gcp')).toHaveAttribute('aria-pressed', 'false')
+    expect(screen.getByTestId('facet-value-status-failed')).toHaveAttribute('aria-label', expect.stringMatching(/^status failed: [1-9][\d,]* events, filtered out$/))
+    // Adding a second provider keeps the first.
+    fireEvent.click(screen.getByTestId('facet-value-provider-gcp'))
+    expect(s.stores.view.getState().q).toBe('provider:aws provider:gcp -status:failed')
+    // A value filtered for that has no event in range is listed, so that it can be undone.
+    act(() => s.stores.view.getState().set({ q: 'user:nobody@acme.io' }))
+    await loaded(s)
+    await waitFor(() => expect(screen.getByTestId('facet-value-user-nobody@acme.io')).toHaveTextContent('nobody@acme.io0'))
+    expect(within(screen.getByTestId('facet-category')).getByText('none in range')).toBeInTheDocument()
+  })
+
   it('does not say "none in range" for a query still loading', async () => {
     const s = setup()
     await loaded(s)
