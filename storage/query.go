@@ -623,6 +623,9 @@ func (s *Store) plan(txn *badger.Txn, c *compiledFilter, from, to position) (sou
 	var opts []option
 	cats := f.Categories
 	if len(cats) == 0 && len(f.ActionTypes) > 0 {
+		// A new slice: f.Categories' array is the caller's, which
+		// FacetChoices' passes read at the same time.
+		cats = make([]string, 0, len(f.ActionTypes))
 		for _, a := range f.ActionTypes {
 			cats = append(cats, s.categoryOf(a))
 		}

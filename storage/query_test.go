@@ -525,3 +525,23 @@ func TestQuery_FacetChoices(t *testing.T) {
 		t.Errorf("an invalid filter: %v, want ErrInvalidFilter", err)
 	}
 }
+
+// A filter's slices are the caller's, and FacetChoices reads them from
+// several goroutines at once: nothing may write to them, not even past
+// their length (an empty Categories with room, and action types, once
+// had the plan append the action types' categories into it).
+func TestQuery_FacetChoicesLeavesTheFiltersSlices(t *testing.T) {
+	s, _ := seedQueryStore(t)
+	room := []string{"untouched", "untouched"}
+	f := Filter{Org: "acme", Categories: room[:0], ActionTypes: []string{"scan.completed"},
+		Providers: []string{Providers[0]}, Statuses: []string{Statuses[0]}}
+	if _, err := s.FacetChoices(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Facets(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if room[0] != "untouched" || room[1] != "untouched" {
+		t.Fatalf("the filter's Categories array was written: %q", room)
+	}
+}
