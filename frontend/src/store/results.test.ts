@@ -70,6 +70,27 @@ describe('the results store', () => {
     expect(store.getState()).toMatchObject({ rows: [], loading: false, error: { code: 'integrity_alert' } })
   })
 
+  it('counts a live event that fails one facet condition for that field only, and one that fails two not at all', async () => {
+    const fake = createFakeApi(many.slice(0, 20), { now: () => NOW })
+    const store = createResultsStore(fake)
+    await store.getState().load({ org: 'acme', statuses: ['failed'], notProviders: ['gcp'] })
+    await vi.waitFor(() => expect(store.getState().facets).toBeDefined())
+    const count = (key: 'status' | 'provider' | 'userId', value: string) => store.getState().facets?.[key]?.find((f) => f.value === value)?.count ?? 0
+    const rows = store.getState().rows.length
+    const [applied, failed, gcp, aws] = [count('status', 'applied'), count('status', 'failed'), count('provider', 'gcp'), count('provider', 'aws')]
+    const user = makeEvent(1).userId
+    const users = count('userId', user)
+    store.getState().receive(makeEvent(500, { status: 'applied', provider: 'aws' })) // fails the status condition only
+    store.getState().receive(makeEvent(501, { status: 'failed', provider: 'gcp' })) // fails the provider condition only
+    store.getState().receive(makeEvent(502, { status: 'applied', provider: 'gcp' })) // fails both
+    expect(store.getState().rows).toHaveLength(rows)
+    expect([count('status', 'applied'), count('status', 'failed'), count('provider', 'gcp'), count('provider', 'aws')]).toEqual([applied + 1, failed, gcp + 1, aws])
+    expect(count('userId', user)).toBe(users)
+    store.getState().receive(makeEvent(503, { status: 'failed', provider: 'aws' })) // matches: a row, counted everywhere
+    expect(store.getState().rows).toHaveLength(rows + 1)
+    expect([count('status', 'failed'), count('provider', 'aws'), count('userId', user)]).toEqual([failed + 1, aws + 1, users + 1])
+  })
+
   it('shows live events at the top, holds them while paused or scrolled away, and counts them in the facets', async () => {
     const fake = createFakeApi(many.slice(0, 5), { now: () => NOW })
     const store = createResultsStore(fake)

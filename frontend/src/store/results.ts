@@ -146,6 +146,17 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
         // The subscription follows the range's open end only: an event
         // appended now may carry a timestamp from before the range.
         if (!inRange(s.query, e)) return
+        // The subscription leaves out the query's conditions on the facet
+        // fields (sync.ts), since the sidebar counts a filtered field
+        // without them: an event that fails one of them counts for that
+        // field only, and is not a row.
+        const failed = failedFacets(s.query, e)
+        if (failed.length > 1) return
+        if (failed.length === 1) {
+          const key = failed[0]!
+          set({ facets: bumpFacets(get().facets, [[key, e[key]]]) })
+          return
+        }
         if (s.paused || !s.atTop) {
           set({ pending: [e, ...s.pending] })
           return
@@ -172,6 +183,54 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
       },
     }
   })
+}
+
+const FACET_KEYS = ['category', 'provider', 'status', 'riskLevel', 'userId'] as const
+type FacetKey = (typeof FACET_KEYS)[number]
+
+/** The query's conditions on each facet field: the values filtered for, and out. */
+const FACET_CONDITIONS = {
+  category: ['categories', 'notCategories'],
+  provider: ['providers', 'notProviders'],
+  status: ['statuses', 'notStatuses'],
+  riskLevel: ['riskLevels', 'notRiskLevels'],
+  userId: ['userIds', 'notUserIds'],
+} as const satisfies Record<FacetKey, readonly [keyof QueryDTO, keyof QueryDTO]>
+
+/** The query without its conditions on the facet fields: what the live subscription asks for. */
+export function withoutFacetConditions(q: QueryDTO): QueryDTO {
+  const out: QueryDTO = { ...q }
+  for (const [only, not] of Object.values(FACET_CONDITIONS)) {
+    delete out[only]
+    delete out[not]
+  }
+  return out
+}
+
+/** The facet fields whose conditions in the query e fails. */
+function failedFacets(q: QueryDTO | undefined, e: EventDTO): FacetKey[] {
+  if (!q) return []
+  return FACET_KEYS.filter((key) => {
+    const [only, not] = FACET_CONDITIONS[key]
+    const inc = q[only] as string[] | undefined
+    const exc = q[not] as string[] | undefined
+    return (inc !== undefined && inc.length > 0 && !inc.includes(e[key])) || (exc?.includes(e[key]) ?? false)
+  })
+}
+
+/** facets with one more event of each (field, value). */
+function bumpFacets(facets: FacetsDTO | undefined, add: [FacetKey, string][]): FacetsDTO | undefined {
+  if (!facets) return facets
+  const next = { ...facets }
+  for (const [key, value] of add) {
+    const list = (next[key] ?? []).slice()
+    const k = list.findIndex((x) => x.value === value)
+    if (k >= 0) list[k] = { value, count: (list[k]?.count ?? 0) + 1 }
+    else list.push({ value, count: 1 })
+    list.sort((a, b) => b.count - a.count)
+    next[key] = list
+  }
+  return next
 }
 
 /** Whether a live event falls in the query's time range. */
@@ -236,20 +295,7 @@ function placeLive(set: StoreApi<ResultsState>['setState'], get: () => ResultsSt
 // sidebar does not lag behind the list until the next reload.
 function bumpCounts(set: StoreApi<ResultsState>['setState'], get: () => ResultsState, events: EventDTO[]) {
   const { facets, histogram } = get()
-  let nextFacets = facets
-  if (facets) {
-    nextFacets = { ...facets }
-    for (const e of events) {
-      for (const [key, value] of [['category', e.category], ['provider', e.provider], ['status', e.status], ['riskLevel', e.riskLevel], ['userId', e.userId]] as const) {
-        const list = (nextFacets[key] ?? []).slice()
-        const k = list.findIndex((x) => x.value === value)
-        if (k >= 0) list[k] = { value, count: (list[k]?.count ?? 0) + 1 }
-        else list.push({ value, count: 1 })
-        list.sort((a, b) => b.count - a.count)
-        nextFacets[key] = list
-      }
-    }
-  }
+  const nextFacets = bumpFacets(facets, events.flatMap((e) => FACET_KEYS.map((key) => [key, e[key]] as [FacetKey, string])))
   let nextHist = histogram
   if (histogram && histogram.buckets.length) {
     const step = histogram.bucketSeconds * 1000

@@ -5,6 +5,7 @@
 
 import { ApiError, toApiError } from '../api/errors'
 import { parseQuery } from '../query/parse'
+import { withoutFacetConditions } from './results'
 import { viewQuery } from './view'
 import type { Stores } from './context'
 
@@ -64,7 +65,10 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
     const query = viewQuery(v, v.now)
     void results.getState().load(query)
     if (v.range.kind === 'relative') {
-      const { since: _s, ...live } = query
+      // The sidebar counts a field the query filters without the query's
+      // own conditions on it, so the stream carries the events that fail
+      // them too; receive counts those for their field only.
+      const { since: _s, ...live } = withoutFacetConditions(query)
       const subscribe = () => {
         stopLive = api.subscribe(
           live,
