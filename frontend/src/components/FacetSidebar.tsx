@@ -1,5 +1,5 @@
 import { ActionIcon, Box, Group, ScrollArea, Skeleton, Stack, Text, Tooltip, UnstyledButton } from '@mantine/core'
-import { IconMinus } from '@tabler/icons-react'
+import { IconCheck, IconMinus } from '@tabler/icons-react'
 import type { MouseEvent } from 'react'
 import type { FacetCountDTO } from '../api/types'
 import { parseQuery, toggleTerm, type QueryField } from '../query/parse'
@@ -81,7 +81,7 @@ export function FacetSidebar() {
           )
         })}
         <Text size="xs" c="dimmed" px={4}>
-          Click to filter for a value; Alt/⌥-click or <IconMinus size={10} /> to filter it out.
+          Click to filter for a value; Alt/⌥-click or <IconMinus size={10} /> to filter it out. A field you filter lists its other values with what each would add.
         </Text>
       </Stack>
     </ScrollArea>
@@ -108,11 +108,21 @@ function FacetValues({
   onApply(field: QueryField, value: string, negated: boolean): void
 }) {
   const max = Math.max(1, ...list.map((x) => x.count))
+  // With values filtered for, another value's count is what filtering
+  // for it too would add: "+N", so that it does not read as part of the
+  // result.
+  const adding = included.length > 0
   return (
     <Stack gap={1}>
       {list.map(({ value, count }) => {
         const on = included.includes(value)
         const off = excluded.includes(value)
+        const adds = adding && !on && !off
+        const n = count.toLocaleString('en-US')
+        const events = count === 1 ? 'event' : 'events'
+        const label = adds
+          ? `${field} ${value}: adds ${n} ${events}`
+          : `${field} ${value}: ${n} ${events}${on ? ', filtered for' : off ? ', filtered out' : ''}`
         const click = (e: MouseEvent) => onApply(field, value, e.altKey)
         return (
           <Group key={value} gap={2} wrap="nowrap" className={classes.item} data-active={on || undefined} data-excluded={off || undefined}>
@@ -120,15 +130,17 @@ function FacetValues({
               className={classes.value}
               onClick={click}
               aria-pressed={on}
-              aria-label={`${field} ${value}: ${count.toLocaleString('en-US')} events${on ? ', filtered for' : off ? ', filtered out' : ''}`}
+              aria-label={label}
+              title={adds ? `Filtering for ${value} too adds ${n} ${events}` : off ? `${n} ${events} of ${value} filtered out` : undefined}
               data-testid={`facet-value-${field}-${value}`}
             >
               <span className={classes.bar} style={{ width: `${(count / max) * 100}%` }} />
+              {on && <IconCheck size={12} className={classes.check} aria-hidden />}
               <Text size="sm" truncate className={classes.label}>
                 {value}
               </Text>
               <Text size="xs" c="dimmed" ff="monospace" className={classes.count}>
-                {count.toLocaleString('en-US')}
+                {adds ? `+${n}` : n}
               </Text>
             </UnstyledButton>
             <Tooltip label={off ? `Stop excluding ${value}` : `Exclude ${value}`} openDelay={400}>

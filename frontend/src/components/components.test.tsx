@@ -112,8 +112,14 @@ describe('FacetSidebar', () => {
     renderWith(s.stores, <FacetSidebar />)
     await waitFor(() => expect(screen.getByTestId('facet-value-provider-aws')).toHaveAttribute('aria-pressed', 'true'))
     // Each field is counted without the query's own conditions on it.
-    expect(screen.getByTestId('facet-value-provider-gcp')).toHaveAttribute('aria-pressed', 'false')
-    expect(screen.getByTestId('facet-value-status-failed')).toHaveAttribute('aria-label', expect.stringMatching(/^status failed: [1-9][\d,]* events, filtered out$/))
+    // Another value of a field filtered for shows what it would add.
+    const gcp = screen.getByTestId('facet-value-provider-gcp')
+    expect(gcp).toHaveAttribute('aria-pressed', 'false')
+    expect(gcp).toHaveAttribute('aria-label', expect.stringMatching(/^provider gcp: adds [1-9][\d,]* events?$/))
+    expect(gcp.textContent).toMatch(/^gcp\+[1-9]/)
+    expect(screen.getByTestId('facet-value-provider-aws').textContent).toMatch(/^aws[1-9]/)
+    expect(screen.getByTestId('facet-value-status-failed')).toHaveAttribute('aria-label', expect.stringMatching(/^status failed: [1-9][\d,]* events?, filtered out$/))
+    expect(screen.getByTestId('facet-value-status-applied').textContent).toMatch(/^applied[1-9]/)
     // Adding a second provider keeps the first.
     fireEvent.click(screen.getByTestId('facet-value-provider-gcp'))
     expect(s.stores.view.getState().q).toBe('provider:aws provider:gcp -status:failed')

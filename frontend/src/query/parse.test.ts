@@ -44,6 +44,8 @@ describe('parseQuery', () => {
     ['status:failed OR risk:high', /OR is not an operator here: repeat a field/, 14, 16],
     ['status:failed AND risk:high', /AND is not needed/, 14, 17],
     ['NOT status:failed', /put a minus before a field/, 0, 3],
+    ['provider:gcp -provider:gcp', /provider:gcp is both filtered for and filtered out/, 13, 26],
+    ['-user:bob risk:high user:bob', /user:bob is both filtered for and filtered out/, 20, 28],
   ]
   for (const [input, msg, start, end] of bad) {
     it(`reports ${JSON.stringify(input)} with its position`, () => {
@@ -116,7 +118,13 @@ const filterArb: fc.Arbitrary<QueryFilter> = fc
     },
     { requiredKeys: [] },
   )
-  .map(cleanFilter)
+  // A value filtered both for and out is an error (the query matches nothing).
+  .map((f) => {
+    const pairs = [['categories', 'notCategories'], ['providers', 'notProviders'], ['statuses', 'notStatuses'], ['riskLevels', 'notRiskLevels'], ['userIds', 'notUserIds'], ['actionTypes', 'notActionTypes']] as const
+    const out = { ...f } as Record<string, string[] | undefined>
+    for (const [inc, exc] of pairs) out[exc] = out[exc]?.filter((v) => !out[inc]?.includes(v))
+    return cleanFilter(out as QueryFilter)
+  })
 
 describe('parser properties', () => {
   it('never throws, and every error lies inside the input', () => {

@@ -261,6 +261,12 @@ function addFieldTerm(filter: QueryFilter, t: Term, errors: ParseError[]): boole
   }
   const [inc, exc] = FIELD_KEYS[field]
   const key = t.negated ? exc : inc
+  // Filtering a value both for and out matches nothing, whichever came
+  // first: say so rather than show an empty timeline.
+  if (filter[t.negated ? inc : exc]?.includes(t.value)) {
+    errors.push({ message: `${field}:${t.value} is both filtered for and filtered out: remove one of them`, start: t.start, end: t.end })
+    return false
+  }
   ;(filter[key] ??= []).push(t.value)
   return true
 }
