@@ -751,9 +751,9 @@ func TestUseSuggestedRuntime(t *testing.T) {
 		{"suggested", "", "", SuggestedMemoryLimit, SuggestedGCPercent},
 		{"suggested", "1GiB", "", 1 << 40, SuggestedGCPercent},
 		{"suggested", "", "200", SuggestedMemoryLimit, 123},
-		{"scan", "", "", SuggestedMemoryLimit, SuggestedScanGCPercent},
+		{"scan", "", "", SuggestedScanMemoryLimit, SuggestedScanGCPercent},
 		{"scan", "1GiB", "", 1 << 40, SuggestedScanGCPercent},
-		{"scan", "", "80", SuggestedMemoryLimit, 123},
+		{"scan", "", "80", SuggestedScanMemoryLimit, 123},
 	} {
 		t.Setenv("GOMEMLIMIT", tc.gomemlimit)
 		t.Setenv("GOGC", tc.gogc)
