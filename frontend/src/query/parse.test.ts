@@ -184,6 +184,14 @@ describe('suggest', () => {
     expect(suggest('status:fa', 9).map((s) => s.label)).toEqual(['status:failed'])
     expect(suggest('action:apply.m', 14).map((s) => s.label)).toContain('action:apply.mutation')
   })
+  it('does not offer a value the query already filters the other way, which it would refuse', () => {
+    const input = 'provider:gcp -provider:'
+    const s = suggest(input, input.length, { provider: [{ value: 'gcp', count: 9 }, { value: 'aws', count: 3 }] })
+    expect(s.map((x) => x.label)).not.toContain('-provider:gcp')
+    expect(s.map((x) => x.label)).toContain('-provider:aws')
+    for (const x of s) expect(parseQuery(input.slice(0, x.start) + x.insert + input.slice(x.end)).errors).toEqual([])
+    expect(suggest('-status:failed status:f', 23).map((x) => x.label)).toEqual([])
+  })
   it('finds the word at the caret', () => {
     expect(wordAt('a status:f b', 10)).toEqual({ start: 2, end: 10, word: 'status:f' })
   })

@@ -2,7 +2,7 @@
 
 import { ACTION_TYPES } from '../api/catalogue'
 import type { FacetsDTO } from '../api/types'
-import { FIELD_VALUES, QUERY_FIELDS, fieldValue, type QueryField } from './parse'
+import { FIELD_KEYS, FIELD_VALUES, QUERY_FIELDS, fieldValue, parseQuery, type QueryField } from './parse'
 
 export interface Suggestion {
   /** What the list shows. */
@@ -50,8 +50,12 @@ export function suggest(input: string, caret: number, facets?: FacetsDTO, limit 
   const facetKey = FACET_KEY[field]
   for (const fc of (facetKey && facets?.[facetKey]) || []) counts.set(fc.value, fc.count)
   const values = new Set<string>([...counts.keys(), ...(FIELD_VALUES[field] ?? []), ...(field === 'action' ? ACTION_TYPES : [])])
+  // A value the rest of the query filters the other way would make a
+  // query the parser refuses (filtered both for and out): not offered.
+  const keys = field === 'resource' ? undefined : FIELD_KEYS[field]
+  const other = keys ? (parseQuery(input.slice(0, start) + input.slice(end)).filter[neg ? keys[0] : keys[1]] ?? []) : []
   return [...values]
-    .filter((v) => v.toLowerCase().includes(partial) && v.toLowerCase() !== partial)
+    .filter((v) => v.toLowerCase().includes(partial) && v.toLowerCase() !== partial && !other.includes(v))
     .sort((a, b) => (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || Number(!a.toLowerCase().startsWith(partial)) - Number(!b.toLowerCase().startsWith(partial)) || a.localeCompare(b))
     .slice(0, limit)
     .map((v) => ({
