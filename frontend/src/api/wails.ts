@@ -1,5 +1,5 @@
 import type { AuditApi } from './client'
-import { toApiError } from './errors'
+import { ApiError, toApiError } from './errors'
 import { exportId } from './exports'
 import type {
   AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, RetentionDTO, RetentionSetRequest, ExportRequest, ExportResultDTO, FacetsDTO,
@@ -122,9 +122,16 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
       const { cursor: _c, limit: _l, ...filter } = q
       const mine = ++newest
       const off = runtime?.EventsOn('audit:event', ((e: EventDTO) => mine === newest && onEvent(e)) as (...d: never[]) => void)
+      // The app drops a subscription that falls behind (a burst of appends)
+      // and says so with audit:reset: a closed stream, to be opened again
+      // and what it missed read again, not a window that silently stops.
+      const offReset = runtime?.EventsOn('audit:reset', (() => {
+        if (mine === newest) onError?.(new ApiError({ code: 'stream_closed', message: 'The live stream fell behind and was dropped.' }))
+      }) as (...d: never[]) => void)
       wrap(() => app.Subscribe(filter)).catch((err: Error) => onError?.(err))
       return () => {
         off?.()
+        offReset?.()
         if (mine === newest) void wrap(() => app.Unsubscribe()).catch(() => {})
       }
     },
