@@ -3,7 +3,7 @@ import type { AuditApi } from '../api/client'
 import { createFakeApi } from '../api/fake'
 import type { EventPageDTO, QueryDTO } from '../api/types'
 import { makeEvent, NOW } from '../test/render'
-import { createResultsStore, PAGE_SIZE } from './results'
+import { COUNT_BATCH_MS, createResultsStore, PAGE_SIZE } from './results'
 
 const many = Array.from({ length: 450 }, (_, i) => makeEvent(i + 1, { status: i % 10 === 0 ? 'failed' : 'applied' }))
 
@@ -84,11 +84,26 @@ describe('the results store', () => {
     store.getState().receive(makeEvent(501, { status: 'failed', provider: 'gcp' })) // fails the provider condition only
     store.getState().receive(makeEvent(502, { status: 'applied', provider: 'gcp' })) // fails both
     expect(store.getState().rows).toHaveLength(rows)
-    expect([count('status', 'applied'), count('status', 'failed'), count('provider', 'gcp'), count('provider', 'aws')]).toEqual([applied + 1, failed, gcp + 1, aws])
+    // Counted together a moment later (one sidebar update for many events).
+    expect(count('status', 'applied')).toBe(applied)
+    await vi.waitFor(() => expect([count('status', 'applied'), count('status', 'failed'), count('provider', 'gcp'), count('provider', 'aws')]).toEqual([applied + 1, failed, gcp + 1, aws]))
     expect(count('userId', user)).toBe(users)
     store.getState().receive(makeEvent(503, { status: 'failed', provider: 'aws' })) // matches: a row, counted everywhere
     expect(store.getState().rows).toHaveLength(rows + 1)
     expect([count('status', 'failed'), count('provider', 'aws'), count('userId', user)]).toEqual([failed + 1, aws + 1, users + 1])
+  })
+
+  it('drops the batched counts of a query that has since changed', async () => {
+    const fake = createFakeApi(many.slice(0, 20), { now: () => NOW })
+    const store = createResultsStore(fake)
+    await store.getState().load({ org: 'acme', statuses: ['failed'] })
+    await vi.waitFor(() => expect(store.getState().facets).toBeDefined())
+    store.getState().receive(makeEvent(600, { status: 'pending' }))
+    await store.getState().load({ org: 'acme', statuses: ['applied'] })
+    await vi.waitFor(() => expect(store.getState().facetsLoading).toBe(false))
+    const pending = store.getState().facets?.status?.find((f) => f.value === 'pending')?.count ?? 0
+    await new Promise((r) => setTimeout(r, COUNT_BATCH_MS * 2))
+    expect(store.getState().facets?.status?.find((f) => f.value === 'pending')?.count ?? 0).toBe(pending)
   })
 
   it('shows live events at the top, holds them while paused or scrolled away, and counts them in the facets', async () => {

@@ -9,6 +9,8 @@ import { toApiError, type ApiError } from '../api/errors'
 import type { EventDTO, FacetsDTO, HistogramDTO, QueryDTO } from '../api/types'
 
 export const PAGE_SIZE = 200
+/** How long live events that count for one facet only are gathered before the sidebar shows them. */
+export const COUNT_BATCH_MS = 250
 
 export interface ResultsState {
   query: QueryDTO | undefined
@@ -52,9 +54,25 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
   // the server's pages never hold them (a query's pages stop at the newest
   // seq of its first page), so they are placed as the pages reach them.
   let held: EventDTO[] = []
+  // Live events that count for one facet field only, added to the facets
+  // together every COUNT_BATCH_MS (one update and one sidebar render for
+  // many events); dropped when another query loads meanwhile.
+  let adds: [FacetKey, string][] = []
+  let addsTimer: ReturnType<typeof setTimeout> | undefined
   return createStore<ResultsState>((set, get) => {
     const place = (events: EventDTO[], counted: boolean) => {
       held = held.concat(placeLive(set, get, events, counted))
+    }
+    const countLater = (key: FacetKey, value: string) => {
+      adds.push([key, value])
+      if (addsTimer !== undefined) return
+      const gen = generation
+      addsTimer = setTimeout(() => {
+        const batch = adds
+        adds = []
+        addsTimer = undefined
+        if (gen === generation && !get().facetsLoading) set({ facets: bumpFacets(get().facets, batch) })
+      }, COUNT_BATCH_MS)
     }
     return {
       query: undefined,
@@ -142,21 +160,22 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
 
       receive: (e) => {
         const s = get()
-        if (s.loading || s.rows.some((r) => r.id === e.id) || s.pending.some((r) => r.id === e.id)) return
         // The subscription follows the range's open end only: an event
         // appended now may carry a timestamp from before the range.
-        if (!inRange(s.query, e)) return
+        if (s.loading || !inRange(s.query, e)) return
         // The subscription leaves out the query's conditions on the facet
         // fields (sync.ts), since the sidebar counts a filtered field
         // without them: an event that fails one of them counts for that
-        // field only, and is not a row.
+        // field only, and is not a row. On a busy log most events may be
+        // such: they are told apart first, and counted in batches.
         const failed = failedFacets(s.query, e)
         if (failed.length > 1) return
         if (failed.length === 1) {
           const key = failed[0]!
-          set({ facets: bumpFacets(get().facets, [[key, e[key]]]) })
+          countLater(key, e[key])
           return
         }
+        if (s.rows.some((r) => r.id === e.id) || s.pending.some((r) => r.id === e.id)) return
         if (s.paused || !s.atTop) {
           set({ pending: [e, ...s.pending] })
           return
