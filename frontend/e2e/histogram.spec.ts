@@ -76,6 +76,9 @@ async function barAt(page: import('@playwright/test').Page, t: number, from: num
 
 test('a one-minute range draws its event at its time, though its bucket starts before the range', async ({ page }) => {
   await open(page, { org: 'acme-prod', range: '90d', tz: 'utc' })
+  // Week bars over 90 days: the date labels sit at bar edges.
+  await expect(page.locator('[data-testid=histogram-plot] canvas')).toBeVisible()
+  await shot(page, 'histogram-90d')
   // An event late in its minute: a range from 31 s into that minute holds
   // it, while its one-minute bucket starts (and is centred) before the range.
   const times = await page.evaluate(async () => {

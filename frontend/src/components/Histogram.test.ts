@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { HistogramDTO } from '../api/types'
-import { bucketSpan, stackHistogram } from './Histogram'
+import { bucketSpan, bucketTicks, stackHistogram } from './Histogram'
 
 describe('stackHistogram', () => {
   const h: HistogramDTO = {
@@ -39,5 +39,23 @@ describe('bucketSpan', () => {
   it('leaves out a bucket wholly outside the range', () => {
     expect(bucketSpan(centre, 60, start + 60, start + 120)).toBeUndefined()
     expect(bucketSpan(centre, 60, start - 60, start)).toBeUndefined()
+  })
+})
+
+describe('bucketTicks', () => {
+  const week = 7 * 86_400
+  const starts = Array.from({ length: 13 }, (_, i) => (2900 + i) * week)
+  it('puts a tick at every bar start when the bars are wide enough', () => {
+    expect(bucketTicks(starts, week, 100 / week)).toEqual(starts)
+  })
+  it('skips bars so that labels keep their distance, counted from the epoch', () => {
+    const ticks = bucketTicks(starts, week, 30 / week) // 30 px a bar: every third
+    expect(ticks.length).toBeGreaterThan(3)
+    for (const t of ticks) {
+      expect(starts).toContain(t)
+      expect(Math.round(t / week) % 3).toBe(0)
+    }
+    // Moving the range by a bar keeps the ticks where they were.
+    expect(bucketTicks(starts.slice(1), week, 30 / week)).toEqual(ticks.filter((t) => t !== starts[0]))
   })
 })

@@ -68,6 +68,16 @@ function bucketBars(bucketSeconds: number): uPlot.Series.PathBuilder {
   }
 }
 
+/**
+ * The x-axis ticks for day and week bars: bar starts (seconds), every k-th
+ * bar so that labels are at least minGap pixels apart, k counted from the
+ * epoch so that the ticks stay put as the range moves.
+ */
+export function bucketTicks(starts: number[], bucketSeconds: number, pxPerSecond: number, minGap = 64): number[] {
+  const k = Math.max(1, Math.ceil(minGap / (bucketSeconds * pxPerSecond)))
+  return starts.filter((s) => Math.round(s / bucketSeconds) % k === 0)
+}
+
 // uPlot needs a canvas; jsdom has none.
 const canDraw = typeof navigator !== 'undefined' && !/jsdom/i.test(navigator.userAgent)
 
@@ -98,7 +108,9 @@ export function Histogram() {
     const colors = stackBy === 'risk' ? RISK_HEX : STATUS_HEX
     const axisColor = scheme === 'dark' ? '#909296' : '#868e96'
     const gridColor = scheme === 'dark' ? 'rgba(255,255,255,0.06)' : 'rgba(0,0,0,0.06)'
-    const bars = bucketBars(histogram?.bucketSeconds ?? 60)
+    const bucketSeconds = histogram?.bucketSeconds ?? 60
+    const bucketStarts = (histogram?.buckets ?? []).map((b) => Date.parse(b.start) / 1000)
+    const bars = bucketBars(bucketSeconds)
     const opts: uPlot.Options = {
       width,
       height: 120,
@@ -115,6 +127,17 @@ export function Histogram() {
         {
           stroke: axisColor, grid: { show: false }, ticks: { stroke: gridColor }, font: '11px system-ui', size: 24,
           values: (_u, splits, _axis, _space, incr) => axisLabels(splits.map((s) => s * 1000), incr * 1000, tz),
+          // Day and week bars: the labels at bar edges, not at uPlot's own
+          // steps (five-day labels under week bars).
+          ...(bucketSeconds >= 86_400 && {
+            splits: (_u: uPlot, _i: number, min: number, max: number) => {
+              const pxPerSecond = (width - 52) / Math.max(1, max - min)
+              // A label centred on a tick this close to an edge would be cut.
+              const margin = 24 / pxPerSecond
+              return bucketTicks(bucketStarts.filter((s) => s >= min + margin && s <= max - margin), bucketSeconds, pxPerSecond)
+            },
+            values: (_u: uPlot, splits: number[]) => axisLabels(splits.map((s) => s * 1000), bucketSeconds * 1000, tz),
+          }),
         },
         { stroke: axisColor, grid: { stroke: gridColor }, ticks: { show: false }, font: '11px system-ui', size: 44, values: (_u, v) => v.map((x) => (x >= 1000 ? `${Math.round(x / 100) / 10}k` : String(x))) },
       ],
