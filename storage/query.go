@@ -1033,15 +1033,20 @@ func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[stri
 		passes = append(passes, &pass{facet: c.facet, f: f})
 		*c.only, *c.not = only, not
 	}
+	// A pass that fails stops the others: its error is the answer.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
 	for _, p := range passes {
-		wg.Go(func() { p.out, p.err = s.Facets(ctx, p.f) })
+		wg.Go(func() {
+			if p.out, p.err = s.Facets(ctx, p.f); p.err != nil {
+				cancel(p.err)
+			}
+		})
 	}
 	wg.Wait()
-	for _, p := range passes {
-		if p.err != nil {
-			return nil, p.err
-		}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
 	}
 	out := passes[0].out
 	for _, p := range passes[1:] {

@@ -530,6 +530,11 @@ func TestQuery_FacetChoices(t *testing.T) {
 	if _, err := s.FacetChoices(ctx, Filter{Org: "acme", Providers: []string{"aws"}, Statuses: []string{"bad\x00"}}); !errors.Is(err, ErrInvalidFilter) {
 		t.Errorf("an invalid filter: %v, want ErrInvalidFilter", err)
 	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.FacetChoices(gone, Filter{Org: "acme", Providers: []string{"aws"}, Text: "number"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a caller that has gone: %v, want context.Canceled", err)
+	}
 }
 
 // A filter's slices are the caller's, and FacetChoices reads them from
