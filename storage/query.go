@@ -212,6 +212,24 @@ func (s *Store) decodeStored(v []byte, org string, seq uint64, mode stateMode) (
 	return se, nil
 }
 
+// stored is the StoredEvent of public record p of rv, whose bytes are pub,
+// without its times (which each decoder parses its own way) and states.
+func (p *publicRecord) stored(rv recordValue, pub []byte) StoredEvent {
+	return StoredEvent{
+		Event: Event{ID: p.ID, OrganizationID: p.OrganizationID, UserID: p.UserID, Provider: p.Provider,
+			ActionType: p.ActionType, ResourceIDs: p.ResourceIDs, Status: p.Status, RiskLevel: p.RiskLevel,
+			Metadata: p.Metadata},
+		FormatVersion:         p.FormatVersion,
+		Seq:                   p.Seq,
+		Category:              p.Category,
+		PrevHash:              p.PrevHash,
+		LeafHash:              hex.EncodeToString(rv.leaf[:]),
+		BeforeStateCommitment: p.BeforeStateCommitment,
+		AfterStateCommitment:  p.AfterStateCommitment,
+		Public:                pub,
+	}
+}
+
 // decodeStoredSlow decodes the public record of rv with encoding/json:
 // records decodeStoredFast does not take (escaped strings, a form the
 // store does not write), and damaged ones, whose errors it names.
@@ -223,19 +241,7 @@ func decodeStoredSlow(rv recordValue, org string, seq uint64) (StoredEvent, erro
 	if p.Seq != seq || p.OrganizationID != org {
 		return StoredEvent{}, fmt.Errorf("record seq %d of organization %q names seq %d of %q: %w", seq, org, p.Seq, p.OrganizationID, ErrTampered)
 	}
-	se := StoredEvent{
-		Event: Event{ID: p.ID, OrganizationID: p.OrganizationID, UserID: p.UserID, Provider: p.Provider,
-			ActionType: p.ActionType, ResourceIDs: p.ResourceIDs, Status: p.Status, RiskLevel: p.RiskLevel,
-			Metadata: p.Metadata},
-		FormatVersion:         p.FormatVersion,
-		Seq:                   p.Seq,
-		Category:              p.Category,
-		PrevHash:              p.PrevHash,
-		LeafHash:              hex.EncodeToString(rv.leaf[:]),
-		BeforeStateCommitment: p.BeforeStateCommitment,
-		AfterStateCommitment:  p.AfterStateCommitment,
-		Public:                append([]byte(nil), rv.public...),
-	}
+	se := p.stored(rv, append([]byte(nil), rv.public...))
 	if se.Timestamp, err = time.Parse(time.RFC3339Nano, p.Timestamp); err != nil {
 		return StoredEvent{}, fmt.Errorf("record seq %d: timestamp: %v: %w", seq, err, errCorrupt)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -270,19 +269,7 @@ func storedFast(rv recordValue, org string, seq uint64) (StoredEvent, bool) {
 	if !ok || p.Seq != seq || p.OrganizationID != org {
 		return StoredEvent{}, false
 	}
-	se := StoredEvent{
-		Event: Event{ID: p.ID, OrganizationID: p.OrganizationID, UserID: p.UserID, Provider: p.Provider,
-			ActionType: p.ActionType, ResourceIDs: p.ResourceIDs, Status: p.Status, RiskLevel: p.RiskLevel,
-			Metadata: p.Metadata},
-		FormatVersion:         p.FormatVersion,
-		Seq:                   p.Seq,
-		Category:              p.Category,
-		PrevHash:              p.PrevHash,
-		LeafHash:              hex.EncodeToString(rv.leaf[:]),
-		BeforeStateCommitment: p.BeforeStateCommitment,
-		AfterStateCommitment:  p.AfterStateCommitment,
-		Public:                pub,
-	}
+	se := p.stored(rv, pub)
 	if se.Timestamp, ok = parseRecordTime(p.Timestamp); !ok {
 		return StoredEvent{}, false
 	}
