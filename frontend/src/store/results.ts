@@ -7,6 +7,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla'
 import type { AuditApi } from '../api/client'
 import { toApiError, type ApiError } from '../api/errors'
 import type { EventDTO, FacetsDTO, HistogramDTO, QueryDTO } from '../api/types'
+import { FIELD_KEYS } from '../query/parse'
 
 export const PAGE_SIZE = 200
 /** How long live events that count for one facet only are gathered before the sidebar shows them. */
@@ -207,14 +208,14 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
 const FACET_KEYS = ['category', 'provider', 'status', 'riskLevel', 'userId'] as const
 type FacetKey = (typeof FACET_KEYS)[number]
 
-/** The query's conditions on each facet field: the values filtered for, and out. */
+/** The query's conditions on each facet field (the values filtered for, and out), as the query language names them. */
 const FACET_CONDITIONS = {
-  category: ['categories', 'notCategories'],
-  provider: ['providers', 'notProviders'],
-  status: ['statuses', 'notStatuses'],
-  riskLevel: ['riskLevels', 'notRiskLevels'],
-  userId: ['userIds', 'notUserIds'],
-} as const satisfies Record<FacetKey, readonly [keyof QueryDTO, keyof QueryDTO]>
+  category: FIELD_KEYS.category,
+  provider: FIELD_KEYS.provider,
+  status: FIELD_KEYS.status,
+  riskLevel: FIELD_KEYS.risk,
+  userId: FIELD_KEYS.user,
+} satisfies Record<FacetKey, readonly [keyof QueryDTO, keyof QueryDTO]>
 
 /** The query without its conditions on the facet fields: what the live subscription asks for. */
 export function withoutFacetConditions(q: QueryDTO): QueryDTO {
@@ -237,18 +238,22 @@ function failedFacets(q: QueryDTO | undefined, e: EventDTO): FacetKey[] {
   })
 }
 
-/** facets with one more event of each (field, value). */
+/** facets with one more event of each (field, value); each list copied and sorted once. */
 function bumpFacets(facets: FacetsDTO | undefined, add: [FacetKey, string][]): FacetsDTO | undefined {
   if (!facets) return facets
   const next = { ...facets }
+  const touched = new Set<FacetKey>()
   for (const [key, value] of add) {
-    const list = (next[key] ?? []).slice()
+    if (!touched.has(key)) {
+      next[key] = (next[key] ?? []).slice()
+      touched.add(key)
+    }
+    const list = next[key]!
     const k = list.findIndex((x) => x.value === value)
     if (k >= 0) list[k] = { value, count: (list[k]?.count ?? 0) + 1 }
     else list.push({ value, count: 1 })
-    list.sort((a, b) => b.count - a.count)
-    next[key] = list
   }
+  for (const key of touched) next[key]!.sort((a, b) => b.count - a.count)
   return next
 }
 
