@@ -83,6 +83,21 @@ func statesReadable(t *testing.T, s *Store, org string, want int) {
 	}
 }
 
+// statesSealed fails t unless the timeline shows want events of org and
+// every one with states shows them sealed (why says what keeps them so).
+func statesSealed(t *testing.T, s *Store, org string, want int, why string) {
+	t.Helper()
+	page, err := s.List(context.Background(), Filter{Org: org, Limit: 10})
+	if err != nil || len(page.Events) != want {
+		t.Fatalf("list %s: %d events, %v; want %d", why, len(page.Events), err, want)
+	}
+	for _, e := range page.Events {
+		if e.BeforeStateCommitment != "" && !e.StatesSealed {
+			t.Fatalf("seq %d: states not marked sealed %s", e.Seq, why)
+		}
+	}
+}
+
 // A rotation makes a random key-encryption key, stores it in the keystore
 // and wraps the new data key and every earlier one with it: afterwards no
 // data key of the organization unwraps with the master key's KEK, and only
@@ -166,15 +181,7 @@ func TestRotation_MissingKEK(t *testing.T) {
 		t.Fatalf("an event without states, without the KEK: %v", err)
 	}
 	// The timeline reads the states as sealed...
-	page, err := s.List(ctx, Filter{Org: "acme", Limit: 10})
-	if err != nil || len(page.Events) != 4 {
-		t.Fatalf("list without the KEK: %d events, %v", len(page.Events), err)
-	}
-	for _, e := range page.Events {
-		if e.BeforeStateCommitment != "" && !e.StatesSealed {
-			t.Fatalf("seq %d: states not marked sealed without the KEK", e.Seq)
-		}
-	}
+	statesSealed(t, s, "acme", 4, "without the KEK")
 	// ...but what promises the states (an export with them, a sync) fails,
 	// naming the key, rather than leave them out for good.
 	if _, err := s.ReadFrom(ctx, "acme", 0, 10, true); !errors.Is(err, ErrKeyNotFound) || !strings.Contains(err.Error(), `"kek/acme/1"`) {
@@ -385,15 +392,7 @@ func TestRotation_LockedKeychainSealsStatesOnTheTimeline(t *testing.T) {
 	ks.mu.Lock()
 	ks.err = fmt.Errorf("the login keyring is locked: %w", ErrKeychainUnavailable)
 	ks.mu.Unlock()
-	page, err := s.List(ctx, Filter{Org: "acme", Limit: 10})
-	if err != nil || len(page.Events) != 3 {
-		t.Fatalf("list with the keychain locked: %d events, %v", len(page.Events), err)
-	}
-	for _, e := range page.Events {
-		if e.BeforeStateCommitment != "" && !e.StatesSealed {
-			t.Fatalf("seq %d: states not marked sealed with the keychain locked", e.Seq)
-		}
-	}
+	statesSealed(t, s, "acme", 3, "with the keychain locked")
 	if _, err := s.ReadFrom(ctx, "acme", 0, 10, true); !errors.Is(err, ErrKeychainUnavailable) {
 		t.Fatalf("reading states to sync with the keychain locked: %v; want ErrKeychainUnavailable", err)
 	}
