@@ -604,6 +604,8 @@ type summary struct {
 	provider, status, risk string
 	category, actionType   string
 	userID                 string
+
+	match bool // whether a scan's filter matches it (summaryMemo); not encoded
 }
 
 func enumIndex(list []string, v string) byte {

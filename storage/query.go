@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -735,6 +737,7 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 		return err
 	}
 	defer src.close()
+	memo := summaryMemo{m: map[string]*summary{}}
 	for n := 0; ; n++ {
 		// A scan over a large log takes a while: stop when the caller
 		// has gone (checked every 4096 candidates, which costs nothing).
@@ -750,11 +753,11 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 		if cand.pos.seq > ceiling {
 			continue
 		}
-		sum, err := decodeSummary(cand.sum)
+		sum, err := memo.get(cand.sum, c)
 		if err != nil {
 			return fmt.Errorf("index entry of seq %d: %w", cand.pos.seq, err)
 		}
-		if !c.matchSummary(&sum) {
+		if !sum.match {
 			continue
 		}
 		var e *StoredEvent
@@ -772,11 +775,42 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 			}
 			e = &se
 		}
-		more, err := fn(cand.pos, &sum, e)
+		more, err := fn(cand.pos, sum, e)
 		if err != nil || !more {
 			return err
 		}
 	}
+}
+
+// summaryMemo decodes each distinct index summary of a scan once, and
+// matches it against the filter once: a log's summaries repeat (three
+// providers, statuses and risk levels, its categories, action types and
+// users), so most index entries cost a map lookup instead of a decode, its
+// strings and a match. A summary it hands out is shared by every entry
+// with the same bytes, until the memo is full and starts again (a log with
+// a user per event).
+type summaryMemo struct {
+	m map[string]*summary
+}
+
+// maxMemoSummaries bounds a scan's memo: about 2 MB of summaries. (A
+// variable, so that tests can fill it.)
+var maxMemoSummaries = 1 << 14
+
+func (m *summaryMemo) get(b []byte, c *compiledFilter) (*summary, error) {
+	if sum, ok := m.m[string(b)]; ok {
+		return sum, nil
+	}
+	sum, err := decodeSummary(b)
+	if err != nil {
+		return nil, err
+	}
+	sum.match = c.matchSummary(&sum)
+	if len(m.m) == maxMemoSummaries {
+		clear(m.m)
+	}
+	m.m[string(b)] = &sum
+	return &sum, nil
 }
 
 // orgHead reads org's head in txn; zero when the organization is empty.
@@ -871,24 +905,19 @@ func (f Filter) timeOnly() bool {
 		f.ResourceID == "" && f.ResourceIDPrefix == "" && f.Text == ""
 }
 
-// aggregate feeds add every matching event's (timestamp, summary fields),
-// grouped: add(ts, field, value, n). For time-only filters it reads the
-// hourly counters for whole hours and scans only the partial hours at the
-// ends; otherwise it scans the best index.
-func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, add func(ts uint64, field byte, value string, n int64)) error {
-	perEvent := func(pos position, sum *summary, _ *StoredEvent) (bool, error) {
-		add(pos.ts, fieldTotal, "", 1)
-		add(pos.ts, fieldCategory, sum.category, 1)
-		add(pos.ts, fieldProvider, sum.provider, 1)
-		add(pos.ts, fieldStatus, sum.status, 1)
-		add(pos.ts, fieldRiskLevel, sum.risk, 1)
-		add(pos.ts, fieldUserID, sum.userID, 1)
-		return true, nil
-	}
+// aggregate feeds add the counts of the matching events' summary fields,
+// by bucket: add(bucket, field, value, n) with bucket = bucketOf(the
+// events' timestamp), which is negative for a timestamp to leave out. For
+// time-only filters it reads the hourly counters for whole hours (an
+// hour's bucket is that of its start) and scans only the partial hours at
+// the ends; otherwise it scans the best index, in parts side by side
+// (aggregateScan).
+func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, bucketOf func(ts uint64) int,
+	add func(bucket int, field byte, value string, n int64)) error {
 	c2 := *c
 	c2.f.Order = OldestFirst
 	if !useCounters || !c.f.timeOnly() {
-		return s.scan(txn, &c2, nil, math.MaxUint64, false, perEvent)
+		return s.aggregateScan(txn, &c2, bucketOf, add)
 	}
 	hourLo := hourOf(c.since)
 	if hourLo < c.since {
@@ -907,27 +936,196 @@ func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, 
 		hourHi = hourOf(c.until)
 	}
 	if hourLo >= hourHi {
-		return s.scan(txn, &c2, nil, math.MaxUint64, false, perEvent)
+		return s.aggregateScan(txn, &c2, bucketOf, add)
 	}
+	edges := newAggregator(bucketOf, add, nil)
+	defer edges.flush()
 	if c.since < hourLo {
 		edge := c2
 		edge.until = hourLo
-		if err := s.scan(txn, &edge, nil, math.MaxUint64, false, perEvent); err != nil {
+		if err := s.scan(txn, &edge, nil, math.MaxUint64, false, edges.event); err != nil {
 			return err
 		}
 	}
 	if hourHi < c.until {
 		edge := c2
 		edge.since = hourHi
-		if err := s.scan(txn, &edge, nil, math.MaxUint64, false, perEvent); err != nil {
+		if err := s.scan(txn, &edge, nil, math.MaxUint64, false, edges.event); err != nil {
 			return err
 		}
 	}
-	if err := scanHourCounters(txn, tagCounter, c.f.Org, hourLo, hourHi, 1, add); err != nil {
+	hourly := func(hour uint64, field byte, value string, n int64) {
+		if b := bucketOf(hour); b >= 0 {
+			add(b, field, value, n)
+		}
+	}
+	if err := scanHourCounters(txn, tagCounter, c.f.Org, hourLo, hourHi, 1, hourly); err != nil {
 		return err
 	}
 	// Less the events retention pruned (retention.go).
-	return scanHourCounters(txn, tagPrunedCounter, c.f.Org, hourLo, hourHi, -1, add)
+	return scanHourCounters(txn, tagPrunedCounter, c.f.Org, hourLo, hourHi, -1, hourly)
+}
+
+// aggregator counts a scan's events per (bucket, summary), the summaries
+// its memo shares (summaryMemo), and feeds add six fields per group, not
+// per event.
+type aggregator struct {
+	bucketOf func(ts uint64) int
+	add      func(bucket int, field byte, value string, n int64)
+	mu       *sync.Mutex // held around add, when aggregators of one query feed it side by side
+	groups   map[aggregateGroup]int64
+}
+
+type aggregateGroup struct {
+	bucket int
+	sum    *summary
+}
+
+// maxAggregateGroups bounds the groups an aggregator counts before it
+// feeds them on (a log with a user per event has as many as events). (A
+// variable, so that tests can fill it.)
+var maxAggregateGroups = 1 << 15
+
+func newAggregator(bucketOf func(ts uint64) int, add func(bucket int, field byte, value string, n int64), mu *sync.Mutex) *aggregator {
+	return &aggregator{bucketOf: bucketOf, add: add, mu: mu, groups: map[aggregateGroup]int64{}}
+}
+
+// event is a scan's callback.
+func (a *aggregator) event(pos position, sum *summary, _ *StoredEvent) (bool, error) {
+	b := a.bucketOf(pos.ts)
+	if b < 0 {
+		return true, nil
+	}
+	a.groups[aggregateGroup{b, sum}]++
+	if len(a.groups) == maxAggregateGroups {
+		a.flush()
+	}
+	return true, nil
+}
+
+func (a *aggregator) flush() {
+	if a.mu != nil {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+	}
+	for g, n := range a.groups {
+		a.add(g.bucket, fieldTotal, "", n)
+		a.add(g.bucket, fieldCategory, g.sum.category, n)
+		a.add(g.bucket, fieldProvider, g.sum.provider, n)
+		a.add(g.bucket, fieldStatus, g.sum.status, n)
+		a.add(g.bucket, fieldRiskLevel, g.sum.risk, n)
+		a.add(g.bucket, fieldUserID, g.sum.userID, n)
+	}
+	clear(a.groups)
+}
+
+// scanParts is how many parts aggregateScan scans side by side: one per
+// core, up to four. (A variable, so that tests can cut more parts.)
+var scanParts = func() int { return min(runtime.GOMAXPROCS(0), 4) }
+
+// minPartSpan is the least time one part of aggregateScan covers.
+const minPartSpan = uint64(time.Minute)
+
+// aggregateScan scans c's range for aggregate, one part per core: the
+// range from the organization's first to its last event in it, cut into
+// equal spans of time, each scanned by an iterator of its own on txn (a
+// read-only Badger transaction serves iterators side by side) into an
+// aggregator of its own. A scan of 90 days of a million events is mostly
+// Badger's iteration (decrypting and reading blocks), which one core does
+// at a time; a query's parts all read the same snapshot.
+func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(ts uint64) int,
+	add func(bucket int, field byte, value string, n int64)) error {
+	parts := scanParts()
+	lo, hi, found := eventSpan(txn, c)
+	if !found {
+		return nil
+	}
+	if span := hi - lo; parts < 2 || span < 2*minPartSpan {
+		a := newAggregator(bucketOf, add, nil)
+		defer a.flush()
+		return s.scan(txn, c, nil, math.MaxUint64, false, a.event)
+	}
+	parts = int(min(uint64(parts), (hi-lo)/minPartSpan))
+	// The first failure ends the other parts (scan asks c.ctx.Err).
+	ctx := &partsCtx{Context: c.ctx}
+	if ctx.Context == nil {
+		ctx.Context = context.Background()
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	aggs := make([]*aggregator, parts)
+	step := (hi - lo) / uint64(parts)
+	for i := range parts {
+		part := *c
+		part.ctx = ctx
+		if i > 0 {
+			part.since = lo + uint64(i)*step
+		}
+		if i < parts-1 {
+			part.until = lo + uint64(i+1)*step
+		}
+		aggs[i] = newAggregator(bucketOf, add, &mu)
+		wg.Go(func() {
+			if err := s.scan(txn, &part, nil, math.MaxUint64, false, aggs[i].event); err != nil {
+				ctx.failed.CompareAndSwap(nil, &err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.failed.Load(); err != nil {
+		return *err
+	}
+	for _, a := range aggs {
+		a.flush()
+	}
+	return nil
+}
+
+// partsCtx is the context of the parts of one query's scan: its Err is
+// the first part's failure, or else the query's context's.
+type partsCtx struct {
+	context.Context
+	failed atomic.Pointer[error]
+}
+
+func (c *partsCtx) Err() error {
+	if err := c.failed.Load(); err != nil {
+		return *err
+	}
+	return c.Context.Err()
+}
+
+// eventSpan returns the timestamps of the organization's first and last
+// events in c's range (by the timeline index), hi one past the last; false
+// when there is none.
+func eventSpan(txn *badger.Txn, c *compiledFilter) (lo, hi uint64, found bool) {
+	p := orgPrefix(tagTime, c.f.Org)
+	edge := func(reverse bool, seek uint64) (uint64, bool) {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false, Reverse: reverse})
+		defer it.Close()
+		k := binary.BigEndian.AppendUint64(slices.Clip(p), seek)
+		if reverse {
+			if seek == 0 {
+				return 0, false
+			}
+			// The last key before seek's first.
+			k = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(slices.Clip(p), seek-1), math.MaxUint64)
+		}
+		it.Seek(k)
+		if !it.Valid() || len(it.Item().Key()) < len(p)+8 {
+			return 0, false
+		}
+		return binary.BigEndian.Uint64(it.Item().Key()[len(p):]), true
+	}
+	lo, ok := edge(false, c.since)
+	if !ok {
+		return 0, 0, false
+	}
+	last, ok := edge(true, c.until)
+	if !ok || last < lo {
+		return 0, 0, false
+	}
+	return lo, last + 1, true
 }
 
 // scanHourCounters feeds add the hourly counters of table tag (0x16 the
@@ -984,16 +1182,24 @@ func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int
 		return nil, err
 	}
 	c.ctx = ctx
+	var out map[string]map[string]int64
+	err = s.view(ctx, func(txn *badger.Txn) error {
+		out, err = s.facets(txn, c)
+		return err
+	})
+	return out, err
+}
+
+// facets is Facets in txn.
+func (s *Store) facets(txn *badger.Txn, c *compiledFilter) (map[string]map[string]int64, error) {
 	out := map[string]map[string]int64{}
 	for _, name := range facetOfField {
 		out[name] = map[string]int64{}
 	}
-	err = s.view(ctx, func(txn *badger.Txn) error {
-		return s.aggregate(txn, c, true, func(_ uint64, field byte, value string, n int64) {
-			if name, ok := facetOfField[field]; ok {
-				out[name][value] += n
-			}
-		})
+	err := s.aggregate(txn, c, true, func(uint64) int { return 0 }, func(_ int, field byte, value string, n int64) {
+		if name, ok := facetOfField[field]; ok {
+			out[name][value] += n
+		}
 	})
 	for _, m := range out {
 		for v, n := range m {
@@ -1012,13 +1218,13 @@ func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int
 // rest of the filter kept. So a sidebar filtered for provider aws still
 // shows how many events gcp and azure have, and one value more can be
 // added. A field f does not filter is counted under all of f. The counts
-// of each filtered field take one more pass, run alongside the others.
+// of each filtered field take one more pass, run alongside the others, all
+// on one snapshot of the log.
 func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[string]int64, error) {
 	type pass struct {
 		facet string // "" for all of f
 		f     Filter
 		out   map[string]map[string]int64
-		err   error
 	}
 	passes := []*pass{{f: f}}
 	for _, c := range []struct {
@@ -1039,19 +1245,36 @@ func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[stri
 		passes = append(passes, &pass{facet: c.facet, f: f})
 		*c.only, *c.not = only, not
 	}
-	// A pass that fails stops the others: its error is the answer.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	for _, p := range passes {
-		wg.Go(func() {
-			if p.out, p.err = s.Facets(ctx, p.f); p.err != nil {
-				cancel(p.err)
-			}
-		})
+	// The passes read one snapshot, side by side (a read-only Badger
+	// transaction serves iterators side by side); a pass that fails stops
+	// the others, and its error is the answer.
+	pctx := &partsCtx{Context: ctx}
+	cs := make([]*compiledFilter, len(passes))
+	for i, p := range passes {
+		c, err := compile(p.f)
+		if err != nil {
+			return nil, err
+		}
+		c.ctx = pctx
+		cs[i] = c
 	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var wg sync.WaitGroup
+		for i, p := range passes {
+			wg.Go(func() {
+				var err error
+				if p.out, err = s.facets(txn, cs[i]); err != nil {
+					pctx.failed.CompareAndSwap(nil, &err)
+				}
+			})
+		}
+		wg.Wait()
+		if err := pctx.failed.Load(); err != nil {
+			return *err
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := passes[0].out
@@ -1145,24 +1368,23 @@ func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket,
 		cc := *c
 		cc.since, cc.until = encTime(since), encTime(until)
 		// Hourly counters only answer buckets of whole hours.
-		return s.aggregate(txn, &cc, step >= time.Hour, func(ts uint64, field byte, value string, k int64) {
-			s.addBucket(out, start, step, ts, field, value, k)
+		bucketOf := func(ts uint64) int {
+			i := decTime(ts).Sub(start) / step
+			if i < 0 || i >= time.Duration(len(out)) {
+				return -1
+			}
+			return int(i)
+		}
+		return s.aggregate(txn, &cc, step >= time.Hour, bucketOf, func(i int, field byte, value string, n int64) {
+			switch field {
+			case fieldTotal:
+				out[i].Count += n
+			case fieldRiskLevel:
+				out[i].ByRisk[value] += n
+			case fieldStatus:
+				out[i].ByStatus[value] += n
+			}
 		})
 	})
 	return out, err
-}
-
-func (s *Store) addBucket(out []Bucket, start time.Time, step time.Duration, ts uint64, field byte, value string, n int64) {
-	i := int(decTime(ts).Sub(start) / step)
-	if i < 0 || i >= len(out) {
-		return
-	}
-	switch field {
-	case fieldTotal:
-		out[i].Count += n
-	case fieldRiskLevel:
-		out[i].ByRisk[value] += n
-	case fieldStatus:
-		out[i].ByStatus[value] += n
-	}
 }

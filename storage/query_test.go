@@ -188,7 +188,6 @@ func TestQuery_CursorStableWhileAppending(t *testing.T) {
 
 func TestQuery_FacetsAndHistogram(t *testing.T) {
 	s, all := seedQueryStore(t)
-	ctx := context.Background()
 	cases := map[string]Filter{
 		"everything":     {},
 		"hour aligned":   {Since: baseTime.Add(10 * time.Hour), Until: baseTime.Add(100 * time.Hour)},
@@ -204,58 +203,7 @@ func TestQuery_FacetsAndHistogram(t *testing.T) {
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {
 			f.Org = "acme"
-			want := bruteForce(t, all, f)
-			facets, err := s.Facets(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			exp := expectedFacets(want)
-			for k := range exp {
-				for v, n := range exp[k] {
-					if facets[k][v] != n {
-						t.Fatalf("facet %s=%s: %d, want %d", k, v, facets[k][v], n)
-					}
-				}
-				if len(facets[k]) != len(exp[k]) {
-					t.Fatalf("facet %s: %v, want %v", k, facets[k], exp[k])
-				}
-			}
-			for _, nb := range []int{10, 60, 500} {
-				hist, err := s.Histogram(ctx, f, nb)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(want) == 0 {
-					continue
-				}
-				var total int64
-				for i, b := range hist {
-					var exp, risk, failed int64
-					end := time.Time{}
-					if i+1 < len(hist) {
-						end = hist[i+1].Start
-					}
-					for _, e := range want {
-						if !e.Timestamp.Before(b.Start) && (end.IsZero() || e.Timestamp.Before(end)) {
-							exp++
-							if e.RiskLevel == "high" {
-								risk++
-							}
-							if e.Status == "failed" {
-								failed++
-							}
-						}
-					}
-					if b.Count != exp || b.ByRisk["high"] != risk || b.ByStatus["failed"] != failed {
-						t.Fatalf("%d buckets: bucket %s: %d (high %d, failed %d), want %d (high %d, failed %d)",
-							nb, b.Start, b.Count, b.ByRisk["high"], b.ByStatus["failed"], exp, risk, failed)
-					}
-					total += b.Count
-				}
-				if total != int64(len(want)) || len(hist) > nb+2 {
-					t.Fatalf("%d buckets: total %d in %d buckets, want %d", nb, total, len(hist), len(want))
-				}
-			}
+			checkAggregates(t, s, all, f)
 		})
 	}
 }
@@ -310,6 +258,65 @@ func TestQuery_Subscribe(t *testing.T) {
 }
 
 // expectedFacets counts events the way Facets should.
+// checkAggregates compares Facets and Histogram (at 10, 60 and 500
+// buckets) for f with counts of the events of all that f matches.
+func checkAggregates(t *testing.T, s *Store, all []StoredEvent, f Filter) {
+	t.Helper()
+	ctx := context.Background()
+	want := bruteForce(t, all, f)
+	facets, err := s.Facets(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := expectedFacets(want)
+	for k := range exp {
+		for v, n := range exp[k] {
+			if facets[k][v] != n {
+				t.Fatalf("facet %s=%s: %d, want %d", k, v, facets[k][v], n)
+			}
+		}
+		if len(facets[k]) != len(exp[k]) {
+			t.Fatalf("facet %s: %v, want %v", k, facets[k], exp[k])
+		}
+	}
+	for _, nb := range []int{10, 60, 500} {
+		hist, err := s.Histogram(ctx, f, nb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 {
+			continue
+		}
+		var total int64
+		for i, b := range hist {
+			var exp, risk, failed int64
+			end := time.Time{}
+			if i+1 < len(hist) {
+				end = hist[i+1].Start
+			}
+			for _, e := range want {
+				if !e.Timestamp.Before(b.Start) && (end.IsZero() || e.Timestamp.Before(end)) {
+					exp++
+					if e.RiskLevel == "high" {
+						risk++
+					}
+					if e.Status == "failed" {
+						failed++
+					}
+				}
+			}
+			if b.Count != exp || b.ByRisk["high"] != risk || b.ByStatus["failed"] != failed {
+				t.Fatalf("%d buckets: bucket %s: %d (high %d, failed %d), want %d (high %d, failed %d)",
+					nb, b.Start, b.Count, b.ByRisk["high"], b.ByStatus["failed"], exp, risk, failed)
+			}
+			total += b.Count
+		}
+		if total != int64(len(want)) || len(hist) > nb+2 {
+			t.Fatalf("%d buckets: total %d in %d buckets, want %d", nb, total, len(hist), len(want))
+		}
+	}
+}
+
 func expectedFacets(evs []StoredEvent) map[string]map[string]int64 {
 	exp := map[string]map[string]int64{FacetCategory: {}, FacetProvider: {}, FacetStatus: {}, FacetRiskLevel: {}, FacetUserID: {}}
 	for _, e := range evs {
