@@ -668,6 +668,17 @@ func BenchmarkQuery1M(b *testing.B) {
 			_, err := s.Histogram(ctx, f90, 90)
 			return err
 		})
+		// The same with a filter no index or counter answers (a third of
+		// the events): the timeline is scanned, in parts side by side.
+		fAWS := f90
+		fAWS.Providers = []string{"aws"}
+		filtered := median(b, 7, func(int) error {
+			if _, err := s.Facets(ctx, fAWS); err != nil {
+				return err
+			}
+			_, err := s.Histogram(ctx, fAWS, 90)
+			return err
+		})
 		get := median(b, 201, func(i int) error {
 			_, err := s.Get(ctx, "acme", benchID((i*7919)%bm.n))
 			return err
@@ -715,6 +726,7 @@ func BenchmarkQuery1M(b *testing.B) {
 		b.ReportMetric(ms(newest), "newest100-ms")
 		b.ReportMetric(ms(selective), "selective1pct-ms")
 		b.ReportMetric(ms(aggregates), "facets+hist90d-ms")
+		b.ReportMetric(ms(filtered), "facets+hist90d-aws-ms")
 		b.ReportMetric(ms(get), "get-ms")
 		b.ReportMetric(ms(getCold), "get-cold-ms")
 		b.ReportMetric(ms(rawPage), "raw-page100-ms")
