@@ -1036,9 +1036,9 @@ const minPartSpan = uint64(time.Minute)
 func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(ts uint64) int,
 	add func(bucket int, field byte, value string, n int64)) error {
 	parts := scanParts()
-	lo, hi, found := eventSpan(txn, c)
-	if !found {
-		return nil
+	lo, hi, found, err := eventSpan(txn, c)
+	if err != nil || !found {
+		return err
 	}
 	if span := hi - lo; parts < 2 || span < 2*minPartSpan {
 		a := newAggregator(bucketOf, add, nil)
@@ -1097,35 +1097,40 @@ func (c *partsCtx) Err() error {
 
 // eventSpan returns the timestamps of the organization's first and last
 // events in c's range (by the timeline index), hi one past the last; false
-// when there is none.
-func eventSpan(txn *badger.Txn, c *compiledFilter) (lo, hi uint64, found bool) {
+// when there is none. A damaged key where it looks is an error, as it is
+// to the scan (indexSource): taken for the end of the timeline, it would
+// leave the range uncounted.
+func eventSpan(txn *badger.Txn, c *compiledFilter) (lo, hi uint64, found bool, err error) {
 	p := orgPrefix(tagTime, c.f.Org)
-	edge := func(reverse bool, seek uint64) (uint64, bool) {
+	edge := func(reverse bool, seek uint64) (uint64, bool, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false, Reverse: reverse})
 		defer it.Close()
 		k := binary.BigEndian.AppendUint64(slices.Clip(p), seek)
 		if reverse {
 			if seek == 0 {
-				return 0, false
+				return 0, false, nil
 			}
 			// The last key before seek's first.
 			k = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(slices.Clip(p), seek-1), math.MaxUint64)
 		}
 		it.Seek(k)
-		if !it.Valid() || len(it.Item().Key()) < len(p)+8 {
-			return 0, false
+		if !it.Valid() {
+			return 0, false, nil
 		}
-		return binary.BigEndian.Uint64(it.Item().Key()[len(p):]), true
+		if k := it.Item().Key(); len(k) != len(p)+16 {
+			return 0, false, fmt.Errorf("index key of %d bytes under a %d-byte prefix: %w", len(k), len(p), ErrTampered)
+		}
+		return binary.BigEndian.Uint64(it.Item().Key()[len(p):]), true, nil
 	}
-	lo, ok := edge(false, c.since)
-	if !ok {
-		return 0, 0, false
+	lo, ok, err := edge(false, c.since)
+	if err != nil || !ok {
+		return 0, 0, false, err
 	}
-	last, ok := edge(true, c.until)
-	if !ok || last < lo {
-		return 0, 0, false
+	last, ok, err := edge(true, c.until)
+	if err != nil || !ok || last < lo {
+		return 0, 0, false, err
 	}
-	return lo, last + 1, true
+	return lo, last + 1, true, nil
 }
 
 // scanHourCounters feeds add the hourly counters of table tag (0x16 the

@@ -2,7 +2,10 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -176,5 +179,47 @@ func TestFacetChoices_OneSnapshotUnderAppends(t *testing.T) {
 	close(stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A damaged timeline key where aggregateScan looks for the first or last
+// event of the range fails the query, as the scan it cuts into parts
+// fails on it, instead of counting nothing.
+func TestAggregate_DamagedTimelineKeyFails(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	appendN(t, s, "acme", 0, 50) // one a minute from baseTime
+	p := orgPrefix(tagTime, "acme")
+	short := func(at time.Time) []byte { // sorts among the keys of about that time
+		return append(slices.Clip(p), binary.BigEndian.AppendUint64(nil, encTime(at))[:4]...)
+	}
+	all := Filter{Org: "acme", Providers: []string{Providers[0]}}
+	hour := all
+	hour.Since, hour.Until = baseTime.Add(-time.Hour), baseTime.Add(time.Hour)
+	for name, c := range map[string]struct {
+		key []byte
+		f   Filter
+	}{
+		"first of the timeline": {append(slices.Clip(p), 0x01), all},
+		"last of the timeline":  {append(slices.Clip(p), 0xff), all},
+		"first of a time range": {short(baseTime.Add(-30 * time.Minute)), hour},
+		"last of a time range":  {short(baseTime.Add(55 * time.Minute)), hour},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(c.key, []byte{1}) }); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.db.Update(func(txn *badger.Txn) error { return txn.Delete(c.key) }) })
+			for _, parts := range []int{1, 4} {
+				withScanLimits(t, parts, 0, 0, func() {
+					if fc, err := s.Facets(ctx, c.f); !errors.Is(err, ErrTampered) {
+						t.Errorf("%d parts: facets %v, error %v; want ErrTampered", parts, fc[FacetProvider], err)
+					}
+					if _, err := s.Histogram(ctx, c.f, 60); !errors.Is(err, ErrTampered) {
+						t.Errorf("%d parts: histogram error %v; want ErrTampered", parts, err)
+					}
+				})
+			}
+		})
 	}
 }
