@@ -1052,10 +1052,9 @@ func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(
 		ctx.Context = context.Background()
 	}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
 	aggs := make([]*aggregator, parts)
 	step := (hi - lo) / uint64(parts)
-	for i := range parts {
+	err = ctx.run(parts, func(i int) error {
 		part := *c
 		part.ctx = ctx
 		if i > 0 {
@@ -1065,15 +1064,10 @@ func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(
 			part.until = lo + uint64(i+1)*step
 		}
 		aggs[i] = newAggregator(bucketOf, add, &mu)
-		wg.Go(func() {
-			if err := s.scan(txn, &part, nil, math.MaxUint64, false, aggs[i].event); err != nil {
-				ctx.failed.CompareAndSwap(nil, &err)
-			}
-		})
-	}
-	wg.Wait()
-	if err := ctx.failed.Load(); err != nil {
-		return *err
+		return s.scan(txn, &part, nil, math.MaxUint64, false, aggs[i].event)
+	})
+	if err != nil {
+		return err
 	}
 	for _, a := range aggs {
 		a.flush()
@@ -1093,6 +1087,39 @@ func (c *partsCtx) Err() error {
 		return *err
 	}
 	return c.Context.Err()
+}
+
+// run runs part(0) to part(n-1), each in a goroutine of its own, and waits
+// for them all. The first part to fail is the answer, and ends the others.
+// A part that panics ends the others too, and its panic is raised again
+// here, in the caller's goroutine: the app's bindings and the REST API
+// recover a call's panic, but one in a goroutine of its own ends the
+// process.
+func (c *partsCtx) run(n int, part func(i int) error) error {
+	var wg sync.WaitGroup
+	var panicked atomic.Pointer[any]
+	for i := range n {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panicked.CompareAndSwap(nil, &r)
+					err := fmt.Errorf("a part of the scan panicked: %v", r)
+					c.failed.CompareAndSwap(nil, &err)
+				}
+			}()
+			if err := part(i); err != nil {
+				c.failed.CompareAndSwap(nil, &err)
+			}
+		})
+	}
+	wg.Wait()
+	if r := panicked.Load(); r != nil {
+		panic(*r)
+	}
+	if err := c.failed.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // eventSpan returns the timestamps of the organization's first and last
@@ -1264,20 +1291,10 @@ func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[stri
 		cs[i] = c
 	}
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		var wg sync.WaitGroup
-		for i, p := range passes {
-			wg.Go(func() {
-				var err error
-				if p.out, err = s.facets(txn, cs[i]); err != nil {
-					pctx.failed.CompareAndSwap(nil, &err)
-				}
-			})
-		}
-		wg.Wait()
-		if err := pctx.failed.Load(); err != nil {
-			return *err
-		}
-		return nil
+		return pctx.run(len(passes), func(i int) (err error) {
+			passes[i].out, err = s.facets(txn, cs[i])
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,4 +223,38 @@ func TestAggregate_DamagedTimelineKeyFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A part that panics raises its panic in the query's goroutine, where the
+// app's bindings and the REST API recover a call's panic, and not in a
+// goroutine of its own, where it would end the process; the other parts
+// stop, and the store answers the next query.
+func TestAggregate_APartsPanicReachesTheCaller(t *testing.T) {
+	s, all := seedQueryStore(t)
+	ctx := context.Background()
+	f := Filter{Org: "acme", Providers: []string{"aws"}}
+	c, err := compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ctx = ctx
+	withScanLimits(t, 4, 0, 0, func() {
+		var events atomic.Int32
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			_ = s.view(ctx, func(txn *badger.Txn) error {
+				return s.aggregate(txn, c, true, func(uint64) int {
+					if events.Add(1) == 50 {
+						panic("a part's panic")
+					}
+					return 0
+				}, func(int, byte, string, int64) {})
+			})
+			return nil
+		}()
+		if got != "a part's panic" {
+			t.Fatalf("recovered %v, want the part's panic", got)
+		}
+		checkAggregates(t, s, all, f)
+	})
 }
