@@ -257,7 +257,6 @@ func TestQuery_Subscribe(t *testing.T) {
 	})
 }
 
-// expectedFacets counts events the way Facets should.
 // checkAggregates compares Facets and Histogram (at 10, 60 and 500
 // buckets) for f with counts of the events of all that f matches.
 func checkAggregates(t *testing.T, s *Store, all []StoredEvent, f Filter) {
@@ -317,6 +316,7 @@ func checkAggregates(t *testing.T, s *Store, all []StoredEvent, f Filter) {
 	}
 }
 
+// expectedFacets counts events the way Facets should.
 func expectedFacets(evs []StoredEvent) map[string]map[string]int64 {
 	exp := map[string]map[string]int64{FacetCategory: {}, FacetProvider: {}, FacetStatus: {}, FacetRiskLevel: {}, FacetUserID: {}}
 	for _, e := range evs {
