@@ -1035,34 +1035,27 @@ const minPartSpan = uint64(time.Minute)
 // at a time; a query's parts all read the same snapshot.
 func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(ts uint64) int,
 	add func(bucket int, field byte, value string, n int64)) error {
-	parts := scanParts()
 	lo, hi, found, err := eventSpan(txn, c)
 	if err != nil || !found {
 		return err
 	}
-	if span := hi - lo; parts < 2 || span < 2*minPartSpan {
+	cuts := cutParts(c.since, c.until, lo, hi, scanParts())
+	if len(cuts) == 1 {
 		a := newAggregator(bucketOf, add, nil)
 		defer a.flush()
 		return s.scan(txn, c, nil, math.MaxUint64, false, a.event)
 	}
-	parts = int(min(uint64(parts), (hi-lo)/minPartSpan))
 	// The first failure ends the other parts (scan asks c.ctx.Err).
 	ctx := &partsCtx{Context: c.ctx}
 	if ctx.Context == nil {
 		ctx.Context = context.Background()
 	}
 	var mu sync.Mutex
-	aggs := make([]*aggregator, parts)
-	step := (hi - lo) / uint64(parts)
-	err = ctx.run(parts, func(i int) error {
+	aggs := make([]*aggregator, len(cuts))
+	err = ctx.run(len(cuts), func(i int) error {
 		part := *c
 		part.ctx = ctx
-		if i > 0 {
-			part.since = lo + uint64(i)*step
-		}
-		if i < parts-1 {
-			part.until = lo + uint64(i+1)*step
-		}
+		part.since, part.until = cuts[i][0], cuts[i][1]
 		aggs[i] = newAggregator(bucketOf, add, &mu)
 		return s.scan(txn, &part, nil, math.MaxUint64, false, aggs[i].event)
 	})
@@ -1073,6 +1066,27 @@ func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(
 		a.flush()
 	}
 	return nil
+}
+
+// cutParts cuts the range [since, until) whose events lie in [lo, hi) into
+// up to parts ranges [since, until) of equal spans of [lo, hi), each at
+// least minPartSpan long: the first starts at since and the last ends at
+// until, so that together they are the range, each timestamp in one.
+func cutParts(since, until, lo, hi uint64, parts int) [][2]uint64 {
+	n := uint64(max(parts, 1))
+	if hi > lo {
+		n = min(n, (hi-lo)/minPartSpan)
+	}
+	if n < 2 {
+		return [][2]uint64{{since, until}}
+	}
+	step := (hi - lo) / n
+	cuts := make([][2]uint64, n)
+	for i := range n {
+		cuts[i] = [2]uint64{lo + i*step, lo + (i+1)*step}
+	}
+	cuts[0][0], cuts[n-1][1] = since, until
+	return cuts
 }
 
 // partsCtx is the context of the parts of one query's scan: its Err is

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -109,20 +111,50 @@ func TestAggregate_EventsOnPartBoundaries(t *testing.T) {
 
 // A part that fails ends the query with its error, whichever part it is.
 func TestAggregate_APartsFailureIsTheAnswer(t *testing.T) {
-	s, all := seedQueryStore(t)
+	_, all := seedQueryStore(t)
 	ctx := context.Background()
-	// Damage the summary of the timeline entry of the newest event: the
-	// last part reads it.
-	last := all[len(all)-1]
-	corruptTimeSummary(t, s, "acme", last)
-	for _, parts := range []int{1, 2, 4} {
-		withScanLimits(t, parts, 0, 0, func() {
-			f := Filter{Org: "acme", Providers: []string{"aws", "gcp", "azure"}}
-			if _, err := s.Facets(ctx, f); err == nil {
-				t.Errorf("%d parts: facets over a damaged summary: no error", parts)
-			}
-			if _, err := s.Histogram(ctx, f, 60); err == nil {
-				t.Errorf("%d parts: histogram over a damaged summary: no error", parts)
+	// The summary of the oldest, a middle and the newest event's timeline
+	// entry damaged, each in a log of its own: the first, a middle and the
+	// last part read them.
+	for _, at := range []int{0, len(all) / 2, len(all) - 1} {
+		s, all := seedQueryStore(t)
+		corruptTimeSummary(t, s, "acme", all[at])
+		for _, parts := range []int{1, 2, 4} {
+			withScanLimits(t, parts, 0, 0, func() {
+				f := Filter{Org: "acme", Providers: []string{"aws", "gcp", "azure"}}
+				if _, err := s.Facets(ctx, f); !errors.Is(err, errCorrupt) {
+					t.Errorf("event %d damaged, %d parts: facets: %v, want %v", at, parts, err, errCorrupt)
+				}
+				if _, err := s.Histogram(ctx, f, 60); !errors.Is(err, errCorrupt) {
+					t.Errorf("event %d damaged, %d parts: histogram: %v, want %v", at, parts, err, errCorrupt)
+				}
+			})
+		}
+	}
+}
+
+// The parts of a range are its equal spans between its first and last
+// events, each at least minPartSpan, the first from the range's since and
+// the last to its until.
+func TestCutParts(t *testing.T) {
+	m := minPartSpan
+	for _, tc := range []struct {
+		name                 string
+		since, until, lo, hi uint64
+		parts                int
+		want                 [][2]uint64
+	}{
+		{"one part", 0, math.MaxUint64, 10 * m, 20 * m, 1, [][2]uint64{{0, math.MaxUint64}}},
+		{"two", 0, math.MaxUint64, 10 * m, 20 * m, 2, [][2]uint64{{0, 15 * m}, {15 * m, math.MaxUint64}}},
+		{"four", 5 * m, 30 * m, 10 * m, 18 * m, 4, [][2]uint64{{5 * m, 12 * m}, {12 * m, 14 * m}, {14 * m, 16 * m}, {16 * m, 30 * m}}},
+		{"spans of a minute at least", 0, 100 * m, 10 * m, 13 * m, 4, [][2]uint64{{0, 11 * m}, {11 * m, 12 * m}, {12 * m, 100 * m}}},
+		{"too short to cut", 0, 100 * m, 10 * m, 12*m - 1, 4, [][2]uint64{{0, 100 * m}}},
+		{"one event", 0, 100 * m, 10 * m, 10*m + 1, 4, [][2]uint64{{0, 100 * m}}},
+		{"uneven", 0, 100 * m, 0, 10*m + 1, 3, [][2]uint64{{0, 3*m + m/3}, {3*m + m/3, 6*m + 2*m/3}, {6*m + 2*m/3, 100 * m}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := cutParts(tc.since, tc.until, tc.lo, tc.hi, tc.parts); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("cutParts(%d, %d, %d, %d, %d) = %v, want %v", tc.since, tc.until, tc.lo, tc.hi, tc.parts, got, tc.want)
 			}
 		})
 	}
