@@ -793,9 +793,10 @@ type summaryMemo struct {
 	m map[string]*summary
 }
 
-// maxMemoSummaries bounds a scan's memo: about 2 MB of summaries. (A
-// variable, so that tests can fill it.)
-var maxMemoSummaries = 1 << 14
+// maxMemoSummaries bounds a scan's memo: about 1 MB of summaries, which a
+// FacetChoices of five filtered fields, each pass in four parts, holds 24
+// times at once. (A variable, so that tests can fill it.)
+var maxMemoSummaries = 1 << 12
 
 func (m *summaryMemo) get(b []byte, c *compiledFilter) (*summary, error) {
 	if sum, ok := m.m[string(b)]; ok {
@@ -984,7 +985,7 @@ type aggregateGroup struct {
 // maxAggregateGroups bounds the groups an aggregator counts before it
 // feeds them on (a log with a user per event has as many as events). (A
 // variable, so that tests can fill it.)
-var maxAggregateGroups = 1 << 15
+var maxAggregateGroups = 1 << 13
 
 func newAggregator(bucketOf func(ts uint64) int, add func(bucket int, field byte, value string, n int64), mu *sync.Mutex) *aggregator {
 	return &aggregator{bucketOf: bucketOf, add: add, mu: mu, groups: map[aggregateGroup]int64{}}
