@@ -133,7 +133,9 @@ function Explorer() {
         <>
           <MissingOrgNotice />
           <RetentionBanner />
-          <Group className={classes.toolbar} gap="sm" wrap="nowrap" align="flex-start">
+          {/* The range picker goes below the query when a long range label
+              would leave the query too little room (QueryBar.module.css). */}
+          <Group className={classes.toolbar} gap="sm" wrap="wrap" align="flex-start">
             <QueryBar ref={searchRef} />
             <TimeRangePicker />
           </Group>
