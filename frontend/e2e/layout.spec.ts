@@ -22,6 +22,51 @@ async function overflowing(page: Page): Promise<string[]> {
   })
 }
 
+// Text in the header that does not show whole: an input's value wider than
+// its box ("acme-prod · 46,5" with nothing to say it goes on), and lines cut
+// with an ellipsis ("Checkpoint 4…"), as [testid or text, what shows].
+async function headerCuts(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = []
+    for (const el of Array.from(document.querySelectorAll<HTMLInputElement>('header input'))) {
+      if (el.offsetParent && el.scrollWidth > el.clientWidth + 1) out.push(`${el.dataset.testid ?? 'input'}: ${el.value}`)
+    }
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('header p, header span'))) {
+      // (Words only for screen readers are clipped to a pixel on purpose.)
+      if (el.offsetParent && el.children.length === 0 && el.clientWidth > 1 && el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible') {
+        out.push(`cut: ${el.innerText}`)
+      }
+    }
+    return out
+  })
+}
+
+// What the toolbar above the timeline and the histogram's header leave out
+// of sight: a control beyond the window's edge or on top of another, a
+// legend entry or label outside the histogram's box.
+async function toolbarAndHistogram(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = []
+    const box = (sel: string) => document.querySelector(sel)?.getBoundingClientRect()
+    const query = box('[data-testid=query-input]')!
+    for (const id of ['range-presets', 'range-absolute', 'tz-toggle']) {
+      const r = box(`[data-testid=${id}]`)
+      if (!r) continue
+      if (r.right > window.innerWidth + 1 || r.left < -1) out.push(`${id} beyond the window`)
+      if (r.top < query.bottom - 1 && r.bottom > query.top + 1 && r.left < query.right - 1 && r.right > query.left + 1) out.push(`${id} over the query`)
+    }
+    const hist = box('[data-testid=histogram]')!
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-testid=histogram] p, [data-testid=histogram] label, [data-testid=histogram] [role=radiogroup]'))) {
+      if (!el.offsetParent) continue
+      const r = el.getBoundingClientRect()
+      if (r.width === 0) continue
+      if (r.right > hist.right + 1 || r.left < hist.left - 1) out.push(`histogram "${el.innerText}" outside its box`)
+      if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible') out.push(`histogram "${el.innerText}" cut`)
+    }
+    return out
+  })
+}
+
 const sizes: [number, number][] = [
   [800, 600], // the desktop window's smallest
   [1024, 700],
@@ -40,6 +85,66 @@ for (const [width, height] of sizes) {
     expect(panel && chip && chip.x + chip.width <= panel.x + panel.width + 1, `risk chip at ${JSON.stringify(chip)}, panel ${JSON.stringify(panel)}`).toBe(true)
     expect(await overflowing(page)).toEqual([])
     await shot(page, `layout-${width}`)
+  })
+}
+
+// Between the desktop window's smallest and a laptop's (and at 1200, where
+// the header's spacing and the profile's label change), where the logo's
+// name and the profile come and go: the header says the organization and
+// the checkpoint whole, the query keeps room for a few terms beside a
+// custom range's long label, and the histogram's longest legend (by status)
+// stays in its box, in both themes. An absolute range, a query of several
+// terms and the mouse over the histogram (its bucket's time beside the
+// legend) are what make the toolbar and the histogram's header longest.
+for (const width of [800, 860, 900, 960, 1000, 1024, 1199, 1200]) {
+  for (const scheme of ['light', 'dark'] as const) {
+    test(`at ${width} pixels wide, ${scheme}, the header, the toolbar and the histogram's header show whole`, async ({ page }) => {
+      await page.emulateMedia({ colorScheme: scheme })
+      await page.setViewportSize({ width, height: 700 })
+      await open(page, { org: 'acme-prod', range: '90d' })
+      expect(await overflowing(page)).toEqual([])
+      expect(await headerCuts(page)).toEqual([])
+
+      const until = Date.now() - 3_600_000
+      await open(page, {
+        org: 'acme-prod', q: 'status:applied -risk:low -provider:gcp category:workflow', stack: 'status',
+        from: new Date(until - 3 * 86_400_000).toISOString(), to: new Date(until).toISOString(),
+      })
+      await expect(page.getByTestId('histogram-plot')).toBeVisible()
+      const plot = (await page.locator('[data-testid=histogram-plot] .u-over').boundingBox())!
+      await page.mouse.move(plot.x + plot.width / 2, plot.y + plot.height / 2)
+      expect(await overflowing(page)).toEqual([])
+      expect(await headerCuts(page)).toEqual([])
+      expect(await toolbarAndHistogram(page)).toEqual([])
+      const query = (await page.getByTestId('query-input').boundingBox())!
+      expect(query.width, 'the query box beside an absolute range').toBeGreaterThanOrEqual(240)
+      await shot(page, `layout-${width}-${scheme}`)
+    })
+  }
+}
+
+// An organization named at length (as a team may name one after a cloud
+// account): its start shows with an ellipsis, the whole name is a hover
+// away, and nothing else in the header gives way to it.
+for (const width of [800, 1024]) {
+  test(`at ${width} pixels wide a long organization name is cut with an ellipsis and shown whole on hover`, async ({ page }) => {
+    const long = 'northwind-platform-engineering-production-eu-west-1'
+    await page.route('**/api/organizations', async (route) => {
+      const res = await route.fetch()
+      const orgs = (await res.json()) as { id: string; size: number }[]
+      await route.fulfill({ response: res, json: [...orgs, { id: long, size: 1_234_567 }] })
+    })
+    await page.setViewportSize({ width, height: 700 })
+    await page.goto(appUrl({ org: long, range: '90d' }))
+    const picker = page.getByTestId('org-switcher')
+    await expect(picker).toHaveValue(`${long} · 1,234,567`)
+    await expect(picker).toHaveAttribute('title', `${long} · 1,234,567`)
+    expect(await picker.evaluate((el) => getComputedStyle(el).textOverflow)).toBe('ellipsis')
+    const box = (await picker.boundingBox())!
+    expect(box.width, 'the organization keeps room for its name').toBeGreaterThanOrEqual(150)
+    expect(await overflowing(page)).toEqual([])
+    expect((await headerCuts(page)).filter((c) => !c.startsWith('org-switcher:'))).toEqual([])
+    await shot(page, `layout-${width}-long-org`)
   })
 }
 

@@ -62,19 +62,25 @@ export function Header({ onShortcuts }: { onShortcuts(): void }) {
   // the log: no organization, integrity, sync or retention to show, and
   // "No checkpoint yet" or "Sync off" would be claims about it.
   const blocked = useSession((s) => s.error !== undefined && !s.orgs)
+  const data = (orgs ?? []).map((o) => ({ value: o.id, label: `${o.id} · ${o.size.toLocaleString('en-US')}${o.alert ? ' · integrity alert' : ''}` }))
+  const shown = data.find((d) => d.value === org)?.label
   return (
     <Group className={classes.header} justify="space-between" wrap="nowrap" component="header">
-      <Group gap="lg" wrap="nowrap">
+      <Group gap="lg" wrap="nowrap" className={classes.left}>
         <Logo />
+        {/* The room the right side leaves, up to a cap: a long name is
+            cut with an ellipsis, and said whole on hover. */}
         {!blocked && <Select
           size="sm"
-          w={{ base: 170, lg: 210 }}
+          className={classes.org}
+          classNames={{ input: classes.orgInput }}
+          title={shown}
           aria-label="Organization"
           data-testid="org-switcher"
           value={org || null}
           allowDeselect={false}
           placeholder={orgs ? 'No organizations yet' : 'Loading…'}
-          data={(orgs ?? []).map((o) => ({ value: o.id, label: `${o.id} · ${o.size.toLocaleString('en-US')}${o.alert ? ' · integrity alert' : ''}` }))}
+          data={data}
           onChange={(v) => v && view.getState().set({ org: v, event: undefined })}
           comboboxProps={{ withinPortal: true }}
         />}
