@@ -81,9 +81,19 @@ type FacetCountDTO struct {
 // riskLevel and userId, each sorted by count descending.
 type FacetsDTO map[string][]FacetCountDTO
 
-// HistogramBucketDTO counts events in [start, start+bucketSeconds).
+// HistogramQueryDTO is a timeline filter and the time zone whose clock
+// its histogram's buckets follow.
+type HistogramQueryDTO struct {
+	QueryDTO
+	// TimeZone is an IANA name ("Asia/Kolkata"); empty is UTC. A bucket of
+	// a day starts at midnight there, one of an hour on a whole hour.
+	TimeZone string `json:"timeZone,omitempty"`
+}
+
+// HistogramBucketDTO counts events in [start, end).
 type HistogramBucketDTO struct {
 	Start    string           `json:"start"`
+	End      string           `json:"end"`
 	Count    int64            `json:"count"`
 	ByRisk   map[string]int64 `json:"byRisk"`
 	ByStatus map[string]int64 `json:"byStatus"`
@@ -91,6 +101,9 @@ type HistogramBucketDTO struct {
 
 // HistogramDTO is the event count over the query's time range.
 type HistogramDTO struct {
+	// BucketSeconds is the buckets' length on the time zone's clock: a
+	// day's bucket is an hour shorter or longer across a daylight-saving
+	// change there (its end says so).
 	BucketSeconds int64                `json:"bucketSeconds"`
 	Buckets       []HistogramBucketDTO `json:"buckets"`
 }

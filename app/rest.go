@@ -460,27 +460,29 @@ var (
 		"notCategory", "notAction", "notProvider", "notUser", "notStatus", "notRisk"}
 )
 
-// queryFromURL reads a QueryDTO from URL parameters. A filter parameter
-// given empty, or a one-value parameter given twice, is refused rather
-// than read one way or another: "user=" would match no event and
+// queryFromURL reads a QueryDTO from URL parameters, and allows the
+// one-value parameters extra that the request reads itself. A filter
+// parameter given empty, or a one-value parameter given twice, is refused
+// rather than read one way or another: "user=" would match no event and
 // "resource=" every one, and of two "since" only one can count.
-func queryFromURL(r *http.Request) (QueryDTO, error) {
+func queryFromURL(r *http.Request, extra ...string) (QueryDTO, error) {
 	v := r.URL.Query()
+	scalars := append(slices.Clone(queryScalars), extra...)
 	// A parameter the API does not know is refused, not ignored: a typo,
 	// or an event's field name (riskLevel, userId) for the filter's (risk,
 	// user), would otherwise answer for every event.
 	for _, k := range slices.Sorted(maps.Keys(v)) {
-		if !slices.Contains(queryScalars, k) && !slices.Contains(queryLists, k) && k != sessionKeyParam {
-			return QueryDTO{}, &RequestError{Field: k, Reason: "is not a parameter of this request: the filter's parameters are " +
-				strings.Join(append(slices.Clone(queryScalars), queryLists...), ", ")}
+		if !slices.Contains(scalars, k) && !slices.Contains(queryLists, k) && k != sessionKeyParam {
+			return QueryDTO{}, &RequestError{Field: k, Reason: "is not a parameter of this request: its parameters are " +
+				strings.Join(append(scalars, queryLists...), ", ")}
 		}
 	}
-	for _, k := range queryScalars {
+	for _, k := range scalars {
 		if len(v[k]) > 1 {
 			return QueryDTO{}, &RequestError{Field: k, Reason: fmt.Sprintf("is given %d times: give it once", len(v[k]))}
 		}
 	}
-	for _, k := range append(slices.Clone(queryScalars), queryLists...) {
+	for _, k := range append(slices.Clone(scalars), queryLists...) {
 		if k != "cursor" && slices.Contains(v[k], "") {
 			return QueryDTO{}, &RequestError{Field: k, Reason: "is empty: leave it out for no filter, or give a value"}
 		}
@@ -507,10 +509,11 @@ func queryFromURL(r *http.Request) (QueryDTO, error) {
 	return q, nil
 }
 
-// readableQuery parses the query and checks the caller may read its org.
+// readableQuery parses the query (with the one-value parameters extra
+// that the request reads itself) and checks the caller may read its org.
 // Another organization's data answers 404, as if it did not exist.
-func (s *api) readableQuery(w http.ResponseWriter, r *http.Request, p principal) (QueryDTO, bool) {
-	q, err := queryFromURL(r)
+func (s *api) readableQuery(w http.ResponseWriter, r *http.Request, p principal, extra ...string) (QueryDTO, bool) {
+	q, err := queryFromURL(r, extra...)
 	if err != nil {
 		s.fail(w, err)
 		return q, false
@@ -576,11 +579,11 @@ func (s *api) facets(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
-	q, ok := s.readableQuery(w, r, p)
+	q, ok := s.readableQuery(w, r, p, "timeZone")
 	if !ok {
 		return
 	}
-	h, err := s.app.histogram(r.Context(), q)
+	h, err := s.app.histogram(r.Context(), HistogramQueryDTO{QueryDTO: q, TimeZone: r.URL.Query().Get("timeZone")})
 	s.reply(w, h, err)
 }
 

@@ -918,6 +918,58 @@ func TestREST_HistogramByRiskAndStatus(t *testing.T) {
 	}
 }
 
+// The histogram's buckets follow the clock of the time zone asked for: in
+// Asia/Kolkata (UTC+5:30) a day's bucket starts at midnight there, not at
+// 05:30, and each ends where the next starts. A zone that does not exist is
+// refused, naming the parameter.
+func TestREST_HistogramInATimeZone(t *testing.T) {
+	f := newRESTFixture(t)
+	since := time.Now().UTC().Add(-30 * 24 * time.Hour).Format(time.RFC3339)
+	// Browsers' Intl may name zones as tzdata once did (Asia/Calcutta, Asia/Katmandu).
+	for _, zone := range []string{"Asia/Kolkata", "Asia/Calcutta", "Asia/Kathmandu", "Asia/Katmandu", "UTC"} {
+		resp, body := f.do("GET", "/api/operations/histogram?org=org-a&since="+since+"&timeZone="+url.QueryEscape(zone), f.tokens["readA"], nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", zone, resp.StatusCode, body)
+		}
+		var h HistogramDTO
+		if err := json.Unmarshal(body, &h); err != nil {
+			t.Fatal(err)
+		}
+		loc, _ := time.LoadLocation(zone)
+		if h.BucketSeconds != 86400 || len(h.Buckets) < 30 {
+			t.Fatalf("%s: %d buckets of %d s, want 30 or 31 days", zone, len(h.Buckets), h.BucketSeconds)
+		}
+		var total int64
+		for i, b := range h.Buckets {
+			start, err1 := time.Parse(time.RFC3339Nano, b.Start)
+			end, err2 := time.Parse(time.RFC3339Nano, b.End)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("%s: bucket %d: start %q, end %q", zone, i, b.Start, b.End)
+			}
+			if wall := start.In(loc); wall.Hour() != 0 || wall.Minute() != 0 || end.Sub(start) != 24*time.Hour {
+				t.Fatalf("%s: bucket %d runs from %s to %s", zone, i, wall.Format("Jan 2 15:04 MST"), end.In(loc).Format("Jan 2 15:04 MST"))
+			}
+			if i > 0 && b.Start != h.Buckets[i-1].End {
+				t.Fatalf("%s: bucket %d starts at %s, the one before ends at %s", zone, i, b.Start, h.Buckets[i-1].End)
+			}
+			total += b.Count
+		}
+		if total != 27 {
+			t.Fatalf("%s: histogram total %d, want 27", zone, total)
+		}
+	}
+	for _, q := range []string{"timeZone=Mars/Olympus_Mons", "timeZone="} {
+		resp, body := f.do("GET", "/api/operations/histogram?org=org-a&"+q, f.tokens["readA"], nil)
+		if resp.StatusCode != 400 || !strings.Contains(string(body), "timeZone") {
+			t.Errorf("%s: %d %s; want 400 naming timeZone", q, resp.StatusCode, body)
+		}
+	}
+	// Other reads take no time zone.
+	if resp, body := f.do("GET", "/api/operations/facets?org=org-a&timeZone=UTC", f.tokens["readA"], nil); resp.StatusCode != 400 {
+		t.Errorf("facets with a time zone: %d %s; want 400", resp.StatusCode, body)
+	}
+}
+
 // A query parameter the API does not know is refused with 400 naming it,
 // not ignored (an event's field name for the filter's answered for every
 // event).

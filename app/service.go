@@ -136,33 +136,50 @@ func (a *App) facets(ctx context.Context, q QueryDTO) (FacetsDTO, error) {
 	return out, nil
 }
 
-// Histogram counts the events matching the query over its time range.
-func (a *App) Histogram(q QueryDTO) (HistogramDTO, error) { return a.histogram(a.bg(), q) }
+// Histogram counts the events matching the query over its time range, in
+// buckets that follow the clock of the query's time zone.
+func (a *App) Histogram(q HistogramQueryDTO) (HistogramDTO, error) { return a.histogram(a.bg(), q) }
 
-func (a *App) histogram(ctx context.Context, q QueryDTO) (HistogramDTO, error) {
+func (a *App) histogram(ctx context.Context, q HistogramQueryDTO) (HistogramDTO, error) {
 	st, err := a.storeOrErr()
 	if err != nil {
 		return HistogramDTO{}, err
 	}
-	f, err := a.filter(q)
+	f, err := a.filter(q.QueryDTO)
 	if err != nil {
 		return HistogramDTO{}, err
 	}
-	buckets, err := st.Histogram(ctx, f, 0)
+	loc, err := timeZone(q.TimeZone)
 	if err != nil {
 		return HistogramDTO{}, err
 	}
-	out := HistogramDTO{Buckets: make([]HistogramBucketDTO, 0, len(buckets))}
-	if len(buckets) > 1 {
-		out.BucketSeconds = int64(buckets[1].Start.Sub(buckets[0].Start) / time.Second)
-	} else {
-		out.BucketSeconds = 60
+	h, err := st.Histogram(ctx, f, storage.HistogramOptions{Location: loc})
+	if err != nil {
+		return HistogramDTO{}, err
 	}
-	for _, b := range buckets {
-		out.Buckets = append(out.Buckets, HistogramBucketDTO{Start: formatTime(b.Start), Count: b.Count,
+	out := HistogramDTO{BucketSeconds: int64(h.Step / time.Second), Buckets: make([]HistogramBucketDTO, 0, len(h.Buckets))}
+	if out.BucketSeconds == 0 {
+		out.BucketSeconds = 60 // no events, no range: no buckets
+	}
+	for _, b := range h.Buckets {
+		out.Buckets = append(out.Buckets, HistogramBucketDTO{Start: formatTime(b.Start), End: formatTime(b.End), Count: b.Count,
 			ByRisk: nonZero(b.ByRisk), ByStatus: nonZero(b.ByStatus)})
 	}
 	return out, nil
+}
+
+// timeZone is the location an IANA name names, UTC for none. The names come
+// from the webview's Intl (time/tzdata, imported in tzdata.go, has them
+// where the system has no zoneinfo, as on Windows).
+func timeZone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, &RequestError{Field: "timeZone", Reason: fmt.Sprintf("%q is not a time zone this program knows: give an IANA name such as Europe/Berlin, or none for UTC", name)}
+	}
+	return loc, nil
 }
 
 // nonZero is m without the values every event of which retention pruned

@@ -665,7 +665,7 @@ func BenchmarkQuery1M(b *testing.B) {
 			if _, err := s.Facets(ctx, f90); err != nil {
 				return err
 			}
-			_, err := s.Histogram(ctx, f90, 90)
+			_, err := s.Histogram(ctx, f90, HistogramOptions{Buckets: 90})
 			return err
 		})
 		// The same with a filter no index or counter answers (a third of
@@ -676,7 +676,7 @@ func BenchmarkQuery1M(b *testing.B) {
 			if _, err := s.Facets(ctx, fAWS); err != nil {
 				return err
 			}
-			_, err := s.Histogram(ctx, fAWS, 90)
+			_, err := s.Histogram(ctx, fAWS, HistogramOptions{Buckets: 90})
 			return err
 		})
 		get := median(b, 201, func(i int) error {

@@ -911,9 +911,11 @@ func (f Filter) timeOnly() bool {
 // events' timestamp), which is negative for a timestamp to leave out. For
 // time-only filters it reads the hourly counters for whole hours (an
 // hour's bucket is that of its start) and scans only the partial hours at
-// the ends; otherwise it scans the best index, in parts side by side
-// (aggregateScan).
-func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, bucketOf func(ts uint64) int,
+// the ends, and the hours in split (sorted hour starts, in the encoding):
+// a counter dated at its hour's start cannot tell which side of a bucket
+// boundary inside the hour its events are on. Otherwise it scans the best
+// index, in parts side by side (aggregateScan).
+func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, split []uint64, bucketOf func(ts uint64) int,
 	add func(bucket int, field byte, value string, n int64)) error {
 	c2 := *c
 	c2.f.Order = OldestFirst
@@ -955,16 +957,28 @@ func (s *Store) aggregate(txn *badger.Txn, c *compiledFilter, useCounters bool, 
 			return err
 		}
 	}
+	var cut []uint64 // the hours of split between hourLo and hourHi
+	for _, h := range split {
+		if h < hourLo || h >= hourHi || (len(cut) > 0 && cut[len(cut)-1] == h) {
+			continue
+		}
+		cut = append(cut, h)
+		edge := c2
+		edge.since, edge.until = h, h+uint64(time.Hour)
+		if err := s.scan(txn, &edge, nil, math.MaxUint64, false, edges.event); err != nil {
+			return err
+		}
+	}
 	hourly := func(hour uint64, field byte, value string, n int64) {
 		if b := bucketOf(hour); b >= 0 {
 			add(b, field, value, n)
 		}
 	}
-	if err := scanHourCounters(txn, tagCounter, c.f.Org, hourLo, hourHi, 1, hourly); err != nil {
+	if err := scanHourCounters(txn, tagCounter, c.f.Org, hourLo, hourHi, cut, 1, hourly); err != nil {
 		return err
 	}
 	// Less the events retention pruned (retention.go).
-	return scanHourCounters(txn, tagPrunedCounter, c.f.Org, hourLo, hourHi, -1, hourly)
+	return scanHourCounters(txn, tagPrunedCounter, c.f.Org, hourLo, hourHi, cut, -1, hourly)
 }
 
 // aggregator counts a scan's events per (bucket, summary), the summaries
@@ -1177,8 +1191,8 @@ func eventSpan(txn *badger.Txn, c *compiledFilter) (lo, hi uint64, found bool, e
 
 // scanHourCounters feeds add the hourly counters of table tag (0x16 the
 // appended events, 0x17 the pruned ones) for whole hours in [hourLo,
-// hourHi), each count multiplied by sign.
-func scanHourCounters(txn *badger.Txn, tag byte, org string, hourLo, hourHi uint64, sign int64,
+// hourHi) other than those in skip (sorted), each count multiplied by sign.
+func scanHourCounters(txn *badger.Txn, tag byte, org string, hourLo, hourHi uint64, skip []uint64, sign int64,
 	add func(ts uint64, field byte, value string, n int64)) error {
 	p := orgPrefix(tag, org)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: false})
@@ -1193,6 +1207,9 @@ func scanHourCounters(txn *badger.Txn, tag byte, org string, hourLo, hourHi uint
 			return fmt.Errorf("counter key (table 0x%02x) too short: %w", tag, ErrTampered)
 		}
 		hour, field := binary.BigEndian.Uint64(k[len(p):]), k[len(p)+8]
+		if _, found := slices.BinarySearch(skip, hour); found {
+			continue
+		}
 		if field == fieldPack && tag == tagCounter {
 			if len(k) != len(p)+9 {
 				return fmt.Errorf("counter pack key (table 0x%02x) has %d bytes: %w", tag, len(k), ErrTampered)
@@ -1243,7 +1260,7 @@ func (s *Store) facets(txn *badger.Txn, c *compiledFilter) (map[string]map[strin
 	for _, name := range facetOfField {
 		out[name] = map[string]int64{}
 	}
-	err := s.aggregate(txn, c, true, func(uint64) int { return 0 }, func(_ int, field byte, value string, n int64) {
+	err := s.aggregate(txn, c, true, nil, func(uint64) int { return 0 }, func(_ int, field byte, value string, n int64) {
 		if name, ok := facetOfField[field]; ok {
 			out[name][value] += n
 		}
@@ -1321,12 +1338,34 @@ func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[stri
 	return out, nil
 }
 
-// Bucket is one bar of a histogram.
+// Bucket is one bar of a histogram: the events in [Start, End).
 type Bucket struct {
 	Start    time.Time        `json:"start"`
+	End      time.Time        `json:"end"`
 	Count    int64            `json:"count"`
 	ByRisk   map[string]int64 `json:"byRisk"`
 	ByStatus map[string]int64 `json:"byStatus"`
+}
+
+// A Histogram is the count of the events matching a filter per time bucket.
+type Histogram struct {
+	// Step is the buckets' length on the wall clock of the histogram's
+	// location: a day's bucket is 23 or 25 hours long across a
+	// daylight-saving change there.
+	Step    time.Duration
+	Buckets []Bucket
+}
+
+// HistogramOptions say how Histogram buckets its counts. The zero value
+// means at most 60 buckets, on UTC's clock.
+type HistogramOptions struct {
+	// Buckets is how many buckets are wanted at most (default 60).
+	Buckets int
+	// Location is the time zone whose clock the buckets follow (default
+	// UTC): a bucket of a day starts at midnight there and one of an hour
+	// on a whole hour, so that in Asia/Kolkata (UTC+5:30) a day's bucket
+	// is that day's, not the one from 05:30 to 05:30.
+	Location *time.Location
 }
 
 // bucketSizes are the histogram steps, smallest first.
@@ -1334,23 +1373,33 @@ var bucketSizes = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute
 	12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 91 * 24 * time.Hour, 365 * 24 * time.Hour}
 
 // Histogram counts the events matching f per time bucket, with at most
-// buckets buckets (default 60) of the smallest step among 1m, 5m, 15m,
-// 1h, 6h, 12h, 1d, 7d, 30d, 91d, 365d that fits (a range too long for 60
-// steps of 365 days gets more). Buckets are aligned on multiples of their
-// step since 0001-01-01 UTC. An open Since starts at the oldest matching
-// event, an open Until just after the newest one or at the store's clock,
-// whichever is later; a Since before MinTimestamp starts there, since no
-// event is older. Empty buckets are included.
-func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket, error) {
+// opts.Buckets buckets of the smallest step among 1m, 5m, 15m, 1h, 6h,
+// 12h, 1d, 7d, 30d, 91d, 365d that fits (a range too long for that many
+// steps of 365 days gets more). Buckets start where the clock of
+// opts.Location reads a multiple of their step since 0001-01-01 00:00:
+// at midnight for days (weeks on Mondays), on the hour for hours. An open
+// Since starts at the oldest matching event, an open Until just after the
+// newest one or at the store's clock, whichever is later; a Since before
+// MinTimestamp starts there, since no event is older. Empty buckets are
+// included.
+//
+// Hourly counters answer whole UTC hours; an hour that a bucket boundary
+// cuts (in a zone whose offset is not whole hours) is counted event by
+// event.
+func (s *Store) Histogram(ctx context.Context, f Filter, opts HistogramOptions) (Histogram, error) {
 	c, err := compile(f)
 	if err != nil {
-		return nil, err
+		return Histogram{}, err
 	}
 	c.ctx = ctx
+	buckets, loc := opts.Buckets, opts.Location
 	if buckets <= 0 {
 		buckets = 60
 	}
-	var out []Bucket
+	if loc == nil {
+		loc = time.UTC
+	}
+	var out Histogram
 	err = s.view(ctx, func(txn *badger.Txn) error {
 		// The oldest or newest matching event, if any.
 		edge := func(order Order) (time.Time, bool, error) {
@@ -1396,32 +1445,84 @@ func (s *Store) Histogram(ctx context.Context, f Filter, buckets int) ([]Bucket,
 				break
 			}
 		}
-		start := since.UTC().Truncate(step)
-		n := int((until.Sub(start) + step - 1) / step) // the last bucket starts before until
-		out = make([]Bucket, n)
-		for i := range out {
-			out[i] = Bucket{Start: start.Add(time.Duration(i) * step), ByRisk: map[string]int64{}, ByStatus: map[string]int64{}}
+		out.Step = step
+		edges := bucketEdges(since, until, step, loc)
+		out.Buckets = make([]Bucket, len(edges)-1)
+		enc := make([]uint64, len(edges))
+		var split []uint64
+		for i, e := range edges {
+			enc[i] = encBound(e)
+			if i < len(out.Buckets) {
+				out.Buckets[i] = Bucket{Start: e, End: edges[i+1], ByRisk: map[string]int64{}, ByStatus: map[string]int64{}}
+			}
+			// An edge inside a UTC hour (every midnight in Asia/Kolkata)
+			// divides that hour's counts between two buckets.
+			if i > 0 && i < len(out.Buckets) && hourOf(enc[i]) != enc[i] {
+				split = append(split, hourOf(enc[i]))
+			}
 		}
 		cc := *c
 		cc.since, cc.until = encTime(since), encTime(until)
 		// Hourly counters only answer buckets of whole hours.
-		bucketOf := func(ts uint64) int {
-			i := decTime(ts).Sub(start) / step
-			if i < 0 || i >= time.Duration(len(out)) {
-				return -1
-			}
-			return int(i)
-		}
-		return s.aggregate(txn, &cc, step >= time.Hour, bucketOf, func(i int, field byte, value string, n int64) {
+		bucketOf := func(ts uint64) int { return bucketIndex(enc, ts) }
+		return s.aggregate(txn, &cc, step >= time.Hour, split, bucketOf, func(i int, field byte, value string, n int64) {
 			switch field {
 			case fieldTotal:
-				out[i].Count += n
+				out.Buckets[i].Count += n
 			case fieldRiskLevel:
-				out[i].ByRisk[value] += n
+				out.Buckets[i].ByRisk[value] += n
 			case fieldStatus:
-				out[i].ByStatus[value] += n
+				out.Buckets[i].ByStatus[value] += n
 			}
 		})
 	})
 	return out, err
+}
+
+// bucketEdges returns the starts of the buckets of step that cover [since,
+// until), then the end of the last: the instants at which the clock of loc
+// reads a multiple of step since 0001-01-01 00:00. A time that a
+// daylight-saving change skips or repeats is an edge once at most, so no
+// bucket is empty of time.
+func bucketEdges(since, until time.Time, step time.Duration, loc *time.Location) []time.Time {
+	// A wall-clock reading in loc, held as the UTC time that reads the same,
+	// so that adding a step adds it to the clock.
+	wall := func(t time.Time) time.Time {
+		t = t.In(loc)
+		y, m, d := t.Date()
+		hour, minute, sec := t.Clock()
+		return time.Date(y, m, d, hour, minute, sec, t.Nanosecond(), time.UTC)
+	}
+	at := func(w time.Time) time.Time {
+		return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc).UTC()
+	}
+	w := wall(since).Truncate(step)
+	first := at(w)
+	for first.After(since) { // a clock reading that loc skips, resolved to a later time
+		w = w.Add(-step)
+		first = at(w)
+	}
+	edges := []time.Time{first}
+	for last := first; last.Before(until); {
+		w = w.Add(step)
+		if e := at(w); e.After(last) {
+			edges = append(edges, e)
+			last = e
+		}
+	}
+	return edges
+}
+
+// bucketIndex returns the index of the bucket whose [start, end) in edges
+// (their starts, then the last one's end, in the encoding) holds ts; -1
+// when none does.
+func bucketIndex(edges []uint64, ts uint64) int {
+	i, found := slices.BinarySearch(edges, ts)
+	if !found {
+		i--
+	}
+	if i < 0 || i >= len(edges)-1 {
+		return -1
+	}
+	return i
 }

@@ -41,7 +41,7 @@ func TestQuery_ScansStopWhenTheCallerIsGone(t *testing.T) {
 	f := Filter{Org: "org-a", Text: "no event says this", Since: time.Now().Add(-365 * 24 * time.Hour)}
 	for name, run := range map[string]func(context.Context) error{
 		"facets":    func(c context.Context) error { _, err := st.Facets(c, f); return err },
-		"histogram": func(c context.Context) error { _, err := st.Histogram(c, f, 50); return err },
+		"histogram": func(c context.Context) error { _, err := st.Histogram(c, f, HistogramOptions{Buckets: 50}); return err },
 		"list":      func(c context.Context) error { _, err := st.List(c, f); return err },
 	} {
 		if err := run(ctx); err != nil {

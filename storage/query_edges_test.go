@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +41,11 @@ func edgeFacetTotal(t *testing.T, s *Store, f Filter) int64 {
 
 func edgeHist(t *testing.T, s *Store, f Filter) []Bucket {
 	t.Helper()
-	h, err := s.Histogram(context.Background(), f, 0)
+	h, err := s.Histogram(context.Background(), f, HistogramOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return h.Buckets
 }
 
 // Since and Until outside int64 nanoseconds (before 1677-09-21 or after
@@ -98,6 +100,105 @@ func TestHistogram_NoBucketAtUntil(t *testing.T) {
 	h := edgeHist(t, s, Filter{Org: "acme", Since: baseTime, Until: until})
 	if last := h[len(h)-1]; !last.Start.Before(until) || len(h) != 12 {
 		t.Errorf("%d buckets; last starts at %s, Until is %s", len(h), last.Start, until)
+	}
+}
+
+// Buckets start where the chosen zone's clock reads a multiple of their
+// step: a day's at midnight there (a week's on a Monday), an hour's on the
+// hour, in zones 30 or 45 minutes off UTC's hours too. Across a
+// daylight-saving change a day's bucket is 23 or 25 hours long, and a
+// clock time that the change skips starts no bucket of its own.
+func TestHistogram_BucketEdges(t *testing.T) {
+	utc := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name, zone   string
+		since, until string
+		step         time.Duration
+		want         []string // the bucket starts, then the last one's end
+	}{
+		{"UTC days", "UTC", "2026-11-03T10:00:00Z", "2026-11-05T01:00:00Z", 24 * time.Hour,
+			[]string{"2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z", "2026-11-05T00:00:00Z", "2026-11-06T00:00:00Z"}},
+		{"Kolkata days start at 00:00 IST, 18:30 UTC", "Asia/Kolkata", "2026-11-02T20:00:00Z", "2026-11-04T20:00:00Z", 24 * time.Hour,
+			[]string{"2026-11-02T18:30:00Z", "2026-11-03T18:30:00Z", "2026-11-04T18:30:00Z", "2026-11-05T18:30:00Z"}},
+		{"Kolkata weeks start on Monday 00:00 IST", "Asia/Kolkata", "2026-11-04T00:00:00Z", "2026-11-05T00:00:00Z", 7 * 24 * time.Hour,
+			[]string{"2026-11-01T18:30:00Z", "2026-11-08T18:30:00Z"}},
+		{"Kathmandu hours start at :00 NPT, :15 UTC", "Asia/Kathmandu", "2026-11-03T10:20:00Z", "2026-11-03T12:00:00Z", time.Hour,
+			[]string{"2026-11-03T10:15:00Z", "2026-11-03T11:15:00Z", "2026-11-03T12:15:00Z"}},
+		{"Kolkata six hours start at 00, 06, 12, 18 IST", "Asia/Kolkata", "2026-11-03T01:00:00Z", "2026-11-03T07:00:00Z", 6 * time.Hour,
+			[]string{"2026-11-03T00:30:00Z", "2026-11-03T06:30:00Z", "2026-11-03T12:30:00Z"}},
+		{"Adelaide's day of 25 hours when daylight saving ends", "Australia/Adelaide", "2026-04-04T14:00:00Z", "2026-04-05T15:00:00Z", 24 * time.Hour,
+			[]string{"2026-04-04T13:30:00Z", "2026-04-05T14:30:00Z", "2026-04-06T14:30:00Z"}},
+		{"Berlin's skipped hour starts no bucket", "Europe/Berlin", "2026-03-29T00:30:00Z", "2026-03-29T02:30:00Z", time.Hour,
+			[]string{"2026-03-29T00:00:00Z", "2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z", "2026-03-29T03:00:00Z"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			loc, err := time.LoadLocation(tc.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range bucketEdges(utc(tc.since), utc(tc.until), tc.step, loc) {
+				got = append(got, e.UTC().Format(time.RFC3339))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("edges %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// Across daylight-saving changes the buckets still follow one another and
+// count every event once, from the hourly counters and from the events of
+// the hours a bucket edge cuts.
+func TestHistogram_DaylightSaving(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	var evs []Event
+	for i, from := range []time.Time{
+		time.Date(2026, 4, 3, 0, 0, 0, 0, time.UTC),   // Adelaide: +10:30 to +9:30 on April 5
+		time.Date(2026, 3, 27, 0, 0, 0, 0, time.UTC),  // Berlin: +1 to +2 on March 29
+		time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC), // Berlin: +2 to +1 on October 25
+	} {
+		for k := 0; k < 5*24*60/7; k++ {
+			e := testEvent("acme", i*10000+k)
+			e.Timestamp = from.Add(time.Duration(k) * 7 * time.Minute)
+			evs = append(evs, e)
+		}
+	}
+	for batch := range slices.Chunk(evs, 300) {
+		if _, err := s.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := allEvents(t, s, "acme")
+	for _, tc := range []struct {
+		zone  string
+		since time.Time
+		days  int
+	}{
+		{"Australia/Adelaide", time.Date(2026, 4, 3, 5, 0, 0, 0, time.UTC), 4},
+		{"Europe/Berlin", time.Date(2026, 3, 27, 5, 0, 0, 0, time.UTC), 4},
+		{"Europe/Berlin", time.Date(2026, 10, 23, 5, 0, 0, 0, time.UTC), 4},
+	} {
+		loc := mustLoadLocation(t, tc.zone)
+		f := Filter{Org: "acme", Since: tc.since, Until: tc.since.Add(time.Duration(tc.days) * 24 * time.Hour)}
+		want := bruteForce(t, all, f)
+		for _, nb := range []int{10, 60, 500} {
+			h, err := s.Histogram(context.Background(), f, HistogramOptions{Buckets: nb, Location: loc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			what := fmt.Sprintf("%s from %s, %d buckets", tc.zone, tc.since.Format(time.DateOnly), nb)
+			// When Berlin's clock goes back from 03:00 to 02:00, the hour from
+			// 01:00 runs to the second 02:00: two hours long.
+			checkHistogram(t, what, h, loc, want)
+		}
 	}
 }
 

@@ -89,12 +89,12 @@ func TestAggregate_EventsOnPartBoundaries(t *testing.T) {
 			if n := facets[FacetProvider]["aws"]; n != 9 {
 				t.Errorf("%d parts: %d aws events, want 9", parts, n)
 			}
-			hist, err := s.Histogram(ctx, f, 60)
+			hist, err := s.Histogram(ctx, f, HistogramOptions{Buckets: 60})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var total int64
-			for _, b := range hist {
+			for _, b := range hist.Buckets {
 				if b.Start.Sub(baseTime)%time.Hour == 0 && b.Start.Before(baseTime.Add(9*time.Hour)) && !b.Start.Before(baseTime) {
 					if b.Count != 1 {
 						t.Errorf("%d parts: bucket %s has %d events, want 1", parts, b.Start, b.Count)
@@ -125,7 +125,7 @@ func TestAggregate_APartsFailureIsTheAnswer(t *testing.T) {
 				if _, err := s.Facets(ctx, f); !errors.Is(err, errCorrupt) {
 					t.Errorf("event %d damaged, %d parts: facets: %v, want %v", at, parts, err, errCorrupt)
 				}
-				if _, err := s.Histogram(ctx, f, 60); !errors.Is(err, errCorrupt) {
+				if _, err := s.Histogram(ctx, f, HistogramOptions{Buckets: 60}); !errors.Is(err, errCorrupt) {
 					t.Errorf("event %d damaged, %d parts: histogram: %v, want %v", at, parts, err, errCorrupt)
 				}
 			})
@@ -248,7 +248,7 @@ func TestAggregate_DamagedTimelineKeyFails(t *testing.T) {
 					if fc, err := s.Facets(ctx, c.f); !errors.Is(err, ErrTampered) {
 						t.Errorf("%d parts: facets %v, error %v; want ErrTampered", parts, fc[FacetProvider], err)
 					}
-					if _, err := s.Histogram(ctx, c.f, 60); !errors.Is(err, ErrTampered) {
+					if _, err := s.Histogram(ctx, c.f, HistogramOptions{Buckets: 60}); !errors.Is(err, ErrTampered) {
 						t.Errorf("%d parts: histogram error %v; want ErrTampered", parts, err)
 					}
 				})
@@ -275,7 +275,7 @@ func TestAggregate_APartsPanicReachesTheCaller(t *testing.T) {
 		got := func() (r any) {
 			defer func() { r = recover() }()
 			_ = s.view(ctx, func(txn *badger.Txn) error {
-				return s.aggregate(txn, c, true, func(uint64) int {
+				return s.aggregate(txn, c, true, nil, func(uint64) int {
 					if events.Add(1) == 50 {
 						panic("a part's panic")
 					}

@@ -208,6 +208,53 @@ func TestQuery_FacetsAndHistogram(t *testing.T) {
 	}
 }
 
+func mustLoadLocation(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("time zone %s: %v", name, err)
+	}
+	return loc
+}
+
+// checkHistogram checks that h's buckets follow one another, each starting
+// where loc's clock reads a multiple of h.Step, and count exactly the
+// events of want in them.
+func checkHistogram(t *testing.T, what string, h Histogram, loc *time.Location, want []StoredEvent) {
+	t.Helper()
+	var total int64
+	for i, b := range h.Buckets {
+		if !b.Start.Before(b.End) || (i > 0 && !b.Start.Equal(h.Buckets[i-1].End)) {
+			t.Fatalf("%s: bucket %d is [%s, %s), after one ending %s", what, i, b.Start, b.End, h.Buckets[max(i-1, 0)].End)
+		}
+		wall := b.Start.In(loc)
+		sinceMidnight := time.Duration(wall.Hour())*time.Hour + time.Duration(wall.Minute())*time.Minute + time.Duration(wall.Second())*time.Second
+		if h.Step < 24*time.Hour && sinceMidnight%h.Step != 0 || h.Step >= 24*time.Hour && sinceMidnight != 0 {
+			t.Fatalf("%s: a bucket of %s starts at %s", what, h.Step, wall.Format("2006-01-02 15:04 MST"))
+		}
+		var exp, risk, failed int64
+		for _, e := range want {
+			if !e.Timestamp.Before(b.Start) && e.Timestamp.Before(b.End) {
+				exp++
+				if e.RiskLevel == "high" {
+					risk++
+				}
+				if e.Status == "failed" {
+					failed++
+				}
+			}
+		}
+		if b.Count != exp || b.ByRisk["high"] != risk || b.ByStatus["failed"] != failed {
+			t.Fatalf("%s: bucket %s: %d (high %d, failed %d), want %d (high %d, failed %d)",
+				what, wall.Format("2006-01-02 15:04 MST"), b.Count, b.ByRisk["high"], b.ByStatus["failed"], exp, risk, failed)
+		}
+		total += b.Count
+	}
+	if total != int64(len(want)) {
+		t.Fatalf("%s: total %d in %d buckets, want %d", what, total, len(h.Buckets), len(want))
+	}
+}
+
 func TestQuery_Subscribe(t *testing.T) {
 	s, _, _ := newTestStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -257,8 +304,8 @@ func TestQuery_Subscribe(t *testing.T) {
 	})
 }
 
-// checkAggregates compares Facets and Histogram (at 10, 60 and 500
-// buckets) for f with counts of the events of all that f matches.
+// checkAggregates compares Facets, and Histogram at 10, 60 and 500 buckets
+// in UTC and four zones, with counts of the events of all that f matches.
 func checkAggregates(t *testing.T, s *Store, all []StoredEvent, f Filter) {
 	t.Helper()
 	ctx := context.Background()
@@ -278,40 +325,22 @@ func checkAggregates(t *testing.T, s *Store, all []StoredEvent, f Filter) {
 			t.Fatalf("facet %s: %v, want %v", k, facets[k], exp[k])
 		}
 	}
-	for _, nb := range []int{10, 60, 500} {
-		hist, err := s.Histogram(ctx, f, nb)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(want) == 0 {
-			continue
-		}
-		var total int64
-		for i, b := range hist {
-			var exp, risk, failed int64
-			end := time.Time{}
-			if i+1 < len(hist) {
-				end = hist[i+1].Start
+	// In UTC, and in zones whose offsets are not whole hours, where
+	// bucket edges cut UTC hours that the counters cannot split.
+	for _, zone := range []string{"UTC", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Adelaide", "America/St_Johns"} {
+		loc := mustLoadLocation(t, zone)
+		for _, nb := range []int{10, 60, 500} { // buckets of a day, six hours and an hour
+			hist, err := s.Histogram(ctx, f, HistogramOptions{Buckets: nb, Location: loc})
+			if err != nil {
+				t.Fatal(err)
 			}
-			for _, e := range want {
-				if !e.Timestamp.Before(b.Start) && (end.IsZero() || e.Timestamp.Before(end)) {
-					exp++
-					if e.RiskLevel == "high" {
-						risk++
-					}
-					if e.Status == "failed" {
-						failed++
-					}
-				}
+			if len(want) == 0 {
+				continue
 			}
-			if b.Count != exp || b.ByRisk["high"] != risk || b.ByStatus["failed"] != failed {
-				t.Fatalf("%d buckets: bucket %s: %d (high %d, failed %d), want %d (high %d, failed %d)",
-					nb, b.Start, b.Count, b.ByRisk["high"], b.ByStatus["failed"], exp, risk, failed)
+			checkHistogram(t, fmt.Sprintf("%s, %d buckets", zone, nb), hist, loc, want)
+			if len(hist.Buckets) > nb+2 {
+				t.Fatalf("%s: %d buckets, want at most %d", zone, len(hist.Buckets), nb+2)
 			}
-			total += b.Count
-		}
-		if total != int64(len(want)) || len(hist) > nb+2 {
-			t.Fatalf("%d buckets: total %d in %d buckets, want %d", nb, total, len(hist), len(want))
 		}
 	}
 }
@@ -416,12 +445,12 @@ func TestQuery_CountersOfStoresWrittenBeforePacks(t *testing.T) {
 		if exp := expectedFacets(all); !reflect.DeepEqual(facets, exp) {
 			t.Fatalf("%s: facets %v, want %v", when, facets, exp)
 		}
-		hist, err := s.Histogram(context.Background(), Filter{Org: "acme", Since: baseTime, Until: baseTime.Add(4 * time.Hour)}, 4)
+		hist, err := s.Histogram(context.Background(), Filter{Org: "acme", Since: baseTime, Until: baseTime.Add(4 * time.Hour)}, HistogramOptions{Buckets: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var total int64
-		for _, b := range hist {
+		for _, b := range hist.Buckets {
 			total += b.Count
 		}
 		if total != int64(len(all)) {

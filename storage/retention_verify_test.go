@@ -130,6 +130,26 @@ func TestRetention_TwoYearsSweptDaily(t *testing.T) {
 	if faceted != listed {
 		t.Errorf("facets count %d events, List returns %d", faceted, listed)
 	}
+	// So do histograms by India's days and hours, whose edges cut UTC's
+	// hours: those are counted event by event, without their counters or
+	// their pruned counters.
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nb := range []int{60, 20000} {
+		h, err := s.Histogram(ctx, Filter{Org: org}, HistogramOptions{Buckets: nb, Location: kolkata})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var counted int64
+		for _, b := range h.Buckets {
+			counted += b.Count
+		}
+		if counted != listed {
+			t.Errorf("a histogram of %d buckets of %s in Asia/Kolkata counts %d events, List returns %d", len(h.Buckets), h.Step, counted, listed)
+		}
+	}
 
 	// Proofs of surviving events verify against the old checkpoint and a new one.
 	newCP, err := s.Checkpoint(ctx, org)
