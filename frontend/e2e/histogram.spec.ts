@@ -97,3 +97,52 @@ test('a one-minute range draws its event at its time, though its bucket starts b
   await expect.poll(() => barAt(page, t!, from, to)).toBe(true)
   await shot(page, 'histogram-one-minute')
 })
+
+// In a zone whose offset is not a whole number of hours (India's +5:30,
+// Nepal's +5:45, Adelaide's +9:30 or +10:30), a day's bar runs from
+// midnight to midnight there and an hour's from one whole hour to the next,
+// as the axis's labels and the timeline's times read: not from 05:30 or
+// 20:45, which is where bars counted by UTC's days and hours start. With
+// the UTC toggle on, the bars follow UTC's days.
+for (const timezoneId of ['Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Adelaide']) {
+  test.describe(`in ${timezoneId}`, () => {
+    test.use({ timezoneId })
+    test('day, week and hour bars start at local midnights and whole hours, and say so', async ({ page }) => {
+      await page.setViewportSize({ width: 1280, height: 700 })
+      const cases: [Record<string, string>, number][] = [
+        [{ range: '30d' }, 86_400],
+        [{ range: '90d' }, 604_800],
+        [{ range: '24h' }, 3_600],
+        [{ range: '30d', tz: 'utc' }, 86_400],
+      ]
+      for (const [params, step] of cases) {
+        const answer = page.waitForResponse((r) => r.url().includes('/api/operations/histogram'))
+        await open(page, { org: 'acme-prod', ...params })
+        const h = (await (await answer).json()) as { bucketSeconds: number; buckets: { start: string; count: number }[] }
+        expect(h.bucketSeconds).toBe(step)
+        const utc = params.tz === 'utc'
+        // Each bar's start on the wall clock of the zone the page shows: [day of the week, hour, minute].
+        const walls = await page.evaluate(
+          ({ starts, utc }) => starts.map((s) => {
+            const d = new Date(s)
+            return utc ? [d.getUTCDay(), d.getUTCHours(), d.getUTCMinutes()] : [d.getDay(), d.getHours(), d.getMinutes()]
+          }),
+          { starts: h.buckets.map((b) => b.start), utc },
+        )
+        for (const [i, [day, hour, minute]] of walls.entries()) {
+          const at = `${JSON.stringify(params)}: bar ${i} starts at ${h.buckets[i]!.start}`
+          expect(minute, at).toBe(0)
+          if (step >= 86_400) expect(hour, at).toBe(0)
+          if (step === 604_800) expect(day, `${at} (a Monday)`).toBe(1)
+        }
+        // The bar under the mouse is named as its labels are: a day by its date, an hour by its whole hour.
+        const plot = (await page.locator('[data-testid=histogram-plot] .u-over').boundingBox())!
+        await page.mouse.move(plot.x + plot.width * 0.6, plot.y + plot.height / 2)
+        const hover = page.getByTestId('histogram-bucket')
+        await expect(hover).toHaveText(step >= 86_400 ? /^[A-Z][a-z]{2} \d{1,2}( – [A-Z][a-z]{2} \d{1,2})? · [\d,]+ events?$/ : /^[A-Z][a-z]{2} \d{1,2} \d\d:00 · [\d,]+ events?$/)
+        await page.mouse.move(0, 0)
+      }
+      await shot(page, `histogram-${timezoneId.replace('/', '-')}`)
+    })
+  })
+}

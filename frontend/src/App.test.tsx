@@ -1,6 +1,6 @@
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react'
 import { render } from '@testing-library/react'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { App } from './App'
 import { ApiError } from './api/errors'
 import { createFakeApi } from './api/fake'
@@ -110,6 +110,24 @@ describe('App', () => {
     act(() => void fake.emit('acme'))
     act(() => void fake.emit('acme'))
     await waitFor(() => expect(picker.value).toBe(`acme · ${before + 2}`), { timeout: 3000 })
+  })
+
+  it('asks for the histogram again, and only it, on the clock the time zone toggle chooses', async () => {
+    const tz = process.env.TZ
+    process.env.TZ = 'Asia/Kolkata' // local time is not UTC's
+    onTestFinished(() => void (process.env.TZ = tz))
+    const api = createFakeApi(sampleEvents(), { now: () => NOW })
+    const histogram = vi.spyOn(api, 'histogram')
+    const list = vi.spyOn(api, 'listEvents')
+    const s = renderApp({ api })
+    await waitFor(() => expect(rows()).toHaveLength(6))
+    await waitFor(() => expect(histogram).toHaveBeenCalledTimes(1))
+    expect(histogram.mock.calls[0]?.[0].timeZone).toMatch(/^Asia\/(Kolkata|Calcutta)$/)
+    const lists = list.mock.calls.length
+    act(() => s.stores.view.getState().set({ tz: 'utc' }, 'replace'))
+    await waitFor(() => expect(histogram).toHaveBeenCalledTimes(2))
+    expect(histogram.mock.calls[1]?.[0].timeZone).toBe('UTC')
+    expect(list.mock.calls.length).toBe(lists)
   })
 
   it('shows the error of a search with one in its link, not every event', async () => {

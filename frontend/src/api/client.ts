@@ -1,6 +1,6 @@
 import type {
   AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, RetentionDTO, RetentionSetRequest, ExportProgress, ExportRequest, FacetsDTO,
-  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
+  HistogramDTO, HistogramQueryDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
 /** Stops a subscription. */
@@ -25,7 +25,7 @@ export interface AuditApi {
   getEvent(org: string, id: string): Promise<EventDTO>
   eventProof(org: string, id: string): Promise<InclusionProofDTO>
   facets(q: QueryDTO, signal?: AbortSignal): Promise<FacetsDTO>
-  histogram(q: QueryDTO, signal?: AbortSignal): Promise<HistogramDTO>
+  histogram(q: HistogramQueryDTO, signal?: AbortSignal): Promise<HistogramDTO>
   latestCheckpoint(org: string): Promise<CheckpointDTO>
   verify(org: string, onProgress?: (p: VerifyProgress) => void): Promise<VerifyResultDTO>
   /**

@@ -15,6 +15,7 @@ import type {
   EventDTO, FacetsDTO, HistogramBucketDTO, HistogramDTO, QueryDTO, VerifyResultDTO,
 } from './types'
 import { periodRange } from '../lib/period'
+import { bucketEdges, bucketIndex } from '../lib/time'
 import { textTerms } from '../query/parse'
 
 export interface FakeOptions {
@@ -320,17 +321,17 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         const to = parseTime(q.until, 'until') ?? Math.max(now(), n ? ds.time(n - 1) + 1 : 0)
         const want = (to - from) / 1000 / 90
         const bucketSeconds = NICE_BUCKETS.find((b) => b >= want) ?? 604800
-        const step = bucketSeconds * 1000
-        const first = Math.floor(from / step) * step
-        const nb = Math.max(1, Math.ceil((to - first) / step))
-        const buckets: HistogramBucketDTO[] = Array.from({ length: nb }, (_, k) => ({
-          start: new Date(first + k * step).toISOString(), count: 0, byRisk: {}, byStatus: {},
+        // As the server does, on the clock of the zone asked for: UTC's, or
+        // (any other) this browser's own, which is the one the app names.
+        const edges = bucketEdges(from, Math.max(to, from + 1), bucketSeconds * 1000, !q.timeZone || q.timeZone === 'UTC')
+        const buckets: HistogramBucketDTO[] = edges.slice(1).map((end, k) => ({
+          start: new Date(edges[k]!).toISOString(), end: new Date(end).toISOString(), count: 0, byRisk: {}, byStatus: {},
         }))
         const riskDict = ds.dict('riskLevel')
         const statusDict = ds.dict('status')
         await scan(c.lo, c.hi, (i) => {
           if (!matches(ds, c, i)) return
-          const b = buckets[Math.floor((ds.time(i) - first) / step)]
+          const b = buckets[bucketIndex(edges, ds.time(i))]
           if (!b) return
           b.count++
           const r = riskDict[ds.code('riskLevel', i)] ?? 'low'

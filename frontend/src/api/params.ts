@@ -1,7 +1,7 @@
-import type { QueryDTO } from './types'
+import type { HistogramQueryDTO } from './types'
 
 // QueryDTO field → REST query parameter. Lists repeat the parameter.
-const LIST_PARAMS: [keyof QueryDTO, string][] = [
+const LIST_PARAMS: [keyof HistogramQueryDTO, string][] = [
   ['categories', 'category'],
   ['actionTypes', 'action'],
   ['providers', 'provider'],
@@ -15,7 +15,7 @@ const LIST_PARAMS: [keyof QueryDTO, string][] = [
   ['notStatuses', 'notStatus'],
   ['notRiskLevels', 'notRisk'],
 ]
-const SCALAR_PARAMS: [keyof QueryDTO, string][] = [
+const SCALAR_PARAMS: [keyof HistogramQueryDTO, string][] = [
   ['org', 'org'],
   ['since', 'since'],
   ['until', 'until'],
@@ -25,10 +25,11 @@ const SCALAR_PARAMS: [keyof QueryDTO, string][] = [
   ['order', 'order'],
   ['limit', 'limit'],
   ['cursor', 'cursor'],
+  ['timeZone', 'timeZone'], // the histogram's only
 ]
 
 /** The REST API's query string for q, leaving out empty fields. */
-export function queryToSearchParams(q: QueryDTO): URLSearchParams {
+export function queryToSearchParams(q: HistogramQueryDTO): URLSearchParams {
   const p = new URLSearchParams()
   for (const [key, name] of SCALAR_PARAMS) {
     const v = q[key]

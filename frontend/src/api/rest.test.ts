@@ -70,7 +70,7 @@ describe('createRestApi', () => {
     await api.getEvent('acme', 'evt/1')
     await api.eventProof('acme', 'e1')
     await api.facets({ org: 'acme', providers: ['aws'] })
-    await api.histogram({ org: 'acme', since: 's' })
+    await api.histogram({ org: 'acme', since: 's', timeZone: 'Asia/Kolkata' })
     await api.latestCheckpoint('a b')
     await api.verify('acme')
     expect(fetch.mock.calls.map((c) => `${c[1]?.method} ${c[0]}`)).toEqual([
@@ -79,7 +79,7 @@ describe('createRestApi', () => {
       'GET /api/operations/events/evt%2F1?org=acme',
       'GET /api/operations/events/e1/proof?org=acme',
       'GET /api/operations/facets?org=acme&provider=aws',
-      'GET /api/operations/histogram?org=acme&since=s',
+      'GET /api/operations/histogram?org=acme&since=s&timeZone=Asia%2FKolkata',
       'GET /api/checkpoints/latest?org=a%20b',
       'POST /api/verify?org=acme',
     ])

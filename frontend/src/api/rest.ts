@@ -3,8 +3,8 @@ import { ApiError, parseErrorDTO, toApiError } from './errors'
 import { queryToSearchParams } from './params'
 import { exportId, pollExport } from './exports'
 import type {
-  AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, RetentionDTO, FacetsDTO, HistogramDTO, InclusionProofDTO,
-  OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyResultDTO, ReportResultDTO,
+  AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, RetentionDTO, FacetsDTO, HistogramDTO, HistogramQueryDTO, InclusionProofDTO,
+  OrganizationDTO, SyncStatusDTO, VerifyResultDTO, ReportResultDTO,
 } from './types'
 
 type FetchFn = typeof fetch
@@ -89,7 +89,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
   }
   const get = <T>(path: string, signal?: AbortSignal) => call<T>('GET', path, undefined, signal)
   const org = (o: string) => 'org=' + encodeURIComponent(o)
-  const qs = (q: QueryDTO) => queryToSearchParams(q).toString()
+  const qs = (q: HistogramQueryDTO) => queryToSearchParams(q).toString()
 
   return {
     transport: 'http',

@@ -70,14 +70,23 @@ export interface FacetCountDTO {
 /** Counts per value for category, provider, status, riskLevel and userId, by count descending. */
 export type FacetsDTO = Record<string, FacetCountDTO[]>
 
+/** A timeline filter and the time zone whose clock its histogram's buckets follow. */
+export interface HistogramQueryDTO extends QueryDTO {
+  /** An IANA name ("Asia/Kolkata"); absent: UTC. A day's bucket starts at midnight there, an hour's on a whole hour. */
+  timeZone?: string
+}
+
+/** Counts the events in [start, end). */
 export interface HistogramBucketDTO {
   start: string
+  end: string
   count: number
   byRisk: Record<string, number>
   byStatus?: Record<string, number>
 }
 
 export interface HistogramDTO {
+  /** The buckets' length on the time zone's clock: across a daylight-saving change a day's bucket is an hour shorter or longer (its end says so). */
   bucketSeconds: number
   buckets: HistogramBucketDTO[]
 }

@@ -3,7 +3,7 @@ import { ApiError, toApiError } from './errors'
 import { exportId } from './exports'
 import type {
   AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, RetentionDTO, RetentionSetRequest, ExportRequest, ExportResultDTO, FacetsDTO,
-  HistogramDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
+  HistogramDTO, HistogramQueryDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
 /** The methods app.App binds (see app/ in the Go module). */
@@ -15,7 +15,7 @@ export interface WailsBindings {
   GetEvent(org: string, id: string): Promise<EventDTO>
   EventProof(org: string, id: string): Promise<InclusionProofDTO>
   Facets(q: QueryDTO): Promise<FacetsDTO>
-  Histogram(q: QueryDTO): Promise<HistogramDTO>
+  Histogram(q: HistogramQueryDTO): Promise<HistogramDTO>
   LatestCheckpoint(org: string): Promise<CheckpointDTO>
   Verify(org: string): Promise<VerifyResultDTO>
   Subscribe(q: QueryDTO): Promise<void>

@@ -3,8 +3,9 @@ import { useElementSize } from '@mantine/hooks'
 import { useEffect, useMemo, useRef, useState } from 'react'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
-import type { HistogramDTO } from '../api/types'
-import { axisLabels, formatShort } from '../lib/time'
+import type { HistogramBucketDTO, HistogramDTO } from '../api/types'
+import { counted } from '../lib/count'
+import { axisLabels, formatBucket, wallSeconds } from '../lib/time'
 import { useResults, useStores, useView } from '../store/context'
 import { rangeBounds } from '../store/view'
 import { RISK_HEX, STATUS_HEX } from './EventChips'
@@ -12,10 +13,22 @@ import { RISK_HEX, STATUS_HEX } from './EventChips'
 const RISK_ORDER = ['low', 'medium', 'high']
 const STATUS_ORDER = ['applied', 'pending', 'rolled_back', 'failed']
 
-/** Builds uPlot data: x in seconds, then one cumulative series per key, top of the stack first. */
+/**
+ * A bucket's [start, end) in seconds. Its end is not always start +
+ * bucketSeconds: a day's bucket is 23 or 25 hours long across a
+ * daylight-saving change.
+ */
+export function bucketBounds(b: HistogramBucketDTO): [number, number] {
+  return [Date.parse(b.start) / 1000, Date.parse(b.end) / 1000]
+}
+
+/** Builds uPlot data: x in seconds (each bucket's middle), then one cumulative series per key, top of the stack first. */
 export function stackHistogram(h: HistogramDTO, by: 'risk' | 'status'): { keys: string[]; data: number[][] } {
   const order = by === 'risk' ? RISK_ORDER : STATUS_ORDER
-  const xs = h.buckets.map((b) => Date.parse(b.start) / 1000 + h.bucketSeconds / 2)
+  const xs = h.buckets.map((b) => {
+    const [start, end] = bucketBounds(b)
+    return (start + end) / 2
+  })
   const cum: number[][] = order.map(() => new Array<number>(h.buckets.length).fill(0))
   h.buckets.forEach((b, i) => {
     const parts = by === 'risk' ? b.byRisk : (b.byStatus ?? {})
@@ -31,31 +44,30 @@ export function stackHistogram(h: HistogramDTO, by: 'risk' | 'status'): { keys: 
 
 /**
  * Where a bucket's bar goes, in x values (seconds): the whole span of the
- * bucket [start, start+bucketSeconds) clipped to the range shown, or
- * undefined when none of it is in the range. x is the bucket's centre.
- * A bucket that starts before the range still has events in it, and a bar
- * drawn at the centre alone would sit at the wrong second once zoomed in.
+ * bucket [start, end) clipped to the range shown, or undefined when none
+ * of it is in the range. A bucket that starts before the range still has
+ * events in it, and a bar drawn at its centre alone would sit at the wrong
+ * second once zoomed in.
  */
-export function bucketSpan(x: number, bucketSeconds: number, min: number, max: number): [number, number] | undefined {
-  const from = Math.max(x - bucketSeconds / 2, min)
-  const to = Math.min(x + bucketSeconds / 2, max)
+export function bucketSpan([start, end]: [number, number], min: number, max: number): [number, number] | undefined {
+  const from = Math.max(start, min)
+  const to = Math.min(end, max)
   return to > from ? [from, to] : undefined
 }
 
 /** Bars that cover each bucket's time span (see bucketSpan), at least a pixel wide so no bucket with events is lost. */
-function bucketBars(bucketSeconds: number): uPlot.Series.PathBuilder {
+function bucketBars(bounds: [number, number][]): uPlot.Series.PathBuilder {
   return (u, seriesIdx) => {
-    const xs = u.data[0]
     const ys = u.data[seriesIdx] ?? []
     const { min = 0, max = 0 } = u.scales.x ?? {}
     const fill = new Path2D()
     const px = devicePixelRatio || 1
     const y0 = u.valToPos(0, 'y', true)
-    for (let i = 0; i < xs.length; i++) {
+    for (let i = 0; i < bounds.length; i++) {
       const y = ys[i]
-      const x = xs[i]
-      if (!y || x === undefined) continue
-      const span = bucketSpan(x, bucketSeconds, min, max)
+      const b = bounds[i]
+      if (!y || !b) continue
+      const span = bucketSpan(b, min, max)
       if (!span) continue
       const left = u.valToPos(span[0], 'x', true)
       const right = u.valToPos(span[1], 'x', true)
@@ -71,11 +83,12 @@ function bucketBars(bucketSeconds: number): uPlot.Series.PathBuilder {
 /**
  * The x-axis ticks for day and week bars: bar starts (seconds), every k-th
  * bar so that labels are at least minGap pixels apart, k counted from the
- * epoch so that the ticks stay put as the range moves.
+ * epoch on the clock the bars follow (wall: a start's reading on it, in
+ * seconds) so that the ticks stay put as the range moves.
  */
-export function bucketTicks(starts: number[], bucketSeconds: number, pxPerSecond: number, minGap = 64): number[] {
+export function bucketTicks(starts: number[], bucketSeconds: number, pxPerSecond: number, wall: (s: number) => number = (s) => s, minGap = 64): number[] {
   const k = Math.max(1, Math.ceil(minGap / (bucketSeconds * pxPerSecond)))
-  return starts.filter((s) => Math.round(s / bucketSeconds) % k === 0)
+  return starts.filter((s) => Math.round(wall(s) / bucketSeconds) % k === 0)
 }
 
 // uPlot needs a canvas; jsdom has none.
@@ -109,8 +122,9 @@ export function Histogram() {
     const axisColor = scheme === 'dark' ? '#909296' : '#868e96'
     const gridColor = scheme === 'dark' ? 'rgba(255,255,255,0.06)' : 'rgba(0,0,0,0.06)'
     const bucketSeconds = histogram?.bucketSeconds ?? 60
-    const bucketStarts = (histogram?.buckets ?? []).map((b) => Date.parse(b.start) / 1000)
-    const bars = bucketBars(bucketSeconds)
+    const bounds = (histogram?.buckets ?? []).map((b) => bucketBounds(b))
+    const bucketStarts = bounds.map(([start]) => start)
+    const bars = bucketBars(bounds)
     const opts: uPlot.Options = {
       width,
       height: 120,
@@ -134,7 +148,7 @@ export function Histogram() {
               const pxPerSecond = (width - 52) / Math.max(1, max - min)
               // A label centred on a tick this close to an edge would be cut.
               const margin = 24 / pxPerSecond
-              return bucketTicks(bucketStarts.filter((s) => s >= min + margin && s <= max - margin), bucketSeconds, pxPerSecond)
+              return bucketTicks(bucketStarts.filter((s) => s >= min + margin && s <= max - margin), bucketSeconds, pxPerSecond, (s) => wallSeconds(s, tz))
             },
             values: (_u: uPlot, splits: number[]) => axisLabels(splits.map((s) => s * 1000), bucketSeconds * 1000, tz),
           }),
@@ -162,7 +176,7 @@ export function Histogram() {
     }
     const plot = new uPlot(opts, stacked.data as uPlot.AlignedData, el)
     return () => plot.destroy()
-  }, [stacked, width, scheme, tz, stackBy, view, histogram?.bucketSeconds])
+  }, [stacked, width, scheme, tz, stackBy, view, histogram?.bucketSeconds, histogram?.buckets])
 
   const bucket = hover && histogram?.buckets[hover.i]
   const keys = stackBy === 'risk' ? RISK_ORDER : STATUS_ORDER
@@ -185,9 +199,9 @@ export function Histogram() {
           ))}
         </Group>
         <Group gap="sm" wrap="nowrap">
-          <Text size="xs" c="dimmed" visibleFrom="md">
-            {bucket
-              ? `${formatShort(Date.parse(bucket.start), tz)} · ${bucket.count.toLocaleString('en-US')} events`
+          <Text size="xs" c="dimmed" visibleFrom="md" data-testid={bucket ? 'histogram-bucket' : undefined}>
+            {bucket && histogram
+              ? `${formatBucket(Date.parse(bucket.start), Date.parse(bucket.end), histogram.bucketSeconds, tz)} · ${counted(bucket.count, 'event')}`
               : 'Drag across the chart to zoom'}
           </Text>
           <SegmentedControl

@@ -58,6 +58,69 @@ export function formatShort(ms: number, tz: TimeZoneMode): string {
   return at(ms, tz).format('MMM D HH:mm')
 }
 
+/**
+ * What a histogram bucket [startMs, endMs) is called, as its axis labels
+ * call it: "Nov 3" for a day, "Nov 2 – Nov 8" for a week or more, "Nov 3
+ * 14:00" for an hour or less.
+ */
+export function formatBucket(startMs: number, endMs: number, stepSeconds: number, tz: TimeZoneMode): string {
+  if (stepSeconds < 86_400) return formatShort(startMs, tz)
+  const first = at(startMs, tz).format('MMM D')
+  const last = at(endMs - 1, tz).format('MMM D')
+  return first === last ? first : `${first} – ${last}`
+}
+
+/** A time's reading (in seconds) on the clock of the zone shown, as the UTC time that reads the same. */
+export function wallSeconds(s: number, tz: TimeZoneMode): number {
+  return tz === 'utc' ? s : s - new Date(s * 1000).getTimezoneOffset() * 60
+}
+
+/** The IANA name the histogram's buckets are to follow: UTC's clock, or this computer's. */
+export function bucketZone(tz: TimeZoneMode): string | undefined {
+  return tz === 'utc' ? 'UTC' : Intl.DateTimeFormat().resolvedOptions().timeZone || undefined
+}
+
+/** 0001-01-01T00:00Z, from which the store counts its steps (so weeks start on Mondays). */
+const YEAR_ONE_MS = -62_135_596_800_000
+
+/**
+ * The edges of histogram buckets of stepMs that cover [fromMs, toMs), as
+ * storage.bucketEdges draws them: where the clock (UTC's, or this
+ * browser's) reads a multiple of the step since 0001-01-01 00:00, each
+ * clock time once at most across a daylight-saving change. The bucket
+ * starts, then the last one's end.
+ */
+export function bucketEdges(fromMs: number, toMs: number, stepMs: number, utc: boolean): number[] {
+  // A clock reading, as the UTC time that reads the same, and back.
+  const wall = (ms: number) => (utc ? ms : ms - new Date(ms).getTimezoneOffset() * 60_000)
+  const at = (w: number) => {
+    if (utc) return w
+    const d = new Date(w)
+    return new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()).getTime()
+  }
+  let w = YEAR_ONE_MS + Math.floor((wall(fromMs) - YEAR_ONE_MS) / stepMs) * stepMs
+  while (at(w) > fromMs) w -= stepMs
+  const edges = [at(w)]
+  while (edges[edges.length - 1]! < toMs) {
+    w += stepMs
+    const e = at(w)
+    if (e > edges[edges.length - 1]!) edges.push(e)
+  }
+  return edges
+}
+
+/** The index of the bucket of edges (as bucketEdges returns them) that holds ms, or -1. */
+export function bucketIndex(edges: number[], ms: number): number {
+  let lo = 0
+  let hi = edges.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (edges[mid]! <= ms) lo = mid + 1
+    else hi = mid
+  }
+  return lo === 0 || lo === edges.length ? -1 : lo - 1
+}
+
 export function fromNow(iso: string | number): string {
   return dayjs(iso).fromNow()
 }

@@ -43,6 +43,40 @@ describe('the results store', () => {
     expect(store.getState().rows.every((e) => e.status === 'failed')).toBe(true)
   })
 
+  it('asks for the histogram on the clock of the zone shown, and only for it when the zone changes', async () => {
+    const fake = createFakeApi(many, { now: () => NOW })
+    const calls: string[] = []
+    const api: AuditApi = {
+      ...fake,
+      listEvents: (q, signal) => (calls.push('list'), fake.listEvents(q, signal)),
+      facets: (q, signal) => (calls.push('facets'), fake.facets(q, signal)),
+      histogram: (q, signal) => (calls.push(`histogram ${q.timeZone ?? 'none'}`), fake.histogram(q, signal)),
+    }
+    const store = createResultsStore(api)
+    await store.getState().load({ org: 'acme' }, 'Asia/Kolkata')
+    store.getState().loadHistogram('UTC')
+    await vi.waitFor(() => expect(store.getState().histogramLoading).toBe(false))
+    expect(calls.sort()).toEqual(['facets', 'histogram Asia/Kolkata', 'histogram UTC', 'list'])
+  })
+
+  it('counts a live event in the bucket whose start and end hold it, the buckets not all as long', async () => {
+    const fake = createFakeApi(many.slice(0, 5), { now: () => NOW })
+    // A day of 25 hours (Adelaide, when daylight saving ends), then one of 24.
+    const h = {
+      bucketSeconds: 86_400,
+      buckets: [
+        { start: '2026-04-04T13:30:00Z', end: '2026-04-05T14:30:00Z', count: 0, byRisk: {}, byStatus: {} },
+        { start: '2026-04-05T14:30:00Z', end: '2026-04-06T14:30:00Z', count: 0, byRisk: {}, byStatus: {} },
+      ],
+    }
+    const store = createResultsStore({ ...fake, histogram: async () => h })
+    await store.getState().load({ org: 'acme' })
+    await vi.waitFor(() => expect(store.getState().histogram).toBe(h))
+    // 24 h 30 min after the first day's start: still in it (an equal step would put it in the next).
+    store.getState().receive(makeEvent(1000, { timestamp: '2026-04-05T14:00:00Z', riskLevel: 'high' }))
+    expect(store.getState().histogram?.buckets.map((b) => [b.count, b.byRisk['high'] ?? 0])).toEqual([[1, 1], [0, 0]])
+  })
+
   it('ignores an answer to a filter that has since changed', async () => {
     const fake = createFakeApi(many, { now: () => NOW })
     let release!: () => void

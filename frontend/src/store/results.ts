@@ -7,6 +7,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla'
 import type { AuditApi } from '../api/client'
 import { toApiError, type ApiError } from '../api/errors'
 import type { EventDTO, FacetsDTO, HistogramDTO, QueryDTO } from '../api/types'
+import { bucketIndex } from '../lib/time'
 import { FIELD_KEYS } from '../query/parse'
 
 export const PAGE_SIZE = 200
@@ -36,7 +37,10 @@ export interface ResultsState {
   /** Ids of rows that arrived live, for a short highlight. */
   fresh: Set<string>
 
-  load(query: QueryDTO): Promise<void>
+  /** Loads query's rows, facets and histogram, this one in buckets that follow timeZone's clock (an IANA name; none: UTC). */
+  load(query: QueryDTO, timeZone?: string): Promise<void>
+  /** Loads the histogram again in buckets that follow timeZone's clock (the time zone shown changed). */
+  loadHistogram(timeZone: string | undefined): void
   /** Shows error instead of rows, loading nothing (a search with an error). */
   refuse(error: ApiError): void
   loadMore(): Promise<void>
@@ -60,7 +64,18 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
   // many events); dropped when another query loads meanwhile.
   let adds: [FacetKey, string][] = []
   let addsTimer: ReturnType<typeof setTimeout> | undefined
+  // Histogram requests so far: only the newest one's answer is shown.
+  let histograms = 0
   return createStore<ResultsState>((set, get) => {
+    const fetchHistogram = (query: QueryDTO, timeZone: string | undefined, signal: AbortSignal) => {
+      const gen = generation
+      const call = ++histograms
+      const current = () => gen === generation && call === histograms
+      api.histogram(timeZone ? { ...query, timeZone } : query, signal).then(
+        (histogram) => current() && set({ histogram, histogramLoading: false }),
+        () => current() && set({ histogram: undefined, histogramLoading: false }),
+      )
+    }
     const place = (events: EventDTO[], counted: boolean) => {
       held = held.concat(placeLive(set, get, events, counted))
     }
@@ -92,7 +107,7 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
       pending: [],
       fresh: new Set(),
 
-      load: async (query) => {
+      load: async (query, timeZone) => {
         const gen = ++generation
         // The answers for the previous filter are not wanted any more: abort
         // them, so the server stops scanning (their rejections are ignored).
@@ -107,10 +122,7 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
           (facets) => gen === generation && set({ facets, facetsLoading: false }),
           () => gen === generation && set({ facets: undefined, facetsLoading: false }),
         )
-        api.histogram(query, signal).then(
-          (histogram) => gen === generation && set({ histogram, histogramLoading: false }),
-          () => gen === generation && set({ histogram: undefined, histogramLoading: false }),
-        )
+        fetchHistogram(query, timeZone, signal)
         try {
           const p = await page
           if (gen !== generation) return
@@ -121,6 +133,13 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
           if (gen !== generation) return
           set({ rows: [], nextCursor: undefined, loading: false, error: toApiError(err), facets: undefined, facetsLoading: false, histogram: undefined, histogramLoading: false })
         }
+      },
+
+      loadHistogram: (timeZone) => {
+        const { query } = get()
+        if (!query) return
+        set({ histogramLoading: true })
+        fetchHistogram(query, timeZone, inFlight.signal)
       },
 
       refuse: (error) => {
@@ -322,12 +341,11 @@ function bumpCounts(set: StoreApi<ResultsState>['setState'], get: () => ResultsS
   const nextFacets = bumpFacets(facets, events.flatMap((e) => FACET_KEYS.map((key) => [key, e[key]] as [FacetKey, string])))
   let nextHist = histogram
   if (histogram && histogram.buckets.length) {
-    const step = histogram.bucketSeconds * 1000
     const buckets = histogram.buckets.slice()
+    // Buckets are not all as long (a day across a daylight-saving change).
+    const edges = [...buckets.map((b) => Date.parse(b.start)), Date.parse(buckets[buckets.length - 1]!.end)]
     for (const e of events) {
-      const t = Date.parse(e.timestamp)
-      const first = Date.parse(buckets[0]?.start ?? '')
-      const k = Math.floor((t - first) / step)
+      const k = bucketIndex(edges, Date.parse(e.timestamp))
       const b = buckets[k]
       if (!b) continue
       buckets[k] = {

@@ -4,6 +4,7 @@
 // URL's back/forward move the view.
 
 import { ApiError, toApiError } from '../api/errors'
+import { bucketZone } from '../lib/time'
 import { parseQuery } from '../query/parse'
 import { withoutFacetConditions } from './results'
 import { viewQuery } from './view'
@@ -28,6 +29,7 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
   let resubscribe: ReturnType<typeof setTimeout> | undefined
   let lastKey = ''
   let lastOrg = ''
+  let lastZone: string | undefined
   // The organization picker shows each one's size: live events change it.
   let orgsTimer: ReturnType<typeof setTimeout> | undefined
   const refreshOrgsSoon = () => {
@@ -40,8 +42,18 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
     const v = view.getState()
     if (!v.org) return
     const key = JSON.stringify([v.org, v.q, v.range, v.now])
-    if (key === lastKey) return
+    // The time zone shown changes where the histogram's day and hour
+    // buckets start, and nothing else.
+    const zone = bucketZone(v.tz)
+    if (key === lastKey) {
+      if (zone !== lastZone) {
+        lastZone = zone
+        results.getState().loadHistogram(zone)
+      }
+      return
+    }
     lastKey = key
+    lastZone = zone
     stopLive?.()
     stopLive = undefined
     clearTimeout(resubscribe)
@@ -63,7 +75,7 @@ export function connectStores(stores: Stores, win: Pick<Window, 'addEventListene
       return
     }
     const query = viewQuery(v, v.now)
-    void results.getState().load(query)
+    void results.getState().load(query, zone)
     if (v.range.kind === 'relative') {
       // The sidebar counts a field the query filters without the query's
       // own conditions on it, so the stream carries the events that fail
