@@ -477,6 +477,12 @@ type indexSource struct {
 	reverse bool
 	started bool
 	seek    []byte
+	// borrow: a candidate's summary is in a buffer the source reuses,
+	// valid until the next call, not a copy of its own: for a source its
+	// caller reads one candidate at a time (scan), not one a mergeSource
+	// holds while it reads the next.
+	borrow bool
+	buf    []byte
 }
 
 func posKey(prefix []byte, p position) []byte {
@@ -511,7 +517,14 @@ func (s *indexSource) next() (candidate, bool, error) {
 	if c := bytes.Compare(k, s.stop); !s.reverse && c >= 0 || s.reverse && c < 0 {
 		return candidate{}, false, nil
 	}
-	v, err := item.ValueCopy(nil)
+	var v []byte
+	var err error
+	if s.borrow {
+		err = item.Value(func(b []byte) error { s.buf = append(s.buf[:0], b...); return nil })
+		v = s.buf
+	} else {
+		v, err = item.ValueCopy(nil)
+	}
 	if err != nil {
 		return candidate{}, false, fmt.Errorf("failed to read an index entry: %w", err)
 	}
@@ -737,6 +750,9 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 		return err
 	}
 	defer src.close()
+	if is, ok := src.(*indexSource); ok {
+		is.borrow = true // each candidate is done with before the next
+	}
 	memo := summaryMemo{m: map[string]*summary{}}
 	for n := 0; ; n++ {
 		// A scan over a large log takes a while: stop when the caller
