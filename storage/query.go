@@ -499,6 +499,15 @@ func newIndexSource(txn *badger.Txn, prefix []byte, reverse bool, from, to posit
 	return &indexSource{it: it, prefix: prefix, reverse: reverse, seek: posKey(prefix, from), stop: posKey(prefix, to)}
 }
 
+// checkIndexKey checks that index key k is prefix's and a timestamp and a
+// seq (16 bytes) after it.
+func checkIndexKey(k, prefix []byte) error {
+	if len(k) != len(prefix)+16 {
+		return fmt.Errorf("index key of %d bytes under a %d-byte prefix: %w", len(k), len(prefix), ErrTampered)
+	}
+	return nil
+}
+
 func (s *indexSource) next() (candidate, bool, error) {
 	if !s.started {
 		s.started = true
@@ -511,8 +520,8 @@ func (s *indexSource) next() (candidate, bool, error) {
 	}
 	item := s.it.Item()
 	k := item.Key()
-	if len(k) != len(s.prefix)+16 {
-		return candidate{}, false, fmt.Errorf("index key of %d bytes under a %d-byte prefix: %w", len(k), len(s.prefix), ErrTampered)
+	if err := checkIndexKey(k, s.prefix); err != nil {
+		return candidate{}, false, err
 	}
 	if c := bytes.Compare(k, s.stop); !s.reverse && c >= 0 || s.reverse && c < 0 {
 		return candidate{}, false, nil
@@ -1066,11 +1075,14 @@ const minPartSpan = uint64(time.Minute)
 // at a time; a query's parts all read the same snapshot.
 func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(ts uint64) int,
 	add func(bucket int, field byte, value string, n int64)) error {
-	lo, hi, found, err := eventSpan(txn, c)
-	if err != nil || !found {
-		return err
+	cuts := [][2]uint64{{c.since, c.until}}
+	if parts := scanParts(); parts > 1 {
+		lo, hi, found, err := eventSpan(txn, c)
+		if err != nil || !found {
+			return err
+		}
+		cuts = cutParts(c.since, c.until, lo, hi, parts)
 	}
-	cuts := cutParts(c.since, c.until, lo, hi, scanParts())
 	if len(cuts) == 1 {
 		a := newAggregator(bucketOf, add, nil)
 		defer a.flush()
@@ -1083,7 +1095,7 @@ func (s *Store) aggregateScan(txn *badger.Txn, c *compiledFilter, bucketOf func(
 	}
 	var mu sync.Mutex
 	aggs := make([]*aggregator, len(cuts))
-	err = ctx.run(len(cuts), func(i int) error {
+	err := ctx.run(len(cuts), func(i int) error {
 		part := *c
 		part.ctx = ctx
 		part.since, part.until = cuts[i][0], cuts[i][1]
@@ -1189,8 +1201,8 @@ func eventSpan(txn *badger.Txn, c *compiledFilter) (lo, hi uint64, found bool, e
 		if !it.Valid() {
 			return 0, false, nil
 		}
-		if k := it.Item().Key(); len(k) != len(p)+16 {
-			return 0, false, fmt.Errorf("index key of %d bytes under a %d-byte prefix: %w", len(k), len(p), ErrTampered)
+		if err := checkIndexKey(it.Item().Key(), p); err != nil {
+			return 0, false, err
 		}
 		return binary.BigEndian.Uint64(it.Item().Key()[len(p):]), true, nil
 	}
