@@ -679,6 +679,13 @@ func BenchmarkQuery1M(b *testing.B) {
 			_, err := s.Histogram(ctx, fAWS, HistogramOptions{Buckets: 90})
 			return err
 		})
+		// What the timeline asks beside its rows: the facets as choices
+		// (provider counted without provider:aws, from the counters) and
+		// the histogram, counted in one scan.
+		overview := median(b, 7, func(int) error {
+			_, _, err := s.Overview(ctx, fAWS, HistogramOptions{Buckets: 90})
+			return err
+		})
 		get := median(b, 201, func(i int) error {
 			_, err := s.Get(ctx, "acme", benchID((i*7919)%bm.n))
 			return err
@@ -727,6 +734,7 @@ func BenchmarkQuery1M(b *testing.B) {
 		b.ReportMetric(ms(selective), "selective1pct-ms")
 		b.ReportMetric(ms(aggregates), "facets+hist90d-ms")
 		b.ReportMetric(ms(filtered), "facets+hist90d-aws-ms")
+		b.ReportMetric(ms(overview), "overview90d-aws-ms")
 		b.ReportMetric(ms(get), "get-ms")
 		b.ReportMetric(ms(getCold), "get-cold-ms")
 		b.ReportMetric(ms(rawPage), "raw-page100-ms")

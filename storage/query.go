@@ -1284,23 +1284,40 @@ func (s *Store) Facets(ctx context.Context, f Filter) (map[string]map[string]int
 
 // facets is Facets in txn.
 func (s *Store) facets(txn *badger.Txn, c *compiledFilter) (map[string]map[string]int64, error) {
-	out := map[string]map[string]int64{}
+	out := newFacetCounts()
+	err := s.aggregate(txn, c, true, nil, func(uint64) int { return 0 }, out.add)
+	out.dropPruned()
+	return out, err
+}
+
+// facetCounts are the counts per facet and value.
+type facetCounts map[string]map[string]int64
+
+func newFacetCounts() facetCounts {
+	out := facetCounts{}
 	for _, name := range facetOfField {
 		out[name] = map[string]int64{}
 	}
-	err := s.aggregate(txn, c, true, nil, func(uint64) int { return 0 }, func(_ int, field byte, value string, n int64) {
-		if name, ok := facetOfField[field]; ok {
-			out[name][value] += n
-		}
-	})
-	for _, m := range out {
+	return out
+}
+
+// add is an add of aggregate's: it counts the facet fields, in any bucket.
+func (fc facetCounts) add(_ int, field byte, value string, n int64) {
+	if name, ok := facetOfField[field]; ok {
+		fc[name][value] += n
+	}
+}
+
+// dropPruned deletes the values counted zero times: retention pruned every
+// event of theirs.
+func (fc facetCounts) dropPruned() {
+	for _, m := range fc {
 		for v, n := range m {
 			if n == 0 {
-				delete(m, v) // every event of the value was pruned by retention
+				delete(m, v)
 			}
 		}
 	}
-	return out, err
 }
 
 // FacetChoices counts the events matching f per category, provider,
@@ -1313,6 +1330,22 @@ func (s *Store) facets(txn *badger.Txn, c *compiledFilter) (map[string]map[strin
 // of each filtered field take one more pass, run alongside the others, all
 // on one snapshot of the log.
 func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[string]int64, error) {
+	out, _, err := s.facetChoices(ctx, f, nil)
+	return out, err
+}
+
+// Overview counts what a timeline shows beside its rows: FacetChoices(f)
+// and Histogram(f, opts), on one snapshot of the log. Where the hourly
+// counters do not answer f (it filters by more than time), one pass counts
+// both the histogram and the facets of all of f: the histogram's range
+// holds every event matching f. That is half the work of asking for each.
+func (s *Store) Overview(ctx context.Context, f Filter, opts HistogramOptions) (map[string]map[string]int64, Histogram, error) {
+	return s.facetChoices(ctx, f, &opts)
+}
+
+// facetChoices is FacetChoices, and the histogram hist asks for unless it
+// is nil.
+func (s *Store) facetChoices(ctx context.Context, f Filter, hist *HistogramOptions) (map[string]map[string]int64, Histogram, error) {
 	type pass struct {
 		facet string // "" for all of f
 		f     Filter
@@ -1337,33 +1370,56 @@ func (s *Store) FacetChoices(ctx context.Context, f Filter) (map[string]map[stri
 		passes = append(passes, &pass{facet: c.facet, f: f})
 		*c.only, *c.not = only, not
 	}
+	// The histogram is counted in the pass of all of f, with its facets,
+	// unless the hourly counters answer those (f filters by time alone):
+	// then it has a pass of its own, the last.
+	shared := hist != nil && !f.timeOnly()
+	n := len(passes)
+	if hist != nil && !shared {
+		n++
+	}
 	// The passes read one snapshot, side by side (a read-only Badger
 	// transaction serves iterators side by side); a pass that fails stops
 	// the others, and its error is the answer.
 	pctx := &partsCtx{Context: ctx}
-	cs := make([]*compiledFilter, len(passes))
-	for i, p := range passes {
-		c, err := compile(p.f)
+	cs := make([]*compiledFilter, n)
+	for i := range cs {
+		pf := f // the histogram's own pass
+		if i < len(passes) {
+			pf = passes[i].f
+		}
+		c, err := compile(pf)
 		if err != nil {
-			return nil, err
+			return nil, Histogram{}, err
 		}
 		c.ctx = pctx
 		cs[i] = c
 	}
+	var h Histogram
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		return pctx.run(len(passes), func(i int) (err error) {
-			passes[i].out, err = s.facets(txn, cs[i])
+		return pctx.run(n, func(i int) (err error) {
+			switch {
+			case i == len(passes):
+				h, err = s.histogram(txn, cs[i], *hist, nil)
+			case i == 0 && shared:
+				fc := newFacetCounts()
+				h, err = s.histogram(txn, cs[i], *hist, fc.add)
+				fc.dropPruned()
+				passes[i].out = fc
+			default:
+				passes[i].out, err = s.facets(txn, cs[i])
+			}
 			return err
 		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, Histogram{}, err
 	}
 	out := passes[0].out
 	for _, p := range passes[1:] {
 		out[p.facet] = p.out[p.facet]
 	}
-	return out, nil
+	return out, h, nil
 }
 
 // Bucket is one bar of a histogram: the events in [Start, End).
@@ -1420,6 +1476,21 @@ func (s *Store) Histogram(ctx context.Context, f Filter, opts HistogramOptions) 
 		return Histogram{}, err
 	}
 	c.ctx = ctx
+	var out Histogram
+	err = s.view(ctx, func(txn *badger.Txn) error {
+		out, err = s.histogram(txn, c, opts, nil)
+		return err
+	})
+	return out, err
+}
+
+// histogram is Histogram in txn. When also is not nil, it is fed every
+// count of the events the histogram counts (add's, of aggregate): all the
+// events matching c, since its range covers them, so that their facets
+// are counted in the same pass.
+func (s *Store) histogram(txn *badger.Txn, c *compiledFilter, opts HistogramOptions,
+	also func(bucket int, field byte, value string, n int64)) (Histogram, error) {
+	f := c.f
 	buckets, loc := opts.Buckets, opts.Location
 	if buckets <= 0 {
 		buckets = 60
@@ -1428,7 +1499,7 @@ func (s *Store) Histogram(ctx context.Context, f Filter, opts HistogramOptions) 
 		loc = time.UTC
 	}
 	var out Histogram
-	err = s.view(ctx, func(txn *badger.Txn) error {
+	err := func() error {
 		// The oldest or newest matching event, if any.
 		edge := func(order Order) (time.Time, bool, error) {
 			cf := *c
@@ -1502,8 +1573,11 @@ func (s *Store) Histogram(ctx context.Context, f Filter, opts HistogramOptions) 
 			case fieldStatus:
 				out.Buckets[i].ByStatus[value] += n
 			}
+			if also != nil {
+				also(i, field, value, n)
+			}
 		})
-	})
+	}()
 	return out, err
 }
 

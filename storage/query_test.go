@@ -325,23 +325,85 @@ func checkAggregates(t *testing.T, s *Store, all []StoredEvent, f Filter) {
 			t.Fatalf("facet %s: %v, want %v", k, facets[k], exp[k])
 		}
 	}
+	choices := expectedChoices(t, all, f)
+	got, err := s.FacetChoices(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFacets(t, "FacetChoices", got, choices)
 	// In UTC, and in zones whose offsets are not whole hours, where
 	// bucket edges cut UTC hours that the counters cannot split.
 	for _, zone := range []string{"UTC", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Adelaide", "America/St_Johns"} {
 		loc := mustLoadLocation(t, zone)
 		for _, nb := range []int{10, 60, 500} { // buckets of a day, six hours and an hour
+			what := fmt.Sprintf("%s, %d buckets", zone, nb)
 			hist, err := s.Histogram(ctx, f, HistogramOptions{Buckets: nb, Location: loc})
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Overview counts both, in one pass where it scans.
+			facets, ohist, err := s.Overview(ctx, f, HistogramOptions{Buckets: nb, Location: loc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFacets(t, "Overview, "+what, facets, choices)
 			if len(want) == 0 {
+				if len(hist.Buckets)+len(ohist.Buckets) != 0 {
+					t.Fatalf("%s: no events, but buckets %v and %v", what, hist.Buckets, ohist.Buckets)
+				}
 				continue
 			}
-			checkHistogram(t, fmt.Sprintf("%s, %d buckets", zone, nb), hist, loc, want)
+			checkHistogram(t, what, hist, loc, want)
+			checkHistogram(t, "Overview, "+what, ohist, loc, want)
 			if len(hist.Buckets) > nb+2 {
 				t.Fatalf("%s: %d buckets, want at most %d", zone, len(hist.Buckets), nb+2)
 			}
 		}
+	}
+}
+
+// expectedChoices counts events the way FacetChoices should: a field f
+// filters is counted without f's conditions on it.
+func expectedChoices(t *testing.T, all []StoredEvent, f Filter) map[string]map[string]int64 {
+	t.Helper()
+	exp := expectedFacets(bruteForce(t, all, f))
+	for facet, clear := range map[string]func(g *Filter) bool{
+		FacetCategory: func(g *Filter) bool {
+			g.Categories, g.NotCategories = nil, nil
+			return len(f.Categories)+len(f.NotCategories) > 0
+		},
+		FacetProvider: func(g *Filter) bool {
+			g.Providers, g.NotProviders = nil, nil
+			return len(f.Providers)+len(f.NotProviders) > 0
+		},
+		FacetStatus: func(g *Filter) bool {
+			g.Statuses, g.NotStatuses = nil, nil
+			return len(f.Statuses)+len(f.NotStatuses) > 0
+		},
+		FacetRiskLevel: func(g *Filter) bool {
+			g.RiskLevels, g.NotRiskLevels = nil, nil
+			return len(f.RiskLevels)+len(f.NotRiskLevels) > 0
+		},
+		FacetUserID: func(g *Filter) bool { g.UserIDs, g.NotUserIDs = nil, nil; return len(f.UserIDs)+len(f.NotUserIDs) > 0 },
+	} {
+		g := f
+		if clear(&g) {
+			exp[facet] = expectedFacets(bruteForce(t, all, g))[facet]
+		}
+	}
+	return exp
+}
+
+// checkFacets fails t unless got counts what want does, no more.
+func checkFacets(t *testing.T, what string, got, want map[string]map[string]int64) {
+	t.Helper()
+	for k := range want {
+		if !maps.Equal(got[k], want[k]) {
+			t.Fatalf("%s: facet %s: %v, want %v", what, k, got[k], want[k])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: facets %v, want %v", what, got, want)
 	}
 }
 
