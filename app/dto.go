@@ -108,6 +108,13 @@ type HistogramDTO struct {
 	Buckets       []HistogramBucketDTO `json:"buckets"`
 }
 
+// OverviewDTO is what the timeline shows beside a query's rows: its facets
+// and its histogram, counted on one snapshot of the log.
+type OverviewDTO struct {
+	Facets    FacetsDTO    `json:"facets"`
+	Histogram HistogramDTO `json:"histogram"`
+}
+
 // OrganizationDTO is one organization's log.
 type OrganizationDTO struct {
 	ID             string `json:"id"`

@@ -162,6 +162,7 @@ func (s *api) routes() []route {
 		{"GET", "/api/operations/events/{id}", s.auth(s.getEvent)},
 		{"GET", "/api/operations/facets", s.auth(s.facets)},
 		{"GET", "/api/operations/histogram", s.auth(s.histogram)},
+		{"GET", "/api/operations/overview", s.auth(s.overview)},
 		{"GET", "/api/operations/stream", s.auth(s.stream)},
 		{"POST", "/api/tokens/{id}/revoke", s.auth(s.revokeToken)},
 		{"POST", "/api/organizations/{org}/keys/rotate", s.auth(s.rotateDataKey)},
@@ -585,6 +586,15 @@ func (s *api) histogram(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	h, err := s.app.histogram(r.Context(), HistogramQueryDTO{QueryDTO: q, TimeZone: r.URL.Query().Get("timeZone")})
 	s.reply(w, h, err)
+}
+
+func (s *api) overview(w http.ResponseWriter, r *http.Request, p principal) {
+	q, ok := s.readableQuery(w, r, p, "timeZone")
+	if !ok {
+		return
+	}
+	o, err := s.app.overview(r.Context(), HistogramQueryDTO{QueryDTO: q, TimeZone: r.URL.Query().Get("timeZone")})
+	s.reply(w, o, err)
 }
 
 // revokeToken revokes a token while the app runs: only the CLI on this

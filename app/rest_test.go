@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -198,6 +199,7 @@ func TestREST_Auth(t *testing.T) {
 		{"read other org list", "GET", "/api/operations/events?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
 		{"read other org facets", "GET", "/api/operations/facets?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
 		{"read other org histogram", "GET", "/api/operations/histogram?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
+		{"read other org overview", "GET", "/api/operations/overview?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
 		{"read other org stream", "GET", "/api/operations/stream?org=org-b", f.tokens["readA"], "", 404, CodeNotFound},
 		{"append token cannot read", "GET", "/api/operations/events?org=org-a", f.tokens["appendA"], "", 403, CodeForbidden},
 		{"read token cannot append", "POST", "/api/operations/events", f.tokens["readA"], eventsJSON(f.t, "org-a", 1), 403, CodeForbidden},
@@ -970,6 +972,54 @@ func TestREST_HistogramInATimeZone(t *testing.T) {
 	}
 }
 
+// The overview answers what the facets and the histogram do, for the same
+// query, in one request: filtered by time alone (the counters answer the
+// facets) and beyond (one scan counts both), in UTC and in a zone whose
+// days start at a half hour. A bad time zone or filter is refused like
+// theirs.
+func TestREST_OverviewIsFacetsAndHistogram(t *testing.T) {
+	f := newRESTFixture(t)
+	since := url.QueryEscape(time.Now().UTC().Add(-30 * 24 * time.Hour).Format(time.RFC3339))
+	for _, q := range []string{"", "&since=" + since, "&provider=aws", "&notStatus=failed&category=apply", "&text=token"} {
+		for _, zone := range []string{"", "&timeZone=Asia%2FKolkata"} {
+			get := func(what string, into any) {
+				t.Helper()
+				resp, body := f.do("GET", "/api/operations/"+what+"?org=org-a"+q, f.tokens["readA"], nil)
+				if resp.StatusCode != 200 {
+					t.Fatalf("%s%s: %d %s", what, q, resp.StatusCode, body)
+				}
+				if err := json.Unmarshal(body, into); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var facets FacetsDTO
+			var hist HistogramDTO
+			var o OverviewDTO
+			get("facets", &facets)
+			q += zone
+			get("histogram", &hist)
+			get("overview", &o)
+			q = strings.TrimSuffix(q, zone)
+			if !reflect.DeepEqual(o.Facets, facets) || !reflect.DeepEqual(o.Histogram, hist) {
+				t.Errorf("overview%s%s:\n%+v\nwant facets %+v\nand histogram %+v", q, zone, o, facets, hist)
+			}
+			var n int64
+			for _, c := range o.Facets[storage.FacetCategory] {
+				n += c.Count
+			}
+			if q == "" && n != 27 {
+				t.Errorf("overview counts %d events, want 27", n)
+			}
+		}
+	}
+	for _, q := range []string{"timeZone=Mars/Olympus_Mons", "status=done"} {
+		resp, body := f.do("GET", "/api/operations/overview?org=org-a&"+q, f.tokens["readA"], nil)
+		if field := strings.Split(q, "=")[0]; resp.StatusCode != 400 || !strings.Contains(string(body), field) {
+			t.Errorf("%s: %d %s; want 400 naming %s", q, resp.StatusCode, body, field)
+		}
+	}
+}
+
 // A query parameter the API does not know is refused with 400 naming it,
 // not ignored (an event's field name for the filter's answered for every
 // event).
@@ -979,6 +1029,7 @@ func TestREST_UnknownQueryParameter(t *testing.T) {
 		"/api/operations/facets?org=org-a&riskLevel=high",
 		"/api/operations/events?org=org-a&userId=bob",
 		"/api/operations/histogram?org=org-a&categroy=apply",
+		"/api/operations/overview?org=org-a&riskLevel=high",
 	} {
 		resp, body := f.do("GET", path, f.tokens["readA"], nil)
 		if resp.StatusCode != 400 || !strings.Contains(string(body), "is not a parameter of this request") {
