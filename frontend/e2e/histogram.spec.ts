@@ -116,9 +116,10 @@ for (const timezoneId of ['Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Adelaide'
         [{ range: '30d', tz: 'utc' }, 86_400],
       ]
       for (const [params, step] of cases) {
-        const answer = page.waitForResponse((r) => r.url().includes('/api/operations/histogram'))
+        // A page asks for its facets and histogram in one request.
+        const answer = page.waitForResponse((r) => r.url().includes('/api/operations/overview'))
         await open(page, { org: 'acme-prod', ...params })
-        const h = (await (await answer).json()) as { bucketSeconds: number; buckets: { start: string; count: number }[] }
+        const { histogram: h } = (await (await answer).json()) as { histogram: { bucketSeconds: number; buckets: { start: string; count: number }[] } }
         expect(h.bucketSeconds).toBe(step)
         const utc = params.tz === 'utc'
         // Each bar's start on the wall clock of the zone the page shows: [day of the week, hour, minute].

@@ -1,6 +1,6 @@
 import type {
   AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportHandle, RetentionDTO, RetentionSetRequest, ExportProgress, ExportRequest, FacetsDTO,
-  HistogramDTO, HistogramQueryDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
+  HistogramDTO, HistogramQueryDTO, InclusionProofDTO, OrganizationDTO, OverviewDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
 /** Stops a subscription. */
@@ -26,6 +26,8 @@ export interface AuditApi {
   eventProof(org: string, id: string): Promise<InclusionProofDTO>
   facets(q: QueryDTO, signal?: AbortSignal): Promise<FacetsDTO>
   histogram(q: HistogramQueryDTO, signal?: AbortSignal): Promise<HistogramDTO>
+  /** The facets and the histogram at once: where the server scans for them, one scan counts both. */
+  overview(q: HistogramQueryDTO, signal?: AbortSignal): Promise<OverviewDTO>
   latestCheckpoint(org: string): Promise<CheckpointDTO>
   verify(org: string, onProgress?: (p: VerifyProgress) => void): Promise<VerifyResultDTO>
   /**

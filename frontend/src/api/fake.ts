@@ -341,6 +341,10 @@ export function createFakeApi(events?: EventDTO[], opts: FakeOptions = {}): Fake
         })
         return { bucketSeconds, buckets }
       }),
+    overview: async (q, signal) => {
+      const [facets, histogram] = await Promise.all([api.facets(q, signal), api.histogram(q, signal)])
+      return { facets, histogram }
+    },
     latestCheckpoint: (org) =>
       run(() => {
         const ds = dataset(org)

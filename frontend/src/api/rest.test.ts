@@ -54,7 +54,8 @@ describe('createRestApi', () => {
     await api.listEvents({ org: 'acme' }, ctl.signal)
     await api.facets({ org: 'acme' }, ctl.signal)
     await api.histogram({ org: 'acme' }, ctl.signal)
-    expect(fetch.mock.calls.map((c) => c[1]?.signal)).toEqual([ctl.signal, ctl.signal, ctl.signal])
+    await api.overview({ org: 'acme' }, ctl.signal)
+    expect(fetch.mock.calls.map((c) => c[1]?.signal)).toEqual([ctl.signal, ctl.signal, ctl.signal, ctl.signal])
   })
 
   it('treats an empty nextCursor and null events as the last page', async () => {
@@ -71,6 +72,7 @@ describe('createRestApi', () => {
     await api.eventProof('acme', 'e1')
     await api.facets({ org: 'acme', providers: ['aws'] })
     await api.histogram({ org: 'acme', since: 's', timeZone: 'Asia/Kolkata' })
+    await api.overview({ org: 'acme', notProviders: ['gcp'], timeZone: 'UTC' })
     await api.latestCheckpoint('a b')
     await api.verify('acme')
     expect(fetch.mock.calls.map((c) => `${c[1]?.method} ${c[0]}`)).toEqual([
@@ -80,6 +82,7 @@ describe('createRestApi', () => {
       'GET /api/operations/events/e1/proof?org=acme',
       'GET /api/operations/facets?org=acme&provider=aws',
       'GET /api/operations/histogram?org=acme&since=s&timeZone=Asia%2FKolkata',
+      'GET /api/operations/overview?org=acme&timeZone=UTC&notProvider=gcp',
       'GET /api/checkpoints/latest?org=a%20b',
       'POST /api/verify?org=acme',
     ])

@@ -4,7 +4,7 @@ import { queryToSearchParams } from './params'
 import { exportId, pollExport } from './exports'
 import type {
   AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportJobDTO, RetentionDTO, FacetsDTO, HistogramDTO, HistogramQueryDTO, InclusionProofDTO,
-  OrganizationDTO, SyncStatusDTO, VerifyResultDTO, ReportResultDTO,
+  OrganizationDTO, OverviewDTO, SyncStatusDTO, VerifyResultDTO, ReportResultDTO,
 } from './types'
 
 type FetchFn = typeof fetch
@@ -104,6 +104,7 @@ export function createRestApi(opts: RestOptions = {}): AuditApi {
     eventProof: (o, id) => get<InclusionProofDTO>(`/api/operations/events/${encodeURIComponent(id)}/proof?${org(o)}`),
     facets: (q, signal) => get<FacetsDTO>('/api/operations/facets?' + qs(q), signal),
     histogram: (q, signal) => get<HistogramDTO>('/api/operations/histogram?' + qs(q), signal),
+    overview: (q, signal) => get<OverviewDTO>('/api/operations/overview?' + qs(q), signal),
     latestCheckpoint: (o) => get<CheckpointDTO>('/api/checkpoints/latest?' + org(o)),
     verify: (o, onProgress) => {
       // Progress comes over SSE while the POST runs; the POST's answer is the result.

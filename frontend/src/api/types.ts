@@ -91,6 +91,12 @@ export interface HistogramDTO {
   buckets: HistogramBucketDTO[]
 }
 
+/** What the timeline shows beside a query's rows: its facets and its histogram, counted on one snapshot of the log. */
+export interface OverviewDTO {
+  facets: FacetsDTO
+  histogram: HistogramDTO
+}
+
 export interface OrganizationDTO {
   id: string
   size: number

@@ -12,6 +12,7 @@ function bindings(over: Partial<WailsBindings> = {}): WailsBindings {
     EventProof: ok({ verified: true }),
     Facets: ok({}),
     Histogram: ok({ bucketSeconds: 60, buckets: [] }),
+    Overview: ok({ facets: {}, histogram: { bucketSeconds: 60, buckets: [] } }),
     LatestCheckpoint: ok({ size: 3 }),
     Verify: ok({ clean: true }),
     Subscribe: ok(undefined),
@@ -52,6 +53,8 @@ describe('createWailsApi', () => {
     await api.eventProof('acme', 'e1')
     await api.facets({ org: 'acme' })
     await api.histogram({ org: 'acme' })
+    await api.overview({ org: 'acme', providers: ['aws'], timeZone: 'Asia/Kolkata' })
+    expect(b.Overview).toHaveBeenCalledWith({ org: 'acme', providers: ['aws'], timeZone: 'Asia/Kolkata' })
     await api.latestCheckpoint('acme')
     expect(b.LatestCheckpoint).toHaveBeenCalledWith('acme')
     expect(await api.organizations()).toEqual([{ id: 'acme', size: 3 }])

@@ -3,7 +3,7 @@ import { ApiError, toApiError } from './errors'
 import { exportId } from './exports'
 import type {
   AppInfo, AuditCopyDTO, CheckpointDTO, EventDTO, EventPageDTO, ExpiringDTO, ExportProgress, RetentionDTO, RetentionSetRequest, ExportRequest, ExportResultDTO, FacetsDTO,
-  HistogramDTO, HistogramQueryDTO, InclusionProofDTO, OrganizationDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
+  HistogramDTO, HistogramQueryDTO, InclusionProofDTO, OrganizationDTO, OverviewDTO, QueryDTO, SyncStatusDTO, VerifyProgress, VerifyResultDTO, ReportRequest, ReportResultDTO,
 } from './types'
 
 /** The methods app.App binds (see app/ in the Go module). */
@@ -16,6 +16,7 @@ export interface WailsBindings {
   EventProof(org: string, id: string): Promise<InclusionProofDTO>
   Facets(q: QueryDTO): Promise<FacetsDTO>
   Histogram(q: HistogramQueryDTO): Promise<HistogramDTO>
+  Overview(q: HistogramQueryDTO): Promise<OverviewDTO>
   LatestCheckpoint(org: string): Promise<CheckpointDTO>
   Verify(org: string): Promise<VerifyResultDTO>
   Subscribe(q: QueryDTO): Promise<void>
@@ -78,6 +79,7 @@ export function createWailsApi(app: WailsBindings, runtime: WailsRuntime | undef
     eventProof: (o, id) => wrap(() => app.EventProof(o, id)),
     facets: (q) => wrap(() => app.Facets(q)),
     histogram: (q) => wrap(() => app.Histogram(q)),
+    overview: (q) => wrap(() => app.Overview(q)),
     latestCheckpoint: (o) => wrap(() => app.LatestCheckpoint(o)),
     verify: (o, onProgress) => {
       const off = onProgress && runtime

@@ -23,18 +23,17 @@ describe('the results store', () => {
 
   it('aborts the requests of a filter that has since changed, so the server stops scanning for them', async () => {
     const fake = createFakeApi(many, { now: () => NOW })
-    const signals: Record<string, AbortSignal[]> = { list: [], facets: [], histogram: [] }
+    const signals: Record<string, AbortSignal[]> = { list: [], overview: [] }
     const api: AuditApi = {
       ...fake,
       listEvents: (q, signal) => (signals.list!.push(signal!), fake.listEvents(q)),
-      facets: (q, signal) => (signals.facets!.push(signal!), fake.facets(q)),
-      histogram: (q, signal) => (signals.histogram!.push(signal!), fake.histogram(q)),
+      overview: (q, signal) => (signals.overview!.push(signal!), fake.overview(q)),
     }
     const store = createResultsStore(api)
     const first = store.getState().load({ org: 'acme' })
     const second = store.getState().load({ org: 'acme', statuses: ['failed'] })
     await Promise.all([first, second])
-    for (const kind of ['list', 'facets', 'histogram']) {
+    for (const kind of ['list', 'overview']) {
       const [old, current] = signals[kind]!
       expect(old?.aborted, kind).toBe(true)
       expect(current?.aborted, kind).toBe(false)
@@ -43,7 +42,7 @@ describe('the results store', () => {
     expect(store.getState().rows.every((e) => e.status === 'failed')).toBe(true)
   })
 
-  it('asks for the histogram on the clock of the zone shown, and only for it when the zone changes', async () => {
+  it('asks for the facets and the histogram, on the clock of the zone shown, in one request, and only for the histogram when the zone changes', async () => {
     const fake = createFakeApi(many, { now: () => NOW })
     const calls: string[] = []
     const api: AuditApi = {
@@ -51,12 +50,35 @@ describe('the results store', () => {
       listEvents: (q, signal) => (calls.push('list'), fake.listEvents(q, signal)),
       facets: (q, signal) => (calls.push('facets'), fake.facets(q, signal)),
       histogram: (q, signal) => (calls.push(`histogram ${q.timeZone ?? 'none'}`), fake.histogram(q, signal)),
+      overview: (q, signal) => (calls.push(`overview ${q.timeZone ?? 'none'}`), fake.overview(q, signal)),
+    }
+    const store = createResultsStore(api)
+    await store.getState().load({ org: 'acme' }, 'Asia/Kolkata')
+    await vi.waitFor(() => expect(store.getState().facetsLoading).toBe(false))
+    expect(store.getState().facets?.['status']).toEqual([{ value: 'applied', count: 405 }, { value: 'failed', count: 45 }])
+    store.getState().loadHistogram('UTC')
+    await vi.waitFor(() => expect(store.getState().histogramLoading).toBe(false))
+    expect(calls.sort()).toEqual(['histogram UTC', 'list', 'overview Asia/Kolkata'])
+  })
+
+  it('shows the histogram of the zone asked for last, even when the first answer comes after it', async () => {
+    const fake = createFakeApi(many, { now: () => NOW })
+    let release!: () => void
+    const slow = new Promise<void>((r) => (release = r))
+    const utc = { bucketSeconds: 3600, buckets: [] }
+    const api: AuditApi = {
+      ...fake,
+      overview: async (q) => (await slow, fake.overview(q)),
+      histogram: async () => utc,
     }
     const store = createResultsStore(api)
     await store.getState().load({ org: 'acme' }, 'Asia/Kolkata')
     store.getState().loadHistogram('UTC')
-    await vi.waitFor(() => expect(store.getState().histogramLoading).toBe(false))
-    expect(calls.sort()).toEqual(['facets', 'histogram Asia/Kolkata', 'histogram UTC', 'list'])
+    await vi.waitFor(() => expect(store.getState().histogram).toBe(utc))
+    release()
+    await vi.waitFor(() => expect(store.getState().facetsLoading).toBe(false))
+    expect(store.getState().facets?.['status']).toHaveLength(2)
+    expect(store.getState().histogram).toBe(utc)
   })
 
   it('counts a live event in the bucket whose start and end hold it, the buckets not all as long', async () => {
@@ -69,7 +91,7 @@ describe('the results store', () => {
         { start: '2026-04-05T14:30:00Z', end: '2026-04-06T14:30:00Z', count: 0, byRisk: {}, byStatus: {} },
       ],
     }
-    const store = createResultsStore({ ...fake, histogram: async () => h })
+    const store = createResultsStore({ ...fake, overview: async (q) => ({ facets: await fake.facets(q), histogram: h }) })
     await store.getState().load({ org: 'acme' })
     await vi.waitFor(() => expect(store.getState().histogram).toBe(h))
     // 24 h 30 min after the first day's start: still in it (an equal step would put it in the next).

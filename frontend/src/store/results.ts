@@ -76,6 +76,21 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
         () => current() && set({ histogram: undefined, histogramLoading: false }),
       )
     }
+    // The facets and the histogram of a new query, in one request: the
+    // server counts both in one scan where it scans. Its histogram is shown
+    // unless one asked for since (another time zone) came first.
+    const fetchOverview = (query: QueryDTO, timeZone: string | undefined, signal: AbortSignal) => {
+      const gen = generation
+      const call = ++histograms
+      const show = (facets: FacetsDTO | undefined, histogram: HistogramDTO | undefined) => {
+        if (gen !== generation) return
+        set(call === histograms ? { facets, facetsLoading: false, histogram, histogramLoading: false } : { facets, facetsLoading: false })
+      }
+      api.overview(timeZone ? { ...query, timeZone } : query, signal).then(
+        (o) => show(o.facets, o.histogram),
+        () => show(undefined, undefined),
+      )
+    }
     const place = (events: EventDTO[], counted: boolean) => {
       held = held.concat(placeLive(set, get, events, counted))
     }
@@ -118,11 +133,7 @@ export function createResultsStore(api: AuditApi): StoreApi<ResultsState> {
         set({ query, loading: true, error: undefined, pending: [], loadingMore: false, histogramLoading: true, facetsLoading: true })
         const page = api.listEvents({ ...query, limit: PAGE_SIZE }, signal)
         // Facets and histogram arrive on their own; the rows matter most.
-        api.facets(query, signal).then(
-          (facets) => gen === generation && set({ facets, facetsLoading: false }),
-          () => gen === generation && set({ facets: undefined, facetsLoading: false }),
-        )
-        fetchHistogram(query, timeZone, signal)
+        fetchOverview(query, timeZone, signal)
         try {
           const p = await page
           if (gen !== generation) return
