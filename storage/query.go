@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -1149,9 +1150,9 @@ func (c *partsCtx) Err() error {
 // run runs part(0) to part(n-1), each in a goroutine of its own, and waits
 // for them all. The first part to fail is the answer, and ends the others.
 // A part that panics ends the others too, and its panic is raised again
-// here, in the caller's goroutine: the app's bindings and the REST API
-// recover a call's panic, but one in a goroutine of its own ends the
-// process.
+// here, in the caller's goroutine, as a *PartPanic: the app's bindings and
+// the REST API recover a call's panic, but one in a goroutine of its own
+// ends the process.
 func (c *partsCtx) run(n int, part func(i int) error) error {
 	var wg sync.WaitGroup
 	var panicked atomic.Pointer[any]
@@ -1159,7 +1160,8 @@ func (c *partsCtx) run(n int, part func(i int) error) error {
 		wg.Go(func() {
 			defer func() {
 				if r := recover(); r != nil {
-					panicked.CompareAndSwap(nil, &r)
+					var p any = &PartPanic{Value: r, Stack: debug.Stack()}
+					panicked.CompareAndSwap(nil, &p)
 					err := fmt.Errorf("a part of the scan panicked: %v", r)
 					c.failed.CompareAndSwap(nil, &err)
 				}
@@ -1177,6 +1179,20 @@ func (c *partsCtx) run(n int, part func(i int) error) error {
 		return *err
 	}
 	return nil
+}
+
+// A PartPanic is the panic of a part of a query that scans in parts side
+// by side, raised again in the query's goroutine: Value is what the part
+// panicked with, and Stack the part's goroutine's stack where it did (the
+// stack of the goroutine that raises it again says only where the query
+// waited for its parts).
+type PartPanic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *PartPanic) String() string {
+	return fmt.Sprintf("%v\n\ngoroutine of the part that panicked:\n%s", p.Value, p.Stack)
 }
 
 // eventSpan returns the timestamps of the organization's first and last

@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -284,8 +285,10 @@ func TestAggregate_APartsPanicReachesTheCaller(t *testing.T) {
 			})
 			return nil
 		}()
-		if got != "a part's panic" {
-			t.Fatalf("recovered %v, want the part's panic", got)
+		p, ok := got.(*PartPanic)
+		if !ok || p.Value != "a part's panic" || !strings.Contains(string(p.Stack), "TestAggregate_APartsPanicReachesTheCaller") ||
+			!strings.Contains(fmt.Sprint(p), "a part's panic\n\ngoroutine of the part that panicked:\ngoroutine ") {
+			t.Fatalf("recovered %v, want the part's panic, with the part's stack", got)
 		}
 		checkAggregates(t, s, all, f)
 	})
