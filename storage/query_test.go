@@ -635,6 +635,66 @@ func TestQuery_FacetChoices(t *testing.T) {
 	}
 }
 
+// Overview answers exactly FacetChoices and Histogram at the edges of
+// time too: where f filters by more than time, the facets of all of f are
+// counted over the histogram's range, so that range must hold every event
+// f matches (one at MinTimestamp, one ahead of the store's clock) whether
+// since and until are open, before MinTimestamp, past what keys encode or
+// empty.
+func TestQuery_OverviewAtTheEdgesOfTime(t *testing.T) {
+	s, _ := seedQueryStore(t)
+	ctx := context.Background()
+	evs := []Event{testEvent("acme", 1), testEvent("acme", 2)}
+	evs[0].Timestamp = MinTimestamp
+	evs[1].Timestamp = s.opts.Now().Add(23 * time.Hour)
+	if _, err := s.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	sinces := []time.Time{{}, time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC), MinTimestamp, baseTime.Add(7*time.Hour + 30*time.Minute), s.opts.Now().Add(time.Hour)}
+	untils := []time.Time{{}, MinTimestamp.Add(time.Nanosecond), baseTime.Add(100 * time.Hour), maxEncTime.Add(time.Nanosecond), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
+	kolkata := mustLoadLocation(t, "Asia/Kolkata")
+	for name, base := range map[string]Filter{
+		"time only": {},
+		"provider":  {Providers: []string{Providers[0]}},
+		"text":      {Text: "number 1", NotRiskLevels: []string{"low"}},
+	} {
+		for _, since := range sinces {
+			for _, until := range untils {
+				for _, nb := range []int{60, 1000} { // the latter in steps under an hour for short ranges
+					f := base
+					f.Org, f.Since, f.Until = "acme", since, until
+					opts := HistogramOptions{Buckets: nb, Location: kolkata}
+					what := fmt.Sprintf("%s, since %s, until %s, %d buckets", name, since, until, nb)
+					facets, err := s.FacetChoices(ctx, f)
+					if err != nil {
+						t.Fatal(what, err)
+					}
+					hist, err := s.Histogram(ctx, f, opts)
+					if err != nil {
+						t.Fatal(what, err)
+					}
+					ofacets, ohist, err := s.Overview(ctx, f, opts)
+					if err != nil {
+						t.Fatal(what, err)
+					}
+					checkFacets(t, "Overview, "+what, ofacets, facets)
+					if !reflect.DeepEqual(ohist, hist) {
+						t.Fatalf("%s: Overview's histogram %+v, want %+v", what, ohist, hist)
+					}
+				}
+			}
+		}
+	}
+	if _, _, err := s.Overview(ctx, Filter{Org: "acme", Providers: []string{"aws"}, Statuses: []string{"bad\x00"}}, HistogramOptions{}); !errors.Is(err, ErrInvalidFilter) {
+		t.Errorf("an invalid filter: %v, want ErrInvalidFilter", err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := s.Overview(gone, Filter{Org: "acme", Providers: []string{"aws"}, Text: "number"}, HistogramOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a caller that has gone: %v, want context.Canceled", err)
+	}
+}
+
 // A filter's slices are the caller's, and FacetChoices reads them from
 // several goroutines at once: nothing may write to them, not even past
 // their length (an empty Categories with room, and action types, once
