@@ -37,7 +37,10 @@
 // entries, and reads records only for the page and for text or resource
 // filters. [Store.Facets] and [Store.Histogram] read hourly counters kept in
 // the same transaction as the records for time-only filters and scan the
-// indexes otherwise. [Store.Subscribe] streams newly committed events and
+// indexes otherwise, in parts side by side. [Store.FacetChoices] counts a
+// filtered field without the filter's own conditions on it (a sidebar's
+// choices), and [Store.Overview] counts those and the histogram on one
+// snapshot, in one scan where it scans. [Store.Subscribe] streams newly committed events and
 // drops a subscriber that falls behind rather than slow down appends.
 //
 // # Keys
