@@ -20,11 +20,12 @@ type Kind string
 const (
 	KindTenant  Kind = "tenant"
 	KindS3      Kind = "s3"
+	KindAzure   Kind = "azure"
 	KindWebhook Kind = "webhook"
 )
 
 // Kinds lists every kind, in the order status shows them.
-var Kinds = []Kind{KindTenant, KindS3, KindWebhook}
+var Kinds = []Kind{KindTenant, KindS3, KindAzure, KindWebhook}
 
 // ParseKind returns the Kind named s.
 func ParseKind(s string) (Kind, error) {
@@ -33,7 +34,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("destination %q: must be tenant, s3 or webhook", s)
+	return "", fmt.Errorf("destination %q: must be tenant, s3, azure or webhook", s)
 }
 
 // Batch is a run of one organization's events, consecutive in seq, with

@@ -1,6 +1,6 @@
 // Package sync delivers an organization's audit log to destinations the
-// user opted in to: the cloud tenant, S3-compatible object storage, and a
-// SIEM webhook (issue 9).
+// user opted in to: the cloud tenant, S3-compatible object storage, Azure
+// Blob Storage, and a SIEM webhook (issue 9).
 //
 // # Model
 //
@@ -40,6 +40,6 @@
 // # Destinations
 //
 // Each destination is a subpackage with a type named Client (tenant, s3,
-// webhook); [github.com/axiomops/axiom-audit/app/sync/synctest] is the
+// azure, webhook); [github.com/axiomops/axiom-audit/app/sync/synctest] is the
 // conformance suite all of them pass.
 package sync

@@ -16,7 +16,7 @@ import (
 // kind named, quotes what it refuses, and agrees with Config.Validate,
 // which must refuse a kind ParseKind refuses and accept the others.
 func FuzzParseKind(f *testing.F) {
-	for _, s := range []string{"tenant", "s3", "webhook", "", "S3", "tenant ", "webhooks", "\x00", "s3\n", "ü"} {
+	for _, s := range []string{"tenant", "s3", "azure", "webhook", "", "S3", "tenant ", "webhooks", "\x00", "s3\n", "ü"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -32,7 +32,8 @@ func FuzzParseKind(f *testing.F) {
 		} else if string(k) != s {
 			t.Fatalf("ParseKind(%q) = %q", s, k)
 		}
-		c := axsync.Config{Org: "acme", Kind: axsync.Kind(s), URL: "https://example.com/hook", Format: "jsonl", Bucket: "b"}
+		c := axsync.Config{Org: "acme", Kind: axsync.Kind(s), URL: "https://example.com/hook", Format: "jsonl", Bucket: "b",
+			AccountURL: "https://acct1.blob.core.windows.net", Container: "audit"}
 		if verr := c.Validate(); (verr == nil) != known {
 			t.Fatalf("Config.Validate with kind %q: %v; ParseKind: %v", s, verr, err)
 		}

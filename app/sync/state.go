@@ -14,8 +14,8 @@ import (
 )
 
 // Config is one organization's opt-in to one destination. It holds no
-// secret: the webhook secret, the tenant token and S3 keys are in the
-// keystore under SecretName.
+// secret: the webhook secret, the tenant token, S3 keys and the Azure
+// shared key or SAS token are in the keystore under SecretName.
 type Config struct {
 	Org  string `json:"org"`
 	Kind Kind   `json:"kind"`
@@ -27,7 +27,8 @@ type Config struct {
 	// default (commitments only).
 	IncludeSensitive bool `json:"includeSensitive,omitempty"`
 	// S3.
-	Bucket   string `json:"bucket,omitempty"`
+	Bucket string `json:"bucket,omitempty"`
+	// Prefix of the S3 keys or Azure blob names.
 	Prefix   string `json:"prefix,omitempty"`
 	Endpoint string `json:"endpoint,omitempty"`
 	Region   string `json:"region,omitempty"`
@@ -35,6 +36,11 @@ type Config struct {
 	// Object Lock retention on every object written; empty: none.
 	ObjectLockMode string `json:"objectLockMode,omitempty"`
 	ObjectLockDays int    `json:"objectLockDays,omitempty"`
+	// Azure Blob Storage: the account's blob endpoint
+	// (https://ACCOUNT.blob.core.windows.net, or an emulator's
+	// http://127.0.0.1:10000/devstoreaccount1) and the container.
+	AccountURL string `json:"accountUrl,omitempty"`
+	Container  string `json:"container,omitempty"`
 	// HasSecret says whether a secret was stored in the keystore.
 	HasSecret bool      `json:"hasSecret,omitempty"`
 	EnabledAt time.Time `json:"enabledAt"`
@@ -50,6 +56,9 @@ func (c Config) Target() string {
 		}
 		return t
 	}
+	if c.Kind == KindAzure {
+		return strings.TrimRight(c.AccountURL, "/") + "/" + c.Container + "/" + strings.TrimPrefix(c.Prefix, "/")
+	}
 	return c.URL
 }
 
@@ -60,7 +69,7 @@ func (c Config) ShownTarget() string {
 	if c.Kind == KindS3 {
 		return c.Target()
 	}
-	u, err := url.Parse(c.URL)
+	u, err := url.Parse(c.Target())
 	if err != nil {
 		return ""
 	}
@@ -137,11 +146,57 @@ func (c Config) Validate() error {
 				return err
 			}
 		}
+	case KindAzure:
+		if c.AccountURL == "" {
+			return errors.New("azure needs the account URL, such as https://ACCOUNT.blob.core.windows.net")
+		}
+		if err := checkURL("the azure account's", c.AccountURL); err != nil {
+			return err
+		}
+		// The configuration is kept in the database, not the keychain: a
+		// SAS token pasted into the URL would be stored and shown there.
+		if u, _ := url.Parse(c.AccountURL); u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("the azure account's URL %q has a query string or user info: give the bare account URL, and a SAS token or shared key in the credentials file (kept in the keychain)", ShownURL(c.AccountURL))
+		}
+		if err := CheckContainerName(c.Container); err != nil {
+			return err
+		}
 	default:
 		_, err := ParseKind(string(c.Kind))
 		return err
 	}
 	return nil
+}
+
+// CheckContainerName checks an Azure Blob container name: 3 to 63
+// lowercase letters, digits and single hyphens, starting and ending with a
+// letter or digit (the service refuses any other with a 400 that reads
+// less clearly).
+func CheckContainerName(name string) error {
+	if name == "" {
+		return errors.New("azure needs a container")
+	}
+	ok := len(name) >= 3 && len(name) <= 63 && name[0] != '-' && name[len(name)-1] != '-' && !strings.Contains(name, "--")
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("azure container %q: must be 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+// ShownURL is raw without user info, query and fragment, where
+// credentials sometimes hide; raw itself when it is not a URL (it then
+// holds none of them).
+func ShownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
 }
 
 // State names of a destination.

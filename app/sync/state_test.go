@@ -20,6 +20,9 @@ func TestConfig_Validate(t *testing.T) {
 	s3 := func(mode string, days int, endpoint string) axsync.Config {
 		return axsync.Config{Org: "acme", Kind: axsync.KindS3, Bucket: "b", ObjectLockMode: mode, ObjectLockDays: days, Endpoint: endpoint}
 	}
+	az := func(account, container string) axsync.Config {
+		return axsync.Config{Org: "acme", Kind: axsync.KindAzure, AccountURL: account, Container: container}
+	}
 	for _, c := range []struct {
 		cfg  axsync.Config
 		want string // "" valid, else part of the error
@@ -48,6 +51,22 @@ func TestConfig_Validate(t *testing.T) {
 		{s3("", 0, "https://"), "is not an absolute URL"},
 		{s3("", 0, "http://minio.internal:9000"), "the s3 endpoint's URL \"http://minio.internal:9000\" is plain http: use https"},
 		{s3("", 0, "ftp://s3.example.com"), `the scheme must be https, not "ftp"`},
+		{az("https://acct1.blob.core.windows.net", "audit"), ""},
+		{az("https://acct1.blob.core.windows.net/", "audit-2026"), ""},
+		{az("http://127.0.0.1:10000/devstoreaccount1", "audit"), ""},
+		{az("http://localhost:10000/devstoreaccount1", "a1b"), ""},
+		{az("", "audit"), "azure needs the account URL"},
+		{az("acct1.blob.core.windows.net", "audit"), `the azure account's URL "acct1.blob.core.windows.net" is not an absolute URL`},
+		{az("http://acct1.blob.core.windows.net", "audit"), "is plain http: use https"},
+		{az("https://acct1.blob.core.windows.net/?sv=2024-11-04&sig=SECRET", "audit"), "has a query string or user info"},
+		{az("https://acct1.blob.core.windows.net/?", "audit"), "has a query string"},
+		{az("https://u:SECRET@acct1.blob.core.windows.net", "audit"), "has a query string or user info"},
+		{az("https://acct1.blob.core.windows.net", ""), "azure needs a container"},
+		{az("https://acct1.blob.core.windows.net", "Audit"), "must be 3 to 63 lowercase letters"},
+		{az("https://acct1.blob.core.windows.net", "ab"), "must be 3 to 63"},
+		{az("https://acct1.blob.core.windows.net", "a--b"), "single hyphens"},
+		{az("https://acct1.blob.core.windows.net", "-ab"), "starting and ending"},
+		{az("https://acct1.blob.core.windows.net", strings.Repeat("a", 64)), "3 to 63"},
 	} {
 		err := c.cfg.Validate()
 		switch {
@@ -55,6 +74,8 @@ func TestConfig_Validate(t *testing.T) {
 			t.Errorf("%+v: %v; want valid", c.cfg, err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%+v: %v; want an error with %q", c.cfg, err, c.want)
+		case err != nil && strings.Contains(err.Error(), "SECRET"):
+			t.Errorf("%+v: the error repeats a credential: %v", c.cfg, err)
 		}
 	}
 }
@@ -69,5 +90,9 @@ func TestConfig_ShownTarget(t *testing.T) {
 	s := axsync.Config{Kind: axsync.KindS3, Bucket: "b", Prefix: "p/", Endpoint: "https://s3.example.com"}
 	if got := s.ShownTarget(); got != s.Target() {
 		t.Errorf("S3 ShownTarget = %q, want %q", got, s.Target())
+	}
+	a := axsync.Config{Kind: axsync.KindAzure, AccountURL: "https://acct1.blob.core.windows.net/", Container: "audit", Prefix: "axiom/"}
+	if got := a.ShownTarget(); got != "https://acct1.blob.core.windows.net/audit/axiom/" || a.Target() != got {
+		t.Errorf("Azure ShownTarget = %q, Target = %q", got, a.Target())
 	}
 }
