@@ -32,6 +32,11 @@ setup-test:
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 
+# The Azurite blob emulator the tests of app/sync/azure start, as setup.sh
+# installs it.
+build/azurite/node_modules/.package-lock.json: build/azurite/package-lock.json
+	cd build/azurite && npm ci --no-audit --no-fund --loglevel=error
+
 frontend/dist/index.html: $(FRONTEND_SRC) frontend/node_modules/.package-lock.json
 	cd frontend && npm run build
 
@@ -54,7 +59,7 @@ vet: frontend/dist/index.html
 	$(GO) vet ./...
 	$(GO) vet -tags smoke ./build/smoke/
 
-go-test: frontend/dist/index.html
+go-test: frontend/dist/index.html build/azurite/node_modules/.package-lock.json
 	$(SCRIPTS)/with-keychain.sh $(GO) test -race -count=1 -timeout 20m ./...
 
 frontend-test:

@@ -6,7 +6,8 @@
 #   setup.sh run    desktop build: gtk3 + webkit2gtk dev packages, pkg-config,
 #                   the wails CLI v2.16.0, the frontend's npm packages
 #   setup.sh test   all of the above plus Xvfb, ImageMagick, gnome-keyring,
-#                   dbus, libsecret-tools and Chromium for the tests
+#                   dbus, libsecret-tools and Chromium for the tests, and the
+#                   Azurite blob emulator (build/azurite) for app/sync/azure
 set -euo pipefail
 
 mode=${1:-run}
@@ -71,4 +72,14 @@ cd "$top/frontend"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	say "installing the frontend's npm packages (npm ci)"
 	npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# --- the Azurite blob emulator (tests of app/sync/azure) -------------------
+# Its own package.json, pinned to 3.35.0: later releases need Node 22.
+if [ "$mode" = test ]; then
+	cd "$top/build/azurite"
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		say "installing the Azurite blob emulator (npm ci in build/azurite)"
+		npm ci --no-audit --no-fund --loglevel=error
+	fi
 fi
