@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	axsync "github.com/axiomops/axiom-audit/app/sync"
+	"github.com/axiomops/axiom-audit/app/sync/azure"
 )
 
 // syncYieldPause is how long sync run-now, between two slices, leaves the
@@ -23,7 +24,7 @@ var syncYieldPause = 500 * time.Millisecond
 func (c *cli) syncCommand() *cobra.Command {
 	syncCmd := &cobra.Command{
 		Use:   "sync",
-		Short: "Opt-in sync to the cloud tenant, S3-compatible storage or a SIEM webhook",
+		Short: "Opt-in sync to the cloud tenant, S3-compatible storage, Azure Blob Storage or a SIEM webhook",
 		Long: "Sync is off by default. Each organization opts in per destination; only that\n" +
 			"organization's events leave, with state commitments only unless\n" +
 			"--include-sensitive. Enabling, disabling, failures and recoveries are audited.\n" +
@@ -35,15 +36,19 @@ func (c *cli) syncCommand() *cobra.Command {
 	var cfg axsync.Config
 	var to, secretFile, tokenFile, credsFile string
 	enable := &cobra.Command{
-		Use:   "enable --org ORG --to webhook|s3|tenant ...",
+		Use:   "enable --org ORG --to webhook|s3|azure|tenant ...",
 		Short: "Opt an organization in to a destination",
 		Long: "  --to webhook --url URL --format jsonl|ocsf|ecs|splunk-hec --secret-file FILE [--include-sensitive]\n" +
 			"  --to s3 --bucket B [--prefix P] [--endpoint URL] [--region R] [--credentials-file FILE]\n" +
 			"        [--object-lock-mode GOVERNANCE|COMPLIANCE --object-lock-days N]\n" +
+			"  --to azure --account-url https://ACCOUNT.blob.core.windows.net --container C\n" +
+			"        [--prefix P] --credentials-file FILE\n" +
 			"  --to tenant --url URL --token-file FILE\n\n" +
-			"Secrets (the webhook secret, the tenant token, S3 keys) go to the keychain,\n" +
-			"never to the configuration. S3 without --credentials-file uses the standard\n" +
-			"AWS chain (environment, shared config, SSO, instance role).",
+			"Secrets (the webhook secret, the tenant token, S3 keys, the Azure shared key\n" +
+			"or SAS token) go to the keychain, never to the configuration. S3 without\n" +
+			"--credentials-file uses the standard AWS chain (environment, shared config,\n" +
+			"SSO, instance role); Azure needs one: {\"accountName\":…,\"accountKey\":…},\n" +
+			"NAME:KEY, {\"sasToken\":\"sv=…\"} or the SAS token itself.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Org == "" {
@@ -57,10 +62,11 @@ func (c *cli) syncCommand() *cobra.Command {
 			allowed := map[axsync.Kind][]string{
 				axsync.KindWebhook: {"url", "format", "secret-file", "include-sensitive"},
 				axsync.KindS3:      {"bucket", "prefix", "endpoint", "region", "credentials-file", "object-lock-mode", "object-lock-days", "include-sensitive"},
+				axsync.KindAzure:   {"account-url", "container", "prefix", "credentials-file", "include-sensitive"},
 				axsync.KindTenant:  {"url", "token-file"},
 			}[kind]
 			for _, name := range []string{"url", "format", "secret-file", "include-sensitive", "bucket", "prefix", "endpoint", "region",
-				"credentials-file", "object-lock-mode", "object-lock-days", "token-file"} {
+				"credentials-file", "object-lock-mode", "object-lock-days", "token-file", "account-url", "container"} {
 				if cmd.Flags().Changed(name) && !slices.Contains(allowed, name) {
 					return &RequestError{Field: "--" + name, Reason: "does not apply to --to " + to}
 				}
@@ -87,6 +93,25 @@ func (c *cli) syncCommand() *cobra.Command {
 						return err
 					}
 				}
+			case axsync.KindAzure:
+				if cfg.AccountURL == "" {
+					return &RequestError{Field: "--account-url", Reason: "is required for azure (https://ACCOUNT.blob.core.windows.net)"}
+				}
+				if cfg.Container == "" {
+					return &RequestError{Field: "--container", Reason: "is required for azure"}
+				}
+				if credsFile == "" {
+					return &RequestError{Field: "--credentials-file", Reason: "is required for azure: a shared key or a SAS token (Azure AD sign-in is not supported)"}
+				}
+				if secret, err = readSecretFile("--credentials-file", credsFile); err != nil {
+					return err
+				}
+				if _, err := azure.ParseCredentials(secret); err != nil {
+					return &RequestError{Field: "--credentials-file", Reason: err.Error()}
+				}
+				if err := cfg.Validate(); err != nil {
+					return &RequestError{Field: azureFlag(err), Reason: err.Error()}
+				}
 			}
 			b, closeApp, err := c.backend(cmd)
 			if err != nil {
@@ -110,6 +135,9 @@ func (c *cli) syncCommand() *cobra.Command {
 			} else if kind == axsync.KindS3 {
 				what += ", no object lock"
 			}
+			if kind == axsync.KindAzure {
+				what += ", immutable only if the container has an immutability policy"
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s enabled (%s); run 'axiom-audit sync run-now --org %s' or open the app to deliver\n",
 				cfg.Org, string(kind)+" "+cfg.ShownTarget(), what, cfg.Org)
 			return nil
@@ -117,16 +145,18 @@ func (c *cli) syncCommand() *cobra.Command {
 	}
 	ef := enable.Flags()
 	ef.StringVar(&cfg.Org, "org", "", "organization `ID`")
-	ef.StringVar(&to, "to", "", "destination: webhook, s3 or tenant")
+	ef.StringVar(&to, "to", "", "destination: webhook, s3, azure or tenant")
 	ef.StringVar(&cfg.URL, "url", "", "webhook or tenant `URL` (https)")
 	ef.StringVar(&cfg.Format, "format", "", "webhook body format: jsonl, ocsf, ecs or splunk-hec")
 	ef.StringVar(&secretFile, "secret-file", "", "`FILE` holding the webhook's HMAC secret (kept in the keychain)")
 	ef.BoolVar(&cfg.IncludeSensitive, "include-sensitive", false, "send decrypted beforeState/afterState (default: commitments only)")
 	ef.StringVar(&cfg.Bucket, "bucket", "", "S3 `BUCKET`")
-	ef.StringVar(&cfg.Prefix, "prefix", "", "S3 key `PREFIX`")
+	ef.StringVar(&cfg.Prefix, "prefix", "", "S3 key or Azure blob name `PREFIX`")
 	ef.StringVar(&cfg.Endpoint, "endpoint", "", "S3-compatible endpoint `URL` (MinIO, R2, GCS); default AWS")
 	ef.StringVar(&cfg.Region, "region", "", "S3 `REGION`")
-	ef.StringVar(&credsFile, "credentials-file", "", "`FILE` with S3 keys ({\"accessKeyId\":…,\"secretAccessKey\":…} or ID:SECRET), kept in the keychain")
+	ef.StringVar(&credsFile, "credentials-file", "", "`FILE` with S3 keys ({\"accessKeyId\":…,\"secretAccessKey\":…} or ID:SECRET) or an Azure shared key or SAS token, kept in the keychain")
+	ef.StringVar(&cfg.AccountURL, "account-url", "", "Azure storage account blob endpoint `URL` (https://ACCOUNT.blob.core.windows.net)")
+	ef.StringVar(&cfg.Container, "container", "", "Azure Blob `CONTAINER`")
 	ef.StringVar(&cfg.ObjectLockMode, "object-lock-mode", "", "S3 Object Lock retention mode: GOVERNANCE or COMPLIANCE")
 	ef.IntVar(&cfg.ObjectLockDays, "object-lock-days", 0, "S3 Object Lock retention in `DAYS`")
 	ef.StringVar(&tokenFile, "token-file", "", "`FILE` holding the tenant's bearer token (kept in the keychain)")
@@ -156,7 +186,7 @@ func (c *cli) syncCommand() *cobra.Command {
 		},
 	}
 	disable.Flags().StringVar(&dOrg, "org", "", "organization `ID`")
-	disable.Flags().StringVar(&dTo, "to", "", "destination: webhook, s3 or tenant")
+	disable.Flags().StringVar(&dTo, "to", "", "destination: webhook, s3, azure or tenant")
 
 	var rOrg string
 	var rJSON bool
@@ -255,6 +285,14 @@ func (c *cli) syncCommand() *cobra.Command {
 
 	syncCmd.AddCommand(enable, disable, runNow, status)
 	return syncCmd
+}
+
+// azureFlag names the flag an azure Config.Validate error is about.
+func azureFlag(err error) string {
+	if strings.Contains(err.Error(), "container") {
+		return "--container"
+	}
+	return "--account-url"
 }
 
 func readSecretFile(flag, path string) ([]byte, error) {

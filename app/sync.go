@@ -13,6 +13,7 @@ import (
 
 	"github.com/axiomops/axiom-audit/app/export"
 	axsync "github.com/axiomops/axiom-audit/app/sync"
+	"github.com/axiomops/axiom-audit/app/sync/azure"
 	"github.com/axiomops/axiom-audit/app/sync/s3"
 	"github.com/axiomops/axiom-audit/app/sync/tenant"
 	"github.com/axiomops/axiom-audit/app/sync/webhook"
@@ -103,6 +104,20 @@ func (a *App) syncEnable(ctx context.Context, cfg SyncConfig, secret []byte) err
 			return &RequestError{Field: "credentials", Reason: err.Error()}
 		}
 	}
+	if cfg.Kind == axsync.KindAzure {
+		// Azure AD sign-in would need azidentity and MSAL in the binary:
+		// a shared key or a SAS token is the credential.
+		if len(secret) == 0 {
+			return &RequestError{Field: "credentials", Reason: "azure needs a shared key or a SAS token (--credentials-file); Azure AD sign-in is not supported"}
+		}
+		creds, err := azure.ParseCredentials(secret)
+		if err != nil {
+			return &RequestError{Field: "credentials", Reason: err.Error()}
+		}
+		if exp := creds.SASExpiry(); !exp.IsZero() && !exp.After(a.opts.Now()) {
+			return &RequestError{Field: "credentials", Reason: "the SAS token expired at " + exp.UTC().Format(time.RFC3339) + ": make a new one"}
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return &RequestError{Field: "destination", Reason: err.Error()}
 	}
@@ -141,7 +156,7 @@ type SyncStatusDTO struct {
 // SyncDestinationDTO is one destination's status. Times are RFC 3339 in
 // UTC; lastSuccess is null when nothing was delivered yet.
 type SyncDestinationDTO struct {
-	Kind string `json:"kind"` // tenant, s3 or webhook
+	Kind string `json:"kind"` // tenant, s3, azure or webhook
 	// Target is where it delivers, without credentials or query string.
 	Target  string `json:"target"`
 	Enabled bool   `json:"enabled"`
@@ -301,6 +316,15 @@ func (a *App) openDestination(ctx context.Context, cfg axsync.Config, secret []b
 			c.Credentials = creds
 		}
 		return s3.NewClient(ctx, c)
+	case axsync.KindAzure:
+		if len(secret) == 0 {
+			return nil, errors.New("the azure credentials are missing from the keychain: enable azure again with --credentials-file")
+		}
+		creds, err := azure.ParseCredentials(secret)
+		if err != nil {
+			return nil, err
+		}
+		return azure.NewClient(azure.Config{AccountURL: cfg.AccountURL, Container: cfg.Container, Prefix: cfg.Prefix, Credentials: creds, Now: a.opts.Now})
 	}
 	return nil, fmt.Errorf("unknown destination %q", cfg.Kind)
 }

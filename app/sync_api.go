@@ -14,7 +14,7 @@ import (
 //
 // Status and run-now serve any credential that may read the organization.
 // Enabling and disabling take secrets (a webhook secret, a tenant token, S3
-// keys) and send the organization's log elsewhere, which neither a bearer
+// keys, Azure credentials) and send the organization's log elsewhere, which neither a bearer
 // token nor a browser session may arrange: they answer only the desktop
 // app's local credential, which the CLI on the same machine reads from the
 // keychain, so `axiom-audit sync enable` works while the app holds the
@@ -63,7 +63,7 @@ func (s *api) syncRunNow(w http.ResponseWriter, r *http.Request, p principal) {
 
 func (s *api) syncOff(w http.ResponseWriter, org string) {
 	writeError(w, http.StatusConflict, CodeConflict,
-		fmt.Sprintf("sync is off for organization %q: enable a destination first (axiom-audit sync enable --org %s --to tenant|s3|webhook ...)", org, org), nil)
+		fmt.Sprintf("sync is off for organization %q: enable a destination first (axiom-audit sync enable --org %s --to tenant|s3|azure|webhook ...)", org, org), nil)
 }
 
 // syncCLIOnly is why a sync change needs the local CLI credential.

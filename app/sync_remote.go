@@ -25,8 +25,8 @@ type syncBackend interface {
 // desktop app's local credential may call (the CLI on the same machine).
 type syncEnableRequest struct {
 	Config SyncConfig `json:"config"`
-	// Secret is the webhook secret, tenant token or S3 keys (base64 in
-	// JSON); empty: none.
+	// Secret is the webhook secret, tenant token, S3 keys or Azure
+	// credentials (base64 in JSON); empty: none.
 	Secret []byte `json:"secret,omitempty"`
 }
 
