@@ -327,8 +327,11 @@ export interface AuditCopyDTO {
 
 /** One sync destination's status (app.SyncDestinationDTO). */
 export interface SyncDestinationDTO {
-  kind: 'tenant' | 's3' | 'webhook'
-  /** Where it delivers: a URL without credentials or query, or s3://bucket/prefix. */
+  kind: 'tenant' | 's3' | 'azure' | 'webhook'
+  /**
+   * Where it delivers: a URL without credentials or query, s3://bucket/prefix, or for azure the
+   * container's URL and prefix (https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX).
+   */
   target: string
   enabled: boolean
   /** stopped needs the user: `stopped` says why. */

@@ -44,6 +44,7 @@ describe('SyncIndicator', () => {
     expect(within(panel).getByTestId('sync-off')).toHaveTextContent('Sync is off for acme')
     expect(within(panel).getByTestId('sync-enable-command')).toHaveTextContent('axiom-audit sync enable --org acme \\ --to tenant')
     expect(within(panel).getByTestId('sync-enable-command')).toHaveTextContent('--to webhook')
+    expect(within(panel).getByTestId('sync-enable-command')).toHaveTextContent('--to azure --account-url https://ACCOUNT.blob.core.windows.net')
     expect(within(panel).queryByTestId('sync-run-now')).toBeNull()
   })
 
@@ -67,6 +68,22 @@ describe('SyncIndicator', () => {
     expect(within(hook).getByTestId('sync-lag')).toHaveTextContent('42 events behind, oldest waiting 5 min')
     expect(within(hook).getByTestId('sync-last-success')).toHaveTextContent('never')
     expect(within(hook).getByTestId('sync-last-error')).toHaveTextContent('(4 in a row): HTTP 503 Service Unavailable')
+  })
+
+  it('shows an Azure Blob destination by its container URL', async () => {
+    const s = withSync([
+      dest({
+        kind: 'azure', target: 'https://acct1.blob.core.windows.net/audit-archive/axiom/', format: undefined, state: 'stopped',
+        stopped: 'rejected: failed to write org=acme/checkpoint: HTTP 404 Not Found: ContainerNotFound: container "audit-archive" does not exist in this account: create it (sync does not create containers)',
+      }),
+    ])
+    renderWith(s.stores, <SyncIndicator />)
+    await waitFor(() => expect(screen.getByTestId('sync-line')).toHaveTextContent('Stopped'))
+    const panel = await open()
+    const az = within(panel).getByTestId('sync-destination-azure')
+    expect(az).toHaveTextContent('Azure Blob container')
+    expect(az).toHaveTextContent('https://acct1.blob.core.windows.net/audit-archive/axiom/')
+    expect(within(az).getByTestId('sync-stopped')).toHaveTextContent('container "audit-archive" does not exist')
   })
 
   it('says how many events retention pruned before a destination received them', async () => {

@@ -18,6 +18,7 @@ export interface SyncSummary {
 export const KIND_LABEL: Record<SyncDestinationDTO['kind'], string> = {
   tenant: 'Cloud tenant',
   s3: 'S3 bucket',
+  azure: 'Azure Blob container',
   webhook: 'SIEM webhook',
 }
 
@@ -136,11 +137,12 @@ function SyncOff({ org }: { org: string }) {
       <Text size="sm">
         Sync is off for <b>{org || 'this organization'}</b>: nothing leaves this machine.
       </Text>
-      <Text size="sm">To send this organization&apos;s log to your cloud tenant, your own S3 bucket or a SIEM, opt in from a terminal:</Text>
+      <Text size="sm">To send this organization&apos;s log to your cloud tenant, your own S3 bucket or Azure Blob container, or a SIEM, opt in from a terminal:</Text>
       <Code block fz="xs" data-testid="sync-enable-command" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
         {[
           `axiom-audit sync enable --org ${o} \\\n  --to tenant --url URL --token-file FILE`,
           `axiom-audit sync enable --org ${o} \\\n  --to s3 --bucket BUCKET [--prefix P]`,
+          `axiom-audit sync enable --org ${o} \\\n  --to azure --account-url https://ACCOUNT.blob.core.windows.net \\\n  --container C --credentials-file FILE`,
           `axiom-audit sync enable --org ${o} \\\n  --to webhook --url URL --format jsonl \\\n  --secret-file FILE`,
         ].join('\n')}
       </Code>
