@@ -261,8 +261,9 @@ type compiledFilter struct {
 	since, until                           uint64          // encoded; until exclusive
 	cat, act, prov, user, status, risk     map[string]bool
 	ncat, nact, nprov, nuser, nstat, nrisk map[string]bool
-	text                                   []string // TextTerms(f.Text), lower case
-	needRecord                             bool     // resource or text filters need the record
+	text                                   []string   // TextTerms(f.Text), lower case
+	grams                                  [][]uint64 // the grams of text's terms that have any (sketch.go)
+	needRecord                             bool       // resource or text filters need the record
 }
 
 func set(vs []string) map[string]bool {
@@ -316,6 +317,7 @@ func compile(f Filter) (*compiledFilter, error) {
 	if !f.Until.IsZero() {
 		c.until = encBound(f.Until)
 	}
+	c.grams = termGrams(c.text)
 	c.needRecord = f.ResourceID != "" || f.ResourceIDPrefix != "" || f.Text != ""
 	return c, nil
 }
@@ -764,6 +766,7 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 		is.borrow = true // each candidate is done with before the next
 	}
 	memo := summaryMemo{m: map[string]*summary{}}
+	sketches := s.newSketchCheck(txn, c) // nil without text terms of three bytes or more
 	for n := 0; ; n++ {
 		// A scan over a large log takes a while: stop when the caller
 		// has gone (checked every 4096 candidates, which costs nothing).
@@ -788,6 +791,9 @@ func (s *Store) scan(txn *badger.Txn, c *compiledFilter, cur *cursor, ceiling ui
 		}
 		var e *StoredEvent
 		if fetch || c.needRecord {
+			if !sketches.may(cand.pos.seq) {
+				continue // no event of its block has every term
+			}
 			mode := statesPublic
 			if fetch {
 				mode = statesIfKeys

@@ -20,6 +20,7 @@ import (
 // events a day, swept every day with an injected clock, with a custom
 // window for one category and a change of the operational window midway.
 func TestRetention_TwoYearsSweptDaily(t *testing.T) {
+	withSketchBlock(t, 64) // blocks with tombstones in them, for the text sketches
 	ctx := context.Background()
 	clk := &manualClock{t: baseTime}
 	s := openRetentionTest(t, t.TempDir(), newStoreKeystore(), clk)
@@ -170,6 +171,28 @@ func TestRetention_TwoYearsSweptDaily(t *testing.T) {
 		}
 		if n != listed || counted != listed {
 			t.Errorf("Overview counts %d events by %s and %d in its histogram, List returns %d", n, facet, counted, listed)
+		}
+	}
+
+	// Text sketches of blocks with pruned events in them are built around
+	// their tombstones, and a search through them finds what is left.
+	var last head
+	if err := s.db.View(func(txn *badger.Txn) (err error) { last, err = orgHead(txn, org); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.buildSketches(ctx, func() bool { return true }); err != nil || uint64(n) != last.seq/64 {
+		t.Fatalf("built %d text sketches (%v), want %d", n, err, last.seq/64)
+	}
+	for i, k := range all {
+		if i%7 != 0 {
+			continue
+		}
+		want := 1
+		if _, err := s.Get(ctx, org, k.id); errors.Is(err, ErrPruned) {
+			want = 0
+		}
+		if p, err := s.List(ctx, Filter{Org: org, Text: strings.ToUpper(k.id[9:])}); err != nil || len(p.Events) != want {
+			t.Fatalf("a search for %s finds %d events (%v), want %d", k.id, len(p.Events), err, want)
 		}
 	}
 

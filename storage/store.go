@@ -54,6 +54,10 @@ type Options struct {
 	// GCInterval is how often value-log GC runs (default 10 minutes;
 	// negative disables it).
 	GCInterval time.Duration
+	// SketchInterval is how often the text sketches of complete blocks
+	// are built once appends pause (sketch.go; default 5 seconds,
+	// negative disables it).
+	SketchInterval time.Duration
 	// MappedResident bounds the resident pages of the store's
 	// memory-mapped files (default 32 MiB; negative leaves them to the
 	// kernel). See mapped.go.
@@ -115,6 +119,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxGroupEvents == 0 {
 		o.MaxGroupEvents = 2048
+	}
+	if o.SketchInterval == 0 {
+		o.SketchInterval = 5 * time.Second
 	}
 	if o.GCInterval == 0 {
 		o.GCInterval = 10 * time.Minute
@@ -245,6 +252,12 @@ type Store struct {
 	closed  bool
 
 	subs subscribers
+
+	// Text sketches (sketch.go): when the last Append came, and the
+	// blocks whose sketch a search could not read.
+	lastAppend atomic.Int64
+	sketchMu   sync.Mutex
+	sketchRedo map[string][]uint64
 
 	// integ is the Merkle tree, checkpoint and anchor state (integrity.go).
 	integ *integrity
@@ -398,6 +411,10 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 	if opts.GCInterval > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.gcLoop(bg) }()
+	}
+	if opts.SketchInterval > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.sketchLoop(bg, opts.SketchInterval) }()
 	}
 	if opts.MappedResident > 0 {
 		s.mapped.wake = make(chan struct{}, 1)
