@@ -1,3 +1,4 @@
+import type { Page } from '@playwright/test'
 import { expect, open, rows, shot, test } from './helpers'
 
 test('the keyboard drives the timeline', async ({ page }) => {
@@ -52,4 +53,55 @@ test('Escape closes every header popover', async ({ page }) => {
     await page.keyboard.press('Escape')
     await expect(dialog, id).toBeHidden()
   }
+})
+
+// Clicks a control and presses Escape in the next task: React has drawn
+// what the click opened, and no later timer (a focus trap's), frame or
+// lazy chunk has run yet.
+async function clickThenEscape(page: Page, testid: string) {
+  await page.getByTestId(testid).evaluate(
+    (el: HTMLElement) =>
+      new Promise<void>((done) => {
+        el.click()
+        setTimeout(() => {
+          const at = document.activeElement ?? document.body
+          at.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', code: 'Escape', bubbles: true, cancelable: true }))
+          done()
+        }, 0)
+      }),
+  )
+}
+
+// Escape pressed the moment a popover opens, before its focus trap has
+// moved focus in (or its content has loaded), closes it all the same.
+test('Escape closes a popover pressed as soon as it opens', async ({ page }) => {
+  await open(page)
+  for (const id of ['range-absolute', 'integrity-badge', 'sync-indicator', 'retention-indicator', 'export-button']) {
+    await clickThenEscape(page, id)
+    await page.waitForTimeout(400)
+    await expect(page.getByRole('dialog'), id).toBeHidden()
+  }
+  // The query's suggestions: the first Escape closes them, the search keeps focus.
+  await page.keyboard.press('/')
+  await page.keyboard.press('Escape')
+  await page.waitForTimeout(400)
+  await expect(page.getByRole('listbox', { name: 'Suggestions' })).toBeHidden()
+  await expect(page.getByTestId('query-input')).toBeFocused()
+})
+
+// A calendar opened inside the range's popover is the newest: Escape
+// closes it and the popover stays; the next Escape closes the popover.
+test('Escape closes the newest popover first', async ({ page }) => {
+  await open(page)
+  await page.getByTestId('range-absolute').click()
+  const form = page.getByRole('dialog', { name: 'Custom' })
+  await expect(form).toBeVisible()
+  await page.getByTestId('range-from').click()
+  const calendar = form.getByRole('dialog').filter({ has: page.getByRole('table') })
+  await expect(calendar).toBeVisible()
+  await page.keyboard.press('Escape')
+  await expect(calendar).toBeHidden()
+  await expect(form).toBeVisible()
+  await page.keyboard.press('Escape')
+  await expect(form).toBeHidden()
 })

@@ -16,6 +16,7 @@ import { moveSelection, type Move } from './keyboard'
 import { createStores, StoresProvider, useResults, useSession, useStores, useView, type Stores } from './store/context'
 import { connectStores, isConnected } from './store/sync'
 import { lazyRetry, retrying } from './lib/lazyRetry'
+import { EscapeProvider } from './lib/escape'
 import { colorSchemeManager, theme } from './theme'
 
 // Chunks that cannot be fetched (the app went out of reach while they
@@ -54,7 +55,9 @@ export function App({ api, stores, env }: AppProps) {
     <MantineProvider theme={theme} colorSchemeManager={colorSchemeManager} defaultColorScheme="auto" env={env}>
       {ready ? (
         <StoresProvider stores={ready}>
-          <Explorer />
+          <EscapeProvider>
+            <Explorer />
+          </EscapeProvider>
         </StoresProvider>
       ) : error ? (
         <ErrorState error={error} />

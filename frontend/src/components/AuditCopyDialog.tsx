@@ -7,6 +7,7 @@ import { useSession, useStores, useView } from '../store/context'
 import { CopyPath, joinPath } from './ReportDialog'
 import { AdviceAlert } from './StatusStates'
 import { useFolderPicker } from './useFolderPicker'
+import { useCloseOnEscape } from '../lib/escape'
 
 /** The name the copy's folder gets unless the person changes it: the day, in UTC. */
 export function defaultCopyName(now: number): string {
@@ -57,6 +58,7 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
   const [nameError, setNameError] = useState<string>()
   const [error, setError] = useState<ApiError>()
   const [busy, setBusy] = useState(false)
+  useCloseOnEscape(opened && !busy, onClose)
   const [result, setResult] = useState<AuditCopyDTO>()
 
   // A new opening starts from the form (a copy being made keeps going).

@@ -11,6 +11,7 @@ import { useResults, useStores, useView } from '../store/context'
 import { viewQuery, type View } from '../store/view'
 import { AdviceAlert } from './StatusStates'
 import { useFolderPicker } from './useFolderPicker'
+import { useCloseOnEscape } from '../lib/escape'
 
 export const FORMAT_OPTIONS: { value: ExportFormat; label: string; description: string }[] = [
   { value: 'csv', label: 'CSV', description: 'A spreadsheet: one row per event, JSON in cells, formula prefixes escaped.' },
@@ -154,6 +155,7 @@ export function ExportDialog({ opened, onClose }: { opened: boolean; onClose(): 
   const [error, setError] = useState<ApiError>()
   const handle = useRef<ExportHandle | undefined>(undefined)
   const running = phase.kind === 'running'
+  useCloseOnEscape(opened && !running, onClose)
   const prunedBefore = usePrunedInRange(opened, v.org)
 
   // A new opening starts from the form; a running export keeps running.

@@ -1,10 +1,12 @@
 import { Alert, Badge, Button, Code, Group, List, Popover, Progress, Stack, Text, UnstyledButton } from '@mantine/core'
 import { IconShieldCheck, IconShieldExclamation, IconShieldQuestion } from '@tabler/icons-react'
+import { useState } from 'react'
 import { adviceFor } from '../api/errors'
 import { counted } from '../lib/count'
 import { formatDateTime, fromNow } from '../lib/time'
 import { useSession, useStores, useView } from '../store/context'
 import classes from './Header.module.css'
+import { useCloseOnEscape } from '../lib/escape'
 
 /** The newest checkpoint and the last verification; opens a panel that runs verification with progress. */
 export function IntegrityBadge() {
@@ -29,11 +31,14 @@ export function IntegrityBadge() {
   const Icon = state === 'clean' ? IconShieldCheck : bad ? IconShieldExclamation : IconShieldQuestion
   const pct = progress && progress.total ? Math.round((progress.done / progress.total) * 100) : 0
 
+  const [opened, setOpened] = useState(false)
+  useCloseOnEscape(opened, () => setOpened(false))
   return (
-    // trapFocus: focus moves into the popover as it opens, so Esc closes it.
-    <Popover position="bottom-end" shadow="md" width={380} withArrow trapFocus returnFocus>
+    // trapFocus: focus moves into the popover as it opens; Esc closes it
+    // also before then (useCloseOnEscape).
+    <Popover opened={opened} onChange={setOpened} position="bottom-end" shadow="md" width={380} withArrow trapFocus returnFocus>
       <Popover.Target>
-        <UnstyledButton className={classes.integrity} data-testid="integrity-badge" aria-label="Log integrity">
+        <UnstyledButton className={classes.integrity} data-testid="integrity-badge" onClick={() => setOpened((o) => !o)} aria-label="Log integrity">
           <Icon size={18} color={`var(--mantine-color-${color}-6)`} />
           <Stack gap={0}>
             <Text size="xs" fw={600} lh={1.2}>

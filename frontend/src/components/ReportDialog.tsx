@@ -12,6 +12,7 @@ import { useStores, useView } from '../store/context'
 import { formatBytes } from './ExportDialog'
 import { AdviceAlert } from './StatusStates'
 import { useFolderPicker } from './useFolderPicker'
+import { useCloseOnEscape } from '../lib/escape'
 
 const CHOICES: { value: PeriodChoice; label: string }[] = [
   { value: 'this-quarter', label: 'This quarter' },
@@ -71,6 +72,7 @@ export function ReportDialog({ opened, onClose, now = Date.now }: { opened: bool
   const [folderError, setFolderError] = useState<string>()
   const [error, setError] = useState<ApiError>()
   const [busy, setBusy] = useState(false)
+  useCloseOnEscape(opened && !busy, onClose)
   const [result, setResult] = useState<ReportResultDTO>()
   const abort = useRef<AbortController>(undefined)
 

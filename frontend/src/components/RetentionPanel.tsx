@@ -7,6 +7,7 @@ import { formatDateTime } from '../lib/time'
 import { useSession, useStores, useView } from '../store/context'
 import classes from './Header.module.css'
 import { EXPIRING_WARNING_DAYS } from './RetentionBanner'
+import { useCloseOnEscape } from '../lib/escape'
 
 function windowText(r: Pick<RetentionRuleDTO, 'days' | 'indefinite'>): string {
   if (r.indefinite) return 'indefinitely'
@@ -175,11 +176,14 @@ export function RetentionIndicator() {
     ? policy.rules.filter((r) => !r.category).map((r) => `${r.class === 'operational' ? 'ops' : 'material'} ${r.indefinite ? '∞' : r.days + 'd'}`).join(' · ') +
       (policy.pending?.length ? ' · change pending' : '')
     : 'Policy'
+  const [opened, setOpened] = useState(false)
+  useCloseOnEscape(opened, () => setOpened(false))
   return (
-    // trapFocus: focus moves into the popover as it opens, so Esc closes it.
-    <Popover position="bottom-end" shadow="md" width={420} withArrow trapFocus returnFocus onOpen={load}>
+    // trapFocus: focus moves into the popover as it opens; Esc closes it
+    // also before then (useCloseOnEscape).
+    <Popover opened={opened} onChange={setOpened} position="bottom-end" shadow="md" width={420} withArrow trapFocus returnFocus onOpen={load}>
       <Popover.Target>
-        <UnstyledButton className={classes.integrity} data-testid="retention-indicator" aria-label="Retention policy" disabled={!org}>
+        <UnstyledButton className={classes.integrity} data-testid="retention-indicator" onClick={() => setOpened((o) => !o)} aria-label="Retention policy" disabled={!org}>
           <IconHourglass size={18} />
           <Stack gap={0}>
             <Text size="xs" fw={600} lh={1.2}>

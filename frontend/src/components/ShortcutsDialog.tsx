@@ -1,4 +1,5 @@
 import { Group, Kbd, Modal, Stack, Text } from '@mantine/core'
+import { useCloseOnEscape } from '../lib/escape'
 
 export const SHORTCUTS: [string[], string][] = [
   [['/'], 'Focus the search'],
@@ -14,6 +15,7 @@ export const SHORTCUTS: [string[], string][] = [
 ]
 
 export function ShortcutsDialog({ opened, onClose }: { opened: boolean; onClose(): void }) {
+  useCloseOnEscape(opened, onClose)
   return (
     <Modal opened={opened} onClose={onClose} title="Keyboard shortcuts" centered data-testid="shortcuts-dialog">
       <Stack gap={6}>

@@ -6,6 +6,7 @@ import type { SyncStatusDTO } from '../api/types'
 import { useApi, useView } from '../store/context'
 import classes from './Header.module.css'
 import { SyncPanel, summarize, type SyncSummaryState } from './SyncPanel'
+import { useCloseOnEscape } from '../lib/escape'
 
 const ICON: Record<SyncSummaryState, typeof IconCloud> = {
   loading: IconCloud,
@@ -67,11 +68,14 @@ export function SyncIndicator({ pollMs = 30_000 }: { pollMs?: number }) {
   const sync = useSyncStatus(org, pollMs)
   const summary = summarize(sync.status, sync.error)
   const Icon = ICON[summary.state]
+  const [opened, setOpened] = useState(false)
+  useCloseOnEscape(opened, () => setOpened(false))
   return (
-    // trapFocus: focus moves into the popover as it opens, so Esc closes it.
-    <Popover position="bottom-end" shadow="md" width={400} withArrow trapFocus returnFocus onOpen={sync.refresh}>
+    // trapFocus: focus moves into the popover as it opens; Esc closes it
+    // also before then (useCloseOnEscape).
+    <Popover opened={opened} onChange={setOpened} position="bottom-end" shadow="md" width={400} withArrow trapFocus returnFocus onOpen={sync.refresh}>
       <Popover.Target>
-        <UnstyledButton className={classes.integrity} data-testid="sync-indicator" aria-label={`Sync: ${summary.line}`}>
+        <UnstyledButton className={classes.integrity} data-testid="sync-indicator" onClick={() => setOpened((o) => !o)} aria-label={`Sync: ${summary.line}`}>
           <Icon size={18} color={`var(--mantine-color-${summary.color}-6)`} />
           <Stack gap={0}>
             <Text size="xs" fw={600} lh={1.2}>

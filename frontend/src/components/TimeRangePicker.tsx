@@ -1,6 +1,7 @@
 import { Button, Group, Loader, Popover, SegmentedControl, Tooltip } from '@mantine/core'
 import { IconCalendar } from '@tabler/icons-react'
 import { Suspense, useState } from 'react'
+import { useCloseOnEscape } from '../lib/escape'
 import { lazyRetry } from '../lib/lazyRetry'
 import { formatShort, type TimeZoneMode } from '../lib/time'
 import { useStores, useView } from '../store/context'
@@ -15,6 +16,8 @@ export function TimeRangePicker() {
   const tz = useView((s) => s.tz)
   const now = useView((s) => s.now)
   const [open, setOpen] = useState(false)
+  // Also while the form's chunk loads, before focus is in the popover.
+  useCloseOnEscape(open, () => setOpen(false))
   const b = rangeBounds(range, now)
 
   return (
