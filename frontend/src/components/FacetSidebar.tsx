@@ -2,7 +2,7 @@ import { ActionIcon, Box, Group, ScrollArea, Skeleton, Stack, Text, Tooltip, Uns
 import { IconCheck, IconMinus } from '@tabler/icons-react'
 import type { MouseEvent } from 'react'
 import type { FacetCountDTO } from '../api/types'
-import { parseQuery, toggleTerm, type QueryField } from '../query/parse'
+import { FIELD_KEYS, parseQuery, setFieldTerms, toggledValues, toggleTerm, type QueryField } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
 import classes from './FacetSidebar.module.css'
 
@@ -30,8 +30,13 @@ export function FacetSidebar() {
   const { filter } = parseQuery(q)
 
   // A query being typed in the bar is not thrown away: the facet is added to
-  // it and both are applied. A draft that cannot be applied (it has errors)
-  // stays in the bar with the facet added, and the facet alone is applied.
+  // it and both are applied. A draft that does not parse yet cannot be
+  // applied whole. The click then edits that field's terms in it (gcp joins
+  // the provider:aws typed there, replaces an unfinished "provider:", and
+  // excluding aws takes provider:aws out rather than contradict it), and
+  // the field as the draft then reads is applied to the last query, so that
+  // the bar and the timeline agree on it; the bar says what the timeline
+  // shows until the rest is fixed.
   const apply = (field: QueryField, value: string, negated: boolean) => {
     const v = view.getState()
     const draft = v.draft
@@ -39,8 +44,22 @@ export function FacetSidebar() {
       v.set({ q: toggleTerm(draft ?? v.q, field, value, negated) })
       return
     }
-    v.set({ q: toggleTerm(v.q, field, value, negated) })
-    v.setDraft(toggleTerm(draft, field, value, negated))
+    if (field === 'resource') {
+      v.set({ q: toggleTerm(v.q, field, value, negated) })
+      v.setDraft(toggleTerm(draft, field, value, negated))
+      return
+    }
+    const [incKey, excKey] = FIELD_KEYS[field]
+    const typed = parseQuery(draft).filter
+    const [inc, exc] = toggledValues(typed[incKey] ?? [], typed[excKey] ?? [], value, negated)
+    const next = setFieldTerms(draft, field, inc, exc)
+    // The click may have finished the draft ("provider:" became provider:gcp).
+    if (parseQuery(next).errors.length === 0) {
+      v.set({ q: next })
+      return
+    }
+    v.set({ q: setFieldTerms(v.q, field, inc, exc) })
+    v.setDraft(next)
   }
 
   return (

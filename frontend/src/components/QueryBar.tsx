@@ -25,11 +25,11 @@ export const QueryBar = forwardRef<HTMLInputElement>(function QueryBar(_props, r
   const combobox = useCombobox({ onDropdownClose: () => combobox.resetSelectedOption() })
 
   // The URL (back/forward, facet clicks) changes the query from outside,
-  // which drops the draft (see the view store). Its errors show at once:
-  // nobody is typing it.
+  // which drops the draft (see the view store), or keeps one a facet click
+  // edited. Its errors show at once: nobody is typing it.
   useEffect(() => {
-    setShowErrors(parseQuery(committed).errors.length > 0)
-  }, [committed])
+    setShowErrors(parseQuery(view.getState().draft ?? committed).errors.length > 0)
+  }, [committed, view])
 
   const parsed = useMemo(() => parseQuery(value), [value])
   const suggestions = useMemo(() => suggest(value, caret, facets), [value, caret, facets])
@@ -152,12 +152,12 @@ export const QueryBar = forwardRef<HTMLInputElement>(function QueryBar(_props, r
           </Combobox.Footer>
         </Combobox.Dropdown>
       </Combobox>
-      {errors.length > 0 && <QueryErrors input={value} errors={errors} />}
+      {errors.length > 0 && <QueryErrors input={value} errors={errors} applied={value.trim() !== committed ? committed : undefined} />}
     </div>
   )
 })
 
-function QueryErrors({ input, errors }: { input: string; errors: { message: string; start: number; end: number }[] }) {
+function QueryErrors({ input, errors, applied }: { input: string; errors: { message: string; start: number; end: number }[]; applied?: string }) {
   const first = errors[0]
   if (!first) return null
   return (
@@ -171,6 +171,11 @@ function QueryErrors({ input, errors }: { input: string; errors: { message: stri
         {first.message}
         {errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}
       </Text>
+      {applied !== undefined && (
+        <Text size="xs" c="dimmed" mt={2} className={classes.applied} data-testid="query-applied">
+          Not searched yet. The timeline shows {applied ? <code>{applied}</code> : 'the range without a query'}.
+        </Text>
+      )}
     </div>
   )
 }

@@ -190,6 +190,33 @@ describe('QueryBar and FacetSidebar', () => {
     expect(s.stores.view.getState().q).toBe('provider:azure')
     await waitFor(() => expect(input.value).toBe('status:done provider:azure'))
   })
+
+  it('merges a facet with the same field in a draft it cannot apply, and applies that field', async () => {
+    const { s, input } = await typeThenClickAzure('provider:aws status:')
+    // Not provider:azure alone beside a bar that reads provider:aws too.
+    expect(s.stores.view.getState().q).toBe('provider:aws provider:azure')
+    await waitFor(() => expect(input.value).toBe('provider:aws provider:azure status:'))
+    expect(await screen.findByTestId('query-applied')).toHaveTextContent('The timeline shows provider:aws provider:azure')
+    expect(screen.getByTestId('query-error')).toHaveTextContent('status: needs a value')
+  })
+
+  it('excludes a value a draft it cannot apply filters for, instead of contradicting it', async () => {
+    const s = setup()
+    await loaded(s)
+    renderWith(s.stores, <><QueryBar /><FacetSidebar /></>)
+    const input = screen.getByTestId('query-input') as HTMLInputElement
+    await userEvent.type(input, 'provider:aws status:')
+    fireEvent.click(screen.getByRole('button', { name: 'Exclude provider aws' }))
+    expect(s.stores.view.getState().q).toBe('-provider:aws')
+    await waitFor(() => expect(input.value).toBe('-provider:aws status:'))
+  })
+
+  it('applies a draft whose unfinished term the facet click completes', async () => {
+    const { s, input } = await typeThenClickAzure('risk:high provider:')
+    expect(s.stores.view.getState().q).toBe('risk:high provider:azure')
+    expect(s.stores.view.getState().draft).toBeUndefined()
+    await waitFor(() => expect(input.value).toBe('risk:high provider:azure'))
+  })
 })
 
 describe('TimelineRow', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CATEGORIES, PROVIDERS, RISK_LEVELS, STATUSES } from '../api/types'
-import { cleanFilter, formatQuery, parseQuery, textTerms, toggleTerm, type QueryFilter } from './parse'
+import { cleanFilter, formatQuery, parseQuery, setFieldTerms, textTerms, toggleTerm, type QueryFilter } from './parse'
 import { suggest, wordAt } from './suggest'
 import golden from '../../../storage/testdata/text-terms.json'
 
@@ -232,5 +232,20 @@ describe('free text the log reads as the bar shows it', () => {
       }),
       { numRuns: 2000 },
     )
+  })
+})
+
+describe('setFieldTerms', () => {
+  it.each([
+    ['valid terms where the first stood, the rest as typed', 'risk:high provider:aws status: provider:gcp', ['aws'], [], 'risk:high provider:aws status:'],
+    ['an unfinished term of the field is replaced', 'status:failed provider:', ['gcp'], [], 'status:failed provider:gcp'],
+    ['a mistyped value of the field is replaced', 'provider:awz bucket', ['aws'], [], 'provider:aws bucket'],
+    ['an unclosed quote of the field is replaced', 'status: -provider:"aw', [], ['aws'], 'status: -provider:aws'],
+    ['no term of the field: added at the end', 'status:done', ['azure'], [], 'status:done provider:azure'],
+    ['no values left: the terms go', 'provider:aws status:', [], [], 'status:'],
+    ['another field with the same ending is left alone', 'xprovider:aws provider:aws', ['gcp'], [], 'xprovider:aws provider:gcp'],
+    ['quoted values keep their spaces', 'user:"Alice  Smith" provider:aws status:', ['gcp'], [], 'user:"Alice  Smith" provider:gcp status:'],
+  ] as const)('%s', (_name, input, inc, exc, want) => {
+    expect(setFieldTerms(input, 'provider', [...inc], [...exc])).toBe(want)
   })
 })

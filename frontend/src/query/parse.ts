@@ -318,13 +318,51 @@ export function toggleTerm(input: string, field: QueryField, value: string, nega
     return formatQuery(filter)
   }
   const [inc, exc] = FIELD_KEYS[field]
-  const key = negated ? exc : inc
-  const other = negated ? inc : exc
-  const list = filter[key] ?? []
-  if (list.includes(value)) filter[key] = list.filter((v) => v !== value)
-  else filter[key] = [...list, value]
-  filter[other] = (filter[other] ?? []).filter((v) => v !== value)
+  ;[filter[inc], filter[exc]] = toggledValues(filter[inc] ?? [], filter[exc] ?? [], value, negated)
   return formatQuery(filter)
+}
+
+/**
+ * A field's values filtered for and out after a facet click: the value is
+ * added to its side, or taken off it when already there, and is never on
+ * both.
+ */
+export function toggledValues(included: string[], excluded: string[], value: string, negated: boolean): [string[], string[]] {
+  const [side, other] = negated ? [excluded, included] : [included, excluded]
+  const nextSide = side.includes(value) ? side.filter((v) => v !== value) : [...side, value]
+  const nextOther = other.filter((v) => v !== value)
+  return negated ? [nextOther, nextSide] : [nextSide, nextOther]
+}
+
+/**
+ * The query text with its terms of one field (valid ones, and unfinished or
+ * mistyped ones such as "provider:" or "provider:awz") replaced by the
+ * given values, where the first of them stood, else at the end. The rest
+ * stays as typed, mistakes included: for a facet click on a query being
+ * typed that does not parse yet.
+ */
+export function setFieldTerms(input: string, field: Exclude<QueryField, 'resource'>, included: string[], excluded: string[]): string {
+  const { terms, errors } = parseQuery(input)
+  const spans: [number, number][] = terms.filter((t) => t.field === field).map((t) => [t.start, t.end])
+  const ofField = new RegExp(`^-?${field}:`, 'i')
+  for (const e of errors) {
+    // An error may start at the value (an unclosed quote): from the term's start.
+    let start = e.start
+    while (start > 0 && !isSpace(input[start - 1])) start--
+    if (ofField.test(input.slice(start))) spans.push([start, Math.max(e.end, start + 1)])
+  }
+  const replacement = [...included.map((v) => `${field}:${fieldValue(v)}`), ...excluded.map((v) => `-${field}:${fieldValue(v)}`)].join(' ')
+  if (spans.length === 0) return [input.trim(), replacement].filter(Boolean).join(' ')
+  spans.sort((x, y) => x[0] - y[0])
+  const parts: string[] = []
+  let at = 0
+  for (const [i, [start, end]] of spans.entries()) {
+    if (start < at) continue
+    parts.push(input.slice(at, start).trim(), i === 0 ? replacement : '')
+    at = end
+  }
+  parts.push(input.slice(at).trim())
+  return parts.filter(Boolean).join(' ')
 }
 
 /** Normalises filter lists so two filters compare equal regardless of empty lists. */
