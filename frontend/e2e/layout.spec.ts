@@ -127,6 +127,32 @@ for (const width of [800, 860, 900, 960, 1000, 1024, 1199, 1200]) {
   }
 }
 
+// Between the desktop window's smallest and a laptop's, the query box shows
+// a typical query whole beside the range picker, and the presets still
+// choose a range.
+for (const width of [800, 860, 900, 960, 1000, 1280]) {
+  test(`at ${width} pixels wide a typical query shows whole in the query box`, async ({ page }) => {
+    await page.setViewportSize({ width, height: 700 })
+    await open(page, { org: 'acme-prod', range: '90d' })
+    const input = page.getByTestId('query-input')
+    const typical = 'provider:aws status:failed -category:scan'
+    await input.fill(typical)
+    const fits = await input.evaluate((el: HTMLInputElement) => el.scrollWidth <= el.clientWidth + 1)
+    const box = (await input.boundingBox())!
+    expect(fits, `the query box is ${Math.round(box.width)} pixels wide`).toBe(true)
+    // On the range picker's row, not pushed onto one of its own.
+    const presets = (await page.getByTestId('range-presets').boundingBox())!
+    expect(Math.abs(presets.y + presets.height / 2 - (box.y + box.height / 2)), 'presets beside the query').toBeLessThan(8)
+    expect(await toolbarAndHistogram(page)).toEqual([])
+    await shot(page, `layout-${width}-query`)
+    await input.press('Escape')
+    const presetsControl = page.getByTestId('range-presets')
+    if (await presetsControl.evaluate((el) => el.tagName === 'SELECT')) await presetsControl.selectOption('7d')
+    else await presetsControl.getByText('7d').click()
+    await expect(page).toHaveURL(/range=7d/)
+  })
+}
+
 // An organization named at length (as a team may name one after a cloud
 // account): its start shows with an ellipsis, the whole name is a hover
 // away, and nothing else in the header gives way to it.

@@ -1,4 +1,5 @@
-import { Button, Group, Loader, Popover, SegmentedControl, Tooltip } from '@mantine/core'
+import { Button, Group, Loader, NativeSelect, Popover, SegmentedControl, Tooltip } from '@mantine/core'
+import { useMediaQuery } from '@mantine/hooks'
 import { IconCalendar } from '@tabler/icons-react'
 import { Suspense, useState } from 'react'
 import { useCloseOnEscape } from '../lib/escape'
@@ -19,17 +20,34 @@ export function TimeRangePicker() {
   // Also while the form's chunk loads, before focus is in the popover.
   useCloseOnEscape(open, () => setOpen(false))
   const b = rangeBounds(range, now)
+  // Below 1000 pixels the six presets take half the toolbar and leave the
+  // query a few words: they fold into a list there, as narrow as one of them.
+  const narrow = useMediaQuery('(max-width: 999px)', false, { getInitialValueInEffect: false })
+  const preset = range.kind === 'relative' ? range.preset : ''
+  const choose = (v: string) => v && view.getState().set({ range: { kind: 'relative', preset: v as Preset } })
 
   return (
     <Group gap="xs" wrap="nowrap">
-      <SegmentedControl
-        size="sm"
-        aria-label="Time range"
-        data-testid="range-presets"
-        value={range.kind === 'relative' ? range.preset : ''}
-        onChange={(v) => view.getState().set({ range: { kind: 'relative', preset: v as Preset } })}
-        data={PRESETS.map((p) => ({ label: p, value: p }))}
-      />
+      {narrow ? (
+        <NativeSelect
+          size="sm"
+          w={84}
+          aria-label="Time range"
+          data-testid="range-presets"
+          value={preset}
+          onChange={(e) => choose(e.currentTarget.value)}
+          data={[...(preset ? [] : [{ label: '–', value: '', disabled: true }]), ...PRESETS.map((p) => ({ label: p, value: p }))]}
+        />
+      ) : (
+        <SegmentedControl
+          size="sm"
+          aria-label="Time range"
+          data-testid="range-presets"
+          value={preset}
+          onChange={choose}
+          data={PRESETS.map((p) => ({ label: p, value: p }))}
+        />
+      )}
       <Popover opened={open} onChange={setOpen} position="bottom-end" shadow="md" trapFocus withArrow>
         <Popover.Target>
           <Button
