@@ -31,3 +31,29 @@ test('dark mode is chosen, remembered and readable', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'light' })
   await expect(html).toHaveAttribute('data-mantine-color-scheme', 'light')
 })
+
+// The profile's name in the header is read, not clicked: in both themes it
+// has the contrast of text (4.5:1), not of a disabled control.
+for (const scheme of ['light', 'dark'] as const) {
+  test(`the profile in the header is readable in ${scheme}`, async ({ page }) => {
+    await page.emulateMedia({ colorScheme: scheme })
+    await page.setViewportSize({ width: 1280, height: 800 })
+    await open(page)
+    const ratio = await page.getByTestId('profile').evaluate((el) => {
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number)
+      const lum = (c: string) => {
+        const [r, g, b] = rgb(c).map((v) => {
+          const s = v / 255
+          return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+        })
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
+      }
+      let bg = el as HTMLElement | null
+      while (bg && /rgba\(0, 0, 0, 0\)|transparent/.test(getComputedStyle(bg).backgroundColor)) bg = bg.parentElement
+      const a = lum(getComputedStyle(el).color)
+      const b = lum(getComputedStyle(bg ?? document.body).backgroundColor)
+      return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)
+    })
+    expect(ratio).toBeGreaterThanOrEqual(4.5)
+  })
+}
