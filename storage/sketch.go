@@ -137,9 +137,13 @@ func sketchMay(v []byte, grams [][]uint64) (bool, error) {
 	return true, nil
 }
 
-// sketchBuilder gathers the distinct grams of a block's text.
+// sketchBuilder gathers the distinct grams of a block's text. A block can
+// have billions (4096 events of up to 1 MiB), but past 2^maxSketchLog2/16
+// the sketch has the most bits whatever else comes: the builder then sets
+// their bits in it as it goes (full) instead of keeping them.
 type sketchBuilder struct {
 	grams map[uint64]struct{}
+	full  []byte
 }
 
 func newSketchBuilder() *sketchBuilder { return &sketchBuilder{grams: map[uint64]struct{}{}} }
@@ -148,11 +152,34 @@ func newSketchBuilder() *sketchBuilder { return &sketchBuilder{grams: map[uint64
 func (b *sketchBuilder) add(v string) {
 	v = lowerForSearch(v)
 	for i := 0; i+3 <= len(v); i++ {
-		b.grams[gram(v, i, 3)] = struct{}{}
+		b.put(gram(v, i, 3))
 		if i+5 <= len(v) {
-			b.grams[gram(v, i, 5)] = struct{}{}
+			b.put(gram(v, i, 5))
 		}
 	}
+}
+
+func (b *sketchBuilder) put(g uint64) {
+	if b.full != nil {
+		setGram(b.full[2:], g, maxSketchLog2)
+		return
+	}
+	b.grams[g] = struct{}{}
+	if 8*len(b.grams) > 1<<(maxSketchLog2-1) {
+		b.full = make([]byte, 2+(1<<maxSketchLog2)/8)
+		b.full[0], b.full[1] = sketchV, maxSketchLog2
+		for g := range b.grams {
+			setGram(b.full[2:], g, maxSketchLog2)
+		}
+		b.grams = map[uint64]struct{}{}
+	}
+}
+
+// setGram sets the bits of gram g in set, of 2^log2m bits.
+func setGram(set []byte, g uint64, log2m uint8) {
+	x, y := sketchBits(g, log2m)
+	set[x/8] |= 1 << (x % 8)
+	set[y/8] |= 1 << (y % 8)
 }
 
 // addEvent adds what a search looks at in e (matchRecord).
@@ -170,6 +197,10 @@ func (b *sketchBuilder) addEvent(e *StoredEvent) {
 
 // sketch returns the sketch of the grams added, and starts again.
 func (b *sketchBuilder) sketch() []byte {
+	if out := b.full; out != nil {
+		b.reset()
+		return out
+	}
 	log2m := uint8(minSketchLog2)
 	for log2m < maxSketchLog2 && 1<<log2m < 8*len(b.grams) {
 		log2m++
@@ -178,15 +209,13 @@ func (b *sketchBuilder) sketch() []byte {
 	out[0], out[1] = sketchV, log2m
 	set := out[2:]
 	for g := range b.grams {
-		x, y := sketchBits(g, log2m)
-		set[x/8] |= 1 << (x % 8)
-		set[y/8] |= 1 << (y % 8)
+		setGram(set, g, log2m)
 	}
 	b.reset()
 	return out
 }
 
-func (b *sketchBuilder) reset() { b.grams = map[uint64]struct{}{} }
+func (b *sketchBuilder) reset() { b.grams, b.full = map[uint64]struct{}{}, nil }
 
 // sketchCheck answers a scan whether a seq's block can hold a match of its
 // text terms, reading each block's sketch once.

@@ -350,3 +350,37 @@ func TestSketch_Builder(t *testing.T) {
 		t.Error("an empty sketch holds ada")
 	}
 }
+
+// A block's text can have billions of distinct grams (4096 events of up to
+// 1 MiB): the builder keeps no more of them than a sketch of the most bits
+// needs, and its sketch still holds every one.
+func TestSketch_BuilderMemoryIsBounded(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+	text := make([]byte, 3<<20) // about as many distinct 5-grams
+	for i := range text {
+		text[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	b := newSketchBuilder()
+	for i := 0; i < len(text); i += 64 << 10 {
+		b.add(string(text[i:min(len(text), i+64<<10)]))
+	}
+	if n := len(b.grams); 8*n > 1<<maxSketchLog2 {
+		t.Fatalf("the builder holds %d grams, more than a sketch of 2^%d bits needs", n, maxSketchLog2)
+	}
+	v := b.sketch()
+	if v[1] != maxSketchLog2 {
+		t.Fatalf("a sketch of 2^%d bits, want 2^%d", v[1], maxSketchLog2)
+	}
+	for range 1000 {
+		i := r.IntN(64<<10 - 12)
+		i += (64 << 10) * r.IntN(len(text)/(64<<10))
+		term := string(text[i : i+3+r.IntN(10)])
+		if may, err := sketchMay(v, termGrams([]string{term})); err != nil || !may {
+			t.Fatalf("%q: may %v (%v), want true", term, may, err)
+		}
+	}
+	if len(b.grams) != 0 {
+		t.Fatal("the builder did not start again")
+	}
+}
