@@ -306,7 +306,10 @@ func (s *Store) appendsPaused() bool {
 
 // buildSketches builds every missing sketch of a complete block of every
 // organization (and those a search found damaged), newest first, while
-// goOn holds; it returns how many it wrote.
+// goOn holds; it returns how many it wrote. A block with a record it
+// cannot read is left without one (its error is returned, once) and the
+// others are built: one damaged record must not leave the whole log, or
+// every organization after its own, without sketches.
 func (s *Store) buildSketches(ctx context.Context, goOn func() bool) (int, error) {
 	var orgs []string
 	err := s.db.View(func(txn *badger.Txn) (err error) {
@@ -318,6 +321,7 @@ func (s *Store) buildSketches(ctx context.Context, goOn func() bool) (int, error
 	}
 	b := newSketchBuilder()
 	built := 0
+	var unreadable []error
 	for _, org := range orgs {
 		todo, err := s.missingSketches(org)
 		if err != nil {
@@ -327,21 +331,40 @@ func (s *Store) buildSketches(ctx context.Context, goOn func() bool) (int, error
 			if ctx.Err() != nil || !goOn() {
 				return built, ctx.Err()
 			}
-			if err := s.buildSketch(ctx, b, org, block); err != nil {
-				return built, err
+			v, err := s.sketchOf(ctx, b, org, block)
+			if ctx.Err() != nil {
+				return built, ctx.Err()
+			}
+			if err != nil {
+				// Not read again until the store is reopened (Verify
+				// says what is wrong with it).
+				s.sketchMu.Lock()
+				if s.sketchUnreadable == nil {
+					s.sketchUnreadable = map[string][]uint64{}
+				}
+				s.sketchUnreadable[org] = append(s.sketchUnreadable[org], block)
+				s.sketchMu.Unlock()
+				unreadable = append(unreadable, err)
+				continue
+			}
+			lo, hi := block*sketchBlock+1, (block+1)*sketchBlock
+			if err := s.update(func(txn *badger.Txn) error { return txn.Set(sketchKey(org, block), v) }); err != nil {
+				return built, fmt.Errorf("failed to store the text sketch of seqs %d-%d of organization %q: %w", lo, hi, org, err)
 			}
 			built++
 		}
 	}
-	return built, nil
+	return built, errors.Join(unreadable...)
 }
 
-// missingSketches lists org's complete blocks without a sketch, and those
-// to build again, newest first.
+// missingSketches lists org's complete blocks without a sketch (but those
+// with a record buildSketches could not read), and those to build again,
+// newest first.
 func (s *Store) missingSketches(org string) ([]uint64, error) {
 	s.sketchMu.Lock()
 	redo := s.sketchRedo[org]
 	delete(s.sketchRedo, org)
+	unreadable := slices.Clone(s.sketchUnreadable[org])
 	s.sketchMu.Unlock()
 	var todo []uint64
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -363,6 +386,9 @@ func (s *Store) missingSketches(org string) ([]uint64, error) {
 		for _, block := range redo {
 			delete(have, block)
 		}
+		for _, block := range unreadable {
+			have[block] = true
+		}
 		for block := complete; block > 0; block-- {
 			if !have[block-1] {
 				todo = append(todo, block-1)
@@ -373,8 +399,8 @@ func (s *Store) missingSketches(org string) ([]uint64, error) {
 	return todo, err
 }
 
-// buildSketch reads the records of org's block and writes its sketch.
-func (s *Store) buildSketch(ctx context.Context, b *sketchBuilder, org string, block uint64) error {
+// sketchOf reads the records of org's block and returns its sketch.
+func (s *Store) sketchOf(ctx context.Context, b *sketchBuilder, org string, block uint64) ([]byte, error) {
 	lo, hi := block*sketchBlock+1, (block+1)*sketchBlock
 	err := s.db.View(func(txn *badger.Txn) error {
 		p := orgPrefix(tagRecord, org)
@@ -411,11 +437,7 @@ func (s *Store) buildSketch(ctx context.Context, b *sketchBuilder, org string, b
 	})
 	if err != nil {
 		b.reset()
-		return fmt.Errorf("failed to read seqs %d-%d of organization %q for their text sketch: %w", lo, hi, org, err)
+		return nil, fmt.Errorf("failed to read seqs %d-%d of organization %q for their text sketch: %w", lo, hi, org, err)
 	}
-	v := b.sketch()
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(sketchKey(org, block), v) }); err != nil {
-		return fmt.Errorf("failed to store the text sketch of seqs %d-%d of organization %q: %w", lo, hi, org, err)
-	}
-	return nil
+	return b.sketch(), nil
 }

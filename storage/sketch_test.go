@@ -384,3 +384,32 @@ func TestSketch_BuilderMemoryIsBounded(t *testing.T) {
 		t.Fatal("the builder did not start again")
 	}
 }
+
+// A record that cannot be read leaves its block without a sketch, and only
+// it: the other blocks, of its organization and of the next, are built, and
+// the block is not read again at every turn of the loop.
+func TestSketch_AnUnreadableRecordLeavesOnlyItsBlock(t *testing.T) {
+	withSketchBlock(t, 8)
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	appendN(t, s, "acme", 0, 30) // blocks 0-2
+	appendN(t, s, "beta", 0, 20) // blocks 0-1
+	damageRecord(t, s, "acme", 20)
+	built, err := s.buildSketches(ctx, func() bool { return true })
+	if built != 4 || !errors.Is(err, errCorrupt) {
+		t.Fatalf("built %d sketches (%v), want 4 and seq 20 damaged", built, err)
+	}
+	if built, err := s.buildSketches(ctx, func() bool { return true }); built != 0 || err != nil {
+		t.Fatalf("then built %d sketches (%v), want none and nothing read", built, err)
+	}
+	for _, k := range []struct {
+		org   string
+		block uint64
+		want  bool
+	}{{"acme", 0, true}, {"acme", 1, true}, {"acme", 2, false}, {"beta", 0, true}, {"beta", 1, true}} {
+		err := s.db.View(func(txn *badger.Txn) error { _, err := txn.Get(sketchKey(k.org, k.block)); return err })
+		if (err == nil) != k.want {
+			t.Errorf("the sketch of block %d of %s: %v, want it there: %v", k.block, k.org, err, k.want)
+		}
+	}
+}

@@ -253,11 +253,13 @@ type Store struct {
 
 	subs subscribers
 
-	// Text sketches (sketch.go): when the last Append came, and the
-	// blocks whose sketch a search could not read.
-	lastAppend atomic.Int64
-	sketchMu   sync.Mutex
-	sketchRedo map[string][]uint64
+	// Text sketches (sketch.go): when the last Append came, the blocks
+	// whose sketch a search could not read, and those with a record the
+	// loop could not.
+	lastAppend       atomic.Int64
+	sketchMu         sync.Mutex
+	sketchRedo       map[string][]uint64
+	sketchUnreadable map[string][]uint64
 
 	// integ is the Merkle tree, checkpoint and anchor state (integrity.go).
 	integ *integrity
