@@ -413,3 +413,26 @@ func TestSketch_AnUnreadableRecordLeavesOnlyItsBlock(t *testing.T) {
 		}
 	}
 }
+
+// An event that a search matches is never ruled out by the sketch of its
+// text: whatever its values (escaped JSON, numbers, letters whose lower
+// case changes length, invalid UTF-8) and whatever the search.
+func FuzzSketchHoldsWhatASearchMatches(f *testing.F) {
+	f.Add([]byte(`{"k":["İstanbul",12345,{"note":"say \"hi\" C:\\Users"}],"b":true}`), "\u212aelvin", "ẞtraße", `"\"hi\" c:\users" İSTAN kelvin 2345 TRUE`)
+	f.Add([]byte(`{"path":"a","x":"b"}`), "ı", "\xff\xfeAB", `"a","x" path ıi`)
+	f.Fuzz(func(t *testing.T, meta []byte, user, resource, q string) {
+		c, err := compile(Filter{Org: "o", Text: q})
+		if err != nil {
+			return
+		}
+		e := StoredEvent{Event: Event{ID: "id", UserID: user, ResourceIDs: []string{resource}, Metadata: meta}}
+		if !c.matchRecord(&e) {
+			return
+		}
+		b := newSketchBuilder()
+		b.addEvent(&e)
+		if may, err := sketchMay(b.sketch(), c.grams); err != nil || !may {
+			t.Fatalf("%q matches an event its sketch rules out (%v)", q, err)
+		}
+	})
+}
