@@ -28,6 +28,8 @@ package storage
 //	0x16 0x16 || org || 0x00 || hour u64 || '*'           pack: the hour's counts of the bounded fields
 //	0x17 0x17 || org || 0x00 || hour u64 || field || value
 //	                                                      count u64: of those, pruned by retention (retention.go)
+//	0x18 0x18 || org || 0x00 || block u64                 text sketch of seqs block*4096+1 to (block+1)*4096, derived:
+//	                                                      0x01 || log2(m) u8 || m bits (sketch.go)
 //	0x01 0x01 || "verifier-key"                           checkpoint verifier key, note format (text)
 //	0x01 0x01 || "installation-id"                        installation id, the middle of every origin (text)
 //	0x20 0x20 || org || 0x00 || level u8 || index u64     tree tile: hash [32] × 16, or node: hash [32] (see Integrity below)
