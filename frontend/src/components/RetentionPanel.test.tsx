@@ -75,7 +75,16 @@ describe('RetentionIndicator', () => {
     renderWith(s.stores, <RetentionIndicator />)
     await userEvent.click(screen.getByTestId('retention-indicator'))
     expect(await screen.findByTestId('retention-last-sweep')).toHaveTextContent(
-      'No sweep is recorded yet (a background sweep that prunes nothing is not recorded). In all, 6,373 events were pruned.')
+      /^6,373 events were pruned in all\. The app checks for expired events every hour\.$/)
+  })
+
+  it('says plainly when nothing has been pruned yet, and when it looks again', async () => {
+    const fake = createFakeApi(sampleEvents(), { now: () => NOW })
+    const s = setup({ api: { ...fake, retention: (org: string) => fake.retention(org).then((p) => ({ ...p, prunedEvents: 0, prunedRuns: 0 })) } })
+    renderWith(s.stores, <RetentionIndicator />)
+    await userEvent.click(screen.getByTestId('retention-indicator'))
+    expect(await screen.findByTestId('retention-last-sweep')).toHaveTextContent(
+      /^Nothing has been pruned yet\. The app checks for expired events every hour\.$/)
   })
 
   it('in a browser says how to change it on the machine', async () => {

@@ -57,10 +57,20 @@ function RetentionActivity({ org, prunedEvents }: { org: string; prunedEvents?: 
       )}
       {sweep !== undefined && (
         <Text size="xs" data-testid="retention-last-sweep">
-          {sweep
-            ? `Last recorded sweep: ${formatDateTime(sweep.timestamp, tz)}, ${pruned.toLocaleString('en-US')} ${pruned === 1 ? 'event' : 'events'} pruned.`
-            : 'No sweep is recorded yet (a background sweep that prunes nothing is not recorded).'}
-          {prunedEvents !== undefined && prunedEvents > 0 && ` In all, ${prunedEvents.toLocaleString('en-US')} ${prunedEvents === 1 ? 'event was' : 'events were'} pruned.`}
+          {sweep ? (
+            <>
+              {`Last recorded sweep: ${formatDateTime(sweep.timestamp, tz)}, ${pruned.toLocaleString('en-US')} ${pruned === 1 ? 'event' : 'events'} pruned.`}
+              {prunedEvents !== undefined && prunedEvents > 0 && ` In all, ${prunedEvents.toLocaleString('en-US')} ${prunedEvents === 1 ? 'event was' : 'events were'} pruned.`}
+            </>
+          ) : (
+            // Sweeps that prune nothing leave no record, so say what the
+            // user wants to know: whether anything went, and when the app
+            // looks again (RetentionInterval in app/retention.go).
+            <>
+              {prunedEvents ? `${prunedEvents.toLocaleString('en-US')} ${prunedEvents === 1 ? 'event was' : 'events were'} pruned in all.` : 'Nothing has been pruned yet.'}{' '}
+              The app checks for expired events every hour.
+            </>
+          )}
         </Text>
       )}
     </Stack>
