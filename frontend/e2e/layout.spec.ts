@@ -239,3 +239,58 @@ test('a long first resource id is shortened, and the count of the others stays v
   expect(fits).toBe(true)
   await shot(page, 'row-long-resource')
 })
+
+// The retention warning (the seeded log's oldest operational events expire
+// within the week) at the desktop window's smallest and on a small laptop
+// screen: one line with the count, "Export them…" and the close button, so
+// that the timeline keeps its rows; the explanation is a click away. On a
+// large screen it shows whole.
+for (const [width, height] of [[800, 600], [1024, 700], [1280, 800]] as const) {
+  test(`at ${width}×${height} the retention warning takes one line and its explanation is a click away`, async ({ page }) => {
+    await page.setViewportSize({ width, height })
+    await open(page, { org: 'acme-prod', range: '90d' })
+    const banner = page.getByTestId('retention-banner')
+    await expect(banner).toContainText(/events? expires? within 7 days/)
+    const box = (await banner.boundingBox())!
+    expect(box.height, 'the warning is one line high').toBeLessThanOrEqual(46)
+    const exportThem = banner.getByTestId('retention-export')
+    await expect(exportThem).toBeVisible()
+    const button = (await exportThem.boundingBox())!
+    expect(Math.abs(button.y + button.height / 2 - (box.y + box.height / 2)), '"Export them…" on that line').toBeLessThan(4)
+    // The timeline shows several rows below it, not one or two.
+    const visible = await rows(page).evaluateAll((els) => {
+      const list = document.querySelector('[data-testid=timeline]')!.getBoundingClientRect()
+      return els.filter((e) => {
+        const r = e.getBoundingClientRect()
+        return r.top >= list.top - 1 && r.bottom <= Math.min(list.bottom, window.innerHeight) + 1
+      }).length
+    })
+    expect(visible, 'timeline rows in sight').toBeGreaterThanOrEqual(width === 800 ? 3 : 6)
+    expect(await overflowing(page)).toEqual([])
+
+    const detail = page.getByTestId('retention-banner-detail')
+    await expect(detail).toBeHidden()
+    const toggle = banner.getByRole('button', { name: 'Details' })
+    await expect(toggle).toHaveAttribute('aria-expanded', 'false')
+    await toggle.click()
+    await expect(toggle).toHaveAttribute('aria-expanded', 'true')
+    await expect(detail).toBeVisible()
+    await expect(detail).toContainText('Their tombstones keep the log verifiable')
+    await shot(page, `layout-${width}-retention-details`)
+    await toggle.click()
+    await expect(detail).toBeHidden()
+    await shot(page, `layout-${width}-retention`)
+
+    await banner.getByRole('button', { name: 'Dismiss' }).click()
+    await expect(banner).toBeHidden()
+  })
+}
+
+test('on a large screen the retention warning shows its explanation whole', async ({ page }) => {
+  await page.setViewportSize({ width: 1440, height: 900 })
+  await open(page, { org: 'acme-prod', range: '90d' })
+  const banner = page.getByTestId('retention-banner')
+  await expect(banner.getByTestId('retention-banner-detail')).toContainText('Their tombstones keep the log verifiable')
+  await expect(banner.getByRole('button', { name: 'Details' })).toHaveCount(0)
+  await expect(banner.getByTestId('retention-export')).toBeVisible()
+})
