@@ -294,3 +294,76 @@ test('on a large screen the retention warning shows its explanation whole', asyn
   await expect(banner.getByRole('button', { name: 'Details' })).toHaveCount(0)
   await expect(banner.getByTestId('retention-export')).toBeVisible()
 })
+
+// Where the timeline's toolbar puts its controls: each one's box, and
+// whether they share one row inside the panel without touching.
+async function timelineToolbar(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = []
+    const panel = document.querySelector('[data-testid=timeline]')!.closest<HTMLElement>('[class*=Paper-root]')!.getBoundingClientRect()
+    const ids = ['event-count', 'export-button', 'report-button', 'audit-copy-button', 'offline-badge', 'live-badge', 'live-toggle', 'live-off']
+    const boxes = ids.flatMap((id) => {
+      const el = document.querySelector<HTMLElement>(`[data-testid=${id}]`)
+      return el && el.offsetParent ? [{ id, r: el.getBoundingClientRect() }] : []
+    })
+    const mid = (r: DOMRect) => r.top + r.height / 2
+    const first = boxes[0]!
+    for (const { id, r } of boxes) {
+      if (Math.abs(mid(r) - mid(first.r)) > 4) out.push(`${id} on another row than ${first.id}`)
+      if (r.right > panel.right - 4 || r.left < panel.left) out.push(`${id} outside the panel`)
+    }
+    for (let i = 1; i < boxes.length; i++) {
+      if (boxes[i]!.r.left < boxes[i - 1]!.r.right - 1) out.push(`${boxes[i]!.id} over ${boxes[i - 1]!.id}`)
+    }
+    return out
+  })
+}
+
+// The timeline's toolbar (the count, Export…, Reports…, Copy for auditor…
+// and live mode) keeps one row from the desktop window's smallest up, its
+// buttons down to icons with their names where there is no room for their
+// words; with a fixed range, "not live" is said briefly and explained on
+// hover or focus.
+for (const width of [800, 900, 1024, 1100, 1280]) {
+  for (const scheme of ['light', 'dark'] as const) {
+    test(`at ${width} pixels wide, ${scheme}, the timeline's toolbar keeps one row, live or not`, async ({ page }) => {
+      await page.emulateMedia({ colorScheme: scheme })
+      await page.setViewportSize({ width, height: 700 })
+      await open(page, { org: 'acme-prod', range: '90d' })
+      await expect(page.getByTestId('event-count')).toContainText('in range')
+      await expect(page.getByTestId('live-badge')).toBeVisible()
+      expect(await timelineToolbar(page)).toEqual([])
+      // Named also when only their icons show.
+      await expect(page.getByTestId('export-button')).toHaveAccessibleName('Export…')
+      await expect(page.getByTestId('report-button')).toHaveAccessibleName('Reports…')
+      await expect(page.getByTestId('live-toggle')).toHaveAccessibleName('Pause')
+      expect(await overflowing(page)).toEqual([])
+      await shot(page, `toolbar-${width}-${scheme}-live`)
+
+      const until = Date.now() - 3_600_000
+      await page.goto(appUrl({ org: 'acme-prod', from: new Date(until - 30 * 86_400_000).toISOString(), to: new Date(until).toISOString() }))
+      await expect(page.getByTestId('event-count')).toContainText('in range')
+      expect(await timelineToolbar(page)).toEqual([])
+      const off = page.getByTestId('live-off')
+      await expect(off).toBeVisible()
+      await off.hover()
+      await expect(page.getByRole('tooltip')).toContainText('Live updates are off for a fixed time range')
+      expect(await overflowing(page)).toEqual([])
+      await shot(page, `toolbar-${width}-${scheme}-fixed`)
+    })
+  }
+}
+
+// The desktop app has one button more, Copy for auditor… (the in-memory
+// demo log stands in for it here), and a count of a million events.
+for (const width of [800, 1024, 1280]) {
+  test(`at ${width} pixels wide the desktop app's toolbar keeps one row @fake`, async ({ page }) => {
+    await page.setViewportSize({ width, height: 700 })
+    await page.goto(appUrl({ fake: '1', range: '90d' }))
+    await expect(page.getByTestId('event-count')).toContainText('in range')
+    await expect(page.getByTestId('audit-copy-button')).toHaveAccessibleName('Copy for auditor…')
+    expect(await timelineToolbar(page)).toEqual([])
+    expect(await overflowing(page)).toEqual([])
+    await shot(page, `toolbar-${width}-desktop`)
+  })
+}

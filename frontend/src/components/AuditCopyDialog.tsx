@@ -1,4 +1,4 @@
-import { Alert, Button, Code, Group, Modal, Radio, Stack, Text, TextInput, Tooltip } from '@mantine/core'
+import { Alert, Button, Code, Group, Modal, Radio, Stack, Text, TextInput } from '@mantine/core'
 import { IconFolder, IconShieldCheck, IconShieldLock } from '@tabler/icons-react'
 import { useEffect, useState } from 'react'
 import { ApiError, adviceFor, folderAdvice, toApiError } from '../api/errors'
@@ -7,6 +7,7 @@ import { useSession, useStores, useView } from '../store/context'
 import { CopyPath, joinPath } from './ReportDialog'
 import { AdviceAlert } from './StatusStates'
 import { useFolderPicker } from './useFolderPicker'
+import { ToolbarButton } from './ToolbarButton'
 import { useCloseOnEscape } from '../lib/escape'
 
 /** The name the copy's folder gets unless the person changes it: the day, in UTC. */
@@ -206,17 +207,20 @@ export function AuditCopyDialog({ opened, onClose, now = Date.now }: { opened: b
 }
 
 /** The timeline toolbar's button for the dialog, where the app can make copies. */
-export function AuditCopyButton() {
+export function AuditCopyButton({ compact }: { compact?: boolean }) {
   const { api } = useStores()
   const [opened, setOpened] = useState(false)
   if (!api.canCopyForAudit) return null
   return (
     <>
-      <Tooltip label="Copy the log for an auditor, who verifies it without the keychain">
-        <Button size="compact-sm" variant="default" leftSection={<IconShieldLock size={14} />} onClick={() => setOpened(true)} data-testid="audit-copy-button">
-          Copy for auditor…
-        </Button>
-      </Tooltip>
+      <ToolbarButton
+        compact={compact}
+        icon={<IconShieldLock size={14} />}
+        label="Copy for auditor…"
+        tooltip="Copy the log for an auditor, who verifies it without the keychain"
+        onClick={() => setOpened(true)}
+        testId="audit-copy-button"
+      />
       <AuditCopyDialog opened={opened} onClose={() => setOpened(false)} />
     </>
   )

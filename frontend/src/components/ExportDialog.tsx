@@ -11,6 +11,7 @@ import { useResults, useStores, useView } from '../store/context'
 import { viewQuery, type View } from '../store/view'
 import { AdviceAlert } from './StatusStates'
 import { useFolderPicker } from './useFolderPicker'
+import { ToolbarButton } from './ToolbarButton'
 import { useCloseOnEscape } from '../lib/escape'
 
 export const FORMAT_OPTIONS: { value: ExportFormat; label: string; description: string }[] = [
@@ -431,18 +432,22 @@ function ExportDone({ result }: { result: ExportResultDTO }) {
 }
 
 /** The timeline toolbar's Export button and its dialog. */
-export function ExportButton() {
+export function ExportButton({ compact }: { compact?: boolean }) {
   const org = useView((s) => s.org)
   // A search that does not parse would export as if it had no filter.
   const badSearch = useView((s) => parseQuery(s.q).errors.length > 0)
   const [opened, setOpened] = useState(false)
   return (
     <>
-      <Tooltip label={badSearch ? 'Fix the search first: the view shows no events while it has an error' : 'Export the events of this view as an evidence bundle'}>
-        <Button size="compact-sm" variant="default" leftSection={<IconDownload size={14} />} onClick={() => setOpened(true)} disabled={!org || badSearch} data-testid="export-button">
-          Export…
-        </Button>
-      </Tooltip>
+      <ToolbarButton
+        compact={compact}
+        icon={<IconDownload size={14} />}
+        label="Export…"
+        tooltip={badSearch ? 'Fix the search first: the view shows no events while it has an error' : 'Export the events of this view as an evidence bundle'}
+        onClick={() => setOpened(true)}
+        disabled={!org || badSearch}
+        testId="export-button"
+      />
       <ExportDialog opened={opened} onClose={() => setOpened(false)} />
     </>
   )

@@ -12,6 +12,7 @@ import { useStores, useView } from '../store/context'
 import { formatBytes } from './ExportDialog'
 import { AdviceAlert } from './StatusStates'
 import { useFolderPicker } from './useFolderPicker'
+import { ToolbarButton } from './ToolbarButton'
 import { useCloseOnEscape } from '../lib/escape'
 
 const CHOICES: { value: PeriodChoice; label: string }[] = [
@@ -426,16 +427,20 @@ function ReportDone({ result }: { result: ReportResultDTO }) {
 }
 
 /** The timeline toolbar's Reports button and its dialog. */
-export function ReportButton() {
+export function ReportButton({ compact }: { compact?: boolean }) {
   const org = useView((s) => s.org)
   const [opened, setOpened] = useState(false)
   return (
     <>
-      <Tooltip label="Write a compliance report of this organization for a period">
-        <Button size="compact-sm" variant="default" leftSection={<IconFileAnalytics size={14} />} onClick={() => setOpened(true)} disabled={!org} data-testid="report-button">
-          Reports…
-        </Button>
-      </Tooltip>
+      <ToolbarButton
+        compact={compact}
+        icon={<IconFileAnalytics size={14} />}
+        label="Reports…"
+        tooltip="Write a compliance report of this organization for a period"
+        onClick={() => setOpened(true)}
+        disabled={!org}
+        testId="report-button"
+      />
       <ReportDialog opened={opened} onClose={() => setOpened(false)} />
     </>
   )

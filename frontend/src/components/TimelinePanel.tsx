@@ -1,4 +1,5 @@
 import { Badge, Button, Group, Paper, Text, Tooltip } from '@mantine/core'
+import { useElementSize } from '@mantine/hooks'
 import { IconArrowUp, IconPlayerPause, IconPlayerPlay } from '@tabler/icons-react'
 import { useRef } from 'react'
 import { parseQuery, textTerms } from '../query/parse'
@@ -7,13 +8,26 @@ import { EmptyState, ErrorState, LoadingState } from './StatusStates'
 import { ExportButton } from './ExportDialog'
 import { ReportButton } from './ReportDialog'
 import { AuditCopyButton } from './AuditCopyDialog'
+import { ToolbarButton } from './ToolbarButton'
 import { Timeline } from './Timeline'
 import classes from './TimelinePanel.module.css'
 import { counted } from '../lib/count'
 
+/**
+ * The panel's width below which the toolbar's buttons show only their
+ * icons, so that they stay on the count's row: with their words they take
+ * about 400 pixels, 600 with Copy for auditor… (the desktop app's).
+ */
+export function compactToolbarBelow(canCopyForAudit: boolean): number {
+  return canCopyForAudit ? 940 : 760
+}
+
 /** The timeline with its toolbar (count, live mode) and its empty, loading and error states. */
 export function TimelinePanel() {
-  const { results, view } = useStores()
+  const { api, results, view } = useStores()
+  // Unmeasured (0, as in tests without layout) means wide.
+  const { ref: panelRef, width } = useElementSize()
+  const compact = width > 0 && width < compactToolbarBelow(api.canCopyForAudit)
   const scrollRef = useRef<HTMLDivElement | null>(null)
   const loading = useResults((s) => s.loading)
   const error = useResults((s) => s.error)
@@ -79,8 +93,8 @@ export function TimelinePanel() {
   else body = <Timeline scrollRef={scrollRef} />
 
   return (
-    <Paper withBorder radius="md" className={classes.panel}>
-      <Group className={classes.toolbar} justify="space-between" wrap="wrap" style={{ rowGap: 6 }}>
+    <Paper withBorder radius="md" className={classes.panel} ref={panelRef}>
+      <Group className={classes.toolbar} justify="space-between" wrap="wrap" style={{ rowGap: 6 }} data-testid="timeline-toolbar" data-compact={compact || undefined}>
         <Group gap="xs" wrap="nowrap">
           <Text size="sm" fw={600}>
             Events
@@ -95,14 +109,14 @@ export function TimelinePanel() {
             </Badge>
           )}
         </Group>
-        <Group gap="sm" wrap="wrap" justify="flex-end" ml="auto" style={{ rowGap: 6 }}>
-          <ExportButton />
-          <ReportButton />
-          <AuditCopyButton />
+        <Group gap={compact ? 'xs' : 'sm'} wrap="wrap" justify="flex-end" ml="auto" style={{ rowGap: 6 }}>
+          <ExportButton compact={compact} />
+          <ReportButton compact={compact} />
+          <AuditCopyButton compact={compact} />
           {offline && !live && (
             <Tooltip label={`Cannot reach Axiom Audit (${offline.message}); trying again.`} multiline w={300}>
               <Badge variant="dot" color="red" size="md" data-testid="offline-badge" role="status">
-                Offline — reconnecting
+                {compact ? 'Offline' : 'Offline — reconnecting'}
               </Badge>
             </Tooltip>
           )}
@@ -112,7 +126,7 @@ export function TimelinePanel() {
                 // Not live while the app is out of reach: the rows may miss events, and the badge must not say otherwise.
                 <Tooltip label={`Cannot reach Axiom Audit (${offline.message}); new events will load when it answers again.`} multiline w={300}>
                   <Badge variant="dot" color="red" size="md" data-testid="live-badge" data-offline="true" role="status">
-                    Offline — reconnecting
+                    {compact ? 'Offline' : 'Offline — reconnecting'}
                   </Badge>
                 </Tooltip>
               ) : (
@@ -120,22 +134,27 @@ export function TimelinePanel() {
                   {paused ? 'Paused' : 'Live'}
                 </Badge>
               )}
-              <Tooltip label={paused ? 'Resume live updates' : 'Pause live updates; new events are counted, not shown'}>
-                <Button
-                  size="compact-sm"
-                  variant="default"
-                  leftSection={paused ? <IconPlayerPlay size={14} /> : <IconPlayerPause size={14} />}
-                  onClick={() => results.getState().setPaused(!paused)}
-                  data-testid="live-toggle"
-                >
-                  {paused ? 'Resume' : 'Pause'}
-                </Button>
-              </Tooltip>
+              <ToolbarButton
+                compact={compact}
+                icon={paused ? <IconPlayerPlay size={14} /> : <IconPlayerPause size={14} />}
+                label={paused ? 'Resume' : 'Pause'}
+                tooltip={paused ? 'Resume live updates' : 'Pause live updates; new events are counted, not shown'}
+                onClick={() => results.getState().setPaused(!paused)}
+                testId="live-toggle"
+              />
             </Group>
           ) : (
-            <Text size="xs" c="dimmed">
-              Live updates are off for a fixed time range
-            </Text>
+            // Said briefly beside the live badge's place; why, on hover or focus.
+            <Tooltip
+              label="Live updates are off for a fixed time range. Choose a relative range, such as 24h, to see new events as they arrive."
+              multiline
+              w={280}
+              events={{ hover: true, focus: true, touch: true }}
+            >
+              <Badge variant="dot" color="gray" size="md" tabIndex={0} data-testid="live-off">
+                Not live
+              </Badge>
+            </Tooltip>
           )}
         </Group>
       </Group>
