@@ -1,4 +1,4 @@
-import { expect, open, rowAttr, rows, shot, test } from './helpers'
+import { appUrl, expect, open, rowAttr, rows, shot, test } from './helpers'
 
 test('filter by a facet, out with Alt-click, and by a typed query', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'light' })
@@ -92,4 +92,40 @@ test('a facet click adds to the query being typed', async ({ page }) => {
   const q = new URL(page.url()).searchParams.get('q') ?? ''
   expect(q.split(' ').sort()).toEqual([`provider:${provider}`, 'risk:high', 'user:states@example.com'])
   await expect(input).toHaveValue(q)
+})
+
+// A filter that matches nothing: the sidebar says so once, instead of
+// "none in range" under each field as if data were missing, and still
+// lists the values filtered on, so that one click takes each back.
+for (const width of [800, 1024, 1280]) {
+  for (const scheme of ['light', 'dark'] as const) {
+    test(`at ${width} pixels wide, ${scheme}, a filter that matches nothing gives the sidebar one empty state`, async ({ page }) => {
+      await page.emulateMedia({ colorScheme: scheme })
+      await page.setViewportSize({ width, height: 700 })
+      await page.goto(appUrl({ org: 'acme-prod', range: '90d', q: 'provider:aws user:nobody@nowhere.example' }))
+      await expect(page.getByTestId('empty-state')).toContainText('No events match')
+      const facets = page.getByRole('navigation', { name: 'Facets' })
+      await expect(facets.getByText('No events match this filter')).toHaveCount(1)
+      await expect(facets.getByText('none in range')).toHaveCount(0)
+      // The values filtered on stay, pressed, with their count of 0.
+      const user = page.getByTestId('facet-value-user-nobody@nowhere.example')
+      await expect(user).toHaveAttribute('aria-pressed', 'true')
+      await expect(user).toHaveAttribute('aria-label', 'user nobody@nowhere.example: 0 events, filtered for')
+      await expect(page.getByTestId('facet-value-provider-aws')).toHaveAttribute('aria-pressed', 'true')
+      await shot(page, `facets-empty-${width}-${scheme}`)
+      // One click takes the user back out, and the events come back.
+      await user.click()
+      await expect(page.getByTestId('query-input')).toHaveValue('provider:aws')
+      await expect(rows(page).first()).toBeVisible()
+      await expect(facets.getByText('No events match this filter')).toHaveCount(0)
+    })
+  }
+}
+
+test('a search with no field that matches nothing gives the sidebar one empty state too', async ({ page }) => {
+  await page.goto(appUrl({ org: 'acme-prod', range: '90d', q: '"no event says this"' }))
+  await expect(page.getByTestId('empty-state')).toContainText('No events match')
+  const facets = page.getByRole('navigation', { name: 'Facets' })
+  await expect(facets.getByText('No events match this filter')).toHaveCount(1)
+  await expect(facets.getByText('none in range')).toHaveCount(0)
 })

@@ -1,5 +1,5 @@
 import { ActionIcon, Box, Group, ScrollArea, Skeleton, Stack, Text, Tooltip, UnstyledButton } from '@mantine/core'
-import { IconCheck, IconMinus } from '@tabler/icons-react'
+import { IconCheck, IconFilterOff, IconMinus } from '@tabler/icons-react'
 import type { MouseEvent } from 'react'
 import type { FacetCountDTO } from '../api/types'
 import { FIELD_KEYS, parseQuery, setFieldTerms, toggledValues, toggleTerm, type QueryField } from '../query/parse'
@@ -28,6 +28,11 @@ export function FacetSidebar() {
   const q = useView((s) => s.q)
   const { view } = useStores()
   const { filter } = parseQuery(q)
+  // The query matches no event in range (its rows and facets are in): one
+  // empty state for the whole sidebar, rather than "none in range" under
+  // each field as if their data were missing. The fields the query filters
+  // stay, with the values it filters on first, so that each can be undone.
+  const nothing = useResults((s) => !s.loading && !s.facetsLoading && s.error === undefined && s.facets !== undefined && s.rows.length === 0 && !s.nextCursor && s.pending.length === 0)
 
   // A query being typed in the bar is not thrown away: the facet is added to
   // it and both are applied. A draft that does not parse yet cannot be
@@ -65,6 +70,12 @@ export function FacetSidebar() {
   return (
     <ScrollArea h="100%" type="hover" offsetScrollbars>
       <Stack gap="md" p="xs" pr={4} component="nav" aria-label="Facets">
+        {nothing && (
+          <NoMatch
+            filtered={q.trim() !== ''}
+            listed={SECTIONS.some((s) => (filter[INCLUDE_KEY[s.field as keyof typeof INCLUDE_KEY]] ?? []).length + (filter[EXCLUDE_KEY[s.field as keyof typeof EXCLUDE_KEY]] ?? []).length > 0)}
+          />
+        )}
         {SECTIONS.map((s) => {
           const inc = filter[INCLUDE_KEY[s.field as keyof typeof INCLUDE_KEY]] ?? []
           const exc = filter[EXCLUDE_KEY[s.field as keyof typeof EXCLUDE_KEY]] ?? []
@@ -73,7 +84,9 @@ export function FacetSidebar() {
           // so its other values can be added. The values the query filters
           // for or out are always listed, even past the top ones or without
           // events in range, so that they can be undone.
-          const list = visibleValues(values ?? [], [...inc, ...exc], s.field === 'user' ? 8 : 14)
+          const keep = [...inc, ...exc]
+          const list = visibleValues(values ?? [], keep, s.field === 'user' ? 8 : 14, nothing)
+          if (nothing && list.length === 0) return null
           return (
             <Box key={s.key} data-testid={`facet-${s.key}`}>
               <Text size="xs" fw={700} tt="uppercase" c="dimmed" mb={4} className={classes.title}>
@@ -107,13 +120,35 @@ export function FacetSidebar() {
   )
 }
 
-/** The top `top` values by count, then any value of `keep` not among them (with count 0 when it has none). */
-export function visibleValues(values: FacetCountDTO[], keep: string[], top: number): FacetCountDTO[] {
+/** The sidebar's one empty state, above the fields the query filters (listed: some value of them). */
+function NoMatch({ filtered, listed }: { filtered: boolean; listed: boolean }) {
+  return (
+    <Group gap={8} wrap="nowrap" align="flex-start" px={6} data-testid="facets-empty" role="status">
+      <IconFilterOff size={16} style={{ flex: 'none', marginTop: 2, color: 'var(--mantine-color-dimmed)' }} aria-hidden />
+      <Box>
+        <Text size="sm" fw={600}>
+          {filtered ? 'No events match this filter' : 'No events in this time range'}
+        </Text>
+        <Text size="xs" c="dimmed">
+          {listed ? 'Remove a value below or widen the time range.' : filtered ? 'Change the search or widen the time range.' : 'Widen the time range.'}
+        </Text>
+      </Box>
+    </Group>
+  )
+}
+
+/**
+ * The top `top` values by count, then any value of `keep` not among them
+ * (with count 0 when it has none); with `keepFirst`, the values of `keep`
+ * come first, as when nothing matches and they are what to undo.
+ */
+export function visibleValues(values: FacetCountDTO[], keep: string[], top: number, keepFirst = false): FacetCountDTO[] {
   const list = values.slice(0, top)
   for (const v of keep) {
     if (list.some((x) => x.value === v)) continue
     list.push(values.find((x) => x.value === v) ?? { value: v, count: 0 })
   }
+  if (keepFirst) return [...list.filter((x) => keep.includes(x.value)), ...list.filter((x) => !keep.includes(x.value))]
   return list
 }
 

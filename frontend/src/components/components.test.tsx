@@ -127,10 +127,28 @@ describe('FacetSidebar', () => {
     act(() => s.stores.view.getState().set({ q: 'user:nobody@acme.io' }))
     await loaded(s)
     await waitFor(() => expect(screen.getByTestId('facet-value-user-nobody@acme.io')).toHaveTextContent('nobody@acme.io0'))
-    expect(within(screen.getByTestId('facet-category')).getByText('none in range')).toBeInTheDocument()
+    // Nothing matches: the sidebar says so once, lists that value first
+    // in its field, and leaves out the fields with nothing to show.
+    expect(screen.getByTestId('facets-empty')).toHaveTextContent('No events match this filter')
+    expect(screen.queryByText('none in range')).toBeNull()
+    expect(screen.queryByTestId('facet-category')).toBeNull()
+    expect(within(screen.getByTestId('facet-userId')).getAllByRole('button', { pressed: true })[0]).toBe(screen.getByTestId('facet-value-user-nobody@acme.io'))
+    expect(within(screen.getByTestId('facet-userId')).getAllByRole('button')[0]).toBe(screen.getByTestId('facet-value-user-nobody@acme.io'))
+    fireEvent.click(screen.getByTestId('facet-value-user-nobody@acme.io'))
+    expect(s.stores.view.getState().q).toBe('')
   })
 
-  it('does not say "none in range" for a query still loading', async () => {
+  it('says "none in range" under a field without values when other events match', async () => {
+    const s = setup()
+    await loaded(s)
+    const facets = s.stores.results.getState().facets!
+    act(() => s.stores.results.setState({ facets: { ...facets, userId: [] } }))
+    renderWith(s.stores, <FacetSidebar />)
+    expect(within(screen.getByTestId('facet-userId')).getByText('none in range')).toBeInTheDocument()
+    expect(screen.queryByTestId('facets-empty')).toBeNull()
+  })
+
+  it('does not say nothing matches for a query still loading', async () => {
     const s = setup()
     await loaded(s)
     const facets = s.stores.results.getState().facets!
@@ -138,16 +156,18 @@ describe('FacetSidebar', () => {
     act(() => s.stores.results.setState({ facets: Object.fromEntries(Object.keys(facets).map((k) => [k, []])), rows: [], loading: true }))
     renderWith(s.stores, <FacetSidebar />)
     expect(screen.queryByText('none in range')).toBeNull()
+    expect(screen.queryByTestId('facets-empty')).toBeNull()
     act(() => s.stores.results.setState({ loading: false }))
-    expect(screen.getAllByText('none in range').length).toBeGreaterThan(0)
+    expect(screen.getByTestId('facets-empty')).toHaveTextContent('No events in this time range')
+    expect(screen.queryByText('none in range')).toBeNull()
   })
 
-  it('does not say "none in range" when the page has come and the facets have not', async () => {
+  it('does not say nothing matches when the page has come and the facets have not', async () => {
     const s = setup()
     act(() => s.stores.view.getState().set({ q: 'user:nobody@acme.io' }))
     await loaded(s)
     renderWith(s.stores, <FacetSidebar />)
-    expect(screen.getAllByText('none in range').length).toBeGreaterThan(0)
+    expect(screen.getByTestId('facets-empty')).toBeInTheDocument()
     // The next query's first page comes first; its facets (a scan of the
     // whole range) take longer, as they do on a large log.
     let release!: () => void
@@ -161,6 +181,7 @@ describe('FacetSidebar', () => {
     await loaded(s)
     expect(s.stores.results.getState().rows.length).toBeGreaterThan(0)
     expect(screen.queryByText('none in range')).toBeNull()
+    expect(screen.queryByTestId('facets-empty')).toBeNull()
     await act(async () => release())
     await waitFor(() => expect(screen.getByTestId('facet-value-provider-aws')).toBeInTheDocument())
   })
