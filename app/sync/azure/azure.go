@@ -225,32 +225,23 @@ func NewClient(cfg Config) (*Client, error) {
 // BlobName returns the name of the blob of org's seqs first–last recorded
 // on day.
 func (c *Client) BlobName(org string, day time.Time, first, last uint64) string {
-	return fmt.Sprintf("%sorg=%s/date=%s/%020d-%020d.jsonl.gz", c.cfg.Prefix, org, day.UTC().Format(time.DateOnly), first, last)
+	return axsync.ObjectName(c.cfg.Prefix, org, day, first, last)
 }
 
 // CheckpointName returns the name of org's checkpoint blob.
 func (c *Client) CheckpointName(org string) string {
-	return c.cfg.Prefix + "org=" + org + "/checkpoint"
+	return axsync.CheckpointObjectName(c.cfg.Prefix, org)
 }
 
 // Deliver writes the events of b recorded on the day of its first event
 // as one blob, then the checkpoint blob, and acknowledges that day's last
 // seq.
 func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error) {
-	day := b.Events[0].RecordedAt.UTC().Format(time.DateOnly)
-	events := b.Events
-	for i, e := range events {
-		if e.RecordedAt.UTC().Format(time.DateOnly) != day {
-			events = events[:i]
-			break
-		}
-	}
-	body, err := axsync.GzipJSONLines(events, true)
+	name, body, last, err := axsync.DayObject(c.cfg.Prefix, b)
 	if err != nil {
-		return axsync.Ack{}, fmt.Errorf("failed to encode the batch: %w", err)
+		return axsync.Ack{}, err
 	}
-	first, last := events[0].Seq, events[len(events)-1].Seq
-	if err := c.put(ctx, c.BlobName(b.Org, events[0].RecordedAt, first, last), body, "application/x-ndjson", "gzip"); err != nil {
+	if err := c.put(ctx, name, body, axsync.ContentTypeJSONLines, "gzip"); err != nil {
 		return axsync.Ack{}, err
 	}
 	if b.Checkpoint != nil {

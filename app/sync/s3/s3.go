@@ -135,33 +135,23 @@ func (c *Client) API() *s3.Client { return c.api }
 // ObjectKey returns the key of the object of org's seqs first–last
 // recorded on day.
 func (c *Client) ObjectKey(org string, day time.Time, first, last uint64) string {
-	return fmt.Sprintf("%sorg=%s/date=%s/%020d-%020d.jsonl.gz", c.cfg.Prefix, org, day.UTC().Format(time.DateOnly), first, last)
+	return axsync.ObjectName(c.cfg.Prefix, org, day, first, last)
 }
 
 // CheckpointKey returns the key of org's checkpoint object.
 func (c *Client) CheckpointKey(org string) string {
-	return c.cfg.Prefix + "org=" + org + "/checkpoint"
+	return axsync.CheckpointObjectName(c.cfg.Prefix, org)
 }
 
 // Deliver writes the events of b recorded on the day of its first event
 // as one object, then the checkpoint object, and acknowledges that day's
 // last seq.
 func (c *Client) Deliver(ctx context.Context, b axsync.Batch) (axsync.Ack, error) {
-	day := b.Events[0].RecordedAt.UTC().Format(time.DateOnly)
-	events := b.Events
-	for i, e := range events {
-		if e.RecordedAt.UTC().Format(time.DateOnly) != day {
-			events = events[:i]
-			break
-		}
-	}
-	body, err := axsync.GzipJSONLines(events, true)
+	key, body, last, err := axsync.DayObject(c.cfg.Prefix, b)
 	if err != nil {
-		return axsync.Ack{}, fmt.Errorf("failed to encode the batch: %w", err)
+		return axsync.Ack{}, err
 	}
-	first, last := events[0].Seq, events[len(events)-1].Seq
-	key := c.ObjectKey(b.Org, events[0].RecordedAt, first, last)
-	if err := c.put(ctx, key, body, "application/x-ndjson", "gzip"); err != nil {
+	if err := c.put(ctx, key, body, axsync.ContentTypeJSONLines, "gzip"); err != nil {
 		return axsync.Ack{}, err
 	}
 	if b.Checkpoint != nil {
