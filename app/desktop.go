@@ -55,6 +55,7 @@ func RunDesktop(ctx context.Context, a *App, assets fs.FS) error {
 			a.startup(wctx)
 			a.startSync()
 			a.startRetention(RetentionInterval)
+			a.startTextSketches()
 			stopAPI, err := a.startLocalAPI(ctx)
 			if err != nil {
 				a.log.Error("the local API is not available; CLI commands cannot reach this profile while the app runs", "err", err)

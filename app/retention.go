@@ -289,6 +289,18 @@ func (a *App) expiringEvents(ctx context.Context, org string, days int) (storage
 	return st.ExpiringEvents(ctx, org, time.Duration(days)*24*time.Hour)
 }
 
+// TextSketchInterval is how often the desktop app and serve build the text
+// sketches of complete blocks of events, once appends pause, so that a
+// search for a rare term reads few records (storage.Store.KeepTextSketches).
+// One-shot commands do not: they would build them at their own expense.
+const TextSketchInterval = 5 * time.Second
+
+func (a *App) startTextSketches() {
+	if a.store != nil {
+		a.store.KeepTextSketches(TextSketchInterval)
+	}
+}
+
 // RetentionInterval is how often the desktop app and serve sweep.
 const RetentionInterval = time.Hour
 

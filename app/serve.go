@@ -107,6 +107,7 @@ func (c *cli) serveCommand() *cobra.Command {
 			a.startSync()
 			defer a.closeSync()
 			a.startRetention(RetentionInterval) // stopped by closeApp, before the store closes
+			a.startTextSketches()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ln, err := net.Listen("tcp", o.Addr)

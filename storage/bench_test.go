@@ -644,9 +644,9 @@ func BenchmarkQuery1M(b *testing.B) {
 	resetPeakRSS()
 	s := benchOpen(b, bm.dir)
 	defer s.Close()
-	// The text sketches, as the store builds them in the background once
-	// appends pause (once for the cached database), then the queries' own
-	// peak.
+	// The text sketches, as the desktop app and serve build them in the
+	// background once appends pause (KeepTextSketches; once for the cached
+	// database), then the queries' own peak.
 	if _, err := s.buildSketches(ctx, func() bool { return true }); err != nil {
 		b.Fatal(err)
 	}

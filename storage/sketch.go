@@ -35,8 +35,10 @@ import (
 // Sketches are derived data, outside the integrity layer: built from the
 // records of complete blocks (whose events never change; retention only
 // removes some, which leaves a sketch true of the rest) by a background
-// loop once appends pause (sketchLoop), never on the append path. A
-// database written before them gets them the same way.
+// loop once appends pause (KeepTextSketches, which the desktop app and
+// serve start: a one-shot command would build them at the expense of its
+// own work), never on the append path. A database written before them
+// gets them the same way.
 //
 // Key: tagSketch || org || 0x00 || block (big-endian uint64), block =
 // (seq-1) / sketchBlock. Value: sketchV || log2(m) || m bits, m a power of
@@ -279,9 +281,21 @@ func (s *Store) sketchDamaged(org string, block uint64) {
 // builds (a variable, so that tests need not wait).
 var sketchQuiet = 2 * time.Second
 
-// sketchLoop builds the sketches of complete blocks every interval, once
-// appends have paused for sketchQuiet, newest blocks first, and gives way
-// as soon as appends resume.
+// KeepTextSketches builds the text sketches of complete blocks in the
+// background until the store closes: every interval, once appends have
+// paused for two seconds, newest blocks first, giving way as soon as
+// appends resume. Calls after the first, or after Close, do nothing.
+func (s *Store) KeepTextSketches(interval time.Duration) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed || interval <= 0 || !s.sketching.CompareAndSwap(false, true) {
+		return
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.sketchLoop(s.bgCtx, interval) }()
+}
+
+// sketchLoop is KeepTextSketches' loop.
 func (s *Store) sketchLoop(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -54,10 +54,6 @@ type Options struct {
 	// GCInterval is how often value-log GC runs (default 10 minutes;
 	// negative disables it).
 	GCInterval time.Duration
-	// SketchInterval is how often the text sketches of complete blocks
-	// are built once appends pause (sketch.go; default 5 seconds,
-	// negative disables it).
-	SketchInterval time.Duration
 	// MappedResident bounds the resident pages of the store's
 	// memory-mapped files (default 32 MiB; negative leaves them to the
 	// kernel). See mapped.go.
@@ -119,9 +115,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxGroupEvents == 0 {
 		o.MaxGroupEvents = 2048
-	}
-	if o.SketchInterval == 0 {
-		o.SketchInterval = 5 * time.Second
 	}
 	if o.GCInterval == 0 {
 		o.GCInterval = 10 * time.Minute
@@ -253,9 +246,10 @@ type Store struct {
 
 	subs subscribers
 
-	// Text sketches (sketch.go): when the last Append came, the blocks
-	// whose sketch a search could not read, and those with a record the
-	// loop could not.
+	// Text sketches (sketch.go): whether the loop runs, when the last
+	// Append came, the blocks whose sketch a search could not read, and
+	// those with a record the loop could not.
+	sketching        atomic.Bool
 	lastAppend       atomic.Int64
 	sketchMu         sync.Mutex
 	sketchRedo       map[string][]uint64
@@ -413,10 +407,6 @@ func Open(ctx context.Context, dir string, ks Keystore, opts Options) (*Store, e
 	if opts.GCInterval > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.gcLoop(bg) }()
-	}
-	if opts.SketchInterval > 0 {
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.sketchLoop(bg, opts.SketchInterval) }()
 	}
 	if opts.MappedResident > 0 {
 		s.mapped.wake = make(chan struct{}, 1)
