@@ -14,12 +14,15 @@ type Stack = Close[]
 
 const EscapeStack = createContext<Stack | undefined>(undefined)
 
-// Where an Escape is already someone's: inside a popover, dialog or list,
-// or on an input whose suggestions are open (Mantine marks it).
+// Where an Escape is already someone's: inside a popover, dialog or menu,
+// in a popup's list (a combobox's options, in Mantine's role=presentation
+// dropdown), or on an input whose suggestions are open (Mantine marks it).
+// Not the timeline, a listbox of the page that does nothing with Escape:
+// focus stays there when a click does not move it (WebKit's buttons).
 function handledWhere(target: EventTarget | null): boolean {
   if (!(target instanceof Element)) return false
   if (target.closest('[data-mantine-stop-propagation=true]')) return true
-  return target.closest('[role=dialog], [role=listbox], [role=menu]') !== null
+  return target.closest('[role=dialog], [role=menu], [role=presentation] [role=listbox]') !== null
 }
 
 export function EscapeProvider({ children }: { children: ReactNode }) {
@@ -29,9 +32,12 @@ export function EscapeProvider({ children }: { children: ReactNode }) {
       if (e.key !== 'Escape' || e.defaultPrevented || handledWhere(e.target)) return
       const newest = stack[stack.length - 1]
       if (!newest) return
-      // Nothing under it (the event's drawer, the search) closes as well.
+      // Nothing under it (the event's drawer, the search) closes as well,
+      // nor does a dialog's own listener on the window (Mantine's Modal)
+      // call its onClose a second time: Mantine adds that one anew each
+      // time the dialog renders, so after this one once it is open.
       e.preventDefault()
-      e.stopPropagation()
+      e.stopImmediatePropagation()
       newest.current()
     }
     window.addEventListener('keydown', onKey, true)
