@@ -1,10 +1,12 @@
-import { ActionIcon, Button, Tooltip } from '@mantine/core'
+import { Button, Tooltip } from '@mantine/core'
 import type { ReactNode } from 'react'
 
 /**
  * A button of the timeline's toolbar: its icon and words, or only its icon
  * where the toolbar has no room for the words (compact), named by them for
- * screen readers and explained by the tooltip either way.
+ * screen readers and explained by the tooltip either way, on hover and on
+ * keyboard focus. It stays one element across the two, so that a resize
+ * neither drops its focus nor leaves its dialog nowhere to return focus to.
  */
 export function ToolbarButton({
   compact, icon, label, tooltip, onClick, disabled, testId,
@@ -18,16 +20,20 @@ export function ToolbarButton({
   testId: string
 }) {
   return (
-    <Tooltip label={tooltip}>
-      {compact ? (
-        <ActionIcon size={26} variant="default" aria-label={label} onClick={onClick} disabled={disabled} data-testid={testId}>
-          {icon}
-        </ActionIcon>
-      ) : (
-        <Button size="compact-sm" variant="default" leftSection={icon} onClick={onClick} disabled={disabled} data-testid={testId}>
-          {label}
-        </Button>
-      )}
+    <Tooltip label={tooltip} events={{ hover: true, focus: true, touch: false }}>
+      <Button
+        size="compact-sm"
+        variant="default"
+        leftSection={compact ? undefined : icon}
+        w={compact ? 26 : undefined}
+        px={compact ? 0 : undefined}
+        aria-label={compact ? label : undefined}
+        onClick={onClick}
+        disabled={disabled}
+        data-testid={testId}
+      >
+        {compact ? icon : label}
+      </Button>
     </Tooltip>
   )
 }
