@@ -48,7 +48,7 @@ export function TimeRangePicker() {
           data={PRESETS.map((p) => ({ label: p, value: p }))}
         />
       )}
-      <Popover opened={open} onChange={setOpen} position="bottom-end" shadow="md" trapFocus withArrow>
+      <Popover opened={open} onChange={setOpen} position="bottom-end" shadow="md" trapFocus returnFocus withArrow>
         <Popover.Target>
           <Button
             variant={range.kind === 'absolute' ? 'light' : 'default'}
