@@ -2,11 +2,13 @@ import { ActionIcon, Box, Group, ScrollArea, Skeleton, Stack, Text, Tooltip, Uns
 import { IconCheck, IconFilterOff, IconMinus } from '@tabler/icons-react'
 import type { MouseEvent } from 'react'
 import type { FacetCountDTO } from '../api/types'
-import { FIELD_KEYS, parseQuery, setFieldTerms, toggledValues, toggleTerm, type QueryField } from '../query/parse'
+import { FIELD_KEYS, parseQuery, setFieldTerms, toggledValues, toggleTerm, type QueryField, type QueryFilter } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
 import classes from './FacetSidebar.module.css'
 
-const SECTIONS: { key: string; field: QueryField; title: string }[] = [
+type FacetField = Exclude<QueryField, 'resource'>
+
+const SECTIONS: { key: string; field: FacetField; title: string }[] = [
   { key: 'category', field: 'category', title: 'Category' },
   { key: 'provider', field: 'provider', title: 'Provider' },
   { key: 'status', field: 'status', title: 'Status' },
@@ -14,8 +16,11 @@ const SECTIONS: { key: string; field: QueryField; title: string }[] = [
   { key: 'userId', field: 'user', title: 'User' },
 ]
 
-const INCLUDE_KEY = { category: 'categories', provider: 'providers', status: 'statuses', risk: 'riskLevels', user: 'userIds' } as const
-const EXCLUDE_KEY = { category: 'notCategories', provider: 'notProviders', status: 'notStatuses', risk: 'notRiskLevels', user: 'notUserIds' } as const
+/** The values a filter filters a field for, and out. */
+function fieldValues(filter: QueryFilter, field: FacetField): [string[], string[]] {
+  const [inc, exc] = FIELD_KEYS[field]
+  return [filter[inc] ?? [], filter[exc] ?? []]
+}
 
 /** Counts per value for the current filter; click filters for a value, Alt/⌥-click filters it out. */
 export function FacetSidebar() {
@@ -42,21 +47,14 @@ export function FacetSidebar() {
   // the field as the draft then reads is applied to the last query, so that
   // the bar and the timeline agree on it; the bar says what the timeline
   // shows until the rest is fixed.
-  const apply = (field: QueryField, value: string, negated: boolean) => {
+  const apply = (field: FacetField, value: string, negated: boolean) => {
     const v = view.getState()
     const draft = v.draft
     if (draft === undefined || parseQuery(draft).errors.length === 0) {
       v.set({ q: toggleTerm(draft ?? v.q, field, value, negated) })
       return
     }
-    if (field === 'resource') {
-      v.set({ q: toggleTerm(v.q, field, value, negated) })
-      v.setDraft(toggleTerm(draft, field, value, negated))
-      return
-    }
-    const [incKey, excKey] = FIELD_KEYS[field]
-    const typed = parseQuery(draft).filter
-    const [inc, exc] = toggledValues(typed[incKey] ?? [], typed[excKey] ?? [], value, negated)
+    const [inc, exc] = toggledValues(...fieldValues(parseQuery(draft).filter, field), value, negated)
     const next = setFieldTerms(draft, field, inc, exc)
     // The click may have finished the draft ("provider:" became provider:gcp).
     if (parseQuery(next).errors.length === 0) {
@@ -73,12 +71,11 @@ export function FacetSidebar() {
         {nothing && (
           <NoMatch
             filtered={q.trim() !== ''}
-            listed={SECTIONS.some((s) => (filter[INCLUDE_KEY[s.field as keyof typeof INCLUDE_KEY]] ?? []).length + (filter[EXCLUDE_KEY[s.field as keyof typeof EXCLUDE_KEY]] ?? []).length > 0)}
+            listed={SECTIONS.some((s) => fieldValues(filter, s.field).some((values) => values.length > 0))}
           />
         )}
         {SECTIONS.map((s) => {
-          const inc = filter[INCLUDE_KEY[s.field as keyof typeof INCLUDE_KEY]] ?? []
-          const exc = filter[EXCLUDE_KEY[s.field as keyof typeof EXCLUDE_KEY]] ?? []
+          const [inc, exc] = fieldValues(filter, s.field)
           const values = facets?.[s.key]
           // Each field is counted without the query's own conditions on it,
           // so its other values can be added. The values the query filters
@@ -156,10 +153,10 @@ function FacetValues({
   list, field, included, excluded, onApply,
 }: {
   list: FacetCountDTO[]
-  field: QueryField
+  field: FacetField
   included: string[]
   excluded: string[]
-  onApply(field: QueryField, value: string, negated: boolean): void
+  onApply(field: FacetField, value: string, negated: boolean): void
 }) {
   const max = Math.max(1, ...list.map((x) => x.count))
   // With values filtered for, another value's count is what filtering
