@@ -49,3 +49,34 @@ describe('RetentionBanner', () => {
     expect(expiringView({ org: 'acme', horizon: at(0), count: 0, groups: [] })).toBeUndefined()
   })
 })
+
+describe('RetentionBanner across its breakpoint', () => {
+  it('keeps focus on Export them… when the window crosses into the one-line banner', async () => {
+    // A window that the test resizes: COMPACT_BANNER_MEDIA matches once it is small.
+    const listeners = new Set<(e: { matches: boolean }) => void>()
+    let small = false
+    const original = window.matchMedia
+    window.matchMedia = ((query: string) => ({
+      get matches() {
+        return query.includes('max-width: 1099px') ? small : query.includes('prefers-reduced-motion: reduce')
+      },
+      media: query, onchange: null, addListener: () => {}, removeListener: () => {}, dispatchEvent: () => false,
+      addEventListener: (_: string, l: (e: { matches: boolean }) => void) => listeners.add(l),
+      removeEventListener: (_: string, l: (e: { matches: boolean }) => void) => listeners.delete(l),
+    })) as unknown as typeof window.matchMedia
+    try {
+      const events = [makeEvent(1, { timestamp: at(88 * DAY) })]
+      const s = setup({ api: createFakeApi(events, { now: () => NOW }) })
+      renderWith(s.stores, <RetentionBanner pollMs={0} />)
+      const button = await screen.findByTestId('retention-export')
+      expect(screen.getByTestId('retention-banner')).not.toHaveAttribute('data-compact')
+      act(() => button.focus())
+      small = true
+      act(() => listeners.forEach((l) => l({ matches: true })))
+      await waitFor(() => expect(screen.getByTestId('retention-banner')).toHaveAttribute('data-compact'))
+      expect(screen.getByTestId('retention-export')).toHaveFocus()
+    } finally {
+      window.matchMedia = original
+    }
+  })
+})

@@ -73,8 +73,11 @@ export function RetentionBanner({ days = EXPIRING_WARNING_DAYS, pollMs = 10 * 60
       verifiable; export them first to keep their content.
     </Text>
   )
+  // Keyed, so that it stays the same button (its focus, and the focus the
+  // export dialog returns to it) when a resize changes the banner's layout.
   const exportThem = show && (
     <Button
+      key="export"
       size="compact-sm"
       variant="default"
       style={{ flexShrink: 0 }}
