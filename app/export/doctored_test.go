@@ -339,7 +339,7 @@ func TestVerify_signedManifest(t *testing.T) {
 		}, ManifestSigFile, "not this one"},
 		{"manifest.sig removed", func(t *testing.T, dir string, _ *MemSource) {
 			os.Remove(filepath.Join(dir, ManifestSigFile))
-		}, ManifestSigFile, "cannot be read"},
+		}, ManifestSigFile, "is missing"},
 		{"manifest.sig of another export of the log", func(t *testing.T, dir string, src *MemSource) {
 			other := writeBundle(t, src, JSONLines, false, func(o *Options) { o.Filter.Categories = []string{"apply"} })
 			os.WriteFile(filepath.Join(dir, ManifestSigFile), readFile(t, other.Dir, ManifestSigFile), 0o644)
@@ -496,6 +496,35 @@ func TestVerify_deletedEventIsNamed(t *testing.T) {
 				!strings.Contains(all, fmt.Sprintf("and %d more events are out of step with proofs.jsonl", res.Count-4)) ||
 				strings.Contains(all, "differs from the log's") || len(rep.Problems) > 6 {
 				t.Fatalf("problems of a bundle missing seq %d (%d in all):\n%s", missing, rep.ProblemCount, all)
+			}
+		})
+	}
+}
+
+// A file the manifest lists and the folder lacks is said once, as missing,
+// though both its hash check and its content check find it.
+func TestVerify_missingFileIsSaidOnce(t *testing.T) {
+	for _, name := range []string{CheckpointFile, PublicKeyFile, ProofsFile, "events.jsonl"} {
+		t.Run(name, func(t *testing.T) {
+			res := writeBundle(t, newSource(t), JSONLines, false)
+			if err := os.Remove(filepath.Join(res.Dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Verify(context.Background(), res.Dir, VerifyOptions{})
+			if err != nil || rep.OK {
+				t.Fatalf("Verify: %v, verified %v", err, rep.OK)
+			}
+			said := 0
+			for _, p := range rep.Problems {
+				if p.File == name {
+					said++
+					if p.Message != "is missing" {
+						t.Errorf("%s: %q, want %q", name, p.Message, "is missing")
+					}
+				}
+			}
+			if said != 1 {
+				t.Errorf("%s is named by %d problems, want 1: %v", name, said, rep.Problems)
 			}
 		})
 	}

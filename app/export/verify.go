@@ -153,6 +153,22 @@ type verifier struct {
 	// outOfStep counts the events-file entries that are another event
 	// than their proof line's.
 	outOfStep int
+	// said holds the problems reported, so that each is said once.
+	said map[Problem]bool
+}
+
+// cannotRead says why a file of the bundle could not be opened or read:
+// one the manifest lists but the folder lacks is missing, which is what
+// an auditor needs to hear, not the system's "no such file or directory".
+func cannotRead(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "is missing"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Sprintf("cannot be read: %v", err)
 }
 
 func (v *verifier) problem(p Problem) {
@@ -162,6 +178,15 @@ func (v *verifier) problem(p Problem) {
 			return
 		}
 	}
+	// A file that is missing or unreadable is one problem, though the
+	// check of its hash and the check of its content both find it.
+	if v.said[p] {
+		return
+	}
+	if v.said == nil {
+		v.said = map[Problem]bool{}
+	}
+	v.said[p] = true
 	v.rep.ProblemCount++
 	if len(v.rep.Problems) < maxKeptProblems {
 		v.rep.Problems = append(v.rep.Problems, p)
@@ -213,7 +238,7 @@ func fileKind(m os.FileMode) string {
 func (v *verifier) readSmall(name string, limit int64) ([]byte, bool) {
 	f, err := openBundleFile(filepath.Join(v.dir, name))
 	if err != nil {
-		v.problem(Problem{File: name, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
+		v.problem(Problem{File: name, Message: cannotRead(err)})
 		return nil, false
 	}
 	defer f.Close()
@@ -361,7 +386,7 @@ func (v *verifier) checkFiles(ctx context.Context, hashes map[string]fileHash) e
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			v.problem(Problem{File: f.Name, Message: fmt.Sprintf("cannot be read: %v", err)})
+			v.problem(Problem{File: f.Name, Message: cannotRead(err)})
 			continue
 		}
 		if n != f.Bytes {
@@ -551,7 +576,7 @@ const verifyChunkSize = 256
 func (v *verifier) checkEvents(ctx context.Context) error {
 	pf, err := openBundleFile(filepath.Join(v.dir, ProofsFile))
 	if err != nil {
-		v.problem(Problem{File: ProofsFile, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
+		v.problem(Problem{File: ProofsFile, Message: cannotRead(err)})
 		return nil
 	}
 	defer pf.Close()
@@ -562,7 +587,7 @@ func (v *verifier) checkEvents(ctx context.Context) error {
 	eventsName := v.m.Format.EventsFile()
 	f, err := openBundleFile(filepath.Join(v.dir, eventsName))
 	if err != nil {
-		v.problem(Problem{File: eventsName, Message: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))})
+		v.problem(Problem{File: eventsName, Message: cannotRead(err)})
 		return nil
 	}
 	defer f.Close()
