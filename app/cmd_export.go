@@ -412,8 +412,9 @@ func verifyReportFolder(cmd *cobra.Command, dir string, opts report.VerifyOption
 }
 
 // notABundle is a usage error (exit 2) when dir holds none of a bundle's
-// files, and says where the bundle is when it can see one: a report
-// folder's evidence/, or the bundles in a folder of several. A bundle
+// files, and says where the bundle is when it can see one: a signed
+// report folder, an unsigned one's evidence/, or the bundles in a folder
+// of several. A bundle
 // that lost its manifest but holds the others is tampered with: Verify
 // says so (exit 1).
 func notABundle(dir string) error {
@@ -433,6 +434,10 @@ func notABundle(dir string) error {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), export.ManifestFile)); err == nil && e.IsDir() {
+			bundles = append(bundles, e.Name())
+		} else if _, err := os.Stat(filepath.Join(dir, e.Name(), report.FileSumsSig)); err == nil && e.IsDir() {
+			// A signed report folder is verified whole (its figures
+			// too), not only its evidence.
 			bundles = append(bundles, e.Name())
 		} else if _, err := os.Stat(filepath.Join(dir, e.Name(), "evidence", export.ManifestFile)); err == nil && e.IsDir() {
 			bundles = append(bundles, filepath.Join(e.Name(), "evidence"))

@@ -273,12 +273,23 @@ func TestCLI_VerifyExportOfTheWrongFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty := t.TempDir()
+	// A signed report is verified whole, not only its evidence.
+	signed := filepath.Join(t.TempDir(), "axiom-audit-report-org-x-signed")
+	if err := os.MkdirAll(filepath.Join(signed, "evidence"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"SHA256SUMS.sig", filepath.Join("evidence", export.ManifestFile)} {
+		if err := os.WriteFile(filepath.Join(signed, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
 		dir, want string
 	}{
 		{report, "is not a bundle but holds one: axiom-audit verify-export " + filepath.Join(report, "evidence")},
 		{parent, "is not a bundle but holds one: axiom-audit verify-export " + bundles[0]},
 		{filepath.Dir(report), "is not a bundle but holds one: axiom-audit verify-export " + filepath.Join(report, "evidence")},
+		{filepath.Dir(signed), "is not a bundle but holds one: axiom-audit verify-export " + signed},
 		{empty, "is not an evidence bundle: it holds no manifest.json"},
 		{filepath.Join(bundles[0], "events.jsonl"), "is a file"},
 	} {
