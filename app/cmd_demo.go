@@ -118,6 +118,11 @@ func (c *cli) demoCommand() *cobra.Command {
 				c.g.Profile = DemoProfile
 			}
 			a, closeApp, err := c.open(cmd)
+			if errors.Is(err, storage.ErrLocked) {
+				// demo writes the profile itself, not through the app's API.
+				return explained(err, "%v: demo writes a profile nothing else holds: "+
+					"close the desktop app or stop serve (or let the command that holds it finish), and retry", err)
+			}
 			if err != nil {
 				return err
 			}

@@ -240,6 +240,7 @@ func TestCLI_ExportWhileTheAppHoldsTheLog(t *testing.T) {
 		{[]string{"report", "--org", "acme", "--period", "2026-Q3", "--out", t.TempDir()}, "Reports dialog"},
 		{[]string{"token", "create", "--org", "acme"}, "close the desktop app or stop serve"},
 		{[]string{"token", "list"}, "close the desktop app or stop serve"},
+		{[]string{"demo", "--events", "10"}, "close the desktop app or stop serve"},
 	} {
 		_, stderr, code := runRoot(t, locked, "", c.args...)
 		if code != 2 || !strings.Contains(stderr, c.dialog) || !strings.Contains(stderr, "another axiom-audit command") ||
