@@ -917,7 +917,22 @@ func (b badgerLogger) Errorf(f string, a ...any) {
 	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
 }
 func (b badgerLogger) Warningf(f string, a ...any) {
-	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	msg := strings.TrimSpace(fmt.Sprintf(f, a...))
+	if isCacheTuningNote(f) {
+		b.l.Debug(msg, "component", "badger")
+		return
+	}
+	b.l.Warn(msg, "component", "badger")
+}
+
+// isCacheTuningNote reports whether a Badger warning is its cache monitor's
+// minute-by-minute note that the block or index cache churns ("… might be
+// too small", then the cache's life-expectancy histogram). The store keeps
+// its caches small on purpose, so that memory does not grow with the log:
+// under a long scan they churn, which is nothing a user can act on, and
+// serve's or the app's log would repeat it every minute.
+func isCacheTuningNote(format string) bool {
+	return strings.Contains(format, "might be too small") || strings.HasPrefix(format, "Cache life expectancy")
 }
 func (b badgerLogger) Infof(f string, a ...any) {
 	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
