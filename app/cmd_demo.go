@@ -133,12 +133,24 @@ func (c *cli) demoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !res.Skipped {
+				// The app and serve build the text sketches in the
+				// background; a log only commands have opened has none, and
+				// a free-text query would read every record.
+				st, err := a.storeOrErr()
+				if err != nil {
+					return err
+				}
+				if _, err := st.BuildSketches(cmd.Context()); err != nil {
+					return fmt.Errorf("wrote the demo events, but failed to build their text sketches (free-text searches read every record until the app or serve builds them): %w", err)
+				}
+			}
 			if res.Skipped {
 				fmt.Fprintf(cmd.OutOrStdout(), "profile %q already holds a demo log; left as it is\n", a.opts.Paths.Profile)
 				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d demo events for %d organizations into profile %q (%s) in %s\n",
-				res.Events, res.Orgs, a.opts.Paths.Profile, a.opts.Paths.DataDir, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s for %s into profile %q (%s) in %s\n",
+				count(int64(res.Events), "demo event"), count(int64(res.Orgs), "organization"), a.opts.Paths.Profile, a.opts.Paths.DataDir, time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}

@@ -528,3 +528,12 @@ func readTestFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// demo says what it wrote in words: "1 organization", not "1 organizations".
+func TestCLI_DemoSaysWhatItWrote(t *testing.T) {
+	a := TestApp(t)
+	stdout, stderr, code := runCLI(t, a, "", "demo", "--events", "30", "--orgs", "1")
+	if code != 0 || !strings.Contains(stdout, "wrote 30 demo events for 1 organization into profile") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}

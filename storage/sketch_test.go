@@ -438,3 +438,29 @@ func FuzzSketchHoldsWhatASearchMatches(f *testing.F) {
 		}
 	})
 }
+
+// BuildSketches builds what the background loop would, at once: a command
+// that writes a large log and exits (demo) leaves it searchable by sketch.
+func TestSketch_BuildSketches(t *testing.T) {
+	withSketchBlock(t, 16)
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	evs := make([]Event, 40)
+	for i := range evs {
+		evs[i] = textEvent(r, "acme", i)
+	}
+	if _, err := s.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if built, err := s.BuildSketches(ctx); err != nil || built != 2 {
+		t.Fatalf("built %d sketches (%v), want 2: the complete blocks", built, err)
+	}
+	if built, err := s.BuildSketches(ctx); err != nil || built != 0 {
+		t.Fatalf("built %d sketches again (%v), want none", built, err)
+	}
+	s.Close()
+	if _, err := s.BuildSketches(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v, want ErrClosed", err)
+	}
+}
