@@ -96,9 +96,10 @@ func TestCLI_CheckpointVerifiesWithNoteOpen(t *testing.T) {
 	}{
 		{[]string{"checkpoint"}, "--org: is required"},
 		{[]string{"checkpoint", "--org", "org-zz"}, "org-zz"},
-		{[]string{"checkpoint", "--org", "org-a", "--size", "7"}, "no stored checkpoint of 7 events (checkpoints are stored as the log grows, not for every size): the nearest stored are of 12 events"},
+		{[]string{"checkpoint", "--org", "org-a", "--size", "7"}, "no stored checkpoint of 7 events (checkpoints are stored as the log grows, not for every size): the nearest stored is of 12 events"},
 		{[]string{"checkpoint", "--org", "org-a", "--size", "14"}, "the nearest stored are of 12 and 17 events"},
-		{[]string{"checkpoint", "--org", "org-a", "--size", "99"}, "the nearest stored are of 17 events"},
+		{[]string{"checkpoint", "--org", "org-a", "--size", "99"}, "the nearest stored is of 17 events"},
+		{[]string{"checkpoint", "--org", "org-a", "--size", "1"}, "no stored checkpoint of 1 event (checkpoints"},
 		{[]string{"checkpoint", "--org", "org-a", "--size", "0"}, "--size"},
 	} {
 		_, stderr, code := runCLI(t, a, "", tc.args...)

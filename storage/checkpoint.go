@@ -420,11 +420,20 @@ func (s *Store) CheckpointOfSize(ctx context.Context, org string, size uint64) (
 			nearest = append(nearest, fmt.Sprint(above))
 		}
 		hint := "it has none yet"
-		if len(nearest) > 0 {
+		switch {
+		case len(nearest) == 2:
 			hint = "the nearest stored are of " + strings.Join(nearest, " and ") + " events"
+		case nearest != nil && below+above == 1:
+			hint = "the nearest stored is of 1 event"
+		case nearest != nil:
+			hint = "the nearest stored is of " + nearest[0] + " events"
 		}
-		return SignedCheckpoint{}, fmt.Errorf("organization %q has no stored checkpoint of %d events (checkpoints are stored as the log grows, not for every size): %s: %w",
-			org, size, hint, ErrNotFound)
+		events := "events"
+		if size == 1 {
+			events = "event"
+		}
+		return SignedCheckpoint{}, fmt.Errorf("organization %q has no stored checkpoint of %d %s (checkpoints are stored as the log grows, not for every size): %s: %w",
+			org, size, events, hint, ErrNotFound)
 	}
 	if err := s.integ.checkStored(org, found); err != nil {
 		return SignedCheckpoint{}, fmt.Errorf("stored checkpoint %d of organization %q (%d events) does not verify: %v: %w", found.Number, org, size, err, ErrTampered)
