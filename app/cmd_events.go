@@ -67,6 +67,10 @@ func (c *cli) appendCommand() *cobra.Command {
 					src = bytesSource(in)
 				}
 			} else {
+				if f, ok := cmd.InOrStdin().(*os.File); ok && isTerminal(f) {
+					// `append` alone at a prompt would otherwise seem to hang.
+					fmt.Fprintln(cmd.ErrOrStderr(), "axiom-audit: reading events as JSON Lines from the terminal; end with Ctrl-D, or give a FILE")
+				}
 				in, err := io.ReadAll(cmd.InOrStdin())
 				if err != nil {
 					return fmt.Errorf("failed to read standard input: %w", err)
