@@ -118,7 +118,10 @@ func (c *cli) retentionCommand() *cobra.Command {
 			default:
 				why := "it shortens nothing, so it takes effect now"
 				if req.AtOnce {
-					why = "it takes effect now (--at-once): the next sweep, within the hour, prunes what it makes overdue"
+					// Only the app and serve sweep on their own: from the
+					// command line alone, nothing would within the hour.
+					why = fmt.Sprintf("it takes effect now (--at-once): the next sweep prunes what it makes overdue "+
+						"(hourly while the desktop app or serve runs, or now with 'axiom-audit retention sweep --org %s --now')", req.Org)
 				}
 				var ids []string
 				for _, p := range before.Pending {
