@@ -181,7 +181,7 @@ func (c *cli) syncCommand() *cobra.Command {
 			if err := b.syncDisable(cmd.Context(), dOrg, dTo); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s disabled; its secret was erased from the keychain\n", dOrg, dTo)
+			fmt.Fprintf(cmd.OutOrStdout(), "sync of organization %s to %s disabled; its secret was erased from the profile's keystore\n", dOrg, dTo)
 			return nil
 		},
 	}

@@ -191,9 +191,9 @@ func TestCLI_SyncWebhook(t *testing.T) {
 		t.Fatalf("status table:\n%s", stdout)
 	}
 
-	_, stderr, code = runCLI(t, a, "", "sync", "disable", "--org", "acme", "--to", "webhook")
-	if code != 0 {
-		t.Fatalf("disable: exit %d: %s", code, stderr)
+	stdout, stderr, code = runCLI(t, a, "", "sync", "disable", "--org", "acme", "--to", "webhook")
+	if code != 0 || !strings.Contains(stdout, "its secret was erased from the profile's keystore") {
+		t.Fatalf("disable: exit %d: %s%s", code, stdout, stderr)
 	}
 	if got, _ := ks.Get(context.Background(), axsync.SecretName("acme", axsync.KindWebhook)); len(got) != 0 {
 		t.Fatal("the secret stayed in the keychain after disable")
