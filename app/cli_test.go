@@ -1625,3 +1625,17 @@ func TestCLI_OneValueFlagsRefuseRepeats(t *testing.T) {
 		t.Errorf("a repeated global flag: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// serve on a port another program holds says so and how to pick another.
+func TestServe_PortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a := TestApp(t)
+	_, stderr, code := runCLI(t, a, "", "serve", "--addr", ln.Addr().String())
+	if code == 0 || !strings.Contains(stderr, "uses that port: choose another with --addr") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

@@ -111,6 +111,9 @@ func (c *cli) serveCommand() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ln, err := net.Listen("tcp", o.Addr)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("failed to listen on %s: another program (perhaps another serve, of another profile) uses that port: choose another with --addr, such as --addr 127.0.0.1:8788: %w", o.Addr, err)
+			}
 			if err != nil {
 				return fmt.Errorf("failed to listen on %s: %w", o.Addr, err)
 			}
