@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -191,7 +192,10 @@ func (c *cli) reportCommand() *cobra.Command {
 				return err
 			}
 			defer closeApp()
-			fmt.Fprintf(cmd.ErrOrStderr(), "verifying the log of %s and writing the report…\n", req.Org)
+			if fi, err := os.Stat(req.OutDir); err == nil && fi.IsDir() {
+				// Not before a folder report.Write refuses before it verifies.
+				fmt.Fprintf(cmd.ErrOrStderr(), "verifying the log of %s and writing the report…\n", req.Org)
+			}
 			ctx, stop := interruptible(cmd)
 			defer stop()
 			res, err := a.writeReport(ctx, req)

@@ -125,6 +125,18 @@ func TestCLI_ReportUsage(t *testing.T) {
 	}
 }
 
+// A folder that does not exist is refused before anything is verified, and
+// the command does not say it is verifying.
+func TestCLI_ReportToAMissingFolder(t *testing.T) {
+	a := TestApp(t)
+	exportTestEvents(t, a, "org-r", 2)
+	missing := filepath.Join(t.TempDir(), "missing")
+	_, stderr, code := runCLI(t, a, "", "report", "--org", "org-r", "--period", "2026-Q3", "--out", missing, "--no-pdf")
+	if code != 2 || !strings.Contains(stderr, "cannot write a report to "+missing) || strings.Contains(stderr, "verifying") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 // verify-export of a report folder checks the whole folder: its evidence,
 // every file against SHA256SUMS, and SHA256SUMS.sig, the log key's
 // signature of SHA256SUMS. Changed figures fail even when SHA256SUMS is
