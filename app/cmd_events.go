@@ -962,8 +962,12 @@ func (c *cli) queryCommand() *cobra.Command {
 			}
 			if more {
 				// On stderr, so that stdout stays the events alone.
-				fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: printed the first %s; more match "+
-					"(--limit N prints N, --limit 0 all)\n", count(int64(limit), "matching event"))
+				first := "the first " + count(int64(limit), "matching event")
+				if limit == 1 {
+					first = "the first matching event"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "axiom-audit: printed %s; more match "+
+					"(--limit N prints N, --limit 0 all)\n", first)
 			}
 			if n == 0 {
 				// No events: say so when the organization has none at
