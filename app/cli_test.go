@@ -123,7 +123,7 @@ func TestCLI_AppendConflictNamesTheLine(t *testing.T) {
 	if code != ExitDataErr || stdout != "" {
 		t.Fatalf("exit %d, stdout %q; want %d and nothing", code, stdout, ExitDataErr)
 	}
-	if !strings.HasPrefix(stderr, "line 3: id: is already recorded with different content\n") || !strings.Contains(stderr, "nothing was written") {
+	if !strings.HasPrefix(stderr, "line 3: id: is already recorded with different content\n") || !strings.Contains(stderr, "1 conflicting line; nothing was written") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	page, err := a.ListEvents(QueryDTO{Org: "org-a", Limit: 10})
@@ -203,7 +203,7 @@ func TestCLI_AppendNamesEveryConflict(t *testing.T) {
 		{"many repeats in one commit", manyChanged.String(), strings.Split(strings.TrimSuffix(manyWant.String(), "\n"), "\n"), 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			want := strings.Join(tt.want, "\n") + fmt.Sprintf("\naxiom-audit: %s; nothing was written\n", count(int64(len(tt.want)), "invalid line"))
+			want := strings.Join(tt.want, "\n") + fmt.Sprintf("\naxiom-audit: %s; nothing was written\n", count(int64(len(tt.want)), "conflicting line"))
 			stdout, stderr, code := runCLI(t, local, tt.input, "append")
 			if code != ExitDataErr || stdout != "" {
 				t.Fatalf("exit %d, stdout %d bytes; want %d and nothing\nstderr:\n%s", code, len(stdout), ExitDataErr, stderr)

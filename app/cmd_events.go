@@ -243,7 +243,12 @@ func (p *inputPlan) refuse(cmd *cobra.Command) error {
 	for _, pr := range p.problems {
 		fmt.Fprintln(cmd.ErrOrStderr(), pr)
 	}
-	return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%s; nothing was written", count(int64(countLines(p.problems)), "invalid line"))}
+	what := "invalid line"
+	if !slices.ContainsFunc(p.problems, func(pr lineProblem) bool { return !pr.isConflict() }) {
+		// Valid events whose ids clash: not invalid, and the fix differs.
+		what = "conflicting line"
+	}
+	return &ExitError{Code: ExitDataErr, Err: fmt.Errorf("%s; nothing was written", count(int64(countLines(p.problems)), what))}
 }
 
 // appendInput validates, checks and appends the events of src (tests;
@@ -703,6 +708,12 @@ type lineProblem struct {
 	line   int
 	field  string
 	reason string
+}
+
+// isConflict reports whether p is an id recorded, or repeated in the
+// input, with different content.
+func (p lineProblem) isConflict() bool {
+	return p.field == "id" && (p.reason == conflictReason || strings.HasPrefix(p.reason, "repeats the id of line "))
 }
 
 func (p lineProblem) String() string {
