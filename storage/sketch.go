@@ -315,15 +315,15 @@ func (s *Store) sketchLoop(ctx context.Context, interval time.Duration) {
 }
 
 // BuildSketches builds the text sketch of every complete block that has
-// none, as a long-lived store does in the background once appends pause,
+// none, as KeepTextSketches does in the background once appends pause,
 // and returns how many it wrote. A command that writes many events and
 // exits (demo) calls it, so that free-text searches of the log it leaves
-// need not read every record until the app or serve has had it open.
+// need not read every record until the app or serve has had it open. The
+// store stays open meanwhile (Close waits).
 func (s *Store) BuildSketches(ctx context.Context) (int, error) {
 	s.closeMu.RLock()
-	closed := s.closed
-	s.closeMu.RUnlock()
-	if closed {
+	defer s.closeMu.RUnlock()
+	if s.closed {
 		return 0, ErrClosed
 	}
 	return s.buildSketches(ctx, func() bool { return true })
