@@ -459,6 +459,9 @@ var (
 	queryScalars = []string{"org", "since", "until", "resource", "resourcePrefix", "text", "order", "cursor", "limit"}
 	queryLists   = []string{"category", "action", "provider", "user", "status", "risk",
 		"notCategory", "notAction", "notProvider", "notUser", "notStatus", "notRisk"}
+	// queryPaging are the scalars that only a page of events reads; the
+	// UI sends them to the facets, histogram and overview too.
+	queryPaging = []string{"order", "cursor", "limit"}
 )
 
 // queryFromURL reads a QueryDTO from URL parameters, and allows the
@@ -474,8 +477,9 @@ func queryFromURL(r *http.Request, extra ...string) (QueryDTO, error) {
 	// user), would otherwise answer for every event.
 	for _, k := range slices.Sorted(maps.Keys(v)) {
 		if !slices.Contains(scalars, k) && !slices.Contains(queryLists, k) && k != sessionKeyParam {
+			named := slices.DeleteFunc(slices.Clone(scalars), func(k string) bool { return slices.Contains(queryPaging, k) })
 			return QueryDTO{}, &RequestError{Field: k, Reason: "is not a parameter of this request: its parameters are " +
-				strings.Join(append(scalars, queryLists...), ", ")}
+				strings.Join(append(named, queryLists...), ", ") + ", and order, cursor and limit, which page /api/operations/events and are ignored elsewhere"}
 		}
 	}
 	for _, k := range scalars {

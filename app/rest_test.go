@@ -1039,6 +1039,18 @@ func TestREST_UnknownQueryParameter(t *testing.T) {
 	if resp, body := f.do("GET", "/api/operations/facets?org=org-a&risk=high&session=x", f.tokens["readA"], nil); resp.StatusCode != 200 {
 		t.Errorf("known parameters: %d %s", resp.StatusCode, body)
 	}
+	// The message lists the request's parameters, and says which only a
+	// page of events reads: the aggregates accept them (the UI sends its
+	// whole query) and ignore them.
+	resp, body := f.do("GET", "/api/operations/overview?org=org-a&interval=day", f.tokens["readA"], nil)
+	if msg := string(body); resp.StatusCode != 400 || !strings.Contains(msg, "timeZone, category") ||
+		!strings.Contains(msg, "and order, cursor and limit, which page /api/operations/events and are ignored elsewhere") ||
+		strings.Contains(msg, "text, order") {
+		t.Errorf("overview with an unknown parameter: %d %s", resp.StatusCode, msg)
+	}
+	if resp, body := f.do("GET", "/api/operations/overview?org=org-a&order=oldest&limit=5&cursor=x", f.tokens["readA"], nil); resp.StatusCode != 200 {
+		t.Errorf("overview with paging parameters: %d %s", resp.StatusCode, body)
+	}
 }
 
 // /api/info tells a token nothing of where the profile lives; the local
