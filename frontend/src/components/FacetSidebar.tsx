@@ -1,7 +1,8 @@
-import { ActionIcon, Box, Group, ScrollArea, Skeleton, Stack, Text, Tooltip, UnstyledButton } from '@mantine/core'
-import { IconCheck, IconFilterOff, IconMinus } from '@tabler/icons-react'
+import { ActionIcon, Box, Button, Group, ScrollArea, Skeleton, Stack, Text, Tooltip, UnstyledButton } from '@mantine/core'
+import { IconArrowUp, IconCheck, IconFilterOff, IconMinus } from '@tabler/icons-react'
 import type { MouseEvent } from 'react'
 import type { FacetCountDTO } from '../api/types'
+import { counted } from '../lib/count'
 import { FIELD_KEYS, parseQuery, setFieldTerms, toggledValues, toggleTerm, type QueryField, type QueryFilter } from '../query/parse'
 import { useResults, useStores, useView } from '../store/context'
 import classes from './FacetSidebar.module.css'
@@ -31,13 +32,22 @@ export function FacetSidebar() {
   // own, usually after the first page: the page's loading is not theirs.
   const loading = useResults((s) => s.loading || s.facetsLoading)
   const q = useView((s) => s.q)
-  const { view } = useStores()
+  const { results, view } = useStores()
   const { filter } = parseQuery(q)
   // The query matches no event in range (its rows and facets are in): one
   // empty state for the whole sidebar, rather than "none in range" under
   // each field as if their data were missing. The fields the query filters
   // stay, with the values it filters on first, so that each can be undone.
-  const nothing = useResults((s) => !s.loading && !s.facetsLoading && s.error === undefined && s.facets !== undefined && s.rows.length === 0 && !s.nextCursor && s.pending.length === 0)
+  const nothing = useResults((s) => !s.loading && !s.facetsLoading && s.error === undefined && s.facets !== undefined && s.rows.length === 0 && !s.nextCursor)
+  // Live events held above the timeline (paused, or scrolled away) do
+  // match, but count here only once shown, as in the timeline: the sidebar
+  // then says they wait instead, its fields laid out as when nothing matches.
+  const waiting = useResults((s) => s.pending.length)
+  // As the timeline's "N new events" does: the list shows from its top.
+  const showWaiting = () => {
+    results.getState().showPending()
+    results.getState().setAtTop(true)
+  }
 
   // A query being typed in the bar is not thrown away: the facet is added to
   // it and both are applied. A draft that does not parse yet cannot be
@@ -68,7 +78,8 @@ export function FacetSidebar() {
   return (
     <ScrollArea h="100%" type="hover" offsetScrollbars>
       <Stack gap="md" p="xs" pr={4} component="nav" aria-label="Facets">
-        {nothing && (
+        {nothing && waiting > 0 && <Waiting count={waiting} onShow={showWaiting} />}
+        {nothing && waiting === 0 && (
           <NoMatch
             filtered={q.trim() !== ''}
             listed={SECTIONS.some((s) => fieldValues(filter, s.field).some((values) => values.length > 0))}
@@ -114,6 +125,26 @@ export function FacetSidebar() {
         </Text>
       </Stack>
     </ScrollArea>
+  )
+}
+
+/** Instead of the empty state: live events that match wait above the timeline, to be counted once shown. */
+function Waiting({ count, onShow }: { count: number; onShow(): void }) {
+  return (
+    <Group gap={8} wrap="nowrap" align="flex-start" px={6} data-testid="facets-waiting" role="status">
+      <IconArrowUp size={16} style={{ flex: 'none', marginTop: 2, color: 'var(--mantine-color-dimmed)' }} aria-hidden />
+      <Box>
+        <Text size="sm" fw={600}>
+          {counted(count, 'new event')} {count === 1 ? 'is' : 'are'} waiting
+        </Text>
+        <Text size="xs" c="dimmed">
+          They are counted here once shown.
+        </Text>
+        <Button size="compact-xs" variant="light" mt={6} onClick={onShow}>
+          Show them
+        </Button>
+      </Box>
+    </Group>
   )
 }
 

@@ -185,6 +185,32 @@ describe('FacetSidebar', () => {
     await act(async () => release())
     await waitFor(() => expect(screen.getByTestId('facet-value-provider-aws')).toBeInTheDocument())
   })
+
+  it('says new events are waiting, not "none in range", when the query has no rows yet but live events are held', async () => {
+    const s = setup()
+    act(() => s.stores.view.getState().set({ q: 'user:nobody@acme.io' }))
+    await loaded(s)
+    renderWith(s.stores, <FacetSidebar />)
+    expect(screen.getByTestId('facets-empty')).toBeInTheDocument()
+    // Paused, two events of nobody@acme.io arrive: they match, and wait
+    // above the timeline to be shown.
+    act(() => s.stores.results.getState().setPaused(true))
+    act(() => s.stores.results.getState().receive(makeEvent(900, { userId: 'nobody@acme.io' })))
+    act(() => s.stores.results.getState().receive(makeEvent(901, { userId: 'nobody@acme.io', provider: 'gcp' })))
+    expect(s.stores.results.getState().pending).toHaveLength(2)
+    expect(screen.queryByText('none in range')).toBeNull()
+    const waiting = screen.getByTestId('facets-waiting')
+    expect(waiting).toHaveTextContent('2 new events are waiting')
+    expect(screen.queryByTestId('facets-empty')).toBeNull()
+    // The value filtered for stays, to be undone.
+    expect(screen.getByTestId('facet-value-user-nobody@acme.io')).toHaveAttribute('aria-pressed', 'true')
+    // Shown, they are rows and count in the facets as any other.
+    fireEvent.click(within(waiting).getByRole('button', { name: 'Show them' }))
+    expect(s.stores.results.getState().rows).toHaveLength(2)
+    expect(screen.queryByTestId('facets-waiting')).toBeNull()
+    expect(screen.getByTestId('facet-value-user-nobody@acme.io')).toHaveTextContent('nobody@acme.io2')
+    expect(screen.getByTestId('facet-value-provider-gcp')).toHaveTextContent('gcp1')
+  })
 })
 
 describe('QueryBar and FacetSidebar', () => {
