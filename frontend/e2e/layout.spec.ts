@@ -127,6 +127,39 @@ for (const width of [800, 860, 900, 960, 1000, 1024, 1199, 1200]) {
   }
 }
 
+// Once the Retention entry has read its policy (its panel opened once),
+// its line ("ops 90d · material ∞") is the widest in the header: the
+// organization, the checkpoint and Sync still show whole ("Sy…" was Sync),
+// in both themes. Below 1200 pixels the policy's line gives way, cut with
+// an ellipsis and said whole on hover.
+for (const width of [800, 860, 900, 960, 1000, 1024, 1199, 1200]) {
+  for (const scheme of ['light', 'dark'] as const) {
+    test(`at ${width} pixels wide, ${scheme}, the header shows whole once the retention policy is in`, async ({ page }) => {
+      await page.emulateMedia({ colorScheme: scheme })
+      await page.setViewportSize({ width, height: 700 })
+      await open(page, { org: 'acme-prod', range: '90d' })
+      await expect(page.getByTestId('sync-line')).not.toHaveText('')
+      const retention = page.getByTestId('retention-indicator')
+      await retention.click()
+      await expect(page.getByRole('dialog')).toContainText('Retention')
+      await expect(retention).toContainText(/(ops|material) (\d+d|∞)/)
+      await page.keyboard.press('Escape')
+      await expect(page.getByRole('dialog')).toBeHidden()
+      expect(await overflowing(page)).toEqual([])
+      const line = page.getByTestId('retention-line')
+      const policy = await line.innerText()
+      await expect(line).toHaveAttribute('title', policy)
+      const cuts = await headerCuts(page)
+      expect(cuts.filter((c) => c !== `cut: ${policy}`)).toEqual([])
+      if (width >= 1200) expect(cuts).toEqual([])
+      // The name of each entry shows whole.
+      await expect(retention).toContainText('Retention')
+      expect(await page.getByTestId('sync-indicator').evaluate((el) => el.querySelector('p')!.scrollWidth <= el.querySelector('p')!.clientWidth)).toBe(true)
+      await shot(page, `layout-${width}-${scheme}-retention-policy`)
+    })
+  }
+}
+
 // Between the desktop window's smallest and a laptop's, the query box shows
 // a typical query whole beside the range picker, and the presets still
 // choose a range.

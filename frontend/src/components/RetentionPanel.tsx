@@ -199,7 +199,7 @@ export function RetentionIndicator() {
             <Text size="xs" fw={600} lh={1.2}>
               Retention
             </Text>
-            <Text size="xs" c="dimmed" lh={1.2}>
+            <Text size="xs" c="dimmed" lh={1.2} className={classes.retentionLine} title={line} data-testid="retention-line">
               {line}
             </Text>
           </Stack>
