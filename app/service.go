@@ -147,23 +147,32 @@ func facetsDTO(counts map[string]map[string]int64) FacetsDTO {
 func (a *App) Histogram(q HistogramQueryDTO) (HistogramDTO, error) { return a.histogram(a.bg(), q) }
 
 func (a *App) histogram(ctx context.Context, q HistogramQueryDTO) (HistogramDTO, error) {
-	st, err := a.storeOrErr()
+	st, f, opts, err := a.histogramQuery(q)
 	if err != nil {
 		return HistogramDTO{}, err
 	}
-	f, err := a.filter(q.QueryDTO)
-	if err != nil {
-		return HistogramDTO{}, err
-	}
-	loc, err := timeZone(q.TimeZone)
-	if err != nil {
-		return HistogramDTO{}, err
-	}
-	h, err := st.Histogram(ctx, f, storage.HistogramOptions{Location: loc})
+	h, err := st.Histogram(ctx, f, opts)
 	if err != nil {
 		return HistogramDTO{}, err
 	}
 	return histogramDTO(h), nil
+}
+
+// histogramQuery is the store, filter and histogram options q asks for.
+func (a *App) histogramQuery(q HistogramQueryDTO) (*storage.Store, storage.Filter, storage.HistogramOptions, error) {
+	st, err := a.storeOrErr()
+	if err != nil {
+		return nil, storage.Filter{}, storage.HistogramOptions{}, err
+	}
+	f, err := a.filter(q.QueryDTO)
+	if err != nil {
+		return nil, storage.Filter{}, storage.HistogramOptions{}, err
+	}
+	loc, err := timeZone(q.TimeZone)
+	if err != nil {
+		return nil, storage.Filter{}, storage.HistogramOptions{}, err
+	}
+	return st, f, storage.HistogramOptions{Location: loc}, nil
 }
 
 func histogramDTO(h storage.Histogram) HistogramDTO {
@@ -185,19 +194,11 @@ func histogramDTO(h storage.Histogram) HistogramDTO {
 func (a *App) Overview(q HistogramQueryDTO) (OverviewDTO, error) { return a.overview(a.bg(), q) }
 
 func (a *App) overview(ctx context.Context, q HistogramQueryDTO) (OverviewDTO, error) {
-	st, err := a.storeOrErr()
+	st, f, opts, err := a.histogramQuery(q)
 	if err != nil {
 		return OverviewDTO{}, err
 	}
-	f, err := a.filter(q.QueryDTO)
-	if err != nil {
-		return OverviewDTO{}, err
-	}
-	loc, err := timeZone(q.TimeZone)
-	if err != nil {
-		return OverviewDTO{}, err
-	}
-	counts, h, err := st.Overview(ctx, f, storage.HistogramOptions{Location: loc})
+	counts, h, err := st.Overview(ctx, f, opts)
 	if err != nil {
 		return OverviewDTO{}, err
 	}

@@ -1520,86 +1520,84 @@ func (s *Store) histogram(txn *badger.Txn, c *compiledFilter, opts HistogramOpti
 	if loc == nil {
 		loc = time.UTC
 	}
-	var out Histogram
-	err := func() error {
-		// The oldest or newest matching event, if any.
-		edge := func(order Order) (time.Time, bool, error) {
-			cf := *c
-			cf.f.Order = order
-			var t time.Time
-			found := false
-			err := s.scan(txn, &cf, nil, math.MaxUint64, false, func(pos position, _ *summary, _ *StoredEvent) (bool, error) {
-				t, found = decTime(pos.ts), true
-				return false, nil
-			})
-			return t, found, err
-		}
-		since, until := f.Since, f.Until
-		if until.IsZero() || until.After(maxEncTime) {
-			// Events may be dated up to MaxFutureSkew ahead of the clock.
-			until = s.opts.Now()
-			newest, found, err := edge(NewestFirst)
-			if err != nil {
-				return err
-			}
-			if found && !newest.Before(until) {
-				until = newest.Add(time.Nanosecond)
-			}
-		}
-		if since.IsZero() {
-			oldest, found, err := edge(OldestFirst)
-			if err != nil || !found {
-				return err
-			}
-			since = oldest
-		}
-		if since.Before(MinTimestamp) {
-			since = MinTimestamp
-		}
-		if !since.Before(until) {
-			return nil
-		}
-		step := bucketSizes[len(bucketSizes)-1]
-		for _, b := range bucketSizes {
-			if until.Sub(since)/b < time.Duration(buckets) {
-				step = b
-				break
-			}
-		}
-		out.Step = step
-		edges := bucketEdges(since, until, step, loc)
-		out.Buckets = make([]Bucket, len(edges)-1)
-		enc := make([]uint64, len(edges))
-		var split []uint64
-		for i, e := range edges {
-			enc[i] = encBound(e)
-			if i < len(out.Buckets) {
-				out.Buckets[i] = Bucket{Start: e, End: edges[i+1], ByRisk: map[string]int64{}, ByStatus: map[string]int64{}}
-			}
-			// An edge inside a UTC hour (every midnight in Asia/Kolkata)
-			// divides that hour's counts between two buckets.
-			if i > 0 && i < len(out.Buckets) && hourOf(enc[i]) != enc[i] {
-				split = append(split, hourOf(enc[i]))
-			}
-		}
-		cc := *c
-		cc.since, cc.until = encTime(since), encTime(until)
-		// Hourly counters only answer buckets of whole hours.
-		bucketOf := func(ts uint64) int { return bucketIndex(enc, ts) }
-		return s.aggregate(txn, &cc, step >= time.Hour, split, bucketOf, func(i int, field byte, value string, n int64) {
-			switch field {
-			case fieldTotal:
-				out.Buckets[i].Count += n
-			case fieldRiskLevel:
-				out.Buckets[i].ByRisk[value] += n
-			case fieldStatus:
-				out.Buckets[i].ByStatus[value] += n
-			}
-			if also != nil {
-				also(i, field, value, n)
-			}
+	// The oldest or newest matching event, if any.
+	edge := func(order Order) (time.Time, bool, error) {
+		cf := *c
+		cf.f.Order = order
+		var t time.Time
+		found := false
+		err := s.scan(txn, &cf, nil, math.MaxUint64, false, func(pos position, _ *summary, _ *StoredEvent) (bool, error) {
+			t, found = decTime(pos.ts), true
+			return false, nil
 		})
-	}()
+		return t, found, err
+	}
+	since, until := f.Since, f.Until
+	if until.IsZero() || until.After(maxEncTime) {
+		// Events may be dated up to MaxFutureSkew ahead of the clock.
+		until = s.opts.Now()
+		newest, found, err := edge(NewestFirst)
+		if err != nil {
+			return Histogram{}, err
+		}
+		if found && !newest.Before(until) {
+			until = newest.Add(time.Nanosecond)
+		}
+	}
+	if since.IsZero() {
+		oldest, found, err := edge(OldestFirst)
+		if err != nil || !found {
+			return Histogram{}, err
+		}
+		since = oldest
+	}
+	if since.Before(MinTimestamp) {
+		since = MinTimestamp
+	}
+	if !since.Before(until) {
+		return Histogram{}, nil
+	}
+	var out Histogram
+	step := bucketSizes[len(bucketSizes)-1]
+	for _, b := range bucketSizes {
+		if until.Sub(since)/b < time.Duration(buckets) {
+			step = b
+			break
+		}
+	}
+	out.Step = step
+	edges := bucketEdges(since, until, step, loc)
+	out.Buckets = make([]Bucket, len(edges)-1)
+	enc := make([]uint64, len(edges))
+	var split []uint64
+	for i, e := range edges {
+		enc[i] = encBound(e)
+		if i < len(out.Buckets) {
+			out.Buckets[i] = Bucket{Start: e, End: edges[i+1], ByRisk: map[string]int64{}, ByStatus: map[string]int64{}}
+		}
+		// An edge inside a UTC hour (every midnight in Asia/Kolkata)
+		// divides that hour's counts between two buckets.
+		if i > 0 && i < len(out.Buckets) && hourOf(enc[i]) != enc[i] {
+			split = append(split, hourOf(enc[i]))
+		}
+	}
+	cc := *c
+	cc.since, cc.until = encTime(since), encTime(until)
+	// Hourly counters only answer buckets of whole hours.
+	bucketOf := func(ts uint64) int { return bucketIndex(enc, ts) }
+	err := s.aggregate(txn, &cc, step >= time.Hour, split, bucketOf, func(i int, field byte, value string, n int64) {
+		switch field {
+		case fieldTotal:
+			out.Buckets[i].Count += n
+		case fieldRiskLevel:
+			out.Buckets[i].ByRisk[value] += n
+		case fieldStatus:
+			out.Buckets[i].ByStatus[value] += n
+		}
+		if also != nil {
+			also(i, field, value, n)
+		}
+	})
 	return out, err
 }
 

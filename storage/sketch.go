@@ -127,11 +127,9 @@ func sketchMay(v []byte, grams [][]uint64) (bool, error) {
 	if len(v) < 2 || v[0] != sketchV || v[1] < minSketchLog2 || v[1] > maxSketchLog2 || len(v) != 2+(1<<v[1])/8 {
 		return false, fmt.Errorf("text sketch of %d bytes is not one this version writes: %w", len(v), errCorrupt)
 	}
-	log2m, set := v[1], v[2:]
 	for _, term := range grams {
 		for _, g := range term {
-			a, b := sketchBits(g, log2m)
-			if set[a/8]&(1<<(a%8)) == 0 || set[b/8]&(1<<(b%8)) == 0 {
+			if !hasGram(v[2:], g, v[1]) {
 				return false, nil
 			}
 		}
@@ -182,6 +180,13 @@ func setGram(set []byte, g uint64, log2m uint8) {
 	x, y := sketchBits(g, log2m)
 	set[x/8] |= 1 << (x % 8)
 	set[y/8] |= 1 << (y % 8)
+}
+
+// hasGram reports whether both bits of gram g are set in set, of 2^log2m
+// bits.
+func hasGram(set []byte, g uint64, log2m uint8) bool {
+	x, y := sketchBits(g, log2m)
+	return set[x/8]&(1<<(x%8)) != 0 && set[y/8]&(1<<(y%8)) != 0
 }
 
 // addEvent adds what a search looks at in e (matchRecord).

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -247,26 +248,16 @@ func TestSketch_TheLoopBuildsCompleteBlocksWhenAppendsPause(t *testing.T) {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
-				out = append(out, binaryBlock(it.Item().Key()[len(p):]))
+				out = append(out, binary.BigEndian.Uint64(it.Item().Key()[len(p):]))
 			}
 			return nil
 		})
 		return out
 	}
-	wait := func(want []uint64) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !slices.Equal(sketches(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("sketches of blocks %v, want %v", sketches(), want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	appendN(t, s, "acme", 0, 25)
-	wait([]uint64{0, 1})
+	waitFor(t, "the sketches of blocks 0 and 1, not 2", func() bool { return slices.Equal(sketches(), []uint64{0, 1}) })
 	appendN(t, s, "acme", 25, 5)
-	wait([]uint64{0, 1, 2})
+	waitFor(t, "the sketch of block 2", func() bool { return slices.Equal(sketches(), []uint64{0, 1, 2}) })
 
 	// A damaged sketch: a search reads the block's records instead, and
 	// the loop writes it again.
@@ -277,8 +268,7 @@ func TestSketch_TheLoopBuildsCompleteBlocksWhenAppendsPause(t *testing.T) {
 	if err != nil || len(p.Events) != 1 {
 		t.Fatalf("a search through a damaged sketch: %d events, %v", len(p.Events), err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, "the damaged sketch built again", func() bool {
 		var v []byte
 		s.db.View(func(txn *badger.Txn) error {
 			item, err := txn.Get(sketchKey("acme", 1))
@@ -287,22 +277,8 @@ func TestSketch_TheLoopBuildsCompleteBlocksWhenAppendsPause(t *testing.T) {
 			}
 			return err
 		})
-		if len(v) > 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the damaged sketch was not built again")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func binaryBlock(b []byte) uint64 {
-	var n uint64
-	for _, c := range b {
-		n = n<<8 | uint64(c)
-	}
-	return n
+		return len(v) > 2
+	})
 }
 
 // sketchMay reads anything without panicking, and refuses what is not a
